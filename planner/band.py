@@ -1,0 +1,86 @@
+"""`Band`: an uncertain quantity summarised by its 10th, 50th and 90th percentiles.
+
+Arithmetic between Bands assumes the operands are comonotone (driven by the same
+uncertain input, e.g. one MFU draw). Then the percentiles of a sum or product of
+positive quantities are the sums or products of the percentiles, exactly; for
+independent inputs this overstates the spread, which errs on the side of caution.
+Division by a Band swaps p10 and p90 (a higher MFU gives fewer GPU-hours).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Band:
+    p10: float
+    p50: float
+    p90: float
+
+    def __post_init__(self):
+        vals = (self.p10, self.p50, self.p90)
+        if any(v != v for v in vals):
+            raise ValueError(f"Band has NaN: {vals}")
+        if not self.p10 <= self.p50 <= self.p90:
+            # Tolerate float round-off from arithmetic, reject real disorder.
+            tol = 1e-9 * max(abs(v) for v in vals)
+            if self.p10 - self.p50 > tol or self.p50 - self.p90 > tol:
+                raise ValueError(f"Band percentiles out of order: {vals}")
+
+    @classmethod
+    def point(cls, value: float) -> Band:
+        """A certain value: all three percentiles equal."""
+        return cls(value, value, value)
+
+    @classmethod
+    def from_samples(cls, samples) -> Band:
+        p10, p50, p90 = np.percentile(np.asarray(samples, dtype=float), [10, 50, 90])
+        return cls(float(p10), float(p50), float(p90))
+
+    @property
+    def spread(self) -> float:
+        """Relative half-width (p90 - p10) / (2 p50); 0 for a point."""
+        return 0.0 if self.p50 == 0 else (self.p90 - self.p10) / (2 * abs(self.p50))
+
+    def _combine(self, other, op) -> Band:
+        o = other if isinstance(other, Band) else Band.point(float(other))
+        vals = sorted((op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)))
+        return Band(*vals)
+
+    def __add__(self, other) -> Band:
+        return self._combine(other, lambda a, b: a + b)
+
+    __radd__ = __add__
+
+    def __mul__(self, other) -> Band:
+        return self._combine(other, lambda a, b: a * b)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other) -> Band:
+        if isinstance(other, Band):
+            # x / y with y comonotone: the high x pairs with the high y.
+            return Band(*sorted((self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10)))
+        return self._combine(other, lambda a, b: a / b)
+
+    def __rtruediv__(self, other: float) -> Band:
+        return Band(*sorted((other / self.p90, other / self.p50, other / self.p10)))
+
+    def map(self, fn) -> Band:
+        """Apply a monotone function to each percentile (increasing or decreasing)."""
+        return Band(*sorted((fn(self.p10), fn(self.p50), fn(self.p90))))
+
+    def contains(self, value: float) -> bool:
+        return self.p10 <= value <= self.p90
+
+    def to_dict(self) -> dict:
+        return {"p10": self.p10, "p50": self.p50, "p90": self.p90}
+
+    def __format__(self, spec: str) -> str:
+        spec = spec or ".3g"
+        return f"{self.p50:{spec}} [{self.p10:{spec}}-{self.p90:{spec}}]"
+
+    def __str__(self) -> str:
+        return format(self)
