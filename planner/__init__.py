@@ -6,7 +6,11 @@ Everything here is numpy/scipy/pandas; torch and streamlit stay out.
 """
 from .band import Band
 from .catalog import gpu, gpus, model, models
+from .efficiency import DEFAULTS as DEFAULT_EFFICIENCIES
+from .efficiency import Efficiencies
 from .errors import DoesNotFitError, InfeasibleError, InputError, PlannerError, UnknownNameError
+from .finetuning import FinetuningEstimate, finetuning
+from .pretraining import PretrainingEstimate, Staffing, pretraining
 from .provenance import Assumption, Source
 from .specs import GPUSpec, MLASpec, ModelSpec
 
