@@ -178,6 +178,8 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.output = nn.Linear(cfg.dim, cfg.vocab_size, bias=False)  # untied from tok_embeddings
         self.register_buffer("rope", rope_table(cfg), persistent=False)
+        self.quantized: str | None = None  # "int8" after quantize.quantize_int8
+        self.kernel = "dense"  # the linear layers' matmul path
 
     def setup_caches(self, max_batch: int, max_seq_len: int | None = None) -> None:
         """Preallocate a KV cache per layer in the model's dtype (enables `start_pos`)."""
@@ -199,11 +201,20 @@ class Transformer(nn.Module):
 
 
 def build(cfg: ModelArgs, *, device: str = "cpu", dtype: torch.dtype = torch.float32, seed: int = 0) -> Transformer:
-    """A model with random weights: N(0, 0.02) as GPT-2/nanoGPT initialize, norms at 1."""
+    """A model with random weights; nothing is downloaded. Timing does not depend on the values.
+
+    Linear weights are N(0, 0.02) as GPT-2/nanoGPT initialize; the embedding is N(0, 1),
+    nn.Embedding's default, and the output head starts as 0.02 x the embedding table (its own
+    parameter, not tied). Independent random heads give near-uniform logits whose top-1 is
+    decided by differences below int8 rounding error, unlike a trained model's; with this
+    head the current token is a clear top-1, so the int8 gate's top-1 agreement means something.
+    """
     torch.manual_seed(seed)
     with torch.device(device):
         model = Transformer(cfg)
     for name, p in model.named_parameters():
         if not name.endswith("norm.weight"):
-            nn.init.normal_(p, mean=0.0, std=0.02)
+            nn.init.normal_(p, mean=0.0, std=1.0 if name == "tok_embeddings.weight" else 0.02)
+    with torch.no_grad():
+        model.output.weight.copy_(0.02 * model.tok_embeddings.weight)
     return model.to(dtype=dtype)

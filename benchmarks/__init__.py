@@ -1,0 +1,5 @@
+"""Micro-benchmarks that calibrate the planner: GEMM, bandwidth, training, prefill, decode.
+
+torch lives here and never in planner/. Results files follow benchmarks/SCHEMA.md and
+are read back with the torch-free `benchmarks.schema`.
+"""

@@ -1,0 +1,104 @@
+"""The environment next to every figure: hardware, software, settings. No hostname, no user."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import subprocess
+from pathlib import Path
+
+import torch
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def nvml_info(index: int = 0) -> dict:
+    """Driver, memory, clocks and power limit via NVML; {"nvml": "no NVML: why"} where absent."""
+    try:
+        import pynvml
+    except ImportError as e:
+        return {"nvml": f"no NVML: {e}"}
+    try:
+        pynvml.nvmlInit()
+        try:
+            h = pynvml.nvmlDeviceGetHandleByIndex(index)
+            return {
+                "nvml": "ok",
+                "driver": _text(pynvml.nvmlSystemGetDriverVersion()),
+                "gpu_name": _text(pynvml.nvmlDeviceGetName(h)),
+                "memory_bytes": pynvml.nvmlDeviceGetMemoryInfo(h).total,
+                "sm_clock_max_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM),
+                "mem_clock_max_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_MEM),
+                "power_limit_w": pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1000.0,
+            }
+        finally:
+            pynvml.nvmlShutdown()
+    except pynvml.NVMLError as e:
+        return {"nvml": f"no NVML: {e}"}
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def device_name(device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name(0)
+    return cpu_model()
+
+
+def slug(device: str) -> str:
+    """A file-name slug for the device: "nvidia-h200", "cpu-amd-epyc"."""
+    name = device_name(device)
+    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return s if device == "cuda" else f"cpu-{s}"
+
+
+def environment(device: str, dtype: torch.dtype) -> dict:
+    env = {
+        "device": device,
+        "device_name": device_name(device),
+        "cpu_model": cpu_model(),
+        "cpu_cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "dtype": str(dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+    }
+    if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        env |= {"cuda": torch.version.cuda, "capability": f"{props.major}.{props.minor}",
+                "memory_bytes": props.total_memory, "sm_count": props.multi_processor_count}
+    else:
+        env["memory_bytes"] = _mem_total_bytes()
+    return env | nvml_info()
+
+
+def _mem_total_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None

@@ -1,0 +1,94 @@
+"""Model-level points: a training step, prefill and KV-cache decode of the reference transformer.
+
+FLOPs come from the planner's arithmetic (via to_model_spec), so the MFU here is the
+planner's convention: 6N + attention for training, causal prefill_flops for prefill.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from planner import arithmetic
+
+from .micro import point
+from .model import ModelArgs, Transformer, to_model_spec
+from .quantize import linear_weight_bytes
+from .timing import measure
+
+
+def _model_fields(cfg: ModelArgs, model: Transformer) -> dict:
+    return {"model": cfg.arch(), "quantized": model.quantized, "kernel": model.kernel}
+
+
+def _ratio(value: float, peak: float | None) -> float | None:
+    return value / peak if peak else None
+
+
+def _tokens(cfg: ModelArgs, batch: int, seq_len: int, device: str) -> torch.Tensor:
+    g = torch.Generator(device="cpu").manual_seed(0)
+    return torch.randint(0, cfg.vocab_size, (batch, seq_len), generator=g).to(device)
+
+
+def train_step(model: Transformer, *, batch: int, seq_len: int, device: str, dtype: str,
+               peak_flops_per_s: float | None, min_run_s: float) -> dict:
+    """One forward + backward + AdamW step on random tokens; next-token cross-entropy."""
+    cfg = model.cfg
+    x = _tokens(cfg, batch, seq_len + 1, device)
+    inputs, targets = x[:, :-1], x[:, 1:]  # (B, T) each
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
+
+    def step():
+        logits = model(inputs)  # (B, T, vocab)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    model.train()
+    t = measure(step, device=device, min_run_s=min_run_s, min_repeats=3, warmup=2)
+    del opt
+    tokens_per_s = batch * seq_len / t.median_s
+    flops_per_s = tokens_per_s * arithmetic.training_flops_per_token(to_model_spec(cfg), seq_len)
+    return point("train", dtype, {"batch": batch, "seq_len": seq_len, "optimizer": "AdamW"}, t,
+                 tokens_per_s=tokens_per_s, flops_per_s=flops_per_s, mfu=_ratio(flops_per_s, peak_flops_per_s),
+                 peak_flops_per_s=peak_flops_per_s) | _model_fields(cfg, model)
+
+
+@torch.no_grad()
+def prefill(model: Transformer, *, batch: int, prompt_len: int, device: str, dtype: str,
+            peak_flops_per_s: float | None, min_run_s: float) -> dict:
+    """Process a prompt of `prompt_len` tokens into an empty KV cache (logits for every position)."""
+    cfg = model.cfg
+    model.eval()
+    model.setup_caches(batch, prompt_len)
+    x = _tokens(cfg, batch, prompt_len, device)
+    t = measure(lambda: model(x, 0), device=device, min_run_s=min_run_s, min_repeats=3)
+    flops_per_s = batch * arithmetic.prefill_flops(to_model_spec(cfg), prompt_len) / t.median_s
+    return point("prefill", dtype, {"batch": batch, "prompt_len": prompt_len}, t,
+                 tokens_per_s=batch * prompt_len / t.median_s, flops_per_s=flops_per_s,
+                 mfu=_ratio(flops_per_s, peak_flops_per_s), peak_flops_per_s=peak_flops_per_s) \
+        | _model_fields(cfg, model)
+
+
+@torch.no_grad()
+def decode(model: Transformer, *, batch: int, context_len: int, device: str, dtype: str,
+           peak_bytes_per_s: float | None, min_run_s: float) -> dict:
+    """One decode step: `batch` new tokens at position `context_len`, reading the KV cache.
+
+    Bytes per step: every linear weight once (plus int8 scales) and the K and V of
+    context_len + 1 positions per sequence; norms, embedding rows and activations are ignored
+    (bias: a slight under-count of traffic, so achieved bytes/s reads a little low).
+    """
+    cfg = model.cfg
+    model.eval()
+    model.setup_caches(batch, context_len + 1)
+    x = _tokens(cfg, batch, 1, device)
+    t = measure(lambda: model(x, context_len), device=device, min_run_s=min_run_s, min_repeats=5)
+    kv_elem_bytes = model.layers[0].attention.kv_cache.k.element_size()
+    kv_bytes = batch * (context_len + 1) * arithmetic.kv_cache_bytes_per_token(to_model_spec(cfg), kv_elem_bytes)
+    bytes_per_step = linear_weight_bytes(model) + kv_bytes
+    bytes_per_s = bytes_per_step / t.median_s
+    return point("decode", dtype, {"batch": batch, "context_len": context_len}, t,
+                 tokens_per_s=batch / t.median_s, bytes_per_step=bytes_per_step, bytes_per_s=bytes_per_s,
+                 mbu=_ratio(bytes_per_s, peak_bytes_per_s), peak_bytes_per_s=peak_bytes_per_s) \
+        | _model_fields(cfg, model)

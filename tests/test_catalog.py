@@ -1,0 +1,160 @@
+"""Catalog data: every entry sourced and sane; lookups strict, case-insensitive, helpful."""
+import re
+import tomllib
+from importlib import resources
+
+import pytest
+
+import planner
+from planner import GPUSpec, ModelSpec, UnknownNameError
+
+GPUS = planner.gpus()
+MODELS = planner.models()
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REQUIRED_GPUS = ["A100 40GB SXM", "A100 80GB SXM", "H100 SXM", "H800 SXM", "H200 SXM",
+                 "L4", "L40S", "MI300X", "B200"]
+
+
+def _data(filename):
+    return tomllib.loads(resources.files("planner").joinpath("data", filename).read_text(encoding="utf-8"))
+
+
+def test_required_gpus_present():
+    names = {g.name for g in GPUS}
+    assert set(REQUIRED_GPUS) <= names
+
+
+@pytest.mark.parametrize("g", GPUS, ids=lambda g: g.name)
+def test_gpu_entry_is_sourced(g):
+    for key in ("peak_tflops", "memory", "usd_per_gpu_hour"):
+        src = g.sources[key]
+        assert src.url.startswith("https://"), (key, src.url)
+        assert ISO_DATE.match(src.checked), (key, src.checked)
+        assert src.note, f"{g.name}: source for {key} needs a note"
+
+
+@pytest.mark.parametrize("g", GPUS, ids=lambda g: g.name)
+def test_gpu_fields_positive_and_plausible(g):
+    assert g.memory_bytes > 0 and g.memory_bytes_per_s > 0 and g.usd_per_gpu_hour > 0
+    assert g.interconnect_bytes_per_s > 0 and g.tdp_watts > 0
+    assert all(v > 0 for v in g.peak_flops.values())
+    assert {"fp32", "bf16"} <= set(g.peak_flops)
+    # Dense tensor-core peaks order: fp32 (vector) < tf32 < bf16 <= int8.
+    assert g.peak("fp32") < g.peak("bf16")
+    if "tf32" in g.peak_flops:
+        assert g.peak("tf32") < g.peak("bf16")
+    # Bounds that would catch a unit slip (TFLOP/s typed as PFLOP/s or a sparse figure).
+    assert 50e12 < g.peak("bf16") < 5e15
+    assert 10 * 2**30 < g.memory_bytes < 400 * 2**30
+    assert 0.1e12 < g.memory_bytes_per_s < 20e12
+
+
+@pytest.mark.parametrize("g", [g for g in GPUS if "fp8" in g.peak_flops], ids=lambda g: g.name)
+def test_bf16_peak_below_fp8_peak(g):
+    assert g.peak("bf16") < g.peak("fp8")
+    assert g.peak("fp8") == pytest.approx(2 * g.peak("bf16"), rel=0.02)
+
+
+def test_a100_has_no_fp8():
+    with pytest.raises(planner.PlannerError, match="no fp8"):
+        planner.gpu("A100 80GB SXM").peak("fp8")
+
+
+def test_catalog_names_and_aliases_are_unique():
+    for filename, table in (("gpus.toml", "gpu"), ("models.toml", "model")):
+        keys = []  # one set per entry: an alias may repeat its own name in other case
+        for d in _data(filename)[table]:
+            keys += list({k.lower() for k in [d["name"], *d.get("aliases", [])]})
+        dupes = {k for k in keys if keys.count(k) > 1}
+        assert not dupes, f"{filename}: {dupes} name more than one entry"
+
+
+@pytest.mark.parametrize("d", _data("gpus.toml")["gpu"], ids=lambda d: d["name"])
+def test_gpu_aliases_resolve(d):
+    for key in [d["name"], *d.get("aliases", [])]:
+        assert planner.gpu(key).name == d["name"]
+
+
+@pytest.mark.parametrize("d", _data("models.toml")["model"], ids=lambda d: d["name"])
+def test_model_aliases_resolve(d):
+    assert d.get("aliases"), f"{d['name']} needs aliases (HF repo id, short form)"
+    assert any("/" in a for a in d["aliases"]), f"{d['name']} needs its HF repo id as an alias"
+    for key in [d["name"], *d["aliases"]]:
+        assert planner.model(key).name == d["name"]
+
+
+@pytest.mark.parametrize("m", MODELS, ids=lambda m: m.name)
+def test_model_entry_is_sourced(m):
+    assert m.source is not None and m.source.url.startswith("https://")
+    assert ISO_DATE.match(m.source.checked)
+    assert m.published_params > 0
+    if m.is_moe:
+        assert m.published_active_params > 0
+
+
+def test_lookup_is_case_insensitive():
+    assert planner.gpu("h100 sxm") is planner.gpu("H100 SXM")
+    assert planner.gpu("  MI300x ") is planner.gpu("MI300X")
+    assert planner.model("LLAMA-2-7B") is planner.model("Llama-2-7B")
+    assert planner.model("meta-llama/llama-3.1-8b") is planner.model("Llama-3.1-8B")
+
+
+@pytest.mark.parametrize("kind, lookup, typo, expected", [
+    ("GPU", planner.gpu, "H100 SMX", "H100 SXM"),
+    ("GPU", planner.gpu, "H20", "H200 SXM"),
+    ("model", planner.model, "Llama-3.1-8", "Llama-3.1-8B"),
+    ("model", planner.model, "Mixtral-8x7", "Mixtral-8x7B"),
+])
+def test_unknown_name_lists_close_matches(kind, lookup, typo, expected):
+    with pytest.raises(UnknownNameError) as info:
+        lookup(typo)
+    assert expected in info.value.suggestions
+    assert f"unknown {kind}" in str(info.value) and expected in str(info.value)
+
+
+def test_unknown_name_with_nothing_close():
+    with pytest.raises(UnknownNameError) as info:
+        planner.gpu("zzzzzz")
+    assert info.value.suggestions == []
+
+
+def test_user_defined_specs_pass_through():
+    g = GPUSpec(name="My ASIC", peak_flops={"bf16": 500e12}, memory_bytes=64 * 2**30,
+                memory_bytes_per_s=2e12, interconnect_bytes_per_s=400e9, tdp_watts=500,
+                usd_per_gpu_hour=1.0)
+    m = ModelSpec(name="tiny", n_layers=2, dim=64, n_heads=4, n_kv_heads=2, ffn_dim=128, vocab_size=100)
+    assert planner.gpu(g) is g
+    assert planner.model(m) is m
+
+
+def test_with_price_overrides_only_price():
+    h = planner.gpu("H100 SXM")
+    quoted = h.with_price(2.10)
+    assert quoted.usd_per_gpu_hour == 2.10 and quoted.peak_flops == h.peak_flops
+
+
+RUNS = _data("published_runs.toml")["run"]
+
+
+def test_enough_published_runs():
+    assert len(RUNS) >= 6
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
+def test_published_run_refers_to_catalog_and_is_sourced(run):
+    assert set(run) == {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "source"}
+    assert planner.model(run["model"]).name == run["model"]
+    assert planner.gpu(run["gpu"]).name == run["gpu"]
+    assert run["tokens"] > 1e11 and run["gpu_hours"] > 1e4 and run["seq_len"] >= 2048
+    assert run["source"]["url"].startswith("https://") and ISO_DATE.match(run["source"]["checked"])
+    assert run["source"]["note"]
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
+def test_published_run_implies_plausible_mfu(run):
+    """6*N*D over GPU-hours at the bf16 peak: every published run sits between 15% and 70% MFU."""
+    from planner.arithmetic import training_flops_per_token
+    m, g = planner.model(run["model"]), planner.gpu(run["gpu"])
+    flops = training_flops_per_token(m, run["seq_len"]) * run["tokens"]
+    mfu = flops / (run["gpu_hours"] * 3600 * g.peak("bf16"))
+    assert 0.15 < mfu < 0.70, f"{run['name']}: implied MFU {mfu:.2f}"

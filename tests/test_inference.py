@@ -1,0 +1,161 @@
+"""Inference roofline: hand-computed cases, a published figure, and invariants."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import planner
+from planner import arithmetic as ar
+from planner import inference as inf
+from planner.band import Band
+from planner.efficiency import DEFAULTS, Efficiencies
+from planner.errors import DoesNotFitError, InputError, PlannerError
+from planner.specs import ModelSpec
+
+# Point efficiencies so hand computations are exact.
+POINT = Efficiencies(train_mfu=Band.point(0.4), prefill=Band.point(0.5), decode_mbu=Band.point(0.68),
+                     decode_compute=Band.point(0.4), source="test points")
+
+# Llama-2-7B by hand: 32 layers x (4 x 4096^2 attention + 3 x 4096 x 11008 SwiGLU + 2 x 4096 norms)
+# + 2 x 32000 x 4096 embeddings + 4096 final norm.
+LLAMA2_7B_PARAMS = 32 * (4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096) + 2 * 32000 * 4096 + 4096
+LLAMA2_7B_KV_BYTES_PER_TOKEN = 32 * 2 * 32 * 128 * 2  # layers x (K, V) x kv heads x head_dim x bf16
+A100_BYTES_PER_S = 2.039e12
+
+# Llama-2-70B shape (Touvron et al. 2023), built here so the test does not depend on the catalog.
+BIG = ModelSpec(name="big-70b", n_layers=80, dim=8192, n_heads=64, n_kv_heads=8, ffn_dim=28672,
+                vocab_size=32000)
+# Mixtral-8x7B shape (Jiang et al. 2024): 8 experts, top-2.
+MOE = ModelSpec(name="moe-8x7b", n_layers=32, dim=4096, n_heads=32, n_kv_heads=8, ffn_dim=14336,
+                vocab_size=32000, n_experts=8, n_experts_per_token=2)
+
+
+def test_hand_computed_batch1_decode_on_a100():
+    assert LLAMA2_7B_PARAMS == 6_738_415_616
+    r = planner.inference.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", prompt_tokens=1,
+                                          output_tokens=2, efficiencies=POINT)
+    context = 1 + 2 / 2  # prompt plus half the output
+    bytes_read = LLAMA2_7B_PARAMS * 2 + context * LLAMA2_7B_KV_BYTES_PER_TOKEN
+    expected_s = bytes_read / (A100_BYTES_PER_S * 0.68)  # ~9.72 ms
+    assert r.decode_step_s.p50 == pytest.approx(expected_s, rel=1e-9)
+    assert r.decode_step_s.spread == 0
+    assert r.bound == "memory"
+    assert r.tpot_s == r.decode_step_s
+    assert r.tokens_per_s_per_sequence.p50 == pytest.approx(1 / expected_s)
+
+
+def test_hand_computed_prefill_on_a100():
+    prompt = 2048
+    r = inf.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", prompt_tokens=prompt, output_tokens=1,
+                            efficiencies=POINT)
+    matmul_params = LLAMA2_7B_PARAMS - 32000 * 4096  # the input embedding is a lookup
+    attention_per_key = 2 * 32 * 32 * (128 + 128)  # 2 x layers x heads x (qk + v dims)
+    flops = prompt * (2 * matmul_params + attention_per_key * (prompt + 1) / 2)
+    expected_s = flops / (312e12 * 0.5)  # ~0.20 s, well above one weight read (~9.7 ms)
+    assert r.prefill_s.p50 == pytest.approx(expected_s, rel=1e-9)
+    assert r.ttft_s == r.prefill_s
+    assert r.e2e_s.p50 == pytest.approx(expected_s)  # one output token: no decode step
+
+
+def test_gpt_fast_published_batch1_decode_within_25_percent():
+    # gpt-fast README, "Benchmarks" table (https://github.com/pytorch-labs/gpt-fast, README.md):
+    # Llama-2-7B, Base (bf16), batch size 1, 5-token prompt, on an A100-80GB power-limited to
+    # 330 W: 104.9 tokens/s (1397.31 GB/s). max_new_tokens defaults to 200 in generate.py.
+    published_tokens_per_s = 104.9
+    r = inf.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", prompt_tokens=5, output_tokens=200)
+    assert r.efficiency_source == DEFAULTS.source
+    assert r.tokens_per_s_per_sequence.p50 == pytest.approx(published_tokens_per_s, rel=0.25)
+    assert r.tokens_per_s_per_sequence.contains(published_tokens_per_s)
+
+
+def test_bands_are_ordered_and_totals_scale_with_batch():
+    r = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", batch_size=8)
+    assert r.decode_step_s.p10 < r.decode_step_s.p50 < r.decode_step_s.p90
+    assert r.tokens_per_s_total.p50 == pytest.approx(8 * r.tokens_per_s_per_sequence.p50)
+    assert r.e2e_s.p50 == pytest.approx(r.ttft_s.p50 + 255 * r.tpot_s.p50)
+
+
+def test_large_batch_becomes_compute_bound():
+    small = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", batch_size=1, prompt_tokens=16,
+                                output_tokens=16)
+    large = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", batch_size=2048, prompt_tokens=16,
+                                output_tokens=16)
+    assert (small.bound, large.bound) == ("memory", "compute")
+
+
+@pytest.mark.parametrize("m", planner.models(), ids=lambda m: m.name)
+@pytest.mark.parametrize("tp", [1, 2, 8])
+@pytest.mark.parametrize("batch,context", [(1, 1024), (32, 4096)])
+def test_int8_never_needs_more_memory_than_bf16(m, tp, batch, context):
+    int8 = inf.memory_per_gpu_bytes(m, "int8", batch, context, tp)
+    bf16 = inf.memory_per_gpu_bytes(m, "bf16", batch, context, tp)
+    assert int8 <= bf16
+
+
+def test_quantized_precisions_read_fewer_bytes_and_use_their_peak():
+    kw = dict(model="Llama-2-7B", gpu="H100 SXM", prompt_tokens=128, output_tokens=128)
+    bf16, int4 = inf.inference_speed(**kw), inf.inference_speed(precision="int4", **kw)
+    assert int4.tpot_s.p50 < bf16.tpot_s.p50
+    assert inf.inference_speed(precision="fp8", **kw).prefill_s.p50 < bf16.prefill_s.p50
+
+
+def test_gpu_without_the_dtype_raises_clear_error():
+    with pytest.raises(PlannerError, match="no fp8"):
+        inf.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", precision="fp8")
+
+
+def test_does_not_fit_names_gigabytes_and_suggests_tp():
+    with pytest.raises(DoesNotFitError, match=r"needs 1[0-9.]+ GB .* has 77\.3 GB usable.*tensor_parallel=2"):
+        inf.inference_speed(model=BIG, gpu="H100 SXM", prompt_tokens=512, output_tokens=256)
+    ok = inf.inference_speed(model=BIG, gpu="H100 SXM", tensor_parallel=2)
+    assert ok.memory_per_gpu_bytes <= ok.usable_memory_bytes
+
+
+def test_tensor_parallel_speeds_up_decode_less_than_linearly():
+    one = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", tensor_parallel=1)
+    two = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", tensor_parallel=2)
+    assert one.tpot_s.p50 / 2 < two.tpot_s.p50 < one.tpot_s.p50
+
+
+def test_allreduce_formula_by_hand():
+    m = planner.model("Llama-2-7B")
+    tokens, tp, bw = 4, 4, 900e9
+    ring_bytes = 2 * (tp - 1) / tp * tokens * 4096 * 2
+    expected = 2 * 32 * (ring_bytes / bw + inf.ALLREDUCE_LATENCY_S)
+    assert inf.tp_allreduce_s(m, tokens, tp, bw) == pytest.approx(expected)
+    assert inf.tp_allreduce_s(m, tokens, 1, bw) == 0
+
+
+def test_moe_expected_experts_touched():
+    assert inf.expected_experts_touched(8, 2, 1) == pytest.approx(2)
+    assert inf.expected_experts_touched(8, 2, 2) == pytest.approx(8 * (1 - 0.75**2))  # 3.5
+    touched = inf.expected_experts_touched(8, 2, np.arange(1, 200))
+    assert np.all(np.diff(touched) >= 0) and touched[-1] == pytest.approx(8)
+
+
+def test_moe_decode_reads_active_weights_at_batch1_and_all_at_large_batch():
+    at1 = inf.decode_weight_bytes(MOE, "bf16", 1)
+    assert at1 == pytest.approx(ar.active_params(MOE) * 2)
+    assert inf.decode_weight_bytes(MOE, "bf16", 10_000) == pytest.approx(ar.weight_bytes(MOE, "bf16"))
+    dense = planner.model("Llama-2-7B")
+    assert inf.decode_weight_bytes(dense, "bf16", 64) == ar.weight_bytes(dense, "bf16")
+
+
+def test_gqa_kv_cache_replicates_beyond_kv_heads():
+    assert inf.kv_shards(BIG, 4) == 4
+    assert inf.kv_shards(BIG, 16) == 8  # 8 KV heads: ranks beyond 8 hold copies
+
+
+@pytest.mark.parametrize("field,kw", [("batch_size", {"batch_size": 0}), ("prompt_tokens", {"prompt_tokens": -1}),
+                                      ("tensor_parallel", {"tensor_parallel": 1.5})])
+def test_bad_inputs_name_the_field(field, kw):
+    with pytest.raises(InputError, match=field):
+        inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", **kw)
+
+
+def test_to_dict_carries_source_and_assumptions():
+    d = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", tensor_parallel=2).to_dict()
+    names = {a["name"] for a in d["assumptions"]}
+    assert {"precision", "memory_reserve_fraction", "decode_mbu", "tp_allreduce"} <= names
+    assert d["efficiency_source"] == DEFAULTS.source
+    assert d["tpot_s"].keys() == {"p10", "p50", "p90"}
