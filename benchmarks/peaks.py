@@ -39,7 +39,7 @@ def find_peaks(c) -> dict:
     out = measured_peaks(c.points, c.plan.compute_dtype)
     if c.device != "cuda":
         return out
-    spec = catalog_gpu(c.points and _device_name() or "")
+    spec = catalog_gpu(_device_name())
     key = CATALOG_DTYPE.get(c.plan.compute_dtype)
     if spec is not None and key in spec.peak_flops:
         out |= {"flops_per_s": spec.peak_flops[key], "flops_source": f"catalog {spec.name} dense {key} peak"}

@@ -1,7 +1,7 @@
 """The three-way comparison: hosted API vs open weights + fine-tune + self-host vs train from scratch."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
@@ -19,6 +19,7 @@ from .recommend import Recommendation, recommend
 from .results import ResultMixin
 from .scenario import Scenario
 from .serving import ServingPlan, serving
+from .workload import Workload
 
 OPTIONS = {"api": "Hosted API", "self_host": "Open weights + fine-tune + self-host", "scratch": "Train from scratch + self-host"}
 
@@ -77,6 +78,25 @@ class Comparison(ResultMixin):
     finetune: FinetuningEstimate | None
     pretrain: PretrainingEstimate | None
     assumptions: tuple[Assumption, ...]
+    cost_models: dict = field(default_factory=dict, repr=False, compare=False)  # option key -> vectorized cost model
+    bridge: ApiCostModel | None = field(default=None, repr=False, compare=False)  # serves traffic before production
+    workload: Workload | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        for k in ("cost_models", "bridge", "workload"):
+            d.pop(k, None)
+        return d
+
+    def cost_vs_traffic(self, requests_per_day=None) -> pd.DataFrame:
+        """Total cost over the horizon of each available option at each traffic level (one array sweep)."""
+        w = self.workload
+        levels = np.geomspace(w.requests_per_day / 100, w.requests_per_day * 100, 200) if requests_per_day is None \
+            else np.asarray(requests_per_day, dtype=float)
+        totals = {OPTIONS[k]: total_cost_for_traffic(m, levels, growth=w.monthly_growth, horizon_months=w.horizon_months,
+                                                     peak_to_mean=w.peak_rps / w.mean_rps, bridge=self.bridge)
+                  for k, m in self.cost_models.items() if self.options[k].available}
+        return pd.DataFrame(totals, index=pd.Index(levels, name="requests_per_day"))
 
     def table(self) -> pd.DataFrame:
         """One row per option: the numbers a planning doc quotes."""
@@ -245,7 +265,8 @@ def compare(scenario: Scenario) -> Comparison:
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
                       options=opts, break_evens=bes, prompt_trades=trades, recommendation=rec, api_price=price,
                       serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
-                      assumptions=_assumptions(s, price, plan, ft, pre))
+                      assumptions=_assumptions(s, price, plan, ft, pre),
+                      cost_models={k: m for k, m in models.items() if opts[k].available}, bridge=bridge, workload=w)
 
 
 def _band(x) -> Band:

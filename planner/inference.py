@@ -140,7 +140,8 @@ def tp_allreduce_s(m: ModelSpec, tokens, tensor_parallel: int, interconnect_byte
         return np.zeros(np.shape(tokens))
     buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * ACTIVATION_BYTES
     ring_bytes = 2.0 * (tensor_parallel - 1) / tensor_parallel * buffer_bytes
-    return 2 * m.n_layers * (ring_bytes / interconnect_bytes_per_s + ALLREDUCE_LATENCY_S)
+    # The catalog holds the vendors' aggregate (both directions) figure; a ring sends one way.
+    return 2 * m.n_layers * (ring_bytes / (interconnect_bytes_per_s / 2) + ALLREDUCE_LATENCY_S)
 
 
 def prefill_s(m: ModelSpec, g: GPUSpec, precision_name: str, batch, prompt_tokens: float,

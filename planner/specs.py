@@ -85,7 +85,7 @@ class GPUSpec:
     peak_flops: dict[str, float]  # dtype -> dense peak; a missing dtype is unsupported
     memory_bytes: float
     memory_bytes_per_s: float
-    interconnect_bytes_per_s: float  # per GPU, one direction, scale-up fabric (NVLink, Infinity Fabric)
+    interconnect_bytes_per_s: float  # per GPU, vendor's aggregate of both directions (NVLink, Infinity Fabric, PCIe)
     tdp_watts: float
     usd_per_gpu_hour: float
     vendor: str = ""
