@@ -184,7 +184,7 @@ class Transformer(nn.Module):
     def setup_caches(self, max_batch: int, max_seq_len: int | None = None) -> None:
         """Preallocate a KV cache per layer in the model's dtype (enables `start_pos`)."""
         seq = max_seq_len or self.cfg.max_seq_len
-        dtype, device = self.output.weight.dtype, self.rope.device
+        dtype, device = self.tok_embeddings.weight.dtype, self.rope.device  # never quantized
         for layer in self.layers:
             cache = KVCache(max_batch, seq, self.cfg.n_kv_heads, self.cfg.head_dim, dtype).to(device)
             layer.attention.kv_cache = cache

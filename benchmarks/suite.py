@@ -122,7 +122,6 @@ Task = tuple[str, dict, Callable[[Context], dict]]  # kind, params, run
 
 def tasks(plan: Plan) -> list[Task]:
     """Every point of the plan in order: kernels first (they set the peaks), then models."""
-    kw = lambda c: {"device": c.device, "min_run_s": c.plan.min_run_s}  # noqa: E731
     out: list[Task] = []
     for m, n, k, dtype in plan.gemm:
         out.append(("gemm", {"m": m, "n": n, "k": k, "dtype": dtype},
@@ -145,6 +144,10 @@ def tasks(plan: Plan) -> list[Task]:
             out.append(("decode", {"config": name, "batch": b, "context_len": ctx, "quantized": quantized},
                         lambda c, a=(name, quantized, b, ctx): _decode(c, *a)))
     return out
+
+
+def kw(c: Context) -> dict:
+    return {"device": c.device, "min_run_s": c.plan.min_run_s}
 
 
 def set_peaks(c: Context) -> None:
@@ -193,14 +196,15 @@ def _free(device: str) -> None:
 
 def run_point(c: Context, kind: str, params: dict, fn) -> dict | None:
     """Run one task; out-of-memory, unsupported dtypes and failed gates become skipped records."""
+    extra = {"quantized": "int8" if params.get("quantized") else None}
     try:
         return fn(c)
     except GateFailed as e:
-        return micro.skipped(kind, params, str(e), quantized="int8")
+        return micro.skipped(kind, params, str(e), **extra)
     except (RuntimeError, NotImplementedError) as e:  # torch.OutOfMemoryError is a RuntimeError
         _free(c.device)
         first_line = (str(e).strip().splitlines() or [""])[0][:300]
-        return micro.skipped(kind, params, f"{type(e).__name__}: {first_line}")
+        return micro.skipped(kind, params, f"{type(e).__name__}: {first_line}", **extra)
 
 
 def run_suite(*, device: str, quick: bool, plan: Plan | None = None, progress: bool = True) -> dict:

@@ -5,7 +5,6 @@ torch.cuda.synchronize when CUDA is available), so GPU work is counted in full.
 """
 from __future__ import annotations
 
-import statistics
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -45,7 +44,3 @@ def measure(fn: Callable[[], object], *, device: str, min_run_s: float = 1.0, mi
     return Timing(median_s=m.median, iqr_s=m.iqr, min_s=times[0], max_s=times[-1], repeats=len(times),
                   calls_per_repeat=m.number_per_run)
 
-
-def spread_ok(t: Timing) -> bool:
-    """A loose sanity check: the median lies inside [min, max]."""
-    return t.min_s <= t.median_s <= t.max_s and statistics.fmean([t.min_s, t.max_s]) > 0

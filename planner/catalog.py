@@ -104,15 +104,37 @@ def gpu(name: str | GPUSpec) -> GPUSpec:
         raise UnknownNameError("GPU", str(name), canonical) from None
 
 
+# Specs a user supplied at run time (e.g. an uploaded config.json), by lower-case name.
+# In memory only: a scenario file naming one loads again only where it is registered.
+_USER_MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Make a user's ModelSpec findable by its name, so a Scenario (which names models) can use it.
+
+    A catalog name or alias cannot be taken over: every estimate quoting it would change.
+    Registering a user spec again under the same name replaces the earlier one.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise PlannerError(f"register_model needs a ModelSpec, got {type(spec).__name__}")
+    key = spec.name.strip().lower()
+    if key in _models()[0]:
+        raise PlannerError(f"model name {spec.name!r} is already in the catalog; give the custom model another name")
+    _USER_MODELS[key] = spec
+    return spec
+
+
 def model(name: str | ModelSpec) -> ModelSpec:
-    """An open-weights model by catalog name or alias (case-insensitive); a ModelSpec passes through."""
+    """An open-weights model by catalog name or alias (case-insensitive), else a registered user
+    model; a ModelSpec passes through."""
     if isinstance(name, ModelSpec):
         return name
     by_key, canonical = _models()
+    key = str(name).strip().lower()
     try:
-        return by_key[str(name).strip().lower()]
+        return by_key[key] if key in by_key else _USER_MODELS[key]
     except KeyError:
-        raise UnknownNameError("model", str(name), canonical) from None
+        raise UnknownNameError("model", str(name), [*canonical, *(m.name for m in _USER_MODELS.values())]) from None
 
 
 def gpus() -> list[GPUSpec]:

@@ -13,7 +13,7 @@ from .band import Band
 def as_plain(obj):
     """Recursively turn dataclasses, Bands, numpy values and tuples into JSON-ready data."""
     if isinstance(obj, Band):
-        return obj.to_dict()
+        return as_plain(obj.to_dict())  # an unavailable option's Band holds inf
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):

@@ -1,0 +1,161 @@
+"""Scenario <-> sidebar widget values, and the parsers behind the uploaders. No streamlit here.
+
+The sidebar shows friendlier units than the scenario stores (ms, %, millions of
+tokens, $k); each `Field` names the scenario field and the factor between the two.
+A widget value that still equals the converted scenario value maps back to the
+scenario value exactly, so an untouched page computes exactly the loaded scenario.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import planner
+from planner.errors import PlannerError
+
+MAX_UPLOAD_BYTES = 1_000_000  # uploads are small text files; refuse anything larger unread
+PREFIX = "w."  # session-state keys of the sidebar widgets
+PRECISIONS = ("bf16", "fp8", "int8", "int4")
+FINETUNE_METHODS = ("lora", "qlora", "full", "none")
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str  # widget key, without PREFIX
+    section: str  # Scenario attribute: workload, api, self_host, scratch, costs, flags
+    name: str  # field of that section
+    scale: float = 1.0  # widget value = scenario value x scale
+    zero_is_none: bool = False  # the widget shows None as 0
+    kind: type = float
+
+
+FIELDS = (
+    Field("requests_per_day", "workload", "requests_per_day"),
+    Field("input_tokens", "workload", "input_tokens"),
+    Field("output_tokens", "workload", "output_tokens"),
+    Field("prompt_overhead_tokens", "workload", "prompt_overhead_tokens"),
+    Field("peak_to_mean", "workload", "peak_to_mean"),
+    Field("ttft_ms", "workload", "ttft_target_s", 1e3, zero_is_none=True),
+    Field("tpot_ms", "workload", "tpot_target_s", 1e3, zero_is_none=True),
+    Field("growth_pct", "workload", "monthly_growth", 100.0),
+    Field("horizon_months", "workload", "horizon_months", kind=int),
+    Field("api_cached_prompt", "api", "cached_prompt", kind=bool),
+    Field("api_batch", "api", "batch", kind=bool),
+    Field("sh_model", "self_host", "model", kind=str),
+    Field("sh_gpu", "self_host", "gpu", kind=str),
+    Field("sh_usd_per_gpu_hour", "self_host", "usd_per_gpu_hour", zero_is_none=True),
+    Field("sh_precision", "self_host", "precision", kind=str),
+    Field("ft_method", "self_host", "finetune_method", kind=str),
+    Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),
+    Field("ft_epochs", "self_host", "finetune_epochs"),
+    Field("ops_engineers", "self_host", "ops_engineers"),
+    Field("sc_enabled", "scratch", "enabled", kind=bool),
+    Field("sc_model", "scratch", "model", kind=str),
+    Field("sc_gpu", "scratch", "gpu", kind=str),
+    Field("sc_btokens", "scratch", "tokens", 1e-9, zero_is_none=True),
+    Field("sc_researchers", "scratch", "researchers"),
+    Field("sc_months", "scratch", "months"),
+    Field("kusd_per_engineer_year", "costs", "usd_per_engineer_year", 1e-3),
+    *(Field(f"flag_{f.name}", "flags", f.name, kind=bool) for f in dataclasses.fields(planner.Flags)),
+)
+
+
+def api_key(provider: str, model: str) -> str:
+    """Select-box value for one hosted model."""
+    return f"{provider}|{model}"
+
+
+def _canonical(lookup, name: str) -> str:
+    """The catalog's spelling of `name`; an unknown name stays as typed (the comparison reports it)."""
+    try:
+        return lookup(name).name
+    except PlannerError:
+        return name
+
+
+def _to_widget(f: Field, v):
+    if f.kind is str:
+        return _canonical(planner.model if f.name == "model" else planner.gpu, v) if f.name in ("model", "gpu") else v
+    if f.kind in (bool, int):
+        return f.kind(v)
+    return 0.0 if v is None else float(v) * f.scale
+
+
+def widget_values(s: planner.Scenario) -> dict:
+    """Session-state values for every sidebar widget, from a scenario (keys with PREFIX)."""
+    out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
+    out[PREFIX + "api_model"] = api_value(s)
+    return out
+
+
+def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenario:
+    """The scenario the sidebar describes: `base` with each widget's value written back.
+
+    Raises PlannerError (e.g. InputError from Workload) for an impossible combination.
+    """
+    changes: dict[str, dict] = {}
+    for f in FIELDS:
+        old = getattr(getattr(base, f.section), f.name)
+        v = values[PREFIX + f.key]
+        if v == _to_widget(f, old):
+            continue  # untouched: keep the scenario's exact value (and its alias spelling)
+        if f.kind is float:
+            v = None if (f.zero_is_none and v == 0) else float(v) / f.scale
+        changes.setdefault(f.section, {})[f.name] = f.kind(v) if f.kind is not float and v is not None else v
+    provider, model = values[PREFIX + "api_model"].split("|", 1)
+    if values[PREFIX + "api_model"] != api_value(base):
+        # Another model: the file's price overrides belonged to the old one.
+        changes["api"] = {**changes.get("api", {}), "model": model, "provider": provider, "input_usd_per_mtok": None,
+                          "output_usd_per_mtok": None, "cached_input_usd_per_mtok": None}
+    if "workload" in changes:
+        changes["workload"] = base.workload.with_(**changes["workload"])  # validates
+    sections = {k: (v if k == "workload" else dataclasses.replace(getattr(base, k), **v)) for k, v in changes.items()}
+    return base.replace(**sections)
+
+
+def api_value(s: planner.Scenario) -> str:
+    """Select-box value of the scenario's hosted model (raises PlannerError if it has no price)."""
+    price = planner.api_price(s.api.model, s.api.provider)
+    return api_key(price.provider_id, price.model_id)
+
+
+def _upload_text(data: bytes, what: str) -> str:
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PlannerError(f"{what} is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlannerError(f"{what} is not UTF-8 text") from None
+
+
+def parse_scenario(data: bytes | str, what: str = "uploaded scenario") -> planner.Scenario:
+    """A scenario from uploaded or pasted TOML; its hosted API model must be priced too."""
+    text = data if isinstance(data, str) else _upload_text(data, what)
+    if len(text.encode("utf-8")) > MAX_UPLOAD_BYTES:
+        raise PlannerError(f"{what} is larger than {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+    s = planner.loads_scenario(text, where=what)
+    try:
+        planner.api_price(s.api.model, s.api.provider)
+    except PlannerError as e:
+        raise PlannerError(f"{what}: [api] {e}") from None
+    return s
+
+
+def parse_hf_config(data: bytes, what: str = "uploaded config.json") -> tuple[planner.ModelSpec, str]:
+    """A ModelSpec from an uploaded Hugging Face config.json (JSON data only), and its JSON text.
+
+    A name that the catalog already uses gets " (uploaded)" appended, so it cannot
+    shadow the catalog entry.
+    """
+    text = _upload_text(data, what)
+    try:
+        cfg = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PlannerError(f"{what} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    if not isinstance(cfg, dict):
+        raise PlannerError(f"{what} must hold a JSON object, got {type(cfg).__name__}")
+    spec = planner.model_from_hf_config(cfg)
+    if _canonical(planner.model, spec.name) != spec.name or spec.name in {m.name for m in planner.models()}:
+        spec = dataclasses.replace(spec, name=f"{spec.name} (uploaded)")
+    return spec, json.dumps(cfg, sort_keys=True)

@@ -1,0 +1,176 @@
+"""Formatting at the edges: money, counts, Bands and tables for the CLI, the report and the dashboard.
+
+Numbers are computed elsewhere in SI units; this module only turns them into text.
+Money keeps three significant figures ($12.3k, $4.56M): enough for a planning doc,
+and the exact values stay in `planner compare --format json`.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from .band import Band
+
+NA = "n/a"
+_MONEY_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+_COUNT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _three_figures(m: float) -> str:
+    """1 <= |m| < 1000 with three significant figures, trailing zeros kept (4.50, 12.3, 123)."""
+    decimals = max(0, 2 - int(math.floor(math.log10(abs(m)))))
+    return f"{m:.{decimals}f}"
+
+
+def _scaled(x: float, units) -> tuple[float, str]:
+    """x divided by the largest unit it reaches once rounded to three figures (999.96k -> 1.00M)."""
+    r = float(f"{x:.3g}")
+    for suffix, div in units:
+        if abs(r) >= div:
+            return r / div, suffix
+    return r, ""
+
+
+def usd(x) -> str:
+    """$12.3k, $4.56M, $1.23; cents and below with three significant figures ($0.00108)."""
+    if not _finite(x):
+        return NA
+    if x == 0:
+        return "$0"
+    sign = "-" if x < 0 else ""
+    x = abs(float(x))
+    if x < 1:
+        return f"{sign}${x:.3g}"
+    m, suffix = _scaled(x, _MONEY_UNITS)
+    return f"{sign}${_three_figures(m)}{suffix}"
+
+
+def count(x) -> str:
+    """A large count with a suffix: 15.0T, 8.03B, 540k; small numbers with three figures."""
+    if not _finite(x):
+        return NA
+    if x == 0:
+        return "0"
+    if abs(x) < 1:
+        return f"{x:.3g}"
+    m, suffix = _scaled(float(x), _COUNT_UNITS)
+    return f"{_three_figures(m)}{suffix}"
+
+
+def number(x, spec: str = ".3g") -> str:
+    return format(float(x), spec) if _finite(x) else NA
+
+
+def integer(x) -> str:
+    return f"{int(x):,}" if _finite(x) else NA
+
+
+def ms(seconds) -> str:
+    return f"{seconds * 1e3:.3g} ms" if _finite(seconds) else NA
+
+
+def band(b: Band, fmt=number, unit: str = "") -> str:
+    """p50 [p10-p90] unit; a certain value (p10 == p90) prints once."""
+    tail = f" {unit}" if unit else ""
+    if b.p10 == b.p90:
+        return f"{fmt(b.p50)}{tail}"
+    return f"{fmt(b.p50)} [{fmt(b.p10)}-{fmt(b.p90)}]{tail}"
+
+
+def value(v) -> str:
+    """Any assumption value: Bands, numbers, None, text."""
+    if isinstance(v, Band):
+        return band(v)
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if isinstance(v, bool) else "none"
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    if isinstance(v, float):
+        return number(v, ".4g")
+    return str(v)
+
+
+# The comparison table: Comparison.table() column -> (header, formatter). The report,
+# the CLI and the tests all go through this one mapping.
+COMPARISON_COLUMNS = {
+    "one_time_usd": ("One-time", usd),
+    "monthly_usd_first": ("Monthly, first", usd),
+    "monthly_usd_last": ("Monthly, last", usd),
+    "total_usd": ("Total (p50)", usd),
+    "total_usd_p10": ("Total p10", usd),
+    "total_usd_p90": ("Total p90", usd),
+    "usd_per_request": ("Running $/1k req", lambda x: usd(x * 1000)),
+    "all_in_usd_per_request": ("All-in $/1k req", lambda x: usd(x * 1000)),
+    "gpus": ("GPUs", integer),
+    "months_to_production": ("Months to production", lambda x: number(x, ".1f")),
+}
+
+
+def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Comparison.table() as text: one row per option, unavailable options as n/a."""
+    rows = []
+    for option, r in table.iterrows():
+        cells = {"Option": option}
+        for col, (header, fmt) in COMPARISON_COLUMNS.items():
+            cells[header] = fmt(r[col]) if r["available"] else NA
+        rows.append(cells)
+    return pd.DataFrame(rows, columns=["Option", *(h for h, _ in COMPARISON_COLUMNS.values())])
+
+
+# ---- tables as text ----
+
+def _md_cell(x) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table; numeric-looking columns right-aligned."""
+    cols = [str(c) for c in df.columns]
+    align = ["---"] + ["--:"] * (len(cols) - 1)
+    lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "|".join(align) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def text_table(df: pd.DataFrame) -> str:
+    """Columns aligned with spaces for a terminal: the first left, the rest right."""
+    cols = [str(c) for c in df.columns]
+    rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(cols)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def render(df: pd.DataFrame, fmt: str) -> str:
+    """table | markdown | csv | json for a frame of records."""
+    if fmt == "markdown":
+        return markdown_table(df)
+    if fmt == "csv":
+        return df.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        return dumps_json(df.to_dict(orient="records"))
+    return text_table(df)
+
+
+def _no_nan(obj):
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_nan(v) for v in obj]
+    return obj
+
+
+def dumps_json(obj) -> str:
+    """Stable JSON: sorted keys, NaN as null, never the non-standard NaN/Infinity tokens."""
+    return json.dumps(_no_nan(obj), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)

@@ -1,0 +1,112 @@
+"""Pretraining estimate: hand-computed cases, properties and bad input."""
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import planner
+from planner.arithmetic import active_params
+from planner.arithmetic import training_flops_per_token
+from planner.efficiency import DEFAULTS
+from planner.pretraining import CHINCHILLA_TOKENS_PER_PARAM, OVERHEAD_FACTOR, pretraining
+from planner.training import ADAM_MIXED_BYTES_PER_PARAM, USABLE_MEMORY_FRACTION, activation_bytes_per_gpu
+
+
+def test_gpu_hours_by_hand():
+    m, g = planner.model("Llama-2-7B"), planner.gpu("A100 80GB SXM")
+    est = pretraining(model=m, gpu=g, tokens=2e12, n_gpus=1024, seq_len=4096)
+    flops = training_flops_per_token(m, 4096) * 2e12
+    # 6 N D plus the attention term: N = 6.607e9 matmul params, attention 4*L*H*Q*T forward.
+    assert flops == pytest.approx(2e12 * 3 * (2 * (6_738_415_616 - 32000 * 4096) + 4 * 32 * 32 * 128 * 4096))
+    for q in ("p10", "p50", "p90"):
+        mfu = getattr(DEFAULTS.train_mfu, {"p10": "p90", "p50": "p50", "p90": "p10"}[q])
+        hours = flops / (312e12 * mfu) * OVERHEAD_FACTOR / 3600
+        assert getattr(est.gpu_hours, q) == pytest.approx(hours)
+        assert getattr(est.wall_days, q) == pytest.approx(hours / 1024 / 24)
+        assert getattr(est.cost_usd, q) == pytest.approx(hours * g.usd_per_gpu_hour)
+
+
+def test_default_tokens_are_chinchilla():
+    est = pretraining(model="Llama-3.1-8B", gpu="H100 SXM")
+    assert est.tokens == pytest.approx(CHINCHILLA_TOKENS_PER_PARAM * active_params(planner.model("Llama-3.1-8B")))
+    assert est.n_gpus >= est.min_gpus and est.n_gpus % 8 == 0
+    assert est.wall_days.p50 <= 90 + 1e-9
+
+
+def test_min_gpus_by_hand():
+    m, g = planner.model("Llama-3.1-70B"), planner.gpu("H100 SXM")
+    est = pretraining(model=m, gpu=g, tokens=1e12, seq_len=4096, n_gpus=4096)
+    room = g.memory_bytes * USABLE_MEMORY_FRACTION - activation_bytes_per_gpu(m, 4096)
+    assert est.min_gpus == math.ceil(ADAM_MIXED_BYTES_PER_PARAM * planner.arithmetic.total_params(m) / room)
+
+
+def test_moe_compute_uses_active_params_but_memory_all():
+    est = pretraining(model="Mixtral-8x7B", gpu="H100 SXM", tokens=1e12, n_gpus=512, seq_len=4096)
+    assert est.active_params < est.total_params / 3
+    # 6 x active (not total) params per token, plus attention: well under 6 x total.
+    assert 6 * est.active_params * 1e12 * 0.95 < est.training_flops < 6 * est.total_params * 1e12 / 3
+    assert est.min_gpus >= math.ceil(16 * est.total_params / planner.gpu("H100 SXM").memory_bytes)
+
+
+def test_too_few_gpus_says_why():
+    with pytest.raises(planner.DoesNotFitError, match="needs at least .* H100 SXM"):
+        pretraining(model="Llama-3.1-405B", gpu="H100 SXM", tokens=1e12, n_gpus=8)
+
+
+def test_cannot_fit_even_fully_sharded():
+    with pytest.raises(planner.DoesNotFitError, match="even fully sharded"):
+        pretraining(model="Llama-3.1-405B", gpu="L4", tokens=1e12, seq_len=16384)
+
+
+@pytest.mark.parametrize("kw,field", [({"tokens": 0}, "tokens"), ({"tokens": -5}, "tokens"),
+                                      ({"n_gpus": 0}, "n_gpus"), ({"n_gpus": -8}, "n_gpus"),
+                                      ({"n_gpus": 2.5}, "n_gpus"), ({"overhead_factor": 0.5}, "overhead_factor")])
+def test_bad_numbers_name_the_field(kw, field):
+    with pytest.raises(planner.InputError) as e:
+        pretraining(model="Llama-2-7B", gpu="H100 SXM", **{"tokens": 1e12, **kw})
+    assert e.value.field == field
+
+
+def test_unknown_names_list_matches():
+    with pytest.raises(planner.UnknownNameError, match="Llama-2-7B"):
+        pretraining(model="llama-2-7", gpu="H100 SXM")
+    with pytest.raises(planner.UnknownNameError, match="H100"):
+        pretraining(model="Llama-2-7B", gpu="H1000")
+
+
+@settings(max_examples=40, deadline=None)
+@given(t1=st.floats(1e9, 1e13), t2=st.floats(1e9, 1e13))
+def test_more_tokens_never_cost_less(t1, t2):
+    lo, hi = sorted((t1, t2))
+    a = pretraining(model="Llama-2-13B", gpu="A100 80GB SXM", tokens=lo, n_gpus=256)
+    b = pretraining(model="Llama-2-13B", gpu="A100 80GB SXM", tokens=hi, n_gpus=256)
+    assert b.cost_usd.p50 >= a.cost_usd.p50 and b.cost_usd.p90 >= a.cost_usd.p90
+
+
+@settings(max_examples=40, deadline=None)
+@given(n1=st.integers(2, 20_000), n2=st.integers(2, 20_000))
+def test_more_gpus_never_take_longer(n1, n2):
+    lo, hi = sorted((n1, n2))
+    a = pretraining(model="Llama-2-7B", gpu="H100 SXM", tokens=1e12, n_gpus=lo)
+    b = pretraining(model="Llama-2-7B", gpu="H100 SXM", tokens=1e12, n_gpus=hi)
+    assert b.wall_days.p50 <= a.wall_days.p50
+
+
+def test_staff_and_frontier_reference():
+    from planner.pretraining import FRONTIER_STAFFING
+    est = pretraining(model="Llama-3.1-405B", gpu="H100 SXM", tokens=15e12, n_gpus=16384, staffing=FRONTIER_STAFFING)
+    # Background reference: frontier pretraining is >$10M of compute, ~50 researchers, ~a year.
+    assert est.cost_usd.p10 > 10e6
+    assert est.staff_cost_usd == pytest.approx(50 * 400_000)
+    assert est.total_cost_usd.p50 == pytest.approx(est.cost_usd.p50 + est.staff_cost_usd)
+
+
+def test_result_views_and_assumptions():
+    est = pretraining(model="Llama-2-7B", gpu="H100 SXM", tokens=1e12, n_gpus=64)
+    d = est.to_dict()
+    assert d["gpu_hours"]["p50"] == est.gpu_hours.p50
+    assert est.to_frame().loc["cost_usd", "p90"] == est.cost_usd.p90
+    names = set(est.assumptions_frame()["name"])
+    assert {"train_mfu", "overhead_factor", "usd_per_gpu_hour"} <= names
+    assert est.efficiency_source == "literature defaults"

@@ -1,0 +1,61 @@
+"""Scenario files: exact round trips, strict keys and types, safe saving."""
+from pathlib import Path
+
+import pytest
+
+import planner
+from planner.scenario import dumps_scenario, load_scenario, loads_scenario, save_scenario
+
+EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples").glob("*.toml"))
+
+
+def test_three_examples_exist():
+    assert len(EXAMPLES) >= 3
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_round_trip_exact(path, tmp_path):
+    s = load_scenario(path)
+    assert loads_scenario(dumps_scenario(s)) == s
+    out = save_scenario(s, tmp_path / "copy.toml")
+    assert load_scenario(out) == s
+    assert dumps_scenario(load_scenario(out)) == dumps_scenario(s)
+
+
+def test_round_trip_with_optional_fields_and_uncertainty(tmp_path):
+    s = planner.Scenario(api=planner.ApiOption(model="gpt-4o", provider="openai", input_usd_per_mtok=1.5),
+                         self_host=planner.SelfHostOption(usd_per_gpu_hour=2.25),
+                         uncertainty={"workload.requests_per_day": {"dist": "lognormal", "median": 1e4, "sigma": 0.5}})
+    assert loads_scenario(dumps_scenario(s)) == s
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[workload]\nrequests_per_dya = 5\n", "unknown key 'requests_per_dya'; did you mean requests_per_day"),
+    ("[workload]\nrequests_per_day = 'many'\ninput_tokens=1\noutput_tokens=1\n", "requests_per_day must be float"),
+    ("[self_host]\nmin_replicas = 1.5\n", "min_replicas must be int"),
+    ("[flags]\nregulatory_isolation = 'yes'\n", "regulatory_isolation must be bool"),
+    ("[sefl_host]\n", "unknown key 'sefl_host'; did you mean self_host"),
+    ("workload = 3\n", "[workload] must be a table"),
+    ("[workload\n", "not valid TOML"),
+    ("[workload]\nrequests_per_day = -3\ninput_tokens=1\noutput_tokens=1\n", "requests_per_day: must be > 0"),
+])
+def test_bad_files_name_the_key(text, needle):
+    with pytest.raises(planner.PlannerError) as e:
+        loads_scenario(text, where="x.toml")
+    assert needle in str(e.value) and str(e.value).startswith("x.toml")
+
+
+def test_missing_file():
+    with pytest.raises(planner.PlannerError, match="no such scenario file"):
+        load_scenario("/nonexistent/s.toml")
+
+
+def test_save_never_overwrites_silently(tmp_path):
+    p = tmp_path / "mine.toml"
+    p.write_text("# my notes\n")
+    with pytest.raises(planner.PlannerError, match="exists"):
+        save_scenario(planner.Scenario(), p)
+    assert p.read_text() == "# my notes\n"
+    save_scenario(planner.Scenario(), p, overwrite=True)
+    assert load_scenario(p) == planner.Scenario()
+    assert [q.name for q in tmp_path.iterdir()] == ["mine.toml"]  # no temp files left
