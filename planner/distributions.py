@@ -104,7 +104,9 @@ class Distribution(ResultMixin):
         if self.kind == "triangular":
             a, c, b = self.low, self.mode, self.high
             split = (c - a) / (b - a)
-            return np.where(q <= split, a + np.sqrt(q * (b - a) * (c - a)), b - np.sqrt((1 - q) * (b - a) * (b - c)))
+            left = a + np.sqrt(np.minimum(q, split) * (b - a) * (c - a))
+            right = b - np.sqrt((1 - np.maximum(q, split)) * (b - a) * (b - c))
+            return np.where(q <= split, left, right)
         return self.median * np.exp(self.sigma * ndtri(q))
 
     def band(self) -> Band:
@@ -198,7 +200,7 @@ def _check_domain(path: str, d: Distribution) -> None:
     lo, hi = d.support
     if domain == "fraction" and d.kind == "lognormal":
         raise InputError(path, "a fraction cannot be lognormal (its tail passes 1); use triangular or uniform")
-    if domain in ("positive", "fraction") and lo <= 0:
+    if domain in ("positive", "fraction") and lo <= 0 and d.kind != "lognormal":  # lognormal: always > 0
         raise InputError(path, f"must be > 0 everywhere, but the distribution reaches {lo:g}")
     if domain == "nonneg" and lo < 0:
         raise InputError(path, f"must be >= 0 everywhere, but the distribution reaches {lo:g}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 
@@ -72,7 +73,10 @@ def integer(x) -> str:
 
 
 def ms(seconds) -> str:
-    return f"{seconds * 1e3:.3g} ms" if _finite(seconds) else NA
+    """A duration in ms below a second, in s above (1.5 s, not 1.5e+03 ms)."""
+    if not _finite(seconds):
+        return NA
+    return f"{seconds:.3g} s" if abs(seconds) >= 1 else f"{seconds * 1e3:.3g} ms"
 
 
 def band(b: Band, fmt=number, unit: str = "") -> str:
@@ -92,8 +96,55 @@ def value(v) -> str:
     if isinstance(v, int):
         return f"{v:,}" if abs(v) >= 10_000 else str(v)
     if isinstance(v, float):
+        if _finite(v) and v == int(v) and abs(v) < 1e15:
+            return value(int(v))
         return number(v, ".4g")
     return str(v)
+
+
+def _target(v: Band, target) -> str:
+    if target is None:
+        return f"{band(v, ms)} (no target)"
+    return f"{band(v, ms)} ({'meets' if v.p50 <= target else 'misses'} {ms(target)} at p50)"
+
+
+def serving_rows(plan) -> list[tuple[str, str]]:
+    """(quantity, text) for a ServingPlan: capacity, latency against the targets, cost."""
+    w = plan.workload
+    return [("Model / GPU / precision", f"{plan.model} / {plan.gpu} / {plan.precision}"),
+            ("GPUs per replica (tensor parallel)", str(plan.tensor_parallel)),
+            ("Batch (sequences per replica)", f"{plan.batch_size} (KV cache fits {plan.max_batch_kv}; "
+                                              f"limited by {plan.limited_by})"),
+            ("Requests/s per replica", band(plan.requests_per_s_per_replica)),
+            ("Replicas (month-0 peak)", band(plan.replicas)), ("GPUs", band(plan.gpus)),
+            ("TTFT", _target(plan.ttft_s, w.ttft_target_s)), ("TPOT", _target(plan.tpot_s, w.tpot_target_s)),
+            ("End-to-end per request", band(plan.e2e_s, ms)),
+            ("Mean utilization", band(plan.mean_utilization, lambda x: f"{x:.0%}")),
+            ("Monthly GPU cost (month 0)", band(plan.monthly_cost_usd, usd)),
+            ("$ per 1M tokens", band(plan.usd_per_million_tokens, usd)),
+            ("$ per 1k requests", band(plan.usd_per_request * 1000, usd)),
+            ("Efficiencies", plan.efficiency_source)]
+
+
+def pretraining_rows(p) -> list[tuple[str, str]]:
+    """(quantity, text) for a PretrainingEstimate."""
+    return [("Model / GPU", f"{p.model} / {p.gpu}"), ("GPUs (fewest that fit)", f"{p.n_gpus:,} ({p.min_gpus:,})"),
+            ("Training tokens", count(p.tokens)), ("Training compute", f"{p.training_flops:.3g} FLOP"),
+            ("GPU-hours", band(p.gpu_hours, count)), ("Wall-clock", band(p.wall_days, unit="days")),
+            ("Compute cost", band(p.cost_usd, usd)), ("Staff cost", usd(p.staff_cost_usd)),
+            ("Total", band(p.total_cost_usd, usd)),
+            ("Calendar time incl. preparation", band(p.calendar_months, unit="months")),
+            ("Efficiencies", p.efficiency_source)]
+
+
+def finetuning_rows(f) -> list[tuple[str, str]]:
+    """(quantity, text) for a FinetuningEstimate."""
+    return [("Model / GPU / method", f"{f.model} / {f.gpu} / {f.method}"),
+            ("GPUs (fewest that fit)", f"{f.n_gpus} ({f.min_gpus})"),
+            ("Tokens x epochs", f"{count(f.tokens)} x {f.epochs:g}"), ("Trainable parameters", count(f.trainable_params)),
+            ("Memory per GPU", f"{f.memory_per_gpu_bytes / 2**30:.3g} GiB"),
+            ("GPU-hours", band(f.gpu_hours)), ("Wall-clock", band(f.wall_days, unit="days")),
+            ("Compute cost", band(f.cost_usd, usd)), ("Efficiencies", f.efficiency_source)]
 
 
 # The comparison table: Comparison.table() column -> (header, formatter). The report,
@@ -129,10 +180,15 @@ def _md_cell(x) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
+def _numeric(cells) -> bool:
+    """Every cell a number, an amount of money or n/a: right-align the column."""
+    return all(re.match(r"^-?\$?[\d.]", str(c)) or str(c) == NA for c in cells)
+
+
 def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table; numeric-looking columns right-aligned."""
+    """A GitHub-flavoured Markdown table; numeric columns right-aligned."""
     cols = [str(c) for c in df.columns]
-    align = ["---"] + ["--:"] * (len(cols) - 1)
+    align = ["--:" if i and _numeric(df.iloc[:, i]) else "---" for i in range(len(cols))]
     lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "|".join(align) + "|"]
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")

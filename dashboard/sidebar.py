@@ -1,0 +1,205 @@
+"""The sidebar: every input of the scenario, plus loading and saving scenario files.
+
+Widgets take their values from st.session_state (filled from a scenario by
+`state.widget_values`), never from a `value=` argument, so loading a file can
+set them all from a callback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import planner
+from planner.errors import PlannerError
+
+from . import state as S
+from .state import PREFIX as P
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "examples" / "customer_support.toml"
+ss = st.session_state
+
+
+def init() -> None:
+    """First run of a session: the default scenario, no custom models."""
+    if "base_toml" not in ss:
+        load(planner.load_scenario(DEFAULT_SCENARIO))
+        ss.custom_models = {}  # name -> config.json text of uploaded models
+
+
+def load(s: planner.Scenario) -> None:
+    """Make `s` the scenario the sidebar shows (callers: first run and the load callbacks)."""
+    values = S.widget_values(s)  # raises PlannerError before anything changes
+    ss.base_toml = planner.dumps_scenario(s)
+    ss.update(values)
+    ss.load_error = None
+
+
+def _load_from(data, what: str) -> None:
+    try:
+        load(S.parse_scenario(data, what))
+        ss.load_note = f"Loaded {what}."
+    except PlannerError as e:
+        ss.load_error, ss.load_note = f"Could not load {what}; the current scenario stays. {e}", None
+
+
+def _on_scenario_upload() -> None:
+    f = ss.get("up_scenario")
+    if f is not None:
+        _load_from(f.getvalue(), f.name)
+
+
+def _on_scenario_paste() -> None:
+    _load_from(ss.get("scenario_text", ""), "pasted scenario")
+
+
+def _on_config_upload() -> None:
+    f = ss.get("up_config")
+    if f is None:
+        return
+    try:
+        spec, text = S.parse_hf_config(f.getvalue(), f.name)
+    except PlannerError as e:
+        ss.config_error = f"Could not use {f.name}: {e}"
+        return
+    add_custom_model(spec.name, text)
+
+
+def add_custom_model(name: str, config_text: str) -> None:
+    """Offer an uploaded model in the model lists and select it for self-hosting."""
+    ss.custom_models = {**ss.custom_models, name: config_text}
+    ss[P + "sh_model"] = name
+    ss.config_error = None
+
+
+@st.cache_data(show_spinner=False)
+def _api_labels() -> dict[str, str]:
+    df = planner.search_api_models("", limit=100_000)
+    return {S.api_key(r.provider, r.model): f"{r.name} · {r.provider} · ${r.input_usd_per_mtok:g} in / "
+            f"${r.output_usd_per_mtok:g} out per 1M" for r in df.itertuples()}
+
+
+def _options(names: list[str], key: str) -> list[str]:
+    """Catalog names, uploaded models, and the current value if neither has it (so it shows and errors)."""
+    out = [*names, *(n for n in ss.custom_models if key.endswith("model"))]
+    return out if ss[P + key] in out else [*out, ss[P + key]]
+
+
+def _num(label: str, key: str, *, step: float, fmt: str = "%.0f", minimum: float = 0.0, help: str | None = None):
+    st.number_input(label, min_value=minimum, step=step, format=fmt, key=P + key, help=help)
+
+
+def _workload() -> None:
+    st.header("Workload")
+    _num("Requests per day", "requests_per_day", step=1000.0, minimum=1.0, help="Mean over the day, first month")
+    c1, c2 = st.columns(2)
+    with c1:
+        _num("Input tokens", "input_tokens", step=50.0, help="User tokens per request, without the fixed prompt")
+    with c2:
+        _num("Output tokens", "output_tokens", step=50.0, minimum=1.0)
+    _num("Fixed prompt tokens", "prompt_overhead_tokens", step=100.0,
+         help="System prompt and few-shot examples sent with every request; a fine-tune can drop them")
+    c1, c2 = st.columns(2)
+    with c1:
+        _num("TTFT target (ms)", "ttft_ms", step=100.0, help="Time to first token; 0 = no target")
+    with c2:
+        _num("TPOT target (ms)", "tpot_ms", step=5.0, help="Time per output token; 0 = no target")
+    c1, c2 = st.columns(2)
+    with c1:
+        _num("Peak / mean", "peak_to_mean", step=0.5, fmt="%.2f", minimum=1.0, help="Peak-hour rate over the daily mean")
+    with c2:
+        _num("Growth % / month", "growth_pct", step=1.0, fmt="%.1f")
+    st.slider("Horizon (months)", 1, 60, key=P + "horizon_months")
+
+
+def _api() -> None:
+    labels = _api_labels()
+    with st.expander("Hosted API", expanded=True):
+        st.selectbox("API model (type to search)", list(labels), format_func=lambda k: labels.get(k, k),
+                     key=P + "api_model")
+        st.checkbox("Bill the fixed prompt at the cached-input price", key=P + "api_cached_prompt")
+        st.checkbox("Batch API discount (asynchronous traffic)", key=P + "api_batch")
+
+
+def _self_host() -> None:
+    gpus = [g.name for g in planner.gpus()]
+    with st.expander("Open weights + fine-tune + self-host", expanded=True):
+        st.selectbox("Open-weights model", _options([m.name for m in planner.models()], "sh_model"), key=P + "sh_model")
+        st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
+                         on_change=_on_config_upload, max_upload_size=1)
+        if ss.get("config_error"):
+            st.error(ss.config_error)
+        st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
+        try:
+            catalog_price = f"catalog price ${planner.gpu(ss[P + 'sh_gpu']).usd_per_gpu_hour:g}/h"
+        except PlannerError:
+            catalog_price = "GPU not in the catalog"
+        _num("GPU $/hour (0 = catalog price)", "sh_usd_per_gpu_hour", step=0.25, fmt="%.2f", help=catalog_price)
+        c1, c2 = st.columns(2)
+        with c1:
+            st.selectbox("Precision", S.PRECISIONS, key=P + "sh_precision")
+        with c2:
+            st.selectbox("Fine-tuning", S.FINETUNE_METHODS, key=P + "ft_method")
+        c1, c2 = st.columns(2)
+        with c1:
+            _num("Dataset (M tokens)", "ft_mtokens", step=5.0, fmt="%.1f", help="Training tokens per epoch")
+        with c2:
+            _num("Epochs", "ft_epochs", step=1.0, fmt="%.1f", minimum=0.1)
+        _num("Ops engineers (FTE)", "ops_engineers", step=0.25, fmt="%.2f", help="People running the serving stack")
+
+
+def _scratch() -> None:
+    gpus = [g.name for g in planner.gpus()]
+    with st.expander("Train from scratch", expanded=False):
+        st.checkbox("Include this option", key=P + "sc_enabled")
+        st.selectbox("Architecture to train", _options([m.name for m in planner.models()], "sc_model"), key=P + "sc_model")
+        st.selectbox("Training GPU", _options(gpus, "sc_gpu"), key=P + "sc_gpu")
+        _num("Tokens (billions; 0 = 20 per parameter)", "sc_btokens", step=100.0)
+        c1, c2 = st.columns(2)
+        with c1:
+            _num("Researchers", "sc_researchers", step=1.0, fmt="%.1f")
+        with c2:
+            _num("For months", "sc_months", step=1.0, fmt="%.1f")
+
+
+def _staff_and_flags() -> None:
+    with st.expander("Staff cost and constraints", expanded=False):
+        _num("Loaded cost per engineer ($k / year)", "kusd_per_engineer_year", step=10.0)
+        st.checkbox("Proprietary data", key=P + "flag_proprietary_data")
+        st.checkbox("Regulatory isolation (no third-party API)", key=P + "flag_regulatory_isolation")
+        st.checkbox("More than 1000 good labels", key=P + "flag_labels_over_1000")
+        st.checkbox("Latency-critical", key=P + "flag_latency_critical")
+        st.checkbox("Frontier research", key=P + "flag_frontier_research")
+
+
+def _files(current_toml: str | None) -> None:
+    with st.expander("Scenario file", expanded=False):
+        st.file_uploader("Load a scenario (.toml, ≤ 1 MB)", type=["toml"], key="up_scenario",
+                         on_change=_on_scenario_upload, max_upload_size=1)
+        st.text_area("…or paste one", key="scenario_text", height=120)
+        st.button("Load pasted scenario", key="load_pasted", on_click=_on_scenario_paste)
+        if ss.get("load_error"):
+            st.error(ss.load_error)
+        elif ss.get("load_note"):
+            st.success(ss.load_note)
+        if current_toml is not None:
+            st.download_button("Save this scenario (.toml)", current_toml, file_name="scenario.toml",
+                               mime="application/toml", key="save_sidebar", on_click="ignore")
+
+
+def render() -> tuple[planner.Scenario | None, str | None]:
+    """Draw the sidebar; the scenario it describes, or None and the reason it is impossible."""
+    with st.sidebar:
+        _workload()
+        _api()
+        _self_host()
+        _scratch()
+        _staff_and_flags()
+        base = planner.loads_scenario(ss.base_toml)
+        try:
+            s, error = S.scenario_from_values(base, dict(ss)), None
+        except PlannerError as e:
+            s, error = None, str(e)
+        ss.current_toml = planner.dumps_scenario(s) if s is not None else None
+        _files(ss.current_toml)
+    return s, error
