@@ -84,6 +84,8 @@ def environment(device: str, dtype: torch.dtype) -> dict:
         "threads": torch.get_num_threads(),
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
+        # Other work on the machine skews timings; the 1-minute load average says whether there was any.
+        "loadavg_1min_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)

@@ -131,14 +131,16 @@ class Attention(nn.Module):
         v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)  # (B, T, Hkv, D)
         q, k = apply_rope(q, rope), apply_rope(k, rope)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H or Hkv, T, D)
-        mask, causal = None, True
+        mask = None
         if start_pos is not None and self.kv_cache is not None:
             k, v = self.kv_cache.update(start_pos, k, v)  # (B, Hkv, S, D), S = start_pos + T
-            causal = False
-            if T > 1:  # new token t sees keys 0 .. start_pos + t
+            if T > 1 and start_pos > 0:  # new token t sees keys 0 .. start_pos + t
                 S = k.size(2)
                 mask = torch.arange(S, device=x.device) <= torch.arange(start_pos, S, device=x.device)[:, None]
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and T > 1,
+        # A prompt from position 0 is plain causal (flash kernels take is_causal, not a mask);
+        # one new token attends to every cached key.
+        causal = T > 1 and mask is None
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            enable_gqa=self.n_kv_heads != self.n_heads)  # (B, H, T, D)
         return self.wo(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))  # (B, T, dim)
 

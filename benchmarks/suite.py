@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -44,7 +45,7 @@ PLANS = {
                         bandwidth_bytes=(16 * MIB,), train=(("tiny", 4, 64),),
                         prefill=(("tiny", 1, 64), ("tiny", 2, 64)), decode=(("tiny", 1, 128), ("tiny", 4, 128)),
                         int8_configs=("tiny",)),
-    ("cpu", False): Plan("float32", min_run_s=1.0,
+    ("cpu", False): Plan("float32", min_run_s=1.5,
                          gemm=tuple((n, n, n, "float32") for n in (256, 512, 1024, 2048))
                          + ((8, 4096, 4096, "float32"), (256, 256, 256, "bfloat16"), (1024, 1024, 1024, "bfloat16"),
                             (1024, 1024, 1024, "float8_e4m3fn")),
@@ -230,9 +231,9 @@ def run_suite(*, device: str, quick: bool, plan: Plan | None = None, progress: b
     finally:
         bar.close()
     doc["wall_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    doc["env"]["loadavg_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return doc
 
 
 def _cores() -> int:
-    import os
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

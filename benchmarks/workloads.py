@@ -45,7 +45,7 @@ def train_step(model: Transformer, *, batch: int, seq_len: int, device: str, dty
         opt.zero_grad(set_to_none=True)
 
     model.train()
-    t = measure(step, device=device, min_run_s=min_run_s, min_repeats=3, warmup=2)
+    t = measure(step, device=device, min_run_s=min_run_s, min_repeats=5, warmup=2)
     del opt
     tokens_per_s = batch * seq_len / t.median_s
     flops_per_s = tokens_per_s * arithmetic.training_flops_per_token(to_model_spec(cfg), seq_len)
@@ -62,7 +62,7 @@ def prefill(model: Transformer, *, batch: int, prompt_len: int, device: str, dty
     model.eval()
     model.setup_caches(batch, prompt_len)
     x = _tokens(cfg, batch, prompt_len, device)
-    t = measure(lambda: model(x, 0), device=device, min_run_s=min_run_s, min_repeats=3)
+    t = measure(lambda: model(x, 0), device=device, min_run_s=min_run_s, min_repeats=5, warmup=3)
     flops_per_s = batch * arithmetic.prefill_flops(to_model_spec(cfg), prompt_len) / t.median_s
     return point("prefill", dtype, {"batch": batch, "prompt_len": prompt_len}, t,
                  tokens_per_s=batch * prompt_len / t.median_s, flops_per_s=flops_per_s,
@@ -83,7 +83,7 @@ def decode(model: Transformer, *, batch: int, context_len: int, device: str, dty
     model.eval()
     model.setup_caches(batch, context_len + 1)
     x = _tokens(cfg, batch, 1, device)
-    t = measure(lambda: model(x, context_len), device=device, min_run_s=min_run_s, min_repeats=5)
+    t = measure(lambda: model(x, context_len), device=device, min_run_s=min_run_s, min_repeats=7, warmup=3)
     kv_elem_bytes = model.layers[0].attention.kv_cache.k.element_size()
     kv_bytes = batch * (context_len + 1) * arithmetic.kv_cache_bytes_per_token(to_model_spec(cfg), kv_elem_bytes)
     bytes_per_step = linear_weight_bytes(model) + kv_bytes

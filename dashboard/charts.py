@@ -40,9 +40,9 @@ def cost_vs_traffic(c: Comparison) -> alt.Chart:
     df = c.cost_vs_traffic()
     levels = df.index.to_numpy()
     lines = alt.Chart(_long(df, "requests_per_day", "usd")).mark_line().encode(
-        x=alt.X("requests_per_day:Q", title="requests per day (first month)", scale=alt.Scale(type="log"),
+        x=alt.X("requests_per_day:Q", title="requests per day (first month)", scale=alt.Scale(type="log", nice=False),
                 axis=alt.Axis(format="~s")),
-        y=alt.Y("usd:Q", title=f"total cost over {c.horizon_months} months (USD)", scale=alt.Scale(type="log"),
+        y=alt.Y("usd:Q", title=f"total cost over {c.horizon_months} months (USD)", scale=alt.Scale(type="log", nice=False),
                 axis=alt.Axis(format="$.3~s")),
         color=_color, tooltip=["option", alt.Tooltip("requests_per_day:Q", format=",.0f"),
                                alt.Tooltip("usd:Q", format="$,.0f")])
@@ -78,7 +78,7 @@ def breakdown(c: Comparison) -> alt.Chart:
         y=alt.Y("option:N", title=None, sort=list(OPTION_COLORS), axis=alt.Axis(labelLimit=260)),
         x=alt.X("usd:Q", title=f"cost over {c.horizon_months} months (USD)", axis=alt.Axis(format="$.3~s")),
         color=alt.Color("component:N", legend=alt.Legend(orient="bottom", columns=3, labelLimit=240)),
-        tooltip=["option", "component", alt.Tooltip("usd:Q", format="$,.0f")]).properties(height=220)
+        tooltip=["option", "component", alt.Tooltip("usd:Q", format="$,.0f")]).properties(height=alt.Step(36))
 
 
 def batch_latency(table: pd.DataFrame, tpot_target_s: float | None) -> alt.Chart:

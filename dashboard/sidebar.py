@@ -129,6 +129,8 @@ def _self_host() -> None:
                          on_change=_on_config_upload, max_upload_size=1)
         if ss.get("config_error"):
             st.error(ss.config_error)
+        if ss[P + "sh_model"] in ss.custom_models:
+            st.caption("Uploaded model: a saved scenario names it, so upload the config again after loading one.")
         st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
         try:
             catalog_price = f"catalog price ${planner.gpu(ss[P + 'sh_gpu']).usd_per_gpu_hour:g}/h"

@@ -142,11 +142,12 @@ def parse_scenario(data: bytes | str, what: str = "uploaded scenario") -> planne
     return s
 
 
-def parse_hf_config(data: bytes, what: str = "uploaded config.json") -> tuple[planner.ModelSpec, str]:
+def parse_hf_config(data: bytes, what: str = "config.json") -> tuple[planner.ModelSpec, str]:
     """A ModelSpec from an uploaded Hugging Face config.json (JSON data only), and its JSON text.
 
-    A name that the catalog already uses gets " (uploaded)" appended, so it cannot
-    shadow the catalog entry.
+    The name is the config's `_name_or_path`, else the file name `what` without .json;
+    a name the catalog already uses gets " (uploaded)" appended, so it cannot shadow
+    the catalog entry.
     """
     text = _upload_text(data, what)
     try:
@@ -155,7 +156,8 @@ def parse_hf_config(data: bytes, what: str = "uploaded config.json") -> tuple[pl
         raise PlannerError(f"{what} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
     if not isinstance(cfg, dict):
         raise PlannerError(f"{what} must hold a JSON object, got {type(cfg).__name__}")
-    spec = planner.model_from_hf_config(cfg)
+    named = isinstance(cfg.get("_name_or_path"), str) and cfg["_name_or_path"]
+    spec = planner.model_from_hf_config(cfg, name=None if named else what.removesuffix(".json"))
     if _canonical(planner.model, spec.name) != spec.name or spec.name in {m.name for m in planner.models()}:
         spec = dataclasses.replace(spec, name=f"{spec.name} (uploaded)")
     return spec, json.dumps(cfg, sort_keys=True)

@@ -18,7 +18,9 @@ from .pretraining import PretrainingEstimate, Staffing, pretraining
 from .provenance import Assumption, Source
 from .scenario import (ApiOption, Costs, Flags, Scenario, ScratchOption, SelfHostOption, dumps_scenario,
                        load_scenario, loads_scenario, save_scenario)
+from .sensitivity import FrontierResult, frontier, tornado
 from .serving import ServingPlan, serving
+from .uncertainty import MonteCarloResult, monte_carlo
 from .specs import GPUSpec, MLASpec, ModelSpec
 from .workload import Workload
 

@@ -48,7 +48,7 @@ def cumulative_cost_figure(c: Comparison) -> Figure:
     for month, y, text in _crossings(c):
         ax.plot([month], [y], "ko", markersize=6)
         ax.annotate(f"{text}\nmonth {month:.1f}, {usd(y)}", (month, y), textcoords="offset points",
-                    xytext=(8, -24), fontsize=8)
+                    xytext=(8, 10), fontsize=8)
     if not _crossings(c) and len(curves.columns) > 1:
         ax.text(0.01, 0.98, "cumulative costs do not cross within the horizon", transform=ax.transAxes,
                 va="top", fontsize=8, color="#555555")
@@ -60,7 +60,7 @@ def cumulative_cost_figure(c: Comparison) -> Figure:
     _money_axis(ax.yaxis)
     ax.grid(True, alpha=0.3)
     if not curves.columns.empty:
-        ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.92), fontsize=8)
+        ax.legend(loc="center right", fontsize=8)
     return fig
 
 

@@ -11,7 +11,7 @@ from .api_prices import ApiPrice, api_price
 from .band import Band
 from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative,
                         monthly_costs, total_cost_for_traffic)
-from .errors import PlannerError
+from .errors import PlannerError, UnknownNameError
 from .finetuning import FinetuningEstimate, finetuning
 from .pretraining import PretrainingEstimate, Staffing, pretraining
 from .provenance import Assumption
@@ -241,6 +241,8 @@ def compare(scenario: Scenario) -> Comparison:
         opts["self_host"] = _option("self_host", models["self_host"], one_time, ttp, s, bridge, requests, months,
                                     f"{h.model} ({h.precision}) on {plan.gpu}, {plan.tensor_parallel} GPU(s)/replica at ${plan.usd_per_gpu_hour:g}/GPU-hour",
                                     {"capacity": _band(plan.requests_per_s_per_replica), "one_time_parts": parts})
+    except UnknownNameError:
+        raise  # a misspelt name is the user's error to fix, not an infeasible option
     except PlannerError as e:
         opts["self_host"] = _unavailable("self_host", str(e))
     c = s.scratch
@@ -256,6 +258,8 @@ def compare(scenario: Scenario) -> Comparison:
             opts["scratch"] = _option("scratch", models["scratch"], one_time, pre.calendar_months, s, bridge, requests, months,
                                       f"{c.model} pretrained on {pre.tokens:.3g} tokens, {pre.n_gpus} x {pre.gpu}, served on {scratch_plan.gpu}",
                                       {"capacity": _band(scratch_plan.requests_per_s_per_replica), "one_time_parts": parts})
+        except UnknownNameError:
+            raise
         except PlannerError as e:
             opts["scratch"] = _unavailable("scratch", str(e))
     opts = {k: opts[k] for k in OPTIONS if k in opts}

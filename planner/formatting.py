@@ -196,13 +196,14 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def text_table(df: pd.DataFrame) -> str:
-    """Columns aligned with spaces for a terminal: the first left, the rest right."""
+    """Columns aligned with spaces for a terminal: numbers right, text left."""
     cols = [str(c) for c in df.columns]
     rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(cols)]
+    right = [i > 0 and _numeric(df.iloc[:, i]) for i in range(len(cols))]
 
     def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 

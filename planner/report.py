@@ -206,6 +206,14 @@ def _move_into_place(tmp: Path, out: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _why(out: Path, e: OSError) -> str:
+    """The reason a folder cannot be made: name the ancestor that is a file, if one is."""
+    for parent in out.absolute().parents:
+        if parent.exists():
+            return f"{parent} is a file, not a folder" if not parent.is_dir() else (e.strerror or str(e))
+    return e.strerror or str(e)
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -230,7 +238,7 @@ def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathL
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a report folder is not
     except OSError as e:
-        raise PlannerError(f"cannot write to {out}: {e.strerror or e}") from None
+        raise PlannerError(f"cannot write to {out}: {_why(out, e)}") from None
     try:
         _render(c, scenario, tmp, data, hashlib.sha256(data).hexdigest())
         _move_into_place(tmp, out)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import tomli_w
 
+from .distributions import parse_uncertainty
 from .errors import PlannerError, close_matches
 from .workload import Workload
 
@@ -159,6 +160,7 @@ def scenario_from_dict(data: dict) -> Scenario:
         elif key == "uncertainty":
             if not isinstance(value, dict):
                 raise PlannerError("[uncertainty] must be a table of input -> distribution")
+            parse_uncertainty(value)  # refuse impossible distributions at load, naming the input
             top[key] = value
         elif key in _TOP:
             ok, v = _type_ok(value, typing.get_type_hints(Scenario)[key])

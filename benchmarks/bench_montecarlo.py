@@ -1,0 +1,47 @@
+"""Monte Carlo samples per second: planner.uncertainty.monte_carlo end to end (CPU, numpy; no torch).
+
+Each timed run samples every uncertain input, costs every option per sample, and
+reduces to percentiles, P(cheapest) and break-even months; compare() inside it is
+included (it runs once per call, a few ms). Median of several repeats after a warm-up.
+
+    python benchmarks/bench_montecarlo.py [--n 100000] [--repeats 5] [--scenario examples/customer_support.toml]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_scenarios import DEFAULT_SCENARIO, machine, report, timed  # noqa: E402
+
+from planner.scenario import load_scenario  # noqa: E402
+from planner.uncertainty import Engine, monte_carlo  # noqa: E402
+
+# Every option's main cost drivers uncertain at once, on top of the default efficiency distributions.
+UNCERTAINTY = {
+    "workload.requests_per_day": {"dist": "lognormal", "p10": 20_000, "p90": 80_000},
+    "workload.monthly_growth": {"dist": "uniform", "low": 0.0, "high": 0.08},
+    "api.price_scale": {"dist": "triangular", "low": 0.4, "mode": 0.8, "high": 1.2},
+    "self_host.usd_per_gpu_hour": {"dist": "triangular", "low": 1.8, "mode": 2.5, "high": 4.5},
+    "costs.usd_per_engineer_year": {"dist": "uniform", "low": 250_000, "high": 450_000},
+}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=100_000)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
+    a = p.parse_args(argv)
+    s = load_scenario(a.scenario)
+    s = s.replace(uncertainty={**UNCERTAINTY, **s.uncertainty})
+    print(f"machine: {machine()}")
+    print(f"scenario: {s.name}; {len(Engine(s).uncertain)} uncertain inputs; {a.repeats} repeats")
+    report("monte_carlo", a.n, "samples", timed(lambda: monte_carlo(s, n=a.n), a.repeats))
+    r = monte_carlo(s, n=a.n)
+    print(r.summary_frame()[["total_usd_p10", "total_usd_p50", "total_usd_p90", "prob_cheapest"]].to_string())
+
+
+if __name__ == "__main__":
+    main()

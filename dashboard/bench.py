@@ -1,0 +1,84 @@
+"""The benchmarks page: bundled measurements (benchmarks/results/*.json) against catalog peaks.
+
+Read with the torch-free benchmarks.schema; torch is never imported here.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import planner
+from benchmarks.schema import load_results, measured_points
+from planner.efficiency import resolve
+from planner.errors import PlannerError
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+# torch dtype -> key of GPUSpec.peak_flops (dense datasheet peak)
+_PEAK_KEY = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float8_e4m3fn": "fp8", "int8": "int8"}
+
+
+def catalog_gpu(device_name: str) -> planner.GPUSpec | None:
+    """The catalog GPU a benchmark ran on, if the name matches one (CPU runs match none)."""
+    for name in (device_name, device_name.removeprefix("NVIDIA ")):
+        try:
+            return planner.gpu(name)
+        except PlannerError:
+            continue
+    return None
+
+
+def _peak_frac(measured: float, peak: float | None) -> float | None:
+    return measured / peak if peak else None
+
+
+def tables(d: dict) -> dict[str, pd.DataFrame]:
+    """GEMM, bandwidth and model tables of one results document (SI inside, shown as T/G units)."""
+    g = catalog_gpu(str(d["env"].get("device_name", "")))
+    gemm = pd.DataFrame([{
+        "dtype": p["dtype"], "m x n x k": "{m} x {n} x {k}".format(**p["params"]), "median ms": p["median_s"] * 1e3,
+        "TFLOP/s": p["flops_per_s"] / 1e12,
+        "catalog peak TFLOP/s": g.peak_flops.get(_PEAK_KEY.get(p["dtype"], ""), float("nan")) / 1e12 if g else None,
+        "fraction of peak": _peak_frac(p["flops_per_s"], g.peak_flops.get(_PEAK_KEY.get(p["dtype"], "")) if g else None),
+    } for p in measured_points(d, "gemm")])
+    bw = pd.DataFrame([{
+        "op": p["params"].get("op", ""), "MB": p["params"].get("n_bytes", 0) / 1e6, "median ms": p["median_s"] * 1e3,
+        "GB/s": p["bytes_per_s"] / 1e9, "catalog peak GB/s": g.memory_bytes_per_s / 1e9 if g else None,
+        "fraction of peak": _peak_frac(p["bytes_per_s"], g.memory_bytes_per_s if g else None),
+    } for p in measured_points(d, "bandwidth")])
+    models = pd.DataFrame([{
+        "kind": p["kind"], "model": (p.get("model") or {}).get("name", ""), "params": str(p["params"]),
+        "quantized": p.get("quantized") or "", "tokens/s": p.get("tokens_per_s"),
+        "MFU": p.get("mfu"), "MBU": p.get("mbu"), "median ms": p["median_s"] * 1e3,
+    } for p in measured_points(d) if p["kind"] in ("train", "prefill", "decode")])
+    if g is None:  # no datasheet to compare with: leave the empty columns out
+        gemm, bw = (df.drop(columns=[c for c in df.columns if "peak" in c]) for df in (gemm, bw))
+    return {"GEMM": gemm, "Memory bandwidth": bw, "Model steps": models}
+
+
+def render(gpu_names: list[str]) -> None:
+    st.markdown("Which efficiencies the estimates use, per GPU in this scenario:")
+    st.dataframe(pd.DataFrame([{"GPU": n, "efficiencies from": resolve(n).source} for n in dict.fromkeys(gpu_names)]),
+                 hide_index=True)
+    files = sorted(RESULTS_DIR.glob("*.json"))
+    if not files:
+        st.info(f"No benchmark results in {RESULTS_DIR}. Run `python -m benchmarks` to measure this machine.")
+    for path in files:
+        try:
+            d = load_results(path)
+        except (OSError, ValueError) as e:
+            st.error(f"Skipped {path.name}: {e}")
+            continue
+        env = d["env"]
+        g = catalog_gpu(str(env.get("device_name", "")))
+        st.subheader(f"{path.name}: {env.get('device_name', env.get('device'))}")
+        st.caption(f"torch {env.get('torch', '?')}, {env.get('dtype', '')}, measured {env.get('date_utc', '?')}, "
+                   f"commit {str(env.get('git_commit', '?'))[:10]}. "
+                   + (f"Compared with the catalog's {g.name} datasheet peaks." if g else
+                      "Not a catalog GPU: no datasheet peak to compare with; "
+                      f"MFU/MBU use {(d.get('peaks') or {}).get('flops_source', 'the best measured figure')}."))
+        for title, df in tables(d).items():
+            if not df.empty:
+                st.markdown(f"**{title}**")
+                st.dataframe(df, hide_index=True)

@@ -1,0 +1,166 @@
+"""The dashboard, driven headless with streamlit's AppTest: the numbers it shows are planner.compare's."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import planner
+from dashboard import state as S
+from dashboard.views import metric_label
+from planner import formatting as fmt
+from planner.catalog import register_model
+from planner.errors import PlannerError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+CONFIGS = Path(__file__).parent / "data" / "hf_configs"
+DEFAULT = planner.load_scenario(EXAMPLES / "customer_support.toml")
+
+
+@pytest.fixture
+def at():
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+
+
+def metric(at, key: str, what: str) -> str:
+    hits = [m.value for m in at.metric if m.label == metric_label(key, what)]
+    assert len(hits) == 1, f"expected one metric {metric_label(key, what)!r}, got {[m.label for m in at.metric]}"
+    return hits[0]
+
+
+def total(at, key: str, horizon: int = 24) -> str:
+    return metric(at, key, f"total over {horizon} months")
+
+
+def expected_total(s: planner.Scenario, key: str) -> str:
+    return fmt.usd(planner.compare(s).options[key].total_usd.p50)
+
+
+def shown_scenario(at) -> planner.Scenario:
+    return planner.loads_scenario(at.session_state["current_toml"])
+
+
+def errors(at) -> str:
+    return "\n".join(e.value for e in at.error)
+
+
+def test_default_page_shows_the_example_scenario(at):
+    assert not at.exception
+    assert shown_scenario(at) == DEFAULT
+    for key in ("api", "self_host", "scratch"):
+        assert total(at, key) == expected_total(DEFAULT, key)
+    assert any("Recommended:" in s.value for s in at.success)
+
+
+def test_more_traffic_changes_the_numbers_as_the_planner_does(at):
+    at.number_input(key="w.requests_per_day").set_value(400_000.0).run()
+    assert not at.exception
+    s = DEFAULT.replace(workload=DEFAULT.workload.with_(requests_per_day=400_000.0))
+    assert shown_scenario(at) == s
+    assert total(at, "api") == expected_total(s, "api") != expected_total(DEFAULT, "api")
+    assert total(at, "self_host") == expected_total(s, "self_host")
+
+
+def test_switching_model_and_gpu(at):
+    at.selectbox(key="w.sh_model").set_value("Llama-3.1-70B")
+    at.selectbox(key="w.sh_gpu").set_value("H200 SXM").run()
+    assert not at.exception
+    s = DEFAULT.replace(self_host=dataclasses.replace(DEFAULT.self_host, model="Llama-3.1-70B", gpu="H200 SXM"))
+    assert total(at, "self_host") == expected_total(s, "self_host")
+    assert metric(at, "self_host", "tensor parallel") == str(planner.compare(s).serving_plan.tensor_parallel)
+
+
+def test_switching_the_api_model(at):
+    at.selectbox(key="w.api_model").set_value("anthropic|claude-3-5-haiku-latest").run()
+    assert not at.exception
+    s = shown_scenario(at)
+    assert (s.api.provider, s.api.model) == ("anthropic", "claude-3-5-haiku-latest")
+    assert total(at, "api") == expected_total(s, "api") != expected_total(DEFAULT, "api")
+
+
+def test_impossible_latency_target_is_an_error_and_the_api_still_shows(at):
+    at.number_input(key="w.tpot_ms").set_value(0.5).run()
+    assert not at.exception
+    assert "tpot target" in errors(at) and "below the floor" in errors(at)
+    assert total(at, "api") == expected_total(shown_scenario(at), "api")
+
+
+def test_model_that_does_not_fit_is_an_error(at):
+    at.selectbox(key="w.sh_model").set_value("Llama-3.1-405B")
+    at.selectbox(key="w.sh_gpu").set_value("L4").run()
+    assert not at.exception
+    assert "Open weights + fine-tune + self-host** is not available" in errors(at)
+    assert total(at, "api") == expected_total(shown_scenario(at), "api")
+
+
+def test_uploaded_config_is_used_for_self_hosting(at):
+    spec, text = S.parse_hf_config((CONFIGS / "qwen2.5-7b.json").read_bytes(), "qwen2.5-7b.json")
+    assert spec.name == "qwen2.5-7b (uploaded)"  # the file name is a catalog alias: not shadowed
+    at.session_state["custom_models"] = {spec.name: text}  # what the uploader's callback stores
+    at.run()
+    at.selectbox(key="w.sh_model").set_value(spec.name).run()
+    assert not at.exception, at.exception
+    register_model(spec)
+    s = shown_scenario(at)
+    assert s.self_host.model == spec.name
+    assert total(at, "self_host") == expected_total(s, "self_host")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "must hold a JSON object"),
+    (json.dumps({"model_type": "gpt2"}).encode(), "not supported"),
+    (json.dumps({"model_type": "llama"}).encode(), "is missing"),
+    (b" " * (S.MAX_UPLOAD_BYTES + 1), "the limit is 1 MB"),
+    (b"\xff\xfe", "not UTF-8"),
+])
+def test_bad_config_uploads_are_clear_errors(data, message):
+    with pytest.raises(PlannerError, match=message):
+        S.parse_hf_config(data)
+
+
+def test_loading_a_scenario_text_replaces_every_input(at):
+    text = (EXAMPLES / "code_completion.toml").read_text()
+    at.text_area(key="scenario_text").input(text)
+    at.button(key="load_pasted").click().run()
+    assert not at.exception
+    s = planner.loads_scenario(text)
+    assert shown_scenario(at) == s
+    assert at.number_input(key="w.requests_per_day").value == s.workload.requests_per_day
+    assert total(at, "api", s.workload.horizon_months) == expected_total(s, "api")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[workload\nrequests_per_day = 1", "not valid TOML"),
+    ("[workload]\nrequests_per_dya = 1", "did you mean requests_per_day"),
+    ('[api]\nmodel = "no-such-model-xyz"', "[api]"),
+])
+def test_a_bad_scenario_is_an_error_and_the_current_one_stays(at, text, message):
+    at.text_area(key="scenario_text").input(text)
+    at.button(key="load_pasted").click().run()
+    assert not at.exception
+    assert message in errors(at) and "the current scenario stays" in errors(at)
+    assert shown_scenario(at) == DEFAULT
+    assert total(at, "api") == expected_total(DEFAULT, "api")
+
+
+def test_impossible_workload_is_an_error_not_a_traceback(at):
+    at.number_input(key="w.input_tokens").set_value(0.0)
+    at.number_input(key="w.prompt_overhead_tokens").set_value(0.0).run()
+    assert not at.exception
+    assert "input_tokens" in errors(at)
+
+
+def test_sweep_of_settings_never_raises(at):
+    """Each GPU, each precision, each fine-tuning method: errors are messages, never exceptions."""
+    settings = [("w.sh_gpu", g.name) for g in planner.gpus()] + [("w.sh_precision", p) for p in S.PRECISIONS] \
+        + [("w.ft_method", m) for m in S.FINETUNE_METHODS] + [("w.flag_regulatory_isolation", True)]
+    for key, value in settings:
+        widget = at.checkbox(key=key) if isinstance(value, bool) else at.selectbox(key=key)
+        widget.set_value(value).run()
+        assert not at.exception, (key, value, at.exception)
+        assert at.success or at.error, (key, value)

@@ -1,0 +1,97 @@
+"""The dashboard in a real browser: serve app.py, open it in headless Chromium, look for exceptions.
+
+Needs /usr/bin/chromium (scripts/install_browser.sh installs it); skipped without it
+unless CI is set, where a missing browser is a failure. Set PLANNER_SCREENSHOT=path
+to also keep the full-page screenshot (docs/screenshot.png is made this way).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT_S = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_app():
+    """`streamlit run app.py` on a free local port; the server is always terminated."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode(errors="replace") if proc.poll() is not None else "(still running)"
+                pytest.fail(f"streamlit did not start on {url}: {out[-2000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing in CI: run scripts/install_browser.sh")
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/install_browser.sh)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_default_page_renders_without_exceptions(browser, tmp_path):
+    with served_app() as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1050})
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+        page.get_by_role("tab", name="Cumulative cost").click()
+        page.wait_for_selector('[data-testid="stVegaLiteChart"]', state="visible", timeout=60_000)
+        page.get_by_role("tab", name="Options").click()
+        page.wait_for_timeout(2_000)  # let the charts and fonts settle before reading the page
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.get_by_text("Recommended:").count() >= 1
+        shot = tmp_path / "dashboard.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("PLANNER_SCREENSHOT"):
+            shutil.copy(shot, os.environ["PLANNER_SCREENSHOT"])
+        page.close()
