@@ -11,7 +11,7 @@ from .band import Band
 
 
 def as_plain(obj):
-    """Recursively turn dataclasses, Bands, numpy values and tuples into JSON-ready data."""
+    """Recursively turn dataclasses, Bands, numpy values and tuples into JSON-ready data (non-finite -> None)."""
     if isinstance(obj, Band):
         return as_plain(obj.to_dict())  # an unavailable option's Band holds inf
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -23,9 +23,10 @@ def as_plain(obj):
     if isinstance(obj, np.ndarray):
         return [as_plain(v) for v in obj.tolist()]
     if isinstance(obj, np.generic):
-        return obj.item()
+        return as_plain(obj.item())
     if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+        return None  # JSON has no NaN or infinity: an unavailable option's cost is null
+
     return obj
 
 

@@ -19,10 +19,10 @@ N_STATS = 200_000
 
 
 def points_at_p50(s):
-    """The scenario with its efficiency inputs pinned to their p50: every input is then a point."""
+    """The scenario with its own uncertainty dropped and the efficiencies pinned to p50: every input a point."""
+    s = s.replace(uncertainty={})
     base = Engine(s).base
-    return s.replace(uncertainty={**s.uncertainty,
-                                  **{p: {"dist": "point", "value": base[p]} for p in EFFICIENCY_INPUTS}})
+    return s.replace(uncertainty={p: {"dist": "point", "value": base[p]} for p in EFFICIENCY_INPUTS})
 
 
 def crossing_scenario():
