@@ -208,69 +208,96 @@ def _unavailable(key: str, reason: str) -> OptionResult:
                         breakdown={}, detail="")
 
 
+@dataclass(frozen=True)
+class _Ctx:
+    """What every option's builder needs: the scenario, its months and traffic, and the bridge."""
+
+    s: Scenario
+    months: np.ndarray
+    requests: np.ndarray
+    bridge: ApiCostModel | None
+
+
+def _guarded(key: str, build):
+    """Run an option's builder; an infeasible option (does not fit, latency floor) becomes unavailable.
+
+    A misspelt name stays an error: it is the user's to fix, not a property of the option.
+    """
+    try:
+        return build()
+    except UnknownNameError:
+        raise
+    except PlannerError as e:
+        return _unavailable(key, str(e)), None, None, None
+
+
+def _api_side(s: Scenario):
+    """The API's price and cost model; under regulatory isolation a failed lookup is not fatal."""
+    try:
+        price, model = _api_model(s)
+    except PlannerError as e:
+        if not s.flags.regulatory_isolation:
+            raise
+        return None, None, _unavailable("api", f"regulatory isolation; price lookup also failed: {e}")
+    if s.flags.regulatory_isolation:
+        return price, model, _unavailable("api", "regulatory isolation: inputs may not be sent to a third-party API")
+    return price, model, None
+
+
+def _build_self_host(ctx: _Ctx):
+    s, h = ctx.s, ctx.s.self_host
+    ft = _finetune(s)
+    ft_cost = ft.cost_usd if ft else Band.point(0.0)
+    setup_staff = h.ops_engineers * h.setup_months / 12.0 * s.costs.usd_per_engineer_year
+    one_time = ft_cost + h.evaluation_usd + setup_staff
+    ttp = (ft.wall_days * (1 / 30.44) if ft else Band.point(0.0)) + h.setup_months
+    plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
+                         one_time=one_time.p50, months_to_production=ttp.p50)
+    parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
+    detail = f"{h.model} ({h.precision}) on {plan.gpu}, {plan.tensor_parallel} GPU(s)/replica at ${plan.usd_per_gpu_hour:g}/GPU-hour"
+    opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
+                  {"capacity": _band(plan.requests_per_s_per_replica), "one_time_parts": parts})
+    return opt, fleet, plan, ft
+
+
+def _build_scratch(ctx: _Ctx):
+    s, c = ctx.s, ctx.s.scratch
+    if not c.enabled:
+        return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
+    pre = _pretrain(s)
+    one_time = pre.total_cost_usd + c.evaluation_usd
+    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=one_time.p50, months_to_production=pre.calendar_months.p50)
+    parts = {"pretraining compute": pre.cost_usd.p50, "research staff": pre.staff_cost_usd, "evaluation": c.evaluation_usd}
+    detail = f"{c.model} pretrained on {pre.tokens:.3g} tokens, {pre.n_gpus} x {pre.gpu}, served on {plan.gpu}"
+    opt = _option("scratch", fleet, one_time, pre.calendar_months, s, ctx.bridge, ctx.requests, ctx.months, detail,
+                  {"capacity": _band(plan.requests_per_s_per_replica), "one_time_parts": parts})
+    return opt, fleet, plan, pre
+
+
 def compare(scenario: Scenario) -> Comparison:
     """Compare the three options for `scenario` over its horizon; see Comparison for the fields."""
     s, w = scenario, scenario.workload
     months = w.months().astype(float)
     requests = w.requests_per_month(months)
-    models, opts = {}, {}
-    price = plan = scratch_plan = ft = pre = None
-    try:
-        price, models["api"] = _api_model(s)
-    except PlannerError as e:
-        if not s.flags.regulatory_isolation:
-            raise
-        opts["api"] = _unavailable("api", f"regulatory isolation; price lookup also failed: {e}")
-    bridge = models.get("api") if not s.flags.regulatory_isolation else None
-    if "api" in models:
-        opts["api"] = _option("api", models["api"], Band.point(models["api"].one_time_usd),
-                              Band.point(s.api.months_to_production), s, bridge, requests, months,
-                              f"{price.provider_name} {price.model_name}: ${price.input_usd_per_mtok:g} in / ${price.output_usd_per_mtok:g} out per 1M tokens")
-        if s.flags.regulatory_isolation:
-            opts["api"] = _unavailable("api", "regulatory isolation: inputs may not be sent to a third-party API")
-    h, usd_year = s.self_host, s.costs.usd_per_engineer_year
-    try:
-        ft = _finetune(s)
-        ft_cost = ft.cost_usd if ft else Band.point(0.0)
-        setup_staff = h.ops_engineers * h.setup_months / 12.0 * usd_year
-        one_time = ft_cost + h.evaluation_usd + setup_staff
-        ttp = (ft.wall_days * (1 / 30.44) if ft else Band.point(0.0)) + h.setup_months
-        drops = bool(ft) and h.drops_prompt_overhead
-        plan, models["self_host"] = _fleet(s, h.model, drops_overhead=drops, one_time=one_time.p50, months_to_production=ttp.p50)
-        parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
-        opts["self_host"] = _option("self_host", models["self_host"], one_time, ttp, s, bridge, requests, months,
-                                    f"{h.model} ({h.precision}) on {plan.gpu}, {plan.tensor_parallel} GPU(s)/replica at ${plan.usd_per_gpu_hour:g}/GPU-hour",
-                                    {"capacity": _band(plan.requests_per_s_per_replica), "one_time_parts": parts})
-    except UnknownNameError:
-        raise  # a misspelt name is the user's error to fix, not an infeasible option
-    except PlannerError as e:
-        opts["self_host"] = _unavailable("self_host", str(e))
-    c = s.scratch
-    if not c.enabled:
-        opts["scratch"] = _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)")
+    price, api_model, api_gone = _api_side(s)
+    ctx = _Ctx(s, months, requests, bridge=None if api_gone else api_model)
+    opts, models = {}, {}
+    if api_gone is None:
+        models["api"] = api_model
+        detail = f"{price.provider_name} {price.model_name}: ${price.input_usd_per_mtok:g} in / ${price.output_usd_per_mtok:g} out per 1M tokens"
+        opts["api"] = _option("api", api_model, Band.point(api_model.one_time_usd), Band.point(s.api.months_to_production),
+                              s, ctx.bridge, requests, months, detail)
     else:
-        try:
-            pre = _pretrain(s)
-            one_time = pre.total_cost_usd + c.evaluation_usd
-            scratch_plan, models["scratch"] = _fleet(s, c.model, drops_overhead=True, one_time=one_time.p50,
-                                                     months_to_production=pre.calendar_months.p50)
-            parts = {"pretraining compute": pre.cost_usd.p50, "research staff": pre.staff_cost_usd, "evaluation": c.evaluation_usd}
-            opts["scratch"] = _option("scratch", models["scratch"], one_time, pre.calendar_months, s, bridge, requests, months,
-                                      f"{c.model} pretrained on {pre.tokens:.3g} tokens, {pre.n_gpus} x {pre.gpu}, served on {scratch_plan.gpu}",
-                                      {"capacity": _band(scratch_plan.requests_per_s_per_replica), "one_time_parts": parts})
-        except UnknownNameError:
-            raise
-        except PlannerError as e:
-            opts["scratch"] = _unavailable("scratch", str(e))
-    opts = {k: opts[k] for k in OPTIONS if k in opts}
-    bes = tuple(_break_evens(models, opts, s, bridge))
+        opts["api"] = api_gone
+    opts["self_host"], models["self_host"], plan, ft = _guarded("self_host", lambda: _build_self_host(ctx))
+    opts["scratch"], models["scratch"], scratch_plan, pre = _guarded("scratch", lambda: _build_scratch(ctx))
+    models = {k: m for k, m in models.items() if m is not None and opts[k].available}
+    bes = tuple(_break_evens(models, opts, s, ctx.bridge))
     trades = tuple(t for t in (_self_host_trade(s, ft, plan), _api_trade(s, price)) if t is not None)
-    rec = recommend(opts, bes, s.flags, w)
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
-                      options=opts, break_evens=bes, prompt_trades=trades, recommendation=rec, api_price=price,
-                      serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
-                      assumptions=_assumptions(s, price, plan, ft, pre),
-                      cost_models={k: m for k, m in models.items() if opts[k].available}, bridge=bridge, workload=w)
+                      options=opts, break_evens=bes, prompt_trades=trades, recommendation=recommend(opts, bes, s.flags, w),
+                      api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
+                      assumptions=_assumptions(s, price, plan, ft, pre), cost_models=models, bridge=ctx.bridge, workload=w)
 
 
 def _band(x) -> Band:
