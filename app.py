@@ -9,20 +9,49 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import streamlit as st
 
 import planner
-from dashboard import bench, sidebar, views
+from dashboard import bench, sidebar, uncertainty, views
 from planner.catalog import register_model
+from planner.uncertainty import Engine
 from planner.errors import PlannerError
 
 
-@st.cache_data(max_entries=64, show_spinner="Comparing the options…")
-def compare_cached(scenario_toml: str, custom_models: tuple[tuple[str, str], ...]) -> planner.Comparison:
-    """planner.compare of a scenario given as TOML, with uploaded models (name, config.json text) registered."""
+Customs = tuple[tuple[str, str], ...]  # uploaded models: (name, config.json text)
+
+
+def _scenario(scenario_toml: str, custom_models: Customs) -> planner.Scenario:
     for name, text in custom_models:
         register_model(planner.model_from_hf_config(json.loads(text), name=name))
-    return planner.compare(planner.loads_scenario(scenario_toml))
+    return planner.loads_scenario(scenario_toml)
+
+
+@st.cache_data(max_entries=64, show_spinner="Comparing the options…")
+def compare_cached(scenario_toml: str, custom_models: Customs) -> planner.Comparison:
+    """planner.compare of a scenario given as TOML, with uploaded models (name, config.json text) registered."""
+    return planner.compare(_scenario(scenario_toml, custom_models))
+
+
+@st.cache_data(max_entries=16, show_spinner="Sampling…")
+def monte_carlo_cached(scenario_toml: str, custom_models: Customs, n: int) -> planner.MonteCarloResult:
+    """planner.monte_carlo with the scenario's seed: cached by scenario text and sample count."""
+    return planner.monte_carlo(_scenario(scenario_toml, custom_models), n=n)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def tornado_cached(scenario_toml: str, custom_models: Customs) -> pd.DataFrame:
+    return planner.tornado(_scenario(scenario_toml, custom_models))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def frontier_cached(scenario_toml: str, custom_models: Customs, x: str, y: str):
+    """planner.frontier over x and y, and this scenario's (x, y) at their P50s (for the marker)."""
+    s = _scenario(scenario_toml, custom_models)
+    f = planner.frontier(s, x=x, y=y)
+    medians = Engine(s).medians()
+    return f, (medians[x], medians[y])
 
 
 def main() -> None:
@@ -46,10 +75,15 @@ def main() -> None:
         return
     views.recommendation(c)
     views.unavailable(c)
-    tabs = st.tabs(["Options", "Cumulative cost", "Cost vs traffic", "Breakdown", "Serving capacity",
+    toml = st.session_state.current_toml
+    tabs = st.tabs(["Options", "Cumulative cost", "Cost vs traffic", "Breakdown", "Uncertainty", "Serving capacity",
                     "Training estimates", "Benchmarks", "Assumptions", "Export"])
     pages = [lambda: views.overview(c), lambda: views.cumulative(c), lambda: views.traffic(c),
-             lambda: views.breakdown(c), lambda: views.serving(c), lambda: views.training(c),
+             lambda: views.breakdown(c),
+             lambda: uncertainty.render(lambda n: monte_carlo_cached(toml, customs, n),
+                                        lambda: tornado_cached(toml, customs),
+                                        lambda x, y: frontier_cached(toml, customs, x, y)),
+             lambda: views.serving(c), lambda: views.training(c),
              lambda: bench.render([scenario.self_host.gpu, scenario.scratch.gpu]),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):

@@ -35,9 +35,20 @@ def summary_table(doc: dict) -> str:
         rates = [_si(p.get(k), u) for k, u in (("flops_per_s", "FLOP/s"), ("bytes_per_s", "B/s"),
                                                   ("tokens_per_s", "tok/s")) if p.get(k)]
         rates += [f"{k}={p[k]:.1%}" for k in ("mfu", "mbu") if p.get(k)]
+        if (p.get("other_cpu_fraction") or 0) > 0.1:
+            rates.append(f"[others used {p['other_cpu_fraction']:.0%} of the CPUs]")
         rows.append(f"{p['kind']:<9} {model:<6} {p.get('quantized') or '':<5} {p['dtype']:<13} {params:<34} "
                     f"{p['median_s'] * 1e3:>7.2f}ms {p['iqr_s'] * 1e3:>6.2f}ms  {', '.join(rates)}")
     return "\n".join(rows)
+
+
+def _busy_warning(env: dict) -> str:
+    """A warning when other work shared the CPU: the figures then read low (and MFU high)."""
+    loads = [env.get(k) for k in ("loadavg_1min_start", "loadavg_1min_end")]
+    cores = env.get("cpu_cores") or 1
+    if env.get("device") == "cpu" and loads[0] is not None and loads[0] > 0.5 * cores:
+        return f"warning: load average {loads[0]:.1f} on {cores} cores before the run: other work skews these timings"
+    return ""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,6 +61,8 @@ def parser() -> argparse.ArgumentParser:
                      help="results file (default: <out-dir>/<device-slug>[-quick].json)")
     run.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help=f"default: {RESULTS_DIR}")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                     help="on a shared machine, wait up to this long before each point for idle CPUs")
     return ap
 
 
@@ -64,10 +77,13 @@ def cmd_run(args) -> int:
         print(f"error: {why}", file=sys.stderr)
         return 2
     out = args.out or args.out_dir / f"{slug(device)}{'-quick' if args.quick else ''}.json"
-    doc = run_suite(device=device, quick=args.quick, progress=not args.no_progress)
+    doc = run_suite(device=device, quick=args.quick, progress=not args.no_progress, wait_quiet_s=args.wait_quiet)
     write_results(doc, out)
     print(summary_table(doc))
     print(f"\nwrote {out} ({len(doc['points'])} points, {doc['wall_s']:.0f} s)")
+    busy = _busy_warning(doc["env"])
+    if busy:
+        print(busy, file=sys.stderr)
     if doc["interrupted"]:
         print("interrupted: the file holds the points measured so far", file=sys.stderr)
         return 130

@@ -104,3 +104,25 @@ def _mem_total_bytes() -> int | None:
     except (OSError, ValueError):
         pass
     return None
+
+
+def cpu_jiffies() -> tuple[int, int, int] | None:
+    """(busy, total) clock ticks of all CPUs and this process's own ticks, from /proc; None elsewhere."""
+    try:
+        cpu = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+        own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = cpu[3] + cpu[4]  # idle + iowait
+    return sum(cpu) - idle, sum(cpu), int(own[11]) + int(own[12])  # utime + stime, all threads
+
+
+def other_cpu_fraction(before, after) -> float | None:
+    """Share of all CPU capacity used by other processes between two cpu_jiffies() samples.
+
+    Another process on the same cores slows every CPU figure; a point with a high share is suspect.
+    """
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    other = (after[0] - before[0]) - (after[2] - before[2])
+    return max(0.0, other / (after[1] - before[1]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -15,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from . import micro, workloads
-from .env import environment
+from .env import cpu_jiffies, environment, other_cpu_fraction
 from .model import build, config
 from .quantize import check_quality, quantize_int8
 from .schema import SCHEMA_VERSION
@@ -208,23 +209,31 @@ def run_point(c: Context, kind: str, params: dict, fn) -> dict | None:
         return micro.skipped(kind, params, f"{type(e).__name__}: {first_line}", **extra)
 
 
-def run_suite(*, device: str, quick: bool, plan: Plan | None = None, progress: bool = True) -> dict:
-    """Run every point of the plan; returns the results document (see SCHEMA.md)."""
+def run_suite(*, device: str, quick: bool, plan: Plan | None = None, progress: bool = True,
+              wait_quiet_s: float = 0.0) -> dict:
+    """Run every point of the plan; returns the results document (see SCHEMA.md).
+
+    `wait_quiet_s` > 0: before each point, wait up to that long for other processes to leave
+    the CPUs (for shared machines); each point records the CPU share others used meanwhile.
+    """
     why = check_device(device)
     if why:
         raise ValueError(why)
     torch.set_num_threads(torch.get_num_threads() if device == "cuda" else _cores())
     c = Context(device=device, plan=plan or PLANS[(device, quick)])
     doc = {"schema_version": SCHEMA_VERSION, "env": environment(device, c.torch_dtype),
-           "settings": {"quick": quick, "device": device, "plan": asdict(c.plan)},
+           "settings": {"quick": quick, "device": device, "wait_quiet_s": wait_quiet_s, "plan": asdict(c.plan)},
            "peaks": c.peaks, "quality": c.quality, "points": c.points, "interrupted": False}
     started = dt.datetime.now(dt.timezone.utc)
     bar = tqdm(tasks(c.plan), desc=f"benchmarks ({device})", unit="pt", disable=not progress)
     try:
         for kind, params, fn in bar:
             bar.set_postfix_str(f"{kind} {params}"[:60])
+            wait_for_quiet(wait_quiet_s)
+            before = cpu_jiffies()
             rec = run_point(c, kind, params, fn)
             if rec is not None:
+                rec["other_cpu_fraction"] = other_cpu_fraction(before, cpu_jiffies())
                 c.points.append(rec)
     except KeyboardInterrupt:
         doc["interrupted"] = True
@@ -233,6 +242,19 @@ def run_suite(*, device: str, quick: bool, plan: Plan | None = None, progress: b
     doc["wall_s"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
     doc["env"]["loadavg_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return doc
+
+
+def wait_for_quiet(max_s: float, *, busy_below: float = 0.1, sample_s: float = 1.0) -> bool:
+    """Sleep until other processes use under `busy_below` of the CPUs for one sample, or `max_s` passes."""
+    waited = 0.0
+    while waited < max_s:
+        before = cpu_jiffies()
+        time.sleep(sample_s)
+        waited += sample_s
+        share = other_cpu_fraction(before, cpu_jiffies())
+        if share is None or share < busy_below:
+            return True
+    return False
 
 
 def _cores() -> int:

@@ -9,8 +9,8 @@ from planner.compare import Comparison
 
 OPTION_COLORS = {"Hosted API": "#1f77b4", "Open weights + fine-tune + self-host": "#2ca02c",
                  "Train from scratch + self-host": "#d62728"}
-_color = alt.Color("option:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=320),
-                   scale=alt.Scale(domain=list(OPTION_COLORS), range=list(OPTION_COLORS.values())))
+_option_scale = alt.Scale(domain=list(OPTION_COLORS), range=list(OPTION_COLORS.values()))
+_color = alt.Color("option:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=320), scale=_option_scale)
 
 
 def _long(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
@@ -96,3 +96,99 @@ def batch_latency(table: pd.DataFrame, tpot_target_s: float | None) -> alt.Chart
 
 def _short(key: str) -> str:
     return {"api": "API", "self_host": "self-host", "scratch": "scratch"}[key]
+
+
+# ---- uncertainty: MonteCarloResult, tornado, frontier ----
+
+def _labels(keys) -> list[str]:
+    from planner.compare import OPTIONS
+    return [OPTIONS[k] for k in keys]
+
+
+def prob_cheapest(mc) -> alt.Chart:
+    """P(cheapest) of each option, as horizontal bars."""
+    df = pd.DataFrame({"option": _labels(mc.prob_cheapest), "p": list(mc.prob_cheapest.values())})
+    return alt.Chart(df).mark_bar().encode(
+        y=alt.Y("option:N", title=None, sort=list(OPTION_COLORS), axis=alt.Axis(labelLimit=260)),
+        x=alt.X("p:Q", title="probability of being the cheapest", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%")),
+        color=alt.Color("option:N", legend=None, scale=_option_scale),
+        tooltip=["option", alt.Tooltip("p:Q", format=".2%")]).properties(height=alt.Step(36))
+
+
+def cost_histogram(mc, bins: int = 60) -> alt.Chart:
+    """Share of samples by total cost, one step-area per option, on log-spaced bins.
+
+    Binned here over every sample (a few hundred rows reach the browser), so nothing is
+    dropped to stay under altair's 5,000-row limit.
+    """
+    totals = mc.samples_usd[np.isfinite(mc.samples_usd) & (mc.samples_usd > 0)]
+    if totals.size == 0:
+        return alt.Chart(pd.DataFrame()).mark_text()
+    edges = np.geomspace(totals.min(), totals.max() * (1 + 1e-9), bins + 1)
+    rows = []
+    for label, col in zip(_labels(mc.options), mc.samples_usd.T):
+        counts, _ = np.histogram(col, edges)
+        rows += [{"option": label, "usd": float(np.sqrt(lo * hi)), "share": c / col.size}
+                 for lo, hi, c in zip(edges[:-1], edges[1:], counts)]
+    return alt.Chart(pd.DataFrame(rows)).mark_area(opacity=0.45, interpolate="step").encode(
+        x=alt.X("usd:Q", title=f"total cost over {mc.horizon_months} months (USD)", scale=alt.Scale(type="log"),
+                axis=alt.Axis(format="$.3~s")),
+        y=alt.Y("share:Q", title="share of samples", axis=alt.Axis(format="%"), stack=None),
+        color=_color, tooltip=["option", alt.Tooltip("usd:Q", format="$,.0f"), alt.Tooltip("share:Q", format=".1%")]
+    ).properties(height=300)
+
+
+def tornado(df: pd.DataFrame) -> alt.Chart:
+    """Change in the cost gap (runner-up minus cheapest) as each input moves to its P10 and to its P90."""
+    order = list(df.index)
+    long = pd.concat([pd.DataFrame({"input": order, "end": end, "change": df[col].to_numpy(),
+                                    "value": df[val].to_numpy()})
+                      for end, col, val in (("input at P10", "change_at_p10_usd", "p10_value"),
+                                            ("input at P90", "change_at_p90_usd", "p90_value"))])
+    bars = alt.Chart(long).mark_bar().encode(
+        y=alt.Y("input:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)), yOffset="end:N",
+        x=alt.X("change:Q", title="change in the cost gap, runner-up minus cheapest (USD)",
+                axis=alt.Axis(format="$.3~s")),
+        color=alt.Color("end:N", title=None, legend=alt.Legend(orient="bottom"),
+                        scale=alt.Scale(range=["#9ecae1", "#3182bd"])),
+        tooltip=["input", "end", alt.Tooltip("value:Q", format=".4~g"), alt.Tooltip("change:Q", format="$,.0f")])
+    gap, reach = df.attrs.get("base_gap_usd", 0.0), float(long["change"].abs().max()) if len(long) else 0.0
+    if not df.attrs.get("runner_up") or gap > 1.5 * reach:
+        return bars.properties(height=alt.Step(16))
+    flip = alt.Chart(pd.DataFrame({"x": [-gap], "label": ["cheapest option changes"]})).mark_rule(
+        color="#d62728", strokeDash=[4, 4]).encode(x="x:Q", tooltip=["label:N"])
+    return (bars + flip).properties(height=alt.Step(16))
+
+
+def _cell_edges(values, log: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edge of each grid cell: halfway (in log space on a log axis) to the neighbours."""
+    v = np.log(values) if log else np.asarray(values, dtype=float)
+    half = np.diff(v) / 2 if v.size > 1 else np.array([abs(v[0]) * 0.05 or 0.5])
+    lo = v - np.concatenate([half[:1], half])
+    hi = v + np.concatenate([half, half[-1:]])
+    return (np.exp(lo), np.exp(hi)) if log else (lo, hi)
+
+
+def frontier(f, point: tuple[float, float] | None = None) -> alt.Chart:
+    """The cheapest option over a grid of two inputs, as coloured cells; `point`: this scenario (P50s)."""
+    from planner.charts import log_axis
+    from planner.compare import OPTIONS
+    logs = log_axis(f.x_values), log_axis(f.y_values)
+    (x0, x1), (y0, y1) = _cell_edges(f.x_values, logs[0]), _cell_edges(f.y_values, logs[1])
+    xx0, yy0 = np.meshgrid(x0, y0)
+    xx1, yy1 = np.meshgrid(x1, y1)
+    xx, yy = np.meshgrid(f.x_values, f.y_values)
+    df = pd.DataFrame({"x0": xx0.ravel(), "x1": xx1.ravel(), "y0": yy0.ravel(), "y1": yy1.ravel(),
+                       f.x: xx.ravel(), f.y: yy.ravel(), "option": [OPTIONS[k] for k in f.winner.ravel()]})
+    scale = [alt.Scale(type="log", nice=False) if lg else alt.Scale(nice=False, zero=False) for lg in logs]
+    form = [".3~s" if max(v) >= 1000 else ".3~g" for v in (f.x_values, f.y_values)]  # 300k, but 0.325 not 325m
+    cells = alt.Chart(df).mark_rect().encode(
+        x=alt.X("x0:Q", title=f.x, scale=scale[0], axis=alt.Axis(format=form[0])), x2="x1:Q",
+        y=alt.Y("y0:Q", title=f.y, scale=scale[1], axis=alt.Axis(format=form[1])), y2="y1:Q",
+        color=_color, tooltip=["option", *(alt.Tooltip(f"{p}:Q", format=fm) for p, fm in zip((f.x, f.y), form))])
+    if point is None:
+        return cells.properties(height=380)
+    here = alt.Chart(pd.DataFrame({"x": [point[0]], "y": [point[1]], "label": ["this scenario (P50)"]})).mark_point(
+        shape="diamond", size=140, filled=True, color="black").encode(x="x:Q", y="y:Q", tooltip=["label:N"])
+    return (cells + here).properties(height=380)

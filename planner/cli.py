@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import __version__
 from . import formatting as fmt
+from .cli_uncertainty import add_commands as uncertainty_commands
 from .errors import PlannerError
 from .results import as_plain
 
@@ -264,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _scenario_commands(sub)
+    uncertainty_commands(sub)
     _catalog_commands(sub)
     _estimate_commands(sub)
     return parser

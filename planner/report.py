@@ -18,13 +18,17 @@ import pandas as pd
 from . import catalog
 from . import formatting as fmt
 from .api_prices import price_data_info
-from .compare import Comparison, compare
+from .compare import OPTIONS, Comparison, compare
 from .errors import PlannerError
 from .scenario import Scenario, dumps_scenario, load_scenario
 
 REPORT_MD = "report.md"
 SCENARIO_COPY = "scenario.toml"
-CHART_FILES = {"cumulative_cost": "cumulative_cost.png", "cost_vs_traffic": "cost_vs_traffic.png"}
+CHART_FILES = {"cumulative_cost": "cumulative_cost.png", "cost_vs_traffic": "cost_vs_traffic.png",
+               "tornado": "tornado.png", "frontier": "frontier.png"}
+COMPARISON_CHARTS = ("cumulative_cost", "cost_vs_traffic")  # under "Charts"; the others under "How sure..."
+REPORT_SAMPLES = 20_000  # Monte Carlo samples: P(cheapest) has a standard error <= 0.35 points (binomial, p = 0.5)
+FRONTIER_AXES = ("workload.requests_per_day", "self_host.usd_per_gpu_hour")  # traffic x GPU price
 # What a report folder holds; --force replaces a folder holding nothing else.
 REPORT_FILES = frozenset({REPORT_MD, SCENARIO_COPY, *CHART_FILES.values()})
 
@@ -70,13 +74,49 @@ def _break_evens(c: Comparison) -> str:
     return fmt.markdown_table(pd.DataFrame(rows))
 
 
+_CAPTIONS = {"cumulative_cost": "Cumulative cost (p50) by month; dots mark where two options cross.",
+             "cost_vs_traffic": "Total cost over the horizon against traffic (log-log); dots mark break-evens, "
+                                "the dashed line this scenario's traffic.",
+             "tornado": "The cost gap between the two cheapest options as each input moves from its P10 to its P90.",
+             "frontier": f"Cheapest option over {FRONTIER_AXES[0]} x {FRONTIER_AXES[1]}, every other input at its "
+                         "P50; the star marks this scenario."}
+
+
+def _images(chart_files: dict[str, str] | None, names) -> list[str]:
+    return [f"![{_CAPTIONS.get(k, k)}]({v})\n\n_{_CAPTIONS.get(k, k)}_"
+            for k, v in (chart_files or {}).items() if k in names]
+
+
 def _charts(c: Comparison, chart_files: dict[str, str] | None) -> str:
-    if not chart_files:
-        return "_Charts are written next to the report by `planner report`._"
-    captions = {"cumulative_cost": "Cumulative cost (p50) by month; dots mark where two options cross.",
-                "cost_vs_traffic": "Total cost over the horizon against traffic (log-log); dots mark break-evens, "
-                                   "the dashed line this scenario's traffic."}
-    return "\n\n".join(f"![{captions.get(k, k)}]({v})\n\n_{captions.get(k, k)}_" for k, v in chart_files.items())
+    return "\n\n".join(_images(chart_files, COMPARISON_CHARTS)) or \
+        "_Charts are written next to the report by `planner report`._"
+
+
+def _confidence(s: Scenario, chart_files: dict[str, str] | None, samples: int) -> str:
+    """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
+    from .sensitivity import tornado
+    from .uncertainty import monte_carlo
+    try:
+        mc, swing = monte_carlo(s, n=samples), tornado(s)
+    except PlannerError as e:
+        return f"Not available for this scenario: {e}"
+    name = fmt.SHORT_OPTIONS
+    best = max(mc.prob_cheapest, key=mc.prob_cheapest.get)
+    others = "; ".join(f"{name[k]} in {fmt.percent(p)}" for k, p in mc.prob_cheapest.items() if k != best)
+    lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}): each input below is drawn from its distribution "
+             "(from the scenario's `[uncertainty]` table, which replaces the point value; efficiencies not given "
+             "there follow the literature bands) and every option is costed per sample.",
+             fmt.markdown_table(fmt.monte_carlo_frame(mc)),
+             f"**{OPTIONS[best]} is the cheapest in {fmt.percent(mc.prob_cheapest[best])} of samples**"
+             + (f"; {others}." if others else "."),
+             f"'Costs cross': the month the option's cumulative cost crosses {name[mc.reference]}'s (the lowest "
+             "median total), p50 [p10-p90] over the samples where they cross within the horizon.",
+             "### What moves the answer", fmt.markdown_table(fmt.tornado_frame(swing)), fmt.tornado_caption(swing),
+             *_images(chart_files, ("tornado", "frontier")),
+             "### Uncertain inputs", fmt.markdown_table(fmt.uncertain_inputs_frame(mc)),
+             f"Reproduce: `planner uncertainty scenario.toml --samples {mc.n} --seed {mc.seed}`, "
+             "`planner sensitivity scenario.toml`, `planner frontier scenario.toml`."]
+    return "\n\n".join(lines)
 
 
 def _serving(plan, title: str) -> str:
@@ -154,12 +194,16 @@ def _provenance(c: Comparison, s: Scenario, sha: str | None) -> str:
 
 
 def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: dict[str, str] | None = None,
-                    scenario_sha256: str | None = None) -> str:
-    """The report as Markdown; `chart_files` maps chart name -> image path relative to the report."""
+                    scenario_sha256: str | None = None, samples: int = REPORT_SAMPLES) -> str:
+    """The report as Markdown; `chart_files` maps chart name -> image path relative to the report.
+
+    `samples`: Monte Carlo samples for "How sure is the recommendation?" (seeded by the scenario's `seed`).
+    """
     c, s = comparison, scenario
     sections = [(None, f"# {c.scenario}" + (f"\n\n{s.description}" if s.description else "")),
                 ("The question", _question(c, s)), ("Recommendation", _recommendation(c)),
                 ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
+                ("How sure is the recommendation?", _confidence(s, chart_files, samples)),
                 ("Serving capacity", _capacity(c)), ("Training estimates", _training(c)),
                 ("Prompt vs fine-tune", _prompt_trades(c)), ("Assumptions", _assumptions(c, s)),
                 ("Provenance", _provenance(c, s, scenario_sha256))]
@@ -180,12 +224,29 @@ def _check_target(out: Path, force: bool) -> None:
                            "choose another folder")
 
 
+def _sensitivity_figures(c: Comparison, s: Scenario) -> dict:
+    """Tornado and frontier Figures by chart name; none where the scenario has no such answer."""
+    from .charts import frontier_figure, tornado_figure
+    from .sensitivity import frontier, tornado
+    from .uncertainty import Engine
+    out = {}
+    try:
+        out["tornado"] = tornado_figure(tornado(s))
+        medians = Engine(s, c).medians()
+        out["frontier"] = frontier_figure(frontier(s, *FRONTIER_AXES), tuple(medians[p] for p in FRONTIER_AXES))
+    except PlannerError:  # e.g. no self-hosted option, so no GPU price to vary: the section says why
+        pass
+    return out
+
+
 def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha: str) -> None:
     from .charts import cost_vs_traffic_figure, cumulative_cost_figure
-    for name, make in (("cumulative_cost", cumulative_cost_figure), ("cost_vs_traffic", cost_vs_traffic_figure)):
-        make(c).savefig(folder / CHART_FILES[name], dpi=120)
+    figures = {"cumulative_cost": cumulative_cost_figure(c), "cost_vs_traffic": cost_vs_traffic_figure(c),
+               **_sensitivity_figures(c, s)}
+    for name, fig in figures.items():
+        fig.savefig(folder / CHART_FILES[name], dpi=120)
     (folder / SCENARIO_COPY).write_bytes(scenario_bytes)
-    text = report_markdown(c, s, chart_files=dict(CHART_FILES), scenario_sha256=sha)
+    text = report_markdown(c, s, chart_files={k: CHART_FILES[k] for k in figures}, scenario_sha256=sha)
     (folder / REPORT_MD).write_text(text, encoding="utf-8")
 
 
