@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SUBCOMMANDS = ("run",)
+SUBCOMMANDS = ("run", "validate")
 
 
 def _si(value: float | None, unit: str) -> str:
@@ -42,13 +42,13 @@ def summary_table(doc: dict) -> str:
     return "\n".join(rows)
 
 
-def _busy_warning(env: dict) -> str:
-    """A warning when other work shared the CPU: the figures then read low (and MFU high)."""
-    loads = [env.get(k) for k in ("loadavg_1min_start", "loadavg_1min_end")]
-    cores = env.get("cpu_cores") or 1
-    if env.get("device") == "cpu" and loads[0] is not None and loads[0] > 0.5 * cores:
-        return f"warning: load average {loads[0]:.1f} on {cores} cores before the run: other work skews these timings"
-    return ""
+def _busy_warning(doc: dict) -> str:
+    """A warning when other processes shared the CPUs: those figures read low (and MFU high)."""
+    busy = [p for p in doc["points"] if (p.get("other_cpu_fraction") or 0) > 0.1]
+    if doc["env"].get("device") != "cpu" or not busy:
+        return ""
+    return (f"warning: other processes used >10% of the CPUs during {len(busy)} of {len(doc['points'])} points; "
+            "their timings are skewed (try --wait-quiet 60)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,7 +63,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                      help="on a shared machine, wait up to this long before each point for idle CPUs")
+    _validate_parser(sub)
     return ap
+
+
+def _validate_parser(sub) -> None:
+    val = sub.add_parser("validate", help="calibrate, predict other sizes with the planner, measure, report errors")
+    val.add_argument("--quick", action="store_true", help="small sizes, short timings (~1 min on 2 CPU cores)")
+    val.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available")
+    val.add_argument("--out", type=Path, default=None,
+                     help="report path; writes .json and .md (default: results/validate-<device>[-quick])")
 
 
 def cmd_run(args) -> int:
@@ -81,7 +90,7 @@ def cmd_run(args) -> int:
     write_results(doc, out)
     print(summary_table(doc))
     print(f"\nwrote {out} ({len(doc['points'])} points, {doc['wall_s']:.0f} s)")
-    busy = _busy_warning(doc["env"])
+    busy = _busy_warning(doc)
     if busy:
         print(busy, file=sys.stderr)
     if doc["interrupted"]:
@@ -90,12 +99,31 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    from .schema import write_results
+    from .suite import check_device, default_device
+    from .validate import report_markdown, report_text, run_validation
+
+    device = args.device or default_device()
+    why = check_device(device)
+    if why:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    out = args.out or RESULTS_DIR / f"validate-{device}{'-quick' if args.quick else ''}"
+    v = run_validation(device=device, quick=args.quick)
+    write_results(v, out.with_suffix(".json"))
+    out.with_suffix(".md").write_text(report_markdown(v), encoding="utf-8")
+    print(f"\nwrote {out.with_suffix('.json')} and .md ({v['wall_s']:.0f} s)\n")
+    print(report_text(v))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
         argv.insert(0, "run")
     args = parser().parse_args(argv)
-    return {"run": cmd_run}[args.command](args)
+    return {"run": cmd_run, "validate": cmd_validate}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -133,18 +133,15 @@ def tasks(plan: Plan) -> list[Task]:
     out.append(("peaks", {}, set_peaks))
     for name, b, t in plan.train:
         out.append(("train", {"config": name, "batch": b, "seq_len": t}, lambda c, a=(name, b, t): _train(c, *a)))
-    for quantized in (False, True):
-        names = [None] if not quantized else plan.int8_configs
+    for quantized in (False, True):  # int8 points after all reference points
         for name, b, p in plan.prefill:
-            if quantized and name not in names:
-                continue
-            out.append(("prefill", {"config": name, "batch": b, "prompt_len": p, "quantized": quantized},
-                        lambda c, a=(name, quantized, b, p): _prefill(c, *a)))
+            if not quantized or name in plan.int8_configs:
+                out.append(("prefill", {"config": name, "batch": b, "prompt_len": p, "quantized": quantized},
+                            lambda c, a=(name, quantized, b, p): _prefill(c, *a)))
         for name, b, ctx in plan.decode:
-            if quantized and name not in names:
-                continue
-            out.append(("decode", {"config": name, "batch": b, "context_len": ctx, "quantized": quantized},
-                        lambda c, a=(name, quantized, b, ctx): _decode(c, *a)))
+            if not quantized or name in plan.int8_configs:
+                out.append(("decode", {"config": name, "batch": b, "context_len": ctx, "quantized": quantized},
+                            lambda c, a=(name, quantized, b, ctx): _decode(c, *a)))
     return out
 
 

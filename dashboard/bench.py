@@ -1,17 +1,19 @@
 """The benchmarks page: bundled measurements (benchmarks/results/*.json) against catalog peaks.
 
-Read with the torch-free benchmarks.schema; torch is never imported here.
+Read with the torch-free planner.results_file; torch is never imported here.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 import planner
-from benchmarks.schema import load_results, measured_points
+from planner import calibration
 from planner.efficiency import resolve
+from planner.results_file import load_results, measured_points
 from planner.errors import PlannerError
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
@@ -21,7 +23,7 @@ _PEAK_KEY = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float8_e
 
 def catalog_gpu(device_name: str) -> planner.GPUSpec | None:
     """The catalog GPU a benchmark ran on, if the name matches one (CPU runs match none)."""
-    for name in (device_name, device_name.removeprefix("NVIDIA ")):
+    for name in (calibration.catalog_gpu_name(device_name) or device_name, device_name.removeprefix("NVIDIA ")):
         try:
             return planner.gpu(name)
         except PlannerError:
@@ -57,10 +59,25 @@ def tables(d: dict) -> dict[str, pd.DataFrame]:
     return {"GEMM": gemm, "Memory bandwidth": bw, "Model steps": models}
 
 
+def render_calibrations() -> None:
+    """Which calibration profiles are loaded (and from where), and which results files are not used."""
+    profiles = calibration.loaded_profiles()
+    where = os.environ.get(calibration.ENV_VAR) or str(calibration.DEFAULT_RESULTS_DIR)
+    if profiles:
+        st.dataframe(pd.DataFrame([{"GPU": g, "calibration": p.source, "train MFU": str(p.train_mfu or "-"),
+                                    "decode MBU": str(p.decode_mbu or "-")} for g, p in profiles.items()]),
+                     hide_index=True)
+    else:
+        st.caption(f"No calibration profile in use (read {where}); every GPU uses the literature defaults.")
+    for path, why in calibration.load_report():
+        st.caption(f"Not used for calibration: {Path(path).name}: {why}")
+
+
 def render(gpu_names: list[str]) -> None:
     st.markdown("Which efficiencies the estimates use, per GPU in this scenario:")
     st.dataframe(pd.DataFrame([{"GPU": n, "efficiencies from": resolve(n).source} for n in dict.fromkeys(gpu_names)]),
                  hide_index=True)
+    render_calibrations()
     files = sorted(RESULTS_DIR.glob("*.json"))
     if not files:
         st.info(f"No benchmark results in {RESULTS_DIR}. Run `python -m benchmarks` to measure this machine.")

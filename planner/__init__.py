@@ -6,6 +6,7 @@ Everything here is numpy/scipy/pandas; torch and streamlit stay out.
 """
 from .api_prices import ApiPrice, api_price, hosted_finetune_price, price_data_info, search_api_models
 from .band import Band
+from .calibration import CalibrationProfile, calibrate, use_results
 from .catalog import gpu, gpus, model, models
 from .compare import Comparison, compare
 from .efficiency import DEFAULTS as DEFAULT_EFFICIENCIES

@@ -174,21 +174,37 @@ def cmd_serve(a) -> int:
     return _print_rows(fmt.serving_rows(plan), plan, a)
 
 
+def _profile_rows(p) -> list[tuple[str, str]]:
+    """A calibration profile as (quantity, value) rows; units at the edge."""
+    def opt(b, unit="", scale=1.0):
+        return fmt.band(b.map(lambda v: v / scale), unit=unit) if b is not None else "not measured"
+    rows = [("hardware", f"{p.device_name} ({p.device}, {p.dtype})"),
+            ("used for estimates on", p.gpu or "none: no catalog GPU (CPUs have none)"),
+            ("source", p.source)]
+    rows += [(f"GEMM {d}", opt(b, "TFLOP/s", 1e12)) for d, b in p.gemm_flops_per_s.items()]
+    rows += [("copy bandwidth", opt(p.copy_bytes_per_s, "GB/s", 1e9)),
+             ("fractions of", f"{fmt.number((p.peak_flops_per_s or 0) / 1e12)} TFLOP/s, "
+                              f"{fmt.number((p.peak_bytes_per_s or 0) / 1e9)} GB/s ({p.peak_source})"),
+             ("training MFU", opt(p.train_mfu)), ("prefill efficiency", opt(p.prefill)),
+             ("decode MBU", opt(p.decode_mbu)), ("int8 / dense decode speed-up", opt(p.int8_decode_speedup, "x"))]
+    return rows
+
+
 def cmd_calibrate(a) -> int:
-    try:
-        from .calibration import calibrate
-    except ImportError as e:
-        if getattr(e, "name", "") != "planner.calibration":
-            raise
-        raise PlannerError("calibration not available: this install has no planner.calibration module") from None
+    from .calibration import calibrate
     profile = calibrate(a.results)
     if a.format == "json":
         _out(fmt.dumps_json(as_plain(profile)))
         return 0
-    items = ({f.name: getattr(profile, f.name) for f in dataclasses.fields(profile)}
-             if dataclasses.is_dataclass(profile) else profile if isinstance(profile, dict) else {"profile": profile})
-    _out(fmt.text_table(pd.DataFrame([(k, fmt.value(v)) for k, v in items.items()], columns=["field", "value"])))
+    _out(fmt.text_table(pd.DataFrame(_profile_rows(profile), columns=["quantity", "p50 [p10-p90]"])))
     return 0
+
+
+def _use_results(a) -> None:
+    """--results PATH: calibrate from the user's file or folder instead of the committed results."""
+    if getattr(a, "results", None):
+        from .calibration import use_results
+        use_results(a.results)
 
 
 # ---- the parser ----
@@ -198,11 +214,13 @@ def _scenario_commands(sub) -> None:
     p.add_argument("scenario", help="scenario TOML file (see examples/)")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table",
                    help="json: the full result, machine-readable (default: table)")
+    _results_option(p)
     p.set_defaults(run=cmd_compare)
     p = sub.add_parser("report", help="write a Markdown report with charts for a planning doc")
     p.add_argument("scenario", help="scenario TOML file")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write (created)")
     p.add_argument("--force", action="store_true", help="replace an earlier report in DIR")
+    _results_option(p)
     p.set_defaults(run=cmd_report)
 
 
@@ -227,6 +245,13 @@ def _hardware(p, *, model_required: bool = False) -> None:
                    help="catalog model (see `planner models`)" + ("" if model_required else "; default Llama-3.1-8B"))
     p.add_argument("--gpu", default="H100 SXM", help="catalog GPU (see `planner gpus`); default 'H100 SXM'")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table")
+    _results_option(p)
+
+
+def _results_option(p) -> None:
+    p.add_argument("--results", metavar="PATH", default=None,
+                   help="benchmark results file or folder to calibrate from "
+                        "(default: $PLANNER_RESULTS, else the committed benchmarks/results)")
 
 
 def _estimate_commands(sub) -> None:
@@ -284,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
     try:
+        if args.command != "calibrate":
+            _use_results(args)
         return args.run(args)
     except BrokenPipeError:  # `planner models | head`: the reader left; not an error worth a line
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

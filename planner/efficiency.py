@@ -66,7 +66,7 @@ DEFAULTS = Efficiencies(
     },
 )
 
-# Calibration profiles register here, keyed by GPU name (lower case).
+# Calibration profiles register here, keyed by GPU name (lower case); planner.calibration fills it.
 _PROFILES: dict[str, Efficiencies] = {}
 
 
@@ -80,7 +80,13 @@ def clear_profiles() -> None:
 
 
 def resolve(gpu_name: str, override: Efficiencies | None = None) -> Efficiencies:
-    """Efficiencies for an estimate on `gpu_name`: an explicit override, a profile, or the defaults."""
+    """Efficiencies for an estimate on `gpu_name`: an explicit override, a profile, or the defaults.
+
+    The first call loads the calibration profiles (planner.calibration.ensure_loaded:
+    PLANNER_RESULTS, else the committed benchmarks/results/*.json), not the import.
+    """
     if override is not None:
         return override
+    from .calibration import ensure_loaded  # lazy: calibration imports this module
+    ensure_loaded()
     return _PROFILES.get(gpu_name.lower(), DEFAULTS)

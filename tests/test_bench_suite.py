@@ -27,6 +27,11 @@ def test_quick_suite_validates(doc):
     kinds = {p["kind"] for p in doc["points"] if "skipped" not in p}
     assert kinds == {"gemm", "bandwidth", "train", "prefill", "decode"}
     assert not doc["interrupted"]
+    assert all("other_cpu_fraction" in p for p in doc["points"])
+
+
+def test_wait_for_quiet_gives_up_at_once_with_no_budget():
+    assert suite.wait_for_quiet(0.0) is False
 
 
 def test_int8_points_are_measured_after_the_gate(doc):

@@ -1,0 +1,54 @@
+"""`python -m benchmarks validate` end to end on a tiny plan: calibrate, predict, measure, report.
+No speed assertions: only that it runs and reports in the promised format."""
+import json
+import re
+
+import pytest
+
+pytest.importorskip("torch")
+
+from benchmarks import __main__ as cli  # noqa: E402
+from benchmarks import validate  # noqa: E402
+
+TINY = validate.ValidatePlan(
+    "float32", gemm=((64, 64, 64), (128, 128, 128), (1, 256, 128), (16, 256, 64)), bandwidth_bytes=(2**20,),
+    calibration="micro", calibration_decode=(1, 16), calibration_train=(2, 16), min_run_s=0.01,
+    train=(("micro-wide", 2, 16),), prefill=(("micro-wide", 1, 32), ("micro", 2, 16)),
+    decode=(("micro-wide", 1, 32), ("micro-wide", 4, 32)))
+
+CLOSING = re.compile(r"^median error \d+\.\d%, max error \d+\.\d% over \d+ points$")
+
+
+@pytest.fixture(scope="module")
+def report():
+    return validate.run_validation(device="cpu", quick=True, plan=TINY, log=lambda *_: None)
+
+
+def test_validate_runs_end_to_end_and_ends_with_the_closing_line(report):
+    text = validate.report_text(report)
+    assert CLOSING.match(text.splitlines()[-1])
+    assert text.splitlines()[-1].endswith(f"over {len(validate.targets(TINY))} points")
+    assert len(report["rows"]) == 5 and all(r["predicted_s"] > 0 and r["measured_s"] > 0 for r in report["rows"])
+
+
+def test_predictions_are_for_points_the_calibration_did_not_see(report):
+    cal_size = TINY.calibration
+    for r in report["rows"]:
+        assert (r["config"], r["kind"]) not in {(cal_size, "decode"), (cal_size, "train")} or \
+            (r["batch"], r["length"]) not in (TINY.calibration_decode, TINY.calibration_train)
+
+
+def test_the_report_is_written_as_json_and_markdown(report, tmp_path):
+    from benchmarks.schema import write_results
+    path = write_results(report, tmp_path / "validate-cpu.json")
+    back = json.loads(path.read_text())
+    assert back["schema"] == validate.VALIDATE_SCHEMA and back["env"]["device"] == "cpu"
+    md = validate.report_markdown(report)
+    assert CLOSING.match(md.strip().removesuffix("```").strip().splitlines()[-1])
+
+
+def test_cli_has_the_validate_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["validate", "--help"])
+    out = capsys.readouterr().out
+    assert "--quick" in out and "--device" in out and "--out" in out
