@@ -19,7 +19,7 @@ from .recommend import Recommendation, recommend
 from .results import ResultMixin
 from .scenario import Scenario
 from .serving import ServingPlan, serving
-from .workload import Workload
+from .workload import DAYS_PER_MONTH, Workload
 
 OPTIONS = {"api": "Hosted API", "self_host": "Open weights + fine-tune + self-host", "scratch": "Train from scratch + self-host"}
 
@@ -250,7 +250,7 @@ def _build_self_host(ctx: _Ctx):
     ft_cost = ft.cost_usd if ft else Band.point(0.0)
     setup_staff = h.ops_engineers * h.setup_months / 12.0 * s.costs.usd_per_engineer_year
     one_time = ft_cost + h.evaluation_usd + setup_staff
-    ttp = (ft.wall_days * (1 / 30.44) if ft else Band.point(0.0)) + h.setup_months
+    ttp = (ft.wall_days * (1 / DAYS_PER_MONTH) if ft else Band.point(0.0)) + h.setup_months
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
                          one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}

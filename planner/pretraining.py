@@ -13,6 +13,7 @@ from .errors import InputError, require_positive
 from .provenance import Assumption
 from .results import ResultMixin
 from .specs import GPUSpec, ModelSpec
+from .workload import DAYS_PER_MONTH
 from .training import (ADAM_MIXED_BYTES_PER_PARAM, activation_bytes_per_gpu, check_enough_gpus,
                        min_gpus_to_fit, run_time_cost)
 
@@ -113,7 +114,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
         total_params=n_total, active_params=n_active, training_flops=flops,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd,
         staff_cost_usd=staff.cost_usd, total_cost_usd=run.cost_usd + staff.cost_usd,
-        calendar_months=run.wall_days * (1 / 30.44) + prep_months,
+        calendar_months=run.wall_days * (1 / DAYS_PER_MONTH) + prep_months,
         efficiency_source=eff.source,
         assumptions=(
             Assumption("tokens", float(tokens), "tokens", "given" if tokens is not None else "20 x active params (Hoffmann et al. 2022, arXiv:2203.15556)"),

@@ -21,9 +21,9 @@ from .errors import InfeasibleError, InputError, require_fraction
 from .provenance import Assumption
 from .specs import GPUSpec, ModelSpec
 from .specs import precision as lookup_precision
+from .costmodel import HOURS_PER_MONTH  # 8760 h / 12: the cloud-billing convention
 from .workload import Workload
 
-HOURS_PER_MONTH = 730.0  # 8760 h / 12: the cloud-billing convention (AWS, GCP calculators)
 TP_DEGREES = (1, 2, 4, 8)  # one NVLink domain of an 8-GPU node
 # Schedulers cap concurrent sequences: vLLM's max_num_seqs defaults to 256.
 DEFAULT_MAX_BATCH_SIZE = 256

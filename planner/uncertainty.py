@@ -39,7 +39,7 @@ from .scenario import Scenario
 from .workload import DAYS_PER_MONTH
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
-DAYS_PER_CALENDAR_MONTH = 30.44  # as compare() converts wall-clock days to months
+DAYS_PER_CALENDAR_MONTH = DAYS_PER_MONTH  # as compare() converts wall-clock days to months
 
 
 class Engine:
