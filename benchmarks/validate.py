@@ -1,8 +1,9 @@
 """Predict, then measure: how far the planner's analytic model is from this hardware.
 
 1. Calibrate on micro-benchmarks (GEMMs of several shapes, copy bandwidth) and ONE
-   reference-model size (a decode step and a training step fix the framework cost per
-   layer; planner.roofline.fit_layer_overhead).
+   reference-model size: its decode step, prefill and training step fix three scalars
+   (planner.roofline.fit_in_model): the framework cost per layer of a forward and of a
+   train step, and the fraction of the micro-benchmark GEMM rate reached inside a model.
 2. Predict the reference transformer's training step, prefill and decode at OTHER sizes,
    batches and prompt lengths with planner.roofline (GEMM time as a function of shape,
    attention and element-wise traffic from planner.arithmetic), the hardware being a
@@ -19,6 +20,7 @@ import statistics
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from planner import arithmetic, inference, roofline
 from planner.calibration import profile_from_results
@@ -28,8 +30,10 @@ from .env import environment
 from .model import CONFIGS, ModelArgs, build, to_model_spec
 from .schema import SCHEMA_VERSION
 from .suite import _cores
+from .timing import measure
 
 VALIDATE_SCHEMA = "validate-1"
+STREAM_BYTES = 256 * 2**20  # weights a skinny GEMM cycles through: beyond CPU caches and a GPU's L2 (50 MB on H100)
 BYTES_PER_ELEMENT = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0}
 PRECISION = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 # Sizes not in model.CONFIGS, to predict shapes the calibration never saw.
@@ -50,8 +54,9 @@ class ValidatePlan:
     gemm: tuple  # (m, n, k) shapes for the GEMM fit
     bandwidth_bytes: tuple
     calibration: str  # the one model size used for calibration
-    calibration_decode: tuple  # (batch, context_len)
-    calibration_train: tuple  # (batch, seq_len)
+    calibration_decode: tuple  # (batch, context_len): fits the forward overhead per layer
+    calibration_prefill: tuple  # (batch, prompt_len): fits the in-model compute efficiency
+    calibration_train: tuple  # (batch, seq_len): fits the train-step overhead per layer
     train: tuple = ()
     prefill: tuple = ()
     decode: tuple = ()
@@ -59,20 +64,22 @@ class ValidatePlan:
 
 
 def _cpu_gemms(quick: bool) -> tuple:
+    """Squares for the peak; skinny shapes of the models' widths for the overhead, m_half and bandwidth."""
     square = (128, 512) if quick else (128, 256, 512, 1024)
-    skinny = ((1, 1024, 256), (16, 1024, 512)) if quick else ((1, 1376, 512), (8, 1024, 1024), (64, 1376, 512),
-                                                              (1, 8192, 512), (256, 512, 1376))
+    skinny = ((1, 1376, 512), (16, 1024, 512), (64, 1024, 512)) if quick else (
+        (1, 1376, 512), (1, 8192, 512), (8, 1024, 1024), (16, 2048, 1024), (64, 1376, 512), (128, 2048, 1024),
+        (256, 512, 1376))
     return tuple((n, n, n) for n in square) + skinny
 
 
 PLANS = {
     ("cpu", True): ValidatePlan(
-        "float32", _cpu_gemms(True), (16 * 2**20,), "tiny", (1, 64), (2, 32), min_run_s=0.1,
+        "float32", _cpu_gemms(True), (64 * 2**20,), "tiny", (1, 64), (1, 64), (2, 32), min_run_s=0.1,
         train=(("tiny-mha", 2, 64), ("small", 1, 64)),
         prefill=(("tiny-mha", 1, 64), ("small", 1, 32), ("small", 2, 128)),
         decode=(("tiny-mha", 1, 128), ("small", 1, 128), ("small", 8, 128))),
     ("cpu", False): ValidatePlan(
-        "float32", _cpu_gemms(False), (64 * 2**20,), "tiny", (1, 128), (4, 64), min_run_s=0.4,
+        "float32", _cpu_gemms(False), (64 * 2**20,), "tiny", (1, 128), (2, 128), (4, 64), min_run_s=0.4,
         train=(("tiny-mha", 4, 128), ("small", 1, 128), ("small", 4, 64), ("narrow-deep", 2, 64)),
         prefill=(("tiny-mha", 4, 128), ("small", 1, 32), ("small", 1, 128), ("small", 1, 512), ("small", 4, 128),
                  ("narrow-deep", 1, 256), ("mid", 1, 128), ("mid", 2, 256)),
@@ -80,12 +87,12 @@ PLANS = {
                 ("narrow-deep", 1, 512), ("narrow-deep", 8, 512), ("mid", 1, 512), ("mid", 8, 512))),
     ("cuda", True): ValidatePlan(
         "bfloat16", tuple((n, n, n) for n in (1024, 4096)) + ((1, 4096, 4096), (16, 8192, 2048)),
-        (256 * 2**20,), "small", (1, 512), (4, 512), min_run_s=0.2,
+        (256 * 2**20,), "small", (1, 512), (1, 512), (4, 512), min_run_s=0.2,
         train=(("mid", 4, 512),), prefill=(("mid", 1, 512), ("mid", 4, 1024)), decode=(("mid", 1, 1024),)),
     ("cuda", False): ValidatePlan(
         "bfloat16", tuple((n, n, n) for n in (512, 1024, 2048, 4096, 8192))
         + ((1, 8192, 8192), (16, 8192, 2048), (128, 8192, 2048), (1024, 2048, 8192)),
-        (1024 * 2**20,), "mid", (1, 1024), (8, 1024), min_run_s=0.3,
+        (1024 * 2**20,), "mid", (1, 1024), (4, 512), (8, 1024), min_run_s=0.3,
         train=(("small", 8, 512), ("1b", 4, 1024), ("1b", 8, 2048)),
         prefill=(("small", 1, 512), ("1b", 1, 128), ("1b", 1, 2048), ("1b", 8, 512), ("1b", 1, 8192)),
         decode=(("small", 8, 512), ("1b", 1, 1024), ("1b", 32, 1024), ("1b", 128, 1024), ("1b", 8, 4096))),
@@ -96,13 +103,37 @@ def model_config(name: str) -> ModelArgs:
     return EXTRA_CONFIGS.get(name) or CONFIGS[name]
 
 
+def stream_gemm(*, m: int, n: int, k: int, dtype: str, device: str, min_run_s: float) -> dict:
+    """x @ W_i^T as nn.Linear computes it (W_i (n, k) row-major), over distinct W_i totalling
+    STREAM_BYTES, as a model's weights are each read once per pass: one W repeated stays in
+    cache, and on a CPU a batch-1 GEMM then reads 2-4x faster than a model's do.
+
+    Time per GEMM; a `gemm` record (SCHEMA.md) with `n_operands` added to its params. From
+    256 rows on, a GEMM reuses each weight 256 times and is compute-bound: one W suffices.
+    """
+    dt_ = micro.DTYPES[dtype]
+    elem = torch.empty((), dtype=dt_).element_size()
+    count = 1 if m >= 256 else int(min(64, max(1, STREAM_BYTES // (k * n * elem))))
+    x = torch.randn(m, k, device=device, dtype=dt_)
+    ws = [torch.randn(n, k, device=device, dtype=dt_) for _ in range(count)]
+
+    def chain():
+        for w in ws:
+            F.linear(x, w)
+
+    t = measure(chain, device=device, min_run_s=min_run_s)
+    per = dataclasses.replace(t, **{f: getattr(t, f) / count for f in ("median_s", "iqr_s", "min_s", "max_s")})
+    return micro.point("gemm", dtype, {"m": m, "n": n, "k": k, "n_operands": count, "layout": "linear"}, per,
+                       flops_per_s=2.0 * m * n * k / per.median_s)
+
+
 def calibration_points(plan: ValidatePlan, device: str) -> list[dict]:
     """The micro-benchmarks, then one model size's decode and training step."""
     kw = {"device": device, "min_run_s": plan.min_run_s}
-    pts = [micro.gemm(m=m, n=n, k=k, dtype=plan.dtype, **kw) for m, n, k in plan.gemm]
+    pts = [stream_gemm(m=m, n=n, k=k, dtype=plan.dtype, **kw) for m, n, k in plan.gemm]
     pts += [micro.bandwidth(n_bytes=nb, **kw) for nb in plan.bandwidth_bytes]
-    return pts + [measure_point("decode", plan, device, plan.calibration, *plan.calibration_decode),
-                  measure_point("train", plan, device, plan.calibration, *plan.calibration_train)]
+    return pts + [measure_point(kind, plan, device, plan.calibration, *getattr(plan, f"calibration_{kind}"))
+                  for kind in ("decode", "prefill", "train")]
 
 
 def measure_point(kind: str, plan: ValidatePlan, device: str, name: str, batch: int, length: int) -> dict:
@@ -126,14 +157,11 @@ def fit_rates(doc: dict, plan: ValidatePlan) -> tuple[roofline.DeviceRates, obje
     rates = roofline.DeviceRates(name=spec.name, bytes_per_s=spec.memory_bytes_per_s,
                                  bytes_per_element=BYTES_PER_ELEMENT[plan.dtype], **fit)
     m = to_model_spec(model_config(plan.calibration))
-    dec, train = (next(p for p in doc["points"] if p["kind"] == k) for k in ("decode", "train"))
-    b, ctx = plan.calibration_decode
-    layer = roofline.fit_layer_overhead(dec["median_s"], float(roofline.decode_pass_s(
-        m, rates, batch=b, context_tokens=ctx)), m.n_layers)
-    b, t = plan.calibration_train
-    train_layer = roofline.fit_layer_overhead(train["median_s"], float(roofline.train_step_s(
-        m, rates, batch=b, seq_len=t)), m.n_layers)
-    return dataclasses.replace(rates, layer_overhead_s=layer, train_layer_overhead_s=train_layer), spec
+    dec, pre, train = (next(p for p in doc["points"] if p["kind"] == k) for k in ("decode", "prefill", "train"))
+    rates = roofline.fit_in_model(m, rates, decode=(*plan.calibration_decode, dec["median_s"]),
+                                  prefill=(*plan.calibration_prefill, pre["median_s"]),
+                                  train=(*plan.calibration_train, train["median_s"]))
+    return rates, spec
 
 
 def predict_s(kind: str, m, rates: roofline.DeviceRates, batch: int, length: int) -> float:
@@ -223,9 +251,9 @@ def report_text(v: dict) -> str:
     lines = [HEADER, *map(format_row, v["rows"]), "",
              f"hardware: {env.get('device_name')} ({env.get('device')}, {env.get('dtype')}, {env.get('threads')} "
              f"threads, torch {env.get('torch')}, load {env.get('loadavg_1min_start')}->{env.get('loadavg_1min_end')})",
-             f"fitted: GEMM {r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s, skinny-GEMM {r['gemm_bytes_per_s'] / 1e9:.1f} GB/s, "
-             f"{r['gemm_overhead_s'] * 1e6:.1f} us/GEMM; copy {r['bytes_per_s'] / 1e9:.1f} GB/s; "
-             f"framework {r['layer_overhead_s'] * 1e6:.0f} us/layer forward, "
+             f"fitted: GEMM {r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s, half rate at {r['gemm_half_rows']:.0f} rows, "
+             f"weights streamed at {r['gemm_bytes_per_s'] / 1e9:.1f} GB/s, {r['gemm_overhead_s'] * 1e6:.1f} us/GEMM; copy {r['bytes_per_s'] / 1e9:.1f} GB/s; "
+             f"in-model GEMM efficiency {r['compute_efficiency']:.2f}, framework {r['layer_overhead_s'] * 1e6:.0f} us/layer forward, "
              f"{r['train_layer_overhead_s'] * 1e6:.0f} us/layer train step "
              f"(calibration size: {v['settings']['plan']['calibration']})",
              f"flat roofline (planner.inference at 100% of measured peaks): {closing_line(v['flat_roofline_summary'])}",
@@ -240,4 +268,7 @@ def report_markdown(v: dict) -> str:
             "batch or length the calibration did not see. Error = (predicted - measured) / measured of the "
             "median time per call. Columns: the planner's layer-wise roofline (`planner/roofline.py`), and "
             "the flat roofline of `planner/inference.py` at 100% of the measured peaks for comparison.\n\n"
-            f"```\n{report_text(v)}\n```\n")
+            f"```\n{report_text(v)}\n```\n\n"
+            "Each point's own spread (IQR over its repeats) is in the JSON. On a shared machine the run-to-run "
+            "spread is larger than that: compare two runs before reading an error below that spread as the "
+            "model's.\n")

@@ -78,7 +78,7 @@ def render(gpu_names: list[str]) -> None:
     st.dataframe(pd.DataFrame([{"GPU": n, "efficiencies from": resolve(n).source} for n in dict.fromkeys(gpu_names)]),
                  hide_index=True)
     render_calibrations()
-    files = sorted(RESULTS_DIR.glob("*.json"))
+    files = calibration.results_files(RESULTS_DIR) if RESULTS_DIR.is_dir() else []  # validate-*.json left out
     if not files:
         st.info(f"No benchmark results in {RESULTS_DIR}. Run `python -m benchmarks` to measure this machine.")
     for path in files:

@@ -16,10 +16,10 @@ fused production kernel, so it over-states that traffic for engines that fuse op
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from scipy.optimize import least_squares
+from scipy.optimize import brentq, least_squares
 
 from . import arithmetic as ar
 from .errors import PlannerError
@@ -50,46 +50,67 @@ class DeviceRates:
     gemm_flops_per_s: float  # large-GEMM rate, fitted (fit_gemm)
     gemm_bytes_per_s: float  # operand streaming rate of skinny (memory-bound) GEMMs, fitted
     gemm_overhead_s: float  # fixed cost of one GEMM call (launch, dispatch), fitted
+    gemm_half_rows: float  # rows at which a GEMM reaches half of gemm_flops_per_s (Hockney's n_1/2), fitted
     bytes_per_s: float  # copy bandwidth: element-wise ops
     bytes_per_element: float  # of weights, activations and the KV cache (4 fp32, 2 bf16)
-    layer_overhead_s: float = 0.0  # framework cost per layer of one forward (fit_layer_overhead)
+    layer_overhead_s: float = 0.0  # framework cost per layer of one forward (fit_in_model)
     train_layer_overhead_s: float = 0.0  # the same for forward + backward + optimizer
+    compute_efficiency: float = 1.0  # in-model GEMM rate / micro-benchmark GEMM rate (fit_in_model)
+
+    @property
+    def flops_per_s(self) -> float:
+        """The GEMM rate inside a model: ops between GEMMs evict caches and idle the threads."""
+        return self.gemm_flops_per_s * self.compute_efficiency
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def gemm_s(m, n: int, k: int, r: DeviceRates):
-    """One (m x k) @ (k x n) GEMM: a fixed cost plus the roofline of its FLOPs and bytes.
+    """One (m x k) @ (k x n) GEMM: a fixed cost plus the slower of its compute and its memory traffic.
 
-    Roofline (Williams, Waterman & Patterson 2009): t = t0 + max(2 m n k / F, (mk + kn + mn) b / B).
+    t = t0 + max(2 (m + m_half) n k / F, (mk + kn + mn) b / B): the roofline (Williams,
+    Waterman & Patterson 2009) with Hockney's half-performance length on the rows
+    (Hockney & Jesshope 1988, r_inf and n_1/2): a GEMM of m_half rows runs at half the
+    large-GEMM rate, which is how skinny GEMMs behave on CPUs. m_half = 0: plain roofline.
+    Inside a model the FLOP part runs at compute_efficiency of the micro-benchmark rate.
     """
     m = np.asarray(m, dtype=float)
-    compute = 2.0 * m * n * k / r.gemm_flops_per_s
+    # The m_half term is work per call proportional to the weight (packing it), not to the rows,
+    # so the in-model efficiency scales only the FLOPs: 2 n k (m / (F e) + m_half / F).
+    compute = 2.0 * n * k * (m / r.flops_per_s + r.gemm_half_rows / r.gemm_flops_per_s)
     memory = (m * k + k * n + m * n) * r.bytes_per_element / r.gemm_bytes_per_s
     return r.gemm_overhead_s + np.maximum(compute, memory)
 
 
-def fit_gemm(shapes: list[tuple[int, int, int]], times_s: list[float], bytes_per_element: float) -> dict:
-    """Fit F, B and t0 of gemm_s to measured GEMMs by least squares on log time.
+def _gemm_model(x, m, n, k, nbytes):
+    """gemm_s in fitting form: x = log(F, B, t0, 1 + m_half)."""
+    f, b, t0, mh = np.exp(x)
+    return t0 + np.maximum(2.0 * (m + mh - 1.0) * n * k / f, nbytes / b)
 
-    Log time weights a 10 us GEMM as much as a 1 s one, so both the overhead and the peak
-    are pinned; with fewer than 3 shapes the overhead is fixed at zero.
+
+def fit_gemm(shapes: list[tuple[int, int, int]], times_s: list[float], bytes_per_element: float) -> dict:
+    """Fit F, B, t0 and m_half of gemm_s to measured GEMMs by least squares on log time.
+
+    Log time weights a 10 us GEMM as much as a 1 s one, so the overhead and the peak are
+    both pinned. Measure the GEMMs on operands that do not stay in cache (as a model's
+    weights do not) or B reads high. With fewer than 4 shapes, t0 and m_half stay at 0.
     """
-    mnk = np.asarray(shapes, dtype=float)
+    m, n, k = np.asarray(shapes, dtype=float).T
     t = np.asarray(times_s, dtype=float)
-    flops = 2.0 * mnk.prod(axis=1)
-    nbytes = (mnk[:, 0] * mnk[:, 2] + mnk[:, 2] * mnk[:, 1] + mnk[:, 0] * mnk[:, 1]) * bytes_per_element
-    x0 = np.log([flops.max() / t.min() if len(t) == 1 else (flops / t).max(), (nbytes / t).max(), t.min() / 4])
+    nbytes = (m * k + k * n + m * n) * bytes_per_element
+    full = len(t) >= 4
+    x0 = np.log([(2 * m * n * k / t).max(), (nbytes / t).max(), t.min() / 4 if full else 1e-30, 2.0])
 
     def residual(x):
-        f, b, t0 = np.exp(x)
-        t0 = t0 if len(t) >= 3 else 0.0
-        return np.log(t0 + np.maximum(flops / f, nbytes / b)) - np.log(t)
+        x = x if full else np.concatenate([x, [np.log(1e-30), 0.0]])
+        return np.log(_gemm_model(x, m, n, k, nbytes)) - np.log(t)
 
-    f, b, t0 = np.exp(least_squares(residual, x0).x)
-    return {"gemm_flops_per_s": float(f), "gemm_bytes_per_s": float(b),
-            "gemm_overhead_s": float(t0) if len(t) >= 3 else 0.0}
+    x = least_squares(residual, x0 if full else x0[:2]).x
+    f, b = np.exp(x[:2])
+    t0, mh = (np.exp(x[2]), np.exp(x[3]) - 1.0) if full else (0.0, 0.0)
+    return {"gemm_flops_per_s": float(f), "gemm_bytes_per_s": float(b), "gemm_overhead_s": float(t0),
+            "gemm_half_rows": float(max(mh, 0.0))}
 
 
 def linear_shapes(m: ModelSpec) -> list[tuple[int, int]]:
@@ -117,11 +138,13 @@ def attention_s(m: ModelSpec, r: DeviceRates, batch: float, new_tokens: float, k
     """Scores and mixing of all layers: roofline of their FLOPs and the K/V bytes they read.
 
     FLOPs from arithmetic.attention_flops_per_token at `keys` (the mean keys a query sees:
-    (T + 1) / 2 for a causal prompt); bytes: K and V of `keys` positions per sequence.
+    (T + 1) / 2 for a causal prompt); bytes: K and V of `keys` positions per sequence, read
+    at the rate GEMMs stream weights (decode attention is a batched matrix-vector product
+    over the cache; the CPU's flash kernel measured ~8 GB/s there, near that rate).
     """
     flops = batch * new_tokens * ar.attention_flops_per_token(m, keys)
     kv = batch * keys * ar.kv_cache_bytes_per_token(m, r.bytes_per_element)
-    return np.maximum(flops / r.gemm_flops_per_s, kv / r.bytes_per_s)
+    return np.maximum(flops / r.flops_per_s, kv / r.gemm_bytes_per_s)
 
 
 def elementwise_s(m: ModelSpec, r: DeviceRates, tokens: float):
@@ -179,3 +202,35 @@ def fit_layer_overhead(measured_s: float, predicted_without_s: float, n_layers: 
     """Framework cost per layer: what one calibration measurement leaves unexplained, spread
     over its layers (never negative). One scalar from one model size, no per-point factor."""
     return max(0.0, (measured_s - predicted_without_s) / n_layers)
+
+
+def fit_compute_efficiency(measured_s: float, time_at) -> float:
+    """The compute efficiency e at which time_at(e) equals a measurement (time falls as e rises).
+
+    Root of time_at(e) - measured on [0.05, 2] (brentq); the nearer end if there is none.
+    """
+    lo, hi = 0.05, 2.0
+    f = (lambda e: float(time_at(e)) - measured_s)
+    if f(lo) <= 0 or f(hi) >= 0:
+        return lo if f(lo) <= 0 else hi
+    return float(brentq(f, lo, hi, xtol=1e-4))
+
+
+def fit_in_model(m: ModelSpec, r: DeviceRates, *, decode: tuple, prefill: tuple, train: tuple) -> DeviceRates:
+    """Three scalars from ONE model size, each a (batch, length, measured_s) of that model:
+    the forward overhead per layer (decode: memory- and overhead-bound), the in-model
+    compute efficiency (prefill: compute-bound) and the train-step overhead per layer.
+
+    The first two interact, so they are fitted in turn until they settle (a few rounds).
+    """
+    for _ in range(6):
+        free = replace(r, layer_overhead_s=0.0)
+        layer = fit_layer_overhead(decode[2], decode_pass_s(m, free, batch=decode[0], context_tokens=decode[1]),
+                                   m.n_layers)
+        r = replace(r, layer_overhead_s=layer)
+        eff = fit_compute_efficiency(prefill[2], lambda e: prefill_pass_s(
+            m, replace(r, compute_efficiency=e), batch=prefill[0], prompt_tokens=prefill[1]))
+        r = replace(r, compute_efficiency=eff)
+    free = replace(r, train_layer_overhead_s=0.0)
+    train_layer = fit_layer_overhead(train[2], train_step_s(m, free, batch=train[0], seq_len=train[1]), m.n_layers)
+    return replace(r, train_layer_overhead_s=train_layer)

@@ -1,6 +1,7 @@
 """Calibration: a synthetic results file with known numbers -> a profile that reproduces them,
 estimates that name their source, bad files refused with a reason naming the file."""
 import copy
+import dataclasses
 import json
 import subprocess
 import sys
@@ -196,7 +197,7 @@ def test_benchmarks_schema_reuses_the_planner_reader():
 # ---- the layer-wise roofline used by `python -m benchmarks validate` ----
 
 RATES = roofline.DeviceRates(name="test", gemm_flops_per_s=1e12, gemm_bytes_per_s=1e11, gemm_overhead_s=1e-5,
-                             bytes_per_s=5e10, bytes_per_element=2.0)
+                             gemm_half_rows=0.0, bytes_per_s=5e10, bytes_per_element=2.0)
 
 
 def test_gemm_time_is_overhead_plus_the_slower_of_compute_and_memory():
@@ -206,13 +207,32 @@ def test_gemm_time_is_overhead_plus_the_slower_of_compute_and_memory():
     assert roofline.gemm_s(1, 4096, 4096, RATES) == pytest.approx(1e-5 + (2 * 4096 + 4096**2) * 2 / 1e11)
 
 
+def test_gemm_half_rows_halves_the_rate_of_a_gemm_that_many_rows_tall():
+    r = dataclasses.replace(RATES, gemm_half_rows=32.0, gemm_overhead_s=0.0, gemm_bytes_per_s=1e30)
+    assert 2 * 32 * 4096 * 4096 / roofline.gemm_s(32, 4096, 4096, r) == pytest.approx(0.5e12)
+
+
 def test_fit_gemm_recovers_the_rates_it_was_made_from():
-    shapes = [(n, n, n) for n in (64, 256, 1024, 4096)] + [(1, 4096, 4096), (8, 8192, 2048)]
-    times = [float(roofline.gemm_s(*s, RATES)) for s in shapes]
+    truth = dataclasses.replace(RATES, gemm_half_rows=24.0, gemm_bytes_per_s=1e10)  # batch 1 memory-bound
+    shapes = [(n, n, n) for n in (64, 256, 1024, 4096)] + [(1, 4096, 4096), (8, 8192, 2048), (64, 4096, 1024)]
+    times = [float(roofline.gemm_s(*s, truth)) for s in shapes]
     fit = roofline.fit_gemm(shapes, times, 2.0)
-    assert fit["gemm_flops_per_s"] == pytest.approx(1e12, rel=1e-3)
-    assert fit["gemm_bytes_per_s"] == pytest.approx(1e11, rel=1e-3)
-    assert fit["gemm_overhead_s"] == pytest.approx(1e-5, rel=1e-2)
+    assert fit["gemm_flops_per_s"] == pytest.approx(1e12, rel=1e-2)
+    assert fit["gemm_bytes_per_s"] == pytest.approx(1e10, rel=1e-2)
+    assert fit["gemm_overhead_s"] == pytest.approx(1e-5, rel=5e-2)
+    assert fit["gemm_half_rows"] == pytest.approx(24.0, rel=5e-2)
+
+
+def test_fit_in_model_reproduces_its_calibration_points():
+    m = ModelSpec(name="t", n_layers=4, dim=512, n_heads=8, n_kv_heads=4, ffn_dim=1376, vocab_size=8192)
+    truth = dataclasses.replace(RATES, layer_overhead_s=2e-4, train_layer_overhead_s=1e-3, compute_efficiency=0.7)
+    dec = (1, 128, float(roofline.decode_pass_s(m, truth, batch=1, context_tokens=128)))
+    pre = (2, 256, float(roofline.prefill_pass_s(m, truth, batch=2, prompt_tokens=256)))
+    tr = (4, 64, float(roofline.train_step_s(m, truth, batch=4, seq_len=64)))
+    got = roofline.fit_in_model(m, RATES, decode=dec, prefill=pre, train=tr)
+    assert got.layer_overhead_s == pytest.approx(2e-4, rel=1e-2)
+    assert got.compute_efficiency == pytest.approx(0.7, rel=1e-2)
+    assert got.train_layer_overhead_s == pytest.approx(1e-3, rel=1e-2)
 
 
 def test_layerwise_prefill_approaches_flops_over_peak_for_a_large_prompt():
