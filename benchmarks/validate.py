@@ -11,6 +11,14 @@
 3. Measure them with the suite's own timing (workloads.py) and report each relative error,
    next to the flat roofline of planner.inference (FLOPs or bytes at the measured peaks).
 No per-point correction: every prediction uses the same handful of fitted rates.
+
+Timing statistic: the fastest repeat (min_s), best of `rounds` passes over the plan, on BOTH
+sides (calibration inputs and measured points). On a shared VM the disturbance is slow: a
+neighbour slows whole points for tens of seconds, so one point's repeats share it and its
+median moved ~20% between three identical runs (median over points; up to 96%), min_s ~16%.
+The best of three passes, each point's passes ~1 minute apart, put the same three runs within
+a 7.4% median error where single runs read 10-34%. The fastest repeat is the machine's own
+speed, the one a model of its peaks can predict; the disturbance is not the model's to explain.
 """
 from __future__ import annotations
 
@@ -61,6 +69,10 @@ class ValidatePlan:
     prefill: tuple = ()
     decode: tuple = ()
     min_run_s: float = 0.3
+    rounds: int = 1  # passes over calibration and targets; each point keeps its fastest (module docstring)
+
+
+TIME_STAT = "min_s"  # the timing statistic both sides use (module docstring)
 
 
 def _cpu_gemms(quick: bool) -> tuple:
@@ -79,7 +91,7 @@ PLANS = {
         prefill=(("tiny-mha", 1, 64), ("small", 1, 32), ("small", 2, 128)),
         decode=(("tiny-mha", 1, 128), ("small", 1, 128), ("small", 8, 128))),
     ("cpu", False): ValidatePlan(
-        "float32", _cpu_gemms(False), (64 * 2**20,), "tiny", (1, 128), (2, 128), (4, 64), min_run_s=0.4,
+        "float32", _cpu_gemms(False), (64 * 2**20,), "tiny", (1, 128), (2, 128), (4, 64), min_run_s=0.3, rounds=3,
         train=(("tiny-mha", 4, 128), ("small", 1, 128), ("small", 4, 64), ("narrow-deep", 2, 64)),
         prefill=(("tiny-mha", 4, 128), ("small", 1, 32), ("small", 1, 128), ("small", 1, 512), ("small", 4, 128),
                  ("narrow-deep", 1, 256), ("mid", 1, 128), ("mid", 2, 256)),
@@ -136,6 +148,11 @@ def calibration_points(plan: ValidatePlan, device: str) -> list[dict]:
                   for kind in ("decode", "prefill", "train")]
 
 
+def best_of(rounds: list[list[dict]]) -> list[dict]:
+    """Per point, the pass with the least disturbed repeat (smallest min_s)."""
+    return [min(ps, key=lambda p: p["min_s"]) for ps in zip(*rounds)]
+
+
 def measure_point(kind: str, plan: ValidatePlan, device: str, name: str, batch: int, length: int) -> dict:
     """One model point, timed by workloads.py exactly as `python -m benchmarks run` does."""
     model = build(model_config(name), device=device, dtype=micro.DTYPES[plan.dtype])
@@ -153,14 +170,15 @@ def fit_rates(doc: dict, plan: ValidatePlan) -> tuple[roofline.DeviceRates, obje
     spec = profile.gpu_spec()  # this device as a GPUSpec: measured GEMM peak, copy bandwidth, memory
     gemms = [p for p in doc["points"] if p["kind"] == "gemm"]
     fit = roofline.fit_gemm([(p["params"]["m"], p["params"]["n"], p["params"]["k"]) for p in gemms],
-                            [p["median_s"] for p in gemms], BYTES_PER_ELEMENT[plan.dtype])
-    rates = roofline.DeviceRates(name=spec.name, bytes_per_s=spec.memory_bytes_per_s,
+                            [p[TIME_STAT] for p in gemms], BYTES_PER_ELEMENT[plan.dtype])
+    copy = next(p for p in doc["points"] if p["kind"] == "bandwidth")  # read + write, as micro.bandwidth counts
+    rates = roofline.DeviceRates(name=spec.name, bytes_per_s=2.0 * copy["params"]["n_bytes"] / copy[TIME_STAT],
                                  bytes_per_element=BYTES_PER_ELEMENT[plan.dtype], **fit)
     m = to_model_spec(model_config(plan.calibration))
     dec, pre, train = (next(p for p in doc["points"] if p["kind"] == k) for k in ("decode", "prefill", "train"))
-    rates = roofline.fit_in_model(m, rates, decode=(*plan.calibration_decode, dec["median_s"]),
-                                  prefill=(*plan.calibration_prefill, pre["median_s"]),
-                                  train=(*plan.calibration_train, train["median_s"]))
+    rates = roofline.fit_in_model(m, rates, decode=(*plan.calibration_decode, dec[TIME_STAT]),
+                                  prefill=(*plan.calibration_prefill, pre[TIME_STAT]),
+                                  train=(*plan.calibration_train, train[TIME_STAT]))
     return rates, spec
 
 
@@ -188,7 +206,7 @@ def targets(plan: ValidatePlan) -> list[tuple[str, str, int, int]]:
 
 
 def row(kind: str, name: str, batch: int, length: int, measured: dict, predicted_s: float, flat_s: float) -> dict:
-    m_s = measured["median_s"]
+    m_s = measured[TIME_STAT]
     return {"kind": kind, "config": name, "batch": batch, "length": length, "measured_s": m_s,
             "iqr_s": measured["iqr_s"], "predicted_s": predicted_s, "rel_error": (predicted_s - m_s) / m_s,
             "flat_roofline_s": flat_s, "flat_rel_error": (flat_s - m_s) / m_s, "point": measured}
@@ -211,16 +229,17 @@ def run_validation(*, device: str, quick: bool, plan: ValidatePlan | None = None
     started = dt.datetime.now(dt.timezone.utc)
     env = environment(device, micro.DTYPES[plan.dtype])
     doc = {"schema_version": SCHEMA_VERSION, "env": env, "settings": {"quick": quick, "device": device},
-           "points": calibration_points(plan, device)}
+           "points": best_of([calibration_points(plan, device) for _ in range(plan.rounds)])}
     rates, spec = fit_rates(doc, plan)
     log(f"calibrated on {plan.calibration}: {rates}")
+    points = targets(plan)
+    predicted = [predict_s(k, to_model_spec(model_config(n)), rates, b, ln) for k, n, b, ln in points]  # first
+    measured = best_of([[measure_point(k, plan, device, n, b, ln) for k, n, b, ln in points]
+                        for _ in range(plan.rounds)])
     rows = []
-    for kind, name, batch, length in targets(plan):
-        m = to_model_spec(model_config(name))
-        predicted = predict_s(kind, m, rates, batch, length)  # before the measurement: predict, then measure
-        flat = flat_roofline_s(kind, m, spec, PRECISION[plan.dtype], batch, length)
-        rows.append(row(kind, name, batch, length, measure_point(kind, plan, device, name, batch, length),
-                        predicted, flat))
+    for (kind, name, batch, length), pred, meas in zip(points, predicted, measured):
+        flat = flat_roofline_s(kind, to_model_spec(model_config(name)), spec, PRECISION[plan.dtype], batch, length)
+        rows.append(row(kind, name, batch, length, meas, pred, flat))
         log(format_row(rows[-1]))
     env["loadavg_1min_end"] = _loadavg()
     return {"schema": VALIDATE_SCHEMA, "env": env, "settings": {"quick": quick, "device": device,
@@ -251,6 +270,8 @@ def report_text(v: dict) -> str:
     lines = [HEADER, *map(format_row, v["rows"]), "",
              f"hardware: {env.get('device_name')} ({env.get('device')}, {env.get('dtype')}, {env.get('threads')} "
              f"threads, torch {env.get('torch')}, load {env.get('loadavg_1min_start')}->{env.get('loadavg_1min_end')})",
+             f"timing: {TIME_STAT} per call (fastest repeat), best of {v['settings']['plan'].get('rounds', 1)} passes "
+             f"of >= {v['settings']['plan']['min_run_s']} s each, calibration and measured alike",
              f"fitted: GEMM {r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s, half rate at {r['gemm_half_rows']:.0f} rows, "
              f"weights streamed at {r['gemm_bytes_per_s'] / 1e9:.1f} GB/s, {r['gemm_overhead_s'] * 1e6:.1f} us/GEMM; copy {r['bytes_per_s'] / 1e9:.1f} GB/s; "
              f"in-model GEMM efficiency {r['compute_efficiency']:.2f}, framework {r['layer_overhead_s'] * 1e6:.0f} us/layer forward, "
@@ -266,9 +287,13 @@ def report_markdown(v: dict) -> str:
     return ("# Predicted vs measured (`python -m benchmarks validate`)\n\n"
             "Calibrated on GEMM and copy micro-benchmarks and one model size; every row below is a size, "
             "batch or length the calibration did not see. Error = (predicted - measured) / measured of the "
-            "median time per call. Columns: the planner's layer-wise roofline (`planner/roofline.py`), and "
+            "fastest repeat (min_s) per call, best of the plan's passes, on both the calibration and the "
+            "measured side: on this shared VM the disturbance is slow (tens of seconds), so it moves a "
+            "point's median as much as its min, and the least disturbed pass is the machine's own speed "
+            "(see benchmarks/validate.py). Columns: the planner's layer-wise roofline "
+            "(`planner/roofline.py`), and "
             "the flat roofline of `planner/inference.py` at 100% of the measured peaks for comparison.\n\n"
             f"```\n{report_text(v)}\n```\n\n"
-            "Each point's own spread (IQR over its repeats) is in the JSON. On a shared machine the run-to-run "
-            "spread is larger than that: compare two runs before reading an error below that spread as the "
-            "model's.\n")
+            "Each point's median, min and IQR over its repeats are in the JSON. On a shared machine the "
+            "run-to-run spread is larger than that: compare two runs before reading an error below that "
+            "spread as the model's.\n")

@@ -53,3 +53,9 @@ def test_cli_has_the_validate_subcommand(capsys):
         cli.main(["validate", "--help"])
     out = capsys.readouterr().out
     assert "--quick" in out and "--device" in out and "--out" in out
+
+
+def test_both_sides_use_the_fastest_repeat_best_of_the_passes(report):
+    assert all(r["measured_s"] == r["point"][validate.TIME_STAT] == r["point"]["min_s"] for r in report["rows"])
+    fast, slow = {"min_s": 1.0, "median_s": 3.0}, {"min_s": 2.0, "median_s": 2.1}
+    assert validate.best_of([[slow, fast], [fast, slow]]) == [fast, fast]
