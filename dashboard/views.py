@@ -62,6 +62,9 @@ def overview(c: Comparison) -> None:
             st.metric("months to production", fmt.number(o.months_to_production.p50, ".1f"),
                       help=f"p10-p90: {fmt.band(o.months_to_production, unit='months')}")
     st.dataframe(fmt.comparison_frame(c.table()), hide_index=True)
+    if c.api_price is not None:
+        p = c.api_price
+        st.caption(md(f"API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})."))
 
 
 def cumulative(c: Comparison) -> None:

@@ -66,8 +66,12 @@ def cmd_compare(a) -> int:
     head = (lambda t: f"## {t}") if md else (lambda t: f"{t}\n{'=' * len(t)}")
     rec = c.recommendation
     unavailable = [f"- {o.label}: not available: {o.reason_unavailable}" for o in c.options.values() if not o.available]
+    details = [f"- {o.label}: {o.detail}" for o in c.options.values() if o.available]
+    if c.api_price is not None:
+        p = c.api_price
+        details.append(f"- API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})")
     parts = [head(f"{c.scenario}: {c.horizon_months} months"), table(fmt.comparison_frame(c.table())),
-             *(["\n".join(unavailable)] if unavailable else []),
+             "\n".join(details), *(["\n".join(unavailable)] if unavailable else []),
              head("Break-even"), table(_break_even_frame(c)) if c.break_evens else "fewer than two options available",
              head("Recommendation"), rec.headline, "\n".join(f"- {r}" for r in rec.reasons)]
     _out("\n\n".join(parts))
