@@ -34,8 +34,10 @@ def _usd(x: float) -> str:
 def _cost_reasons(live: list, horizon: int) -> list[str]:
     ranked = sorted(live, key=lambda o: o.total_usd.p50)
     best = ranked[0]
-    out = [f"Over {horizon} months, {best.label} costs {_usd(best.total_usd.p50)} "
-           f"(p10-p90 {_usd(best.total_usd.p10)}-{_usd(best.total_usd.p90)}), {_usd(best.all_in_usd_per_request * 1000)} per 1000 requests all-in."]
+    t = best.total_usd
+    band = f" (p10-p90 {_usd(t.p10)}-{_usd(t.p90)})" if t.p90 > t.p10 else ""
+    out = [f"Over {horizon} months, {best.label} costs {_usd(t.p50)}{band}, "
+           f"{_usd(best.all_in_usd_per_request * 1000)} per 1000 requests all-in."]
     for o in ranked[1:]:
         out.append(f"{o.label} would cost {_usd(o.total_usd.p50)}, {o.total_usd.p50 / best.total_usd.p50:.1f}x as much.")
     return out
