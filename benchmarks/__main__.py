@@ -75,15 +75,25 @@ def _validate_parser(sub) -> None:
                      help="report path; writes .json and .md (default: results/validate-<device>[-quick])")
 
 
-def cmd_run(args) -> int:
-    from .env import slug
-    from .schema import write_results
-    from .suite import check_device, default_device, run_suite
+def _device(args) -> str | None:
+    """The device asked for (default: cuda if present); None after printing why it cannot be used."""
+    from .suite import check_device, default_device
 
     device = args.device or default_device()
     why = check_device(device)
     if why:
         print(f"error: {why}", file=sys.stderr)
+        return None
+    return device
+
+
+def cmd_run(args) -> int:
+    from .env import slug
+    from .schema import write_results
+    from .suite import run_suite
+
+    device = _device(args)
+    if device is None:
         return 2
     out = args.out or args.out_dir / f"{slug(device)}{'-quick' if args.quick else ''}.json"
     doc = run_suite(device=device, quick=args.quick, progress=not args.no_progress, wait_quiet_s=args.wait_quiet)
@@ -101,13 +111,10 @@ def cmd_run(args) -> int:
 
 def cmd_validate(args) -> int:
     from .schema import write_results
-    from .suite import check_device, default_device
     from .validate import report_markdown, report_text, run_validation
 
-    device = args.device or default_device()
-    why = check_device(device)
-    if why:
-        print(f"error: {why}", file=sys.stderr)
+    device = _device(args)
+    if device is None:
         return 2
     out = args.out or RESULTS_DIR / f"validate-{device}{'-quick' if args.quick else ''}"
     v = run_validation(device=device, quick=args.quick)

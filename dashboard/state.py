@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import planner
 from planner.errors import PlannerError
+from planner.hf_config import parse_config_text
 
 MAX_UPLOAD_BYTES = 1_000_000  # uploads are small text files; refuse anything larger unread
 PREFIX = "w."  # session-state keys of the sidebar widgets
@@ -149,13 +150,7 @@ def parse_hf_config(data: bytes, what: str = "config.json") -> tuple[planner.Mod
     a name the catalog already uses gets " (uploaded)" appended, so it cannot shadow
     the catalog entry.
     """
-    text = _upload_text(data, what)
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PlannerError(f"{what} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    if not isinstance(cfg, dict):
-        raise PlannerError(f"{what} must hold a JSON object, got {type(cfg).__name__}")
+    cfg = parse_config_text(_upload_text(data, what), what)
     named = isinstance(cfg.get("_name_or_path"), str) and cfg["_name_or_path"]
     spec = planner.model_from_hf_config(cfg, name=None if named else what.removesuffix(".json"))
     if _canonical(planner.model, spec.name) != spec.name or spec.name in {m.name for m in planner.models()}:

@@ -86,13 +86,18 @@ def _load(path_or_dict) -> tuple[Mapping, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise PlannerError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+    return parse_config_text(text, str(path)), str(path)
+
+
+def parse_config_text(text: str, where: str = "config.json") -> dict:
+    """The JSON object in a config.json's text; anything else is a PlannerError naming `where`."""
     try:
         cfg = json.loads(text)
     except json.JSONDecodeError as e:
-        raise PlannerError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+        raise PlannerError(f"{where} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
     if not isinstance(cfg, dict):
-        raise PlannerError(f"{path} must hold a JSON object, got {type(cfg).__name__}")
-    return cfg, str(path)
+        raise PlannerError(f"{where} must hold a JSON object, got {type(cfg).__name__}")
+    return cfg
 
 
 _MISSING = object()
