@@ -132,7 +132,7 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
     plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load,
                    utilization_ceiling=h.utilization_ceiling, min_replicas=h.min_replicas)
     fleet = FleetCostModel(
-        capacity_rps_per_replica=_p50(plan.requests_per_s_per_replica), gpus_per_replica=plan.tensor_parallel,
+        capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=h.utilization_ceiling,
         min_replicas=h.min_replicas, fixed_monthly_usd=h.ops_engineers * s.costs.usd_per_engineer_year / 12.0,
         one_time_usd=one_time, months_to_production=months_to_production)
@@ -142,10 +142,6 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
 def _priced_gpu(name: str, usd: float):
     from .catalog import gpu as lookup
     return lookup(name).with_price(usd)
-
-
-def _p50(x) -> float:
-    return x.p50 if isinstance(x, Band) else float(x)
 
 
 def _finetune(s: Scenario) -> FinetuningEstimate | None:
@@ -256,7 +252,7 @@ def _build_self_host(ctx: _Ctx):
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
     detail = f"{h.model} ({h.precision}) on {plan.gpu}, {plan.tensor_parallel} GPU(s)/replica at ${plan.usd_per_gpu_hour:g}/GPU-hour"
     opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
-                  {"capacity": _band(plan.requests_per_s_per_replica), "one_time_parts": parts})
+                  {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
     return opt, fleet, plan, ft
 
 
@@ -270,7 +266,7 @@ def _build_scratch(ctx: _Ctx):
     parts = {"pretraining compute": pre.cost_usd.p50, "research staff": pre.staff_cost_usd, "evaluation": c.evaluation_usd}
     detail = f"{c.model} pretrained on {pre.tokens:.3g} tokens, {pre.n_gpus} x {pre.gpu}, served on {plan.gpu}"
     opt = _option("scratch", fleet, one_time, pre.calendar_months, s, ctx.bridge, ctx.requests, ctx.months, detail,
-                  {"capacity": _band(plan.requests_per_s_per_replica), "one_time_parts": parts})
+                  {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
     return opt, fleet, plan, pre
 
 
@@ -298,10 +294,6 @@ def compare(scenario: Scenario) -> Comparison:
                       options=opts, break_evens=bes, prompt_trades=trades, recommendation=recommend(opts, bes, s.flags, w),
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
                       assumptions=_assumptions(s, price, plan, ft, pre), cost_models=models, bridge=ctx.bridge, workload=w)
-
-
-def _band(x) -> Band:
-    return x if isinstance(x, Band) else Band.point(float(x))
 
 
 def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridge) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ chosen object's `source` travels into the estimate so a reader knows which.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from .band import Band
 from .provenance import Assumption
@@ -26,9 +26,6 @@ class Efficiencies:
     def assumptions(self) -> list[Assumption]:
         return [Assumption(k, getattr(self, k), "fraction of peak", self.citations.get(k, self.source))
                 for k in ("train_mfu", "prefill", "decode_mbu", "decode_compute")]
-
-    def with_source(self, source: str) -> Efficiencies:
-        return replace(self, source=source)
 
 
 # One MFU distribution for every model and GPU (no per-case fitting). Anchors:

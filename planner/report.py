@@ -134,10 +134,6 @@ def _capacity(c: Comparison) -> str:
     return "\n\n".join(parts) or "No self-hosted option is available."
 
 
-def _estimate(rows: list[tuple[str, str]]) -> str:
-    return fmt.markdown_table(pd.DataFrame(rows, columns=["Quantity", "p50 [p10-p90]"]))
-
-
 def _training(c: Comparison) -> str:
     out = []
     for title, est, rows in (("Pretraining", c.pretrain, fmt.pretraining_rows),

@@ -39,7 +39,6 @@ from .scenario import Scenario
 from .workload import DAYS_PER_MONTH
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
-DAYS_PER_CALENDAR_MONTH = DAYS_PER_MONTH  # as compare() converts wall-clock days to months
 
 
 class Engine:
@@ -147,7 +146,7 @@ class Engine:
             days = ft.wall_days.p50 * time
         staff = v["self_host.ops_engineers"] * v["self_host.setup_months"] / 12.0 * v["costs.usd_per_engineer_year"]
         one_time = cost + v["self_host.evaluation_usd"] + staff
-        return one_time, days * (1 / DAYS_PER_CALENDAR_MONTH) + v["self_host.setup_months"]
+        return one_time, days * (1 / DAYS_PER_MONTH) + v["self_host.setup_months"]
 
     def _scratch_one_time(self, v: dict, mfu):
         """compare(): pretraining compute + research staff + evaluation; production after prep and the run."""
@@ -156,7 +155,7 @@ class Engine:
         compute = pre.cost_usd.p50 * time * v["scratch.compute_price_scale"]
         staff = v["scratch.researchers"] * v["scratch.months"] / 12.0 * v["costs.usd_per_engineer_year"]
         one_time = compute + staff + v["scratch.evaluation_usd"]
-        return one_time, pre.wall_days.p50 * time * (1 / DAYS_PER_CALENDAR_MONTH) + v["scratch.prep_months"]
+        return one_time, pre.wall_days.p50 * time * (1 / DAYS_PER_MONTH) + v["scratch.prep_months"]
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""

@@ -82,13 +82,6 @@ class Workload:
         """Input + output tokens in each month."""
         return self.requests_per_month(month_index) * self.tokens_per_request
 
-    def input_tokens_per_month(self, month_index) -> np.ndarray:
-        """Prompt tokens (user input + fixed prompt) in each month."""
-        return self.requests_per_month(month_index) * self.prompt_tokens
-
-    def output_tokens_per_month(self, month_index) -> np.ndarray:
-        return self.requests_per_month(month_index) * self.output_tokens
-
     def peak_rps_for(self, month_index) -> np.ndarray:
         """Peak requests per second in each month (the peak grows with the traffic)."""
         return self.peak_rps * self.growth_factor(month_index)
