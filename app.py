@@ -14,9 +14,9 @@ import streamlit as st
 
 import planner
 from dashboard import bench, sidebar, uncertainty, views
-from planner.catalog import register_model
-from planner.uncertainty import Engine
-from planner.errors import PlannerError
+from planner.catalog.lookup import register_model
+from planner.uncertainty.montecarlo import Engine
+from planner.core.errors import PlannerError
 
 
 Customs = tuple[tuple[str, str], ...]  # uploaded models: (name, config.json text)

@@ -1,4 +1,4 @@
-"""Monte Carlo samples per second: planner.uncertainty.monte_carlo end to end (CPU, numpy; no torch).
+"""Monte Carlo samples per second: planner.uncertainty.montecarlo.monte_carlo end to end (CPU, numpy; no torch).
 
 Each timed run samples every uncertain input, costs every option per sample, and
 reduces to percentiles, P(cheapest) and break-even months; compare() inside it is
@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scenarios import DEFAULT_SCENARIO, machine, report, timed  # noqa: E402
 
-from planner.scenario import load_scenario  # noqa: E402
-from planner.uncertainty import Engine, monte_carlo  # noqa: E402
+from planner.decide.scenario import load_scenario  # noqa: E402
+from planner.uncertainty.montecarlo import Engine, monte_carlo  # noqa: E402
 
 # Every option's main cost drivers uncertain at once, on top of the default efficiency distributions.
 UNCERTAINTY = {

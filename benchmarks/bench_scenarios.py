@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from planner.compare import compare
-from planner.scenario import load_scenario
-from planner.uncertainty import Engine
+from planner.decide.compare import compare
+from planner.decide.scenario import load_scenario
+from planner.uncertainty.montecarlo import Engine
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "examples" / "customer_support.toml"
 

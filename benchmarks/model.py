@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from planner.specs import ModelSpec
+from planner.catalog.specs import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ figures); on a CPU, or a GPU the catalog lacks, the best GEMM and copy measured 
 """
 from __future__ import annotations
 
-from planner.catalog import gpu
-from planner.errors import UnknownNameError
+from planner.catalog.lookup import gpu
+from planner.core.errors import UnknownNameError
 
 CATALOG_DTYPE = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 

@@ -3,7 +3,7 @@
 The reader and validator live in the planner (planner/results_file.py), which reads
 calibration files without the benchmark dependencies; they are re-exported here so the
 suite that writes a file and the planner that reads it check the same rules. Refusals
-are planner.errors.PlannerError, a ValueError.
+are planner.core.errors.PlannerError, a ValueError.
 
 The format is documented in benchmarks/SCHEMA.md; bump SCHEMA_VERSION (in
 planner/results_file.py) on any change that an older reader would misread.
@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from planner.results_file import (KINDS, RATE_KEY, SCHEMA_VERSION, TIMING_KEYS, TOP_KEYS,  # noqa: F401
+from planner.calibration.results_file import (KINDS, RATE_KEY, SCHEMA_VERSION, TIMING_KEYS, TOP_KEYS,  # noqa: F401
                                   load_results, measured_points, validate_results)
 
 

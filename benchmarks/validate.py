@@ -2,14 +2,14 @@
 
 1. Calibrate on micro-benchmarks (GEMMs of several shapes, copy bandwidth) and ONE
    reference-model size: its decode step, prefill and training step fix three scalars
-   (planner.roofline.fit_in_model): the framework cost per layer of a forward and of a
+   (planner.estimate.roofline.fit_in_model): the framework cost per layer of a forward and of a
    train step, and the fraction of the micro-benchmark GEMM rate reached inside a model.
 2. Predict the reference transformer's training step, prefill and decode at OTHER sizes,
-   batches and prompt lengths with planner.roofline (GEMM time as a function of shape,
-   attention and element-wise traffic from planner.arithmetic), the hardware being a
-   planner GPUSpec built from the measured peaks (planner.calibration).
+   batches and prompt lengths with planner.estimate.roofline (GEMM time as a function of shape,
+   attention and element-wise traffic from planner.estimate.arithmetic), the hardware being a
+   planner GPUSpec built from the measured peaks (planner.calibration.profiles).
 3. Measure them with the suite's own timing (workloads.py) and report each relative error,
-   next to the flat roofline of planner.inference (FLOPs or bytes at the measured peaks).
+   next to the flat roofline of planner.estimate.inference (FLOPs or bytes at the measured peaks).
 No per-point correction: every prediction uses the same handful of fitted rates.
 
 Timing statistic: the fastest repeat (min_s), best of `rounds` passes over the plan, on BOTH
@@ -30,8 +30,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from planner import arithmetic, inference, roofline
-from planner.calibration import profile_from_results
+from planner.estimate import arithmetic
+from planner.estimate import inference
+from planner.estimate import roofline
+from planner.calibration.profiles import profile_from_results
 
 from . import micro, workloads
 from .env import environment
@@ -183,7 +185,7 @@ def fit_rates(doc: dict, plan: ValidatePlan) -> tuple[roofline.DeviceRates, obje
 
 
 def predict_s(kind: str, m, rates: roofline.DeviceRates, batch: int, length: int) -> float:
-    """The layer-wise roofline (planner.roofline) for one point."""
+    """The layer-wise roofline (planner.estimate.roofline) for one point."""
     if kind == "train":
         return float(roofline.train_step_s(m, rates, batch=batch, seq_len=length))
     if kind == "prefill":
@@ -192,7 +194,7 @@ def predict_s(kind: str, m, rates: roofline.DeviceRates, batch: int, length: int
 
 
 def flat_roofline_s(kind: str, m, spec, precision: str, batch: int, length: int) -> float:
-    """planner.inference's whole-model roofline at 100% of the measured peaks (no calibration)."""
+    """planner.estimate.inference's whole-model roofline at 100% of the measured peaks (no calibration)."""
     if kind == "train":
         return batch * length * arithmetic.training_flops_per_token(m, length) / spec.peak(precision)
     if kind == "prefill":
@@ -277,7 +279,7 @@ def report_text(v: dict) -> str:
              f"in-model GEMM efficiency {r['compute_efficiency']:.2f}, framework {r['layer_overhead_s'] * 1e6:.0f} us/layer forward, "
              f"{r['train_layer_overhead_s'] * 1e6:.0f} us/layer train step "
              f"(calibration size: {v['settings']['plan']['calibration']})",
-             f"flat roofline (planner.inference at 100% of measured peaks): {closing_line(v['flat_roofline_summary'])}",
+             f"flat roofline (planner.estimate.inference at 100% of measured peaks): {closing_line(v['flat_roofline_summary'])}",
              closing_line(v["summary"])]
     return "\n".join(lines)
 

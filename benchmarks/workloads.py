@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from planner import arithmetic
+from planner.estimate import arithmetic
 
 from .micro import point
 from .model import ModelArgs, Transformer, to_model_spec

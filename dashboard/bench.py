@@ -1,6 +1,6 @@
 """The benchmarks page: bundled measurements (benchmarks/results/*.json) against catalog peaks.
 
-Read with the torch-free planner.results_file; torch is never imported here.
+Read with the torch-free planner.calibration.results_file; torch is never imported here.
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 
 import planner
-from planner import calibration
-from planner.efficiency import resolve
-from planner.results_file import load_results, measured_points
-from planner.errors import PlannerError
+from planner.calibration import profiles as calibration
+from planner.calibration.efficiency import resolve
+from planner.calibration.results_file import load_results, measured_points
+from planner.core.errors import PlannerError
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 # torch dtype -> key of GPUSpec.peak_flops (dense datasheet peak)

@@ -5,7 +5,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from planner.compare import Comparison
+from planner.decide.compare import Comparison
 
 OPTION_COLORS = {"Hosted API": "#1f77b4", "Open weights + fine-tune + self-host": "#2ca02c",
                  "Train from scratch + self-host": "#d62728"}
@@ -101,7 +101,7 @@ def _short(key: str) -> str:
 # ---- uncertainty: MonteCarloResult, tornado, frontier ----
 
 def _labels(keys) -> list[str]:
-    from planner.compare import OPTIONS
+    from planner.decide.compare import OPTIONS
     return [OPTIONS[k] for k in keys]
 
 
@@ -172,8 +172,8 @@ def _cell_edges(values, log: bool) -> tuple[np.ndarray, np.ndarray]:
 
 def frontier(f, point: tuple[float, float] | None = None) -> alt.Chart:
     """The cheapest option over a grid of two inputs, as coloured cells; `point`: this scenario (P50s)."""
-    from planner.charts import log_axis
-    from planner.compare import OPTIONS
+    from planner.present.charts import log_axis
+    from planner.decide.compare import OPTIONS
     logs = log_axis(f.x_values), log_axis(f.y_values)
     (x0, x1), (y0, y1) = _cell_edges(f.x_values, logs[0]), _cell_edges(f.y_values, logs[1])
     xx0, yy0 = np.meshgrid(x0, y0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 import planner
-from planner.errors import PlannerError
+from planner.core.errors import PlannerError
 
 from . import state as S
 from .state import PREFIX as P

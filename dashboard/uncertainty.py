@@ -1,13 +1,13 @@
 """The Uncertainty tab: how sure the recommendation is (Monte Carlo), what moves it (tornado), where
 each option wins (frontier). The computations arrive as cached callables from app.py; this module
-only lays their results out, with planner.formatting's text, so page, CLI and report agree."""
+only lays their results out, with planner.present.formatting's text, so page, CLI and report agree."""
 from __future__ import annotations
 
 import streamlit as st
 
-from planner import formatting as fmt
-from planner.distributions import INPUTS
-from planner.errors import PlannerError
+from planner.present import formatting as fmt
+from planner.decide.distributions import INPUTS
+from planner.core.errors import PlannerError
 
 from . import charts
 from .views import md, metric_label

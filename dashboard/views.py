@@ -1,13 +1,13 @@
 """The main page's views of a Comparison: one function per tab. Text formatting is
-planner.formatting's, so the page, the CLI and the Markdown report print the same figures."""
+planner.present.formatting's, so the page, the CLI and the Markdown report print the same figures."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 import planner
-from planner import formatting as fmt
-from planner.compare import Comparison
+from planner.present import formatting as fmt
+from planner.decide.compare import Comparison
 
 from . import charts
 
@@ -177,7 +177,7 @@ def export(c: Comparison, s: planner.Scenario, scenario_toml: str) -> None:
     a.download_button("Scenario (.toml)", scenario_toml, file_name="scenario.toml", mime="application/toml",
                       key="save_export", on_click="ignore")
     try:
-        from planner.report import report_markdown  # optional: the report module may be absent
+        from planner.present.report import report_markdown  # optional: the report module may be absent
     except ImportError as e:
         b.warning(f"The Markdown report is not available in this install ({e}).")
         return

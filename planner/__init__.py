@@ -1,28 +1,62 @@
 """Build-vs-buy cost and capacity planner for foundation models.
 
-The public API: catalog lookups (`model`, `gpu`), transformer arithmetic, and
-estimates (`pretraining`, `finetuning`, `inference_speed`, `serving`, `compare`).
-Everything here is numpy/scipy/pandas; torch and streamlit stay out.
+The public API: catalog lookups (`model`, `gpu`), estimates (`pretraining`, `finetuning`,
+`inference_speed`, `serving`), the comparison (`compare`), its uncertainty (`monte_carlo`,
+`tornado`, `frontier`) and reports (`write_report`). The package is grouped by pipeline stage
+(core -> catalog -> calibration -> estimate -> decide -> uncertainty -> present; see
+docs/architecture.md). Names load on first use, so `import planner` is cheap: numpy, scipy,
+pandas and the price data are imported only when a call needs them. Torch and streamlit
+never are.
 """
-from .api_prices import ApiPrice, api_price, hosted_finetune_price, price_data_info, search_api_models
-from .band import Band
-from .calibration import CalibrationProfile, calibrate, use_results
-from .catalog import gpu, gpus, model, models
-from .compare import Comparison, compare
-from .efficiency import DEFAULTS as DEFAULT_EFFICIENCIES
-from .efficiency import Efficiencies
-from .errors import DoesNotFitError, InfeasibleError, InputError, PlannerError, UnknownNameError
-from .finetuning import FinetuningEstimate, finetuning
-from .hf_config import model_from_hf_config
-from .inference import InferenceSpeed, inference_speed
-from .pretraining import PretrainingEstimate, Staffing, pretraining
-from .provenance import Assumption, Source
-from .scenario import (ApiOption, Costs, Flags, Scenario, ScratchOption, SelfHostOption, dumps_scenario,
-                       load_scenario, loads_scenario, save_scenario)
-from .sensitivity import FrontierResult, frontier, tornado
-from .serving import ServingPlan, serving
-from .uncertainty import MonteCarloResult, monte_carlo
-from .specs import GPUSpec, MLASpec, ModelSpec
-from .workload import Workload
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it (one place to look for each)
+_EXPORTS = {
+    "PlannerError": "core.errors", "InputError": "core.errors", "UnknownNameError": "core.errors",
+    "DoesNotFitError": "core.errors", "InfeasibleError": "core.errors",
+    "Band": "core.band", "Assumption": "core.provenance", "Source": "core.provenance",
+    "GPUSpec": "catalog.specs", "MLASpec": "catalog.specs", "ModelSpec": "catalog.specs",
+    "gpu": "catalog.lookup", "gpus": "catalog.lookup", "model": "catalog.lookup", "models": "catalog.lookup",
+    "model_from_hf_config": "catalog.hf_config",
+    "ApiPrice": "catalog.api_prices", "api_price": "catalog.api_prices", "hosted_finetune_price": "catalog.api_prices",
+    "price_data_info": "catalog.api_prices", "search_api_models": "catalog.api_prices",
+    "CalibrationProfile": "calibration.profiles", "calibrate": "calibration.profiles",
+    "use_results": "calibration.profiles",
+    "Efficiencies": "calibration.efficiency", "DEFAULT_EFFICIENCIES": "calibration.efficiency",
+    "Workload": "estimate.workload",
+    "InferenceSpeed": "estimate.inference", "inference_speed": "estimate.inference",
+    "ServingPlan": "estimate.serving", "serving": "estimate.serving",
+    "PretrainingEstimate": "estimate.pretraining", "Staffing": "estimate.pretraining",
+    "pretraining": "estimate.pretraining",
+    "FinetuningEstimate": "estimate.finetuning", "finetuning": "estimate.finetuning",
+    "Scenario": "decide.scenario", "ApiOption": "decide.scenario", "SelfHostOption": "decide.scenario",
+    "ScratchOption": "decide.scenario", "Costs": "decide.scenario", "Flags": "decide.scenario",
+    "load_scenario": "decide.scenario", "loads_scenario": "decide.scenario", "save_scenario": "decide.scenario",
+    "dumps_scenario": "decide.scenario",
+    "Comparison": "decide.compare", "compare": "decide.compare",
+    "MonteCarloResult": "uncertainty.montecarlo", "monte_carlo": "uncertainty.montecarlo",
+    "FrontierResult": "uncertainty.sensitivity", "frontier": "uncertainty.sensitivity",
+    "tornado": "uncertainty.sensitivity",
+    "write_report": "present.report",
+}
+_ALIASES = {"DEFAULT_EFFICIENCIES": "DEFAULTS"}  # public name -> name inside its module
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str):
+    try:
+        where = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'planner' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), _ALIASES.get(name, name))
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

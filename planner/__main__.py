@@ -1,6 +1,6 @@
 """`python -m planner`: the same command line as the `planner` script."""
 import sys
 
-from .cli import main
+from .present.cli import main
 
 sys.exit(main())

@@ -8,7 +8,7 @@ from genai_prices import Usage, calc_price
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.api_prices import (
+from planner.catalog.api_prices import (
     ApiPrice,
     api_price,
     hosted_finetune_cost_usd,
@@ -16,7 +16,7 @@ from planner.api_prices import (
     price_data_info,
     search_api_models,
 )
-from planner.errors import PlannerError, UnknownNameError
+from planner.core.errors import PlannerError, UnknownNameError
 
 AS_OF = date(2026, 11, 29)
 TS = datetime(2026, 11, 29, 12, tzinfo=UTC)

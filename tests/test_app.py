@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 import planner
 from dashboard import state as S
 from dashboard.views import metric_label
-from planner import formatting as fmt
-from planner.catalog import register_model
-from planner.errors import PlannerError
+from planner.present import formatting as fmt
+from planner.catalog.lookup import register_model
+from planner.core.errors import PlannerError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

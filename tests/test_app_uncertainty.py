@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 import planner
 from dashboard.uncertainty import DEFAULT_SAMPLES
 from dashboard.views import metric_label
-from planner import formatting as fmt
+from planner.present import formatting as fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = planner.load_scenario(ROOT / "examples" / "customer_support.toml")

@@ -5,7 +5,7 @@ import pytest
 
 import planner
 from planner import ModelSpec
-from planner.arithmetic import (
+from planner.estimate.arithmetic import (
     active_params, attention_flops_per_token, forward_flops_per_token, kv_cache_bytes_per_token,
     matmul_params, prefill_flops, total_params, training_flops_per_token, weight_bytes,
 )

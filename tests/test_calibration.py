@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 
 import planner
-from planner import calibration, roofline
-from planner.arithmetic import prefill_flops
-from planner.catalog import gpu
-from planner.cli import main
-from planner.efficiency import DEFAULTS, resolve
-from planner.errors import PlannerError
-from planner.specs import ModelSpec
+from planner.calibration import profiles as calibration
+from planner.estimate import roofline
+from planner.estimate.arithmetic import prefill_flops
+from planner.catalog.lookup import gpu
+from planner.present.cli import main
+from planner.calibration.efficiency import DEFAULTS, resolve
+from planner.core.errors import PlannerError
+from planner.catalog.specs import ModelSpec
 
 H100 = gpu("H100 SXM")
 PEAK, BW = H100.peak_flops["bf16"], H100.memory_bytes_per_s
@@ -182,7 +183,7 @@ def test_cli_results_option_calibrates_an_estimate(tmp_path, capsys):
 
 def test_planner_reads_results_without_torch_or_benchmarks(tmp_path):
     path = write(tmp_path, synthetic())
-    code = (f"import sys, planner; planner.calibrate({str(path)!r}); planner.efficiency.resolve('H100 SXM');"
+    code = (f"import sys, planner; planner.calibrate({str(path)!r}); planner.calibration.efficiency.resolve('H100 SXM');"
             "print(sorted(m for m in ('torch', 'benchmarks') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -190,7 +191,7 @@ def test_planner_reads_results_without_torch_or_benchmarks(tmp_path):
 
 def test_benchmarks_schema_reuses_the_planner_reader():
     import benchmarks.schema as bs
-    from planner import results_file as rf
+    from planner.calibration import results_file as rf
     assert bs.validate_results is rf.validate_results and bs.SCHEMA_VERSION == rf.SCHEMA_VERSION
 
 

@@ -16,7 +16,7 @@ REQUIRED_GPUS = ["A100 40GB SXM", "A100 80GB SXM", "H100 SXM", "H800 SXM", "H200
 
 
 def _data(filename):
-    return tomllib.loads(resources.files("planner").joinpath("data", filename).read_text(encoding="utf-8"))
+    return tomllib.loads(resources.files("planner.catalog").joinpath("data", filename).read_text(encoding="utf-8"))
 
 
 def test_required_gpus_present():
@@ -153,7 +153,7 @@ def test_published_run_refers_to_catalog_and_is_sourced(run):
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
 def test_published_run_implies_plausible_mfu(run):
     """6*N*D over GPU-hours at the bf16 peak: every published run sits between 15% and 70% MFU."""
-    from planner.arithmetic import training_flops_per_token
+    from planner.estimate.arithmetic import training_flops_per_token
     m, g = planner.model(run["model"]), planner.gpu(run["gpu"])
     flops = training_flops_per_token(m, run["seq_len"]) * run["tokens"]
     mfu = flops / (run["gpu_hours"] * 3600 * g.peak("bf16"))

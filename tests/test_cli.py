@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import planner
-from planner.cli import main
-from planner.formatting import dumps_json
+from planner.present.cli import main
+from planner.present.formatting import dumps_json
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

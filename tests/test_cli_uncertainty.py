@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 import planner
-from planner import formatting as fmt
-from planner.cli import main
-from planner.cli_uncertainty import tornado_dict
-from planner.sensitivity import frontier, tornado
-from planner.uncertainty import monte_carlo
+from planner.present import formatting as fmt
+from planner.present.cli import main
+from planner.present.cli_uncertainty import tornado_dict
+from planner.uncertainty.sensitivity import frontier, tornado
+from planner.uncertainty.montecarlo import monte_carlo
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

@@ -2,8 +2,8 @@
 import pytest
 
 import planner
-from planner.arithmetic import attention_flops_per_token, matmul_params, total_params
-from planner.finetuning import QLORA_BYTES_PER_PARAM, finetuning, flops_per_token, lora_params
+from planner.estimate.arithmetic import attention_flops_per_token, matmul_params, total_params
+from planner.estimate.finetuning import QLORA_BYTES_PER_PARAM, finetuning, flops_per_token, lora_params
 
 M = "Llama-2-7B"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import planner
-from planner.formatting import dumps_json
+from planner.present.formatting import dumps_json
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 import planner
-from planner.arithmetic import active_params, total_params
-from planner.errors import InputError, PlannerError
-from planner.hf_config import model_from_hf_config
+from planner.estimate.arithmetic import active_params, total_params
+from planner.core.errors import InputError, PlannerError
+from planner.catalog.hf_config import model_from_hf_config
 
 CONFIGS = Path(__file__).parent / "data" / "hf_configs"
 CASES = [

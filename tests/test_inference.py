@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 import planner
-from planner import arithmetic as ar
-from planner import inference as inf
-from planner.band import Band
-from planner.efficiency import DEFAULTS, Efficiencies
-from planner.errors import DoesNotFitError, InputError, PlannerError
-from planner.specs import ModelSpec
+from planner.estimate import arithmetic as ar
+from planner.estimate import inference as inf
+from planner.core.band import Band
+from planner.calibration.efficiency import DEFAULTS, Efficiencies
+from planner.core.errors import DoesNotFitError, InputError, PlannerError
+from planner.catalog.specs import ModelSpec
 
 # Point efficiencies so hand computations are exact.
 POINT = Efficiencies(train_mfu=Band.point(0.4), prefill=Band.point(0.5), decode_mbu=Band.point(0.68),
@@ -32,7 +32,7 @@ MOE = ModelSpec(name="moe-8x7b", n_layers=32, dim=4096, n_heads=32, n_kv_heads=8
 
 def test_hand_computed_batch1_decode_on_a100():
     assert LLAMA2_7B_PARAMS == 6_738_415_616
-    r = planner.inference.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", prompt_tokens=1,
+    r = planner.estimate.inference.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", prompt_tokens=1,
                                           output_tokens=2, efficiencies=POINT)
     context = 1 + 2 / 2  # prompt plus half the output
     bytes_read = LLAMA2_7B_PARAMS * 2 + context * LLAMA2_7B_KV_BYTES_PER_TOKEN

@@ -6,11 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import planner
-from planner.arithmetic import active_params
-from planner.arithmetic import training_flops_per_token
-from planner.efficiency import DEFAULTS
-from planner.pretraining import CHINCHILLA_TOKENS_PER_PARAM, OVERHEAD_FACTOR, pretraining
-from planner.training import ADAM_MIXED_BYTES_PER_PARAM, USABLE_MEMORY_FRACTION, activation_bytes_per_gpu
+from planner.estimate.arithmetic import active_params
+from planner.estimate.arithmetic import training_flops_per_token
+from planner.calibration.efficiency import DEFAULTS
+from planner.estimate.pretraining import CHINCHILLA_TOKENS_PER_PARAM, OVERHEAD_FACTOR, pretraining
+from planner.estimate.training import ADAM_MIXED_BYTES_PER_PARAM, USABLE_MEMORY_FRACTION, activation_bytes_per_gpu
 
 
 def test_gpu_hours_by_hand():
@@ -38,7 +38,7 @@ def test_min_gpus_by_hand():
     m, g = planner.model("Llama-3.1-70B"), planner.gpu("H100 SXM")
     est = pretraining(model=m, gpu=g, tokens=1e12, seq_len=4096, n_gpus=4096)
     room = g.memory_bytes * USABLE_MEMORY_FRACTION - activation_bytes_per_gpu(m, 4096)
-    assert est.min_gpus == math.ceil(ADAM_MIXED_BYTES_PER_PARAM * planner.arithmetic.total_params(m) / room)
+    assert est.min_gpus == math.ceil(ADAM_MIXED_BYTES_PER_PARAM * planner.estimate.arithmetic.total_params(m) / room)
 
 
 def test_moe_compute_uses_active_params_but_memory_all():
@@ -94,7 +94,7 @@ def test_more_gpus_never_take_longer(n1, n2):
 
 
 def test_staff_and_frontier_reference():
-    from planner.pretraining import FRONTIER_STAFFING
+    from planner.estimate.pretraining import FRONTIER_STAFFING
     est = pretraining(model="Llama-3.1-405B", gpu="H100 SXM", tokens=15e12, n_gpus=16384, staffing=FRONTIER_STAFFING)
     # Background reference: frontier pretraining is >$10M of compute, ~50 researchers, ~a year.
     assert est.cost_usd.p10 > 10e6

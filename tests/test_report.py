@@ -9,9 +9,10 @@ import pytest
 from matplotlib.figure import Figure
 
 import planner
-from planner import charts, report
-from planner.cli import main
-from planner.formatting import COMPARISON_COLUMNS, comparison_frame
+from planner.present import charts
+from planner.present import report
+from planner.present.cli import main
+from planner.present.formatting import COMPARISON_COLUMNS, comparison_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))

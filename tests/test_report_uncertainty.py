@@ -9,14 +9,15 @@ import pytest
 from matplotlib.figure import Figure
 
 import planner
-from planner import charts, report
-from planner import formatting as fmt
-from planner import uncertainty
-from planner.cli import main
-from planner.compare import OPTIONS
-from planner.errors import PlannerError
-from planner.sensitivity import frontier, tornado
-from planner.uncertainty import monte_carlo
+from planner.present import charts
+from planner.present import report
+from planner.present import formatting as fmt
+from planner.uncertainty import montecarlo as uncertainty
+from planner.present.cli import main
+from planner.decide.compare import OPTIONS
+from planner.core.errors import PlannerError
+from planner.uncertainty.sensitivity import frontier, tornado
+from planner.uncertainty.montecarlo import monte_carlo
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"

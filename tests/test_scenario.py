@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 import planner
-from planner.scenario import dumps_scenario, load_scenario, loads_scenario, save_scenario
+from planner.decide.scenario import dumps_scenario, load_scenario, loads_scenario, save_scenario
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples").glob("*.toml"))
 

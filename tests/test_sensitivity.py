@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.compare import compare
-from planner.distributions import EFFICIENCY_INPUTS
-from planner.errors import InputError
-from planner.scenario import load_scenario
-from planner.sensitivity import frontier, tornado
-from planner.uncertainty import Engine
+from planner.decide.compare import compare
+from planner.decide.distributions import EFFICIENCY_INPUTS
+from planner.core.errors import InputError
+from planner.decide.scenario import load_scenario
+from planner.uncertainty.sensitivity import frontier, tornado
+from planner.uncertainty.montecarlo import Engine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

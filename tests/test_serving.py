@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import planner
-from planner import inference as inf
-from planner.errors import DoesNotFitError, InfeasibleError, InputError
-from planner.serving import HOURS_PER_MONTH, monthly_cost_usd_for, replicas_for, serving
-from planner.specs import ModelSpec
-from planner.workload import Workload
+from planner.estimate import inference as inf
+from planner.core.errors import DoesNotFitError, InfeasibleError, InputError
+from planner.estimate.serving import HOURS_PER_MONTH, monthly_cost_usd_for, replicas_for, serving
+from planner.catalog.specs import ModelSpec
+from planner.estimate.workload import Workload
 
 W = Workload(requests_per_day=1_000_000, input_tokens=400, output_tokens=250, prompt_overhead_tokens=200)
 BIG = ModelSpec(name="big-70b", n_layers=80, dim=8192, n_heads=64, n_kv_heads=8, ffn_dim=28672,

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner.compare import compare
-from planner.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, parse_distribution, parse_uncertainty,
+from planner.decide.compare import compare
+from planner.decide.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, parse_distribution, parse_uncertainty,
                                    triangular_from_band)
-from planner.efficiency import DEFAULTS
-from planner.errors import InputError, PlannerError
-from planner.scenario import load_scenario, loads_scenario
-from planner.uncertainty import Engine, crossing_months, monte_carlo
+from planner.calibration.efficiency import DEFAULTS
+from planner.core.errors import InputError, PlannerError
+from planner.decide.scenario import load_scenario, loads_scenario
+from planner.uncertainty.montecarlo import Engine, crossing_months, monte_carlo
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("examples/*.toml"))
 N_STATS = 200_000
@@ -243,7 +243,7 @@ def test_lower_mfu_costs_more_one_time_and_takes_longer():
 
 
 def test_crossing_months_matches_scalar_version():
-    from planner.costmodel import crossing_month
+    from planner.decide.costmodel import crossing_month
     rng = np.random.default_rng(0)
     a, b = np.cumsum(rng.normal(size=(200, 8)), axis=1), np.cumsum(rng.normal(size=(200, 8)), axis=1)
     got = crossing_months(a, b)

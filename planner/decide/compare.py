@@ -1,0 +1,377 @@
+"""The three-way comparison: hosted API vs open weights + fine-tune + self-host vs train from scratch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from ..catalog.api_prices import ApiPrice, api_price
+from ..core.band import Band
+from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative,
+                        monthly_costs, total_cost_for_traffic)
+from ..core.errors import PlannerError, UnknownNameError
+from ..estimate.finetuning import FinetuningEstimate, finetuning
+from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
+from ..core.provenance import Assumption
+from .recommend import Recommendation, recommend
+from ..core.results import ResultMixin
+from .scenario import Scenario
+from ..estimate.serving import ServingPlan, serving
+from ..estimate.workload import DAYS_PER_MONTH, Workload
+
+OPTIONS = {"api": "Hosted API", "self_host": "Open weights + fine-tune + self-host", "scratch": "Train from scratch + self-host"}
+
+
+@dataclass(frozen=True)
+class OptionResult(ResultMixin):
+    key: str
+    label: str
+    available: bool
+    reason_unavailable: str
+    one_time_usd: Band
+    monthly_usd: tuple[float, ...]  # p50 per month, bridge months included
+    cumulative_usd: tuple[float, ...]  # index 0: one-time only; k: end of month k
+    total_usd: Band  # over the horizon
+    usd_per_request: float  # running cost only, averaged over the horizon
+    all_in_usd_per_request: float  # total over the horizon / requests
+    gpus: int  # at the final month's peak (0 for the API)
+    months_to_production: Band
+    breakdown: dict[str, float]  # component -> $ over the horizon (p50)
+    detail: str  # one line: model, GPU, price
+
+
+@dataclass(frozen=True)
+class BreakEven(ResultMixin):
+    a: str
+    b: str
+    requests_per_day: tuple[float, ...]  # traffic levels where the totals are equal
+    crossing_month: float | None  # month at which a's cumulative cost falls to b's (at this scenario's traffic)
+    cheaper_below: str  # which option is cheaper at low traffic
+
+
+@dataclass(frozen=True)
+class PromptTrade(ResultMixin):
+    """A fine-tune drops the few-shot prompt from every call: savings vs tuning cost."""
+
+    where: str  # "self_host" or "api"
+    prompt_tokens_saved: float
+    monthly_saving_usd: float  # month-0 traffic
+    tuning_cost_usd: float
+    payback_months: float | None  # None: never pays back
+    note: str
+
+
+@dataclass(frozen=True)
+class Comparison(ResultMixin):
+    scenario: str
+    horizon_months: int
+    requests_per_month: tuple[float, ...]
+    options: dict[str, OptionResult]
+    break_evens: tuple[BreakEven, ...]
+    prompt_trades: tuple[PromptTrade, ...]
+    recommendation: Recommendation
+    api_price: ApiPrice | None
+    serving_plan: ServingPlan | None
+    scratch_serving_plan: ServingPlan | None
+    finetune: FinetuningEstimate | None
+    pretrain: PretrainingEstimate | None
+    assumptions: tuple[Assumption, ...]
+    cost_models: dict = field(default_factory=dict, repr=False, compare=False)  # option key -> vectorized cost model
+    bridge: ApiCostModel | None = field(default=None, repr=False, compare=False)  # serves traffic before production
+    workload: Workload | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        for k in ("cost_models", "bridge", "workload"):
+            d.pop(k, None)
+        return d
+
+    def cost_vs_traffic(self, requests_per_day=None) -> pd.DataFrame:
+        """Total cost over the horizon of each available option at each traffic level (one array sweep)."""
+        w = self.workload
+        levels = np.geomspace(w.requests_per_day / 100, w.requests_per_day * 100, 200) if requests_per_day is None \
+            else np.asarray(requests_per_day, dtype=float)
+        totals = {OPTIONS[k]: total_cost_for_traffic(m, levels, growth=w.monthly_growth, horizon_months=w.horizon_months,
+                                                     peak_to_mean=w.peak_rps / w.mean_rps, bridge=self.bridge)
+                  for k, m in self.cost_models.items() if self.options[k].available}
+        return pd.DataFrame(totals, index=pd.Index(levels, name="requests_per_day"))
+
+    def table(self) -> pd.DataFrame:
+        """One row per option: the numbers a planning doc quotes."""
+        rows = []
+        for o in self.options.values():
+            rows.append({"option": o.label, "available": o.available, "one_time_usd": o.one_time_usd.p50,
+                         "monthly_usd_first": o.monthly_usd[0] if o.monthly_usd else np.nan,
+                         "monthly_usd_last": o.monthly_usd[-1] if o.monthly_usd else np.nan,
+                         "total_usd": o.total_usd.p50, "total_usd_p10": o.total_usd.p10, "total_usd_p90": o.total_usd.p90,
+                         "usd_per_request": o.usd_per_request, "all_in_usd_per_request": o.all_in_usd_per_request,
+                         "gpus": o.gpus, "months_to_production": o.months_to_production.p50})
+        return pd.DataFrame(rows).set_index("option")
+
+    def cost_curves(self) -> pd.DataFrame:
+        """Cumulative cost (p50) per option, one row per month end (0 = start)."""
+        return pd.DataFrame({o.label: o.cumulative_usd for o in self.options.values() if o.available})
+
+
+def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
+    a, w = s.api, s.workload
+    price = api_price(a.model, a.provider, input_usd_per_mtok=a.input_usd_per_mtok,
+                      output_usd_per_mtok=a.output_usd_per_mtok, cached_input_usd_per_mtok=a.cached_input_usd_per_mtok)
+    cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
+    per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached, batch=a.batch))
+    return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,
+                               months_to_production=a.months_to_production)
+
+
+def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float):
+    h, w = s.self_host, s.workload
+    load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
+    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
+    plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load,
+                   utilization_ceiling=h.utilization_ceiling, min_replicas=h.min_replicas)
+    fleet = FleetCostModel(
+        capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
+        usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=h.utilization_ceiling,
+        min_replicas=h.min_replicas, fixed_monthly_usd=h.ops_engineers * s.costs.usd_per_engineer_year / 12.0,
+        one_time_usd=one_time, months_to_production=months_to_production)
+    return plan, fleet
+
+
+def _priced_gpu(name: str, usd: float):
+    from ..catalog.lookup import gpu as lookup
+    return lookup(name).with_price(usd)
+
+
+def _finetune(s: Scenario) -> FinetuningEstimate | None:
+    h = s.self_host
+    if h.finetune_method == "none":
+        return None
+    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
+    return finetuning(model=h.model, gpu=gpu, method=h.finetune_method, tokens=h.finetune_tokens, epochs=h.finetune_epochs)
+
+
+def _pretrain(s: Scenario) -> PretrainingEstimate:
+    c = s.scratch
+    return pretraining(model=c.model, gpu=c.gpu, tokens=c.tokens, n_gpus=c.n_gpus, prep_months=c.prep_months,
+                       staffing=Staffing(c.researchers, c.months, s.costs.usd_per_engineer_year))
+
+
+def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
+    """Total cost over the horizon at the p10/p50/p90 serving capacity (higher capacity, lower cost)."""
+    from dataclasses import replace
+    w = s.workload
+    out = [float(total_cost_for_traffic(replace(fleet, capacity_rps_per_replica=c, one_time_usd=0.0), w.requests_per_day,
+                                        growth=w.monthly_growth, horizon_months=w.horizon_months,
+                                        peak_to_mean=_peak_to_mean(w), bridge=bridge)) for c in (cap.p90, cap.p50, cap.p10)]
+    return Band(*out)
+
+
+def _peak_to_mean(w) -> float:
+    return w.peak_rps / w.mean_rps
+
+
+def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests, months, detail, extra=None):
+    w = s.workload
+    monthly = monthly_costs(model, requests, months, _peak_to_mean(w), bridge)
+    cum = cumulative(one_time.p50, monthly)
+    if isinstance(model, FleetCostModel):
+        running = _fleet_totals(model, extra["capacity"], s, bridge)
+        before = np.clip(model.months_to_production - months, 0.0, 1.0)
+        own_gpu = (monthly - (bridge.monthly_usd(requests) * before if bridge else 0.0)) - (1 - before) * model.fixed_monthly_usd
+        peak = w.peak_rps_for(months[-1])
+        gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
+        breakdown = {"GPU rent": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
+                     "API bridge until production": float((bridge.monthly_usd(requests) * before).sum()) if bridge else 0.0,
+                     **extra["one_time_parts"]}
+    else:
+        running, gpus = Band.point(float(monthly.sum())), 0
+        breakdown = {"API tokens": float(monthly.sum()), "integration": one_time.p50}
+    total = one_time + running
+    n = float(np.sum(requests))
+    return OptionResult(key=key, label=OPTIONS[key], available=True, reason_unavailable="", one_time_usd=one_time,
+                        monthly_usd=tuple(map(float, monthly)), cumulative_usd=tuple(map(float, cum)), total_usd=total,
+                        usd_per_request=running.p50 / n, all_in_usd_per_request=total.p50 / n, gpus=gpus,
+                        months_to_production=ttp, breakdown=breakdown, detail=detail)
+
+
+def _unavailable(key: str, reason: str) -> OptionResult:
+    nan, inf = float("nan"), float("inf")  # an unavailable option costs "infinitely much": never the cheapest
+    return OptionResult(key=key, label=OPTIONS[key], available=False, reason_unavailable=reason,
+                        one_time_usd=Band.point(0.0), monthly_usd=(), cumulative_usd=(), total_usd=Band.point(inf),
+                        usd_per_request=nan, all_in_usd_per_request=nan, gpus=0, months_to_production=Band.point(inf),
+                        breakdown={}, detail="")
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """What every option's builder needs: the scenario, its months and traffic, and the bridge."""
+
+    s: Scenario
+    months: np.ndarray
+    requests: np.ndarray
+    bridge: ApiCostModel | None
+
+
+def _guarded(key: str, build):
+    """Run an option's builder; an infeasible option (does not fit, latency floor) becomes unavailable.
+
+    A misspelt name stays an error: it is the user's to fix, not a property of the option.
+    """
+    try:
+        return build()
+    except UnknownNameError:
+        raise
+    except PlannerError as e:
+        return _unavailable(key, str(e)), None, None, None
+
+
+def _api_side(s: Scenario):
+    """The API's price and cost model; under regulatory isolation a failed lookup is not fatal."""
+    try:
+        price, model = _api_model(s)
+    except PlannerError as e:
+        if not s.flags.regulatory_isolation:
+            raise
+        return None, None, _unavailable("api", f"regulatory isolation; price lookup also failed: {e}")
+    if s.flags.regulatory_isolation:
+        return price, model, _unavailable("api", "regulatory isolation: inputs may not be sent to a third-party API")
+    return price, model, None
+
+
+def _build_self_host(ctx: _Ctx):
+    s, h = ctx.s, ctx.s.self_host
+    ft = _finetune(s)
+    ft_cost = ft.cost_usd if ft else Band.point(0.0)
+    setup_staff = h.ops_engineers * h.setup_months / 12.0 * s.costs.usd_per_engineer_year
+    one_time = ft_cost + h.evaluation_usd + setup_staff
+    ttp = (ft.wall_days * (1 / DAYS_PER_MONTH) if ft else Band.point(0.0)) + h.setup_months
+    plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
+                         one_time=one_time.p50, months_to_production=ttp.p50)
+    parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
+    detail = f"{h.model} ({h.precision}) on {plan.gpu}, {plan.tensor_parallel} GPU(s)/replica at ${plan.usd_per_gpu_hour:g}/GPU-hour"
+    opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
+                  {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
+    return opt, fleet, plan, ft
+
+
+def _build_scratch(ctx: _Ctx):
+    s, c = ctx.s, ctx.s.scratch
+    if not c.enabled:
+        return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
+    pre = _pretrain(s)
+    one_time = pre.total_cost_usd + c.evaluation_usd
+    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=one_time.p50, months_to_production=pre.calendar_months.p50)
+    parts = {"pretraining compute": pre.cost_usd.p50, "research staff": pre.staff_cost_usd, "evaluation": c.evaluation_usd}
+    detail = f"{c.model} pretrained on {pre.tokens:.3g} tokens, {pre.n_gpus} x {pre.gpu}, served on {plan.gpu}"
+    opt = _option("scratch", fleet, one_time, pre.calendar_months, s, ctx.bridge, ctx.requests, ctx.months, detail,
+                  {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
+    return opt, fleet, plan, pre
+
+
+def compare(scenario: Scenario) -> Comparison:
+    """Compare the three options for `scenario` over its horizon; see Comparison for the fields."""
+    s, w = scenario, scenario.workload
+    months = w.months().astype(float)
+    requests = w.requests_per_month(months)
+    price, api_model, api_gone = _api_side(s)
+    ctx = _Ctx(s, months, requests, bridge=None if api_gone else api_model)
+    opts, models = {}, {}
+    if api_gone is None:
+        models["api"] = api_model
+        detail = f"{price.provider_name} {price.model_name}: ${price.input_usd_per_mtok:g} in / ${price.output_usd_per_mtok:g} out per 1M tokens"
+        opts["api"] = _option("api", api_model, Band.point(api_model.one_time_usd), Band.point(s.api.months_to_production),
+                              s, ctx.bridge, requests, months, detail)
+    else:
+        opts["api"] = api_gone
+    opts["self_host"], models["self_host"], plan, ft = _guarded("self_host", lambda: _build_self_host(ctx))
+    opts["scratch"], models["scratch"], scratch_plan, pre = _guarded("scratch", lambda: _build_scratch(ctx))
+    models = {k: m for k, m in models.items() if m is not None and opts[k].available}
+    bes = tuple(_break_evens(models, opts, s, ctx.bridge))
+    trades = tuple(t for t in (_self_host_trade(s, ft, plan), _api_trade(s, price)) if t is not None)
+    return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
+                      options=opts, break_evens=bes, prompt_trades=trades, recommendation=recommend(opts, bes, s.flags, w),
+                      api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
+                      assumptions=_assumptions(s, price, plan, ft, pre), cost_models=models, bridge=ctx.bridge, workload=w)
+
+
+def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridge) -> dict[str, np.ndarray]:
+    """Total cost over the horizon of each option at each traffic level (vectorized)."""
+    w = s.workload
+    return {k: total_cost_for_traffic(m, requests_per_day, growth=w.monthly_growth, horizon_months=w.horizon_months,
+                                      peak_to_mean=_peak_to_mean(w), bridge=bridge) for k, m in models.items()}
+
+
+def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
+    w = s.workload
+    live = [k for k in OPTIONS if k in models and opts[k].available]
+    for a, b in combinations(live, 2):
+        def cost(k):
+            return lambda t: option_totals_for_traffic({k: models[k]}, s, t, bridge)[k]
+        roots = break_even_traffic(cost(a), cost(b))
+        low = np.array([1.0])
+        cheaper_below = a if cost(a)(low)[0] <= cost(b)(low)[0] else b
+        month = crossing_month(opts[a].cumulative_usd, opts[b].cumulative_usd)
+        if month is None:
+            month = crossing_month(opts[b].cumulative_usd, opts[a].cumulative_usd)
+        yield BreakEven(a=a, b=b, requests_per_day=tuple(roots), crossing_month=month, cheaper_below=cheaper_below)
+
+
+def _self_host_trade(s: Scenario, ft: FinetuningEstimate | None, plan) -> PromptTrade | None:
+    """Self-hosting: a fine-tuned model needs no few-shot prompt, so each request prefills fewer tokens."""
+    w, h = s.workload, s.self_host
+    if ft is None or plan is None or w.prompt_overhead_tokens <= 0 or not h.drops_prompt_overhead:
+        return None
+    try:
+        _, with_prompt = _fleet(s, h.model, drops_overhead=False, one_time=0.0, months_to_production=0.0)
+        _, without = _fleet(s, h.model, drops_overhead=True, one_time=0.0, months_to_production=0.0)
+    except PlannerError:
+        return None
+    req0 = w.requests_per_month(0)
+    saving = float(with_prompt.monthly_usd(req0, _peak_to_mean(w)) - without.monthly_usd(req0, _peak_to_mean(w)))
+    cost = ft.cost_usd.p50
+    note = "the minimum replica count hides the saving at this traffic" if saving <= 0 else \
+        "fewer prompt tokens per request: more requests per replica"
+    return PromptTrade(where="self_host", prompt_tokens_saved=w.prompt_overhead_tokens, monthly_saving_usd=saving,
+                       tuning_cost_usd=cost, payback_months=cost / saving if saving > 0 else None, note=note)
+
+
+def _api_trade(s: Scenario, price: ApiPrice | None) -> PromptTrade | None:
+    """Hosted API: a hosted fine-tune drops the prompt but bills fine-tuned prices and a training fee."""
+    from ..catalog.api_prices import hosted_finetune_cost_usd, hosted_finetune_price
+    w, a, h = s.workload, s.api, s.self_host
+    if price is None or w.prompt_overhead_tokens <= 0:
+        return None
+    try:
+        ftp = hosted_finetune_price(a.model, a.provider)
+    except PlannerError:
+        return None
+    req0 = float(w.requests_per_month(0))
+    cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
+    base = req0 * float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached))
+    p_in = ftp.inference_input_usd_per_mtok or price.input_usd_per_mtok
+    p_out = ftp.inference_output_usd_per_mtok or price.output_usd_per_mtok
+    tuned = req0 * (w.input_tokens * p_in + w.output_tokens * p_out) / 1e6
+    cost = float(hosted_finetune_cost_usd(ftp, h.finetune_tokens, h.finetune_epochs))
+    saving = base - tuned
+    return PromptTrade(where="api", prompt_tokens_saved=w.prompt_overhead_tokens, monthly_saving_usd=saving,
+                       tuning_cost_usd=cost, payback_months=cost / saving if saving > 0 else None,
+                       note=f"hosted fine-tune of {ftp.model} at ${ftp.training_usd_per_mtok:g}/1M training tokens ({ftp.source.url})")
+
+
+def _assumptions(s: Scenario, price, plan, ft, pre) -> tuple[Assumption, ...]:
+    w = s.workload
+    out = [Assumption(f"workload.{k}", v, "", "scenario") for k, v in w.to_dict().items()]
+    out.append(Assumption("usd_per_engineer_year", s.costs.usd_per_engineer_year, "$/year",
+                          "scenario" if s.costs.usd_per_engineer_year != 400_000.0 else "assumption: fully loaded US ML engineer"))
+    if price is not None:
+        out += [Assumption("api input price", price.input_usd_per_mtok, "$/1M tokens", price.source),
+                Assumption("api output price", price.output_usd_per_mtok, "$/1M tokens", price.source),
+                Assumption("api cached-input price", price.cached_input_usd_per_mtok, "$/1M tokens", price.source)]
+    out.append(Assumption("hours per month", 730, "h", "8760 h / 12: cloud monthly billing"))
+    for est in (plan, ft, pre):
+        if est is not None:
+            seen = {a.name for a in out}
+            out += [a for a in est.assumptions if a.name not in seen]
+    return tuple(out)

@@ -1,0 +1,127 @@
+"""Vectorized cost of each option as a function of traffic: the engine under `compare`.
+
+Every function takes numpy arrays (traffic levels, months, sampled inputs) and
+broadcasts, so a sweep over 100k traffic levels or scenario variants is one array
+computation. Break-evens are solved on these functions with scipy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..estimate.workload import DAYS_PER_MONTH, SECONDS_PER_DAY
+
+HOURS_PER_MONTH = 730.0  # 8760 h / 12: how clouds bill a month of an always-on GPU
+
+
+@dataclass(frozen=True)
+class ApiCostModel:
+    """Pay per token: the cost of one request at the provider's prices."""
+
+    usd_per_request: float
+    one_time_usd: float
+    months_to_production: float
+
+    def monthly_usd(self, requests_per_month):
+        return np.asarray(requests_per_month, dtype=float) * self.usd_per_request
+
+
+@dataclass(frozen=True)
+class FleetCostModel:
+    """Pay per GPU-hour: replicas sized for the peak, paid around the clock.
+
+    Replicas are continuous here (capacity bought in fractions of a replica, as an
+    autoscaled or shared fleet does), so cost is a continuous function of traffic
+    and break-evens are exact; the serving plan reports the whole replicas for the
+    peak. The difference is at most one replica.
+    """
+
+    capacity_rps_per_replica: float  # requests/s one replica sustains within the latency targets
+    gpus_per_replica: int
+    usd_per_gpu_hour: float
+    utilization_ceiling: float
+    min_replicas: float
+    fixed_monthly_usd: float  # operations staff
+    one_time_usd: float
+    months_to_production: float
+
+    def replicas(self, peak_rps):
+        need = np.asarray(peak_rps, dtype=float) / (self.capacity_rps_per_replica * self.utilization_ceiling)
+        return np.maximum(self.min_replicas, need)
+
+    def monthly_usd(self, requests_per_month, peak_to_mean: float):
+        """GPU rent for the replicas the month's peak needs, plus fixed staff."""
+        mean_rps = np.asarray(requests_per_month, dtype=float) / (DAYS_PER_MONTH * SECONDS_PER_DAY)
+        gpus = self.replicas(mean_rps * peak_to_mean) * self.gpus_per_replica
+        return gpus * self.usd_per_gpu_hour * HOURS_PER_MONTH + self.fixed_monthly_usd
+
+
+def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
+    """Monthly cost when the option goes live part-way: the bridge (the API) serves until then.
+
+    A fraction f of month m is before production: f = clip(t_prod - m, 0, 1).
+    """
+    before = np.clip(months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
+    return before * bridge_monthly + (1.0 - before) * own_monthly
+
+
+def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None):
+    """Monthly cost of an option over `months` (arrays broadcast)."""
+    if isinstance(model, ApiCostModel):
+        own = model.monthly_usd(requests_per_month)
+    else:
+        own = model.monthly_usd(requests_per_month, peak_to_mean)
+    if isinstance(model, ApiCostModel):
+        return own  # the API serves from month 0; its integration time is its one-time cost
+    if bridge is None:
+        before = np.clip(model.months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
+        return (1.0 - before) * own  # no API allowed: nothing is served (or paid) before production
+    return bridged(own, bridge.monthly_usd(requests_per_month), model.months_to_production, months)
+
+
+def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,
+                           bridge: ApiCostModel | None):
+    """Total cost over the horizon for each traffic level in `requests_per_day` (array).
+
+    Shape: requests_per_day's shape. Months run along a trailing axis and are summed.
+    """
+    rpd = np.asarray(requests_per_day, dtype=float)[..., None]
+    months = np.arange(horizon_months, dtype=float)
+    requests = rpd * DAYS_PER_MONTH * (1.0 + growth) ** months
+    return model.one_time_usd + monthly_costs(model, requests, months, peak_to_mean, bridge).sum(axis=-1)
+
+
+def break_even_traffic(cost_a, cost_b, lo: float = 1.0, hi: float = 1e10, n_grid: int = 400) -> list[float]:
+    """Traffic levels (requests/day) where cost_a(t) == cost_b(t), by grid bracketing then brentq.
+
+    `cost_a`, `cost_b` map an array of traffic levels to total costs. Returns every
+    crossing in [lo, hi], ascending; empty when one option is cheaper throughout.
+    """
+    grid = np.geomspace(lo, hi, n_grid)
+    diff = cost_a(grid) - cost_b(grid)
+    roots = []
+    for i in np.flatnonzero(np.sign(diff[:-1]) * np.sign(diff[1:]) < 0):
+        f = lambda t: float(cost_a(np.array([t]))[0] - cost_b(np.array([t]))[0])  # noqa: E731
+        roots.append(brentq(f, grid[i], grid[i + 1], xtol=1e-9, rtol=1e-12))
+    roots += [float(grid[i]) for i in np.flatnonzero(diff == 0)]
+    return sorted(roots)
+
+
+def crossing_month(cum_a, cum_b) -> float | None:
+    """First time (in months, fractional) at which cumulative cost A drops to or below B's, having been above.
+
+    `cum_a[k]` is the cumulative cost at the end of month k (k = 0 is the start,
+    one-time costs only). Linear interpolation within the month.
+    """
+    diff = np.asarray(cum_a, dtype=float) - np.asarray(cum_b, dtype=float)
+    for k in range(1, len(diff)):
+        if diff[k - 1] > 0 >= diff[k]:
+            return float(k - 1 + diff[k - 1] / (diff[k - 1] - diff[k]))
+    return None
+
+
+def cumulative(one_time_usd: float, monthly) -> np.ndarray:
+    """Cumulative cost at the start (index 0) and at the end of each month."""
+    return one_time_usd + np.concatenate([[0.0], np.cumsum(monthly)])

@@ -1,0 +1,258 @@
+"""Uncertain inputs: a point, a range or a distribution, read from a scenario's `[uncertainty]` table.
+
+    [uncertainty]
+    "workload.requests_per_day" = {dist = "lognormal", median = 40000, sigma = 0.5}
+    "self_host.usd_per_gpu_hour" = {dist = "triangular", low = 2.0, mode = 3.0, high = 6.0}
+    "api.price_scale" = {dist = "uniform", low = 0.5, high = 1.0}
+
+Keys are input paths (see `INPUTS`); unquoted dotted keys, which TOML nests, are
+accepted too. Every problem is an InputError naming the input.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+from scipy.special import ndtri
+
+from ..core.band import Band
+from ..core.errors import InputError, close_matches
+from ..core.results import ResultMixin
+
+Z90 = float(ndtri(0.9))  # 1.2816: a normal's p90 in standard deviations
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input the Monte Carlo can vary: its domain, unit and what varying it changes."""
+
+    path: str
+    domain: str  # "positive" (> 0), "nonneg" (>= 0) or "fraction" (0 < x <= 1)
+    unit: str
+    effect: str
+
+
+_SPECS = [
+    InputSpec("workload.requests_per_day", "positive", "requests/day", "traffic in month 0 (all options)"),
+    InputSpec("workload.monthly_growth", "nonneg", "fraction/month", "compounding traffic growth"),
+    InputSpec("workload.peak_to_mean", "positive", "x", "peak over mean traffic: replicas needed"),
+    InputSpec("api.price_scale", "positive", "x", "multiplier on API token prices (also the bridge before production)"),
+    InputSpec("api.integration_usd", "nonneg", "$", "API one-time cost"),
+    InputSpec("self_host.usd_per_gpu_hour", "positive", "$/GPU-hour",
+              "serving rent of both fleets and the fine-tuning compute (the self-host GPU)"),
+    InputSpec("self_host.finetune_epochs", "positive", "epochs", "fine-tuning compute and time, linearly"),
+    InputSpec("self_host.finetune_tokens", "positive", "tokens", "fine-tuning compute and time, linearly"),
+    InputSpec("self_host.utilization_ceiling", "fraction", "fraction", "replica headroom at peak"),
+    InputSpec("self_host.ops_engineers", "nonneg", "FTE", "monthly operations staff and setup staff"),
+    InputSpec("self_host.setup_months", "nonneg", "months", "time to production and setup staff"),
+    InputSpec("self_host.evaluation_usd", "nonneg", "$", "self-host one-time evaluation"),
+    InputSpec("scratch.tokens", "positive", "tokens", "pretraining compute and time, linearly"),
+    InputSpec("scratch.compute_price_scale", "positive", "x", "multiplier on the pretraining GPU price"),
+    InputSpec("scratch.researchers", "nonneg", "people", "research staff cost"),
+    InputSpec("scratch.months", "nonneg", "months", "research staff cost"),
+    InputSpec("scratch.prep_months", "nonneg", "months", "time to production"),
+    InputSpec("scratch.evaluation_usd", "nonneg", "$", "scratch one-time evaluation"),
+    InputSpec("costs.usd_per_engineer_year", "positive", "$/year", "every staff cost"),
+    InputSpec("efficiency.train_mfu", "fraction", "fraction of peak",
+              "fine-tuning and pretraining GPU-hours and time scale with p50 / MFU"),
+    InputSpec("efficiency.prefill", "fraction", "fraction of peak", "prefill share of replica capacity"),
+    InputSpec("efficiency.decode_mbu", "fraction", "fraction of bandwidth", "decode share of replica capacity"),
+]
+INPUTS: dict[str, InputSpec] = {s.path: s for s in _SPECS}
+EFFICIENCY_INPUTS = {"efficiency.train_mfu": "train_mfu", "efficiency.prefill": "prefill",
+                     "efficiency.decode_mbu": "decode_mbu"}
+DISTS = ("point", "range", "uniform", "triangular", "lognormal")
+
+
+@dataclass(frozen=True)
+class Distribution(ResultMixin):
+    """One uncertain input. `kind`: point, uniform, triangular or lognormal ("range" is read as uniform).
+
+    Bounded kinds use low/mode/high; lognormal uses median and sigma (of log x).
+    """
+
+    kind: str
+    low: float = math.nan
+    mode: float = math.nan
+    high: float = math.nan
+    median: float = math.nan
+    sigma: float = math.nan
+    source: str = "scenario [uncertainty]"
+
+    @classmethod
+    def point(cls, value: float, source: str = "scenario") -> Distribution:
+        return cls("point", low=value, mode=value, high=value, median=value, sigma=0.0, source=source)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.kind == "point":
+            return np.full(n, self.low)
+        if self.kind == "uniform":
+            return rng.uniform(self.low, self.high, n)
+        if self.kind == "triangular":
+            return rng.triangular(self.low, self.mode, self.high, n)
+        return self.median * np.exp(self.sigma * rng.standard_normal(n))
+
+    def ppf(self, q):
+        """Quantile function (inverse CDF) at `q` in [0, 1], elementwise."""
+        q = np.asarray(q, dtype=float)
+        if self.kind == "point":
+            return np.full(q.shape, self.low)
+        if self.kind == "uniform":
+            return self.low + q * (self.high - self.low)
+        if self.kind == "triangular":
+            a, c, b = self.low, self.mode, self.high
+            split = (c - a) / (b - a)
+            left = a + np.sqrt(np.minimum(q, split) * (b - a) * (c - a))
+            right = b - np.sqrt((1 - np.maximum(q, split)) * (b - a) * (b - c))
+            return np.where(q <= split, left, right)
+        return self.median * np.exp(self.sigma * ndtri(q))
+
+    def band(self) -> Band:
+        p10, p50, p90 = (float(v) for v in self.ppf([0.1, 0.5, 0.9]))
+        return Band(p10, p50, p90)
+
+    @property
+    def mean(self) -> float:
+        if self.kind == "point":
+            return self.low
+        if self.kind == "uniform":
+            return (self.low + self.high) / 2
+        if self.kind == "triangular":
+            return (self.low + self.mode + self.high) / 3
+        return self.median * math.exp(self.sigma ** 2 / 2)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (0.0, math.inf) if self.kind == "lognormal" else (self.low, self.high)
+
+
+def _number(path: str, table: dict, key: str) -> float:
+    if key not in table:
+        raise InputError(path, f"{table.get('dist')!r} distribution needs {key!r}; got keys {sorted(table)}")
+    v = table[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise InputError(path, f"{key} must be a finite number, got {v!r}")
+    return float(v)
+
+
+def _allowed(path: str, table: dict, keys: set[str]) -> None:
+    extra = set(table) - keys - {"dist"}
+    if extra:
+        raise InputError(path, f"unexpected key(s) {sorted(extra)} for dist={table['dist']!r}; expected {sorted(keys)}")
+
+
+def parse_distribution(path: str, table) -> Distribution:
+    """One `[uncertainty]` entry -> Distribution; impossible parameters raise InputError(path, why)."""
+    if not isinstance(table, dict) or "dist" not in table:
+        raise InputError(path, f"must be an inline table with a 'dist' key (one of {', '.join(DISTS)}), got {table!r}")
+    kind = table["dist"]
+    if kind not in DISTS:
+        near = close_matches(str(kind), DISTS)
+        raise InputError(path, f"unknown dist {kind!r}" + (f"; did you mean {', '.join(near)}?" if near else
+                                                             f"; known: {', '.join(DISTS)}"))
+    num = lambda k: _number(path, table, k)  # noqa: E731
+    if kind == "point":
+        _allowed(path, table, {"value"})
+        return Distribution.point(num("value"), source="scenario [uncertainty]")
+    if kind in ("uniform", "range"):
+        _allowed(path, table, {"low", "high"})
+        low, high = num("low"), num("high")
+        if low > high:
+            raise InputError(path, f"low ({low:g}) is above high ({high:g})")
+        return Distribution.point(low) if low == high else Distribution("uniform", low=low, high=high,
+                                                                          mode=(low + high) / 2)
+    if kind == "triangular":
+        _allowed(path, table, {"low", "mode", "high"})
+        low, mode, high = num("low"), num("mode"), num("high")
+        if low > high:
+            raise InputError(path, f"low ({low:g}) is above high ({high:g})")
+        if not low <= mode <= high:
+            raise InputError(path, f"mode ({mode:g}) is outside [low, high] = [{low:g}, {high:g}]")
+        return Distribution.point(low) if low == high else Distribution("triangular", low=low, mode=mode, high=high)
+    return _lognormal(path, table, num)
+
+
+def _lognormal(path: str, table: dict, num) -> Distribution:
+    """median + sigma, or p10 + p90 (median = sqrt(p10 p90), sigma = ln(p90 / p10) / (2 z90))."""
+    if "p10" in table or "p90" in table:
+        _allowed(path, table, {"p10", "p90"})
+        p10, p90 = num("p10"), num("p90")
+        if p10 <= 0 or p90 <= 0:
+            raise InputError(path, f"lognormal p10 and p90 must be > 0, got p10={p10:g}, p90={p90:g}")
+        if p10 > p90:
+            raise InputError(path, f"lognormal p10 ({p10:g}) is above p90 ({p90:g})")
+        median, sigma = math.sqrt(p10 * p90), math.log(p90 / p10) / (2 * Z90)
+    else:
+        _allowed(path, table, {"median", "sigma"})
+        median, sigma = num("median"), num("sigma")
+        if median <= 0:
+            raise InputError(path, f"lognormal median must be > 0, got {median:g}")
+        if sigma < 0:
+            raise InputError(path, f"lognormal sigma must be >= 0, got {sigma:g}")
+    return Distribution.point(median) if sigma == 0 else Distribution("lognormal", median=median, sigma=sigma)
+
+
+def _check_domain(path: str, d: Distribution) -> None:
+    """The sampled values must be possible for the input: positive traffic, a fraction <= 1, ..."""
+    domain = INPUTS[path].domain
+    lo, hi = d.support
+    if domain == "fraction" and d.kind == "lognormal":
+        raise InputError(path, "a fraction cannot be lognormal (its tail passes 1); use triangular or uniform")
+    if domain in ("positive", "fraction") and lo <= 0 and d.kind != "lognormal":  # lognormal: always > 0
+        raise InputError(path, f"must be > 0 everywhere, but the distribution reaches {lo:g}")
+    if domain == "nonneg" and lo < 0:
+        raise InputError(path, f"must be >= 0 everywhere, but the distribution reaches {lo:g}")
+    if domain == "fraction" and hi > 1:
+        raise InputError(path, f"is a fraction, but the distribution reaches {hi:g} (> 1)")
+
+
+def _flatten(table: dict, prefix: str = "") -> dict:
+    """TOML turns unquoted `workload.requests_per_day = {...}` into nested tables: flatten them back."""
+    out = {}
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and "dist" not in value and value:
+            out.update(_flatten(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def parse_uncertainty(table: dict) -> dict[str, Distribution]:
+    """A scenario's `[uncertainty]` table -> {input path: Distribution}, validated."""
+    out = {}
+    for path, entry in _flatten(table or {}).items():
+        if path not in INPUTS:
+            near = close_matches(path, INPUTS)
+            raise InputError(path, "unknown uncertain input" + (f"; did you mean {', '.join(near)}?" if near else
+                                                                 f"; known: {', '.join(INPUTS)}"))
+        d = parse_distribution(path, entry)
+        _check_domain(path, d)
+        out[path] = d
+    return out
+
+
+def triangular_from_band(band: Band, source: str) -> Distribution:
+    """The triangular distribution whose p10/p50/p90 equal the Band's (solved numerically).
+
+    Triangular, not lognormal: three parameters match all three percentiles, and its
+    bounded support keeps an efficiency below 1. A point Band gives a point.
+    """
+    p = np.array([band.p10, band.p50, band.p90])
+    if band.p90 - band.p10 <= 1e-12 * max(abs(band.p50), 1.0):
+        return Distribution.point(band.p50, source=source)
+    width = band.p90 - band.p10
+
+    def resid(x):
+        a, c, b = x[0], x[0] + x[1], x[0] + x[1] + x[2]  # low, low + gap1, ...: ordered by construction
+        return Distribution("triangular", low=a, mode=c, high=b).ppf([0.1, 0.5, 0.9]) - p
+
+    fit = least_squares(resid, [band.p10 - width / 2, width, width], bounds=([-np.inf, 0, 0], np.inf),
+                        xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    a, c = fit.x[0], fit.x[0] + fit.x[1]
+    d = Distribution("triangular", low=a, mode=c, high=c + fit.x[2], source=source)
+    if np.max(np.abs(resid(fit.x))) > 1e-6 * width:
+        raise InputError("efficiency", f"no triangular distribution matches {band} ({source})")
+    return d

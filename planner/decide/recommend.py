@@ -1,0 +1,100 @@
+"""A plain-language recommendation with its reasons, from costs, break-evens and scenario flags.
+
+The non-cost reasons follow shared/background/what-are-foundation-models.txt:
+training from scratch is almost never worth it, except for highly proprietary
+data, regulatory isolation or frontier research; fine-tuning beats prompting with
+more than 1000 good labels or when the latency budget rules out long prompts.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..core.results import ResultMixin
+
+# Within this factor of the cheapest, a non-cost reason may decide.
+NEAR_TIE = 1.25
+
+
+@dataclass(frozen=True)
+class Recommendation(ResultMixin):
+    choice: str  # option key, or "" when nothing is available
+    label: str
+    headline: str
+    reasons: tuple[str, ...]
+
+
+def _usd(x: float) -> str:
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"${x / div:,.2f}{unit}"
+    return f"${x:,.2f}" if abs(x) >= 1 else f"${x:.4f}"
+
+
+def _cost_reasons(live: list, horizon: int) -> list[str]:
+    ranked = sorted(live, key=lambda o: o.total_usd.p50)
+    best = ranked[0]
+    t = best.total_usd
+    band = f" (p10-p90 {_usd(t.p10)}-{_usd(t.p90)})" if t.p90 > t.p10 else ""
+    out = [f"Over {horizon} months, {best.label} costs {_usd(t.p50)}{band}, "
+           f"{_usd(best.all_in_usd_per_request * 1000)} per 1000 requests all-in."]
+    for o in ranked[1:]:
+        out.append(f"{o.label} would cost {_usd(o.total_usd.p50)}, {o.total_usd.p50 / best.total_usd.p50:.1f}x as much.")
+    return out
+
+
+def _break_even_reasons(break_evens, opts, workload) -> list[str]:
+    out = []
+    for be in break_evens:
+        other = be.b if be.cheaper_below == be.a else be.a
+        lo, hi = opts[be.cheaper_below].label, opts[other].label
+        if be.requests_per_day:
+            t = be.requests_per_day[0]
+            side = "above" if workload.requests_per_day > t else "below"
+            out.append(f"{hi} becomes cheaper than {lo} above {t:,.0f} requests/day "
+                       f"(this scenario: {workload.requests_per_day:,.0f}, {side} it).")
+        if be.crossing_month is not None:
+            out.append(f"Cumulative costs of {opts[be.a].label} and {opts[be.b].label} cross in month {be.crossing_month:.1f}.")
+    return out
+
+
+def _flag_reasons(flags) -> list[str]:
+    out = []
+    if flags.regulatory_isolation:
+        out.append("Regulatory isolation: inputs may not leave your infrastructure, so the hosted API is ruled out.")
+    if flags.proprietary_data:
+        out.append("Proprietary data favours keeping weights and data in-house (self-hosting or training).")
+    if flags.labels_over_1000:
+        out.append("With more than 1000 good labels, a fine-tune typically beats prompting on a narrow task.")
+    if flags.latency_critical:
+        out.append("A tight latency budget penalises long few-shot prompts; a fine-tune removes them.")
+    if flags.frontier_research:
+        out.append("Frontier research: the model itself is the goal, one of the few reasons to pretrain.")
+    return out
+
+
+def _pick(live: list, flags) -> tuple:
+    by_cost = sorted(live, key=lambda o: o.total_usd.p50)
+    best = by_cost[0]
+    keys = {o.key: o for o in live}
+    if flags.frontier_research and "scratch" in keys:
+        return keys["scratch"], "the scenario marks frontier research"
+    prefer_inhouse = flags.proprietary_data or flags.labels_over_1000 or flags.latency_critical
+    if best.key == "api" and prefer_inhouse and "self_host" in keys:
+        sh = keys["self_host"]
+        if sh.total_usd.p50 <= NEAR_TIE * best.total_usd.p50:
+            return sh, f"within {NEAR_TIE:.2f}x of the cheapest, and the scenario's flags favour in-house weights"
+    return best, "lowest total cost over the horizon"
+
+
+def recommend(opts: dict, break_evens, flags, workload) -> "Recommendation":
+    live = [o for o in opts.values() if o.available and math.isfinite(o.total_usd.p50)]
+    gone = [f"{o.label}: not possible here: {o.reason_unavailable}" for o in opts.values() if not o.available]
+    if not live:
+        return Recommendation("", "", "No option is feasible for this scenario.", tuple(gone))
+    choice, why = _pick(live, flags)
+    reasons = _cost_reasons(live, workload.horizon_months) + _break_even_reasons(break_evens, opts, workload)
+    reasons += _flag_reasons(flags) + gone
+    if choice.months_to_production.p50 > 1:
+        reasons.append(f"{choice.label} reaches production in about {choice.months_to_production.p50:.1f} months.")
+    return Recommendation(choice.key, choice.label, f"Recommended: {choice.label} ({why}).", tuple(reasons))

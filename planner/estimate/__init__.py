@@ -1,0 +1,3 @@
+"""The performance model: transformer arithmetic, training, inference and serving estimates.
+Imports core, catalog and calibration.
+"""

@@ -1,0 +1,84 @@
+"""Default pretraining estimates against published runs: how far off, and inside the band?
+
+`python -m planner.published` prints the table the README quotes. Estimates use
+the literature defaults (planner/efficiency.py), never a per-run fit: one MFU
+distribution for every model and GPU.
+"""
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+from ..calibration.efficiency import DEFAULTS
+from .pretraining import pretraining
+from ..core.provenance import Source
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    name: str
+    model: str
+    gpu: str
+    tokens: float
+    gpu_hours: float
+    seq_len: int
+    source: Source
+
+
+@functools.cache
+def published_runs() -> tuple[PublishedRun, ...]:
+    """The runs in planner/catalog/data/published_runs.toml, each with its citation."""
+    text = resources.files("planner.catalog").joinpath("data", "published_runs.toml").read_text(encoding="utf-8")
+    runs = []
+    for r in tomllib.loads(text)["run"]:
+        src = r["source"]
+        runs.append(PublishedRun(name=r["name"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
+                                 gpu_hours=float(r["gpu_hours"]), seq_len=int(r["seq_len"]),
+                                 source=Source(src["url"], str(src["checked"]), src.get("note", ""))))
+    return tuple(runs)
+
+
+def check_published_runs() -> pd.DataFrame:
+    """One row per run: published GPU-hours, the default estimate's band, the error, inside or not."""
+    rows = []
+    for run in published_runs():
+        est = pretraining(model=run.model, gpu=run.gpu, tokens=run.tokens, seq_len=run.seq_len, efficiencies=DEFAULTS)
+        g = est.gpu_hours
+        rows.append({"run": run.name, "gpu": run.gpu, "published_gpu_hours": run.gpu_hours,
+                     "estimate_p50": g.p50, "estimate_p10": g.p10, "estimate_p90": g.p90,
+                     "error": g.p50 / run.gpu_hours - 1.0, "inside_band": g.contains(run.gpu_hours),
+                     "source": f"{run.source.url} ({run.source.note.split(';')[0]})"})
+    return pd.DataFrame(rows)
+
+
+def summary_line(df: pd.DataFrame) -> str:
+    err = np.abs(df["error"].to_numpy()) * 100
+    inside = int(df["inside_band"].sum())
+    return (f"median error {np.median(err):.1f}%, max error {err.max():.1f}% over {len(df)} runs; "
+            f"{inside} of {len(df)} published values inside the p10-p90 band")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    lines = ["| run | GPU | published GPU-h | estimate p50 [p10-p90] | error | inside band |",
+             "|---|---|---:|---:|---:|:---:|"]
+    for r in df.itertuples():
+        lines.append(f"| {r.run} | {r.gpu} | {r.published_gpu_hours:,.0f} | {r.estimate_p50:,.0f} "
+                     f"[{r.estimate_p10:,.0f}-{r.estimate_p90:,.0f}] | {r.error:+.1%} | {'yes' if r.inside_band else 'no'} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    df = check_published_runs()
+    print(markdown_table(df))
+    print()
+    print(f"MFU band (p10/p50/p90): {DEFAULTS.train_mfu.p10:.2f}/{DEFAULTS.train_mfu.p50:.2f}/{DEFAULTS.train_mfu.p90:.2f}")
+    print(summary_line(df))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Shared training arithmetic: memory per GPU under full sharding, and time and cost from FLOPs.
+
+Pretraining and fine-tuning differ in FLOPs per token and in which states are
+kept; both then go through `min_gpus_to_fit` and `run_time_cost`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..core.band import Band
+from ..core.errors import DoesNotFitError
+from ..catalog.specs import GPUSpec, ModelSpec
+
+# Mixed-precision Adam keeps bf16 weights (2) and gradients (2) plus fp32 master
+# weights (4) and two moments (4 + 4): 16 bytes per trained parameter
+# (Rajbhandari et al. 2020, "ZeRO", Sec. 3.1: 2 + 2 + 12 = 16 bytes per parameter).
+ADAM_MIXED_BYTES_PER_PARAM = 16.0
+
+# Fraction of HBM left for states and activations after the CUDA context,
+# allocator fragmentation and communication buffers (an assumption; typical
+# FSDP runs keep 5-15% free).
+USABLE_MEMORY_FRACTION = 0.85
+
+HOURS_PER_DAY = 24.0
+
+
+def activation_bytes_per_gpu(m: ModelSpec, seq_len: int, micro_batch: int = 1, *, checkpointing: bool = True) -> float:
+    """Activation memory of one micro-batch on one GPU, bf16.
+
+    Korthikanti et al. 2022 ("Reducing Activation Recomputation", Sec. 4.1): one
+    layer holds s*b*h*(34 + 5*a*s/h) bytes; FlashAttention removes the 5as/h
+    score term. With full checkpointing only each layer's bf16 input (2*s*b*h
+    bytes) is kept, plus one layer's activations while it is recomputed.
+    """
+    sbh = float(seq_len) * micro_batch * m.dim
+    one_layer = 34.0 * sbh
+    if not checkpointing:
+        return m.n_layers * one_layer
+    return m.n_layers * 2.0 * sbh + one_layer
+
+
+def min_gpus_to_fit(*, state_bytes: float, replicated_bytes: float, activation_bytes: float,
+                    gpu: GPUSpec, what: str) -> int:
+    """Fewest GPUs whose usable memory holds `state_bytes` fully sharded (ZeRO-3/FSDP).
+
+    Each GPU also holds `replicated_bytes` (not sharded) and its own activations.
+    Raises DoesNotFitError when even infinite sharding leaves no room.
+    """
+    usable = gpu.memory_bytes * USABLE_MEMORY_FRACTION
+    room = usable - replicated_bytes - activation_bytes
+    if room <= 0:
+        raise DoesNotFitError(
+            f"{what} does not fit on {gpu.name} even fully sharded: activations and unsharded "
+            f"state need {(replicated_bytes + activation_bytes) / 1e9:.1f} GB per GPU of "
+            f"{usable / 1e9:.1f} GB usable; shorten the sequence, use tensor/sequence parallelism, "
+            f"or a GPU with more memory")
+    return max(1, math.ceil(state_bytes / room))
+
+
+def check_enough_gpus(n_gpus: int, min_gpus: int, *, state_bytes: float, gpu: GPUSpec, what: str) -> None:
+    if n_gpus < min_gpus:
+        raise DoesNotFitError(
+            f"{what} needs at least {min_gpus} x {gpu.name} to hold {state_bytes / 1e9:,.0f} GB of "
+            f"weights, gradients and optimizer states fully sharded (plus activations); got n_gpus={n_gpus}")
+
+
+@dataclass(frozen=True)
+class RunTimeCost:
+    gpu_hours: Band
+    wall_days: Band
+    cost_usd: Band
+
+
+def run_time_cost(*, flops: float, gpu: GPUSpec, dtype: str, n_gpus: int, mfu: Band,
+                  overhead_factor: float) -> RunTimeCost:
+    """GPU-hours = FLOPs / (dense peak x MFU) x overhead; days on n_gpus; $ at the GPU's price.
+
+    The standard MFU accounting (Chowdhery et al. 2022, App. B): model FLOPs over
+    peak FLOP/s times GPU-seconds. `overhead_factor` adds restarts, failures and
+    evaluation pauses that the steady-state MFU leaves out.
+    """
+    gpu_seconds = flops / (gpu.peak(dtype) * mfu)
+    gpu_hours = gpu_seconds * (overhead_factor / 3600.0)
+    wall_days = gpu_hours * (1.0 / (n_gpus * HOURS_PER_DAY))
+    return RunTimeCost(gpu_hours=gpu_hours, wall_days=wall_days, cost_usd=gpu_hours * gpu.usd_per_gpu_hour)

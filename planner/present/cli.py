@@ -1,0 +1,330 @@
+"""`planner`: the command line. It parses arguments and formats results; every number comes from the API.
+
+Output carries no colour codes, so it reads the same in a terminal and in a pipe.
+A user error prints one line, `planner: error: ...`, and exits 1 (2 for a usage
+error); a traceback means a bug in the planner.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+import pandas as pd
+
+from .. import __version__
+from . import formatting as fmt
+from .cli_uncertainty import add_commands as uncertainty_commands
+from ..core.errors import PlannerError
+from ..core.results import as_plain
+
+TABLE_FORMATS = ("table", "markdown", "csv", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        self.exit(2, f"planner: error: {message} (see: {self.prog} --help)\n")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+# ---- compare, report ----
+
+def _comparison(path: str):
+    from ..decide.compare import compare
+    from ..decide.scenario import load_scenario
+    s = load_scenario(path)
+    try:
+        return compare(s)
+    except PlannerError as e:
+        raise PlannerError(f"{path}: {e}") from None
+
+
+def _break_even_frame(c) -> pd.DataFrame:
+    rows = [{"Options": f"{c.options[b.a].label} vs {c.options[b.b].label}",
+             "Equal total at (req/day)": ", ".join(fmt.count(t) for t in b.requests_per_day) or "never",
+             "Cheaper at low traffic": c.options[b.cheaper_below].label,
+             "Cumulative costs cross": f"month {b.crossing_month:.1f}" if b.crossing_month is not None else "no"}
+            for b in c.break_evens]
+    return pd.DataFrame(rows, columns=["Options", "Equal total at (req/day)", "Cheaper at low traffic",
+                                       "Cumulative costs cross"])
+
+
+def cmd_compare(a) -> int:
+    c = _comparison(a.scenario)
+    if a.format == "json":
+        _out(fmt.dumps_json(c.to_dict()))
+        return 0
+    if a.format == "csv":  # full precision, machine-readable
+        _out(c.table().to_csv().rstrip("\n"))
+        return 0
+    md = a.format == "markdown"
+    table = fmt.markdown_table if md else fmt.text_table
+    head = (lambda t: f"## {t}") if md else (lambda t: f"{t}\n{'=' * len(t)}")
+    rec = c.recommendation
+    unavailable = [f"- {o.label}: not available: {o.reason_unavailable}" for o in c.options.values() if not o.available]
+    details = [f"- {o.label}: {o.detail}" for o in c.options.values() if o.available]
+    if c.api_price is not None:
+        p = c.api_price
+        details.append(f"- API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})")
+    parts = [head(f"{c.scenario}: {c.horizon_months} months"), table(fmt.comparison_frame(c.table())),
+             "\n".join(details), *(["\n".join(unavailable)] if unavailable else []),
+             head("Break-even"), table(_break_even_frame(c)) if c.break_evens else "fewer than two options available",
+             head("Recommendation"), rec.headline, "\n".join(f"- {r}" for r in rec.reasons)]
+    _out("\n\n".join(parts))
+    return 0
+
+
+def cmd_report(a) -> int:
+    from .report import REPORT_MD, write_report
+    out = write_report(a.scenario, a.output, force=a.force)
+    _out(f"wrote {out / REPORT_MD}")
+    return 0
+
+
+# ---- catalogs ----
+
+def _models_frame() -> pd.DataFrame:
+    from ..estimate.arithmetic import active_params, total_params
+    from ..catalog.lookup import models
+    return pd.DataFrame([{"model": m.name, "params": fmt.count(total_params(m)), "active": fmt.count(active_params(m)),
+                          "layers": m.n_layers, "dim": m.dim, "heads/kv": f"{m.n_heads}/{m.n_kv_heads}",
+                          "context": m.context_length, "source": m.source.url if m.source else "",
+                          "checked": m.source.checked if m.source else ""} for m in models()])
+
+
+def _gpus_frame() -> pd.DataFrame:
+    from ..catalog.lookup import gpus
+    def tflops(g, dtype):  # n/a where the GPU has no tensor cores for dtype
+        return fmt.number(g.peak_flops.get(dtype, float("nan")) / 1e12, ",.0f")
+    rows = []
+    for g in gpus():
+        src = g.sources
+        rows.append({"gpu": g.name, "vendor": g.vendor, "bf16 TFLOP/s": tflops(g, "bf16"), "fp8 TFLOP/s": tflops(g, "fp8"),
+                     "memory GiB": fmt.number(g.memory_bytes / 2**30), "TB/s": fmt.number(g.memory_bytes_per_s / 1e12),
+                     "$/GPU-hour": f"${g.usd_per_gpu_hour:.2f}",
+                     "spec source": src["peak_tflops"].url if "peak_tflops" in src else "",
+                     "price source": src["usd_per_gpu_hour"].url if "usd_per_gpu_hour" in src else "",
+                     "checked": min((s.checked for s in src.values()), default="")})
+    return pd.DataFrame(rows)
+
+
+def _catalog(frame: pd.DataFrame, a, footer: str) -> int:
+    _out(fmt.render(frame, a.format))
+    if a.format in ("table", "markdown"):
+        _out(f"\n{footer}")
+    return 0
+
+
+def cmd_models(a) -> int:
+    return _catalog(_models_frame(), a, "Architectures from each model's config.json (source, checked date).")
+
+
+def cmd_gpus(a) -> int:
+    return _catalog(_gpus_frame(), a, "Dense peaks (no 2:4 sparsity); on-demand prices. `checked`: oldest check date.")
+
+
+def cmd_prices(a) -> int:
+    from ..catalog.api_prices import price_data_info, search_api_models
+    info = price_data_info()
+    df = search_api_models(a.search or "", limit=a.limit)
+    if df.empty:
+        raise PlannerError(f"no API model matches {a.search!r}; try one word, e.g. 'gpt' or 'claude'")
+    return _catalog(df, a, f"$ per 1M tokens. Data: {info['package']} {info['version']}, data date {info['data_date']} "
+                           f"({info['data_date_note']}).")
+
+
+# ---- estimate ----
+
+def _given(a, *names) -> dict:
+    """Only the options the user gave: every default lives in the planner API, not here."""
+    return {n: getattr(a, n) for n in names if getattr(a, n) is not None}
+
+
+def _print_rows(rows, est, a) -> int:
+    if a.format == "json":
+        _out(fmt.dumps_json(as_plain(est)))
+        return 0
+    _out(fmt.render(pd.DataFrame(rows, columns=["quantity", "p50 [p10-p90]"]), a.format))
+    return 0
+
+
+def cmd_pretrain(a) -> int:
+    from ..estimate.pretraining import Staffing, pretraining
+    staff = Staffing(**_given(a, "researchers", "months")) if (a.researchers or a.months) else None
+    est = pretraining(model=a.model, gpu=a.gpu, staffing=staff,
+                      **_given(a, "tokens", "n_gpus", "seq_len", "prep_months"))
+    return _print_rows(fmt.pretraining_rows(est), est, a)
+
+
+def cmd_finetune(a) -> int:
+    from ..estimate.finetuning import finetuning
+    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens,
+                     **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank"))
+    return _print_rows(fmt.finetuning_rows(est), est, a)
+
+
+def cmd_serve(a) -> int:
+    from ..catalog.lookup import gpu as lookup_gpu
+    from ..estimate.serving import serving
+    from ..estimate.workload import Workload
+    w = Workload(requests_per_day=a.requests_per_day, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
+                 **_given(a, "prompt_overhead_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s"))
+    g = lookup_gpu(a.gpu) if a.usd_per_gpu_hour is None else lookup_gpu(a.gpu).with_price(a.usd_per_gpu_hour)
+    plan = serving(model=a.model, gpu=g, workload=w, **_given(a, "precision", "utilization_ceiling", "min_replicas"))
+    return _print_rows(fmt.serving_rows(plan), plan, a)
+
+
+def _profile_rows(p) -> list[tuple[str, str]]:
+    """A calibration profile as (quantity, value) rows; units at the edge."""
+    def opt(b, unit="", scale=1.0):
+        return fmt.band(b.map(lambda v: v / scale), unit=unit) if b is not None else "not measured"
+    rows = [("hardware", f"{p.device_name} ({p.device}, {p.dtype})"),
+            ("used for estimates on", p.gpu or "none: no catalog GPU (CPUs have none)"),
+            ("source", p.source)]
+    rows += [(f"GEMM {d}", opt(b, "TFLOP/s", 1e12)) for d, b in p.gemm_flops_per_s.items()]
+    rows += [("copy bandwidth", opt(p.copy_bytes_per_s, "GB/s", 1e9)),
+             ("fractions of", f"{fmt.number((p.peak_flops_per_s or 0) / 1e12)} TFLOP/s, "
+                              f"{fmt.number((p.peak_bytes_per_s or 0) / 1e9)} GB/s ({p.peak_source})"),
+             ("training MFU", opt(p.train_mfu)), ("prefill efficiency", opt(p.prefill)),
+             ("decode MBU", opt(p.decode_mbu)), ("int8 / dense decode speed-up", opt(p.int8_decode_speedup, "x"))]
+    return rows
+
+
+def cmd_calibrate(a) -> int:
+    from ..calibration.profiles import calibrate
+    profile = calibrate(a.results)
+    if a.format == "json":
+        _out(fmt.dumps_json(as_plain(profile)))
+        return 0
+    _out(fmt.text_table(pd.DataFrame(_profile_rows(profile), columns=["quantity", "p50 [p10-p90]"])))
+    return 0
+
+
+def _use_results(a) -> None:
+    """--results PATH: calibrate from the user's file or folder instead of the committed results."""
+    if getattr(a, "results", None):
+        from ..calibration.profiles import use_results
+        use_results(a.results)
+
+
+# ---- the parser ----
+
+def _scenario_commands(sub) -> None:
+    p = sub.add_parser("compare", help="compare the three options for a scenario file")
+    p.add_argument("scenario", help="scenario TOML file (see examples/)")
+    p.add_argument("--format", choices=TABLE_FORMATS, default="table",
+                   help="json: the full result, machine-readable (default: table)")
+    _results_option(p)
+    p.set_defaults(run=cmd_compare)
+    p = sub.add_parser("report", help="write a Markdown report with charts for a planning doc")
+    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write (created)")
+    p.add_argument("--force", action="store_true", help="replace an earlier report in DIR")
+    _results_option(p)
+    p.set_defaults(run=cmd_report)
+
+
+def _catalog_commands(sub) -> None:
+    for name, run, what in (("models", cmd_models, "open-weights models"), ("gpus", cmd_gpus, "GPUs")):
+        p = sub.add_parser(name, help=f"list the catalog's {what} with sources")
+        p.add_argument("--format", choices=TABLE_FORMATS, default="table")
+        p.set_defaults(run=run)
+    p = sub.add_parser("prices", help="search hosted-API prices (genai-prices data)")
+    p.add_argument("search", nargs="?", help="words that provider, model id or name must contain")
+    p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    p.add_argument("--format", choices=TABLE_FORMATS, default="table")
+    p.set_defaults(run=cmd_prices)
+    p = sub.add_parser("calibrate", help="fit efficiencies to benchmark results and print the profile")
+    p.add_argument("results", help="benchmark results JSON file")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=cmd_calibrate)
+
+
+def _hardware(p, *, model_required: bool = False) -> None:
+    p.add_argument("--model", required=model_required, default=None if model_required else "Llama-3.1-8B",
+                   help="catalog model (see `planner models`)" + ("" if model_required else "; default Llama-3.1-8B"))
+    p.add_argument("--gpu", default="H100 SXM", help="catalog GPU (see `planner gpus`); default 'H100 SXM'")
+    p.add_argument("--format", choices=TABLE_FORMATS, default="table")
+    _results_option(p)
+
+
+def _results_option(p) -> None:
+    p.add_argument("--results", metavar="PATH", default=None,
+                   help="benchmark results file or folder to calibrate from "
+                        "(default: $PLANNER_RESULTS, else the committed benchmarks/results)")
+
+
+def _estimate_commands(sub) -> None:
+    est = sub.add_parser("estimate", help="one-off estimates without a scenario file").add_subparsers(
+        dest="what", required=True, metavar="{pretrain,finetune,serve}")
+    p = est.add_parser("pretrain", help="pretraining compute, time and cost")
+    _hardware(p, model_required=True)
+    p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
+    p.add_argument("--n-gpus", type=int, help="cluster size (default: fewest finishing in 90 days)")
+    p.add_argument("--seq-len", type=int)
+    p.add_argument("--researchers", type=float, help="staff on the project (with --months)")
+    p.add_argument("--months", type=float, help="how long the staff is needed")
+    p.add_argument("--prep-months", type=float)
+    p.set_defaults(run=cmd_pretrain)
+    p = est.add_parser("finetune", help="fine-tuning compute, time and cost")
+    _hardware(p)
+    p.add_argument("--method", choices=("full", "lora", "qlora"))
+    p.add_argument("--tokens", type=float, required=True, help="training tokens per epoch")
+    for flag, kind in (("--epochs", float), ("--n-gpus", int), ("--seq-len", int), ("--lora-rank", int)):
+        p.add_argument(flag, type=kind)
+    p.set_defaults(run=cmd_finetune)
+    p = est.add_parser("serve", help="replicas, batch, latency and cost to serve a workload")
+    _hardware(p)
+    p.add_argument("--precision", help="bf16, fp8, int8, int4 (default bf16)")
+    for flag in ("--requests-per-day", "--input-tokens", "--output-tokens"):
+        p.add_argument(flag, type=float, required=True)
+    for flag in ("--prompt-overhead-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
+                 "--utilization-ceiling", "--usd-per-gpu-hour"):
+        p.add_argument(flag, type=float)
+    p.add_argument("--min-replicas", type=int)
+    p.set_defaults(run=cmd_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="planner", description="Build-vs-buy cost and capacity planner for foundation models.")
+    parser.add_argument("--version", action="version", version=f"planner {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _scenario_commands(sub)
+    uncertainty_commands(sub)
+    _catalog_commands(sub)
+    _estimate_commands(sub)
+    return parser
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage error)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+    try:
+        if args.command != "calibrate":
+            _use_results(args)
+        return args.run(args)
+    except BrokenPipeError:  # `planner models | head`: the reader left; not an error worth a line
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (PlannerError, OSError) as e:
+        sys.stderr.write(f"planner: error: {_one_line(e)}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""Formatting at the edges: money, counts, Bands and tables for the CLI, the report and the dashboard.
+
+Numbers are computed elsewhere in SI units; this module only turns them into text.
+Money keeps three significant figures ($12.3k, $4.56M): enough for a planning doc,
+and the exact values stay in `planner compare --format json`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pandas as pd
+
+from ..core.band import Band
+
+NA = "n/a"
+_MONEY_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+_COUNT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
+
+
+def _finite(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def _three_figures(m: float) -> str:
+    """1 <= |m| < 1000 with three significant figures, trailing zeros kept (4.50, 12.3, 123)."""
+    decimals = max(0, 2 - int(math.floor(math.log10(abs(m)))))
+    return f"{m:.{decimals}f}"
+
+
+def _scaled(x: float, units) -> tuple[float, str]:
+    """x divided by the largest unit it reaches once rounded to three figures (999.96k -> 1.00M)."""
+    r = float(f"{x:.3g}")
+    for suffix, div in units:
+        if abs(r) >= div:
+            return r / div, suffix
+    return r, ""
+
+
+def usd(x) -> str:
+    """$12.3k, $4.56M, $1.23; cents and below with three significant figures ($0.00108)."""
+    if not _finite(x):
+        return NA
+    if x == 0:
+        return "$0"
+    sign = "-" if x < 0 else ""
+    x = abs(float(x))
+    if x < 1:
+        return f"{sign}${x:.3g}"
+    m, suffix = _scaled(x, _MONEY_UNITS)
+    return f"{sign}${_three_figures(m)}{suffix}"
+
+
+def count(x) -> str:
+    """A large count with a suffix: 15.0T, 8.03B, 540k; small numbers with three figures."""
+    if not _finite(x):
+        return NA
+    if x == 0:
+        return "0"
+    if abs(x) < 1:
+        return f"{x:.3g}"
+    m, suffix = _scaled(float(x), _COUNT_UNITS)
+    return f"{_three_figures(m)}{suffix}"
+
+
+def number(x, spec: str = ".3g") -> str:
+    return format(float(x), spec) if _finite(x) else NA
+
+
+def integer(x) -> str:
+    return f"{int(x):,}" if _finite(x) else NA
+
+
+def ms(seconds) -> str:
+    """A duration in ms below a second, in s above (1.5 s, not 1.5e+03 ms)."""
+    if not _finite(seconds):
+        return NA
+    return f"{seconds:.3g} s" if abs(seconds) >= 1 else f"{seconds * 1e3:.3g} ms"
+
+
+def band(b: Band, fmt=number, unit: str = "") -> str:
+    """p50 [p10-p90] unit; a certain value (p10 == p90) prints once."""
+    tail = f" {unit}" if unit else ""
+    if b.p10 == b.p90:
+        return f"{fmt(b.p50)}{tail}"
+    return f"{fmt(b.p50)} [{fmt(b.p10)}-{fmt(b.p90)}]{tail}"
+
+
+def value(v) -> str:
+    """Any assumption value: Bands, numbers, None, text."""
+    if isinstance(v, Band):
+        return band(v)
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if isinstance(v, bool) else "none"
+    if isinstance(v, int):
+        return f"{v:,}" if abs(v) >= 10_000 else str(v)
+    if isinstance(v, float):
+        if _finite(v) and v == int(v) and abs(v) < 1e15:
+            return value(int(v))
+        return number(v, ".4g")
+    return str(v)
+
+
+def _target(v: Band, target) -> str:
+    if target is None:
+        return f"{band(v, ms)} (no target)"
+    return f"{band(v, ms)} ({'meets' if v.p50 <= target else 'misses'} {ms(target)} at p50)"
+
+
+def serving_rows(plan) -> list[tuple[str, str]]:
+    """(quantity, text) for a ServingPlan: capacity, latency against the targets, cost."""
+    w = plan.workload
+    return [("Model / GPU / precision", f"{plan.model} / {plan.gpu} / {plan.precision}"),
+            ("GPUs per replica (tensor parallel)", str(plan.tensor_parallel)),
+            ("Batch (sequences per replica)", f"{plan.batch_size} (KV cache fits {plan.max_batch_kv}; "
+                                              f"limited by {plan.limited_by})"),
+            ("Requests/s per replica", band(plan.requests_per_s_per_replica)),
+            ("Replicas (month-0 peak)", band(plan.replicas)), ("GPUs", band(plan.gpus)),
+            ("TTFT", _target(plan.ttft_s, w.ttft_target_s)), ("TPOT", _target(plan.tpot_s, w.tpot_target_s)),
+            ("End-to-end per request", band(plan.e2e_s, ms)),
+            ("Mean utilization", band(plan.mean_utilization, lambda x: f"{x:.0%}")),
+            ("Monthly GPU cost (month 0)", band(plan.monthly_cost_usd, usd)),
+            ("$ per 1M tokens", band(plan.usd_per_million_tokens, usd)),
+            ("$ per 1k requests", band(plan.usd_per_request * 1000, usd)),
+            ("Efficiencies", plan.efficiency_source)]
+
+
+def pretraining_rows(p) -> list[tuple[str, str]]:
+    """(quantity, text) for a PretrainingEstimate."""
+    return [("Model / GPU", f"{p.model} / {p.gpu}"), ("GPUs (fewest that fit)", f"{p.n_gpus:,} ({p.min_gpus:,})"),
+            ("Training tokens", count(p.tokens)), ("Training compute", f"{p.training_flops:.3g} FLOP"),
+            ("GPU-hours", band(p.gpu_hours, count)), ("Wall-clock", band(p.wall_days, unit="days")),
+            ("Compute cost", band(p.cost_usd, usd)), ("Staff cost", usd(p.staff_cost_usd)),
+            ("Total", band(p.total_cost_usd, usd)),
+            ("Calendar time incl. preparation", band(p.calendar_months, unit="months")),
+            ("Efficiencies", p.efficiency_source)]
+
+
+def finetuning_rows(f) -> list[tuple[str, str]]:
+    """(quantity, text) for a FinetuningEstimate."""
+    return [("Model / GPU / method", f"{f.model} / {f.gpu} / {f.method}"),
+            ("GPUs (fewest that fit)", f"{f.n_gpus} ({f.min_gpus})"),
+            ("Tokens x epochs", f"{count(f.tokens)} x {f.epochs:g}"), ("Trainable parameters", count(f.trainable_params)),
+            ("Memory per GPU", f"{f.memory_per_gpu_bytes / 2**30:.3g} GiB"),
+            ("GPU-hours", band(f.gpu_hours)), ("Wall-clock", band(f.wall_days, unit="days")),
+            ("Compute cost", band(f.cost_usd, usd)), ("Efficiencies", f.efficiency_source)]
+
+
+# The comparison table: Comparison.table() column -> (header, formatter). The report,
+# the CLI and the tests all go through this one mapping.
+COMPARISON_COLUMNS = {
+    "one_time_usd": ("One-time", usd),
+    "monthly_usd_first": ("Monthly, first", usd),
+    "monthly_usd_last": ("Monthly, last", usd),
+    "total_usd": ("Total (p50)", usd),
+    "total_usd_p10": ("Total p10", usd),
+    "total_usd_p90": ("Total p90", usd),
+    "usd_per_request": ("Running $/1k req", lambda x: usd(x * 1000)),
+    "all_in_usd_per_request": ("All-in $/1k req", lambda x: usd(x * 1000)),
+    "gpus": ("GPUs", integer),
+    "months_to_production": ("Months to production", lambda x: number(x, ".1f")),
+}
+
+
+def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Comparison.table() as text: one row per option, unavailable options as n/a."""
+    rows = []
+    for option, r in table.iterrows():
+        cells = {"Option": option}
+        for col, (header, fmt) in COMPARISON_COLUMNS.items():
+            cells[header] = fmt(r[col]) if r["available"] else NA
+        rows.append(cells)
+    return pd.DataFrame(rows, columns=["Option", *(h for h, _ in COMPARISON_COLUMNS.values())])
+
+
+# ---- tables as text ----
+
+def _md_cell(x) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def _numeric(cells) -> bool:
+    """Every cell a number, an amount of money or n/a: right-align the column."""
+    return all(re.match(r"^-?\$?[\d.]", str(c)) or str(c) == NA for c in cells)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table; numeric columns right-aligned."""
+    cols = [str(c) for c in df.columns]
+    align = ["--:" if i and _numeric(df.iloc[:, i]) else "---" for i in range(len(cols))]
+    lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "|".join(align) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def text_table(df: pd.DataFrame) -> str:
+    """Columns aligned with spaces for a terminal: numbers right, text left."""
+    cols = [str(c) for c in df.columns]
+    rows = [[str(v) for v in r] for r in df.itertuples(index=False)]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(cols)]
+    right = [i > 0 and _numeric(df.iloc[:, i]) for i in range(len(cols))]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def render(df: pd.DataFrame, fmt: str) -> str:
+    """table | markdown | csv | json for a frame of records."""
+    if fmt == "markdown":
+        return markdown_table(df)
+    if fmt == "csv":
+        return df.to_csv(index=False).rstrip("\n")
+    if fmt == "json":
+        return dumps_json(df.to_dict(orient="records"))
+    return text_table(df)
+
+
+def _no_nan(obj):
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_nan(v) for v in obj]
+    return obj
+
+
+def dumps_json(obj) -> str:
+    """Stable JSON: sorted keys, NaN as null, never the non-standard NaN/Infinity tokens."""
+    return json.dumps(_no_nan(obj), sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)
+
+
+# ---- uncertainty and sensitivity (MonteCarloResult, tornado, frontier) as text ----
+
+SHORT_OPTIONS = {"api": "API", "self_host": "self-host", "scratch": "scratch"}
+FRONTIER_LETTERS = {"api": "A", "self_host": "S", "scratch": "T"}  # T: trained from scratch
+
+
+def percent(p) -> str:
+    """A probability: 99.9%, never rounded to a certainty it is not (>99.9%, <0.1%)."""
+    if not _finite(p):
+        return NA
+    if 0 < p < 0.001:
+        return "<0.1%"
+    if 0.999 < p < 1:
+        return ">99.9%"
+    return f"{p:.1%}"
+
+
+def quantity(x) -> str:
+    """An input value: 0.687, 2.25, 300k (three figures, a suffix from 1,000 up)."""
+    return count(x) if _finite(x) and abs(x) >= 1000 else number(x)
+
+
+def months(b: Band | None) -> str:
+    return "never" if b is None else band(b, lambda x: number(x, ".1f"))
+
+
+def distribution(d) -> str:
+    """A Distribution's parameters: lognormal(median 40.0k, sigma 0.6), triangular(0.5, 1.00, 1.20), ..."""
+    if d.kind == "lognormal":
+        return f"lognormal(median {quantity(d.median)}, sigma {d.sigma:.3g})"
+    if d.kind == "triangular":
+        return f"triangular({quantity(d.low)}, {quantity(d.mode)}, {quantity(d.high)})"
+    if d.kind == "uniform":
+        return f"uniform({quantity(d.low)}, {quantity(d.high)})"
+    return f"point({quantity(d.low)})"
+
+
+def monte_carlo_frame(mc) -> pd.DataFrame:
+    """MonteCarloResult.summary_frame() as text: one row per option."""
+    ref = SHORT_OPTIONS.get(mc.reference, mc.reference)
+    rows = []
+    for key, r in mc.summary_frame().iterrows():
+        be = mc.break_even_months.get(key)
+        if be is None:
+            crossing = "(reference)"
+        else:
+            crossing = f"month {months(be.month)}" if be.month else "never"
+            if be.month and be.never_fraction > 0:
+                crossing += f"; never in {percent(be.never_fraction)}"
+        rows.append({"Option": r["label"], "Total p10": usd(r["total_usd_p10"]), "Total p50": usd(r["total_usd_p50"]),
+                     "Total p90": usd(r["total_usd_p90"]),
+                     "All-in $/1k req": band(mc.usd_per_request[key] * 1000, usd),
+                     "P(cheapest)": percent(r["prob_cheapest"]), f"Costs cross {ref}": crossing})
+    return pd.DataFrame(rows)
+
+
+def uncertain_inputs_frame(mc) -> pd.DataFrame:
+    """MonteCarloResult.inputs_frame() as text: distribution, percentiles, unit, source."""
+    rows = [{"Input": p, "Distribution": distribution(d), "p10": quantity(b.p10), "p50": quantity(b.p50),
+             "p90": quantity(b.p90), "Unit": r["unit"], "Source": r["source"]}
+            for (p, r), d in zip(mc.inputs_frame().iterrows(), mc.inputs.values()) for b in [d.band()]]
+    return pd.DataFrame(rows, columns=["Input", "Distribution", "p10", "p50", "p90", "Unit", "Source"])
+
+
+def tornado_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """sensitivity.tornado()'s frame as text: the cost gap at each end of each input's P10-P90."""
+    short = lambda k: SHORT_OPTIONS.get(k, k)  # noqa: E731
+    rows = [{"Input": p, "P10": quantity(r["p10_value"]), "P90": quantity(r["p90_value"]), "Unit": r["unit"],
+             "Gap at P10": usd(r["gap_at_p10_usd"]), "Gap at P90": usd(r["gap_at_p90_usd"]),
+             "Swing": usd(r["swing_usd"]), "Cheapest at P10 / P90": f"{short(r['winner_at_p10'])} / "
+                                                                       f"{short(r['winner_at_p90'])}",
+             "Flips": "yes" if r["flips"] else "no"} for p, r in df.iterrows()]
+    return pd.DataFrame(rows, columns=["Input", "P10", "P90", "Unit", "Gap at P10", "Gap at P90", "Swing",
+                                       "Cheapest at P10 / P90", "Flips"])
+
+
+def tornado_caption(df: pd.DataFrame) -> str:
+    a = df.attrs
+    if not a.get("runner_up"):
+        return f"Only {SHORT_OPTIONS.get(a['recommended'])} is available: the 'gap' is its total cost."
+    return (f"Gap: the runner-up ({SHORT_OPTIONS[a['runner_up']]}) minus the cheapest option at P50 "
+            f"({SHORT_OPTIONS[a['recommended']]}), total over the horizon; {usd(a['base_gap_usd'])} with every input "
+            "at its P50. Each input moves alone from its P10 to its P90; a negative gap means the cheapest option "
+            "changes.")
+
+
+def frontier_map(f) -> str:
+    """FrontierResult's winner grid as a character map: one letter per cell, y rising up the page."""
+    keys = [k for k in FRONTIER_LETTERS if k in set(f.winner.ravel())]
+    ylab = [quantity(v) for v in f.y_values]
+    w = max(map(len, ylab))
+    lines = [f"{lab:>{w}} | " + "".join(FRONTIER_LETTERS[k] for k in row)
+             for lab, row in zip(ylab[::-1], f.winner[::-1])]
+    nx = len(f.x_values)
+    axis = [" "] * (nx + 12)
+    for i, align in ((0, "left"), (nx // 2, "centre"), (nx - 1, "right")):
+        text = "^" + quantity(f.x_values[i]) if align != "right" else quantity(f.x_values[i]) + "^"
+        start = i if align != "right" else i - len(text) + 1
+        axis[max(start, 0):max(start, 0) + len(text)] = text
+    legend = ", ".join(f"{FRONTIER_LETTERS[k]} = {SHORT_OPTIONS[k]}" for k in keys)
+    return "\n".join([f"y: {f.y} (rows); x: {f.x} (columns); every other input at its P50",
+                      f"cheapest: {legend}", "", *lines, " " * (w + 3) + "".join(axis).rstrip()])

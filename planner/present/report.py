@@ -1,0 +1,306 @@
+"""A Markdown report of one comparison, for pasting into a planning doc.
+
+`report_markdown` is pure (no file I/O) so the dashboard can offer the same text
+for download; `write_report` adds the chart images and writes the folder atomically.
+Every number comes from the Comparison; every input is listed with its source.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ..catalog import lookup as catalog
+from . import formatting as fmt
+from ..catalog.api_prices import price_data_info
+from ..decide.compare import OPTIONS, Comparison, compare
+from ..core.errors import PlannerError
+from ..decide.scenario import Scenario, dumps_scenario, load_scenario
+
+REPORT_MD = "report.md"
+SCENARIO_COPY = "scenario.toml"
+CHART_FILES = {"cumulative_cost": "cumulative_cost.png", "cost_vs_traffic": "cost_vs_traffic.png",
+               "tornado": "tornado.png", "frontier": "frontier.png"}
+COMPARISON_CHARTS = ("cumulative_cost", "cost_vs_traffic")  # under "Charts"; the others under "How sure..."
+REPORT_SAMPLES = 20_000  # Monte Carlo samples: P(cheapest) has a standard error <= 0.35 points (binomial, p = 0.5)
+FRONTIER_AXES = ("workload.requests_per_day", "self_host.usd_per_gpu_hour")  # traffic x GPU price
+# What a report folder holds; --force replaces a folder holding nothing else.
+REPORT_FILES = frozenset({REPORT_MD, SCENARIO_COPY, *CHART_FILES.values()})
+
+
+def _question(c: Comparison, s: Scenario) -> str:
+    w, h = s.workload, s.self_host
+    scratch = f"(c) pretraining {s.scratch.model} from scratch on {s.scratch.gpu}" if s.scratch.enabled \
+        else "(c) training from scratch (disabled in this scenario)"
+    targets = ", ".join(f"{k} {fmt.ms(v)}" for k, v in (("TTFT", w.ttft_target_s), ("TPOT", w.tpot_target_s)) if v)
+    return (f"Over {w.horizon_months} months, serving {fmt.count(w.requests_per_day)} requests/day in month 0 "
+            f"(growing {w.monthly_growth:.0%} a month; {fmt.count(w.prompt_tokens)} prompt tokens of which "
+            f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
+            f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
+            f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {h.model} fine-tuned "
+            f"({h.finetune_method}) and self-hosted on {h.gpu} at {h.precision}, or {scratch}?")
+
+
+def _recommendation(c: Comparison) -> str:
+    r = c.recommendation
+    return "\n".join([f"**{r.headline}**", "", *(f"- {x}" for x in r.reasons)])
+
+
+def _options(c: Comparison) -> str:
+    lines = [fmt.markdown_table(fmt.comparison_frame(c.table())), ""]
+    for o in c.options.values():
+        lines.append(f"- **{o.label}**: {o.detail if o.available else 'not available: ' + o.reason_unavailable}")
+    lines += ["", "Totals are over the horizon; p10-p90 comes from the efficiency bands. "
+              "'Running' is the cost per request without one-time costs; 'all-in' includes them."]
+    return "\n".join(lines)
+
+
+def _break_evens(c: Comparison) -> str:
+    if not c.break_evens:
+        return "Fewer than two options are available: no break-even."
+    rows = []
+    for be in c.break_evens:
+        a, b = c.options[be.a].label, c.options[be.b].label
+        rows.append({"Options": f"{a} vs {b}",
+                     "Equal total at (requests/day)": ", ".join(fmt.count(t) for t in be.requests_per_day) or "never",
+                     "Cheaper at low traffic": c.options[be.cheaper_below].label,
+                     "Cumulative costs cross": f"month {be.crossing_month:.1f}" if be.crossing_month is not None
+                     else "not within the horizon"})
+    return fmt.markdown_table(pd.DataFrame(rows))
+
+
+_CAPTIONS = {"cumulative_cost": "Cumulative cost (p50) by month; dots mark where two options cross.",
+             "cost_vs_traffic": "Total cost over the horizon against traffic (log-log); dots mark break-evens, "
+                                "the dashed line this scenario's traffic.",
+             "tornado": "The cost gap between the two cheapest options as each input moves from its P10 to its P90.",
+             "frontier": f"Cheapest option over {FRONTIER_AXES[0]} x {FRONTIER_AXES[1]}, every other input at its "
+                         "P50; the star marks this scenario."}
+
+
+def _images(chart_files: dict[str, str] | None, names) -> list[str]:
+    return [f"![{_CAPTIONS.get(k, k)}]({v})\n\n_{_CAPTIONS.get(k, k)}_"
+            for k, v in (chart_files or {}).items() if k in names]
+
+
+def _charts(c: Comparison, chart_files: dict[str, str] | None) -> str:
+    return "\n\n".join(_images(chart_files, COMPARISON_CHARTS)) or \
+        "_Charts are written next to the report by `planner report`._"
+
+
+def _confidence(s: Scenario, chart_files: dict[str, str] | None, samples: int) -> str:
+    """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
+    from ..uncertainty.sensitivity import tornado
+    from ..uncertainty.montecarlo import monte_carlo
+    try:
+        mc, swing = monte_carlo(s, n=samples), tornado(s)
+    except PlannerError as e:
+        return f"Not available for this scenario: {e}"
+    name = fmt.SHORT_OPTIONS
+    best = max(mc.prob_cheapest, key=mc.prob_cheapest.get)
+    others = "; ".join(f"{name[k]} in {fmt.percent(p)}" for k, p in mc.prob_cheapest.items() if k != best)
+    lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}): each input below is drawn from its distribution "
+             "(from the scenario's `[uncertainty]` table, which replaces the point value; efficiencies not given "
+             "there follow the literature bands) and every option is costed per sample.",
+             fmt.markdown_table(fmt.monte_carlo_frame(mc)),
+             f"**{OPTIONS[best]} is the cheapest in {fmt.percent(mc.prob_cheapest[best])} of samples**"
+             + (f"; {others}." if others else "."),
+             f"'Costs cross': the month the option's cumulative cost crosses {name[mc.reference]}'s (the lowest "
+             "median total), p50 [p10-p90] over the samples where they cross within the horizon.",
+             "### What moves the answer", fmt.markdown_table(fmt.tornado_frame(swing)), fmt.tornado_caption(swing),
+             *_images(chart_files, ("tornado", "frontier")),
+             "### Uncertain inputs", fmt.markdown_table(fmt.uncertain_inputs_frame(mc)),
+             f"Reproduce: `planner uncertainty scenario.toml --samples {mc.n} --seed {mc.seed}`, "
+             "`planner sensitivity scenario.toml`, `planner frontier scenario.toml`."]
+    return "\n\n".join(lines)
+
+
+def _serving(plan, title: str) -> str:
+    table = pd.DataFrame(fmt.serving_rows(plan), columns=["Quantity", "p50 [p10-p90]"])
+    batches = pd.DataFrame([{"Batch": r.batch, "TTFT": fmt.ms(r.ttft_s), "TPOT": fmt.ms(r.tpot_s),
+                             "Requests/s": fmt.number(r.requests_per_s), "Meets targets": "yes" if r.meets_targets else "no"}
+                            for r in plan.table])
+    return "\n\n".join([f"### {title}", fmt.markdown_table(table), "Batch sizes (p50 efficiencies):",
+                        fmt.markdown_table(batches)])
+
+
+def _capacity(c: Comparison) -> str:
+    parts = [_serving(p, t) for p, t in ((c.serving_plan, "Open weights, self-hosted"),
+                                         (c.scratch_serving_plan, "Own pretrained model, self-hosted")) if p]
+    return "\n\n".join(parts) or "No self-hosted option is available."
+
+
+def _training(c: Comparison) -> str:
+    out = []
+    for title, est, rows in (("Pretraining", c.pretrain, fmt.pretraining_rows),
+                             ("Fine-tuning", c.finetune, fmt.finetuning_rows)):
+        if est is not None:
+            out += [f"### {title}", fmt.markdown_table(pd.DataFrame(rows(est), columns=["Quantity", "p50 [p10-p90]"]))]
+    return "\n\n".join(out) or "No training in this scenario."
+
+
+def _prompt_trades(c: Comparison) -> str:
+    if not c.prompt_trades:
+        return "No fixed prompt to drop (or no fine-tune in this scenario): no trade to weigh."
+    rows = [{"Where": "self-hosted" if t.where == "self_host" else "hosted API",
+             "Prompt tokens saved/request": fmt.count(t.prompt_tokens_saved),
+             "Monthly saving (month 0)": fmt.usd(t.monthly_saving_usd), "Fine-tuning cost": fmt.usd(t.tuning_cost_usd),
+             "Pays back in": f"{t.payback_months:.1f} months" if t.payback_months is not None else "never",
+             "Note": t.note} for t in c.prompt_trades]
+    return fmt.markdown_table(pd.DataFrame(rows))
+
+
+def _assumptions(c: Comparison, s: Scenario) -> str:
+    rows = pd.DataFrame([{"Name": a.name, "Value": fmt.value(a.value), "Unit": a.unit, "Source": a.source}
+                         for a in c.assumptions])
+    return "\n\n".join([fmt.markdown_table(rows), "Every scenario input, defaults filled in (`planner report` "
+                        "also saves it as scenario.toml, so this report can be regenerated):",
+                        f"```toml\n{dumps_scenario(s).rstrip()}\n```"])
+
+
+def _catalog_dates(s: Scenario) -> str:
+    dates = []
+    for name in {s.self_host.gpu, *([s.scratch.gpu] if s.scratch.enabled else [])}:
+        g = catalog.gpu(name)
+        dates += [f"{g.name} {k} checked {src.checked}" for k, src in sorted(g.sources.items())]
+    for name in {s.self_host.model, *([s.scratch.model] if s.scratch.enabled else [])}:
+        m = catalog.model(name)
+        dates.append(f"{m.name} config checked {m.source.checked}" if m.source else f"{m.name}: no source")
+    return "; ".join(sorted(dates))
+
+
+def _provenance(c: Comparison, s: Scenario, sha: str | None) -> str:
+    from .. import __version__
+    prices = price_data_info()
+    effs = {f"{name}: {est.efficiency_source}" for name, est in (
+        ("serving", c.serving_plan), ("serving (scratch)", c.scratch_serving_plan),
+        ("fine-tuning", c.finetune), ("pretraining", c.pretrain)) if est is not None}
+    lines = [f"- planner {__version__}, generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+             f"- Catalog: {_catalog_dates(s)}",
+             f"- API prices: {prices['package']} {prices['version']}, data date {prices['data_date']} "
+             f"({prices['data_date_note']})" + (f"; prices as of {c.api_price.prices_as_of}" if c.api_price else ""),
+             f"- Efficiencies: {'; '.join(sorted(effs)) or 'none used'}",
+             f"- Scenario sha256: `{sha}`" if sha else "- Scenario sha256: not recorded (no scenario file)",
+             "- Regenerate: `planner report scenario.toml -o <folder>`"]
+    return "\n".join(lines)
+
+
+def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: dict[str, str] | None = None,
+                    scenario_sha256: str | None = None, samples: int = REPORT_SAMPLES) -> str:
+    """The report as Markdown; `chart_files` maps chart name -> image path relative to the report.
+
+    `samples`: Monte Carlo samples for "How sure is the recommendation?" (seeded by the scenario's `seed`).
+    """
+    c, s = comparison, scenario
+    sections = [(None, f"# {c.scenario}" + (f"\n\n{s.description}" if s.description else "")),
+                ("The question", _question(c, s)), ("Recommendation", _recommendation(c)),
+                ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
+                ("How sure is the recommendation?", _confidence(s, chart_files, samples)),
+                ("Serving capacity", _capacity(c)), ("Training estimates", _training(c)),
+                ("Prompt vs fine-tune", _prompt_trades(c)), ("Assumptions", _assumptions(c, s)),
+                ("Provenance", _provenance(c, s, scenario_sha256))]
+    return "\n\n".join(text if title is None else f"## {title}\n\n{text}" for title, text in sections) + "\n"
+
+
+def _check_target(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise PlannerError(f"{out} exists and is not a folder")
+    if not out.is_dir():
+        return
+    present = {p.name for p in out.iterdir()}
+    if present and not force:
+        raise PlannerError(f"{out} exists and is not empty; pass --force to replace the report in it")
+    foreign = sorted(present - REPORT_FILES)
+    if foreign:  # --force replaces a report, never a folder of other work
+        raise PlannerError(f"{out} holds files a report does not write ({', '.join(foreign[:5])}); "
+                           "choose another folder")
+
+
+def _sensitivity_figures(c: Comparison, s: Scenario) -> dict:
+    """Tornado and frontier Figures by chart name; none where the scenario has no such answer."""
+    from .charts import frontier_figure, tornado_figure
+    from ..uncertainty.sensitivity import frontier, tornado
+    from ..uncertainty.montecarlo import Engine
+    out = {}
+    try:
+        out["tornado"] = tornado_figure(tornado(s))
+        medians = Engine(s, c).medians()
+        out["frontier"] = frontier_figure(frontier(s, *FRONTIER_AXES), tuple(medians[p] for p in FRONTIER_AXES))
+    except PlannerError:  # e.g. no self-hosted option, so no GPU price to vary: the section says why
+        pass
+    return out
+
+
+def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha: str) -> None:
+    from .charts import cost_vs_traffic_figure, cumulative_cost_figure
+    figures = {"cumulative_cost": cumulative_cost_figure(c), "cost_vs_traffic": cost_vs_traffic_figure(c),
+               **_sensitivity_figures(c, s)}
+    for name, fig in figures.items():
+        fig.savefig(folder / CHART_FILES[name], dpi=120)
+    (folder / SCENARIO_COPY).write_bytes(scenario_bytes)
+    text = report_markdown(c, s, chart_files={k: CHART_FILES[k] for k in figures}, scenario_sha256=sha)
+    (folder / REPORT_MD).write_text(text, encoding="utf-8")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Swap the finished folder in: the old report is set aside until the new one is in place."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+        os.replace(out, old / out.name)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old / out.name, out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _why(out: Path, e: OSError) -> str:
+    """The reason a folder cannot be made: name the ancestor that is a file, if one is."""
+    for parent in out.absolute().parents:
+        if parent.exists():
+            return f"{parent} is a file, not a folder" if not parent.is_dir() else (e.strerror or str(e))
+    return e.strerror or str(e)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathLike, *,
+                 scenario_path: str | os.PathLike | None = None, force: bool = False) -> Path:
+    """Write report.md, its charts and a copy of the scenario into `out_dir`, all or nothing.
+
+    `scenario` is a Scenario or a path to one. A non-empty `out_dir` is replaced
+    only with force=True, and only if it holds nothing but an earlier report.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario_path, scenario = scenario, load_scenario(scenario)
+    data = Path(scenario_path).read_bytes() if scenario_path is not None else dumps_scenario(scenario).encode()
+    out = Path(out_dir)
+    _check_target(out, force)
+    c = compare(scenario)  # fails before anything is written
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a report folder is not
+    except OSError as e:
+        raise PlannerError(f"cannot write to {out}: {_why(out, e)}") from None
+    try:
+        _render(c, scenario, tmp, data, hashlib.sha256(data).hexdigest())
+        _move_into_place(tmp, out)
+    except OSError as e:
+        raise PlannerError(f"cannot write the report to {out}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,294 @@
+"""Monte Carlo over the whole comparison: how sure is the recommendation?
+
+`compare()` runs once at the scenario's point values; `Engine` then rebuilds every
+option's cost-model parameters as arrays (one element per sample) and evaluates
+all samples with the vectorized functions of costmodel.py, without a Python loop
+over samples. How each input reaches the costs (all relative to compare()'s p50):
+
+- replica capacity = p50 capacity x (P + D) / (P p50_prefill / prefill + D p50_mbu / mbu),
+  with P and D the prefill and decode time of one cohort at the chosen batch
+  (serving.replica_requests_per_s). Decode is treated as memory-bound and the batch
+  and tensor parallelism stay as planned (bias: a slower GPU could need a smaller batch);
+- fine-tuning and pretraining compute and time scale with p50_mfu / mfu and with
+  their tokens (and epochs); fine-tuning compute also with the GPU price;
+- the API's cost per request (and the bridge before production) with api.price_scale;
+- traffic, growth, peak-to-mean, staff, evaluation and setup inputs enter the
+  cost formulas directly.
+
+Efficiency inputs not given in [uncertainty] default to triangular distributions
+matching the Bands in efficiency.py (for the self-host GPU), with their citations.
+With every input a point at those p50 values, the totals equal compare()'s.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ..core.band import Band
+from ..catalog.lookup import gpu as lookup_gpu
+from ..decide.compare import OPTIONS, Comparison, compare
+from ..decide.costmodel import monthly_costs
+from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
+from ..calibration.efficiency import resolve
+from ..core.errors import InputError, PlannerError
+from ..core.results import ResultMixin
+from ..decide.scenario import Scenario
+from ..estimate.workload import DAYS_PER_MONTH
+
+CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
+
+
+class Engine:
+    """One scenario's options as functions of arrays of input values."""
+
+    def __init__(self, scenario: Scenario, comparison: Comparison | None = None):
+        s = self.scenario = scenario
+        given = parse_uncertainty(s.uncertainty)  # validate before the (slower) comparison
+        c = self.comparison = comparison or compare(s)
+        self.keys = tuple(k for k in OPTIONS if k in c.cost_models)
+        self.months = s.workload.months().astype(float)
+        self.base = self._base_values()
+        self.distributions = {p: given.get(p) or self._default(p) for p in INPUTS}
+
+    def _efficiencies(self):
+        try:
+            return resolve(lookup_gpu(self.scenario.self_host.gpu).name)
+        except PlannerError:
+            return resolve("")
+
+    def _base_values(self) -> dict[str, float]:
+        s, c = self.scenario, self.comparison
+        w, h, r = s.workload, s.self_host, s.scratch
+        plan = c.serving_plan or c.scratch_serving_plan
+        eff = self._efficiencies()
+        base = {"workload.requests_per_day": w.requests_per_day, "workload.monthly_growth": w.monthly_growth,
+                "workload.peak_to_mean": w.peak_rps / w.mean_rps, "api.price_scale": 1.0,
+                "api.integration_usd": s.api.integration_usd,
+                "self_host.usd_per_gpu_hour": plan.usd_per_gpu_hour if plan else np.nan,
+                "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan, "scratch.compute_price_scale": 1.0,
+                "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
+        for name in ("finetune_epochs", "finetune_tokens", "utilization_ceiling", "ops_engineers", "setup_months",
+                     "evaluation_usd"):
+            base[f"self_host.{name}"] = float(getattr(h, name))
+        for name in ("researchers", "months", "prep_months", "evaluation_usd"):
+            base[f"scratch.{name}"] = float(getattr(r, name))
+        for path, attr in EFFICIENCY_INPUTS.items():
+            base[path] = getattr(eff, attr).p50
+        return base
+
+    def _default(self, path: str) -> Distribution:
+        if path in EFFICIENCY_INPUTS:
+            eff, attr = self._efficiencies(), EFFICIENCY_INPUTS[path]
+            return triangular_from_band(getattr(eff, attr), f"{eff.source}: {eff.citations.get(attr, eff.source)}")
+        return Distribution.point(self.base[path])
+
+    @property
+    def uncertain(self) -> dict[str, Distribution]:
+        """The inputs that vary (every other input is a point)."""
+        return {p: d for p, d in self.distributions.items() if d.kind != "point"}
+
+    def sample(self, n: int, seed: int) -> dict[str, np.ndarray]:
+        """n draws of every uncertain input. Each input has its own stream, seeded by (seed, path),
+        so its draws do not change when another input is added or removed."""
+        out = {}
+        for path, d in self.uncertain.items():
+            rng = np.random.default_rng([seed, zlib.crc32(path.encode())])
+            out[path] = d.sample(rng, n)
+        return out
+
+    def evaluate(self, values: dict[str, np.ndarray]) -> tuple[dict[str, tuple], np.ndarray]:
+        """Monthly costs of each option for the given input values (arrays of one length n).
+
+        Returns ({key: (one_time_usd (n, 1), monthly_usd (n, months))}, requests per month (n, months)).
+        Inputs missing from `values` take their base (scenario) value.
+        """
+        v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
+        requests = (v["workload.requests_per_day"] * DAYS_PER_MONTH) * (1.0 + v["workload.monthly_growth"]) ** self.months
+        models = self.comparison.cost_models
+        api = models.get("api")
+        api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
+                      one_time_usd=v["api.integration_usd"]) if api else None
+        bridge = api if self.comparison.bridge is not None else None
+        out = {}
+        for key in self.keys:
+            model = api if key == "api" else self._fleet(key, v)
+            monthly = monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge)
+            out[key] = (model.one_time_usd, monthly)
+        return out, requests
+
+    def _fleet(self, key: str, v: dict):
+        c, fleet = self.comparison, self.comparison.cost_models[key]
+        plan = c.serving_plan if key == "self_host" else c.scratch_serving_plan
+        prefill = plan.batch_size * (plan.ttft_s.p50 - plan.tpot_s.p50)  # one cohort's prefills (s)
+        decode = max(self.scenario.workload.output_tokens - 1.0, 0.0) * plan.tpot_s.p50  # its decode steps (s)
+        slower = prefill * (self.base["efficiency.prefill"] / v["efficiency.prefill"]) \
+            + decode * (self.base["efficiency.decode_mbu"] / v["efficiency.decode_mbu"])
+        mfu = self.base["efficiency.train_mfu"] / v["efficiency.train_mfu"]
+        one_time, ttp = (self._self_host_one_time(v, mfu) if key == "self_host" else self._scratch_one_time(v, mfu))
+        return replace(fleet, capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
+                       usd_per_gpu_hour=v["self_host.usd_per_gpu_hour"],
+                       utilization_ceiling=v["self_host.utilization_ceiling"],
+                       fixed_monthly_usd=v["self_host.ops_engineers"] * v["costs.usd_per_engineer_year"] / 12.0,
+                       one_time_usd=one_time, months_to_production=ttp)
+
+    def _self_host_one_time(self, v: dict, mfu):
+        """compare(): fine-tuning + evaluation + setup staff; production after the fine-tune and setup."""
+        ft, b = self.comparison.finetune, self.base
+        if ft is None:
+            cost = days = 0.0
+        else:
+            time = (v["self_host.finetune_epochs"] / b["self_host.finetune_epochs"]) \
+                * (v["self_host.finetune_tokens"] / b["self_host.finetune_tokens"]) * mfu
+            cost = ft.cost_usd.p50 * time * (v["self_host.usd_per_gpu_hour"] / b["self_host.usd_per_gpu_hour"])
+            days = ft.wall_days.p50 * time
+        staff = v["self_host.ops_engineers"] * v["self_host.setup_months"] / 12.0 * v["costs.usd_per_engineer_year"]
+        one_time = cost + v["self_host.evaluation_usd"] + staff
+        return one_time, days * (1 / DAYS_PER_MONTH) + v["self_host.setup_months"]
+
+    def _scratch_one_time(self, v: dict, mfu):
+        """compare(): pretraining compute + research staff + evaluation; production after prep and the run."""
+        pre, b = self.comparison.pretrain, self.base
+        time = mfu * (v["scratch.tokens"] / b["scratch.tokens"])
+        compute = pre.cost_usd.p50 * time * v["scratch.compute_price_scale"]
+        staff = v["scratch.researchers"] * v["scratch.months"] / 12.0 * v["costs.usd_per_engineer_year"]
+        one_time = compute + staff + v["scratch.evaluation_usd"]
+        return one_time, pre.wall_days.p50 * time * (1 / DAYS_PER_MONTH) + v["scratch.prep_months"]
+
+    def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Total cost over the horizon, shape (n, options) in `self.keys` order."""
+        costs, _ = self.evaluate(values)
+        cols = [np.broadcast_to(np.ravel(one + monthly.sum(axis=-1, keepdims=True)), (n,))
+                for one, monthly in costs.values()]
+        return np.stack(cols, axis=1) if cols else np.empty((n, 0))
+
+    def medians(self) -> dict[str, float]:
+        return {p: float(d.ppf(0.5)) for p, d in self.distributions.items()}
+
+
+@dataclass(frozen=True)
+class BreakEvenMonths(ResultMixin):
+    """When cumulative costs of `reference` and `other` cross, over the samples."""
+
+    reference: str
+    other: str
+    month: Band | None  # p10/p50/p90 over the samples that cross; None when none does
+    never_fraction: float  # samples whose curves do not cross within the horizon
+
+
+@dataclass(frozen=True)
+class MonteCarloResult(ResultMixin):
+    scenario: str
+    n: int
+    seed: int
+    horizon_months: int
+    reference: str  # the option with the lowest median total: break-evens are measured against it
+    total_usd: dict[str, Band]  # over the horizon, one-time included
+    usd_per_request: dict[str, Band]  # all-in: total / requests over the horizon
+    prob_cheapest: dict[str, float]  # sums to 1; ties go to the earlier option in OPTIONS order
+    break_even_months: dict[str, BreakEvenMonths]  # other option -> its crossing with `reference`
+    point_total_usd: dict[str, float]  # compare() at the scenario's point values
+    inputs: dict[str, Distribution]  # the inputs that varied
+    samples_usd: np.ndarray = field(repr=False, compare=False)  # (n, options) total cost per sample
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return tuple(self.total_usd)
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        d.pop("samples_usd")
+        return d
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per available option: cost percentiles, P(cheapest), break-even month vs the reference."""
+        rows = []
+        for k in self.options:
+            t, u, be = self.total_usd[k], self.usd_per_request[k], self.break_even_months.get(k)
+            m = be.month if be else None
+            rows.append({"option": k, "label": OPTIONS[k], "total_usd_p10": t.p10, "total_usd_p50": t.p50,
+                         "total_usd_p90": t.p90, "usd_per_request_p10": u.p10, "usd_per_request_p50": u.p50,
+                         "usd_per_request_p90": u.p90, "prob_cheapest": self.prob_cheapest[k],
+                         "break_even_month_p10": m.p10 if m else np.nan, "break_even_month_p50": m.p50 if m else np.nan,
+                         "break_even_month_p90": m.p90 if m else np.nan,
+                         "never_breaks_even": be.never_fraction if be else np.nan,
+                         "point_total_usd": self.point_total_usd[k]})
+        return pd.DataFrame(rows).set_index("option")
+
+    def samples_frame(self) -> pd.DataFrame:
+        """Total cost of each option per sample (for histograms)."""
+        return pd.DataFrame(self.samples_usd, columns=list(self.options))
+
+    def inputs_frame(self) -> pd.DataFrame:
+        """The uncertain inputs: kind, p10/p50/p90 and where the distribution comes from."""
+        rows = [{"input": p, "dist": d.kind, "p10": b.p10, "p50": b.p50, "p90": b.p90, "unit": INPUTS[p].unit,
+                 "source": d.source} for p, d in self.inputs.items() for b in [d.band()]]
+        return pd.DataFrame(rows, columns=["input", "dist", "p10", "p50", "p90", "unit", "source"]).set_index("input")
+
+
+def crossing_months(cum_a: np.ndarray, cum_b: np.ndarray) -> np.ndarray:
+    """costmodel.crossing_month for each row (samples x months+1): A falling to B, else B to A; NaN: never."""
+    d = cum_a - cum_b
+    down = (d[:, :-1] > 0) & (d[:, 1:] <= 0)
+    up = (d[:, :-1] < 0) & (d[:, 1:] >= 0)
+    any_down = down.any(axis=1)
+    j = np.where(any_down, down.argmax(axis=1), up.argmax(axis=1))[:, None]
+    d0, d1 = np.take_along_axis(d, j, 1)[:, 0], np.take_along_axis(d, j + 1, 1)[:, 0]
+    crossed = any_down | up.any(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(crossed, j[:, 0] + d0 / (d0 - d1), np.nan)
+
+
+def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
+    """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples."""
+    costs, requests = engine.evaluate(values)
+    totals, cums = [], {}
+    for key, (one, monthly) in costs.items():
+        one, monthly = np.broadcast_to(one, (n, 1)), np.broadcast_to(monthly, (n, len(engine.months)))
+        cums[key] = one + np.concatenate([np.zeros((n, 1)), np.cumsum(monthly, axis=1)], axis=1)  # costmodel.cumulative
+        totals.append((one + monthly.sum(axis=1, keepdims=True))[:, 0])
+    totals = np.stack(totals, axis=1)
+    per_request = totals / np.broadcast_to(requests.sum(axis=-1, keepdims=True), (n, 1))
+    keys = engine.keys
+    pairs = {(a, b): crossing_months(cums[a], cums[b]) for i, a in enumerate(keys) for b in keys[i + 1:]}
+    return totals, per_request, pairs
+
+
+def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None) -> MonteCarloResult:
+    """Sample every uncertain input n times and cost every option per sample (vectorized, in chunks).
+
+    seed defaults to scenario.seed; the same seed gives identical results.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputError("n", f"must be a whole number of samples >= 1, got {n!r}")
+    seed = scenario.seed if seed is None else int(seed)
+    engine = Engine(scenario)
+    keys = engine.keys
+    if not keys:
+        raise PlannerError("no option is available in this scenario: nothing to sample")
+    samples = engine.sample(n, seed)
+    parts = [_chunk(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
+             for i in range(0, n, CHUNK)]
+    totals = np.concatenate([t for t, _, _ in parts])
+    per_request = np.concatenate([u for _, u, _ in parts])
+    pairs = {pair: np.concatenate([p[pair] for _, _, p in parts]) for pair in parts[0][2]}
+    medians = np.median(totals, axis=0)
+    ref = keys[int(np.argmin(medians))]
+    cheapest = np.bincount(np.argmin(totals, axis=1), minlength=len(keys)) / n  # argmin: first of equals
+    return MonteCarloResult(
+        scenario=scenario.name, n=int(n), seed=seed, horizon_months=scenario.workload.horizon_months, reference=ref,
+        total_usd={k: Band.from_samples(totals[:, i]) for i, k in enumerate(keys)},
+        usd_per_request={k: Band.from_samples(per_request[:, i]) for i, k in enumerate(keys)},
+        prob_cheapest={k: float(p) for k, p in zip(keys, cheapest)},
+        break_even_months={k: _break_even(ref, k, pairs) for k in keys if k != ref},
+        point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
+        inputs=engine.uncertain, samples_usd=totals)
+
+
+def _break_even(ref: str, other: str, pairs: dict) -> BreakEvenMonths:
+    months = pairs.get((ref, other), pairs.get((other, ref)))
+    crossed = months[~np.isnan(months)]
+    return BreakEvenMonths(reference=ref, other=other, month=Band.from_samples(crossed) if crossed.size else None,
+                           never_fraction=float(1.0 - crossed.size / months.size))
