@@ -6,21 +6,7 @@ figures); on a CPU, or a GPU the catalog lacks, the best GEMM and copy measured 
 """
 from __future__ import annotations
 
-from planner.catalog.lookup import gpu
-from planner.core.errors import UnknownNameError
-
-CATALOG_DTYPE = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
-
-
-def catalog_gpu(device_name: str):
-    """The catalog entry for a torch device name such as "NVIDIA H100 80GB HBM3", or None."""
-    rest = device_name.removeprefix("NVIDIA ").strip()
-    for candidate in (device_name, rest, rest.split(" ")[0], rest.split("-")[0]):
-        try:
-            return gpu(candidate)
-        except UnknownNameError:
-            continue
-    return None
+from planner.catalog.devices import PEAK_KEY, catalog_gpu
 
 
 def measured_peaks(points: list[dict], dtype: str) -> dict:
@@ -40,7 +26,7 @@ def find_peaks(c) -> dict:
     if c.device != "cuda":
         return out
     spec = catalog_gpu(_device_name())
-    key = CATALOG_DTYPE.get(c.plan.compute_dtype)
+    key = PEAK_KEY.get(c.plan.compute_dtype)
     if spec is not None and key in spec.peak_flops:
         out |= {"flops_per_s": spec.peak_flops[key], "flops_source": f"catalog {spec.name} dense {key} peak"}
     if spec is not None:

@@ -12,23 +12,14 @@ import streamlit as st
 
 import planner
 from planner.calibration import profiles as calibration
+from planner.catalog.devices import PEAK_KEY, catalog_gpu
 from planner.calibration.efficiency import resolve
 from planner.calibration.results_file import load_results, measured_points
 from planner.core.errors import PlannerError
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
-# torch dtype -> key of GPUSpec.peak_flops (dense datasheet peak)
-_PEAK_KEY = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float8_e4m3fn": "fp8", "int8": "int8"}
 
 
-def catalog_gpu(device_name: str) -> planner.GPUSpec | None:
-    """The catalog GPU a benchmark ran on, if the name matches one (CPU runs match none)."""
-    for name in (calibration.catalog_gpu_name(device_name) or device_name, device_name.removeprefix("NVIDIA ")):
-        try:
-            return planner.gpu(name)
-        except PlannerError:
-            continue
-    return None
 
 
 def _peak_frac(measured: float, peak: float | None) -> float | None:
@@ -41,8 +32,8 @@ def tables(d: dict) -> dict[str, pd.DataFrame]:
     gemm = pd.DataFrame([{
         "dtype": p["dtype"], "m x n x k": "{m} x {n} x {k}".format(**p["params"]), "median ms": p["median_s"] * 1e3,
         "TFLOP/s": p["flops_per_s"] / 1e12,
-        "catalog peak TFLOP/s": g.peak_flops.get(_PEAK_KEY.get(p["dtype"], ""), float("nan")) / 1e12 if g else None,
-        "fraction of peak": _peak_frac(p["flops_per_s"], g.peak_flops.get(_PEAK_KEY.get(p["dtype"], "")) if g else None),
+        "catalog peak TFLOP/s": g.peak_flops.get(PEAK_KEY.get(p["dtype"], ""), float("nan")) / 1e12 if g else None,
+        "fraction of peak": _peak_frac(p["flops_per_s"], g.peak_flops.get(PEAK_KEY.get(p["dtype"], "")) if g else None),
     } for p in measured_points(d, "gemm")])
     bw = pd.DataFrame([{
         "op": p["params"].get("op", ""), "MB": p["params"].get("n_bytes", 0) / 1e6, "median ms": p["median_s"] * 1e3,

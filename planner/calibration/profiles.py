@@ -20,33 +20,11 @@ from ..core.band import Band
 from .efficiency import DEFAULTS, Efficiencies
 from ..core.errors import PlannerError
 from .results_file import ResultsFileError, load_results, measured_points
+from ..catalog.devices import PEAK_KEY, catalog_gpu_name
 from ..catalog.specs import GPUSpec
 
 DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 ENV_VAR = "PLANNER_RESULTS"  # a results file or folder; empty: use no calibration at all
-
-# torch.cuda.get_device_name() -> catalog GPU. Explicit, so a new name fails visibly (no fuzzy match).
-DEVICE_NAMES = {
-    "NVIDIA H100 80GB HBM3": "H100 SXM",
-    "NVIDIA H100": "H100 SXM",
-    "NVIDIA H800": "H800 SXM",
-    "NVIDIA H200": "H200 SXM",
-    "NVIDIA H200 141GB HBM3e": "H200 SXM",
-    "NVIDIA A100-SXM4-80GB": "A100 80GB SXM",
-    "NVIDIA A100-SXM4-40GB": "A100 40GB SXM",
-    "NVIDIA B200": "B200",
-    "NVIDIA L4": "L4",
-    "NVIDIA L40S": "L40S",
-    "AMD Instinct MI300X": "MI300X",
-}
-# torch dtype -> key of GPUSpec.peak_flops
-PEAK_KEY = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32", "float8_e4m3fn": "fp8"}
-
-
-def catalog_gpu_name(device_name: str) -> str | None:
-    """The catalog GPU a device name is, by the DEVICE_NAMES table; None for CPUs and unknown GPUs."""
-    return DEVICE_NAMES.get(device_name.strip())
-
 
 def _rates(p: dict, key: str) -> tuple[float, float, float]:
     """(low, median, high) of a point's rate: work / time at median + IQR/2, median, median - IQR/2."""
