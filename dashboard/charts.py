@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 
 from planner.decide.compare import Comparison
+from planner.decide.options import OPTIONS
+from planner.present import labels
 
-OPTION_COLORS = {"Hosted API": "#1f77b4", "Open weights + fine-tune + self-host": "#2ca02c",
-                 "Train from scratch + self-host": "#d62728"}
+OPTION_COLORS = {OPTIONS[k]: labels.colour(k) for k in OPTIONS}  # long name -> colour, the names the frames carry
 _option_scale = alt.Scale(domain=list(OPTION_COLORS), range=list(OPTION_COLORS.values()))
 _color = alt.Color("option:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=320), scale=_option_scale)
 
@@ -95,13 +96,12 @@ def batch_latency(table: pd.DataFrame, tpot_target_s: float | None) -> alt.Chart
 
 
 def _short(key: str) -> str:
-    return {"api": "API", "self_host": "self-host", "scratch": "scratch"}[key]
+    return labels.short(key)
 
 
 # ---- uncertainty: MonteCarloResult, tornado, frontier ----
 
 def _labels(keys) -> list[str]:
-    from planner.decide.compare import OPTIONS
     return [OPTIONS[k] for k in keys]
 
 
@@ -173,7 +173,6 @@ def _cell_edges(values, log: bool) -> tuple[np.ndarray, np.ndarray]:
 def frontier(f, point: tuple[float, float] | None = None) -> alt.Chart:
     """The cheapest option over a grid of two inputs, as coloured cells; `point`: this scenario (P50s)."""
     from planner.present.charts import log_axis
-    from planner.decide.compare import OPTIONS
     logs = log_axis(f.x_values), log_axis(f.y_values)
     (x0, x1), (y0, y1) = _cell_edges(f.x_values, logs[0]), _cell_edges(f.y_values, logs[1])
     xx0, yy0 = np.meshgrid(x0, y0)

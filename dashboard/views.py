@@ -7,11 +7,10 @@ import streamlit as st
 
 import planner
 from planner.present import formatting as fmt
+from planner.present import labels
 from planner.decide.compare import Comparison
 
 from . import charts
-
-SHORT = {"api": "API", "self_host": "Self-host", "scratch": "Scratch"}
 
 
 def md(text: str) -> str:
@@ -21,7 +20,7 @@ def md(text: str) -> str:
 
 def metric_label(key: str, what: str) -> str:
     """Label of one option's metric, unique on the page (tests look metrics up by it)."""
-    return f"{SHORT[key]} · {what}"
+    return f"{labels.SHORT[key]} · {what}"
 
 
 def recommendation(c: Comparison) -> None:
@@ -81,9 +80,9 @@ def traffic(c: Comparison) -> None:
     rows = []
     for be in c.break_evens:
         other = be.b if be.cheaper_below == be.a else be.a
-        rows.append({"options": f"{SHORT[be.a]} vs {SHORT[be.b]}", "cheaper at low traffic": SHORT[be.cheaper_below],
+        rows.append({"options": f"{labels.SHORT[be.a]} vs {labels.SHORT[be.b]}", "cheaper at low traffic": labels.SHORT[be.cheaper_below],
                      "break-even requests/day": ", ".join(fmt.count(t) for t in be.requests_per_day) or
-                     f"none: {SHORT[be.cheaper_below]} stays cheaper than {SHORT[other]}",
+                     f"none: {labels.SHORT[be.cheaper_below]} stays cheaper than {labels.SHORT[other]}",
                      "cumulative curves cross": fmt.number(be.crossing_month, ".1f") if be.crossing_month is not None
                      else "no"})
     if rows:

@@ -10,6 +10,7 @@ import pytest
 
 import planner
 from planner.present import formatting as fmt
+from planner.present.labels import LETTERS, SHORT
 from planner.present.cli import main
 from planner.present.cli_uncertainty import tornado_dict
 from planner.uncertainty.sensitivity import frontier, tornado
@@ -76,7 +77,7 @@ def test_uncertainty_text_shows_percentiles_probabilities_and_inputs(capsys, for
     assert f"{N:,} samples, seed {mc.seed}" in out
     for k in mc.options:
         assert fmt.usd(mc.total_usd[k].p90) in out
-        assert f"{fmt.SHORT_OPTIONS[k]} {fmt.percent(mc.prob_cheapest[k])}" in out
+        assert f"{SHORT[k]} {fmt.percent(mc.prob_cheapest[k])}" in out
     be = mc.break_even_months["self_host"].month
     assert f"month {fmt.months(be)}" in out
     for p, d in mc.inputs.items():
@@ -127,7 +128,7 @@ def test_frontier_over_chosen_inputs_csv_and_map(capsys):
     rc, out, _ = run(capsys, "frontier", path, *axes)
     assert rc == 0
     rows = [ln.split(" | ", 1)[1] for ln in out.splitlines() if " | " in ln]
-    letters = {v: k for k, v in fmt.FRONTIER_LETTERS.items()}
+    letters = {v: k for k, v in LETTERS.items()}
     assert [[letters[ch] for ch in row] for row in rows[::-1]] == f.winner.tolist()  # top row: the highest y
 
 

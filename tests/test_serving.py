@@ -11,7 +11,8 @@ import pytest
 import planner
 from planner.estimate import inference as inf
 from planner.core.errors import DoesNotFitError, InfeasibleError, InputError
-from planner.estimate.serving import HOURS_PER_MONTH, monthly_cost_usd_for, replicas_for, serving
+from planner.core.units import HOURS_PER_MONTH
+from planner.estimate.serving import monthly_cost_usd_for, replicas_for, serving
 from planner.catalog.specs import ModelSpec
 from planner.estimate.workload import Workload
 

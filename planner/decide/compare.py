@@ -15,13 +15,15 @@ from ..core.errors import PlannerError, UnknownNameError
 from ..estimate.finetuning import FinetuningEstimate, finetuning
 from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
 from ..core.provenance import Assumption
+from .options import OPTIONS
 from .recommend import Recommendation, recommend
 from ..core.results import ResultMixin
 from .scenario import Scenario
 from ..estimate.serving import ServingPlan, serving
-from ..estimate.workload import DAYS_PER_MONTH, Workload
+from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH
+from ..estimate.pretraining import USD_PER_ENGINEER_YEAR
+from ..estimate.workload import Workload
 
-OPTIONS = {"api": "Hosted API", "self_host": "Open weights + fine-tune + self-host", "scratch": "Train from scratch + self-host"}
 
 
 @dataclass(frozen=True)
@@ -364,12 +366,12 @@ def _assumptions(s: Scenario, price, plan, ft, pre) -> tuple[Assumption, ...]:
     w = s.workload
     out = [Assumption(f"workload.{k}", v, "", "scenario") for k, v in w.to_dict().items()]
     out.append(Assumption("usd_per_engineer_year", s.costs.usd_per_engineer_year, "$/year",
-                          "scenario" if s.costs.usd_per_engineer_year != 400_000.0 else "assumption: fully loaded US ML engineer"))
+                          "scenario" if s.costs.usd_per_engineer_year != USD_PER_ENGINEER_YEAR else "assumption: fully loaded US ML engineer"))
     if price is not None:
         out += [Assumption("api input price", price.input_usd_per_mtok, "$/1M tokens", price.source),
                 Assumption("api output price", price.output_usd_per_mtok, "$/1M tokens", price.source),
                 Assumption("api cached-input price", price.cached_input_usd_per_mtok, "$/1M tokens", price.source)]
-    out.append(Assumption("hours per month", 730, "h", "8760 h / 12: cloud monthly billing"))
+    out.append(Assumption("hours per month", HOURS_PER_MONTH, "h", "8760 h / 12: cloud monthly billing"))
     for est in (plan, ft, pre):
         if est is not None:
             seen = {a.name for a in out}

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from ..estimate.workload import DAYS_PER_MONTH, SECONDS_PER_DAY
-
-HOURS_PER_MONTH = 730.0  # 8760 h / 12: how clouds bill a month of an always-on GPU
+from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 
 
 @dataclass(frozen=True)

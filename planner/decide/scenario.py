@@ -18,9 +18,10 @@ import tomli_w
 
 from .distributions import parse_uncertainty
 from ..core.errors import PlannerError, close_matches
+from ..estimate.pretraining import USD_PER_ENGINEER_YEAR  # judgement: fully loaded US ML engineer
+from ..estimate.serving import MIN_REPLICAS, UTILIZATION_CEILING
 from ..estimate.workload import Workload
 
-USD_PER_ENGINEER_YEAR = 400_000.0  # assumption: fully loaded US ML engineer; override in [costs]
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ class SelfHostOption:
     finetune_tokens: float = 20e6  # training tokens per epoch
     finetune_epochs: float = 3.0
     drops_prompt_overhead: bool = True  # the fine-tune replaces the few-shot prompt
-    utilization_ceiling: float = 0.7
-    min_replicas: int = 2
+    utilization_ceiling: float = UTILIZATION_CEILING
+    min_replicas: int = MIN_REPLICAS
     ops_engineers: float = 1.0  # FTE to run the serving stack
     evaluation_usd: float = 20_000.0  # one-time evaluation of the tuned model (assumption)
     setup_months: float = 1.0  # infrastructure before first production (assumption)

@@ -13,7 +13,7 @@ from ..core.errors import InputError, require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..catalog.specs import GPUSpec, ModelSpec
-from .workload import DAYS_PER_MONTH
+from ..core.units import DAYS_PER_MONTH
 from .training import (ADAM_MIXED_BYTES_PER_PARAM, activation_bytes_per_gpu, check_enough_gpus,
                        min_gpus_to_fit, run_time_cost)
 
@@ -32,7 +32,7 @@ DEFAULT_TARGET_DAYS = 90.0
 # Frontier reference (shared/background/what-are-foundation-models.txt): about 50
 # researchers for about a year. The cost per researcher-year is an assumption
 # (fully loaded US ML salary plus overhead); override it with your own.
-USD_PER_RESEARCHER_YEAR = 400_000.0
+USD_PER_ENGINEER_YEAR = 400_000.0
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Staffing:
 
     researchers: float = 0.0
     months: float = 0.0
-    usd_per_researcher_year: float = USD_PER_RESEARCHER_YEAR
+    usd_per_researcher_year: float = USD_PER_ENGINEER_YEAR
 
     @property
     def cost_usd(self) -> float:

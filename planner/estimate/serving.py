@@ -21,9 +21,13 @@ from ..core.errors import InfeasibleError, InputError, require_fraction
 from ..core.provenance import Assumption
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..catalog.specs import precision as lookup_precision
-from ..decide.costmodel import HOURS_PER_MONTH  # 8760 h / 12: the cloud-billing convention
+from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from .workload import Workload
 
+# Fleet sizing defaults (judgement): run replicas at most 70% busy at the peak hour, headroom for
+# bursts and queueing; never fewer than 2 replicas, so one can fail or be upgraded.
+UTILIZATION_CEILING = 0.7
+MIN_REPLICAS = 2
 TP_DEGREES = (1, 2, 4, 8)  # one NVLink domain of an 8-GPU node
 # Schedulers cap concurrent sequences: vLLM's max_num_seqs defaults to 256.
 DEFAULT_MAX_BATCH_SIZE = 256
@@ -211,7 +215,7 @@ def _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_
 
 
 def serving(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16", workload: Workload,
-            utilization_ceiling: float = 0.7, min_replicas: int = 2, max_tensor_parallel: int = 8,
+            utilization_ceiling: float = UTILIZATION_CEILING, min_replicas: int = MIN_REPLICAS, max_tensor_parallel: int = 8,
             max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
             efficiencies: Efficiencies | None = None) -> ServingPlan:
     """Replicas, GPUs and cost to serve `workload` with `model` on `gpu` at `precision`."""
@@ -224,7 +228,7 @@ def serving(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf1
     capacity = grid["rps"][b - 1]  # (p10, p50, p90) efficiencies
     replicas = replicas_needed(w.peak_rps, capacity, utilization_ceiling, min_replicas)
     usd_per_hour = replicas * tp * g.usd_per_gpu_hour
-    usd_per_request = usd_per_hour / (w.mean_rps * 3600.0)
+    usd_per_request = usd_per_hour / (w.mean_rps * SECONDS_PER_HOUR)
     band = inf.to_band
     return ServingPlan(
         model=m.name, gpu=g.name, precision=prec, tensor_parallel=tp, batch_size=b, max_batch_kv=kv_limit,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ..core.band import Band
 from ..core.errors import DoesNotFitError
 from ..catalog.specs import GPUSpec, ModelSpec
+from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 
 # Mixed-precision Adam keeps bf16 weights (2) and gradients (2) plus fp32 master
 # weights (4) and two moments (4 + 4): 16 bytes per trained parameter
@@ -22,7 +23,6 @@ ADAM_MIXED_BYTES_PER_PARAM = 16.0
 # FSDP runs keep 5-15% free).
 USABLE_MEMORY_FRACTION = 0.85
 
-HOURS_PER_DAY = 24.0
 
 
 def activation_bytes_per_gpu(m: ModelSpec, seq_len: int, micro_batch: int = 1, *, checkpointing: bool = True) -> float:
@@ -81,6 +81,6 @@ def run_time_cost(*, flops: float, gpu: GPUSpec, dtype: str, n_gpus: int, mfu: B
     evaluation pauses that the steady-state MFU leaves out.
     """
     gpu_seconds = flops / (gpu.peak(dtype) * mfu)
-    gpu_hours = gpu_seconds * (overhead_factor / 3600.0)
+    gpu_hours = gpu_seconds * (overhead_factor / SECONDS_PER_HOUR)
     wall_days = gpu_hours * (1.0 / (n_gpus * HOURS_PER_DAY))
     return RunTimeCost(gpu_hours=gpu_hours, wall_days=wall_days, cost_usd=gpu_hours * gpu.usd_per_gpu_hour)

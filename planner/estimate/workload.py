@@ -7,9 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.errors import InputError, require_positive
-
-SECONDS_PER_DAY = 86_400.0
-DAYS_PER_MONTH = 30.4375  # 365.25 / 12: a calendar-average month
+from ..core.units import DAYS_PER_MONTH, SECONDS_PER_DAY
 
 
 @dataclass(frozen=True)

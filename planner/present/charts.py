@@ -13,10 +13,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from ..decide.compare import OPTIONS, Comparison
+from ..decide.compare import Comparison
+from ..decide.options import OPTIONS
 from .formatting import count, usd
-
-_COLOURS = {"api": "#1f77b4", "self_host": "#2ca02c", "scratch": "#d62728"}
+from .labels import ANNOTATION_COLOUR, COLOURS, colour
 _SIZE_IN = (8.0, 4.8)
 
 
@@ -25,8 +25,8 @@ def _money_axis(axis) -> None:
 
 
 def _colour(label: str) -> str:
-    key = next((k for k, v in OPTIONS.items() if v == label), "")
-    return _COLOURS.get(key, "#7f7f7f")
+    """The colour of the option a chart column is labelled with."""
+    return colour(next((k for k, v in OPTIONS.items() if v == label), ""))
 
 
 def _crossings(c: Comparison) -> list[tuple[float, float, str]]:
@@ -54,7 +54,7 @@ def cumulative_cost_figure(c: Comparison) -> Figure:
                     xytext=(8, 10), fontsize=8)
     if not _crossings(c) and len(curves.columns) > 1:
         ax.text(0.01, 0.98, "cumulative costs do not cross within the horizon", transform=ax.transAxes,
-                va="top", fontsize=8, color="#555555")
+                va="top", fontsize=8, color=ANNOTATION_COLOUR)
     if curves.columns.empty:
         ax.text(0.5, 0.5, "no option is available", transform=ax.transAxes, ha="center")
     ax.set_xlabel("month")
@@ -95,10 +95,10 @@ def cost_vs_traffic_figure(c: Comparison) -> Figure:
         left = t > middle  # keep the label inside the axes
         ax.annotate(f"{text}\n{count(t)} req/day", (t, y), textcoords="offset points", xytext=(-6 if left else 6, 8),
                     ha="right" if left else "left", fontsize=8)
-    ax.axvline(c.workload.requests_per_day, color="#555555", linestyle="--", linewidth=1)
+    ax.axvline(c.workload.requests_per_day, color=ANNOTATION_COLOUR, linestyle="--", linewidth=1)
     ax.annotate(f"this scenario: {count(c.workload.requests_per_day)} req/day",
                 (c.workload.requests_per_day, 0.02), xycoords=("data", "axes fraction"),
-                xytext=(4, 0), textcoords="offset points", fontsize=8, color="#555555")
+                xytext=(4, 0), textcoords="offset points", fontsize=8, color=ANNOTATION_COLOUR)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("requests per day in month 0")
@@ -155,7 +155,7 @@ def frontier_figure(f, point: tuple[float, float] | None = None) -> Figure:
     ax = fig.add_subplot()
     grid = np.vectorize(index.get)(f.winner).astype(float)
     ax.pcolormesh(f.x_values, f.y_values, grid, shading="nearest", vmin=-0.5, vmax=len(keys) - 0.5,
-                  cmap=ListedColormap([_COLOURS[k] for k in keys]))
+                  cmap=ListedColormap([COLOURS[k] for k in keys]))
     if point is not None:
         ax.plot([point[0]], [point[1]], "k*", markersize=12, label="this scenario (P50)")
     for axis, values, scale in ((ax.xaxis, f.x_values, ax.set_xscale), (ax.yaxis, f.y_values, ax.set_yscale)):
@@ -165,7 +165,7 @@ def frontier_figure(f, point: tuple[float, float] | None = None) -> Figure:
     ax.set_xlabel(f.x)
     ax.set_ylabel(f.y)
     ax.set_title("Cheapest option over two inputs (every other input at its P50)")
-    handles = [Patch(color=_COLOURS[k], label=OPTIONS[k]) for k in keys]
+    handles = [Patch(color=COLOURS[k], label=OPTIONS[k]) for k in keys]
     if point is not None:
         handles += ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)

@@ -10,6 +10,7 @@ import sys
 import pandas as pd
 
 from . import formatting as fmt
+from . import labels
 from ..core.errors import PlannerError
 
 TABLE_FORMATS = ("table", "markdown", "csv", "json")
@@ -57,11 +58,11 @@ def cmd_uncertainty(a) -> int:
         _out(mc.summary_frame().to_csv().rstrip("\n"))
         return 0
     table, head = _heads(a)
-    cheapest = ", ".join(f"{fmt.SHORT_OPTIONS[k]} {fmt.percent(p)}" for k, p in mc.prob_cheapest.items())
+    cheapest = ", ".join(f"{labels.SHORT[k]} {fmt.percent(p)}" for k, p in mc.prob_cheapest.items())
     parts = [head(f"{mc.scenario}: {mc.n:,} samples, seed {mc.seed}, {mc.horizon_months} months"),
              table(fmt.monte_carlo_frame(mc)),
              f"Probability each option is cheapest: {cheapest}.",
-             f"Break-even: the month the cumulative costs cross those of {fmt.SHORT_OPTIONS[mc.reference]} "
+             f"Break-even: the month the cumulative costs cross those of {labels.SHORT[mc.reference]} "
              "(lowest median total), p50 [p10-p90] over the samples that cross.",
              head("Uncertain inputs"), table(fmt.uncertain_inputs_frame(mc))]
     _out("\n\n".join(parts))

@@ -13,68 +13,35 @@ import re
 import pandas as pd
 
 from ..core.band import Band
+from .labels import LETTERS, SHORT
+from ..core.units import NA, finite, scaled, three_figures, usd  # noqa: F401  (usd, NA: re-exported for callers)
 
-NA = "n/a"
-_MONEY_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
 _COUNT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
-
-
-def _finite(x) -> bool:
-    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
-
-
-def _three_figures(m: float) -> str:
-    """1 <= |m| < 1000 with three significant figures, trailing zeros kept (4.50, 12.3, 123)."""
-    decimals = max(0, 2 - int(math.floor(math.log10(abs(m)))))
-    return f"{m:.{decimals}f}"
-
-
-def _scaled(x: float, units) -> tuple[float, str]:
-    """x divided by the largest unit it reaches once rounded to three figures (999.96k -> 1.00M)."""
-    r = float(f"{x:.3g}")
-    for suffix, div in units:
-        if abs(r) >= div:
-            return r / div, suffix
-    return r, ""
-
-
-def usd(x) -> str:
-    """$12.3k, $4.56M, $1.23; cents and below with three significant figures ($0.00108)."""
-    if not _finite(x):
-        return NA
-    if x == 0:
-        return "$0"
-    sign = "-" if x < 0 else ""
-    x = abs(float(x))
-    if x < 1:
-        return f"{sign}${x:.3g}"
-    m, suffix = _scaled(x, _MONEY_UNITS)
-    return f"{sign}${_three_figures(m)}{suffix}"
 
 
 def count(x) -> str:
     """A large count with a suffix: 15.0T, 8.03B, 540k; small numbers with three figures."""
-    if not _finite(x):
+    if not finite(x):
         return NA
     if x == 0:
         return "0"
     if abs(x) < 1:
         return f"{x:.3g}"
-    m, suffix = _scaled(float(x), _COUNT_UNITS)
-    return f"{_three_figures(m)}{suffix}"
+    m, suffix = scaled(float(x), _COUNT_UNITS)
+    return f"{three_figures(m)}{suffix}"
 
 
 def number(x, spec: str = ".3g") -> str:
-    return format(float(x), spec) if _finite(x) else NA
+    return format(float(x), spec) if finite(x) else NA
 
 
 def integer(x) -> str:
-    return f"{int(x):,}" if _finite(x) else NA
+    return f"{int(x):,}" if finite(x) else NA
 
 
 def ms(seconds) -> str:
     """A duration in ms below a second, in s above (1.5 s, not 1.5e+03 ms)."""
-    if not _finite(seconds):
+    if not finite(seconds):
         return NA
     return f"{seconds:.3g} s" if abs(seconds) >= 1 else f"{seconds * 1e3:.3g} ms"
 
@@ -96,7 +63,7 @@ def value(v) -> str:
     if isinstance(v, int):
         return f"{v:,}" if abs(v) >= 10_000 else str(v)
     if isinstance(v, float):
-        if _finite(v) and v == int(v) and abs(v) < 1e15:
+        if finite(v) and v == int(v) and abs(v) < 1e15:
             return value(int(v))
         return number(v, ".4g")
     return str(v)
@@ -235,13 +202,11 @@ def dumps_json(obj) -> str:
 
 # ---- uncertainty and sensitivity (MonteCarloResult, tornado, frontier) as text ----
 
-SHORT_OPTIONS = {"api": "API", "self_host": "self-host", "scratch": "scratch"}
-FRONTIER_LETTERS = {"api": "A", "self_host": "S", "scratch": "T"}  # T: trained from scratch
 
 
 def percent(p) -> str:
     """A probability: 99.9%, never rounded to a certainty it is not (>99.9%, <0.1%)."""
-    if not _finite(p):
+    if not finite(p):
         return NA
     if 0 < p < 0.001:
         return "<0.1%"
@@ -252,7 +217,7 @@ def percent(p) -> str:
 
 def quantity(x) -> str:
     """An input value: 0.687, 2.25, 300k (three figures, a suffix from 1,000 up)."""
-    return count(x) if _finite(x) and abs(x) >= 1000 else number(x)
+    return count(x) if finite(x) and abs(x) >= 1000 else number(x)
 
 
 def months(b: Band | None) -> str:
@@ -272,7 +237,7 @@ def distribution(d) -> str:
 
 def monte_carlo_frame(mc) -> pd.DataFrame:
     """MonteCarloResult.summary_frame() as text: one row per option."""
-    ref = SHORT_OPTIONS.get(mc.reference, mc.reference)
+    ref = SHORT.get(mc.reference, mc.reference)
     rows = []
     for key, r in mc.summary_frame().iterrows():
         be = mc.break_even_months.get(key)
@@ -299,7 +264,7 @@ def uncertain_inputs_frame(mc) -> pd.DataFrame:
 
 def tornado_frame(df: pd.DataFrame) -> pd.DataFrame:
     """sensitivity.tornado()'s frame as text: the cost gap at each end of each input's P10-P90."""
-    short = lambda k: SHORT_OPTIONS.get(k, k)  # noqa: E731
+    short = lambda k: SHORT.get(k, k)  # noqa: E731
     rows = [{"Input": p, "P10": quantity(r["p10_value"]), "P90": quantity(r["p90_value"]), "Unit": r["unit"],
              "Gap at P10": usd(r["gap_at_p10_usd"]), "Gap at P90": usd(r["gap_at_p90_usd"]),
              "Swing": usd(r["swing_usd"]), "Cheapest at P10 / P90": f"{short(r['winner_at_p10'])} / "
@@ -312,19 +277,19 @@ def tornado_frame(df: pd.DataFrame) -> pd.DataFrame:
 def tornado_caption(df: pd.DataFrame) -> str:
     a = df.attrs
     if not a.get("runner_up"):
-        return f"Only {SHORT_OPTIONS.get(a['recommended'])} is available: the 'gap' is its total cost."
-    return (f"Gap: the runner-up ({SHORT_OPTIONS[a['runner_up']]}) minus the cheapest option at P50 "
-            f"({SHORT_OPTIONS[a['recommended']]}), total over the horizon; {usd(a['base_gap_usd'])} with every input "
+        return f"Only {SHORT.get(a['recommended'])} is available: the 'gap' is its total cost."
+    return (f"Gap: the runner-up ({SHORT[a['runner_up']]}) minus the cheapest option at P50 "
+            f"({SHORT[a['recommended']]}), total over the horizon; {usd(a['base_gap_usd'])} with every input "
             "at its P50. Each input moves alone from its P10 to its P90; a negative gap means the cheapest option "
             "changes.")
 
 
 def frontier_map(f) -> str:
     """FrontierResult's winner grid as a character map: one letter per cell, y rising up the page."""
-    keys = [k for k in FRONTIER_LETTERS if k in set(f.winner.ravel())]
+    keys = [k for k in LETTERS if k in set(f.winner.ravel())]
     ylab = [quantity(v) for v in f.y_values]
     w = max(map(len, ylab))
-    lines = [f"{lab:>{w}} | " + "".join(FRONTIER_LETTERS[k] for k in row)
+    lines = [f"{lab:>{w}} | " + "".join(LETTERS[k] for k in row)
              for lab, row in zip(ylab[::-1], f.winner[::-1])]
     nx = len(f.x_values)
     axis = [" "] * (nx + 12)
@@ -332,6 +297,6 @@ def frontier_map(f) -> str:
         text = "^" + quantity(f.x_values[i]) if align != "right" else quantity(f.x_values[i]) + "^"
         start = i if align != "right" else i - len(text) + 1
         axis[max(start, 0):max(start, 0) + len(text)] = text
-    legend = ", ".join(f"{FRONTIER_LETTERS[k]} = {SHORT_OPTIONS[k]}" for k in keys)
+    legend = ", ".join(f"{LETTERS[k]} = {SHORT[k]}" for k in keys)
     return "\n".join([f"y: {f.y} (rows); x: {f.x} (columns); every other input at its P50",
                       f"cheapest: {legend}", "", *lines, " " * (w + 3) + "".join(axis).rstrip()])

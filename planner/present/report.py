@@ -17,8 +17,10 @@ import pandas as pd
 
 from ..catalog import lookup as catalog
 from . import formatting as fmt
+from . import labels
 from ..catalog.api_prices import price_data_info
-from ..decide.compare import OPTIONS, Comparison, compare
+from ..decide.compare import Comparison, compare
+from ..decide.options import OPTIONS
 from ..core.errors import PlannerError
 from ..decide.scenario import Scenario, dumps_scenario, load_scenario
 
@@ -100,7 +102,7 @@ def _confidence(s: Scenario, chart_files: dict[str, str] | None, samples: int) -
         mc, swing = monte_carlo(s, n=samples), tornado(s)
     except PlannerError as e:
         return f"Not available for this scenario: {e}"
-    name = fmt.SHORT_OPTIONS
+    name = labels.SHORT
     best = max(mc.prob_cheapest, key=mc.prob_cheapest.get)
     others = "; ".join(f"{name[k]} in {fmt.percent(p)}" for k, p in mc.prob_cheapest.items() if k != best)
     lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}): each input below is drawn from its distribution "

@@ -29,14 +29,15 @@ import pandas as pd
 
 from ..core.band import Band
 from ..catalog.lookup import gpu as lookup_gpu
-from ..decide.compare import OPTIONS, Comparison, compare
+from ..decide.compare import Comparison, compare
+from ..decide.options import OPTIONS
 from ..decide.costmodel import monthly_costs
 from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
 from ..calibration.efficiency import resolve
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.scenario import Scenario
-from ..estimate.workload import DAYS_PER_MONTH
+from ..core.units import DAYS_PER_MONTH
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
 
