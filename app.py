@@ -28,6 +28,13 @@ def _scenario(scenario_toml: str, custom_models: Customs) -> planner.Scenario:
     return planner.loads_scenario(scenario_toml)
 
 
+@st.cache_resource
+def calibration_from_env() -> tuple:
+    """Calibrate from $PLANNER_RESULTS once per server process (the only place the dashboard reads it)."""
+    from planner.calibration.store import use_results_from_env
+    return tuple(p.source for p in use_results_from_env())
+
+
 @st.cache_data(max_entries=64, show_spinner="Comparing the options…")
 def compare_cached(scenario_toml: str, custom_models: Customs) -> planner.Comparison:
     """planner.compare of a scenario given as TOML, with uploaded models (name, config.json text) registered."""
@@ -56,6 +63,10 @@ def frontier_cached(scenario_toml: str, custom_models: Customs, x: str, y: str):
 
 def main() -> None:
     st.set_page_config(page_title="Build vs buy: foundation models", page_icon="📐", layout="wide")
+    try:
+        calibration_from_env()
+    except PlannerError as e:
+        st.error(f"Calibration from ${{PLANNER_RESULTS}} failed, using the literature defaults: {views.md(e)}")
     sidebar.init()
     scenario, input_error = sidebar.render()
     st.title("Build vs buy for your workload")

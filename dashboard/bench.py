@@ -11,9 +11,9 @@ import pandas as pd
 import streamlit as st
 
 import planner
-from planner.calibration import profiles as calibration
+from planner.calibration import store as calibration
 from planner.catalog.devices import PEAK_KEY, catalog_gpu
-from planner.calibration.efficiency import resolve
+from planner.calibration.store import resolve
 from planner.calibration.results_file import load_results, measured_points
 from planner.core.errors import PlannerError
 
@@ -53,13 +53,15 @@ def tables(d: dict) -> dict[str, pd.DataFrame]:
 def render_calibrations() -> None:
     """Which calibration profiles are loaded (and from where), and which results files are not used."""
     profiles = calibration.loaded_profiles()
-    where = os.environ.get(calibration.ENV_VAR) or str(calibration.DEFAULT_RESULTS_DIR)
+    where = os.environ.get(calibration.ENV_VAR)
     if profiles:
         st.dataframe(pd.DataFrame([{"GPU": g, "calibration": p.source, "train MFU": str(p.train_mfu or "-"),
                                     "decode MBU": str(p.decode_mbu or "-")} for g, p in profiles.items()]),
                      hide_index=True)
     else:
-        st.caption(f"No calibration profile in use (read {where}); every GPU uses the literature defaults.")
+        st.caption("No calibration profile in use: every GPU uses the literature defaults. Set "
+                   f"{calibration.ENV_VAR} to a results file or folder before starting the dashboard to calibrate"
+                   + (f" (it is set to {where}, which held no catalog GPU)." if where else "."))
     for path, why in calibration.load_report():
         st.caption(f"Not used for calibration: {Path(path).name}: {why}")
 

@@ -25,7 +25,7 @@ _EXPORTS = {
     "ApiPrice": "catalog.api_prices", "api_price": "catalog.api_prices", "hosted_finetune_price": "catalog.api_prices",
     "price_data_info": "catalog.api_prices", "search_api_models": "catalog.api_prices",
     "CalibrationProfile": "calibration.profiles", "calibrate": "calibration.profiles",
-    "use_results": "calibration.profiles",
+    "use_results": "calibration.store",
     "Efficiencies": "calibration.efficiency", "DEFAULT_EFFICIENCIES": "calibration.efficiency",
     "Workload": "estimate.workload",
     "InferenceSpeed": "estimate.inference", "inference_speed": "estimate.inference",

@@ -11,11 +11,13 @@ import pytest
 
 import planner
 from planner.calibration import profiles as calibration
+from planner.calibration import store
 from planner.estimate import roofline
 from planner.estimate.arithmetic import prefill_flops
 from planner.catalog.lookup import gpu
 from planner.present.cli import main
-from planner.calibration.efficiency import DEFAULTS, resolve
+from planner.calibration.efficiency import DEFAULTS
+from planner.calibration.store import resolve
 from planner.core.errors import PlannerError
 from planner.catalog.specs import ModelSpec
 
@@ -58,10 +60,10 @@ def write(tmp_path, doc, name="synthetic.json"):
 
 @pytest.fixture(autouse=True)
 def fresh_profiles(monkeypatch):
-    monkeypatch.delenv(calibration.ENV_VAR, raising=False)
-    calibration.reset()
+    monkeypatch.delenv(store.ENV_VAR, raising=False)
+    store.reset()
     yield
-    calibration.reset()
+    store.reset()
 
 
 def test_profile_reproduces_the_numbers_it_was_made_from(tmp_path):
@@ -107,21 +109,32 @@ def test_the_profile_changes_the_estimate(tmp_path):
     assert after == pytest.approx(before * DEFAULTS.decode_mbu.p50 / 0.70, rel=1e-6)
 
 
-def test_env_var_points_to_a_file_loaded_on_first_resolve(tmp_path, monkeypatch):
-    path = write(tmp_path, synthetic())
-    monkeypatch.setenv(calibration.ENV_VAR, str(path))
-    calibration.reset()
-    assert resolve("H100 SXM").source.startswith("calibration: NVIDIA H100")
-    monkeypatch.setenv(calibration.ENV_VAR, "")  # empty: no calibration at all
-    calibration.reset()
+def test_nothing_is_calibrated_until_a_caller_asks(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.ENV_VAR, str(write(tmp_path, synthetic())))
+    store.reset()
+    # The library never reads the variable on its own: an estimate stays on the literature defaults.
     assert resolve("H100 SXM").source == "literature defaults"
+    assert planner.inference_speed(model="Llama-3.1-8B", gpu="H100 SXM").efficiency_source == "literature defaults"
+    # The edges (CLI, dashboard) call use_results_from_env; only then the file applies.
+    assert [p.gpu for p in store.use_results_from_env()] == ["H100 SXM"]
+    assert resolve("H100 SXM").source.startswith("calibration: NVIDIA H100")
+    monkeypatch.setenv(store.ENV_VAR, "")  # empty: no calibration at all
+    store.reset()
+    assert store.use_results_from_env() == [] and resolve("H100 SXM").source == "literature defaults"
+
+
+def test_cli_reads_the_environment_variable(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(store.ENV_VAR, str(write(tmp_path, synthetic())))
+    assert main(["estimate", "serve", "--gpu", "H100 SXM", "--requests-per-day", "1000",
+                 "--input-tokens", "500", "--output-tokens", "200"]) == 0
+    assert "calibration: NVIDIA H100 80GB HBM3" in capsys.readouterr().out
 
 
 def test_a_folder_skips_cpu_runs_and_validate_reports(tmp_path):
     write(tmp_path, synthetic(device_name="AMD EPYC", device="cpu"), "cpu-amd-epyc.json")
     (tmp_path / "validate-cpu.json").write_text("{not a results file")
     assert planner.use_results(tmp_path, strict=False) == []
-    report = calibration.load_report()
+    report = store.load_report()
     assert [why for _, why in report] == ["no catalog GPU for 'AMD EPYC'"]
     write(tmp_path, synthetic(), "h100.json")
     assert [p.gpu for p in planner.use_results(tmp_path)] == ["H100 SXM"]
@@ -160,7 +173,7 @@ def test_truncated_file_is_refused(tmp_path):
 def test_a_bad_committed_file_is_skipped_not_fatal(tmp_path):
     (tmp_path / "cut.json").write_text("{")
     planner.use_results(tmp_path, strict=False)
-    assert "not valid JSON" in calibration.load_report()[0][1]
+    assert "not valid JSON" in store.load_report()[0][1]
     assert resolve("H100 SXM").source == "literature defaults"
 
 
@@ -183,7 +196,7 @@ def test_cli_results_option_calibrates_an_estimate(tmp_path, capsys):
 
 def test_planner_reads_results_without_torch_or_benchmarks(tmp_path):
     path = write(tmp_path, synthetic())
-    code = (f"import sys, planner; planner.calibrate({str(path)!r}); planner.calibration.efficiency.resolve('H100 SXM');"
+    code = (f"import sys, planner, planner.calibration.store as s; planner.calibrate({str(path)!r}); s.resolve('H100 SXM');"
             "print(sorted(m for m in ('torch', 'benchmarks') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

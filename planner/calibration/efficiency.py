@@ -1,8 +1,8 @@
 """How much of a GPU's peak real work achieves: defaults from the literature, or a calibration.
 
-Every estimate takes an `Efficiencies`; `resolve()` picks the calibration profile
-measured on that GPU when one is loaded, else these literature defaults, and the
-chosen object's `source` travels into the estimate so a reader knows which.
+Every estimate takes an `Efficiencies`; planner.calibration.store.resolve picks the
+calibration profile a caller registered for that GPU, else these literature defaults, and
+the chosen object's `source` travels into the estimate so a reader knows which.
 """
 from __future__ import annotations
 
@@ -62,28 +62,3 @@ DEFAULTS = Efficiencies(
         "decode_compute": "assumed below prefill: decode GEMMs have only batch-size rows",
     },
 )
-
-# Calibration profiles register here, keyed by GPU name (lower case); planner.calibration fills it.
-_PROFILES: dict[str, Efficiencies] = {}
-
-
-def register_profile(gpu_name: str, eff: Efficiencies) -> None:
-    """Make `eff` the efficiencies used for estimates on `gpu_name`."""
-    _PROFILES[gpu_name.lower()] = eff
-
-
-def clear_profiles() -> None:
-    _PROFILES.clear()
-
-
-def resolve(gpu_name: str, override: Efficiencies | None = None) -> Efficiencies:
-    """Efficiencies for an estimate on `gpu_name`: an explicit override, a profile, or the defaults.
-
-    The first call loads the calibration profiles (planner.calibration.ensure_loaded:
-    PLANNER_RESULTS, else the committed benchmarks/results/*.json), not the import.
-    """
-    if override is not None:
-        return override
-    from .profiles import ensure_loaded  # lazy: calibration imports this module
-    ensure_loaded()
-    return _PROFILES.get(gpu_name.lower(), DEFAULTS)

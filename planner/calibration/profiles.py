@@ -3,10 +3,8 @@
 `calibrate(path)` reads one results file (torch-free, planner.results_file) into a
 CalibrationProfile: achieved GEMM FLOP/s per dtype and copy bandwidth, training MFU,
 prefill efficiency, decode MBU and the int8-over-dense decode speed-up, each a Band.
-`profile.efficiencies()` is what the estimates use on that GPU; `efficiency.resolve`
-loads the committed files (benchmarks/results/*.json) on its first call, or the file or
-folder named by PLANNER_RESULTS or `use_results(path)`. Files whose hardware has no
-catalog GPU (CPUs) and validate-*.json are skipped there; `calibrate` still reads them.
+`profile.efficiencies()` is what the estimates use on that GPU once a caller registers it
+(planner.calibration.store.use_results); nothing here is loaded or applied implicitly.
 """
 from __future__ import annotations
 
@@ -15,7 +13,6 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import efficiency
 from ..core.band import Band
 from .efficiency import DEFAULTS, Efficiencies
 from ..core.errors import PlannerError
@@ -164,89 +161,3 @@ def calibrate(results_file: str | os.PathLike) -> CalibrationProfile:
             (profile.copy_bytes_per_s, profile.train_mfu, profile.prefill, profile.decode_mbu)):
         raise ResultsFileError(f"{results_file}: no usable points for a calibration profile")
     return profile
-
-
-# ---- which profiles the estimates use ----
-
-@dataclass
-class _Store:
-    loaded: bool = False
-    profiles: dict[str, CalibrationProfile] = field(default_factory=dict)  # catalog GPU name -> profile
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why it is not used)
-
-
-_STORE = _Store()
-
-
-def results_files(path: str | os.PathLike) -> list[Path]:
-    """A file, or a folder's *.json less validate-*.json (fidelity reports, not calibrations)."""
-    p = Path(path)
-    if p.is_dir():
-        return sorted(f for f in p.glob("*.json") if not f.name.startswith("validate-"))
-    if not p.exists():
-        raise PlannerError(f"{p}: no such results file or folder ({ENV_VAR} or --results)")
-    return [p]
-
-
-def _register(profile: CalibrationProfile) -> None:
-    """Register for its catalog GPU; a later measurement of the same GPU replaces an earlier one."""
-    held = _STORE.profiles.get(profile.gpu)
-    if held is not None and held.date_utc > profile.date_utc:
-        _STORE.skipped.append((profile.results_file, f"older than {Path(held.results_file).name}"))
-        return
-    _STORE.profiles[profile.gpu] = profile
-    efficiency.register_profile(profile.gpu, profile.efficiencies())
-
-
-def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[CalibrationProfile]:
-    """Use the results in `path` (file or folder) for every later estimate, replacing any loaded.
-
-    `strict`: a bad file raises PlannerError (a file the user named); otherwise it is
-    skipped and listed by `load_report()` (the committed folder). None: no calibration.
-    Files measured on hardware with no catalog GPU are skipped either way.
-    """
-    reset(loaded=True)
-    for f in results_files(path) if path is not None else []:
-        try:
-            profile = calibrate(f)
-        except (PlannerError, OSError) as e:
-            if strict:
-                raise
-            _STORE.skipped.append((str(f), str(e)))
-            continue
-        if profile.gpu is None:
-            _STORE.skipped.append((str(f), f"no catalog GPU for {profile.device_name!r}"))
-        else:
-            _register(profile)
-    return list(_STORE.profiles.values())
-
-
-def ensure_loaded() -> None:
-    """Load once: PLANNER_RESULTS if set (strict), else the committed benchmarks/results folder."""
-    if _STORE.loaded:
-        return
-    env = os.environ.get(ENV_VAR)
-    if env is not None:
-        use_results(env or None, strict=True)
-    else:
-        use_results(DEFAULT_RESULTS_DIR if DEFAULT_RESULTS_DIR.is_dir() else None, strict=False)
-
-
-def loaded_profiles() -> dict[str, CalibrationProfile]:
-    """Catalog GPU name -> the profile its estimates use (loads on first call)."""
-    ensure_loaded()
-    return dict(_STORE.profiles)
-
-
-def load_report() -> list[tuple[str, str]]:
-    """(file, reason) for every results file found but not used."""
-    ensure_loaded()
-    return list(_STORE.skipped)
-
-
-def reset(*, loaded: bool = False) -> None:
-    """Forget every profile; with loaded=False the next resolve loads them again."""
-    efficiency.clear_profiles()
-    _STORE.profiles.clear()
-    _STORE.skipped.clear()
-    _STORE.loaded = loaded

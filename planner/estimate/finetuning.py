@@ -7,7 +7,8 @@ from .arithmetic import attention_flops_per_token, matmul_params, total_params
 from ..core.band import Band
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
-from ..calibration.efficiency import Efficiencies, resolve
+from ..calibration.efficiency import Efficiencies
+from ..calibration.store import resolve
 from ..core.errors import InputError, UnknownNameError, require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin

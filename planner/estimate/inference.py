@@ -14,7 +14,8 @@ import numpy as np
 from . import arithmetic as ar
 from ..catalog import lookup as catalog
 from ..core.band import Band
-from ..calibration.efficiency import Efficiencies, resolve
+from ..calibration.efficiency import Efficiencies
+from ..calibration.store import resolve
 from ..core.errors import DoesNotFitError, InputError, require_positive
 from ..core.provenance import Assumption
 from ..catalog.specs import GPUSpec, ModelSpec

@@ -8,7 +8,8 @@ from .arithmetic import active_params, total_params, training_flops_per_token
 from ..core.band import Band
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
-from ..calibration.efficiency import Efficiencies, resolve
+from ..calibration.efficiency import Efficiencies
+from ..calibration.store import resolve
 from ..core.errors import InputError, require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin

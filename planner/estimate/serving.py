@@ -16,7 +16,8 @@ import numpy as np
 from ..catalog import lookup as catalog
 from . import inference as inf
 from ..core.band import Band
-from ..calibration.efficiency import Efficiencies, resolve
+from ..calibration.efficiency import Efficiencies
+from ..calibration.store import resolve
 from ..core.errors import InfeasibleError, InputError, require_fraction
 from ..core.provenance import Assumption
 from ..catalog.specs import GPUSpec, ModelSpec

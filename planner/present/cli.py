@@ -205,10 +205,12 @@ def cmd_calibrate(a) -> int:
 
 
 def _use_results(a) -> None:
-    """--results PATH: calibrate from the user's file or folder instead of the committed results."""
+    """Calibrate only when asked: --results PATH, else $PLANNER_RESULTS; otherwise the literature defaults."""
+    from ..calibration.store import use_results, use_results_from_env
     if getattr(a, "results", None):
-        from ..calibration.profiles import use_results
         use_results(a.results)
+    else:
+        use_results_from_env()
 
 
 # ---- the parser ----
@@ -255,7 +257,7 @@ def _hardware(p, *, model_required: bool = False) -> None:
 def _results_option(p) -> None:
     p.add_argument("--results", metavar="PATH", default=None,
                    help="benchmark results file or folder to calibrate from "
-                        "(default: $PLANNER_RESULTS, else the committed benchmarks/results)")
+                        "(default: $PLANNER_RESULTS if set, else no calibration: literature efficiencies)")
 
 
 def _estimate_commands(sub) -> None:

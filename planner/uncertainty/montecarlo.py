@@ -33,7 +33,7 @@ from ..decide.compare import Comparison, compare
 from ..decide.options import OPTIONS
 from ..decide.costmodel import monthly_costs
 from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
-from ..calibration.efficiency import resolve
+from ..calibration.store import resolve
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.scenario import Scenario

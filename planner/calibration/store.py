@@ -1,0 +1,101 @@
+"""Which calibration profiles the estimates use: the one store of calibration state.
+
+Empty until a caller asks: `use_results(path)` from Python, `--results` or PLANNER_RESULTS at
+the command line and in the dashboard (the edges read the variable; nothing below them does).
+`resolve(gpu_name)` then gives that GPU's measured efficiencies, else the literature defaults.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.errors import PlannerError
+from .efficiency import DEFAULTS, Efficiencies
+from .profiles import CalibrationProfile, calibrate
+
+ENV_VAR = "PLANNER_RESULTS"  # a results file or folder the command line and dashboard calibrate from
+
+
+@dataclass
+class _Store:
+    profiles: dict[str, CalibrationProfile] = field(default_factory=dict)  # catalog GPU name (lower) -> profile
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why it is not used)
+
+
+_STORE = _Store()
+
+
+def results_files(path: str | os.PathLike) -> list[Path]:
+    """A file, or a folder's *.json less validate-*.json (fidelity reports, not calibrations)."""
+    p = Path(path)
+    if p.is_dir():
+        return sorted(f for f in p.glob("*.json") if not f.name.startswith("validate-"))
+    if not p.exists():
+        raise PlannerError(f"{p}: no such results file or folder")
+    return [p]
+
+
+def _register(profile: CalibrationProfile) -> None:
+    """Register for its catalog GPU; of two measurements of one GPU the newer is used."""
+    key = profile.gpu.lower()
+    held = _STORE.profiles.get(key)
+    if held is not None and held.date_utc > profile.date_utc:
+        _STORE.skipped.append((profile.results_file, f"older than {Path(held.results_file).name}"))
+        return
+    if held is not None:
+        _STORE.skipped.append((held.results_file, f"older than {Path(profile.results_file).name}"))
+    _STORE.profiles[key] = profile
+
+
+def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[CalibrationProfile]:
+    """Use the results in `path` (file or folder) for every later estimate, replacing any in use.
+
+    `strict`: a bad file raises PlannerError; otherwise it is skipped and listed by
+    `load_report()`. None: no calibration (the literature defaults everywhere). Files
+    measured on hardware with no catalog GPU (a CPU) are skipped either way.
+    """
+    reset()
+    for f in results_files(path) if path is not None else []:
+        try:
+            profile = calibrate(f)
+        except (PlannerError, OSError) as e:
+            if strict:
+                raise
+            _STORE.skipped.append((str(f), str(e)))
+            continue
+        if profile.gpu is None:
+            _STORE.skipped.append((str(f), f"no catalog GPU for {profile.device_name!r}"))
+        else:
+            _register(profile)
+    return list(_STORE.profiles.values())
+
+
+def use_results_from_env() -> list[CalibrationProfile]:
+    """For the edges (CLI, dashboard): calibrate from $PLANNER_RESULTS when it is set and not empty."""
+    path = os.environ.get(ENV_VAR)
+    return use_results(path) if path else []
+
+
+def resolve(gpu_name: str, override: Efficiencies | None = None) -> Efficiencies:
+    """Efficiencies for an estimate on `gpu_name`: an explicit override, a registered profile, or the defaults."""
+    if override is not None:
+        return override
+    profile = _STORE.profiles.get(str(gpu_name).lower())
+    return profile.efficiencies() if profile is not None else DEFAULTS
+
+
+def loaded_profiles() -> dict[str, CalibrationProfile]:
+    """Catalog GPU name -> the profile its estimates use."""
+    return {p.gpu: p for p in _STORE.profiles.values()}
+
+
+def load_report() -> list[tuple[str, str]]:
+    """(file, reason) for every results file named but not used."""
+    return list(_STORE.skipped)
+
+
+def reset() -> None:
+    """Forget every profile: estimates use the literature defaults again."""
+    _STORE.profiles.clear()
+    _STORE.skipped.clear()
