@@ -172,3 +172,20 @@ def test_failure_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch
     assert main(["report", str(path), "-o", str(out), "--force"]) == 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_a_report_runs_the_comparison_once(tmp_path, monkeypatch):
+    """The report, its Monte Carlo, tornado and frontier share one compare() (it was five)."""
+    import planner.decide.compare as dc
+    import planner.present.report as rp
+    import planner.uncertainty.montecarlo as mc
+    calls = []
+    real = dc.compare
+
+    def counting(s):
+        calls.append(s.name)
+        return real(s)
+    monkeypatch.setattr(rp, "compare", counting)
+    monkeypatch.setattr(mc, "compare", counting)
+    rp.write_report(EXAMPLES[0], tmp_path / "report")
+    assert len(calls) == 1

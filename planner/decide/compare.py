@@ -9,6 +9,8 @@ import pandas as pd
 
 from ..catalog.api_prices import ApiPrice, api_price
 from ..core.band import Band
+from .assembly import (fleet_model, scratch_months_to_production, scratch_one_time_usd, self_host_months_to_production,
+                       self_host_one_time_usd, staff_usd)
 from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative,
                         monthly_costs, total_cost_for_traffic)
 from ..core.errors import PlannerError, UnknownNameError
@@ -17,6 +19,7 @@ from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
 from ..core.provenance import Assumption
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
+from .trades import PromptTrade, prompt_trades
 from ..core.results import ResultMixin
 from .scenario import Scenario
 from ..estimate.serving import ServingPlan, serving
@@ -51,18 +54,6 @@ class BreakEven(ResultMixin):
     requests_per_day: tuple[float, ...]  # traffic levels where the totals are equal
     crossing_month: float | None  # month at which a's cumulative cost falls to b's (at this scenario's traffic)
     cheaper_below: str  # which option is cheaper at low traffic
-
-
-@dataclass(frozen=True)
-class PromptTrade(ResultMixin):
-    """A fine-tune drops the few-shot prompt from every call: savings vs tuning cost."""
-
-    where: str  # "self_host" or "api"
-    prompt_tokens_saved: float
-    monthly_saving_usd: float  # month-0 traffic
-    tuning_cost_usd: float
-    payback_months: float | None  # None: never pays back
-    note: str
 
 
 @dataclass(frozen=True)
@@ -133,10 +124,10 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
     gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
     plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load,
                    utilization_ceiling=h.utilization_ceiling, min_replicas=h.min_replicas)
-    fleet = FleetCostModel(
+    fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=h.utilization_ceiling,
-        min_replicas=h.min_replicas, fixed_monthly_usd=h.ops_engineers * s.costs.usd_per_engineer_year / 12.0,
+        min_replicas=h.min_replicas, ops_engineers=h.ops_engineers, usd_per_engineer_year=s.costs.usd_per_engineer_year,
         one_time_usd=one_time, months_to_production=months_to_production)
     return plan, fleet
 
@@ -246,9 +237,12 @@ def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
     ft = _finetune(s)
     ft_cost = ft.cost_usd if ft else Band.point(0.0)
-    setup_staff = h.ops_engineers * h.setup_months / 12.0 * s.costs.usd_per_engineer_year
-    one_time = ft_cost + h.evaluation_usd + setup_staff
-    ttp = (ft.wall_days * (1 / DAYS_PER_MONTH) if ft else Band.point(0.0)) + h.setup_months
+    usd_year = s.costs.usd_per_engineer_year
+    one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=h.ops_engineers,
+                                      setup_months=h.setup_months, usd_per_engineer_year=usd_year)
+    ttp = self_host_months_to_production(finetune_wall_days=ft.wall_days if ft else Band.point(0.0),
+                                         setup_months=h.setup_months)
+    setup_staff = staff_usd(h.ops_engineers, h.setup_months, usd_year)
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
                          one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
@@ -263,11 +257,13 @@ def _build_scratch(ctx: _Ctx):
     if not c.enabled:
         return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
     pre = _pretrain(s)
-    one_time = pre.total_cost_usd + c.evaluation_usd
-    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=one_time.p50, months_to_production=pre.calendar_months.p50)
+    one_time = scratch_one_time_usd(compute_usd=pre.cost_usd, researchers=c.researchers, months=c.months,
+                                    usd_per_engineer_year=s.costs.usd_per_engineer_year, evaluation_usd=c.evaluation_usd)
+    ttp = scratch_months_to_production(wall_days=pre.wall_days, prep_months=c.prep_months)
+    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"pretraining compute": pre.cost_usd.p50, "research staff": pre.staff_cost_usd, "evaluation": c.evaluation_usd}
     detail = f"{c.model} pretrained on {pre.tokens:.3g} tokens, {pre.n_gpus} x {pre.gpu}, served on {plan.gpu}"
-    opt = _option("scratch", fleet, one_time, pre.calendar_months, s, ctx.bridge, ctx.requests, ctx.months, detail,
+    opt = _option("scratch", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
                   {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
     return opt, fleet, plan, pre
 
@@ -291,7 +287,8 @@ def compare(scenario: Scenario) -> Comparison:
     opts["scratch"], models["scratch"], scratch_plan, pre = _guarded("scratch", lambda: _build_scratch(ctx))
     models = {k: m for k, m in models.items() if m is not None and opts[k].available}
     bes = tuple(_break_evens(models, opts, s, ctx.bridge))
-    trades = tuple(t for t in (_self_host_trade(s, ft, plan), _api_trade(s, price)) if t is not None)
+    trades = prompt_trades(s, ft, plan, price, self_host_fleet=lambda drop: _fleet(
+        s, s.self_host.model, drops_overhead=drop, one_time=0.0, months_to_production=0.0)[1])
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
                       options=opts, break_evens=bes, prompt_trades=trades, recommendation=recommend(opts, bes, s.flags, w),
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
@@ -318,48 +315,6 @@ def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
         if month is None:
             month = crossing_month(opts[b].cumulative_usd, opts[a].cumulative_usd)
         yield BreakEven(a=a, b=b, requests_per_day=tuple(roots), crossing_month=month, cheaper_below=cheaper_below)
-
-
-def _self_host_trade(s: Scenario, ft: FinetuningEstimate | None, plan) -> PromptTrade | None:
-    """Self-hosting: a fine-tuned model needs no few-shot prompt, so each request prefills fewer tokens."""
-    w, h = s.workload, s.self_host
-    if ft is None or plan is None or w.prompt_overhead_tokens <= 0 or not h.drops_prompt_overhead:
-        return None
-    try:
-        _, with_prompt = _fleet(s, h.model, drops_overhead=False, one_time=0.0, months_to_production=0.0)
-        _, without = _fleet(s, h.model, drops_overhead=True, one_time=0.0, months_to_production=0.0)
-    except PlannerError:
-        return None
-    req0 = w.requests_per_month(0)
-    saving = float(with_prompt.monthly_usd(req0, _peak_to_mean(w)) - without.monthly_usd(req0, _peak_to_mean(w)))
-    cost = ft.cost_usd.p50
-    note = "the minimum replica count hides the saving at this traffic" if saving <= 0 else \
-        "fewer prompt tokens per request: more requests per replica"
-    return PromptTrade(where="self_host", prompt_tokens_saved=w.prompt_overhead_tokens, monthly_saving_usd=saving,
-                       tuning_cost_usd=cost, payback_months=cost / saving if saving > 0 else None, note=note)
-
-
-def _api_trade(s: Scenario, price: ApiPrice | None) -> PromptTrade | None:
-    """Hosted API: a hosted fine-tune drops the prompt but bills fine-tuned prices and a training fee."""
-    from ..catalog.api_prices import hosted_finetune_cost_usd, hosted_finetune_price
-    w, a, h = s.workload, s.api, s.self_host
-    if price is None or w.prompt_overhead_tokens <= 0:
-        return None
-    try:
-        ftp = hosted_finetune_price(a.model, a.provider)
-    except PlannerError:
-        return None
-    req0 = float(w.requests_per_month(0))
-    cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
-    base = req0 * float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached))
-    p_in = ftp.inference_input_usd_per_mtok or price.input_usd_per_mtok
-    p_out = ftp.inference_output_usd_per_mtok or price.output_usd_per_mtok
-    tuned = req0 * (w.input_tokens * p_in + w.output_tokens * p_out) / 1e6
-    cost = float(hosted_finetune_cost_usd(ftp, h.finetune_tokens, h.finetune_epochs))
-    saving = base - tuned
-    return PromptTrade(where="api", prompt_tokens_saved=w.prompt_overhead_tokens, monthly_saving_usd=saving,
-                       tuning_cost_usd=cost, payback_months=cost / saving if saving > 0 else None,
-                       note=f"hosted fine-tune of {ftp.model} at ${ftp.training_usd_per_mtok:g}/1M training tokens ({ftp.source.url})")
 
 
 def _assumptions(s: Scenario, price, plan, ft, pre) -> tuple[Assumption, ...]:

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
+from ..estimate.workload import requests_per_month
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_mo
     """
     rpd = np.asarray(requests_per_day, dtype=float)[..., None]
     months = np.arange(horizon_months, dtype=float)
-    requests = rpd * DAYS_PER_MONTH * (1.0 + growth) ** months
+    requests = requests_per_month(rpd, growth, months)
     return model.one_time_usd + monthly_costs(model, requests, months, peak_to_mean, bridge).sum(axis=-1)
 
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from ..core.results import ResultMixin
+from ..core.units import usd
 
 # Within this factor of the cheapest, a non-cost reason may decide.
 NEAR_TIE = 1.25
@@ -24,22 +25,15 @@ class Recommendation(ResultMixin):
     reasons: tuple[str, ...]
 
 
-def _usd(x: float) -> str:
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"${x / div:,.2f}{unit}"
-    return f"${x:,.2f}" if abs(x) >= 1 else f"${x:.4f}"
-
-
 def _cost_reasons(live: list, horizon: int) -> list[str]:
     ranked = sorted(live, key=lambda o: o.total_usd.p50)
     best = ranked[0]
     t = best.total_usd
-    band = f" (p10-p90 {_usd(t.p10)}-{_usd(t.p90)})" if t.p90 > t.p10 else ""
-    out = [f"Over {horizon} months, {best.label} costs {_usd(t.p50)}{band}, "
-           f"{_usd(best.all_in_usd_per_request * 1000)} per 1000 requests all-in."]
+    band = f" (p10-p90 {usd(t.p10)}-{usd(t.p90)})" if t.p90 > t.p10 else ""
+    out = [f"Over {horizon} months, {best.label} costs {usd(t.p50)}{band}, "
+           f"{usd(best.all_in_usd_per_request * 1000)} per 1000 requests all-in."]
     for o in ranked[1:]:
-        out.append(f"{o.label} would cost {_usd(o.total_usd.p50)}, {o.total_usd.p50 / best.total_usd.p50:.1f}x as much.")
+        out.append(f"{o.label} would cost {usd(o.total_usd.p50)}, {o.total_usd.p50 / best.total_usd.p50:.1f}x as much.")
     return out
 
 

@@ -10,6 +10,11 @@ from ..core.errors import InputError, require_positive
 from ..core.units import DAYS_PER_MONTH, SECONDS_PER_DAY
 
 
+def requests_per_month(requests_per_day, monthly_growth, month_index):
+    """Requests in each month: requests_per_day x 30.4375 days x (1 + growth)^month (arrays broadcast)."""
+    return requests_per_day * DAYS_PER_MONTH * (1.0 + monthly_growth) ** np.asarray(month_index, dtype=float)
+
+
 @dataclass(frozen=True)
 class Workload:
     """Requests and tokens per request; rates are per second, counts per request."""
@@ -73,8 +78,8 @@ class Workload:
         return np.arange(self.horizon_months)
 
     def requests_per_month(self, month_index) -> np.ndarray:
-        """Requests in each month: requests_per_day x 30.4375 days x growth."""
-        return self.requests_per_day * DAYS_PER_MONTH * self.growth_factor(month_index)
+        """Requests in each month (see requests_per_month)."""
+        return requests_per_month(self.requests_per_day, self.monthly_growth, month_index)
 
     def tokens_per_month(self, month_index) -> np.ndarray:
         """Input + output tokens in each month."""

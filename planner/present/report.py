@@ -94,12 +94,12 @@ def _charts(c: Comparison, chart_files: dict[str, str] | None) -> str:
         "_Charts are written next to the report by `planner report`._"
 
 
-def _confidence(s: Scenario, chart_files: dict[str, str] | None, samples: int) -> str:
+def _confidence(c: Comparison, s: Scenario, chart_files: dict[str, str] | None, samples: int) -> str:
     """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
     from ..uncertainty.sensitivity import tornado
     from ..uncertainty.montecarlo import monte_carlo
     try:
-        mc, swing = monte_carlo(s, n=samples), tornado(s)
+        mc, swing = monte_carlo(s, n=samples, comparison=c), tornado(s, comparison=c)
     except PlannerError as e:
         return f"Not available for this scenario: {e}"
     name = labels.SHORT
@@ -201,7 +201,7 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
     sections = [(None, f"# {c.scenario}" + (f"\n\n{s.description}" if s.description else "")),
                 ("The question", _question(c, s)), ("Recommendation", _recommendation(c)),
                 ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
-                ("How sure is the recommendation?", _confidence(s, chart_files, samples)),
+                ("How sure is the recommendation?", _confidence(c, s, chart_files, samples)),
                 ("Serving capacity", _capacity(c)), ("Training estimates", _training(c)),
                 ("Prompt vs fine-tune", _prompt_trades(c)), ("Assumptions", _assumptions(c, s)),
                 ("Provenance", _provenance(c, s, scenario_sha256))]
@@ -229,9 +229,10 @@ def _sensitivity_figures(c: Comparison, s: Scenario) -> dict:
     from ..uncertainty.montecarlo import Engine
     out = {}
     try:
-        out["tornado"] = tornado_figure(tornado(s))
+        out["tornado"] = tornado_figure(tornado(s, comparison=c))
         medians = Engine(s, c).medians()
-        out["frontier"] = frontier_figure(frontier(s, *FRONTIER_AXES), tuple(medians[p] for p in FRONTIER_AXES))
+        out["frontier"] = frontier_figure(frontier(s, *FRONTIER_AXES, comparison=c),
+                                          tuple(medians[p] for p in FRONTIER_AXES))
     except PlannerError:  # e.g. no self-hosted option, so no GPU price to vary: the section says why
         pass
     return out

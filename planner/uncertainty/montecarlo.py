@@ -37,7 +37,9 @@ from ..calibration.store import resolve
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.scenario import Scenario
-from ..core.units import DAYS_PER_MONTH
+from ..decide.assembly import (fleet_model, scratch_months_to_production, scratch_one_time_usd,
+                               self_host_months_to_production, self_host_one_time_usd)
+from ..estimate.workload import requests_per_month
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
 
@@ -107,7 +109,7 @@ class Engine:
         Inputs missing from `values` take their base (scenario) value.
         """
         v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
-        requests = (v["workload.requests_per_day"] * DAYS_PER_MONTH) * (1.0 + v["workload.monthly_growth"]) ** self.months
+        requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], self.months)
         models = self.comparison.cost_models
         api = models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
@@ -129,11 +131,11 @@ class Engine:
             + decode * (self.base["efficiency.decode_mbu"] / v["efficiency.decode_mbu"])
         mfu = self.base["efficiency.train_mfu"] / v["efficiency.train_mfu"]
         one_time, ttp = (self._self_host_one_time(v, mfu) if key == "self_host" else self._scratch_one_time(v, mfu))
-        return replace(fleet, capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
-                       usd_per_gpu_hour=v["self_host.usd_per_gpu_hour"],
-                       utilization_ceiling=v["self_host.utilization_ceiling"],
-                       fixed_monthly_usd=v["self_host.ops_engineers"] * v["costs.usd_per_engineer_year"] / 12.0,
-                       one_time_usd=one_time, months_to_production=ttp)
+        return fleet_model(capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
+                           gpus_per_replica=fleet.gpus_per_replica, usd_per_gpu_hour=v["self_host.usd_per_gpu_hour"],
+                           utilization_ceiling=v["self_host.utilization_ceiling"], min_replicas=fleet.min_replicas,
+                           ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
+                           one_time_usd=one_time, months_to_production=ttp)
 
     def _self_host_one_time(self, v: dict, mfu):
         """compare(): fine-tuning + evaluation + setup staff; production after the fine-tune and setup."""
@@ -145,18 +147,21 @@ class Engine:
                 * (v["self_host.finetune_tokens"] / b["self_host.finetune_tokens"]) * mfu
             cost = ft.cost_usd.p50 * time * (v["self_host.usd_per_gpu_hour"] / b["self_host.usd_per_gpu_hour"])
             days = ft.wall_days.p50 * time
-        staff = v["self_host.ops_engineers"] * v["self_host.setup_months"] / 12.0 * v["costs.usd_per_engineer_year"]
-        one_time = cost + v["self_host.evaluation_usd"] + staff
-        return one_time, days * (1 / DAYS_PER_MONTH) + v["self_host.setup_months"]
+        one_time = self_host_one_time_usd(finetune_usd=cost, evaluation_usd=v["self_host.evaluation_usd"],
+                                          ops_engineers=v["self_host.ops_engineers"],
+                                          setup_months=v["self_host.setup_months"],
+                                          usd_per_engineer_year=v["costs.usd_per_engineer_year"])
+        return one_time, self_host_months_to_production(finetune_wall_days=days, setup_months=v["self_host.setup_months"])
 
     def _scratch_one_time(self, v: dict, mfu):
         """compare(): pretraining compute + research staff + evaluation; production after prep and the run."""
         pre, b = self.comparison.pretrain, self.base
         time = mfu * (v["scratch.tokens"] / b["scratch.tokens"])
-        compute = pre.cost_usd.p50 * time * v["scratch.compute_price_scale"]
-        staff = v["scratch.researchers"] * v["scratch.months"] / 12.0 * v["costs.usd_per_engineer_year"]
-        one_time = compute + staff + v["scratch.evaluation_usd"]
-        return one_time, pre.wall_days.p50 * time * (1 / DAYS_PER_MONTH) + v["scratch.prep_months"]
+        one_time = scratch_one_time_usd(compute_usd=pre.cost_usd.p50 * time * v["scratch.compute_price_scale"],
+                                        researchers=v["scratch.researchers"], months=v["scratch.months"],
+                                        usd_per_engineer_year=v["costs.usd_per_engineer_year"],
+                                        evaluation_usd=v["scratch.evaluation_usd"])
+        return one_time, scratch_months_to_production(wall_days=pre.wall_days.p50 * time, prep_months=v["scratch.prep_months"])
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""
@@ -257,7 +262,8 @@ def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
     return totals, per_request, pairs
 
 
-def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None) -> MonteCarloResult:
+def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *,
+                comparison: Comparison | None = None) -> MonteCarloResult:
     """Sample every uncertain input n times and cost every option per sample (vectorized, in chunks).
 
     seed defaults to scenario.seed; the same seed gives identical results.
@@ -265,7 +271,7 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None) -
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError("n", f"must be a whole number of samples >= 1, got {n!r}")
     seed = scenario.seed if seed is None else int(seed)
-    engine = Engine(scenario)
+    engine = Engine(scenario, comparison)
     keys = engine.keys
     if not keys:
         raise PlannerError("no option is available in this scenario: nothing to sample")

@@ -30,16 +30,17 @@ def _at_medians(engine: Engine, rows: int) -> dict[str, np.ndarray]:
     return {p: np.full(rows, m) for p, m in engine.medians().items()}
 
 
-def tornado(scenario: Scenario, inputs=None) -> pd.DataFrame:
+def tornado(scenario: Scenario, inputs=None, *, comparison=None) -> pd.DataFrame:
     """Swing each input from its P10 to its P90, the others at P50; one row per input, largest swing first.
 
     inputs: input paths (default: every uncertain input of the scenario, efficiencies included).
     Columns: the P10/P90 values, the cost gap (runner-up minus recommended, $) at each, the
     change from the P50 gap, swing_usd = |gap at P90 - gap at P10|, the winner at each end,
     and flips (the winner changes at either end). attrs: recommended, runner_up, base_gap_usd.
-    With a single available option the "gap" is that option's total cost.
+    With a single available option the "gap" is that option's total cost. `comparison`: compare(scenario)
+    when the caller has it already (it is computed otherwise).
     """
-    engine = Engine(scenario)
+    engine = Engine(scenario, comparison)
     names = list(engine.uncertain) if inputs is None else [_check_path(p).path for p in inputs]
     values = _at_medians(engine, 1 + 2 * len(names))
     for i, p in enumerate(names):
@@ -115,7 +116,7 @@ def _check_values(path: str, values) -> np.ndarray:
 
 
 def frontier(scenario: Scenario, x: str = "workload.requests_per_day", y: str = "self_host.usd_per_gpu_hour",
-             x_values=None, y_values=None) -> FrontierResult:
+             x_values=None, y_values=None, *, comparison=None) -> FrontierResult:
     """The cheapest option at every (x, y) on a grid, the other inputs at their P50 (one array pass).
 
     x_values, y_values default to 41 points from P50/10 to P50 x 10 (fractions: P50/2 to 1.5 P50).
@@ -123,7 +124,7 @@ def frontier(scenario: Scenario, x: str = "workload.requests_per_day", y: str = 
     _check_path(x), _check_path(y)
     if x == y:
         raise InputError(y, "the frontier needs two different inputs")
-    engine = Engine(scenario)
+    engine = Engine(scenario, comparison)
     xs = _check_values(x, _default_grid(engine, x) if x_values is None else x_values)
     ys = _check_values(y, _default_grid(engine, y) if y_values is None else y_values)
     xx, yy = np.meshgrid(xs, ys)  # (ny, nx)
