@@ -15,9 +15,8 @@ import streamlit as st
 import planner
 from dashboard import bench, sidebar, uncertainty, views
 from planner.catalog.lookup import register_model
-from planner.uncertainty.montecarlo import Engine
 from planner.core.errors import PlannerError
-
+from planner.uncertainty.montecarlo import Engine
 
 Customs = tuple[tuple[str, str], ...]  # uploaded models: (name, config.json text)
 

@@ -4,19 +4,15 @@ Each timed run samples every uncertain input, costs every option per sample, and
 reduces to percentiles, P(cheapest) and break-even months; compare() inside it is
 included (it runs once per call, a few ms). Median of several repeats after a warm-up.
 
-    python benchmarks/bench_montecarlo.py [--n 100000] [--repeats 5] [--scenario examples/customer_support.toml]
+    python -m benchmarks.bench_montecarlo [--n 100000] [--repeats 5] [--scenario examples/customer_support.toml]
 """
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scenarios import DEFAULT_SCENARIO, machine, report, timed  # noqa: E402
-
-from planner.decide.scenario import load_scenario  # noqa: E402
-from planner.uncertainty.montecarlo import Engine, monte_carlo  # noqa: E402
+from benchmarks.bench_scenarios import DEFAULT_SCENARIO, machine, report, timed
+from planner.decide.scenario import load_scenario
+from planner.uncertainty.montecarlo import Engine, monte_carlo
 
 # Every option's main cost drivers uncertain at once, on top of the default efficiency distributions.
 UNCERTAINTY = {

@@ -10,12 +10,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import planner
 from planner.calibration import store as calibration
-from planner.catalog.devices import PEAK_KEY, catalog_gpu
-from planner.calibration.store import resolve
 from planner.calibration.results_file import load_results, measured_points
-from planner.core.errors import PlannerError
+from planner.calibration.store import resolve
+from planner.catalog.devices import PEAK_KEY, catalog_gpu
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 

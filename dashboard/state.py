@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 
 import planner
-from planner.core.errors import PlannerError
 from planner.catalog.hf_config import parse_config_text
+from planner.core.errors import PlannerError
 
 MAX_UPLOAD_BYTES = 1_000_000  # uploads are small text files; refuse anything larger unread
 PREFIX = "w."  # session-state keys of the sidebar widgets

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.present import formatting as fmt
-from planner.decide.distributions import INPUTS
 from planner.core.errors import PlannerError
+from planner.decide.distributions import INPUTS
+from planner.present import formatting as fmt
 
 from . import charts
 from .views import md, metric_label

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 import planner
+from planner.decide.compare import Comparison
 from planner.present import formatting as fmt
 from planner.present import labels
-from planner.decide.compare import Comparison
 
 from . import charts
 

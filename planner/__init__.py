@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from .core.version import __version__  # noqa: F401  (listed in __all__)
 
 # public name -> the module that defines it (one place to look for each)
 _EXPORTS = {

@@ -29,5 +29,5 @@ def test_python_example_runs(monkeypatch):
 
 
 def test_published_table_is_current():
-    from planner.estimate.published import check_published_runs, summary_line
+    from planner.estimate.published_check import check_published_runs, summary_line
     assert summary_line(check_published_runs()) in README

@@ -31,7 +31,7 @@ class Efficiencies:
 # One MFU distribution for every model and GPU (no per-case fitting). Anchors:
 # PaLM 540B 46.2% (Chowdhery et al. 2022, Table 3); Llama 3 405B 38-43% on 16k H100s
 # (Dubey et al. 2024, Table 4); MegaScale 55.2% at 12,288 GPUs (Jiang et al. 2024).
-# First set to 0.28/0.40/0.50; the published-runs check (python -m planner.published)
+# First set to 0.28/0.40/0.50; the published-runs check (python -m planner.estimate.published_check)
 # then put only 5 of 11 runs inside the band, the Meta A100 runs implying 0.42-0.54
 # after the 1.1x overhead. Moved once, for all models, to 0.30/0.45/0.55: the
 # figures the papers above report. This is a 3-number choice made after seeing

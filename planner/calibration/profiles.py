@@ -13,12 +13,12 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..core.band import Band
-from .efficiency import DEFAULTS, Efficiencies
-from ..core.errors import PlannerError
-from .results_file import ResultsFileError, load_results, measured_points
 from ..catalog.devices import PEAK_KEY, catalog_gpu_name
 from ..catalog.specs import GPUSpec
+from ..core.band import Band
+from ..core.errors import PlannerError
+from .efficiency import DEFAULTS, Efficiencies
+from .results_file import ResultsFileError, load_results, measured_points
 
 DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 ENV_VAR = "PLANNER_RESULTS"  # a results file or folder; empty: use no calibration at all

@@ -9,24 +9,35 @@ import pandas as pd
 
 from ..catalog.api_prices import ApiPrice, api_price
 from ..core.band import Band
-from .assembly import (fleet_model, scratch_months_to_production, scratch_one_time_usd, self_host_months_to_production,
-                       self_host_one_time_usd, staff_usd)
-from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative,
-                        monthly_costs, total_cost_for_traffic)
 from ..core.errors import PlannerError, UnknownNameError
-from ..estimate.finetuning import FinetuningEstimate, finetuning
-from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
 from ..core.provenance import Assumption
+from ..core.results import ResultMixin
+from ..core.units import HOURS_PER_MONTH
+from ..estimate.finetuning import FinetuningEstimate, finetuning
+from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate, Staffing, pretraining
+from ..estimate.serving import ServingPlan, serving
+from ..estimate.workload import Workload
+from .assembly import (
+    fleet_model,
+    scratch_months_to_production,
+    scratch_one_time_usd,
+    self_host_months_to_production,
+    self_host_one_time_usd,
+    staff_usd,
+)
+from .costmodel import (
+    ApiCostModel,
+    FleetCostModel,
+    break_even_traffic,
+    crossing_month,
+    cumulative,
+    monthly_costs,
+    total_cost_for_traffic,
+)
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
-from .trades import PromptTrade, prompt_trades
-from ..core.results import ResultMixin
 from .scenario import Scenario
-from ..estimate.serving import ServingPlan, serving
-from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH
-from ..estimate.pretraining import USD_PER_ENGINEER_YEAR
-from ..estimate.workload import Workload
-
+from .trades import PromptTrade, prompt_trades
 
 
 @dataclass(frozen=True)
@@ -303,7 +314,6 @@ def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridg
 
 
 def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
-    w = s.workload
     live = [k for k in OPTIONS if k in models and opts[k].available]
     for a, b in combinations(live, 2):
         def cost(k):

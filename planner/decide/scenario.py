@@ -16,12 +16,11 @@ from pathlib import Path
 
 import tomli_w
 
-from .distributions import parse_uncertainty
 from ..core.errors import PlannerError, close_matches
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR  # judgement: fully loaded US ML engineer
 from ..estimate.serving import MIN_REPLICAS, UTILIZATION_CEILING
 from ..estimate.workload import Workload
-
+from .distributions import parse_uncertainty
 
 
 @dataclass(frozen=True)

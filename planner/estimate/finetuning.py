@@ -3,18 +3,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .arithmetic import attention_flops_per_token, matmul_params, total_params
-from ..core.band import Band
-from ..catalog.lookup import gpu as lookup_gpu
-from ..catalog.lookup import model as lookup_model
 from ..calibration.efficiency import Efficiencies
 from ..calibration.store import resolve
+from ..catalog.lookup import gpu as lookup_gpu
+from ..catalog.lookup import model as lookup_model
+from ..catalog.specs import GPUSpec, ModelSpec
+from ..core.band import Band
 from ..core.errors import InputError, UnknownNameError, require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
-from ..catalog.specs import GPUSpec, ModelSpec
-from .training import (ADAM_MIXED_BYTES_PER_PARAM, activation_bytes_per_gpu, check_enough_gpus,
-                       min_gpus_to_fit, run_time_cost)
+from .arithmetic import attention_flops_per_token, matmul_params, total_params
+from .training import (
+    ADAM_MIXED_BYTES_PER_PARAM,
+    activation_bytes_per_gpu,
+    check_enough_gpus,
+    min_gpus_to_fit,
+    run_time_cost,
+)
 
 METHODS = ("full", "lora", "qlora")
 

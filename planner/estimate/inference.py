@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import arithmetic as ar
-from ..catalog import lookup as catalog
-from ..core.band import Band
 from ..calibration.efficiency import Efficiencies
 from ..calibration.store import resolve
-from ..core.errors import DoesNotFitError, InputError, require_positive
-from ..core.provenance import Assumption
+from ..catalog import lookup as catalog
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..catalog.specs import precision as lookup_precision
+from ..core.band import Band
+from ..core.errors import DoesNotFitError, InputError, require_positive
+from ..core.provenance import Assumption
+from . import arithmetic as ar
 
 # Activations, CUDA context, allocator fragmentation and the framework take memory
 # the weights and KV cache cannot use; vLLM's default gpu_memory_utilization=0.9

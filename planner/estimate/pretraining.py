@@ -4,19 +4,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .arithmetic import active_params, total_params, training_flops_per_token
-from ..core.band import Band
-from ..catalog.lookup import gpu as lookup_gpu
-from ..catalog.lookup import model as lookup_model
 from ..calibration.efficiency import Efficiencies
 from ..calibration.store import resolve
+from ..catalog.lookup import gpu as lookup_gpu
+from ..catalog.lookup import model as lookup_model
+from ..catalog.specs import GPUSpec, ModelSpec
+from ..core.band import Band
 from ..core.errors import InputError, require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
-from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.units import DAYS_PER_MONTH
-from .training import (ADAM_MIXED_BYTES_PER_PARAM, activation_bytes_per_gpu, check_enough_gpus,
-                       min_gpus_to_fit, run_time_cost)
+from .arithmetic import active_params, total_params, training_flops_per_token
+from .training import (
+    ADAM_MIXED_BYTES_PER_PARAM,
+    activation_bytes_per_gpu,
+    check_enough_gpus,
+    min_gpus_to_fit,
+    run_time_cost,
+)
 
 # Hoffmann et al. 2022 ("Training Compute-Optimal Large Language Models", Table 3):
 # the compute-optimal budget is about 20 tokens per parameter.

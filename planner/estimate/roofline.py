@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from scipy.optimize import brentq, least_squares
 
-from . import arithmetic as ar
-from ..core.errors import PlannerError
 from ..catalog.specs import ModelSpec
+from ..core.errors import PlannerError
+from . import arithmetic as ar
 
 # Element passes (reads + writes) per token of the non-GEMM ops in one layer, counted on
 # benchmarks/model.py: two RMSNorms (square, mean, scale, weight: ~6 x dim each) and two

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalog import lookup as catalog
-from . import inference as inf
-from ..core.band import Band
 from ..calibration.efficiency import Efficiencies
 from ..calibration.store import resolve
-from ..core.errors import InfeasibleError, InputError, require_fraction
-from ..core.provenance import Assumption
+from ..catalog import lookup as catalog
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..catalog.specs import precision as lookup_precision
+from ..core.band import Band
+from ..core.errors import InfeasibleError, InputError, require_fraction
+from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
+from . import inference as inf
 from .workload import Workload
 
 # Fleet sizing defaults (judgement): run replicas at most 70% busy at the peak hour, headroom for

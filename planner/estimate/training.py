@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
 from ..core.errors import DoesNotFitError
-from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 
 # Mixed-precision Adam keeps bf16 weights (2) and gradients (2) plus fp32 master

@@ -17,6 +17,7 @@ from ..decide.compare import Comparison
 from ..decide.options import OPTIONS
 from .formatting import count, usd
 from .labels import ANNOTATION_COLOUR, COLOURS, colour
+
 _SIZE_IN = (8.0, 4.8)
 
 

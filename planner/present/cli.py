@@ -7,17 +7,16 @@ error); a traceback means a bug in the planner.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
 import pandas as pd
 
-from .. import __version__
-from . import formatting as fmt
-from .cli_uncertainty import add_commands as uncertainty_commands
 from ..core.errors import PlannerError
 from ..core.results import as_plain
+from ..core.version import __version__
+from . import formatting as fmt
+from .cli_uncertainty import add_commands as uncertainty_commands
 
 TABLE_FORMATS = ("table", "markdown", "csv", "json")
 
@@ -88,8 +87,8 @@ def cmd_report(a) -> int:
 # ---- catalogs ----
 
 def _models_frame() -> pd.DataFrame:
-    from ..estimate.arithmetic import active_params, total_params
     from ..catalog.lookup import models
+    from ..estimate.arithmetic import active_params, total_params
     return pd.DataFrame([{"model": m.name, "params": fmt.count(total_params(m)), "active": fmt.count(active_params(m)),
                           "layers": m.n_layers, "dim": m.dim, "heads/kv": f"{m.n_heads}/{m.n_kv_heads}",
                           "context": m.context_length, "source": m.source.url if m.source else "",

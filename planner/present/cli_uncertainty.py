@@ -9,9 +9,9 @@ import sys
 
 import pandas as pd
 
+from ..core.errors import PlannerError
 from . import formatting as fmt
 from . import labels
-from ..core.errors import PlannerError
 
 TABLE_FORMATS = ("table", "markdown", "csv", "json")
 

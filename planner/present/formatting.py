@@ -13,8 +13,8 @@ import re
 import pandas as pd
 
 from ..core.band import Band
-from .labels import LETTERS, SHORT
 from ..core.units import NA, finite, scaled, three_figures, usd  # noqa: F401  (usd, NA: re-exported for callers)
+from .labels import LETTERS, SHORT
 
 _COUNT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..catalog import lookup as catalog
-from . import formatting as fmt
-from . import labels
 from ..catalog.api_prices import price_data_info
+from ..core.errors import PlannerError
 from ..decide.compare import Comparison, compare
 from ..decide.options import OPTIONS
-from ..core.errors import PlannerError
 from ..decide.scenario import Scenario, dumps_scenario, load_scenario
+from . import formatting as fmt
+from . import labels
 
 REPORT_MD = "report.md"
 SCENARIO_COPY = "scenario.toml"
@@ -96,8 +96,8 @@ def _charts(c: Comparison, chart_files: dict[str, str] | None) -> str:
 
 def _confidence(c: Comparison, s: Scenario, chart_files: dict[str, str] | None, samples: int) -> str:
     """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
-    from ..uncertainty.sensitivity import tornado
     from ..uncertainty.montecarlo import monte_carlo
+    from ..uncertainty.sensitivity import tornado
     try:
         mc, swing = monte_carlo(s, n=samples, comparison=c), tornado(s, comparison=c)
     except PlannerError as e:
@@ -176,7 +176,7 @@ def _catalog_dates(s: Scenario) -> str:
 
 
 def _provenance(c: Comparison, s: Scenario, sha: str | None) -> str:
-    from .. import __version__
+    from ..core.version import __version__
     prices = price_data_info()
     effs = {f"{name}: {est.efficiency_source}" for name, est in (
         ("serving", c.serving_plan), ("serving (scratch)", c.scratch_serving_plan),
@@ -224,9 +224,9 @@ def _check_target(out: Path, force: bool) -> None:
 
 def _sensitivity_figures(c: Comparison, s: Scenario) -> dict:
     """Tornado and frontier Figures by chart name; none where the scenario has no such answer."""
-    from .charts import frontier_figure, tornado_figure
-    from ..uncertainty.sensitivity import frontier, tornado
     from ..uncertainty.montecarlo import Engine
+    from ..uncertainty.sensitivity import frontier, tornado
+    from .charts import frontier_figure, tornado_figure
     out = {}
     try:
         out["tornado"] = tornado_figure(tornado(s, comparison=c))

@@ -27,18 +27,23 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..core.band import Band
-from ..catalog.lookup import gpu as lookup_gpu
-from ..decide.compare import Comparison, compare
-from ..decide.options import OPTIONS
-from ..decide.costmodel import monthly_costs
-from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
 from ..calibration.store import resolve
+from ..catalog.lookup import gpu as lookup_gpu
+from ..core.band import Band
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
+from ..decide.assembly import (
+    fleet_model,
+    scratch_months_to_production,
+    scratch_one_time_usd,
+    self_host_months_to_production,
+    self_host_one_time_usd,
+)
+from ..decide.compare import Comparison, compare
+from ..decide.costmodel import monthly_costs
+from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
+from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario
-from ..decide.assembly import (fleet_model, scratch_months_to_production, scratch_one_time_usd,
-                               self_host_months_to_production, self_host_one_time_usd)
 from ..estimate.workload import requests_per_month
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..decide.distributions import INPUTS, InputSpec
 from ..core.errors import InputError, close_matches
 from ..core.results import ResultMixin
+from ..decide.distributions import INPUTS, InputSpec
 from ..decide.scenario import Scenario
 from .montecarlo import Engine
 

@@ -1,46 +1,17 @@
 """Default pretraining estimates against published runs: how far off, and inside the band?
 
-`python -m planner.published` prints the table the README quotes. Estimates use
-the literature defaults (planner/efficiency.py), never a per-run fit: one MFU
+`python -m planner.estimate.published_check` prints the table the README quotes. Estimates use
+the literature defaults (planner/calibration/efficiency.py), never a per-run fit: one MFU
 distribution for every model and GPU.
 """
 from __future__ import annotations
-
-import functools
-import tomllib
-from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 from ..calibration.efficiency import DEFAULTS
+from ..catalog.published import published_runs
 from .pretraining import pretraining
-from ..core.provenance import Source
-
-
-@dataclass(frozen=True)
-class PublishedRun:
-    name: str
-    model: str
-    gpu: str
-    tokens: float
-    gpu_hours: float
-    seq_len: int
-    source: Source
-
-
-@functools.cache
-def published_runs() -> tuple[PublishedRun, ...]:
-    """The runs in planner/catalog/data/published_runs.toml, each with its citation."""
-    text = resources.files("planner.catalog").joinpath("data", "published_runs.toml").read_text(encoding="utf-8")
-    runs = []
-    for r in tomllib.loads(text)["run"]:
-        src = r["source"]
-        runs.append(PublishedRun(name=r["name"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
-                                 gpu_hours=float(r["gpu_hours"]), seq_len=int(r["seq_len"]),
-                                 source=Source(src["url"], str(src["checked"]), src.get("note", ""))))
-    return tuple(runs)
 
 
 def check_published_runs() -> pd.DataFrame:
