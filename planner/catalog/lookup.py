@@ -65,8 +65,9 @@ def model_from_dict(d: dict) -> ModelSpec:
     kw = {k: v for k, v in d.items() if k != "aliases"}
     if "mla" in kw:
         kw["mla"] = MLASpec(**kw["mla"])
-    if "source" in kw:
-        kw["source"] = _source(kw["source"], where)
+    for key in ("source", "pretraining_source"):
+        if key in kw:
+            kw[key] = _source(kw[key], where)
     try:
         return ModelSpec(**kw)
     except TypeError as e:
