@@ -152,7 +152,7 @@ def _validate(m: ModelSpec) -> None:
                 raise InputError(m._field(f"mla.{name}"), f"must be an integer in {lo}..{hi:,}, got {v!r}")
 
 
-LINK_KINDS = ("nvlink", "pcie", "infinity-fabric", "ici")
+LINK_KINDS = ("nvlink", "pcie", "infinity-fabric", "ici", "ethernet")  # ethernet: Gaudi's on-chip RoCE
 
 
 @dataclass(frozen=True)
