@@ -5,9 +5,12 @@ import pytest
 
 import planner
 from planner import ModelSpec
+from planner.catalog.specs import MLASpec
+from planner.core.errors import InputError
 from planner.estimate.arithmetic import (
-    active_params, attention_flops_per_token, forward_flops_per_token, kv_cache_bytes_per_token,
-    matmul_params, prefill_flops, total_params, training_flops_per_token, weight_bytes,
+    active_params, attention_flops_per_token, forward_flops_per_token, kv_cache_bytes, kv_cache_bytes_per_token,
+    matmul_params, mean_window_keys, n_local_layers, prefill_flops, total_params, training_flops_per_token,
+    weight_bytes,
 )
 
 MODELS = planner.models()
@@ -118,3 +121,120 @@ def test_prefill_is_causal_average():
     p = 2048
     assert prefill_flops(m, p) == pytest.approx(p * (2 * matmul_params(m) + attention_flops_per_token(m, (p + 1) / 2)))
     assert prefill_flops(m, p) < p * forward_flops_per_token(m, p)
+
+
+# ---- architectures as data: hand-computed cases -------------------------------------------
+
+def test_gelu_layernorm_model_by_hand():
+    """A GPT-2-style block: LayerNorm (scale + shift), biased q/k/v/o, plain GELU MLP, learned positions, tied head."""
+    m = ModelSpec(name="gelu", n_layers=2, dim=8, n_heads=2, n_kv_heads=2, ffn_dim=32, vocab_size=10,
+                  context_length=16, mlp="gelu", norm="layernorm", positions="learned", tied_embeddings=True,
+                  qkv_bias=True, attn_out_bias=True, mlp_bias=True)
+    attention = 4 * 8 * 8 + 3 * 8 + 8          # q, k, v, o weights; q/k/v biases; o bias
+    mlp = 2 * 8 * 32 + 32 + 8                  # fc_in, fc_out; their biases
+    norms = 2 * (2 * 8)                        # two LayerNorms of weight + bias
+    per_layer = attention + mlp + norms
+    embeddings = 10 * 8 + 16 * 8               # tied token table + position table
+    assert total_params(m) == 2 * per_layer + embeddings + 2 * 8 == 1_968
+    # positions are a lookup; the tied table is the output head's matmul
+    assert matmul_params(m) == total_params(m) - 16 * 8
+
+
+def test_gated_mlp_has_three_matrices_plain_two():
+    base = dict(name="x", n_layers=1, dim=16, n_heads=2, n_kv_heads=2, ffn_dim=64, vocab_size=10)
+    gated = {k: total_params(ModelSpec(**base, mlp=k)) for k in ("swiglu", "geglu")}
+    plain = {k: total_params(ModelSpec(**base, mlp=k)) for k in ("gelu", "relu")}
+    assert gated["swiglu"] == gated["geglu"] and plain["gelu"] == plain["relu"]
+    assert gated["swiglu"] - plain["gelu"] == 16 * 64
+
+
+def test_parallel_block_model_by_hand():
+    """GPT-J-style layer: one LayerNorm feeds attention and MLP; MLP and head biased, attention not."""
+    m = ModelSpec(name="gptj-like", n_layers=3, dim=16, n_heads=4, n_kv_heads=4, ffn_dim=64, vocab_size=50,
+                  mlp="gelu", norm="layernorm", parallel_block=True, norms_per_layer=1,
+                  mlp_bias=True, lm_head_bias=True)
+    per_layer = 4 * 16 * 16 + (2 * 16 * 64 + 64 + 16) + 2 * 16
+    assert total_params(m) == 3 * per_layer + 2 * 50 * 16 + 50 + 2 * 16 == 11_234
+    serial = replace(m, parallel_block=False, norms_per_layer=2)
+    assert total_params(serial) - total_params(m) == 3 * 2 * 16  # the second norm per layer
+
+
+def test_sliding_window_kv_cache_by_hand():
+    """Gemma-2-like: 4 layers alternate local (window 8) and global; 2 KV heads of 4, bf16."""
+    m = ModelSpec(name="swa", n_layers=4, dim=16, n_heads=4, n_kv_heads=2, ffn_dim=32, vocab_size=10,
+                  context_length=1024, sliding_window=8, sliding_window_pattern=2)
+    per_layer_token = 2 * 2 * 4 * 2  # K and V, 2 heads, head_dim 4, 2 bytes
+    assert kv_cache_bytes_per_token(m) == 4 * per_layer_token
+    assert kv_cache_bytes(m, 6) == 4 * 6 * per_layer_token            # within the window: all layers grow
+    assert kv_cache_bytes(m, 100) == (2 * 100 + 2 * 8) * per_layer_token  # local layers keep 8 tokens
+    assert attention_flops_per_token(m, 100) == 2 * 4 * (4 + 4) * (2 * 100 + 2 * 8)
+
+
+def test_mistral_window_caps_kv_cache_and_attention():
+    m = planner.model("Mistral-7B-v0.1")
+    full = replace(m, sliding_window=0)
+    assert kv_cache_bytes(m, 4096) == kv_cache_bytes(full, 4096) == 4096 * kv_cache_bytes_per_token(m)
+    assert kv_cache_bytes(m, 32768) == 4096 * kv_cache_bytes_per_token(m)
+    assert kv_cache_bytes(full, 32768) == 32768 * kv_cache_bytes_per_token(m)
+    assert attention_flops_per_token(m, 32768) == attention_flops_per_token(m, 4096)
+    assert prefill_flops(m, 2048) == prefill_flops(full, 2048)
+    assert prefill_flops(m, 16384) < prefill_flops(full, 16384)
+
+
+@pytest.mark.parametrize("p, w", [(1, 8), (8, 8), (9, 8), (100, 8), (5000, 4096)])
+def test_mean_window_keys_is_the_mean_of_min_i_w(p, w):
+    assert mean_window_keys(p, w) == pytest.approx(sum(min(i, w) for i in range(1, p + 1)) / p)
+
+
+@pytest.mark.parametrize("layers, pattern, local", [(42, 2, 21), (26, 6, 22), (34, 6, 29), (32, 0, 32), (36, 2, 18)])
+def test_local_layer_count_follows_the_pattern(layers, pattern, local):
+    m = ModelSpec(name="p", n_layers=layers, dim=8, n_heads=2, n_kv_heads=2, ffn_dim=8, vocab_size=8,
+                  sliding_window=4, sliding_window_pattern=pattern)
+    assert n_local_layers(m) == local
+
+
+def test_shared_expert_with_own_width_and_gate():
+    """Qwen2-MoE layer: 4 routed experts of 8 (2 active), one shared expert of 24 and its dim -> 1 gate."""
+    m = ModelSpec(name="qmoe", n_layers=1, dim=4, n_heads=2, n_kv_heads=2, ffn_dim=16, vocab_size=10,
+                  n_experts=4, n_experts_per_token=2, moe_ffn_dim=8, n_shared_experts=1,
+                  shared_expert_ffn_dim=24, shared_expert_gate=True)
+    routed, shared, gate, router = 3 * 4 * 8, 3 * 4 * 24, 4, 4 * 4
+    assert total_params(m) - active_params(m) == 2 * routed
+    assert total_params(m) == 4 * 4 * 4 + 4 * routed + shared + gate + router + 2 * 4 + 2 * 10 * 4 + 4
+
+
+@pytest.mark.parametrize("m", MODELS, ids=lambda m: m.name)
+def test_kv_cache_total_never_exceeds_full_attention(m):
+    for t in (1, 1000, 100_000):
+        assert kv_cache_bytes(m, t) <= t * kv_cache_bytes_per_token(m)
+    assert kv_cache_bytes(m, 10) == 10 * kv_cache_bytes_per_token(m)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("n_layers", 1_000_000_000), ("n_layers", 0), ("dim", 2_000_000), ("head_dim", -1), ("vocab_size", -5),
+    ("sliding_window", -1), ("mlp", "swish"), ("norm", "batchnorm"), ("positions", "nope"), ("qk_norm", "all"),
+    ("rotary_fraction", 0.0), ("norms_per_layer", 9), ("pretraining_tokens", -1.0), ("n_dense_layers", 99),
+])
+def test_absurd_fields_are_refused_naming_the_field(field, value):
+    base = dict(name="t", n_layers=4, dim=64, n_heads=4, n_kv_heads=4, ffn_dim=128, vocab_size=100)
+    with pytest.raises(InputError, match=field):
+        ModelSpec(**(base | {field: value}))
+
+
+def test_negative_mla_rank_is_refused():
+    with pytest.raises(InputError, match="mla.kv_lora_rank"):
+        replace(planner.model("DeepSeek-V3"), mla=MLASpec(1536, -512, 128, 64, 128))
+
+
+@pytest.mark.parametrize("m", MODELS, ids=lambda m: m.name)
+def test_pretraining_fields_are_sourced(m):
+    assert m.pretraining_source is not None and m.pretraining_source.url.startswith("https://")
+    assert m.pretraining_tokens == 0 or 1e11 <= m.pretraining_tokens <= 1e14
+    assert m.pretraining_context_length == 0 or 512 <= m.pretraining_context_length <= m.context_length
+
+
+def test_published_pretraining_tokens():
+    assert planner.model("Llama-3.1-8B").pretraining_tokens == 15e12
+    assert planner.model("Qwen2.5-7B").pretraining_tokens == 18e12
+    assert planner.model("Llama-2-7B").pretraining_tokens == 2e12
+    assert planner.model("Mistral-7B-v0.1").pretraining_tokens == 0  # not published

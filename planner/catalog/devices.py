@@ -18,10 +18,24 @@ DEVICE_NAMES = {
     "NVIDIA H200": "H200 SXM",
     "NVIDIA H200 141GB HBM3e": "H200 SXM",
     "NVIDIA B200": "B200",
+    "NVIDIA GB200": "GB200",
     "NVIDIA L4": "L4",
     "NVIDIA L40S": "L40S",
+    "NVIDIA A10G": "A10G",
+    "NVIDIA RTX A6000": "RTX A6000",
+    "NVIDIA RTX 6000 Ada Generation": "RTX 6000 Ada",
+    "NVIDIA H100 PCIe": "H100 PCIe",
+    "NVIDIA H100 NVL": "H100 NVL",
+    "Tesla V100-SXM2-16GB": "V100 SXM2 16GB",
     "AMD Instinct MI300X": "MI300X",
+    "AMD Instinct MI325X": "MI325X",
 }
+# Sources for the names added on 2026-11-29 (nvidia-smi / torch output quoted in public GitHub
+# files found by code search): "NVIDIA H100 NVL" (Azure NC80adis_H100_v5 records), "NVIDIA H100 PCIe",
+# "NVIDIA RTX A6000" and "NVIDIA RTX 6000 Ada Generation" (device-name tables and run logs),
+# "NVIDIA A10G" (nvidia-smi JSON from AWS g5), "Tesla V100-SXM2-16GB" (`nvidia-smi --list-gpus`),
+# "NVIDIA GB200" (a Slurm run record's gpu_model), "AMD Instinct MI325X" (clinfo board name).
+# MI250X, MI355X, H20 and the Gaudi/TPU parts are left out: no printed device name was found.
 _BY_KEY = {k.casefold(): v for k, v in DEVICE_NAMES.items()}
 
 # torch dtype name -> key of GPUSpec.peak_flops (the dense datasheet peak for that dtype)

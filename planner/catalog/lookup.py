@@ -18,7 +18,8 @@ from .specs import GPUSpec, MLASpec, ModelSpec
 GIB = 2**30
 
 _GPU_KEYS = {"name", "aliases", "vendor", "peak_tflops", "memory_gib", "memory_tb_per_s",
-             "interconnect_gb_per_s", "tdp_watts", "usd_per_gpu_hour", "sources", "notes"}
+             "interconnect_gb_per_s", "tdp_watts", "usd_per_gpu_hour", "link_kind", "scale_up_domain_size",
+             "scale_out_gbit_per_s", "sources", "notes"}
 _MODEL_KEYS = {f.name for f in fields(ModelSpec)} | {"aliases"}
 
 
@@ -50,6 +51,9 @@ def gpu_from_dict(d: dict) -> GPUSpec:
             interconnect_bytes_per_s=float(d["interconnect_gb_per_s"]) * 1e9,
             tdp_watts=float(d["tdp_watts"]),
             usd_per_gpu_hour=float(d["usd_per_gpu_hour"]),
+            link_kind=d.get("link_kind", ""),
+            scale_up_domain_size=d.get("scale_up_domain_size", 1),
+            scale_out_bytes_per_s=float(d.get("scale_out_gbit_per_s", 0)) * 1e9 / 8,
             sources={k: _source(v, where) for k, v in d.get("sources", {}).items()},
         )
     except KeyError as e:
@@ -65,8 +69,9 @@ def model_from_dict(d: dict) -> ModelSpec:
     kw = {k: v for k, v in d.items() if k != "aliases"}
     if "mla" in kw:
         kw["mla"] = MLASpec(**kw["mla"])
-    if "source" in kw:
-        kw["source"] = _source(kw["source"], where)
+    for key in ("source", "pretraining_source"):
+        if key in kw:
+            kw[key] = _source(kw[key], where)
     try:
         return ModelSpec(**kw)
     except TypeError as e:

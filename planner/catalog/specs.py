@@ -15,59 +15,101 @@ class MLASpec:
     shared rotary key of `qk_rope_head_dim` per token and layer.
     """
 
-    q_lora_rank: int
+    q_lora_rank: int  # 0: queries projected directly (DeepSeek-V2-Lite)
     kv_lora_rank: int
     qk_nope_head_dim: int
     qk_rope_head_dim: int
     v_head_dim: int
 
 
+MLP_KINDS = ("swiglu", "geglu", "gelu", "relu")  # gated kinds have 3 matrices, plain ones 2
+GATED_MLPS = ("swiglu", "geglu")
+NORM_KINDS = ("rmsnorm", "layernorm", "layernorm_nobias")  # params per norm: dim, 2 dim, dim
+POSITION_KINDS = ("rope", "alibi", "learned")  # learned adds a context_length x dim table
+QK_NORM_KINDS = ("", "head", "full")  # "head": one head_dim norm each for q and k (Qwen3, Gemma 3);
+#                                       "full": over all heads (OLMo 2: n_heads*hd and n_kv*hd)
+
+# Upper bounds that catch a typo or unit slip (1e9 layers) before it reaches the arithmetic;
+# ten times the largest published model in each dimension, a judgement.
+_INT_BOUNDS = {
+    "n_layers": (1, 10_000), "dim": (1, 1_000_000), "n_heads": (1, 100_000), "n_kv_heads": (1, 100_000),
+    "ffn_dim": (1, 10_000_000), "vocab_size": (1, 10_000_000), "context_length": (1, 1_000_000_000),
+    "head_dim": (0, 100_000), "n_experts": (0, 100_000), "n_experts_per_token": (0, 100_000),
+    "n_shared_experts": (0, 1_000), "moe_ffn_dim": (0, 10_000_000), "shared_expert_ffn_dim": (0, 10_000_000),
+    "n_dense_layers": (0, 10_000), "sliding_window": (0, 1_000_000_000), "sliding_window_pattern": (0, 10_000),
+    "norms_per_layer": (0, 8), "extra_params": (0, 10**14), "pretraining_context_length": (0, 1_000_000_000),
+}
+_MLA_BOUNDS = (0, 1_000_000)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A decoder-only transformer in Llama naming (dim, n_heads, n_kv_heads, ffn_dim)."""
+    """A decoder-only transformer in Llama naming (dim, n_heads, n_kv_heads, ffn_dim).
+
+    Every architecture choice that changes a parameter count, a FLOP or a cached byte is
+    a field; the defaults describe a Llama (SwiGLU, RMSNorm, RoPE, no biases, untied).
+    """
 
     name: str
     n_layers: int
     dim: int
     n_heads: int
-    n_kv_heads: int
-    ffn_dim: int  # SwiGLU hidden size of a dense layer (w1, w3: dim -> ffn_dim)
+    n_kv_heads: int  # == n_heads: MHA; 1: MQA; in between: GQA
+    ffn_dim: int  # hidden size of a dense layer's MLP
     vocab_size: int
     context_length: int = 4096
     head_dim: int = 0  # 0: dim // n_heads (set in __post_init__)
     tied_embeddings: bool = False  # input embedding shared with the output head
+    mlp: str = "swiglu"  # one of MLP_KINDS
+    norm: str = "rmsnorm"  # one of NORM_KINDS
+    norms_per_layer: int = 2  # pre-attention and pre-MLP; 1 for parallel blocks (GPT-J, phi); 4 for Gemma 2/3
+    positions: str = "rope"  # one of POSITION_KINDS
+    rotary_fraction: float = 1.0  # share of head_dim rotated (phi-2: 0.4, Pythia: 0.25); no effect on counts
+    parallel_block: bool = False  # attention and MLP read the same input (GPT-J, Falcon, Cohere, phi)
+    embedding_norm: bool = False  # a norm right after the embedding (BLOOM)
+    qk_norm: str = ""  # one of QK_NORM_KINDS
+    # Biases. qkv: q, k, v projections; attn_out: output projection; mlp: every MLP matrix (experts too).
+    qkv_bias: bool = False
+    attn_out_bias: bool = False
+    mlp_bias: bool = False
+    lm_head_bias: bool = False
+    # Sliding-window attention: 0 means none. Pattern 0: every layer uses the window (Mistral v0.1);
+    # k > 0: every k-th layer (1-based) attends globally, the rest locally (Gemma 2: 2, Gemma 3: 6).
+    sliding_window: int = 0
+    sliding_window_pattern: int = 0
     # Mixture of experts. n_experts == 0 means dense.
     n_experts: int = 0  # routed experts per MoE layer
     n_experts_per_token: int = 0
-    n_shared_experts: int = 0  # always-on experts (DeepSeek)
-    moe_ffn_dim: int = 0  # hidden size of one expert; 0: ffn_dim
+    n_shared_experts: int = 0  # always-on experts (DeepSeek; Qwen2-MoE has one)
+    moe_ffn_dim: int = 0  # hidden size of one routed expert; 0: ffn_dim
+    shared_expert_ffn_dim: int = 0  # hidden size of one shared expert; 0: moe_ffn_dim
+    shared_expert_gate: bool = False  # Qwen2-MoE scales the shared expert by a dim -> 1 gate
+    router_bias: bool = False  # gpt-oss
     n_dense_layers: int = 0  # leading layers that stay dense in an MoE model (DeepSeek: 3)
-    qkv_bias: bool = False  # Qwen2 adds a bias to q, k, v
     mla: MLASpec | None = None
     extra_params: int = 0  # parameters outside the stack above (e.g. DeepSeek-V3's MTP module)
     published_params: float = 0.0  # total parameters the authors state, for tests
     published_active_params: float = 0.0
+    pretraining_tokens: float = 0.0  # tokens the authors report pretraining on; 0: unknown
+    pretraining_context_length: int = 0  # sequence length of (the main phase of) pretraining; 0: unknown
+    pretraining_source: Source | None = None
     source: Source | None = None
     notes: str = ""
 
     def __post_init__(self):
-        for name in ("n_layers", "dim", "n_heads", "n_kv_heads", "ffn_dim", "vocab_size", "context_length"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                raise InputError(f"model {self.name!r} field {name}", f"must be a positive integer, got {v!r}")
-        if self.n_heads % self.n_kv_heads:
-            raise InputError(f"model {self.name!r} field n_kv_heads",
-                             f"{self.n_kv_heads} does not divide n_heads={self.n_heads}")
+        _validate(self)
         if self.head_dim == 0:
             if self.dim % self.n_heads:
-                raise InputError(f"model {self.name!r} field head_dim",
+                raise InputError(self._field("head_dim"),
                                  f"dim={self.dim} is not divisible by n_heads={self.n_heads}; give head_dim")
             object.__setattr__(self, "head_dim", self.dim // self.n_heads)
-        if self.n_experts and not 0 < self.n_experts_per_token <= self.n_experts:
-            raise InputError(f"model {self.name!r} field n_experts_per_token",
-                             f"must be in 1..n_experts={self.n_experts}, got {self.n_experts_per_token}")
         if self.n_experts and self.moe_ffn_dim == 0:
             object.__setattr__(self, "moe_ffn_dim", self.ffn_dim)
+        if self.n_experts and self.shared_expert_ffn_dim == 0:
+            object.__setattr__(self, "shared_expert_ffn_dim", self.moe_ffn_dim)
+
+    def _field(self, name: str) -> str:
+        return f"model {self.name!r} field {name}"
 
     @property
     def is_moe(self) -> bool:
@@ -75,6 +117,42 @@ class ModelSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _validate(m: ModelSpec) -> None:
+    """Refuse impossible or absurd fields with an InputError naming the field, value and range."""
+    for name, (lo, hi) in _INT_BOUNDS.items():
+        v = getattr(m, name)
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise InputError(m._field(name), f"must be an integer in {lo}..{hi:,}, got {v!r}")
+    for name, kinds in (("mlp", MLP_KINDS), ("norm", NORM_KINDS), ("positions", POSITION_KINDS),
+                        ("qk_norm", QK_NORM_KINDS)):
+        if getattr(m, name) not in kinds:
+            raise InputError(m._field(name), f"must be one of {', '.join(repr(k) for k in kinds)}, got {getattr(m, name)!r}")
+    if not isinstance(m.rotary_fraction, (int, float)) or not 0.0 < m.rotary_fraction <= 1.0:
+        raise InputError(m._field("rotary_fraction"), f"must be in (0, 1], got {m.rotary_fraction!r}")
+    for name in ("published_params", "published_active_params", "pretraining_tokens"):
+        v = getattr(m, name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v < 1e16:
+            raise InputError(m._field(name), f"must be a number in [0, 1e16), got {v!r}")
+    if m.n_heads % m.n_kv_heads:
+        raise InputError(m._field("n_kv_heads"), f"{m.n_kv_heads} does not divide n_heads={m.n_heads}")
+    if m.n_experts and not 0 < m.n_experts_per_token <= m.n_experts:
+        raise InputError(m._field("n_experts_per_token"),
+                         f"must be in 1..n_experts={m.n_experts}, got {m.n_experts_per_token}")
+    if m.n_dense_layers > m.n_layers:
+        raise InputError(m._field("n_dense_layers"), f"{m.n_dense_layers} exceeds n_layers={m.n_layers}")
+    if m.sliding_window_pattern and not m.sliding_window:
+        raise InputError(m._field("sliding_window_pattern"), "needs sliding_window > 0")
+    if m.mla is not None:
+        for name in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
+            v = getattr(m.mla, name)
+            lo, hi = _MLA_BOUNDS
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise InputError(m._field(f"mla.{name}"), f"must be an integer in {lo}..{hi:,}, got {v!r}")
+
+
+LINK_KINDS = ("nvlink", "pcie", "infinity-fabric", "ici", "ethernet")  # ethernet: Gaudi's on-chip RoCE
 
 
 @dataclass(frozen=True)
@@ -87,8 +165,11 @@ class GPUSpec:
     memory_bytes_per_s: float
     interconnect_bytes_per_s: float  # per GPU, vendor's aggregate of both directions (NVLink, Infinity Fabric, PCIe)
     tdp_watts: float
-    usd_per_gpu_hour: float
+    usd_per_gpu_hour: float  # on-demand list price; TPUs per chip-hour
     vendor: str = ""
+    link_kind: str = ""  # scale-up link: one of LINK_KINDS ("" unknown)
+    scale_up_domain_size: int = 1  # accelerators one scale-up link joins (HGX: 8, GB200 NVL72: 72, PCIe card: 1)
+    scale_out_bytes_per_s: float = 0.0  # per-accelerator network to other nodes (400 Gb/s = 50e9); 0 unknown
     sources: dict[str, Source] = field(default_factory=dict)  # field name -> citation
 
     def __post_init__(self):
@@ -98,6 +179,13 @@ class GPUSpec:
                 raise InputError(f"gpu {self.name!r} field {name}", f"must be > 0, got {v!r}")
         if not self.peak_flops:
             raise InputError(f"gpu {self.name!r} field peak_flops", "needs at least one dtype")
+        if self.link_kind not in ("", *LINK_KINDS):
+            raise InputError(f"gpu {self.name!r} field link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {self.link_kind!r}")
+        if not isinstance(self.scale_up_domain_size, int) or not 1 <= self.scale_up_domain_size <= 100_000:
+            raise InputError(f"gpu {self.name!r} field scale_up_domain_size",
+                             f"must be an integer in 1..100,000, got {self.scale_up_domain_size!r}")
+        if not isinstance(self.scale_out_bytes_per_s, (int, float)) or self.scale_out_bytes_per_s < 0:
+            raise InputError(f"gpu {self.name!r} field scale_out_bytes_per_s", f"must be >= 0, got {self.scale_out_bytes_per_s!r}")
 
     def peak(self, dtype: str) -> float:
         """Dense peak FLOP/s (OP/s for int8) for `dtype`; a clear error if unsupported."""
