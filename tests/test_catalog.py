@@ -42,6 +42,21 @@ def test_scale_up_domains_of_named_systems():
     assert planner.gpu("H100 SXM").scale_up_domain_size == 8
     assert planner.gpu("L4").scale_up_domain_size == 1
     assert planner.gpu("H100 SXM").scale_out_bytes_per_s == 50e9  # 400 Gb/s
+    # AWS p6e-gb200: 1,600 Gbps EFA per 4-GPU tray = 400 Gb/s per GPU (800 Gb/s is GB300's ConnectX-8)
+    assert planner.gpu("GB200").scale_out_bytes_per_s == 50e9
+
+
+@pytest.mark.parametrize("name, gb_per_s", [("TPU v5e", 400), ("TPU v5p", 1200), ("TPU v6e", 800)])
+def test_tpu_ici_is_the_bidirectional_per_chip_figure(name, gb_per_s):
+    """Google's v5e/v5p/v6e pages print bidirectional ICI per chip; older pages printed one direction in Gbps."""
+    assert planner.gpu(name).interconnect_bytes_per_s == gb_per_s * 1e9
+
+
+def test_no_source_note_is_left_as_remembered():
+    """A figure is either read from a named source or its note says plainly that none was found."""
+    for g in GPUS:
+        for key, src in g.sources.items():
+            assert "as remembered" not in src.note.lower(), (g.name, key, src.note)
 
 
 @pytest.mark.parametrize("g", GPUS, ids=lambda g: g.name)
