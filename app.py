@@ -30,7 +30,7 @@ def _scenario(scenario_toml: str, custom_models: Customs) -> planner.Scenario:
 @st.cache_resource
 def calibration_from_env() -> tuple:
     """Calibrate from $PLANNER_RESULTS once per server process (the only place the dashboard reads it)."""
-    from planner.calibration.store import use_results_from_env
+    from planner.estimate.calibrated import use_results_from_env
     return tuple(p.source for p in use_results_from_env())
 
 

@@ -191,14 +191,17 @@ class Transformer(nn.Module):
             cache = KVCache(max_batch, seq, self.cfg.n_kv_heads, self.cfg.head_dim, dtype).to(device)
             layer.attention.kv_cache = cache
 
-    def forward(self, tokens: torch.Tensor, start_pos: int | None = None) -> torch.Tensor:
-        """Logits (B, T, vocab) for tokens (B, T). With start_pos, read and extend the KV cache."""
+    def forward(self, tokens: torch.Tensor, start_pos: int | None = None, last_only: bool = False) -> torch.Tensor:
+        """Logits (B, T, vocab) for tokens (B, T). With start_pos, read and extend the KV cache.
+        `last_only`: logits of the last position only, (B, 1, vocab), as a serving engine's prefill."""
         T = tokens.size(1)
         pos0 = start_pos or 0
         rope = self.rope[pos0:pos0 + T]  # (T, D/2, 2)
         h = self.tok_embeddings(tokens)  # (B, T, dim)
         for layer in self.layers:
             h = layer(h, rope, start_pos)
+        if last_only:
+            h = h[:, -1:]  # (B, 1, dim)
         return self.output(self.norm(h))
 
 

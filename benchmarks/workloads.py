@@ -56,15 +56,16 @@ def train_step(model: Transformer, *, batch: int, seq_len: int, device: str, dty
 
 @torch.no_grad()
 def prefill(model: Transformer, *, batch: int, prompt_len: int, device: str, dtype: str,
-            peak_flops_per_s: float | None, min_run_s: float) -> dict:
-    """Process a prompt of `prompt_len` tokens into an empty KV cache (logits for every position)."""
+            peak_flops_per_s: float | None, min_run_s: float, last_only: bool = False) -> dict:
+    """Process a prompt of `prompt_len` tokens into an empty KV cache (logits for every position,
+    or with `last_only` the last one's, as a serving engine computes them)."""
     cfg = model.cfg
     model.eval()
     model.setup_caches(batch, prompt_len)
     x = _tokens(cfg, batch, prompt_len, device)
-    t = measure(lambda: model(x, 0), device=device, min_run_s=min_run_s, min_repeats=5, warmup=3)
+    t = measure(lambda: model(x, 0, last_only=last_only), device=device, min_run_s=min_run_s, min_repeats=5, warmup=3)
     flops_per_s = batch * arithmetic.prefill_flops(to_model_spec(cfg), prompt_len) / t.median_s
-    return point("prefill", dtype, {"batch": batch, "prompt_len": prompt_len}, t,
+    return point("prefill", dtype, {"batch": batch, "prompt_len": prompt_len, "all_logits": not last_only}, t,
                  tokens_per_s=batch * prompt_len / t.median_s, flops_per_s=flops_per_s,
                  mfu=_ratio(flops_per_s, peak_flops_per_s), peak_flops_per_s=peak_flops_per_s) \
         | _model_fields(cfg, model)

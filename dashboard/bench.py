@@ -54,7 +54,10 @@ def render_calibrations() -> None:
     where = os.environ.get(calibration.ENV_VAR)
     if profiles:
         st.dataframe(pd.DataFrame([{"GPU": g, "calibration": p.source, "train MFU": str(p.train_mfu or "-"),
-                                    "decode MBU": str(p.decode_mbu or "-")} for g, p in profiles.items()]),
+                                    "decode MBU": str(p.decode_mbu or "-"),
+                                    "fitted GEMM efficiency": str(p.efficiencies().gemm),
+                                    "fitted memory efficiency": str(p.efficiencies().memory)}
+                                   for g, p in profiles.items()]),
                      hide_index=True)
     else:
         st.caption("No calibration profile in use: every GPU uses the literature defaults. Set "

@@ -2,6 +2,7 @@
 import pytest
 
 import planner
+from planner.estimate.training import gpu_seconds_per_token
 from planner.estimate.arithmetic import attention_flops_per_token, matmul_params, total_params
 from planner.estimate.finetuning import QLORA_BYTES_PER_PARAM, finetuning, flops_per_token, lora_params
 
@@ -38,9 +39,12 @@ def test_qlora_is_slower_than_lora_and_gpu_hours_by_hand():
     kw = dict(model=M, gpu="H100 SXM", tokens=50e6, epochs=2, n_gpus=1)
     lora, qlora = finetuning(method="lora", **kw), finetuning(method="qlora", **kw)
     assert qlora.gpu_hours.p50 == pytest.approx(lora.gpu_hours.p50 * 1.39)
-    mfu = planner.DEFAULT_EFFICIENCIES.train_mfu.p50
-    expect = lora.flops_per_token * 50e6 * 2 / (989.4e12 * mfu) * 1.10 / 3600
-    assert lora.gpu_hours.p50 == pytest.approx(expect)
+    m, g = planner.model(M), planner.gpu("H100 SXM")
+    per_token = gpu_seconds_per_token(m, g, planner.DEFAULT_EFFICIENCIES, seq_len=2048, weight_grads=False,
+                                      trainable_params_per_gpu=lora.trainable_params, tokens_per_step_per_gpu=64 * 2048)
+    assert lora.gpu_hours.p50 == pytest.approx(50e6 * 2 * per_token[1] * 1.10 / 3600)
+    full = finetuning(method="full", **{**kw, "n_gpus": 2})
+    assert full.gpu_hours.p50 > lora.gpu_hours.p50  # weight gradients: a third more GEMM work
 
 
 def test_seventy_b_full_needs_many_gpus_and_error_says_so():

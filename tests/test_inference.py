@@ -7,20 +7,14 @@ import pytest
 import planner
 from planner.estimate import arithmetic as ar
 from planner.estimate import inference as inf
+from planner.estimate import perf
 from planner.core.band import Band
 from planner.calibration.efficiency import DEFAULTS, Efficiencies
 from planner.core.errors import DoesNotFitError, InputError, PlannerError
 from planner.catalog.specs import ModelSpec
 
-# Point efficiencies so hand computations are exact.
-POINT = Efficiencies(train_mfu=Band.point(0.4), prefill=Band.point(0.5), decode_mbu=Band.point(0.68),
-                     decode_compute=Band.point(0.4), source="test points")
-
-# Llama-2-7B by hand: 32 layers x (4 x 4096^2 attention + 3 x 4096 x 11008 SwiGLU + 2 x 4096 norms)
-# + 2 x 32000 x 4096 embeddings + 4096 final norm.
-LLAMA2_7B_PARAMS = 32 * (4 * 4096**2 + 3 * 4096 * 11008 + 2 * 4096) + 2 * 32000 * 4096 + 4096
-LLAMA2_7B_KV_BYTES_PER_TOKEN = 32 * 2 * 32 * 128 * 2  # layers x (K, V) x kv heads x head_dim x bf16
-A100_BYTES_PER_S = 2.039e12
+# Point efficiencies so the estimate is one number.
+POINT = Efficiencies(gemm=Band.point(0.6), memory=Band.point(0.68), attention=Band.point(0.5), source="test points")
 
 # Llama-2-70B shape (Touvron et al. 2023), built here so the test does not depend on the catalog.
 BIG = ModelSpec(name="big-70b", n_layers=80, dim=8192, n_heads=64, n_kv_heads=8, ffn_dim=28672,
@@ -30,31 +24,16 @@ MOE = ModelSpec(name="moe-8x7b", n_layers=32, dim=4096, n_heads=32, n_kv_heads=8
                 vocab_size=32000, n_experts=8, n_experts_per_token=2)
 
 
-def test_hand_computed_batch1_decode_on_a100():
-    assert LLAMA2_7B_PARAMS == 6_738_415_616
-    r = planner.estimate.inference.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", prompt_tokens=1,
-                                          output_tokens=2, efficiencies=POINT)
-    context = 1 + 2 / 2  # prompt plus half the output
-    bytes_read = LLAMA2_7B_PARAMS * 2 + context * LLAMA2_7B_KV_BYTES_PER_TOKEN
-    expected_s = bytes_read / (A100_BYTES_PER_S * 0.68)  # ~9.72 ms
-    assert r.decode_step_s.p50 == pytest.approx(expected_s, rel=1e-9)
-    assert r.decode_step_s.spread == 0
-    assert r.bound == "memory"
-    assert r.tpot_s == r.decode_step_s
-    assert r.tokens_per_s_per_sequence.p50 == pytest.approx(1 / expected_s)
-
-
-def test_hand_computed_prefill_on_a100():
-    prompt = 2048
-    r = inf.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", prompt_tokens=prompt, output_tokens=1,
-                            efficiencies=POINT)
-    matmul_params = LLAMA2_7B_PARAMS - 32000 * 4096  # the input embedding is a lookup
-    attention_per_key = 2 * 32 * 32 * (128 + 128)  # 2 x layers x heads x (qk + v dims)
-    flops = prompt * (2 * matmul_params + attention_per_key * (prompt + 1) / 2)
-    expected_s = flops / (312e12 * 0.5)  # ~0.20 s, well above one weight read (~9.7 ms)
-    assert r.prefill_s.p50 == pytest.approx(expected_s, rel=1e-9)
-    assert r.ttft_s == r.prefill_s
-    assert r.e2e_s.p50 == pytest.approx(expected_s)  # one output token: no decode step
+def test_decode_and_prefill_are_the_performance_model_s():
+    """inference_speed is perf.py's prefill and decode step (hand-checked in test_perf.py) at the GPU's peaks."""
+    m, g = planner.model("Llama-2-7B"), planner.gpu("A100 80GB SXM")
+    r = inf.inference_speed(model=m, gpu=g, prompt_tokens=2048, output_tokens=2, efficiencies=POINT)
+    kern, num = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, POINT), perf.Numerics()
+    assert r.prefill_s.p50 == pytest.approx(float(perf.prefill_s(m, kern, num, batch=1, prompt_tokens=2048)[1]))
+    step = perf.decode_step_s(m, kern, num, batch=1, context_tokens=2048 + 1)  # prompt + half the output
+    assert r.decode_step_s.p50 == pytest.approx(float(step[1]))
+    assert r.decode_step_s.spread == 0 and r.bound == "memory" and r.tpot_s == r.decode_step_s
+    assert r.ttft_s == r.prefill_s and r.tokens_per_s_per_sequence.p50 == pytest.approx(1 / r.decode_step_s.p50)
 
 
 def test_gpt_fast_published_batch1_decode_within_25_percent():
@@ -156,6 +135,6 @@ def test_bad_inputs_name_the_field(field, kw):
 def test_to_dict_carries_source_and_assumptions():
     d = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", tensor_parallel=2).to_dict()
     names = {a["name"] for a in d["assumptions"]}
-    assert {"precision", "memory_reserve_fraction", "decode_mbu", "tp_allreduce"} <= names
+    assert {"precision", "memory_reserve_fraction", "efficiency.memory", "tp_allreduce", "performance_model"} <= names
     assert d["efficiency_source"] == DEFAULTS.source
     assert d["tpot_s"].keys() == {"p10", "p50", "p90"}

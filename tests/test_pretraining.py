@@ -6,25 +6,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import planner
-from planner.estimate.arithmetic import active_params
+from planner.estimate.arithmetic import active_params, total_params
 from planner.estimate.arithmetic import training_flops_per_token
 from planner.calibration.efficiency import DEFAULTS
-from planner.estimate.pretraining import CHINCHILLA_TOKENS_PER_PARAM, OVERHEAD_FACTOR, pretraining
-from planner.estimate.training import ADAM_MIXED_BYTES_PER_PARAM, USABLE_MEMORY_FRACTION, activation_bytes_per_gpu
+from planner.estimate.pretraining import CHINCHILLA_TOKENS_PER_PARAM, OVERHEAD_FACTOR, TOKENS_PER_STEP, pretraining
+from planner.estimate.training import (ADAM_MIXED_BYTES_PER_PARAM, USABLE_MEMORY_FRACTION, activation_bytes_per_gpu,
+                                       gpu_seconds_per_token)
 
 
 def test_gpu_hours_by_hand():
+    """GPU-hours = tokens x the performance model's GPU-seconds per token x overhead; MFU follows from it."""
     m, g = planner.model("Llama-2-7B"), planner.gpu("A100 80GB SXM")
     est = pretraining(model=m, gpu=g, tokens=2e12, n_gpus=1024, seq_len=4096)
     flops = training_flops_per_token(m, 4096) * 2e12
     # 6 N D plus the attention term: N = 6.607e9 matmul params, attention 4*L*H*Q*T forward.
     assert flops == pytest.approx(2e12 * 3 * (2 * (6_738_415_616 - 32000 * 4096) + 4 * 32 * 32 * 128 * 4096))
-    for q in ("p10", "p50", "p90"):
-        mfu = getattr(DEFAULTS.train_mfu, {"p10": "p90", "p50": "p50", "p90": "p10"}[q])
-        hours = flops / (312e12 * mfu) * OVERHEAD_FACTOR / 3600
+    per_token = gpu_seconds_per_token(m, g, DEFAULTS, seq_len=4096, trainable_params_per_gpu=total_params(m) / 1024,
+                                      tokens_per_step_per_gpu=TOKENS_PER_STEP / 1024)
+    for i, q in enumerate(("p90", "p50", "p10")):  # per_token runs slowest (p10 efficiencies) first
+        hours = 2e12 * per_token[i] * OVERHEAD_FACTOR / 3600
         assert getattr(est.gpu_hours, q) == pytest.approx(hours)
         assert getattr(est.wall_days, q) == pytest.approx(hours / 1024 / 24)
         assert getattr(est.cost_usd, q) == pytest.approx(hours * g.usd_per_gpu_hour)
+    assert est.mfu.p50 == pytest.approx(training_flops_per_token(m, 4096) / (per_token[1] * 312e12))
+    assert 0.3 < est.mfu.p10 < est.mfu.p50 < est.mfu.p90 < DEFAULTS.gemm.p90  # GEMMs bound the MFU
 
 
 def test_default_tokens_are_chinchilla():
@@ -108,5 +113,5 @@ def test_result_views_and_assumptions():
     assert d["gpu_hours"]["p50"] == est.gpu_hours.p50
     assert est.to_frame().loc["cost_usd", "p90"] == est.cost_usd.p90
     names = set(est.assumptions_frame()["name"])
-    assert {"train_mfu", "overhead_factor", "usd_per_gpu_hour"} <= names
+    assert {"predicted_mfu", "efficiency.gemm", "overhead_factor", "usd_per_gpu_hour"} <= names
     assert est.efficiency_source == "literature defaults"

@@ -61,7 +61,7 @@ def test_point_and_zero_width_distributions_are_points():
         assert np.all(d.sample(np.random.default_rng(1), 10) == 3.0)
 
 
-@pytest.mark.parametrize("attr", ["train_mfu", "prefill", "decode_mbu"])
+@pytest.mark.parametrize("attr", ["gemm", "memory"])
 def test_efficiency_defaults_are_triangular_matching_the_band(attr):
     band = getattr(DEFAULTS, attr)
     d = triangular_from_band(band, "test")
@@ -91,8 +91,9 @@ def test_engine_defaults_efficiencies_with_sources():
     ("api.price_scale", {"dist": "uniform", "low": 0.5}, "high"),
     ("api.price_scale", {"dist": "uniform", "low": 0.5, "high": 1.0, "mode": 0.7}, "unexpected"),
     ("api.price_scale", 1.5, "inline table"),
-    ("efficiency.train_mfu", {"dist": "uniform", "low": 0.3, "high": 1.2}, "fraction"),
-    ("efficiency.train_mfu", {"dist": "lognormal", "median": 0.4, "sigma": 0.1}, "fraction"),
+    ("efficiency.gemm", {"dist": "uniform", "low": 0.3, "high": 1.2}, "fraction"),
+    ("efficiency.gemm", {"dist": "lognormal", "median": 0.4, "sigma": 0.1}, "fraction"),
+    ("efficiency.train_mfu", {"dist": "uniform", "low": 0.3, "high": 0.5}, "replaced by 'efficiency.gemm'"),
     ("workload.requests_per_day", {"dist": "uniform", "low": -5.0, "high": 10.0}, "> 0"),
     ("workload.request_per_day", {"dist": "point", "value": 1.0}, "workload.requests_per_day"),
 ])
@@ -228,10 +229,10 @@ def test_price_scale_scales_api_cost():
     assert doubled[api] - one_time == pytest.approx(2 * (base[api] - one_time), rel=1e-12)
 
 
-def test_lower_mfu_costs_more_one_time_and_takes_longer():
+def test_lower_gemm_efficiency_costs_more_one_time_and_takes_longer():
     """Only one-time cost and time to production: a later launch can lower the total when the API bridge is cheaper."""
     e = Engine(load_scenario(EXAMPLES[0]))
-    v = {"efficiency.train_mfu": np.array([0.2, 0.6])}
+    v = {"efficiency.gemm": np.array([0.3, 0.7])}
     costs, _ = e.evaluate(v)
     api_one_time = costs["api"][0]
     assert np.ndim(api_one_time) == 0 or np.all(api_one_time == api_one_time.flat[0])

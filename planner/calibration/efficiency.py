@@ -1,8 +1,11 @@
-"""How much of a GPU's peak real work achieves: defaults from the literature, or a calibration.
+"""How fast real kernels run against a GPU's peaks: defaults from the literature, or a calibration.
 
-Every estimate takes an `Efficiencies`; planner.calibration.store.resolve picks the
-calibration profile a caller registered for that GPU, else these literature defaults, and
-the chosen object's `source` travels into the estimate so a reader knows which.
+These are the rates of the performance model (planner/estimate/perf.py): the fraction of dense
+peak a large GEMM and attention reach inside a model, the fraction of memory bandwidth that
+weight and K/V streaming and element-wise work reach, the rows at which a GEMM runs at half its
+large-GEMM rate, and fixed costs per call, layer and pass. Every estimate takes an
+`Efficiencies`; planner.calibration.store.resolve picks the profile a caller registered for
+that GPU, else these literature defaults, and `source` travels into the estimate.
 """
 from __future__ import annotations
 
@@ -11,54 +14,69 @@ from dataclasses import dataclass, field
 from ..core.band import Band
 from ..core.provenance import Assumption
 
+BANDS = ("gemm", "memory", "attention")  # the uncertain rates, each a Band
+POINTS = ("elementwise", "gemm_half_rows", "gemm_overhead_s", "gemm_row_overhead_s", "layer_overhead_s", "train_layer_overhead_s",
+          "pass_overhead_s")
+_UNITS = {"gemm": "fraction of dense peak", "memory": "fraction of memory bandwidth",
+          "attention": "fraction of dense peak", "elementwise": "fraction of memory bandwidth",
+          "gemm_half_rows": "rows", "gemm_overhead_s": "s per GEMM", "gemm_row_overhead_s": "s per output feature", "layer_overhead_s": "s per layer",
+          "train_layer_overhead_s": "s per layer", "pass_overhead_s": "s per forward pass"}
+
 
 @dataclass(frozen=True)
 class Efficiencies:
-    """Fractions of peak achieved, each a Band (p10/p50/p90)."""
+    """Achieved rates of one device relative to its peaks; the three uncertain ones are Bands."""
 
-    train_mfu: Band  # model FLOPs / (dense peak x time), whole training run incl. stalls
-    prefill: Band  # prefill FLOPs / (dense peak x time)
-    decode_mbu: Band  # bytes read per decode step / (memory bandwidth x time)
-    decode_compute: Band  # decode FLOPs / (dense peak x time) when compute-bound
+    gemm: Band  # large GEMMs inside a model: FLOPs / (dense peak x time)
+    memory: Band  # weights and K/V streamed by GEMMs and attention: bytes / (bandwidth x time)
+    attention: Band  # attention FLOPs / (dense peak x time)
+    elementwise: float = 0.70  # norms, activations, residual adds: bytes / (bandwidth x time)
+    gemm_half_rows: float = 64.0  # rows at which a GEMM runs at half the large-GEMM rate (Hockney n_1/2)
+    gemm_overhead_s: float = 0.0
+    gemm_row_overhead_s: float = 0.0
+    layer_overhead_s: float = 0.0
+    train_layer_overhead_s: float = 0.0
+    pass_overhead_s: float = 0.0
+    fused: bool = True  # production kernels (perf.FUSED); False: the eager reference model
     source: str = "literature defaults"
     citations: dict[str, str] = field(default_factory=dict)
 
     def assumptions(self) -> list[Assumption]:
-        return [Assumption(k, getattr(self, k), "fraction of peak", self.citations.get(k, self.source))
-                for k in ("train_mfu", "prefill", "decode_mbu", "decode_compute")]
+        return [Assumption(f"efficiency.{k}", getattr(self, k), _UNITS[k], self.citations.get(k, self.source))
+                for k in (*BANDS, *POINTS)]
 
 
-# One MFU distribution for every model and GPU (no per-case fitting). Anchors:
-# PaLM 540B 46.2% (Chowdhery et al. 2022, Table 3); Llama 3 405B 38-43% on 16k H100s
-# (Dubey et al. 2024, Table 4); MegaScale 55.2% at 12,288 GPUs (Jiang et al. 2024).
-# First set to 0.28/0.40/0.50; the published-runs check (python -m planner.estimate.published_check)
-# then put only 5 of 11 runs inside the band, the Meta A100 runs implying 0.42-0.54
-# after the 1.1x overhead. Moved once, for all models, to 0.30/0.45/0.55: the
-# figures the papers above report. This is a 3-number choice made after seeing
-# those 11 runs, so the check is partly in-sample; the README says so.
-TRAIN_MFU = Band(0.30, 0.45, 0.55)
+# Large GEMMs inside a model. PaLM 540B trained at 57.8% hardware FLOPs utilisation (its MFU
+# 46.2% plus rematerialisation; Chowdhery et al. 2022, Table 3) and MegaScale at 55.2% MFU on
+# 12,288 GPUs (Jiang et al. 2024): whole training runs, so the GEMMs inside them ran faster.
+# p50 0.60 sits just above those; p90 0.72, about what cuBLAS reaches on large bf16 GEMMs on an
+# H100 (NVIDIA, "New cuBLAS 12.0 Features and Matrix Multiplication Performance on NVIDIA
+# Hopper GPUs", 2023); p10 0.45, the low end of engines' prefill MFU (TensorRT-LLM performance
+# overview 2024; Sarathi-Serve, arXiv:2403.02310). The p10/p90 are judgement.
+GEMM = Band(0.45, 0.60, 0.72)
 
-# Prefill is one large GEMM chain: vLLM/TensorRT-LLM prefill reaches roughly
-# 40-65% of dense bf16 peak on H100 for 7-70B models (NVIDIA TensorRT-LLM
-# performance overview, 2024; Agrawal et al. 2024 "Sarathi-Serve", Fig. 2).
-PREFILL = Band(0.35, 0.50, 0.65)
+# Batch-1 decode streams every weight once per token: gpt-fast reaches 1397 GB/s of 2039 GB/s
+# (69%) for Llama-2-7B bf16 on A100-80GB (pytorch-labs/gpt-fast README); Databricks measured
+# 55-65% MBU on A100/H100 ("LLM Inference Performance Engineering: Best Practices", 2023).
+MEMORY = Band(0.55, 0.68, 0.80)
 
-# Batch-1 decode streams every weight once per token: gpt-fast reaches 1397 GB/s of
-# 2039 GB/s (69%) for Llama-2-7B bf16 on A100-80GB (pytorch-labs/gpt-fast README);
-# Databricks measured 55-65% MBU on A100/H100 (Databricks blog "LLM Inference
-# Performance Engineering: Best Practices", 2023).
-DECODE_MBU = Band(0.55, 0.68, 0.80)
-
-# Large-batch decode GEMMs are skinny (batch rows): lower than prefill.
-DECODE_COMPUTE = Band(0.25, 0.40, 0.55)
+# FlashAttention-2 forward reaches 50-73% of the A100's peak (Dao 2023, arXiv:2307.08691);
+# FlashAttention-3 about 75% on an H100 (Shah et al. 2024, arXiv:2407.08608). p10 0.35: the
+# FlashAttention-2 backward's low end on A100 in the same paper; judgement.
+ATTENTION = Band(0.35, 0.50, 0.70)
 
 DEFAULTS = Efficiencies(
-    train_mfu=TRAIN_MFU, prefill=PREFILL, decode_mbu=DECODE_MBU, decode_compute=DECODE_COMPUTE,
-    source="literature defaults",
+    gemm=GEMM, memory=MEMORY, attention=ATTENTION, source="literature defaults",
     citations={
-        "train_mfu": "PaLM (arXiv:2204.02311) 46.2%; Llama 3 (arXiv:2407.21783) 38-43%; MegaScale (arXiv:2402.15627) 55.2%; moved after the published-runs check (README)",
-        "prefill": "TensorRT-LLM performance overview (2024); Sarathi-Serve (arXiv:2403.02310)",
-        "decode_mbu": "gpt-fast README (Llama-2-7B, A100-80GB: 1397 GB/s of 2039); Databricks inference best practices (2023)",
-        "decode_compute": "assumed below prefill: decode GEMMs have only batch-size rows",
+        "gemm": "PaLM (arXiv:2204.02311) 57.8% HFU; MegaScale (arXiv:2402.15627) 55.2% MFU; cuBLAS on H100 (NVIDIA 2023); p10/p90 judgement",
+        "memory": "gpt-fast README (Llama-2-7B, A100-80GB: 1397 GB/s of 2039); Databricks inference best practices (2023)",
+        "attention": "FlashAttention-2 (arXiv:2307.08691) 50-73% fwd on A100; FlashAttention-3 (arXiv:2407.08608) ~75% on H100",
+        "elementwise": "judgement: fused element-wise kernels stream at about the decode MBU above",
+        "gemm_half_rows": "judgement: tensor-core tiles are 64-128 rows; puts a 256-row decode GEMM at 0.8 of the large-GEMM rate",
+        "gemm_overhead_s": "0: the measured rates above already include launch costs",
+        "gemm_row_overhead_s": "0: GPUs stream long and short weight rows alike",
+        "layer_overhead_s": "0: the measured rates above already include launch costs",
+        "train_layer_overhead_s": "0: the measured rates above already include launch costs",
+        "pass_overhead_s": "0: no engine scheduler modelled",
     },
 )

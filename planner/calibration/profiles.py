@@ -1,16 +1,15 @@
 """Calibration: benchmark results (benchmarks/SCHEMA.md) -> efficiencies for that hardware.
 
-`calibrate(path)` reads one results file (torch-free, planner.results_file) into a
-CalibrationProfile: achieved GEMM FLOP/s per dtype and copy bandwidth, training MFU,
-prefill efficiency, decode MBU and the int8-over-dense decode speed-up, each a Band.
-`profile.efficiencies()` is what the estimates use on that GPU once a caller registers it
-(planner.calibration.store.use_results); nothing here is loaded or applied implicitly.
+`profile_from_results(doc)` summarises one results document (read torch-free by
+results_file) as a CalibrationProfile: achieved GEMM FLOP/s per dtype and copy bandwidth,
+training MFU, prefill MFU, decode MBU and the int8-over-dense decode speed-up, each a Band
+(descriptive: what the run measured). planner.calibrate (estimate/calibrated.py) adds the
+performance model's rates fitted to the same points; `profile.efficiencies()` returns them.
 """
 from __future__ import annotations
 
-import os
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..catalog.devices import PEAK_KEY, catalog_gpu_name
@@ -18,10 +17,7 @@ from ..catalog.specs import GPUSpec
 from ..core.band import Band
 from ..core.errors import PlannerError
 from .efficiency import DEFAULTS, Efficiencies
-from .results_file import ResultsFileError, load_results, measured_points
-
-DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
-ENV_VAR = "PLANNER_RESULTS"  # a results file or folder; empty: use no calibration at all
+from .results_file import measured_points
 
 def _rates(p: dict, key: str) -> tuple[float, float, float]:
     """(low, median, high) of a point's rate: work / time at median + IQR/2, median, median - IQR/2."""
@@ -85,31 +81,30 @@ class CalibrationProfile:
     int8_decode_speedup: Band | None
     memory_bytes: float | None = None
     env: dict = field(default_factory=dict)
+    fitted: Efficiencies | None = None  # the performance model's rates fitted to the run (estimate/calibrated.py)
 
     @property
     def source(self) -> str:
         return f"calibration: {self.device_name} ({Path(self.results_file).name}, {self.date_utc[:10]})"
 
     def efficiencies(self) -> Efficiencies:
-        """Measured fractions where the run measured them, the literature defaults elsewhere."""
-        measured = {"train_mfu": self.train_mfu, "prefill": self.prefill, "decode_mbu": self.decode_mbu}
-        values = {k: v if v is not None else getattr(DEFAULTS, k) for k, v in measured.items()}
-        cites = {k: (f"{self.source}; over {self.peak_source}" if v is not None else
-                     f"literature default (not measured in {Path(self.results_file).name})")
-                 for k, v in measured.items()}
-        cites["decode_compute"] = "literature default (the suite does not isolate compute-bound decode)"
-        return Efficiencies(**values, decode_compute=DEFAULTS.decode_compute, source=self.source, citations=cites)
+        """The performance model's rates fitted to this run (estimate/calibrated.py); the literature
+        defaults, saying so, when the run was summarised but not fitted."""
+        if self.fitted is not None:
+            return self.fitted
+        return replace(DEFAULTS, source=f"literature defaults ({Path(self.results_file).name} not fitted)")
 
     def gpu_spec(self, usd_per_hour: float = 1.0) -> GPUSpec:
-        """This hardware as a GPUSpec with the measured peaks (best GEMM, best copy), e.g. for a CPU.
+        """This hardware as a GPUSpec with the peaks its efficiencies are fractions of (for a CPU: the
+        best GEMM and copy measured), at the run's compute dtype.
 
         The price is a placeholder (GPUSpec requires one); no interconnect (one device).
         """
-        peaks = {PEAK_KEY[d]: b.p90 for d, b in self.gemm_flops_per_s.items() if d in PEAK_KEY}
-        if not peaks or self.copy_bytes_per_s is None:
+        if not (self.peak_flops_per_s and self.peak_bytes_per_s) or self.dtype not in PEAK_KEY:
             raise PlannerError(f"{self.results_file}: needs GEMM and bandwidth points to describe the hardware")
-        return GPUSpec(name=self.device_name, peak_flops=peaks, memory_bytes=self.memory_bytes or 1.0,
-                       memory_bytes_per_s=self.copy_bytes_per_s.p90, interconnect_bytes_per_s=0.0,
+        return GPUSpec(name=self.device_name, peak_flops={PEAK_KEY[self.dtype]: self.peak_flops_per_s},
+                       memory_bytes=self.memory_bytes or 1.0,
+                       memory_bytes_per_s=self.peak_bytes_per_s, interconnect_bytes_per_s=0.0,
                        tdp_watts=0.0, usd_per_gpu_hour=usd_per_hour, vendor="measured")
 
     def to_dict(self) -> dict:
@@ -147,17 +142,3 @@ def profile_from_results(doc: dict, results_file: str = "<memory>") -> Calibrati
         prefill=frac(_dense(pts["prefill"]), "flops_per_s", peak_f),
         decode_mbu=frac(_memory_bound_decode(pts["decode"]), "bytes_per_s", peak_b),
         int8_decode_speedup=int8_speedup(pts["decode"]), memory_bytes=env.get("memory_bytes"), env=dict(env))
-
-
-def calibrate(results_file: str | os.PathLike) -> CalibrationProfile:
-    """Read a benchmark results file into a CalibrationProfile.
-
-    Refused (PlannerError naming the file): an unknown schema_version, a truncated or
-    corrupt file, or no point this profile can use.
-    """
-    doc = load_results(results_file)
-    profile = profile_from_results(doc, str(results_file))
-    if not profile.gemm_flops_per_s and not any(
-            (profile.copy_bytes_per_s, profile.train_mfu, profile.prefill, profile.decode_mbu)):
-        raise ResultsFileError(f"{results_file}: no usable points for a calibration profile")
-    return profile

@@ -1,8 +1,9 @@
 """Which calibration profiles the estimates use: the one store of calibration state.
 
-Empty until a caller asks: `use_results(path)` from Python, `--results` or PLANNER_RESULTS at
-the command line and in the dashboard (the edges read the variable; nothing below them does).
-`resolve(gpu_name)` then gives that GPU's measured efficiencies, else the literature defaults.
+Empty until a caller asks: `planner.use_results(path)` from Python (estimate/calibrated.py fits
+each file and registers it here), `--results` or PLANNER_RESULTS at the command line and in the
+dashboard (the edges read the variable; nothing below them does). `resolve(gpu_name)` then
+gives that GPU's fitted efficiencies, else the literature defaults.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from ..core.errors import PlannerError
 from .efficiency import DEFAULTS, Efficiencies
-from .profiles import CalibrationProfile, calibrate
+from .profiles import CalibrationProfile
 
 ENV_VAR = "PLANNER_RESULTS"  # a results file or folder the command line and dashboard calibrate from
 
@@ -36,7 +37,7 @@ def results_files(path: str | os.PathLike) -> list[Path]:
     return [p]
 
 
-def _register(profile: CalibrationProfile) -> None:
+def register(profile: CalibrationProfile) -> None:
     """Register for its catalog GPU; of two measurements of one GPU the newer is used."""
     key = profile.gpu.lower()
     held = _STORE.profiles.get(key)
@@ -48,33 +49,9 @@ def _register(profile: CalibrationProfile) -> None:
     _STORE.profiles[key] = profile
 
 
-def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[CalibrationProfile]:
-    """Use the results in `path` (file or folder) for every later estimate, replacing any in use.
-
-    `strict`: a bad file raises PlannerError; otherwise it is skipped and listed by
-    `load_report()`. None: no calibration (the literature defaults everywhere). Files
-    measured on hardware with no catalog GPU (a CPU) are skipped either way.
-    """
-    reset()
-    for f in results_files(path) if path is not None else []:
-        try:
-            profile = calibrate(f)
-        except (PlannerError, OSError) as e:
-            if strict:
-                raise
-            _STORE.skipped.append((str(f), str(e)))
-            continue
-        if profile.gpu is None:
-            _STORE.skipped.append((str(f), f"no catalog GPU for {profile.device_name!r}"))
-        else:
-            _register(profile)
-    return list(_STORE.profiles.values())
-
-
-def use_results_from_env() -> list[CalibrationProfile]:
-    """For the edges (CLI, dashboard): calibrate from $PLANNER_RESULTS when it is set and not empty."""
-    path = os.environ.get(ENV_VAR)
-    return use_results(path) if path else []
+def skip(results_file: str, why: str) -> None:
+    """Record a results file that was named but not used, and why."""
+    _STORE.skipped.append((results_file, why))
 
 
 def resolve(gpu_name: str, override: Efficiencies | None = None) -> Efficiencies:

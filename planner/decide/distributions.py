@@ -55,14 +55,16 @@ _SPECS = [
     InputSpec("scratch.prep_months", "nonneg", "months", "time to production"),
     InputSpec("scratch.evaluation_usd", "nonneg", "$", "scratch one-time evaluation"),
     InputSpec("costs.usd_per_engineer_year", "positive", "$/year", "every staff cost"),
-    InputSpec("efficiency.train_mfu", "fraction", "fraction of peak",
-              "fine-tuning and pretraining GPU-hours and time scale with p50 / MFU"),
-    InputSpec("efficiency.prefill", "fraction", "fraction of peak", "prefill share of replica capacity"),
-    InputSpec("efficiency.decode_mbu", "fraction", "fraction of bandwidth", "decode share of replica capacity"),
+    InputSpec("efficiency.gemm", "fraction", "fraction of dense peak",
+              "compute-bound work: fine-tuning and pretraining time and cost (as p50 / value), "
+              "the prefill share of replica capacity"),
+    InputSpec("efficiency.memory", "fraction", "fraction of bandwidth", "the decode share of replica capacity"),
 ]
 INPUTS: dict[str, InputSpec] = {s.path: s for s in _SPECS}
-EFFICIENCY_INPUTS = {"efficiency.train_mfu": "train_mfu", "efficiency.prefill": "prefill",
-                     "efficiency.decode_mbu": "decode_mbu"}
+EFFICIENCY_INPUTS = {"efficiency.gemm": "gemm", "efficiency.memory": "memory"}  # input -> Efficiencies field
+# Inputs of earlier versions: the performance model now predicts training MFU from the GEMM rate.
+RENAMED = {"efficiency.train_mfu": "efficiency.gemm", "efficiency.prefill": "efficiency.gemm",
+           "efficiency.decode_mbu": "efficiency.memory"}
 DISTS = ("point", "range", "uniform", "triangular", "lognormal")
 
 
@@ -224,6 +226,9 @@ def parse_uncertainty(table: dict) -> dict[str, Distribution]:
     """A scenario's `[uncertainty]` table -> {input path: Distribution}, validated."""
     out = {}
     for path, entry in _flatten(table or {}).items():
+        if path in RENAMED:
+            raise InputError(path, f"was replaced by {RENAMED[path]!r} (an efficiency of the layer-wise performance "
+                                   "model; see planner/calibration/efficiency.py for its default band)")
         if path not in INPUTS:
             near = close_matches(path, INPUTS)
             raise InputError(path, "unknown uncertain input" + (f"; did you mean {', '.join(near)}?" if near else

@@ -18,6 +18,8 @@ from .training import (
     activation_bytes_per_gpu,
     check_enough_gpus,
     min_gpus_to_fit,
+    gpu_seconds_per_token,
+    mfu,
     run_time_cost,
 )
 
@@ -31,6 +33,10 @@ QLORA_BYTES_PER_PARAM = 4.127 / 8
 # Raschka measured 1.39x the runtime of LoRA for the same run ("Practical Tips for
 # Finetuning LLMs Using LoRA", Ahead of AI, 2023). Applied to time, not FLOPs.
 QLORA_SLOWDOWN = 1.39
+
+# Sequences of `seq_len` per optimizer step across the GPUs: a common fine-tuning batch of 64
+# (judgement; LoRA and QLoRA recipes use 16-128 sequences).
+TOKENS_PER_STEP = 64 * 2048
 
 # Fine-tuning runs end-to-end with evaluation and checkpointing, on few GPUs.
 OVERHEAD_FACTOR = 1.10
@@ -48,6 +54,7 @@ class FinetuningEstimate(ResultMixin):
     trainable_params: int
     flops_per_token: float
     training_flops: float
+    mfu: Band  # model FLOPs utilisation the performance model predicts (QLoRA's slowdown included)
     memory_per_gpu_bytes: float
     gpu_hours: Band
     wall_days: Band
@@ -124,18 +131,26 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     fpt = flops_per_token(m, method, seq_len, rank)
     flops = fpt * tokens * epochs
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0
-    run = run_time_cost(flops=flops, gpu=g, dtype="bf16", n_gpus=int(n_gpus), mfu=eff.train_mfu,
+    # Adapters are a small share of the work: their GEMMs are left out of the step time (their
+    # FLOPs stay in flops_per_token); frozen base weights get no dW GEMMs.
+    per_token = gpu_seconds_per_token(m, g, eff, seq_len=seq_len, weight_grads=method == "full",
+                                      trainable_params_per_gpu=trainable / int(n_gpus),
+                                      tokens_per_step_per_gpu=TOKENS_PER_STEP / int(n_gpus))
+    run = run_time_cost(tokens=tokens * epochs, seconds_per_token=per_token, gpu=g, n_gpus=int(n_gpus),
                         overhead_factor=overhead_factor * slowdown)
+    predicted_mfu = mfu(fpt, per_token * slowdown, g.peak("bf16"))
     return FinetuningEstimate(
         model=m.name, gpu=g.name, method=method, n_gpus=int(n_gpus), min_gpus=min_gpus, tokens=float(tokens),
-        epochs=float(epochs), trainable_params=trainable, flops_per_token=fpt, training_flops=flops,
+        epochs=float(epochs), trainable_params=trainable, flops_per_token=fpt, training_flops=flops, mfu=predicted_mfu,
         memory_per_gpu_bytes=state / int(n_gpus) + replicated + act,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd, efficiency_source=eff.source,
         assumptions=(
             Assumption("method", method, "", "LoRA: Hu et al. 2021 (arXiv:2106.09685); QLoRA: Dettmers et al. 2023 (arXiv:2305.14314)"),
             Assumption("lora_rank", rank, "", "common default (PEFT examples use 8-64)"),
             Assumption("flops_per_token", fpt, "FLOP", "full 6N; LoRA 4N + 6 N_lora (no weight gradients for frozen weights)"),
-            Assumption("train_mfu", eff.train_mfu, "fraction of dense bf16 peak", eff.citations.get("train_mfu", eff.source)),
+            Assumption("predicted_mfu", predicted_mfu, "fraction of dense bf16 peak",
+                       "performance model (planner/estimate/perf.py): selective recomputation, 1-sequence micro-batches"),
+            *eff.assumptions(),
             Assumption("qlora_slowdown", slowdown, "x", "Raschka 2023, 'Practical Tips for Finetuning LLMs Using LoRA': QLoRA 1.39x LoRA runtime"),
             Assumption("overhead_factor", overhead_factor, "x", "evaluation and checkpointing (assumption)"),
             Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),

@@ -1,8 +1,8 @@
-"""Inference speed from a roofline: prefill is compute-bound, decode reads every weight per step.
+"""Inference speed of one replica: prefill and decode on the layer-wise performance model (perf.py).
 
-The functions below take numpy arrays for batch sizes and efficiencies and broadcast,
-so serving.py can sweep batch sizes x (p10, p50, p90) efficiencies in one call.
-Times are seconds, memory bytes, rates per second; a Band is built only at the edge.
+The functions below take numpy arrays for batch sizes and broadcast against the (p10, p50,
+p90) of the efficiencies, so serving.py can sweep batch sizes x quantiles in one call. Times
+are seconds, memory bytes, rates per second; a Band is built only at the edge.
 """
 from __future__ import annotations
 
@@ -20,13 +20,15 @@ from ..core.band import Band
 from ..core.errors import DoesNotFitError, InputError, require_positive
 from ..core.provenance import Assumption
 from . import arithmetic as ar
+from . import perf
+from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
 # Activations, CUDA context, allocator fragmentation and the framework take memory
 # the weights and KV cache cannot use; vLLM's default gpu_memory_utilization=0.9
 # reserves the same 10%.
 MEMORY_RESERVE_FRACTION = 0.10
 # KV cache is kept in bf16 at every weight precision (vLLM's default kv_cache_dtype
-# "auto" follows the activation dtype); fp8 KV would halve it.
+# "auto" follows the activation dtype); fp8 KV would halve it. fp32 models keep fp32.
 KV_BYTES_PER_ELEMENT = 2.0
 # Tensor-parallel activations are all-reduced in bf16.
 ACTIVATION_BYTES = 2.0
@@ -39,26 +41,17 @@ def _resolve(model: str | ModelSpec, gpu: str | GPUSpec) -> tuple[ModelSpec, GPU
     return catalog.model(model), catalog.gpu(gpu)
 
 
-def quantiles(band: Band) -> np.ndarray:
-    """(p10, p50, p90) of a Band as an array, for broadcasting."""
-    return np.array([band.p10, band.p50, band.p90])
+def numerics(precision_name: str) -> perf.Numerics:
+    """Bytes per weight, activation and KV element at a precision (fp32 keeps everything in fp32)."""
+    p = lookup_precision(precision_name)
+    wide = 4.0 if p.compute_dtype == "fp32" else 2.0
+    return perf.Numerics(weight_bytes=p.bytes_per_weight, activation_bytes=wide,
+                         kv_bytes=wide if p.compute_dtype == "fp32" else KV_BYTES_PER_ELEMENT)
 
 
-def to_band(values) -> Band:
-    """A Band from three values in any order (a time falls as its efficiency rises)."""
-    return Band(*sorted(float(v) for v in np.asarray(values).ravel()))
-
-
-def expected_experts_touched(n_experts: int, k: int, batch) -> np.ndarray:
-    """Expected distinct routed experts hit by `batch` tokens that each pick k of n.
-
-    Occupancy (balls-in-bins) argument: one token misses a given expert with
-    probability 1 - k/n, so `batch` independent tokens miss it with (1 - k/n)^batch
-    and n (1 - (1 - k/n)^batch) experts are touched. k at batch 1, -> n at large
-    batch. Uniform routing is assumed; real routers are skewed, so fewer distinct
-    experts are hit (bias: over-estimates bytes read at mid-size batches).
-    """
-    return n_experts * (1.0 - (1.0 - k / n_experts) ** np.asarray(batch, dtype=float))
+def kernels(g: GPUSpec, precision_name: str, eff: Efficiencies) -> perf.Kernels:
+    """The GPU's rates at the precision's compute dtype, each uncertain one as (p10, p50, p90)."""
+    return perf.kernels_for(g.peak(lookup_precision(precision_name).compute_dtype), g.memory_bytes_per_s, eff)
 
 
 def decode_weight_bytes(m: ModelSpec, precision_name: str, batch) -> np.ndarray:
@@ -71,25 +64,17 @@ def decode_weight_bytes(m: ModelSpec, precision_name: str, batch) -> np.ndarray:
     total = ar.weight_bytes(m, precision_name)
     if not m.is_moe:
         return np.full(np.shape(batch), total, dtype=float)
-    bpw = lookup_precision(precision_name).bytes_per_weight
-    expert_bytes = ar.swiglu_params(m.dim, m.moe_ffn_dim) * bpw
+    expert_bytes = ar.expert_params(m) * lookup_precision(precision_name).bytes_per_weight
     n_moe_layers = m.n_layers - m.n_dense_layers
     unread = m.n_experts - expected_experts_touched(m.n_experts, m.n_experts_per_token, batch)
     return total - n_moe_layers * unread * expert_bytes
 
 
-def kv_shards(m: ModelSpec, tensor_parallel: int) -> int:
-    """Ways the KV cache splits over TP ranks: by KV head, replicated beyond n_kv_heads.
-
-    MLA's single latent is replicated on every rank (as vLLM does).
-    """
-    return 1 if m.mla is not None else min(tensor_parallel, m.n_kv_heads)
-
-
-def kv_bytes_per_gpu(m: ModelSpec, tokens, tensor_parallel: int) -> np.ndarray:
-    """KV-cache bytes on one GPU for `tokens` cached tokens (summed over sequences)."""
-    per_token = ar.kv_cache_bytes_per_token(m, KV_BYTES_PER_ELEMENT)
-    return np.asarray(tokens, dtype=float) * per_token / kv_shards(m, tensor_parallel)
+def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_parallel: int,
+                     kv_bytes: float = KV_BYTES_PER_ELEMENT) -> np.ndarray:
+    """KV-cache bytes on one GPU for `sequences` sequences of `context_tokens` each (window-aware)."""
+    per_sequence = ar.kv_cache_bytes(m, context_tokens, kv_bytes)
+    return np.asarray(sequences, dtype=float) * per_sequence / kv_shards(m, tensor_parallel)
 
 
 def usable_memory_bytes(g: GPUSpec) -> float:
@@ -100,7 +85,7 @@ def usable_memory_bytes(g: GPUSpec) -> float:
 def memory_per_gpu_bytes(m: ModelSpec, precision_name: str, batch, context_tokens, tensor_parallel: int):
     """Weights split over TP ranks plus the KV cache of `batch` sequences at `context_tokens`."""
     weights = ar.weight_bytes(m, precision_name) / tensor_parallel
-    return weights + kv_bytes_per_gpu(m, np.asarray(batch) * context_tokens, tensor_parallel)
+    return weights + kv_bytes_per_gpu(m, batch, context_tokens, tensor_parallel, numerics(precision_name).kv_bytes)
 
 
 def min_tensor_parallel(m: ModelSpec, g: GPUSpec, precision_name: str, context_tokens: float) -> int | None:
@@ -146,44 +131,23 @@ def tp_allreduce_s(m: ModelSpec, tokens, tensor_parallel: int, interconnect_byte
 
 
 def prefill_s(m: ModelSpec, g: GPUSpec, precision_name: str, batch, prompt_tokens: float,
-              tensor_parallel: int, prefill_eff, mbu):
-    """Prefill time for `batch` prompts: compute-bound, but never faster than one weight read.
-
-    Compute: batch x prefill FLOPs / (peak x tp x prefill efficiency).
-    """
+              tensor_parallel: int, eff: Efficiencies):
+    """Prefill of `batch` prompts on one replica (perf.prefill_s) plus its tensor-parallel all-reduces."""
+    kern, num = kernels(g, precision_name, eff), numerics(precision_name)
     batch = np.asarray(batch, dtype=float)
-    peak = g.peak(lookup_precision(precision_name).compute_dtype) * tensor_parallel
-    compute = batch * ar.prefill_flops(m, prompt_tokens) / (peak * prefill_eff)
-    weights = decode_weight_bytes(m, precision_name, batch * prompt_tokens) / tensor_parallel
-    memory = weights / (g.memory_bytes_per_s * mbu)
-    comm = tp_allreduce_s(m, batch * prompt_tokens, tensor_parallel, g.interconnect_bytes_per_s)
-    return np.maximum(compute, memory) + comm
-
-
-def decode_memory_s(m: ModelSpec, g: GPUSpec, precision_name: str, batch, context_tokens: float,
-                    tensor_parallel: int, mbu):
-    """Time to stream one step's bytes: weights / tp plus the batch's KV cache, at MBU x bandwidth."""
-    batch = np.asarray(batch, dtype=float)
-    weights = decode_weight_bytes(m, precision_name, batch) / tensor_parallel
-    kv = kv_bytes_per_gpu(m, batch * context_tokens, tensor_parallel)
-    return (weights + kv) / (g.memory_bytes_per_s * mbu)
-
-
-def decode_compute_s(m: ModelSpec, g: GPUSpec, precision_name: str, batch, context_tokens: float,
-                     tensor_parallel: int, compute_eff):
-    """Time for one step's FLOPs: batch x forward FLOPs per token at the context / (peak x tp x eff)."""
-    peak = g.peak(lookup_precision(precision_name).compute_dtype) * tensor_parallel
-    flops = np.asarray(batch, dtype=float) * ar.forward_flops_per_token(m, context_tokens)
-    return flops / (peak * compute_eff)
+    compute = perf.prefill_s(m, kern, num, batch=batch, prompt_tokens=prompt_tokens, tp=tensor_parallel)
+    return compute + tp_allreduce_s(m, batch * prompt_tokens, tensor_parallel, g.interconnect_bytes_per_s)
 
 
 def decode_step_s(m: ModelSpec, g: GPUSpec, precision_name: str, batch, context_tokens: float,
-                  tensor_parallel: int, mbu, compute_eff):
-    """One decode step: the slower of memory and compute (roofline), plus TP all-reduces."""
-    memory = decode_memory_s(m, g, precision_name, batch, context_tokens, tensor_parallel, mbu)
-    compute = decode_compute_s(m, g, precision_name, batch, context_tokens, tensor_parallel, compute_eff)
+                  tensor_parallel: int, eff: Efficiencies):
+    """One decode step of `batch` sequences (perf.decode_step_s) plus all-reduces; and whether
+    it is memory-bound (at each quantile)."""
+    kern, num = kernels(g, precision_name, eff), numerics(precision_name)
+    kw = {"batch": batch, "context_tokens": context_tokens, "tp": tensor_parallel}
+    step = perf.decode_step_s(m, kern, num, **kw)
     comm = tp_allreduce_s(m, batch, tensor_parallel, g.interconnect_bytes_per_s)
-    return np.maximum(memory, compute) + comm, memory >= compute
+    return step + comm, perf.decode_is_memory_bound(m, kern, num, **kw)
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
@@ -233,7 +197,9 @@ def common_assumptions(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_par
         Assumption("kv_cache_bytes_per_element", KV_BYTES_PER_ELEMENT, "bytes", "bf16 KV cache (vLLM default 'auto')"),
         Assumption("memory_reserve_fraction", MEMORY_RESERVE_FRACTION, "fraction of GPU memory",
                    "activations and runtime; vLLM gpu_memory_utilization=0.9"),
-        Assumption("efficiency_source", eff.source, "", "efficiency.resolve"),
+        Assumption("efficiency_source", eff.source, "", "calibration.store.resolve"),
+        Assumption("performance_model", "layer-wise: GEMMs, attention, element-wise, overheads", "",
+                   "planner/estimate/perf.py"),
         *eff.assumptions(),
     ]
     if tensor_parallel > 1:
@@ -264,10 +230,9 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
     eff = resolve(g.name, efficiencies)
     context = prompt_tokens + output_tokens
     need = check_fits(m, g, prec, batch_size, context, tensor_parallel)
-    mbu, dec_eff = quantiles(eff.decode_mbu), quantiles(eff.decode_compute)
-    pre = prefill_s(m, g, prec, batch_size, prompt_tokens, tensor_parallel, quantiles(eff.prefill), mbu)
+    pre = prefill_s(m, g, prec, batch_size, prompt_tokens, tensor_parallel, eff)
     ctx = mean_decode_context(prompt_tokens, output_tokens)
-    step, memory_bound = decode_step_s(m, g, prec, batch_size, ctx, tensor_parallel, mbu, dec_eff)
+    step, memory_bound = decode_step_s(m, g, prec, batch_size, ctx, tensor_parallel, eff)
     return InferenceSpeed(
         model=m.name, gpu=g.name, precision=prec, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, tensor_parallel=tensor_parallel,

@@ -20,6 +20,8 @@ from .training import (
     activation_bytes_per_gpu,
     check_enough_gpus,
     min_gpus_to_fit,
+    gpu_seconds_per_token,
+    mfu,
     run_time_cost,
 )
 
@@ -31,6 +33,10 @@ CHINCHILLA_TOKENS_PER_PARAM = 20.0
 # Llama 3 405B saw 466 interruptions in 54 days and >90% effective training time
 # (Dubey et al. 2024, Sec. 3.3.4): about 1/0.9 = 1.1.
 OVERHEAD_FACTOR = 1.10
+
+# Tokens per optimizer step across the cluster (global batch): Llama 3 405B trained at 4M-16M
+# (Dubey et al. 2024, Sec. 3.4.1); the optimizer's update is spread over them.
+TOKENS_PER_STEP = 4e6
 
 # When n_gpus is not given: the fewest (a multiple of 8, one node) finishing in this many days at p50.
 DEFAULT_TARGET_DAYS = 90.0
@@ -68,6 +74,7 @@ class PretrainingEstimate(ResultMixin):
     total_params: int
     active_params: int
     training_flops: float
+    mfu: Band  # model FLOPs utilisation the performance model predicts for a step (before overhead_factor)
     gpu_hours: Band
     wall_days: Band
     cost_usd: Band  # compute only
@@ -106,18 +113,22 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     what = f"pretraining {m.name}"
     min_gpus = min_gpus_to_fit(state_bytes=state, replicated_bytes=0.0,
                                activation_bytes=activation_bytes_per_gpu(m, seq_len), gpu=g, what=what)
-    probe = run_time_cost(flops=flops, gpu=g, dtype="bf16", n_gpus=1, mfu=eff.train_mfu, overhead_factor=overhead_factor)
+    per_token = gpu_seconds_per_token(m, g, eff, seq_len=seq_len)
+    probe = run_time_cost(tokens=tokens, seconds_per_token=per_token, gpu=g, n_gpus=1, overhead_factor=overhead_factor)
     if n_gpus is None:
         n_gpus = _default_n_gpus(min_gpus, probe.gpu_hours.p50, DEFAULT_TARGET_DAYS)
     elif isinstance(n_gpus, bool) or int(require_positive("n_gpus", n_gpus)) != n_gpus:
         raise InputError("n_gpus", f"must be a positive whole number, got {n_gpus!r}")
     n_gpus = int(n_gpus)
     check_enough_gpus(n_gpus, min_gpus, state_bytes=state, gpu=g, what=what)
-    run = run_time_cost(flops=flops, gpu=g, dtype="bf16", n_gpus=n_gpus, mfu=eff.train_mfu, overhead_factor=overhead_factor)
+    per_token = gpu_seconds_per_token(m, g, eff, seq_len=seq_len, trainable_params_per_gpu=n_total / n_gpus,
+                                      tokens_per_step_per_gpu=TOKENS_PER_STEP / n_gpus)
+    run = run_time_cost(tokens=tokens, seconds_per_token=per_token, gpu=g, n_gpus=n_gpus, overhead_factor=overhead_factor)
+    predicted_mfu = mfu(training_flops_per_token(m, seq_len), per_token, g.peak("bf16"))
     staff = staffing or Staffing()
     return PretrainingEstimate(
         model=m.name, gpu=g.name, n_gpus=n_gpus, min_gpus=min_gpus, tokens=float(tokens), seq_len=seq_len,
-        total_params=n_total, active_params=n_active, training_flops=flops,
+        total_params=n_total, active_params=n_active, training_flops=flops, mfu=predicted_mfu,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd,
         staff_cost_usd=staff.cost_usd, total_cost_usd=run.cost_usd + staff.cost_usd,
         calendar_months=run.wall_days * (1 / DAYS_PER_MONTH) + prep_months,
@@ -125,7 +136,9 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
         assumptions=(
             Assumption("tokens", float(tokens), "tokens", "given" if tokens is not None else "20 x active params (Hoffmann et al. 2022, arXiv:2203.15556)"),
             Assumption("seq_len", seq_len, "tokens", "min(context length, 4096)"),
-            Assumption("train_mfu", eff.train_mfu, "fraction of dense bf16 peak", eff.citations.get("train_mfu", eff.source)),
+            Assumption("predicted_mfu", predicted_mfu, "fraction of dense bf16 peak",
+                       "performance model (planner/estimate/perf.py): selective recomputation, one 1-sequence micro-batch per GPU, fully sharded data parallel, communication overlapped"),
+            *eff.assumptions(),
             Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
             Assumption("overhead_factor", overhead_factor, "x", "Llama 3 (arXiv:2407.21783, Sec. 3.3.4): >90% effective training time"),
             Assumption("optimizer state", ADAM_MIXED_BYTES_PER_PARAM, "bytes/param", "ZeRO (arXiv:1910.02054), mixed-precision Adam"),

@@ -20,7 +20,7 @@ def check_published_runs() -> pd.DataFrame:
     for run in published_runs():
         est = pretraining(model=run.model, gpu=run.gpu, tokens=run.tokens, seq_len=run.seq_len, efficiencies=DEFAULTS)
         g = est.gpu_hours
-        rows.append({"run": run.name, "gpu": run.gpu, "published_gpu_hours": run.gpu_hours,
+        rows.append({"run": run.name, "gpu": run.gpu, "published_gpu_hours": run.gpu_hours, "mfu_p50": est.mfu.p50,
                      "estimate_p50": g.p50, "estimate_p10": g.p10, "estimate_p90": g.p90,
                      "error": g.p50 / run.gpu_hours - 1.0, "inside_band": g.contains(run.gpu_hours),
                      "source": f"{run.source.url} ({run.source.note.split(';')[0]})"})
@@ -47,7 +47,9 @@ def main() -> None:
     df = check_published_runs()
     print(markdown_table(df))
     print()
-    print(f"MFU band (p10/p50/p90): {DEFAULTS.train_mfu.p10:.2f}/{DEFAULTS.train_mfu.p50:.2f}/{DEFAULTS.train_mfu.p90:.2f}")
+    g = DEFAULTS.gemm
+    print(f"GEMM efficiency band (p10/p50/p90): {g.p10:.2f}/{g.p50:.2f}/{g.p90:.2f}; "
+          f"predicted MFU p50 by run: {', '.join(f'{v:.2f}' for v in df['mfu_p50'])}")
     print(summary_line(df))
 
 

@@ -88,7 +88,7 @@ def max_batch_for_kv(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_paral
                      context_tokens: float) -> int:
     """Sequences at `context_tokens` whose KV cache fits beside the weights on each GPU."""
     free = inf.usable_memory_bytes(g) - inf.memory_per_gpu_bytes(m, precision_name, 0, 0, tensor_parallel)
-    per_sequence = float(inf.kv_bytes_per_gpu(m, context_tokens, tensor_parallel))
+    per_sequence = float(inf.kv_bytes_per_gpu(m, 1, context_tokens, tensor_parallel, inf.numerics(precision_name).kv_bytes))
     return max(int(free // per_sequence), 0)
 
 
@@ -119,11 +119,10 @@ def replicas_needed(peak_rps, requests_per_s_per_replica, utilization_ceiling: f
 
 def _latency_grid(m, g, prec, tp, batches, w: Workload, eff: Efficiencies) -> dict[str, np.ndarray]:
     """ttft, tpot and requests/s per replica, shape (len(batches), 3) for (p10, p50, p90) efficiencies."""
-    mbu, dec = inf.quantiles(eff.decode_mbu), inf.quantiles(eff.decode_compute)
-    prefill_one = inf.prefill_s(m, g, prec, 1, w.prompt_tokens, tp, inf.quantiles(eff.prefill), mbu)
+    prefill_one = inf.prefill_s(m, g, prec, 1, w.prompt_tokens, tp, eff)
     ctx = inf.mean_decode_context(w.prompt_tokens, w.output_tokens)
     b = np.asarray(batches, dtype=float)[:, None]
-    tpot, _ = inf.decode_step_s(m, g, prec, b, ctx, tp, mbu, dec)
+    tpot, _ = inf.decode_step_s(m, g, prec, b, ctx, tp, eff)
     ttft = serving_ttft_s(prefill_one, tpot)
     return {"ttft": ttft, "tpot": tpot, "e2e": inf.e2e_s(ttft, tpot, w.output_tokens),
             "rps": replica_requests_per_s(b, prefill_one, tpot, w.output_tokens)}

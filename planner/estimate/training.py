@@ -1,17 +1,22 @@
-"""Shared training arithmetic: memory per GPU under full sharding, and time and cost from FLOPs.
+"""Shared training arithmetic: memory per GPU under full sharding, time per token from the
+performance model, and GPU-hours, days and cost.
 
-Pretraining and fine-tuning differ in FLOPs per token and in which states are
-kept; both then go through `min_gpus_to_fit` and `run_time_cost`.
+Pretraining and fine-tuning differ in which weights get gradients and which states are
+kept; both then go through `min_gpus_to_fit`, `gpu_seconds_per_token` and `run_time_cost`.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
 from ..core.errors import DoesNotFitError
 from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
+from . import perf
 
 # Mixed-precision Adam keeps bf16 weights (2) and gradients (2) plus fp32 master
 # weights (4) and two moments (4 + 4): 16 bytes per trained parameter
@@ -65,6 +70,35 @@ def check_enough_gpus(n_gpus: int, min_gpus: int, *, state_bytes: float, gpu: GP
             f"weights, gradients and optimizer states fully sharded (plus activations); got n_gpus={n_gpus}")
 
 
+# Bytes the optimizer step moves per updated parameter, mixed-precision AdamW in one fused
+# kernel: read fp32 master, m, v (12) and the bf16 gradient (2), write master, m, v (12) and the
+# bf16 weight (2) = 28 (counted from the update rule, Loshchilov & Hutter 2019).
+ADAMW_STEP_BYTES_PER_PARAM = 28.0
+
+
+def gpu_seconds_per_token(m: ModelSpec, g: GPUSpec, eff: Efficiencies, *, seq_len: float, micro_batch: float = 1,
+                          precision: str = "bf16", recompute: str = "selective", weight_grads: bool = True,
+                          trainable_params_per_gpu: float = 0.0, tokens_per_step_per_gpu: float = 0.0,
+                          optimizer_bytes_per_param: float = ADAMW_STEP_BYTES_PER_PARAM) -> np.ndarray:
+    """GPU-seconds one trained token costs on `g`: the performance model's micro-step
+    (perf.micro_step_s) over its tokens, plus the optimizer step spread over the tokens of a step.
+    Returns (p10, p50, p90)-efficiency values (slowest first)."""
+    wide = 4.0 if precision == "fp32" else 2.0  # bf16 mixed precision moves 2-byte weights and activations
+    kern, num = perf.kernels_for(g.peak(precision), g.memory_bytes_per_s, eff), perf.Numerics(wide, wide, wide)
+    work = perf.StepWork(micro_batch=micro_batch, seq_len=seq_len, recompute=recompute, weight_grads=weight_grads)
+    step = perf.micro_step_s(m, kern, num, work) / (micro_batch * seq_len)
+    if tokens_per_step_per_gpu:
+        step = step + perf.optimizer_step_s(trainable_params_per_gpu, optimizer_bytes_per_param, kern) \
+            / tokens_per_step_per_gpu
+    return step
+
+
+def mfu(flops_per_token: float, seconds_per_token, peak_flops_per_s: float) -> Band:
+    """Model FLOPs utilisation the step time implies: model FLOPs / (dense peak x time)
+    (Chowdhery et al. 2022, App. B)."""
+    return perf.to_band(flops_per_token / (np.asarray(seconds_per_token) * peak_flops_per_s))
+
+
 @dataclass(frozen=True)
 class RunTimeCost:
     gpu_hours: Band
@@ -72,15 +106,12 @@ class RunTimeCost:
     cost_usd: Band
 
 
-def run_time_cost(*, flops: float, gpu: GPUSpec, dtype: str, n_gpus: int, mfu: Band,
-                  overhead_factor: float) -> RunTimeCost:
-    """GPU-hours = FLOPs / (dense peak x MFU) x overhead; days on n_gpus; $ at the GPU's price.
+def run_time_cost(*, tokens: float, seconds_per_token, gpu: GPUSpec, n_gpus: int, overhead_factor: float) -> RunTimeCost:
+    """GPU-hours = tokens x GPU-seconds per token x overhead; days on n_gpus; $ at the GPU's price.
 
-    The standard MFU accounting (Chowdhery et al. 2022, App. B): model FLOPs over
-    peak FLOP/s times GPU-seconds. `overhead_factor` adds restarts, failures and
-    evaluation pauses that the steady-state MFU leaves out.
+    `overhead_factor` adds restarts, failures and evaluation pauses that a model of one
+    step cannot see.
     """
-    gpu_seconds = flops / (gpu.peak(dtype) * mfu)
-    gpu_hours = gpu_seconds * (overhead_factor / SECONDS_PER_HOUR)
+    gpu_hours = perf.to_band(tokens * np.asarray(seconds_per_token) * (overhead_factor / SECONDS_PER_HOUR))
     wall_days = gpu_hours * (1.0 / (n_gpus * HOURS_PER_DAY))
     return RunTimeCost(gpu_hours=gpu_hours, wall_days=wall_days, cost_usd=gpu_hours * gpu.usd_per_gpu_hour)

@@ -190,11 +190,13 @@ def _profile_rows(p) -> list[tuple[str, str]]:
                               f"{fmt.number((p.peak_bytes_per_s or 0) / 1e9)} GB/s ({p.peak_source})"),
              ("training MFU", opt(p.train_mfu)), ("prefill efficiency", opt(p.prefill)),
              ("decode MBU", opt(p.decode_mbu)), ("int8 / dense decode speed-up", opt(p.int8_decode_speedup, "x"))]
+    eff = p.efficiencies()
+    rows += [(f"fitted {a.name}", fmt.value(a.value) + (f" {a.unit}" if a.unit else "")) for a in eff.assumptions()]
     return rows
 
 
 def cmd_calibrate(a) -> int:
-    from ..calibration.profiles import calibrate
+    from ..estimate.calibrated import calibrate
     profile = calibrate(a.results)
     if a.format == "json":
         _out(fmt.dumps_json(as_plain(profile)))
@@ -205,7 +207,7 @@ def cmd_calibrate(a) -> int:
 
 def _use_results(a) -> None:
     """Calibrate only when asked: --results PATH, else $PLANNER_RESULTS; otherwise the literature defaults."""
-    from ..calibration.store import use_results, use_results_from_env
+    from ..estimate.calibrated import use_results, use_results_from_env
     if getattr(a, "results", None):
         use_results(a.results)
     else:

@@ -5,11 +5,13 @@ option's cost-model parameters as arrays (one element per sample) and evaluates
 all samples with the vectorized functions of costmodel.py, without a Python loop
 over samples. How each input reaches the costs (all relative to compare()'s p50):
 
-- replica capacity = p50 capacity x (P + D) / (P p50_prefill / prefill + D p50_mbu / mbu),
+- replica capacity = p50 capacity x (P + D) / (P p50_gemm / gemm + D p50_memory / memory),
   with P and D the prefill and decode time of one cohort at the chosen batch
-  (serving.replica_requests_per_s). Decode is treated as memory-bound and the batch
-  and tensor parallelism stay as planned (bias: a slower GPU could need a smaller batch);
-- fine-tuning and pretraining compute and time scale with p50_mfu / mfu and with
+  (serving.replica_requests_per_s). Prefill is treated as GEMM-bound and decode as
+  memory-bound, and the batch and tensor parallelism stay as planned (bias: a slower GPU
+  could need a smaller batch);
+- fine-tuning and pretraining compute and time scale with p50_gemm / gemm (training is
+  GEMM-bound; bias: its attention and element-wise share do not scale with it) and with
   their tokens (and epochs); fine-tuning compute also with the GPU price;
 - the API's cost per request (and the bridge before production) with api.price_scale;
 - traffic, growth, peak-to-mean, staff, evaluation and setup inputs enter the
@@ -132,9 +134,9 @@ class Engine:
         plan = c.serving_plan if key == "self_host" else c.scratch_serving_plan
         prefill = plan.batch_size * (plan.ttft_s.p50 - plan.tpot_s.p50)  # one cohort's prefills (s)
         decode = max(self.scenario.workload.output_tokens - 1.0, 0.0) * plan.tpot_s.p50  # its decode steps (s)
-        slower = prefill * (self.base["efficiency.prefill"] / v["efficiency.prefill"]) \
-            + decode * (self.base["efficiency.decode_mbu"] / v["efficiency.decode_mbu"])
-        mfu = self.base["efficiency.train_mfu"] / v["efficiency.train_mfu"]
+        slower = prefill * (self.base["efficiency.gemm"] / v["efficiency.gemm"]) \
+            + decode * (self.base["efficiency.memory"] / v["efficiency.memory"])
+        mfu = self.base["efficiency.gemm"] / v["efficiency.gemm"]
         one_time, ttp = (self._self_host_one_time(v, mfu) if key == "self_host" else self._scratch_one_time(v, mfu))
         return fleet_model(capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
                            gpus_per_replica=fleet.gpus_per_replica, usd_per_gpu_hour=v["self_host.usd_per_gpu_hour"],

@@ -1,0 +1,294 @@
+"""The performance model: time of a prefill, a decode step and a training step, layer by layer.
+
+One model for every estimate that turns work into time (`inference_speed`, `serving`,
+`pretraining`, `finetuning`) and for `python -m benchmarks validate`, which scores it against
+measurements. A forward pass over `rows` tokens on one GPU is the sum of
+
+- GEMMs: each linear layer (weights n x k, `m` rows in) costs
+  t0 + max(2 n k (m + m_half) / (peak x gemm_eff), bytes / (bandwidth x memory_eff) + n c_row):
+  the roofline (Williams, Waterman & Patterson 2009) with Hockney's half-performance length on
+  the rows (Hockney & Jesshope 1988), so a GEMM of few rows runs below the large-GEMM rate, a
+  fixed cost per call, and on CPUs a cost per output feature (short weight rows stream slower);
+- attention: max(FLOPs / (peak x attention_eff), K/V bytes / (bandwidth x memory_eff));
+- element-wise work (norms, residual adds, activations, rotary, cache writes): bytes moved /
+  (bandwidth x elementwise_eff);
+- overheads: a framework cost per layer and a scheduler cost per pass;
+
+plus, with tensor parallelism, two all-reduces per layer (`communication.py`). The device's
+`Kernels` hold the rates: literature defaults per GPU (calibration/efficiency.py) or a robust
+fit to the user's measurements (calibration/fit.py). Any rate may be a numpy array (the
+p10/p50/p90 of a Band, say); every function broadcasts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from ..calibration.efficiency import Efficiencies
+from ..catalog.specs import GATED_MLPS, ModelSpec
+from ..core.band import Band
+from . import arithmetic as ar
+
+# Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
+# Unfused (eager PyTorch, the reference model in benchmarks/model.py), counted op by op:
+# two RMSNorms (square, mean, scale, weight: ~6 x dim each) and two residual adds (3 x dim
+# each) -> 18 x dim; rotary on q and k (fp32 copy, 4 multiplies, 2 adds, stack: ~16
+# passes); K/V cache write and head transpose (2 each); SwiGLU's silu and product (5 x ffn).
+UNFUSED = {"norm_residual": 18, "rope": 16, "copy": 2, "gated_act": 5, "plain_act": 3}
+# Fused (serving engines and training frameworks): add + norm in one kernel reads the input and
+# the residual and writes both (4 x dim per norm); rotary and the cache write live inside the
+# attention kernel (the cache write still moves K and V once); a fused activation reads its
+# inputs and writes its output (3 x ffn gated, 2 x ffn plain). Counted, not fitted.
+FUSED = {"norm_residual_per_norm": 4, "copy": 1, "gated_act": 3, "plain_act": 2}
+# Backward of attention and element-wise work: about twice the forward (Kaplan et al. 2020).
+BACKWARD_FACTOR = 2.0
+# Cross-entropy over fp32 logits: softmax forward, its gradient, and the loss: 3 passes.
+LOSS_PASSES = 3
+FP32_BYTES = 4.0
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """How fast one device runs each kind of work (SI units; rates may be arrays that broadcast)."""
+
+    peak_flops_per_s: float  # dense peak of the compute dtype (datasheet, or the best GEMM measured on a CPU)
+    peak_bytes_per_s: float  # memory bandwidth (datasheet, or the measured copy rate on a CPU)
+    gemm_efficiency: float  # large GEMMs inside a model, fraction of peak
+    memory_efficiency: float  # weights and K/V streamed by GEMMs and attention, fraction of bandwidth
+    attention_efficiency: float  # attention FLOPs, fraction of peak
+    elementwise_efficiency: float = 1.0  # norms, activations, residuals: fraction of bandwidth
+    gemm_half_rows: float = 0.0  # rows at which a GEMM reaches half its large-GEMM rate (Hockney n_1/2)
+    gemm_overhead_s: float = 0.0  # fixed cost of one GEMM call (launch, dispatch)
+    gemm_row_overhead_s: float = 0.0  # cost per output feature of a memory-bound GEMM (a CPU's per-dot-product setup)
+    layer_overhead_s: float = 0.0  # framework cost per layer of a forward
+    train_layer_overhead_s: float = 0.0  # framework cost per layer of a training step
+    pass_overhead_s: float = 0.0  # per forward pass: scheduling, sampling, the launch of a captured graph
+    fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
+
+    def to_dict(self) -> dict:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """Bytes per element of what moves: weights, activations, the KV cache (from the precision)."""
+
+    weight_bytes: float = 2.0
+    activation_bytes: float = 2.0
+    kv_bytes: float = 2.0
+
+
+def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
+    """One (rows x k) @ (k x n) GEMM with stored weights (n x k): overhead + max(compute, memory)."""
+    rows = np.asarray(rows, dtype=float)
+    compute = 2.0 * n * k * (rows + kern.gemm_half_rows) / (kern.peak_flops_per_s * kern.gemm_efficiency)
+    moved = n * k * num.weight_bytes + (rows * k + rows * n) * num.activation_bytes
+    memory = moved / (kern.peak_bytes_per_s * kern.memory_efficiency) + n * kern.gemm_row_overhead_s
+    return kern.gemm_overhead_s + np.maximum(compute, memory)
+
+
+def kv_shards(m: ModelSpec, tp: int) -> int:
+    """Ways K/V heads split over tensor-parallel ranks; MLA's one latent is on every rank (as vLLM)."""
+    return 1 if m.mla is not None else min(tp, m.n_kv_heads)
+
+
+def attention_shapes(m: ModelSpec, tp: int) -> list[tuple[float, float]]:
+    """(n, k) of one layer's attention projections on one GPU: q, k, v, o split by heads over `tp`."""
+    if m.mla is not None:
+        a = m.mla
+        qk = a.qk_nope_head_dim + a.qk_rope_head_dim
+        q = [(a.q_lora_rank, m.dim), (m.n_heads * qk / tp, a.q_lora_rank)] if a.q_lora_rank else \
+            [(m.n_heads * qk / tp, m.dim)]
+        return [*q, (a.kv_lora_rank + a.qk_rope_head_dim, m.dim),
+                (m.n_heads * (a.qk_nope_head_dim + a.v_head_dim) / tp, a.kv_lora_rank),
+                (m.dim, m.n_heads * a.v_head_dim / tp)]
+    q, kv = m.n_heads * m.head_dim / tp, m.n_kv_heads * m.head_dim / kv_shards(m, tp)
+    return [(q, m.dim), (kv, m.dim), (kv, m.dim), (m.dim, q)]
+
+
+def mlp_shapes(m: ModelSpec, hidden: float) -> list[tuple[float, float]]:
+    """(n, k) of one MLP of width `hidden` (already split over ranks): 3 matrices gated, 2 plain."""
+    up = [(hidden, m.dim)] * (2 if m.mlp in GATED_MLPS else 1)
+    return [*up, (m.dim, hidden)]
+
+
+def expected_experts_touched(n_experts: int, k: int, tokens):
+    """Distinct routed experts hit by `tokens` tokens that each pick k of n (uniform routing):
+    n (1 - (1 - k/n)^tokens), the balls-in-bins occupancy. Real routers are skewed, so fewer
+    are hit (bias: over-states the weights read at mid-size batches)."""
+    return n_experts * (1.0 - (1.0 - k / n_experts) ** np.asarray(tokens, dtype=float))
+
+
+def _gemms_s(shapes, rows, kern, num):
+    return sum(gemm_s(rows, n, k, kern, num) for n, k in shapes)
+
+
+def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: bool):
+    """One layer's MLP: dense, or routed experts (each split over `tp`) plus shared experts and the router."""
+    if not moe:
+        return _gemms_s(mlp_shapes(m, m.ffn_dim / tp), rows, kern, num)
+    rows = np.asarray(rows, dtype=float)
+    touched = expected_experts_touched(m.n_experts, m.n_experts_per_token, rows)
+    per_expert = rows * m.n_experts_per_token / touched  # rows each touched expert multiplies
+    routed = touched * _gemms_s(mlp_shapes(m, m.moe_ffn_dim / tp), per_expert, kern, num)
+    shared = m.n_shared_experts * _gemms_s(mlp_shapes(m, m.shared_expert_ffn_dim / tp), rows, kern, num)
+    return routed + shared + gemm_s(rows, m.n_experts, m.dim, kern, num)
+
+
+def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics):
+    """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`."""
+    attention = _gemms_s(attention_shapes(m, tp), rows, kern, num)
+    n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
+    ffn = (m.n_layers - n_moe) * ffn_s(m, rows, tp, kern, num, moe=False)
+    if n_moe:
+        ffn = ffn + n_moe * ffn_s(m, rows, tp, kern, num, moe=True)
+    head = gemm_s(logit_rows, m.vocab_size / tp, m.dim, kern, num)
+    return m.n_layers * attention + ffn + head
+
+
+def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, weight_grads: bool = True):
+    """Backward GEMMs of the dense stack: dX = dY W ((rows x n) @ (n x k)) and, unless the weights
+    are frozen (LoRA), dW = dY^T X ((n x rows) @ (rows x k)). MoE layers count as their active width."""
+    shapes = [*attention_shapes(m, tp)] * m.n_layers + [(m.vocab_size / tp, m.dim)]
+    n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
+    shapes += mlp_shapes(m, m.ffn_dim / tp) * (m.n_layers - n_moe)
+    active = m.n_experts_per_token * m.moe_ffn_dim + m.n_shared_experts * m.shared_expert_ffn_dim if n_moe else 0
+    shapes += mlp_shapes(m, active / tp) * n_moe
+    dx = sum(gemm_s(rows, k, n, kern, num) for n, k in shapes)
+    if not weight_grads:
+        return dx
+    return dx + sum(gemm_s(n, k, rows, kern, num) for n, k in shapes)
+
+
+def attention_s(m: ModelSpec, batch, new_tokens, keys_flops_per_token, kv_bytes_per_seq, tp: int,
+                kern: Kernels):
+    """Scores and mixing of all layers: roofline of their FLOPs and the K/V bytes they read, per GPU.
+
+    `keys_flops_per_token`: attention FLOPs of one new token (arithmetic's window-aware count);
+    `kv_bytes_per_seq`: K/V bytes one sequence's queries read from the cache.
+    """
+    batch = np.asarray(batch, dtype=float)
+    flops = batch * new_tokens * keys_flops_per_token / tp
+    kv = batch * kv_bytes_per_seq / kv_shards(m, tp)
+    return np.maximum(flops / (kern.peak_flops_per_s * kern.attention_efficiency),
+                      kv / (kern.peak_bytes_per_s * kern.memory_efficiency))
+
+
+def elementwise_elements_per_token(m: ModelSpec, tp: int, fused: bool) -> float:
+    """Elements read or written per token and layer by the work between GEMMs (see UNFUSED/FUSED)."""
+    q, kv = m.n_heads * m.head_dim / tp, m.n_kv_heads * m.head_dim / kv_shards(m, tp)
+    hidden = (m.n_experts_per_token * m.moe_ffn_dim + m.n_shared_experts * m.shared_expert_ffn_dim) \
+        if m.is_moe else m.ffn_dim
+    gated = m.mlp in GATED_MLPS
+    if fused:
+        return (FUSED["norm_residual_per_norm"] * m.norms_per_layer * m.dim + FUSED["copy"] * 2 * kv
+                + FUSED["gated_act" if gated else "plain_act"] * hidden / tp)
+    return (UNFUSED["norm_residual"] * m.dim + UNFUSED["rope"] * (q + kv) + UNFUSED["copy"] * (q + 2 * kv)
+            + UNFUSED["gated_act" if gated else "plain_act"] * hidden / tp)
+
+
+def elementwise_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics):
+    """Element-wise work of the stack for `rows` tokens: memory-bound."""
+    moved = m.n_layers * np.asarray(rows, dtype=float) * elementwise_elements_per_token(m, tp, kern.fused)
+    return moved * num.activation_bytes / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
+
+
+def forward_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, new_tokens: float, attn_flops_per_token,
+              kv_bytes_per_seq, logit_rows=None, tp: int = 1):
+    """One forward pass of `batch` sequences of `new_tokens` on one GPU of a `tp`-way replica."""
+    rows = np.asarray(batch, dtype=float) * new_tokens
+    logits = rows if logit_rows is None else logit_rows
+    return (linears_s(m, rows, logits, tp, kern, num)
+            + attention_s(m, batch, new_tokens, attn_flops_per_token, kv_bytes_per_seq, tp, kern)
+            + elementwise_s(m, rows, tp, kern, num) + m.n_layers * kern.layer_overhead_s + kern.pass_overhead_s)
+
+
+def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_tokens: float, tp: int = 1,
+              all_logits: bool = False):
+    """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
+    as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
+    p = float(prompt_tokens)
+    attn = (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p  # causal, window-aware, per token
+    batch = np.asarray(batch, dtype=float)
+    return forward_s(m, kern, num, batch=batch, new_tokens=p, attn_flops_per_token=attn,
+                     kv_bytes_per_seq=ar.kv_cache_bytes(m, p, num.kv_bytes),
+                     logit_rows=batch * p if all_logits else batch, tp=tp)
+
+
+def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float, tp: int = 1):
+    """One decode step: `batch` new tokens, each attending to `context_tokens` keys in the cache."""
+    return forward_s(m, kern, num, batch=batch, new_tokens=1.0,
+                     attn_flops_per_token=ar.attention_flops_per_token(m, context_tokens),
+                     kv_bytes_per_seq=ar.kv_cache_bytes(m, context_tokens, num.kv_bytes), tp=tp)
+
+
+def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float,
+                           tp: int = 1):
+    """True where a decode step with unlimited FLOP/s would take longer than with unlimited bandwidth."""
+    fast_compute = replace(kern, peak_flops_per_s=np.inf)
+    fast_memory = replace(kern, peak_bytes_per_s=np.inf)
+    kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp}
+    return decode_step_s(m, fast_compute, num, **kw) >= decode_step_s(m, fast_memory, num, **kw)
+
+
+def quantiles(band: Band) -> np.ndarray:
+    """(p10, p50, p90) of a Band as an array, for broadcasting."""
+    return np.array([band.p10, band.p50, band.p90])
+
+
+def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficiencies) -> Kernels:
+    """A device's Kernels with each uncertain rate as its (p10, p50, p90): results come out as
+    three values, slowest first, which `to_band` turns into a Band."""
+    return Kernels(peak_flops_per_s=peak_flops_per_s, peak_bytes_per_s=peak_bytes_per_s,
+                   gemm_efficiency=quantiles(eff.gemm), memory_efficiency=quantiles(eff.memory),
+                   attention_efficiency=quantiles(eff.attention), elementwise_efficiency=eff.elementwise,
+                   gemm_half_rows=eff.gemm_half_rows, gemm_overhead_s=eff.gemm_overhead_s,
+                   gemm_row_overhead_s=eff.gemm_row_overhead_s,
+                   layer_overhead_s=eff.layer_overhead_s, train_layer_overhead_s=eff.train_layer_overhead_s,
+                   pass_overhead_s=eff.pass_overhead_s, fused=eff.fused)
+
+
+def to_band(values) -> Band:
+    """A Band from three values in any order (a time falls as its efficiency rises)."""
+    return Band(*sorted(float(v) for v in np.asarray(values).ravel()))
+
+
+@dataclass(frozen=True)
+class StepWork:
+    """What one micro-step of training runs on one GPU: the knobs a layout sets."""
+
+    micro_batch: float  # sequences per GPU per micro-step
+    seq_len: float
+    tp: int = 1
+    recompute: str = "selective"  # none | selective (attention only, Korthikanti et al. 2022) | full
+    weight_grads: bool = True  # False: frozen base weights (LoRA, QLoRA): no dW GEMMs
+
+
+RECOMPUTE = ("none", "selective", "full")
+
+
+def micro_step_s(m: ModelSpec, kern: Kernels, num: Numerics, w: StepWork):
+    """Forward and backward of one micro-batch on one GPU (no optimizer, no communication).
+
+    Backward GEMMs are counted shape by shape (dX, and dW unless the weights are frozen);
+    attention and element-wise backward at BACKWARD_FACTOR x their forward. Recomputation
+    runs the forward's attention (selective) or the whole forward (full) again. The loss is
+    LOSS_PASSES over fp32 logits.
+    """
+    rows = w.micro_batch * w.seq_len
+    t = float(w.seq_len)
+    attn_flops = (ar.prefill_flops(m, t) - t * 2.0 * ar.matmul_params(m)) / t  # causal kernels skip the masked half
+    attention = attention_s(m, w.micro_batch, t, attn_flops, ar.kv_cache_bytes(m, t, num.kv_bytes), w.tp, kern)
+    other = elementwise_s(m, rows, w.tp, kern, num)
+    linears = linears_s(m, rows, rows, w.tp, kern, num)
+    recompute = {"none": 0.0, "selective": attention, "full": linears + attention + other}[w.recompute]
+    loss = LOSS_PASSES * rows * (m.vocab_size / w.tp) * FP32_BYTES / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
+    return (linears + backward_linears_s(m, rows, w.tp, kern, num, weight_grads=w.weight_grads)
+            + (1.0 + BACKWARD_FACTOR) * (attention + other) + recompute + loss
+            + m.n_layers * kern.train_layer_overhead_s)
+
+
+def optimizer_step_s(params_local: float, bytes_per_param: float, kern: Kernels):
+    """The optimizer's update of `params_local` parameters: memory-bound, element-wise."""
+    return params_local * bytes_per_param / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
