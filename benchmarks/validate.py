@@ -6,8 +6,8 @@
    does (planner/estimate/calibrated.py: bounded soft-L1 least squares, refused past physics).
 2. Predict the reference transformer at OTHER sizes, batches and lengths with the public
    estimate functions the decisions use: `planner.inference_speed` (decode step, prefill) and
-   `planner.estimate.training.gpu_seconds_per_token` (what `pretraining`/`finetuning` cost a
-   token at), given the fitted efficiencies and this device as a GPUSpec.
+   `planner.estimate.training_step.step_time` (the step `pretraining`/`finetuning` cost a
+   layout's tokens at), given the fitted efficiencies and this device as a GPUSpec.
 3. Measure those points and report each relative error. The last line is
    `median error X%, max error Y% over N points`.
 
@@ -183,19 +183,20 @@ def fit(doc: dict):
 
 def predict_s(kind: str, name: str, batch: int, length: int, eff, spec, dtype: str) -> float:
     """The decision path's time for one point: planner.inference_speed for decode and prefill, and
-    the training estimates' GPU-seconds per token for a training step."""
+    the training estimates' step time for a training step."""
     import planner
     from planner.estimate.calibrated import REFERENCE_ADAMW_PASSES
-    from planner.estimate.training import gpu_seconds_per_token
     m, prec = to_model_spec(model_config(name)), PRECISION[dtype]
-    if kind == "train":  # the reference step: no recomputation, AdamW (foreach) after every micro-step
-        from planner.estimate.arithmetic import total_params
-        b = micro.DTYPES[dtype].itemsize
-        per_token = gpu_seconds_per_token(m, spec, eff, precision=prec, seq_len=length, micro_batch=batch,
-                                          recompute="none", trainable_params_per_gpu=float(total_params(m)),
-                                          tokens_per_step_per_gpu=batch * length,
-                                          optimizer_bytes_per_param=REFERENCE_ADAMW_PASSES * b)
-        return float(per_token[1]) * batch * length
+    if kind == "train":  # the reference step: one GPU, no recomputation, fp32 AdamW (foreach) after every micro-step
+        from planner.estimate import perf
+        from planner.estimate.layout import TrainingLayout
+        from planner.estimate.training_step import step_time
+        b = float(micro.DTYPES[dtype].itemsize)
+        kern = perf.kernels_for(spec.peak(prec), spec.memory_bytes_per_s, eff)
+        st = step_time(m, spec, kern, TrainingLayout(micro_batch=batch, recompute="none", zero_stage=0), seq_len=length,
+                       global_batch=batch, numerics=perf.Numerics(b, b, b),
+                       optimizer_step_bytes=REFERENCE_ADAMW_PASSES * b)
+        return float(st.seconds[1])
     if kind == "prefill":
         r = planner.inference_speed(model=m, gpu=spec, precision=prec, batch_size=batch, prompt_tokens=length,
                                     output_tokens=1, efficiencies=eff)
@@ -272,7 +273,7 @@ def report_text(v: dict) -> str:
              f"{e['gemm_row_overhead_s'] * 1e9:.0f} ns/output feature, {e['layer_overhead_s'] * 1e6:.0f} us/layer "
              f"forward, {e['train_layer_overhead_s'] * 1e6:.0f} us/layer train step",
              "predictions: planner.inference_speed (prefill, decode step) and "
-             "planner.estimate.training.gpu_seconds_per_token (training step), the functions decisions use",
+             "planner.estimate.training_step.step_time (training step), the functions decisions use",
              closing_line(v["summary"])]
     return "\n".join(lines)
 

@@ -1,29 +1,36 @@
-"""Fine-tuning estimate: full, LoRA and QLoRA on your GPUs, as Bands of GPU-hours, days and $."""
+"""Fine-tuning estimate: full, LoRA and QLoRA as people run them, as Bands of GPU-hours, days and $.
+
+The run is laid out like pretraining (training_run.py: searched or given layout, memory by
+component, step time from the performance model and communication), with what fine-tuning
+changes: frozen base weights (no weight gradients, states only for the adapters), a 4-bit base
+for QLoRA, 8-bit and paged optimizers, CPU offload, unpacked padded examples, and the eager
+framework's per-layer overhead on short sequences.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..calibration.efficiency import Efficiencies
 from ..calibration.store import resolve
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
-from ..catalog.specs import GPUSpec, ModelSpec
+from ..catalog.specs import GATED_MLPS, GPUSpec, ModelSpec
 from ..core.band import Band
 from ..core.errors import InputError, UnknownNameError, require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
+from . import perf
 from .arithmetic import attention_flops_per_token, matmul_params, total_params
-from .training import (
-    ADAM_MIXED_BYTES_PER_PARAM,
-    activation_bytes_per_gpu,
-    check_enough_gpus,
-    min_gpus_to_fit,
-    gpu_seconds_per_token,
-    mfu,
-    run_time_cost,
-)
+from .layout import OFFLOAD, OPTIMIZER_BYTES, MemoryBreakdown, TrainingLayout
+from .layout_search import RunShape
+from .training_run import overhead_band, plan_run, run_time_cost
+from .training_step import StepBreakdown, mfu
 
 METHODS = ("full", "lora", "qlora")
+LORA_TARGETS = {"all-linear": "q, k, v, o and every MLP matrix (the QLoRA recipe)",
+                "attention": "q, k, v and o", "qv": "q and v (Hu et al. 2021's default)"}
+FRAMEWORKS = ("eager", "compiled")
+DEFAULT_OPTIMIZER = {"full": "adamw", "lora": "adamw", "qlora": "paged-adamw-8bit"}  # the QLoRA paper's choice
 
 # QLoRA stores base weights as 4-bit NormalFloat with double-quantized constants:
 # 4.127 bits per parameter (Dettmers et al. 2023, arXiv:2305.14314, Sec. 3).
@@ -36,10 +43,16 @@ QLORA_SLOWDOWN = 1.39
 
 # Sequences of `seq_len` per optimizer step across the GPUs: a common fine-tuning batch of 64
 # (judgement; LoRA and QLoRA recipes use 16-128 sequences).
-TOKENS_PER_STEP = 64 * 2048
+SEQUENCES_PER_STEP = 64
 
-# Fine-tuning runs end-to-end with evaluation and checkpointing, on few GPUs.
-OVERHEAD_FACTOR = 1.10
+# Eager PyTorch (Hugging Face Trainer + PEFT) pays a launch cost per op: about 10 us (H. He, "Making
+# Deep Learning Go Brrrr From First Principles", 2022) x about 60 ops per decoder layer forward and
+# backward (counted on a Llama layer) = 0.6 ms per layer per micro-step; hidden on long sequences,
+# dominant on short unpacked ones. Judgement; a calibration profile's fitted value replaces it.
+EAGER_TRAIN_LAYER_OVERHEAD_S = 6e-4
+
+# Fine-tuning runs end-to-end with evaluation and checkpointing, on few GPUs: judgement.
+OVERHEAD_FACTOR = Band(1.05, 1.10, 1.20)
 
 
 @dataclass(frozen=True)
@@ -49,12 +62,16 @@ class FinetuningEstimate(ResultMixin):
     method: str
     n_gpus: int
     min_gpus: int
-    tokens: float
+    tokens: float  # useful (non-padding) training tokens per epoch
     epochs: float
     trainable_params: int
     flops_per_token: float
     training_flops: float
+    layout: TrainingLayout
+    useful_fraction: float  # real tokens / computed tokens (1 when packed)
     mfu: Band  # model FLOPs utilisation the performance model predicts (QLoRA's slowdown included)
+    step: StepBreakdown
+    memory: MemoryBreakdown
     memory_per_gpu_bytes: float
     gpu_hours: Band
     wall_days: Band
@@ -63,24 +80,34 @@ class FinetuningEstimate(ResultMixin):
     assumptions: tuple[Assumption, ...]
 
 
-def lora_params(m: ModelSpec, rank: int) -> int:
+def _targets(m: ModelSpec, targets: str) -> list[tuple[int, int]]:
+    """(d_in, d_out) of the linears LoRA adapts in one dense layer."""
+    q, kv = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
+    attn = {"qv": [(m.dim, q), (m.dim, kv)], "attention": [(m.dim, q), (m.dim, kv), (m.dim, kv), (q, m.dim)]}
+    return attn.get(targets, attn["attention"])
+
+
+def lora_params(m: ModelSpec, rank: int, targets: str = "all-linear") -> int:
     """Adapter parameters: rank x (d_in + d_out) per adapted linear (Hu et al. 2021, arXiv:2106.09685).
 
-    Adapts every linear layer of attention (q, k, v, o) and the dense or expert
-    FFN (w1, w2, w3), the QLoRA recipe (Dettmers et al. 2023, Sec. 4).
+    "all-linear" adapts attention (q, k, v, o) and the dense or expert MLP, the QLoRA recipe
+    (Dettmers et al. 2023, Sec. 4); "attention" and "qv" adapt attention only.
     """
-    q, kv = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
-    attn = (m.dim + q) * 2 + (m.dim + kv) * 2
-    ffn_layers = []
+    attn = sum(a + b for a, b in _targets(m, targets))
+    if targets != "all-linear":
+        return rank * m.n_layers * attn
+    mats = 3 if m.mlp in GATED_MLPS else 2
+    ffn = 0
     for i in range(m.n_layers):
         if m.is_moe and i >= m.n_dense_layers:
-            ffn_layers.append((m.n_experts + m.n_shared_experts) * 3 * (m.dim + m.moe_ffn_dim))
+            ffn += (m.n_experts * mats * (m.dim + m.moe_ffn_dim)
+                    + m.n_shared_experts * mats * (m.dim + m.shared_expert_ffn_dim))
         else:
-            ffn_layers.append(3 * (m.dim + m.ffn_dim))
-    return rank * (m.n_layers * attn + sum(ffn_layers))
+            ffn += mats * (m.dim + m.ffn_dim)
+    return rank * (m.n_layers * attn + ffn)
 
 
-def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int) -> float:
+def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int, targets: str = "all-linear") -> float:
     """Training FLOPs per token for a method.
 
     Full: forward 2N, backward 4N (input and weight gradients) = 6N, plus 3x attention.
@@ -91,68 +118,84 @@ def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int) -> float
     attn = 3.0 * attention_flops_per_token(m, seq_len)
     if method == "full":
         return 6.0 * n + attn
-    return 4.0 * n + 6.0 * lora_params(m, rank) + attn
+    return 4.0 * n + 6.0 * lora_params(m, rank, targets) + attn
 
 
-def _memory(m: ModelSpec, method: str, rank: int) -> tuple[float, float, int]:
-    """(sharded state bytes, trainable params): see module constants for each term."""
-    n = total_params(m)
-    if method == "full":
-        return ADAM_MIXED_BYTES_PER_PARAM * n, 0.0, n
-    trainable = lora_params(m, rank)
-    base = (2.0 if method == "lora" else QLORA_BYTES_PER_PARAM) * n
-    return base + ADAM_MIXED_BYTES_PER_PARAM * trainable, 0.0, trainable
+def _check_choice(name: str, value, allowed) -> str:
+    v = str(value).lower()
+    if v not in allowed:
+        raise UnknownNameError(name, str(value), allowed)
+    return v
 
 
 def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora", tokens: float,
                epochs: float = 3, n_gpus: int | None = None, seq_len: int = 2048, lora_rank: int = 16,
-               overhead_factor: float = OVERHEAD_FACTOR, efficiencies: Efficiencies | None = None) -> FinetuningEstimate:
-    """Estimate fine-tuning `model` on `tokens` training tokens for `epochs` passes.
+               lora_targets: str = "all-linear", packing: bool = True, example_tokens: float | None = None,
+               optimizer: str | None = None, offload: str = "none", layout: TrainingLayout | None = None,
+               framework: str = "eager", overhead_factor=OVERHEAD_FACTOR,
+               efficiencies: Efficiencies | None = None) -> FinetuningEstimate:
+    """Estimate fine-tuning `model` on `tokens` real training tokens per epoch for `epochs` passes.
 
-    method: "full" (all weights, mixed-precision Adam), "lora" (bf16 frozen base),
-    "qlora" (4-bit frozen base). n_gpus defaults to the fewest that fit.
+    method: "full" (all weights), "lora" (bf16 frozen base), "qlora" (4-bit frozen base).
+    packing: examples packed into `seq_len` sequences; False: one example per sequence, padded to
+    `seq_len` (set it to your max_length), of `example_tokens` real tokens on average.
+    optimizer: adamw | adamw-8bit | paged-adamw-8bit | sgd (default: paged 8-bit for QLoRA, else AdamW).
+    offload: none | optimizer | params (CPU offload, ZeRO-Offload). layout: evaluate a TrainingLayout as
+    given (default: the fastest fitting layout on n_gpus, or on the fewest GPUs that fit).
+    framework: "eager" (Hugging Face Trainer + PEFT: a per-layer launch cost) or "compiled".
     """
     m, g = lookup_model(model), lookup_gpu(gpu)
-    method = str(method).lower()
-    if method not in METHODS:
-        raise UnknownNameError("fine-tuning method", method, METHODS)
+    method = _check_choice("fine-tuning method", method, METHODS)
+    lora_targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))
+    framework = _check_choice("framework", framework, FRAMEWORKS)
+    optimizer = _check_choice("optimizer", optimizer or DEFAULT_OPTIMIZER[method], tuple(OPTIMIZER_BYTES))
+    offload = _check_choice("offload", offload, OFFLOAD)
     tokens, epochs = require_positive("tokens", tokens), require_positive("epochs", epochs)
     seq_len, rank = int(require_positive("seq_len", seq_len)), int(require_positive("lora_rank", lora_rank))
-    eff = resolve(g.name, efficiencies)
-    state, replicated, trainable = _memory(m, method, rank)
-    act = activation_bytes_per_gpu(m, seq_len)
-    what = f"{method} fine-tuning of {m.name}"
-    min_gpus = min_gpus_to_fit(state_bytes=state, replicated_bytes=replicated, activation_bytes=act, gpu=g, what=what)
-    if n_gpus is None:
-        n_gpus = min_gpus
-    elif isinstance(n_gpus, bool) or int(require_positive("n_gpus", n_gpus)) != n_gpus:
+    real = float(seq_len) if packing or example_tokens is None else require_positive("example_tokens", example_tokens)
+    if real > seq_len:
+        raise InputError("example_tokens", f"must be <= seq_len={seq_len} (examples are padded to seq_len), got {real:g}")
+    if n_gpus is not None and (isinstance(n_gpus, bool) or int(require_positive("n_gpus", n_gpus)) != n_gpus):
         raise InputError("n_gpus", f"must be a positive whole number, got {n_gpus!r}")
-    check_enough_gpus(int(n_gpus), min_gpus, state_bytes=state, gpu=g, what=what)
-    fpt = flops_per_token(m, method, seq_len, rank)
-    flops = fpt * tokens * epochs
+    eff = resolve(g.name, efficiencies)
+    if framework == "eager" and eff.train_layer_overhead_s < EAGER_TRAIN_LAYER_OVERHEAD_S and "calibration" not in eff.source:
+        eff = replace(eff, train_layer_overhead_s=EAGER_TRAIN_LAYER_OVERHEAD_S)
+    trainable = total_params(m) if method == "full" else lora_params(m, rank, lora_targets)
+    shape = RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
+                     weight_bytes=QLORA_BYTES_PER_PARAM if method == "qlora" else 2.0,
+                     trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
+                     optimizer=optimizer, offload=offload)
+    kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
+    useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0
-    # Adapters are a small share of the work: their GEMMs are left out of the step time (their
-    # FLOPs stay in flops_per_token); frozen base weights get no dW GEMMs.
-    per_token = gpu_seconds_per_token(m, g, eff, seq_len=seq_len, weight_grads=method == "full",
-                                      trainable_params_per_gpu=trainable / int(n_gpus),
-                                      tokens_per_step_per_gpu=TOKENS_PER_STEP / int(n_gpus))
-    run = run_time_cost(tokens=tokens * epochs, seconds_per_token=per_token, gpu=g, n_gpus=int(n_gpus),
-                        overhead_factor=overhead_factor * slowdown)
-    predicted_mfu = mfu(fpt, per_token * slowdown, g.peak("bf16"))
+    plan = plan_run(shape, g, kern, tokens=tokens * epochs / useful, n_gpus=n_gpus, layout=layout)
+    per_token = plan.gpu_seconds_per_token * slowdown / useful  # per real token
+    fpt = flops_per_token(m, method, seq_len, rank, lora_targets)
+    run = run_time_cost(tokens=tokens * epochs, seconds_per_token=per_token, gpu=g, n_gpus=plan.layout.n_gpus,
+                        overhead=overhead_band(overhead_factor))
+    predicted_mfu = mfu(fpt, per_token, g.peak("bf16"))
     return FinetuningEstimate(
-        model=m.name, gpu=g.name, method=method, n_gpus=int(n_gpus), min_gpus=min_gpus, tokens=float(tokens),
-        epochs=float(epochs), trainable_params=trainable, flops_per_token=fpt, training_flops=flops, mfu=predicted_mfu,
-        memory_per_gpu_bytes=state / int(n_gpus) + replicated + act,
+        model=m.name, gpu=g.name, method=method, n_gpus=plan.layout.n_gpus, min_gpus=plan.min_gpus,
+        tokens=float(tokens), epochs=float(epochs), trainable_params=int(trainable), flops_per_token=fpt,
+        training_flops=fpt * tokens * epochs, layout=plan.layout, useful_fraction=useful, mfu=predicted_mfu,
+        step=plan.choice.step.breakdown, memory=plan.memory, memory_per_gpu_bytes=plan.memory.total,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd, efficiency_source=eff.source,
         assumptions=(
             Assumption("method", method, "", "LoRA: Hu et al. 2021 (arXiv:2106.09685); QLoRA: Dettmers et al. 2023 (arXiv:2305.14314)"),
             Assumption("lora_rank", rank, "", "common default (PEFT examples use 8-64)"),
+            Assumption("lora_targets", lora_targets, "", LORA_TARGETS[lora_targets]),
+            Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else "searched"),
+            Assumption("packing", packing, "", f"real tokens are {useful:.0%} of the computed ones"),
+            Assumption("optimizer", optimizer, f"{OPTIMIZER_BYTES[optimizer]:g} B/param of states",
+                       "8-bit: Dettmers et al. 2022 (arXiv:2110.02861); paged: QLoRA"),
             Assumption("flops_per_token", fpt, "FLOP", "full 6N; LoRA 4N + 6 N_lora (no weight gradients for frozen weights)"),
             Assumption("predicted_mfu", predicted_mfu, "fraction of dense bf16 peak",
-                       "performance model (planner/estimate/perf.py): selective recomputation, 1-sequence micro-batches"),
+                       "performance model (planner/estimate/perf.py) and the layout's communication"),
             *eff.assumptions(),
+            Assumption("framework", framework, "", f"eager: {EAGER_TRAIN_LAYER_OVERHEAD_S * 1e3:g} ms per layer per "
+                                                   "micro-step (H. He 2022: ~10 us per eager op); judgement"),
             Assumption("qlora_slowdown", slowdown, "x", "Raschka 2023, 'Practical Tips for Finetuning LLMs Using LoRA': QLoRA 1.39x LoRA runtime"),
-            Assumption("overhead_factor", overhead_factor, "x", "evaluation and checkpointing (assumption)"),
+            Assumption("overhead_factor", overhead_band(overhead_factor), "x", "evaluation and checkpointing (judgement)"),
             Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),
         ),
     )

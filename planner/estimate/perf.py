@@ -124,41 +124,55 @@ def _gemms_s(shapes, rows, kern, num):
     return sum(gemm_s(rows, n, k, kern, num) for n, k in shapes)
 
 
-def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: bool):
-    """One layer's MLP: dense, or routed experts (each split over `tp`) plus shared experts and the router."""
+def routed_rows(m: ModelSpec, rows, ep: int = 1):
+    """(experts one GPU runs, rows each multiplies) for `rows` tokens per rank of an `ep`-way expert-parallel
+    group: the group's ep x rows tokens pick k of n experts each; a GPU holds n / ep of them."""
+    group = np.asarray(rows, dtype=float) * ep
+    touched = expected_experts_touched(m.n_experts, m.n_experts_per_token, group)
+    return touched / ep, group * m.n_experts_per_token / touched
+
+
+def _ffn_parts(m: ModelSpec, rows, tp: int, ep: int) -> list[tuple[object, list, object]]:
+    """(count, shapes, rows) of one MoE layer's GEMM groups: routed experts, shared experts, the router."""
+    local, per_expert = routed_rows(m, rows, ep)
+    return [(local, mlp_shapes(m, m.moe_ffn_dim / tp), per_expert),
+            (m.n_shared_experts, mlp_shapes(m, m.shared_expert_ffn_dim / tp), rows),
+            (1, [(m.n_experts, m.dim)], rows)]
+
+
+def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: bool, ep: int = 1):
+    """One layer's MLP: dense, or the routed experts this GPU holds (each split over `tp`) with the rows
+    routed to them, plus shared experts and the router."""
     if not moe:
         return _gemms_s(mlp_shapes(m, m.ffn_dim / tp), rows, kern, num)
     rows = np.asarray(rows, dtype=float)
-    touched = expected_experts_touched(m.n_experts, m.n_experts_per_token, rows)
-    per_expert = rows * m.n_experts_per_token / touched  # rows each touched expert multiplies
-    routed = touched * _gemms_s(mlp_shapes(m, m.moe_ffn_dim / tp), per_expert, kern, num)
-    shared = m.n_shared_experts * _gemms_s(mlp_shapes(m, m.shared_expert_ffn_dim / tp), rows, kern, num)
-    return routed + shared + gemm_s(rows, m.n_experts, m.dim, kern, num)
+    return sum(n * _gemms_s(shapes, r, kern, num) for n, shapes, r in _ffn_parts(m, rows, tp, ep))
 
 
-def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics):
+def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
     """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`."""
     attention = _gemms_s(attention_shapes(m, tp), rows, kern, num)
     n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
     ffn = (m.n_layers - n_moe) * ffn_s(m, rows, tp, kern, num, moe=False)
     if n_moe:
-        ffn = ffn + n_moe * ffn_s(m, rows, tp, kern, num, moe=True)
+        ffn = ffn + n_moe * ffn_s(m, rows, tp, kern, num, moe=True, ep=ep)
     head = gemm_s(logit_rows, m.vocab_size / tp, m.dim, kern, num)
     return m.n_layers * attention + ffn + head
 
 
-def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, weight_grads: bool = True):
-    """Backward GEMMs of the dense stack: dX = dY W ((rows x n) @ (n x k)) and, unless the weights
-    are frozen (LoRA), dW = dY^T X ((n x rows) @ (rows x k)). MoE layers count as their active width."""
-    shapes = [*attention_shapes(m, tp)] * m.n_layers + [(m.vocab_size / tp, m.dim)]
+def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, weight_grads: bool = True,
+                       ep: int = 1):
+    """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
+    (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had."""
+    def both(shapes, r):
+        dx = sum(gemm_s(r, k, n, kern, num) for n, k in shapes)
+        return dx + sum(gemm_s(n, k, r, kern, num) for n, k in shapes) if weight_grads else dx
     n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
-    shapes += mlp_shapes(m, m.ffn_dim / tp) * (m.n_layers - n_moe)
-    active = m.n_experts_per_token * m.moe_ffn_dim + m.n_shared_experts * m.shared_expert_ffn_dim if n_moe else 0
-    shapes += mlp_shapes(m, active / tp) * n_moe
-    dx = sum(gemm_s(rows, k, n, kern, num) for n, k in shapes)
-    if not weight_grads:
-        return dx
-    return dx + sum(gemm_s(n, k, rows, kern, num) for n, k in shapes)
+    total = m.n_layers * both(attention_shapes(m, tp), rows) + both([(m.vocab_size / tp, m.dim)], rows)
+    total = total + (m.n_layers - n_moe) * both(mlp_shapes(m, m.ffn_dim / tp), rows)
+    if n_moe:
+        total = total + n_moe * sum(n * both(shapes, r) for n, shapes, r in _ffn_parts(m, rows, tp, ep))
+    return total
 
 
 def attention_s(m: ModelSpec, batch, new_tokens, keys_flops_per_token, kv_bytes_per_seq, tp: int,
@@ -263,6 +277,8 @@ class StepWork:
     tp: int = 1
     recompute: str = "selective"  # none | selective (attention only, Korthikanti et al. 2022) | full
     weight_grads: bool = True  # False: frozen base weights (LoRA, QLoRA): no dW GEMMs
+    expert_parallel: int = 1  # MoE experts split over this many ranks, each receiving the group's routed tokens
+    context_parallel: int = 1  # seq_len is this rank's slice of a sequence cp times longer (ring attention)
 
 
 RECOMPUTE = ("none", "selective", "full")
@@ -277,14 +293,15 @@ def micro_step_s(m: ModelSpec, kern: Kernels, num: Numerics, w: StepWork):
     LOSS_PASSES over fp32 logits.
     """
     rows = w.micro_batch * w.seq_len
-    t = float(w.seq_len)
-    attn_flops = (ar.prefill_flops(m, t) - t * 2.0 * ar.matmul_params(m)) / t  # causal kernels skip the masked half
-    attention = attention_s(m, w.micro_batch, t, attn_flops, ar.kv_cache_bytes(m, t, num.kv_bytes), w.tp, kern)
+    t, full = float(w.seq_len), float(w.seq_len) * w.context_parallel
+    # per token, over the whole sequence: causal kernels skip the masked half
+    attn_flops = (ar.prefill_flops(m, full) - full * 2.0 * ar.matmul_params(m)) / full
+    attention = attention_s(m, w.micro_batch, t, attn_flops, ar.kv_cache_bytes(m, full, num.kv_bytes), w.tp, kern)
     other = elementwise_s(m, rows, w.tp, kern, num)
-    linears = linears_s(m, rows, rows, w.tp, kern, num)
+    linears = linears_s(m, rows, rows, w.tp, kern, num, ep=w.expert_parallel)
     recompute = {"none": 0.0, "selective": attention, "full": linears + attention + other}[w.recompute]
     loss = LOSS_PASSES * rows * (m.vocab_size / w.tp) * FP32_BYTES / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
-    return (linears + backward_linears_s(m, rows, w.tp, kern, num, weight_grads=w.weight_grads)
+    return (linears + backward_linears_s(m, rows, w.tp, kern, num, weight_grads=w.weight_grads, ep=w.expert_parallel)
             + (1.0 + BACKWARD_FACTOR) * (attention + other) + recompute + loss
             + m.n_layers * kern.train_layer_overhead_s)
 

@@ -1,4 +1,4 @@
-"""Pretraining estimate: compute, memory-limited minimum GPUs, GPU-hours, days and $ as Bands."""
+"""Pretraining estimate: the layout, its predicted MFU, GPU-hours, days and $ as Bands, and the staff."""
 from __future__ import annotations
 
 import math
@@ -14,32 +14,20 @@ from ..core.errors import InputError, require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import DAYS_PER_MONTH
+from . import perf
 from .arithmetic import active_params, total_params, training_flops_per_token
-from .training import (
-    ADAM_MIXED_BYTES_PER_PARAM,
-    activation_bytes_per_gpu,
-    check_enough_gpus,
-    min_gpus_to_fit,
-    gpu_seconds_per_token,
-    mfu,
-    run_time_cost,
-)
+from .layout import MemoryBreakdown, TrainingLayout
+from .layout_search import RunShape
+from .training_run import RUN_OVERHEAD, overhead_band, plan_run, run_time_cost
+from .training_step import StepBreakdown, mfu
 
 # Hoffmann et al. 2022 ("Training Compute-Optimal Large Language Models", Table 3):
 # the compute-optimal budget is about 20 tokens per parameter.
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 
-# Restarts, hardware failures and evaluation pauses on top of steady-state MFU.
-# Llama 3 405B saw 466 interruptions in 54 days and >90% effective training time
-# (Dubey et al. 2024, Sec. 3.3.4): about 1/0.9 = 1.1.
-OVERHEAD_FACTOR = 1.10
-
 # Tokens per optimizer step across the cluster (global batch): Llama 3 405B trained at 4M-16M
 # (Dubey et al. 2024, Sec. 3.4.1); the optimizer's update is spread over them.
 TOKENS_PER_STEP = 4e6
-
-# When n_gpus is not given: the fewest (a multiple of 8, one node) finishing in this many days at p50.
-DEFAULT_TARGET_DAYS = 90.0
 
 # Frontier reference (shared/background/what-are-foundation-models.txt): about 50
 # researchers for about a year. The cost per researcher-year is an assumption
@@ -74,7 +62,11 @@ class PretrainingEstimate(ResultMixin):
     total_params: int
     active_params: int
     training_flops: float
+    layout: TrainingLayout  # the chosen (or given) parallel layout
+    global_batch_tokens: float
     mfu: Band  # model FLOPs utilisation the performance model predicts for a step (before overhead_factor)
+    step: StepBreakdown  # seconds of one optimizer step by where they go (p50)
+    memory: MemoryBreakdown  # bytes per GPU by component
     gpu_hours: Band
     wall_days: Band
     cost_usd: Band  # compute only
@@ -85,50 +77,42 @@ class PretrainingEstimate(ResultMixin):
     assumptions: tuple[Assumption, ...]
 
 
-def _default_n_gpus(min_gpus: int, gpu_hours_p50: float, target_days: float) -> int:
-    need = gpu_hours_p50 / (target_days * 24.0)
-    return max(min_gpus, 8 * math.ceil(max(need, 1.0) / 8))
-
-
 def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | None = None,
-                n_gpus: int | None = None, seq_len: int | None = None, overhead_factor: float = OVERHEAD_FACTOR,
+                n_gpus: int | None = None, seq_len: int | None = None, layout: TrainingLayout | None = None,
+                fp8: bool = False, tokens_per_step: float = TOKENS_PER_STEP, overhead_factor=RUN_OVERHEAD,
                 staffing: Staffing | None = None, prep_months: float = 3.0,
                 efficiencies: Efficiencies | None = None) -> PretrainingEstimate:
     """Estimate a pretraining run of `model` on `gpu`.
 
     tokens: training tokens (default 20 per parameter, Chinchilla).
-    n_gpus: cluster size (default: fewest, in nodes of 8, that finish in 90 days at p50).
+    n_gpus: cluster size (default: the fewest, in nodes of 8, that finish in 90 days at p50).
+    layout: a TrainingLayout to evaluate as given (default: the fastest that fits, searched).
     seq_len: training sequence length (default min(context_length, 4096)).
+    fp8: GEMMs at the fp8 peak (Transformer Engine / DeepSeek-V3 style).
+    tokens_per_step: the global batch in tokens (grown with the cluster as large runs do, to 16M).
+    overhead_factor: restarts, failures and pauses a model of one step cannot see (a Band or a number).
     """
     m, g = lookup_model(model), lookup_gpu(gpu)
     n_total, n_active = total_params(m), active_params(m)
     tokens = CHINCHILLA_TOKENS_PER_PARAM * n_active if tokens is None else require_positive("tokens", tokens)
     seq_len = int(require_positive("seq_len", seq_len)) if seq_len is not None else min(m.context_length, 4096)
-    require_positive("overhead_factor", overhead_factor)
-    if overhead_factor < 1:
-        raise InputError("overhead_factor", f"must be >= 1 (it adds lost time), got {overhead_factor}")
-    eff = resolve(g.name, efficiencies)
-    flops = training_flops_per_token(m, seq_len) * tokens
-    state = ADAM_MIXED_BYTES_PER_PARAM * n_total
-    what = f"pretraining {m.name}"
-    min_gpus = min_gpus_to_fit(state_bytes=state, replicated_bytes=0.0,
-                               activation_bytes=activation_bytes_per_gpu(m, seq_len), gpu=g, what=what)
-    per_token = gpu_seconds_per_token(m, g, eff, seq_len=seq_len)
-    probe = run_time_cost(tokens=tokens, seconds_per_token=per_token, gpu=g, n_gpus=1, overhead_factor=overhead_factor)
-    if n_gpus is None:
-        n_gpus = _default_n_gpus(min_gpus, probe.gpu_hours.p50, DEFAULT_TARGET_DAYS)
-    elif isinstance(n_gpus, bool) or int(require_positive("n_gpus", n_gpus)) != n_gpus:
+    require_positive("tokens_per_step", tokens_per_step)
+    overhead = overhead_band(overhead_factor)
+    if n_gpus is not None and (isinstance(n_gpus, bool) or int(require_positive("n_gpus", n_gpus)) != n_gpus):
         raise InputError("n_gpus", f"must be a positive whole number, got {n_gpus!r}")
-    n_gpus = int(n_gpus)
-    check_enough_gpus(n_gpus, min_gpus, state_bytes=state, gpu=g, what=what)
-    per_token = gpu_seconds_per_token(m, g, eff, seq_len=seq_len, trainable_params_per_gpu=n_total / n_gpus,
-                                      tokens_per_step_per_gpu=TOKENS_PER_STEP / n_gpus)
-    run = run_time_cost(tokens=tokens, seconds_per_token=per_token, gpu=g, n_gpus=n_gpus, overhead_factor=overhead_factor)
-    predicted_mfu = mfu(training_flops_per_token(m, seq_len), per_token, g.peak("bf16"))
+    eff = resolve(g.name, efficiencies)
+    kern = perf.kernels_for(g.peak("fp8" if fp8 else "bf16"), g.memory_bytes_per_s, eff)
+    shape = RunShape(model=m, seq_len=seq_len, global_batch=max(1, round(tokens_per_step / seq_len)), fp8=fp8)
+    plan = plan_run(shape, g, kern, tokens=tokens, n_gpus=n_gpus, layout=layout)
+    n = plan.layout.n_gpus
+    run = run_time_cost(tokens=tokens, seconds_per_token=plan.gpu_seconds_per_token, gpu=g, n_gpus=n, overhead=overhead)
+    predicted_mfu = mfu(training_flops_per_token(m, seq_len), plan.gpu_seconds_per_token, g.peak("bf16"))
     staff = staffing or Staffing()
     return PretrainingEstimate(
-        model=m.name, gpu=g.name, n_gpus=n_gpus, min_gpus=min_gpus, tokens=float(tokens), seq_len=seq_len,
-        total_params=n_total, active_params=n_active, training_flops=flops, mfu=predicted_mfu,
+        model=m.name, gpu=g.name, n_gpus=n, min_gpus=plan.min_gpus, tokens=float(tokens), seq_len=seq_len,
+        total_params=n_total, active_params=n_active, training_flops=training_flops_per_token(m, seq_len) * tokens,
+        layout=plan.layout, global_batch_tokens=plan.choice.global_batch * seq_len, mfu=predicted_mfu,
+        step=plan.choice.step.breakdown, memory=plan.memory,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd,
         staff_cost_usd=staff.cost_usd, total_cost_usd=run.cost_usd + staff.cost_usd,
         calendar_months=run.wall_days * (1 / DAYS_PER_MONTH) + prep_months,
@@ -136,12 +120,14 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
         assumptions=(
             Assumption("tokens", float(tokens), "tokens", "given" if tokens is not None else "20 x active params (Hoffmann et al. 2022, arXiv:2203.15556)"),
             Assumption("seq_len", seq_len, "tokens", "min(context length, 4096)"),
+            Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else
+                       "the fastest fitting layout searched (planner/estimate/layout_search.py)"),
             Assumption("predicted_mfu", predicted_mfu, "fraction of dense bf16 peak",
-                       "performance model (planner/estimate/perf.py): selective recomputation, one 1-sequence micro-batch per GPU, fully sharded data parallel, communication overlapped"),
+                       "performance model (planner/estimate/perf.py) + the layout's communication and pipeline bubble "
+                       "(planner/estimate/training_step.py)"),
             *eff.assumptions(),
             Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
-            Assumption("overhead_factor", overhead_factor, "x", "Llama 3 (arXiv:2407.21783, Sec. 3.3.4): >90% effective training time"),
-            Assumption("optimizer state", ADAM_MIXED_BYTES_PER_PARAM, "bytes/param", "ZeRO (arXiv:1910.02054), mixed-precision Adam"),
+            Assumption("overhead_factor", overhead, "x", "restarts, failures, pauses: Llama 3 (arXiv:2407.21783, Sec. 3.3.4) >90% effective training time; p10/p90 judgement"),
             Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),
             Assumption("staff", staff.cost_usd, "$", f"{staff.researchers:g} researchers x {staff.months:g} months x ${staff.usd_per_researcher_year:,.0f}/yr (assumption)"),
             Assumption("prep_months", prep_months, "months", "data and infrastructure preparation (assumption)"),

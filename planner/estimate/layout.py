@@ -1,0 +1,181 @@
+"""How a training run is laid out over its GPUs, and what each GPU then holds in memory.
+
+`TrainingLayout` names the parallelism (tensor, pipeline, data, expert, context), the ZeRO
+stage, the batch, recomputation, the optimizer and offload. `training_memory` gives the bytes
+per GPU by component (Rajbhandari et al. 2020 "ZeRO" for states; Korthikanti et al. 2022 for
+activations). Ranks are ordered tensor-parallel innermost, then context, data and pipeline
+(Megatron-LM's order), so a tensor-parallel group stays inside a node.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import asdict, dataclass
+
+from ..catalog.specs import GPUSpec, ModelSpec
+from ..core.errors import InputError
+from ..core.results import ResultMixin
+from . import arithmetic as ar
+
+RECOMPUTE = ("none", "selective", "full")
+OFFLOAD = ("none", "optimizer", "params")
+# Optimizer state bytes per trained parameter. AdamW in mixed precision: fp32 master weights, m and
+# v, 4 + 4 + 4 = 12 (ZeRO, Sec. 3.1). 8-bit AdamW keeps m and v in 1 byte each and updates the bf16
+# weights in place, with no fp32 master (Dettmers et al. 2022, arXiv:2110.02861; the bitsandbytes
+# bf16 setup of Hugging Face and torchtune recipes) = 2. Paged 8-bit AdamW keeps the same states in
+# pageable memory that moves to the CPU under pressure (QLoRA, arXiv:2305.14314): 0 bytes counted
+# on the GPU, their traffic charged to the step. SGD with momentum: fp32 master + momentum = 8.
+OPTIMIZER_BYTES = {"adamw": 12.0, "adamw-8bit": 2.0, "paged-adamw-8bit": 2.0, "sgd": 8.0}
+PAGED = ("paged-adamw-8bit",)
+# Bytes the optimizer step moves per updated parameter (read + write of states, gradient, weights).
+OPTIMIZER_STEP_BYTES = {"adamw": 28.0, "adamw-8bit": 10.0, "paged-adamw-8bit": 10.0, "sgd": 20.0}
+BF16 = 2.0
+# Korthikanti et al. 2022, Sec. 4: one transformer layer stores s b h (34 + 5 a s / h) bytes of
+# activations in 16-bit training; FlashAttention never stores the 5 a s / h score term, and
+# selective recomputation drops it too. Full recomputation keeps only each layer's input (2 s b h).
+ACTIVATION_BYTES_PER_SBH = 34.0
+# NCCL and the allocator: a fixed reserve per GPU (judgement; NCCL's buffers are ~ hundreds of MB).
+COMM_RESERVE_BYTES = 1.0e9
+# Fraction of HBM a run can fill (CUDA context, fragmentation): judgement; FSDP runs keep 5-15% free.
+USABLE_MEMORY_FRACTION = 0.90
+
+
+@dataclass(frozen=True)
+class TrainingLayout:
+    """Parallelism and memory choices of one training run (sizes in sequences)."""
+
+    tp: int = 1  # tensor parallel (inside a node)
+    pp: int = 1  # pipeline stages
+    virtual_stages: int = 1  # model chunks per pipeline rank: the interleaved 1F1B schedule (Narayanan et al. 2021)
+    dp: int = 1  # data-parallel replicas
+    ep: int = 1  # expert parallel: routed experts split over ep of the data-parallel ranks
+    cp: int = 1  # context parallel: the sequence split over cp ranks
+    zero_stage: int = 1  # 0 none, 1 optimizer states, 2 + gradients, 3 + weights sharded over dp x cp
+    micro_batch: int = 1  # sequences per micro-batch on each model replica
+    global_batch: int = 0  # sequences per optimizer step (0: the estimate's default)
+    recompute: str = "selective"  # none | selective | full
+    optimizer: str = "adamw"  # adamw | adamw-8bit | paged-adamw-8bit | sgd
+    offload: str = "none"  # none | optimizer (states in CPU memory) | params (states and weights)
+    fp8: bool = False  # GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style); weights and activations bf16
+
+    def __post_init__(self):
+        for name in ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1_000_000:
+                raise InputError(f"layout.{name}", f"must be a whole number in 1..1,000,000, got {v!r}")
+        if isinstance(self.global_batch, bool) or not isinstance(self.global_batch, int) or self.global_batch < 0:
+            raise InputError("layout.global_batch", f"must be a whole number >= 0, got {self.global_batch!r}")
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise InputError("layout.zero_stage", f"must be 0, 1, 2 or 3, got {self.zero_stage!r}")
+        for name, allowed in (("recompute", RECOMPUTE), ("optimizer", tuple(OPTIMIZER_BYTES)), ("offload", OFFLOAD)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"layout.{name}", f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.dp % self.ep:
+            raise InputError("layout.ep", f"expert parallelism takes its ranks from data parallelism: ep={self.ep} "
+                                          f"must divide dp={self.dp}")
+
+    @property
+    def n_gpus(self) -> int:
+        return self.tp * self.pp * self.dp * self.cp
+
+    @property
+    def shards(self) -> int:
+        """Ranks the ZeRO states are sharded over (data x context parallel)."""
+        return self.dp * self.cp
+
+    def micro_steps(self, global_batch: int) -> int:
+        """Micro-batches each pipeline runs per optimizer step."""
+        return max(1, math.ceil(global_batch / (self.dp * self.micro_batch)))
+
+    def describe(self) -> str:
+        parts = [f"TP{self.tp}", f"PP{self.pp}" + (f"/v{self.virtual_stages}" if self.virtual_stages > 1 else ""),
+                 f"DP{self.dp}"] + ([f"EP{self.ep}"] if self.ep > 1 else []) \
+            + ([f"CP{self.cp}"] if self.cp > 1 else [])
+        extra = [f"ZeRO-{self.zero_stage}", f"micro-batch {self.micro_batch}", f"{self.recompute} recompute",
+                 self.optimizer] + ([f"{self.offload} offload"] if self.offload != "none" else []) \
+            + (["fp8 GEMMs"] if self.fp8 else [])
+        return " x ".join(parts) + " (" + ", ".join(extra) + ")"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown(ResultMixin):
+    """Bytes per GPU by component (the most loaded GPU: the first pipeline stage)."""
+
+    weights: float
+    gradients: float
+    optimizer_states: float
+    activations: float
+    communication_buffers: float
+    usable: float  # what the GPU offers the run
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer_states + self.activations + self.communication_buffers
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.usable
+
+    def components(self) -> dict[str, float]:
+        return {"weights": self.weights, "gradients": self.gradients, "optimizer states": self.optimizer_states,
+                "activations": self.activations, "communication buffers": self.communication_buffers}
+
+
+@functools.lru_cache(maxsize=512)
+def _split_params(m: ModelSpec) -> tuple[int, int]:
+    """(all parameters, those in routed experts): the experts are split by expert parallelism too."""
+    experts = (m.n_layers - m.n_dense_layers) * m.n_experts * ar.expert_params(m) if m.is_moe else 0
+    return ar.total_params(m), experts
+
+
+def params_per_gpu(m: ModelSpec, layout: TrainingLayout) -> float:
+    """Parameters one GPU owns before ZeRO sharding: the dense part over tp x pp, the experts over tp x pp x ep."""
+    total, experts = _split_params(m)
+    return (total - experts) / (layout.tp * layout.pp) + experts / (layout.tp * layout.pp * layout.ep)
+
+
+def activation_bytes(m: ModelSpec, layout: TrainingLayout, seq_len: float) -> float:
+    """Activations one GPU holds at once: its layers' per-micro-batch activations, times the micro-batches a
+    1F1B pipeline keeps in flight on its first stage (pp of them), split over tp (with sequence parallelism) and cp."""
+    sbh = float(seq_len) / layout.cp * layout.micro_batch * m.dim / layout.tp
+    per_layer = 2.0 * sbh if layout.recompute == "full" else ACTIVATION_BYTES_PER_SBH * sbh
+    layers = math.ceil(m.n_layers / layout.pp)
+    in_flight = layout.pp
+    working = ACTIVATION_BYTES_PER_SBH * sbh if layout.recompute == "full" else 0.0  # the layer being recomputed
+    logits = float(seq_len) / layout.cp * layout.micro_batch * m.vocab_size / layout.tp * 4.0  # fp32 logits, last stage
+    return layers * per_layer * in_flight + working + (logits if layout.pp == 1 else 0.0)
+
+
+def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: TrainingLayout, seq_len: float, *,
+                    weight_bytes: float = BF16, trainable_params: float | None = None) -> MemoryBreakdown:
+    """Bytes per GPU by component for `layout` (see the module docstring for the sources).
+
+    `weight_bytes`: bytes per stored weight (bf16 2; a QLoRA base 0.516). `trainable_params`: the
+    parameters with gradients and optimizer states on this GPU (None: all it owns; LoRA: its adapters).
+    """
+    from ..catalog.lookup import gpu as lookup_gpu
+    from ..catalog.lookup import model as lookup_model
+    model, gpu = lookup_model(model), lookup_gpu(gpu)
+    if not isinstance(layout, TrainingLayout):
+        raise InputError("layout", f"must be a planner.TrainingLayout, got {type(layout).__name__}")
+    local = params_per_gpu(model, layout)
+    trained = local if trainable_params is None else float(trainable_params)
+    # ZeRO shards a GPU's dense parameters over the dp x cp replicas holding the same ones, and its experts
+    # over the dp x cp / ep replicas holding the same experts (DeepSpeed-MoE's expert-data-parallel group).
+    total, experts = _split_params(model)
+    expert_share = experts / (layout.tp * layout.pp * layout.ep) / local if local else 0.0
+    shard = 1.0 / ((1 - expert_share) / layout.shards + expert_share / max(1, layout.shards // layout.ep))
+    weights = local * weight_bytes / (shard if layout.zero_stage == 3 else 1)
+    if layout.offload == "params":
+        weights = 2.0 * local * weight_bytes / max(1, model.n_layers // layout.pp)  # two layers streamed in
+    grads = trained * BF16 / (shard if layout.zero_stage >= 2 else 1)
+    states = 0.0 if layout.offload != "none" or layout.optimizer in PAGED else \
+        trained * OPTIMIZER_BYTES[layout.optimizer] / (shard if layout.zero_stage >= 1 else 1)
+    per_layer = local / max(1, math.ceil(model.n_layers / layout.pp)) * BF16
+    buffers = COMM_RESERVE_BYTES + (2.0 * per_layer if layout.zero_stage == 3 else 0.0)  # ZeRO-3 gathers prefetched
+    return MemoryBreakdown(weights=weights, gradients=grads, optimizer_states=states,
+                           activations=activation_bytes(model, layout, seq_len), communication_buffers=buffers,
+                           usable=gpu.memory_bytes * USABLE_MEMORY_FRACTION)

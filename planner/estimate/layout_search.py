@@ -1,0 +1,155 @@
+"""Choose how to lay a training run out over a cluster: the fastest layout whose memory fits.
+
+Candidates are the layouts people run (Megatron-LM, FSDP, DeepSpeed): tensor parallelism inside
+a scale-up domain, pipeline stages in powers of two up to the layer count, context parallelism
+for long sequences, expert parallelism for MoE models taken from the data-parallel ranks, ZeRO
+stage 1 (a distributed optimizer) or 3 (fully sharded), micro-batches of 1-4 sequences. For each,
+the least recomputation that fits is used (none is fastest, full saves the most memory), and the
+layout with the shortest step time per token wins. A user's own layout is evaluated as given.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..catalog.specs import GPUSpec, ModelSpec
+from ..core.errors import DoesNotFitError
+from . import perf
+from .layout import RECOMPUTE, MemoryBreakdown, TrainingLayout, training_memory
+from .training_step import StepTime, step_time
+
+TP_DEGREES = (1, 2, 4, 8)
+MICRO_BATCHES = (1, 2, 4)
+VIRTUAL_STAGES = (1, 2, 4)
+ZERO_STAGES = (1, 3)
+# The global batch may grow with the cluster (more data-parallel replicas) up to this many tokens:
+# Llama 3 405B ended at 16M tokens per step (Dubey et al. 2024, Sec. 3.4.1).
+MAX_TOKENS_PER_STEP = 16e6
+# Megatron-LM keeps the pipeline bubble (p - 1) / (v m + p - 1) small by running m >> p / v micro-batches
+# (Narayanan et al. 2021, Sec. 2.2): at least 4 p / v here (bubble <= 20%), judgement.
+MICRO_STEPS_PER_STAGE = 4
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A layout, its memory and its step time."""
+
+    layout: TrainingLayout
+    memory: MemoryBreakdown
+    step: StepTime
+    global_batch: int
+
+    def gpu_seconds_per_token(self) -> np.ndarray:
+        return self.step.gpu_seconds_per_token(self.layout.n_gpus)
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What the search needs besides the cluster: the model, sequence, batch and what is trained."""
+
+    model: ModelSpec
+    seq_len: float
+    global_batch: int  # sequences per optimizer step (the default; may grow with data parallelism)
+    weight_bytes: float = 2.0  # stored bytes per weight (a QLoRA base: 0.516)
+    trainable_fraction: float = 1.0  # trained parameters / all parameters (LoRA: a small fraction)
+    weight_grads: bool = True
+    optimizer: str = "adamw"
+    offload: str = "none"
+    fp8: bool = False
+
+
+def _pow2_upto(n: int) -> list[int]:
+    return [2**i for i in range(int(math.log2(max(n, 1))) + 1)]
+
+
+def candidate_layouts(shape: RunShape, g: GPUSpec, n_gpus: int) -> list[TrainingLayout]:
+    """Every layout to try on n_gpus, before memory and recomputation are settled."""
+    m = shape.model
+    out = []
+    for tp in (t for t in TP_DEGREES if t <= g.scale_up_domain_size and n_gpus % t == 0 and m.n_heads % t == 0):
+        for cp in (1, 2, 4) if shape.seq_len >= 32768 else (1,):
+            for pp in (p for p in _pow2_upto(m.n_layers) if n_gpus % (tp * cp * p) == 0):
+                dp = n_gpus // (tp * cp * pp)
+                eps = [e for e in _pow2_upto(min(dp, m.n_experts)) if dp % e == 0 and m.n_experts % e == 0] \
+                    if m.is_moe else [1]
+                vs = [v for v in VIRTUAL_STAGES if m.n_layers >= pp * v] if pp > 1 else [1]
+                for ep, zero, mb, v in itertools.product(eps, ZERO_STAGES, MICRO_BATCHES, vs):
+                    out.append(TrainingLayout(tp=tp, pp=pp, virtual_stages=v, dp=dp, ep=ep, cp=cp, zero_stage=zero,
+                                              micro_batch=mb, recompute="none", optimizer=shape.optimizer,
+                                              offload=shape.offload, fp8=shape.fp8))
+    return out
+
+
+def global_batch_for(shape: RunShape, layout: TrainingLayout) -> int | None:
+    """The step's sequences: the default, raised (up to MAX_TOKENS_PER_STEP) until every pipeline runs at least
+    MICRO_STEPS_PER_STAGE x pp micro-batches, as large runs grow their batch with the cluster; None past the cap."""
+    per_round = layout.dp * layout.micro_batch
+    rounds = math.ceil(MICRO_STEPS_PER_STAGE * layout.pp / layout.virtual_stages) if layout.pp > 1 else 1
+    batch = max(shape.global_batch, per_round * rounds)
+    cap = max(MAX_TOKENS_PER_STEP, shape.global_batch * shape.seq_len)
+    batch = min(batch, max(int(cap // shape.seq_len), shape.global_batch))
+    if batch < per_round:
+        return None
+    return math.ceil(batch / per_round) * per_round
+
+
+def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBreakdown:
+    from .layout import params_per_gpu
+    trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
+    return training_memory(shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes,
+                           trainable_params=trainable)
+
+
+def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout,
+             global_batch: int | None = None, cache: dict | None = None) -> Choice:
+    """One layout's memory and step time (no search)."""
+    from .layout import params_per_gpu
+    batch = global_batch or global_batch_for(shape, layout) or shape.global_batch
+    trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
+    st = step_time(shape.model, g, kern, layout, seq_len=shape.seq_len, global_batch=batch,
+                   weight_grads=shape.weight_grads, trainable_local=trainable, cache=cache)
+    return Choice(layout=layout, memory=memory_of(shape, g, layout), step=st, global_batch=batch)
+
+
+def _least_recompute(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> TrainingLayout | None:
+    for r in RECOMPUTE:
+        candidate = replace(layout, recompute=r)
+        if memory_of(shape, g, candidate).fits:
+            return candidate
+    return None
+
+
+def best_layout(shape: RunShape, g: GPUSpec, kern: perf.Kernels, n_gpus: int) -> Choice:
+    """The fastest fitting layout on n_gpus; DoesNotFitError naming the smallest footprint if none fits."""
+    best, smallest, cache = None, None, {}
+    for layout in candidate_layouts(shape, g, n_gpus):
+        batch = global_batch_for(shape, layout)
+        if batch is None:
+            continue
+        fitted = _least_recompute(shape, g, layout)
+        if fitted is None:
+            mem = memory_of(shape, g, replace(layout, recompute="full"))
+            if smallest is None or mem.total < smallest[1].total:
+                smallest = (layout, mem)
+            continue
+        choice = evaluate(shape, g, kern, fitted, batch, cache)
+        if best is None or choice.gpu_seconds_per_token()[1] < best.gpu_seconds_per_token()[1]:
+            best = choice
+    if best is None:
+        raise DoesNotFitError(_no_fit_message(shape, g, n_gpus, smallest))
+    return best
+
+
+def _no_fit_message(shape: RunShape, g: GPUSpec, n_gpus: int, smallest) -> str:
+    if smallest is None:
+        return (f"no layout of {n_gpus} x {g.name} can train {shape.model.name}: the GPU count does not split into "
+                "tensor, pipeline and data parallelism for this model and batch; try a multiple of 8 GPUs")
+    layout, mem = smallest
+    parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in mem.components().items())
+    return (f"{shape.model.name} does not fit on {n_gpus} x {g.name} in any layout tried: the smallest footprint "
+            f"({layout.describe()}, full recomputation) needs {mem.total / 1e9:.1f} GB per GPU ({parts} GB) of "
+            f"{mem.usable / 1e9:.1f} GB usable. Use more GPUs, a GPU with more memory, 8-bit or paged optimizers, "
+            "CPU offload, or LoRA/QLoRA")

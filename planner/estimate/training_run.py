@@ -1,0 +1,117 @@
+"""A training run on a cluster: its layout (searched or given), GPU-hours, days and MFU.
+
+Shared by `pretraining` and `finetuning`: both describe the work as a `RunShape` (the model,
+sequence, batch, what is trained), then this module picks or checks the layout, times a step
+with the performance model and the layout's communication (training_step.py), and turns the
+GPU-seconds per token into GPU-hours with the overhead a model of one step cannot see.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..catalog.specs import GPUSpec
+from ..core.band import Band
+from ..core.errors import DoesNotFitError, InputError
+from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
+from . import perf
+from .layout import MemoryBreakdown, TrainingLayout
+from .layout_search import Choice, RunShape, best_layout, candidate_layouts, evaluate, global_batch_for, memory_of
+
+# What a model of one step cannot see: failures and restarts, checkpointing, data stalls, evaluation
+# pauses. Llama 3 405B kept >90% effective training time through 466 interruptions in 54 days
+# (Dubey et al. 2024, Sec. 3.3.4): p50 1/0.9 = 1.1. p10 1.05 (a quiet run) and p90 1.3 (runs with
+# the restarts OPT-175B's logbook records, Zhang et al. 2022) are judgement.
+RUN_OVERHEAD = Band(1.05, 1.10, 1.30)
+DEFAULT_TARGET_DAYS = 90.0  # without n_gpus: the fewest GPUs (a multiple of 8) finishing in this many days
+MAX_GPUS = 1_000_000
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The chosen layout and what it costs per token."""
+
+    choice: Choice
+    min_gpus: int
+    gpu_seconds_per_token: np.ndarray  # (p10, p50, p90)-efficiency values, slowest first
+
+    @property
+    def layout(self) -> TrainingLayout:
+        return self.choice.layout
+
+    @property
+    def memory(self) -> MemoryBreakdown:
+        return self.choice.memory
+
+
+@dataclass(frozen=True)
+class RunTimeCost:
+    gpu_hours: Band
+    wall_days: Band
+    cost_usd: Band
+
+
+def overhead_band(overhead) -> Band:
+    """A float is a certain overhead; a Band is used as given; both must be >= 1 (they add lost time)."""
+    band = overhead if isinstance(overhead, Band) else Band.point(float(overhead))
+    if band.p10 < 1:
+        raise InputError("overhead_factor", f"must be >= 1 (it adds lost time), got {overhead}")
+    return band
+
+
+def run_time_cost(*, tokens: float, seconds_per_token, gpu: GPUSpec, n_gpus: int, overhead) -> RunTimeCost:
+    """GPU-hours = tokens x GPU-seconds per token x overhead (comonotone: the slow end with the high
+    overhead); days on n_gpus; $ at the GPU's price."""
+    hours = perf.to_band(tokens * np.asarray(seconds_per_token) / SECONDS_PER_HOUR) * overhead_band(overhead)
+    return RunTimeCost(gpu_hours=hours, wall_days=hours * (1.0 / (n_gpus * HOURS_PER_DAY)),
+                       cost_usd=hours * gpu.usd_per_gpu_hour)
+
+
+def min_gpus(shape: RunShape, g: GPUSpec) -> int:
+    """Fewest GPUs (1, 2, 4, 8, then multiples of 8) on which some layout's memory fits."""
+    counts = [1, 2, 4] + [8 * 2**i for i in range(18)]
+    for n in counts:
+        for layout in candidate_layouts(shape, g, n):
+            if global_batch_for(shape, layout) is not None and memory_of(shape, g, replace(layout, recompute="full")).fits:
+                return n
+    raise DoesNotFitError(f"{shape.model.name} does not fit on any cluster of {g.name} up to {counts[-1]:,} GPUs")
+
+
+def _plan_at(shape: RunShape, g: GPUSpec, kern: perf.Kernels, n_gpus: int, low: int) -> RunPlan:
+    choice = best_layout(shape, g, kern, n_gpus)
+    return RunPlan(choice=choice, min_gpus=low, gpu_seconds_per_token=choice.gpu_seconds_per_token())
+
+
+def plan_run(shape: RunShape, g: GPUSpec, kern: perf.Kernels, *, tokens: float, n_gpus: int | None = None,
+             layout: TrainingLayout | None = None, target_days: float = DEFAULT_TARGET_DAYS) -> RunPlan:
+    """The layout and its cost per token: the user's layout as given, else the fastest on n_gpus, else
+    on the fewest GPUs (a multiple of 8) that finish in `target_days` at p50."""
+    low = min_gpus(shape, g)
+    if layout is not None:
+        if n_gpus is not None and n_gpus != layout.n_gpus:
+            raise InputError("n_gpus", f"{n_gpus} does not match the layout's tp x pp x dp x cp = {layout.n_gpus}")
+        choice = evaluate(shape, g, kern, layout)
+        if not choice.memory.fits:
+            parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in choice.memory.components().items())
+            raise DoesNotFitError(f"{shape.model.name} in {layout.describe()} needs {choice.memory.total / 1e9:.1f} GB "
+                                  f"per GPU ({parts} GB) but {g.name} offers {choice.memory.usable / 1e9:.1f} GB; "
+                                  "try more recomputation, more parallelism, ZeRO-3, an 8-bit optimizer or offload")
+        return RunPlan(choice=choice, min_gpus=low, gpu_seconds_per_token=choice.gpu_seconds_per_token())
+    if n_gpus is not None:
+        if n_gpus < low:
+            raise DoesNotFitError(f"{shape.model.name} needs at least {low} x {g.name} to fit its weights, gradients, "
+                                  f"optimizer states and activations in any layout; got n_gpus={n_gpus}")
+        return _plan_at(shape, g, kern, n_gpus, low)
+    probe = _plan_at(shape, g, kern, low, low)
+    hours = tokens * probe.gpu_seconds_per_token[1] * RUN_OVERHEAD.p50 / SECONDS_PER_HOUR
+    if hours <= target_days * HOURS_PER_DAY * low:
+        return probe
+    n = max(low, 8 * math.ceil(hours / (target_days * HOURS_PER_DAY) / 8))
+    for candidate in (n, n + 8, 2 * n):  # a count that splits into no layout: try the next node, then double
+        try:
+            return _plan_at(shape, g, kern, min(candidate, MAX_GPUS), low)
+        except DoesNotFitError:
+            continue
+    return _plan_at(shape, g, kern, 8 * 2 ** math.ceil(math.log2(max(n, 8) / 8)), low)

@@ -1,0 +1,98 @@
+"""Training layouts: memory per GPU by component against hand computations, and step time's communication."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import planner
+from planner.calibration.efficiency import DEFAULTS
+from planner.estimate import communication as comm
+from planner.estimate import perf
+from planner.estimate.arithmetic import total_params
+from planner.estimate.layout import TrainingLayout, training_memory
+from planner.estimate.training_step import step_time
+
+H100 = planner.gpu("H100 SXM")
+L70 = planner.model("Llama-3.1-70B")  # 80 layers, dim 8192, 64 heads (8 KV), SwiGLU 28672, vocab 128256
+N70 = total_params(L70)
+
+
+def test_zero1_tp8_pp4_memory_by_hand():
+    lay = TrainingLayout(tp=8, pp=4, dp=32, zero_stage=1, micro_batch=1, recompute="selective")
+    mem = training_memory("Llama-3.1-70B", "H100 SXM", lay, 8192)
+    local = N70 / 32  # tp x pp
+    assert mem.weights == pytest.approx(local * 2)  # bf16, not sharded under ZeRO-1
+    assert mem.gradients == pytest.approx(local * 2)
+    assert mem.optimizer_states == pytest.approx(local * 12 / 32)  # fp32 master + m + v over dp
+    sbh = 8192 * 1 * 8192 / 8  # sequence x micro-batch x dim, split by tensor (sequence) parallelism
+    assert mem.activations == pytest.approx(20 * 34 * sbh * 4, rel=0.05)  # 20 layers, 34 sbh each, 4 in flight
+    assert mem.communication_buffers == pytest.approx(1e9)
+    assert mem.total == pytest.approx(local * 4 + local * 12 / 32 + 20 * 34 * sbh * 4 + 1e9, rel=0.05)
+
+
+def test_zero3_shards_everything_and_full_recompute_keeps_inputs_only():
+    lay = TrainingLayout(tp=1, pp=1, dp=64, zero_stage=3, micro_batch=2, recompute="full")
+    mem = training_memory(L70, H100, lay, 4096)
+    assert mem.weights == pytest.approx(N70 * 2 / 64)
+    assert mem.gradients == pytest.approx(N70 * 2 / 64)
+    assert mem.optimizer_states == pytest.approx(N70 * 12 / 64)
+    sbh = 4096 * 2 * 8192
+    logits = 4096 * 2 * 128256 * 4  # fp32 logits of the micro-batch (one stage)
+    assert mem.activations == pytest.approx(80 * 2 * sbh + 34 * sbh + logits, rel=0.01)
+    assert mem.communication_buffers > 1e9  # prefetched layer gathers
+
+
+def test_eight_bit_paged_and_offloaded_states_leave_the_gpu():
+    base = TrainingLayout(tp=1, pp=1, dp=1, zero_stage=0)
+    kw = dict(trainable_params=8e9)
+    adam = training_memory("Llama-3.1-8B", "H100 SXM", base, 2048, **kw)
+    eight = training_memory("Llama-3.1-8B", "H100 SXM", dataclasses.replace(base, optimizer="adamw-8bit"), 2048, **kw)
+    paged = training_memory("Llama-3.1-8B", "H100 SXM", dataclasses.replace(base, optimizer="paged-adamw-8bit"), 2048, **kw)
+    off = training_memory("Llama-3.1-8B", "H100 SXM", dataclasses.replace(base, offload="optimizer"), 2048, **kw)
+    assert adam.optimizer_states == pytest.approx(8e9 * 12) and eight.optimizer_states == pytest.approx(8e9 * 2)
+    assert paged.optimizer_states == off.optimizer_states == 0.0
+
+
+def test_moe_experts_split_by_expert_parallelism():
+    mix = planner.model("Mixtral-8x7B")
+    one = training_memory(mix, H100, TrainingLayout(dp=8, ep=1, zero_stage=0), 4096)
+    eight = training_memory(mix, H100, TrainingLayout(dp=8, ep=8, zero_stage=0), 4096)
+    assert eight.weights < one.weights / 5  # the experts are ~97% of Mixtral's weights
+
+
+def test_bad_layouts_are_refused_naming_the_field():
+    with pytest.raises(planner.InputError, match="layout.ep"):
+        TrainingLayout(dp=6, ep=4)
+    with pytest.raises(planner.InputError, match="layout.recompute"):
+        TrainingLayout(recompute="some")
+    with pytest.raises(planner.InputError, match="layout.tp"):
+        TrainingLayout(tp=0)
+
+
+def test_tensor_parallel_all_reduces_by_hand():
+    kern = perf.kernels_for(H100.peak("bf16"), H100.memory_bytes_per_s, DEFAULTS)
+    lay = TrainingLayout(tp=8, pp=1, dp=1, zero_stage=0, micro_batch=1, recompute="selective")
+    st = step_time(L70, H100, kern, lay, seq_len=4096, global_batch=1)
+    link = comm.scale_up_link(H100)
+    per = link.latency_s + 2 * 7 / 8 * 4096 * 8192 * 2 / link.bus_bytes_per_s  # ring all-reduce of the activations
+    assert st.breakdown.tensor_parallel_s == pytest.approx(4 * 80 * per)  # 4 per layer: 2 forward, 2 backward
+    assert st.breakdown.data_parallel_exposed_s == 0 and st.breakdown.pipeline_bubble_s == 0
+
+
+def test_pipeline_bubble_is_p_minus_1_over_v_micro_steps():
+    kern = perf.kernels_for(H100.peak("bf16"), H100.memory_bytes_per_s, DEFAULTS)
+    lay = TrainingLayout(tp=8, pp=8, dp=1, zero_stage=0, micro_batch=1, recompute="full")
+    st = step_time(L70, H100, kern, lay, seq_len=4096, global_batch=32)
+    per_micro = (st.breakdown.compute_s + st.breakdown.tensor_parallel_s + st.breakdown.pipeline_send_s) / 32
+    assert st.breakdown.pipeline_bubble_s == pytest.approx(7 * per_micro, rel=1e-6)
+    inter = step_time(L70, H100, kern, dataclasses.replace(lay, virtual_stages=2), seq_len=4096, global_batch=32)
+    assert inter.breakdown.pipeline_bubble_s < st.breakdown.pipeline_bubble_s * 0.6
+
+
+def test_collectives_follow_the_nccl_tests_factors():
+    link = comm.Link("test", 1e-5, 100e9)
+    assert comm.collective_s("all_reduce", 1e9, 8, link) == pytest.approx(1e-5 + 2 * 7 / 8 * 1e9 / 100e9)
+    assert comm.collective_s("all_gather", 1e9, 4, link) == pytest.approx(1e-5 + 3 / 4 * 1e9 / 100e9)
+    assert comm.collective_s("all_reduce", 1e9, 1, link) == 0
+    assert comm.link_for(H100, 8).name.endswith("scale-up") and comm.link_for(H100, 16).name.endswith("scale-out")
