@@ -18,6 +18,9 @@ class PublishedRun:
     gpu_hours: float
     seq_len: int
     source: Source
+    n_gpus: int = 2048  # the cluster the run used (where published; the data file's note says which)
+    n_gpus_note: str = ""
+    fp8: bool = False  # GEMMs in fp8
 
 
 @functools.cache
@@ -29,5 +32,6 @@ def published_runs() -> tuple[PublishedRun, ...]:
         src = r["source"]
         runs.append(PublishedRun(name=r["name"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
                                  gpu_hours=float(r["gpu_hours"]), seq_len=int(r["seq_len"]),
-                                 source=Source(src["url"], str(src["checked"]), src.get("note", ""))))
+                                 source=Source(src["url"], str(src["checked"]), src.get("note", "")),
+                                 n_gpus=int(r["n_gpus"]), n_gpus_note=r.get("n_gpus_note", ""), fp8=bool(r.get("fp8"))))
     return tuple(runs)

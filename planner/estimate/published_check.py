@@ -18,9 +18,11 @@ def check_published_runs() -> pd.DataFrame:
     """One row per run: published GPU-hours, the default estimate's band, the error, inside or not."""
     rows = []
     for run in published_runs():
-        est = pretraining(model=run.model, gpu=run.gpu, tokens=run.tokens, seq_len=run.seq_len, efficiencies=DEFAULTS)
+        est = pretraining(model=run.model, gpu=run.gpu, tokens=run.tokens, seq_len=run.seq_len, n_gpus=run.n_gpus,
+                          fp8=run.fp8, efficiencies=DEFAULTS)
         g = est.gpu_hours
-        rows.append({"run": run.name, "gpu": run.gpu, "published_gpu_hours": run.gpu_hours, "mfu_p50": est.mfu.p50,
+        rows.append({"run": run.name, "gpu": run.gpu, "n_gpus": run.n_gpus, "layout": est.layout.describe(),
+                     "published_gpu_hours": run.gpu_hours, "mfu_p50": est.mfu.p50,
                      "estimate_p50": g.p50, "estimate_p10": g.p10, "estimate_p90": g.p90,
                      "error": g.p50 / run.gpu_hours - 1.0, "inside_band": g.contains(run.gpu_hours),
                      "source": f"{run.source.url} ({run.source.note.split(';')[0]})"})
