@@ -60,6 +60,11 @@ def frontier_cached(scenario_toml: str, custom_models: Customs, x: str, y: str):
     return f, (medians[x], medians[y])
 
 
+@st.cache_data(max_entries=16, show_spinner="Laying the run out at each GPU count…")
+def scaling_cached(model: str, gpu: str, tokens: float, seq_len: int) -> pd.DataFrame:
+    return planner.pretraining_scaling(model=model, gpu=gpu, tokens=tokens, seq_len=seq_len)
+
+
 def main() -> None:
     st.set_page_config(page_title="Build vs buy: foundation models", page_icon="📐", layout="wide")
     try:
@@ -93,7 +98,9 @@ def main() -> None:
              lambda: uncertainty.render(lambda n: monte_carlo_cached(toml, customs, n),
                                         lambda: tornado_cached(toml, customs),
                                         lambda x, y: frontier_cached(toml, customs, x, y)),
-             lambda: views.serving(c), lambda: views.training(c),
+             lambda: views.serving(c),
+             lambda: views.training(c, (lambda: scaling_cached(c.pretrain.model, c.pretrain.gpu, c.pretrain.tokens,
+                                                               c.pretrain.seq_len)) if c.pretrain else None),
              lambda: bench.render([scenario.self_host.gpu, scenario.scratch.gpu]),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):

@@ -191,3 +191,25 @@ def frontier(f, point: tuple[float, float] | None = None) -> alt.Chart:
     here = alt.Chart(pd.DataFrame({"x": [point[0]], "y": [point[1]], "label": ["this scenario (P50)"]})).mark_point(
         shape="diamond", size=140, filled=True, color="black").encode(x="x:Q", y="y:Q", tooltip=["label:N"])
     return (cells + here).properties(height=380)
+
+
+def memory(mem, title: str) -> alt.Chart:
+    """A training run's memory per GPU by component, as one stacked bar against the usable memory."""
+    df = pd.DataFrame([{"component": k, "GB": v / 1e9} for k, v in mem.components().items()])
+    bar = alt.Chart(df).mark_bar().encode(x=alt.X("sum(GB):Q", title="GB per GPU"), color=alt.Color("component:N"),
+                                          order=alt.Order("component:N"), tooltip=["component", alt.Tooltip("GB:Q", format=".1f")])
+    line = alt.Chart(pd.DataFrame({"x": [mem.usable / 1e9]})).mark_rule(color="#d62728", strokeDash=[4, 4]).encode(x="x:Q")
+    return (bar + line).properties(title=title, height=80)
+
+
+def scaling(df: pd.DataFrame, title: str) -> alt.Chart:
+    """Pretraining GPU-hours (p50 with its p10-p90 band) against GPUs; wall-clock days in the tooltip."""
+    d = df.reset_index()
+    base = alt.Chart(d).encode(x=alt.X("n_gpus:Q", title="GPUs", scale=alt.Scale(type="log", base=2)))
+    band = base.mark_area(opacity=0.3).encode(y=alt.Y("gpu_hours_p10:Q", title="GPU-hours", scale=alt.Scale(type="log")),
+                                              y2="gpu_hours_p90:Q")
+    line = base.mark_line(point=True).encode(
+        y="gpu_hours_p50:Q", tooltip=["n_gpus", "layout", alt.Tooltip("mfu_p50:Q", format=".0%"),
+                                      alt.Tooltip("gpu_hours_p50:Q", format=",.0f"),
+                                      alt.Tooltip("wall_days_p50:Q", format=".1f", title="days")])
+    return (band + line).properties(title=title)

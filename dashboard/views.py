@@ -137,7 +137,9 @@ def _vs_target(value_s: float, target_s: float | None) -> str:
     return f"{'meets' if value_s <= target_s else 'misses'} {fmt.ms(target_s)} target"
 
 
-def training(c: Comparison) -> None:
+def training(c: Comparison, scaling=None) -> None:
+    """Fine-tuning and pretraining: their numbers, memory per GPU, and (pretraining) the scaling curve.
+    `scaling()`: the cached pretraining_scaling frame of the scratch option, or None."""
     left, right = st.columns(2)
     with left:
         st.subheader("Fine-tuning")
@@ -159,6 +161,13 @@ def training(c: Comparison) -> None:
             _rows(fmt.pretraining_rows(c.pretrain))
         else:
             st.info(f"Not estimated: {md(c.options['scratch'].reason_unavailable)}")
+    for est, what in ((c.finetune, "Fine-tuning"), (c.pretrain, "Pretraining")):
+        if est is not None:
+            st.altair_chart(charts.memory(est.memory, f"{what}: memory per GPU ({est.layout.describe()})"))
+            _rows(fmt.step_rows(est.step))
+    if c.pretrain is not None and scaling is not None and st.toggle("Show how pretraining scales with the GPU count"):
+        df = scaling()
+        st.altair_chart(charts.scaling(df, f"Pretraining {c.pretrain.model}: GPU-hours against GPUs"))
 
 
 def assumptions(c: Comparison) -> None:

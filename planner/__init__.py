@@ -33,6 +33,7 @@ _EXPORTS = {
     "PretrainingEstimate": "estimate.pretraining", "Staffing": "estimate.pretraining",
     "pretraining": "estimate.pretraining",
     "FinetuningEstimate": "estimate.finetuning", "finetuning": "estimate.finetuning",
+    "pretraining_scaling": "estimate.scaling",
     "TrainingLayout": "estimate.layout", "training_memory": "estimate.layout", "MemoryBreakdown": "estimate.layout",
     "Scenario": "decide.scenario", "ApiOption": "decide.scenario", "SelfHostOption": "decide.scenario",
     "ScratchOption": "decide.scenario", "Costs": "decide.scenario", "Flags": "decide.scenario",

@@ -182,7 +182,9 @@ def test_enough_published_runs():
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
 def test_published_run_refers_to_catalog_and_is_sourced(run):
-    assert set(run) == {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "source"}
+    assert {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "source"} <= set(run)
+    assert set(run) <= {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "fp8", "source"}
+    assert run["n_gpus"] >= 8 and run["n_gpus_note"]
     assert planner.model(run["model"]).name == run["model"]
     assert planner.gpu(run["gpu"]).name == run["gpu"]
     assert run["tokens"] > 1e11 and run["gpu_hours"] > 1e4 and run["seq_len"] >= 2048

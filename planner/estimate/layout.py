@@ -91,7 +91,8 @@ class TrainingLayout:
         parts = [f"TP{self.tp}", f"PP{self.pp}" + (f"/v{self.virtual_stages}" if self.virtual_stages > 1 else ""),
                  f"DP{self.dp}"] + ([f"EP{self.ep}"] if self.ep > 1 else []) \
             + ([f"CP{self.cp}"] if self.cp > 1 else [])
-        extra = [f"ZeRO-{self.zero_stage}", f"micro-batch {self.micro_batch}", f"{self.recompute} recompute",
+        extra = [f"ZeRO-{self.zero_stage}", f"micro-batch {self.micro_batch}",
+                 "no recomputation" if self.recompute == "none" else f"{self.recompute} recomputation",
                  self.optimizer] + ([f"{self.offload} offload"] if self.offload != "none" else []) \
             + (["fp8 GEMMs"] if self.fp8 else [])
         return " x ".join(parts) + " (" + ", ".join(extra) + ")"

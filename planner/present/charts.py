@@ -171,3 +171,42 @@ def frontier_figure(f, point: tuple[float, float] | None = None) -> Figure:
         handles += ax.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=0.9)
     return fig
+
+
+def memory_figure(mem, title: str) -> Figure:
+    """A MemoryBreakdown as one stacked bar against the GPU's usable memory."""
+    fig = Figure(figsize=(_SIZE_IN[0], 2.2), layout="constrained")
+    ax = fig.add_subplot()
+    left = 0.0
+    for (name, value), colour in zip(mem.components().items(), ("#3182bd", "#6baed6", "#9ecae1", "#fd8d3c", "#bdbdbd")):
+        ax.barh([0], [value / 1e9], left=left, color=colour, label=f"{name} {value / 1e9:.1f} GB")
+        left += value / 1e9
+    ax.axvline(mem.usable / 1e9, color="#d62728", linestyle="--", linewidth=1, label=f"usable {mem.usable / 1e9:.0f} GB")
+    ax.set_yticks([])
+    ax.set_xlabel("GB per GPU")
+    ax.set_title(title)
+    fig.legend(loc="outside lower center", ncols=3, fontsize=8)
+    return fig
+
+
+def scaling_figure(df, title: str) -> Figure:
+    """GPU-hours (p50, p10-p90 shaded) and wall-clock days against the number of GPUs."""
+    fig = Figure(figsize=_SIZE_IN, layout="constrained")
+    ax = fig.add_subplot()
+    n = df.index.to_numpy(dtype=float)
+    ax.fill_between(n, df["gpu_hours_p10"], df["gpu_hours_p90"], color="#9ecae1", alpha=0.5, label="GPU-hours p10-p90")
+    ax.plot(n, df["gpu_hours_p50"], "o-", color="#3182bd", label="GPU-hours p50")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("GPUs")
+    ax.set_ylabel("GPU-hours")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: count(v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: count(v)))
+    days = ax.twinx()
+    days.plot(n, df["wall_days_p50"], "s--", color="#e6550d", label="wall-clock days p50")
+    days.set_yscale("log")
+    days.set_ylabel("days")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    handles = ax.get_legend_handles_labels()[0] + days.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper center", fontsize=8)
+    return fig

@@ -16,6 +16,9 @@ from ..core.errors import PlannerError
 from ..core.results import as_plain
 from ..core.version import __version__
 from . import formatting as fmt
+from .cli_common import given as _given
+from .cli_common import out as _out
+from .cli_training import _layout_options, _print_training, cmd_scaling, parse_layout
 from .cli_uncertainty import add_commands as uncertainty_commands
 
 TABLE_FORMATS = ("table", "markdown", "csv", "json")
@@ -24,10 +27,6 @@ TABLE_FORMATS = ("table", "markdown", "csv", "json")
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not argparse's usage block
         self.exit(2, f"planner: error: {message} (see: {self.prog} --help)\n")
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text.rstrip("\n") + "\n")
 
 
 # ---- compare, report ----
@@ -138,10 +137,6 @@ def cmd_prices(a) -> int:
 
 # ---- estimate ----
 
-def _given(a, *names) -> dict:
-    """Only the options the user gave: every default lives in the planner API, not here."""
-    return {n: getattr(a, n) for n in names if getattr(a, n) is not None}
-
 
 def _print_rows(rows, est, a) -> int:
     if a.format == "json":
@@ -154,16 +149,19 @@ def _print_rows(rows, est, a) -> int:
 def cmd_pretrain(a) -> int:
     from ..estimate.pretraining import Staffing, pretraining
     staff = Staffing(**_given(a, "researchers", "months")) if (a.researchers or a.months) else None
-    est = pretraining(model=a.model, gpu=a.gpu, staffing=staff,
+    layout = parse_layout(a.layout) if a.layout else None
+    est = pretraining(model=a.model, gpu=a.gpu, staffing=staff, layout=layout, fp8=a.fp8,
                       **_given(a, "tokens", "n_gpus", "seq_len", "prep_months"))
-    return _print_rows(fmt.pretraining_rows(est), est, a)
+    return _print_training(fmt.pretraining_rows(est), est, a)
 
 
 def cmd_finetune(a) -> int:
     from ..estimate.finetuning import finetuning
-    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens,
-                     **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank"))
-    return _print_rows(fmt.finetuning_rows(est), est, a)
+    layout = parse_layout(a.layout) if a.layout else None
+    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout,
+                     **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank", "lora_targets", "packing",
+                              "example_tokens", "optimizer", "offload", "framework"))
+    return _print_training(fmt.finetuning_rows(est), est, a)
 
 
 def cmd_serve(a) -> int:
@@ -263,7 +261,7 @@ def _results_option(p) -> None:
 
 def _estimate_commands(sub) -> None:
     est = sub.add_parser("estimate", help="one-off estimates without a scenario file").add_subparsers(
-        dest="what", required=True, metavar="{pretrain,finetune,serve}")
+        dest="what", required=True, metavar="{pretrain,scaling,finetune,serve}")
     p = est.add_parser("pretrain", help="pretraining compute, time and cost")
     _hardware(p, model_required=True)
     p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
@@ -272,13 +270,29 @@ def _estimate_commands(sub) -> None:
     p.add_argument("--researchers", type=float, help="staff on the project (with --months)")
     p.add_argument("--months", type=float, help="how long the staff is needed")
     p.add_argument("--prep-months", type=float)
+    _layout_options(p)
     p.set_defaults(run=cmd_pretrain)
+    p = est.add_parser("scaling", help="pretraining GPU-hours, days and MFU against the number of GPUs")
+    _hardware(p, model_required=True)
+    p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
+    p.add_argument("--seq-len", type=int)
+    p.add_argument("--gpus", help="comma-separated GPU counts (default: powers of two from the fewest that fit)")
+    p.add_argument("--fp8", action="store_true", help="GEMMs in fp8 (Transformer Engine style)")
+    p.set_defaults(run=cmd_scaling)
     p = est.add_parser("finetune", help="fine-tuning compute, time and cost")
     _hardware(p)
     p.add_argument("--method", choices=("full", "lora", "qlora"))
     p.add_argument("--tokens", type=float, required=True, help="training tokens per epoch")
-    for flag, kind in (("--epochs", float), ("--n-gpus", int), ("--seq-len", int), ("--lora-rank", int)):
+    for flag, kind in (("--epochs", float), ("--n-gpus", int), ("--seq-len", int), ("--lora-rank", int),
+                       ("--example-tokens", float)):
         p.add_argument(flag, type=kind)
+    p.add_argument("--lora-targets", choices=("all-linear", "attention", "qv"))
+    p.add_argument("--no-packing", dest="packing", action="store_false", default=None,
+                   help="one example per sequence, padded to --seq-len (with --example-tokens real tokens)")
+    p.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd"))
+    p.add_argument("--offload", choices=("none", "optimizer", "params"))
+    p.add_argument("--framework", choices=("eager", "compiled"))
+    p.add_argument("--layout", help='a training layout, e.g. "tp=2,dp=4,zero=3,mb=2,recompute=full" (default: searched)')
     p.set_defaults(run=cmd_finetune)
     p = est.add_parser("serve", help="replicas, batch, latency and cost to serve a workload")
     _hardware(p)

@@ -5,19 +5,14 @@ and frontier()'s, and `--format json` prints the result's to_dict() unchanged.
 """
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 
 from ..core.errors import PlannerError
 from . import formatting as fmt
 from . import labels
+from .cli_common import out as _out
 
 TABLE_FORMATS = ("table", "markdown", "csv", "json")
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text.rstrip("\n") + "\n")
 
 
 def _load(path: str):

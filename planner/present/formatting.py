@@ -96,7 +96,9 @@ def serving_rows(plan) -> list[tuple[str, str]]:
 def pretraining_rows(p) -> list[tuple[str, str]]:
     """(quantity, text) for a PretrainingEstimate."""
     return [("Model / GPU", f"{p.model} / {p.gpu}"), ("GPUs (fewest that fit)", f"{p.n_gpus:,} ({p.min_gpus:,})"),
+            ("Layout", p.layout.describe()), ("Global batch", f"{count(p.global_batch_tokens)} tokens"),
             ("Training tokens", count(p.tokens)), ("Training compute", f"{p.training_flops:.3g} FLOP"),
+            ("Predicted MFU", band(p.mfu, lambda x: f"{x:.0%}")),
             ("GPU-hours", band(p.gpu_hours, count)), ("Wall-clock", band(p.wall_days, unit="days")),
             ("Compute cost", band(p.cost_usd, usd)), ("Staff cost", usd(p.staff_cost_usd)),
             ("Total", band(p.total_cost_usd, usd)),
@@ -104,10 +106,23 @@ def pretraining_rows(p) -> list[tuple[str, str]]:
             ("Efficiencies", p.efficiency_source)]
 
 
+def memory_rows(mem) -> list[tuple[str, str]]:
+    """(component, GB per GPU) of a MemoryBreakdown, with the total against what the GPU offers."""
+    rows = [(k, f"{v / 1e9:.1f} GB") for k, v in mem.components().items()]
+    return rows + [("total", f"{mem.total / 1e9:.1f} GB of {mem.usable / 1e9:.1f} GB usable")]
+
+
+def step_rows(step) -> list[tuple[str, str]]:
+    """(where the time goes, seconds and share) of a StepBreakdown; zero components left out."""
+    total = step.total_s
+    return [(k, f"{ms(v)} ({v / total:.0%})") for k, v in step.components().items() if v > 0] + [("step", ms(total))]
+
+
 def finetuning_rows(f) -> list[tuple[str, str]]:
     """(quantity, text) for a FinetuningEstimate."""
     return [("Model / GPU / method", f"{f.model} / {f.gpu} / {f.method}"),
-            ("GPUs (fewest that fit)", f"{f.n_gpus} ({f.min_gpus})"),
+            ("GPUs (fewest that fit)", f"{f.n_gpus} ({f.min_gpus})"), ("Layout", f.layout.describe()),
+            ("Predicted MFU", band(f.mfu, lambda x: f"{x:.0%}")),
             ("Tokens x epochs", f"{count(f.tokens)} x {f.epochs:g}"), ("Trainable parameters", count(f.trainable_params)),
             ("Memory per GPU", f"{f.memory_per_gpu_bytes / 2**30:.3g} GiB"),
             ("GPU-hours", band(f.gpu_hours)), ("Wall-clock", band(f.wall_days, unit="days")),

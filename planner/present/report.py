@@ -27,6 +27,7 @@ from . import labels
 REPORT_MD = "report.md"
 SCENARIO_COPY = "scenario.toml"
 CHART_FILES = {"cumulative_cost": "cumulative_cost.png", "cost_vs_traffic": "cost_vs_traffic.png",
+               "training_memory": "training_memory.png", "training_scaling": "training_scaling.png",
                "tornado": "tornado.png", "frontier": "frontier.png"}
 COMPARISON_CHARTS = ("cumulative_cost", "cost_vs_traffic")  # under "Charts"; the others under "How sure..."
 REPORT_SAMPLES = 20_000  # Monte Carlo samples: P(cheapest) has a standard error <= 0.35 points (binomial, p = 0.5)
@@ -81,7 +82,10 @@ _CAPTIONS = {"cumulative_cost": "Cumulative cost (p50) by month; dots mark where
                                 "the dashed line this scenario's traffic.",
              "tornado": "The cost gap between the two cheapest options as each input moves from its P10 to its P90.",
              "frontier": f"Cheapest option over {FRONTIER_AXES[0]} x {FRONTIER_AXES[1]}, every other input at its "
-                         "P50; the star marks this scenario."}
+                         "P50; the star marks this scenario.",
+             "training_memory": "Memory per GPU of the training run by component, against what the GPU offers.",
+             "training_scaling": "Pretraining GPU-hours (p50, p10-p90 shaded) and wall-clock days against the "
+                                 "number of GPUs, each count laid out afresh."}
 
 
 def _images(chart_files: dict[str, str] | None, names) -> list[str]:
@@ -136,12 +140,17 @@ def _capacity(c: Comparison) -> str:
     return "\n\n".join(parts) or "No self-hosted option is available."
 
 
-def _training(c: Comparison) -> str:
+def _training(c: Comparison, chart_files: dict[str, str] | None = None) -> str:
     out = []
     for title, est, rows in (("Pretraining", c.pretrain, fmt.pretraining_rows),
                              ("Fine-tuning", c.finetune, fmt.finetuning_rows)):
         if est is not None:
-            out += [f"### {title}", fmt.markdown_table(pd.DataFrame(rows(est), columns=["Quantity", "p50 [p10-p90]"]))]
+            out += [f"### {title}", fmt.markdown_table(pd.DataFrame(rows(est), columns=["Quantity", "p50 [p10-p90]"])),
+                    f"Memory per GPU ({est.layout.describe()}):",
+                    fmt.markdown_table(pd.DataFrame(fmt.memory_rows(est.memory), columns=["Component", "Per GPU"])),
+                    "One optimizer step, by where the time goes (p50):",
+                    fmt.markdown_table(pd.DataFrame(fmt.step_rows(est.step), columns=["Part", "Seconds"]))]
+    out += _images(chart_files, ("training_memory", "training_scaling"))
     return "\n\n".join(out) or "No training in this scenario."
 
 
@@ -202,7 +211,7 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
                 ("The question", _question(c, s)), ("Recommendation", _recommendation(c)),
                 ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
                 ("How sure is the recommendation?", _confidence(c, s, chart_files, samples)),
-                ("Serving capacity", _capacity(c)), ("Training estimates", _training(c)),
+                ("Serving capacity", _capacity(c)), ("Training estimates", _training(c, chart_files)),
                 ("Prompt vs fine-tune", _prompt_trades(c)), ("Assumptions", _assumptions(c, s)),
                 ("Provenance", _provenance(c, s, scenario_sha256))]
     return "\n\n".join(text if title is None else f"## {title}\n\n{text}" for title, text in sections) + "\n"
@@ -238,10 +247,26 @@ def _sensitivity_figures(c: Comparison, s: Scenario) -> dict:
     return out
 
 
+def _training_figures(c: Comparison, s: Scenario) -> dict:
+    """The pretraining run's memory per GPU and its scaling curve (the fine-tune's memory without one)."""
+    from ..estimate.scaling import pretraining_scaling
+    from .charts import memory_figure, scaling_figure
+    est = c.pretrain or c.finetune
+    if est is None:
+        return {}
+    out = {"training_memory": memory_figure(est.memory, f"{est.model} on {est.n_gpus} x {est.gpu}: memory per GPU")}
+    if c.pretrain is not None:
+        p = c.pretrain
+        df = pretraining_scaling(model=p.model, gpu=p.gpu, tokens=p.tokens, seq_len=p.seq_len)
+        out["training_scaling"] = scaling_figure(df, f"Pretraining {p.model} on {fmt.count(p.tokens)} tokens: "
+                                                     "GPU-hours and days against GPUs")
+    return out
+
+
 def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha: str) -> None:
     from .charts import cost_vs_traffic_figure, cumulative_cost_figure
     figures = {"cumulative_cost": cumulative_cost_figure(c), "cost_vs_traffic": cost_vs_traffic_figure(c),
-               **_sensitivity_figures(c, s)}
+               **_sensitivity_figures(c, s), **_training_figures(c, s)}
     for name, fig in figures.items():
         fig.savefig(folder / CHART_FILES[name], dpi=120)
     (folder / SCENARIO_COPY).write_bytes(scenario_bytes)
