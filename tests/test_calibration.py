@@ -194,7 +194,7 @@ def test_a_cpu_profile_describes_the_cpu_as_a_gpu_spec(tmp_path):
 
 
 @pytest.mark.parametrize("break_it, reason", [
-    (lambda d: d.update(schema_version=2), "schema_version 2 is not supported"),
+    (lambda d: d.update(schema_version=3), "schema_version 3 is not supported"),
     (lambda d: d.update(points=[d["points"][-1]]), "no usable points"),
 ])
 def test_bad_input_is_refused_naming_the_file(tmp_path, break_it, reason):
