@@ -65,7 +65,7 @@ class Accel:
         if u is None:
             return None
         u = str(u)
-        return u if u.startswith("GPU-") else f"GPU-{u}"
+        return u if u.startswith(("GPU-", "MIG-")) else f"GPU-{u}"
 
 
 def as_accel(device: str | Accel) -> Accel:

@@ -21,6 +21,12 @@ class GraphMismatchError(RuntimeError):
     """The replayed graph's output differs from the eager step's."""
 
 
+def record(graph, step: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """Capture `step` into `graph` (the one line tests replace to replay it on a CPU)."""
+    with torch.cuda.graph(graph):
+        return step()
+
+
 def capture(step: Callable[[], torch.Tensor], accel: Accel, *, check: bool = True) -> Callable[[], None]:
     """A replay function for `step` (which returns logits); checked against an eager call."""
     side = torch.cuda.Stream(device=accel.index)
@@ -31,8 +37,7 @@ def capture(step: Callable[[], torch.Tensor], accel: Accel, *, check: bool = Tru
     torch.cuda.current_stream(accel.index).wait_stream(side)
     accel.sync()
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = step()  # a static output buffer, rewritten by every replay
+    out = record(graph, step)  # a static output buffer, rewritten by every replay
     if check:
         graph.replay()
         accel.sync()

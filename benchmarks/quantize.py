@@ -54,6 +54,11 @@ def _compiled():
     for name in ("recompile_limit", "cache_size_limit"):  # the name changed across torch versions
         if hasattr(dynamo, name):
             setattr(dynamo, name, max(getattr(dynamo, name), COMPILE_RECOMPILE_LIMIT))
+    if COMPILE_BACKEND == "inductor":
+        import torch._inductor.config as inductor
+        # gpt-fast's setting; it also lets inductor rewrite a 1-row matmul as a reduction
+        # (torch/_inductor/decomposition.py, mm), into which the int8 -> float cast fuses.
+        inductor.coordinate_descent_tuning = True
     return torch.compile(dequant_matmul, backend=COMPILE_BACKEND, fullgraph=True, dynamic=False)
 
 

@@ -31,12 +31,12 @@ STORED_DTYPE = torch.bfloat16  # halves the file; the reference IS these rounded
 
 @dataclass(frozen=True)
 class TrainSettings:
-    steps: int = 600
+    steps: int = 200
     batch: int = 8
     seq_len: int = 256
     lr: float = 3e-3  # high for a transformer, usual for one this small (nanoGPT's char model uses 1e-3)
     min_lr: float = 3e-4
-    warmup_steps: int = 30
+    warmup_steps: int = 20
     weight_decay: float = 0.1
     betas: tuple = (0.9, 0.95)  # as nanoGPT and Llama
     grad_clip: float = 1.0

@@ -201,6 +201,8 @@ def run_suite(*, device: str | Accel, quick: bool, plan: Plan | None = None, pro
     the CPUs (for shared machines); each point records the CPU share others used meanwhile.
     """
     accel = as_accel(device)
+    if accel.is_cuda:
+        torch.cuda.set_device(accel.index)  # events, streams and graphs then belong to this GPU
     torch.set_num_threads(torch.get_num_threads() if accel.is_cuda else cores())
     c = Context(accel=accel, plan=plan or PLANS[(accel.kind, quick)])
     doc = {"schema_version": SCHEMA_VERSION, "env": environment(accel, c.torch_dtype),

@@ -28,9 +28,13 @@ def _text(v) -> str:
 
 def _handle(nv, accel: Accel) -> tuple[object, str]:
     uuid = accel.uuid()
+    why = "no UUID from torch"
     if uuid:
-        return nv.nvmlDeviceGetHandleByUUID(uuid.encode() if isinstance(uuid, str) else uuid), f"uuid {uuid}"
-    return nv.nvmlDeviceGetHandleByIndex(accel.index), f"index {accel.index} (no UUID from torch: may be another GPU)"
+        try:
+            return nv.nvmlDeviceGetHandleByUUID(uuid.encode()), f"uuid {uuid}"
+        except nv.NVMLError as e:
+            why = f"NVML does not know UUID {uuid}: {e}"
+    return nv.nvmlDeviceGetHandleByIndex(accel.index), f"index {accel.index} ({why}; may be another GPU)"
 
 
 def nvml_info(accel: Accel | None = None) -> dict:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import torch
 
-from benchmarks import quantize
+from benchmarks import graphs, quantize
 from benchmarks.accel import Accel
 
 DEVICE_NAME = "NVIDIA H100 80GB HBM3"  # a catalog GPU, so catalog peaks and physics checks apply
@@ -40,16 +40,18 @@ class Graph:
     captured = 0
 
     def __init__(self):
-        self.replays = 0
+        self.replays, self.step = 0, None
 
-    def replay(self):  # the captured step ran once, eagerly, inside the fake capture
+    def replay(self):  # re-runs the captured step eagerly, so timings and rates stay physical
         self.replays += 1
+        self.step()
 
 
-@contextmanager
-def graph(g, **_):
+def record(g: Graph, step):
+    """graphs.record on a CPU: remember the step for replay() and run it once, as capture does."""
     Graph.captured += 1
-    yield
+    g.step = step
+    return step()
 
 
 class Stream:
@@ -98,9 +100,10 @@ def install(monkeypatch) -> Accel:
     for name, value in {"is_available": lambda: True, "device_count": lambda: 1, "current_device": lambda: 0,
                         "get_device_name": lambda i=0: DEVICE_NAME, "get_device_properties": properties,
                         "get_device_capability": lambda i=0: (9, 0), "synchronize": lambda i=None: None,
-                        "empty_cache": lambda: None, "Event": Event, "CUDAGraph": Graph, "graph": graph,
+                        "empty_cache": lambda: None, "set_device": lambda i: None, "Event": Event, "CUDAGraph": Graph,
                         "Stream": Stream, "stream": stream, "current_stream": lambda i=None: Stream(i)}.items():
         monkeypatch.setattr(cuda, name, value)
+    monkeypatch.setattr(graphs, "record", record)
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
     # The compiled int8 candidate through dynamo without a code generator (inductor would compile C++ here).
     monkeypatch.setattr(quantize, "COMPILE_BACKEND", "eager")

@@ -17,9 +17,9 @@ from benchmarks.schema import calibration_points, validate_results  # noqa: E402
 
 PLAN = plans.Plan("bfloat16", min_run_s=0.01, gate_windows=2,
                   gemm=((64, 64, 64, "bfloat16"), (64, 64, 64, "float8_e4m3fn")),
-                  bandwidth_bytes=(2**16,), train=(("tiny", 1, 16),), prefill=(("tiny", 1, 16),),
-                  decode=(("tiny", 1, 16), ("tiny", 2, 16)), eager_decode=(("tiny", 1, 16),),
-                  quantized_configs=("tiny",), quantized_prefill=False)
+                  bandwidth_bytes=(2**16,), train=(("tiny-mha", 1, 16),), prefill=(("tiny-mha", 1, 16),),
+                  decode=(("tiny-mha", 1, 16), ("tiny-mha", 2, 16)), eager_decode=(("tiny-mha", 1, 16),),
+                  quantized_configs=("tiny-mha",), quantized_prefill=False)
 FLUSH = L2_MULTIPLE * fake_cuda.L2_BYTES
 
 
@@ -83,7 +83,7 @@ def test_int8_kernel_is_chosen_by_timing_among_all_candidates(run):
     doc, _, _ = run
     if not CHECKPOINT.exists():
         pytest.skip("no trained checkpoint")
-    assert set(doc["kernels"]) == {"tiny rows=1", "tiny rows=2"}
+    assert set(doc["kernels"]) == {"tiny-mha rows=1", "tiny-mha rows=2"}
     for choice in doc["kernels"].values():
         timed = {k: r["median_s"] for k, r in choice["candidates"].items() if "median_s" in r}
         assert "dequant_compiled" in choice["candidates"] and choice["chosen"] == min(timed, key=timed.get)
@@ -127,7 +127,7 @@ def test_a_kernel_that_fails_in_the_point_falls_back_to_the_next_fastest(monkeyp
     accel = fake_cuda.install(monkeypatch)
     c = suite.Context(accel=accel, plan=PLAN)
     c.quality["int8-weight-only"] = {"passed": True}
-    c.kernels["tiny rows=1"] = {"chosen": "int8pack_mm", "candidates": {
+    c.kernels["tiny-mha rows=1"] = {"chosen": "int8pack_mm", "candidates": {
         "int8pack_mm": {"median_s": 1e-6}, "dequant_matmul": {"median_s": 2e-6}, "dequant_compiled": {"failed": "x"}}}
     real = workloads.decode
 
@@ -137,7 +137,7 @@ def test_a_kernel_that_fails_in_the_point_falls_back_to_the_next_fastest(monkeyp
         return real(model, **kw)
 
     monkeypatch.setattr(workloads, "decode", decode)
-    rec = suite._decode(c, "tiny", "int8-weight-only", 1, 16)
+    rec = suite._decode(c, "tiny-mha", "int8-weight-only", 1, 16)
     assert rec["kernel"] == "dequant_matmul" and "int8pack_mm: RuntimeError" in rec["kernel_failures"][0]
 
 
