@@ -213,3 +213,22 @@ def test_progress_bar_draws_one_line_in_place_only_on_a_tty():
         bar.close()
     assert tty.getvalue().count("\r") == 2 and tty.getvalue().count("\n") == 1 and "2/2" in tty.getvalue()
     assert pipe.getvalue() == ""
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_graph_decode_on_a_real_gpu_beats_eager_and_stays_physical():
+    from benchmarks import workloads
+    from benchmarks.accel import as_accel
+    from benchmarks.model import build, config
+    from benchmarks.schema import check_point, limits_for
+    accel = as_accel("cuda")
+    model = build(config("small"), device=accel.tensor_device, dtype=torch.bfloat16)
+    kw = dict(batch=1, context_len=256, device=accel, dtype="bfloat16", peak_bytes_per_s=None, min_run_s=0.1)
+    graph, eager = workloads.decode(model, **kw), workloads.decode(model, **kw, mode="eager")
+    assert graph["mode"] == "cuda-graph" and graph["timer"] == "cuda_events" and graph["repeats"] >= 10
+    assert graph["median_s"] < eager["median_s"] and eager["calibration"] is False
+    limits = limits_for({"device": "cuda", "device_name": accel.name()})
+    for p in (graph, eager, micro.gemm(m=4096, n=4096, k=4096, dtype="bfloat16", device=accel, min_run_s=0.1),
+              micro.bandwidth(n_bytes=2**28, device=accel, min_run_s=0.1)):
+        assert check_point(p, limits=limits)
