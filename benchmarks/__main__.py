@@ -39,11 +39,11 @@ def _si(value: float | None, unit: str) -> str:
 
 def summary_table(doc: dict) -> str:
     """One line per point: what, sizes, median time with spread, and its rates."""
-    rows = [f"{'kind':<10} {'model':<6} {'quant':<16} {'mode':<10} {'params':<34} {'median':>9} {'iqr':>8}  rates"]
+    rows = [f"{'kind':<10} {'model':<6} {'quant':<16} {'mode':<10} {'params':<44} {'median':>9} {'iqr':>8}  rates"]
     for p in doc["points"]:
         model = (p.get("model") or {}).get("name", "") if isinstance(p.get("model"), dict) else ""
-        params = " ".join(f"{k}={v}" for k, v in p["params"].items())[:34]
-        head = f"{p['kind']:<10} {model:<6} {p.get('quantized') or '':<16} {p.get('mode', ''):<10} {params:<34}"
+        params = " ".join(f"{k}={v}" for k, v in p["params"].items())[:44]
+        head = f"{p['kind']:<10} {model:<6} {p.get('quantized') or '':<16} {p.get('mode', ''):<10} {params:<44}"
         if "skipped" in p:
             rows.append(f"{head} skipped: {p['skipped'][:80]}")
             continue
@@ -79,7 +79,8 @@ def _busy_warning(doc: dict) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap = _Parser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = ap.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the suite and write one results JSON (default)")

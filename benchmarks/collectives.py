@@ -23,9 +23,10 @@ from .timing import summarize
 
 OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 KIB, MIB, GIB = 2**10, 2**20, 2**30
-# CPU default stops at 64 MiB: gloo over loopback moves ~1 GB/s on a small VM, so larger sizes
-# cost seconds per call and the 2-process default run would pass a minute. GPUs go to 1 GiB.
-DEFAULT_MAX_BYTES = {"gloo": 64 * MIB, "nccl": 1 * GIB}
+# CPU default stops at 16 MiB: gloo over loopback moved 0.1-0.7 GB/s on the shared 2-core VM,
+# so 64 MiB calls take 0.1-0.4 s each and a default run to 64 MiB took 57 s; to 16 MiB it stays
+# well under a minute and is still far past the latency regime (~1 ms). GPUs go to 1 GiB.
+DEFAULT_MAX_BYTES = {"gloo": 16 * MIB, "nccl": 1 * GIB}
 
 
 def sizes_between(lo: int, hi: int, factor: int = 4) -> list[int]:
@@ -149,7 +150,7 @@ def add_arguments(p, out_args) -> None:
     p.add_argument("--device", default=None, help="cpu (gloo) or cuda (NCCL) (default: cpu)")
     p.add_argument("--min-bytes", type=int, default=KIB, help="smallest message (default 1 KiB)")
     p.add_argument("--max-bytes", type=int, default=None,
-                   help="largest message (default: 64 MiB on CPU, 1 GiB on GPU, capped by free memory)")
+                   help="largest message (default: 16 MiB on CPU, 1 GiB on GPU, capped by free memory)")
     p.add_argument("--min-run-s", type=float, default=0.1, help="timed seconds per size (at least 10 calls)")
     out_args(p, "results file (default: <out-dir>/collectives-<backend>-<nproc>.json)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")

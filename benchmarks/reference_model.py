@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -96,10 +95,18 @@ def train(s: TrainSettings, *, log=print) -> tuple[Transformer, dict]:
 
 
 def save(model: Transformer, record: dict, path: Path) -> None:
+    """The bf16 state dict at `path` and the record beside it (.json), each written atomically."""
+    import os
+
+    from .schema import write_results
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.to(STORED_DTYPE) for k, v in model.state_dict().items()}
-    torch.save(state, path)
-    path.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save({k: v.to(STORED_DTYPE) for k, v in model.state_dict().items()}, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_results(record, path.with_suffix(".json"))
 
 
 def load_reference(*, device: str = "cpu", dtype: torch.dtype = torch.float32,
