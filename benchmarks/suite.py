@@ -178,10 +178,10 @@ def run_point(c: Context, kind: str, params: dict, fn) -> dict:
         return micro.skipped(kind, params, f"{type(e).__name__}: {_first_line(e)}", **extra)
 
 
-def _admit(rec: dict, env: dict) -> dict:
+def _admit(rec: dict, env: dict, peaks: dict) -> dict:
     """The record, or a skipped one if the results validator refuses it (so the file stays readable)."""
     try:
-        check_point(rec, limits=limits_for(env))
+        check_point(rec, limits=limits_for(env, peaks))
     except ResultsFileError as e:
         return micro.skipped(rec["kind"], rec["params"], f"refused by the results validator: {e}",
                              quantized=rec.get("quantized"))
@@ -222,7 +222,7 @@ def run_suite(*, device: str | Accel, quick: bool, plan: Plan | None = None, pro
                 rec["telemetry"] = sampler.window(t0, time.monotonic())
             c.points.append(rec)
             _update_peaks(c, doc["env"])
-            c.points[-1] = _admit(rec, doc["env"])
+            c.points[-1] = _admit(rec, doc["env"], c.peaks)
             if "skipped" in c.points[-1]:
                 _update_peaks(c, doc["env"])  # without the refused point
             doc["wall_s"] = time.monotonic() - started

@@ -110,6 +110,15 @@ def test_a_recorded_fraction_above_one_or_inconsistent_is_refused():
     _refused(_doc(_gemm(), {**p, "mfu": 0.5}), "is not flops_per_s / peak_flops_per_s")
 
 
+def test_above_the_runs_own_best_is_refused_where_peaks_are_measured():
+    train = {**_gemm(), "kind": "train", "params": {"batch": 1, "seq_len": 10}, "tokens_per_s": 10 / 1e-3,
+             "flops_per_s": 5e9}
+    peaks = {"flops_per_s": 1e9, "flops_source": "best float32 FLOP/s measured in this run"}
+    env = {"device": "cpu", "dtype": "float32"}
+    _refused(_doc(_gemm(), train, env=env, peaks=peaks), r"MFU 5 > 1: .* above the run's own best")
+    validate_results(_doc(_gemm(), train, env=env, peaks={**peaks, "flops_per_s": 5e9}))
+
+
 @pytest.mark.parametrize("key, value", [("flops_per_s", 1e18), ("bytes_per_s", 1e16)])
 def test_absurd_rates_are_refused_everywhere(key, value):
     p = _gemm(**{key: value}) if key == "bytes_per_s" else None

@@ -163,7 +163,7 @@ def validate_results(d) -> dict:
     for key in ("settings", "peaks", "quality"):
         if key in d and not isinstance(d[key], dict):
             raise ResultsFileError(f"'{key}' must be an object, got {type(d[key]).__name__}")
-    limits = limits_for(env)
+    limits = limits_for(env, d.get("peaks"))
     measured = 0
     for i, p in enumerate(d["points"]):
         try:
@@ -180,28 +180,38 @@ def validate_results(d) -> dict:
 
 
 class PointLimits:
-    """What the points of one document are checked against: catalog peaks on a catalog GPU."""
+    """What the points of one document are checked against: the catalog's dense peaks on a
+    catalog GPU; elsewhere the run's own best (its `peaks`, in its compute dtype), if recorded."""
 
-    def __init__(self, spec=None, where: str = ""):
-        self.spec, self.where = spec, where
+    def __init__(self, spec=None, where: str = "", own: dict | None = None, dtype: str | None = None):
+        self.spec, self.where, self.own, self.dtype = spec, where, own or {}, dtype
 
     def peak_flops(self, dtype) -> tuple[float | None, str]:
+        if self.spec is None:
+            own = self.own.get("flops_per_s") if dtype == self.dtype else None
+            return (own, "the run's own best (peaks.flops_per_s)") if _positive(own) else (None, "")
         from ..catalog.devices import PEAK_KEY
         key = PEAK_KEY.get(dtype) if isinstance(dtype, str) else None
-        peak = self.spec.peak_flops.get(key) if self.spec and key else None
+        peak = self.spec.peak_flops.get(key) if key else None
         return peak, f"{self.where} dense {key} peak"
 
     def peak_bytes(self) -> tuple[float | None, str]:
-        return (self.spec.memory_bytes_per_s, f"{self.where} memory bandwidth") if self.spec else (None, "")
+        if self.spec is None:
+            own = self.own.get("bytes_per_s")
+            return (own, "the run's own best (peaks.bytes_per_s)") if _positive(own) else (None, "")
+        return self.spec.memory_bytes_per_s, f"{self.where} memory bandwidth"
 
 
-def limits_for(env: dict) -> PointLimits:
-    """The catalog GPU's peaks for a CUDA run on a GPU the catalog lists; no limits otherwise."""
+def limits_for(env: dict, peaks: dict | None = None) -> PointLimits:
+    """The catalog GPU's peaks for a CUDA run on a GPU the catalog lists; otherwise the run's
+    own best from `peaks` (a measured peak is the best point of the run, so none exceeds it)."""
+    own = (peaks or {}) if isinstance(peaks, dict) else {}
+    dtype = env.get("dtype") if isinstance(env.get("dtype"), str) else None
     if env.get("device") != "cuda" or not isinstance(env.get("device_name"), str):
-        return PointLimits()
+        return PointLimits(own=own, dtype=dtype)
     from ..catalog.devices import catalog_gpu
     spec = catalog_gpu(env["device_name"])
-    return PointLimits(spec, f"the catalog {spec.name}" if spec else "")
+    return PointLimits(spec, f"the catalog {spec.name}", own, dtype) if spec else PointLimits(own=own, dtype=dtype)
 
 
 def check_point(p, *, version: int = SCHEMA_VERSION, limits: PointLimits | None = None) -> bool:
@@ -295,12 +305,12 @@ def _check_physics(p: dict, limits: PointLimits) -> None:
             raise ResultsFileError(f"{key} {p[key]!r} is not a positive number below {cap:.0e} (no device reaches it)")
     if p.get("flops_per_s") is not None:
         peak, what = limits.peak_flops(p["dtype"])
-        if peak and p["flops_per_s"] > peak:
+        if peak and p["flops_per_s"] > peak * (1 + REL_TOL):
             raise ResultsFileError(f"MFU {p['flops_per_s'] / peak:.3g} > 1: {p['flops_per_s']:.4g} FLOP/s "
                                    f"is above {what} ({peak:.4g} FLOP/s)")
     if p.get("bytes_per_s") is not None:
         peak, what = limits.peak_bytes()
-        if peak and p["bytes_per_s"] > peak:
+        if peak and p["bytes_per_s"] > peak * (1 + REL_TOL):
             raise ResultsFileError(f"MBU {p['bytes_per_s'] / peak:.3g} > 1: {p['bytes_per_s']:.4g} B/s "
                                    f"is above {what} ({peak:.4g} B/s)")
 
