@@ -46,11 +46,12 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, n: int, backend: str, sizes: list[int], ops: tuple, min_run_s: float, result: str,
-            timeout_s: float) -> None:
+            timeout_s: float, port: int) -> None:
     import torch
     import torch.distributed as dist
 
     from .collective_ops import run_rank
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # this rank's own environment
     if backend == "nccl":
         torch.cuda.set_device(rank)
     dist.init_process_group(backend, rank=rank, world_size=n, timeout=dt.timedelta(seconds=timeout_s))
@@ -68,8 +69,7 @@ def launch(*, nproc: int, backend: str, sizes: list[int], ops: tuple = OPS, min_
     import torch.multiprocessing as mp
     with tempfile.TemporaryDirectory(prefix="collectives-") as tmp:
         result = os.path.join(tmp, "rank0.json")
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
-        mp.start_processes(_worker, args=(nproc, backend, sizes, ops, min_run_s, result, timeout_s),
+        mp.start_processes(_worker, args=(nproc, backend, sizes, ops, min_run_s, result, timeout_s, _free_port()),
                            nprocs=nproc, start_method="spawn", join=True)
         return json.loads(Path(result).read_text(encoding="utf-8"))
 
