@@ -1,7 +1,9 @@
-"""CLI: `python -m benchmarks [run] [--quick] [--device cpu|cuda] [--out FILE]`.
+"""CLI: `python -m benchmarks [run|validate|collectives|train-reference] ...`; `run` is the default.
 
-`run` is the default subcommand, so `python -m benchmarks --quick` works; more
-subcommands (e.g. `validate`) attach to the same subparsers.
+Results go where --out says; by default into ./bench-results/ under the current directory,
+never into the package. Errors are one line on stderr: exit 2 for a usage error, 1 for
+anything else that is wrong (a device that is not there, an unwritable --out); --debug
+shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -9,8 +11,21 @@ import argparse
 import sys
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-SUBCOMMANDS = ("run", "validate")
+DEFAULT_OUT_DIR = Path("bench-results")  # relative: under the directory the command runs in
+SUBCOMMANDS = ("run", "validate", "collectives", "train-reference")
+
+
+class UsageError(Exception):
+    """A command line argparse refuses (exit 2)."""
+
+
+class InputError(Exception):
+    """A well-formed command that cannot run here (exit 1)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage block
+        raise UsageError(f"{self.prog}: {message} (see --help)")
 
 
 def _si(value: float | None, unit: str) -> str:
@@ -24,22 +39,34 @@ def _si(value: float | None, unit: str) -> str:
 
 def summary_table(doc: dict) -> str:
     """One line per point: what, sizes, median time with spread, and its rates."""
-    rows = [f"{'kind':<9} {'model':<6} {'quant':<5} {'dtype':<13} {'params':<34} {'median':>9} {'iqr':>8}  rates"]
+    rows = [f"{'kind':<10} {'model':<6} {'quant':<16} {'mode':<10} {'params':<44} {'median':>9} {'iqr':>8}  rates"]
     for p in doc["points"]:
         model = (p.get("model") or {}).get("name", "") if isinstance(p.get("model"), dict) else ""
-        params = " ".join(f"{k}={v}" for k, v in p["params"].items())[:34]
+        params = " ".join(f"{k}={v}" for k, v in p["params"].items())[:44]
+        head = f"{p['kind']:<10} {model:<6} {p.get('quantized') or '':<16} {p.get('mode', ''):<10} {params:<44}"
         if "skipped" in p:
-            rows.append(f"{p['kind']:<9} {model:<6} {p.get('quantized') or '':<5} {p.get('dtype', ''):<13} "
-                        f"{params:<34} skipped: {p['skipped'][:70]}")
+            rows.append(f"{head} skipped: {p['skipped'][:80]}")
             continue
         rates = [_si(p.get(k), u) for k, u in (("flops_per_s", "FLOP/s"), ("bytes_per_s", "B/s"),
-                                                  ("tokens_per_s", "tok/s")) if p.get(k)]
+                                                  ("tokens_per_s", "tok/s"), ("busbw_bytes_per_s", "B/s bus"))
+                 if p.get(k)]
         rates += [f"{k}={p[k]:.1%}" for k in ("mfu", "mbu") if p.get(k)]
         if (p.get("other_cpu_fraction") or 0) > 0.1:
             rates.append(f"[others used {p['other_cpu_fraction']:.0%} of the CPUs]")
-        rows.append(f"{p['kind']:<9} {model:<6} {p.get('quantized') or '':<5} {p['dtype']:<13} {params:<34} "
-                    f"{p['median_s'] * 1e3:>7.2f}ms {p['iqr_s'] * 1e3:>6.2f}ms  {', '.join(rates)}")
+        rows.append(f"{head} {p['median_s'] * 1e3:>7.3f}ms {p['iqr_s'] * 1e3:>6.3f}ms  {', '.join(rates)}")
     return "\n".join(rows)
+
+
+def gate_lines(doc: dict) -> list[str]:
+    out = []
+    for fmt, g in doc.get("quality", {}).items():
+        if "perplexity" in g:
+            out.append(f"gate {fmt}: perplexity {g['perplexity']:.4f} vs reference {g['reference_perplexity']:.4f} "
+                       f"({g['ratio'] - 1:+.3%}, allowed {g['max_ratio'] - 1:+.0%}): "
+                       f"{'passed' if g['passed'] else 'FAILED: ' + g['reason']}")
+        else:
+            out.append(f"gate {fmt}: {g.get('reason', 'not run')}")
+    return out
 
 
 def _busy_warning(doc: dict) -> str:
@@ -52,53 +79,73 @@ def _busy_warning(doc: dict) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap = _Parser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = ap.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the suite and write one results JSON (default)")
-    run.add_argument("--quick", action="store_true", help="tiny config, short timings (~1 min on 2 CPU cores)")
-    run.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available")
-    run.add_argument("--out", type=Path, default=None,
-                     help="results file (default: <out-dir>/<device-slug>[-quick].json)")
-    run.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help=f"default: {RESULTS_DIR}")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--quick", action="store_true", help="small sizes, short timings (~1 min on 2 CPU cores)")
+    _device_arg(run)
+    _out_args(run, "results file (default: <out-dir>/<device-slug>[-quick].json)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn unless stderr is a TTY)")
     run.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                      help="on a shared machine, wait up to this long before each point for idle CPUs")
-    _validate_parser(sub)
+    val = sub.add_parser("validate", help="calibrate, predict other sizes with the planner, measure, report errors")
+    val.add_argument("--quick", action="store_true", help="small sizes, short timings (~1 min on 2 CPU cores)")
+    _device_arg(val)
+    _out_args(val, "report path without suffix; writes .json and .md (default: <out-dir>/validate-<device>[-quick])")
+    from .collectives import add_arguments
+    add_arguments(sub.add_parser("collectives", help="all-reduce, all-gather, reduce-scatter, all-to-all "
+                                 "over N processes (torch.distributed)"), _out_args)
+    ref = sub.add_parser("train-reference", help="train the quantisation gate's reference model (a few minutes)")
+    _out_args(ref, "checkpoint path (default: <out-dir>/tiny-stdlib.pt; the committed one is "
+                   "benchmarks/checkpoints/tiny-stdlib.pt)")
+    ref.add_argument("--steps", type=int, default=None, help="training steps (default: the recorded setting)")
+    for p in (run, val, ref):
+        p.add_argument("--debug", action="store_true", help="show tracebacks")
     return ap
 
 
-def _validate_parser(sub) -> None:
-    val = sub.add_parser("validate", help="calibrate, predict other sizes with the planner, measure, report errors")
-    val.add_argument("--quick", action="store_true", help="small sizes, short timings (~1 min on 2 CPU cores)")
-    val.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available")
-    val.add_argument("--out", type=Path, default=None,
-                     help="report path; writes .json and .md (default: results/validate-<device>[-quick])")
+def _device_arg(p) -> None:
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:<index> (default: cuda if available)")
 
 
-def _device(args) -> str | None:
-    """The device asked for (default: cuda if present); None after printing why it cannot be used."""
-    from .suite import check_device, default_device
+def _out_args(p, out_help: str) -> None:
+    p.add_argument("--out", type=Path, default=None, help=out_help)
+    p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
+                   help=f"folder for default file names (default: ./{DEFAULT_OUT_DIR} under the current directory)")
 
+
+def _device(args):
+    """The Accel asked for (default: cuda if present); InputError if it cannot be used here."""
+    from .accel import as_accel, check_device, default_device
     device = args.device or default_device()
     why = check_device(device)
     if why:
-        print(f"error: {why}", file=sys.stderr)
-        return None
-    return device
+        raise InputError(why)
+    return as_accel(device)
 
 
 def cmd_run(args) -> int:
     from .env import slug
-    from .schema import write_results
+    from .schema import check_out_path, measured_points, validate_results, write_results
     from .suite import run_suite
 
-    device = _device(args)
-    if device is None:
-        return 2
-    out = args.out or args.out_dir / f"{slug(device)}{'-quick' if args.quick else ''}.json"
-    doc = run_suite(device=device, quick=args.quick, progress=not args.no_progress, wait_quiet_s=args.wait_quiet)
-    write_results(doc, out)
+    accel = _device(args)
+    out = check_out_path(args.out or args.out_dir / f"{slug(accel)}{'-quick' if args.quick else ''}.json")
+
+    def save(doc: dict) -> None:  # after every point: a killed run keeps what it measured
+        if measured_points(doc):
+            write_results(validate_results(doc), out)
+
+    doc = run_suite(device=accel, quick=args.quick, progress=not args.no_progress, wait_quiet_s=args.wait_quiet,
+                    on_point=save)
     print(summary_table(doc))
+    print("\n".join(gate_lines(doc)))
+    if not measured_points(doc):
+        print(f"nothing measured; {out} was not written", file=sys.stderr)
+        return 130 if doc["interrupted"] else 1
+    save(doc)
     print(f"\nwrote {out} ({len(doc['points'])} points, {doc['wall_s']:.0f} s)")
     busy = _busy_warning(doc)
     if busy:
@@ -110,27 +157,70 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .schema import write_results
+    from .schema import check_out_path, write_results
     from .validate import report_markdown, report_text, run_validation
 
-    device = _device(args)
-    if device is None:
-        return 2
-    out = args.out or RESULTS_DIR / f"validate-{device}{'-quick' if args.quick else ''}"
-    v = run_validation(device=device, quick=args.quick)
-    write_results(v, out.with_suffix(".json"))
-    out.with_suffix(".md").write_text(report_markdown(v), encoding="utf-8")
-    print(f"\nwrote {out.with_suffix('.json')} and .md ({v['wall_s']:.0f} s)\n")
+    accel = _device(args)
+    out = args.out or args.out_dir / f"validate-{accel.kind}{'-quick' if args.quick else ''}"
+    json_out, md_out = check_out_path(out.with_suffix(".json")), check_out_path(out.with_suffix(".md"))
+    v = run_validation(device=accel.kind, quick=args.quick)
+    write_results(v, json_out)
+    md_out.write_text(report_markdown(v), encoding="utf-8")
+    print(f"\nwrote {json_out} and {md_out.name} ({v['wall_s']:.0f} s)\n")
     print(report_text(v))
     return 0
 
 
+def cmd_collectives(args) -> int:
+    from .collectives import run_command
+    return run_command(args, _device(args) if args.device else None)
+
+
+def cmd_train_reference(args) -> int:
+    from dataclasses import replace
+
+    from .reference_model import TrainSettings, save, train
+    from .schema import check_out_path
+
+    out = check_out_path(args.out or args.out_dir / "tiny-stdlib.pt")
+    settings = TrainSettings() if args.steps is None else replace(TrainSettings(), steps=args.steps)
+    if settings.steps < 1:
+        raise InputError(f"--steps must be >= 1, got {settings.steps}")
+    model, record = train(settings)
+    save(model, record, out)
+    print(f"wrote {out} and {out.with_suffix('.json').name}: held-out perplexity "
+          f"{record['held_out_perplexity_fp32']:.3f} after {settings.steps} steps ({record['wall_s']:.0f} s)")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "collectives": cmd_collectives,
+            "train-reference": cmd_train_reference}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help"):
+    debug = "--debug" in argv
+    first = next((a for a in argv if a != "--debug"), None)
+    if first not in SUBCOMMANDS and first not in ("-h", "--help"):
         argv.insert(0, "run")
-    args = parser().parse_args(argv)
-    return {"run": cmd_run, "validate": cmd_validate}[args.command](args)
+    try:
+        args = parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # every other error: one line, or the traceback with --debug
+        if debug:
+            raise
+        from planner.core.errors import PlannerError
+        known = isinstance(e, (InputError, PlannerError, OSError, ValueError))
+        text = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        print(f"error: {text}" if known else f"error: {type(e).__name__}: {text} (a bug? rerun with --debug)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

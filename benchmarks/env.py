@@ -10,44 +10,10 @@ from pathlib import Path
 
 import torch
 
+from .accel import Accel, as_accel, cpu_model
+from .telemetry import nvml_info
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def nvml_info(index: int = 0) -> dict:
-    """Driver, memory, clocks and power limit via NVML; {"nvml": "no NVML: why"} where absent."""
-    try:
-        import pynvml
-    except ImportError as e:
-        return {"nvml": f"no NVML: {e}"}
-    try:
-        pynvml.nvmlInit()
-        try:
-            h = pynvml.nvmlDeviceGetHandleByIndex(index)
-            return {
-                "nvml": "ok",
-                "driver": _text(pynvml.nvmlSystemGetDriverVersion()),
-                "gpu_name": _text(pynvml.nvmlDeviceGetName(h)),
-                "memory_bytes": pynvml.nvmlDeviceGetMemoryInfo(h).total,
-                "sm_clock_max_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM),
-                "mem_clock_max_mhz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_MEM),
-                "power_limit_w": pynvml.nvmlDeviceGetPowerManagementLimit(h) / 1000.0,
-            }
-        finally:
-            pynvml.nvmlShutdown()
-    except pynvml.NVMLError as e:
-        return {"nvml": f"no NVML: {e}"}
-
-
-def _text(v) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
+__all__ = ["cpu_model", "cpu_jiffies", "environment", "nvml_info", "other_cpu_fraction", "slug"]
 
 
 def git_commit() -> str | None:
@@ -59,23 +25,26 @@ def git_commit() -> str | None:
     return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
-def device_name(device: str) -> str:
-    if device == "cuda":
-        return torch.cuda.get_device_name(0)
-    return cpu_model()
+def device_name(device: str | Accel) -> str:
+    return as_accel(device).name()
 
 
-def slug(device: str) -> str:
+def slug(device: str | Accel) -> str:
     """A file-name slug for the device: "nvidia-h200", "cpu-amd-epyc"."""
-    name = device_name(device)
-    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return s if device == "cuda" else f"cpu-{s}"
+    accel = as_accel(device)
+    s = re.sub(r"[^a-z0-9]+", "-", accel.name().lower()).strip("-")
+    return s if accel.is_cuda else f"cpu-{s}"
 
 
-def environment(device: str, dtype: torch.dtype) -> dict:
+def _loadavg() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def environment(device: str | Accel, dtype: torch.dtype) -> dict:
+    accel = as_accel(device)
     env = {
-        "device": device,
-        "device_name": device_name(device),
+        "device": accel.kind,
+        "device_name": accel.name(),
         "cpu_model": cpu_model(),
         "cpu_cores": os.cpu_count(),
         "torch": torch.__version__,
@@ -85,15 +54,16 @@ def environment(device: str, dtype: torch.dtype) -> dict:
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         # Other work on the machine skews timings; the 1-minute load average says whether there was any.
-        "loadavg_1min_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "loadavg_1min_start": _loadavg(),
     }
-    if device == "cuda":
-        props = torch.cuda.get_device_properties(0)
-        env |= {"cuda": torch.version.cuda, "capability": f"{props.major}.{props.minor}",
-                "memory_bytes": props.total_memory, "sm_count": props.multi_processor_count}
+    if accel.is_cuda:
+        props = accel.properties()
+        env |= {"cuda": torch.version.cuda, "device_index": accel.index, "capability": "{}.{}".format(*accel.capability()),
+                "memory_bytes": props.total_memory, "sm_count": props.multi_processor_count,
+                "l2_cache_bytes": accel.l2_bytes(), "gpu_uuid": accel.uuid()}
     else:
         env["memory_bytes"] = _mem_total_bytes()
-    return env | nvml_info()
+    return env | nvml_info(accel)
 
 
 def _mem_total_bytes() -> int | None:

@@ -2,6 +2,9 @@
 
 FLOPs come from the planner's arithmetic (via to_model_spec), so the MFU here is the
 planner's convention: 6N + attention for training, causal prefill_flops for prefill.
+Decode on a GPU is timed as a replayed CUDA graph (mode "cuda-graph"); an eagerly timed
+decode on a GPU (mode "eager") measures the host's kernel launches and is marked
+`calibration: false`. On a CPU every point is eager: that is how a CPU runs it.
 """
 from __future__ import annotations
 
@@ -10,32 +13,36 @@ import torch.nn.functional as F
 
 from planner.estimate import arithmetic
 
+from .accel import Accel, as_accel
 from .micro import point
 from .model import ModelArgs, Transformer, to_model_spec
 from .quantize import linear_weight_bytes
 from .timing import measure
 
+EAGER, GRAPH = "eager", "cuda-graph"
 
-def _model_fields(cfg: ModelArgs, model: Transformer) -> dict:
-    return {"model": cfg.arch(), "quantized": model.quantized, "kernel": model.kernel}
+
+def _model_fields(cfg: ModelArgs, model: Transformer, mode: str = EAGER, calibration: bool = True) -> dict:
+    return {"model": cfg.arch(), "quantized": model.quantized, "kernel": model.kernel, "mode": mode,
+            "calibration": calibration}
 
 
 def _ratio(value: float, peak: float | None) -> float | None:
     return value / peak if peak else None
 
 
-def _tokens(cfg: ModelArgs, batch: int, seq_len: int, device: str) -> torch.Tensor:
+def _tokens(cfg: ModelArgs, batch: int, seq_len: int, accel: Accel) -> torch.Tensor:
     g = torch.Generator(device="cpu").manual_seed(0)
-    return torch.randint(0, cfg.vocab_size, (batch, seq_len), generator=g).to(device)
+    return torch.randint(0, cfg.vocab_size, (batch, seq_len), generator=g).to(accel.tensor_device)
 
 
-def train_step(model: Transformer, *, batch: int, seq_len: int, device: str, dtype: str,
+def train_step(model: Transformer, *, batch: int, seq_len: int, device: str | Accel, dtype: str,
                peak_flops_per_s: float | None, min_run_s: float) -> dict:
     """One forward + backward + AdamW step on random tokens; next-token cross-entropy."""
-    cfg = model.cfg
-    x = _tokens(cfg, batch, seq_len + 1, device)
+    accel, cfg = as_accel(device), model.cfg
+    x = _tokens(cfg, batch, seq_len + 1, accel)
     inputs, targets = x[:, :-1], x[:, 1:]  # (B, T) each
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device == "cuda")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=accel.is_cuda)
 
     def step():
         logits = model(inputs)  # (B, T, vocab)
@@ -45,8 +52,7 @@ def train_step(model: Transformer, *, batch: int, seq_len: int, device: str, dty
         opt.zero_grad(set_to_none=True)
 
     model.train()
-    t = measure(step, device=device, min_run_s=min_run_s, min_repeats=5, warmup=2)
-    del opt
+    t = measure(step, device=accel, min_run_s=min_run_s, warmup=2)
     tokens_per_s = batch * seq_len / t.median_s
     flops_per_s = tokens_per_s * arithmetic.training_flops_per_token(to_model_spec(cfg), seq_len)
     return point("train", dtype, {"batch": batch, "seq_len": seq_len, "optimizer": "AdamW"}, t,
@@ -55,15 +61,15 @@ def train_step(model: Transformer, *, batch: int, seq_len: int, device: str, dty
 
 
 @torch.no_grad()
-def prefill(model: Transformer, *, batch: int, prompt_len: int, device: str, dtype: str,
+def prefill(model: Transformer, *, batch: int, prompt_len: int, device: str | Accel, dtype: str,
             peak_flops_per_s: float | None, min_run_s: float, last_only: bool = False) -> dict:
     """Process a prompt of `prompt_len` tokens into an empty KV cache (logits for every position,
     or with `last_only` the last one's, as a serving engine computes them)."""
-    cfg = model.cfg
+    accel, cfg = as_accel(device), model.cfg
     model.eval()
     model.setup_caches(batch, prompt_len)
-    x = _tokens(cfg, batch, prompt_len, device)
-    t = measure(lambda: model(x, 0, last_only=last_only), device=device, min_run_s=min_run_s, min_repeats=5, warmup=3)
+    x = _tokens(cfg, batch, prompt_len, accel)
+    t = measure(lambda: model(x, 0, last_only=last_only), device=accel, min_run_s=min_run_s, warmup=3)
     flops_per_s = batch * arithmetic.prefill_flops(to_model_spec(cfg), prompt_len) / t.median_s
     return point("prefill", dtype, {"batch": batch, "prompt_len": prompt_len, "all_logits": not last_only}, t,
                  tokens_per_s=batch * prompt_len / t.median_s, flops_per_s=flops_per_s,
@@ -72,24 +78,32 @@ def prefill(model: Transformer, *, batch: int, prompt_len: int, device: str, dty
 
 
 @torch.no_grad()
-def decode(model: Transformer, *, batch: int, context_len: int, device: str, dtype: str,
-           peak_bytes_per_s: float | None, min_run_s: float) -> dict:
+def decode(model: Transformer, *, batch: int, context_len: int, device: str | Accel, dtype: str,
+           peak_bytes_per_s: float | None, min_run_s: float, mode: str | None = None) -> dict:
     """One decode step: `batch` new tokens at position `context_len`, reading the KV cache.
 
+    `mode`: "cuda-graph" (the default on a GPU) or "eager" (the only mode on a CPU).
     Bytes per step: every linear weight once (plus int8 scales) and the K and V of
     context_len + 1 positions per sequence; norms, embedding rows and activations are ignored
     (bias: a slight under-count of traffic, so achieved bytes/s reads a little low).
     """
-    cfg = model.cfg
+    from .graphs import capture
+    accel, cfg = as_accel(device), model.cfg
+    mode = mode or (GRAPH if accel.is_cuda else EAGER)
+    if mode == GRAPH and not accel.is_cuda:
+        raise ValueError("mode 'cuda-graph' needs a CUDA device")
     model.eval()
     model.setup_caches(batch, context_len + 1)
-    x = _tokens(cfg, batch, 1, device)
-    t = measure(lambda: model(x, context_len), device=device, min_run_s=min_run_s, min_repeats=7, warmup=3)
+    x = _tokens(cfg, batch, 1, accel)
+    step = (lambda: model(x, context_len))
+    run = capture(step, accel) if mode == GRAPH else step
+    t = measure(run, device=accel, min_run_s=min_run_s, warmup=3)
     kv_elem_bytes = model.layers[0].attention.kv_cache.k.element_size()
     kv_bytes = batch * (context_len + 1) * arithmetic.kv_cache_bytes_per_token(to_model_spec(cfg), kv_elem_bytes)
     bytes_per_step = linear_weight_bytes(model) + kv_bytes
     bytes_per_s = bytes_per_step / t.median_s
+    calibration = not (accel.is_cuda and mode == EAGER)  # eager on a GPU: launch overhead, not the GPU
     return point("decode", dtype, {"batch": batch, "context_len": context_len}, t,
                  tokens_per_s=batch / t.median_s, bytes_per_step=bytes_per_step, bytes_per_s=bytes_per_s,
                  mbu=_ratio(bytes_per_s, peak_bytes_per_s), peak_bytes_per_s=peak_bytes_per_s) \
-        | _model_fields(cfg, model)
+        | _model_fields(cfg, model, mode, calibration)
