@@ -1,4 +1,4 @@
-"""The benchmarks page: bundled measurements (benchmarks/results/*.json) against catalog peaks.
+"""The benchmarks page: the bundled reference runs (benchmarks/reference/*.json) against catalog peaks.
 
 Read with the torch-free planner.calibration.results_file; torch is never imported here.
 """
@@ -15,7 +15,7 @@ from planner.calibration.results_file import load_results, measured_points
 from planner.calibration.store import resolve
 from planner.catalog.devices import PEAK_KEY, catalog_gpu
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "reference"  # shown, never applied
 
 
 

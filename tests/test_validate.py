@@ -46,6 +46,7 @@ def _simulated(kind, params, model=None, noise=1.0):
 def simulated(monkeypatch):
     rng = np.random.default_rng(0)
     noise = (lambda: float(np.exp(rng.normal(0, 0.02))))
+    monkeypatch.setattr(validate, "other_cpu_fraction", lambda before, after: 0.0)  # a quiet machine: one try each
     monkeypatch.setattr(validate, "stream_gemm", lambda *, m, n, k, **_: _simulated("gemm", {"m": m, "n": n, "k": k},
                                                                                         noise=noise()))
     monkeypatch.setattr(validate.micro, "bandwidth", lambda *, n_bytes, **_: _simulated("bandwidth", {"n_bytes": n_bytes,

@@ -17,7 +17,8 @@ from ..catalog.specs import GPUSpec
 from ..core.band import Band
 from ..core.errors import PlannerError
 from .efficiency import DEFAULTS, Efficiencies
-from .results_file import measured_points
+from .results_file import INT8_WEIGHT_ONLY, calibration_points, measured_points, quant_format
+
 
 def _rates(p: dict, key: str) -> tuple[float, float, float]:
     """(low, median, high) of a point's rate: work / time at median + IQR/2, median, median - IQR/2."""
@@ -51,12 +52,12 @@ def _memory_bound_decode(points: list[dict]) -> list[dict]:
 
 
 def int8_speedup(points: list[dict]) -> Band | None:
-    """int8 over dense decode tokens/s, pairing points of the same model, batch and context."""
+    """int8-weight-only over dense decode tokens/s, pairing points of the same model, batch and context."""
     def key(p):
         return (p.get("model") or {}).get("name"), p["params"].get("batch"), p["params"].get("context_len")
     dense = {key(p): p for p in _dense(points)}
     ratios = [p["tokens_per_s"] / dense[key(p)]["tokens_per_s"] for p in points
-              if p.get("quantized") == "int8" and key(p) in dense]
+              if quant_format(p) == INT8_WEIGHT_ONLY and key(p) in dense]
     return Band(min(ratios), statistics.median(ratios), max(ratios)) if ratios else None
 
 
@@ -130,7 +131,7 @@ def profile_from_results(doc: dict, results_file: str = "<memory>") -> Calibrati
     gpu_name = catalog_gpu_name(name)
     dtype = str(env.get("dtype", "float32"))
     peak_f, peak_b, peak_src = _peaks(doc, gpu_name, dtype)
-    pts = {k: measured_points(doc, k) for k in ("gemm", "bandwidth", "train", "prefill", "decode")}
+    pts = {k: calibration_points(doc, k) for k in ("gemm", "bandwidth", "train", "prefill", "decode")}
     gemm = {d: rate_band([p for p in pts["gemm"] if p["dtype"] == d], "flops_per_s")
             for d in dict.fromkeys(p["dtype"] for p in pts["gemm"])}
     frac = (lambda ps, key, peak: rate_band(ps, key, peak) if peak else None)

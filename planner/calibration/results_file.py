@@ -19,6 +19,7 @@ import math
 import os
 from pathlib import Path
 
+from ..catalog.collectives import COLLECTIVE_OPS, bus_factor
 from ..core.errors import PlannerError
 
 SCHEMA_VERSION = 2
@@ -33,7 +34,6 @@ TIMING_KEYS = ("median_s", "min_s", "max_s", "iqr_s")
 INT8_WEIGHT_ONLY = "int8-weight-only"  # int8 weights, floating-point activations (W8A16)
 QUANTIZED = {1: (None, "int8"), 2: (None, INT8_WEIGHT_ONLY)}  # v1 "int8" meant int8 weight-only
 MODES = ("eager", "cuda-graph")
-COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 
 MAX_FILE_BYTES = 64 * 2**20  # a full GPU run is ~100 kB; 64 MB is far beyond any real file
 MAX_DEPTH = 32  # the format nests 4 deep; a deeper file is not a results file
@@ -47,11 +47,11 @@ class ResultsFileError(PlannerError):
 
 
 def busbw_factor(op: str, nproc: int) -> float:
-    """nccl-tests' bus-bandwidth factor (github.com/NVIDIA/nccl-tests, doc/PERFORMANCE.md):
-    all-reduce 2(n-1)/n; all-gather, reduce-scatter and all-to-all (n-1)/n."""
-    if op not in COLLECTIVE_OPS:
-        raise ResultsFileError(f"collective op {op!r} is not one of {COLLECTIVE_OPS}")
-    return (2.0 if op == "all_reduce" else 1.0) * (nproc - 1) / nproc
+    """nccl-tests' bus-bandwidth factor (planner/catalog/collectives.py), refusing unknown ops as a results error."""
+    try:
+        return bus_factor(op, nproc)
+    except ValueError as e:
+        raise ResultsFileError(str(e)) from None
 
 
 def quant_format(p: dict) -> str | None:

@@ -17,7 +17,7 @@ from ..calibration import store
 from ..calibration.efficiency import DEFAULTS, Efficiencies
 from ..calibration.fit import FitError, Param, robust_fit
 from ..calibration.profiles import CalibrationProfile, profile_from_results
-from ..calibration.results_file import ResultsFileError, load_results, measured_points
+from ..calibration.results_file import ResultsFileError, calibration_points, load_results
 from ..catalog.specs import ModelSpec
 from ..core.errors import PlannerError
 from . import perf
@@ -57,7 +57,7 @@ def predict_point(p: dict, kern: perf.Kernels, num: perf.Numerics) -> float:
 def fit_points(profile: CalibrationProfile, doc: dict) -> list[dict]:
     """Dense points of the run's compute dtype: no quantised models, no eager-mode figures
     (framework overhead a compiled engine does not pay), no fp8 GEMMs."""
-    return [p for p in measured_points(doc) if p["kind"] in ("gemm", "decode", "prefill", "train")
+    return [p for p in calibration_points(doc) if p["kind"] in ("gemm", "decode", "prefill", "train")
             and not p.get("quantized") and p.get("mode", "") != "eager" and p.get("dtype") == profile.dtype]
 
 

@@ -1,9 +1,7 @@
 """Collective communication time: tensor-, data-, pipeline- and expert-parallel traffic.
 
 Each collective over n ranks costs a latency plus its bytes over the link's bus bandwidth,
-t = alpha + factor(n) x bytes / busbw, with the nccl-tests factors (NVIDIA nccl-tests,
-doc/PERFORMANCE.md): all-reduce 2 (n-1)/n, all-gather and reduce-scatter (n-1)/n, all-to-all
-(n-1)/n, point-to-point 1. `bytes` is the full buffer (all-reduce), the gathered result
+t = alpha + factor(n) x bytes / busbw, with nccl-tests' bus factors (planner/catalog/collectives.py). `bytes` is the full buffer (all-reduce), the gathered result
 (all-gather), the input (reduce-scatter) or each rank's send buffer (all-to-all).
 
 A link is the scale-up fabric inside a node (NVLink, Infinity Fabric, ICI) or the scale-out
@@ -17,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..catalog.collectives import bus_factor
 from ..catalog.specs import GPUSpec
 
 # NCCL reaches about 80% of NVLink's line rate as bus bandwidth (protocol overhead ~20%):
@@ -31,13 +30,6 @@ SCALE_OUT_EFFICIENCY = 0.80
 SCALE_UP_LATENCY_S = 10e-6
 SCALE_OUT_LATENCY_S = 30e-6
 
-FACTORS = {
-    "all_reduce": lambda n: 2.0 * (n - 1) / n,
-    "all_gather": lambda n: (n - 1) / n,
-    "reduce_scatter": lambda n: (n - 1) / n,
-    "all_to_all": lambda n: (n - 1) / n,
-    "send_recv": lambda n: 1.0,
-}
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,7 @@ def collective_s(op: str, n_bytes, n_ranks: int, link: Link):
     """Time of one collective `op` over `n_ranks` on `link` (zero for a single rank)."""
     if n_ranks <= 1:
         return np.zeros(np.shape(n_bytes))
-    return link.latency_s + FACTORS[op](n_ranks) * np.asarray(n_bytes, dtype=float) / link.bus_bytes_per_s
+    return link.latency_s + bus_factor(op, n_ranks) * np.asarray(n_bytes, dtype=float) / link.bus_bytes_per_s
 
 
 def link_for(g: GPUSpec, group_size: int, stride: int = 1) -> Link:

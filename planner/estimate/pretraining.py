@@ -1,7 +1,6 @@
 """Pretraining estimate: the layout, its predicted MFU, GPU-hours, days and $ as Bands, and the staff."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from ..calibration.efficiency import Efficiencies
