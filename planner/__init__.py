@@ -1,7 +1,7 @@
 """Build-vs-buy cost and capacity planner for foundation models.
 
 The public API: catalog lookups (`model`, `gpu`), estimates (`pretraining`, `finetuning`,
-`inference_speed`, `serving`), the comparison (`compare`), its uncertainty (`monte_carlo`,
+`inference_speed`, `serving`, `max_throughput`), the comparison (`compare`), its uncertainty (`monte_carlo`,
 `tornado`, `frontier`) and reports (`write_report`). The package is grouped by pipeline stage
 (core -> catalog -> calibration -> estimate -> decide -> uncertainty -> present; see
 docs/architecture.md). Names load on first use, so `import planner` is cheap: numpy, scipy,
@@ -30,6 +30,7 @@ _EXPORTS = {
     "Workload": "estimate.workload",
     "InferenceSpeed": "estimate.inference", "inference_speed": "estimate.inference",
     "ServingPlan": "estimate.serving", "serving": "estimate.serving",
+    "Throughput": "estimate.throughput", "max_throughput": "estimate.throughput",
     "PretrainingEstimate": "estimate.pretraining", "Staffing": "estimate.pretraining",
     "pretraining": "estimate.pretraining",
     "FinetuningEstimate": "estimate.finetuning", "finetuning": "estimate.finetuning",

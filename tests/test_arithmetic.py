@@ -82,11 +82,26 @@ def test_kv_bytes_mla():
     assert kv_cache_bytes_per_token(planner.model("DeepSeek-V3"), 2) == 61 * (512 + 64) * 2 == 70_272
 
 
+LLAMA2_7B_EMBEDDINGS = 2 * 32000 * 4096  # input table + untied output head: kept 16-bit by quantisers
+
+
 @pytest.mark.parametrize("precision, bytes_per_weight", [
-    ("fp32", 4), ("bf16", 2), ("fp8", 1), ("int8", 1), ("int4", 0.5),
+    ("fp32", 4), ("bf16", 2), ("fp16", 2), ("fp8", 1), ("int8", 1), ("int8-weight-only", 1),
+    ("int4-weight-only", 0.5 + 2 / 128), ("int4", 0.5 + 2 / 128),  # int4: alias; an fp16 scale per 128 weights
 ])
 def test_weight_bytes(precision, bytes_per_weight):
-    assert weight_bytes(planner.model("Llama-2-7B"), precision) == LLAMA2_7B_PARAMS * bytes_per_weight
+    """Linear weights at the format's bytes (scales included), embedding table and head at 16 bits
+    (32 for fp32), by hand for Llama-2-7B."""
+    linear = LLAMA2_7B_PARAMS - LLAMA2_7B_EMBEDDINGS
+    embedding_bytes = 4 if precision == "fp32" else 2
+    expected = linear * bytes_per_weight + LLAMA2_7B_EMBEDDINGS * embedding_bytes
+    assert weight_bytes(planner.model("Llama-2-7B"), precision) == pytest.approx(expected, rel=1e-12)
+
+
+def test_int4_group_scales_by_hand():
+    # 4096 x 4096 weights in 128-groups: 131,072 groups x 2 B of fp16 scale + 8 Mi weights x 0.5 B
+    assert planner.catalog.specs.precision("int4-weight-only").bytes_per_weight * 4096 * 4096 == \
+        4096 * 4096 // 2 + 4096 * 4096 // 128 * 2
 
 
 def test_weight_bytes_unknown_precision():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..catalog.engines import EngineProfile
 from ..core.band import Band
 from ..core.provenance import Assumption
 
@@ -80,3 +81,17 @@ DEFAULTS = Efficiencies(
         "pass_overhead_s": "0: no engine scheduler modelled",
     },
 )
+
+
+def from_engine(p: EngineProfile) -> Efficiencies:
+    """The rates of an engine profile (catalog/data/engines.toml) as Efficiencies, each with its source."""
+    def cite(key: str) -> str:
+        return str(p.sources[key]) if key in p.sources else DEFAULTS.citations.get(key, DEFAULTS.source)
+
+    return Efficiencies(
+        gemm=Band(*p.gemm), memory=Band(*p.memory), attention=Band(*p.attention),
+        elementwise=DEFAULTS.elementwise if p.elementwise is None else float(p.elementwise),
+        gemm_half_rows=DEFAULTS.gemm_half_rows if p.gemm_half_rows is None else float(p.gemm_half_rows),
+        pass_overhead_s=p.pass_overhead_s, source=f"engine profile: {p.name} on {p.vendor}",
+        citations={**DEFAULTS.citations, **{k: cite(k) for k in ("gemm", "memory", "attention", "pass_overhead_s")}},
+    )

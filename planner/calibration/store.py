@@ -22,6 +22,7 @@ ENV_VAR = "PLANNER_RESULTS"  # a results file or folder the command line and das
 class _Store:
     profiles: dict[str, CalibrationProfile] = field(default_factory=dict)  # catalog GPU name (lower) -> profile
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why it is not used)
+    collectives: dict[str, dict] = field(default_factory=dict)  # catalog GPU name (lower) -> op -> CollectiveFit
 
 
 _STORE = _Store()
@@ -62,6 +63,22 @@ def resolve(gpu_name: str, override: Efficiencies | None = None) -> Efficiencies
     return profile.efficiencies() if profile is not None else DEFAULTS
 
 
+def calibrated(gpu_name: str) -> Efficiencies | None:
+    """The fitted efficiencies of the profile registered for `gpu_name`, else None."""
+    profile = _STORE.profiles.get(str(gpu_name).lower())
+    return profile.efficiencies() if profile is not None else None
+
+
+def register_collectives(gpu_name: str, fits: dict) -> None:
+    """Use measured collective fits (op -> calibration.collectives.CollectiveFit) for `gpu_name`."""
+    _STORE.collectives[str(gpu_name).lower()] = dict(fits)
+
+
+def collective_fit(gpu_name: str, op: str):
+    """The measured fit of collective `op` on `gpu_name`, else None (the catalog's link is used)."""
+    return _STORE.collectives.get(str(gpu_name).lower(), {}).get(op)
+
+
 def loaded_profiles() -> dict[str, CalibrationProfile]:
     """Catalog GPU name -> the profile its estimates use."""
     return {p.gpu: p for p in _STORE.profiles.values()}
@@ -76,3 +93,4 @@ def reset() -> None:
     """Forget every profile: estimates use the literature defaults again."""
     _STORE.profiles.clear()
     _STORE.skipped.clear()
+    _STORE.collectives.clear()

@@ -206,29 +206,68 @@ class GPUSpec:
 
 @dataclass(frozen=True)
 class Precision:
-    """How weights are stored and which tensor-core dtype does the matrix work."""
+    """How weights, activations and the matrix work are stored and run (the KV cache is separate)."""
 
     name: str
-    bytes_per_weight: float
-    compute_dtype: str  # key into GPUSpec.peak_flops
+    bytes_per_weight: float  # linear-layer weights, scales included
+    compute_dtype: str  # key into GPUSpec.peak_flops of the GEMMs (weight-only formats: bf16)
     description: str
+    weight_only: bool = False  # weights dequantised into 16-bit GEMMs (W4A16, W8A16)
+    embedding_bytes: float = 2.0  # embedding table and output head: kept 16-bit by quantisers
+    activation_bytes: float = 2.0
 
 
-# int8 is W8A8 (SmoothQuant-style, arXiv:2211.10438): int8 weights and int8 GEMMs.
-# int4 is weight-only (AWQ/GPTQ-style): weights dequantized to bf16, so bf16 peak applies.
-# Scales add about 1-3% to quantized weight bytes; ignored (bias: slight under-estimate).
+# Group-quantised int4 (GPTQ, AWQ, Marlin; Frantar et al. 2022, Lin et al. 2023) stores one fp16
+# scale per group of 128 weights: 0.5 + 2/128 B/weight (AWQ adds a 4-bit zero point per group,
+# +0.4%, ignored). Per-channel int8 scales (one fp16 per output row: 2/dim B/weight, <0.1%) and
+# fp8's per-tensor scales are ignored. The quantisers of vLLM, TensorRT-LLM ModelOpt and
+# AutoAWQ/GPTQ keep the embedding table and the output head in 16 bits (vLLM's ParallelLMHead is
+# never quantised); gpt-fast quantises its head too (bias: ~2% of a 7B model's bytes).
+INT4_GROUP_SIZE = 128
+INT4_BYTES_PER_WEIGHT = 0.5 + 2.0 / INT4_GROUP_SIZE
+
 PRECISIONS: dict[str, Precision] = {
-    "fp32": Precision("fp32", 4.0, "fp32", "full precision"),
+    "fp32": Precision("fp32", 4.0, "fp32", "full precision", embedding_bytes=4.0, activation_bytes=4.0),
     "bf16": Precision("bf16", 2.0, "bf16", "bf16 weights and matmuls"),
-    "fp8": Precision("fp8", 1.0, "fp8", "fp8 (e4m3) weights and matmuls"),
-    "int8": Precision("int8", 1.0, "int8", "int8 weights and activations (W8A8)"),
-    "int4": Precision("int4", 0.5, "bf16", "int4 weight-only, bf16 matmuls"),
+    "fp16": Precision("fp16", 2.0, "fp16", "fp16 weights and matmuls (the bf16 peak where no fp16 figure is listed)"),
+    "fp8": Precision("fp8", 1.0, "fp8", "W8A8 fp8 (e4m3): fp8 weights and activations, fp8 GEMMs"),
+    "int8": Precision("int8", 1.0, "int8", "W8A8 int8 (SmoothQuant, arXiv:2211.10438): int8 weights and activations, int8 GEMMs"),
+    "int8-weight-only": Precision("int8-weight-only", 1.0, "bf16", "W8A16: int8 weights, per-channel scales, "
+                                  "dequantised into bf16 GEMMs", weight_only=True),
+    "int4-weight-only": Precision("int4-weight-only", INT4_BYTES_PER_WEIGHT, "bf16",
+                                  f"W4A16 (GPTQ/AWQ-style): int4 weights, an fp16 scale per {INT4_GROUP_SIZE}-group, "
+                                  "dequantised into bf16 GEMMs", weight_only=True),
 }
+# `int4` has always meant weight-only int4 here; kept as an alias of int4-weight-only.
+PRECISION_ALIASES = {"int4": "int4-weight-only", "w4a16": "int4-weight-only", "w8a16": "int8-weight-only",
+                     "int8-wo": "int8-weight-only", "int4-wo": "int4-weight-only"}
 
 
 def precision(name: str) -> Precision:
     from ..core.errors import UnknownNameError
     try:
-        return PRECISIONS[name.lower()]
+        key = name.lower()
+        return PRECISIONS[PRECISION_ALIASES.get(key, key)]
     except (KeyError, AttributeError):
-        raise UnknownNameError("precision", str(name), PRECISIONS) from None
+        raise UnknownNameError("precision", str(name), [*PRECISIONS, *PRECISION_ALIASES]) from None
+
+
+def compute_peak(g: GPUSpec, p: Precision) -> float:
+    """Dense peak of the precision's GEMMs on `g`. fp16 and bf16 run at one tensor-core rate on every
+    GPU that has both (A100, H100, MI300X datasheets), so fp16 falls back to the bf16 figure."""
+    if p.compute_dtype == "fp16" and "fp16" not in g.peak_flops and "bf16" in g.peak_flops:
+        return g.peak("bf16")
+    return g.peak(p.compute_dtype)
+
+
+# KV-cache element sizes. fp8 (e4m3) and int8 caches keep a per-tensor or per-head scale (negligible).
+KV_CACHE_DTYPES: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
+
+
+def kv_cache_dtype_bytes(name: str) -> float:
+    """Bytes per cached K or V element for a KV-cache dtype name."""
+    from ..core.errors import UnknownNameError
+    try:
+        return KV_CACHE_DTYPES[name.lower()]
+    except (KeyError, AttributeError):
+        raise UnknownNameError("kv_cache_dtype", str(name), KV_CACHE_DTYPES) from None

@@ -133,11 +133,13 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
-    plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load,
-                   utilization_ceiling=h.utilization_ceiling, min_replicas=h.min_replicas)
+    plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load, engine=h.engine,
+                   kv_cache_dtype=h.kv_cache_dtype, tensor_parallel=h.tensor_parallel, max_batch_size=h.max_batch_size,
+                   latency_percentile=h.latency_percentile, utilization_ceiling=h.utilization_ceiling,
+                   min_replicas=h.min_replicas)
     fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
-        usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=h.utilization_ceiling,
+        usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
         min_replicas=h.min_replicas, ops_engineers=h.ops_engineers, usd_per_engineer_year=s.costs.usd_per_engineer_year,
         one_time_usd=one_time, months_to_production=months_to_production)
     return plan, fleet
@@ -257,7 +259,8 @@ def _build_self_host(ctx: _Ctx):
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
                          one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
-    detail = f"{h.model} ({h.precision}) on {plan.gpu}, {plan.tensor_parallel} GPU(s)/replica at ${plan.usd_per_gpu_hour:g}/GPU-hour"
+    detail = (f"{h.model} ({plan.precision}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
+              f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:g}/GPU-hour")
     opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
                   {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
     return opt, fleet, plan, ft

@@ -18,7 +18,7 @@ import tomli_w
 
 from ..core.errors import PlannerError, close_matches
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR  # judgement: fully loaded US ML engineer
-from ..estimate.serving import MIN_REPLICAS, UTILIZATION_CEILING
+from ..estimate.serving import LATENCY_PERCENTILE, MIN_REPLICAS, UTILIZATION_CEILING
 from ..estimate.workload import Workload
 from .distributions import parse_uncertainty
 
@@ -44,13 +44,18 @@ class SelfHostOption:
 
     model: str = "Llama-3.1-8B"
     gpu: str = "H100 SXM"
-    precision: str = "bf16"
+    precision: str = "bf16"  # bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or "auto" (searched)
+    engine: str = "vllm"  # vllm, tensorrt-llm, sglang, torch-compile, roofline (catalog/data/engines.toml)
+    kv_cache_dtype: str | None = None  # bf16, fp8, int8; None: the engine's default at the precision
+    tensor_parallel: int | None = None  # None: searched (1, 2, 4, 8) for the lowest cost
+    max_batch_size: int | None = None  # None: the engine's cap on running sequences
+    latency_percentile: str = LATENCY_PERCENTILE  # p50, p90 or p99 of TTFT and TPOT must meet the targets
     usd_per_gpu_hour: float | None = None  # None: the catalog's on-demand price
     finetune_method: str = "lora"  # full | lora | qlora | none
     finetune_tokens: float = 20e6  # training tokens per epoch
     finetune_epochs: float = 3.0
     drops_prompt_overhead: bool = True  # the fine-tune replaces the few-shot prompt
-    utilization_ceiling: float = UTILIZATION_CEILING
+    utilization_ceiling: float | None = UTILIZATION_CEILING  # optional cap on a replica's busy share at the peak
     min_replicas: int = MIN_REPLICAS
     ops_engineers: float = 1.0  # FTE to run the serving stack
     evaluation_usd: float = 20_000.0  # one-time evaluation of the tuned model (assumption)

@@ -8,6 +8,8 @@ as ignored (gpt-oss attention sinks: n_heads per layer; OPT's two spare position
 """
 from __future__ import annotations
 
+import functools
+
 from ..catalog.specs import GATED_MLPS, ModelSpec, precision
 
 
@@ -82,6 +84,7 @@ def embedding_params(m: ModelSpec) -> int:
     return table + positions + head_bias + (norm_params(m, m.dim) if m.embedding_norm else 0)
 
 
+@functools.lru_cache(maxsize=512)  # ModelSpec is frozen and hashable; serving asks for it per candidate
 def _count(m: ModelSpec, *, active: bool) -> int:
     norms = m.norms_per_layer * norm_params(m, m.dim)
     attention = attention_params(m) + norms
@@ -192,8 +195,12 @@ def prefill_flops(m: ModelSpec, prompt_tokens: float) -> float:
 
 
 def weight_bytes(m: ModelSpec, precision_name: str = "bf16") -> float:
-    """Bytes to hold every parameter at `precision_name` (quantization scales ignored, ~1-3%)."""
-    return total_params(m) * precision(precision_name).bytes_per_weight
+    """Bytes to hold every parameter at `precision_name`: the linear layers at the format's bytes
+    (group scales included), the embedding table and output head at its `embedding_bytes` (quantisers
+    keep them 16-bit; norms and biases, under 0.1%, are counted with the linears)."""
+    p = precision(precision_name)
+    embeddings = embedding_params(m)
+    return (total_params(m) - embeddings) * p.bytes_per_weight + embeddings * p.embedding_bytes
 
 
 def _kv_elements_per_layer(m: ModelSpec) -> int:

@@ -14,6 +14,7 @@ import os
 from dataclasses import replace
 
 from ..calibration import store
+from ..calibration.collectives import collective_fits
 from ..calibration.efficiency import DEFAULTS, Efficiencies
 from ..calibration.fit import FitError, Param, robust_fit
 from ..calibration.profiles import CalibrationProfile, profile_from_results
@@ -166,6 +167,8 @@ def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[
         try:
             profile = calibrate(f)
         except (PlannerError, OSError) as e:
+            if _collectives_only(f):  # a collectives run: no kernels to fit, its measured links still apply
+                continue
             if strict:
                 raise
             store.skip(str(f), str(e))
@@ -174,7 +177,29 @@ def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[
             store.skip(str(f), f"no catalog GPU for {profile.device_name!r}")
         else:
             store.register(profile)
+            _register_collectives(f, profile)
     return list(store.loaded_profiles().values())
+
+
+def _register_collectives(path, profile: CalibrationProfile) -> None:
+    """A collectives run's fitted latency and bandwidth replace the catalog link for its GPU."""
+    fits = collective_fits(load_results(path), source=f"measured: {os.path.basename(str(path))}")
+    if fits:
+        store.register_collectives(profile.gpu, fits)
+
+
+def _collectives_only(path) -> bool:
+    """Register the collective fits of a file that has nothing else to calibrate; True if it had some."""
+    try:
+        doc = load_results(path)
+        profile = profile_from_results(doc, str(path))
+        fits = collective_fits(doc, source=f"measured: {os.path.basename(str(path))}")
+    except (PlannerError, OSError):
+        return False
+    if profile.gpu is None or not fits:
+        return False
+    store.register_collectives(profile.gpu, fits)
+    return True
 
 
 def use_results_from_env() -> list[CalibrationProfile]:

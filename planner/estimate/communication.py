@@ -24,12 +24,28 @@ SCALE_UP_EFFICIENCY = 0.80
 # Between nodes, RDMA over InfiniBand/RoCE reaches a similar share of the NIC's line rate in
 # nccl-tests' inter-node busbw (judgement: the same 80%; MegaScale reports comparable figures).
 SCALE_OUT_EFFICIENCY = 0.80
-# Fixed cost of one collective: launch and synchronisation of a small message. Judgement at the
-# scale of nccl-tests' small-message times (tens of microseconds at 8 ranks inside a node,
-# more across nodes); a measured collective profile replaces it.
-SCALE_UP_LATENCY_S = 10e-6
+# Fixed cost of one collective: NCCL's own latency model (src/graph/tuning.cc, quoted in
+# NVIDIA/nccl issue #1334, 2024-07-01): a base latency of 6.6 us for the ring's low-latency (LL)
+# protocol, the one NCCL picks for small messages, plus 0.6 us per ring step over NVLink and
+# 1.0 us over PCIe; an all-reduce takes 2(n-1) steps, an all-gather or reduce-scatter n-1. So
+# a small all-reduce over 8 NVLink GPUs costs 6.6 + 14 x 0.6 = 15 us and over 2 GPUs 7.8 us
+# (NVIDIA/nccl issue #1259 measured ~6 us for 2 H100s with CUDA graphs). RCCL (AMD) is a fork
+# with the same model; AMD's slower small-message path is the engine profile's business.
+# Between nodes NCCL uses trees (log2 of the nodes); a flat judgement of 30 us is kept there.
+BASE_LATENCY_S = 6.6e-6
+HOP_LATENCY_S = {"nvlink": 0.6e-6, "infinity-fabric": 0.6e-6, "ici": 0.6e-6, "ethernet": 1.0e-6,
+                 "pcie": 1.0e-6, "": 0.6e-6}
+SCALE_UP_LATENCY_S = BASE_LATENCY_S
 SCALE_OUT_LATENCY_S = 30e-6
-
+# PCIe cards in one server talk through the host's PCIe switches: NCCL's ring over PCIe Gen4 x16
+# reaches ~20-22 GB/s bus bandwidth of the 32 GB/s per direction (nccl-tests on two RTX 2080 Ti,
+# NVIDIA/nccl-tests issue #44: 20-21 GB/s busbw at 16-128 MB): about 0.65 of line rate.
+PCIE_EFFICIENCY = 0.65
+PCIE_NODE_SIZE = 8  # cards one server holds (AWS g5/g6/g6e.48xlarge: 8)
+# A card whose scale-up link joins fewer than the server holds (H100 NVL: NVLink bridges in pairs)
+# reaches the rest over PCIe; its catalog figure is the bridge's, so PCIe Gen5 x16 (128 GB/s both
+# directions, the H100 NVL datasheet) is assumed there.
+PCIE_GEN5_BYTES_PER_S = 128e9
 
 
 @dataclass(frozen=True)
@@ -37,13 +53,27 @@ class Link:
     """One fabric's collective performance: latency and achieved bus bandwidth (one direction)."""
 
     name: str
-    latency_s: float
+    latency_s: float  # fixed cost of one collective
     bus_bytes_per_s: float
+    hop_latency_s: float = 0.0  # added per ring step (NCCL's tuning model)
+
+
+# Ring steps of each collective over n ranks (NCCL tuning.cc: all-reduce 2(n-1), all-gather and
+# reduce-scatter n-1, others n).
+STEPS = {"all_reduce": lambda n: 2 * (n - 1), "all_gather": lambda n: n - 1,
+         "reduce_scatter": lambda n: n - 1, "all_to_all": lambda n: n, "send_recv": lambda n: 1}
 
 
 def scale_up_link(g: GPUSpec) -> Link:
     """The fabric inside a node: half the catalog's both-directions figure, at NCCL's efficiency."""
-    return Link(f"{g.name} scale-up", SCALE_UP_LATENCY_S, g.interconnect_bytes_per_s / 2 * SCALE_UP_EFFICIENCY)
+    return Link(f"{g.name} scale-up", SCALE_UP_LATENCY_S, g.interconnect_bytes_per_s / 2 * SCALE_UP_EFFICIENCY,
+                HOP_LATENCY_S.get(g.link_kind, HOP_LATENCY_S[""]))
+
+
+def pcie_link(g: GPUSpec) -> Link:
+    """Cards in one server over PCIe: half the both-directions PCIe figure, at NCCL's PCIe efficiency."""
+    both = g.interconnect_bytes_per_s if g.link_kind == "pcie" else PCIE_GEN5_BYTES_PER_S
+    return Link(f"{g.name} PCIe", SCALE_UP_LATENCY_S, both / 2 * PCIE_EFFICIENCY, HOP_LATENCY_S["pcie"])
 
 
 def scale_out_link(g: GPUSpec) -> Link:
@@ -53,13 +83,21 @@ def scale_out_link(g: GPUSpec) -> Link:
 
 
 def collective_s(op: str, n_bytes, n_ranks: int, link: Link):
-    """Time of one collective `op` over `n_ranks` on `link` (zero for a single rank)."""
+    """Time of one collective `op` over `n_ranks` on `link` (zero for a single rank):
+    latency + steps x hop latency + factor x bytes / bus bandwidth."""
     if n_ranks <= 1:
         return np.zeros(np.shape(n_bytes))
-    return link.latency_s + bus_factor(op, n_ranks) * np.asarray(n_bytes, dtype=float) / link.bus_bytes_per_s
+    alpha = link.latency_s + STEPS[op](n_ranks) * link.hop_latency_s
+    return alpha + bus_factor(op, n_ranks) * np.asarray(n_bytes, dtype=float) / link.bus_bytes_per_s
 
 
 def link_for(g: GPUSpec, group_size: int, stride: int = 1) -> Link:
     """The fabric a group of `group_size` ranks `stride` apart talks over: scale-up while the group
-    fits in one scale-up domain (an 8-GPU node; 72 GPUs of a GB200 NVL72), scale-out beyond."""
-    return scale_up_link(g) if group_size * stride <= g.scale_up_domain_size else scale_out_link(g)
+    fits in one scale-up domain (an 8-GPU node; 72 GPUs of a GB200 NVL72), the server's PCIe for
+    PCIe cards without a bridge (up to PCIE_NODE_SIZE in one server), scale-out beyond."""
+    span = group_size * stride
+    if span <= g.scale_up_domain_size:
+        return scale_up_link(g)
+    if span <= PCIE_NODE_SIZE and g.link_kind in ("pcie", "nvlink"):
+        return pcie_link(g)
+    return scale_out_link(g)

@@ -11,47 +11,54 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..calibration import store
 from ..calibration.efficiency import Efficiencies
-from ..calibration.store import resolve
 from ..catalog import lookup as catalog
-from ..catalog.specs import GPUSpec, ModelSpec
+from ..catalog.collectives import bus_factor
+from ..catalog.specs import GPUSpec, ModelSpec, compute_peak, kv_cache_dtype_bytes
 from ..catalog.specs import precision as lookup_precision
 from ..core.band import Band
 from ..core.errors import DoesNotFitError, InputError, require_positive
 from ..core.provenance import Assumption
 from . import arithmetic as ar
+from . import communication as comm
 from . import perf
+from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
-# Activations, CUDA context, allocator fragmentation and the framework take memory
-# the weights and KV cache cannot use; vLLM's default gpu_memory_utilization=0.9
-# reserves the same 10%.
+# Activations, CUDA context, allocator fragmentation and the framework take memory the weights
+# and KV cache cannot use; vLLM's default gpu_memory_utilization=0.9 reserves the same 10%.
+# An engine profile sets its own (calibration-free estimates without an engine use this one).
 MEMORY_RESERVE_FRACTION = 0.10
-# KV cache is kept in bf16 at every weight precision (vLLM's default kv_cache_dtype
-# "auto" follows the activation dtype); fp8 KV would halve it. fp32 models keep fp32.
-KV_BYTES_PER_ELEMENT = 2.0
-# Tensor-parallel activations are all-reduced in bf16.
-ACTIVATION_BYTES = 2.0
-# Fixed cost of one small NCCL all-reduce over NVLink: an assumed order of magnitude
-# (a few microseconds in nccl-tests at small message sizes), not a measurement here.
-ALLREDUCE_LATENCY_S = 5e-6
 
 
 def _resolve(model: str | ModelSpec, gpu: str | GPUSpec) -> tuple[ModelSpec, GPUSpec]:
     return catalog.model(model), catalog.gpu(gpu)
 
 
-def numerics(precision_name: str) -> perf.Numerics:
-    """Bytes per weight, activation and KV element at a precision (fp32 keeps everything in fp32)."""
+def numerics(precision_name: str, kv_cache_dtype: str | None = None) -> perf.Numerics:
+    """Bytes per weight, activation, KV element and output-head weight at a precision; the KV cache
+    in `kv_cache_dtype`, else in the activation dtype."""
     p = lookup_precision(precision_name)
-    wide = 4.0 if p.compute_dtype == "fp32" else 2.0
-    return perf.Numerics(weight_bytes=p.bytes_per_weight, activation_bytes=wide,
-                         kv_bytes=wide if p.compute_dtype == "fp32" else KV_BYTES_PER_ELEMENT)
+    kv = p.activation_bytes if kv_cache_dtype is None else kv_cache_dtype_bytes(kv_cache_dtype)
+    return perf.Numerics(weight_bytes=p.bytes_per_weight, activation_bytes=p.activation_bytes, kv_bytes=kv,
+                         head_weight_bytes=p.embedding_bytes)
 
 
-def kernels(g: GPUSpec, precision_name: str, eff: Efficiencies) -> perf.Kernels:
+def kernels(g: GPUSpec, precision_name: str, eff: Efficiencies, weight_stream_factor: float = 1.0) -> perf.Kernels:
     """The GPU's rates at the precision's compute dtype, each uncertain one as (p10, p50, p90)."""
-    return perf.kernels_for(g.peak(lookup_precision(precision_name).compute_dtype), g.memory_bytes_per_s, eff)
+    peak = compute_peak(g, lookup_precision(precision_name))
+    return perf.kernels_for(peak, g.memory_bytes_per_s, eff, weight_stream_factor)
+
+
+def tp_link(g: GPUSpec, tensor_parallel: int) -> comm.Link:
+    """The link a tensor-parallel group all-reduces over: a measured all-reduce fit registered for
+    this GPU (planner.use_results on a collectives run), else the catalog's fabric (communication.py)."""
+    fit = store.collective_fit(g.name, "all_reduce")
+    if fit is None:
+        return comm.link_for(g, tensor_parallel)
+    busbw = fit.busbw_bytes_per_s or fit.beta_bytes_per_s * bus_factor("all_reduce", fit.nproc)
+    return comm.Link(f"{g.name} all-reduce, {fit.source} ({fit.nproc} ranks)", fit.alpha_s, busbw)
 
 
 def decode_weight_bytes(m: ModelSpec, precision_name: str, batch) -> np.ndarray:
@@ -71,83 +78,122 @@ def decode_weight_bytes(m: ModelSpec, precision_name: str, batch) -> np.ndarray:
 
 
 def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_parallel: int,
-                     kv_bytes: float = KV_BYTES_PER_ELEMENT) -> np.ndarray:
+                     kv_bytes: float = 2.0) -> np.ndarray:
     """KV-cache bytes on one GPU for `sequences` sequences of `context_tokens` each (window-aware)."""
     per_sequence = ar.kv_cache_bytes(m, context_tokens, kv_bytes)
     return np.asarray(sequences, dtype=float) * per_sequence / kv_shards(m, tensor_parallel)
 
 
-def usable_memory_bytes(g: GPUSpec) -> float:
+def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
     """Memory for weights and KV cache: the GPU's memory less the runtime reserve."""
-    return g.memory_bytes * (1.0 - MEMORY_RESERVE_FRACTION)
+    return g.memory_bytes * (1.0 - reserve_fraction)
 
 
-def memory_per_gpu_bytes(m: ModelSpec, precision_name: str, batch, context_tokens, tensor_parallel: int):
-    """Weights split over TP ranks plus the KV cache of `batch` sequences at `context_tokens`."""
+def memory_per_gpu_bytes(m: ModelSpec, precision_name: str, batch, context_tokens, tensor_parallel: int,
+                         kv_bytes: float | None = None):
+    """Weights split over TP ranks plus the KV cache of `batch` sequences at `context_tokens`
+    (KV in `kv_bytes` per element, else the precision's activation dtype)."""
     weights = ar.weight_bytes(m, precision_name) / tensor_parallel
-    return weights + kv_bytes_per_gpu(m, batch, context_tokens, tensor_parallel, numerics(precision_name).kv_bytes)
+    kv = numerics(precision_name).kv_bytes if kv_bytes is None else kv_bytes
+    return weights + kv_bytes_per_gpu(m, batch, context_tokens, tensor_parallel, kv)
 
 
-def min_tensor_parallel(m: ModelSpec, g: GPUSpec, precision_name: str, context_tokens: float) -> int | None:
+def min_tensor_parallel(m: ModelSpec, g: GPUSpec, precision_name: str, context_tokens: float,
+                        kv_bytes: float | None = None, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> int | None:
     """Smallest power-of-two TP (<= 64) at which batch 1 at `context_tokens` fits, else None."""
     for tp in (1, 2, 4, 8, 16, 32, 64):
-        if memory_per_gpu_bytes(m, precision_name, 1, context_tokens, tp) <= usable_memory_bytes(g):
+        if memory_per_gpu_bytes(m, precision_name, 1, context_tokens, tp, kv_bytes) \
+                <= usable_memory_bytes(g, reserve_fraction):
             return tp
     return None
 
 
 def check_fits(m: ModelSpec, g: GPUSpec, precision_name: str, batch: int, context_tokens: float,
-               tensor_parallel: int) -> float:
+               tensor_parallel: int, kv_bytes: float | None = None,
+               reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
     """Memory needed per GPU in bytes; DoesNotFitError if over the usable memory."""
-    need = float(memory_per_gpu_bytes(m, precision_name, batch, context_tokens, tensor_parallel))
-    have = usable_memory_bytes(g)
+    need = float(memory_per_gpu_bytes(m, precision_name, batch, context_tokens, tensor_parallel, kv_bytes))
+    have = usable_memory_bytes(g, reserve_fraction)
     if need <= have:
         return need
     weights = ar.weight_bytes(m, precision_name) / tensor_parallel
-    tp_fit = min_tensor_parallel(m, g, precision_name, context_tokens)
+    tp_fit = min_tensor_parallel(m, g, precision_name, context_tokens, kv_bytes, reserve_fraction)
     hint = f"tensor_parallel={tp_fit}" if tp_fit and tp_fit > tensor_parallel else "more tensor parallelism"
     raise DoesNotFitError(
         f"{m.name} {precision_name} needs {need / 1e9:.1f} GB per GPU at tensor_parallel={tensor_parallel} "
         f"(weights {weights / 1e9:.1f} GB + KV cache {(need - weights) / 1e9:.1f} GB for batch {batch} x "
         f"{context_tokens:,.0f} tokens) but one {g.name} has {have / 1e9:.1f} GB usable "
-        f"({g.memory_bytes / 1e9:.1f} GB less a {MEMORY_RESERVE_FRACTION:.0%} runtime reserve). "
-        f"Try {hint}, a lower precision (int8, fp8, int4), a smaller batch or a GPU with more memory.")
+        f"({g.memory_bytes / 1e9:.1f} GB less a {reserve_fraction:.0%} runtime reserve). "
+        f"Try {hint}, a lower precision (fp8, int8, int4-weight-only), an fp8 KV cache, a smaller batch "
+        f"or a GPU with more memory.")
 
 
-def tp_allreduce_s(m: ModelSpec, tokens, tensor_parallel: int, interconnect_bytes_per_s: float):
+def tp_allreduce_s(m: ModelSpec, tokens, tensor_parallel: int, link: comm.Link, activation_bytes: float = 2.0):
     """Time of the tensor-parallel all-reduces in one forward pass over `tokens` tokens.
 
-    Megatron-LM (Shoeybi et al. 2019, Sec. 3) all-reduces twice per layer (after
-    attention and after the MLP), each of tokens x dim activations (bf16). A ring
-    all-reduce sends 2 (tp - 1) / tp of the buffer per GPU (Patarasuk & Yuan 2009):
-        t = 2 L [2 (tp-1)/tp x tokens x dim x 2 B / interconnect + latency]
+    Megatron-LM (Shoeybi et al. 2019, Sec. 3) all-reduces twice per layer (after attention and
+    after the MLP), each of tokens x dim activations: 2 L x collective_s(all-reduce), i.e.
+    2 L [latency + 2 (tp-1)/tp x tokens x dim x bytes / bus bandwidth] (communication.py).
     """
     if tensor_parallel == 1:
         return np.zeros(np.shape(tokens))
-    buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * ACTIVATION_BYTES
-    ring_bytes = 2.0 * (tensor_parallel - 1) / tensor_parallel * buffer_bytes
-    # The catalog holds the vendors' aggregate (both directions) figure; a ring sends one way.
-    return 2 * m.n_layers * (ring_bytes / (interconnect_bytes_per_s / 2) + ALLREDUCE_LATENCY_S)
+    buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * activation_bytes
+    return 2 * m.n_layers * comm.collective_s("all_reduce", buffer_bytes, tensor_parallel, link)
 
 
-def prefill_s(m: ModelSpec, g: GPUSpec, precision_name: str, batch, prompt_tokens: float,
-              tensor_parallel: int, eff: Efficiencies):
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity (simulation caches key on it)
+class Replica:
+    """One replica's model, GPU, formats, rates and link: everything a step time needs."""
+
+    m: ModelSpec
+    g: GPUSpec
+    precision: str
+    kv_cache_dtype: str
+    tp: int
+    kern: perf.Kernels  # uncertain rates as (p10, p50, p90)
+    num: perf.Numerics
+    link: comm.Link
+    reserve_fraction: float
+
+    @property
+    def usable_bytes(self) -> float:
+        return usable_memory_bytes(self.g, self.reserve_fraction)
+
+    def cache_key(self) -> tuple:
+        """Everything a step time depends on, hashable: equal keys give equal simulations."""
+        rates = tuple((k, tuple(np.ravel(v).tolist())) for k, v in dataclasses.asdict(self.kern).items())
+        return (self.m, self.g.memory_bytes, self.precision, self.kv_cache_dtype, self.tp, rates,
+                dataclasses.astuple(self.num), self.link, self.reserve_fraction)
+
+
+def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int, setup: EngineSetup,
+            kv_cache_dtype: str | None = None) -> Replica:
+    """A Replica on `setup`'s engine (KV dtype: `kv_cache_dtype`, else the engine's default)."""
+    prec = lookup_precision(precision_name).name
+    kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
+    return Replica(m, g, prec, kv, tensor_parallel, kernels(g, prec, setup.efficiencies, setup.stream_factor(prec)),
+                   numerics(prec, kv), tp_link(g, tensor_parallel), setup.memory_reserve_fraction)
+
+
+def fits(r: Replica, batch: int, context_tokens: float) -> float:
+    """Memory per GPU of `batch` sequences at `context_tokens` on `r`; DoesNotFitError when over."""
+    return check_fits(r.m, r.g, r.precision, batch, context_tokens, r.tp, r.num.kv_bytes, r.reserve_fraction)
+
+
+def prefill_s(r: Replica, batch, prompt_tokens: float):
     """Prefill of `batch` prompts on one replica (perf.prefill_s) plus its tensor-parallel all-reduces."""
-    kern, num = kernels(g, precision_name, eff), numerics(precision_name)
     batch = np.asarray(batch, dtype=float)
-    compute = perf.prefill_s(m, kern, num, batch=batch, prompt_tokens=prompt_tokens, tp=tensor_parallel)
-    return compute + tp_allreduce_s(m, batch * prompt_tokens, tensor_parallel, g.interconnect_bytes_per_s)
+    compute = perf.prefill_s(r.m, r.kern, r.num, batch=batch, prompt_tokens=prompt_tokens, tp=r.tp)
+    return compute + tp_allreduce_s(r.m, batch * prompt_tokens, r.tp, r.link, r.num.activation_bytes)
 
 
-def decode_step_s(m: ModelSpec, g: GPUSpec, precision_name: str, batch, context_tokens: float,
-                  tensor_parallel: int, eff: Efficiencies):
+def decode_step_s(r: Replica, batch, context_tokens: float):
     """One decode step of `batch` sequences (perf.decode_step_s) plus all-reduces; and whether
     it is memory-bound (at each quantile)."""
-    kern, num = kernels(g, precision_name, eff), numerics(precision_name)
-    kw = {"batch": batch, "context_tokens": context_tokens, "tp": tensor_parallel}
-    step = perf.decode_step_s(m, kern, num, **kw)
-    comm = tp_allreduce_s(m, batch, tensor_parallel, g.interconnect_bytes_per_s)
-    return step + comm, perf.decode_is_memory_bound(m, kern, num, **kw)
+    kw = {"batch": batch, "context_tokens": context_tokens, "tp": r.tp}
+    step = perf.decode_step_s(r.m, r.kern, r.num, **kw)
+    comm_s = tp_allreduce_s(r.m, batch, r.tp, r.link, r.num.activation_bytes)
+    return step + comm_s, perf.decode_is_memory_bound(r.m, r.kern, r.num, **kw)
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
@@ -183,30 +229,32 @@ class InferenceSpeed:
     usable_memory_bytes: float
     efficiency_source: str
     assumptions: tuple[Assumption, ...]
+    engine: str = "vllm"
+    kv_cache_dtype: str = "bf16"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def common_assumptions(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
-                       eff: Efficiencies) -> list[Assumption]:
+def common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool = False) -> list[Assumption]:
     """The assumptions every inference and serving estimate shares."""
-    p = lookup_precision(precision_name)
+    p, eff = lookup_precision(r.precision), setup.efficiencies
     out = [
-        Assumption("precision", p.name, f"{p.bytes_per_weight} B/weight, {p.compute_dtype} peak", p.description),
-        Assumption("kv_cache_bytes_per_element", KV_BYTES_PER_ELEMENT, "bytes", "bf16 KV cache (vLLM default 'auto')"),
-        Assumption("memory_reserve_fraction", MEMORY_RESERVE_FRACTION, "fraction of GPU memory",
-                   "activations and runtime; vLLM gpu_memory_utilization=0.9"),
-        Assumption("efficiency_source", eff.source, "", "calibration.store.resolve"),
+        Assumption("precision", p.name, f"{p.bytes_per_weight:g} B/weight, {p.compute_dtype} peak, "
+                   f"embeddings and head {p.embedding_bytes:g} B", p.description),
+        *setup.assumptions(p.name, r.kv_cache_dtype, kv_requested),
+        Assumption("efficiency_source", eff.source, "", "estimate/engine.py: explicit > calibration > engine profile"),
         Assumption("performance_model", "layer-wise: GEMMs, attention, element-wise, overheads", "",
                    "planner/estimate/perf.py"),
         *eff.assumptions(),
     ]
-    if tensor_parallel > 1:
+    if r.tp > 1:
         out.append(Assumption(
-            "tp_allreduce", f"2 L [2(tp-1)/tp x tokens x dim x 2 B / {g.interconnect_bytes_per_s:.3g} B/s "
-            f"+ {ALLREDUCE_LATENCY_S:g} s]", "s per forward", "Megatron-LM Sec. 3; ring all-reduce"))
-    if m.is_moe:
+            "tp_allreduce", f"2 L x [{r.link.latency_s * 1e6:.3g} us + {comm.STEPS['all_reduce'](r.tp)} x "
+            f"{r.link.hop_latency_s * 1e6:.2g} us + 2(tp-1)/tp x tokens x dim x {r.num.activation_bytes:g} B / "
+            f"{r.link.bus_bytes_per_s / 1e9:.3g} GB/s] over {r.link.name}", "s per forward",
+            "Megatron-LM Sec. 3; NCCL latency model and nccl-tests bus bandwidth (estimate/communication.py)"))
+    if r.m.is_moe:
         out.append(Assumption("moe_experts_read", "n (1 - (1 - k/n)^batch) per MoE layer", "experts",
                               "uniform routing; skewed routers read fewer"))
     return out
@@ -222,25 +270,27 @@ def _validate(batch_size: int, prompt_tokens: float, output_tokens: float, tenso
 
 def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
                     batch_size: int = 1, prompt_tokens: float = 512, output_tokens: float = 256,
-                    tensor_parallel: int = 1, efficiencies: Efficiencies | None = None) -> InferenceSpeed:
-    """Prefill and decode speed of `model` on `tensor_parallel` x `gpu` at a fixed batch."""
+                    tensor_parallel: int = 1, efficiencies: Efficiencies | None = None, engine: str = "vllm",
+                    kv_cache_dtype: str | None = None) -> InferenceSpeed:
+    """Prefill and decode speed of `model` on `tensor_parallel` x `gpu` at a fixed batch, on `engine`
+    (vllm, tensorrt-llm, sglang, torch-compile, roofline) with the KV cache in `kv_cache_dtype`
+    (bf16, fp8, int8; default: the engine's default at the precision)."""
     _validate(batch_size, prompt_tokens, output_tokens, tensor_parallel)
     m, g = _resolve(model, gpu)
-    prec = lookup_precision(precision).name
-    eff = resolve(g.name, efficiencies)
-    context = prompt_tokens + output_tokens
-    need = check_fits(m, g, prec, batch_size, context, tensor_parallel)
-    pre = prefill_s(m, g, prec, batch_size, prompt_tokens, tensor_parallel, eff)
-    ctx = mean_decode_context(prompt_tokens, output_tokens)
-    step, memory_bound = decode_step_s(m, g, prec, batch_size, ctx, tensor_parallel, eff)
+    setup = resolve_engine(engine, g, efficiencies)
+    r = replica(m, g, precision, tensor_parallel, setup, kv_cache_dtype)
+    need = fits(r, batch_size, prompt_tokens + output_tokens)
+    pre = prefill_s(r, batch_size, prompt_tokens)
+    step, memory_bound = decode_step_s(r, batch_size, mean_decode_context(prompt_tokens, output_tokens))
     return InferenceSpeed(
-        model=m.name, gpu=g.name, precision=prec, batch_size=batch_size, prompt_tokens=prompt_tokens,
+        model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, tensor_parallel=tensor_parallel,
         prefill_s=to_band(pre), decode_step_s=to_band(step), ttft_s=to_band(pre), tpot_s=to_band(step),
         e2e_s=to_band(e2e_s(pre, step, output_tokens)),
         tokens_per_s_per_sequence=to_band(1.0 / step), tokens_per_s_total=to_band(batch_size / step),
         bound="memory" if memory_bound[1] else "compute",
-        memory_per_gpu_bytes=need, usable_memory_bytes=usable_memory_bytes(g),
-        efficiency_source=eff.source,
-        assumptions=tuple(common_assumptions(m, g, prec, tensor_parallel, eff)),
+        memory_per_gpu_bytes=need, usable_memory_bytes=r.usable_bytes,
+        efficiency_source=setup.efficiencies.source,
+        assumptions=tuple(common_assumptions(r, setup, kv_cache_dtype is not None)),
+        engine=setup.engine, kv_cache_dtype=r.kv_cache_dtype,
     )

@@ -65,6 +65,7 @@ class Kernels:
     train_layer_overhead_s: float = 0.0  # framework cost per layer of a training step
     pass_overhead_s: float = 0.0  # per forward pass: scheduling, sampling, the launch of a captured graph
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
+    weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
 
     def to_dict(self) -> dict:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
@@ -77,14 +78,23 @@ class Numerics:
     weight_bytes: float = 2.0
     activation_bytes: float = 2.0
     kv_bytes: float = 2.0
+    head_weight_bytes: float | None = None  # output head; None: weight_bytes (quantisers keep it 16-bit)
+
+    def head(self) -> Numerics:
+        """The numerics of the output head's GEMM."""
+        return self if self.head_weight_bytes is None else replace(self, weight_bytes=self.head_weight_bytes)
 
 
 def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
-    """One (rows x k) @ (k x n) GEMM with stored weights (n x k): overhead + max(compute, memory)."""
+    """One (rows x k) @ (k x n) GEMM with stored weights (n x k): overhead + max(compute, memory).
+
+    Quantised weights stream at `weight_stream_factor` x the dense rate (dequantisation in the
+    kernel: gpt-fast's int8/int4 decode reaches 52%/42% of peak bandwidth where bf16 reaches 69%)."""
     rows = np.asarray(rows, dtype=float)
     compute = 2.0 * n * k * (rows + kern.gemm_half_rows) / (kern.peak_flops_per_s * kern.gemm_efficiency)
     moved = n * k * num.weight_bytes + (rows * k + rows * n) * num.activation_bytes
-    memory = moved / (kern.peak_bytes_per_s * kern.memory_efficiency) + n * kern.gemm_row_overhead_s
+    stream = kern.peak_bytes_per_s * kern.memory_efficiency * kern.weight_stream_factor
+    memory = moved / stream + n * kern.gemm_row_overhead_s
     return kern.gemm_overhead_s + np.maximum(compute, memory)
 
 
@@ -149,21 +159,31 @@ def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: boo
     return sum(n * _gemms_s(shapes, r, kern, num) for n, shapes, r in _ffn_parts(m, rows, tp, ep))
 
 
-def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
-    """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`."""
+def stack_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
+    """Every linear layer of the transformer stack (no output head) for `rows` tokens."""
     attention = _gemms_s(attention_shapes(m, tp), rows, kern, num)
     n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
     ffn = (m.n_layers - n_moe) * ffn_s(m, rows, tp, kern, num, moe=False)
     if n_moe:
         ffn = ffn + n_moe * ffn_s(m, rows, tp, kern, num, moe=True, ep=ep)
-    head = gemm_s(logit_rows, m.vocab_size / tp, m.dim, kern, num)
-    return m.n_layers * attention + ffn + head
+    return m.n_layers * attention + ffn
+
+
+def head_s(m: ModelSpec, logit_rows, tp: int, kern: Kernels, num: Numerics):
+    """The output head (vocabulary split over `tp`) for `logit_rows` positions."""
+    return gemm_s(logit_rows, m.vocab_size / tp, m.dim, kern, num.head())
+
+
+def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
+    """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`."""
+    return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
 
 
 def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, weight_grads: bool = True,
                        ep: int = 1):
     """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
-    (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had."""
+    (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had (the head's
+    backward at the stack's weight bytes)."""
     def both(shapes, r):
         dx = sum(gemm_s(r, k, n, kern, num) for n, k in shapes)
         return dx + sum(gemm_s(n, k, r, kern, num) for n, k in shapes) if weight_grads else dx
@@ -215,7 +235,7 @@ def forward_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, new_tokens: 
     logits = rows if logit_rows is None else logit_rows
     return (linears_s(m, rows, logits, tp, kern, num)
             + attention_s(m, batch, new_tokens, attn_flops_per_token, kv_bytes_per_seq, tp, kern)
-            + elementwise_s(m, rows, tp, kern, num) + m.n_layers * kern.layer_overhead_s + kern.pass_overhead_s)
+            + elementwise_s(m, rows, tp, kern, num) + overheads_s(m, kern))
 
 
 def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_tokens: float, tp: int = 1,
@@ -246,21 +266,34 @@ def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch,
     return decode_step_s(m, fast_compute, num, **kw) >= decode_step_s(m, fast_memory, num, **kw)
 
 
+def overheads_s(m: ModelSpec, kern: Kernels):
+    """Fixed costs of one forward pass: a framework cost per layer and a scheduler cost per pass."""
+    return m.n_layers * kern.layer_overhead_s + kern.pass_overhead_s
+
+
+def at_quantile(kern: Kernels, index: int) -> Kernels:
+    """The Kernels at one of the (p10, p50, p90) quantiles: every array rate indexed, scalars kept."""
+    picked = {k: (v[index] if isinstance(v, np.ndarray) else v) for k, v in asdict(kern).items()}
+    return Kernels(**{k: (float(v) if isinstance(v, np.floating) else v) for k, v in picked.items()})
+
+
 def quantiles(band: Band) -> np.ndarray:
     """(p10, p50, p90) of a Band as an array, for broadcasting."""
     return np.array([band.p10, band.p50, band.p90])
 
 
-def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficiencies) -> Kernels:
+def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficiencies,
+                weight_stream_factor: float = 1.0) -> Kernels:
     """A device's Kernels with each uncertain rate as its (p10, p50, p90): results come out as
-    three values, slowest first, which `to_band` turns into a Band."""
+    three values, slowest first, which `to_band` turns into a Band. `weight_stream_factor`: the
+    weight format's streaming rate relative to dense weights (an engine's kernel for that format)."""
     return Kernels(peak_flops_per_s=peak_flops_per_s, peak_bytes_per_s=peak_bytes_per_s,
                    gemm_efficiency=quantiles(eff.gemm), memory_efficiency=quantiles(eff.memory),
                    attention_efficiency=quantiles(eff.attention), elementwise_efficiency=eff.elementwise,
                    gemm_half_rows=eff.gemm_half_rows, gemm_overhead_s=eff.gemm_overhead_s,
                    gemm_row_overhead_s=eff.gemm_row_overhead_s,
                    layer_overhead_s=eff.layer_overhead_s, train_layer_overhead_s=eff.train_layer_overhead_s,
-                   pass_overhead_s=eff.pass_overhead_s, fused=eff.fused)
+                   pass_overhead_s=eff.pass_overhead_s, fused=eff.fused, weight_stream_factor=weight_stream_factor)
 
 
 def to_band(values) -> Band:

@@ -1,9 +1,13 @@
-"""Serving capacity and cost: tensor parallelism, batch size, replicas, $ per token.
+"""Serving capacity and cost: precision, tensor parallelism, batch, replicas, $ per token.
 
-One replica runs continuous batching (Orca, Yu et al. OSDI 2022; vLLM, Kwon et al.
-SOSP 2023). Its largest useful batch is set by the KV cache that fits next to the
-weights and by the latency targets; replicas are then sized for the peak traffic at
-a utilization ceiling, and every paid GPU-hour is charged to the mean traffic.
+One replica runs continuous batching (Orca, Yu et al. OSDI 2022; vLLM, Kwon et al. SOSP 2023)
+on an engine (catalog/data/engines.toml). search.py tries every precision asked for and every
+tensor-parallel degree whose weights fit; for each, the largest batch meeting the latency
+targets without queueing (analytic, p50 rates), then a simulated replica under Poisson arrivals
+(simulate.py) for the highest request rate at which the chosen percentile (default p90) of TTFT
+and TPOT still meets the targets. Replicas are sized for the peak at that rate (optionally capped
+by a utilisation ceiling), and the configuration with the lowest monthly cost wins; every paid
+GPU-hour is charged to the mean traffic.
 """
 from __future__ import annotations
 
@@ -14,30 +18,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibration.efficiency import Efficiencies
-from ..calibration.store import resolve
 from ..catalog import lookup as catalog
-from ..catalog.specs import GPUSpec, ModelSpec
-from ..catalog.specs import precision as lookup_precision
 from ..core.band import Band
 from ..core.errors import InfeasibleError, InputError, require_fraction
 from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
+from . import load as ld
+from . import search as sr
+from .engine import resolve_engine
+from .search import FrontierRow
 from .workload import Workload
 
-# Fleet sizing defaults (judgement): run replicas at most 70% busy at the peak hour, headroom for
-# bursts and queueing; never fewer than 2 replicas, so one can fail or be upgraded.
-UTILIZATION_CEILING = 0.7
+# Fleet sizing: never fewer than 2 replicas, so one can fail or be upgraded (judgement).
 MIN_REPLICAS = 2
-TP_DEGREES = (1, 2, 4, 8)  # one NVLink domain of an 8-GPU node
-# Schedulers cap concurrent sequences: vLLM's max_num_seqs defaults to 256.
-DEFAULT_MAX_BATCH_SIZE = 256
+# No longer the sizing rule (the simulation is): an optional cap on a replica's busy share at the
+# peak. None means the simulated rate alone sizes the fleet.
+UTILIZATION_CEILING = None
+LATENCY_PERCENTILE = "p90"
+TP_DEGREES = sr.TP_DEGREES
 _COST_QUANTILE = {"p10": "p90", "p50": "p50", "p90": "p10"}  # cost quantile -> capacity quantile
 
 
 @dataclass(frozen=True)
 class BatchRow:
-    """One row of the batch-size table, at p50 efficiencies."""
+    """One row of the chosen configuration's batch-size table, at p50 efficiencies."""
 
     batch: int
     ttft_s: float
@@ -52,13 +57,13 @@ class ServingPlan:
     gpu: str
     precision: str
     tensor_parallel: int
-    batch_size: int  # concurrent sequences per replica, the largest meeting the targets
+    batch_size: int  # the engine's cap on running sequences: the largest batch meeting the targets
     max_batch_kv: int  # the most sequences whose KV cache fits next to the weights
     limited_by: str  # what stopped the batch growing
     ttft_s: Band  # prefill of one prompt + one decode step of the running batch, no queueing
     tpot_s: Band
     e2e_s: Band
-    requests_per_s_per_replica: Band
+    requests_per_s_per_replica: Band  # offline capacity at the batch cap (simulated p50, spread from the rates)
     replicas: Band
     gpus: Band
     monthly_cost_usd: Band  # month 0 traffic
@@ -68,12 +73,20 @@ class ServingPlan:
     peak_rps: float
     mean_rps: float
     usd_per_gpu_hour: float
-    utilization_ceiling: float
+    utilization_ceiling: float  # the busy share of capacity a replica is sized to at the peak
     min_replicas: int
     table: tuple[BatchRow, ...]
     efficiency_source: str
     assumptions: tuple[Assumption, ...]
     workload: Workload
+    engine: str = "vllm"
+    kv_cache_dtype: str = "bf16"
+    prefill_s: Band = Band.point(0.0)  # one prompt's prefill
+    latency_percentile: str = LATENCY_PERCENTILE
+    max_requests_per_s_per_replica: float = 0.0  # simulated: targets met at the percentile (p50 rates)
+    load_latency: ld.LoadLatency | None = None  # percentiles at the month-0 peak, per replica
+    utilization_cap: float | None = None  # the caller's optional ceiling
+    frontier: tuple[FrontierRow, ...] = ()
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -83,31 +96,10 @@ class ServingPlan:
         import pandas as pd
         return pd.DataFrame([dataclasses.asdict(r) for r in self.table])
 
-
-def max_batch_for_kv(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
-                     context_tokens: float) -> int:
-    """Sequences at `context_tokens` whose KV cache fits beside the weights on each GPU."""
-    free = inf.usable_memory_bytes(g) - inf.memory_per_gpu_bytes(m, precision_name, 0, 0, tensor_parallel)
-    per_sequence = float(inf.kv_bytes_per_gpu(m, 1, context_tokens, tensor_parallel, inf.numerics(precision_name).kv_bytes))
-    return max(int(free // per_sequence), 0)
-
-
-def serving_ttft_s(prefill_one_s, tpot_s):
-    """p50 time to first token without queueing: a new prompt's prefill waits for the step in flight."""
-    return prefill_one_s + tpot_s
-
-
-def replica_requests_per_s(batch, prefill_one_s, tpot_s, output_tokens: float):
-    """Requests per second one replica completes with `batch` sequences in flight.
-
-    Little's law (L = lambda W) with W the replica time each cohort of `batch`
-    requests takes: their `batch` prefills plus output_tokens - 1 decode steps.
-    Prefills run on the same GPUs between decode steps, so they are counted in
-    full; the plain batch / (ttft + output x tpot) leaves them out and
-    over-states capacity when prompts are long.
-    """
-    busy_s = batch * prefill_one_s + max(output_tokens - 1.0, 0.0) * tpot_s
-    return batch / busy_s
+    def frontier_frame(self):
+        """The configurations searched (precision, TP, batch) with throughput, latency and $/Mtok."""
+        import pandas as pd
+        return pd.DataFrame([dataclasses.asdict(r) for r in self.frontier])
 
 
 def replicas_needed(peak_rps, requests_per_s_per_replica, utilization_ceiling: float, min_replicas: int):
@@ -117,133 +109,154 @@ def replicas_needed(peak_rps, requests_per_s_per_replica, utilization_ceiling: f
     return np.maximum(min_replicas, np.ceil(np.round(raw, 9)))
 
 
-def _latency_grid(m, g, prec, tp, batches, w: Workload, eff: Efficiencies) -> dict[str, np.ndarray]:
-    """ttft, tpot and requests/s per replica, shape (len(batches), 3) for (p10, p50, p90) efficiencies."""
-    prefill_one = inf.prefill_s(m, g, prec, 1, w.prompt_tokens, tp, eff)
-    ctx = inf.mean_decode_context(w.prompt_tokens, w.output_tokens)
-    b = np.asarray(batches, dtype=float)[:, None]
-    tpot, _ = inf.decode_step_s(m, g, prec, b, ctx, tp, eff)
-    ttft = serving_ttft_s(prefill_one, tpot)
-    return {"ttft": ttft, "tpot": tpot, "e2e": inf.e2e_s(ttft, tpot, w.output_tokens),
-            "rps": replica_requests_per_s(b, prefill_one, tpot, w.output_tokens)}
+def _infeasible(m, g, w: Workload, cands: list[sr.Candidate], percentile: str) -> InfeasibleError:
+    """The error for targets no configuration meets, naming the physical floor."""
+    if any(c.batch for c in cands):  # met without queueing, missed under load at the percentile
+        return InfeasibleError(
+            f"{m.name} on {g.name}: the {percentile} latency under load misses the targets (ttft "
+            f"{w.ttft_target_s} s, tpot {w.tpot_target_s} s) even at a trickle of traffic, though batch 1 meets "
+            f"them without queueing. What would help: looser targets, a lower latency_percentile, more tensor "
+            f"parallelism or a faster GPU.")
+    first = min(cands, key=lambda c: c.tp)
+    best = max(cands, key=lambda c: c.tp)
 
+    def floor(key: str, c) -> float:  # batch 1, p50 efficiencies, in ms
+        return c.grid[key][0, 1] * 1e3
 
-def _meets(grid: dict[str, np.ndarray], w: Workload) -> np.ndarray:
-    """Which rows meet both targets at p50 (column 1)."""
-    ok = np.ones(grid["tpot"].shape[0], dtype=bool)
-    if w.ttft_target_s is not None:
-        ok &= grid["ttft"][:, 1] <= w.ttft_target_s
-    if w.tpot_target_s is not None:
-        ok &= grid["tpot"][:, 1] <= w.tpot_target_s
-    return ok
-
-
-def _fitting_degrees(m, g, prec, context, max_tensor_parallel) -> list[int]:
-    degrees = [tp for tp in TP_DEGREES if tp <= max_tensor_parallel]
-    fits = [tp for tp in degrees if max_batch_for_kv(m, g, prec, tp, context) >= 1]
-    if not fits:  # raise the DoesNotFitError that names the memory needed
-        inf.check_fits(m, g, prec, 1, context, max(degrees))
-    return fits
-
-
-def _infeasible(m, g, prec, w: Workload, grids: dict[int, dict]) -> InfeasibleError:
-    """The error for targets no TP degree meets at batch 1, naming the physical floor."""
-    first, best = min(grids), max(grids)
-
-    def floor(key: str, tp: int) -> float:  # batch 1, p50 efficiencies, in ms
-        return grids[tp][key][0, 1] * 1e3
-
-    where = f"{m.name} {prec} on {first}x {g.name}"
-    if w.tpot_target_s is not None and grids[best]["tpot"][0, 1] > w.tpot_target_s:
+    where = f"{m.name} {first.precision} on {first.tp}x {g.name}"
+    if w.tpot_target_s is not None and best.grid["tpot"][0, 1] > w.tpot_target_s:
         why, key, target = "weights must be read once per token", "tpot", w.tpot_target_s
-        helps = "more tensor parallelism, a lower precision (int8, fp8, int4) or a GPU with more memory bandwidth"
+        helps = "more tensor parallelism, a lower precision (fp8, int8, int4-weight-only) or a GPU with more memory bandwidth"
     else:
         why, key, target = "the prompt's prefill is compute-bound", "ttft", w.ttft_target_s
         helps = "a shorter prompt, more tensor parallelism, a lower precision or a GPU with a higher peak"
-    also = f"; {floor(key, best):.1f} ms at tensor_parallel={best}" if best != first else ""
+    also = f"; {floor(key, best):.1f} ms at tensor_parallel={best.tp}" if best.tp != first.tp else ""
     return InfeasibleError(
         f"{key} target {target * 1e3:.3g} ms is below the floor of {floor(key, first):.1f} ms for {where} "
         f"({why}; batch 1, p50 efficiencies{also}). What would help: {helps}.")
 
 
-def _choose(m, g, prec, w, eff, max_tensor_parallel, max_batch_size):
-    """Smallest TP whose batch 1 fits and meets the targets; its KV limit and latency grid."""
-    context = w.prompt_tokens + w.output_tokens
-    grids = {}
-    for tp in _fitting_degrees(m, g, prec, context, max_tensor_parallel):
-        kv_limit = max_batch_for_kv(m, g, prec, tp, context)
-        grid = _latency_grid(m, g, prec, tp, np.arange(1, min(kv_limit, max_batch_size) + 1), w, eff)
-        if _meets(grid, w)[0]:
-            return tp, kv_limit, grid
-        grids[tp] = grid
-    raise _infeasible(m, g, prec, w, grids)
-
-
-def _limited_by(ok: np.ndarray, grid: dict, w: Workload, kv_limit: int, max_batch_size: int) -> str:
-    n = int(ok.sum())
-    if n == len(ok):
-        return "KV-cache memory" if kv_limit <= max_batch_size else f"max_batch_size={max_batch_size}"
-    if w.tpot_target_s is not None and grid["tpot"][n, 1] > w.tpot_target_s:
+def _limited_by(c: sr.Candidate, w: Workload, cap: int) -> str:
+    n = int(c.ok.sum())
+    if n == len(c.ok):
+        return "KV-cache memory" if c.kv_limit <= cap else f"max_batch_size={cap}"
+    if w.tpot_target_s is not None and c.grid["tpot"][n, 1] > w.tpot_target_s:
         return "tpot target"
     return "ttft target"
 
 
-def _table(grid: dict, ok: np.ndarray, chosen: int) -> tuple[BatchRow, ...]:
-    n = len(ok)
-    shown = sorted({*(2 ** np.arange(int(math.log2(n)) + 1)).tolist(), n, chosen})
-    return tuple(BatchRow(b, float(grid["ttft"][b - 1, 1]), float(grid["tpot"][b - 1, 1]),
-                          float(grid["rps"][b - 1, 1]), bool(ok[b - 1])) for b in shown)
+def _table(c: sr.Candidate) -> tuple[BatchRow, ...]:
+    n = len(c.ok)
+    shown = sorted({*(2 ** np.arange(int(math.log2(n)) + 1)).tolist(), n, c.batch})
+    return tuple(BatchRow(b, float(c.grid["ttft"][b - 1, 1]), float(c.grid["tpot"][b - 1, 1]),
+                          float(c.grid["rps"][b - 1, 1]), bool(c.ok[b - 1])) for b in shown)
 
 
-def _assumptions(m, g, prec, tp, eff, utilization_ceiling, min_replicas, max_batch_size):
-    return (*inf.common_assumptions(m, g, prec, tp, eff),
-            Assumption("utilization_ceiling", utilization_ceiling, "fraction of replica capacity at peak",
-                       "headroom for bursts and queueing"),
+def _assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percentile, sigma):
+    return (*inf.common_assumptions(c.replica, setup, kv_requested),
+            Assumption("latency_percentile", percentile, "", "replicas sized so this percentile of TTFT and TPOT "
+                       "meets the targets at the peak (simulated continuous batching, Poisson arrivals)"),
+            Assumption("sizing_utilization", u, "fraction of a replica's offline capacity at the peak",
+                       "the simulated rate meeting the targets" + (f", capped at {ceiling:g}" if ceiling else "")
+                       + f"; at most {sr.MAX_LOAD_FRACTION:g} (judgement)"),
+            Assumption("length_distribution", "fixed" if not sigma else f"lognormal, sigma {sigma:g}", "",
+                       "prompt and output lengths in the simulation"),
+            Assumption("load_balancing", "random (each replica sees Poisson arrivals at peak / replicas)", "",
+                       "judgement: pooled queues would do better"),
             Assumption("min_replicas", min_replicas, "replicas", "redundancy: survive one replica failing"),
             Assumption("hours_per_month", HOURS_PER_MONTH, "h", "8760 / 12, cloud billing convention"),
-            Assumption("max_batch_size", max_batch_size, "sequences", "vLLM max_num_seqs default 256"),
-            Assumption("batch_choice", "largest batch meeting ttft and tpot targets at p50", "",
-                       "queueing delay ignored"))
+            Assumption("max_batch_size", cap, "sequences", "the engine's scheduler cap (or the caller's)"),
+            Assumption("batch_choice", "largest batch meeting ttft and tpot targets at p50 without queueing", "",
+                       "the search's cap on running sequences; the simulation decides the load"))
 
 
-def _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_size) -> None:
-    require_fraction("utilization_ceiling", utilization_ceiling)
+def _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_size, tensor_parallel,
+              latency_percentile) -> None:
+    if utilization_ceiling is not None:
+        require_fraction("utilization_ceiling", utilization_ceiling)
     for name, v in (("min_replicas", min_replicas), ("max_tensor_parallel", max_tensor_parallel),
-                    ("max_batch_size", max_batch_size)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                    ("max_batch_size", max_batch_size), ("tensor_parallel", tensor_parallel)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise InputError(name, f"must be a whole number >= 1, got {v!r}")
+    if latency_percentile not in ld.PERCENTILES:
+        raise InputError("latency_percentile", f"must be one of {', '.join(ld.PERCENTILES)}, got {latency_percentile!r}")
 
 
-def serving(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16", workload: Workload,
-            utilization_ceiling: float = UTILIZATION_CEILING, min_replicas: int = MIN_REPLICAS, max_tensor_parallel: int = 8,
-            max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "vllm",
+            kv_cache_dtype: str | None = None, tensor_parallel: int | None = None, max_batch_size: int | None = None,
+            latency_percentile: str = LATENCY_PERCENTILE, utilization_ceiling: float | None = UTILIZATION_CEILING,
+            min_replicas: int = MIN_REPLICAS, max_tensor_parallel: int = 8,
             efficiencies: Efficiencies | None = None) -> ServingPlan:
-    """Replicas, GPUs and cost to serve `workload` with `model` on `gpu` at `precision`."""
-    _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_size)
-    m, g = catalog.model(model), catalog.gpu(gpu)
-    prec, eff, w = lookup_precision(precision).name, resolve(g.name, efficiencies), workload
-    tp, kv_limit, grid = _choose(m, g, prec, w, eff, max_tensor_parallel, max_batch_size)
-    ok = _meets(grid, w)
-    b = int(ok.sum())  # targets are met by a prefix of batch sizes: latency grows with batch
-    capacity = grid["rps"][b - 1]  # (p10, p50, p90) efficiencies
-    replicas = replicas_needed(w.peak_rps, capacity, utilization_ceiling, min_replicas)
-    usd_per_hour = replicas * tp * g.usd_per_gpu_hour
+    """Replicas, GPUs and cost to serve `workload` with `model` on `gpu`.
+
+    precision: one name, a list, or "auto" (searched); tensor_parallel / max_batch_size pin the
+    degree and the cap on running sequences (default: searched / the engine's cap);
+    latency_percentile: the percentile of TTFT and TPOT that must meet the targets at the peak;
+    utilization_ceiling: an optional cap on a replica's busy share. The simulation draws prompt and
+    output lengths as the workload says (`length_sigma`: 0 fixed, else lognormal).
+    """
+    _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_size, tensor_parallel,
+              latency_percentile)
+    m, g, w = catalog.model(model), catalog.gpu(gpu), workload
+    setup = resolve_engine(engine, g, efficiencies)
+    cap = max_batch_size or setup.batch_cap
+    degrees = [tensor_parallel] if tensor_parallel else [d for d in TP_DEGREES if d <= max_tensor_parallel]
+    cands = sr.candidates(m, g, sr.precisions_for(precision, g), degrees, setup, w, kv_cache_dtype, cap)
+    if not cands:  # nothing fits: raise the DoesNotFitError that names the memory needed
+        r = inf.replica(m, g, sr.precisions_for(precision, g)[-1], max(degrees), setup, kv_cache_dtype)
+        inf.fits(r, 1, sr.kv_context(setup, w))
+    best = sr.simulate_and_choose(cands, setup, w, percentile=latency_percentile, min_replicas=min_replicas,
+                                  ceiling=utilization_ceiling, length_sigma=w.length_sigma)
+    if best is None:
+        raise _infeasible(m, g, w, cands, latency_percentile)
+    return _plan(best, cands, setup, w, cap, kv_cache_dtype is not None, utilization_ceiling, min_replicas,
+                 latency_percentile, w.length_sigma)
+
+
+def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling, min_replicas, percentile,
+          sigma) -> ServingPlan:
+    b, g, band = c.batch, c.replica.g, inf.to_band
+    analytic = c.grid["rps"][b - 1]  # (p10, p50, p90) rates
+    capacity = c.capacity * analytic / analytic[1]  # simulated p50, spread as the rates spread
+    u = min(c.rate if ceiling is None else min(c.rate, ceiling * c.capacity), c.capacity) / c.capacity
+    replicas = replicas_needed(w.peak_rps, capacity, u, min_replicas)
+    usd_per_hour = replicas * c.tp * g.usd_per_gpu_hour
     usd_per_request = usd_per_hour / (w.mean_rps * SECONDS_PER_HOUR)
-    band = inf.to_band
     return ServingPlan(
-        model=m.name, gpu=g.name, precision=prec, tensor_parallel=tp, batch_size=b, max_batch_kv=kv_limit,
-        limited_by=_limited_by(ok, grid, w, kv_limit, max_batch_size),
-        ttft_s=band(grid["ttft"][b - 1]), tpot_s=band(grid["tpot"][b - 1]), e2e_s=band(grid["e2e"][b - 1]),
-        requests_per_s_per_replica=band(capacity), replicas=band(replicas), gpus=band(replicas * tp),
+        model=c.replica.m.name, gpu=g.name, precision=c.precision, tensor_parallel=c.tp, batch_size=b,
+        max_batch_kv=c.kv_limit, limited_by=_limited_by(c, w, cap),
+        ttft_s=band(c.grid["ttft"][b - 1]), tpot_s=band(c.grid["tpot"][b - 1]), e2e_s=band(c.grid["e2e"][b - 1]),
+        requests_per_s_per_replica=band(capacity), replicas=band(replicas), gpus=band(replicas * c.tp),
         monthly_cost_usd=band(usd_per_hour * HOURS_PER_MONTH),
         usd_per_million_tokens=band(usd_per_request / w.tokens_per_request * 1e6),
         usd_per_request=band(usd_per_request), mean_utilization=band(w.mean_rps / (replicas * capacity)),
-        peak_rps=w.peak_rps, mean_rps=w.mean_rps, usd_per_gpu_hour=g.usd_per_gpu_hour,
-        utilization_ceiling=utilization_ceiling, min_replicas=min_replicas, table=_table(grid, ok, b),
-        efficiency_source=eff.source,
-        assumptions=_assumptions(m, g, prec, tp, eff, utilization_ceiling, min_replicas, max_batch_size),
-        workload=w,
-    )
+        peak_rps=w.peak_rps, mean_rps=w.mean_rps, usd_per_gpu_hour=g.usd_per_gpu_hour, utilization_ceiling=u,
+        min_replicas=min_replicas, table=_table(c), efficiency_source=setup.efficiencies.source,
+        assumptions=_assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percentile, sigma),
+        workload=w, engine=setup.engine, kv_cache_dtype=c.replica.kv_cache_dtype, prefill_s=band(c.grid["prefill"]),
+        latency_percentile=percentile, max_requests_per_s_per_replica=c.rate,
+        load_latency=ld.latency(c.load, w.peak_rps / float(np.median(replicas))), utilization_cap=ceiling,
+        frontier=sr.frontier(cands, c, w))
+
+
+def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
+    """TTFT and TPOT percentiles of one replica of `plan` over a range of request rates (a DataFrame):
+    the latency-versus-load chart. `loads`: requests/s per replica (default: 10 points up to capacity)."""
+    import pandas as pd
+    from .engine import resolve_engine as _resolve
+    g, m = catalog.gpu(plan.gpu), catalog.model(plan.model)
+    setup = engine_setup or _resolve(plan.engine, g)
+    r = inf.replica(m, g, plan.precision, plan.tensor_parallel, setup, plan.kv_cache_dtype)
+    w = plan.workload
+    lo = ld.load_for(r, setup, plan.batch_size, w.prompt_tokens, w.output_tokens, w.length_sigma)
+    cap = plan.requests_per_s_per_replica.p50
+    rates = np.linspace(0.1, 1.0, 10) * cap if loads is None else np.asarray(loads, dtype=float)
+    rows = []
+    for rate in rates:
+        lat = ld.latency(lo, float(rate))
+        rows.append({"requests_per_s": float(rate), **{f"ttft_{k}_s": v for k, v in lat.ttft_s.items()},
+                     **{f"tpot_{k}_s": v for k, v in lat.tpot_s.items()}, "mean_batch": lat.mean_batch})
+    return pd.DataFrame(rows)
 
 
 def _capacity(plan: ServingPlan, quantile: str) -> float:

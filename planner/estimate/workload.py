@@ -29,6 +29,7 @@ class Workload:
     tpot_target_s: float | None = 0.1  # time per output token (~10 tokens/s, faster than reading)
     horizon_months: int = 24
     monthly_growth: float = 0.0  # fraction per month, compounding
+    length_sigma: float = 0.0  # spread of prompt and output lengths: 0 fixed, > 0 lognormal log-sd around the means
 
     def __post_init__(self):
         require_positive("requests_per_day", self.requests_per_day)
@@ -46,6 +47,8 @@ class Workload:
                 or self.horizon_months < 1:
             raise InputError("horizon_months", f"must be a whole number of months >= 1, got {self.horizon_months!r}")
         require_positive("monthly_growth", self.monthly_growth, allow_zero=True)
+        if require_positive("length_sigma", self.length_sigma, allow_zero=True) > 3:
+            raise InputError("length_sigma", f"must be in [0, 3] (a lognormal log-sd; 0: fixed lengths), got {self.length_sigma!r}")
 
     @property
     def prompt_tokens(self) -> float:

@@ -14,6 +14,8 @@ over samples. How each input reaches the costs (all relative to compare()'s p50)
   GEMM-bound; bias: its attention and element-wise share do not scale with it) and with
   their tokens (and epochs); fine-tuning compute also with the GPU price;
 - the API's cost per request (and the bridge before production) with api.price_scale;
+- the utilisation a replica is sized to (the serving plan's: simulated, or the scenario's cap)
+  scales each fleet's sizing share relative to compare()'s;
 - traffic, growth, peak-to-mean, staff, evaluation and setup inputs enter the
   cost formulas directly.
 
@@ -80,9 +82,10 @@ class Engine:
                 "self_host.usd_per_gpu_hour": plan.usd_per_gpu_hour if plan else np.nan,
                 "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan, "scratch.compute_price_scale": 1.0,
                 "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
-        for name in ("finetune_epochs", "finetune_tokens", "utilization_ceiling", "ops_engineers", "setup_months",
-                     "evaluation_usd"):
+        for name in ("finetune_epochs", "finetune_tokens", "ops_engineers", "setup_months", "evaluation_usd"):
             base[f"self_host.{name}"] = float(getattr(h, name))
+        # The busy share a replica is sized to: the serving plan's (simulated, or the scenario's cap).
+        base["self_host.utilization_ceiling"] = plan.utilization_ceiling if plan else np.nan
         for name in ("researchers", "months", "prep_months", "evaluation_usd"):
             base[f"scratch.{name}"] = float(getattr(r, name))
         for path, attr in EFFICIENCY_INPUTS.items():
@@ -132,7 +135,7 @@ class Engine:
     def _fleet(self, key: str, v: dict):
         c, fleet = self.comparison, self.comparison.cost_models[key]
         plan = c.serving_plan if key == "self_host" else c.scratch_serving_plan
-        prefill = plan.batch_size * (plan.ttft_s.p50 - plan.tpot_s.p50)  # one cohort's prefills (s)
+        prefill = plan.batch_size * plan.prefill_s.p50  # one cohort's prefills (s)
         decode = max(self.scenario.workload.output_tokens - 1.0, 0.0) * plan.tpot_s.p50  # its decode steps (s)
         slower = prefill * (self.base["efficiency.gemm"] / v["efficiency.gemm"]) \
             + decode * (self.base["efficiency.memory"] / v["efficiency.memory"])
@@ -140,7 +143,9 @@ class Engine:
         one_time, ttp = (self._self_host_one_time(v, mfu) if key == "self_host" else self._scratch_one_time(v, mfu))
         return fleet_model(capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
                            gpus_per_replica=fleet.gpus_per_replica, usd_per_gpu_hour=v["self_host.usd_per_gpu_hour"],
-                           utilization_ceiling=v["self_host.utilization_ceiling"], min_replicas=fleet.min_replicas,
+                           utilization_ceiling=np.minimum(1.0, fleet.utilization_ceiling * v["self_host.utilization_ceiling"]
+                                                          / self.base["self_host.utilization_ceiling"]),
+                           min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                            one_time_usd=one_time, months_to_production=ttp)
 

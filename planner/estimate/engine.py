@@ -1,0 +1,103 @@
+"""Which engine serves, and what that sets: rates, scheduler cost, KV dtype, batch cap, chunking.
+
+`resolve_engine(engine, gpu, efficiencies)` combines three sources of rates, first found wins:
+an explicit `efficiencies=` argument (everything from it); a calibration profile the caller
+registered for that GPU (planner.use_results: measured kernels win over the engine profile; the
+engine's per-step scheduler cost is added where the benchmarks did not measure one, as they time
+compiled forwards without a serving scheduler); else the engine's profile for the GPU's vendor
+(catalog/data/engines.toml). `roofline` is the ideal bound and ignores calibration. A vendor no profile covers (Intel, Google) gets the literature
+defaults. The engine's batch cap, chunked prefill, KV admission, KV dtype per precision and
+weight-format streaming rates apply in every case.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..calibration import store
+from ..calibration.efficiency import DEFAULTS, Efficiencies, from_engine
+from ..catalog.engines import DEFAULT_ENGINE, EngineProfile, engine_name, engine_profile, gpu_vendor
+from ..catalog.specs import GPUSpec, kv_cache_dtype_bytes
+from ..catalog.specs import precision as lookup_precision
+from ..core.provenance import Assumption
+
+# Without an engine profile (a vendor none covers): the planner's earlier serving defaults.
+FALLBACK_MAX_BATCH = 256  # vLLM's max_num_seqs on small GPUs
+FALLBACK_RESERVE = 0.10  # vLLM's gpu_memory_utilization 0.9
+FALLBACK_CHUNK_TOKENS = 2048
+
+
+@dataclass(frozen=True)
+class EngineSetup:
+    """An engine resolved for one GPU: the rates estimates use and the scheduler's settings."""
+
+    engine: str
+    vendor: str
+    profile: EngineProfile | None
+    efficiencies: Efficiencies
+    rates_from: str  # "explicit", "calibration", "engine profile", "literature defaults"
+    batch_cap: int
+    chunked_prefill: bool
+    chunk_tokens: int
+    kv_admission: str
+    memory_reserve_fraction: float
+
+    def kv_cache_dtype(self, precision_name: str, requested: str | None = None) -> str:
+        """The KV dtype: the one asked for, else the engine's default at the precision."""
+        if requested is not None:
+            kv_cache_dtype_bytes(requested)  # refuse an unknown name, listing close matches
+            return requested.lower()
+        p = lookup_precision(precision_name)
+        activation = "fp32" if p.activation_bytes == 4 else ("fp16" if p.name == "fp16" else "bf16")
+        return self.profile.kv_dtype_for(p.name, activation) if self.profile else activation
+
+    def stream_factor(self, precision_name: str) -> float:
+        """Decode streaming rate of the precision's weights relative to dense 16-bit weights."""
+        return self.profile.stream_factor(lookup_precision(precision_name).name) if self.profile else 1.0
+
+    def assumptions(self, precision_name: str, kv_dtype: str, kv_requested: bool) -> list[Assumption]:
+        p, where = self.profile, f"{self.engine} on {self.vendor or 'this vendor'}"
+        src = (lambda k: str(p.sources[k]) if p and k in p.sources else "no engine profile: planner default")
+        rates = {"explicit": "the efficiencies= argument", "calibration": "the registered calibration profile "
+                 "(measured kernels win over the engine profile)", "engine profile": f"engine profile {where}",
+                 "literature defaults": f"no {self.engine} profile for {self.vendor or 'this vendor'}: literature defaults"}
+        return [
+            Assumption("engine", self.engine, "", rates[self.rates_from]),
+            Assumption("kv_cache_dtype", kv_dtype, f"{kv_cache_dtype_bytes(kv_dtype):g} B/element",
+                       "requested" if kv_requested else f"{where} default at {precision_name}: {src('kv_cache_dtype')}"),
+            Assumption("weight_stream_factor", self.stream_factor(precision_name), "x dense decode rate",
+                       src("weight_stream")),
+            Assumption("scheduler_overhead_s", self.efficiencies.pass_overhead_s, "s per engine step",
+                       src("pass_overhead_s") if self.rates_from != "explicit" else "the efficiencies= argument"),
+            Assumption("max_batch_size_default", self.batch_cap, "sequences", src("max_batch_size")),
+            Assumption("chunked_prefill", f"{'on' if self.chunked_prefill else 'off'}, {self.chunk_tokens} tokens per step",
+                       "", src("chunked_prefill")),
+            Assumption("kv_admission", self.kv_admission, "", src("kv_admission")),
+            Assumption("memory_reserve_fraction", self.memory_reserve_fraction, "fraction of GPU memory",
+                       src("memory_reserve_fraction")),
+        ]
+
+
+def _rates(profile: EngineProfile | None, g: GPUSpec, efficiencies: Efficiencies | None) -> tuple[Efficiencies, str]:
+    if efficiencies is not None:
+        return efficiencies, "explicit"
+    if profile is not None and profile.name == "roofline":  # the ideal bound, whatever was measured
+        return from_engine(profile), "engine profile"
+    measured = store.calibrated(g.name)
+    if measured is not None:
+        overhead = measured.pass_overhead_s or (profile.pass_overhead_s if profile else 0.0)
+        return replace(measured, pass_overhead_s=overhead), "calibration"
+    if profile is not None:
+        return from_engine(profile), "engine profile"
+    return DEFAULTS, "literature defaults"
+
+
+def resolve_engine(engine: str | None, g: GPUSpec, efficiencies: Efficiencies | None = None) -> EngineSetup:
+    """The engine's setup on `g` (see the module docstring for which rates win)."""
+    name = engine_name(engine or DEFAULT_ENGINE)
+    profile = engine_profile(name, g)
+    eff, rates_from = _rates(profile, g, efficiencies)
+    if profile is None:
+        return EngineSetup(name, gpu_vendor(g), None, eff, rates_from, FALLBACK_MAX_BATCH, True,
+                           FALLBACK_CHUNK_TOKENS, "on_demand", FALLBACK_RESERVE)
+    return EngineSetup(name, profile.vendor, profile, eff, rates_from, profile.batch_cap(g), profile.chunked_prefill,
+                       profile.chunk_tokens(g), profile.kv_admission, profile.memory_reserve_fraction)

@@ -1,0 +1,155 @@
+"""One replica under load: latency percentiles at a request rate, the highest rate that meets the
+latency targets, and the throughput under unlimited load (simulate.py on the performance model).
+
+Runs are deterministic (a fixed seed, the same unit-rate arrival gaps scaled to each rate:
+common random numbers), so a search over the rate sees a smooth, repeatable curve.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import simulate as sim
+from .engine import EngineSetup
+from .inference import Replica, mean_decode_context
+
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0}
+SEED = 20241129
+SEARCH_STEPS = 6  # bisection steps on the rate: within 1.6% of the capacity
+# Never size a replica to its steady-state capacity: there a queue never settles, and the
+# simulation's finite length would hide that (judgement: 95%).
+MAX_LOAD_FRACTION = 0.95
+MIN_REQUESTS = 800
+REQUESTS_PER_SLOT = 4  # requests simulated per sequence the batch may hold (to reach steady state)
+MAX_REQUESTS = 4000
+WIDEST_PROMPT = 65536  # tokens: lognormal outliers are clipped here
+
+
+@dataclass(frozen=True)
+class LoadLatency:
+    """TTFT and TPOT percentiles of one replica at a request rate (p50 efficiencies)."""
+
+    requests_per_s: float
+    ttft_s: dict[str, float]  # p50, p90, p99
+    tpot_s: dict[str, float]
+    mean_batch: float
+    output_tokens_per_s: float
+
+
+@dataclass(frozen=True)
+class Load:
+    """A replica, its engine's scheduler and the workload's lengths: what a simulation needs."""
+
+    replica: Replica = field(compare=False, hash=False)
+    key: tuple = ()  # the replica's cache_key(): equal loads simulate alike, whichever object holds them
+    batch_cap: int = 1
+    chunked: bool = True
+    chunk_tokens: int = 2048
+    reserve_kv: bool = False
+    prompt_tokens: float = 1.0
+    output_tokens: float = 1.0
+    length_sigma: float = 0.0
+    quantile: int = 1  # index of the rates: 0 p10, 1 p50, 2 p90
+
+    def n_requests(self) -> int:
+        return int(min(max(MIN_REQUESTS, REQUESTS_PER_SLOT * self.batch_cap), MAX_REQUESTS))
+
+
+def load_for(r: Replica, setup: EngineSetup, batch_cap: int, prompt_tokens: float, output_tokens: float,
+             length_sigma: float = 0.0, quantile: int = 1) -> Load:
+    return Load(r, r.cache_key(), int(batch_cap), setup.chunked_prefill, setup.chunk_tokens,
+                setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma), quantile)
+
+
+@functools.lru_cache(maxsize=64)
+def _machinery(load: Load):
+    """The step model, scheduler, request lengths and their prefill attention (shared by every rate)."""
+    widest = max(load.chunk_tokens, min(int(load.prompt_tokens * math.exp(4 * load.length_sigma)) + 1, WIDEST_PROMPT))
+    steps = sim.step_model(load.replica, load.quantile, load.batch_cap + widest + 1,
+                           mean_decode_context(load.prompt_tokens, load.output_tokens))
+    unit = sim.requests(1.0, load.n_requests(), load.prompt_tokens, load.output_tokens, sigma=load.length_sigma,
+                        seed=SEED)
+    prompt = np.minimum(unit.prompt_tokens, widest)  # a lognormal outlier past the table
+    attention = sim.prefill_attention_s(load.replica, load.quantile, prompt)
+    return steps, sim.Scheduler(load.batch_cap, load.chunked, load.chunk_tokens, load.reserve_kv), \
+        sim.Requests(unit.arrival_s, prompt, unit.output_tokens), attention
+
+
+@functools.lru_cache(maxsize=256)
+def run(load: Load, rate_per_s: float) -> sim.Outcome:
+    """One simulated run of the load at `rate_per_s` requests per second (the same arrivals, scaled)."""
+    steps, sched, unit, attention = _machinery(load)
+    req = sim.Requests(unit.arrival_s / rate_per_s, unit.prompt_tokens, unit.output_tokens)
+    return sim.simulate(req, steps, attention, sched)
+
+
+def latency(load: Load, rate_per_s: float) -> LoadLatency:
+    """Percentiles of TTFT and TPOT at `rate_per_s` requests per second on this replica."""
+    o = run(load, float(rate_per_s))
+    return LoadLatency(float(rate_per_s), {k: o.percentile("ttft_s", q) for k, q in PERCENTILES.items()},
+                       {k: o.percentile("tpot_s", q) for k, q in PERCENTILES.items()}, o.mean_batch,
+                       o.throughput_tokens_per_s())
+
+
+@dataclass(frozen=True)
+class Steady:
+    """The replica under unlimited load, in steady state: every slot busy, prompts and decodes mixed."""
+
+    requests_per_s: float
+    output_tokens_per_s: float
+    batch: float  # sequences decoding
+    step_s: float  # one engine step (= TPOT)
+
+
+def steady_state(load: Load) -> Steady:
+    """Throughput with the batch full (the cap, or the KV cache), from the same step model.
+
+    Each slot cycles through P prompt tokens and O - 1 decode steps, so a step holding d decoding
+    sequences also carries d P / (O - 1) prompt tokens on average. With chunked prefill the step's
+    token budget caps d + that (d = budget (O-1) / (P + O - 1)); without it whole prompts join the
+    step. Request rate = d / ((O - 1) x step time) (Little's law on the decode phase).
+    """
+    steps, *_ = _machinery(load)
+    p_tok, dec = load.prompt_tokens, max(load.output_tokens - 1.0, 1e-9)
+    need = p_tok + (load.output_tokens if load.reserve_kv else load.output_tokens / 2.0)
+    d = min(float(load.batch_cap), steps.kv_tokens / need)
+    if load.chunked:
+        d = min(d, load.chunk_tokens * dec / (p_tok + dec))
+    prompt_rows = d * p_tok / dec
+    rows = d + prompt_rows
+    attn = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0]) / p_tok * prompt_rows
+    table = np.arange(len(steps.linears_s))
+    step = (float(np.interp(rows, table, steps.linears_s)) + float(np.interp(d + d / dec, table, steps.head_s))
+            + steps.per_row_s * rows + steps.fixed_s + steps.attention_per_context_s * d
+            * mean_decode_context(p_tok, load.output_tokens) + attn)
+    rate = d / (dec * step)
+    return Steady(rate, rate * load.output_tokens, d, step)
+
+
+def _meets(lat: LoadLatency, ttft_target_s, tpot_target_s, percentile: str) -> bool:
+    ok = ttft_target_s is None or lat.ttft_s[percentile] <= ttft_target_s
+    return ok and (tpot_target_s is None or not math.isfinite(lat.tpot_s[percentile])
+                   or lat.tpot_s[percentile] <= tpot_target_s)
+
+
+def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None,
+             percentile: str = "p90") -> tuple[float, LoadLatency | None]:
+    """The highest request rate at which the replica meets both targets at `percentile`, by bisection
+    between 0 and MAX_LOAD_FRACTION of its steady-state capacity; (0, None) when even 1/64 of that
+    misses them."""
+    hi = MAX_LOAD_FRACTION * steady_state(load).requests_per_s
+    at_hi = latency(load, hi)
+    if _meets(at_hi, ttft_target_s, tpot_target_s, percentile):
+        return hi, at_hi
+    lo, best = 0.0, None
+    for _ in range(SEARCH_STEPS):
+        mid = (lo + hi) / 2
+        at = latency(load, mid)
+        if _meets(at, ttft_target_s, tpot_target_s, percentile):
+            lo, best = mid, at
+        else:
+            hi = mid
+    return (lo, best) if best is not None else (0.0, None)

@@ -1,0 +1,111 @@
+"""Maximum throughput of one replica: output tokens per second under unlimited load.
+
+The benchmark-style question (vLLM's benchmark_throughput, `trtllm-bench throughput`, MLPerf
+Offline): every request is queued, the batch stays full (the engine's cap or the KV cache),
+prompts and decodes share the steps. The answer is load.steady_state on the performance model,
+at each quantile of the rates, so it carries the model's uncertainty as a Band.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..calibration.efficiency import Efficiencies
+from ..catalog import lookup as catalog
+from ..catalog.specs import GPUSpec, ModelSpec
+from ..core.band import Band
+from ..core.errors import DoesNotFitError, InputError, require_positive
+from ..core.provenance import Assumption
+from ..core.results import ResultMixin
+from . import inference as inf
+from . import load as ld
+from . import search as sr
+from .engine import resolve_engine
+
+
+@dataclass(frozen=True)
+class Throughput(ResultMixin):
+    """One replica under unlimited load (steady state)."""
+
+    model: str
+    gpu: str
+    precision: str
+    kv_cache_dtype: str
+    engine: str
+    tensor_parallel: int
+    prompt_tokens: float
+    output_tokens: float
+    tokens_per_s: Band  # output tokens per second of the replica
+    tokens_per_s_per_gpu: Band
+    requests_per_s: Band
+    tpot_s: Band  # one engine step at that batch (prompts mixed in)
+    batch_size: float  # sequences decoding at once (p50 rates)
+    batch_cap: int  # the scheduler's cap (the engine's, or max_batch_size)
+    max_batch_kv: int  # sequences whose KV cache fits
+    limited_by: str
+    efficiency_source: str
+    assumptions: tuple[Assumption, ...]
+
+
+def _one(m: ModelSpec, g: GPUSpec, precision: str, tp: int, setup, kv_cache_dtype, prompt: float, output: float,
+         cap: int) -> tuple[list[ld.Steady], inf.Replica, int]:
+    r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype)
+    context = prompt + (output if setup.kv_admission == "reserve" else output / 2)
+    kv_limit = sr.max_batch_for_kv(r, context)
+    if kv_limit < 1:
+        inf.fits(r, 1, context)  # raises the DoesNotFitError naming the memory
+    steady = [ld.steady_state(ld.load_for(r, setup, cap, prompt, output, quantile=q)) for q in (0, 1, 2)]
+    return steady, r, kv_limit
+
+
+def _limited_by(batch: float, cap: int, kv_limit: int, chunked: bool) -> str:
+    if batch >= cap - 1e-9:
+        return f"max_batch_size={cap}"
+    if batch >= kv_limit - 1:
+        return "KV-cache memory"
+    return "the prefill token budget per step" if chunked else "KV-cache memory"
+
+
+def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
+                   kv_cache_dtype: str | None = None, engine: str = "vllm", tensor_parallel: int | None = None,
+                   prompt_tokens: float = 512, output_tokens: float = 256, max_batch_size: int | None = None,
+                   efficiencies: Efficiencies | None = None) -> Throughput:
+    """Output tokens per second of one replica with unlimited requests queued.
+
+    tensor_parallel: None picks the degree (1, 2, 4, 8) with the most tokens per second per GPU;
+    max_batch_size: the scheduler's cap on running sequences (default: the engine's).
+    """
+    require_positive("prompt_tokens", prompt_tokens)
+    require_positive("output_tokens", output_tokens)
+    for name, v in (("tensor_parallel", tensor_parallel), ("max_batch_size", max_batch_size)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise InputError(name, f"must be a whole number >= 1, got {v!r}")
+    m, g = catalog.model(model), catalog.gpu(gpu)
+    setup = resolve_engine(engine, g, efficiencies)
+    cap = max_batch_size or setup.batch_cap
+    degrees = [tensor_parallel] if tensor_parallel else list(sr.TP_DEGREES)
+    found, error = [], None
+    for tp in degrees:
+        try:
+            steady, r, kv_limit = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens, output_tokens, cap)
+        except DoesNotFitError as e:
+            error = e
+            continue
+        found.append((steady[1].output_tokens_per_s / tp, tp, steady, r, kv_limit))
+    if not found:
+        raise error
+    _, tp, steady, r, kv_limit = max(found, key=lambda f: (f[0], -f[1]))
+    band = lambda xs: Band(*sorted(xs))  # noqa: E731
+    tokens = [s.output_tokens_per_s for s in steady]
+    return Throughput(
+        model=m.name, gpu=g.name, precision=r.precision, kv_cache_dtype=r.kv_cache_dtype, engine=setup.engine,
+        tensor_parallel=tp, prompt_tokens=float(prompt_tokens), output_tokens=float(output_tokens),
+        tokens_per_s=band(tokens), tokens_per_s_per_gpu=band([t / tp for t in tokens]),
+        requests_per_s=band([s.requests_per_s for s in steady]), tpot_s=band([s.step_s for s in steady]),
+        batch_size=steady[1].batch, batch_cap=cap, max_batch_kv=kv_limit,
+        limited_by=_limited_by(steady[1].batch, cap, kv_limit, setup.chunked_prefill),
+        efficiency_source=setup.efficiencies.source,
+        assumptions=(*inf.common_assumptions(r, setup, kv_cache_dtype is not None),
+                     Assumption("throughput_model", "steady state: batch full, prompts mixed into decode steps", "",
+                                "estimate/load.py steady_state (Little's law on the decode phase)")))
