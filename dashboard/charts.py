@@ -95,6 +95,26 @@ def batch_latency(table: pd.DataFrame, tpot_target_s: float | None) -> alt.Chart
     return (line + target).properties(height=260)
 
 
+def latency_vs_load(curve: pd.DataFrame, ttft_target_s: float | None, tpot_target_s: float | None) -> alt.Chart:
+    """TTFT and TPOT percentiles of one replica against its request rate (planner.estimate.serving.latency_curve),
+    the targets as dashed lines; one panel each."""
+    panels = []
+    for what, target, title in (("ttft", ttft_target_s, "time to first token (ms)"),
+                                ("tpot", tpot_target_s, "time per output token (ms)")):
+        cols = {f"{what}_{q}_s": q for q in ("p50", "p90", "p99")}
+        df = curve[["requests_per_s", *cols]].rename(columns=cols).melt(
+            id_vars="requests_per_s", var_name="percentile", value_name="s").assign(ms=lambda d: d["s"] * 1e3)
+        line = alt.Chart(df).mark_line(point=True).encode(
+            x=alt.X("requests_per_s:Q", title="requests/s per replica"), y=alt.Y("ms:Q", title=title),
+            color=alt.Color("percentile:N", legend=alt.Legend(orient="bottom")),
+            tooltip=["percentile", alt.Tooltip("requests_per_s:Q", format=".2f"), alt.Tooltip("ms:Q", format=".1f")])
+        if target is not None:
+            rule = alt.Chart(pd.DataFrame({"y": [target * 1e3]})).mark_rule(strokeDash=[4, 4], color="red").encode(y="y:Q")
+            line = line + rule
+        panels.append(line.properties(height=220))
+    return alt.hconcat(*panels)
+
+
 def _short(key: str) -> str:
     return labels.short(key)
 

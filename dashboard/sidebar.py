@@ -139,9 +139,18 @@ def _self_host() -> None:
         _num("GPU $/hour (0 = catalog price)", "sh_usd_per_gpu_hour", step=0.25, fmt="%.2f", help=catalog_price)
         c1, c2 = st.columns(2)
         with c1:
-            st.selectbox("Precision", S.PRECISIONS, key=P + "sh_precision")
+            st.selectbox("Precision", _options(list(S.PRECISIONS), "sh_precision"), key=P + "sh_precision",
+                         help="W8A8: fp8, int8; weight-only: int8/int4-weight-only; auto: search every format")
         with c2:
             st.selectbox("Fine-tuning", S.FINETUNE_METHODS, key=P + "ft_method")
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            st.selectbox("Engine", _options(list(S.ENGINES), "sh_engine"), key=P + "sh_engine")
+        with c2:
+            st.selectbox("KV cache", _options(list(S.KV_CACHE_DTYPES), "sh_kv_cache_dtype"), key=P + "sh_kv_cache_dtype")
+        with c3:
+            st.selectbox("Latency percentile", _options(list(S.PERCENTILES), "sh_latency_percentile"),
+                         key=P + "sh_latency_percentile", help="this percentile of TTFT and TPOT meets the targets at the peak")
         c1, c2 = st.columns(2)
         with c1:
             _num("Dataset (M tokens)", "ft_mtokens", step=5.0, fmt="%.1f", help="Training tokens per epoch")

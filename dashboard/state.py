@@ -17,7 +17,11 @@ from planner.core.errors import PlannerError
 
 MAX_UPLOAD_BYTES = 1_000_000  # uploads are small text files; refuse anything larger unread
 PREFIX = "w."  # session-state keys of the sidebar widgets
-PRECISIONS = ("bf16", "fp8", "int8", "int4")
+PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int8-weight-only", "int4-weight-only", "auto")
+ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
+KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
+KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8")
+PERCENTILES = ("p50", "p90", "p99")
 FINETUNE_METHODS = ("lora", "qlora", "full", "none")
 
 
@@ -29,6 +33,7 @@ class Field:
     scale: float = 1.0  # widget value = scenario value x scale
     zero_is_none: bool = False  # the widget shows None as 0
     kind: type = float
+    none_label: str = ""  # a text widget shows None as this
 
 
 FIELDS = (
@@ -47,6 +52,9 @@ FIELDS = (
     Field("sh_gpu", "self_host", "gpu", kind=str),
     Field("sh_usd_per_gpu_hour", "self_host", "usd_per_gpu_hour", zero_is_none=True),
     Field("sh_precision", "self_host", "precision", kind=str),
+    Field("sh_engine", "self_host", "engine", kind=str),
+    Field("sh_kv_cache_dtype", "self_host", "kv_cache_dtype", kind=str, none_label=KV_DEFAULT),
+    Field("sh_latency_percentile", "self_host", "latency_percentile", kind=str),
     Field("ft_method", "self_host", "finetune_method", kind=str),
     Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),
     Field("ft_epochs", "self_host", "finetune_epochs"),
@@ -76,6 +84,8 @@ def _canonical(lookup, name: str) -> str:
 
 
 def _to_widget(f: Field, v):
+    if f.kind is str and v is None:
+        return f.none_label
     if f.kind is str:
         return _canonical(planner.model if f.name == "model" else planner.gpu, v) if f.name in ("model", "gpu") else v
     if f.kind in (bool, int):
@@ -103,6 +113,8 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
             continue  # untouched: keep the scenario's exact value (and its alias spelling)
         if f.kind is float:
             v = None if (f.zero_is_none and v == 0) else float(v) / f.scale
+        elif f.none_label and v == f.none_label:
+            v = None
         changes.setdefault(f.section, {})[f.name] = f.kind(v) if f.kind is not float and v is not None else v
     provider, model = values[PREFIX + "api_model"].split("|", 1)
     if values[PREFIX + "api_model"] != api_value(base):

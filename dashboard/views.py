@@ -7,6 +7,7 @@ import streamlit as st
 
 import planner
 from planner.decide.compare import Comparison
+from planner.estimate.serving import latency_curve
 from planner.present import formatting as fmt
 from planner.present import labels
 
@@ -129,6 +130,11 @@ def serving(c: Comparison) -> None:
                                                          "tpot_ms": st.column_config.NumberColumn(format="%.2f"),
                                                          "requests_per_s": st.column_config.NumberColumn(format="%.2f")})
         _rows(fmt.serving_rows(plan))
+        st.markdown(f"**Configurations searched** (each precision and tensor-parallel degree at its largest batch "
+                    f"meeting the targets; p50 rates; the simulated rate meets them at {plan.latency_percentile})")
+        st.dataframe(fmt.frontier_frame(plan), hide_index=True)
+        st.markdown("**Latency against load** (one replica, simulated continuous batching, Poisson arrivals)")
+        st.altair_chart(charts.latency_vs_load(latency_curve(plan), w.ttft_target_s, w.tpot_target_s))
 
 
 def _vs_target(value_s: float, target_s: float | None) -> str:

@@ -158,6 +158,7 @@ def test_impossible_workload_is_an_error_not_a_traceback(at):
 def test_sweep_of_settings_never_raises(at):
     """Each GPU, each precision, each fine-tuning method: errors are messages, never exceptions."""
     settings = [("w.sh_gpu", g.name) for g in planner.gpus()] + [("w.sh_precision", p) for p in S.PRECISIONS] \
+        + [("w.sh_engine", e) for e in S.ENGINES] + [("w.sh_kv_cache_dtype", k) for k in S.KV_CACHE_DTYPES] \
         + [("w.ft_method", m) for m in S.FINETUNE_METHODS] + [("w.flag_regulatory_isolation", True)]
     for key, value in settings:
         widget = at.checkbox(key=key) if isinstance(value, bool) else at.selectbox(key=key)

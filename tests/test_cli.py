@@ -131,6 +131,33 @@ def test_estimate_finetune_and_serve_match_the_api(capsys):
     assert json.loads(out)["gpus"] == plan.gpus.to_dict()
 
 
+def test_estimate_serve_with_an_engine_prints_the_frontier(capsys):
+    args = ["estimate", "serve", "--model", "Llama-3.1-70B", "--requests-per-day", "1e6", "--input-tokens", "600",
+            "--output-tokens", "250", "--precision", "fp8,int4-weight-only", "--engine", "tensorrt-llm",
+            "--kv-cache-dtype", "fp8", "--latency-percentile", "p99", "--frontier"]
+    rc, out, _ = run(capsys, *args)
+    assert rc == 0 and "tensorrt-llm / fp8" in out and "Configurations searched" in out and "<-" in out
+    assert "int4-weight-only" in out and "p99 latency within the targets" in out
+    rc, out, _ = run(capsys, *args[:-1], "--format", "json")
+    d = json.loads(out)
+    plan = planner.serving(model="Llama-3.1-70B", gpu="H100 SXM", precision=["fp8", "int4-weight-only"],
+                           engine="tensorrt-llm", kv_cache_dtype="fp8", latency_percentile="p99",
+                           workload=planner.Workload(requests_per_day=1e6, input_tokens=600, output_tokens=250))
+    assert d["gpus"] == plan.gpus.to_dict() and d["tensor_parallel"] == plan.tensor_parallel
+    assert len(d["frontier"]) == len(plan.frontier)
+
+
+def test_estimate_throughput_matches_the_api(capsys):
+    args = ["estimate", "throughput", "--precision", "fp8", "--engine", "tensorrt-llm", "--prompt-tokens", "1000",
+            "--output-tokens", "1000", "--tensor-parallel", "1"]
+    rc, out, _ = run(capsys, *args)
+    assert rc == 0 and "Output tokens/s per GPU" in out and "tensorrt-llm / fp8" in out
+    rc, out, _ = run(capsys, *args, "--format", "json")
+    t = planner.max_throughput(model="Llama-3.1-8B", gpu="H100 SXM", precision="fp8", engine="tensorrt-llm",
+                               prompt_tokens=1000, output_tokens=1000, tensor_parallel=1)
+    assert json.loads(out)["tokens_per_s"] == t.tokens_per_s.to_dict()
+
+
 def _write(tmp_path, name, text) -> Path:
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")
@@ -171,6 +198,10 @@ def test_usage_errors_exit_2_with_one_line(capsys, args):
     (["estimate", "serve", "--gpu", "H100", "--requests-per-day", "-5", "--input-tokens", "1", "--output-tokens", "1"],
      "requests_per_day"),
     (["prices", "zzzzqqqq"], "no API model matches"),
+    (["estimate", "throughput", "--engine", "tensorrt-llm", "--gpu", "MI300X"], "NVIDIA GPUs only"),
+    (["estimate", "throughput", "--engine", "vlm"], "Did you mean: vllm"),
+    (["estimate", "serve", "--requests-per-day", "5", "--input-tokens", "1", "--output-tokens", "1",
+      "--kv-cache-dtype", "fp4"], "kv_cache_dtype"),
     (["calibrate", "no-such-results.json"], ""),
 ])
 def test_errors_in_estimates_and_catalogs(capsys, args, words):

@@ -31,3 +31,8 @@ def test_python_example_runs(monkeypatch):
 def test_published_table_is_current():
     from planner.estimate.published_check import check_published_runs, summary_line
     assert summary_line(check_published_runs()) in README
+
+
+def test_serving_check_table_is_current():
+    from planner.estimate.serving_check import check, summary_line
+    assert summary_line(check()) in README

@@ -22,6 +22,21 @@ def test_round_trip_exact(path, tmp_path):
     assert dumps_scenario(load_scenario(out)) == dumps_scenario(s)
 
 
+def test_serving_fields_round_trip_and_reach_the_plan():
+    s = planner.Scenario(self_host=planner.SelfHostOption(engine="sglang", kv_cache_dtype="fp8", tensor_parallel=2,
+                                                          max_batch_size=64, latency_percentile="p99"))
+    text = dumps_scenario(s)
+    assert 'engine = "sglang"' in text and 'kv_cache_dtype = "fp8"' in text
+    s = loads_scenario(text)
+    h = s.self_host
+    assert (h.engine, h.kv_cache_dtype, h.tensor_parallel, h.max_batch_size, h.latency_percentile) == \
+        ("sglang", "fp8", 2, 64, "p99")
+    assert loads_scenario(dumps_scenario(s)) == s
+    plan = planner.compare(s).serving_plan
+    assert (plan.engine, plan.kv_cache_dtype, plan.tensor_parallel, plan.latency_percentile) == ("sglang", "fp8", 2, "p99")
+    assert plan.batch_size <= 64
+
+
 def test_round_trip_with_optional_fields_and_uncertainty(tmp_path):
     s = planner.Scenario(api=planner.ApiOption(model="gpt-4o", provider="openai", input_usd_per_mtok=1.5),
                          self_host=planner.SelfHostOption(usd_per_gpu_hour=2.25),

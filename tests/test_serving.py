@@ -9,9 +9,13 @@ import numpy as np
 import pytest
 
 import planner
-from planner.estimate import inference as inf
-from planner.core.errors import DoesNotFitError, InfeasibleError, InputError
+from planner.core.errors import DoesNotFitError, InfeasibleError, InputError, UnknownNameError
+from planner.core.results import as_plain
 from planner.core.units import HOURS_PER_MONTH
+from planner.estimate import inference as inf
+from planner.estimate import load as ld
+from planner.estimate import search as sr
+from planner.estimate.engine import resolve_engine
 from planner.estimate.serving import monthly_cost_usd_for, replicas_for, serving
 from planner.catalog.specs import ModelSpec
 from planner.estimate.workload import Workload
@@ -43,7 +47,8 @@ def test_workload_growth_by_hand():
 @pytest.mark.parametrize("field,value", [
     ("requests_per_day", 0), ("requests_per_day", -5), ("input_tokens", -1), ("output_tokens", 0),
     ("prompt_overhead_tokens", -10), ("peak_to_mean", 0.5), ("peak_requests_per_s", -1),
-    ("tpot_target_s", 0), ("horizon_months", 0), ("monthly_growth", -0.1),
+    ("tpot_target_s", 0), ("horizon_months", 0), ("monthly_growth", -0.1), ("length_sigma", -0.5),
+    ("length_sigma", 4.0),
 ])
 def test_workload_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(InputError) as e:
@@ -58,19 +63,34 @@ def plan():
     return serving(model="Llama-2-7B", gpu="H100 SXM", workload=W)
 
 
-def test_sizing_follows_littles_law_and_the_ceiling(plan):
+def _replica_of(p):
+    g, m = planner.gpu(p.gpu), planner.model(p.model)
+    return inf.replica(m, g, p.precision, p.tensor_parallel, resolve_engine(p.engine, g), p.kv_cache_dtype)
+
+
+def test_analytic_latency_is_the_performance_models(plan):
+    r = _replica_of(plan)
+    tpot, _ = inf.decode_step_s(r, plan.batch_size, inf.mean_decode_context(600, 250))
+    prefill = inf.prefill_s(r, 1, 600)
+    assert plan.tpot_s == inf.to_band(tpot) and plan.prefill_s == inf.to_band(prefill)
+    assert plan.ttft_s.p50 == pytest.approx(prefill[1] + tpot[1])
+
+
+def test_replicas_carry_the_peak_at_the_simulated_rate(plan):
     g = planner.gpu("H100 SXM")
-    b = plan.batch_size
-    # p50 efficiencies: prefill of one prompt, one decode step at batch b
-    one = inf.inference_speed(model="Llama-2-7B", gpu=g, prompt_tokens=600, output_tokens=250)
-    at_b = inf.inference_speed(model="Llama-2-7B", gpu=g, batch_size=b, prompt_tokens=600, output_tokens=250)
-    capacity = b / (b * one.prefill_s.p50 + 249 * at_b.tpot_s.p50)
-    assert plan.requests_per_s_per_replica.p50 == pytest.approx(capacity)
-    assert plan.tpot_s.p50 == pytest.approx(at_b.tpot_s.p50)
-    assert plan.ttft_s.p50 == pytest.approx(one.prefill_s.p50 + at_b.tpot_s.p50)
-    replicas = max(2, math.ceil(W.peak_rps / (capacity * 0.7)))
+    rate = plan.max_requests_per_s_per_replica
+    assert rate == pytest.approx(plan.utilization_ceiling * plan.requests_per_s_per_replica.p50)
+    assert 0 < plan.utilization_ceiling <= 0.95
+    replicas = max(2, math.ceil(W.peak_rps / rate))
     assert plan.replicas.p50 == replicas and plan.gpus.p50 == replicas * plan.tensor_parallel
-    assert plan.monthly_cost_usd.p50 == pytest.approx(replicas * g.usd_per_gpu_hour * 730)
+    assert plan.monthly_cost_usd.p50 == pytest.approx(replicas * plan.tensor_parallel * g.usd_per_gpu_hour * 730)
+
+
+def test_the_percentile_meets_the_targets_at_the_peak(plan):
+    lat = plan.load_latency
+    assert lat.requests_per_s == pytest.approx(W.peak_rps / plan.replicas.p50)
+    assert lat.ttft_s["p90"] <= W.ttft_target_s and lat.tpot_s["p90"] <= W.tpot_target_s
+    assert lat.ttft_s["p50"] <= lat.ttft_s["p90"] <= lat.ttft_s["p99"]
 
 
 def test_cost_per_token_charges_idle_capacity(plan):
@@ -79,16 +99,15 @@ def test_cost_per_token_charges_idle_capacity(plan):
     per_request = usd_per_hour / (W.mean_rps * 3600)
     assert plan.usd_per_request.p50 == pytest.approx(per_request)
     assert plan.usd_per_million_tokens.p50 == pytest.approx(per_request / 850 * 1e6)
-    assert 0 < plan.mean_utilization.p50 <= 0.7 / W.peak_to_mean + 1e-12
+    assert 0 < plan.mean_utilization.p50 <= plan.utilization_ceiling / W.peak_to_mean + 1e-12
 
 
 def test_chosen_batch_meets_targets_and_the_next_does_not(plan):
     assert plan.tpot_s.p50 <= W.tpot_target_s and plan.ttft_s.p50 <= W.ttft_target_s
     assert plan.batch_size <= plan.max_batch_kv
-    tight = serving(model="Llama-2-7B", gpu="H100 SXM", workload=W.with_(tpot_target_s=0.012))
+    tight = serving(model="Llama-2-7B", gpu="H100 SXM", workload=W.with_(tpot_target_s=0.012), tensor_parallel=1)
     assert tight.limited_by == "tpot target"
     assert tight.tpot_s.p50 <= 0.012 < tight.tpot_s.p50 + 1e-3
-    assert tight.batch_size < plan.batch_size
     rows = {r.batch: r for r in tight.table}
     assert rows[tight.batch_size].meets_targets and not rows[max(rows)].meets_targets
 
@@ -100,11 +119,70 @@ def test_table_is_monotone_in_batch(plan):
 
 
 def test_to_dict_is_json_and_carries_assumptions(plan):
-    d = json.loads(json.dumps(plan.to_dict()))
+    d = json.loads(json.dumps(as_plain(plan)))
     names = {a["name"] for a in d["assumptions"]}
-    assert {"utilization_ceiling", "min_replicas", "hours_per_month", "efficiency_source"} <= names
-    assert d["efficiency_source"] == "literature defaults"
+    assert {"latency_percentile", "sizing_utilization", "min_replicas", "hours_per_month", "efficiency_source",
+            "engine", "kv_cache_dtype", "scheduler_overhead_s", "length_distribution"} <= names
+    assert d["efficiency_source"] == "engine profile: vllm on nvidia" and d["engine"] == "vllm"
     assert d["monthly_cost_usd"].keys() == {"p10", "p50", "p90"}
+
+
+# --- the configuration search -----------------------------------------------------------------
+
+def test_pinning_tensor_parallel_and_the_batch_cap():
+    p = serving(model="Llama-2-7B", gpu="H100 SXM", workload=W, tensor_parallel=2, max_batch_size=48)
+    assert p.tensor_parallel == 2 and p.batch_size == 48 and p.limited_by == "max_batch_size=48"
+    assert {r.tensor_parallel for r in p.frontier} == {2} and max(r.batch for r in p.frontier) == 48
+
+
+def test_the_chosen_configuration_is_the_cheapest_that_meets_the_targets():
+    """Every candidate simulated (no pruning): the plan's cost is the lowest of them."""
+    w = W.with_(requests_per_day=2e7, ttft_target_s=1.0, tpot_target_s=0.05)
+    g, m = planner.gpu("H100 SXM"), planner.model("Llama-3.1-70B")
+    plan = serving(model=m, gpu=g, precision=["fp8", "bf16"], workload=w)
+    setup = resolve_engine("vllm", g)
+    costs = {}
+    for c in sr.candidates(m, g, ["fp8", "bf16"], [1, 2, 4, 8], setup, w, None, setup.batch_cap):
+        if c.batch:
+            rate, _ = ld.max_rate(ld.load_for(c.replica, setup, c.batch, w.prompt_tokens, w.output_tokens),
+                                  w.ttft_target_s, w.tpot_target_s, "p90")
+            if rate > 0:
+                costs[(c.precision, c.tp)] = max(2, math.ceil(w.peak_rps / rate)) * c.tp * g.usd_per_gpu_hour * 730
+    assert plan.monthly_cost_usd.p50 == pytest.approx(min(costs.values()))
+    assert costs[(plan.precision, plan.tensor_parallel)] == pytest.approx(min(costs.values()))
+    assert sum(r.chosen for r in plan.frontier) == 1
+
+
+def test_70b_fp8_on_h100_takes_tp2_or_more_not_tp1_with_a_tiny_batch():
+    p = serving(model="Llama-3.1-70B", gpu="H100 SXM", precision="fp8", workload=W)
+    assert p.tensor_parallel >= 2 and p.batch_size > 100
+    tp1 = [r for r in p.frontier if r.tensor_parallel == 1]
+    assert tp1 and max(r.batch for r in tp1) < 32  # TP1 fits only a handful of sequences
+    best = {r.tensor_parallel: r.tokens_per_s_per_gpu for r in p.frontier if r.meets_targets}
+    assert best[p.tensor_parallel] > 2 * max(r.tokens_per_s_per_gpu for r in tp1)
+
+
+def test_precision_auto_searches_the_formats_the_gpu_runs():
+    p = serving(model="Llama-3.1-70B", gpu="A100 80GB SXM", precision="auto", workload=W)
+    assert {r.precision for r in p.frontier} <= {"bf16", "int8", "int8-weight-only", "int4-weight-only"}  # no fp8 on A100
+    assert p.precision in {r.precision for r in p.frontier}
+    with pytest.raises(UnknownNameError, match="precision"):
+        serving(model="Llama-2-7B", gpu="H100 SXM", precision=["bf16", "fp5"], workload=W)
+
+
+def test_a_utilization_cap_only_adds_replicas():
+    free = serving(model="Llama-2-7B", gpu="H100 SXM", workload=W.with_(requests_per_day=2e7), tensor_parallel=1)
+    capped = serving(model="Llama-2-7B", gpu="H100 SXM", workload=W.with_(requests_per_day=2e7), tensor_parallel=1,
+                     utilization_ceiling=0.3)
+    assert capped.utilization_ceiling == pytest.approx(0.3) and capped.utilization_cap == 0.3
+    assert capped.replicas.p50 > free.replicas.p50
+
+
+def test_a_stricter_percentile_never_needs_fewer_replicas():
+    w = W.with_(requests_per_day=2e7, ttft_target_s=0.5, tpot_target_s=0.03)
+    plans = [serving(model="Llama-2-7B", gpu="H100 SXM", workload=w, tensor_parallel=1, latency_percentile=q)
+             for q in ("p50", "p90", "p99")]
+    assert [p.replicas.p50 for p in plans] == sorted(p.replicas.p50 for p in plans)
 
 
 # --- vectorized sweeps and invariants --------------------------------------------------------
@@ -128,33 +206,30 @@ def test_sweep_rejects_negative_traffic(plan):
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8"])
-def test_more_traffic_never_fewer_replicas_or_lower_cost(precision):
+def test_more_traffic_never_costs_less(precision):
     plans = [serving(model="Llama-2-7B", gpu="H100 SXM", precision=precision,
                      workload=W.with_(requests_per_day=rpd)) for rpd in (1e3, 1e5, 1e6, 1e7, 1e8)]
-    for q in ("p10", "p50", "p90"):
-        reps = [getattr(p.replicas, q) for p in plans]
-        cost = [getattr(p.monthly_cost_usd, q) for p in plans]
-        assert reps == sorted(reps) and cost == sorted(cost)
+    cost = [p.monthly_cost_usd.p50 for p in plans]
+    assert cost == sorted(cost)
 
 
 @pytest.mark.parametrize("gpu", ["H100 SXM", "A100 80GB SXM"])
 @pytest.mark.parametrize("speedup", [1.2, 2.0])
 @pytest.mark.parametrize("workload", [W, W.with_(requests_per_day=3e7, tpot_target_s=0.03, output_tokens=800)])
-def test_faster_gpu_never_needs_more_replicas(gpu, speedup, workload):
+def test_faster_gpu_never_costs_more(gpu, speedup, workload):
     g = planner.gpu(gpu)
     fast = dataclasses.replace(g, name=g.name + " (faster)", memory_bytes_per_s=g.memory_bytes_per_s * speedup,
                                peak_flops={k: v * speedup for k, v in g.peak_flops.items()})
     slow_plan = serving(model="Llama-2-7B", gpu=g, workload=workload)
     fast_plan = serving(model="Llama-2-7B", gpu=fast, workload=workload)
-    for q in ("p10", "p50", "p90"):
-        assert getattr(fast_plan.replicas, q) <= getattr(slow_plan.replicas, q)
+    assert fast_plan.monthly_cost_usd.p50 <= slow_plan.monthly_cost_usd.p50
 
 
 # --- errors ----------------------------------------------------------------------------------
 
 def test_tpot_below_floor_is_infeasible_and_names_the_floor():
     floor_ms = inf.inference_speed(model="Llama-2-7B", gpu="H100 SXM", prompt_tokens=600,
-                                   output_tokens=250).tpot_s.p50 * 1e3  # ~6.1 ms
+                                   output_tokens=250).tpot_s.p50 * 1e3
     with pytest.raises(InfeasibleError) as e:
         serving(model="Llama-2-7B", gpu="H100 SXM", workload=W.with_(tpot_target_s=0.003), max_tensor_parallel=1)
     msg = str(e.value)
@@ -168,8 +243,8 @@ def test_ttft_below_floor_is_infeasible():
 
 
 def test_more_tensor_parallel_rescues_a_tight_target():
-    p = serving(model="Llama-2-7B", gpu="H100 SXM", workload=W.with_(tpot_target_s=0.004))
-    assert p.tensor_parallel > 1 and p.tpot_s.p50 <= 0.004
+    p = serving(model="Llama-2-7B", gpu="H100 SXM", workload=W.with_(tpot_target_s=0.005))
+    assert p.tensor_parallel > 1 and p.tpot_s.p50 <= 0.005
 
 
 def test_zero_traffic_is_an_input_error():
@@ -180,11 +255,18 @@ def test_zero_traffic_is_an_input_error():
 def test_model_that_does_not_fit_at_max_tp():
     with pytest.raises(DoesNotFitError, match="GB"):
         serving(model=BIG, gpu="H100 SXM", workload=W, max_tensor_parallel=1)
-    assert serving(model=BIG, gpu="H100 SXM", workload=W).tensor_parallel == 2
+    assert serving(model=BIG, gpu="H100 SXM", workload=W).tensor_parallel >= 2
 
 
 @pytest.mark.parametrize("kw,field", [({"utilization_ceiling": 1.5}, "utilization_ceiling"),
-                                      ({"min_replicas": 0}, "min_replicas")])
+                                      ({"min_replicas": 0}, "min_replicas"),
+                                      ({"tensor_parallel": 0}, "tensor_parallel"),
+                                      ({"latency_percentile": "p95"}, "latency_percentile")])
 def test_bad_plan_inputs_name_the_field(kw, field):
     with pytest.raises(InputError, match=field):
         serving(model="Llama-2-7B", gpu="H100 SXM", workload=W, **kw)
+
+
+def test_unknown_engine_lists_close_matches():
+    with pytest.raises(UnknownNameError, match="engine 'sglan'. Did you mean: sglang"):
+        serving(model="Llama-2-7B", gpu="H100 SXM", workload=W, engine="sglan")

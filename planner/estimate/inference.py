@@ -58,7 +58,8 @@ def tp_link(g: GPUSpec, tensor_parallel: int) -> comm.Link:
     if fit is None:
         return comm.link_for(g, tensor_parallel)
     busbw = fit.busbw_bytes_per_s or fit.beta_bytes_per_s * bus_factor("all_reduce", fit.nproc)
-    return comm.Link(f"{g.name} all-reduce, {fit.source} ({fit.nproc} ranks)", fit.alpha_s, busbw)
+    return comm.Link(f"{g.name} measured all-reduce fit ({fit.source or 'results file'}, {fit.nproc} ranks)",
+                     fit.alpha_s, busbw)
 
 
 def decode_weight_bytes(m: ModelSpec, precision_name: str, batch) -> np.ndarray:

@@ -164,15 +164,41 @@ def cmd_finetune(a) -> int:
     return _print_training(fmt.finetuning_rows(est), est, a)
 
 
+def _precision(text: str | None):
+    """--precision: one name, "auto", or a comma-separated list to search."""
+    if text is None or "," not in text:
+        return text
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
 def cmd_serve(a) -> int:
     from ..catalog.lookup import gpu as lookup_gpu
     from ..estimate.serving import serving
     from ..estimate.workload import Workload
     w = Workload(requests_per_day=a.requests_per_day, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
-                 **_given(a, "prompt_overhead_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s"))
+                 **_given(a, "prompt_overhead_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s", "length_sigma"))
     g = lookup_gpu(a.gpu) if a.usd_per_gpu_hour is None else lookup_gpu(a.gpu).with_price(a.usd_per_gpu_hour)
-    plan = serving(model=a.model, gpu=g, workload=w, **_given(a, "precision", "utilization_ceiling", "min_replicas"))
-    return _print_rows(fmt.serving_rows(plan), plan, a)
+    given = _given(a, "engine", "kv_cache_dtype", "tensor_parallel", "max_batch_size", "latency_percentile",
+                   "utilization_ceiling", "min_replicas")
+    plan = serving(model=a.model, gpu=g, workload=w, **({"precision": _precision(a.precision)} if a.precision else {}),
+                   **given)
+    if a.format == "json":
+        _out(fmt.dumps_json(as_plain(plan)))
+        return 0
+    _out(fmt.render(pd.DataFrame(fmt.serving_rows(plan), columns=["quantity", "p50 [p10-p90]"]), a.format))
+    if a.frontier:
+        _out(("\n## " if a.format == "markdown" else "\n") + "Configurations searched (p50 rates; TTFT and TPOT without "
+             "queueing; the simulated rate meets the targets at " + plan.latency_percentile + ")")
+        _out(fmt.render(fmt.frontier_frame(plan, all_rows=a.frontier == "all"), a.format))
+    return 0
+
+
+def cmd_throughput(a) -> int:
+    from ..estimate.throughput import max_throughput
+    t = max_throughput(model=a.model, gpu=a.gpu, **({"precision": a.precision} if a.precision else {}),
+                       **_given(a, "engine", "kv_cache_dtype", "tensor_parallel", "prompt_tokens", "output_tokens",
+                                "max_batch_size"))
+    return _print_rows(fmt.throughput_rows(t), t, a)
 
 
 def _profile_rows(p) -> list[tuple[str, str]]:
@@ -261,7 +287,7 @@ def _results_option(p) -> None:
 
 def _estimate_commands(sub) -> None:
     est = sub.add_parser("estimate", help="one-off estimates without a scenario file").add_subparsers(
-        dest="what", required=True, metavar="{pretrain,scaling,finetune,serve}")
+        dest="what", required=True, metavar="{pretrain,scaling,finetune,serve,throughput}")
     p = est.add_parser("pretrain", help="pretraining compute, time and cost")
     _hardware(p, model_required=True)
     p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
@@ -296,14 +322,34 @@ def _estimate_commands(sub) -> None:
     p.set_defaults(run=cmd_finetune)
     p = est.add_parser("serve", help="replicas, batch, latency and cost to serve a workload")
     _hardware(p)
-    p.add_argument("--precision", help="bf16, fp8, int8, int4 (default bf16)")
+    _engine_options(p)
+    p.add_argument("--precision", help="bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only; "
+                                       "a comma-separated list or 'auto' to search (default bf16)")
     for flag in ("--requests-per-day", "--input-tokens", "--output-tokens"):
         p.add_argument(flag, type=float, required=True)
     for flag in ("--prompt-overhead-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
-                 "--utilization-ceiling", "--usd-per-gpu-hour"):
+                 "--utilization-ceiling", "--usd-per-gpu-hour", "--length-sigma"):
         p.add_argument(flag, type=float)
     p.add_argument("--min-replicas", type=int)
+    p.add_argument("--latency-percentile", choices=("p50", "p90", "p99"),
+                   help="the percentile of TTFT and TPOT that must meet the targets at the peak (default p90)")
+    p.add_argument("--frontier", nargs="?", const="best", choices=("best", "all"),
+                   help="also print the configurations searched (best: each one's largest batch; all: every batch)")
     p.set_defaults(run=cmd_serve)
+    p = est.add_parser("throughput", help="output tokens/s of one replica under unlimited load (benchmark-style)")
+    _hardware(p)
+    _engine_options(p)
+    p.add_argument("--precision", help="bf16, fp16, fp8, int8, int8-weight-only, int4-weight-only (default bf16)")
+    p.add_argument("--prompt-tokens", type=float, help="default 512")
+    p.add_argument("--output-tokens", type=float, help="default 256")
+    p.set_defaults(run=cmd_throughput)
+
+
+def _engine_options(p) -> None:
+    p.add_argument("--engine", help="vllm, tensorrt-llm, sglang, torch-compile, roofline (default vllm)")
+    p.add_argument("--kv-cache-dtype", help="bf16, fp8, int8 (default: the engine's default at the precision)")
+    p.add_argument("--tensor-parallel", type=int, help="GPUs per replica (default: searched, 1-8)")
+    p.add_argument("--max-batch-size", type=int, help="cap on running sequences (default: the engine's)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -75,22 +75,77 @@ def _target(v: Band, target) -> str:
     return f"{band(v, ms)} ({'meets' if v.p50 <= target else 'misses'} {ms(target)} at p50)"
 
 
+def _at_load(plan) -> list[tuple[str, str]]:
+    lat, q = plan.load_latency, plan.latency_percentile
+    if lat is None:
+        return []
+    return [(f"TTFT at the peak (p50 / p90 / p99, {number(lat.requests_per_s)} req/s per replica)",
+             " / ".join(ms(lat.ttft_s[k]) for k in ("p50", "p90", "p99"))),
+            ("TPOT at the peak (p50 / p90 / p99)", " / ".join(ms(lat.tpot_s[k]) for k in ("p50", "p90", "p99"))),
+            ("Sized for", f"{q} latency within the targets: {number(plan.max_requests_per_s_per_replica)} req/s per "
+                          f"replica ({plan.utilization_ceiling:.0%} of capacity)")]
+
+
 def serving_rows(plan) -> list[tuple[str, str]]:
-    """(quantity, text) for a ServingPlan: capacity, latency against the targets, cost."""
+    """(quantity, text) for a ServingPlan: configuration, capacity, latency against the targets, cost."""
     w = plan.workload
     return [("Model / GPU / precision", f"{plan.model} / {plan.gpu} / {plan.precision}"),
+            ("Engine / KV cache", f"{plan.engine} / {plan.kv_cache_dtype}"),
             ("GPUs per replica (tensor parallel)", str(plan.tensor_parallel)),
             ("Batch (sequences per replica)", f"{plan.batch_size} (KV cache fits {plan.max_batch_kv}; "
                                               f"limited by {plan.limited_by})"),
-            ("Requests/s per replica", band(plan.requests_per_s_per_replica)),
+            ("Requests/s per replica (capacity)", band(plan.requests_per_s_per_replica)),
             ("Replicas (month-0 peak)", band(plan.replicas)), ("GPUs", band(plan.gpus)),
-            ("TTFT", _target(plan.ttft_s, w.ttft_target_s)), ("TPOT", _target(plan.tpot_s, w.tpot_target_s)),
+            ("TTFT, no queueing", _target(plan.ttft_s, w.ttft_target_s)),
+            ("TPOT, no queueing", _target(plan.tpot_s, w.tpot_target_s)), *_at_load(plan),
             ("End-to-end per request", band(plan.e2e_s, ms)),
             ("Mean utilization", band(plan.mean_utilization, lambda x: f"{x:.0%}")),
             ("Monthly GPU cost (month 0)", band(plan.monthly_cost_usd, usd)),
             ("$ per 1M tokens", band(plan.usd_per_million_tokens, usd)),
             ("$ per 1k requests", band(plan.usd_per_request * 1000, usd)),
             ("Efficiencies", plan.efficiency_source)]
+
+
+FRONTIER_COLUMNS = {"precision": "Precision", "tensor_parallel": "TP", "batch": "Batch",
+                    "tokens_per_s_per_gpu": "Output tok/s per GPU", "ttft_s": "TTFT", "tpot_s": "TPOT",
+                    "usd_per_million_tokens": "$/Mtok at full load", "meets_targets": "Meets targets",
+                    "max_requests_per_s": "Req/s per replica (simulated)", "monthly_cost_usd": "Monthly cost",
+                    "chosen": "Chosen"}
+
+
+def frontier_frame(plan, *, all_rows: bool = False) -> pd.DataFrame:
+    """The searched configurations as text: by default each candidate's largest batch meeting the
+    targets (the rows a decision compares); `all_rows`: every batch of the frontier too."""
+    df = plan.frontier_frame()
+    if df.empty:
+        return pd.DataFrame(columns=list(FRONTIER_COLUMNS.values()))
+    if not all_rows:
+        met = df[df["meets_targets"]]
+        df = met[met["batch"] == met.groupby(["precision", "tensor_parallel"])["batch"].transform("max")]
+    out = pd.DataFrame({
+        "Precision": df["precision"], "TP": df["tensor_parallel"], "Batch": df["batch"],
+        "Output tok/s per GPU": df["tokens_per_s_per_gpu"].map(lambda x: number(x, ",.0f")),
+        "TTFT": df["ttft_s"].map(ms), "TPOT": df["tpot_s"].map(ms),
+        "$/Mtok at full load": df["usd_per_million_tokens"].map(lambda x: f"${x:.3g}"),
+        "Meets targets": df["meets_targets"].map(lambda b: "yes" if b else "no"),
+        "Req/s per replica (simulated)": df["max_requests_per_s"].map(lambda x: number(x) if finite(x) else "-"),
+        "Monthly cost": df["monthly_cost_usd"].map(lambda x: usd(x) if finite(x) else "-"),
+        "Chosen": df["chosen"].map(lambda b: "<-" if b else "")})
+    return out.reset_index(drop=True)
+
+
+def throughput_rows(t) -> list[tuple[str, str]]:
+    """(quantity, text) for a Throughput (max_throughput)."""
+    return [("Model / GPU / precision", f"{t.model} / {t.gpu} / {t.precision}"),
+            ("Engine / KV cache", f"{t.engine} / {t.kv_cache_dtype}"),
+            ("GPUs per replica (tensor parallel)", str(t.tensor_parallel)),
+            ("Prompt / output tokens", f"{t.prompt_tokens:g} / {t.output_tokens:g}"),
+            ("Output tokens/s (replica)", band(t.tokens_per_s, lambda x: number(x, ",.0f"))),
+            ("Output tokens/s per GPU", band(t.tokens_per_s_per_gpu, lambda x: number(x, ",.0f"))),
+            ("Requests/s", band(t.requests_per_s)), ("Step time (TPOT)", band(t.tpot_s, ms)),
+            ("Batch (sequences decoding)", f"{t.batch_size:,.0f} (cap {t.batch_cap}, KV cache fits {t.max_batch_kv}; "
+                                           f"limited by {t.limited_by})"),
+            ("Efficiencies", t.efficiency_source)]
 
 
 def pretraining_rows(p) -> list[tuple[str, str]]:

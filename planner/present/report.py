@@ -130,8 +130,15 @@ def _serving(plan, title: str) -> str:
     batches = pd.DataFrame([{"Batch": r.batch, "TTFT": fmt.ms(r.ttft_s), "TPOT": fmt.ms(r.tpot_s),
                              "Requests/s": fmt.number(r.requests_per_s), "Meets targets": "yes" if r.meets_targets else "no"}
                             for r in plan.table])
-    return "\n\n".join([f"### {title}", fmt.markdown_table(table), "Batch sizes (p50 efficiencies):",
-                        fmt.markdown_table(batches)])
+    chosen = (f"Chosen configuration: {plan.precision} weights, KV cache {plan.kv_cache_dtype}, {plan.engine}, "
+              f"tensor parallel {plan.tensor_parallel}, at most {plan.batch_size} sequences per replica; replicas sized "
+              f"so the {plan.latency_percentile} TTFT and TPOT meet the targets at the peak (simulated continuous "
+              "batching under Poisson arrivals).")
+    return "\n\n".join([f"### {title}", chosen, fmt.markdown_table(table),
+                         "Configurations searched (each precision and tensor-parallel degree at its largest batch "
+                         "meeting the targets; p50 rates, TTFT and TPOT without queueing):",
+                         fmt.markdown_table(fmt.frontier_frame(plan)),
+                         "Batch sizes of the chosen configuration (p50 efficiencies):", fmt.markdown_table(batches)])
 
 
 def _capacity(c: Comparison) -> str:

@@ -1,0 +1,112 @@
+"""Latency under load: the continuous-batching simulation against the analytic path."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+import planner
+from planner.estimate import inference as inf
+from planner.estimate import load as ld
+from planner.estimate import simulate as sim
+from planner.estimate.engine import resolve_engine
+
+P, O = 600, 250
+
+
+def _replica(engine="vllm", model="Llama-3.1-8B", gpu="H100 SXM", precision="bf16", tp=1):
+    g, m = planner.gpu(gpu), planner.model(model)
+    setup = resolve_engine(engine, g)
+    return inf.replica(m, g, precision, tp, setup), setup
+
+
+@pytest.mark.parametrize("engine,tp", [("vllm", 1), ("tensorrt-llm", 2)])
+def test_a_step_is_the_performance_models_step(engine, tp):
+    r, setup = _replica(engine, tp=tp)
+    steps = sim.step_model(r, 1, 2048, P + O / 2)
+    for b in (1, 7, 64):
+        assert steps.time_s(b, b, b * (P + O / 2), 0.0) == pytest.approx(float(inf.decode_step_s(r, b, P + O / 2)[0][1]))
+    prefill_attention = sim.prefill_attention_s(r, 1, np.array([P]))[0]
+    assert steps.time_s(P, 1, 0.0, prefill_attention) == pytest.approx(float(inf.prefill_s(r, 1, P)[1]), rel=1e-6)
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_simulation_agrees_with_the_analytic_path_at_low_load(chunked):
+    """At a trickle of traffic a request meets an idle replica: TTFT is one prefill (plus at most one
+    step in flight, the analytic TTFT) and TPOT one decode step at batch ~1."""
+    r, setup = _replica()
+    load = dataclasses.replace(ld.load_for(r, setup, 256, P, O), chunked=chunked)
+    lat = ld.latency(load, 0.05)  # one request every 20 s; a request lasts ~2 s
+    prefill = float(inf.prefill_s(r, 1, P)[1])
+    tpot = float(inf.decode_step_s(r, 1, inf.mean_decode_context(P, O))[0][1])
+    assert lat.mean_batch < 1.2
+    assert prefill * 0.97 <= lat.ttft_s["p50"] <= (prefill + tpot) * 1.03  # analytic TTFT = prefill + one step
+    assert lat.tpot_s["p50"] == pytest.approx(tpot, rel=0.05)
+
+
+def test_latency_grows_with_load_and_queues_past_capacity():
+    r, setup = _replica()
+    load = ld.load_for(r, setup, 256, P, O)
+    cap = ld.steady_state(load).requests_per_s
+    lats = [ld.latency(load, f * cap) for f in (0.1, 0.5, 0.9, 1.3)]
+    tpot = [x.tpot_s["p50"] for x in lats]
+    assert tpot == sorted(tpot)
+    assert lats[-1].ttft_s["p90"] > 10 * lats[0].ttft_s["p90"]  # over capacity the queue grows
+
+
+def test_steady_state_matches_a_long_offline_simulation():
+    r, setup = _replica()
+    load = ld.load_for(r, setup, 256, P, O)
+    steady = ld.steady_state(load)
+    steps, sched, *_ = ld._machinery(load)
+    req = sim.requests(math.inf, 4000, P, O)
+    out = sim.simulate(req, steps, sim.prefill_attention_s(r, 1, req.prompt_tokens), sched)
+    assert out.throughput_tokens_per_s() == pytest.approx(steady.output_tokens_per_s, rel=0.10)
+    assert steady.batch == pytest.approx(256)
+
+
+def test_chunked_prefill_keeps_tpot_tails_down():
+    """Without chunking a long prompt joins a step whole and stalls every decode in it."""
+    r, setup = _replica()
+    base = ld.load_for(r, setup, 64, 4000, 200)
+    chunked = dataclasses.replace(base, chunked=True, chunk_tokens=512)
+    whole = dataclasses.replace(base, chunked=False, chunk_tokens=8192)
+    rate = 0.5 * ld.steady_state(whole).requests_per_s
+    assert ld.latency(chunked, rate).tpot_s["p99"] < ld.latency(whole, rate).tpot_s["p99"]
+
+
+def test_kv_admission_reserves_or_occupies():
+    r, setup = _replica()
+    on_demand = ld.load_for(r, setup, 100_000, 1000, 1000)
+    reserve = dataclasses.replace(on_demand, reserve_kv=True)
+    # A full batch is KV-limited: reserving prompt + output fits fewer sequences than prompt + output/2.
+    assert ld.steady_state(reserve).batch == pytest.approx(ld.steady_state(on_demand).batch * 1500 / 2000, rel=1e-6)
+
+
+def test_lognormal_lengths_keep_their_means():
+    rng = np.random.default_rng(0)
+    x = sim.lengths(500, 200_000, 0.8, rng)
+    assert x.mean() == pytest.approx(500, rel=0.02) and x.min() >= 1 and x.std() > 200
+    assert (sim.lengths(500, 10, 0.0, rng) == 500).all()
+
+
+def test_runs_are_repeatable():
+    r, setup = _replica()
+    load = ld.load_for(r, setup, 128, P, O)
+    ld.run.cache_clear()
+    a = ld.latency(load, 10.0)
+    ld.run.cache_clear()
+    assert ld.latency(load, 10.0) == a
+
+
+def test_max_rate_meets_the_targets_and_a_little_more_does_not():
+    r, setup = _replica()
+    load = ld.load_for(r, setup, 256, P, O)
+    rate, lat = ld.max_rate(load, 0.5, 0.03, "p90")
+    assert 0 < rate < ld.steady_state(load).requests_per_s
+    assert lat.ttft_s["p90"] <= 0.5 and lat.tpot_s["p90"] <= 0.03
+    above = ld.latency(load, rate * 1.05)
+    assert above.ttft_s["p90"] > 0.5 or above.tpot_s["p90"] > 0.03
+    assert ld.max_rate(load, 1e-4, None, "p90") == (0.0, None)  # below one prefill: never met
