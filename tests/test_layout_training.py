@@ -75,7 +75,8 @@ def test_tensor_parallel_all_reduces_by_hand():
     lay = TrainingLayout(tp=8, pp=1, dp=1, zero_stage=0, micro_batch=1, recompute="selective")
     st = step_time(L70, H100, kern, lay, seq_len=4096, global_batch=1)
     link = comm.scale_up_link(H100)
-    per = link.latency_s + 2 * 7 / 8 * 4096 * 8192 * 2 / link.bus_bytes_per_s  # ring all-reduce of the activations
+    # ring all-reduce of the activations: NCCL's latency (base + 2(n-1) ring steps) and bytes at the bus bandwidth
+    per = link.latency_s + 2 * 7 * link.hop_latency_s + 2 * 7 / 8 * 4096 * 8192 * 2 / link.bus_bytes_per_s
     assert st.breakdown.tensor_parallel_s == pytest.approx(4 * 80 * per)  # 4 per layer: 2 forward, 2 backward
     assert st.breakdown.data_parallel_exposed_s == 0 and st.breakdown.pipeline_bubble_s == 0
 
