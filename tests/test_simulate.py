@@ -110,3 +110,15 @@ def test_max_rate_meets_the_targets_and_a_little_more_does_not():
     above = ld.latency(load, rate * 1.05)
     assert above.ttft_s["p90"] > 0.5 or above.tpot_s["p90"] > 0.03
     assert ld.max_rate(load, 1e-4, None, "p90") == (0.0, None)  # below one prefill: never met
+
+
+def test_serving_can_turn_chunked_prefill_off_and_the_curve_follows_the_plan():
+    from planner.estimate.serving import latency_curve
+    w = planner.Workload(requests_per_day=2e6, input_tokens=4000, output_tokens=200)
+    for chunked in (True, False):
+        plan = planner.serving(model="Llama-3.1-8B", gpu="A100 80GB SXM", workload=w, tensor_parallel=1,
+                               chunked_prefill=chunked)  # vLLM on an A100: 2048-token chunks
+        assert plan.chunked_prefill is chunked
+        at_peak = latency_curve(plan, [plan.load_latency.requests_per_s]).iloc[0]
+        assert at_peak["tpot_p90_s"] == pytest.approx(plan.load_latency.tpot_s["p90"])
+        assert at_peak["ttft_p99_s"] == pytest.approx(plan.load_latency.ttft_s["p99"])

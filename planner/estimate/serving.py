@@ -87,6 +87,7 @@ class ServingPlan:
     load_latency: ld.LoadLatency | None = None  # percentiles at the month-0 peak, per replica
     utilization_cap: float | None = None  # the caller's optional ceiling
     frontier: tuple[FrontierRow, ...] = ()
+    chunked_prefill: bool = True
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -185,20 +186,25 @@ def _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_
 def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "vllm",
             kv_cache_dtype: str | None = None, tensor_parallel: int | None = None, max_batch_size: int | None = None,
             latency_percentile: str = LATENCY_PERCENTILE, utilization_ceiling: float | None = UTILIZATION_CEILING,
-            min_replicas: int = MIN_REPLICAS, max_tensor_parallel: int = 8,
+            min_replicas: int = MIN_REPLICAS, max_tensor_parallel: int = 8, chunked_prefill: bool | None = None,
             efficiencies: Efficiencies | None = None) -> ServingPlan:
     """Replicas, GPUs and cost to serve `workload` with `model` on `gpu`.
 
     precision: one name, a list, or "auto" (searched); tensor_parallel / max_batch_size pin the
     degree and the cap on running sequences (default: searched / the engine's cap);
     latency_percentile: the percentile of TTFT and TPOT that must meet the targets at the peak;
-    utilization_ceiling: an optional cap on a replica's busy share. The simulation draws prompt and
-    output lengths as the workload says (`length_sigma`: 0 fixed, else lognormal).
+    utilization_ceiling: an optional cap on a replica's busy share; chunked_prefill: turn the engine's
+    chunked prefill on or off (None: the engine's default). The simulation draws prompt and output
+    lengths as the workload says (`length_sigma`: 0 fixed, else lognormal).
     """
     _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_size, tensor_parallel,
               latency_percentile)
     m, g, w = catalog.model(model), catalog.gpu(gpu), workload
     setup = resolve_engine(engine, g, efficiencies)
+    if chunked_prefill is not None:
+        if not isinstance(chunked_prefill, bool):
+            raise InputError("chunked_prefill", f"must be true, false or None (the engine's default), got {chunked_prefill!r}")
+        setup = dataclasses.replace(setup, chunked_prefill=chunked_prefill)
     cap = max_batch_size or setup.batch_cap
     degrees = [tensor_parallel] if tensor_parallel else [d for d in TP_DEGREES if d <= max_tensor_parallel]
     cands = sr.candidates(m, g, sr.precisions_for(precision, g), degrees, setup, w, kv_cache_dtype, cap)
@@ -234,7 +240,7 @@ def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling
         min_replicas=min_replicas, table=_table(c), efficiency_source=setup.efficiencies.source,
         assumptions=_assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percentile, sigma),
         workload=w, engine=setup.engine, kv_cache_dtype=c.replica.kv_cache_dtype, prefill_s=band(c.grid["prefill"]),
-        latency_percentile=percentile, max_requests_per_s_per_replica=c.rate,
+        latency_percentile=percentile, max_requests_per_s_per_replica=c.rate, chunked_prefill=setup.chunked_prefill,
         load_latency=ld.latency(c.load, w.peak_rps / float(np.median(replicas))), utilization_cap=ceiling,
         frontier=sr.frontier(cands, c, w))
 
@@ -245,7 +251,7 @@ def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     import pandas as pd
     from .engine import resolve_engine as _resolve
     g, m = catalog.gpu(plan.gpu), catalog.model(plan.model)
-    setup = engine_setup or _resolve(plan.engine, g)
+    setup = engine_setup or dataclasses.replace(_resolve(plan.engine, g), chunked_prefill=plan.chunked_prefill)
     r = inf.replica(m, g, plan.precision, plan.tensor_parallel, setup, plan.kv_cache_dtype)
     w = plan.workload
     lo = ld.load_for(r, setup, plan.batch_size, w.prompt_tokens, w.output_tokens, w.length_sigma)

@@ -180,6 +180,8 @@ def cmd_serve(a) -> int:
     g = lookup_gpu(a.gpu) if a.usd_per_gpu_hour is None else lookup_gpu(a.gpu).with_price(a.usd_per_gpu_hour)
     given = _given(a, "engine", "kv_cache_dtype", "tensor_parallel", "max_batch_size", "latency_percentile",
                    "utilization_ceiling", "min_replicas")
+    if a.chunked_prefill:
+        given["chunked_prefill"] = a.chunked_prefill == "on"
     plan = serving(model=a.model, gpu=g, workload=w, **({"precision": _precision(a.precision)} if a.precision else {}),
                    **given)
     if a.format == "json":
@@ -333,6 +335,7 @@ def _estimate_commands(sub) -> None:
     p.add_argument("--min-replicas", type=int)
     p.add_argument("--latency-percentile", choices=("p50", "p90", "p99"),
                    help="the percentile of TTFT and TPOT that must meet the targets at the peak (default p90)")
+    p.add_argument("--chunked-prefill", choices=("on", "off"), help="override the engine's chunked prefill")
     p.add_argument("--frontier", nargs="?", const="best", choices=("best", "all"),
                    help="also print the configurations searched (best: each one's largest batch; all: every batch)")
     p.set_defaults(run=cmd_serve)

@@ -90,7 +90,8 @@ def serving_rows(plan) -> list[tuple[str, str]]:
     """(quantity, text) for a ServingPlan: configuration, capacity, latency against the targets, cost."""
     w = plan.workload
     return [("Model / GPU / precision", f"{plan.model} / {plan.gpu} / {plan.precision}"),
-            ("Engine / KV cache", f"{plan.engine} / {plan.kv_cache_dtype}"),
+            ("Engine / KV cache", f"{plan.engine} / {plan.kv_cache_dtype} "
+                                  f"(chunked prefill {'on' if plan.chunked_prefill else 'off'})"),
             ("GPUs per replica (tensor parallel)", str(plan.tensor_parallel)),
             ("Batch (sequences per replica)", f"{plan.batch_size} (KV cache fits {plan.max_batch_kv}; "
                                               f"limited by {plan.limited_by})"),
