@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import planner
-from dashboard import bench, sidebar, uncertainty, views
+from dashboard import bench, costs, sidebar, uncertainty, views
 from planner.catalog.lookup import register_model
 from planner.core.errors import PlannerError
 from planner.uncertainty.montecarlo import Engine
@@ -60,6 +60,15 @@ def frontier_cached(scenario_toml: str, custom_models: Customs, x: str, y: str):
     return f, (medians[x], medians[y])
 
 
+@st.cache_data(max_entries=16, show_spinner="Costing the other token policies…")
+def policy_costs_cached(scenario_toml: str, custom_models: Customs) -> tuple:
+    """The scratch option at each token policy (each pretraining run laid out afresh)."""
+    try:
+        return planner.policy_costs(_scenario(scenario_toml, custom_models))
+    except PlannerError:
+        return ()
+
+
 @st.cache_data(max_entries=16, show_spinner="Laying the run out at each GPU count…")
 def scaling_cached(model: str, gpu: str, tokens: float, seq_len: int) -> pd.DataFrame:
     return planner.pretraining_scaling(model=model, gpu=gpu, tokens=tokens, seq_len=seq_len)
@@ -92,7 +101,8 @@ def main() -> None:
     views.unavailable(c)
     toml = st.session_state.current_toml
     tabs = st.tabs(["Options", "Cumulative cost", "Cost vs traffic", "Breakdown", "Uncertainty", "Serving capacity",
-                    "Training estimates", "Benchmarks", "Assumptions", "Export"])
+                    "Training estimates", "Train from scratch", "Hardware & energy", "Benchmarks", "Assumptions",
+                    "Export"])
     pages = [lambda: views.overview(c), lambda: views.cumulative(c), lambda: views.traffic(c),
              lambda: views.breakdown(c),
              lambda: uncertainty.render(lambda n: monte_carlo_cached(toml, customs, n),
@@ -101,6 +111,8 @@ def main() -> None:
              lambda: views.serving(c),
              lambda: views.training(c, (lambda: scaling_cached(c.pretrain.model, c.pretrain.gpu, c.pretrain.tokens,
                                                                c.pretrain.seq_len)) if c.pretrain else None),
+             lambda: costs.scratch(c, lambda: policy_costs_cached(toml, customs)),
+             lambda: costs.hardware(c),
              lambda: bench.render([scenario.self_host.gpu, scenario.scratch.gpu]),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):

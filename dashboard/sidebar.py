@@ -157,6 +157,9 @@ def _self_host() -> None:
         with c2:
             _num("Epochs", "ft_epochs", step=1.0, fmt="%.1f", minimum=0.1)
         _num("Ops engineers (FTE)", "ops_engineers", step=0.25, fmt="%.2f", help="People running the serving stack")
+        st.selectbox("GPU sourcing", planner.SOURCINGS, key=P + "sh_sourcing",
+                     help="Rent on demand, reserve for 1 or 3 years, spot, or buy the servers (owned: depreciation, "
+                          "colocation, power, staff; prices in planner/catalog/data/sourcing.toml)")
 
 
 def _scratch() -> None:
@@ -165,7 +168,13 @@ def _scratch() -> None:
         st.checkbox("Include this option", key=P + "sc_enabled")
         st.selectbox("Architecture to train", _options([m.name for m in planner.models()], "sc_model"), key=P + "sc_model")
         st.selectbox("Training GPU", _options(gpus, "sc_gpu"), key=P + "sc_gpu")
-        _num("Tokens (billions; 0 = 20 per parameter)", "sc_btokens", step=100.0)
+        st.selectbox("Training tokens", list(S.TOKEN_POLICIES), format_func=S.TOKEN_POLICIES.get, key=P + "sc_policy",
+                     help="match: as many tokens as the open model it replaces (like for like); Chinchilla: "
+                          "compute-optimal for loss, not for serving cost")
+        if ss[P + "sc_policy"] in ("tokens", "tokens_per_param"):
+            _num("Billions of tokens" if ss[P + "sc_policy"] == "tokens" else "Tokens per parameter", "sc_amount",
+                 step=100.0, fmt="%.1f")
+        st.selectbox("Training GPU sourcing", planner.SOURCINGS, key=P + "sc_sourcing")
         c1, c2 = st.columns(2)
         with c1:
             _num("Researchers", "sc_researchers", step=1.0, fmt="%.1f")
@@ -174,8 +183,11 @@ def _scratch() -> None:
 
 
 def _staff_and_flags() -> None:
-    with st.expander("Staff cost and constraints", expanded=False):
+    with st.expander("Staff cost, site and constraints", expanded=False):
         _num("Loaded cost per engineer ($k / year)", "kusd_per_engineer_year", step=10.0)
+        st.selectbox("Grid region (carbon)", _options(planner.regions(), "hw_region"), key=P + "hw_region",
+                     help="Where the self-hosted GPUs draw their power: grid carbon intensity from "
+                          "planner/catalog/data/grid.toml")
         st.checkbox("Proprietary data", key=P + "flag_proprietary_data")
         st.checkbox("Regulatory isolation (no third-party API)", key=P + "flag_regulatory_isolation")
         st.checkbox("More than 1000 good labels", key=P + "flag_labels_over_1000")

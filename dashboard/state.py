@@ -23,6 +23,9 @@ KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8")
 PERCENTILES = ("p50", "p90", "p99")
 FINETUNE_METHODS = ("lora", "qlora", "full", "none")
+# The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
+TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
+                  "tokens": "a number of tokens (billions)", "tokens_per_param": "tokens per parameter"}
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,15 @@ FIELDS = (
     Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),
     Field("ft_epochs", "self_host", "finetune_epochs"),
     Field("ops_engineers", "self_host", "ops_engineers"),
+    Field("sh_sourcing", "self_host", "sourcing", kind=str),
     Field("sc_enabled", "scratch", "enabled", kind=bool),
     Field("sc_model", "scratch", "model", kind=str),
     Field("sc_gpu", "scratch", "gpu", kind=str),
-    Field("sc_btokens", "scratch", "tokens", 1e-9, zero_is_none=True),
+    Field("sc_sourcing", "scratch", "sourcing", kind=str),
     Field("sc_researchers", "scratch", "researchers"),
     Field("sc_months", "scratch", "months"),
     Field("kusd_per_engineer_year", "costs", "usd_per_engineer_year", 1e-3),
+    Field("hw_region", "hardware", "region", kind=str),
     *(Field(f"flag_{f.name}", "flags", f.name, kind=bool) for f in dataclasses.fields(planner.Flags)),
 )
 
@@ -97,7 +102,28 @@ def widget_values(s: planner.Scenario) -> dict:
     """Session-state values for every sidebar widget, from a scenario (keys with PREFIX)."""
     out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
     out[PREFIX + "api_model"] = api_value(s)
+    out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
     return out
+
+
+def token_widgets(c) -> tuple[str, float]:
+    """(policy, amount) widgets for [scratch] tokens / tokens_per_param; the amount is 0 for match and chinchilla."""
+    if c.tokens_per_param is not None:
+        return "tokens_per_param", float(c.tokens_per_param)
+    if isinstance(c.tokens, str):
+        return c.tokens, 0.0
+    return "tokens", float(c.tokens) * 1e-9
+
+
+def _token_fields(policy: str, amount: float) -> dict:
+    """[scratch] tokens / tokens_per_param from the two widgets; an amount policy needs an amount > 0."""
+    if policy in ("tokens", "tokens_per_param") and not amount > 0:
+        raise PlannerError(f"scratch tokens: {TOKEN_POLICIES[policy]} needs an amount above 0")
+    if policy == "tokens":
+        return {"tokens": float(amount) * 1e9, "tokens_per_param": None}
+    if policy == "tokens_per_param":
+        return {"tokens": "match", "tokens_per_param": float(amount)}
+    return {"tokens": policy, "tokens_per_param": None}
 
 
 def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenario:
@@ -116,6 +142,9 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
         elif f.none_label and v == f.none_label:
             v = None
         changes.setdefault(f.section, {})[f.name] = f.kind(v) if f.kind is not float and v is not None else v
+    tokens = (values[PREFIX + "sc_policy"], values[PREFIX + "sc_amount"])
+    if tokens != token_widgets(base.scratch):
+        changes["scratch"] = {**changes.get("scratch", {}), **_token_fields(*tokens)}
     provider, model = values[PREFIX + "api_model"].split("|", 1)
     if values[PREFIX + "api_model"] != api_value(base):
         # Another model: the file's price overrides belonged to the old one.

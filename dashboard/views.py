@@ -61,6 +61,9 @@ def overview(c: Comparison) -> None:
             b.metric("GPUs", fmt.integer(o.gpus), help="at the last month's peak")
             st.metric("months to production", fmt.number(o.months_to_production.p50, ".1f"),
                       help=f"p10-p90: {fmt.band(o.months_to_production, unit='months')}")
+            a.metric("energy, MWh", fmt.amount(o.energy_mwh.p50) if o.energy_mwh else "unknown",
+                     help=md(o.energy.note) if o.energy else "no published figure")
+            b.metric("tCO2e", fmt.amount(o.co2e_t.p50) if o.co2e_t else "unknown")
     st.dataframe(fmt.comparison_frame(c.table()), hide_index=True)
     if c.api_price is not None:
         p = c.api_price

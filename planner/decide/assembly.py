@@ -2,10 +2,14 @@
 
 One copy, used twice: `compare()` calls these with numbers and Bands at the scenario's
 values, and the Monte Carlo engine (planner.uncertainty) with arrays of sampled inputs.
-They use only + and *, so a float, a Band or a numpy array goes through the same formula.
+They use only + and * (and `at_least`, a floor for each of the three), so a float, a Band or a
+numpy array goes through the same formula.
 """
 from __future__ import annotations
 
+import numpy as np
+
+from ..core.band import Band
 from ..core.units import DAYS_PER_MONTH
 from .costmodel import FleetCostModel
 
@@ -32,21 +36,46 @@ def self_host_months_to_production(*, finetune_wall_days, setup_months):
     return finetune_wall_days * (1 / DAYS_PER_MONTH) + setup_months
 
 
-def scratch_one_time_usd(*, compute_usd, researchers, months, usd_per_engineer_year, evaluation_usd):
-    """Pretraining compute + the research team + evaluation."""
-    return compute_usd + staff_usd(researchers, months, usd_per_engineer_year) + evaluation_usd
+def at_least(x, floor):
+    """max(x, floor) for a float, a Band (each percentile) or an array."""
+    if isinstance(x, Band):
+        return x.map(lambda v: max(v, floor))
+    return np.maximum(x, floor)
 
 
-def scratch_months_to_production(*, wall_days, prep_months):
-    """Preparation, then the pretraining run's wall-clock."""
-    return wall_days * (1 / DAYS_PER_MONTH) + prep_months
+def held_usd_per_gpu_hour(on_demand_usd, *, multiplier, owned_usd):
+    """A GPU-hour held: rented, the on-demand price x (1 - discount) [/ spot availability]; owned, its own cost
+    (the multiplier is then 0). See decide/sourcing.py."""
+    return on_demand_usd * multiplier + owned_usd
+
+
+def scratch_compute_usd(*, run_gpu_hours, experiments_fraction, pipeline_gpu_hours, usd_per_gpu_hour,
+                        min_gpu_hours=0.0):
+    """Every GPU-hour of the programme at the training rate: the final run x (1 + ablations, failed runs and
+    post-training) + the data pipeline. A reservation bills at least its term (min_gpu_hours)."""
+    return at_least(run_gpu_hours * (1 + experiments_fraction) + pipeline_gpu_hours, min_gpu_hours) * usd_per_gpu_hour
+
+
+def scratch_one_time_usd(*, compute_usd, researchers, months, usd_per_engineer_year, evaluation_usd,
+                         data_engineers=0.0, prep_months=0.0, fixed_usd=0.0):
+    """The programme's compute + the research team + the data engineers while preparing + evaluation
+    + fixed purchases (data licences, post-training data)."""
+    return (compute_usd + staff_usd(researchers, months, usd_per_engineer_year)
+            + staff_usd(data_engineers, prep_months, usd_per_engineer_year) + evaluation_usd + fixed_usd)
+
+
+def scratch_months_to_production(*, wall_days, prep_months, after_months=0.0):
+    """Preparation (data, ablations), then the final run's wall-clock, then post-training and evaluation."""
+    return wall_days * (1 / DAYS_PER_MONTH) + prep_months + after_months
 
 
 def fleet_model(*, capacity_rps_per_replica, gpus_per_replica, usd_per_gpu_hour, utilization_ceiling, min_replicas,
-                ops_engineers, usd_per_engineer_year, one_time_usd, months_to_production) -> FleetCostModel:
-    """A self-hosted fleet's cost model: rented replicas plus the ops team, after a one-time cost."""
+                ops_engineers, usd_per_engineer_year, one_time_usd, months_to_production,
+                usd_per_busy_gpu_hour=0.0) -> FleetCostModel:
+    """A self-hosted fleet's cost model: replicas (rented or owned) plus the ops team, after a one-time cost."""
     return FleetCostModel(capacity_rps_per_replica=capacity_rps_per_replica, gpus_per_replica=gpus_per_replica,
                           usd_per_gpu_hour=usd_per_gpu_hour, utilization_ceiling=utilization_ceiling,
                           min_replicas=min_replicas,
                           fixed_monthly_usd=ops_monthly_usd(ops_engineers, usd_per_engineer_year),
-                          one_time_usd=one_time_usd, months_to_production=months_to_production)
+                          one_time_usd=one_time_usd, months_to_production=months_to_production,
+                          usd_per_busy_gpu_hour=usd_per_busy_gpu_hour)

@@ -13,18 +13,14 @@ from ..core.errors import PlannerError, UnknownNameError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import HOURS_PER_MONTH
+from ..catalog.costs import grid_intensity
 from ..estimate.finetuning import FinetuningEstimate, finetuning
-from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate, Staffing, pretraining
+from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
 from ..estimate.serving import ServingPlan, serving
 from ..estimate.workload import Workload
-from .assembly import (
-    fleet_model,
-    scratch_months_to_production,
-    scratch_one_time_usd,
-    self_host_months_to_production,
-    self_host_one_time_usd,
-    staff_usd,
-)
+from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
+from .costing import cost_assumptions, priced_gpu, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
+from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
     ApiCostModel,
     FleetCostModel,
@@ -37,6 +33,8 @@ from .costmodel import (
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
 from .scenario import Scenario
+from .scratch import ScratchCosts, TokenBudget, scratch_costs
+from .sourcing import GpuRate, RentOrOwn
 from .trades import PromptTrade, prompt_trades
 
 
@@ -56,6 +54,9 @@ class OptionResult(ResultMixin):
     months_to_production: Band
     breakdown: dict[str, float]  # component -> $ over the horizon (p50)
     detail: str  # one line: model, GPU, price
+    energy_mwh: Band | None = None  # over the horizon, training included; None: unknown (an API without a figure)
+    co2e_t: Band | None = None  # tonnes CO2e over the horizon; None: unknown
+    energy: EnergyUse | None = None  # the parts: training, each month of serving, the API bridge
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,17 @@ class Comparison(ResultMixin):
     finetune: FinetuningEstimate | None
     pretrain: PretrainingEstimate | None
     assumptions: tuple[Assumption, ...]
+    token_budget: TokenBudget | None = None  # the scratch option's training tokens and the policy behind them
+    rates: dict[str, GpuRate] = field(default_factory=dict)  # self_host, self_host_training, scratch_training
+    rent_or_own: RentOrOwn | None = None  # the self-host GPU: when owning beats renting it on demand
+    scratch_costs: ScratchCosts | None = field(default=None, repr=False, compare=False)
     cost_models: dict = field(default_factory=dict, repr=False, compare=False)  # option key -> vectorized cost model
     bridge: ApiCostModel | None = field(default=None, repr=False, compare=False)  # serves traffic before production
     workload: Workload | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         d = super().to_dict()
-        for k in ("cost_models", "bridge", "workload"):
+        for k in ("cost_models", "bridge", "workload", "scratch_costs"):
             d.pop(k, None)
         return d
 
@@ -111,7 +116,9 @@ class Comparison(ResultMixin):
                          "monthly_usd_last": o.monthly_usd[-1] if o.monthly_usd else np.nan,
                          "total_usd": o.total_usd.p50, "total_usd_p10": o.total_usd.p10, "total_usd_p90": o.total_usd.p90,
                          "usd_per_request": o.usd_per_request, "all_in_usd_per_request": o.all_in_usd_per_request,
-                         "gpus": o.gpus, "months_to_production": o.months_to_production.p50})
+                         "gpus": o.gpus, "months_to_production": o.months_to_production.p50,
+                         "energy_mwh": o.energy_mwh.p50 if o.energy_mwh is not None else np.nan,
+                         "co2e_t": o.co2e_t.p50 if o.co2e_t is not None else np.nan})
         return pd.DataFrame(rows).set_index("option")
 
     def cost_curves(self) -> pd.DataFrame:
@@ -132,7 +139,8 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
 def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float):
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
-    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
+    rate = self_host_rate(s, "serving")
+    gpu = priced_gpu(h.gpu, rate.usd_per_gpu_hour)
     plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load, engine=h.engine,
                    kv_cache_dtype=h.kv_cache_dtype, tensor_parallel=h.tensor_parallel, max_batch_size=h.max_batch_size,
                    latency_percentile=h.latency_percentile, utilization_ceiling=h.utilization_ceiling,
@@ -141,27 +149,16 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
         min_replicas=h.min_replicas, ops_engineers=h.ops_engineers, usd_per_engineer_year=s.costs.usd_per_engineer_year,
-        one_time_usd=one_time, months_to_production=months_to_production)
+        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour)
     return plan, fleet
-
-
-def _priced_gpu(name: str, usd: float):
-    from ..catalog.lookup import gpu as lookup
-    return lookup(name).with_price(usd)
 
 
 def _finetune(s: Scenario) -> FinetuningEstimate | None:
     h = s.self_host
     if h.finetune_method == "none":
         return None
-    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
+    gpu = priced_gpu(h.gpu, self_host_rate(s, "training").usd_per_gpu_hour)
     return finetuning(model=h.model, gpu=gpu, method=h.finetune_method, tokens=h.finetune_tokens, epochs=h.finetune_epochs)
-
-
-def _pretrain(s: Scenario) -> PretrainingEstimate:
-    c = s.scratch
-    return pretraining(model=c.model, gpu=c.gpu, tokens=c.tokens, n_gpus=c.n_gpus, prep_months=c.prep_months,
-                       staffing=Staffing(c.researchers, c.months, s.costs.usd_per_engineer_year))
 
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
@@ -188,7 +185,7 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
         own_gpu = (monthly - (bridge.monthly_usd(requests) * before if bridge else 0.0)) - (1 - before) * model.fixed_monthly_usd
         peak = w.peak_rps_for(months[-1])
         gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
-        breakdown = {"GPU rent": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
+        breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
                      "API bridge until production": float((bridge.monthly_usd(requests) * before).sum()) if bridge else 0.0,
                      **extra["one_time_parts"]}
     else:
@@ -196,10 +193,12 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
         breakdown = {"API tokens": float(monthly.sum()), "integration": one_time.p50}
     total = one_time + running
     n = float(np.sum(requests))
+    e = (extra or {}).get("energy")
     return OptionResult(key=key, label=OPTIONS[key], available=True, reason_unavailable="", one_time_usd=one_time,
                         monthly_usd=tuple(map(float, monthly)), cumulative_usd=tuple(map(float, cum)), total_usd=total,
                         usd_per_request=running.p50 / n, all_in_usd_per_request=total.p50 / n, gpus=gpus,
-                        months_to_production=ttp, breakdown=breakdown, detail=detail)
+                        months_to_production=ttp, breakdown=breakdown, detail=detail,
+                        energy_mwh=e.total_mwh if e else None, co2e_t=e.co2e_t if e else None, energy=e)
 
 
 def _unavailable(key: str, reason: str) -> OptionResult:
@@ -218,6 +217,13 @@ class _Ctx:
     months: np.ndarray
     requests: np.ndarray
     bridge: ApiCostModel | None
+    footprint: ApiFootprint  # the API's published energy per request (the bridge's, before production)
+
+    def energy(self, fleet: FleetCostModel, training_gpu_hours, training_gpu: str, training_sourcing: str) -> EnergyUse:
+        """A self-hosted option's energy: its training runs, its fleet's months, the API bridge before production."""
+        return self_hosted_energy(self.s, fleet, self.requests, self.months, bridged=self.bridge is not None,
+                                  footprint=self.footprint, training_gpu_hours=training_gpu_hours,
+                                  training_gpu=training_gpu, training_sourcing=training_sourcing)
 
 
 def _guarded(key: str, build):
@@ -248,21 +254,24 @@ def _api_side(s: Scenario):
 
 def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
-    ft = _finetune(s)
-    ft_cost = ft.cost_usd if ft else Band.point(0.0)
+    ft, train = _finetune(s), self_host_rate(s, "training")
+    ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
+    ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
     usd_year = s.costs.usd_per_engineer_year
     one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=h.ops_engineers,
                                       setup_months=h.setup_months, usd_per_engineer_year=usd_year)
-    ttp = self_host_months_to_production(finetune_wall_days=ft.wall_days if ft else Band.point(0.0),
-                                         setup_months=h.setup_months)
+    ttp = self_host_months_to_production(finetune_wall_days=ft_days, setup_months=h.setup_months)
     setup_staff = staff_usd(h.ops_engineers, h.setup_months, usd_year)
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
                          one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
     detail = (f"{h.model} ({plan.precision}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
-              f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:g}/GPU-hour")
+              f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
+              f"({h.sourcing})")
+    energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), h.gpu, h.sourcing)
     opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
-                  {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
+                  {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts, "energy": energy,
+                   "rented": h.sourcing != "owned"})
     return opt, fleet, plan, ft
 
 
@@ -270,16 +279,18 @@ def _build_scratch(ctx: _Ctx):
     s, c = ctx.s, ctx.s.scratch
     if not c.enabled:
         return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
-    pre = _pretrain(s)
-    one_time = scratch_one_time_usd(compute_usd=pre.cost_usd, researchers=c.researchers, months=c.months,
-                                    usd_per_engineer_year=s.costs.usd_per_engineer_year, evaluation_usd=c.evaluation_usd)
-    ttp = scratch_months_to_production(wall_days=pre.wall_days, prep_months=c.prep_months)
-    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=one_time.p50, months_to_production=ttp.p50)
-    parts = {"pretraining compute": pre.cost_usd.p50, "research staff": pre.staff_cost_usd, "evaluation": c.evaluation_usd}
-    detail = f"{c.model} pretrained on {pre.tokens:.3g} tokens, {pre.n_gpus} x {pre.gpu}, served on {plan.gpu}"
-    opt = _option("scratch", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
-                  {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts})
-    return opt, fleet, plan, pre
+    sc = scratch_costs(s)
+    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
+                         months_to_production=sc.months_to_production.p50)
+    pre, b = sc.pretrain, sc.budget
+    detail = (f"{c.model} pretrained on {b.tokens:.3g} tokens ({b.policy}: {b.tokens_per_param:,.0f} per parameter), "
+              f"{pre.n_gpus} x {pre.gpu} ({c.sourcing}), served on {plan.gpu} ({s.self_host.sourcing})")
+    hours = sc.run_gpu_hours * (1 + sc.experiments_fraction) + sc.pipeline_gpu_hours
+    energy = ctx.energy(fleet, hours, c.gpu, c.sourcing)
+    opt = _option("scratch", fleet, sc.one_time_usd, sc.months_to_production, s, ctx.bridge, ctx.requests, ctx.months,
+                  detail, {"capacity": plan.requests_per_s_per_replica, "one_time_parts": sc.parts, "energy": energy,
+                           "rented": s.self_host.sourcing != "owned"})
+    return opt, fleet, plan, sc
 
 
 def compare(scenario: Scenario) -> Comparison:
@@ -288,25 +299,30 @@ def compare(scenario: Scenario) -> Comparison:
     months = w.months().astype(float)
     requests = w.requests_per_month(months)
     price, api_model, api_gone = _api_side(s)
-    ctx = _Ctx(s, months, requests, bridge=None if api_gone else api_model)
+    fp = api_footprint(price.provider_id if price else "", w.output_tokens, grid_intensity("world").gco2e_per_kwh)
+    ctx = _Ctx(s, months, requests, bridge=None if api_gone else api_model, footprint=fp)
     opts, models = {}, {}
     if api_gone is None:
         models["api"] = api_model
         detail = f"{price.provider_name} {price.model_name}: ${price.input_usd_per_mtok:g} in / ${price.output_usd_per_mtok:g} out per 1M tokens"
         opts["api"] = _option("api", api_model, Band.point(api_model.one_time_usd), Band.point(s.api.months_to_production),
-                              s, ctx.bridge, requests, months, detail)
+                              s, ctx.bridge, requests, months, detail, {"energy": api_energy_use(fp, requests)})
     else:
         opts["api"] = api_gone
     opts["self_host"], models["self_host"], plan, ft = _guarded("self_host", lambda: _build_self_host(ctx))
-    opts["scratch"], models["scratch"], scratch_plan, pre = _guarded("scratch", lambda: _build_scratch(ctx))
+    opts["scratch"], models["scratch"], scratch_plan, sc = _guarded("scratch", lambda: _build_scratch(ctx))
     models = {k: m for k, m in models.items() if m is not None and opts[k].available}
     bes = tuple(_break_evens(models, opts, s, ctx.bridge))
     trades = prompt_trades(s, ft, plan, price, self_host_fleet=lambda drop: _fleet(
         s, s.self_host.model, drops_overhead=drop, one_time=0.0, months_to_production=0.0)[1])
+    pre = sc.pretrain if sc else None
+    gpu_rates = rates(s, opts, sc)
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
                       options=opts, break_evens=bes, prompt_trades=trades, recommendation=recommend(opts, bes, s.flags, w),
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
-                      assumptions=_assumptions(s, price, plan, ft, pre), cost_models=models, bridge=ctx.bridge, workload=w)
+                      assumptions=_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
+                      token_budget=sc.budget if sc else None, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),
+                      scratch_costs=sc, cost_models=models, bridge=ctx.bridge, workload=w)
 
 
 def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridge) -> dict[str, np.ndarray]:

@@ -45,16 +45,30 @@ class FleetCostModel:
     fixed_monthly_usd: float  # operations staff
     one_time_usd: float
     months_to_production: float
+    usd_per_busy_gpu_hour: float = 0.0  # owned GPUs: the electricity of the work above idle (sourcing.py)
 
     def replicas(self, peak_rps):
         need = np.asarray(peak_rps, dtype=float) / (self.capacity_rps_per_replica * self.utilization_ceiling)
         return np.maximum(self.min_replicas, need)
 
+    def gpus(self, requests_per_month, peak_to_mean: float):
+        """GPUs held in a month: the replicas its peak needs."""
+        return self.replicas(mean_rps(requests_per_month) * peak_to_mean) * self.gpus_per_replica
+
+    def busy_gpus(self, requests_per_month):
+        """GPUs' worth of work in a month: the mean traffic over one replica's capacity."""
+        return mean_rps(requests_per_month) / self.capacity_rps_per_replica * self.gpus_per_replica
+
     def monthly_usd(self, requests_per_month, peak_to_mean: float):
-        """GPU rent for the replicas the month's peak needs, plus fixed staff."""
-        mean_rps = np.asarray(requests_per_month, dtype=float) / (DAYS_PER_MONTH * SECONDS_PER_DAY)
-        gpus = self.replicas(mean_rps * peak_to_mean) * self.gpus_per_replica
-        return gpus * self.usd_per_gpu_hour * HOURS_PER_MONTH + self.fixed_monthly_usd
+        """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, fixed staff."""
+        return (self.gpus(requests_per_month, peak_to_mean) * self.usd_per_gpu_hour
+                + self.busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
+            + self.fixed_monthly_usd
+
+
+def mean_rps(requests_per_month):
+    """Mean requests/s over a calendar-average month."""
+    return np.asarray(requests_per_month, dtype=float) / (DAYS_PER_MONTH * SECONDS_PER_DAY)
 
 
 def bridged(own_monthly, bridge_monthly, months_to_production: float, months):

@@ -21,6 +21,8 @@ from ..estimate.pretraining import USD_PER_ENGINEER_YEAR  # judgement: fully loa
 from ..estimate.serving import LATENCY_PERCENTILE, MIN_REPLICAS, UTILIZATION_CEILING
 from ..estimate.workload import Workload
 from .distributions import parse_uncertainty
+from .scratch import Programme, check_token_policy
+from .sourcing import Hardware, check_sourcing
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class SelfHostOption:
     ops_engineers: float = 1.0  # FTE to run the serving stack
     evaluation_usd: float = 20_000.0  # one-time evaluation of the tuned model (assumption)
     setup_months: float = 1.0  # infrastructure before first production (assumption)
+    sourcing: str = "on-demand"  # on-demand | reserved-1y | reserved-3y | spot | owned (decide/sourcing.py)
+
+    def __post_init__(self):
+        check_sourcing(self.sourcing, "self_host.sourcing")
 
 
 @dataclass(frozen=True)
@@ -69,12 +75,18 @@ class ScratchOption:
     enabled: bool = True
     model: str = "Llama-3.1-8B"  # the architecture to train
     gpu: str = "H100 SXM"
-    tokens: float | None = None  # None: 20 tokens per parameter (Chinchilla)
+    tokens: str | float = "match"  # "match" | "chinchilla" | a number of tokens (decide/scratch.py)
+    tokens_per_param: float | None = None  # instead of tokens: this many tokens per active parameter
     n_gpus: int | None = None
     researchers: float = 10.0
     months: float = 12.0
-    prep_months: float = 3.0
+    prep_months: float = 3.0  # data preparation and ablations before the final run
     evaluation_usd: float = 100_000.0
+    sourcing: str = "on-demand"  # of the training cluster: on-demand | reserved-1y | reserved-3y | spot | owned
+
+    def __post_init__(self):
+        check_sourcing(self.sourcing, "scratch.sourcing")
+        check_token_policy(self.tokens, self.tokens_per_param)
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class Scenario:
     scratch: ScratchOption = field(default_factory=ScratchOption)
     costs: Costs = field(default_factory=Costs)
     flags: Flags = field(default_factory=Flags)
+    hardware: Hardware = field(default_factory=Hardware)
+    programme: Programme = field(default_factory=Programme)
     uncertainty: dict = field(default_factory=dict)  # input path -> distribution (see uncertainty.py)
 
     def replace(self, **changes) -> Scenario:
@@ -111,7 +125,7 @@ class Scenario:
 
 
 _SECTIONS = {"workload": Workload, "api": ApiOption, "self_host": SelfHostOption, "scratch": ScratchOption,
-             "costs": Costs, "flags": Flags}
+             "costs": Costs, "flags": Flags, "hardware": Hardware, "programme": Programme}
 _TOP = {"name", "description", "seed"}
 
 

@@ -18,6 +18,7 @@ from ..core.version import __version__
 from . import formatting as fmt
 from .cli_common import given as _given
 from .cli_common import out as _out
+from .cli_costs import compare_sections
 from .cli_training import _layout_options, _print_training, cmd_scaling, parse_layout
 from .cli_uncertainty import add_commands as uncertainty_commands
 
@@ -36,7 +37,7 @@ def _comparison(path: str):
     from ..decide.scenario import load_scenario
     s = load_scenario(path)
     try:
-        return compare(s)
+        return s, compare(s)
     except PlannerError as e:
         raise PlannerError(f"{path}: {e}") from None
 
@@ -52,7 +53,7 @@ def _break_even_frame(c) -> pd.DataFrame:
 
 
 def cmd_compare(a) -> int:
-    c = _comparison(a.scenario)
+    s, c = _comparison(a.scenario)
     if a.format == "json":
         _out(fmt.dumps_json(c.to_dict()))
         return 0
@@ -71,7 +72,8 @@ def cmd_compare(a) -> int:
     parts = [head(f"{c.scenario}: {c.horizon_months} months"), table(fmt.comparison_frame(c.table())),
              "\n".join(details), *(["\n".join(unavailable)] if unavailable else []),
              head("Break-even"), table(_break_even_frame(c)) if c.break_evens else "fewer than two options available",
-             head("Recommendation"), rec.headline, "\n".join(f"- {r}" for r in rec.reasons)]
+             head("Recommendation"), rec.headline, "\n".join(f"- {r}" for r in rec.reasons),
+             *compare_sections(c, s, table, head)]
     _out("\n\n".join(parts))
     return 0
 

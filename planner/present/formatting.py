@@ -35,6 +35,13 @@ def number(x, spec: str = ".3g") -> str:
     return format(float(x), spec) if finite(x) else NA
 
 
+def amount(x) -> str:
+    """A physical amount: three figures below 1,000 (0.512, 16.2), whole and grouped above (1,145); n/a if unknown."""
+    if not finite(x):
+        return NA
+    return f"{x:,.0f}" if abs(float(f"{x:.3g}")) >= 1000 else f"{x:.3g}"
+
+
 def integer(x) -> str:
     return f"{int(x):,}" if finite(x) else NA
 
@@ -198,6 +205,8 @@ COMPARISON_COLUMNS = {
     "all_in_usd_per_request": ("All-in $/1k req", lambda x: usd(x * 1000)),
     "gpus": ("GPUs", integer),
     "months_to_production": ("Months to production", lambda x: number(x, ".1f")),
+    "energy_mwh": ("Energy MWh", lambda x: amount(x)),
+    "co2e_t": ("tCO2e", lambda x: amount(x)),
 }
 
 

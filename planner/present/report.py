@@ -23,6 +23,7 @@ from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario, dumps_scenario, load_scenario
 from . import formatting as fmt
 from . import labels
+from .report_costs import hardware_section, scratch_section
 
 REPORT_MD = "report.md"
 SCENARIO_COPY = "scenario.toml"
@@ -219,6 +220,8 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
                 ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
                 ("How sure is the recommendation?", _confidence(c, s, chart_files, samples)),
                 ("Serving capacity", _capacity(c)), ("Training estimates", _training(c, chart_files)),
+                ("Train from scratch: tokens and programme", scratch_section(c, s)),
+                ("Hardware, energy and carbon", hardware_section(c)),
                 ("Prompt vs fine-tune", _prompt_trades(c)), ("Assumptions", _assumptions(c, s)),
                 ("Provenance", _provenance(c, s, scenario_sha256))]
     return "\n\n".join(text if title is None else f"## {title}\n\n{text}" for title, text in sections) + "\n"

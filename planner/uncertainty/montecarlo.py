@@ -38,6 +38,8 @@ from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
     fleet_model,
+    held_usd_per_gpu_hour,
+    scratch_compute_usd,
     scratch_months_to_production,
     scratch_one_time_usd,
     self_host_months_to_production,
@@ -79,7 +81,7 @@ class Engine:
         base = {"workload.requests_per_day": w.requests_per_day, "workload.monthly_growth": w.monthly_growth,
                 "workload.peak_to_mean": w.peak_rps / w.mean_rps, "api.price_scale": 1.0,
                 "api.integration_usd": s.api.integration_usd,
-                "self_host.usd_per_gpu_hour": plan.usd_per_gpu_hour if plan else np.nan,
+                "self_host.usd_per_gpu_hour": c.rates["self_host"].on_demand_usd_per_gpu_hour if plan else np.nan,
                 "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan, "scratch.compute_price_scale": 1.0,
                 "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
         for name in ("finetune_epochs", "finetune_tokens", "ops_engineers", "setup_months", "evaluation_usd"):
@@ -142,12 +144,19 @@ class Engine:
         mfu = self.base["efficiency.gemm"] / v["efficiency.gemm"]
         one_time, ttp = (self._self_host_one_time(v, mfu) if key == "self_host" else self._scratch_one_time(v, mfu))
         return fleet_model(capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
-                           gpus_per_replica=fleet.gpus_per_replica, usd_per_gpu_hour=v["self_host.usd_per_gpu_hour"],
+                           gpus_per_replica=fleet.gpus_per_replica,
+                           usd_per_gpu_hour=self._held(v, "self_host"), usd_per_busy_gpu_hour=fleet.usd_per_busy_gpu_hour,
                            utilization_ceiling=np.minimum(1.0, fleet.utilization_ceiling * v["self_host.utilization_ceiling"]
                                                           / self.base["self_host.utilization_ceiling"]),
                            min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                            one_time_usd=one_time, months_to_production=ttp)
+
+    def _held(self, v: dict, use: str):
+        """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
+        r = self.comparison.rates[use]
+        return held_usd_per_gpu_hour(v["self_host.usd_per_gpu_hour"], multiplier=r.multiplier,
+                                     owned_usd=r.owned_usd_per_gpu_hour)
 
     def _self_host_one_time(self, v: dict, mfu):
         """compare(): fine-tuning + evaluation + setup staff; production after the fine-tune and setup."""
@@ -156,8 +165,9 @@ class Engine:
             cost = days = 0.0
         else:
             time = (v["self_host.finetune_epochs"] / b["self_host.finetune_epochs"]) \
-                * (v["self_host.finetune_tokens"] / b["self_host.finetune_tokens"]) * mfu
-            cost = ft.cost_usd.p50 * time * (v["self_host.usd_per_gpu_hour"] / b["self_host.usd_per_gpu_hour"])
+                * (v["self_host.finetune_tokens"] / b["self_host.finetune_tokens"]) * mfu \
+                * self.comparison.rates["self_host_training"].time_factor
+            cost = ft.gpu_hours.p50 * time * self._held(v, "self_host_training")
             days = ft.wall_days.p50 * time
         one_time = self_host_one_time_usd(finetune_usd=cost, evaluation_usd=v["self_host.evaluation_usd"],
                                           ops_engineers=v["self_host.ops_engineers"],
@@ -166,14 +176,23 @@ class Engine:
         return one_time, self_host_months_to_production(finetune_wall_days=days, setup_months=v["self_host.setup_months"])
 
     def _scratch_one_time(self, v: dict, mfu):
-        """compare(): pretraining compute + research staff + evaluation; production after prep and the run."""
-        pre, b = self.comparison.pretrain, self.base
-        time = mfu * (v["scratch.tokens"] / b["scratch.tokens"])
-        one_time = scratch_one_time_usd(compute_usd=pre.cost_usd.p50 * time * v["scratch.compute_price_scale"],
-                                        researchers=v["scratch.researchers"], months=v["scratch.months"],
-                                        usd_per_engineer_year=v["costs.usd_per_engineer_year"],
-                                        evaluation_usd=v["scratch.evaluation_usd"])
-        return one_time, scratch_months_to_production(wall_days=pre.wall_days.p50 * time, prep_months=v["scratch.prep_months"])
+        """compare(): the programme's compute (scaled with the final run's tokens and speed; the pipeline with the
+        tokens) + research and data staff + evaluation + fixed purchases; production after preparation, the run,
+        post-training and evaluation. Programme fractions stay at their p50."""
+        sc, b = self.comparison.scratch_costs, self.base
+        tokens = v["scratch.tokens"] / b["scratch.tokens"]
+        compute = scratch_compute_usd(run_gpu_hours=sc.run_gpu_hours.p50 * mfu * tokens,
+                                      experiments_fraction=sc.experiments_fraction.p50,
+                                      pipeline_gpu_hours=sc.pipeline_gpu_hours.p50 * tokens,
+                                      usd_per_gpu_hour=sc.rate.usd_per_gpu_hour * v["scratch.compute_price_scale"],
+                                      min_gpu_hours=sc.min_gpu_hours)
+        one_time = scratch_one_time_usd(compute_usd=compute, researchers=v["scratch.researchers"],
+                                        months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
+                                        evaluation_usd=v["scratch.evaluation_usd"], data_engineers=sc.data_engineers.p50,
+                                        prep_months=v["scratch.prep_months"], fixed_usd=sc.fixed_usd.p50)
+        ttp = scratch_months_to_production(wall_days=sc.wall_days.p50 * mfu * tokens, prep_months=v["scratch.prep_months"],
+                                           after_months=sc.after_months.p50)
+        return one_time, ttp
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""

@@ -1,0 +1,92 @@
+"""A scenario's hardware costs and energy besides the performance model: each self-hosted use's GPU-hour under
+its sourcing, owning against renting the self-host GPU, a self-hosted option's energy, and their assumptions.
+
+compare() calls these for every option; the figures and formulas are sourcing.py's and energy.py's.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..catalog.lookup import gpu as lookup_gpu
+from ..core.errors import PlannerError
+from ..core.provenance import Assumption
+from .costmodel import FleetCostModel
+from .energy import ApiFootprint, EnergyUse, fleet_energy_use, fleet_mwh, grid, power_draw, training_mwh
+from .scratch import ScratchCosts
+from .sourcing import GpuRate, RentOrOwn, gpu_rate, rent_or_own
+
+
+def priced_gpu(name: str, usd: float):
+    """The catalog GPU at another price per GPU-hour."""
+    return lookup_gpu(name).with_price(usd)
+
+
+def _quoted_gpu(s):
+    h = s.self_host
+    return lookup_gpu(h.gpu) if h.usd_per_gpu_hour is None else priced_gpu(h.gpu, h.usd_per_gpu_hour)
+
+
+def self_host_rate(s, use: str) -> GpuRate:
+    """A self-host GPU-hour ("serving" or "training") under [self_host] sourcing, at the catalog's on-demand
+    price or the scenario's quote. A reserved fine-tune runs on the reserved fleet's GPUs: no term of its own."""
+    r = gpu_rate(_quoted_gpu(s), s.self_host.sourcing, s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year,
+                 use=use, where="self_host.sourcing")
+    return dataclasses.replace(r, term_hours=0.0, assumptions=tuple(a for a in r.assumptions if "term" not in a.name))
+
+
+def rates(s, opts: dict, sc: ScratchCosts | None) -> dict[str, GpuRate]:
+    """The GPU-hour of each self-hosted use whose option is available."""
+    out = {}
+    if opts["self_host"].available or opts["scratch"].available:
+        out = {"self_host": self_host_rate(s, "serving"), "self_host_training": self_host_rate(s, "training")}
+    if sc is not None:
+        out["scratch_training"] = sc.rate
+    return out
+
+
+def scenario_rent_or_own(s) -> RentOrOwn | None:
+    """When owning the self-host GPU beats renting it on demand; None where the catalog has no server price
+    for it (and [hardware] gives none)."""
+    try:
+        return rent_or_own(_quoted_gpu(s), s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year)
+    except PlannerError:
+        return None
+
+
+def self_hosted_energy(s, fleet: FleetCostModel, requests, months, *, bridged: bool, footprint: ApiFootprint,
+                       training_gpu_hours, training_gpu: str, training_sourcing: str) -> EnergyUse:
+    """A self-hosted option's energy: its training runs, its fleet's months on the self-host GPU, and the API
+    bridge before production (where the API serves then)."""
+    h = s.self_host
+    serve = power_draw(lookup_gpu(h.gpu), h.sourcing, s.hardware)
+    train = power_draw(lookup_gpu(training_gpu), training_sourcing, s.hardware)
+    ratio = s.workload.peak_rps / s.workload.mean_rps
+    monthly = fleet_mwh(fleet, requests, months, ratio, serve, self_host_rate(s, "serving").fleet_factor)
+    before = np.clip(fleet.months_to_production - months, 0.0, 1.0) if bridged else 0.0
+    return fleet_energy_use(one_time_mwh=training_mwh(training_gpu_hours, train), serving_mwh=monthly,
+                            bridge_requests=float(np.sum(requests * before)), fp=footprint,
+                            grid_gco2e_per_kwh=grid(s.hardware)[0])
+
+
+def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootprint) -> tuple[Assumption, ...]:
+    """Sourcing, the scratch programme, power and carbon: one row per figure, with its source."""
+    g, g_src = grid(s.hardware)
+    out = [Assumption("grid carbon intensity", g, "gCO2e/kWh", g_src)]
+    for key in ("self_host", "scratch_training"):
+        if key in gpu_rates:
+            r = gpu_rates[key]
+            d = power_draw(lookup_gpu(r.gpu), r.sourcing, s.hardware)
+            out.append(Assumption(f"{r.gpu} power ({r.sourcing})", f"TDP {d.tdp_watts:g} W, idle {d.idle_watts:g} W, "
+                                  f"host {d.host_watts:.0f} W, PUE {d.pue:g}", "",
+                                  "planner/catalog/data/sourcing.toml [power] and [[server]]; [hardware] overrides"))
+    for r in gpu_rates.values():
+        out += list(r.assumptions)
+    out += list(fp.assumptions) + (list(sc.assumptions) if sc else [])
+    seen, unique = set(), []
+    for a in out:
+        if a.name not in seen:
+            seen.add(a.name)
+            unique.append(a)
+    return tuple(unique)

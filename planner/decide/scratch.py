@@ -1,0 +1,215 @@
+"""Train from scratch as a programme: the token budget it needs, and what it pays besides the final run.
+
+Token policies ([scratch] tokens, tokens_per_param):
+- "match" (the default): the published pretraining tokens of the model being replaced (the self-host
+  model's, else the scratch architecture's own), so the options compare like for like. Unknown: Chinchilla,
+  with a warning in the assumptions.
+- "chinchilla": 20 tokens per active parameter (Hoffmann et al. 2022, arXiv:2203.15556): compute-optimal
+  for the loss a training budget buys, not for the cost of serving. Open models trained far past it
+  (Llama 3.1 8B on ~15T tokens, ~1,900 per parameter) to be cheaper to serve at a given quality.
+- a number of tokens, or tokens_per_param x the active parameters.
+
+Besides the final run a programme pays for ablations and failed runs, a data pipeline (compute and
+people), data licences, post-training to a usable assistant and evaluation (data/programme.toml, each a
+band; [programme] overrides). Calendar: preparation, the run at its layout's speed, post-training and
+evaluation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from ..catalog import costs as facts
+from ..catalog.lookup import gpu as lookup_gpu
+from ..catalog.lookup import model as lookup_model
+from ..core.band import Band
+from ..core.errors import InputError
+from ..core.provenance import Assumption
+from ..core.results import ResultMixin
+from ..estimate.arithmetic import active_params
+from ..estimate.pretraining import CHINCHILLA_TOKENS_PER_PARAM, PretrainingEstimate, Staffing, pretraining
+from .assembly import at_least, scratch_compute_usd, scratch_months_to_production, scratch_one_time_usd, staff_usd
+from .sourcing import GpuRate, gpu_rate
+
+TOKEN_POLICIES = ("match", "chinchilla")
+_PROGRAMME = ("ablation_fraction", "failed_run_fraction", "data_acquisition_usd", "data_pipeline_gpu_hours_per_ttok",
+              "data_engineers", "post_training_compute_fraction", "post_training_data_usd", "post_training_months",
+              "evaluation_months")
+
+
+@dataclass(frozen=True)
+class Programme:
+    """[programme]: what pretraining pays besides the final run; None takes data/programme.toml's band."""
+
+    ablation_fraction: float | None = None  # x the final run's compute
+    failed_run_fraction: float | None = None  # x the final run's compute
+    data_acquisition_usd: float | None = None  # licences, purchases
+    data_pipeline_gpu_hours_per_ttok: float | None = None  # processing, filtering, dedup, tokenisation
+    data_engineers: float | None = None  # FTE during preparation
+    post_training_compute_fraction: float | None = None  # SFT and preference tuning, x the final run
+    post_training_data_usd: float | None = None  # instruction and preference data
+    post_training_months: float | None = None
+    evaluation_months: float | None = None
+
+    def __post_init__(self):
+        for name in _PROGRAMME:
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  or not 0 <= v <= 1e12):
+                raise InputError(f"programme.{name}", f"must be a number >= 0 or left out, got {v!r}")
+
+    def band(self, name: str) -> tuple[Band, str, str]:
+        """(value, unit, source) of one programme cost: the scenario's point, else the data's band."""
+        f = facts.programme_facts()[name]
+        given = getattr(self, name)
+        return (Band.point(float(given)), f.unit, "scenario [programme]") if given is not None else (
+            f.value, f.unit, str(f.source))
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_token_policy(tokens, tokens_per_param) -> None:
+    """[scratch] tokens is 'match', 'chinchilla' or a number of tokens; tokens_per_param replaces 'match'."""
+    if not (tokens in TOKEN_POLICIES or (_number(tokens) and 0 < tokens < 1e16)):
+        raise InputError("scratch.tokens", f"must be 'match', 'chinchilla' or a number of tokens in (0, 1e16), "
+                                           f"got {tokens!r}")
+    r = tokens_per_param
+    if r is not None and not (_number(r) and 0 < r < 1e6):
+        raise InputError("scratch.tokens_per_param", f"must be a number in (0, 1e6) or left out, got {r!r}")
+    if r is not None and tokens != "match":
+        raise InputError("scratch.tokens_per_param", f"give tokens or tokens_per_param, not both (tokens = {tokens!r})")
+
+
+@dataclass(frozen=True)
+class TokenBudget(ResultMixin):
+    policy: str  # match | chinchilla | tokens | tokens_per_param
+    tokens: float
+    tokens_per_param: float  # tokens / active parameters of the model trained
+    basis: str  # what the budget is and where it comes from
+    warning: str = ""  # why the policy fell back, when it did
+
+
+def _published(name: str):
+    m = lookup_model(name)
+    return m if m.pretraining_tokens > 0 else None
+
+
+def token_budget(scratch, replaced_model: str) -> TokenBudget:
+    """The scratch option's training tokens under its policy (see the module docstring)."""
+    m = lookup_model(scratch.model)
+    n = active_params(m)
+    tokens, ratio = scratch.tokens, scratch.tokens_per_param
+    check_token_policy(tokens, ratio)
+    if ratio is not None:
+        return TokenBudget("tokens_per_param", ratio * n, ratio, f"{ratio:g} tokens per active parameter (given)")
+    if _number(tokens):
+        return TokenBudget("tokens", float(tokens), tokens / n, "given in the scenario")
+    chin = TokenBudget("chinchilla", CHINCHILLA_TOKENS_PER_PARAM * n, CHINCHILLA_TOKENS_PER_PARAM,
+                       "20 tokens per active parameter (Hoffmann et al. 2022): compute-optimal for loss, "
+                       "not for inference cost")
+    if tokens == "chinchilla":
+        return chin
+    for ref, whose in ((_published(replaced_model), "the model it replaces"), (_published(scratch.model), "its own")):
+        if ref is not None:
+            src = ref.pretraining_source.url if ref.pretraining_source else "catalog"
+            return TokenBudget("match", ref.pretraining_tokens, ref.pretraining_tokens / n,
+                               f"{ref.name}'s published pretraining tokens ({whose}; {src})")
+    return dataclasses.replace(chin, policy="match", warning=f"no published pretraining tokens for {replaced_model} or {m.name}: "
+                                             "fell back to Chinchilla (20 per parameter), far fewer than open models use")
+
+
+@dataclass(frozen=True)
+class ScratchCosts(ResultMixin):
+    """The scratch option's programme: its final run, what it pays besides, and when it is done."""
+
+    budget: TokenBudget
+    rate: GpuRate  # the training GPU-hour under [scratch] sourcing
+    pretrain: PretrainingEstimate
+    run_gpu_hours: Band  # the final run (spot: with its interruption overhead)
+    wall_days: Band
+    experiments_fraction: Band  # ablations + failed runs + post-training compute, x the final run
+    pipeline_gpu_hours: Band
+    min_gpu_hours: float  # a reservation bills its whole term
+    data_engineers: Band
+    fixed_usd: Band  # data licences + post-training data
+    after_months: Band  # post-training + evaluation
+    one_time_usd: Band
+    months_to_production: Band
+    parts: dict[str, float] = field(default_factory=dict)  # $ (p50) by component; they sum to one_time_usd.p50
+    assumptions: tuple[Assumption, ...] = ()
+
+
+def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
+    """Cost and calendar of the scratch option of scenario `s` (its budget by default)."""
+    c, usd_year, prog = s.scratch, s.costs.usd_per_engineer_year, s.programme
+    budget = budget or token_budget(c, s.self_host.model)
+    rate = gpu_rate(lookup_gpu(c.gpu), c.sourcing, s.hardware, usd_per_engineer_year=usd_year, use="training",
+                    where="scratch.sourcing")
+    pre = pretraining(model=c.model, gpu=lookup_gpu(c.gpu).with_price(rate.usd_per_gpu_hour), tokens=budget.tokens,
+                      n_gpus=c.n_gpus, prep_months=c.prep_months, staffing=Staffing(c.researchers, c.months, usd_year))
+    b = {name: prog.band(name) for name in _PROGRAMME}
+    v = {name: x[0] for name, x in b.items()}
+    hours, days = pre.gpu_hours * rate.time_factor, pre.wall_days * rate.time_factor
+    experiments = v["ablation_fraction"] + v["failed_run_fraction"] + v["post_training_compute_fraction"]
+    pipeline = v["data_pipeline_gpu_hours_per_ttok"] * (budget.tokens / 1e12)
+    floor = pre.n_gpus * rate.term_hours
+    compute = scratch_compute_usd(run_gpu_hours=hours, experiments_fraction=experiments, pipeline_gpu_hours=pipeline,
+                                  usd_per_gpu_hour=rate.usd_per_gpu_hour, min_gpu_hours=floor)
+    fixed = v["data_acquisition_usd"] + v["post_training_data_usd"]
+    one_time = scratch_one_time_usd(compute_usd=compute, researchers=c.researchers, months=c.months,
+                                    usd_per_engineer_year=usd_year, evaluation_usd=c.evaluation_usd,
+                                    data_engineers=v["data_engineers"], prep_months=c.prep_months, fixed_usd=fixed)
+    after = v["post_training_months"] + v["evaluation_months"]
+    ttp = scratch_months_to_production(wall_days=days, prep_months=c.prep_months, after_months=after)
+    parts = _parts(hours.p50, {k: v[k].p50 for k in v}, pipeline.p50, floor, rate.usd_per_gpu_hour)
+    parts.update({"research staff": staff_usd(c.researchers, c.months, usd_year),
+                  "data engineers": staff_usd(v["data_engineers"].p50, c.prep_months, usd_year),
+                  "evaluation": c.evaluation_usd, "data licences": v["data_acquisition_usd"].p50,
+                  "post-training data": v["post_training_data_usd"].p50})
+    notes = [Assumption("scratch.tokens", budget.tokens, "tokens", f"policy {budget.policy!r}: {budget.basis}")]
+    if budget.warning:
+        notes.append(Assumption("scratch.tokens WARNING", budget.policy, "", budget.warning))
+    notes += [Assumption(f"programme.{k}", x[0], x[1], x[2]) for k, x in b.items()]
+    return ScratchCosts(budget=budget, rate=rate, pretrain=pre, run_gpu_hours=hours, wall_days=days,
+                        experiments_fraction=experiments, pipeline_gpu_hours=pipeline, min_gpu_hours=floor,
+                        data_engineers=v["data_engineers"], fixed_usd=fixed, after_months=after, one_time_usd=one_time,
+                        months_to_production=ttp, parts=parts, assumptions=(*notes, *rate.assumptions))
+
+
+def _parts(run_hours: float, v: dict, pipeline_hours: float, floor: float, rate: float) -> dict[str, float]:
+    """The programme's compute by purpose (p50 $); a reservation's unused term is its own line."""
+    hours = {"final run compute": run_hours, "ablations and experiments": run_hours * v["ablation_fraction"],
+             "failed and restarted runs": run_hours * v["failed_run_fraction"],
+             "post-training compute": run_hours * v["post_training_compute_fraction"],
+             "data pipeline compute": pipeline_hours}
+    used = sum(hours.values())
+    hours["reserved term unused"] = float(at_least(used, floor)) - used
+    return {k: h * rate for k, h in hours.items()}
+
+
+@dataclass(frozen=True)
+class PolicyCost(ResultMixin):
+    policy: str
+    tokens: float
+    one_time_usd: float  # p50
+    months_to_production: float  # p50
+    chosen: bool
+
+
+def policy_costs(s, chosen: ScratchCosts | None = None) -> tuple[PolicyCost, ...]:
+    """The scratch option's one-time cost and months at each token policy (match, chinchilla, and the scenario's
+    own if it is neither), so a reader sees the spread. Each is laid out afresh (pretraining is re-planned)."""
+    chosen = chosen or scratch_costs(s)
+    out = [PolicyCost(chosen.budget.policy, chosen.budget.tokens, chosen.one_time_usd.p50,
+                      chosen.months_to_production.p50, True)]
+    for policy in TOKEN_POLICIES:
+        alt = dataclasses.replace(s.scratch, tokens=policy, tokens_per_param=None)
+        budget = token_budget(alt, s.self_host.model)
+        if any(abs(p.tokens - budget.tokens) <= 1e-9 * budget.tokens for p in out):
+            continue
+        sc = scratch_costs(s, budget)
+        out.append(PolicyCost(budget.policy, budget.tokens, sc.one_time_usd.p50, sc.months_to_production.p50, False))
+    return tuple(out)
