@@ -112,7 +112,7 @@ def token_widgets(c) -> tuple[str, float]:
         return "tokens_per_param", float(c.tokens_per_param)
     if isinstance(c.tokens, str):
         return c.tokens, 0.0
-    return "tokens", float(c.tokens) * 1e-9
+    return "tokens", float(c.tokens) / 1e9
 
 
 def _token_fields(policy: str, amount: float) -> dict:
