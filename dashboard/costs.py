@@ -39,3 +39,5 @@ def scratch(c: Comparison, policies=None) -> None:
         (st.warning if line.startswith("Warning") else st.markdown)(md(line))
     st.dataframe(ct.programme_frame(c), hide_index=True)
     st.caption(md(ct.calendar_line(c)))
+    for line in ct.published_lines(c):
+        st.caption(md(line))

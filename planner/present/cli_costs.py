@@ -16,8 +16,8 @@ def compare_sections(c, scenario, table, head) -> list[str]:
         except PlannerError:  # an alternative budget that fits no cluster: show the chosen one alone
             policies = ()
         lines = [line.replace("**", "") for line in ct.token_policy_lines(c.scratch_costs.budget, policies)]
-        out += [head("Train from scratch"), "\n".join([*lines, ct.calendar_line(c)]), table(ct.programme_frame(c)
-                                                                                           .drop(columns="Source"))]
+        out += [head("Train from scratch"), "\n".join([*lines, ct.calendar_line(c), *ct.published_lines(c)]),
+                table(ct.programme_frame(c).drop(columns="Source"))]
     out += [head("Hardware, energy and carbon")]
     if len(c.rates):
         out.append(table(ct.sourcing_frame(c)))

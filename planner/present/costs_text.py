@@ -131,6 +131,18 @@ def programme_frame(c) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def published_lines(c) -> list[str]:
+    """Published runs of the architecture the scratch option trains, against this estimate of its final run."""
+    from ..catalog.published import published_runs
+    sc = c.scratch_costs
+    if sc is None:
+        return []
+    est = sc.pretrain
+    return [f"Published: {r.name}, {fmt.count(r.gpu_hours)} {r.gpu}-hours for {fmt.count(r.tokens)} tokens "
+            f"({r.source}); this estimate of the final run: {fmt.band(sc.run_gpu_hours, fmt.count)} {est.gpu}-hours "
+            f"for {fmt.count(est.tokens)} tokens." for r in published_runs() if r.model == est.model]
+
+
 def calendar_line(c) -> str:
     """The scratch option's months to production, by phase."""
     sc = c.scratch_costs

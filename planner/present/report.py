@@ -59,7 +59,7 @@ def _options(c: Comparison) -> str:
     lines = [fmt.markdown_table(fmt.comparison_frame(c.table())), ""]
     for o in c.options.values():
         lines.append(f"- **{o.label}**: {o.detail if o.available else 'not available: ' + o.reason_unavailable}")
-    lines += ["", "Totals are over the horizon; p10-p90 comes from the efficiency bands. "
+    lines += ["", "Totals are over the horizon; p10-p90 comes from the efficiency bands (and, for training from scratch, the bands of its programme costs). "
               "'Running' is the cost per request without one-time costs; 'all-in' includes them."]
     return "\n".join(lines)
 

@@ -39,4 +39,4 @@ def scratch_section(c, s) -> str:
     return "\n\n".join([*ct.token_policy_lines(sc.budget, policies), *note,
                         "What the programme pays, besides the final run (each figure a band from "
                         "planner/catalog/data/programme.toml or [programme] in the scenario; p50 shown):",
-                        fmt.markdown_table(ct.programme_frame(c)), ct.calendar_line(c)])
+                        fmt.markdown_table(ct.programme_frame(c)), ct.calendar_line(c), *ct.published_lines(c)])
