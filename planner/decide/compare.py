@@ -1,6 +1,8 @@
 """The three-way comparison: hosted API vs open weights + fine-tune + self-host vs train from scratch."""
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -9,7 +11,7 @@ import pandas as pd
 
 from ..catalog.api_prices import ApiPrice, api_price
 from ..core.band import Band
-from ..core.errors import PlannerError, UnknownNameError
+from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import HOURS_PER_MONTH
@@ -36,7 +38,7 @@ from .costmodel import (
 )
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
-from .scenario import Scenario
+from .scenario import Scenario, as_scenario
 from .trades import PromptTrade, prompt_trades
 
 
@@ -150,18 +152,36 @@ def _priced_gpu(name: str, usd: float):
     return lookup(name).with_price(usd)
 
 
+def _calibration_key() -> tuple:
+    """What an estimate's efficiencies depend on besides its arguments: the calibration profiles in use."""
+    from ..calibration.store import loaded_profiles
+    return tuple(sorted((k, p.source, p.results_file, p.date_utc) for k, p in loaded_profiles().items()))
+
+
 def _finetune(s: Scenario) -> FinetuningEstimate | None:
+    from ..catalog.lookup import model as lookup_model
     h = s.self_host
-    if h.finetune_method == "none":
-        return None
-    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
-    return finetuning(model=h.model, gpu=gpu, method=h.finetune_method, tokens=h.finetune_tokens, epochs=h.finetune_epochs)
+    return None if h.finetune_method == "none" else _finetune_for(h, lookup_model(h.model), _calibration_key())
 
 
 def _pretrain(s: Scenario) -> PretrainingEstimate:
-    c = s.scratch
-    return pretraining(model=c.model, gpu=c.gpu, tokens=c.tokens, n_gpus=c.n_gpus, prep_months=c.prep_months,
-                       staffing=Staffing(c.researchers, c.months, s.costs.usd_per_engineer_year))
+    from ..catalog.lookup import model as lookup_model
+    return _pretrain_for(s.scratch, s.costs, lookup_model(s.scratch.model), _calibration_key())
+
+
+# The training estimates do not depend on traffic, prices or flags, and take a layout search (~0.1 s):
+# memoized by everything they do depend on (the option, the resolved model spec, the calibration in use),
+# so a change of traffic in the dashboard or a sweep of scenarios does not redo them. Results are frozen.
+@functools.lru_cache(maxsize=64)
+def _finetune_for(h, spec, calibration: tuple) -> FinetuningEstimate:
+    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
+    return finetuning(model=spec, gpu=gpu, method=h.finetune_method, tokens=h.finetune_tokens, epochs=h.finetune_epochs)
+
+
+@functools.lru_cache(maxsize=64)
+def _pretrain_for(c, costs, spec, calibration: tuple) -> PretrainingEstimate:
+    return pretraining(model=spec, gpu=c.gpu, tokens=c.tokens, n_gpus=c.n_gpus, prep_months=c.prep_months,
+                       staffing=Staffing(c.researchers, c.months, costs.usd_per_engineer_year))
 
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
@@ -185,7 +205,8 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
     if isinstance(model, FleetCostModel):
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
-        own_gpu = (monthly - (bridge.monthly_usd(requests) * before if bridge else 0.0)) - (1 - before) * model.fixed_monthly_usd
+        # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
+        own_gpu = (1 - before) * (model.monthly_usd(requests, _peak_to_mean(w)) - model.fixed_monthly_usd)
         peak = w.peak_rps_for(months[-1])
         gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
         breakdown = {"GPU rent": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
@@ -221,16 +242,31 @@ class _Ctx:
 
 
 def _guarded(key: str, build):
-    """Run an option's builder; an infeasible option (does not fit, latency floor) becomes unavailable.
+    """Run an option's builder; a genuinely infeasible option (does not fit, latency floor, a precision the
+    GPU lacks) becomes unavailable with the reason.
 
-    A misspelt name stays an error: it is the user's to fix, not a property of the option.
+    Any other error (a misspelt name, an impossible value) stays an error: it is the user's to fix, not a
+    property of the option, and hiding it would turn an input mistake into a business conclusion.
     """
     try:
         return build()
-    except UnknownNameError:
-        raise
-    except PlannerError as e:
+    except (DoesNotFitError, InfeasibleError) as e:
         return _unavailable(key, str(e)), None, None, None
+
+
+def _require_dtype(gpu_name: str, dtype: str, what: str) -> None:
+    """InfeasibleError when the GPU has no tensor cores for `dtype` (e.g. fp8 on an A100)."""
+    from ..catalog.lookup import gpu as lookup
+    g = lookup(gpu_name)
+    if dtype not in g.peak_flops:
+        raise InfeasibleError(f"{what} needs {dtype} matrix units, which {g.name} does not have "
+                              f"(it has: {', '.join(sorted(g.peak_flops))})")
+
+
+def _require_serving_dtype(s: Scenario) -> None:
+    from ..catalog.specs import precision
+    h = s.self_host
+    _require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")
 
 
 def _api_side(s: Scenario):
@@ -248,6 +284,9 @@ def _api_side(s: Scenario):
 
 def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
+    _require_serving_dtype(s)
+    if h.finetune_method != "none":
+        _require_dtype(h.gpu, "bf16", f"{h.finetune_method} fine-tuning")
     ft = _finetune(s)
     ft_cost = ft.cost_usd if ft else Band.point(0.0)
     usd_year = s.costs.usd_per_engineer_year
@@ -270,6 +309,8 @@ def _build_scratch(ctx: _Ctx):
     s, c = ctx.s, ctx.s.scratch
     if not c.enabled:
         return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
+    _require_dtype(c.gpu, "bf16", "pretraining")
+    _require_serving_dtype(s)
     pre = _pretrain(s)
     one_time = scratch_one_time_usd(compute_usd=pre.cost_usd, researchers=c.researchers, months=c.months,
                                     usd_per_engineer_year=s.costs.usd_per_engineer_year, evaluation_usd=c.evaluation_usd)
@@ -282,9 +323,15 @@ def _build_scratch(ctx: _Ctx):
     return opt, fleet, plan, pre
 
 
-def compare(scenario: Scenario) -> Comparison:
-    """Compare the three options for `scenario` over its horizon; see Comparison for the fields."""
-    s, w = scenario, scenario.workload
+def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
+    """Compare the three options for `scenario` over its horizon; see Comparison for the fields.
+
+    `scenario`: a Scenario, or the path of a scenario TOML file (loaded with load_scenario).
+    An impossible input raises PlannerError; an option that cannot work (the model does not fit,
+    a latency target below the hardware's floor) is marked unavailable with the reason.
+    """
+    s = as_scenario(scenario)
+    w = s.workload
     months = w.months().astype(float)
     requests = w.requests_per_month(months)
     price, api_model, api_gone = _api_side(s)

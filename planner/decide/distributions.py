@@ -10,6 +10,7 @@ accepted too. Every problem is an InputError naming the input.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -72,15 +73,16 @@ DISTS = ("point", "range", "uniform", "triangular", "lognormal")
 class Distribution(ResultMixin):
     """One uncertain input. `kind`: point, uniform, triangular or lognormal ("range" is read as uniform).
 
-    Bounded kinds use low/mode/high; lognormal uses median and sigma (of log x).
+    Bounded kinds use low/mode/high; lognormal uses median and sigma (of log x); a parameter
+    the kind does not use is None (null in JSON).
     """
 
     kind: str
-    low: float = math.nan
-    mode: float = math.nan
-    high: float = math.nan
-    median: float = math.nan
-    sigma: float = math.nan
+    low: float | None = None
+    mode: float | None = None
+    high: float | None = None
+    median: float | None = None
+    sigma: float | None = None
     source: str = "scenario [uncertainty]"
 
     @classmethod
@@ -239,6 +241,7 @@ def parse_uncertainty(table: dict) -> dict[str, Distribution]:
     return out
 
 
+@functools.lru_cache(maxsize=256)  # a least-squares fit per call; Bands and Distributions are frozen
 def triangular_from_band(band: Band, source: str) -> Distribution:
     """The triangular distribution whose p10/p50/p90 equal the Band's (solved numerically).
 

@@ -1,21 +1,30 @@
 """`planner`: the command line. It parses arguments and formats results; every number comes from the API.
 
 Output carries no colour codes, so it reads the same in a terminal and in a pipe.
-A user error prints one line, `planner: error: ...`, and exits 1 (2 for a usage
-error); a traceback means a bug in the planner.
+Every error is one line on stderr, `planner: error: ...`, and the exit status says
+which kind: 2 a usage error (unknown flag, a number that does not parse), 1 an input
+error (an impossible value, a file that cannot be read, a PlannerError), 3 a bug in
+the planner. `--debug` (anywhere on the line, or PLANNER_DEBUG=1) adds the traceback.
+Values are checked by the planner API before any work, with the bounds of
+planner/core/limits.py (so `--tokens 1e300` or `--samples 1e12` are refused at once).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+import traceback
 
 import pandas as pd
 
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import PlannerError
 from ..core.results import as_plain
 from ..core.version import __version__
 from . import formatting as fmt
+from .cli_common import count
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_training import _layout_options, _print_training, cmd_scaling, parse_layout
@@ -177,7 +186,9 @@ def cmd_serve(a) -> int:
     from ..estimate.workload import Workload
     w = Workload(requests_per_day=a.requests_per_day, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
                  **_given(a, "prompt_overhead_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s", "length_sigma"))
-    g = lookup_gpu(a.gpu) if a.usd_per_gpu_hour is None else lookup_gpu(a.gpu).with_price(a.usd_per_gpu_hour)
+    price = None if a.usd_per_gpu_hour is None else \
+        V.positive("--usd-per-gpu-hour", a.usd_per_gpu_hour, L.MAX_USD_PER_GPU_HOUR, "$/GPU-hour")
+    g = lookup_gpu(a.gpu) if price is None else lookup_gpu(a.gpu).with_price(price)
     given = _given(a, "engine", "kv_cache_dtype", "tensor_parallel", "max_batch_size", "latency_percentile",
                    "utilization_ceiling", "min_replicas")
     if a.chunked_prefill:
@@ -264,7 +275,7 @@ def _catalog_commands(sub) -> None:
         p.set_defaults(run=run)
     p = sub.add_parser("prices", help="search hosted-API prices (genai-prices data)")
     p.add_argument("search", nargs="?", help="words that provider, model id or name must contain")
-    p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    p.add_argument("--limit", type=count, default=50, help="at most this many rows (default 50)")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table")
     p.set_defaults(run=cmd_prices)
     p = sub.add_parser("calibrate", help="fit efficiencies to benchmark results and print the profile")
@@ -293,8 +304,8 @@ def _estimate_commands(sub) -> None:
     p = est.add_parser("pretrain", help="pretraining compute, time and cost")
     _hardware(p, model_required=True)
     p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
-    p.add_argument("--n-gpus", type=int, help="cluster size (default: fewest finishing in 90 days)")
-    p.add_argument("--seq-len", type=int)
+    p.add_argument("--n-gpus", type=count, help="cluster size (default: fewest finishing in 90 days)")
+    p.add_argument("--seq-len", type=count)
     p.add_argument("--researchers", type=float, help="staff on the project (with --months)")
     p.add_argument("--months", type=float, help="how long the staff is needed")
     p.add_argument("--prep-months", type=float)
@@ -303,7 +314,7 @@ def _estimate_commands(sub) -> None:
     p = est.add_parser("scaling", help="pretraining GPU-hours, days and MFU against the number of GPUs")
     _hardware(p, model_required=True)
     p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
-    p.add_argument("--seq-len", type=int)
+    p.add_argument("--seq-len", type=count)
     p.add_argument("--gpus", help="comma-separated GPU counts (default: powers of two from the fewest that fit)")
     p.add_argument("--fp8", action="store_true", help="GEMMs in fp8 (Transformer Engine style)")
     p.set_defaults(run=cmd_scaling)
@@ -311,7 +322,7 @@ def _estimate_commands(sub) -> None:
     _hardware(p)
     p.add_argument("--method", choices=("full", "lora", "qlora"))
     p.add_argument("--tokens", type=float, required=True, help="training tokens per epoch")
-    for flag, kind in (("--epochs", float), ("--n-gpus", int), ("--seq-len", int), ("--lora-rank", int),
+    for flag, kind in (("--epochs", float), ("--n-gpus", count), ("--seq-len", count), ("--lora-rank", count),
                        ("--example-tokens", float)):
         p.add_argument(flag, type=kind)
     p.add_argument("--lora-targets", choices=("all-linear", "attention", "qv"))
@@ -332,7 +343,7 @@ def _estimate_commands(sub) -> None:
     for flag in ("--prompt-overhead-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
                  "--utilization-ceiling", "--usd-per-gpu-hour", "--length-sigma"):
         p.add_argument(flag, type=float)
-    p.add_argument("--min-replicas", type=int)
+    p.add_argument("--min-replicas", type=count)
     p.add_argument("--latency-percentile", choices=("p50", "p90", "p99"),
                    help="the percentile of TTFT and TPOT that must meet the targets at the peak (default p90)")
     p.add_argument("--chunked-prefill", choices=("on", "off"), help="override the engine's chunked prefill")
@@ -351,13 +362,15 @@ def _estimate_commands(sub) -> None:
 def _engine_options(p) -> None:
     p.add_argument("--engine", help="vllm, tensorrt-llm, sglang, torch-compile, roofline (default vllm)")
     p.add_argument("--kv-cache-dtype", help="bf16, fp8, int8 (default: the engine's default at the precision)")
-    p.add_argument("--tensor-parallel", type=int, help="GPUs per replica (default: searched, 1-8)")
-    p.add_argument("--max-batch-size", type=int, help="cap on running sequences (default: the engine's)")
+    p.add_argument("--tensor-parallel", type=count, help="GPUs per replica (default: searched, 1-8)")
+    p.add_argument("--max-batch-size", type=count, help="cap on running sequences (default: the engine's)")
 
 
+@functools.cache  # argparse takes ~15 ms to build; one parser serves every call in a process
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="planner", description="Build-vs-buy cost and capacity planner for foundation models.")
     parser.add_argument("--version", action="version", version=f"planner {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error (any position)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _scenario_commands(sub)
     uncertainty_commands(sub)
@@ -372,12 +385,40 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
+USAGE, INPUT, BUG = 2, 1, 3  # exit statuses
+
+
+def _fail(e: BaseException, debug: bool) -> int:
+    """One line on stderr (and the traceback with --debug); the exit status for the kind of error."""
+    if debug:
+        traceback.print_exception(e, file=sys.stderr)
+    if isinstance(e, (PlannerError, OSError)):
+        sys.stderr.write(f"planner: error: {_one_line(e)}\n")
+        return INPUT
+    if isinstance(e, MemoryError):
+        sys.stderr.write("planner: error: out of memory: ask for less (fewer samples, a shorter horizon)\n")
+        return INPUT
+    hint = "" if debug else "; run with --debug for the traceback"
+    sys.stderr.write(f"planner: error: internal error (a bug in the planner, please report it): "
+                     f"{type(e).__name__}: {_one_line(e)[:300]}{hint}\n")
+    return BUG
+
+
+def _split_debug(argv: list[str] | None) -> tuple[list[str], bool]:
+    argv = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in (sys.argv[1:] if argv is None else argv)]
+    debug = "--debug" in argv or os.environ.get("PLANNER_DEBUG", "") not in ("", "0")
+    return [a for a in argv if a != "--debug"], debug
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage error)."""
+    """Run the command line; returns the exit status (0 ok, 1 input error, 2 usage error, 3 bug)."""
+    argv, debug = _split_debug(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
-        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else USAGE
+    except Exception as e:  # noqa: BLE001 - e.g. argv that is not text: one line, never a traceback
+        return _fail(e, debug)
     try:
         if args.command != "calibrate":
             _use_results(args)
@@ -385,11 +426,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `planner models | head`: the reader left; not an error worth a line
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (PlannerError, OSError) as e:
-        sys.stderr.write(f"planner: error: {_one_line(e)}\n")
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - every error is one line; --debug shows the traceback
+        return _fail(e, debug)
 
 
 if __name__ == "__main__":
