@@ -134,7 +134,7 @@ def test_negative_ops_staff_is_refused_not_priced():
 
 
 def test_precision_and_method_names_are_checked_at_construction():
-    with pytest.raises(InputError, match="self_host.precision: must be one of fp32, bf16, fp8, int8, int4"):
+    with pytest.raises(InputError, match="self_host.precision: must be one of fp32, bf16, fp16, fp8.*auto"):
         planner.SelfHostOption(precision="fp4")
     with pytest.raises(InputError, match="finetune_method"):
         planner.SelfHostOption(finetune_method="lorra")

@@ -64,7 +64,7 @@ def show(value) -> str:
 def close_matches(name: str, known: Iterable[str], n: int = 5) -> list[str]:
     """Closest names by edit similarity, then by substring, case-insensitive."""
     known = list(known)
-    name = str(name)[:200]  # a long name matches nothing; do not spend time on it
+    name = (name if isinstance(name, str) else show(name))[:200]  # a long name matches nothing: not worth the time
     lower = {k.lower(): k for k in known}
     hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.5)
     out = [lower[h] for h in hits]

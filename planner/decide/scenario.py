@@ -19,7 +19,7 @@ import tomli_w
 from ..core import files
 from ..core import limits as L
 from ..core import validate as V
-from ..core.errors import InputError, PlannerError, PlannerTypeError, close_matches
+from ..core.errors import InputError, PlannerError, PlannerTypeError, close_matches, show
 from ..estimate.workload import Workload, check_final_traffic
 from .distributions import INPUTS, Distribution, parse_uncertainty
 from .sections import ApiOption, Costs, Flags, ScratchOption, SelfHostOption
@@ -126,7 +126,7 @@ def _build(cls, table, where: str):
         if key not in known:
             near = close_matches(key, known)
             hint = f"; did you mean {', '.join(near)}?" if near else f"; known keys: {', '.join(known)}"
-            raise PlannerError(f"[{where}] unknown key {key!r}{hint}")
+            raise PlannerError(f"[{where}] unknown key {show(key)}{hint}")
     missing = [n for n, f in known.items() if f.default is dataclasses.MISSING and n not in table]
     if missing:
         raise InputError(where, f"[{where}] needs {', '.join(missing)} (no default)")
@@ -147,7 +147,7 @@ def scenario_from_dict(data) -> Scenario:
             top[key] = value
         else:
             near = close_matches(key, [*_SECTIONS, "name", "description", "seed", "uncertainty"])
-            raise PlannerError(f"unknown key {key!r}" + (f"; did you mean {', '.join(near)}?" if near else ""))
+            raise PlannerError(f"unknown key {show(key)}" + (f"; did you mean {', '.join(near)}?" if near else ""))
     return Scenario(**top)
 
 

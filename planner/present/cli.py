@@ -1,12 +1,8 @@
 """`planner`: the command line. It parses arguments and formats results; every number comes from the API.
 
-Output carries no colour codes, so it reads the same in a terminal and in a pipe.
-Every error is one line on stderr, `planner: error: ...`, and the exit status says
-which kind: 2 a usage error (unknown flag, a number that does not parse), 1 an input
-error (an impossible value, a file that cannot be read, a PlannerError), 3 a bug in
-the planner. `--debug` (anywhere on the line, or PLANNER_DEBUG=1) adds the traceback.
-Values are checked by the planner API before any work, with the bounds of
-planner/core/limits.py (so `--tokens 1e300` or `--samples 1e12` are refused at once).
+Output carries no colour codes, so it reads the same in a terminal and in a pipe. Every error is
+one line on stderr; the exit status is 2 for a usage error, 1 for an input error, 3 for a bug
+(cli_common.fail); `--debug` adds the traceback. The API checks every value before any work.
 """
 from __future__ import annotations
 
@@ -14,7 +10,6 @@ import argparse
 import functools
 import os
 import sys
-import traceback
 
 import pandas as pd
 
@@ -24,7 +19,7 @@ from ..core.errors import PlannerError
 from ..core.results import as_plain
 from ..core.version import __version__
 from . import formatting as fmt
-from .cli_common import count
+from .cli_common import USAGE, count, fail, split_debug
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_training import _layout_options, _print_training, cmd_scaling, parse_layout
@@ -379,46 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
-    return " ".join(str(e).split()) or type(e).__name__
-
-
-USAGE, INPUT, BUG = 2, 1, 3  # exit statuses
-
-
-def _fail(e: BaseException, debug: bool) -> int:
-    """One line on stderr (and the traceback with --debug); the exit status for the kind of error."""
-    if debug:
-        traceback.print_exception(e, file=sys.stderr)
-    if isinstance(e, (PlannerError, OSError)):
-        sys.stderr.write(f"planner: error: {_one_line(e)}\n")
-        return INPUT
-    if isinstance(e, MemoryError):
-        sys.stderr.write("planner: error: out of memory: ask for less (fewer samples, a shorter horizon)\n")
-        return INPUT
-    hint = "" if debug else "; run with --debug for the traceback"
-    sys.stderr.write(f"planner: error: internal error (a bug in the planner, please report it): "
-                     f"{type(e).__name__}: {_one_line(e)[:300]}{hint}\n")
-    return BUG
-
-
-def _split_debug(argv: list[str] | None) -> tuple[list[str], bool]:
-    argv = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in (sys.argv[1:] if argv is None else argv)]
-    debug = "--debug" in argv or os.environ.get("PLANNER_DEBUG", "") not in ("", "0")
-    return [a for a in argv if a != "--debug"], debug
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 input error, 2 usage error, 3 bug)."""
-    argv, debug = _split_debug(argv)
+    argv, debug = split_debug(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else 0 if e.code is None else USAGE
     except Exception as e:  # noqa: BLE001 - e.g. argv that is not text: one line, never a traceback
-        return _fail(e, debug)
+        return fail(e, debug)
     try:
         if args.command != "calibrate":
             _use_results(args)
@@ -429,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - every error is one line; --debug shows the traceback
-        return _fail(e, debug)
+        return fail(e, debug)
 
 
 if __name__ == "__main__":

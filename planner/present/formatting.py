@@ -6,7 +6,6 @@ and the exact values stay in `planner compare --format json`.
 """
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -16,6 +15,7 @@ import pandas as pd
 from ..core.band import Band
 from ..core.units import NA, finite, scaled, three_figures, usd  # noqa: F401  (usd, NA: re-exported for callers)
 from .labels import LETTERS, SHORT
+from .markdown import fenced, md_cell, md_inline, md_quote  # noqa: F401  (re-exported for callers)
 
 _COUNT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
 
@@ -215,46 +215,6 @@ def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 # ---- tables as text ----
 
-_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what could open an HTML tag or comment ("<0.1%" cannot)
-_ENTITY = re.compile(r"&(?=#?\w+;)")
-
-
-def _md_cell(x) -> str:
-    text = _ENTITY.sub("&amp;", _TAG.sub("&lt;", str(x)))  # names in cells may be the user's: no HTML
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-# ---- what users typed, made inert in Markdown ----
-
-_INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]|"})
-_LINE_START = re.compile(r"^(\s*)([#>+=~-])")
-_LINE_START_NUMBER = re.compile(r"^(\s*)(\d+)([.)])")
-
-
-def md_inline(text) -> str:
-    """User text (a name, a reason quoting one) inside a Markdown line: HTML escaped (<, >, &), no
-    emphasis, links, code or table cells, on one line."""
-    return html.escape(" ".join(str(text).split()), quote=False).translate(_INLINE)
-
-
-def fenced(text: str, info: str = "") -> str:
-    """A fenced code block longer than any run of backticks inside, so the text cannot close it."""
-    runs = [len(r) for r in re.findall(r"`+", text)]
-    fence = "`" * max(3, max(runs, default=0) + 1)
-    return f"{fence}{info}\n{text}\n{fence}"
-
-
-def md_quote(text: str) -> str:
-    """User text of several lines (a description) as a blockquote that cannot start a heading,
-    list, table, fence or HTML block: every line quoted, its line-start markers escaped."""
-    out = []
-    for line in str(text).split("\n"):
-        s = html.escape(line.rstrip(), quote=False).translate(_INLINE)
-        s = _LINE_START_NUMBER.sub(r"\1\2\\\3", _LINE_START.sub(r"\1\\\2", s))
-        out.append(f"> {s}" if s.strip() else ">")
-    return "\n".join(out)
-
-
 def _numeric(cells) -> bool:
     """Every cell a number, an amount of money or n/a: right-align the column."""
     return all(re.match(r"^-?\$?[\d.]", str(c)) or str(c) == NA for c in cells)
@@ -264,9 +224,9 @@ def markdown_table(df: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table; numeric columns right-aligned."""
     cols = [str(c) for c in df.columns]
     align = ["--:" if i and _numeric(df.iloc[:, i]) else "---" for i in range(len(cols))]
-    lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "|".join(align) + "|"]
+    lines = ["| " + " | ".join(md_cell(c) for c in cols) + " |", "|" + "|".join(align) + "|"]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+        lines.append("| " + " | ".join(md_cell(v) for v in row) + " |")
     return "\n".join(lines)
 
 
