@@ -1,7 +1,6 @@
 """The three-way comparison: hosted API vs open weights + fine-tune + self-host vs train from scratch."""
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -15,9 +14,9 @@ from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import HOURS_PER_MONTH
-from ..estimate.finetuning import FinetuningEstimate, finetuning
-from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate, Staffing, pretraining
-from ..estimate.serving import ServingPlan, serving
+from ..estimate.finetuning import FinetuningEstimate
+from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
+from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
 from .assembly import (
     fleet_model,
@@ -36,6 +35,7 @@ from .costmodel import (
     monthly_costs,
     total_cost_for_traffic,
 )
+from .estimates import finetune_estimate, pretrain_estimate, serving_plan
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
 from .scenario import Scenario, as_scenario
@@ -134,11 +134,7 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
 def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float):
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
-    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
-    plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load, engine=h.engine,
-                   kv_cache_dtype=h.kv_cache_dtype, tensor_parallel=h.tensor_parallel, max_batch_size=h.max_batch_size,
-                   latency_percentile=h.latency_percentile, utilization_ceiling=h.utilization_ceiling,
-                   min_replicas=h.min_replicas)
+    plan = serving_plan(h, model_name, load)
     fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
@@ -147,41 +143,12 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
     return plan, fleet
 
 
-def _priced_gpu(name: str, usd: float):
-    from ..catalog.lookup import gpu as lookup
-    return lookup(name).with_price(usd)
-
-
-def _calibration_key() -> tuple:
-    """What an estimate's efficiencies depend on besides its arguments: the calibration profiles in use."""
-    from ..calibration.store import loaded_profiles
-    return tuple(sorted((k, p.source, p.results_file, p.date_utc) for k, p in loaded_profiles().items()))
-
-
 def _finetune(s: Scenario) -> FinetuningEstimate | None:
-    from ..catalog.lookup import model as lookup_model
-    h = s.self_host
-    return None if h.finetune_method == "none" else _finetune_for(h, lookup_model(h.model), _calibration_key())
+    return finetune_estimate(s.self_host)
 
 
 def _pretrain(s: Scenario) -> PretrainingEstimate:
-    from ..catalog.lookup import model as lookup_model
-    return _pretrain_for(s.scratch, s.costs, lookup_model(s.scratch.model), _calibration_key())
-
-
-# The training estimates do not depend on traffic, prices or flags, and take a layout search (~0.1 s):
-# memoized by everything they do depend on (the option, the resolved model spec, the calibration in use),
-# so a change of traffic in the dashboard or a sweep of scenarios does not redo them. Results are frozen.
-@functools.lru_cache(maxsize=64)
-def _finetune_for(h, spec, calibration: tuple) -> FinetuningEstimate:
-    gpu = h.gpu if h.usd_per_gpu_hour is None else _priced_gpu(h.gpu, h.usd_per_gpu_hour)
-    return finetuning(model=spec, gpu=gpu, method=h.finetune_method, tokens=h.finetune_tokens, epochs=h.finetune_epochs)
-
-
-@functools.lru_cache(maxsize=64)
-def _pretrain_for(c, costs, spec, calibration: tuple) -> PretrainingEstimate:
-    return pretraining(model=spec, gpu=c.gpu, tokens=c.tokens, n_gpus=c.n_gpus, prep_months=c.prep_months,
-                       staffing=Staffing(c.researchers, c.months, costs.usd_per_engineer_year))
+    return pretrain_estimate(s.scratch, s.costs)
 
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
