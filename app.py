@@ -2,8 +2,10 @@
 
 A thin page over the planner: the sidebar describes a Scenario, `planner.compare`
 answers it, the tabs lay the answer out. Every number comes from the planner's
-Python API (dashboard/ only lays it out); results are cached by the scenario's
-TOML text, since Scenarios are frozen dataclasses.
+Python API (dashboard/ only lays it out). Speed after a sidebar change comes from
+doing only what changed: results are cached by the scenario's TOML text (Scenarios are
+frozen, so the text is the whole input); the comparison is computed once per scenario and
+shared by the Monte Carlo, tornado and frontier; only the open tab runs.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from planner.core.errors import PlannerError
 from planner.uncertainty.montecarlo import Engine
 
 Customs = tuple[tuple[str, str], ...]  # uploaded models: (name, config.json text)
+TABS = ("Options", "Cumulative cost", "Cost vs traffic", "Breakdown", "Uncertainty", "Serving capacity",
+        "Training estimates", "Train from scratch", "Hardware & energy", "Benchmarks", "Assumptions", "Export")
 
 
 def _scenario(scenario_toml: str, custom_models: Customs) -> planner.Scenario:
@@ -34,29 +38,38 @@ def calibration_from_env() -> tuple:
     return tuple(p.source for p in use_results_from_env())
 
 
-@st.cache_data(max_entries=64, show_spinner="Comparing the options…")
+# cache_resource, not cache_data: results are frozen and only read, so every rerun shares one object
+# instead of unpickling a copy. Keys: the scenario's TOML text and the uploaded models it may name.
+@st.cache_resource(max_entries=64, show_spinner=False)  # ~20 ms: a spinner would cost more than it shows
 def compare_cached(scenario_toml: str, custom_models: Customs) -> planner.Comparison:
     """planner.compare of a scenario given as TOML, with uploaded models (name, config.json text) registered."""
     return planner.compare(_scenario(scenario_toml, custom_models))
 
 
-@st.cache_data(max_entries=16, show_spinner="Sampling…")
+@st.cache_resource(max_entries=16, show_spinner="Sampling…")
 def monte_carlo_cached(scenario_toml: str, custom_models: Customs, n: int) -> planner.MonteCarloResult:
     """planner.monte_carlo with the scenario's seed: cached by scenario text and sample count."""
-    return planner.monte_carlo(_scenario(scenario_toml, custom_models), n=n)
+    return planner.monte_carlo(_scenario(scenario_toml, custom_models), n=n,
+                               comparison=compare_cached(scenario_toml, custom_models))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def engine_cached(scenario_toml: str, custom_models: Customs) -> Engine:
+    """The Monte Carlo engine (its distributions fitted once) for the tornado and the frontier."""
+    return Engine(_scenario(scenario_toml, custom_models), compare_cached(scenario_toml, custom_models))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def tornado_cached(scenario_toml: str, custom_models: Customs) -> pd.DataFrame:
-    return planner.tornado(_scenario(scenario_toml, custom_models))
+    return planner.tornado(_scenario(scenario_toml, custom_models), comparison=compare_cached(scenario_toml, custom_models))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def frontier_cached(scenario_toml: str, custom_models: Customs, x: str, y: str):
     """planner.frontier over x and y, and this scenario's (x, y) at their P50s (for the marker)."""
     s = _scenario(scenario_toml, custom_models)
-    f = planner.frontier(s, x=x, y=y)
-    medians = Engine(s).medians()
+    f = planner.frontier(s, x=x, y=y, comparison=compare_cached(scenario_toml, custom_models))
+    medians = engine_cached(scenario_toml, custom_models).medians()
     return f, (medians[x], medians[y])
 
 
@@ -100,9 +113,8 @@ def main() -> None:
     views.recommendation(c)
     views.unavailable(c)
     toml = st.session_state.current_toml
-    tabs = st.tabs(["Options", "Cumulative cost", "Cost vs traffic", "Breakdown", "Uncertainty", "Serving capacity",
-                    "Training estimates", "Train from scratch", "Hardware & energy", "Benchmarks", "Assumptions",
-                    "Export"])
+    # Lazy tabs: only the open one runs, so a sidebar change recomputes one view, not ten.
+    tabs = st.tabs(TABS, key="view", on_change="rerun")
     pages = [lambda: views.overview(c), lambda: views.cumulative(c), lambda: views.traffic(c),
              lambda: views.breakdown(c),
              lambda: uncertainty.render(lambda n: monte_carlo_cached(toml, customs, n),
@@ -116,8 +128,9 @@ def main() -> None:
              lambda: bench.render([scenario.self_host.gpu, scenario.scratch.gpu]),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):
-        with tab:
-            page()
+        if tab.open is not False:
+            with tab:
+                page()
 
 
 main()

@@ -72,7 +72,7 @@ def add_custom_model(name: str, config_text: str) -> None:
     ss.config_error = None
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)  # read-only: shared, not copied on every rerun
 def _api_labels() -> dict[str, str]:
     df = planner.search_api_models("", limit=100_000)
     return {S.api_key(r.provider, r.model): f"{r.name} · {r.provider} · ${r.input_usd_per_mtok:g} in / "
@@ -85,18 +85,19 @@ def _options(names: list[str], key: str) -> list[str]:
     return out if ss[P + key] in out else [*out, ss[P + key]]
 
 
-def _num(label: str, key: str, *, step: float, fmt: str = "%.0f", minimum: float = 0.0, help: str | None = None):
-    st.number_input(label, min_value=minimum, step=step, format=fmt, key=P + key, help=help)
+def _num(label: str, key: str, *, step: float, fmt: str = "%.0f", help: str | None = None):
+    low, high = S.bounds(key)  # the scenario field's own bounds: a loaded value always fits
+    st.number_input(label, min_value=low, max_value=high, step=step, format=fmt, key=P + key, help=help)
 
 
 def _workload() -> None:
     st.header("Workload")
-    _num("Requests per day", "requests_per_day", step=1000.0, minimum=1.0, help="Mean over the day, first month")
+    _num("Requests per day", "requests_per_day", step=1000.0, help="Mean over the day, first month")
     c1, c2 = st.columns(2)
     with c1:
         _num("Input tokens", "input_tokens", step=50.0, help="User tokens per request, without the fixed prompt")
     with c2:
-        _num("Output tokens", "output_tokens", step=50.0, minimum=1.0)
+        _num("Output tokens", "output_tokens", step=50.0)
     _num("Fixed prompt tokens", "prompt_overhead_tokens", step=100.0,
          help="System prompt and few-shot examples sent with every request; a fine-tune can drop them")
     c1, c2 = st.columns(2)
@@ -106,10 +107,11 @@ def _workload() -> None:
         _num("TPOT target (ms)", "tpot_ms", step=5.0, help="Time per output token; 0 = no target")
     c1, c2 = st.columns(2)
     with c1:
-        _num("Peak / mean", "peak_to_mean", step=0.5, fmt="%.2f", minimum=1.0, help="Peak-hour rate over the daily mean")
+        _num("Peak / mean", "peak_to_mean", step=0.5, fmt="%.2f", help="Peak-hour rate over the daily mean")
     with c2:
         _num("Growth % / month", "growth_pct", step=1.0, fmt="%.1f")
-    st.slider("Horizon (months)", 1, 60, key=P + "horizon_months")
+    low, high = S.bounds("horizon_months")  # a slider to 60 months, further when a loaded scenario goes further
+    st.slider("Horizon (months)", low, min(high, max(60, ss[P + "horizon_months"])), key=P + "horizon_months")
 
 
 def _api() -> None:
@@ -155,7 +157,7 @@ def _self_host() -> None:
         with c1:
             _num("Dataset (M tokens)", "ft_mtokens", step=5.0, fmt="%.1f", help="Training tokens per epoch")
         with c2:
-            _num("Epochs", "ft_epochs", step=1.0, fmt="%.1f", minimum=0.1)
+            _num("Epochs", "ft_epochs", step=1.0, fmt="%.1f")
         _num("Ops engineers (FTE)", "ops_engineers", step=0.25, fmt="%.2f", help="People running the serving stack")
         st.selectbox("GPU sourcing", planner.SOURCINGS, key=P + "sh_sourcing",
                      help="Rent on demand, reserve for 1 or 3 years, spot, or buy the servers (owned: depreciation, "

@@ -13,16 +13,27 @@ from dataclasses import dataclass
 
 import planner
 from planner.catalog.hf_config import parse_config_text
+from planner.catalog.specs import KV_CACHE_DTYPES as _KV_DTYPES
+from planner.core import files
 from planner.core.errors import PlannerError
+from planner.core.limits import MAX_FILE_BYTES
+from planner.decide.sections import FINETUNE_METHODS as _METHODS
+from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
 
-MAX_UPLOAD_BYTES = 1_000_000  # uploads are small text files; refuse anything larger unread
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # uploads are small text files; refuse anything larger unread
 PREFIX = "w."  # session-state keys of the sidebar widgets
-PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int8-weight-only", "int4-weight-only", "auto")
+# Every name a scenario may hold has its option, so a loaded scenario always shows (sections.py's sets).
+PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int8-weight-only", "int4-weight-only", "auto",
+              *(p for p in _SERVING_PRECISIONS if p not in ("bf16", "fp16", "fp8", "int8", "int8-weight-only",
+                                                         "int4-weight-only", "auto")))
 ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
 KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
-KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8")
+KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
 PERCENTILES = ("p50", "p90", "p99")
-FINETUNE_METHODS = ("lora", "qlora", "full", "none")
+FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
+_SECTIONS = {"workload": planner.Workload, "api": planner.ApiOption, "self_host": planner.SelfHostOption,
+             "scratch": planner.ScratchOption, "costs": planner.Costs, "flags": planner.Flags,
+             "hardware": planner.Hardware, "programme": planner.Programme}
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
 TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
                   "tokens": "a number of tokens (billions)", "tokens_per_param": "tokens per parameter"}
@@ -73,6 +84,16 @@ FIELDS = (
     Field("hw_region", "hardware", "region", kind=str),
     *(Field(f"flag_{f.name}", "flags", f.name, kind=bool) for f in dataclasses.fields(planner.Flags)),
 )
+
+
+def bounds(key: str) -> tuple[float, float]:
+    """The widget's (min, max): its scenario field's bounds (planner/core/limits.py) in the widget's unit,
+    so every value a scenario may hold can be shown, and none past the bounds can be typed."""
+    f = next(f for f in FIELDS if f.key == key)
+    check = next(d.metadata["check"] for d in dataclasses.fields(_SECTIONS[f.section]) if d.name == f.name)
+    if f.kind is int:
+        return check.lo, check.hi
+    return (check.lo or 0.0) * f.scale, check.hi * f.scale
 
 
 def api_key(provider: str, model: str) -> str:
@@ -162,20 +183,11 @@ def api_value(s: planner.Scenario) -> str:
     return api_key(price.provider_id, price.model_id)
 
 
-def _upload_text(data: bytes, what: str) -> str:
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise PlannerError(f"{what} is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PlannerError(f"{what} is not UTF-8 text") from None
-
-
 def parse_scenario(data: bytes | str, what: str = "uploaded scenario") -> planner.Scenario:
-    """A scenario from uploaded or pasted TOML; its hosted API model must be priced too."""
-    text = data if isinstance(data, str) else _upload_text(data, what)
-    if len(text.encode("utf-8")) > MAX_UPLOAD_BYTES:
-        raise PlannerError(f"{what} is larger than {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+    """A scenario from uploaded or pasted TOML (size, encoding, nesting checked by planner.core.files);
+    its hosted API model must be priced too."""
+    text = files.check_text(data, what, MAX_UPLOAD_BYTES) if isinstance(data, str) \
+        else files.decode(data, what, MAX_UPLOAD_BYTES)
     s = planner.loads_scenario(text, where=what)
     try:
         planner.api_price(s.api.model, s.api.provider)
@@ -191,7 +203,7 @@ def parse_hf_config(data: bytes, what: str = "config.json") -> tuple[planner.Mod
     a name the catalog already uses gets " (uploaded)" appended, so it cannot shadow
     the catalog entry.
     """
-    cfg = parse_config_text(_upload_text(data, what), what)
+    cfg = parse_config_text(files.decode(data, what, MAX_UPLOAD_BYTES), what)
     named = isinstance(cfg.get("_name_or_path"), str) and cfg["_name_or_path"]
     spec = planner.model_from_hf_config(cfg, name=None if named else what.removesuffix(".json"))
     if _canonical(planner.model, spec.name) != spec.name or spec.name in {m.name for m in planner.models()}:

@@ -16,7 +16,8 @@ from .core.version import __version__  # noqa: F401  (listed in __all__)
 
 # public name -> the module that defines it (one place to look for each)
 _EXPORTS = {
-    "PlannerError": "core.errors", "InputError": "core.errors", "UnknownNameError": "core.errors",
+    "PlannerError": "core.errors", "InputError": "core.errors", "PlannerTypeError": "core.errors",
+    "UnknownNameError": "core.errors",
     "DoesNotFitError": "core.errors", "InfeasibleError": "core.errors",
     "Band": "core.band", "Assumption": "core.provenance", "Source": "core.provenance",
     "GPUSpec": "catalog.specs", "MLASpec": "catalog.specs", "ModelSpec": "catalog.specs",
@@ -36,8 +37,8 @@ _EXPORTS = {
     "FinetuningEstimate": "estimate.finetuning", "finetuning": "estimate.finetuning",
     "pretraining_scaling": "estimate.scaling",
     "TrainingLayout": "estimate.layout", "training_memory": "estimate.layout", "MemoryBreakdown": "estimate.layout",
-    "Scenario": "decide.scenario", "ApiOption": "decide.scenario", "SelfHostOption": "decide.scenario",
-    "ScratchOption": "decide.scenario", "Costs": "decide.scenario", "Flags": "decide.scenario",
+    "Scenario": "decide.scenario", "ApiOption": "decide.sections", "SelfHostOption": "decide.sections",
+    "ScratchOption": "decide.sections", "Costs": "decide.sections", "Flags": "decide.sections",
     "load_scenario": "decide.scenario", "loads_scenario": "decide.scenario", "save_scenario": "decide.scenario",
     "dumps_scenario": "decide.scenario",
     "Comparison": "decide.compare", "compare": "decide.compare",

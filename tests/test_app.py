@@ -66,12 +66,16 @@ def test_more_traffic_changes_the_numbers_as_the_planner_does(at):
 
 
 def test_switching_model_and_gpu(at):
+    at.session_state["view"] = "Serving capacity"  # tabs are lazy: open the one with the serving plan
     at.selectbox(key="w.sh_model").set_value("Llama-3.1-70B")
     at.selectbox(key="w.sh_gpu").set_value("H200 SXM").run()
     assert not at.exception
     s = DEFAULT.replace(self_host=dataclasses.replace(DEFAULT.self_host, model="Llama-3.1-70B", gpu="H200 SXM"))
-    assert total(at, "self_host") == expected_total(s, "self_host")
     assert metric(at, "self_host", "tensor parallel") == str(planner.compare(s).serving_plan.tensor_parallel)
+    assert not [m for m in at.metric if m.label == metric_label("self_host", "total over 24 months")]  # lazy
+    at.session_state["view"] = "Options"
+    at.run()
+    assert total(at, "self_host") == expected_total(s, "self_host")
 
 
 def test_switching_the_api_model(at):
@@ -115,7 +119,7 @@ def test_uploaded_config_is_used_for_self_hosting(at):
     (b"[1, 2]", "must hold a JSON object"),
     (json.dumps({"model_type": "gpt2"}).encode(), "not supported"),
     (json.dumps({"model_type": "llama"}).encode(), "is missing"),
-    (b" " * (S.MAX_UPLOAD_BYTES + 1), "the limit is 1 MB"),
+    (b" " * (S.MAX_UPLOAD_BYTES + 1), "the limit is 1,000,000 bytes"),
     (b"\xff\xfe", "not UTF-8"),
 ])
 def test_bad_config_uploads_are_clear_errors(data, message):
@@ -165,3 +169,41 @@ def test_sweep_of_settings_never_raises(at):
         widget.set_value(value).run()
         assert not at.exception, (key, value, at.exception)
         assert at.success or at.error, (key, value)
+
+
+def test_zero_means_no_target_end_to_end(at):
+    at.number_input(key="w.ttft_ms").set_value(0.0)
+    at.number_input(key="w.tpot_ms").set_value(0.0).run()
+    assert not at.exception
+    s = shown_scenario(at)  # the scenario the page computes with, read back from its saved TOML
+    assert s.workload.ttft_target_s is None and s.workload.tpot_target_s is None
+    assert total(at, "self_host") == expected_total(s, "self_host")
+    at.text_area(key="scenario_text").input(at.session_state["current_toml"])
+    at.button(key="load_pasted").click().run()  # save, then load the saved file: still no target
+    assert not at.exception and shown_scenario(at) == s
+    assert at.number_input(key="w.ttft_ms").value == 0.0
+
+
+def test_a_scenario_beyond_the_old_widget_ranges_loads(at):
+    s = DEFAULT.replace(workload=DEFAULT.workload.with_(horizon_months=120, requests_per_day=0.5),
+                        self_host=dataclasses.replace(DEFAULT.self_host, finetune_epochs=0.05, precision="fp32"))
+    at.text_area(key="scenario_text").input(planner.dumps_scenario(s))
+    at.button(key="load_pasted").click().run()
+    assert not at.exception
+    assert shown_scenario(at) == s
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a = " + "[" * 3000 + "]" * 3000, "nested more than 32"),
+    ("a" + ".a" * 3000 + " = 1", "nested more than 32"),
+    ("seed = " + "1" * 5000, "4300 digits"),
+    ("[costs]\nusd_per_engineer_year = nan", "costs.usd_per_engineer_year"),
+    ("[workload]\nrequests_per_day = 5\noutput_tokens = 3", "needs input_tokens"),
+    ("[workload]\nrequests_per_day = 1e8\ninput_tokens = 1\noutput_tokens = 1\nhorizon_months = 100000000",
+     "horizon_months"),
+])
+def test_malformed_scenarios_are_messages_not_exceptions(at, text, message):
+    at.text_area(key="scenario_text").input(text)
+    at.button(key="load_pasted").click().run()
+    assert not at.exception
+    assert message in errors(at) and "the current scenario stays" in errors(at)

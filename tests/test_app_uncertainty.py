@@ -17,7 +17,9 @@ DEFAULT = planner.load_scenario(ROOT / "examples" / "customer_support.toml")
 
 @pytest.fixture
 def at():
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["view"] = "Uncertainty"  # tabs are lazy: open this one
+    return at.run()
 
 
 def shown_probabilities(at) -> dict[str, str]:

@@ -6,22 +6,17 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import planner
 from planner.catalog.engines import engine_profile
-from planner.calibration import profiles as calibration
 from planner.calibration import store
 from planner.calibration.fit import FitError
 from planner.estimate import calibrated, perf
-from planner.estimate.arithmetic import prefill_flops
 from planner.catalog.lookup import gpu
 from planner.present.cli import main
-from planner.calibration.efficiency import DEFAULTS
 from planner.calibration.store import resolve
 from planner.core.errors import PlannerError
-from planner.catalog.specs import ModelSpec
 
 H100 = gpu("H100 SXM")
 PEAK, BW = H100.peak_flops["bf16"], H100.memory_bytes_per_s

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import planner
 from planner.decide.compare import option_totals_for_traffic
-from planner.decide.costmodel import break_even_traffic, crossing_month, total_cost_for_traffic
+from planner.decide.costmodel import break_even_traffic, crossing_month
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples").glob("*.toml"))
 BASE = planner.Scenario(name="t", workload=planner.Workload(requests_per_day=50_000, input_tokens=400, output_tokens=250,

@@ -9,7 +9,7 @@ from planner.estimate import arithmetic as ar
 from planner.estimate import inference as inf
 from planner.estimate import perf
 from planner.core.band import Band
-from planner.calibration.efficiency import DEFAULTS, Efficiencies
+from planner.calibration.efficiency import Efficiencies
 from planner.core.errors import DoesNotFitError, InputError, PlannerError
 from planner.catalog.specs import ModelSpec
 

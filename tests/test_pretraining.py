@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import planner
-from planner.estimate.arithmetic import active_params, total_params
+from planner.estimate.arithmetic import active_params
 from planner.estimate.arithmetic import training_flops_per_token
 from planner.calibration.efficiency import DEFAULTS
 from planner.estimate import perf

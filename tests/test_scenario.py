@@ -46,13 +46,13 @@ def test_round_trip_with_optional_fields_and_uncertainty(tmp_path):
 
 @pytest.mark.parametrize("text,needle", [
     ("[workload]\nrequests_per_dya = 5\n", "unknown key 'requests_per_dya'; did you mean requests_per_day"),
-    ("[workload]\nrequests_per_day = 'many'\ninput_tokens=1\noutput_tokens=1\n", "requests_per_day must be float"),
-    ("[self_host]\nmin_replicas = 1.5\n", "min_replicas must be int"),
-    ("[flags]\nregulatory_isolation = 'yes'\n", "regulatory_isolation must be bool"),
+    ("[workload]\nrequests_per_day = 'many'\ninput_tokens=1\noutput_tokens=1\n", "workload.requests_per_day: must be a number in [0.001, 1e+12] (requests/day), got str 'many'"),
+    ("[self_host]\nmin_replicas = 1.5\n", "self_host.min_replicas: must be a whole number in [1, 1,000,000] (replicas), got 1.5"),
+    ("[flags]\nregulatory_isolation = 'yes'\n", "flags.regulatory_isolation: must be true or false, got str 'yes'"),
     ("[sefl_host]\n", "unknown key 'sefl_host'; did you mean self_host"),
     ("workload = 3\n", "[workload] must be a table"),
     ("[workload\n", "not valid TOML"),
-    ("[workload]\nrequests_per_day = -3\ninput_tokens=1\noutput_tokens=1\n", "requests_per_day: must be > 0"),
+    ("[workload]\nrequests_per_day = -3\ninput_tokens=1\noutput_tokens=1\n", "requests_per_day: must be a number in [0.001, 1e+12]"),
 ])
 def test_bad_files_name_the_key(text, needle):
     with pytest.raises(planner.PlannerError) as e:

@@ -56,7 +56,7 @@ def test_token_policies(fields, want):
     ('[scratch]\ntokens = "lots"', ["scratch.tokens", "'match'", "lots"]),
     ('[scratch]\ntokens = -5', ["scratch.tokens"]),
     ('[scratch]\ntokens = "chinchilla"\ntokens_per_param = 50', ["tokens_per_param", "not both"]),
-    ('[scratch]\ntokens_per_param = 0', ["tokens_per_param", "(0, 1e6)"]),
+    ('[scratch]\ntokens_per_param = 0', ["tokens_per_param", "(0, 1e+06]"]),
     ('[programme]\nablation_fraction = -1', ["programme.ablation_fraction"]),
     ('[programme]\nablations = 1', ["ablation_fraction"]),
 ])

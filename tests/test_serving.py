@@ -53,7 +53,7 @@ def test_workload_growth_by_hand():
 def test_workload_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(InputError) as e:
         W.with_(**{field: value})
-    assert e.value.field == field
+    assert e.value.field == f"workload.{field}"
 
 
 # --- serving: hand checks ----------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_engine_matches_compare_under_each_sourcing():
     ('[self_host]\nsourcing = "leased"', ["self_host.sourcing", "owned", "leased"]),
     ('[scratch]\nsourcing = "buy"', ["scratch.sourcing", "reserved-1y"]),
     ('[hardware]\npue = 0.5', ["hardware.pue", "[1, 5]"]),
-    ('[hardware]\nspot_discount = 1.0', ["hardware.spot_discount", "[0, 1)"]),
+    ('[hardware]\nspot_discount = 1.0', ["hardware.spot_discount", "[0, 0.99]"]),
     ('[hardware]\nregion = "atlantis"', ["region", "atlantis"]),
     ('[hardware]\nregion = "frnace"', ["france"]),
 ])

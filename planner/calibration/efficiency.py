@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..catalog.engines import EngineProfile
+from ..core import validate as V
 from ..core.band import Band
+from ..core.errors import InputError
+from ..core.limits import MAX_EFFICIENCY, MIN_EFFICIENCY
 from ..core.provenance import Assumption
 
 BANDS = ("gemm", "memory", "attention")  # the uncertain rates, each a Band
@@ -41,6 +44,21 @@ class Efficiencies:
     fused: bool = True  # production kernels (perf.FUSED); False: the eager reference model
     source: str = "literature defaults"
     citations: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        """Fractions of peak in [MIN_EFFICIENCY, MAX_EFFICIENCY] (estimates divide by them; see core/limits.py),
+        sizes and overheads >= 0."""
+        for name in BANDS:
+            b = V.instance(f"efficiency.{name}", getattr(self, name), Band, "a Band of fractions of peak")
+            if not (MIN_EFFICIENCY <= b.p10 and b.p90 <= MAX_EFFICIENCY):
+                raise InputError(f"efficiency.{name}", f"must lie in [{MIN_EFFICIENCY:g}, {MAX_EFFICIENCY:g}] (a "
+                                                      f"fraction of peak), got {b} ({self.source})", value=b)
+        V.number("efficiency.elementwise", self.elementwise, lo=MIN_EFFICIENCY, hi=MAX_EFFICIENCY)
+        V.nonnegative("efficiency.gemm_half_rows", self.gemm_half_rows, 1e6, "rows")
+        for name in POINTS[2:]:
+            V.nonnegative(f"efficiency.{name}", getattr(self, name), 1.0, "s")
+        V.flag("efficiency.fused", self.fused), V.Text(10_000, multiline=True)("efficiency.source", self.source)
+        V.instance("efficiency.citations", self.citations, dict, "a dict of name -> citation")
 
     def assumptions(self) -> list[Assumption]:
         return [Assumption(f"efficiency.{k}", getattr(self, k), _UNITS[k], self.citations.get(k, self.source))

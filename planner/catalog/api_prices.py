@@ -29,7 +29,9 @@ from genai_prices import __version__ as GENAI_PRICES_VERSION
 from genai_prices import types as gp
 from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
 
-from ..core.errors import PlannerError, UnknownNameError, require_fraction, require_positive
+from ..core import limits as L
+from ..core import validate as V
+from ..core.errors import PlannerError, UnknownNameError
 from ..core.provenance import Source
 
 _BATCH = {"processing": "batch"}  # genai-prices' price context for batch-API variants
@@ -64,8 +66,8 @@ class ApiPrice:
         i = np.asarray(input_tokens, dtype=float)
         o = np.asarray(output_tokens, dtype=float)
         c = np.asarray(cached_input_tokens, dtype=float)
-        if np.any(i < 0) or np.any(o < 0) or np.any(c < 0):
-            raise PlannerError("token counts must be >= 0")
+        if not all(np.all(np.isfinite(x) & (x >= 0)) for x in (i, o, c)):
+            raise PlannerError("token counts must be finite and >= 0")
         if np.any(c > i):
             raise PlannerError("cached_input_tokens is part of input_tokens, so it cannot exceed it")
         in_p, out_p = self.input_usd_per_mtok, self.output_usd_per_mtok
@@ -186,6 +188,8 @@ def api_price(model: str, provider: str | None = None, *, input_usd_per_mtok: fl
     prices inference of a fine-tuned copy of `model` where the data has it. `as_of`
     (default: today, UTC) picks date-dependent prices, as genai-prices does.
     """
+    model, provider = V.name_text("model", model), V.name_text("provider", provider, optional=True)
+    V.flag("fine_tuned", fine_tuned), V.instance("as_of", as_of, (date, type(None)), "a datetime.date or None")
     as_of = as_of or datetime.now(UTC).date()
     p, m, how = _resolve(model, provider)
     if fine_tuned:
@@ -220,8 +224,8 @@ def _with_overrides(price: ApiPrice, **given: float | None) -> ApiPrice:
     changes = {}
     for name, v in given.items():
         if v is not None:
-            changes[name] = (require_fraction(name, v) if name == "batch_discount"
-                             else require_positive(name, v, allow_zero=True))
+            changes[name] = (V.fraction(name, v) if name == "batch_discount"
+                             else V.nonnegative(name, v, L.MAX_USD_PER_MTOK, "$ per 1M tokens"))
     if {"cached_input_usd_per_mtok", "batch_discount"} & set(changes):
         changes["batch_cached_input_usd_per_mtok"] = None  # batch cache price then = cached x (1 - d)
     price = replace(price, **changes, overridden=tuple(k for k in given if k in changes))
@@ -254,6 +258,7 @@ def _price_table(as_of: date) -> pd.DataFrame:
 
 def search_api_models(query: str = "", limit: int = 50) -> pd.DataFrame:
     """Models with a per-token input price whose provider, id or name contain every word of `query`."""
+    query, limit = V.Text(L.MAX_NAME_CHARS)("query", query), V.whole("limit", limit, 1, 1_000_000)
     df = _price_table(datetime.now(UTC).date())
     text = (df["provider"] + " " + df["model"] + " " + df["name"]).str.lower()
     keep = np.ones(len(df), dtype=bool)
@@ -309,6 +314,7 @@ def _finetune_catalog() -> tuple[HostedFinetunePrice, ...]:
 
 def hosted_finetune_price(model: str, provider: str | None = None) -> HostedFinetunePrice:
     """Fine-tuning price for `model` (name or alias, any case), optionally at `provider`."""
+    model, provider = V.name_text("model", model), V.name_text("provider", provider, optional=True)
     entries = [e for e in _finetune_catalog() if provider is None or e.provider == provider.lower()]
     if provider is not None and not entries:
         raise UnknownNameError("fine-tuning provider", provider,

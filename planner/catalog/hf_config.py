@@ -8,11 +8,12 @@ with a one-line reason, never a raw traceback.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..core import files
 from ..core.errors import PlannerError
+from ..core.limits import MAX_CONFIG_BYTES
 from .hf_families import MULTIMODAL, READERS, Cfg
 from .specs import ModelSpec
 
@@ -53,25 +54,18 @@ def _text_config(cfg: Mapping, where: str) -> Mapping:
 def _load(path_or_dict) -> tuple[Mapping, str]:
     """The parsed config and a short label for messages."""
     if isinstance(path_or_dict, Mapping):
-        return path_or_dict, "config dict"
+        return files.check_depth(path_or_dict, "config dict"), "config dict"
     if not isinstance(path_or_dict, (str, Path)):
         raise PlannerError(f"expected a config.json path or dict, got {type(path_or_dict).__name__}")
-    path = Path(path_or_dict)
+    path = files.as_path(path_or_dict, "config.json")  # no NUL byte, not empty, not too long
     if path.is_dir():
         path = path / "config.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise PlannerError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    return parse_config_text(text, str(path)), str(path)
+    return parse_config_text(files.read_text(path, "config.json", MAX_CONFIG_BYTES), str(path)), str(path)
 
 
 def parse_config_text(text: str, where: str = "config.json") -> dict:
     """The JSON object in a config.json's text; anything else is a PlannerError naming `where`."""
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PlannerError(f"{where} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    cfg = files.loads_json(text, where, MAX_CONFIG_BYTES)  # size, nesting, NaN, huge ints: core/files.py
     if not isinstance(cfg, dict):
         raise PlannerError(f"{where} must hold a JSON object, got {type(cfg).__name__}")
     return cfg

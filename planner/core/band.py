@@ -8,9 +8,12 @@ Division by a Band swaps p10 and p90 (a higher MFU gives fewer GPU-hours).
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import InputError, PlannerTypeError, show
 
 
 @dataclass(frozen=True)
@@ -20,14 +23,21 @@ class Band:
     p90: float
 
     def __post_init__(self):
+        for name in ("p10", "p50", "p90"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise PlannerTypeError(f"Band.{name}", f"must be a number, got {type(v).__name__} {show(v)}")
+            if isinstance(v, int) and abs(v) > 2**1023:  # past float range: refuse rather than overflow
+                raise InputError(f"Band.{name}", f"is too large, got {show(v)}")
+            object.__setattr__(self, name, float(v))  # one number type: numpy ints and floats compare safely
         vals = (self.p10, self.p50, self.p90)
-        if any(v != v for v in vals):
-            raise ValueError(f"Band has NaN: {vals}")
+        if any(v != v for v in vals):  # infinities are allowed: an unavailable option costs inf
+            raise InputError("Band", f"has NaN: {vals}")
         if not self.p10 <= self.p50 <= self.p90:
             # Tolerate float round-off from arithmetic, reject real disorder.
-            tol = 1e-9 * max(abs(v) for v in vals)
+            tol = 1e-9 * max(abs(v) for v in vals) if all(abs(v) < float("inf") for v in vals) else 0.0
             if self.p10 - self.p50 > tol or self.p50 - self.p90 > tol:
-                raise ValueError(f"Band percentiles out of order: {vals}")
+                raise InputError("Band", f"percentiles out of order: {vals}")
 
     @classmethod
     def point(cls, value: float) -> Band:

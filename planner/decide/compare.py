@@ -1,6 +1,7 @@
 """The three-way comparison: hosted API vs open weights + fine-tune + self-host vs train from scratch."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -9,17 +10,17 @@ import pandas as pd
 
 from ..catalog.api_prices import ApiPrice, api_price
 from ..core.band import Band
-from ..core.errors import PlannerError, UnknownNameError
+from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import HOURS_PER_MONTH
 from ..catalog.costs import grid_intensity
-from ..estimate.finetuning import FinetuningEstimate, finetuning
+from ..estimate.finetuning import FinetuningEstimate
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
-from ..estimate.serving import ServingPlan, serving
+from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
 from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
-from .costing import cost_assumptions, priced_gpu, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
+from .costing import cost_assumptions, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
     ApiCostModel,
@@ -30,9 +31,10 @@ from .costmodel import (
     monthly_costs,
     total_cost_for_traffic,
 )
+from .estimates import finetune_estimate, serving_plan
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
-from .scenario import Scenario
+from .scenario import Scenario, as_scenario
 from .scratch import ScratchCosts, TokenBudget, scratch_costs
 from .sourcing import GpuRate, RentOrOwn
 from .trades import PromptTrade, prompt_trades
@@ -140,11 +142,7 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     rate = self_host_rate(s, "serving")
-    gpu = priced_gpu(h.gpu, rate.usd_per_gpu_hour)
-    plan = serving(model=model_name, gpu=gpu, precision=h.precision, workload=load, engine=h.engine,
-                   kv_cache_dtype=h.kv_cache_dtype, tensor_parallel=h.tensor_parallel, max_batch_size=h.max_batch_size,
-                   latency_percentile=h.latency_percentile, utilization_ceiling=h.utilization_ceiling,
-                   min_replicas=h.min_replicas)
+    plan = serving_plan(h, model_name, load, rate.usd_per_gpu_hour)
     fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
@@ -157,8 +155,7 @@ def _finetune(s: Scenario) -> FinetuningEstimate | None:
     h = s.self_host
     if h.finetune_method == "none":
         return None
-    gpu = priced_gpu(h.gpu, self_host_rate(s, "training").usd_per_gpu_hour)
-    return finetuning(model=h.model, gpu=gpu, method=h.finetune_method, tokens=h.finetune_tokens, epochs=h.finetune_epochs)
+    return finetune_estimate(h, self_host_rate(s, "training").usd_per_gpu_hour)
 
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
@@ -182,7 +179,8 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
     if isinstance(model, FleetCostModel):
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
-        own_gpu = (monthly - (bridge.monthly_usd(requests) * before if bridge else 0.0)) - (1 - before) * model.fixed_monthly_usd
+        # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
+        own_gpu = (1 - before) * (model.monthly_usd(requests, _peak_to_mean(w)) - model.fixed_monthly_usd)
         peak = w.peak_rps_for(months[-1])
         gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
         breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
@@ -227,16 +225,31 @@ class _Ctx:
 
 
 def _guarded(key: str, build):
-    """Run an option's builder; an infeasible option (does not fit, latency floor) becomes unavailable.
+    """Run an option's builder; a genuinely infeasible option (does not fit, latency floor, a precision the
+    GPU lacks) becomes unavailable with the reason.
 
-    A misspelt name stays an error: it is the user's to fix, not a property of the option.
+    Any other error (a misspelt name, an impossible value) stays an error: it is the user's to fix, not a
+    property of the option, and hiding it would turn an input mistake into a business conclusion.
     """
     try:
         return build()
-    except UnknownNameError:
-        raise
-    except PlannerError as e:
+    except (DoesNotFitError, InfeasibleError) as e:
         return _unavailable(key, str(e)), None, None, None
+
+
+def _require_dtype(gpu_name: str, dtype: str, what: str) -> None:
+    """InfeasibleError when the GPU has no tensor cores for `dtype` (e.g. fp8 on an A100)."""
+    from ..catalog.lookup import gpu as lookup
+    g = lookup(gpu_name)
+    if dtype not in g.peak_flops:
+        raise InfeasibleError(f"{what} needs {dtype} matrix units, which {g.name} does not have "
+                              f"(it has: {', '.join(sorted(g.peak_flops))})")
+
+
+def _require_serving_dtype(s: Scenario) -> None:
+    from ..catalog.specs import precision
+    h = s.self_host
+    _require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")
 
 
 def _api_side(s: Scenario):
@@ -254,6 +267,9 @@ def _api_side(s: Scenario):
 
 def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
+    _require_serving_dtype(s)
+    if h.finetune_method != "none":
+        _require_dtype(h.gpu, "bf16", f"{h.finetune_method} fine-tuning")
     ft, train = _finetune(s), self_host_rate(s, "training")
     ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
     ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
@@ -279,6 +295,8 @@ def _build_scratch(ctx: _Ctx):
     s, c = ctx.s, ctx.s.scratch
     if not c.enabled:
         return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
+    _require_dtype(c.gpu, "bf16", "pretraining")
+    _require_serving_dtype(s)
     sc = scratch_costs(s)
     plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
                          months_to_production=sc.months_to_production.p50)
@@ -293,9 +311,15 @@ def _build_scratch(ctx: _Ctx):
     return opt, fleet, plan, sc
 
 
-def compare(scenario: Scenario) -> Comparison:
-    """Compare the three options for `scenario` over its horizon; see Comparison for the fields."""
-    s, w = scenario, scenario.workload
+def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
+    """Compare the three options for `scenario` over its horizon; see Comparison for the fields.
+
+    `scenario`: a Scenario, or the path of a scenario TOML file (loaded with load_scenario).
+    An impossible input raises PlannerError; an option that cannot work (the model does not fit,
+    a latency target below the hardware's floor) is marked unavailable with the reason.
+    """
+    s = as_scenario(scenario)
+    w = s.workload
     months = w.months().astype(float)
     requests = w.requests_per_month(months)
     price, api_model, api_gone = _api_side(s)

@@ -10,6 +10,7 @@ accepted too. Every problem is an InputError naming the input.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from scipy.optimize import least_squares
 from scipy.special import ndtri
 
 from ..core.band import Band
-from ..core.errors import InputError, close_matches
+from ..core.errors import InputError, close_matches, show
 from ..core.results import ResultMixin
 
 Z90 = float(ndtri(0.9))  # 1.2816: a normal's p90 in standard deviations
@@ -73,15 +74,16 @@ DISTS = ("point", "range", "uniform", "triangular", "lognormal")
 class Distribution(ResultMixin):
     """One uncertain input. `kind`: point, uniform, triangular or lognormal ("range" is read as uniform).
 
-    Bounded kinds use low/mode/high; lognormal uses median and sigma (of log x).
+    Bounded kinds use low/mode/high; lognormal uses median and sigma (of log x); a parameter
+    the kind does not use is None (null in JSON).
     """
 
     kind: str
-    low: float = math.nan
-    mode: float = math.nan
-    high: float = math.nan
-    median: float = math.nan
-    sigma: float = math.nan
+    low: float | None = None
+    mode: float | None = None
+    high: float | None = None
+    median: float | None = None
+    sigma: float | None = None
     source: str = "scenario [uncertainty]"
 
     @classmethod
@@ -133,27 +135,28 @@ class Distribution(ResultMixin):
 
 def _number(path: str, table: dict, key: str) -> float:
     if key not in table:
-        raise InputError(path, f"{table.get('dist')!r} distribution needs {key!r}; got keys {sorted(table)}")
+        raise InputError(path, f"{show(table.get('dist'))} distribution needs {key!r}; got keys {sorted(map(show, table))}")
     v = table[key]
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise InputError(path, f"{key} must be a finite number, got {v!r}")
+        raise InputError(path, f"{key} must be a finite number, got {show(v)}")
     return float(v)
 
 
 def _allowed(path: str, table: dict, keys: set[str]) -> None:
     extra = set(table) - keys - {"dist"}
     if extra:
-        raise InputError(path, f"unexpected key(s) {sorted(extra)} for dist={table['dist']!r}; expected {sorted(keys)}")
+        raise InputError(path, f"unexpected key(s) {sorted(map(show, extra))} for dist={show(table['dist'])}; "
+                               f"expected {sorted(keys)}")
 
 
 def parse_distribution(path: str, table) -> Distribution:
     """One `[uncertainty]` entry -> Distribution; impossible parameters raise InputError(path, why)."""
     if not isinstance(table, dict) or "dist" not in table:
-        raise InputError(path, f"must be an inline table with a 'dist' key (one of {', '.join(DISTS)}), got {table!r}")
+        raise InputError(path, f"must be an inline table with a 'dist' key (one of {', '.join(DISTS)}), got {show(table)}")
     kind = table["dist"]
     if kind not in DISTS:
-        near = close_matches(str(kind), DISTS)
-        raise InputError(path, f"unknown dist {kind!r}" + (f"; did you mean {', '.join(near)}?" if near else
+        near = close_matches(kind, DISTS)
+        raise InputError(path, f"unknown dist {show(kind)}" + (f"; did you mean {', '.join(near)}?" if near else
                                                              f"; known: {', '.join(DISTS)}"))
     num = lambda k: _number(path, table, k)  # noqa: E731
     if kind == "point":
@@ -215,7 +218,7 @@ def _flatten(table: dict, prefix: str = "") -> dict:
     """TOML turns unquoted `workload.requests_per_day = {...}` into nested tables: flatten them back."""
     out = {}
     for key, value in table.items():
-        path = f"{prefix}{key}"
+        path = f"{prefix}{key if isinstance(key, str) else show(key)}"
         if isinstance(value, dict) and "dist" not in value and value:
             out.update(_flatten(value, f"{path}."))
         else:
@@ -240,6 +243,7 @@ def parse_uncertainty(table: dict) -> dict[str, Distribution]:
     return out
 
 
+@functools.lru_cache(maxsize=256)  # a least-squares fit per call; Bands and Distributions are frozen
 def triangular_from_band(band: Band, source: str) -> Distribution:
     """The triangular distribution whose p10/p50/p90 equal the Band's (solved numerically).
 

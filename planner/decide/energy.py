@@ -47,7 +47,7 @@ class EnergyUse(ResultMixin):
     bridge_mwh: float | None  # requests served by the API before production (None: the API's is unknown)
     total_mwh: Band | None
     co2e_t: Band | None
-    grid_gco2e_per_kwh: float  # of the option's own GPUs (for the API: the grid its carbon was computed at)
+    grid_gco2e_per_kwh: float | None  # of the option's own GPUs; None for a hosted API (its provider's figure)
     note: str  # what is counted and what is not
 
 
@@ -125,7 +125,7 @@ def api_energy_use(fp: ApiFootprint, requests_per_month) -> EnergyUse:
     total = None if monthly is None else Band.point(float(sum(monthly)))
     co2 = None if fp.gco2e_per_request is None else Band.point(float(r.sum() * fp.gco2e_per_request / 1e6))
     return EnergyUse(one_time_mwh=Band.point(0.0), serving_mwh=monthly, bridge_mwh=None, total_mwh=total, co2e_t=co2,
-                     grid_gco2e_per_kwh=float("nan"), note="the provider's published figure per request"
+                     grid_gco2e_per_kwh=None, note="the provider's published figure per request"
                      if total is not None or co2 is not None else "unknown: the provider publishes no figure")
 
 

@@ -17,19 +17,30 @@ evaluation.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 from ..catalog import costs as facts
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
+from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import InputError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..estimate.arithmetic import active_params
-from ..estimate.pretraining import CHINCHILLA_TOKENS_PER_PARAM, PretrainingEstimate, Staffing, pretraining
-from .assembly import at_least, scratch_compute_usd, scratch_months_to_production, scratch_one_time_usd, staff_usd
+from ..estimate.pretraining import (
+    CHINCHILLA_TOKENS_PER_PARAM,
+    PretrainingEstimate,
+    Staffing,
+)
+from .assembly import (
+    at_least,
+    scratch_compute_usd,
+    scratch_months_to_production,
+    scratch_one_time_usd,
+    staff_usd,
+)
+from .estimates import pretrain_estimate
 from .sourcing import GpuRate, gpu_rate
 
 TOKEN_POLICIES = ("match", "chinchilla")
@@ -38,26 +49,27 @@ _PROGRAMME = ("ablation_fraction", "failed_run_fraction", "data_acquisition_usd"
               "evaluation_months")
 
 
+def _knob(doc: str):
+    return V.knob(None, V.Real(0.0, 1e12, optional=True), doc + "; none: data/programme.toml's band")
+
+
 @dataclass(frozen=True)
 class Programme:
     """[programme]: what pretraining pays besides the final run; None takes data/programme.toml's band."""
 
-    ablation_fraction: float | None = None  # x the final run's compute
-    failed_run_fraction: float | None = None  # x the final run's compute
-    data_acquisition_usd: float | None = None  # licences, purchases
-    data_pipeline_gpu_hours_per_ttok: float | None = None  # processing, filtering, dedup, tokenisation
-    data_engineers: float | None = None  # FTE during preparation
-    post_training_compute_fraction: float | None = None  # SFT and preference tuning, x the final run
-    post_training_data_usd: float | None = None  # instruction and preference data
-    post_training_months: float | None = None
-    evaluation_months: float | None = None
+    ablation_fraction: float | None = _knob("x the final run's compute")
+    failed_run_fraction: float | None = _knob("x the final run's compute")
+    data_acquisition_usd: float | None = _knob("licences, purchases ($)")
+    data_pipeline_gpu_hours_per_ttok: float | None = _knob("processing, filtering, dedup, tokenisation "
+                                                          "(GPU-hours per trillion tokens)")
+    data_engineers: float | None = _knob("FTE during preparation")
+    post_training_compute_fraction: float | None = _knob("SFT and preference tuning, x the final run")
+    post_training_data_usd: float | None = _knob("instruction and preference data ($)")
+    post_training_months: float | None = _knob("months of post-training")
+    evaluation_months: float | None = _knob("months of evaluation")
 
     def __post_init__(self):
-        for name in _PROGRAMME:
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-                                  or not 0 <= v <= 1e12):
-                raise InputError(f"programme.{name}", f"must be a number >= 0 or left out, got {v!r}")
+        V.check_fields(self, "programme")
 
     def band(self, name: str) -> tuple[Band, str, str]:
         """(value, unit, source) of one programme cost: the scenario's point, else the data's band."""
@@ -148,8 +160,8 @@ def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
     budget = budget or token_budget(c, s.self_host.model)
     rate = gpu_rate(lookup_gpu(c.gpu), c.sourcing, s.hardware, usd_per_engineer_year=usd_year, use="training",
                     where="scratch.sourcing")
-    pre = pretraining(model=c.model, gpu=lookup_gpu(c.gpu).with_price(rate.usd_per_gpu_hour), tokens=budget.tokens,
-                      n_gpus=c.n_gpus, prep_months=c.prep_months, staffing=Staffing(c.researchers, c.months, usd_year))
+    pre = pretrain_estimate(c.model, c.gpu, rate.usd_per_gpu_hour, budget.tokens, c.n_gpus, c.prep_months,
+                            Staffing(c.researchers, c.months, usd_year))
     b = {name: prog.band(name) for name in _PROGRAMME}
     v = {name: x[0] for name, x in b.items()}
     hours, days = pre.gpu_hours * rate.time_factor, pre.wall_days * rate.time_factor

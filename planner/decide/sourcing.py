@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from ..catalog import costs as facts
 from ..catalog.specs import GPUSpec
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
@@ -31,52 +33,42 @@ _FACT = {"reserved_1y_discount": "rental.reserved-1y", "reserved_3y_discount": "
          "depreciation_years": "owned.depreciation_years", "usd_per_kwh": "owned.usd_per_kwh",
          "colocation_usd_per_kw_month": "owned.colocation_usd_per_kw_month",
          "hardware_ops_fte_per_server": "owned.hardware_ops_fte_per_server"}
-# field -> the interval [hardware] accepts, as (low, high, low excluded, high excluded)
-_BOUNDS = {"grid_gco2e_per_kwh": (0, 5000, False, False), "pue": (1, 5, False, False),
-           "usd_per_kwh": (0, 10, False, False), "usd_per_server": (0, 1e8, True, False),
-           "gpus_per_server": (1, 1024, False, False), "server_watts": (0, 1e6, True, False),
-           "servers_per_rack": (0, 1000, True, False), "network_usd_per_rack": (0, 1e8, False, False),
-           "depreciation_years": (0, 50, True, False), "colocation_usd_per_kw_month": (0, 1e5, False, False),
-           "hardware_ops_fte_per_server": (0, 100, False, False), "reserved_1y_discount": (0, 1, False, True),
-           "reserved_3y_discount": (0, 1, False, True), "spot_discount": (0, 1, False, True),
-           "spot_training_overhead": (1, 10, False, False), "spot_serving_availability": (0, 1, True, False)}
 
 
-def _inside(v, lo, hi, open_lo, open_hi) -> bool:
-    return (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
-            and (lo < v if open_lo else lo <= v) and (v < hi if open_hi else v <= hi))
+def _real(lo: float, hi: float, unit: str, *, lo_open: bool = False) -> V.Real:
+    return V.Real(lo, hi, lo_open=lo_open, unit=unit, optional=True)
+
+
+_DISCOUNT_RANGE = _real(0.0, 0.99, "fraction off on-demand")  # judgement: a 100% discount is no price at all
 
 
 @dataclass(frozen=True)
 class Hardware:
     """[hardware]: where the GPUs run and what they cost to rent or own; None takes data/sourcing.toml's figure."""
 
-    region: str = "us"  # grid carbon intensity (data/grid.toml)
-    grid_gco2e_per_kwh: float | None = None  # overrides the region's (e.g. a market-based contract)
-    pue: float | None = None  # None: 1.42 owned (colocation), 1.2 rented
-    usd_per_kwh: float | None = None
-    usd_per_server: float | None = None  # owned: applies to every owned GPU in the scenario
-    gpus_per_server: int | None = None
-    server_watts: float | None = None  # maximum input power
-    servers_per_rack: float | None = None
-    network_usd_per_rack: float | None = None
-    depreciation_years: float | None = None
-    colocation_usd_per_kw_month: float | None = None
-    hardware_ops_fte_per_server: float | None = None
-    reserved_1y_discount: float | None = None
-    reserved_3y_discount: float | None = None
-    spot_discount: float | None = None
-    spot_training_overhead: float | None = None
-    spot_serving_availability: float | None = None
+    region: str = V.knob("us", V.Text(L.MAX_NAME_CHARS, empty=False), "grid carbon intensity (data/grid.toml)")
+    grid_gco2e_per_kwh: float | None = V.knob(None, _real(0, 5000, "gCO2e/kWh"), "overrides the region's "
+                                              "(e.g. a market-based contract)")
+    pue: float | None = V.knob(None, _real(1, 5, "x"), "none: 1.42 owned (colocation), 1.2 rented")
+    usd_per_kwh: float | None = V.knob(None, _real(0, 10, "$/kWh"), "electricity price")
+    usd_per_server: float | None = V.knob(None, _real(0, 1e8, "$", lo_open=True),
+                                          "owned: applies to every owned GPU in the scenario")
+    gpus_per_server: int | None = V.knob(None, V.Whole(1, 1024, unit="GPUs", optional=True), "GPUs in one server")
+    server_watts: float | None = V.knob(None, _real(0, 1e6, "W", lo_open=True), "maximum input power")
+    servers_per_rack: float | None = V.knob(None, _real(0, 1000, "servers", lo_open=True), "servers in one rack")
+    network_usd_per_rack: float | None = V.knob(None, _real(0, 1e8, "$"), "network per rack")
+    depreciation_years: float | None = V.knob(None, _real(0, 50, "years", lo_open=True), "owned hardware's life")
+    colocation_usd_per_kw_month: float | None = V.knob(None, _real(0, 1e5, "$/kW-month"), "colocation price")
+    hardware_ops_fte_per_server: float | None = V.knob(None, _real(0, 100, "FTE"), "people per owned server")
+    reserved_1y_discount: float | None = V.knob(None, _DISCOUNT_RANGE, "off the on-demand price")
+    reserved_3y_discount: float | None = V.knob(None, _DISCOUNT_RANGE, "off the on-demand price")
+    spot_discount: float | None = V.knob(None, _DISCOUNT_RANGE, "off the on-demand price")
+    spot_training_overhead: float | None = V.knob(None, _real(1, 10, "x"), "training time lost to preemption")
+    spot_serving_availability: float | None = V.knob(None, _real(0, 1, "fraction", lo_open=True),
+                                                     "share of spot capacity available")
 
     def __post_init__(self):
-        for name, (lo, hi, open_lo, open_hi) in _BOUNDS.items():
-            v = getattr(self, name)
-            if v is not None and not _inside(v, lo, hi, open_lo, open_hi):
-                allowed = f"{'(' if open_lo else '['}{lo:g}, {hi:g}{')' if open_hi else ']'}"
-                raise InputError(f"hardware.{name}", f"must be a number in {allowed} or left out, got {v!r}")
-        if not isinstance(self.region, str):
-            raise InputError("hardware.region", f"must be a region name (text), got {self.region!r}")
+        V.check_fields(self, "hardware")
         if self.grid_gco2e_per_kwh is None:
             facts.grid_intensity(self.region)  # an unknown region is refused at load, with close matches
 

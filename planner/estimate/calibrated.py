@@ -20,6 +20,8 @@ from ..calibration.fit import FitError, Param, robust_fit
 from ..calibration.profiles import CalibrationProfile, profile_from_results
 from ..calibration.results_file import ResultsFileError, calibration_points, load_results
 from ..catalog.specs import ModelSpec
+from ..core import files
+from ..core import validate as V
 from ..core.errors import PlannerError
 from . import perf
 from .arithmetic import total_params
@@ -145,6 +147,7 @@ def calibrate(results_file: str | os.PathLike) -> CalibrationProfile:
     Refused (PlannerError naming the file): an unknown schema, a truncated or corrupt file,
     no usable point, or a fit the measurements cannot support (FitError names the points).
     """
+    _check_results_path(results_file)
     doc = load_results(results_file)
     profile = profile_from_results(doc, str(results_file))
     if not fit_points(profile, doc) and not profile.copy_bytes_per_s:
@@ -155,6 +158,14 @@ def calibrate(results_file: str | os.PathLike) -> CalibrationProfile:
         raise FitError(f"{results_file}: {e}") from None
 
 
+def _check_results_path(results_file) -> None:
+    """A results file's path, before reading: text or PathLike, no NUL, a regular file (never a folder, a device
+    such as /dev/zero or a pipe). The contents are results_file.py's to check."""
+    if V.path("results_file", results_file).is_dir():
+        raise PlannerError(f"{results_file} is a folder; give one results file (planner.use_results takes folders)")
+    files.regular_file(results_file, "results file", 64 * 2**20)
+
+
 def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[CalibrationProfile]:
     """Use the results in `path` (file or folder) for every later estimate, replacing any in use.
 
@@ -162,6 +173,9 @@ def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[
     `store.load_report()`. None: no calibration (the literature defaults everywhere). Files
     measured on hardware with no catalog GPU (a CPU) are skipped either way.
     """
+    if path is not None:
+        V.path("path", path)
+    V.flag("strict", strict)
     store.reset()
     for f in store.results_files(path) if path is not None else []:
         try:

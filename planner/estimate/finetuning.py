@@ -16,7 +16,10 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
 from ..catalog.specs import GATED_MLPS, GPUSpec, ModelSpec
 from ..core.band import Band
-from ..core.errors import InputError, UnknownNameError, require_positive
+from ..core import limits as L
+from ..core import validate as V
+from ..core.errors import InputError, UnknownNameError
+from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import perf
@@ -128,6 +131,23 @@ def _check_choice(name: str, value, allowed) -> str:
     return v
 
 
+def _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
+              optimizer, offload, layout, framework, overhead_factor, efficiencies) -> None:
+    """Every argument's type and bounds (core/validate.py, core/limits.py) before any work; names are
+    then matched against their sets below."""
+    V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.flag("packing", packing)
+    for name, value in (("method", method), ("lora_targets", lora_targets), ("offload", offload),
+                        ("framework", framework), ("optimizer", optimizer)):
+        V.name_text(name, value, optional=name == "optimizer")
+    V.positive("tokens", tokens, L.MAX_TOKENS, "tokens"), V.positive("epochs", epochs, L.MAX_EPOCHS, "epochs")
+    V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True)("n_gpus", n_gpus)
+    V.whole("seq_len", seq_len, 1, L.MAX_SEQ_LEN, "tokens"), V.whole("lora_rank", lora_rank, 1, L.MAX_LORA_RANK)
+    V.Real(0.0, L.MAX_SEQ_LEN, lo_open=True, unit="tokens", optional=True)("example_tokens", example_tokens)
+    V.factor("overhead_factor", overhead_factor)
+    V.instance("layout", layout, (TrainingLayout, type(None)), "a TrainingLayout or None")
+    V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
+
+
 def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora", tokens: float,
                epochs: float = 3, n_gpus: int | None = None, seq_len: int = 2048, lora_rank: int = 16,
                lora_targets: str = "all-linear", packing: bool = True, example_tokens: float | None = None,
@@ -144,6 +164,8 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     given (default: the fastest fitting layout on n_gpus, or on the fewest GPUs that fit).
     framework: "eager" (Hugging Face Trainer + PEFT: a per-layer launch cost) or "compiled".
     """
+    _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
+              optimizer, offload, layout, framework, overhead_factor, efficiencies)
     m, g = lookup_model(model), lookup_gpu(gpu)
     method = _check_choice("fine-tuning method", method, METHODS)
     lora_targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))

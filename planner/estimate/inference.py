@@ -18,7 +18,9 @@ from ..catalog.collectives import bus_factor
 from ..catalog.specs import GPUSpec, ModelSpec, compute_peak, kv_cache_dtype_bytes
 from ..catalog.specs import precision as lookup_precision
 from ..core.band import Band
-from ..core.errors import DoesNotFitError, InputError, require_positive
+from ..core import limits as L
+from ..core import validate as V
+from ..core.errors import DoesNotFitError
 from ..core.provenance import Assumption
 from . import arithmetic as ar
 from . import communication as comm
@@ -261,12 +263,16 @@ def common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool = Fals
     return out
 
 
-def _validate(batch_size: int, prompt_tokens: float, output_tokens: float, tensor_parallel: int) -> None:
-    for name, v in (("batch_size", batch_size), ("tensor_parallel", tensor_parallel)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise InputError(name, f"must be a whole number >= 1, got {v!r}")
-    require_positive("prompt_tokens", prompt_tokens)
-    require_positive("output_tokens", output_tokens)
+def _validate(model, gpu, precision, batch_size, prompt_tokens, output_tokens, tensor_parallel, efficiencies,
+              engine, kv_cache_dtype) -> tuple:
+    """Every argument checked (core/validate.py) before any work; returns the cleaned numbers."""
+    V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
+    V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
+    V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
+    return (V.whole("batch_size", batch_size, 1, L.MAX_BATCH_SIZE),
+            V.positive("prompt_tokens", prompt_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
+            V.positive("output_tokens", output_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
+            V.whole("tensor_parallel", tensor_parallel, 1, L.MAX_TENSOR_PARALLEL))
 
 
 def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
@@ -276,7 +282,9 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
     """Prefill and decode speed of `model` on `tensor_parallel` x `gpu` at a fixed batch, on `engine`
     (vllm, tensorrt-llm, sglang, torch-compile, roofline) with the KV cache in `kv_cache_dtype`
     (bf16, fp8, int8; default: the engine's default at the precision)."""
-    _validate(batch_size, prompt_tokens, output_tokens, tensor_parallel)
+    batch_size, prompt_tokens, output_tokens, tensor_parallel = _validate(
+        model, gpu, precision, batch_size, prompt_tokens, output_tokens, tensor_parallel, efficiencies, engine,
+        kv_cache_dtype)
     m, g = _resolve(model, gpu)
     setup = resolve_engine(engine, g, efficiencies)
     r = replica(m, g, precision, tensor_parallel, setup, kv_cache_dtype)

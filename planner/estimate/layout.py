@@ -13,6 +13,8 @@ import math
 from dataclasses import asdict, dataclass
 
 from ..catalog.specs import GPUSpec, ModelSpec
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import InputError
 from ..core.results import ResultMixin
 from . import arithmetic as ar
@@ -40,6 +42,9 @@ COMM_RESERVE_BYTES = 1.0e9
 USABLE_MEMORY_FRACTION = 0.90
 
 
+_SIZES = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch")
+
+
 @dataclass(frozen=True)
 class TrainingLayout:
     """Parallelism and memory choices of one training run (sizes in sequences)."""
@@ -59,17 +64,17 @@ class TrainingLayout:
     fp8: bool = False  # GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style); weights and activations bf16
 
     def __post_init__(self):
-        for name in ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch"):
+        # core/validate.py's checks, called only for a value that is not already plainly right: the layout
+        # search builds hundreds of layouts per estimate
+        for name, lo, hi in (*((n, 1, 1_000_000) for n in _SIZES), ("global_batch", 0, 2**40), ("zero_stage", 0, 3)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1_000_000:
-                raise InputError(f"layout.{name}", f"must be a whole number in 1..1,000,000, got {v!r}")
-        if isinstance(self.global_batch, bool) or not isinstance(self.global_batch, int) or self.global_batch < 0:
-            raise InputError("layout.global_batch", f"must be a whole number >= 0, got {self.global_batch!r}")
-        if self.zero_stage not in (0, 1, 2, 3):
-            raise InputError("layout.zero_stage", f"must be 0, 1, 2 or 3, got {self.zero_stage!r}")
+            if type(v) is not int or not lo <= v <= hi:
+                object.__setattr__(self, name, V.whole(f"layout.{name}", v, lo, hi))
         for name, allowed in (("recompute", RECOMPUTE), ("optimizer", tuple(OPTIMIZER_BYTES)), ("offload", OFFLOAD)):
-            if getattr(self, name) not in allowed:
-                raise InputError(f"layout.{name}", f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+            if type(getattr(self, name)) is not str or getattr(self, name) not in allowed:
+                object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
+        if type(self.fp8) is not bool:
+            V.flag("layout.fp8", self.fp8)
         if self.dp % self.ep:
             raise InputError("layout.ep", f"expert parallelism takes its ranks from data parallelism: ep={self.ep} "
                                           f"must divide dp={self.dp}")
@@ -159,9 +164,11 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     """
     from ..catalog.lookup import gpu as lookup_gpu
     from ..catalog.lookup import model as lookup_model
+    V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec)
+    V.instance("layout", layout, TrainingLayout, "a planner.TrainingLayout")
+    V.positive("seq_len", seq_len, L.MAX_SEQ_LEN, "tokens"), V.positive("weight_bytes", weight_bytes, 8.0, "bytes")
+    V.Real(0.0, 1e15, unit="parameters", optional=True)("trainable_params", trainable_params)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
-    if not isinstance(layout, TrainingLayout):
-        raise InputError("layout", f"must be a planner.TrainingLayout, got {type(layout).__name__}")
     local = params_per_gpu(model, layout)
     trained = local if trainable_params is None else float(trainable_params)
     # ZeRO shards a GPU's dense parameters over the dp x cp replicas holding the same ones, and its experts

@@ -33,8 +33,8 @@ class LoadLatency:
     """TTFT and TPOT percentiles of one replica at a request rate (p50 efficiencies)."""
 
     requests_per_s: float
-    ttft_s: dict[str, float]  # p50, p90, p99
-    tpot_s: dict[str, float]
+    ttft_s: dict[str, float | None]  # p50, p90, p99; None: no such time (one output token has no TPOT)
+    tpot_s: dict[str, float | None]
     mean_batch: float
     output_tokens_per_s: float
 
@@ -89,9 +89,9 @@ def run(load: Load, rate_per_s: float) -> sim.Outcome:
 def latency(load: Load, rate_per_s: float) -> LoadLatency:
     """Percentiles of TTFT and TPOT at `rate_per_s` requests per second on this replica."""
     o = run(load, float(rate_per_s))
-    return LoadLatency(float(rate_per_s), {k: o.percentile("ttft_s", q) for k, q in PERCENTILES.items()},
-                       {k: o.percentile("tpot_s", q) for k, q in PERCENTILES.items()}, o.mean_batch,
-                       o.throughput_tokens_per_s())
+    def pct(what: str) -> dict[str, float | None]:  # no NaN in a result: an empty set of times is None
+        return {k: v if math.isfinite(v := o.percentile(what, q)) else None for k, q in PERCENTILES.items()}
+    return LoadLatency(float(rate_per_s), pct("ttft_s"), pct("tpot_s"), o.mean_batch, o.throughput_tokens_per_s())
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,9 @@ def steady_state(load: Load) -> Steady:
 
 
 def _meets(lat: LoadLatency, ttft_target_s, tpot_target_s, percentile: str) -> bool:
-    ok = ttft_target_s is None or lat.ttft_s[percentile] <= ttft_target_s
-    return ok and (tpot_target_s is None or not math.isfinite(lat.tpot_s[percentile])
-                   or lat.tpot_s[percentile] <= tpot_target_s)
+    ttft, tpot = lat.ttft_s[percentile], lat.tpot_s[percentile]
+    ok = ttft_target_s is None or (ttft is not None and ttft <= ttft_target_s)
+    return ok and (tpot_target_s is None or tpot is None or tpot <= tpot_target_s)
 
 
 def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None,

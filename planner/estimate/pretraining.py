@@ -9,7 +9,10 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
-from ..core.errors import InputError, require_positive
+from ..core import limits as L
+from ..core import validate as V
+from ..core.errors import InputError
+from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import DAYS_PER_MONTH
@@ -38,9 +41,13 @@ USD_PER_ENGINEER_YEAR = 400_000.0
 class Staffing:
     """People on the project and for how long; cost = people x years x loaded cost."""
 
-    researchers: float = 0.0
-    months: float = 0.0
-    usd_per_researcher_year: float = USD_PER_ENGINEER_YEAR
+    researchers: float = V.knob(0.0, V.Real(0.0, L.MAX_PEOPLE, unit="people"))
+    months: float = V.knob(0.0, V.Real(0.0, L.MAX_MONTHS, unit="months"))
+    usd_per_researcher_year: float = V.knob(USD_PER_ENGINEER_YEAR, V.Real(0.0, L.MAX_USD_PER_ENGINEER_YEAR,
+                                                                          unit="$/year"))
+
+    def __post_init__(self):
+        V.check_fields(self, "staffing")
 
     @property
     def cost_usd(self) -> float:
@@ -76,6 +83,20 @@ class PretrainingEstimate(ResultMixin):
     assumptions: tuple[Assumption, ...]
 
 
+def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
+              prep_months, efficiencies) -> None:
+    """Every argument checked (core/validate.py, bounds in core/limits.py) before any work."""
+    V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.flag("fp8", fp8)
+    V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens", optional=True)("tokens", tokens)
+    V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True)("n_gpus", n_gpus)
+    V.Whole(1, L.MAX_SEQ_LEN, unit="tokens", optional=True)("seq_len", seq_len)
+    V.positive("tokens_per_step", tokens_per_step, L.MAX_TOKENS_PER_STEP, "tokens")
+    V.factor("overhead_factor", overhead_factor), V.nonnegative("prep_months", prep_months, L.MAX_MONTHS, "months")
+    V.instance("layout", layout, (TrainingLayout, type(None)), "a TrainingLayout or None")
+    V.instance("staffing", staffing, (Staffing, type(None)), "a Staffing or None")
+    V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
+
+
 def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | None = None,
                 n_gpus: int | None = None, seq_len: int | None = None, layout: TrainingLayout | None = None,
                 fp8: bool = False, tokens_per_step: float = TOKENS_PER_STEP, overhead_factor=RUN_OVERHEAD,
@@ -91,6 +112,8 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     tokens_per_step: the global batch in tokens (grown with the cluster as large runs do, to 16M).
     overhead_factor: restarts, failures and pauses a model of one step cannot see (a Band or a number).
     """
+    _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
+              prep_months, efficiencies)
     m, g = lookup_model(model), lookup_gpu(gpu)
     n_total, n_active = total_params(m), active_params(m)
     tokens = CHINCHILLA_TOKENS_PER_PARAM * n_active if tokens is None else require_positive("tokens", tokens)

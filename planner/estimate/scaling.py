@@ -6,7 +6,11 @@ take a larger share of each step.
 """
 from __future__ import annotations
 
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import DoesNotFitError, InputError
+
+MAX_COUNTS = 64  # GPU counts in one curve: each is a pretraining estimate with its own layout search
 
 
 def default_counts(min_gpus: int, largest: int = 16384) -> list[int]:
@@ -25,6 +29,11 @@ def pretraining_scaling(*, model, gpu, tokens: float | None = None, gpu_counts=N
     import pandas as pd
 
     from .pretraining import pretraining
+    if gpu_counts is not None:  # checked before any estimate: each count runs a layout search (~0.1 s)
+        V.instance("gpu_counts", gpu_counts, (list, tuple, range), "a list of GPU counts")
+        if not 1 <= len(gpu_counts) <= MAX_COUNTS:
+            raise InputError("gpu_counts", f"must list 1 to {MAX_COUNTS} GPU counts, got {len(gpu_counts):,}")
+        gpu_counts = [V.whole("gpu_counts", n, 1, L.MAX_GPUS, "GPUs") for n in gpu_counts]
     base = pretraining(model=model, gpu=gpu, tokens=tokens, **kwargs)
     counts = default_counts(base.min_gpus) if gpu_counts is None else list(gpu_counts)
     if not counts or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts):

@@ -19,8 +19,11 @@ import numpy as np
 
 from ..calibration.efficiency import Efficiencies
 from ..catalog import lookup as catalog
+from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
-from ..core.errors import InfeasibleError, InputError, require_fraction
+from ..core import limits as L
+from ..core import validate as V
+from ..core.errors import InfeasibleError, InputError
 from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
@@ -171,16 +174,24 @@ def _assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percenti
                        "the search's cap on running sequences; the simulation decides the load"))
 
 
-def _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_size, tensor_parallel,
-              latency_percentile) -> None:
-    if utilization_ceiling is not None:
-        require_fraction("utilization_ceiling", utilization_ceiling)
-    for name, v in (("min_replicas", min_replicas), ("max_tensor_parallel", max_tensor_parallel),
-                    ("max_batch_size", max_batch_size), ("tensor_parallel", tensor_parallel)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
-            raise InputError(name, f"must be a whole number >= 1, got {v!r}")
-    if latency_percentile not in ld.PERCENTILES:
-        raise InputError("latency_percentile", f"must be one of {', '.join(ld.PERCENTILES)}, got {latency_percentile!r}")
+def _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilization_ceiling, min_replicas,
+              max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill,
+              efficiencies) -> None:
+    """Every argument checked (core/validate.py, bounds in core/limits.py) before any work."""
+    V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec)
+    for name in precision if isinstance(precision, (list, tuple)) and 0 < len(precision) <= 16 else [precision]:
+        V.name_text("precision", name)
+    V.instance("workload", workload, Workload, "a planner.Workload")
+    V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
+    V.Real(L.MIN_UTILIZATION, 1.0, unit="fraction", optional=True)("utilization_ceiling", utilization_ceiling)
+    V.whole("min_replicas", min_replicas, 1, L.MAX_REPLICAS)
+    V.whole("max_tensor_parallel", max_tensor_parallel, 1, L.MAX_TENSOR_PARALLEL)
+    V.Whole(1, L.MAX_BATCH_SIZE, optional=True)("max_batch_size", max_batch_size)
+    V.Whole(1, L.MAX_TENSOR_PARALLEL, optional=True)("tensor_parallel", tensor_parallel)
+    V.one_of("latency_percentile", latency_percentile, ld.PERCENTILES)
+    if chunked_prefill is not None:
+        V.flag("chunked_prefill", chunked_prefill)
+    V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
 
 
 def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "vllm",
@@ -197,8 +208,8 @@ def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "
     chunked prefill on or off (None: the engine's default). The simulation draws prompt and output
     lengths as the workload says (`length_sigma`: 0 fixed, else lognormal).
     """
-    _validate(utilization_ceiling, min_replicas, max_tensor_parallel, max_batch_size, tensor_parallel,
-              latency_percentile)
+    _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilization_ceiling, min_replicas,
+              max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill, efficiencies)
     m, g, w = catalog.model(model), catalog.gpu(gpu), workload
     setup = resolve_engine(engine, g, efficiencies)
     if chunked_prefill is not None:

@@ -15,7 +15,10 @@ from ..calibration.efficiency import Efficiencies
 from ..catalog import lookup as catalog
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
-from ..core.errors import DoesNotFitError, InputError, require_positive
+from ..core.errors import DoesNotFitError, InputError
+from ..core import limits as L
+from ..core import validate as V
+from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import inference as inf
@@ -76,6 +79,13 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     tensor_parallel: None picks the degree (1, 2, 4, 8) with the most tokens per second per GPU;
     max_batch_size: the scheduler's cap on running sequences (default: the engine's).
     """
+    V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
+    V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
+    V.positive("prompt_tokens", prompt_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens")
+    V.positive("output_tokens", output_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens")
+    V.Whole(1, L.MAX_TENSOR_PARALLEL, optional=True)("tensor_parallel", tensor_parallel)
+    V.Whole(1, L.MAX_BATCH_SIZE, optional=True)("max_batch_size", max_batch_size)
+    V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
     require_positive("prompt_tokens", prompt_tokens)
     require_positive("output_tokens", output_tokens)
     for name, v in (("tensor_parallel", tensor_parallel), ("max_batch_size", max_batch_size)):

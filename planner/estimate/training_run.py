@@ -71,7 +71,7 @@ def run_time_cost(*, tokens: float, seconds_per_token, gpu: GPUSpec, n_gpus: int
 
 def min_gpus(shape: RunShape, g: GPUSpec) -> int:
     """Fewest GPUs (1, 2, 4, 8, then multiples of 8) on which some layout's memory fits."""
-    counts = [1, 2, 4] + [8 * 2**i for i in range(18)]
+    counts = [1, 2, 4] + [8 * 2**i for i in range(18) if 8 * 2**i <= MAX_GPUS]  # a layout refuses more
     for n in counts:
         for layout in candidate_layouts(shape, g, n):
             if global_batch_for(shape, layout) is not None and memory_of(shape, g, replace(layout, recompute="full")).fits:

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import math
+from dataclasses import MISSING, dataclass
 
 import numpy as np
 
-from ..core.errors import InputError, require_positive
+from ..core import limits as L
+from ..core import validate as V
+from ..core.errors import InputError
 from ..core.units import DAYS_PER_MONTH, SECONDS_PER_DAY
 
 
@@ -15,40 +18,56 @@ def requests_per_month(requests_per_day, monthly_growth, month_index):
     return requests_per_day * DAYS_PER_MONTH * (1.0 + monthly_growth) ** np.asarray(month_index, dtype=float)
 
 
+def check_final_traffic(requests_per_day: float, monthly_growth: float, horizon_months: int,
+                        field: str = "workload.monthly_growth") -> None:
+    """Growth compounds: refuse a traffic that reaches past MAX_FINAL_REQUESTS_PER_DAY by the last month."""
+    log10_final = math.log10(requests_per_day) + (horizon_months - 1) * math.log10(1.0 + monthly_growth)
+    if log10_final > math.log10(L.MAX_FINAL_REQUESTS_PER_DAY):
+        raise InputError(field, f"{requests_per_day:.3g} requests/day growing {monthly_growth:.3g} a month for "
+                                f"{horizon_months} months reaches 1e{log10_final:.0f} requests/day; the limit is "
+                                f"{L.MAX_FINAL_REQUESTS_PER_DAY:.0e} (lower the growth or the horizon)")
+
+
+_TOKENS = V.Real(0.0, L.MAX_TOKENS_PER_REQUEST, unit="tokens")
+_TARGET = V.Real(0.0, L.MAX_LATENCY_TARGET_S, lo_open=True, unit="s", optional=True)
+
+
 @dataclass(frozen=True)
 class Workload:
-    """Requests and tokens per request; rates are per second, counts per request."""
+    """Requests and tokens per request; rates are per second, counts per request.
 
-    requests_per_day: float  # mean over the day, month 0
-    input_tokens: float  # user tokens per request, excluding the fixed prompt
-    output_tokens: float  # generated tokens per request
-    prompt_overhead_tokens: float = 0.0  # system / few-shot prompt sent with every request
-    peak_to_mean: float = 2.0  # peak-hour rate over the daily mean; 2x is a common diurnal swing
-    peak_requests_per_s: float | None = None  # overrides requests_per_day * peak_to_mean / 86400
-    ttft_target_s: float | None = 2.0  # time to first token; None: no target
-    tpot_target_s: float | None = 0.1  # time per output token (~10 tokens/s, faster than reading)
-    horizon_months: int = 24
-    monthly_growth: float = 0.0  # fraction per month, compounding
-    length_sigma: float = 0.0  # spread of prompt and output lengths: 0 fixed, > 0 lognormal log-sd around the means
+    Every field is checked on construction (bounds in core/limits.py); None for a
+    latency target means no target.
+    """
+
+    requests_per_day: float = V.knob(MISSING, V.Real(L.MIN_REQUESTS_PER_DAY, L.MAX_REQUESTS_PER_DAY, unit="requests/day"),
+                                     "mean over the day, month 0")
+    input_tokens: float = V.knob(MISSING, _TOKENS, "user tokens per request, excluding the fixed prompt")
+    output_tokens: float = V.knob(MISSING, V.Real(L.MIN_OUTPUT_TOKENS, L.MAX_TOKENS_PER_REQUEST, unit="tokens"),
+                                  "generated tokens per request")
+    prompt_overhead_tokens: float = V.knob(0.0, _TOKENS, "system / few-shot prompt sent with every request")
+    # 2x is a common diurnal swing
+    peak_to_mean: float = V.knob(2.0, V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), "peak-hour rate over the daily mean")
+    peak_requests_per_s: float | None = V.knob(
+        None, V.Real(0.0, L.MAX_PEAK_REQUESTS_PER_S, lo_open=True, unit="requests/s", optional=True),
+        "overrides requests_per_day x peak_to_mean / 86400")
+    ttft_target_s: float | None = V.knob(2.0, _TARGET, "time to first token; none: no target")
+    # ~10 tokens/s, faster than reading
+    tpot_target_s: float | None = V.knob(0.1, _TARGET, "time per output token; none: no target")
+    horizon_months: int = V.knob(24, V.Whole(1, L.MAX_HORIZON_MONTHS, unit="months"), "months costed")
+    monthly_growth: float = V.knob(0.0, V.Real(0.0, L.MAX_MONTHLY_GROWTH, unit="fraction per month"),
+                                   "traffic growth per month, compounding")
+    length_sigma: float = V.knob(0.0, V.Real(0.0, 3.0, unit="lognormal log-sd"),
+                                 "spread of prompt and output lengths: 0 fixed, > 0 lognormal around the means")
 
     def __post_init__(self):
-        require_positive("requests_per_day", self.requests_per_day)
-        require_positive("input_tokens", self.input_tokens, allow_zero=True)
-        require_positive("prompt_overhead_tokens", self.prompt_overhead_tokens, allow_zero=True)
-        require_positive("output_tokens", self.output_tokens)
+        V.check_fields(self, "workload")
         if self.prompt_tokens <= 0:
-            raise InputError("input_tokens", "input_tokens + prompt_overhead_tokens must be > 0")
-        if require_positive("peak_to_mean", self.peak_to_mean) < 1:
-            raise InputError("peak_to_mean", f"must be >= 1 (the peak is at least the mean), got {self.peak_to_mean!r}")
-        for name in ("peak_requests_per_s", "ttft_target_s", "tpot_target_s"):
-            if getattr(self, name) is not None:
-                require_positive(name, getattr(self, name))
-        if isinstance(self.horizon_months, bool) or not isinstance(self.horizon_months, (int, np.integer)) \
-                or self.horizon_months < 1:
-            raise InputError("horizon_months", f"must be a whole number of months >= 1, got {self.horizon_months!r}")
-        require_positive("monthly_growth", self.monthly_growth, allow_zero=True)
-        if require_positive("length_sigma", self.length_sigma, allow_zero=True) > 3:
-            raise InputError("length_sigma", f"must be in [0, 3] (a lognormal log-sd; 0: fixed lengths), got {self.length_sigma!r}")
+            raise InputError("workload.input_tokens", "input_tokens + prompt_overhead_tokens must be > 0")
+        if self.peak_requests_per_s is not None and self.peak_requests_per_s < self.mean_rps * (1 - 1e-12):
+            raise InputError("workload.peak_requests_per_s", f"must be at least the mean rate {self.mean_rps:.4g} "
+                             f"requests/s (requests_per_day / 86400), got {self.peak_requests_per_s!r}")
+        check_final_traffic(self.requests_per_day, self.monthly_growth, self.horizon_months)
 
     @property
     def prompt_tokens(self) -> float:
@@ -94,7 +113,7 @@ class Workload:
 
     def with_(self, **changes) -> Workload:
         """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
+        return V.replace(self, changes, "workload")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

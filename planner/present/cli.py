@@ -1,21 +1,26 @@
 """`planner`: the command line. It parses arguments and formats results; every number comes from the API.
 
-Output carries no colour codes, so it reads the same in a terminal and in a pipe.
-A user error prints one line, `planner: error: ...`, and exits 1 (2 for a usage
-error); a traceback means a bug in the planner.
+Output carries no colour codes, so it reads the same in a terminal and in a pipe. Every error is
+one line on stderr; the exit status is 2 for a usage error, 1 for an input error, 3 for a bug
+(cli_common.fail); `--debug` adds the traceback. The API checks every value before any work.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
 import pandas as pd
 
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import PlannerError
 from ..core.results import as_plain
 from ..core.version import __version__
 from . import formatting as fmt
+from .cli_catalog import cmd_gpus, cmd_models, cmd_prices
+from .cli_common import USAGE, count, fail, split_debug
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
@@ -85,58 +90,6 @@ def cmd_report(a) -> int:
     return 0
 
 
-# ---- catalogs ----
-
-def _models_frame() -> pd.DataFrame:
-    from ..catalog.lookup import models
-    from ..estimate.arithmetic import active_params, total_params
-    return pd.DataFrame([{"model": m.name, "params": fmt.count(total_params(m)), "active": fmt.count(active_params(m)),
-                          "layers": m.n_layers, "dim": m.dim, "heads/kv": f"{m.n_heads}/{m.n_kv_heads}",
-                          "context": m.context_length, "source": m.source.url if m.source else "",
-                          "checked": m.source.checked if m.source else ""} for m in models()])
-
-
-def _gpus_frame() -> pd.DataFrame:
-    from ..catalog.lookup import gpus
-    def tflops(g, dtype):  # n/a where the GPU has no tensor cores for dtype
-        return fmt.number(g.peak_flops.get(dtype, float("nan")) / 1e12, ",.0f")
-    rows = []
-    for g in gpus():
-        src = g.sources
-        rows.append({"gpu": g.name, "vendor": g.vendor, "bf16 TFLOP/s": tflops(g, "bf16"), "fp8 TFLOP/s": tflops(g, "fp8"),
-                     "memory GiB": fmt.number(g.memory_bytes / 2**30), "TB/s": fmt.number(g.memory_bytes_per_s / 1e12),
-                     "$/GPU-hour": f"${g.usd_per_gpu_hour:.2f}",
-                     "spec source": src["peak_tflops"].url if "peak_tflops" in src else "",
-                     "price source": src["usd_per_gpu_hour"].url if "usd_per_gpu_hour" in src else "",
-                     "checked": min((s.checked for s in src.values()), default="")})
-    return pd.DataFrame(rows)
-
-
-def _catalog(frame: pd.DataFrame, a, footer: str) -> int:
-    _out(fmt.render(frame, a.format))
-    if a.format in ("table", "markdown"):
-        _out(f"\n{footer}")
-    return 0
-
-
-def cmd_models(a) -> int:
-    return _catalog(_models_frame(), a, "Architectures from each model's config.json (source, checked date).")
-
-
-def cmd_gpus(a) -> int:
-    return _catalog(_gpus_frame(), a, "Dense peaks (no 2:4 sparsity); on-demand prices. `checked`: oldest check date.")
-
-
-def cmd_prices(a) -> int:
-    from ..catalog.api_prices import price_data_info, search_api_models
-    info = price_data_info()
-    df = search_api_models(a.search or "", limit=a.limit)
-    if df.empty:
-        raise PlannerError(f"no API model matches {a.search!r}; try one word, e.g. 'gpt' or 'claude'")
-    return _catalog(df, a, f"$ per 1M tokens. Data: {info['package']} {info['version']}, data date {info['data_date']} "
-                           f"({info['data_date_note']}).")
-
-
 # ---- estimate ----
 
 
@@ -179,7 +132,9 @@ def cmd_serve(a) -> int:
     from ..estimate.workload import Workload
     w = Workload(requests_per_day=a.requests_per_day, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
                  **_given(a, "prompt_overhead_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s", "length_sigma"))
-    g = lookup_gpu(a.gpu) if a.usd_per_gpu_hour is None else lookup_gpu(a.gpu).with_price(a.usd_per_gpu_hour)
+    price = None if a.usd_per_gpu_hour is None else \
+        V.positive("--usd-per-gpu-hour", a.usd_per_gpu_hour, L.MAX_USD_PER_GPU_HOUR, "$/GPU-hour")
+    g = lookup_gpu(a.gpu) if price is None else lookup_gpu(a.gpu).with_price(price)
     given = _given(a, "engine", "kv_cache_dtype", "tensor_parallel", "max_batch_size", "latency_percentile",
                    "utilization_ceiling", "min_replicas")
     if a.chunked_prefill:
@@ -266,7 +221,7 @@ def _catalog_commands(sub) -> None:
         p.set_defaults(run=run)
     p = sub.add_parser("prices", help="search hosted-API prices (genai-prices data)")
     p.add_argument("search", nargs="?", help="words that provider, model id or name must contain")
-    p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    p.add_argument("--limit", type=count, default=50, help="at most this many rows (default 50)")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table")
     p.set_defaults(run=cmd_prices)
     p = sub.add_parser("calibrate", help="fit efficiencies to benchmark results and print the profile")
@@ -295,8 +250,8 @@ def _estimate_commands(sub) -> None:
     p = est.add_parser("pretrain", help="pretraining compute, time and cost")
     _hardware(p, model_required=True)
     p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
-    p.add_argument("--n-gpus", type=int, help="cluster size (default: fewest finishing in 90 days)")
-    p.add_argument("--seq-len", type=int)
+    p.add_argument("--n-gpus", type=count, help="cluster size (default: fewest finishing in 90 days)")
+    p.add_argument("--seq-len", type=count)
     p.add_argument("--researchers", type=float, help="staff on the project (with --months)")
     p.add_argument("--months", type=float, help="how long the staff is needed")
     p.add_argument("--prep-months", type=float)
@@ -305,7 +260,7 @@ def _estimate_commands(sub) -> None:
     p = est.add_parser("scaling", help="pretraining GPU-hours, days and MFU against the number of GPUs")
     _hardware(p, model_required=True)
     p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
-    p.add_argument("--seq-len", type=int)
+    p.add_argument("--seq-len", type=count)
     p.add_argument("--gpus", help="comma-separated GPU counts (default: powers of two from the fewest that fit)")
     p.add_argument("--fp8", action="store_true", help="GEMMs in fp8 (Transformer Engine style)")
     p.set_defaults(run=cmd_scaling)
@@ -313,7 +268,7 @@ def _estimate_commands(sub) -> None:
     _hardware(p)
     p.add_argument("--method", choices=("full", "lora", "qlora"))
     p.add_argument("--tokens", type=float, required=True, help="training tokens per epoch")
-    for flag, kind in (("--epochs", float), ("--n-gpus", int), ("--seq-len", int), ("--lora-rank", int),
+    for flag, kind in (("--epochs", float), ("--n-gpus", count), ("--seq-len", count), ("--lora-rank", count),
                        ("--example-tokens", float)):
         p.add_argument(flag, type=kind)
     p.add_argument("--lora-targets", choices=("all-linear", "attention", "qv"))
@@ -334,7 +289,7 @@ def _estimate_commands(sub) -> None:
     for flag in ("--prompt-overhead-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
                  "--utilization-ceiling", "--usd-per-gpu-hour", "--length-sigma"):
         p.add_argument(flag, type=float)
-    p.add_argument("--min-replicas", type=int)
+    p.add_argument("--min-replicas", type=count)
     p.add_argument("--latency-percentile", choices=("p50", "p90", "p99"),
                    help="the percentile of TTFT and TPOT that must meet the targets at the peak (default p90)")
     p.add_argument("--chunked-prefill", choices=("on", "off"), help="override the engine's chunked prefill")
@@ -353,13 +308,15 @@ def _estimate_commands(sub) -> None:
 def _engine_options(p) -> None:
     p.add_argument("--engine", help="vllm, tensorrt-llm, sglang, torch-compile, roofline (default vllm)")
     p.add_argument("--kv-cache-dtype", help="bf16, fp8, int8 (default: the engine's default at the precision)")
-    p.add_argument("--tensor-parallel", type=int, help="GPUs per replica (default: searched, 1-8)")
-    p.add_argument("--max-batch-size", type=int, help="cap on running sequences (default: the engine's)")
+    p.add_argument("--tensor-parallel", type=count, help="GPUs per replica (default: searched, 1-8)")
+    p.add_argument("--max-batch-size", type=count, help="cap on running sequences (default: the engine's)")
 
 
+@functools.cache  # argparse takes ~15 ms to build; one parser serves every call in a process
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="planner", description="Build-vs-buy cost and capacity planner for foundation models.")
     parser.add_argument("--version", action="version", version=f"planner {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error (any position)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _scenario_commands(sub)
     uncertainty_commands(sub)
@@ -368,18 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
-    return " ".join(str(e).split()) or type(e).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage error)."""
+    """Run the command line; returns the exit status (0 ok, 1 input error, 2 usage error, 3 bug)."""
+    argv, debug = split_debug(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
-        return e.code if isinstance(e.code, int) else 0 if e.code is None else 2
+        return e.code if isinstance(e.code, int) else 0 if e.code is None else USAGE
+    except Exception as e:  # noqa: BLE001 - e.g. argv that is not text: one line, never a traceback
+        return fail(e, debug)
     try:
         if args.command != "calibrate":
             _use_results(args)
@@ -387,11 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `planner models | head`: the reader left; not an error worth a line
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (PlannerError, OSError) as e:
-        sys.stderr.write(f"planner: error: {_one_line(e)}\n")
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - every error is one line; --debug shows the traceback
+        return fail(e, debug)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
-"""What every `planner` command shares: writing its output, and passing on only the options given."""
+"""What every `planner` command shares: writing its output, passing on only the options given, whole-number
+flags, and how an error is reported (one line on stderr, an exit status per kind, --debug for the traceback)."""
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+import traceback
+
+from ..core.errors import PlannerError
 
 
 def out(text: str) -> None:
@@ -11,3 +17,47 @@ def out(text: str) -> None:
 def given(a, *names) -> dict:
     """Only the options the user gave: every default lives in the planner API, not here."""
     return {n: getattr(a, n) for n in names if getattr(a, n) is not None}
+
+
+def count(text: str) -> int:
+    """argparse type of a whole number; accepts 100000, 1e5 and 100_000 (the API checks the range)."""
+    try:
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid whole number: {text[:40]!r}") from None
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}")
+        value = int(value)
+    return value
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+USAGE, INPUT, BUG = 2, 1, 3  # exit statuses
+
+
+def fail(e: BaseException, debug: bool) -> int:
+    """One line on stderr (and the traceback with --debug); the exit status for the kind of error."""
+    if debug:
+        traceback.print_exception(e, file=sys.stderr)
+    if isinstance(e, (PlannerError, OSError)):
+        sys.stderr.write(f"planner: error: {_one_line(e)}\n")
+        return INPUT
+    if isinstance(e, MemoryError):
+        sys.stderr.write("planner: error: out of memory: ask for less (fewer samples, a shorter horizon)\n")
+        return INPUT
+    hint = "" if debug else "; run with --debug for the traceback"
+    sys.stderr.write(f"planner: error: internal error (a bug in the planner, please report it): "
+                     f"{type(e).__name__}: {_one_line(e)[:300]}{hint}\n")
+    return BUG
+
+
+def split_debug(argv: list[str] | None) -> tuple[list[str], bool]:
+    argv = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in (sys.argv[1:] if argv is None else argv)]
+    debug = "--debug" in argv or os.environ.get("PLANNER_DEBUG", "") not in ("", "0")
+    return [a for a in argv if a != "--debug"], debug

@@ -10,6 +10,7 @@ import pandas as pd
 from ..core.errors import PlannerError
 from . import formatting as fmt
 from . import labels
+from .cli_common import count
 from .cli_common import out as _out
 
 TABLE_FORMATS = ("table", "markdown", "csv", "json")
@@ -100,8 +101,8 @@ def add_commands(sub) -> None:
     """The three subcommands, on cli.py's subparsers."""
     p = sub.add_parser("uncertainty", help="Monte Carlo: cost percentiles, P(cheapest) and break-even months")
     p.add_argument("scenario", help="scenario TOML file; its [uncertainty] table and seed are used")
-    p.add_argument("--samples", type=int, help="number of samples (default: the API's, 100,000)")
-    p.add_argument("--seed", type=int, help="random seed (default: the scenario's `seed`)")
+    p.add_argument("--samples", type=count, help="number of samples (default: the API's, 100,000; at most 10 million)")
+    p.add_argument("--seed", type=count, help="random seed (default: the scenario's `seed`)")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table",
                    help="json: the full result, machine-readable (default: table)")
     p.set_defaults(run=cmd_uncertainty)

@@ -15,6 +15,7 @@ import pandas as pd
 from ..core.band import Band
 from ..core.units import NA, finite, scaled, three_figures, usd  # noqa: F401  (usd, NA: re-exported for callers)
 from .labels import LETTERS, SHORT
+from .markdown import fenced, md_cell, md_inline, md_quote  # noqa: F401  (re-exported for callers)
 
 _COUNT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
 
@@ -223,10 +224,6 @@ def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 # ---- tables as text ----
 
-def _md_cell(x) -> str:
-    return str(x).replace("|", "\\|").replace("\n", " ")
-
-
 def _numeric(cells) -> bool:
     """Every cell a number, an amount of money or n/a: right-align the column."""
     return all(re.match(r"^-?\$?[\d.]", str(c)) or str(c) == NA for c in cells)
@@ -236,9 +233,9 @@ def markdown_table(df: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table; numeric columns right-aligned."""
     cols = [str(c) for c in df.columns]
     align = ["--:" if i and _numeric(df.iloc[:, i]) else "---" for i in range(len(cols))]
-    lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "|".join(align) + "|"]
+    lines = ["| " + " | ".join(md_cell(c) for c in cols) + " |", "|" + "|".join(align) + "|"]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_md_cell(v) for v in row) + " |")
+        lines.append("| " + " | ".join(md_cell(v) for v in row) + " |")
     return "\n".join(lines)
 
 

@@ -20,7 +20,9 @@ from ..catalog.api_prices import price_data_info
 from ..core.errors import PlannerError
 from ..decide.compare import Comparison, compare
 from ..decide.options import OPTIONS
-from ..decide.scenario import Scenario, dumps_scenario, load_scenario
+from ..core import files
+from ..core import validate as V
+from ..decide.scenario import Scenario, as_scenario, dumps_scenario
 from . import formatting as fmt
 from . import labels
 from .report_costs import hardware_section, scratch_section
@@ -42,23 +44,25 @@ def _question(c: Comparison, s: Scenario) -> str:
     scratch = f"(c) pretraining {s.scratch.model} from scratch on {s.scratch.gpu}" if s.scratch.enabled \
         else "(c) training from scratch (disabled in this scenario)"
     targets = ", ".join(f"{k} {fmt.ms(v)}" for k, v in (("TTFT", w.ttft_target_s), ("TPOT", w.tpot_target_s)) if v)
-    return (f"Over {w.horizon_months} months, serving {fmt.count(w.requests_per_day)} requests/day in month 0 "
+    text = (f"Over {w.horizon_months} months, serving {fmt.count(w.requests_per_day)} requests/day in month 0 "
             f"(growing {w.monthly_growth:.0%} a month; {fmt.count(w.prompt_tokens)} prompt tokens of which "
             f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
             f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
             f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {h.model} fine-tuned "
             f"({h.finetune_method}) and self-hosted on {h.gpu} at {h.precision}, or {scratch}?")
+    return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
 
 
 def _recommendation(c: Comparison) -> str:
     r = c.recommendation
-    return "\n".join([f"**{r.headline}**", "", *(f"- {x}" for x in r.reasons)])
+    return "\n".join([f"**{fmt.md_inline(r.headline)}**", "", *(f"- {fmt.md_inline(x)}" for x in r.reasons)])
 
 
 def _options(c: Comparison) -> str:
     lines = [fmt.markdown_table(fmt.comparison_frame(c.table())), ""]
     for o in c.options.values():
-        lines.append(f"- **{o.label}**: {o.detail if o.available else 'not available: ' + o.reason_unavailable}")
+        text = o.detail if o.available else f"not available: {o.reason_unavailable}"
+        lines.append(f"- **{o.label}**: {fmt.md_inline(text)}")
     lines += ["", "Totals are over the horizon; p10-p90 comes from the efficiency bands (and, for training from scratch, the bands of its programme costs). "
               "'Running' is the cost per request without one-time costs; 'all-in' includes them."]
     return "\n".join(lines)
@@ -178,7 +182,7 @@ def _assumptions(c: Comparison, s: Scenario) -> str:
                          for a in c.assumptions])
     return "\n\n".join([fmt.markdown_table(rows), "Every scenario input, defaults filled in (`planner report` "
                         "also saves it as scenario.toml, so this report can be regenerated):",
-                        f"```toml\n{dumps_scenario(s).rstrip()}\n```"])
+                        fmt.fenced(dumps_scenario(s).rstrip(), "toml")])
 
 
 def _catalog_dates(s: Scenario) -> str:
@@ -199,10 +203,10 @@ def _provenance(c: Comparison, s: Scenario, sha: str | None) -> str:
         ("serving", c.serving_plan), ("serving (scratch)", c.scratch_serving_plan),
         ("fine-tuning", c.finetune), ("pretraining", c.pretrain)) if est is not None}
     lines = [f"- planner {__version__}, generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-             f"- Catalog: {_catalog_dates(s)}",
+             f"- Catalog: {fmt.md_inline(_catalog_dates(s))}",
              f"- API prices: {prices['package']} {prices['version']}, data date {prices['data_date']} "
              f"({prices['data_date_note']})" + (f"; prices as of {c.api_price.prices_as_of}" if c.api_price else ""),
-             f"- Efficiencies: {'; '.join(sorted(effs)) or 'none used'}",
+             f"- Efficiencies: {fmt.md_inline('; '.join(sorted(effs))) or 'none used'}",
              f"- Scenario sha256: `{sha}`" if sha else "- Scenario sha256: not recorded (no scenario file)",
              "- Regenerate: `planner report scenario.toml -o <folder>`"]
     return "\n".join(lines)
@@ -215,7 +219,8 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
     `samples`: Monte Carlo samples for "How sure is the recommendation?" (seeded by the scenario's `seed`).
     """
     c, s = comparison, scenario
-    sections = [(None, f"# {c.scenario}" + (f"\n\n{s.description}" if s.description else "")),
+    title = f"# {fmt.md_inline(c.scenario)}" + (f"\n\n{fmt.md_quote(s.description)}" if s.description.strip() else "")
+    sections = [(None, title),
                 ("The question", _question(c, s)), ("Recommendation", _recommendation(c)),
                 ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
                 ("How sure is the recommendation?", _confidence(c, s, chart_files, samples)),
@@ -323,9 +328,11 @@ def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathL
     only with force=True, and only if it holds nothing but an earlier report.
     """
     if not isinstance(scenario, Scenario):
-        scenario_path, scenario = scenario, load_scenario(scenario)
-    data = Path(scenario_path).read_bytes() if scenario_path is not None else dumps_scenario(scenario).encode()
-    out = Path(out_dir)
+        scenario_path, scenario = scenario, as_scenario(scenario)
+    data = files.read_text(scenario_path, "scenario file").encode() if scenario_path is not None \
+        else dumps_scenario(scenario).encode()
+    out = V.path("out_dir", out_dir)
+    V.flag("force", force)
     _check_target(out, force)
     c = compare(scenario)  # fails before anything is written
     try:

@@ -34,6 +34,8 @@ import pandas as pd
 from ..calibration.store import resolve
 from ..catalog.lookup import gpu as lookup_gpu
 from ..core.band import Band
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
@@ -49,7 +51,7 @@ from ..decide.compare import Comparison, compare
 from ..decide.costmodel import monthly_costs
 from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
 from ..decide.options import OPTIONS
-from ..decide.scenario import Scenario
+from ..decide.scenario import Scenario, as_scenario
 from ..estimate.workload import requests_per_month
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
@@ -59,10 +61,14 @@ class Engine:
     """One scenario's options as functions of arrays of input values."""
 
     def __init__(self, scenario: Scenario, comparison: Comparison | None = None):
-        s = self.scenario = scenario
+        s = self.scenario = as_scenario(scenario)
         given = parse_uncertainty(s.uncertainty)  # validate before the (slower) comparison
-        c = self.comparison = comparison or compare(s)
+        c = self.comparison = compare(s) if comparison is None else \
+            V.instance("comparison", comparison, Comparison, "a Comparison (compare(scenario)) or None")
         self.keys = tuple(k for k in OPTIONS if k in c.cost_models)
+        if not self.keys:
+            why = "; ".join(f"{o.label}: {o.reason_unavailable}" for o in c.options.values())
+            raise PlannerError(f"no option is available in this scenario, so there is nothing to vary ({why})")
         self.months = s.workload.months().astype(float)
         self.base = self._base_values()
         self.distributions = {p: given.get(p) or self._default(p) for p in INPUTS}
@@ -204,6 +210,12 @@ class Engine:
     def medians(self) -> dict[str, float]:
         return {p: float(d.ppf(0.5)) for p, d in self.distributions.items()}
 
+    def require_applicable(self, path: str) -> None:
+        """InputError when `path` has no value here (its option is unavailable, e.g. no self-hosted GPU to price)."""
+        if not np.isfinite(self.base[path]) and path not in self.uncertain:
+            raise InputError(path, "does not apply to this scenario: the option it belongs to is not available "
+                                   "(see the comparison's reasons)")
+
 
 @dataclass(frozen=True)
 class BreakEvenMonths(ResultMixin):
@@ -299,13 +311,17 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
 
     seed defaults to scenario.seed; the same seed gives identical results.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError("n", f"must be a whole number of samples >= 1, got {n!r}")
-    seed = scenario.seed if seed is None else int(seed)
+    scenario = as_scenario(scenario)
+    n = V.whole("n", n, 1, L.MAX_SAMPLES, "samples")
+    seed = scenario.seed if seed is None else V.whole("seed", seed, 0, L.MAX_SEED)
+    horizon = scenario.workload.horizon_months
+    if n * horizon > L.MAX_SAMPLE_MONTHS:
+        raise InputError("n", f"{n:,} samples x {horizon} months is {n * horizon:,} sample-months; the limit is "
+                              f"{L.MAX_SAMPLE_MONTHS:,} (about minutes of work): ask for at most "
+                              f"{L.MAX_SAMPLE_MONTHS // horizon:,} samples", value=n)
     engine = Engine(scenario, comparison)
     keys = engine.keys
-    if not keys:
-        raise PlannerError("no option is available in this scenario: nothing to sample")
+    _check_memory(n, engine)
     samples = engine.sample(n, seed)
     parts = [_chunk(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
              for i in range(0, n, CHUNK)]
@@ -323,6 +339,15 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         break_even_months={k: _break_even(ref, k, pairs) for k in keys if k != ref},
         point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
         inputs=engine.uncertain, samples_usd=totals)
+
+
+def _check_memory(n: int, engine: Engine) -> None:
+    """Refuse a run whose sample arrays (inputs, totals, $/request, crossings; twice over while joined) pass the limit."""
+    columns = len(engine.uncertain) + 2 * len(engine.keys) + len(engine.keys) * (len(engine.keys) - 1) // 2
+    need = 2 * 8 * n * columns
+    if need > L.MAX_MONTE_CARLO_BYTES:
+        raise InputError("n", f"{n:,} samples of {columns} columns need about {need / 2**30:.1f} GiB; the limit is "
+                              f"{L.MAX_MONTE_CARLO_BYTES / 2**30:.0f} GiB: ask for fewer samples", value=n)
 
 
 def _break_even(ref: str, other: str, pairs: dict) -> BreakEvenMonths:

@@ -11,14 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..core.errors import InputError, close_matches
+from ..core import limits as L
+from ..core import validate as V
+from ..core.errors import InputError, PlannerTypeError, close_matches
 from ..core.results import ResultMixin
 from ..decide.distributions import INPUTS, InputSpec
-from ..decide.scenario import Scenario
+from ..decide.scenario import Scenario, input_check
 from .montecarlo import Engine
 
 
-def _check_path(path: str) -> InputSpec:
+def _check_path(path: str, name: str = "input") -> InputSpec:
+    V.Text(L.MAX_NAME_CHARS, empty=False)(name, path)
     if path not in INPUTS:
         near = close_matches(path, INPUTS)
         raise InputError(path, "unknown input" + (f"; did you mean {', '.join(near)}?" if near else
@@ -40,8 +43,11 @@ def tornado(scenario: Scenario, inputs=None, *, comparison=None) -> pd.DataFrame
     With a single available option the "gap" is that option's total cost. `comparison`: compare(scenario)
     when the caller has it already (it is computed otherwise).
     """
+    names = None if inputs is None else _input_paths(inputs)
     engine = Engine(scenario, comparison)
-    names = list(engine.uncertain) if inputs is None else [_check_path(p).path for p in inputs]
+    names = list(engine.uncertain) if names is None else names
+    for p in names:
+        engine.require_applicable(p)
     values = _at_medians(engine, 1 + 2 * len(names))
     for i, p in enumerate(names):
         values[p][1 + 2 * i:3 + 2 * i] = engine.distributions[p].ppf([0.1, 0.9])
@@ -63,6 +69,16 @@ def tornado(scenario: Scenario, inputs=None, *, comparison=None) -> pd.DataFrame
     df.attrs.update(recommended=str(keys[rec]), runner_up=str(keys[order[1]]) if len(order) > 1 else "",
                     base_gap_usd=float(gap[0]))
     return df
+
+
+def _input_paths(inputs) -> list[str]:
+    """tornado's `inputs`: one path or a list of paths, each known."""
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    V.instance("inputs", inputs, (list, tuple, set, frozenset), "an input path or a list of them")
+    if len(inputs) > len(INPUTS):
+        raise InputError("inputs", f"lists {len(inputs)} paths; there are only {len(INPUTS)} inputs")
+    return list(dict.fromkeys(_check_path(p, "inputs").path for p in inputs))
 
 
 def _values_at(values: dict[str, np.ndarray], names: list[str], rows: slice) -> np.ndarray:
@@ -95,23 +111,35 @@ class FrontierResult(ResultMixin):
 
 
 def _default_grid(engine: Engine, path: str, n: int = 41) -> np.ndarray:
-    m = engine.medians()[path]
+    """P50/10 to 10 x P50 (fractions: P50/2 to 1.5 x P50), kept inside the input's bounds."""
+    m, check = engine.medians()[path], input_check(path)
     if INPUTS[path].domain == "fraction":
-        return np.linspace(m / 2, min(1.0, m * 1.5), n)
-    if m <= 0:
+        grid = np.linspace(m / 2, min(1.0, m * 1.5), n)
+    elif m <= 0:
         raise InputError(path, "its P50 is 0: give the frontier's values for it explicitly")
-    return np.geomspace(m / 10, m * 10, n)
+    else:
+        grid = np.geomspace(m / 10, m * 10, n)
+    return np.clip(grid, check.lo if check.lo is not None else -np.inf, check.hi if check.hi is not None else np.inf)
 
 
 def _check_values(path: str, values) -> np.ndarray:
-    v = np.asarray(values, dtype=float).ravel()
-    domain = INPUTS[path].domain
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        raise InputError(path, "frontier values must be a non-empty list of finite numbers")
-    if (domain in ("positive", "fraction") and np.any(v <= 0)) or (domain == "nonneg" and np.any(v < 0)):
-        raise InputError(path, f"frontier values must be {'>= 0' if domain == 'nonneg' else '> 0'}")
-    if domain == "fraction" and np.any(v > 1):
-        raise InputError(path, "is a fraction: frontier values must be <= 1")
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__"):
+        raise PlannerTypeError(path, f"frontier values must be a list of numbers, got {type(values).__name__}")
+    if len(values) > L.MAX_GRID_POINTS:
+        raise InputError(path, f"{len(values):,} frontier values; the limit is {L.MAX_GRID_POINTS:,}")
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError, OverflowError):
+        arr = np.asarray([], dtype=object)
+    if arr.dtype.kind not in "iuf" or arr.ndim != 1:
+        raise PlannerTypeError(path, "frontier values must be a flat list of numbers (not text, booleans or "
+                                     "integers past 64 bits)")
+    v = arr.astype(float)
+    if v.size == 0:
+        raise InputError(path, "frontier values must be a non-empty list of numbers")
+    check = input_check(path)  # the scenario field's own bounds
+    for extreme in (float(np.min(v)), float(np.max(v))):  # NaN shows up in both
+        check(path, extreme)
     return v
 
 
@@ -121,12 +149,20 @@ def frontier(scenario: Scenario, x: str = "workload.requests_per_day", y: str = 
 
     x_values, y_values default to 41 points from P50/10 to P50 x 10 (fractions: P50/2 to 1.5 P50).
     """
-    _check_path(x), _check_path(y)
+    _check_path(x, "x"), _check_path(y, "y")
     if x == y:
         raise InputError(y, "the frontier needs two different inputs")
+    xs_given = None if x_values is None else _check_values(x, x_values)
+    ys_given = None if y_values is None else _check_values(y, y_values)
+    if xs_given is not None and ys_given is not None and xs_given.size * ys_given.size > L.MAX_GRID_POINTS:
+        raise InputError("x_values", f"a {xs_given.size:,} x {ys_given.size:,} grid; the limit is "
+                                     f"{L.MAX_GRID_POINTS:,} points")
     engine = Engine(scenario, comparison)
-    xs = _check_values(x, _default_grid(engine, x) if x_values is None else x_values)
-    ys = _check_values(y, _default_grid(engine, y) if y_values is None else y_values)
+    engine.require_applicable(x), engine.require_applicable(y)
+    xs = _check_values(x, _default_grid(engine, x)) if xs_given is None else xs_given
+    ys = _check_values(y, _default_grid(engine, y)) if ys_given is None else ys_given
+    if xs.size * ys.size > L.MAX_GRID_POINTS:
+        raise InputError("x_values", f"a {xs.size:,} x {ys.size:,} grid; the limit is {L.MAX_GRID_POINTS:,} points")
     xx, yy = np.meshgrid(xs, ys)  # (ny, nx)
     values = _at_medians(engine, xx.size)
     values[x], values[y] = xx.ravel(), yy.ravel()

@@ -1,0 +1,74 @@
+"""The estimates a comparison needs (fine-tuning, pretraining, serving), memoized by what they depend on.
+
+A dashboard change of traffic does not move the training estimates (a layout search each, ~0.1 s),
+a change of staff or prices does not move the serving plan (a simulated search), and one comparison
+asks for the same serving plan up to three times (the self-hosted option, the prompt trade, a
+scratch model served like it). Each is keyed by the option's frozen fields it reads, the resolved
+model spec (an uploaded config registered again under the same name is another key) and the
+calibration in use. Results are frozen; errors are not cached.
+"""
+from __future__ import annotations
+
+import functools
+
+from ..calibration.store import loaded_profiles
+from ..catalog.lookup import gpu as lookup_gpu
+from ..catalog.lookup import model as lookup_model
+from ..estimate.finetuning import FinetuningEstimate, finetuning
+from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
+from ..estimate.serving import ServingPlan, serving
+from ..estimate.workload import Workload
+
+
+def calibration_key() -> tuple:
+    """What an estimate's efficiencies depend on besides its arguments: the calibration profiles in use."""
+    return tuple(sorted((k, p.source, p.results_file, p.date_utc) for k, p in loaded_profiles().items()))
+
+
+def _gpu(name: str, usd_per_gpu_hour: float | None):
+    return name if usd_per_gpu_hour is None else lookup_gpu(name).with_price(usd_per_gpu_hour)
+
+
+def finetune_estimate(h, usd_per_gpu_hour: float | None = None) -> FinetuningEstimate | None:
+    """The fine-tune `h` (a SelfHostOption) asks for, on its GPU at `usd_per_gpu_hour` (None: the catalog's price)."""
+    if h.finetune_method == "none":
+        return None
+    key = (h.gpu, usd_per_gpu_hour, h.finetune_method, h.finetune_tokens, h.finetune_epochs)
+    return _finetune(key, lookup_model(h.model), calibration_key())
+
+
+def pretrain_estimate(model: str, gpu: str, usd_per_gpu_hour: float | None, tokens: float, n_gpus: int | None,
+                      prep_months: float, staffing: Staffing) -> PretrainingEstimate:
+    """The final pretraining run of `model` on `tokens` (see estimate/pretraining.py)."""
+    key = (gpu, usd_per_gpu_hour, tokens, n_gpus, prep_months, staffing)
+    return _pretrain(key, lookup_model(model), calibration_key())
+
+
+def serving_plan(h, model: str, workload: Workload, usd_per_gpu_hour: float | None = None) -> ServingPlan:
+    """The plan for `model` served as `h` says at `usd_per_gpu_hour` (a scratch model is served on the self-host
+    settings); None: `h`'s quote, else the catalog's price."""
+    usd = h.usd_per_gpu_hour if usd_per_gpu_hour is None else usd_per_gpu_hour
+    key = (h.gpu, usd, h.precision, h.engine, h.kv_cache_dtype, h.tensor_parallel, h.max_batch_size,
+           h.latency_percentile, h.utilization_ceiling, h.min_replicas)
+    return _serving(key, lookup_model(model), workload, calibration_key())
+
+
+@functools.lru_cache(maxsize=64)
+def _finetune(key: tuple, spec, calibration: tuple) -> FinetuningEstimate:
+    gpu, usd, method, tokens, epochs = key
+    return finetuning(model=spec, gpu=_gpu(gpu, usd), method=method, tokens=tokens, epochs=epochs)
+
+
+@functools.lru_cache(maxsize=64)
+def _pretrain(key: tuple, spec, calibration: tuple) -> PretrainingEstimate:
+    gpu, usd, tokens, n_gpus, prep_months, staffing = key
+    return pretraining(model=spec, gpu=_gpu(gpu, usd), tokens=tokens, n_gpus=n_gpus, prep_months=prep_months,
+                       staffing=staffing)
+
+
+@functools.lru_cache(maxsize=128)
+def _serving(key: tuple, spec, workload: Workload, calibration: tuple) -> ServingPlan:
+    gpu, usd, precision, engine, kv, tp, max_batch, percentile, ceiling, min_replicas = key
+    return serving(model=spec, gpu=_gpu(gpu, usd), precision=precision, workload=workload, engine=engine,
+                   kv_cache_dtype=kv, tensor_parallel=tp, max_batch_size=max_batch, latency_percentile=percentile,
+                   utilization_ceiling=ceiling, min_replicas=min_replicas)

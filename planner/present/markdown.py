@@ -1,0 +1,47 @@
+"""What users typed, made inert in Markdown: names, reasons and descriptions go into reports as text.
+
+HTML is escaped (an `<img onerror=...>` in a scenario name stays text), and nothing a user typed can
+open a heading, list, table, link, code span or fence: the report's structure is the planner's own.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")  # what could open an HTML tag or comment ("<0.1%" cannot)
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+
+
+def md_cell(x) -> str:
+    """A table cell: no HTML, no cell break, one line (names in cells may be the user's)."""
+    text = _ENTITY.sub("&amp;", _TAG.sub("&lt;", str(x)))
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+_INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]|"})
+_LINE_START = re.compile(r"^(\s*)([#>+=~-])")
+_LINE_START_NUMBER = re.compile(r"^(\s*)(\d+)([.)])")
+
+
+def md_inline(text) -> str:
+    """User text (a name, a reason quoting one) inside a Markdown line: HTML escaped (<, >, &), no
+    emphasis, links, code or table cells, on one line."""
+    return html.escape(" ".join(str(text).split()), quote=False).translate(_INLINE)
+
+
+def fenced(text: str, info: str = "") -> str:
+    """A fenced code block longer than any run of backticks inside, so the text cannot close it."""
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def md_quote(text: str) -> str:
+    """User text of several lines (a description) as a blockquote that cannot start a heading,
+    list, table, fence or HTML block: every line quoted, its line-start markers escaped."""
+    out = []
+    for line in str(text).split("\n"):
+        s = html.escape(line.rstrip(), quote=False).translate(_INLINE)
+        s = _LINE_START_NUMBER.sub(r"\1\2\\\3", _LINE_START.sub(r"\1\\\2", s))
+        out.append(f"> {s}" if s.strip() else ">")
+    return "\n".join(out)

@@ -1,0 +1,79 @@
+"""A fresh machine has what the code imports: every third-party import is declared in pyproject.toml,
+and CI runs the README's own install-and-test command (this test keeps .ci/run and the README in step)."""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCANNED = ["planner", "benchmarks", "dashboard", "app.py", "tests", "scripts"]
+
+
+def _local_names() -> set[str]:
+    """Top-level names the checkout provides itself: its packages and the modules beside the scanned files."""
+    names = {"planner", "benchmarks", "dashboard", "app", "tests", "__future__"}
+    for folder in ("tests", "scripts"):
+        names |= {p.stem for p in (ROOT / folder).glob("*.py")}
+    return names
+
+
+def third_party_imports() -> dict[str, set[str]]:
+    """Top-level module -> the files importing it (absolute imports only; stdlib and the checkout left out)."""
+    local, out = _local_names(), {}
+    for entry in SCANNED:
+        path = ROOT / entry
+        for f in [path] if path.is_file() else sorted(path.rglob("*.py")):
+            for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for top in {n.split(".")[0] for n in names} - local - set(sys.stdlib_module_names):
+                    out.setdefault(top, set()).add(str(f.relative_to(ROOT)))
+    return out
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared() -> set[str]:
+    """Distribution names in [project] dependencies and every optional extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    reqs = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    return {_normal(re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0]) for r in reqs}
+
+
+def test_every_third_party_import_is_declared():
+    dists, have = packages_distributions(), declared()
+    missing = {}
+    for module, files in sorted(third_party_imports().items()):
+        provided_by = {_normal(d) for d in dists.get(module, [])}
+        if not provided_by & have:
+            missing[module] = (sorted(provided_by) or ["(not installed)"], sorted(files)[:3])
+    assert not missing, f"imported but not declared in pyproject.toml (module: distribution, files): {missing}"
+
+
+def test_the_scan_sees_the_known_dependencies():
+    found = third_party_imports()
+    assert {"numpy", "scipy", "pandas", "streamlit", "torch", "hypothesis"} <= set(found)
+
+
+def readme_command() -> str:
+    """The README's test command: the second line of its first code block."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```[a-z]*\n(.*?)```", text, re.S).group(1)
+    return block.splitlines()[1]
+
+
+def test_ci_runs_the_readme_command_as_written():
+    line = readme_command()
+    assert line.startswith("bash scripts/test.sh"), line
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python3 -m venv" in ci and "readme_command" in ci and "python -m benchmarks --quick --out" in ci
