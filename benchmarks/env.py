@@ -47,6 +47,7 @@ def environment(device: str | Accel, dtype: torch.dtype) -> dict:
         "device_name": accel.name(),
         "cpu_model": cpu_model(),
         "cpu_cores": os.cpu_count(),
+        "cpu_isa": torch.backends.cpu.get_cpu_capability(),  # a VM moved to another host type shows here
         "torch": torch.__version__,
         "python": platform.python_version(),
         "dtype": str(dtype).removeprefix("torch."),

@@ -36,6 +36,14 @@ def test_half_rows_halve_the_rate_of_a_gemm_that_many_rows_tall():
     assert rate == pytest.approx(0.5 * PEAK * 0.6)
 
 
+def test_one_row_is_a_gemv_without_tile_fill_and_two_rows_pay_it():
+    # A CPU-like device: compute slow enough that the tile fill of 64 rows would dominate one row.
+    k = dataclasses.replace(KERN, peak_flops_per_s=1e11, peak_bytes_per_s=2e10, gemm_half_rows=64.0)
+    memory = (4096 * 4096 + 2 * 4096) * 2 / (2e10 * 0.7)
+    assert perf.gemm_s(1, 4096, 4096, k, NUM) == pytest.approx(memory)
+    assert perf.gemm_s(2, 4096, 4096, k, NUM) == pytest.approx(2 * 4096**2 * (2 + 64) / (1e11 * 0.6))
+
+
 def _decode_by_hand(batch: int, keys: int) -> float:
     """Llama-2-7B decode step on KERN: every GEMM memory-bound, attention reads K/V, fused element-wise."""
     layer = [(4096, 4096)] * 4 + [(11008, 4096), (11008, 4096), (4096, 11008)]

@@ -26,6 +26,11 @@ from ..core.errors import PlannerError
 Z90 = 1.2816  # a normal's p90 in standard deviations: residual spread -> p10/p90 of a rate
 MAX_MEDIAN_RESIDUAL = 0.15  # refuse a fit whose typical point is off by more than ~16%
 MAX_RESIDUAL = 0.60  # ... or any point by more than ~80% (log scale)
+# The model is piecewise (the slower of a compute and a memory term per kernel), so the Jacobian is
+# taken by finite differences 1% wide, across the kinks; with scipy's default step (~1e-8) the
+# solver stopped at a kink with points 2-4x off (measured on a 2-core VM's calibration points).
+DIFF_STEP = 1e-2
+STARTS = (1.0, 0.3, 3.0)  # the starting rates times each factor; the fit with the lowest cost wins
 
 
 class FitError(PlannerError):
@@ -59,12 +64,15 @@ class FittedRates:
 
 def robust_fit(residual, params: list[Param], labels: list[str]) -> FittedRates:
     """Fit `params` so that residual(x) (log predicted / measured per point, then any prior terms)
-    is small: bounded least squares with a soft-L1 loss. FitError past physics or far off."""
+    is small: bounded least squares with a soft-L1 loss, from a few starts (the lowest cost wins).
+    FitError past physics or far off."""
     scale = np.array([pr.scale for pr in params])
-    u0 = [min(max(pr.start, pr.low), pr.high) / pr.scale for pr in params]
-    bounds = ([pr.low / pr.scale for pr in params], [pr.high / pr.scale for pr in params])
-    fit = least_squares(lambda u: residual(u * scale), u0, bounds=bounds, loss="soft_l1", f_scale=0.05)
-    x = fit.x * scale
+    low, high = np.array([pr.low for pr in params]) / scale, np.array([pr.high for pr in params]) / scale
+    start = np.clip([pr.start / pr.scale for pr in params], low, high)
+    fits = [least_squares(lambda u: residual(u * scale), np.clip(start * f, low, high), bounds=(low, high),
+                          loss="soft_l1", f_scale=0.05, diff_step=DIFF_STEP, ftol=1e-10, xtol=1e-10, gtol=1e-10)
+            for f in STARTS]
+    x = min(fits, key=lambda f: f.cost).x * scale
     x = _release_unpinned(residual, params, x)
     resid = np.asarray(residual(x))[: len(labels)]
     spread = float(1.4826 * np.median(np.abs(resid - np.median(resid))))

@@ -88,10 +88,15 @@ class Numerics:
 def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
     """One (rows x k) @ (k x n) GEMM with stored weights (n x k): overhead + max(compute, memory).
 
+    Compute follows Hockney's half-performance length: (rows + gemm_half_rows) rows' worth of
+    FLOPs. One row is a matrix-vector product, which BLAS libraries run as a streaming GEMV
+    kernel rather than a tiled GEMM (cuBLAS and oneDNN both dispatch it so), so it pays no tile fill.
+
     Quantised weights stream at `weight_stream_factor` x the dense rate (dequantisation in the
     kernel: gpt-fast's int8/int4 decode reaches 52%/42% of peak bandwidth where bf16 reaches 69%)."""
     rows = np.asarray(rows, dtype=float)
-    compute = 2.0 * n * k * (rows + kern.gemm_half_rows) / (kern.peak_flops_per_s * kern.gemm_efficiency)
+    tile_fill = np.where(rows > 1.0, kern.gemm_half_rows, 0.0)  # one row: a GEMV, streamed, no tile to fill
+    compute = 2.0 * n * k * (rows + tile_fill) / (kern.peak_flops_per_s * kern.gemm_efficiency)
     moved = n * k * num.weight_bytes + (rows * k + rows * n) * num.activation_bytes
     stream = kern.peak_bytes_per_s * kern.memory_efficiency * kern.weight_stream_factor
     memory = moved / stream + n * kern.gemm_row_overhead_s
