@@ -17,6 +17,7 @@ from planner.catalog.specs import KV_CACHE_DTYPES as _KV_DTYPES
 from planner.core import files
 from planner.core.errors import PlannerError
 from planner.core.limits import MAX_FILE_BYTES
+from planner.decide.scenario import input_check
 from planner.decide.sections import FINETUNE_METHODS as _METHODS
 from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
 
@@ -31,9 +32,6 @@ KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
 PERCENTILES = ("p50", "p90", "p99")
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
-_SECTIONS = {"workload": planner.Workload, "api": planner.ApiOption, "self_host": planner.SelfHostOption,
-             "scratch": planner.ScratchOption, "costs": planner.Costs, "flags": planner.Flags,
-             "hardware": planner.Hardware, "programme": planner.Programme}
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
 TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
                   "tokens": "a number of tokens (billions)", "tokens_per_param": "tokens per parameter"}
@@ -90,7 +88,7 @@ def bounds(key: str) -> tuple[float, float]:
     """The widget's (min, max): its scenario field's bounds (planner/core/limits.py) in the widget's unit,
     so every value a scenario may hold can be shown, and none past the bounds can be typed."""
     f = next(f for f in FIELDS if f.key == key)
-    check = next(d.metadata["check"] for d in dataclasses.fields(_SECTIONS[f.section]) if d.name == f.name)
+    check = input_check(f"{f.section}.{f.name}")
     if f.kind is int:
         return check.lo, check.hi
     return (check.lo or 0.0) * f.scale, check.hi * f.scale

@@ -44,9 +44,6 @@ from .estimates import pretrain_estimate
 from .sourcing import GpuRate, gpu_rate
 
 TOKEN_POLICIES = ("match", "chinchilla")
-_PROGRAMME = ("ablation_fraction", "failed_run_fraction", "data_acquisition_usd", "data_pipeline_gpu_hours_per_ttok",
-              "data_engineers", "post_training_compute_fraction", "post_training_data_usd", "post_training_months",
-              "evaluation_months")
 
 
 def _knob(doc: str):
@@ -77,6 +74,9 @@ class Programme:
         given = getattr(self, name)
         return (Band.point(float(given)), f.unit, "scenario [programme]") if given is not None else (
             f.value, f.unit, str(f.source))
+
+
+_PROGRAMME = tuple(f.name for f in dataclasses.fields(Programme))  # each a band in data/programme.toml
 
 
 def _number(x) -> bool:

@@ -74,9 +74,14 @@ MEASURED_PEAK_HEADROOM = 1.25
 MEASURED_STREAM_HEADROOM = 1.5
 
 
+def _caps(measured_peaks: bool) -> tuple[float, float]:
+    """Upper bounds of (GEMM efficiency, streaming efficiency) over the device's peaks."""
+    return (MEASURED_PEAK_HEADROOM, MEASURED_STREAM_HEADROOM) if measured_peaks else (1.0, 1.0)
+
+
 def _params(measured_peaks: bool, has_models: bool, has_gemms: bool) -> list[Param]:
-    high = MEASURED_PEAK_HEADROOM if measured_peaks else 1.0
-    out = [Param("memory", 1e-3, MEASURED_STREAM_HEADROOM if measured_peaks else 1.0, 0.3, True)]
+    high, stream_high = _caps(measured_peaks)
+    out = [Param("memory", 1e-3, stream_high, 0.3, True)]
     if has_gemms:
         out += [Param("gemm_micro", 1e-3, high, 0.7, True), Param("gemm_half_rows", 0.0, 4096.0, 16.0, True, 16.0),
                 Param("gemm_overhead_s", 0.0, 1e-3, 1e-6, False, 1e-6),
@@ -130,13 +135,12 @@ def fit_efficiencies(profile: CalibrationProfile, doc: dict, *, time_key: str = 
 
 
 def _efficiencies(profile: CalibrationProfile, rates, elementwise: float, has_models: bool) -> Efficiencies:
-    measured = profile.gpu is None
-    v, cap = rates.values, MEASURED_PEAK_HEADROOM if measured else 1.0
+    v, (cap, stream_cap) = rates.values, _caps(profile.gpu is None)
     gemm = rates.band("gemm" if has_models else "gemm_micro", cap)
     source = f"calibration: {profile.device_name} ({os.path.basename(profile.results_file)}, {profile.date_utc[:10]})"
     fitted = f"{source}; fitted over {profile.peak_source}, spread {rates.spread:.1%}"
     return Efficiencies(
-        gemm=gemm, memory=rates.band("memory", MEASURED_STREAM_HEADROOM if measured else 1.0), attention=gemm, elementwise=elementwise,
+        gemm=gemm, memory=rates.band("memory", stream_cap), attention=gemm, elementwise=elementwise,
         gemm_half_rows=v.get("gemm_half_rows", DEFAULTS.gemm_half_rows), gemm_overhead_s=v.get("gemm_overhead_s", 0.0),
         gemm_row_overhead_s=v.get("gemm_row_overhead_s", 0.0),
         layer_overhead_s=v.get("layer_overhead_s", 0.0), train_layer_overhead_s=v.get("train_layer_overhead_s", 0.0),
