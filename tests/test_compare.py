@@ -63,7 +63,7 @@ def test_vectorized_sweep_equals_pointwise():
 
 def test_at_scenario_traffic_sweep_equals_compare():
     c = planner.compare(BASE)
-    sweep = c.cost_vs_traffic([BASE.workload.requests_per_day])
+    sweep = c.cost_vs_traffic(BASE.workload.requests_per_day)
     for o in c.options.values():
         # compare()'s p50 total is the same function evaluated at the scenario's own traffic.
         assert sweep.iloc[0][o.label] == pytest.approx(o.total_usd.p50, rel=1e-9)
@@ -74,7 +74,7 @@ def test_at_scenario_traffic_sweep_equals_compare():
 def test_more_traffic_never_costs_less(r1, r2):
     c = planner.compare(BASE)
     lo, hi = sorted((r1, r2))
-    sweep = c.cost_vs_traffic([lo, hi])
+    sweep = c.cost_vs_traffic(np.array([lo, hi]))
     assert (sweep.iloc[1] >= sweep.iloc[0] - 1e-6).all()
 
 

@@ -1,8 +1,9 @@
 """Fuzz every boundary with malformed and extreme input: only PlannerError may escape, fast.
 
 Boundaries: scenario TOML text, scenario dicts, Hugging Face config.json text and dicts, the
-public API's keyword arguments, the command line and the dashboard's upload handlers,
-10,000 inputs together. Every call must finish within fuzzing.CALL_LIMIT_S (a hang guard);
+public API's keyword arguments, the methods on the objects it returns (`Comparison.cost_vs_traffic`,
+`ApiPrice.cost_usd`, ...: every one that takes arguments, enumerated by walking the results),
+the command line and the dashboard's upload handlers, 12,000 inputs together. Every call must finish within fuzzing.CALL_LIMIT_S (a hang guard);
 a result that comes back must hold no NaN, inf or negative cost; each test asserts it ran
 its whole budget, so generation cannot shrink silently.
 
@@ -14,23 +15,30 @@ with the cheap generators below; a failure names the boundary and the input.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import inspect
 import io
 import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import planner
 from dashboard import state as S
-from fuzzing import COUNTS, nasty, check_result, fuzz_settings, time_limit
+from fuzzing import COUNTS, NASTY, nasty, check_result, fuzz_settings, time_limit
+from planner.calibration.profiles import CalibrationProfile
 from planner.calibration.store import reset
 from planner.estimate.calibrated import use_results
 from planner.catalog.hf_config import parse_config_text
 from planner.core.errors import PlannerError, show
+from planner.decide.distributions import Distribution
 from planner.decide.scenario import scenario_from_dict, scenario_to_dict
+from planner.estimate.serving import latency_curve, monthly_cost_usd_for, replicas_for
 from planner.present.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +50,8 @@ BASE_DICT = scenario_to_dict(BASE)
 COMPARISON = planner.compare(BASE)
 BATCH = 40  # inputs per Hypothesis example
 # How many inputs each boundary gets (10,000 together); the test of each asserts its count.
-BUDGET = {"scenario_toml": 2000, "scenario_dict": 2000, "hf_config": 2000, "api": 2000, "cli": 1000, "uploads": 1000}
+BUDGET = {"scenario_toml": 2000, "scenario_dict": 2000, "hf_config": 2000, "api": 2000, "methods": 2000, "cli": 1000,
+          "uploads": 1000}
 
 
 def _run(boundary: str, make, call, check=check_result) -> None:
@@ -226,6 +235,122 @@ def test_public_api_keyword_arguments():
     _run("api", api_call, _call)
 
 
+# ---- the methods on returned objects ----
+
+SELF_HOST_MODEL = COMPARISON.cost_models["self_host"]
+PROFILE = CalibrationProfile("cpu", None, "cpu", "float32", "fuzz.json", "2026-12-07", 1e12, 1e11, "fuzz", {}, None,
+                             None, None, None, None)
+UNIFORM = Distribution("uniform", low=1.0, mode=1.5, high=2.0)
+LOGNORMAL = Distribution("lognormal", median=2.0, sigma=0.5)
+# "Class.method" -> (bound method, valid keyword arguments); test_every_method_with_arguments_is_fuzzed keeps it whole.
+METHODS = {
+    "Comparison.cost_vs_traffic": (COMPARISON.cost_vs_traffic, dict(requests_per_day=np.array([1e3, 1e5]))),
+    "ApiPrice.cost_usd": (COMPARISON.api_price.cost_usd, dict(input_tokens=500, output_tokens=200,
+                                                              cached_input_tokens=100, batch=False)),
+    "serving.replicas_for": (replicas_for, dict(plan=COMPARISON.serving_plan, peak_rps=2.0, quantile="p90")),
+    "serving.monthly_cost_usd_for": (monthly_cost_usd_for, dict(plan=COMPARISON.serving_plan, peak_rps=np.ones(3),
+                                                                quantile="p50")),
+    "GPUSpec.with_price": (planner.gpu("H100 SXM").with_price, dict(usd_per_gpu_hour=2.5)),
+    "GPUSpec.peak": (planner.gpu("H100 SXM").peak, dict(dtype="bf16")),
+    "CalibrationProfile.gpu_spec": (PROFILE.gpu_spec, dict(usd_per_hour=1.0)),
+    "Band.contains": (planner.Band(1.0, 2.0, 3.0).contains, dict(value=2.5)),
+    "Band.map": (planner.Band(1.0, 2.0, 3.0).map, dict(fn=float)),
+    # a Band is a value, not a result: +-inf is allowed (an unavailable option costs inf), so only errors are checked
+    "Band.point": (lambda **kw: planner.Band.point(**kw) and None, dict(value=2.0)),
+    "Band.from_samples": (planner.Band.from_samples, dict(samples=np.arange(10.0))),
+    "ApiCostModel.monthly_usd": (COMPARISON.bridge.monthly_usd, dict(requests_per_month=3e5)),
+    "FleetCostModel.replicas": (SELF_HOST_MODEL.replicas, dict(peak_rps=np.array([0.5, 5.0]))),
+    "FleetCostModel.gpus": (SELF_HOST_MODEL.gpus, dict(requests_per_month=3e5, peak_to_mean=2.0)),
+    "FleetCostModel.busy_gpus": (SELF_HOST_MODEL.busy_gpus, dict(requests_per_month=3e5)),
+    "FleetCostModel.monthly_usd": (SELF_HOST_MODEL.monthly_usd, dict(requests_per_month=3e5, peak_to_mean=2.0)),
+    "Distribution.point": (Distribution.point, dict(value=1.0, source="fuzz")),
+    "Distribution.sample": (UNIFORM.sample, dict(rng=np.random.default_rng(0), n=100)),
+    "Distribution.ppf": (lambda **kw: (UNIFORM.ppf(**kw), LOGNORMAL.ppf(**kw)), dict(q=0.3)),
+    "Hardware.fact": (planner.Hardware().fact, dict(name="usd_per_kwh")),
+    "Programme.band": (planner.Programme().band, dict(name="ablation_fraction")),
+    "TrainingLayout.micro_steps": (planner.TrainingLayout(tp=2, dp=4).micro_steps, dict(global_batch=64)),
+    **{f"Workload.{m}": (getattr(BASE.workload, m), dict(month_index=np.arange(3)))
+       for m in ("growth_factor", "requests_per_month", "tokens_per_month", "peak_rps_for")},
+    "Scenario.replace": CALLS["scenario_replace"],
+    "Workload.with_": CALLS["workload_with"],
+}
+SLOW = {"serving.latency_curve"}  # one simulation per load (~10 ms): fuzzed over every nasty value below instead
+
+
+def method_call(rnd):
+    name = rnd.choice(sorted(METHODS))
+    fn, kw = METHODS[name]
+    kw = dict(kw)
+    for _ in range(rnd.randint(1, 2)):
+        kw[rnd.choice([*kw, "unknown"] if rnd.random() < 0.05 else list(kw))] = nasty(rnd)
+    return name, fn, kw
+
+
+def _frames_as_arrays(result):
+    """check_result walks dataclasses, dicts, sequences and arrays: a DataFrame (of costs) becomes its arrays."""
+    if isinstance(result, pd.DataFrame):
+        return {"index": result.index.to_numpy(dtype=float),
+                **{f"{c}_usd": result[c].to_numpy(dtype=float) for c in result.columns}}
+    return result
+
+
+def test_methods_on_returned_objects():
+    _run("methods", method_call, lambda x: _frames_as_arrays(_call(x)))
+
+
+@pytest.mark.parametrize("loads", range(len(NASTY)))
+def test_latency_curve_loads(loads):
+    """latency_curve simulates each load: every nasty value once (its plan argument is checked by the table above)."""
+    x = NASTY[loads]
+    try:
+        with time_limit(f"latency_curve on {show(x)}"):
+            frame = latency_curve(COMPARISON.serving_plan, x)
+    except PlannerError:
+        return
+    check_result(frame.to_numpy(dtype=float))
+
+
+def _reachable_types() -> set[type]:
+    """Every planner class whose instances the public API returns, found by walking results' fields."""
+    found, seen = set(), set()
+    stack = [COMPARISON, BASE, planner.gpu("H100 SXM"), planner.model("Llama-3.1-8B"), PROFILE, planner.Hardware(),
+             planner.monte_carlo(BASE, n=100, seed=1, comparison=COMPARISON), planner.Programme(),
+             planner.TrainingLayout(), planner.DEFAULT_EFFICIENCIES]
+    for name in ("inference_speed", "pretraining", "finetuning", "max_throughput", "training_memory", "staffing",
+                 "pretraining_scaling", "frontier", "tornado", "hosted_finetune_price"):
+        fn, kw = CALLS[name]
+        stack.append(fn(**kw))
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if type(o).__module__.startswith("planner."):
+            found.add(type(o))
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            stack += [getattr(o, f.name) for f in dataclasses.fields(o)]
+        elif isinstance(o, dict):
+            stack += list(o.values())
+        elif isinstance(o, (list, tuple)):
+            stack += list(o[:100])
+    return found
+
+
+def test_every_method_with_arguments_is_fuzzed():
+    """A new method that takes arguments on a returned object must join METHODS (so the fuzz reaches it)."""
+    types, missing = _reachable_types(), set()
+    assert {"Comparison", "ApiPrice", "ServingPlan", "GPUSpec", "ModelSpec", "FleetCostModel", "Distribution",
+            "MonteCarloResult", "PretrainingEstimate"} <= {t.__name__ for t in types}  # the walk reaches them
+    for t in types:
+        for name, member in inspect.getmembers(t):
+            if name.startswith("_") or isinstance(inspect.getattr_static(t, name), property) or not callable(member):
+                continue
+            params = [p for p in inspect.signature(member).parameters if p not in ("self", "cls")]
+            if params and f"{t.__name__}.{name}" not in METHODS:
+                missing.add(f"{t.__name__}.{name}")
+    assert not missing, f"methods taking arguments that the fuzz does not reach: {sorted(missing)}"
+
+
 @pytest.mark.parametrize("path", ["/dev/zero", "a\x00b", 3, b"x", "", "x" * 5000, "/nonexistent/x.json"])
 def test_calibration_paths_are_checked_before_reading(path, tmp_path):
     with pytest.raises(PlannerError):
@@ -303,5 +428,5 @@ def test_dashboard_upload_handlers():
     _run("uploads", upload, _upload, check=None)
 
 
-def test_the_fuzz_budget_is_ten_thousand():
-    assert sum(BUDGET.values()) >= 10_000 and all(n % BATCH == 0 for n in BUDGET.values())
+def test_the_fuzz_budget_is_twelve_thousand():
+    assert sum(BUDGET.values()) >= 12_000 and all(n % BATCH == 0 for n in BUDGET.values())

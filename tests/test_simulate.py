@@ -119,6 +119,6 @@ def test_serving_can_turn_chunked_prefill_off_and_the_curve_follows_the_plan():
         plan = planner.serving(model="Llama-3.1-8B", gpu="A100 80GB SXM", workload=w, tensor_parallel=1,
                                chunked_prefill=chunked)  # vLLM on an A100: 2048-token chunks
         assert plan.chunked_prefill is chunked
-        at_peak = latency_curve(plan, [plan.load_latency.requests_per_s]).iloc[0]
+        at_peak = latency_curve(plan, plan.load_latency.requests_per_s).iloc[0]
         assert at_peak["tpot_p90_s"] == pytest.approx(plan.load_latency.tpot_s["p90"])
         assert at_peak["ttft_p99_s"] == pytest.approx(plan.load_latency.ttft_s["p99"])

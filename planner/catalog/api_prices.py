@@ -31,9 +31,10 @@ from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
 
 from ..core import limits as L
 from ..core import validate as V
-from ..core.errors import PlannerError, UnknownNameError
+from ..core.errors import InputError, PlannerError, UnknownNameError
 from ..core.provenance import Source
 
+_TOKEN_COUNTS = V.Many(V.Real(0.0, L.MAX_TOKENS, unit="tokens"))
 _BATCH = {"processing": "batch"}  # genai-prices' price context for batch-API variants
 # First-party vendors, tried in this order when a model is listed by several providers
 # and genai-prices' own model-name rule (claude -> anthropic, ...) names none of them.
@@ -61,15 +62,15 @@ class ApiPrice:
     source: str
     overridden: tuple[str, ...] = ()
 
+    @V.checked(input_tokens=_TOKEN_COUNTS, output_tokens=_TOKEN_COUNTS, cached_input_tokens=_TOKEN_COUNTS,
+               batch=V.Flag())
     def cost_usd(self, input_tokens, output_tokens, cached_input_tokens=0, batch: bool = False):
-        """USD for these token counts; numpy arrays broadcast (float back for scalars)."""
-        i = np.asarray(input_tokens, dtype=float)
-        o = np.asarray(output_tokens, dtype=float)
-        c = np.asarray(cached_input_tokens, dtype=float)
-        if not all(np.all(np.isfinite(x) & (x >= 0)) for x in (i, o, c)):
-            raise PlannerError("token counts must be finite and >= 0")
+        """USD for these token counts: numbers, or numpy arrays that broadcast (float back for numbers)."""
+        V.broadcast("input_tokens, output_tokens and cached_input_tokens", input_tokens, output_tokens,
+                    cached_input_tokens)
+        i, o, c = (np.asarray(x, dtype=float) for x in (input_tokens, output_tokens, cached_input_tokens))
         if np.any(c > i):
-            raise PlannerError("cached_input_tokens is part of input_tokens, so it cannot exceed it")
+            raise InputError("cached_input_tokens", "is part of input_tokens, so it cannot exceed it")
         in_p, out_p = self.input_usd_per_mtok, self.output_usd_per_mtok
         # No cache-read price in the data: cached tokens are billed as ordinary input.
         cached_p = self.cached_input_usd_per_mtok if self.cached_input_usd_per_mtok is not None else in_p

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.provenance import Source
 
@@ -175,8 +177,8 @@ class GPUSpec:
     def __post_init__(self):
         for name in ("memory_bytes", "memory_bytes_per_s", "usd_per_gpu_hour"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or v <= 0:
-                raise InputError(f"gpu {self.name!r} field {name}", f"must be > 0, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):  # NaN fails too
+                raise InputError(f"gpu {self.name!r} field {name}", f"must be a finite number > 0, got {v!r}")
         if not self.peak_flops:
             raise InputError(f"gpu {self.name!r} field peak_flops", "needs at least one dtype")
         if self.link_kind not in ("", *LINK_KINDS):
@@ -187,6 +189,7 @@ class GPUSpec:
         if not isinstance(self.scale_out_bytes_per_s, (int, float)) or self.scale_out_bytes_per_s < 0:
             raise InputError(f"gpu {self.name!r} field scale_out_bytes_per_s", f"must be >= 0, got {self.scale_out_bytes_per_s!r}")
 
+    @V.checked(dtype=V.Text(empty=False))
     def peak(self, dtype: str) -> float:
         """Dense peak FLOP/s (OP/s for int8) for `dtype`; a clear error if unsupported."""
         try:
@@ -195,8 +198,9 @@ class GPUSpec:
             have = ", ".join(sorted(self.peak_flops))
             raise PlannerError(f"{self.name} has no {dtype} tensor-core support (it has: {have})") from None
 
+    @V.checked(usd_per_gpu_hour=V.Real(0.0, L.MAX_USD_PER_GPU_HOUR, lo_open=True, unit="$/GPU-hour"))
     def with_price(self, usd_per_gpu_hour: float) -> GPUSpec:
-        """The same GPU at another price (a cloud quote, a reserved rate)."""
+        """The same GPU at another price (a cloud quote, a reserved rate), in (0, MAX_USD_PER_GPU_HOUR]."""
         from dataclasses import replace
         return replace(self, usd_per_gpu_hour=usd_per_gpu_hour)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import validate as V
 from .errors import InputError, PlannerTypeError, show
 
 
@@ -40,12 +41,15 @@ class Band:
                 raise InputError("Band", f"percentiles out of order: {vals}")
 
     @classmethod
+    @V.checked()  # the value is checked as p10, p50 and p90 (infinities allowed: an unavailable option costs inf)
     def point(cls, value: float) -> Band:
         """A certain value: all three percentiles equal."""
         return cls(value, value, value)
 
     @classmethod
+    @V.checked(samples=V.Many(V.Real(), max_size=2**31))  # a Monte Carlo's totals: any finite numbers
     def from_samples(cls, samples) -> Band:
+        """The 10th, 50th and 90th percentiles of `samples` (a number or a numpy array, NaN and inf refused)."""
         p10, p50, p90 = np.percentile(np.asarray(samples, dtype=float), [10, 50, 90])
         return cls(float(p10), float(p50), float(p90))
 
@@ -78,10 +82,16 @@ class Band:
     def __rtruediv__(self, other: float) -> Band:
         return Band(*sorted((other / self.p90, other / self.p50, other / self.p10)))
 
+    @V.checked(fn=V.Func())
     def map(self, fn) -> Band:
         """Apply a monotone function to each percentile (increasing or decreasing)."""
-        return Band(*sorted((fn(self.p10), fn(self.p50), fn(self.p90))))
+        vals = (fn(self.p10), fn(self.p50), fn(self.p90))
+        for v in vals:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise PlannerTypeError("fn", f"must return a number, returned {type(v).__name__} {show(v)}")
+        return Band(*sorted(vals))
 
+    @V.checked(value=V.Real())
     def contains(self, value: float) -> bool:
         return self.p10 <= value <= self.p90
 

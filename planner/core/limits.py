@@ -51,7 +51,8 @@ MAX_SAMPLES = 10_000_000
 # or 1M over 240, is a few minutes on one core; past that, ask for fewer samples.
 MAX_SAMPLE_MONTHS = 240_000_000
 MAX_MONTE_CARLO_BYTES = 4 * 2**30  # the sample arrays of one run (estimated before sampling)
-MAX_GRID_POINTS = 1_000_000  # frontier grid (x values x y values)
+MAX_GRID_POINTS = 1_000_000  # frontier grid (x values x y values); any array argument (a sweep's levels)
+MAX_SWEEP_POINTS = 50_000_000  # traffic levels x months of one cost sweep: ~400 MB per array of the sweep
 MAX_SEED = 2**63 - 1  # numpy's generators take non-negative seeds
 
 # ---- text and files ----

@@ -8,13 +8,16 @@ Numbers are Python or numpy ints and floats; a bool is not a number, text is not
 number (`PlannerTypeError`, also a TypeError). NaN, infinities and values past the
 bounds in `limits.py` are refused before any work starts.
 
-The checks are frozen objects (`Real`, `Whole`, `Flag`, `Text`, `Choice`), so a
+The checks are frozen objects (`Real`, `Whole`, `Flag`, `Text`, `Choice`, `Many`), so a
 dataclass can carry one in each field's metadata (`knob`) and `check_fields` runs them
-all: adding a validated field is one line.
+all: adding a validated field is one line. A function or method (those on returned objects
+too) names its arguments' checks once, with `@checked(arg=check, ...)`.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import numbers
 import os
@@ -23,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import limits
-from .band import Band
 from .errors import InputError, PlannerTypeError, close_matches, show
 
 NONE = "none"  # how a scenario file writes "no value" (TOML has no null)
@@ -68,10 +70,9 @@ class Real:
             v = float(value)
         except (OverflowError, ValueError):  # an int past 1.8e308
             v = math.inf if value > 0 else -math.inf
-        if not math.isfinite(v) or (self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo))) \
-                or (self.hi is not None and v > self.hi):
+        if not _within(self, v):
             raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value, allowed=self.allowed())
-        return v
+        return v + 0.0  # -0.0 -> 0.0
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,113 @@ class Choice:
                          allowed=self.allowed())
 
 
+@dataclass(frozen=True)
+class Many:
+    """One number (back as a float) or a numpy array of numbers (back as floats), each passing `each`.
+
+    A list or tuple is refused, not guessed at: its items may be anything ("1e4", True, [2]) and
+    numpy would read "1e4" as a number. Pass np.asarray(values) to sweep.
+    """
+
+    each: Real
+    max_size: int = limits.MAX_GRID_POINTS
+    optional: bool = False
+    max_ndim: int = 8
+
+    def allowed(self) -> str:
+        return f"{self.each.allowed()}, or a numpy array of such numbers (1 to {self.max_size:,} of them)" \
+            + (" or none" if self.optional else "")
+
+    def __call__(self, name: str, value):
+        if value is None and self.optional:
+            return None
+        np = sys.modules.get("numpy")
+        if np is None or not isinstance(value, np.ndarray):
+            if _is_bool(value) or not isinstance(value, numbers.Real):
+                raise _type_error(name, value, self.allowed())
+            return self.each(name, value)
+        if type(value) is not np.ndarray or value.dtype.kind not in "iuf":  # bool, complex, text, object, masked
+            raise _type_error(name, value, self.allowed() + f" (got dtype {value.dtype})")
+        if value.ndim == 0:
+            return self.each(name, value.item())
+        if not 0 < value.size <= self.max_size or value.ndim > self.max_ndim:
+            raise InputError(name, f"must be {self.allowed()} in at most {self.max_ndim} dimensions, got an array of "
+                                   f"shape {value.shape}", value=value, allowed=self.allowed())
+        arr = np.asarray(value, dtype=float)
+        lo, hi = float(arr.min()), float(arr.max())  # one pass each; a NaN anywhere makes both NaN
+        if not (_within(self.each, lo) and _within(self.each, hi)):
+            i = next(i for i, v in np.ndenumerate(arr) if not _within(self.each, v))  # the first bad one, to name it
+            raise InputError(name, f"must be {self.allowed()}; {name}[{', '.join(map(str, i))}] is {show(value[i].item())}",
+                             value=value, allowed=self.allowed())
+        return arr + 0.0 if lo == 0.0 else arr  # -0.0 -> 0.0
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An instance of `kinds` (a class or a tuple of them), returned as it is; `expected` names it."""
+
+    kinds: type | tuple[type, ...]
+    expected: str
+    optional: bool = False
+
+    def allowed(self) -> str:
+        return self.expected + (" or none" if self.optional else "")
+
+    def __call__(self, name: str, value):
+        return None if value is None and self.optional else instance(name, value, self.kinds, self.allowed())
+
+
+@dataclass(frozen=True)
+class Func:
+    """Something callable (a function, a lambda, a class such as float)."""
+
+    def __call__(self, name: str, value):
+        return value if callable(value) else instance(name, value, (), "a function")
+
+
+def checked(**checks):
+    """Decorator: run `checks` (argument name -> check) on a function's or method's arguments before its
+    body and pass the clean values on; an unknown, missing or extra argument is a PlannerTypeError too."""
+    def wrap(fn):
+        sig = inspect.signature(fn)
+        unknown = set(checks) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"checked: {fn.__qualname__} has no argument {', '.join(sorted(unknown))}")  # a typo here
+
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as e:
+                raise PlannerTypeError(fn.__qualname__, f"{e} (arguments: {_signature_text(sig)})") from None
+            given = bound.arguments
+            for name, check in checks.items():
+                if name in given:
+                    given[name] = check(name, given[name])
+            return fn(*bound.args, **bound.kwargs)
+        return inner
+    return wrap
+
+
+def broadcast(name: str, *values, max_size: int = limits.MAX_GRID_POINTS) -> tuple[int, ...]:
+    """The shape numpy broadcasts `values` (numbers or arrays) to; refused where they do not fit or it is too big."""
+    try:
+        shape = sys.modules["numpy"].broadcast_shapes(*(sys.modules["numpy"].shape(v) for v in values))
+    except ValueError:
+        raise InputError(name, "are arrays of shapes that do not broadcast together") from None
+    if math.prod(shape) > max_size:
+        raise InputError(name, f"broadcast to {math.prod(shape):,} values; at most {max_size:,}")
+    return shape
+
+
+def _within(e: Real, v: float) -> bool:
+    return math.isfinite(v) and (e.lo is None or v > e.lo or (v == e.lo and not e.lo_open)) and (e.hi is None or v <= e.hi)
+
+
+def _signature_text(sig: inspect.Signature) -> str:
+    return ", ".join(p for p in sig.parameters if p not in ("self", "cls"))
+
+
 # ---- one-call helpers for function arguments ----
 
 def number(name: str, value, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
@@ -232,7 +340,8 @@ def instance(name: str, value, kinds: type | tuple[type, ...], expected: str):
 
 def factor(name: str, value, lo: float = 1.0, hi: float = limits.MAX_OVERHEAD_FACTOR):
     """A multiplier given as a number or a Band (p10/p50/p90), every percentile in [lo, hi]."""
-    if isinstance(value, Band):
+    band = sys.modules.get(f"{__package__}.band")  # not imported: band.py checks its arguments with this module
+    if band is not None and isinstance(value, band.Band):
         for v in (value.p10, value.p90):
             number(name, v, lo=lo, hi=hi, unit="x")
         return value

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ..catalog.api_prices import ApiPrice, api_price
+from ..core import limits as L
+from ..core import validate as V
 from ..core.band import Band
-from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
+from ..core.errors import DoesNotFitError, InfeasibleError, InputError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import HOURS_PER_MONTH
@@ -18,7 +20,7 @@ from ..catalog.costs import grid_intensity
 from ..estimate.finetuning import FinetuningEstimate
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
 from ..estimate.serving import ServingPlan
-from ..estimate.workload import Workload
+from ..estimate.workload import Workload, check_final_traffic
 from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
 from .costing import cost_assumptions, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
@@ -99,11 +101,21 @@ class Comparison(ResultMixin):
             d.pop(k, None)
         return d
 
+    @V.checked(requests_per_day=V.Many(V.Real(L.MIN_REQUESTS_PER_DAY, L.MAX_REQUESTS_PER_DAY, unit="requests/day"),
+                                       optional=True, max_ndim=1))
     def cost_vs_traffic(self, requests_per_day=None) -> pd.DataFrame:
-        """Total cost over the horizon of each available option at each traffic level (one array sweep)."""
+        """Total cost over the horizon of each available option at each traffic level (one array sweep).
+
+        requests_per_day: one level or a 1-D numpy array of them; None: 200 levels from 1/100 to 100x the scenario's.
+        """
         w = self.workload
         levels = np.geomspace(w.requests_per_day / 100, w.requests_per_day * 100, 200) if requests_per_day is None \
-            else np.asarray(requests_per_day, dtype=float)
+            else np.atleast_1d(requests_per_day)
+        if requests_per_day is not None:  # growth compounds over the horizon; the sweep's arrays are levels x months
+            check_final_traffic(float(levels.max()), w.monthly_growth, w.horizon_months, field="requests_per_day")
+            if levels.size * w.horizon_months > L.MAX_SWEEP_POINTS:
+                raise InputError("requests_per_day", f"{levels.size:,} levels x {w.horizon_months} months is past "
+                                                     f"{L.MAX_SWEEP_POINTS:,} points; sweep fewer levels")
         totals = {OPTIONS[k]: total_cost_for_traffic(m, levels, growth=w.monthly_growth, horizon_months=w.horizon_months,
                                                      peak_to_mean=w.peak_rps / w.mean_rps, bridge=self.bridge)
                   for k, m in self.cost_models.items() if self.options[k].available}

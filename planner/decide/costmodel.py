@@ -11,8 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from ..core import limits as L
+from ..core import validate as V
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 from ..estimate.workload import requests_per_month
+
+# The public methods check their arguments (numbers, or numpy arrays of samples x months); the engine
+# below calls the unchecked `_` twins, whose inputs compare() and monte_carlo() have already checked.
+_REQUESTS = V.Many(V.Real(0.0, L.MAX_FINAL_REQUESTS_PER_DAY * DAYS_PER_MONTH, unit="requests/month"),
+                   max_size=L.MAX_SAMPLE_MONTHS)
+_PEAK_TO_MEAN = V.Many(V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), max_size=L.MAX_SAMPLE_MONTHS)
+_PEAK_RPS = V.Many(V.Real(0.0, L.MAX_FINAL_REQUESTS_PER_DAY / SECONDS_PER_DAY * L.MAX_PEAK_TO_MEAN, unit="requests/s"),
+                   max_size=L.MAX_SAMPLE_MONTHS)
 
 
 @dataclass(frozen=True)
@@ -23,7 +33,11 @@ class ApiCostModel:
     one_time_usd: float
     months_to_production: float
 
+    @V.checked(requests_per_month=_REQUESTS)
     def monthly_usd(self, requests_per_month):
+        return self._monthly(requests_per_month)
+
+    def _monthly(self, requests_per_month, peak_to_mean=None):
         return np.asarray(requests_per_month, dtype=float) * self.usd_per_request
 
 
@@ -47,22 +61,38 @@ class FleetCostModel:
     months_to_production: float
     usd_per_busy_gpu_hour: float = 0.0  # owned GPUs: the electricity of the work above idle (sourcing.py)
 
+    @V.checked(peak_rps=_PEAK_RPS)
     def replicas(self, peak_rps):
+        return self._replicas(peak_rps)
+
+    @V.checked(requests_per_month=_REQUESTS, peak_to_mean=_PEAK_TO_MEAN)
+    def gpus(self, requests_per_month, peak_to_mean: float):
+        """GPUs held in a month: the replicas its peak needs."""
+        return self._gpus(requests_per_month, peak_to_mean)
+
+    @V.checked(requests_per_month=_REQUESTS)
+    def busy_gpus(self, requests_per_month):
+        """GPUs' worth of work in a month: the mean traffic over one replica's capacity."""
+        return self._busy_gpus(requests_per_month)
+
+    @V.checked(requests_per_month=_REQUESTS, peak_to_mean=_PEAK_TO_MEAN)
+    def monthly_usd(self, requests_per_month, peak_to_mean: float):
+        """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, fixed staff."""
+        return self._monthly(requests_per_month, peak_to_mean)
+
+    def _replicas(self, peak_rps):
         need = np.asarray(peak_rps, dtype=float) / (self.capacity_rps_per_replica * self.utilization_ceiling)
         return np.maximum(self.min_replicas, need)
 
-    def gpus(self, requests_per_month, peak_to_mean: float):
-        """GPUs held in a month: the replicas its peak needs."""
-        return self.replicas(mean_rps(requests_per_month) * peak_to_mean) * self.gpus_per_replica
+    def _gpus(self, requests_per_month, peak_to_mean):
+        return self._replicas(mean_rps(requests_per_month) * peak_to_mean) * self.gpus_per_replica
 
-    def busy_gpus(self, requests_per_month):
-        """GPUs' worth of work in a month: the mean traffic over one replica's capacity."""
+    def _busy_gpus(self, requests_per_month):
         return mean_rps(requests_per_month) / self.capacity_rps_per_replica * self.gpus_per_replica
 
-    def monthly_usd(self, requests_per_month, peak_to_mean: float):
-        """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, fixed staff."""
-        return (self.gpus(requests_per_month, peak_to_mean) * self.usd_per_gpu_hour
-                + self.busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
+    def _monthly(self, requests_per_month, peak_to_mean):
+        return (self._gpus(requests_per_month, peak_to_mean) * self.usd_per_gpu_hour
+                + self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
             + self.fixed_monthly_usd
 
 
@@ -82,16 +112,13 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
 
 def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None):
     """Monthly cost of an option over `months` (arrays broadcast)."""
-    if isinstance(model, ApiCostModel):
-        own = model.monthly_usd(requests_per_month)
-    else:
-        own = model.monthly_usd(requests_per_month, peak_to_mean)
+    own = model._monthly(requests_per_month, peak_to_mean)
     if isinstance(model, ApiCostModel):
         return own  # the API serves from month 0; its integration time is its one-time cost
     if bridge is None:
         before = np.clip(model.months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
         return (1.0 - before) * own  # no API allowed: nothing is served (or paid) before production
-    return bridged(own, bridge.monthly_usd(requests_per_month), model.months_to_production, months)
+    return bridged(own, bridge._monthly(requests_per_month), model.months_to_production, months)
 
 
 def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,

@@ -18,6 +18,8 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.special import ndtri
 
+from ..core import limits as L
+from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import InputError, close_matches, show
 from ..core.results import ResultMixin
@@ -87,9 +89,12 @@ class Distribution(ResultMixin):
     source: str = "scenario [uncertainty]"
 
     @classmethod
+    @V.checked(value=V.Real(), source=V.Text(L.MAX_DESCRIPTION_CHARS))
     def point(cls, value: float, source: str = "scenario") -> Distribution:
         return cls("point", low=value, mode=value, high=value, median=value, sigma=0.0, source=source)
 
+    @V.checked(rng=V.Kind(np.random.Generator, "a numpy Generator (np.random.default_rng(seed))"),
+               n=V.Whole(0, L.MAX_SAMPLES, unit="samples"))
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.kind == "point":
             return np.full(n, self.low)
@@ -99,8 +104,15 @@ class Distribution(ResultMixin):
             return rng.triangular(self.low, self.mode, self.high, n)
         return self.median * np.exp(self.sigma * rng.standard_normal(n))
 
+    @V.checked(q=V.Many(V.Real(0.0, 1.0, unit="probability")))
     def ppf(self, q):
-        """Quantile function (inverse CDF) at `q` in [0, 1], elementwise."""
+        """Quantile function (inverse CDF) at `q` in [0, 1] (a number or a numpy array), elementwise; a lognormal's
+        quantile at 1 is infinite, so it takes q < 1."""
+        if self.kind == "lognormal" and np.any(np.asarray(q) == 1.0):
+            raise InputError("q", "must be below 1 for a lognormal (its quantile at 1 is infinite)", value=q)
+        return self._ppf(q)
+
+    def _ppf(self, q):
         q = np.asarray(q, dtype=float)
         if self.kind == "point":
             return np.full(q.shape, self.low)
@@ -115,7 +127,7 @@ class Distribution(ResultMixin):
         return self.median * np.exp(self.sigma * ndtri(q))
 
     def band(self) -> Band:
-        p10, p50, p90 = (float(v) for v in self.ppf([0.1, 0.5, 0.9]))
+        p10, p50, p90 = (float(v) for v in self._ppf([0.1, 0.5, 0.9]))
         return Band(p10, p50, p90)
 
     @property
@@ -257,7 +269,7 @@ def triangular_from_band(band: Band, source: str) -> Distribution:
 
     def resid(x):
         a, c, b = x[0], x[0] + x[1], x[0] + x[1] + x[2]  # low, low + gap1, ...: ordered by construction
-        return Distribution("triangular", low=a, mode=c, high=b).ppf([0.1, 0.5, 0.9]) - p
+        return Distribution("triangular", low=a, mode=c, high=b)._ppf([0.1, 0.5, 0.9]) - p
 
     fit = least_squares(resid, [band.p10 - width / 2, width, width], bounds=([-np.inf, 0, 0], np.inf),
                         xtol=1e-15, ftol=1e-15, gtol=1e-15)

@@ -81,7 +81,7 @@ def input_check(path: str):
 
 def _extremes(d: Distribution) -> tuple[float, float]:
     """The range samples practically reach: the bounds, or a lognormal's +-6 sigma (p 1e-9)."""
-    lo, hi = (float(v) for v in d.ppf([1e-9, 1 - 1e-9])) if d.kind == "lognormal" else d.support
+    lo, hi = (float(d.ppf(1e-9)), float(d.ppf(1 - 1e-9))) if d.kind == "lognormal" else d.support
     return lo, hi
 
 

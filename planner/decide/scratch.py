@@ -68,8 +68,10 @@ class Programme:
     def __post_init__(self):
         V.check_fields(self, "programme")
 
+    @V.checked()  # the name is checked below, against the fields (defined after this class body)
     def band(self, name: str) -> tuple[Band, str, str]:
         """(value, unit, source) of one programme cost: the scenario's point, else the data's band."""
+        name = V.one_of("name", name, _PROGRAMME)
         f = facts.programme_facts()[name]
         given = getattr(self, name)
         return (Band.point(float(given)), f.unit, "scenario [programme]") if given is not None else (

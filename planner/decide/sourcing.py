@@ -72,6 +72,7 @@ class Hardware:
         if self.grid_gco2e_per_kwh is None:
             facts.grid_intensity(self.region)  # an unknown region is refused at load, with close matches
 
+    @V.checked(name=V.Choice(tuple(_FACT)))
     def fact(self, name: str) -> tuple[float, str]:
         """The figure for `name` and where it came from: the scenario's, else sourcing.toml's."""
         given = getattr(self, name)

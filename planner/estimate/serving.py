@@ -29,7 +29,7 @@ from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
 from . import load as ld
 from . import search as sr
-from .engine import resolve_engine
+from .engine import EngineSetup, resolve_engine
 from .search import FrontierRow
 from .workload import Workload
 
@@ -256,6 +256,16 @@ def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling
         frontier=sr.frontier(cands, c, w))
 
 
+_PLAN = V.Kind(ServingPlan, "a ServingPlan (from planner.serving)")
+_PEAK_RPS = V.Many(V.Real(0.0, L.MAX_PEAK_REQUESTS_PER_S, unit="requests/s"))
+_QUANTILE = V.Choice(tuple(_COST_QUANTILE))
+MAX_CURVE_POINTS = 100  # latency_curve simulates each load in turn (~10 ms each): a chart needs tens
+MIN_CURVE_LOAD_RPS = 1e-6  # judgement: a request every 11 days is an idle replica; lower rates overflow the arrivals
+
+
+@V.checked(plan=_PLAN, loads=V.Many(V.Real(MIN_CURVE_LOAD_RPS, L.MAX_PEAK_REQUESTS_PER_S, unit="requests/s"),
+                                    max_size=MAX_CURVE_POINTS, optional=True, max_ndim=1),
+           engine_setup=V.Kind(EngineSetup, "an EngineSetup", optional=True))
 def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     """TTFT and TPOT percentiles of one replica of `plan` over a range of request rates (a DataFrame):
     the latency-versus-load chart. `loads`: requests/s per replica (default: 10 points up to capacity)."""
@@ -267,7 +277,7 @@ def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     w = plan.workload
     lo = ld.load_for(r, setup, plan.batch_size, w.prompt_tokens, w.output_tokens, w.length_sigma)
     cap = plan.requests_per_s_per_replica.p50
-    rates = np.linspace(0.1, 1.0, 10) * cap if loads is None else np.asarray(loads, dtype=float)
+    rates = np.linspace(0.1, 1.0, 10) * cap if loads is None else np.atleast_1d(loads)
     rows = []
     for rate in rates:
         lat = ld.latency(lo, float(rate))
@@ -276,24 +286,17 @@ def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     return pd.DataFrame(rows)
 
 
-def _capacity(plan: ServingPlan, quantile: str) -> float:
-    try:
-        return getattr(plan.requests_per_s_per_replica, _COST_QUANTILE[quantile])
-    except KeyError:
-        raise InputError("quantile", f"must be one of p10, p50, p90, got {quantile!r}") from None
-
-
+@V.checked(plan=_PLAN, peak_rps=_PEAK_RPS, quantile=_QUANTILE)
 def replicas_for(plan: ServingPlan, peak_rps, quantile: str = "p50") -> np.ndarray:
-    """Replicas the plan's configuration needs at each peak rate (any array shape, no loop).
+    """Replicas the plan's configuration needs at each peak rate: a number, or a numpy array of any shape (no loop).
 
     `quantile` is of the replica count: "p90" uses the p10 (slow) capacity.
     """
-    peak = np.asarray(peak_rps, dtype=float)
-    if not np.all(np.isfinite(peak)) or np.any(peak < 0):
-        raise InputError("peak_rps", "must be finite and >= 0 everywhere")
-    return replicas_needed(peak, _capacity(plan, quantile), plan.utilization_ceiling, plan.min_replicas)
+    capacity = getattr(plan.requests_per_s_per_replica, _COST_QUANTILE[quantile])
+    return replicas_needed(peak_rps, capacity, plan.utilization_ceiling, plan.min_replicas)
 
 
+@V.checked(plan=_PLAN, peak_rps=_PEAK_RPS, quantile=_QUANTILE)
 def monthly_cost_usd_for(plan: ServingPlan, peak_rps, quantile: str = "p50") -> np.ndarray:
     """Monthly GPU cost at each peak rate: replicas x TP x $/GPU-hour x 730 h."""
     gpus = replicas_for(plan, peak_rps, quantile) * plan.tensor_parallel

@@ -28,6 +28,7 @@ def check_final_traffic(requests_per_day: float, monthly_growth: float, horizon_
                                 f"{L.MAX_FINAL_REQUESTS_PER_DAY:.0e} (lower the growth or the horizon)")
 
 
+_MONTHS = V.Many(V.Real(0.0, L.MAX_HORIZON_MONTHS, unit="months from the start"), max_size=L.MAX_SAMPLE_MONTHS)
 _TOKENS = V.Real(0.0, L.MAX_TOKENS_PER_REQUEST, unit="tokens")
 _TARGET = V.Real(0.0, L.MAX_LATENCY_TARGET_S, lo_open=True, unit="s", optional=True)
 
@@ -91,6 +92,7 @@ class Workload:
             return float(self.peak_requests_per_s)
         return self.mean_rps * self.peak_to_mean
 
+    @V.checked(month_index=_MONTHS)
     def growth_factor(self, month_index) -> np.ndarray:
         """(1 + monthly_growth) ** month_index, elementwise; month 0 is the first month."""
         return (1.0 + self.monthly_growth) ** np.asarray(month_index, dtype=float)
@@ -99,14 +101,17 @@ class Workload:
         """Month indices 0 .. horizon_months - 1."""
         return np.arange(self.horizon_months)
 
+    @V.checked(month_index=_MONTHS)
     def requests_per_month(self, month_index) -> np.ndarray:
         """Requests in each month (see requests_per_month)."""
         return requests_per_month(self.requests_per_day, self.monthly_growth, month_index)
 
+    @V.checked(month_index=_MONTHS)
     def tokens_per_month(self, month_index) -> np.ndarray:
         """Input + output tokens in each month."""
         return self.requests_per_month(month_index) * self.tokens_per_request
 
+    @V.checked(month_index=_MONTHS)
     def peak_rps_for(self, month_index) -> np.ndarray:
         """Peak requests per second in each month (the peak grows with the traffic)."""
         return self.peak_rps * self.growth_factor(month_index)

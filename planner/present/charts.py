@@ -75,7 +75,7 @@ def _break_even_points(c: Comparison, sweep) -> list[tuple[float, float, str]]:
     for be in c.break_evens:
         for t in be.requests_per_day:
             if lo <= t <= hi:
-                y = float(c.cost_vs_traffic([t]).iloc[0][c.options[be.a].label])
+                y = float(c.cost_vs_traffic(t).iloc[0][c.options[be.a].label])
                 out.append((t, y, f"{c.options[be.a].label} = {c.options[be.b].label}"))
     return out
 

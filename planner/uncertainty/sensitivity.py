@@ -50,7 +50,7 @@ def tornado(scenario: Scenario, inputs=None, *, comparison=None) -> pd.DataFrame
         engine.require_applicable(p)
     values = _at_medians(engine, 1 + 2 * len(names))
     for i, p in enumerate(names):
-        values[p][1 + 2 * i:3 + 2 * i] = engine.distributions[p].ppf([0.1, 0.9])
+        values[p][1 + 2 * i:3 + 2 * i] = engine.distributions[p].ppf(np.array([0.1, 0.9]))
     totals = engine.totals(values, 1 + 2 * len(names))  # (1 + 2 inputs, options)
     keys = np.array(engine.keys)
     order = np.argsort(totals[0], kind="stable")
