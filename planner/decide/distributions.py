@@ -91,7 +91,7 @@ class Distribution(ResultMixin):
     @classmethod
     @V.checked(value=V.Real(), source=V.Text(L.MAX_DESCRIPTION_CHARS))
     def point(cls, value: float, source: str = "scenario") -> Distribution:
-        return cls("point", low=value, mode=value, high=value, median=value, sigma=0.0, source=source)
+        return fixed(value, source)
 
     @V.checked(rng=V.Kind(np.random.Generator, "a numpy Generator (np.random.default_rng(seed))"),
                n=V.Whole(0, L.MAX_SAMPLES, unit="samples"))
@@ -143,6 +143,11 @@ class Distribution(ResultMixin):
     @property
     def support(self) -> tuple[float, float]:
         return (0.0, math.inf) if self.kind == "lognormal" else (self.low, self.high)
+
+
+def fixed(value: float, source: str = "scenario") -> Distribution:
+    """Distribution.point unchecked: the Monte Carlo engine's own inputs (NaN where an input does not apply)."""
+    return Distribution("point", low=value, mode=value, high=value, median=value, sigma=0.0, source=source)
 
 
 def _number(path: str, table: dict, key: str) -> float:

@@ -50,6 +50,7 @@ from ..decide.assembly import (
 from ..decide.compare import Comparison, compare
 from ..decide.costmodel import monthly_costs
 from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
+from ..decide.distributions import fixed
 from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario, as_scenario
 from ..estimate.workload import requests_per_month
@@ -104,7 +105,7 @@ class Engine:
         if path in EFFICIENCY_INPUTS:
             eff, attr = self._efficiencies(), EFFICIENCY_INPUTS[path]
             return triangular_from_band(getattr(eff, attr), f"{eff.source}: {eff.citations.get(attr, eff.source)}")
-        return Distribution.point(self.base[path])
+        return fixed(self.base[path])
 
     @property
     def uncertain(self) -> dict[str, Distribution]:
