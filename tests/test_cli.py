@@ -32,7 +32,7 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 def assert_one_line_error(rc, out, err, code=1):
     assert rc == code
-    assert err.startswith("planner: error: ") and err.count("\n") == 1, err
+    assert err.startswith("planner: error: ") and err.count("\n") == 1 and len(err.splitlines()) == 1, err
     assert "Traceback" not in err and out == ""
 
 
@@ -208,3 +208,42 @@ def test_errors_in_estimates_and_catalogs(capsys, args, words):
     rc, out, err = run(capsys, *args)
     assert_one_line_error(rc, out, err)
     assert words in err
+
+
+# ---- every error is one line, whatever its text holds ----
+
+LOGNORMALS = ['median = 40000, sigma = 0', 'p10 = 4e4, p90 = 4e4', 'p10 = 1e-300, p90 = 1e-299',
+              'median = 1e-320, sigma = 1', 'median = 40000, sigma = -1', 'median = 40000, sigma = 5e-324',
+              'median = 1e11, sigma = 40', 'median = 0, sigma = 0']
+
+
+@pytest.mark.parametrize("dist", LOGNORMALS)
+@pytest.mark.parametrize("command", [["compare"], ["uncertainty", "--samples", "50"], ["sensitivity"]])
+def test_lognormal_traffic_down_to_sigma_zero_errs_in_one_line(capsys, tmp_path, dist, command):
+    """A lognormal whose sigma (or spread) reaches 0, or whose tail reaches 0 or infinity: fine, or one line."""
+    text = (ROOT / "examples" / "customer_support.toml").read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith('"workload.requests_per_day"'))
+    path = _write(tmp_path, "s.toml", text.replace(line, f'"workload.requests_per_day" = {{ dist = "lognormal", {dist} }}'))
+    rc, out, err = run(capsys, command[0], path, *command[1:])
+    if rc != 0:
+        assert_one_line_error(rc, out, err)
+    else:
+        assert err == ""
+
+
+@pytest.mark.parametrize("args", [["compare", "x.toml", "--fo\no"], ["compare", "x.toml", "--x\u2028y"],
+                                  ["compare", "x.toml", "a\rb"], ["nope\x1cx"], ["estimate", "pretrain", "--model", "a\nb"],
+                                  ["compare", "/tmp/a\nb.toml"], ["prices", "a\u2029b"]])
+def test_arguments_holding_line_breaks_err_in_one_line(capsys, args):
+    rc, out, err = run(capsys, *args)
+    assert rc in (1, 2)
+    assert_one_line_error(rc, out, err, code=rc)
+
+
+@pytest.mark.parametrize("error", [planner.PlannerError("first\nsecond"), OSError(2, "No such\nfile", "a\nb.toml"),
+                                   OSError(13, "Permission denied", "x\u2028y"), ValueError("a bug\r\nits detail"),
+                                   planner.PlannerError("")])
+def test_every_error_kind_is_one_line(capsys, error):
+    from planner.present.cli_common import fail
+    rc = fail(error, debug=False)
+    assert_one_line_error(rc, "", capsys.readouterr().err, code=rc)

@@ -189,3 +189,48 @@ def test_a_report_runs_the_comparison_once(tmp_path, monkeypatch):
     monkeypatch.setattr(mc, "compare", counting)
     rp.write_report(EXAMPLES[0], tmp_path / "report")
     assert len(calls) == 1
+
+
+def _beside(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("fails", ["set_aside", "swap_in"])
+def test_failed_force_rewrite_into_a_folder_it_cannot_move_leaves_no_temporary_files(tmp_path, monkeypatch, capsys,
+                                                                                     fails):
+    """`report -o DIR --force` where DIR cannot be replaced (as root no folder is unwritable, so the move is made
+    to fail the way a folder without write permission makes it): one line, the earlier report intact, no
+    `.DIR.tmp-*` or `.DIR.old-*` folder left beside it."""
+    out = tmp_path / "r"
+    assert main(["report", str(EXAMPLES[0]), "-o", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = report.os.replace
+
+    def refuse(src, dst):
+        moving = Path(src) == out if fails == "set_aside" else Path(dst) == out and ".tmp-" in Path(src).name
+        if moving:
+            raise PermissionError(13, "Permission denied", str(src))
+        return real(src, dst)
+    monkeypatch.setattr(report.os, "replace", refuse)
+    assert main(["report", str(EXAMPLES[0]), "-o", str(out), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("planner: error: ") and len(err.splitlines()) == 1 and "Permission denied" in err
+    assert _beside(tmp_path) == ["r"]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_failed_report_removes_the_folders_it_made(tmp_path, monkeypatch, capsys):
+    def full(*_):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(report, "_render", full)
+    assert main(["report", str(EXAMPLES[0]), "-o", str(tmp_path / "a" / "b" / "r"), "--force"]) == 1
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert _beside(tmp_path) == []  # a/ and a/b/ were made for the report: gone with it
+
+
+def test_force_into_a_path_under_a_file(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    assert main(["report", str(EXAMPLES[0]), "-o", str(tmp_path / "a-file" / "r"), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "is a file, not a folder" in err
+    assert _beside(tmp_path) == ["a-file"]

@@ -146,10 +146,11 @@ class Text:
 
 
 def _bad_char(text: str, multiline: bool) -> str:
-    """The first character a name or description may not hold (controls, lone surrogates), else ''."""
-    allowed = "\n\t" if multiline else "\t"
+    """The first character a name or description may not hold (controls, line separators, lone surrogates), else ''."""
+    allowed = "\n\t\u2028\u2029" if multiline else "\t"
     for ch in text:
-        if (ch < " " and ch not in allowed) or ch == "\x7f" or "\ud800" <= ch <= "\udfff":
+        if (ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029" or "\ud800" <= ch <= "\udfff") \
+                and ch not in allowed:
             return ch
     return ""
 
@@ -256,7 +257,8 @@ def checked(**checks):
             try:
                 bound = sig.bind(*args, **kwargs)
             except TypeError as e:
-                raise PlannerTypeError(fn.__qualname__, f"{e} (arguments: {_signature_text(sig)})") from None
+                names = ", ".join(p for p in sig.parameters if p not in ("self", "cls"))
+                raise PlannerTypeError(fn.__qualname__, f"{e} (arguments: {names})") from None
             given = bound.arguments
             for name, check in checks.items():
                 if name in given:
@@ -279,10 +281,6 @@ def broadcast(name: str, *values, max_size: int = limits.MAX_GRID_POINTS) -> tup
 
 def _within(e: Real, v: float) -> bool:
     return math.isfinite(v) and (e.lo is None or v > e.lo or (v == e.lo and not e.lo_open)) and (e.hi is None or v <= e.hi)
-
-
-def _signature_text(sig: inspect.Signature) -> str:
-    return ", ".join(p for p in sig.parameters if p not in ("self", "cls"))
 
 
 # ---- one-call helpers for function arguments ----

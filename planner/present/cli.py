@@ -20,7 +20,7 @@ from ..core.results import as_plain
 from ..core.version import __version__
 from . import formatting as fmt
 from .cli_catalog import cmd_gpus, cmd_models, cmd_prices
-from .cli_common import USAGE, count, fail, split_debug
+from .cli_common import USAGE, count, fail, one_line, split_debug
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
@@ -31,8 +31,8 @@ TABLE_FORMATS = ("table", "markdown", "csv", "json")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not argparse's usage block
-        self.exit(2, f"planner: error: {message} (see: {self.prog} --help)\n")
+    def error(self, message):  # one line, not argparse's usage block (an argument may hold a line break)
+        self.exit(2, f"planner: error: {one_line(message)} (see: {self.prog} --help)\n")
 
 
 # ---- compare, report ----

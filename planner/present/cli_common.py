@@ -32,10 +32,15 @@ def count(text: str) -> int:
     return value
 
 
+def one_line(text: str) -> str:
+    """Text with every line break and run of white space (\\n, \\r, \\u2028, ...) as one space."""
+    return " ".join(text.split())
+
+
 def _one_line(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
-        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
-    return " ".join(str(e).split()) or type(e).__name__
+        return one_line(f"{e.filename}: {e.strerror}" if e.filename else e.strerror)
+    return one_line(str(e)) or type(e).__name__
 
 
 USAGE, INPUT, BUG = 2, 1, 3  # exit statuses

@@ -290,20 +290,21 @@ def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:
-    """Swap the finished folder in: the old report is set aside until the new one is in place."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
-        os.replace(out, old / out.name)
+    """Swap the finished folder in: the old report is set aside until the new one is in place. If a move
+    fails, the old report goes back and the folder set aside is removed (kept only if it holds the one copy)."""
+    aside = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-")) if out.exists() else None
     try:
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None:
-            os.replace(old / out.name, out)
-        raise
+        if aside is not None:
+            os.replace(out, aside / out.name)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if aside is not None and (aside / out.name).exists():
+                os.replace(aside / out.name, out)
+            raise
     finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if aside is not None and (out.exists() or not (aside / out.name).exists()):
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def _why(out: Path, e: OSError) -> str:
@@ -335,17 +336,23 @@ def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathL
     V.flag("force", force)
     _check_target(out, force)
     c = compare(scenario)  # fails before anything is written
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    made = next((p for p in reversed([out.parent, *out.parent.parents]) if not p.exists()), None)  # mkdir's first
+    done, tmp = False, None
+    try:  # whatever fails, nothing of this attempt is left: the temporary folder, the folders made for it
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+        except OSError as e:
+            raise PlannerError(f"cannot write to {out}: {_why(out, e)}") from None
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a report folder is not
-    except OSError as e:
-        raise PlannerError(f"cannot write to {out}: {_why(out, e)}") from None
-    try:
         _render(c, scenario, tmp, data, hashlib.sha256(data).hexdigest())
         _move_into_place(tmp, out)
+        done = True
     except OSError as e:
         raise PlannerError(f"cannot write the report to {out}: {e.strerror or e}") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not done and made is not None:
+            shutil.rmtree(made, ignore_errors=True)
     return out
