@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import PlannerError, UnknownNameError
 from ..core.provenance import Source
@@ -115,6 +116,7 @@ def regions() -> list[str]:
 
 def grid_intensity(region: str) -> GridIntensity:
     """The grid carbon intensity of `region` (see data/grid.toml); an unknown region lists the known ones."""
+    V.name_text("region", region)
     try:
         return _grid()[str(region).lower()]
     except KeyError:

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import fields
 from importlib import resources
 
+from ..core import validate as V
 from ..core.errors import PlannerError, UnknownNameError
 from ..core.provenance import Source
 from .specs import GPUSpec, MLASpec, ModelSpec
@@ -102,6 +103,7 @@ def gpu(name: str | GPUSpec) -> GPUSpec:
     """A GPU by catalog name or alias (case-insensitive); a GPUSpec passes through."""
     if isinstance(name, GPUSpec):
         return name
+    V.name_text("name", name)  # text, one line: a number, a list or 10**5000 is refused, not str()-ed
     by_key, canonical = _gpus()
     try:
         return by_key[str(name).strip().lower()]
@@ -134,6 +136,7 @@ def model(name: str | ModelSpec) -> ModelSpec:
     model; a ModelSpec passes through."""
     if isinstance(name, ModelSpec):
         return name
+    V.name_text("name", name)
     by_key, canonical = _models()
     key = str(name).strip().lower()
     try:

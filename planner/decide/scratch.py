@@ -111,6 +111,15 @@ def _published(name: str):
     return m if m.pretraining_tokens > 0 else None
 
 
+def _holding(*attrs: str, expected: str):
+    """A check of an object from a module above this one (the Scenario, its sections): by the fields it holds."""
+    def check(name: str, value):
+        return value if all(hasattr(value, a) for a in attrs) else V.instance(name, value, (), expected)
+    return check
+
+
+@V.checked(scratch=_holding("model", "tokens", "tokens_per_param", expected="a planner.ScratchOption"),
+           replaced_model=V.Text(empty=False))
 def token_budget(scratch, replaced_model: str) -> TokenBudget:
     """The scratch option's training tokens under its policy (see the module docstring)."""
     m = lookup_model(scratch.model)
@@ -213,6 +222,8 @@ class PolicyCost(ResultMixin):
     chosen: bool
 
 
+@V.checked(s=_holding("scratch", "self_host", "workload", expected="a planner.Scenario"),
+           chosen=V.Kind(ScratchCosts, "a ScratchCosts (from compare()) or None", optional=True))
 def policy_costs(s, chosen: ScratchCosts | None = None) -> tuple[PolicyCost, ...]:
     """The scratch option's one-time cost and months at each token policy (match, chinchilla, and the scenario's
     own if it is neither), so a reader sees the spread. Each is laid out afresh (pretraining is re-planned)."""

@@ -254,6 +254,9 @@ def break_even_utilisation(owned: GpuRate, rent_usd_per_gpu_hour: float) -> floa
     return u if u <= 1.0 else None
 
 
+@V.checked(gpu=V.Kind(GPUSpec, "a GPUSpec (planner.gpu(name))"), hw=V.Kind(Hardware, "a planner.Hardware"),
+           usd_per_engineer_year=V.Real(0.0, L.MAX_USD_PER_ENGINEER_YEAR, unit="$/year"),
+           utilisation=V.Real(0.0, 1.0, lo_open=True, unit="fraction"), rental=V.Text(empty=False))
 def rent_or_own(gpu: GPUSpec, hw: Hardware, *, usd_per_engineer_year: float, utilisation: float = 1.0,
                 rental: str = "on-demand") -> RentOrOwn:
     """When owning `gpu` beats renting it under `rental` (on-demand unless given), per GPU.
