@@ -255,3 +255,58 @@ def test_every_scenario_field_carries_its_check_and_meaning(cls):
     assert set(described) == {f.name for f in dataclasses.fields(cls)}, "a field without a check"
     if cls is not planner.Staffing:
         assert all(doc for _, doc in described.values()), "a field without a meaning"
+
+
+# ---- the methods on returned objects (issue 24): the same checks as the public functions ----
+
+@pytest.fixture(scope="module")
+def returned():
+    c = planner.compare(S)
+    return {"comparison": c, "price": c.api_price, "plan": c.serving_plan, "gpu": planner.gpu("H100 SXM")}
+
+
+def _calls(r):
+    from planner.estimate.serving import replicas_for
+    return {
+        "requests_per_day": lambda x: r["comparison"].cost_vs_traffic(x),
+        "input_tokens": lambda x: r["price"].cost_usd(x, 200),
+        "output_tokens": lambda x: r["price"].cost_usd(500, x),
+        "peak_rps": lambda x: replicas_for(r["plan"], x),
+        "usd_per_gpu_hour": lambda x: r["gpu"].with_price(x),
+    }
+
+
+ZERO_MEANINGFUL = {"input_tokens", "output_tokens", "peak_rps"}  # no tokens or no traffic: a cost of 0, min replicas
+
+
+@pytest.mark.parametrize("arg", ["requests_per_day", "input_tokens", "output_tokens", "peak_rps", "usd_per_gpu_hour"])
+@pytest.mark.parametrize("value", [0, -0.0, -1, math.nan, math.inf, -math.inf, 1e308, 10**400, "1e4", "abc", [1e4],
+                                   (1e4,), {"a": 1}, None, True, np.bool_(False), np.float64("nan"),
+                                   np.array([1e4, np.inf]), np.array(["1e4"]), np.array([True]), np.array([]),
+                                   np.array([[1e4]]), 1 + 2j, b"1"], ids=repr)
+def test_secondary_api_refuses_bad_values_naming_the_argument(returned, arg, value):
+    zero = isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+    grid = isinstance(value, np.ndarray) and value.ndim == 2 and value.dtype.kind == "f"
+    if (arg in ZERO_MEANINGFUL and (zero or grid)) or (arg == "requests_per_day" and value is None):
+        _calls(returned)[arg](value)  # meaningful: no tokens or traffic, an array of any shape, the default sweep
+        return
+    with pytest.raises(PlannerError) as e:
+        _calls(returned)[arg](value)
+    assert e.value.field == arg
+    if not isinstance(value, (int, float, np.floating)) or isinstance(value, (bool, np.bool_)):
+        assert isinstance(e.value, PlannerTypeError) or (isinstance(value, np.ndarray) and value.dtype.kind == "f")
+
+
+def test_secondary_api_takes_numbers_and_numpy_arrays(returned):
+    r = returned
+    levels = np.array([1e3, 1e4, 1e5])
+    sweep = r["comparison"].cost_vs_traffic(levels)
+    assert list(sweep.index) == list(levels) and np.isfinite(sweep.to_numpy()).all()
+    assert r["comparison"].cost_vs_traffic(np.float32(1e4)).shape[0] == 1
+    assert isinstance(r["price"].cost_usd(np.int64(500), 200), float)
+    assert r["price"].cost_usd(np.array([500, 1000]), 200).shape == (2,)
+    assert r["gpu"].with_price(np.float64(2.5)).usd_per_gpu_hour == 2.5
+    with pytest.raises(InputError, match="broadcast"):
+        r["price"].cost_usd(np.ones(2), np.ones(3))
+    with pytest.raises(PlannerTypeError, match="cost_usd"):
+        r["price"].cost_usd(500, 200, tokens=3)  # an unknown argument: a PlannerTypeError too

@@ -246,6 +246,7 @@ def test_public_api_keyword_arguments():
 SELF_HOST_MODEL = COMPARISON.cost_models["self_host"]
 PROFILE = CalibrationProfile("cpu", None, "cpu", "float32", "fuzz.json", "2026-12-07", 1e12, 1e11, "fuzz", {}, None,
                              None, None, None, None)
+B123 = planner.Band(1.0, 2.0, 3.0)
 UNIFORM = Distribution("uniform", low=1.0, mode=1.5, high=2.0)
 LOGNORMAL = Distribution("lognormal", median=2.0, sigma=0.5)
 # "Class.method" -> (bound method, valid keyword arguments); test_every_method_with_arguments_is_fuzzed keeps it whole.
@@ -264,6 +265,7 @@ METHODS = {
     # a Band is a value, not a result: +-inf is allowed (an unavailable option costs inf), so only errors are checked
     "Band.point": (lambda **kw: planner.Band.point(**kw) and None, dict(value=2.0)),
     "Band.from_samples": (planner.Band.from_samples, dict(samples=np.arange(10.0))),
+    "Band operators": (lambda other: (B123 + other, B123 * other, B123 / other, other / B123) and None, dict(other=2.0)),
     "ApiCostModel.monthly_usd": (COMPARISON.bridge.monthly_usd, dict(requests_per_month=3e5)),
     "FleetCostModel.replicas": (SELF_HOST_MODEL.replicas, dict(peak_rps=np.array([0.5, 5.0]))),
     "FleetCostModel.gpus": (SELF_HOST_MODEL.gpus, dict(requests_per_month=3e5, peak_to_mean=2.0)),
@@ -288,7 +290,8 @@ def method_call(rnd):
     fn, kw = METHODS[name]
     kw = dict(kw)
     for _ in range(rnd.randint(1, 2)):
-        kw[rnd.choice([*kw, "unknown"] if rnd.random() < 0.05 else list(kw))] = nasty(rnd)
+        unknown = rnd.random() < 0.05 and name != "Band operators"  # operators take no keywords
+        kw[rnd.choice([*kw, "unknown"] if unknown else list(kw))] = nasty(rnd)
     return name, fn, kw
 
 

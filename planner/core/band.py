@@ -59,7 +59,7 @@ class Band:
         return 0.0 if self.p50 == 0 else (self.p90 - self.p10) / (2 * abs(self.p50))
 
     def _combine(self, other, op) -> Band:
-        o = other if isinstance(other, Band) else Band.point(float(other))
+        o = _operand(other)
         vals = sorted((op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)))
         return Band(*vals)
 
@@ -74,12 +74,17 @@ class Band:
     __rmul__ = __mul__
 
     def __truediv__(self, other) -> Band:
+        if 0.0 in (other.p10, other.p50, other.p90) if isinstance(other, Band) else _operand(other).p50 == 0.0:
+            raise InputError("other", f"a Band is divided by zero: {show(other)}")
         if isinstance(other, Band):
             # x / y with y comonotone: the high x pairs with the high y.
             return Band(*sorted((self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10)))
         return self._combine(other, lambda a, b: a / b)
 
     def __rtruediv__(self, other: float) -> Band:
+        if 0.0 in (self.p10, self.p50, self.p90):
+            raise InputError("other", f"divided by a Band that holds zero: {self}")
+        _operand(other)
         return Band(*sorted((other / self.p90, other / self.p50, other / self.p10)))
 
     @V.checked(fn=V.Func())
@@ -104,3 +109,13 @@ class Band:
 
     def __str__(self) -> str:
         return format(self)
+
+
+def _operand(other) -> Band:
+    """The other side of Band arithmetic: a Band, or a number (NaN refused by Band); else PlannerTypeError."""
+    if isinstance(other, Band):
+        return other
+    if isinstance(other, bool) or not isinstance(other, numbers.Real):
+        raise PlannerTypeError("other", f"a Band combines with a number or a Band, got {type(other).__name__} "
+                                        f"{show(other)}")
+    return Band(other, other, other)
