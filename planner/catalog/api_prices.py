@@ -62,6 +62,13 @@ class ApiPrice:
     source: str
     overridden: tuple[str, ...] = ()
 
+    def __post_init__(self):  # api_price() builds one from checked data; one made by hand is checked the same way
+        for name in ("input_usd_per_mtok", "output_usd_per_mtok", "cached_input_usd_per_mtok",
+                     "batch_cached_input_usd_per_mtok"):
+            V.Real(0.0, L.MAX_USD_PER_MTOK, unit="$/Mtok", optional="cached" in name)(f"ApiPrice.{name}",
+                                                                                     getattr(self, name))
+        V.Real(0.0, 1.0, unit="fraction", optional=True)("ApiPrice.batch_discount", self.batch_discount)
+
     @V.checked(input_tokens=_TOKEN_COUNTS, output_tokens=_TOKEN_COUNTS, cached_input_tokens=_TOKEN_COUNTS,
                batch=V.Flag())
     def cost_usd(self, input_tokens, output_tokens, cached_input_tokens=0, batch: bool = False):

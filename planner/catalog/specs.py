@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..core import limits as L
 from ..core import validate as V
-from ..core.errors import InputError, PlannerError
+from ..core.errors import InputError, PlannerError, show
 from ..core.provenance import Source
 
 
@@ -111,7 +111,7 @@ class ModelSpec:
             object.__setattr__(self, "shared_expert_ffn_dim", self.moe_ffn_dim)
 
     def _field(self, name: str) -> str:
-        return f"model {self.name!r} field {name}"
+        return f"model {show(self.name)} field {name}"
 
     @property
     def is_moe(self) -> bool:
@@ -126,17 +126,17 @@ def _validate(m: ModelSpec) -> None:
     for name, (lo, hi) in _INT_BOUNDS.items():
         v = getattr(m, name)
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            raise InputError(m._field(name), f"must be an integer in {lo}..{hi:,}, got {v!r}")
+            raise InputError(m._field(name), f"must be an integer in {lo}..{hi:,}, got {show(v)}")
     for name, kinds in (("mlp", MLP_KINDS), ("norm", NORM_KINDS), ("positions", POSITION_KINDS),
                         ("qk_norm", QK_NORM_KINDS)):
-        if getattr(m, name) not in kinds:
-            raise InputError(m._field(name), f"must be one of {', '.join(repr(k) for k in kinds)}, got {getattr(m, name)!r}")
+        if not isinstance(getattr(m, name), str) or getattr(m, name) not in kinds:
+            raise InputError(m._field(name), f"must be one of {', '.join(repr(k) for k in kinds)}, got {show(getattr(m, name))}")
     if not isinstance(m.rotary_fraction, (int, float)) or not 0.0 < m.rotary_fraction <= 1.0:
-        raise InputError(m._field("rotary_fraction"), f"must be in (0, 1], got {m.rotary_fraction!r}")
+        raise InputError(m._field("rotary_fraction"), f"must be in (0, 1], got {show(m.rotary_fraction)}")
     for name in ("published_params", "published_active_params", "pretraining_tokens"):
         v = getattr(m, name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v < 1e16:
-            raise InputError(m._field(name), f"must be a number in [0, 1e16), got {v!r}")
+            raise InputError(m._field(name), f"must be a number in [0, 1e16), got {show(v)}")
     if m.n_heads % m.n_kv_heads:
         raise InputError(m._field("n_kv_heads"), f"{m.n_kv_heads} does not divide n_heads={m.n_heads}")
     if m.n_experts and not 0 < m.n_experts_per_token <= m.n_experts:
@@ -147,13 +147,15 @@ def _validate(m: ModelSpec) -> None:
     if m.sliding_window_pattern and not m.sliding_window:
         raise InputError(m._field("sliding_window_pattern"), "needs sliding_window > 0")
     if m.mla is not None:
+        V.instance(m._field("mla"), m.mla, MLASpec, "an MLASpec or None")
         for name in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
             v = getattr(m.mla, name)
             lo, hi = _MLA_BOUNDS
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-                raise InputError(m._field(f"mla.{name}"), f"must be an integer in {lo}..{hi:,}, got {v!r}")
+                raise InputError(m._field(f"mla.{name}"), f"must be an integer in {lo}..{hi:,}, got {show(v)}")
 
 
+_PEAK = V.Real(0.0, lo_open=True, unit="FLOP/s")
 LINK_KINDS = ("nvlink", "pcie", "infinity-fabric", "ici", "ethernet")  # ethernet: Gaudi's on-chip RoCE
 
 
@@ -178,16 +180,23 @@ class GPUSpec:
         for name in ("memory_bytes", "memory_bytes_per_s", "usd_per_gpu_hour"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):  # NaN fails too
-                raise InputError(f"gpu {self.name!r} field {name}", f"must be a finite number > 0, got {v!r}")
-        if not self.peak_flops:
-            raise InputError(f"gpu {self.name!r} field peak_flops", "needs at least one dtype")
-        if self.link_kind not in ("", *LINK_KINDS):
-            raise InputError(f"gpu {self.name!r} field link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {self.link_kind!r}")
+                raise InputError(f"gpu {show(self.name)} field {name}", f"must be a finite number > 0, got {show(v)}")
+        if not isinstance(self.peak_flops, dict) or not self.peak_flops:
+            raise InputError(f"gpu {show(self.name)} field peak_flops", "needs at least one dtype: {dtype: FLOP/s}")
+        for k, v in self.peak_flops.items():
+            V.Text(empty=False)(f"gpu {show(self.name)} field peak_flops (a dtype)", k)
+            _PEAK(f"gpu {show(self.name)} field peak_flops[{show(k)}]", v)
+        for name in ("interconnect_bytes_per_s", "tdp_watts"):
+            V.Real(0.0, unit="W" if name == "tdp_watts" else "bytes/s")(f"gpu {show(self.name)} field {name}",
+                                                                         getattr(self, name))
+        if not isinstance(self.link_kind, str) or self.link_kind not in ("", *LINK_KINDS):
+            raise InputError(f"gpu {show(self.name)} field link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {show(self.link_kind)}")
         if not isinstance(self.scale_up_domain_size, int) or not 1 <= self.scale_up_domain_size <= 100_000:
-            raise InputError(f"gpu {self.name!r} field scale_up_domain_size",
-                             f"must be an integer in 1..100,000, got {self.scale_up_domain_size!r}")
-        if not isinstance(self.scale_out_bytes_per_s, (int, float)) or self.scale_out_bytes_per_s < 0:
-            raise InputError(f"gpu {self.name!r} field scale_out_bytes_per_s", f"must be >= 0, got {self.scale_out_bytes_per_s!r}")
+            raise InputError(f"gpu {show(self.name)} field scale_up_domain_size",
+                             f"must be an integer in 1..100,000, got {show(self.scale_up_domain_size)}")
+        if isinstance(self.scale_out_bytes_per_s, bool) or not isinstance(self.scale_out_bytes_per_s, (int, float)) \
+                or not 0 <= self.scale_out_bytes_per_s < float("inf"):
+            raise InputError(f"gpu {show(self.name)} field scale_out_bytes_per_s", f"must be >= 0, got {show(self.scale_out_bytes_per_s)}")
 
     @V.checked(dtype=V.Text(empty=False))
     def peak(self, dtype: str) -> float:
