@@ -202,8 +202,10 @@ def test_failed_force_rewrite_into_a_folder_it_cannot_move_leaves_no_temporary_f
     to fail the way a folder without write permission makes it): one line, the earlier report intact, no
     `.DIR.tmp-*` or `.DIR.old-*` folder left beside it."""
     out = tmp_path / "r"
-    assert main(["report", str(EXAMPLES[0]), "-o", str(out)]) == 0
+    out.mkdir()
+    (out / report.REPORT_MD).write_text("the earlier report", encoding="utf-8")  # charts aside: what --force replaces
     before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(report, "_render", lambda c, s, folder, *_: (folder / report.REPORT_MD).write_text("new"))
     real = report.os.replace
 
     def refuse(src, dst):
