@@ -3,9 +3,17 @@
 They were written before the package was regrouped into subpackages (issue 12) so that a
 move which changes any number fails here. A deliberate model change regenerates them with
 `PLANNER_REGEN_GOLDEN=1 pytest tests/test_golden.py` and says so in its commit.
+
+They hold hosted-API prices, so they depend on the price data (the `genai-prices` package) and
+on the day prices are read for. Both are pinned: `price-data.json` records the package version
+and the day, the comparison is run for that day (`[api] prices_as_of`), and a different installed
+version fails first with a plain message instead of a numeric diff. CI installs the version in
+requirements/lock.txt; scripts/refresh_lock.sh moves the lock and regenerates these files.
 """
+import dataclasses
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +26,41 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 GOLDEN = Path(__file__).parent / "golden"
 
 
-VOLATILE = {"prices_as_of"}  # today's date: the day the prices were resolved for
+PRICE_DATA = GOLDEN / "price-data.json"
+VOLATILE: set[str] = set()
+
+
+def _installed_price_data() -> dict:
+    from genai_prices import __version__
+    return {"package": "genai-prices", "version": __version__}
+
+
+def _golden_price_data() -> dict:
+    """The price data the golden files were made with; regenerating records today's install and date."""
+    if os.environ.get("PLANNER_REGEN_GOLDEN"):
+        record = {**_installed_price_data(), "prices_as_of": datetime.now(UTC).date().isoformat()}
+        PRICE_DATA.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return json.loads(PRICE_DATA.read_text(encoding="utf-8"))
+
+
+def require_locked_price_data() -> dict:
+    """Fail with the way out, not a numeric diff, when the installed price data is not the golden files'."""
+    made, have = _golden_price_data(), _installed_price_data()
+    if have["version"] != made["version"]:
+        pytest.fail(f"the golden files were made with {made['package']} {made['version']}, but "
+                    f"{have['package']} {have['version']} is installed: their API prices differ by design. "
+                    "Install the locked versions (`pip install -c requirements/lock.txt -e '.[dev]'`, "
+                    "as scripts/test.sh does), or move to the new price data on purpose with "
+                    "`bash scripts/refresh_lock.sh`, which regenerates the golden files and prints what changed.",
+                    pytrace=False)
+    return made
+
+
+def golden_scenario(path: Path) -> planner.Scenario:
+    """The example as the golden files ran it: API prices read for the day they were made."""
+    s = planner.load_scenario(path)
+    day = require_locked_price_data()["prices_as_of"]
+    return dataclasses.replace(s, api=dataclasses.replace(s.api, prices_as_of=day))
 
 
 def _close(a, b, path="$"):
@@ -40,7 +82,7 @@ def _close(a, b, path="$"):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_compare_matches_golden(path):
-    got = json.loads(dumps_json(planner.compare(planner.load_scenario(path)).to_dict()))
+    got = json.loads(dumps_json(planner.compare(golden_scenario(path)).to_dict()))
     golden = GOLDEN / f"compare-{path.stem}.json"
     if os.environ.get("PLANNER_REGEN_GOLDEN"):
         golden.write_text(dumps_json(got) + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ Numbers are Python or numpy ints and floats; a bool is not a number, text is not
 number (`PlannerTypeError`, also a TypeError). NaN, infinities and values past the
 bounds in `limits.py` are refused before any work starts.
 
-The checks are frozen objects (`Real`, `Whole`, `Flag`, `Text`, `Choice`), so a
+The checks are frozen objects (`Real`, `Whole`, `Flag`, `Text`, `Choice`, `IsoDate`), so a
 dataclass can carry one in each field's metadata (`knob`) and `check_fields` runs them
 all: adding a validated field is one line.
 """
@@ -175,6 +175,33 @@ class Choice:
         hint = f"; did you mean {', '.join(near)}?" if near else ""
         raise InputError(name, f"must be {self.allowed()}, got {show(value)}{hint}", value=value,
                          allowed=self.allowed())
+
+
+@dataclass(frozen=True)
+class IsoDate:
+    """A calendar date written as ISO text (YYYY-MM-DD), between 2000-01-01 and 2100-12-31; returned as text."""
+
+    optional: bool = False
+
+    def allowed(self) -> str:
+        return "a date as YYYY-MM-DD from 2000-01-01 to 2100-12-31" + (" or none" if self.optional else "")
+
+    def __call__(self, name: str, value) -> str | None:
+        from datetime import date
+        if value is None and self.optional:
+            return None
+        if isinstance(value, date):  # TOML reads an unquoted date as a datetime.date
+            value = value.isoformat()
+        if not isinstance(value, str):
+            raise _type_error(name, value, self.allowed())
+        try:
+            day = date.fromisoformat(value.strip()) if len(value) <= 10 else None
+        except ValueError:
+            day = None
+        if day is None or not date(2000, 1, 1) <= day <= date(2100, 12, 31):
+            raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value,
+                             allowed=self.allowed())
+        return day.isoformat()
 
 
 # ---- one-call helpers for function arguments ----

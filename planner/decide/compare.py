@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -131,7 +132,8 @@ class Comparison(ResultMixin):
 def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
     a, w = s.api, s.workload
     price = api_price(a.model, a.provider, input_usd_per_mtok=a.input_usd_per_mtok,
-                      output_usd_per_mtok=a.output_usd_per_mtok, cached_input_usd_per_mtok=a.cached_input_usd_per_mtok)
+                      output_usd_per_mtok=a.output_usd_per_mtok, cached_input_usd_per_mtok=a.cached_input_usd_per_mtok,
+                      as_of=date.fromisoformat(a.prices_as_of) if a.prices_as_of else None)
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
     per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached, batch=a.batch))
     return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,

@@ -74,6 +74,8 @@ class ApiOption(_Section):
     cached_input_usd_per_mtok: float | None = V.knob(None, PRICE_PER_MTOK, "override of the price data")
     integration_usd: float = V.knob(10_000.0, USD, "one-time: prompt work, evaluation harness, integration (assumption)")
     months_to_production: float = V.knob(0.5, MONTHS, "assumption")
+    prices_as_of: str | None = V.knob(None, V.IsoDate(optional=True),
+                                      "the day the (date-dependent) prices are read for; none: today (UTC)")
 
 
 @dataclass(frozen=True)
