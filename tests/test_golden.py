@@ -13,53 +13,26 @@ requirements/lock.txt; scripts/refresh_lock.sh moves the lock and regenerates th
 import dataclasses
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import planner
 from planner.present.formatting import dumps_json
+from pricedata import require_locked_price_data
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 GOLDEN = Path(__file__).parent / "golden"
 
 
-PRICE_DATA = GOLDEN / "price-data.json"
 VOLATILE: set[str] = set()
-
-
-def _installed_price_data() -> dict:
-    from genai_prices import __version__
-    return {"package": "genai-prices", "version": __version__}
-
-
-def _golden_price_data() -> dict:
-    """The price data the golden files were made with; regenerating records today's install and date."""
-    if os.environ.get("PLANNER_REGEN_GOLDEN"):
-        record = {**_installed_price_data(), "prices_as_of": datetime.now(UTC).date().isoformat()}
-        PRICE_DATA.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return json.loads(PRICE_DATA.read_text(encoding="utf-8"))
-
-
-def require_locked_price_data() -> dict:
-    """Fail with the way out, not a numeric diff, when the installed price data is not the golden files'."""
-    made, have = _golden_price_data(), _installed_price_data()
-    if have["version"] != made["version"]:
-        pytest.fail(f"the golden files were made with {made['package']} {made['version']}, but "
-                    f"{have['package']} {have['version']} is installed: their API prices differ by design. "
-                    "Install the locked versions (`pip install -c requirements/lock.txt -e '.[dev]'`, "
-                    "as scripts/test.sh does), or move to the new price data on purpose with "
-                    "`bash scripts/refresh_lock.sh`, which regenerates the golden files and prints what changed.",
-                    pytrace=False)
-    return made
 
 
 def golden_scenario(path: Path) -> planner.Scenario:
     """The example as the golden files ran it: API prices read for the day they were made."""
     s = planner.load_scenario(path)
-    day = require_locked_price_data()["prices_as_of"]
+    day = require_locked_price_data(regenerate=bool(os.environ.get("PLANNER_REGEN_GOLDEN")))["prices_as_of"]
     return dataclasses.replace(s, api=dataclasses.replace(s.api, prices_as_of=day))
 
 

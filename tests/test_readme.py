@@ -36,3 +36,17 @@ def test_published_table_is_current():
 def test_serving_check_table_is_current():
     from planner.estimate.serving_check import check, summary_line
     assert summary_line(check()) in README
+
+
+def test_examples_table_is_compare_of_the_examples():
+    """The README's examples table is generated (scripts/readme_figures.py --table); stale figures fail here."""
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from pricedata import require_locked_price_data
+    from readme_figures import END, START
+    from planner.present.summary import examples_markdown
+    day = require_locked_price_data()["prices_as_of"]
+    block = README.split(START)[1].split(END)[0].strip()
+    assert block == examples_markdown(ROOT / "examples", prices_as_of=day), \
+        "README's examples table is stale: run `python scripts/readme_figures.py --table`"
+    assert block.count("\n") == 1 + len(list((ROOT / "examples").glob("*.toml")))
