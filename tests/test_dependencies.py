@@ -133,5 +133,8 @@ def test_installed_versions_match_the_lock():
             continue
         if have.split("+")[0] != pins[name]:
             off.append(f"{name} {have} (lock: {pins[name]})")
-    assert not off, ("this environment is not the locked one: " + ", ".join(off) +
-                     ". Install it with `pip install -c requirements/lock.txt -e '.[dev]'` (scripts/test.sh does)")
+    if off:
+        import pytest
+        pytest.fail("this environment is not the locked one: " + ", ".join(off) +
+                    ". Install it with `pip install -c requirements/lock.txt -e '.[dev]'` (scripts/test.sh does)",
+                    pytrace=False)
