@@ -168,7 +168,10 @@ def _scratch() -> None:
     gpus = [g.name for g in planner.gpus()]
     with st.expander("Train from scratch", expanded=False):
         st.checkbox("Include this option", key=P + "sc_enabled")
-        st.selectbox("Architecture to train", _options([m.name for m in planner.models()], "sc_model"), key=P + "sc_model")
+        st.selectbox("Architecture to train", _options([S.SAME_AS_SELF_HOST, *(m.name for m in planner.models())],
+                                                       "sc_model"), key=P + "sc_model",
+                     help="Same as self-host: pretrain the open model the self-hosted option serves, so both "
+                          "deliver the same model; another architecture makes the comparison unlike")
         st.selectbox("Training GPU", _options(gpus, "sc_gpu"), key=P + "sc_gpu")
         st.selectbox("Training tokens", list(S.TOKEN_POLICIES), format_func=S.TOKEN_POLICIES.get, key=P + "sc_policy",
                      help="match: as many tokens as the open model it replaces (like for like); Chinchilla: "

@@ -31,6 +31,7 @@ ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
 KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
 PERCENTILES = ("p50", "p90", "p99")
+SAME_AS_SELF_HOST = "same as self-host"  # the sidebar's name for [scratch] model = None: train the self-hosted model
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
 TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
@@ -73,7 +74,7 @@ FIELDS = (
     Field("ops_engineers", "self_host", "ops_engineers"),
     Field("sh_sourcing", "self_host", "sourcing", kind=str),
     Field("sc_enabled", "scratch", "enabled", kind=bool),
-    Field("sc_model", "scratch", "model", kind=str),
+    Field("sc_model", "scratch", "model", kind=str, none_label=SAME_AS_SELF_HOST),
     Field("sc_gpu", "scratch", "gpu", kind=str),
     Field("sc_sourcing", "scratch", "sourcing", kind=str),
     Field("sc_researchers", "scratch", "researchers"),
