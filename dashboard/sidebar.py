@@ -190,6 +190,10 @@ def _scratch() -> None:
 def _staff_and_flags() -> None:
     with st.expander("Staff cost, site and constraints", expanded=False):
         _num("Loaded cost per engineer ($k / year)", "kusd_per_engineer_year", step=10.0)
+        st.number_input("Capability floor (MMLU-Pro %, 0 = none)", min_value=0.0, max_value=100.0, step=5.0,
+                        format="%.1f", key=P + "capability_floor",
+                        help="Recommend only options whose model has a published MMLU-Pro figure at least this "
+                             "(planner/catalog/data/capability.toml); the others are marked with why they fall short")
         st.selectbox("Grid region (carbon)", _options(planner.regions(), "hw_region"), key=P + "hw_region",
                      help="Where the self-hosted GPUs draw their power: grid carbon intensity from "
                           "planner/catalog/data/grid.toml")

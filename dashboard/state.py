@@ -123,6 +123,7 @@ def widget_values(s: planner.Scenario) -> dict:
     out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
     out[PREFIX + "api_model"] = api_value(s)
     out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
+    out[PREFIX + "capability_floor"] = 0.0 if s.capability_floor is None else float(s.capability_floor)
     return out
 
 
@@ -165,6 +166,8 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     tokens = (values[PREFIX + "sc_policy"], values[PREFIX + "sc_amount"])
     if tokens != token_widgets(base.scratch):
         changes["scratch"] = {**changes.get("scratch", {}), **_token_fields(*tokens)}
+    floor = values[PREFIX + "capability_floor"]  # the widget shows "no floor" as 0
+    top = {} if floor == (base.capability_floor or 0.0) else {"capability_floor": float(floor) or None}
     provider, model = values[PREFIX + "api_model"].split("|", 1)
     if values[PREFIX + "api_model"] != api_value(base):
         # Another model: the file's price overrides belonged to the old one.
@@ -173,7 +176,7 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     if "workload" in changes:
         changes["workload"] = base.workload.with_(**changes["workload"])  # validates
     sections = {k: (v if k == "workload" else dataclasses.replace(getattr(base, k), **v)) for k, v in changes.items()}
-    return base.replace(**sections)
+    return base.replace(**sections, **top)
 
 
 def api_value(s: planner.Scenario) -> str:

@@ -102,6 +102,17 @@ def test_dashboard_model_selector_defaults_to_same_as_self_host():
     assert S.scenario_from_values(picked, back).scratch.model is None
 
 
+def test_dashboard_floor_widget_maps_to_the_scenario():
+    values = S.widget_values(BASE)
+    assert values[S.PREFIX + "capability_floor"] == 0.0  # no floor
+    values[S.PREFIX + "capability_floor"] = 60.0
+    s = S.scenario_from_values(BASE, values)
+    assert s.capability_floor == 60.0 and S.widget_values(s)[S.PREFIX + "capability_floor"] == 60.0
+    values = S.widget_values(s)
+    values[S.PREFIX + "capability_floor"] = 0.0
+    assert S.scenario_from_values(s, values).capability_floor is None
+
+
 # ---- 2. published capability, and the floor ----
 
 def test_every_capability_figure_is_sourced_dated_and_a_percentage():
