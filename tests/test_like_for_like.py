@@ -14,6 +14,7 @@ from dashboard import state as S
 from planner.catalog.capability import capabilities, capability, metric
 from planner.core.errors import InputError, PlannerError
 from planner.decide.scenario import dumps_scenario, loads_scenario
+from planner.decide.likeforlike import CAPABILITY_GAP_POINTS, comparable_open_models
 from planner.decide.scratch import scratch_model
 from planner.present import formatting as fmt
 from planner.present import labels
@@ -153,9 +154,20 @@ def test_scratch_on_fewer_tokens_than_published_has_unknown_capability():
 def test_a_capability_gap_between_known_models_is_called_out():
     s = with_(BASE, api={"model": "gpt-4o"}, scratch={"enabled": False})  # GPT-4o 72.55 vs Llama 3.1 8B 48.3
     c = planner.compare(s)
-    assert any("points apart" in d for d in c.model_match.differences)
+    gap = [d for d in c.model_match.differences if "points apart" in d]
+    assert gap and "Llama-3.1-405B (73.3)" in gap[0] and "DeepSeek-V3 (75.9)" in gap[0]  # the comparable open models
+    assert "Llama-3.1-8B (48.3)" not in gap[0]
+    assert c.to_dict()["model_match"]["like_for_like"] is False
     close = planner.compare(with_(s, self_host={"model": "Llama-3.1-405B"}))  # 73.3: within the gap
     assert not any("points apart" in d for d in close.model_match.differences)
+    assert close.model_match.like_for_like and mt.like_for_like_line(close).startswith("Like for like")
+
+
+def test_comparable_open_models_are_within_the_gap_or_above():
+    near = comparable_open_models(70.0)
+    assert near and all(score >= 70.0 - CAPABILITY_GAP_POINTS for _, score in near)
+    assert [s for _, s in near] == sorted((s for _, s in near), reverse=True)
+    assert comparable_open_models(99.0) == []
 
 
 def test_the_floor_recommends_the_cheapest_option_meeting_it():

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..catalog.capability import capability, metric
+from ..catalog.capability import capabilities, capability, metric
 from ..catalog.lookup import model as lookup_model
+from ..catalog.lookup import models as catalog_models
 from ..core.results import ResultMixin
 from ..estimate.arithmetic import total_params
 from .options import OPTIONS
@@ -45,18 +46,15 @@ class ModelMatch(ResultMixin):
     floor: float | None  # the scenario's capability floor, None: none set
     models: dict[str, DeliveredModel] = field(default_factory=dict)  # available options only
     differences: tuple[str, ...] = ()  # how the options' models differ; empty: like for like
+    like_for_like: bool = field(init=False)  # derived: no differences
 
-    @property
-    def like_for_like(self) -> bool:
-        return not self.differences
+    def __post_init__(self):
+        object.__setattr__(self, "like_for_like", not self.differences)
 
     def falls_short(self, key: str) -> str:
         """Why option `key` is below the floor ("" when it meets it, no floor is set or it is unavailable)."""
         d = self.models.get(key)
         return d.shortfall if d is not None else ""
-
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "like_for_like": self.like_for_like}
 
 
 def _params(name: str) -> float:
@@ -99,6 +97,22 @@ def _size(d: DeliveredModel) -> str:
     return f"{d.model}, {d.params / 1e9:.1f}B parameters" if d.params else d.model
 
 
+def comparable_open_models(score: float) -> list[tuple[str, float]]:
+    """The catalog's open models whose published figure is within CAPABILITY_GAP_POINTS of `score` or above,
+    best first: the ones a comparison with a model of that score would be like for like with."""
+    names = {m.name for m in catalog_models()}
+    return sorted(((c.model, c.score) for c in capabilities()
+                   if c.model in names and c.score >= score - CAPABILITY_GAP_POINTS), key=lambda x: -x[1])
+
+
+def _comparable(score: float, name: str) -> str:
+    near = comparable_open_models(score)
+    if not near:
+        return f" No open model in the catalog has a published {name} figure within {CAPABILITY_GAP_POINTS:g} points."
+    return (f" Open models within {CAPABILITY_GAP_POINTS:g} points of {score:g} or above: "
+            + ", ".join(f"{m} ({x:g})" for m, x in near) + ".")
+
+
 def _differences(models: dict[str, DeliveredModel], unit: str, name: str) -> list[str]:
     out = []
     sh, sc = models.get("self_host"), models.get("scratch")
@@ -112,7 +126,7 @@ def _differences(models: dict[str, DeliveredModel], unit: str, name: str) -> lis
                 hi, lo = (a, b) if a.capability > b.capability else (b, a)
                 out.append(f"{OPTIONS[hi.key]} ({hi.model}, {name} {hi.capability:g}) and {OPTIONS[lo.key]} "
                            f"({lo.model}, {lo.capability:g}) are {hi.capability - lo.capability:.0f} points apart: "
-                           "different classes of model.")
+                           f"different classes of model.{_comparable(hi.capability, name)}")
     for d in models.values():
         if d.capability is None:
             out.append(f"{OPTIONS[d.key]} ({d.model}): {name} {d.basis}; whether it matches the others is not known.")
