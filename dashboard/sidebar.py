@@ -168,7 +168,10 @@ def _scratch() -> None:
     gpus = [g.name for g in planner.gpus()]
     with st.expander("Train from scratch", expanded=False):
         st.checkbox("Include this option", key=P + "sc_enabled")
-        st.selectbox("Architecture to train", _options([m.name for m in planner.models()], "sc_model"), key=P + "sc_model")
+        st.selectbox("Architecture to train", _options([S.SAME_AS_SELF_HOST, *(m.name for m in planner.models())],
+                                                       "sc_model"), key=P + "sc_model",
+                     help="Same as self-host: pretrain the open model the self-hosted option serves, so both "
+                          "deliver the same model; another architecture makes the comparison unlike")
         st.selectbox("Training GPU", _options(gpus, "sc_gpu"), key=P + "sc_gpu")
         st.selectbox("Training tokens", list(S.TOKEN_POLICIES), format_func=S.TOKEN_POLICIES.get, key=P + "sc_policy",
                      help="match: as many tokens as the open model it replaces (like for like); Chinchilla: "
@@ -187,6 +190,10 @@ def _scratch() -> None:
 def _staff_and_flags() -> None:
     with st.expander("Staff cost, site and constraints", expanded=False):
         _num("Loaded cost per engineer ($k / year)", "kusd_per_engineer_year", step=10.0)
+        st.number_input("Capability floor (MMLU-Pro %, 0 = none)", min_value=0.0, max_value=100.0, step=5.0,
+                        format="%.1f", key=P + "capability_floor",
+                        help="Recommend only options whose model has a published MMLU-Pro figure at least this "
+                             "(planner/catalog/data/capability.toml); the others are marked with why they fall short")
         st.selectbox("Grid region (carbon)", _options(planner.regions(), "hw_region"), key=P + "hw_region",
                      help="Where the self-hosted GPUs draw their power: grid carbon intensity from "
                           "planner/catalog/data/grid.toml")

@@ -31,6 +31,7 @@ ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
 KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
 PERCENTILES = ("p50", "p90", "p99")
+SAME_AS_SELF_HOST = "same as self-host"  # the sidebar's name for [scratch] model = None: train the self-hosted model
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
 TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
@@ -73,7 +74,7 @@ FIELDS = (
     Field("ops_engineers", "self_host", "ops_engineers"),
     Field("sh_sourcing", "self_host", "sourcing", kind=str),
     Field("sc_enabled", "scratch", "enabled", kind=bool),
-    Field("sc_model", "scratch", "model", kind=str),
+    Field("sc_model", "scratch", "model", kind=str, none_label=SAME_AS_SELF_HOST),
     Field("sc_gpu", "scratch", "gpu", kind=str),
     Field("sc_sourcing", "scratch", "sourcing", kind=str),
     Field("sc_researchers", "scratch", "researchers"),
@@ -122,6 +123,7 @@ def widget_values(s: planner.Scenario) -> dict:
     out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
     out[PREFIX + "api_model"] = api_value(s)
     out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
+    out[PREFIX + "capability_floor"] = 0.0 if s.capability_floor is None else float(s.capability_floor)
     return out
 
 
@@ -164,6 +166,8 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     tokens = (values[PREFIX + "sc_policy"], values[PREFIX + "sc_amount"])
     if tokens != token_widgets(base.scratch):
         changes["scratch"] = {**changes.get("scratch", {}), **_token_fields(*tokens)}
+    floor = values[PREFIX + "capability_floor"]  # the widget shows "no floor" as 0
+    top = {} if floor == (base.capability_floor or 0.0) else {"capability_floor": float(floor) or None}
     provider, model = values[PREFIX + "api_model"].split("|", 1)
     if values[PREFIX + "api_model"] != api_value(base):
         # Another model: the file's price overrides belonged to the old one.
@@ -172,7 +176,7 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     if "workload" in changes:
         changes["workload"] = base.workload.with_(**changes["workload"])  # validates
     sections = {k: (v if k == "workload" else dataclasses.replace(getattr(base, k), **v)) for k, v in changes.items()}
-    return base.replace(**sections)
+    return base.replace(**sections, **top)
 
 
 def api_value(s: planner.Scenario) -> str:

@@ -9,7 +9,7 @@ import planner
 from planner.decide.compare import Comparison
 from planner.estimate.serving import latency_curve
 from planner.present import formatting as fmt
-from planner.present import labels
+from planner.present import labels, models_text
 
 from . import charts
 
@@ -28,6 +28,11 @@ def recommendation(c: Comparison) -> None:
     r = c.recommendation
     lead = f"\n\n{md(r.reasons[0])}" if r.reasons else ""
     (st.success if r.choice else st.error)(f"**{md(r.headline)}**{lead}")
+    match = models_text.like_for_like_line(c)
+    if match:
+        (st.info if c.model_match.like_for_like else st.warning)(md(match))
+    if models_text.floor_line(c):
+        st.caption(md(models_text.floor_line(c)))
     with st.expander("All reasons", expanded=False):
         st.markdown("\n".join(f"- {md(x)}" for x in r.reasons))
 
@@ -54,7 +59,7 @@ def overview(c: Comparison) -> None:
                       help=f"p10-p90: {fmt.usd(o.total_usd.p10)} - {fmt.usd(o.total_usd.p90)}")
             a, b = st.columns(2)
             # Short labels fit the narrow columns; the total's label names the option for lookups.
-            a.metric("one-time", fmt.usd(o.one_time_usd.p50))
+            a.metric(labels.ONE_TIME_LABEL[o.key], fmt.usd(o.one_time_usd.p50), help=md(labels.ONE_TIME_SCOPE))
             b.metric("monthly, last", fmt.usd(o.monthly_usd[-1]), help=f"first month {fmt.usd(o.monthly_usd[0])}")
             a.metric("per 1k req.", fmt.usd(o.all_in_usd_per_request * 1000),
                      help=f"all-in; running cost only: {fmt.usd(o.usd_per_request * 1000)}")
@@ -65,6 +70,10 @@ def overview(c: Comparison) -> None:
                      help=md(o.energy.note) if o.energy else "no published figure")
             b.metric("tCO2e", fmt.amount(o.co2e_t.p50) if o.co2e_t else "unknown")
     st.dataframe(fmt.comparison_frame(c.table()), hide_index=True)
+    st.caption(md(labels.ONE_TIME_SCOPE))
+    with st.expander("Models compared: size and published capability", expanded=not c.model_match.like_for_like
+                     if c.model_match else False):
+        st.dataframe(models_text.models_frame(c), hide_index=True)
     if c.api_price is not None:
         p = c.api_price
         st.caption(md(f"API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})."))
@@ -153,7 +162,8 @@ def training(c: Comparison, scaling=None) -> None:
     with left:
         st.subheader("Fine-tuning")
         if c.finetune is not None:
-            _rows(fmt.finetuning_rows(c.finetune))
+            r = c.rates.get("self_host_training")
+            _rows(fmt.finetuning_rows(c.finetune, r.time_factor if r is not None else 1.0))
         else:
             st.info("No fine-tune in this scenario (method: none)" if c.options["self_host"].available
                     else f"Not estimated: {md(c.options['self_host'].reason_unavailable)}")
@@ -167,7 +177,7 @@ def training(c: Comparison, scaling=None) -> None:
     with right:
         st.subheader("Pretraining from scratch")
         if c.pretrain is not None:
-            _rows(fmt.pretraining_rows(c.pretrain))
+            _rows(fmt.pretraining_rows(c.pretrain, c.scratch_costs))
         else:
             st.info(f"Not estimated: {md(c.options['scratch'].reason_unavailable)}")
     for est, what in ((c.finetune, "Fine-tuning"), (c.pretrain, "Pretraining")):

@@ -33,6 +33,7 @@ from .costmodel import (
     total_cost_for_traffic,
 )
 from .estimates import finetune_estimate, serving_plan
+from .likeforlike import ModelMatch, model_match
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
 from .scenario import Scenario, as_scenario
@@ -87,6 +88,7 @@ class Comparison(ResultMixin):
     pretrain: PretrainingEstimate | None
     assumptions: tuple[Assumption, ...]
     token_budget: TokenBudget | None = None  # the scratch option's training tokens and the policy behind them
+    model_match: ModelMatch | None = None  # the model each option delivers, its capability, how they differ
     rates: dict[str, GpuRate] = field(default_factory=dict)  # self_host, self_host_training, scratch_training
     rent_or_own: RentOrOwn | None = None  # the self-host GPU: when owning beats renting it on demand
     scratch_costs: ScratchCosts | None = field(default=None, repr=False, compare=False)
@@ -300,10 +302,10 @@ def _build_scratch(ctx: _Ctx):
     _require_dtype(c.gpu, "bf16", "pretraining")
     _require_serving_dtype(s)
     sc = scratch_costs(s)
-    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
+    plan, fleet = _fleet(s, sc.pretrain.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
                          months_to_production=sc.months_to_production.p50)
     pre, b = sc.pretrain, sc.budget
-    detail = (f"{c.model} pretrained on {b.tokens:.3g} tokens ({b.policy}: {b.tokens_per_param:,.0f} per parameter), "
+    detail = (f"{pre.model} pretrained on {b.tokens:.3g} tokens ({b.policy}: {b.tokens_per_param:,.0f} per parameter), "
               f"{pre.n_gpus} x {pre.gpu} ({c.sourcing}), served on {plan.gpu} ({s.self_host.sourcing})")
     hours = sc.run_gpu_hours * (1 + sc.experiments_fraction) + sc.pipeline_gpu_hours
     energy = ctx.energy(fleet, hours, c.gpu, c.sourcing)
@@ -343,11 +345,13 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
         s, s.self_host.model, drops_overhead=drop, one_time=0.0, months_to_production=0.0)[1])
     pre = sc.pretrain if sc else None
     gpu_rates = rates(s, opts, sc)
+    match = model_match(s, opts, price, sc.budget if sc else None)
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
-                      options=opts, break_evens=bes, prompt_trades=trades, recommendation=recommend(opts, bes, s.flags, w),
+                      options=opts, break_evens=bes, prompt_trades=trades,
+                      recommendation=recommend(opts, bes, s.flags, w, match),
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
                       assumptions=_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
-                      token_budget=sc.budget if sc else None, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),
+                      token_budget=sc.budget if sc else None, model_match=match, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),
                       scratch_costs=sc, cost_models=models, bridge=ctx.bridge, workload=w)
 
 

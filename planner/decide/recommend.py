@@ -81,14 +81,31 @@ def _pick(live: list, flags) -> tuple:
     return best, "lowest total cost over the horizon"
 
 
-def recommend(opts: dict, break_evens, flags, workload) -> "Recommendation":
+def _floor(live: list, match) -> tuple[list, list[str], str]:
+    """The options at or above the capability floor, why the others fall short, and the floor in words."""
+    if match is None or match.floor is None:
+        return live, [], ""
+    floor = f"the capability floor ({match.metric} >= {match.floor:g})"
+    short = [f"{o.label}: below {floor}: {match.falls_short(o.key)}." for o in live if match.falls_short(o.key)]
+    return [o for o in live if not match.falls_short(o.key)], short, floor
+
+
+def recommend(opts: dict, break_evens, flags, workload, match=None) -> "Recommendation":
+    """`match`: the comparison's ModelMatch (likeforlike.py); with a capability floor, only the options at or
+    above it are recommended, and each one below says why."""
     live = [o for o in opts.values() if o.available and math.isfinite(o.total_usd.p50)]
     gone = [f"{o.label}: not possible here: {o.reason_unavailable}" for o in opts.values() if not o.available]
     if not live:
         return Recommendation("", "", "No option is feasible for this scenario.", tuple(gone))
+    live, short, floor = _floor(live, match)
+    if not live:
+        each = "; ".join(f"{o.label}: {match.falls_short(o.key)}" for o in opts.values() if match.falls_short(o.key))
+        return Recommendation("", "", f"No option meets {floor}. {each}.", tuple(short + gone))
     choice, why = _pick(live, flags)
+    if floor:
+        why += f", among the options meeting {floor}"
     reasons = _cost_reasons(live, workload.horizon_months) + _break_even_reasons(break_evens, opts, workload)
-    reasons += _flag_reasons(flags) + gone
+    reasons += _flag_reasons(flags) + short + gone
     if choice.months_to_production.p50 > 1:
         reasons.append(f"{choice.label} reaches production in about {choice.months_to_production.p50:.1f} months.")
     return Recommendation(choice.key, choice.label, f"Recommended: {choice.label} ({why}).", tuple(reasons))

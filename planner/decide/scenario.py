@@ -44,6 +44,9 @@ class Scenario:
     name: str = V.knob("Untitled scenario", V.Text(L.MAX_NAME_CHARS, empty=False), "shown as the report's title")
     description: str = V.knob("", V.Text(L.MAX_DESCRIPTION_CHARS, multiline=True), "quoted in the report")
     seed: int = V.knob(0, V.Whole(0, L.MAX_SEED), "Monte Carlo seed: the same seed gives the same numbers")
+    capability_floor: float | None = V.knob(
+        None, V.Real(0.0, 100.0, unit="% MMLU-Pro", optional=True),
+        "recommend only options whose model's published capability is known and at least this; none: no floor")
     workload: Workload = field(default_factory=_default_workload)
     api: ApiOption = field(default_factory=ApiOption)
     self_host: SelfHostOption = field(default_factory=SelfHostOption)
@@ -116,6 +119,9 @@ def as_scenario(scenario, what: str = "scenario") -> Scenario:
 
 # ---- TOML ----
 
+_TOP = ("name", "description", "seed", "capability_floor")  # the scenario's own keys, above the sections
+_TOP_FIELDS = {f.name: f for f in dataclasses.fields(Scenario) if f.name in _TOP}
+
 def _from_toml(value, f: dataclasses.Field):
     """TOML's stand-in for None ("none") becomes None where the field allows None."""
     check = f.metadata.get("check")
@@ -147,10 +153,10 @@ def scenario_from_dict(data) -> Scenario:
             top[key] = _build(_SECTIONS[key], value, key)
         elif key == "uncertainty":
             top[key] = V.instance("uncertainty", value, dict, "a table of input path -> distribution")
-        elif key in ("name", "description", "seed"):
-            top[key] = value
+        elif key in _TOP:
+            top[key] = _from_toml(value, _TOP_FIELDS[key])
         else:
-            near = close_matches(key, [*_SECTIONS, "name", "description", "seed", "uncertainty"])
+            near = close_matches(key, [*_SECTIONS, *_TOP, "uncertainty"])
             raise PlannerError(f"unknown key {show(key)}" + (f"; did you mean {', '.join(near)}?" if near else ""))
     return Scenario(**top)
 
@@ -185,7 +191,7 @@ def _section_dict(obj) -> dict:
 
 def scenario_to_dict(s: Scenario) -> dict:
     """Plain data for TOML (see _section_dict for None)."""
-    out = {"name": s.name, "description": s.description, "seed": s.seed}
+    out = {k: getattr(s, k) for k in _TOP if getattr(s, k) is not None}
     for key in _SECTIONS:
         out[key] = _section_dict(getattr(s, key))
     if s.uncertainty:

@@ -104,14 +104,21 @@ class TokenBudget(ResultMixin):
     warning: str = ""  # why the policy fell back, when it did
 
 
+def scratch_model(s) -> str:
+    """The architecture scenario `s`'s scratch option trains: [scratch] model, else the self-hosted model."""
+    return s.scratch.model if s.scratch.model is not None else s.self_host.model
+
+
 def _published(name: str):
     m = lookup_model(name)
     return m if m.pretraining_tokens > 0 else None
 
 
-def token_budget(scratch, replaced_model: str) -> TokenBudget:
-    """The scratch option's training tokens under its policy (see the module docstring)."""
-    m = lookup_model(scratch.model)
+def token_budget(scratch, replaced_model: str, model: str | None = None) -> TokenBudget:
+    """The scratch option's training tokens under its policy (see the module docstring). `model`: the
+    architecture trained (default [scratch] model, else the model it replaces)."""
+    model = model or scratch.model or replaced_model
+    m = lookup_model(model)
     n = active_params(m)
     tokens, ratio = scratch.tokens, scratch.tokens_per_param
     check_token_policy(tokens, ratio)
@@ -124,7 +131,7 @@ def token_budget(scratch, replaced_model: str) -> TokenBudget:
                        "not for inference cost")
     if tokens == "chinchilla":
         return chin
-    for ref, whose in ((_published(replaced_model), "the model it replaces"), (_published(scratch.model), "its own")):
+    for ref, whose in ((_published(replaced_model), "the model it replaces"), (_published(model), "its own")):
         if ref is not None:
             src = ref.pretraining_source.url if ref.pretraining_source else "catalog"
             return TokenBudget("match", ref.pretraining_tokens, ref.pretraining_tokens / n,
@@ -157,10 +164,11 @@ class ScratchCosts(ResultMixin):
 def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
     """Cost and calendar of the scratch option of scenario `s` (its budget by default)."""
     c, usd_year, prog = s.scratch, s.costs.usd_per_engineer_year, s.programme
-    budget = budget or token_budget(c, s.self_host.model)
+    arch = scratch_model(s)
+    budget = budget or token_budget(c, s.self_host.model, arch)
     rate = gpu_rate(lookup_gpu(c.gpu), c.sourcing, s.hardware, usd_per_engineer_year=usd_year, use="training",
                     where="scratch.sourcing")
-    pre = pretrain_estimate(c.model, c.gpu, rate.usd_per_gpu_hour, budget.tokens, c.n_gpus, c.prep_months,
+    pre = pretrain_estimate(arch, c.gpu, rate.usd_per_gpu_hour, budget.tokens, c.n_gpus, c.prep_months,
                             Staffing(c.researchers, c.months, usd_year))
     b = {name: prog.band(name) for name in _PROGRAMME}
     v = {name: x[0] for name, x in b.items()}
@@ -219,7 +227,7 @@ def policy_costs(s, chosen: ScratchCosts | None = None) -> tuple[PolicyCost, ...
                       chosen.months_to_production.p50, True)]
     for policy in TOKEN_POLICIES:
         alt = dataclasses.replace(s.scratch, tokens=policy, tokens_per_param=None)
-        budget = token_budget(alt, s.self_host.model)
+        budget = token_budget(alt, s.self_host.model, scratch_model(s))
         if any(abs(p.tokens - budget.tokens) <= 1e-9 * budget.tokens for p in out):
             continue
         sc = scratch_costs(s, budget)

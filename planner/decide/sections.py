@@ -120,7 +120,8 @@ class ScratchOption(_Section):
 
     section: ClassVar[str] = "scratch"
     enabled: bool = V.knob(True, FLAG, "include this option")
-    model: str = V.knob("Llama-3.1-8B", NAME, "the architecture to train")
+    model: str | None = V.knob(None, OPTIONAL_NAME, "the architecture to train; none: the self-hosted model's, "
+                               "so the two self-hosted options deliver the same model")
     gpu: str = V.knob("H100 SXM", NAME, "catalog GPU to train on")
     tokens: str | float = V.knob("match", TokenPolicy(),
                                  "match: the replaced model's published tokens; chinchilla: 20 per parameter; "

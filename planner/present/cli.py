@@ -19,6 +19,7 @@ from ..core.errors import PlannerError
 from ..core.results import as_plain
 from ..core.version import __version__
 from . import formatting as fmt
+from . import models_text as mt
 from .cli_catalog import cmd_gpus, cmd_models, cmd_prices
 from .cli_common import USAGE, count, fail, split_debug
 from .cli_common import given as _given
@@ -74,10 +75,12 @@ def cmd_compare(a) -> int:
     if c.api_price is not None:
         p = c.api_price
         details.append(f"- API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})")
-    parts = [head(f"{c.scenario}: {c.horizon_months} months"), table(fmt.comparison_frame(c.table())),
-             "\n".join(details), *(["\n".join(unavailable)] if unavailable else []),
+    match = [x for x in (mt.like_for_like_line(c), mt.floor_line(c)) if x]
+    parts = [head(f"{c.scenario}: {c.horizon_months} months"), *match, table(fmt.comparison_frame(c.table())),
+             fmt.ONE_TIME_SCOPE, "\n".join(details), *(["\n".join(unavailable)] if unavailable else []),
+             head("Models compared"), table(mt.models_frame(c)),
              head("Break-even"), table(_break_even_frame(c)) if c.break_evens else "fewer than two options available",
-             head("Recommendation"), rec.headline, "\n".join(f"- {r}" for r in rec.reasons),
+             head("Recommendation"), "\n".join([rec.headline, *match]), "\n".join(f"- {r}" for r in rec.reasons),
              *compare_sections(c, s, table, head)]
     _out("\n\n".join(parts))
     return 0

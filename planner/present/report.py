@@ -23,8 +23,10 @@ from ..decide.options import OPTIONS
 from ..core import files
 from ..core import validate as V
 from ..decide.scenario import Scenario, as_scenario, dumps_scenario
+from ..decide.scratch import scratch_model
 from . import formatting as fmt
 from . import labels
+from . import models_text as mt
 from .report_costs import hardware_section, scratch_section
 
 REPORT_MD = "report.md"
@@ -41,7 +43,7 @@ REPORT_FILES = frozenset({REPORT_MD, SCENARIO_COPY, *CHART_FILES.values()})
 
 def _question(c: Comparison, s: Scenario) -> str:
     w, h = s.workload, s.self_host
-    scratch = f"(c) pretraining {s.scratch.model} from scratch on {s.scratch.gpu}" if s.scratch.enabled \
+    scratch = f"(c) pretraining {scratch_model(s)} from scratch on {s.scratch.gpu}" if s.scratch.enabled \
         else "(c) training from scratch (disabled in this scenario)"
     targets = ", ".join(f"{k} {fmt.ms(v)}" for k, v in (("TTFT", w.ttft_target_s), ("TPOT", w.tpot_target_s)) if v)
     text = (f"Over {w.horizon_months} months, serving {fmt.count(w.requests_per_day)} requests/day in month 0 "
@@ -55,7 +57,18 @@ def _question(c: Comparison, s: Scenario) -> str:
 
 def _recommendation(c: Comparison) -> str:
     r = c.recommendation
-    return "\n".join([f"**{fmt.md_inline(r.headline)}**", "", *(f"- {fmt.md_inline(x)}" for x in r.reasons)])
+    match = [f"**{fmt.md_inline(x)}**" for x in (mt.like_for_like_line(c), mt.floor_line(c)) if x]
+    return "\n".join([f"**{fmt.md_inline(r.headline)}**", "", *match, *([""] if match else []),
+                      *(f"- {fmt.md_inline(x)}" for x in r.reasons)])
+
+
+def _models(c: Comparison) -> str:
+    m = c.model_match
+    if m is None or not m.models:
+        return "No option is available."
+    return "\n".join([fmt.markdown_table(mt.models_frame(c)), "",
+                      f"Capability: {m.metric}, {m.metric_unit}, as published (planner/catalog/data/capability.toml: "
+                      "each figure with its source and the date checked); unknown where nothing is published."])
 
 
 def _options(c: Comparison) -> str:
@@ -63,7 +76,7 @@ def _options(c: Comparison) -> str:
     for o in c.options.values():
         text = o.detail if o.available else f"not available: {o.reason_unavailable}"
         lines.append(f"- **{o.label}**: {fmt.md_inline(text)}")
-    lines += ["", "Totals are over the horizon; p10-p90 comes from the efficiency bands (and, for training from scratch, the bands of its programme costs). "
+    lines += ["", fmt.md_inline(fmt.ONE_TIME_SCOPE), "", "Totals are over the horizon; p10-p90 comes from the efficiency bands (and, for training from scratch, the bands of its programme costs). "
               "'Running' is the cost per request without one-time costs; 'all-in' includes them."]
     return "\n".join(lines)
 
@@ -152,10 +165,15 @@ def _capacity(c: Comparison) -> str:
     return "\n\n".join(parts) or "No self-hosted option is available."
 
 
+def _finetune_time_factor(c: Comparison) -> float:
+    r = c.rates.get("self_host_training")
+    return r.time_factor if r is not None else 1.0
+
+
 def _training(c: Comparison, chart_files: dict[str, str] | None = None) -> str:
     out = []
-    for title, est, rows in (("Pretraining", c.pretrain, fmt.pretraining_rows),
-                             ("Fine-tuning", c.finetune, fmt.finetuning_rows)):
+    for title, est, rows in (("Pretraining", c.pretrain, lambda e: fmt.pretraining_rows(e, c.scratch_costs)),
+                             ("Fine-tuning", c.finetune, lambda e: fmt.finetuning_rows(e, _finetune_time_factor(c)))):
         if est is not None:
             out += [f"### {title}", fmt.markdown_table(pd.DataFrame(rows(est), columns=["Quantity", "p50 [p10-p90]"])),
                     f"Memory per GPU ({est.layout.describe()}):",
@@ -190,7 +208,7 @@ def _catalog_dates(s: Scenario) -> str:
     for name in {s.self_host.gpu, *([s.scratch.gpu] if s.scratch.enabled else [])}:
         g = catalog.gpu(name)
         dates += [f"{g.name} {k} checked {src.checked}" for k, src in sorted(g.sources.items())]
-    for name in {s.self_host.model, *([s.scratch.model] if s.scratch.enabled else [])}:
+    for name in {s.self_host.model, *([scratch_model(s)] if s.scratch.enabled else [])}:
         m = catalog.model(name)
         dates.append(f"{m.name} config checked {m.source.checked}" if m.source else f"{m.name}: no source")
     return "; ".join(sorted(dates))
@@ -222,7 +240,7 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
     title = f"# {fmt.md_inline(c.scenario)}" + (f"\n\n{fmt.md_quote(s.description)}" if s.description.strip() else "")
     sections = [(None, title),
                 ("The question", _question(c, s)), ("Recommendation", _recommendation(c)),
-                ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
+                ("Comparison", _options(c)), ("Models compared", _models(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
                 ("How sure is the recommendation?", _confidence(c, s, chart_files, samples)),
                 ("Serving capacity", _capacity(c)), ("Training estimates", _training(c, chart_files)),
                 ("Train from scratch: tokens and programme", scratch_section(c, s)),
