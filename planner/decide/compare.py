@@ -249,6 +249,8 @@ def _require_dtype(gpu_name: str, dtype: str, what: str) -> None:
 def _require_serving_dtype(s: Scenario) -> None:
     from ..catalog.specs import precision
     h = s.self_host
+    if h.precision == "auto":  # the search takes only the formats the GPU runs (estimate/search.py)
+        return
     _require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")
 
 
@@ -281,7 +283,8 @@ def _build_self_host(ctx: _Ctx):
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
                          one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
-    detail = (f"{h.model} ({plan.precision}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
+    chosen = f"auto: {plan.precision}, the cheapest format meeting the targets" if h.precision == "auto" else plan.precision
+    detail = (f"{h.model} ({chosen}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
               f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
               f"({h.sourcing})")
     energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), h.gpu, h.sourcing)

@@ -49,8 +49,15 @@ def _question(c: Comparison, s: Scenario) -> str:
             f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
             f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
             f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {h.model} fine-tuned "
-            f"({h.finetune_method}) and self-hosted on {h.gpu} at {h.precision}, or {scratch}?")
+            f"({h.finetune_method}) and self-hosted on {h.gpu} at {_precision(h.precision, c.serving_plan)}, or {scratch}?")
     return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
+
+
+def _precision(asked: str, plan) -> str:
+    """The scenario's precision; "auto" says which format the search chose."""
+    if asked != "auto":
+        return asked
+    return f"the cheapest precision meeting the targets ({plan.precision})" if plan else "the cheapest precision"
 
 
 def _recommendation(c: Comparison) -> str:
