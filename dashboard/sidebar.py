@@ -75,8 +75,8 @@ def add_custom_model(name: str, config_text: str) -> None:
 @st.cache_resource(show_spinner=False)  # read-only: shared, not copied on every rerun
 def _api_labels() -> dict[str, str]:
     df = planner.search_api_models("", limit=100_000)
-    return {S.api_key(r.provider, r.model): f"{r.name} · {r.provider} · ${r.input_usd_per_mtok:g} in / "
-            f"${r.output_usd_per_mtok:g} out per 1M" for r in df.itertuples()}
+    return {S.api_key(r.provider, r.model): S.api_label(r.provider, r.model, r.name, r.input_usd_per_mtok,
+                                                       r.output_usd_per_mtok) for r in df.itertuples()}
 
 
 def _options(names: list[str], key: str) -> list[str]:

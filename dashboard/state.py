@@ -99,6 +99,13 @@ def api_key(provider: str, model: str) -> str:
     return f"{provider}|{model}"
 
 
+def api_label(provider: str, model: str, name: str, input_usd_per_mtok: float, output_usd_per_mtok: float) -> str:
+    """The select box's text for one hosted model: it leads with the provider's model id, so typing an id
+    ('gpt-4.1') finds the model however its display name is spelt ('gpt 4.1')."""
+    named = "" if name.lower() == model.lower() else f" ({name})"
+    return f"{model}{named} · {provider} · ${input_usd_per_mtok:g} in / ${output_usd_per_mtok:g} out per 1M"
+
+
 def _canonical(lookup, name: str) -> str:
     """The catalog's spelling of `name`; an unknown name stays as typed (the comparison reports it)."""
     try:
