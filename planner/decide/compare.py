@@ -19,7 +19,7 @@ from ..estimate.finetuning import FinetuningEstimate
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
 from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
-from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
+from .assembly import fleet_model, ops_rule, self_host_months_to_production, self_host_one_time_usd, staff_usd
 from .costing import cost_assumptions, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
@@ -143,11 +143,13 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     rate = self_host_rate(s, "serving")
     plan = serving_plan(h, model_name, load, rate.usd_per_gpu_hour)
+    ops, per_engineer = ops_rule(h.ops_engineers)
     fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
-        min_replicas=h.min_replicas, ops_engineers=h.ops_engineers, usd_per_engineer_year=s.costs.usd_per_engineer_year,
-        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour)
+        min_replicas=h.min_replicas, ops_engineers=ops, usd_per_engineer_year=s.costs.usd_per_engineer_year,
+        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour,
+        gpus_per_ops_engineer=per_engineer)
     return plan, fleet
 
 
@@ -180,10 +182,11 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
         # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
-        own_gpu = (1 - before) * (model.monthly_usd(requests, _peak_to_mean(w)) - model.fixed_monthly_usd)
+        staff = (1 - before) * model.staff_monthly_usd(requests, _peak_to_mean(w))
+        own_gpu = (1 - before) * model.monthly_usd(requests, _peak_to_mean(w)) - staff
         peak = w.peak_rps_for(months[-1])
         gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
-        breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
+        breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(staff.sum()),
                      "API bridge until production": float((bridge.monthly_usd(requests) * before).sum()) if bridge else 0.0,
                      **extra["one_time_parts"]}
     else:
@@ -275,11 +278,11 @@ def _build_self_host(ctx: _Ctx):
     ft, train = _finetune(s), self_host_rate(s, "training")
     ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
     ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
-    usd_year = s.costs.usd_per_engineer_year
-    one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=h.ops_engineers,
+    usd_year, setup_team = s.costs.usd_per_engineer_year, ops_rule(h.ops_engineers)[0]  # scaled: the floor sets up
+    one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=setup_team,
                                       setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     ttp = self_host_months_to_production(finetune_wall_days=ft_days, setup_months=h.setup_months)
-    setup_staff = staff_usd(h.ops_engineers, h.setup_months, usd_year)
+    setup_staff = staff_usd(setup_team, h.setup_months, usd_year)
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
                          one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}

@@ -106,7 +106,9 @@ class SelfHostOption(_Section):
         UTILIZATION_CEILING, V.Real(L.MIN_UTILIZATION, 1.0, unit="fraction", optional=True),
         "none: the simulation alone sizes the fleet; else a cap on a replica's busy share at the peak")
     min_replicas: int = V.knob(MIN_REPLICAS, V.Whole(1, L.MAX_REPLICAS, unit="replicas"), "never fewer replicas")
-    ops_engineers: float = V.knob(1.0, PEOPLE, "people running the serving stack")
+    ops_engineers: float | None = V.knob(
+        None, V.Real(0.0, L.MAX_PEOPLE, unit="FTE", optional=True),
+        "people running the serving stack; none: scales with the fleet, max(1, GPUs held / 250) (decide/assembly.py)")
     evaluation_usd: float = V.knob(20_000.0, USD, "one-time evaluation of the tuned model (assumption)")
     setup_months: float = V.knob(1.0, MONTHS, "infrastructure before first production (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the serving GPUs are paid for (decide/sourcing.py)")
