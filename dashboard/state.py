@@ -27,6 +27,8 @@ PREFIX = "w."  # session-state keys of the sidebar widgets
 PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int8-weight-only", "int4-weight-only", "auto",
               *(p for p in _SERVING_PRECISIONS if p not in ("bf16", "fp16", "fp8", "int8", "int8-weight-only",
                                                          "int4-weight-only", "auto")))
+PRECISION_LABELS = {"fp8": "fp8 (W8A8)", "int8": "int8 (W8A8)", "int8-weight-only": "int8 weight-only (W8A16)",
+                    "int4-weight-only": "int4 weight-only (W4A16)", "auto": "auto: the cheapest meeting the targets"}
 ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
 KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
@@ -48,6 +50,7 @@ class Field:
     none_label: str = ""  # a text widget shows None as this
 
 
+TEXTS = ("name", "description")  # the scenario's own text fields, edited as they are (the report's title and quote)
 FIELDS = (
     Field("requests_per_day", "workload", "requests_per_day"),
     Field("input_tokens", "workload", "input_tokens"),
@@ -70,7 +73,7 @@ FIELDS = (
     Field("ft_method", "self_host", "finetune_method", kind=str),
     Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),
     Field("ft_epochs", "self_host", "finetune_epochs"),
-    Field("ops_engineers", "self_host", "ops_engineers"),
+    Field("ops_engineers", "self_host", "ops_engineers", zero_is_none=True),  # 0: scales with the fleet
     Field("sh_sourcing", "self_host", "sourcing", kind=str),
     Field("sc_enabled", "scratch", "enabled", kind=bool),
     Field("sc_model", "scratch", "model", kind=str),
@@ -82,6 +85,11 @@ FIELDS = (
     Field("hw_region", "hardware", "region", kind=str),
     *(Field(f"flag_{f.name}", "flags", f.name, kind=bool) for f in dataclasses.fields(planner.Flags)),
 )
+
+
+def precision_label(name: str) -> str:
+    """The precision select's text: the scenario's name, with what it quantizes."""
+    return PRECISION_LABELS.get(name, name)
 
 
 def bounds(key: str) -> tuple[float, float]:
@@ -127,6 +135,7 @@ def _to_widget(f: Field, v):
 def widget_values(s: planner.Scenario) -> dict:
     """Session-state values for every sidebar widget, from a scenario (keys with PREFIX)."""
     out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
+    out.update({PREFIX + k: getattr(s, k) for k in TEXTS})
     out[PREFIX + "api_model"] = api_value(s)
     out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
     return out
@@ -179,7 +188,8 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     if "workload" in changes:
         changes["workload"] = base.workload.with_(**changes["workload"])  # validates
     sections = {k: (v if k == "workload" else dataclasses.replace(getattr(base, k), **v)) for k, v in changes.items()}
-    return base.replace(**sections)
+    texts = {k: values[PREFIX + k] for k in TEXTS if values.get(PREFIX + k, getattr(base, k)) != getattr(base, k)}
+    return base.replace(**sections, **texts)
 
 
 def api_value(s: planner.Scenario) -> str:

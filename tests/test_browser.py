@@ -83,7 +83,7 @@ def test_default_page_renders_without_exceptions(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1050})
         page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
-        page.get_by_role("tab", name="Cumulative cost").click()
+        page.get_by_role("tab", name="Cumulative").click()
         page.wait_for_selector('[data-testid="stVegaLiteChart"]', state="visible", timeout=60_000)
         page.get_by_role("tab", name="Options").click()
         page.wait_for_timeout(2_000)  # let the charts and fonts settle before reading the page

@@ -7,9 +7,11 @@ Every number comes from the Comparison; every input is listed with its source.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -294,6 +296,21 @@ def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha
     (folder / SCENARIO_COPY).write_bytes(scenario_bytes)
     text = report_markdown(c, s, chart_files={k: CHART_FILES[k] for k in figures}, scenario_sha256=sha)
     (folder / REPORT_MD).write_text(text, encoding="utf-8")
+
+
+def report_zip(comparison: Comparison, scenario: Scenario) -> bytes:
+    """The report folder `write_report` writes (report.md, its chart PNGs, scenario.toml) as one zip file, in
+    memory: the dashboard's download. Written by the same `_render`, so it is the CLI's report."""
+    V.instance("comparison", comparison, Comparison, "a Comparison (compare(scenario))")
+    s = V.instance("scenario", scenario, Scenario, "a Scenario")
+    data = dumps_scenario(s).encode()
+    with tempfile.TemporaryDirectory(prefix="planner-report-") as tmp:
+        _render(comparison, s, Path(tmp), data, hashlib.sha256(data).hexdigest())
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(Path(tmp).iterdir()):
+                z.write(f, f"report/{f.name}")
+    return buffer.getvalue()
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:
