@@ -28,8 +28,12 @@ def starting_point(key: str) -> planner.Scenario:
 
 @st.cache_resource(show_spinner=False)
 def _start_labels() -> dict[str, str]:
-    return {NEW: "New scenario (documented defaults)",
+    return {NEW: "New scenario (defaults)",
             **{k: f"Example: {planner.load_scenario(p).name}" for k, p in EXAMPLES.items()}}
+
+
+# A sidebar wide enough to read the selects' values (st.sidebar has no width argument); the tabs still fit at 1400 px.
+SIDEBAR_CSS = '<style>section[data-testid="stSidebar"] {width: 380px !important; min-width: 380px !important}</style>'
 
 
 def init() -> None:
@@ -94,8 +98,7 @@ def add_custom_model(name: str, config_text: str) -> None:
 @st.cache_resource(show_spinner=False)  # read-only: shared, not copied on every rerun
 def _api_labels() -> dict[str, str]:
     df = planner.search_api_models("", limit=100_000)
-    return {S.api_key(r.provider, r.model): S.api_label(r.provider, r.model, r.name, r.input_usd_per_mtok,
-                                                       r.output_usd_per_mtok) for r in df.itertuples()}
+    return {S.api_key(r.provider, r.model): S.api_label(r.provider, r.model, r.name) for r in df.itertuples()}
 
 
 def _options(names: list[str], key: str) -> list[str]:
@@ -147,6 +150,13 @@ def _api() -> None:
     with st.expander("Hosted API", expanded=True):
         st.selectbox("API model (type to search)", list(labels), format_func=lambda k: labels.get(k, k),
                      key=P + "api_model")
+        try:
+            provider, model = ss[P + "api_model"].split("|", 1)
+            p = planner.api_price(model, provider)
+            st.caption(f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out per 1M tokens"
+                       + (f", cached input ${p.cached_input_usd_per_mtok:g}" if p.cached_input_usd_per_mtok is not None else ""))
+        except (PlannerError, ValueError):
+            pass  # the page's error says what is wrong with the model
         st.checkbox("Bill the fixed prompt at the cached-input price", key=P + "api_cached_prompt")
         st.checkbox("Batch API discount (asynchronous traffic)", key=P + "api_batch")
 
@@ -240,6 +250,7 @@ def _files(current_toml: str | None) -> None:
 
 def render() -> tuple[planner.Scenario | None, str | None]:
     """Draw the sidebar; the scenario it describes, or None and the reason it is impossible."""
+    st.markdown(SIDEBAR_CSS, unsafe_allow_html=True)
     with st.sidebar:
         _scenario()
         _workload()

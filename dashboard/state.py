@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 
 import planner
@@ -35,8 +36,8 @@ KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if
 PERCENTILES = ("p50", "p90", "p99")
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
-TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
-                  "tokens": "a number of tokens (billions)", "tokens_per_param": "tokens per parameter"}
+TOKEN_POLICIES = {"match": "as the replaced model", "chinchilla": "Chinchilla (20/param)",
+                  "tokens": "billions of tokens", "tokens_per_param": "tokens per parameter"}
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,14 @@ def api_key(provider: str, model: str) -> str:
     return f"{provider}|{model}"
 
 
-def api_label(provider: str, model: str, name: str, input_usd_per_mtok: float, output_usd_per_mtok: float) -> str:
+def api_label(provider: str, model: str, name: str) -> str:
     """The select box's text for one hosted model: it leads with the provider's model id, so typing an id
-    ('gpt-4.1') finds the model however its display name is spelt ('gpt 4.1')."""
-    named = "" if name.lower() == model.lower() else f" ({name})"
-    return f"{model}{named} · {provider} · ${input_usd_per_mtok:g} in / ${output_usd_per_mtok:g} out per 1M"
+    ('gpt-4.1') finds the model however its display name is spelt ('gpt 4.1'); the name follows only where it
+    says more than the id. Short enough to read in the sidebar; the prices show below it."""
+    def words(t: str) -> str:
+        return re.sub(r"[-_/:\s]+", " ", t.lower()).strip()
+    named = "" if words(name) in words(model) else f" ({name})"
+    return f"{model}{named} · {provider}"
 
 
 def _canonical(lookup, name: str) -> str:

@@ -144,8 +144,9 @@ def test_search_matches_provider_ids_whatever_the_separators(query):
 def test_dashboard_label_leads_with_the_model_id():
     from dashboard.state import api_label
     row = search_api_models("gpt-4.1", limit=10_000).set_index(["provider", "model"]).loc[("openai", "gpt-4.1")]
-    label = api_label("openai", "gpt-4.1", row["name"], row["input_usd_per_mtok"], row["output_usd_per_mtok"])
-    assert label.startswith("gpt-4.1 (gpt 4.1) · openai · $2 in")  # typing the id in the select box finds it
+    assert row["name"] == "gpt 4.1"
+    assert api_label("openai", "gpt-4.1", row["name"]) == "gpt-4.1 · openai"  # typing the id finds it
+    assert api_label("acme", "m-7", "Acme Turbo") == "m-7 (Acme Turbo) · acme"  # a name that says more shows
 
 
 def test_price_data_info():
