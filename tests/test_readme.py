@@ -36,3 +36,25 @@ def test_published_table_is_current():
 def test_serving_check_table_is_current():
     from planner.estimate.serving_check import check, summary_line
     assert summary_line(check()) in README
+
+
+def test_defaults_page_is_current():
+    """docs/defaults.md is generated from the dataclasses (one copy of the defaults): regenerate with
+    `python scripts/defaults_table.py`."""
+    from planner.present.defaults_doc import defaults_markdown
+    assert (ROOT / "docs" / "defaults.md").read_text(encoding="utf-8") == defaults_markdown()
+    assert "docs/defaults.md" in README
+
+
+def test_every_numeric_default_says_where_it_comes_from():
+    import dataclasses
+    from planner.decide.scenario import _SECTIONS
+    marks = ("judgement", "assumption", "http", "arxiv", "none:", "decide/", "catalog", "data/", "scenario")
+    bare = []
+    for key, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            d = f.default
+            if isinstance(d, (int, float)) and not isinstance(d, bool) and d != 0:
+                if not any(m in f.metadata.get("doc", "").lower() for m in marks):
+                    bare.append(f"{key}.{f.name}")
+    assert not bare, f"defaults without a source or 'judgement': {bare}"
