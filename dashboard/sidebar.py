@@ -210,6 +210,8 @@ def _scratch() -> None:
                      help="match: as many tokens as the open model it replaces (like for like); Chinchilla: "
                           "compute-optimal for loss, not for serving cost")
         if ss[P + "sc_policy"] in ("tokens", "tokens_per_param"):
+            if not ss[P + "sc_amount"] > 0:  # an amount policy starts at a usable amount, not an error
+                ss[P + "sc_amount"] = S.TOKEN_AMOUNTS[ss[P + "sc_policy"]]
             _num("Billions of tokens" if ss[P + "sc_policy"] == "tokens" else "Tokens per parameter", "sc_amount",
                  step=100.0, fmt="%.1f")
         st.selectbox("Training GPU sourcing", planner.SOURCINGS, key=P + "sc_sourcing")

@@ -17,7 +17,7 @@ from planner.catalog.hf_config import parse_config_text
 from planner.catalog.specs import KV_CACHE_DTYPES as _KV_DTYPES
 from planner.core import files
 from planner.core.errors import PlannerError
-from planner.core.limits import MAX_FILE_BYTES
+from planner.core.limits import MAX_FILE_BYTES, MAX_TOKENS
 from planner.decide.scenario import input_check
 from planner.decide.sections import FINETUNE_METHODS as _METHODS
 from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
@@ -36,6 +36,8 @@ KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if
 PERCENTILES = ("p50", "p90", "p99")
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
+# Where an amount policy starts when picked (judgement): 1T tokens; 20 per parameter (Hoffmann et al. 2022).
+TOKEN_AMOUNTS = {"tokens": 1000.0, "tokens_per_param": 20.0}
 TOKEN_POLICIES = {"match": "as the replaced model", "chinchilla": "Chinchilla (20/param)",
                   "tokens": "billions of tokens", "tokens_per_param": "tokens per parameter"}
 
@@ -96,6 +98,8 @@ def precision_label(name: str) -> str:
 def bounds(key: str) -> tuple[float, float]:
     """The widget's (min, max): its scenario field's bounds (planner/core/limits.py) in the widget's unit,
     so every value a scenario may hold can be shown, and none past the bounds can be typed."""
+    if key == "sc_amount":  # billions of tokens or tokens per parameter: one widget, the wider of the two ranges
+        return 0.0, max(MAX_TOKENS / 1e9, input_check("scratch.tokens_per_param").hi)
     f = next(f for f in FIELDS if f.key == key)
     check = input_check(f"{f.section}.{f.name}")
     if f.kind is int:
