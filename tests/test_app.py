@@ -289,3 +289,13 @@ def test_export_offers_the_report_with_its_charts(at):
     assert "report/report.md" in names and "report/cumulative_cost.png" in names
     text = zipfile.ZipFile(io.BytesIO(data)).read("report/report.md").decode()
     assert "](cumulative_cost.png)" in text  # the Markdown shows the images beside it
+
+
+def test_every_tab_renders_on_a_new_scenario(fresh):
+    labels = [t.label for t in fresh.tabs]
+    assert len(labels) == 12 and labels[-1] == "Export"
+    for tab in labels:
+        fresh.session_state["view"] = tab
+        fresh.run()
+        assert not fresh.exception, (tab, fresh.exception)
+        assert "Cannot compare" not in errors(fresh), tab
