@@ -21,8 +21,9 @@ from planner.core.errors import PlannerError
 from planner.uncertainty.montecarlo import Engine
 
 Customs = tuple[tuple[str, str], ...]  # uploaded models: (name, config.json text)
-TABS = ("Options", "Cumulative cost", "Cost vs traffic", "Breakdown", "Uncertainty", "Serving capacity",
-        "Training estimates", "Train from scratch", "Hardware & energy", "Benchmarks", "Assumptions", "Export")
+# Short labels: all twelve fit beside the sidebar at 1400 px (tests/test_browser.py checks Export is on screen).
+TABS = ("Options", "Cumulative", "Vs traffic", "Breakdown", "Uncertainty", "Serving", "Training", "Scratch",
+        "Energy", "Benchmarks", "Assumptions", "Export")
 
 
 def _scenario(scenario_toml: str, custom_models: Customs) -> planner.Scenario:

@@ -16,14 +16,32 @@ from planner.core.errors import PlannerError
 from . import state as S
 from .state import PREFIX as P
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "examples" / "customer_support.toml"
+EXAMPLES = {p.stem: p for p in sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.toml"))}
+NEW = "new"  # the picker's first entry: planner.Scenario(), the documented defaults (README "Defaults")
 ss = st.session_state
 
 
+def starting_point(key: str) -> planner.Scenario:
+    """The scenario a picker entry stands for: the defaults, or an example file."""
+    return planner.Scenario() if key == NEW else planner.load_scenario(EXAMPLES[key])
+
+
+@st.cache_resource(show_spinner=False)
+def _start_labels() -> dict[str, str]:
+    return {NEW: "New scenario (defaults)",
+            **{k: f"Example: {planner.load_scenario(p).name}" for k, p in EXAMPLES.items()}}
+
+
+# A sidebar wide enough to read the selects' values (st.sidebar has no width argument); the tabs still fit at 1400 px.
+SIDEBAR_CSS = '<style>section[data-testid="stSidebar"] {width: 380px !important; min-width: 380px !important}</style>'
+
+
 def init() -> None:
-    """First run of a session: the default scenario, no custom models."""
+    """First run of a session: a new scenario at the documented defaults (or the example that session state
+    names under "start"), no custom models."""
     if "base_toml" not in ss:
-        load(planner.load_scenario(DEFAULT_SCENARIO))
+        ss.setdefault("start", NEW)
+        load(starting_point(ss.start))
         ss.custom_models = {}  # name -> config.json text of uploaded models
 
 
@@ -47,6 +65,11 @@ def _on_scenario_upload() -> None:
     f = ss.get("up_scenario")
     if f is not None:
         _load_from(f.getvalue(), f.name)
+
+
+def _on_start() -> None:
+    load(starting_point(ss.start))
+    ss.load_note = f"Started from {_start_labels()[ss.start]}."
 
 
 def _on_scenario_paste() -> None:
@@ -75,8 +98,7 @@ def add_custom_model(name: str, config_text: str) -> None:
 @st.cache_resource(show_spinner=False)  # read-only: shared, not copied on every rerun
 def _api_labels() -> dict[str, str]:
     df = planner.search_api_models("", limit=100_000)
-    return {S.api_key(r.provider, r.model): f"{r.name} · {r.provider} · ${r.input_usd_per_mtok:g} in / "
-            f"${r.output_usd_per_mtok:g} out per 1M" for r in df.itertuples()}
+    return {S.api_key(r.provider, r.model): S.api_label(r.provider, r.model, r.name) for r in df.itertuples()}
 
 
 def _options(names: list[str], key: str) -> list[str]:
@@ -88,6 +110,15 @@ def _options(names: list[str], key: str) -> list[str]:
 def _num(label: str, key: str, *, step: float, fmt: str = "%.0f", help: str | None = None):
     low, high = S.bounds(key)  # the scenario field's own bounds: a loaded value always fits
     st.number_input(label, min_value=low, max_value=high, step=step, format=fmt, key=P + key, help=help)
+
+
+def _scenario() -> None:
+    labels = _start_labels()
+    st.selectbox("Start from", list(labels), format_func=labels.get, key="start", on_change=_on_start,
+                 help="New scenario: the defaults every interface shares (README, Defaults); an example: "
+                      "its file's values. Replaces every input.")
+    st.text_input("Scenario name", key=P + "name", help="The report's title")
+    st.text_area("Description", key=P + "description", height=68, help="Quoted under the report's title")
 
 
 def _workload() -> None:
@@ -119,6 +150,13 @@ def _api() -> None:
     with st.expander("Hosted API", expanded=True):
         st.selectbox("API model (type to search)", list(labels), format_func=lambda k: labels.get(k, k),
                      key=P + "api_model")
+        try:
+            provider, model = ss[P + "api_model"].split("|", 1)
+            p = planner.api_price(model, provider)
+            st.caption(f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out per 1M tokens"
+                       + (f", cached input ${p.cached_input_usd_per_mtok:g}" if p.cached_input_usd_per_mtok is not None else ""))
+        except (PlannerError, ValueError):
+            pass  # the page's error says what is wrong with the model
         st.checkbox("Bill the fixed prompt at the cached-input price", key=P + "api_cached_prompt")
         st.checkbox("Batch API discount (asynchronous traffic)", key=P + "api_batch")
 
@@ -139,26 +177,24 @@ def _self_host() -> None:
         except PlannerError:
             catalog_price = "GPU not in the catalog"
         _num("GPU $/hour (0 = catalog price)", "sh_usd_per_gpu_hour", step=0.25, fmt="%.2f", help=catalog_price)
-        c1, c2 = st.columns(2)
-        with c1:
-            st.selectbox("Precision", _options(list(S.PRECISIONS), "sh_precision"), key=P + "sh_precision",
-                         help="W8A8: fp8, int8; weight-only: int8/int4-weight-only; auto: search every format")
-        with c2:
-            st.selectbox("Fine-tuning", S.FINETUNE_METHODS, key=P + "ft_method")
-        c1, c2, c3 = st.columns(3)
-        with c1:
-            st.selectbox("Engine", _options(list(S.ENGINES), "sh_engine"), key=P + "sh_engine")
-        with c2:
-            st.selectbox("KV cache", _options(list(S.KV_CACHE_DTYPES), "sh_kv_cache_dtype"), key=P + "sh_kv_cache_dtype")
-        with c3:
-            st.selectbox("Latency percentile", _options(list(S.PERCENTILES), "sh_latency_percentile"),
-                         key=P + "sh_latency_percentile", help="this percentile of TTFT and TPOT meets the targets at the peak")
+        # One select a row: two or three to a row cut values such as "int8-weight-only" to a few letters.
+        st.selectbox("Precision", _options(list(S.PRECISIONS), "sh_precision"), key=P + "sh_precision",
+                     format_func=S.precision_label,
+                     help="W8A8: fp8, int8; weight-only: int8/int4-weight-only; auto: the cheapest format meeting "
+                          "the targets (the result names it)")
+        st.selectbox("Fine-tuning", S.FINETUNE_METHODS, key=P + "ft_method")
+        st.selectbox("Serving engine", _options(list(S.ENGINES), "sh_engine"), key=P + "sh_engine")
+        st.selectbox("KV cache", _options(list(S.KV_CACHE_DTYPES), "sh_kv_cache_dtype"), key=P + "sh_kv_cache_dtype")
+        st.selectbox("Latency percentile", _options(list(S.PERCENTILES), "sh_latency_percentile"),
+                     key=P + "sh_latency_percentile",
+                     help="this percentile of TTFT and TPOT meets the targets at the peak")
         c1, c2 = st.columns(2)
         with c1:
             _num("Dataset (M tokens)", "ft_mtokens", step=5.0, fmt="%.1f", help="Training tokens per epoch")
         with c2:
             _num("Epochs", "ft_epochs", step=1.0, fmt="%.1f")
-        _num("Ops engineers (FTE)", "ops_engineers", step=0.25, fmt="%.2f", help="People running the serving stack")
+        _num("Ops engineers (FTE, 0 = scale with the fleet)", "ops_engineers", step=0.25, fmt="%.2f",
+             help="People running the serving stack; 0: max(1, GPUs held / 250), one per ~250 GPUs (README, Defaults)")
         st.selectbox("GPU sourcing", planner.SOURCINGS, key=P + "sh_sourcing",
                      help="Rent on demand, reserve for 1 or 3 years, spot, or buy the servers (owned: depreciation, "
                           "colocation, power, staff; prices in planner/catalog/data/sourcing.toml)")
@@ -177,6 +213,8 @@ def _scratch() -> None:
                      help="match: as many tokens as the open model it replaces (like for like); Chinchilla: "
                           "compute-optimal for loss, not for serving cost")
         if ss[P + "sc_policy"] in ("tokens", "tokens_per_param"):
+            if not ss[P + "sc_amount"] > 0:  # an amount policy starts at a usable amount, not an error
+                ss[P + "sc_amount"] = S.TOKEN_AMOUNTS[ss[P + "sc_policy"]]
             _num("Billions of tokens" if ss[P + "sc_policy"] == "tokens" else "Tokens per parameter", "sc_amount",
                  step=100.0, fmt="%.1f")
         st.selectbox("Training GPU sourcing", planner.SOURCINGS, key=P + "sc_sourcing")
@@ -221,7 +259,9 @@ def _files(current_toml: str | None) -> None:
 
 def render() -> tuple[planner.Scenario | None, str | None]:
     """Draw the sidebar; the scenario it describes, or None and the reason it is impossible."""
+    st.markdown(SIDEBAR_CSS, unsafe_allow_html=True)
     with st.sidebar:
+        _scenario()
         _workload()
         _api()
         _self_host()

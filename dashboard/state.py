@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 
 import planner
@@ -16,7 +17,7 @@ from planner.catalog.hf_config import parse_config_text
 from planner.catalog.specs import KV_CACHE_DTYPES as _KV_DTYPES
 from planner.core import files
 from planner.core.errors import PlannerError
-from planner.core.limits import MAX_FILE_BYTES
+from planner.core.limits import MAX_FILE_BYTES, MAX_TOKENS
 from planner.decide.scenario import input_check
 from planner.decide.sections import FINETUNE_METHODS as _METHODS
 from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
@@ -27,6 +28,8 @@ PREFIX = "w."  # session-state keys of the sidebar widgets
 PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int8-weight-only", "int4-weight-only", "auto",
               *(p for p in _SERVING_PRECISIONS if p not in ("bf16", "fp16", "fp8", "int8", "int8-weight-only",
                                                          "int4-weight-only", "auto")))
+PRECISION_LABELS = {"fp8": "fp8 (W8A8)", "int8": "int8 (W8A8)", "int8-weight-only": "int8 weight-only (W8A16)",
+                    "int4-weight-only": "int4 weight-only (W4A16)", "auto": "auto: the cheapest meeting the targets"}
 ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
 KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
@@ -34,8 +37,10 @@ PERCENTILES = ("p50", "p90", "p99")
 SAME_AS_SELF_HOST = "same as self-host"  # the sidebar's name for [scratch] model = None: train the self-hosted model
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
-TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
-                  "tokens": "a number of tokens (billions)", "tokens_per_param": "tokens per parameter"}
+# Where an amount policy starts when picked (judgement): 1T tokens; 20 per parameter (Hoffmann et al. 2022).
+TOKEN_AMOUNTS = {"tokens": 1000.0, "tokens_per_param": 20.0}
+TOKEN_POLICIES = {"match": "as the replaced model", "chinchilla": "Chinchilla (20/param)",
+                  "tokens": "billions of tokens", "tokens_per_param": "tokens per parameter"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Field:
     none_label: str = ""  # a text widget shows None as this
 
 
+TEXTS = ("name", "description")  # the scenario's own text fields, edited as they are (the report's title and quote)
 FIELDS = (
     Field("requests_per_day", "workload", "requests_per_day"),
     Field("input_tokens", "workload", "input_tokens"),
@@ -71,7 +77,7 @@ FIELDS = (
     Field("ft_method", "self_host", "finetune_method", kind=str),
     Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),
     Field("ft_epochs", "self_host", "finetune_epochs"),
-    Field("ops_engineers", "self_host", "ops_engineers"),
+    Field("ops_engineers", "self_host", "ops_engineers", zero_is_none=True),  # 0: scales with the fleet
     Field("sh_sourcing", "self_host", "sourcing", kind=str),
     Field("sc_enabled", "scratch", "enabled", kind=bool),
     Field("sc_model", "scratch", "model", kind=str, none_label=SAME_AS_SELF_HOST),
@@ -85,9 +91,16 @@ FIELDS = (
 )
 
 
+def precision_label(name: str) -> str:
+    """The precision select's text: the scenario's name, with what it quantizes."""
+    return PRECISION_LABELS.get(name, name)
+
+
 def bounds(key: str) -> tuple[float, float]:
     """The widget's (min, max): its scenario field's bounds (planner/core/limits.py) in the widget's unit,
     so every value a scenario may hold can be shown, and none past the bounds can be typed."""
+    if key == "sc_amount":  # billions of tokens or tokens per parameter: one widget, the wider of the two ranges
+        return 0.0, max(MAX_TOKENS / 1e9, input_check("scratch.tokens_per_param").hi)
     f = next(f for f in FIELDS if f.key == key)
     check = input_check(f"{f.section}.{f.name}")
     if f.kind is int:
@@ -98,6 +111,16 @@ def bounds(key: str) -> tuple[float, float]:
 def api_key(provider: str, model: str) -> str:
     """Select-box value for one hosted model."""
     return f"{provider}|{model}"
+
+
+def api_label(provider: str, model: str, name: str) -> str:
+    """The select box's text for one hosted model: it leads with the provider's model id, so typing an id
+    ('gpt-4.1') finds the model however its display name is spelt ('gpt 4.1'); the name follows only where it
+    says more than the id. Short enough to read in the sidebar; the prices show below it."""
+    def words(t: str) -> str:
+        return re.sub(r"[-_/:\s]+", " ", t.lower()).strip()
+    named = "" if words(name) in words(model) else f" ({name})"
+    return f"{model}{named} · {provider}"
 
 
 def _canonical(lookup, name: str) -> str:
@@ -121,6 +144,7 @@ def _to_widget(f: Field, v):
 def widget_values(s: planner.Scenario) -> dict:
     """Session-state values for every sidebar widget, from a scenario (keys with PREFIX)."""
     out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
+    out.update({PREFIX + k: getattr(s, k) for k in TEXTS})
     out[PREFIX + "api_model"] = api_value(s)
     out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
     out[PREFIX + "capability_floor"] = 0.0 if s.capability_floor is None else float(s.capability_floor)
@@ -176,7 +200,8 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     if "workload" in changes:
         changes["workload"] = base.workload.with_(**changes["workload"])  # validates
     sections = {k: (v if k == "workload" else dataclasses.replace(getattr(base, k), **v)) for k, v in changes.items()}
-    return base.replace(**sections, **top)
+    texts = {k: values[PREFIX + k] for k in TEXTS if values.get(PREFIX + k, getattr(base, k)) != getattr(base, k)}
+    return base.replace(**sections, **top, **texts)
 
 
 def api_value(s: planner.Scenario) -> str:

@@ -204,9 +204,11 @@ def export(c: Comparison, s: planner.Scenario, scenario_toml: str) -> None:
     a.download_button("Scenario (.toml)", scenario_toml, file_name="scenario.toml", mime="application/toml",
                       key="save_export", on_click="ignore")
     try:
-        from planner.present.report import report_markdown  # optional: the report module may be absent
+        from planner.present.report import report_zip  # optional: the report module may be absent
     except ImportError as e:
-        b.warning(f"The Markdown report is not available in this install ({e}).")
+        b.warning(f"The report is not available in this install ({e}).")
         return
-    b.download_button("Report (.md)", lambda: report_markdown(c, s), file_name="report.md", mime="text/markdown",
-                      key="save_report", on_click="ignore")
+    # Built on click (charts and a Monte Carlo take seconds): what `planner report` writes, zipped.
+    b.download_button("Report with charts (.zip)", lambda: report_zip(c, s), file_name="report.zip",
+                      mime="application/zip", key="save_report", on_click="ignore",
+                      help="report.md, its chart images and scenario.toml: the folder `planner report` writes")

@@ -129,7 +129,7 @@ def _toml(v) -> str:
 
 
 def test_negative_ops_staff_is_refused_not_priced():
-    with pytest.raises(InputError, match=r"self_host.ops_engineers: must be a number in \[0, 1e\+06\] \(FTE\), got -5"):
+    with pytest.raises(InputError, match=r"self_host.ops_engineers: must be a number in \[0, 1e\+06\] \(FTE\) or none, got -5"):
         S.replace(self_host=planner.SelfHostOption(ops_engineers=-5))
 
 

@@ -50,3 +50,25 @@ def test_examples_table_is_compare_of_the_examples():
     assert block == examples_markdown(ROOT / "examples", prices_as_of=day), \
         "README's examples table is stale: run `python scripts/readme_figures.py --table`"
     assert block.count("\n") == 1 + len(list((ROOT / "examples").glob("*.toml")))
+
+
+def test_defaults_page_is_current():
+    """docs/defaults.md is generated from the dataclasses (one copy of the defaults): regenerate with
+    `python scripts/defaults_table.py`."""
+    from planner.present.defaults_doc import defaults_markdown
+    assert (ROOT / "docs" / "defaults.md").read_text(encoding="utf-8") == defaults_markdown()
+    assert "docs/defaults.md" in README
+
+
+def test_every_numeric_default_says_where_it_comes_from():
+    import dataclasses
+    from planner.decide.scenario import _SECTIONS
+    marks = ("judgement", "assumption", "http", "arxiv", "none:", "decide/", "catalog", "data/", "scenario")
+    bare = []
+    for key, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            d = f.default
+            if isinstance(d, (int, float)) and not isinstance(d, bool) and d != 0:
+                if not any(m in f.metadata.get("doc", "").lower() for m in marks):
+                    bare.append(f"{key}.{f.name}")
+    assert not bare, f"defaults without a source or 'judgement': {bare}"

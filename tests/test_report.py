@@ -189,3 +189,19 @@ def test_a_report_runs_the_comparison_once(tmp_path, monkeypatch):
     monkeypatch.setattr(mc, "compare", counting)
     rp.write_report(EXAMPLES[0], tmp_path / "report")
     assert len(calls) == 1
+
+
+def test_report_zip_is_the_folder_write_report_writes(tmp_path):
+    """The dashboard's download: the same writer, so the same files and the same Markdown (charts included)."""
+    import io
+    import zipfile
+    s = planner.Scenario(name="Zip check", description="the dashboard's download")
+    folder = report.write_report(s, tmp_path / "r")
+    z = zipfile.ZipFile(io.BytesIO(report.report_zip(planner.compare(s), s)))
+    assert sorted(z.namelist()) == sorted(f"report/{p.name}" for p in folder.iterdir())
+    strip = lambda t: re.sub(r"Generated .*\n", "", t)  # noqa: E731  (the time stamp)
+    assert strip(z.read("report/report.md").decode()) == strip((folder / "report.md").read_text())
+    assert z.read("report/cumulative_cost.png").startswith(PNG)
+    assert "](cumulative_cost.png)" in z.read("report/report.md").decode()
+    with pytest.raises(planner.PlannerTypeError, match="comparison"):
+        report.report_zip("not a comparison", s)

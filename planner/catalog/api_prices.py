@@ -256,13 +256,20 @@ def _price_table(as_of: date) -> pd.DataFrame:
                                                                  ignore_index=True)
 
 
+def _words(text: pd.Series) -> pd.Series:
+    """Lower case, with the separators of ids and names (- _ / : and spaces) all one space."""
+    return text.str.lower().str.replace(r"[-_/:\s]+", " ", regex=True)
+
+
 def search_api_models(query: str = "", limit: int = 50) -> pd.DataFrame:
-    """Models with a per-token input price whose provider, id or name contain every word of `query`."""
+    """Models with a per-token input price whose provider, id or name contain every word of `query`.
+
+    Separators do not matter: 'gpt-4.1' finds OpenAI's id gpt-4.1 named 'gpt 4.1' and OpenRouter's openai/gpt-4.1."""
     query, limit = V.Text(L.MAX_NAME_CHARS)("query", query), V.whole("limit", limit, 1, 1_000_000)
     df = _price_table(datetime.now(UTC).date())
-    text = (df["provider"] + " " + df["model"] + " " + df["name"]).str.lower()
+    text = _words(df["provider"] + " " + df["model"] + " " + df["name"])
     keep = np.ones(len(df), dtype=bool)
-    for word in query.lower().split():
+    for word in _words(pd.Series([query]))[0].split():
         keep &= text.str.contains(word, regex=False).to_numpy()
     return df[keep].head(int(limit)).reset_index(drop=True)
 

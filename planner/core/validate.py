@@ -2,7 +2,7 @@
 
 Every check names the field, quotes the value and says what is allowed:
 
-    self_host.ops_engineers: must be a number in [0, 1e+06] (FTE), got -5
+    self_host.ops_engineers: must be a number in [0, 1e+06] (FTE) or none, got -5
 
 Numbers are Python or numpy ints and floats; a bool is not a number, text is not a
 number (`PlannerTypeError`, also a TypeError). NaN, infinities and values past the

@@ -14,6 +14,19 @@ from ..core.units import DAYS_PER_MONTH
 from .costmodel import FleetCostModel
 
 MONTHS_PER_YEAR = 12.0
+# Operations staff when [self_host] ops_engineers is not set: max(OPS_MIN_ENGINEERS, GPUs / GPUS_PER_OPS_ENGINEER).
+# Roskies & Zacharia, "Designing and Supporting High-end Computational Facilities", CTWatch Quarterly 2(2), May 2006
+# (http://www.ctwatch.org/quarterly/articles/2006/05/designing-and-supporting-high-end-computational-facilities/4/,
+# checked 2026-12-07): HPC sites "add one FTE for roughly every 250 processors" (TeraGrid sites agree). Applying it
+# to GPUs is judgement: no published GPUs-per-SRE figure for GPU clusters was found.
+GPUS_PER_OPS_ENGINEER = 250.0
+OPS_MIN_ENGINEERS = 1.0  # judgement: someone owns the serving stack and its on-call however small the fleet
+
+
+def ops_rule(ops_engineers) -> tuple[float, float | None]:
+    """(the staff floor, GPUs per engineer above it): a number set in the scenario is fixed staff (no scaling);
+    None scales with the fleet."""
+    return (OPS_MIN_ENGINEERS, GPUS_PER_OPS_ENGINEER) if ops_engineers is None else (ops_engineers, None)
 
 
 def staff_usd(people, months, usd_per_engineer_year):
@@ -71,11 +84,13 @@ def scratch_months_to_production(*, wall_days, prep_months, after_months=0.0):
 
 def fleet_model(*, capacity_rps_per_replica, gpus_per_replica, usd_per_gpu_hour, utilization_ceiling, min_replicas,
                 ops_engineers, usd_per_engineer_year, one_time_usd, months_to_production,
-                usd_per_busy_gpu_hour=0.0) -> FleetCostModel:
-    """A self-hosted fleet's cost model: replicas (rented or owned) plus the ops team, after a one-time cost."""
+                usd_per_busy_gpu_hour=0.0, gpus_per_ops_engineer=None) -> FleetCostModel:
+    """A self-hosted fleet's cost model: replicas (rented or owned) plus the ops team, after a one-time cost.
+    `ops_engineers`: the team (a floor when `gpus_per_ops_engineer` scales it with the fleet; see ops_rule)."""
     return FleetCostModel(capacity_rps_per_replica=capacity_rps_per_replica, gpus_per_replica=gpus_per_replica,
                           usd_per_gpu_hour=usd_per_gpu_hour, utilization_ceiling=utilization_ceiling,
                           min_replicas=min_replicas,
                           fixed_monthly_usd=ops_monthly_usd(ops_engineers, usd_per_engineer_year),
                           one_time_usd=one_time_usd, months_to_production=months_to_production,
-                          usd_per_busy_gpu_hour=usd_per_busy_gpu_hour)
+                          usd_per_busy_gpu_hour=usd_per_busy_gpu_hour, gpus_per_ops_engineer=gpus_per_ops_engineer,
+                          usd_per_engineer_month=usd_per_engineer_year / MONTHS_PER_YEAR)

@@ -20,7 +20,7 @@ from ..estimate.finetuning import FinetuningEstimate
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
 from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
-from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
+from .assembly import fleet_model, ops_rule, self_host_months_to_production, self_host_one_time_usd, staff_usd
 from .costing import cost_assumptions, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
@@ -147,11 +147,13 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     rate = self_host_rate(s, "serving")
     plan = serving_plan(h, model_name, load, rate.usd_per_gpu_hour)
+    ops, per_engineer = ops_rule(h.ops_engineers)
     fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
-        min_replicas=h.min_replicas, ops_engineers=h.ops_engineers, usd_per_engineer_year=s.costs.usd_per_engineer_year,
-        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour)
+        min_replicas=h.min_replicas, ops_engineers=ops, usd_per_engineer_year=s.costs.usd_per_engineer_year,
+        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour,
+        gpus_per_ops_engineer=per_engineer)
     return plan, fleet
 
 
@@ -184,10 +186,11 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
         # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
-        own_gpu = (1 - before) * (model.monthly_usd(requests, _peak_to_mean(w)) - model.fixed_monthly_usd)
+        staff = (1 - before) * model.staff_monthly_usd(requests, _peak_to_mean(w))
+        own_gpu = (1 - before) * model.monthly_usd(requests, _peak_to_mean(w)) - staff
         peak = w.peak_rps_for(months[-1])
         gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
-        breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
+        breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(staff.sum()),
                      "API bridge until production": float((bridge.monthly_usd(requests) * before).sum()) if bridge else 0.0,
                      **extra["one_time_parts"]}
     else:
@@ -253,6 +256,8 @@ def _require_dtype(gpu_name: str, dtype: str, what: str) -> None:
 def _require_serving_dtype(s: Scenario) -> None:
     from ..catalog.specs import precision
     h = s.self_host
+    if h.precision == "auto":  # the search takes only the formats the GPU runs (estimate/search.py)
+        return
     _require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")
 
 
@@ -277,15 +282,16 @@ def _build_self_host(ctx: _Ctx):
     ft, train = _finetune(s), self_host_rate(s, "training")
     ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
     ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
-    usd_year = s.costs.usd_per_engineer_year
-    one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=h.ops_engineers,
+    usd_year, setup_team = s.costs.usd_per_engineer_year, ops_rule(h.ops_engineers)[0]  # scaled: the floor sets up
+    one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=setup_team,
                                       setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     ttp = self_host_months_to_production(finetune_wall_days=ft_days, setup_months=h.setup_months)
-    setup_staff = staff_usd(h.ops_engineers, h.setup_months, usd_year)
+    setup_staff = staff_usd(setup_team, h.setup_months, usd_year)
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
                          one_time=one_time.p50, months_to_production=ttp.p50)
     parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
-    detail = (f"{h.model} ({plan.precision}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
+    chosen = f"auto: {plan.precision}, the cheapest format meeting the targets" if h.precision == "auto" else plan.precision
+    detail = (f"{h.model} ({chosen}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
               f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
               f"({h.sourcing})")
     energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), h.gpu, h.sourcing)

@@ -12,6 +12,7 @@ import numpy as np
 from ..catalog.lookup import gpu as lookup_gpu
 from ..core.errors import PlannerError
 from ..core.provenance import Assumption
+from .assembly import GPUS_PER_OPS_ENGINEER, OPS_MIN_ENGINEERS
 from .costmodel import FleetCostModel
 from .energy import ApiFootprint, EnergyUse, fleet_energy_use, fleet_mwh, grid, power_draw, training_mwh
 from .scratch import ScratchCosts
@@ -70,10 +71,18 @@ def self_hosted_energy(s, fleet: FleetCostModel, requests, months, *, bridged: b
                             grid_gco2e_per_kwh=grid(s.hardware)[0])
 
 
+def _ops_staff(ops_engineers) -> Assumption:
+    if ops_engineers is not None:
+        return Assumption("operations staff", ops_engineers, "FTE", "scenario ([self_host] ops_engineers, fixed)")
+    return Assumption("operations staff", f"max({OPS_MIN_ENGINEERS:g}, GPUs held / {GPUS_PER_OPS_ENGINEER:g})", "FTE",
+                      "one FTE per ~250 processors at HPC sites (Roskies & Zacharia, CTWatch Quarterly, May 2006); "
+                      "applied to GPUs: judgement; a floor of 1 (judgement); setup months paid at the floor")
+
+
 def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootprint) -> tuple[Assumption, ...]:
     """Sourcing, the scratch programme, power and carbon: one row per figure, with its source."""
     g, g_src = grid(s.hardware)
-    out = [Assumption("grid carbon intensity", g, "gCO2e/kWh", g_src)]
+    out = [Assumption("grid carbon intensity", g, "gCO2e/kWh", g_src), _ops_staff(s.self_host.ops_engineers)]
     for key in ("self_host", "scratch_training"):
         if key in gpu_rates:
             r = gpu_rates[key]

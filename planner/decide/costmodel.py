@@ -42,10 +42,12 @@ class FleetCostModel:
     usd_per_gpu_hour: float
     utilization_ceiling: float
     min_replicas: float
-    fixed_monthly_usd: float  # operations staff
+    fixed_monthly_usd: float  # operations staff (the floor when they scale with the fleet)
     one_time_usd: float
     months_to_production: float
     usd_per_busy_gpu_hour: float = 0.0  # owned GPUs: the electricity of the work above idle (sourcing.py)
+    gpus_per_ops_engineer: float | None = None  # None: fixed staff; else one engineer per this many GPUs held
+    usd_per_engineer_month: float = 0.0  # the staff's loaded cost, for the scaled team
 
     def replicas(self, peak_rps):
         need = np.asarray(peak_rps, dtype=float) / (self.capacity_rps_per_replica * self.utilization_ceiling)
@@ -59,11 +61,18 @@ class FleetCostModel:
         """GPUs' worth of work in a month: the mean traffic over one replica's capacity."""
         return mean_rps(requests_per_month) / self.capacity_rps_per_replica * self.gpus_per_replica
 
+    def staff_monthly_usd(self, requests_per_month, peak_to_mean: float):
+        """The operations team: fixed, or max(the floor, GPUs held / GPUs per engineer) (decide/assembly.py)."""
+        if self.gpus_per_ops_engineer is None:
+            return self.fixed_monthly_usd + 0.0 * np.asarray(requests_per_month, dtype=float)
+        scaled = self.gpus(requests_per_month, peak_to_mean) / self.gpus_per_ops_engineer * self.usd_per_engineer_month
+        return np.maximum(self.fixed_monthly_usd, scaled)
+
     def monthly_usd(self, requests_per_month, peak_to_mean: float):
-        """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, fixed staff."""
+        """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, the staff."""
         return (self.gpus(requests_per_month, peak_to_mean) * self.usd_per_gpu_hour
                 + self.busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
-            + self.fixed_monthly_usd
+            + self.staff_monthly_usd(requests_per_month, peak_to_mean)
 
 
 def mean_rps(requests_per_month):

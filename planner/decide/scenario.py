@@ -41,7 +41,7 @@ def _default_workload() -> Workload:
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str = V.knob("Untitled scenario", V.Text(L.MAX_NAME_CHARS, empty=False), "shown as the report's title")
+    name: str = V.knob("New scenario", V.Text(L.MAX_NAME_CHARS, empty=False), "shown as the report's title")
     description: str = V.knob("", V.Text(L.MAX_DESCRIPTION_CHARS, multiline=True), "quoted in the report")
     seed: int = V.knob(0, V.Whole(0, L.MAX_SEED), "Monte Carlo seed: the same seed gives the same numbers")
     capability_floor: float | None = V.knob(

@@ -101,14 +101,16 @@ class SelfHostOption(_Section):
         "none: the catalog's on-demand price")
     finetune_method: str = V.knob("lora", V.Choice(FINETUNE_METHODS), "full | lora | qlora | none")
     finetune_tokens: float = V.knob(20e6, V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens"),
-                                    "training tokens per epoch")
-    finetune_epochs: float = V.knob(3.0, V.Real(0.0, L.MAX_EPOCHS, lo_open=True, unit="epochs"), "passes over the data")
+                                    "training tokens per epoch (judgement: ~20k examples of ~1k tokens)")
+    finetune_epochs: float = V.knob(3.0, V.Real(0.0, L.MAX_EPOCHS, lo_open=True, unit="epochs"), "passes over the data (judgement: a common LoRA recipe)")
     drops_prompt_overhead: bool = V.knob(True, FLAG, "the fine-tune replaces the few-shot prompt")
     utilization_ceiling: float | None = V.knob(
         UTILIZATION_CEILING, V.Real(L.MIN_UTILIZATION, 1.0, unit="fraction", optional=True),
         "none: the simulation alone sizes the fleet; else a cap on a replica's busy share at the peak")
-    min_replicas: int = V.knob(MIN_REPLICAS, V.Whole(1, L.MAX_REPLICAS, unit="replicas"), "never fewer replicas")
-    ops_engineers: float = V.knob(1.0, PEOPLE, "people running the serving stack")
+    min_replicas: int = V.knob(MIN_REPLICAS, V.Whole(1, L.MAX_REPLICAS, unit="replicas"), "never fewer replicas (judgement: one can fail or be upgraded)")
+    ops_engineers: float | None = V.knob(
+        None, V.Real(0.0, L.MAX_PEOPLE, unit="FTE", optional=True),
+        "people running the serving stack; none: scales with the fleet, max(1, GPUs held / 250) (decide/assembly.py)")
     evaluation_usd: float = V.knob(20_000.0, USD, "one-time evaluation of the tuned model (assumption)")
     setup_months: float = V.knob(1.0, MONTHS, "infrastructure before first production (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the serving GPUs are paid for (decide/sourcing.py)")
@@ -131,10 +133,10 @@ class ScratchOption(_Section):
                                             "instead of tokens: this many tokens per active parameter")
     n_gpus: int | None = V.knob(None, V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True),
                                 "none: the fewest finishing in 90 days")
-    researchers: float = V.knob(10.0, PEOPLE, "research staff during the project")
-    months: float = V.knob(12.0, MONTHS, "how long the research staff is paid")
-    prep_months: float = V.knob(3.0, MONTHS, "data preparation and ablations before the final run")
-    evaluation_usd: float = V.knob(100_000.0, USD, "one-time evaluation")
+    researchers: float = V.knob(10.0, PEOPLE, "research staff during the project (judgement; a frontier lab: ~50)")
+    months: float = V.knob(12.0, MONTHS, "how long the research staff is paid (judgement)")
+    prep_months: float = V.knob(3.0, MONTHS, "data preparation and ablations before the final run (judgement)")
+    evaluation_usd: float = V.knob(100_000.0, USD, "one-time evaluation (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the training cluster is paid for (decide/sourcing.py)")
 
     def __post_init__(self):
@@ -149,7 +151,7 @@ class Costs(_Section):
     section: ClassVar[str] = "costs"
     usd_per_engineer_year: float = V.knob(
         USD_PER_ENGINEER_YEAR, V.Real(0.0, L.MAX_USD_PER_ENGINEER_YEAR, lo_open=True, unit="$/year"),
-        "fully loaded cost of one engineer or researcher")
+        "fully loaded cost of one engineer or researcher (assumption: US ML salary plus overhead)")
 
 
 @dataclass(frozen=True)

@@ -47,14 +47,14 @@ class Workload:
                                   "generated tokens per request")
     prompt_overhead_tokens: float = V.knob(0.0, _TOKENS, "system / few-shot prompt sent with every request")
     # 2x is a common diurnal swing
-    peak_to_mean: float = V.knob(2.0, V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), "peak-hour rate over the daily mean")
+    peak_to_mean: float = V.knob(2.0, V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), "peak-hour rate over the daily mean (judgement: a common diurnal swing)")
     peak_requests_per_s: float | None = V.knob(
         None, V.Real(0.0, L.MAX_PEAK_REQUESTS_PER_S, lo_open=True, unit="requests/s", optional=True),
         "overrides requests_per_day x peak_to_mean / 86400")
-    ttft_target_s: float | None = V.knob(2.0, _TARGET, "time to first token; none: no target")
+    ttft_target_s: float | None = V.knob(2.0, _TARGET, "time to first token; none: no target (judgement: an interactive reply starts within 2 s)")
     # ~10 tokens/s, faster than reading
-    tpot_target_s: float | None = V.knob(0.1, _TARGET, "time per output token; none: no target")
-    horizon_months: int = V.knob(24, V.Whole(1, L.MAX_HORIZON_MONTHS, unit="months"), "months costed")
+    tpot_target_s: float | None = V.knob(0.1, _TARGET, "time per output token; none: no target (judgement: 10 tokens/s, faster than reading)")
+    horizon_months: int = V.knob(24, V.Whole(1, L.MAX_HORIZON_MONTHS, unit="months"), "months costed (judgement: a two-year planning horizon)")
     monthly_growth: float = V.knob(0.0, V.Real(0.0, L.MAX_MONTHLY_GROWTH, unit="fraction per month"),
                                    "traffic growth per month, compounding")
     length_sigma: float = V.knob(0.0, V.Real(0.0, 3.0, unit="lognormal log-sd"),

@@ -7,9 +7,11 @@ Every number comes from the Comparison; every input is listed with its source.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,8 +53,15 @@ def _question(c: Comparison, s: Scenario) -> str:
             f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
             f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
             f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {h.model} fine-tuned "
-            f"({h.finetune_method}) and self-hosted on {h.gpu} at {h.precision}, or {scratch}?")
+            f"({h.finetune_method}) and self-hosted on {h.gpu} at {_precision(h.precision, c.serving_plan)}, or {scratch}?")
     return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
+
+
+def _precision(asked: str, plan) -> str:
+    """The scenario's precision; "auto" says which format the search chose."""
+    if asked != "auto":
+        return asked
+    return f"the cheapest precision meeting the targets ({plan.precision})" if plan else "the cheapest precision"
 
 
 def _recommendation(c: Comparison) -> str:
@@ -305,6 +314,21 @@ def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha
     (folder / SCENARIO_COPY).write_bytes(scenario_bytes)
     text = report_markdown(c, s, chart_files={k: CHART_FILES[k] for k in figures}, scenario_sha256=sha)
     (folder / REPORT_MD).write_text(text, encoding="utf-8")
+
+
+def report_zip(comparison: Comparison, scenario: Scenario) -> bytes:
+    """The report folder `write_report` writes (report.md, its chart PNGs, scenario.toml) as one zip file, in
+    memory: the dashboard's download. Written by the same `_render`, so it is the CLI's report."""
+    V.instance("comparison", comparison, Comparison, "a Comparison (compare(scenario))")
+    s = V.instance("scenario", scenario, Scenario, "a Scenario")
+    data = dumps_scenario(s).encode()
+    with tempfile.TemporaryDirectory(prefix="planner-report-") as tmp:
+        _render(comparison, s, Path(tmp), data, hashlib.sha256(data).hexdigest())
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(Path(tmp).iterdir()):
+                z.write(f, f"report/{f.name}")
+    return buffer.getvalue()
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:

@@ -41,6 +41,7 @@ from ..core.results import ResultMixin
 from ..decide.assembly import (
     fleet_model,
     held_usd_per_gpu_hour,
+    ops_rule,
     scratch_compute_usd,
     scratch_months_to_production,
     scratch_one_time_usd,
@@ -90,8 +91,9 @@ class Engine:
                 "self_host.usd_per_gpu_hour": c.rates["self_host"].on_demand_usd_per_gpu_hour if plan else np.nan,
                 "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan, "scratch.compute_price_scale": 1.0,
                 "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
-        for name in ("finetune_epochs", "finetune_tokens", "ops_engineers", "setup_months", "evaluation_usd"):
+        for name in ("finetune_epochs", "finetune_tokens", "setup_months", "evaluation_usd"):
             base[f"self_host.{name}"] = float(getattr(h, name))
+        base["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
         # The busy share a replica is sized to: the serving plan's (simulated, or the scenario's cap).
         base["self_host.utilization_ceiling"] = plan.utilization_ceiling if plan else np.nan
         for name in ("researchers", "months", "prep_months", "evaluation_usd"):
@@ -156,7 +158,7 @@ class Engine:
                                                           / self.base["self_host.utilization_ceiling"]),
                            min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
-                           one_time_usd=one_time, months_to_production=ttp)
+                           one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer)
 
     def _held(self, v: dict, use: str):
         """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
