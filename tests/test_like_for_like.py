@@ -257,7 +257,7 @@ def test_pretraining_cost_is_one_number_per_scope_across_tab_card_cli_and_report
     card = [m.value for m in at.metric if m.label == labels.ONE_TIME_LABEL["scratch"]]
     assert card == [fmt.usd(c.options["scratch"].one_time_usd.p50)]
     add(f"Pretraining {labels.SCOPE_PROGRAMME}", card[0])
-    at.session_state["view"] = "Training estimates"
+    at.session_state["view"] = "Training"
     at.run()
     assert not at.exception
     tab_rows = [tuple(r) for t in at.table for r in t.value.itertuples(index=False)]
