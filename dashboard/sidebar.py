@@ -161,7 +161,8 @@ def _self_host() -> None:
         _num("Ops engineers (FTE)", "ops_engineers", step=0.25, fmt="%.2f", help="People running the serving stack")
         st.selectbox("GPU sourcing", planner.SOURCINGS, key=P + "sh_sourcing",
                      help="Rent on demand, reserve for 1 or 3 years, spot, or buy the servers (owned: depreciation, "
-                          "colocation, power, staff; prices in planner/catalog/data/sourcing.toml)")
+                          "colocation, power, staff; owned-sunk: already bought, so colocation, power and staff only; "
+                          "prices in planner/catalog/data/sourcing.toml)")
 
 
 def _scratch() -> None:

@@ -36,7 +36,7 @@ from .options import OPTIONS
 from .recommend import Recommendation, recommend
 from .scenario import Scenario, as_scenario
 from .scratch import ScratchCosts, TokenBudget, scratch_costs
-from .sourcing import GpuRate, RentOrOwn
+from .sourcing import GpuRate, RentOrOwn, is_owned
 from .trades import PromptTrade, prompt_trades
 
 
@@ -287,7 +287,7 @@ def _build_self_host(ctx: _Ctx):
     energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), h.gpu, h.sourcing)
     opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
                   {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts, "energy": energy,
-                   "rented": h.sourcing != "owned"})
+                   "rented": not is_owned(h.sourcing)})
     return opt, fleet, plan, ft
 
 
@@ -307,7 +307,7 @@ def _build_scratch(ctx: _Ctx):
     energy = ctx.energy(fleet, hours, c.gpu, c.sourcing)
     opt = _option("scratch", fleet, sc.one_time_usd, sc.months_to_production, s, ctx.bridge, ctx.requests, ctx.months,
                   detail, {"capacity": plan.requests_per_s_per_replica, "one_time_parts": sc.parts, "energy": energy,
-                           "rented": s.self_host.sourcing != "owned"})
+                           "rented": not is_owned(s.self_host.sourcing)})
     return opt, fleet, plan, sc
 
 
