@@ -319,6 +319,7 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
     a latency target below the hardware's floor) is marked unavailable with the reason.
     """
     s = as_scenario(scenario)
+    s.register_gpus()
     w = s.workload
     months = w.months().astype(float)
     requests = w.requests_per_month(months)

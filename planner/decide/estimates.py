@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 
 from ..calibration.store import loaded_profiles
+from ..catalog.lookup import custom_gpus_key
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
 from ..estimate.finetuning import FinetuningEstimate, finetuning
@@ -21,8 +22,10 @@ from ..estimate.workload import Workload
 
 
 def calibration_key() -> tuple:
-    """What an estimate's efficiencies depend on besides its arguments: the calibration profiles in use."""
-    return tuple(sorted((k, p.source, p.results_file, p.date_utc) for k, p in loaded_profiles().items()))
+    """What an estimate depends on besides its arguments: the calibration profiles in use, and the specs of the
+    custom GPUs (a name registered again with other figures is another key)."""
+    return tuple(sorted((k, p.source, p.results_file, p.date_utc) for k, p in loaded_profiles().items())) \
+        + custom_gpus_key()
 
 
 def _gpu(name: str, usd_per_gpu_hour: float | None):
