@@ -269,7 +269,7 @@ def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
     _require_serving_dtype(s)
     if h.finetune_method != "none":
-        _require_dtype(h.gpu, "bf16", f"{h.finetune_method} fine-tuning")
+        _require_dtype(h.training_gpu, "bf16", f"{h.finetune_method} fine-tuning")
     ft, train = _finetune(s), self_host_rate(s, "training")
     ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
     ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
@@ -284,7 +284,7 @@ def _build_self_host(ctx: _Ctx):
     detail = (f"{h.model} ({plan.precision}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
               f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
               f"({h.sourcing})")
-    energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), h.gpu, h.sourcing)
+    energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), train.gpu, train.sourcing)
     opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
                   {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts, "energy": energy,
                    "rented": not is_owned(h.sourcing)})

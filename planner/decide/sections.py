@@ -101,6 +101,10 @@ class SelfHostOption(_Section):
     finetune_tokens: float = V.knob(20e6, V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens"),
                                     "training tokens per epoch")
     finetune_epochs: float = V.knob(3.0, V.Real(0.0, L.MAX_EPOCHS, lo_open=True, unit="epochs"), "passes over the data")
+    finetune_gpu: str | None = V.knob(None, OPTIONAL_NAME, "none: the serving GPU (under [self_host] sourcing); "
+                                      "another GPU is rented on demand for the fine-tune")
+    finetune_n_gpus: int | None = V.knob(None, V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True),
+                                         "none: the fewest that fit, in the fastest layout")
     drops_prompt_overhead: bool = V.knob(True, FLAG, "the fine-tune replaces the few-shot prompt")
     utilization_ceiling: float | None = V.knob(
         UTILIZATION_CEILING, V.Real(L.MIN_UTILIZATION, 1.0, unit="fraction", optional=True),
@@ -110,6 +114,11 @@ class SelfHostOption(_Section):
     evaluation_usd: float = V.knob(20_000.0, USD, "one-time evaluation of the tuned model (assumption)")
     setup_months: float = V.knob(1.0, MONTHS, "infrastructure before first production (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the serving GPUs are paid for (decide/sourcing.py)")
+
+    @property
+    def training_gpu(self) -> str:
+        """The GPU the fine-tune runs on: finetune_gpu, else the serving GPU."""
+        return self.finetune_gpu or self.gpu
 
 
 @dataclass(frozen=True)
