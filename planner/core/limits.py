@@ -45,6 +45,7 @@ MAX_GPU_MEMORY_BYTES_PER_S = 1e14  # MI355X, GB200: 8 TB/s
 MAX_INTERCONNECT_BYTES_PER_S = 2e13  # NVLink 5: 1.8 TB/s
 MAX_TDP_WATTS = 15_000.0  # MI355X: 1,400 W
 MAX_CUSTOM_GPUS = 64  # custom GPUs in one scenario: a shortlist search tries each
+MAX_SHORTLIST = 64  # models, or GPUs, in a [self_host] shortlist: 64 x 64 candidates is minutes of search
 
 # ---- money and people ----
 MAX_USD = 1e13  # any one-time amount: ~10 trillion dollars

@@ -12,6 +12,8 @@ import numpy as np
 from ..catalog.lookup import gpu as lookup_gpu
 from ..core.errors import PlannerError
 from ..core.provenance import Assumption
+from ..core.units import HOURS_PER_MONTH
+from ..estimate.pretraining import USD_PER_ENGINEER_YEAR
 from .costmodel import FleetCostModel
 from .energy import ApiFootprint, EnergyUse, fleet_energy_use, fleet_mwh, grid, power_draw, training_mwh
 from .scratch import ScratchCosts
@@ -101,3 +103,21 @@ def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootpri
             seen.add(a.name)
             unique.append(a)
     return tuple(unique)
+
+
+def scenario_assumptions(s, price, plan, ft, pre) -> tuple[Assumption, ...]:
+    """The workload, staff cost, API prices and each estimate's own assumptions (one row per name)."""
+    w = s.workload
+    out = [Assumption(f"workload.{k}", v, "", "scenario") for k, v in w.to_dict().items()]
+    out.append(Assumption("usd_per_engineer_year", s.costs.usd_per_engineer_year, "$/year",
+                          "scenario" if s.costs.usd_per_engineer_year != USD_PER_ENGINEER_YEAR else "assumption: fully loaded US ML engineer"))
+    if price is not None:
+        out += [Assumption("api input price", price.input_usd_per_mtok, "$/1M tokens", price.source),
+                Assumption("api output price", price.output_usd_per_mtok, "$/1M tokens", price.source),
+                Assumption("api cached-input price", price.cached_input_usd_per_mtok, "$/1M tokens", price.source)]
+    out.append(Assumption("hours per month", HOURS_PER_MONTH, "h", "8760 h / 12: cloud monthly billing"))
+    for est in (plan, ft, pre):
+        if est is not None:
+            seen = {a.name for a in out}
+            out += [a for a in est.assumptions if a.name not in seen]
+    return tuple(out)

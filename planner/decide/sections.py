@@ -53,6 +53,30 @@ class TokenPolicy:
         return _TOKEN_COUNT(name, value)
 
 
+@dataclass(frozen=True)
+class Names:
+    """One name, or a shortlist of them (a TOML list; "auto" too where `auto`): [self_host] model and gpu."""
+
+    auto: bool = False
+
+    def allowed(self) -> str:
+        return f"a name, a list of at most {L.MAX_SHORTLIST} names" + (" or 'auto' (every GPU)" if self.auto else "")
+
+    def __call__(self, name: str, value):
+        if self.auto and isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str):
+            return NAME(name, value)
+        if not isinstance(value, (list, tuple)):
+            raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value, allowed=self.allowed())
+        if not value:
+            raise InputError(name, f"an empty shortlist: give {self.allowed()}", value=value, allowed=self.allowed())
+        if len(value) > L.MAX_SHORTLIST:
+            raise InputError(name, f"a shortlist of {len(value)}: at most {L.MAX_SHORTLIST}", value=value)
+        names = tuple(dict.fromkeys(NAME(f"{name}[{i}]", v) for i, v in enumerate(value)))
+        return names[0] if len(names) == 1 else names
+
+
 class _Section:
     section: ClassVar[str] = ""
 
@@ -81,8 +105,10 @@ class SelfHostOption(_Section):
     """(b) Open weights, fine-tuned, served on our own (rented) GPUs."""
 
     section: ClassVar[str] = "self_host"
-    model: str = V.knob("Llama-3.1-8B", NAME, "open-weights model: catalog name or an uploaded config's name")
-    gpu: str = V.knob("H100 SXM", NAME, "catalog GPU")
+    model: str | tuple[str, ...] = V.knob("Llama-3.1-8B", Names(), "open-weights model: catalog name or an uploaded "
+                                          "config's name; a list: the cheapest meeting the targets (decide/shortlist.py)")
+    gpu: str | tuple[str, ...] = V.knob("H100 SXM", Names(auto=True), "catalog or custom GPU; a list, or auto: every "
+                                        "GPU, searched with the models for the cheapest meeting the targets")
     precision: str = V.knob("bf16", V.Choice(SERVING_PRECISIONS),
                             "bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or auto (searched)")
     engine: str = V.knob("vllm", V.Choice(ENGINES), "serving engine (catalog/data/engines.toml)")

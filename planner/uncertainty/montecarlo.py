@@ -65,6 +65,8 @@ class Engine:
         given = parse_uncertainty(s.uncertainty)  # validate before the (slower) comparison
         c = self.comparison = compare(s) if comparison is None else \
             V.instance("comparison", comparison, Comparison, "a Comparison (compare(scenario)) or None")
+        if c.shortlist is not None:  # vary the chosen candidate (the shortlist's scenario names it)
+            s = self.scenario = c.shortlist.scenario
         self.keys = tuple(k for k in OPTIONS if k in c.cost_models)
         if not self.keys:
             why = "; ".join(f"{o.label}: {o.reason_unavailable}" for o in c.options.values())
