@@ -123,17 +123,65 @@ def _api() -> None:
         st.checkbox("Batch API discount (asynchronous traffic)", key=P + "api_batch")
 
 
+def _on_gpu_upload() -> None:
+    f = ss.get("up_gpu")
+    if f is None:
+        return
+    try:
+        tables = S.parse_gpu_spec(f.getvalue(), f.name)
+        base = S.with_custom_gpus(planner.loads_scenario(ss.base_toml), tables)
+    except PlannerError as e:
+        ss.gpu_error = f"Could not use {f.name}: {e}"
+        return
+    ss.base_toml, ss.gpu_error = planner.dumps_scenario(base), None  # saved with the scenario ([[custom_gpu]])
+    ss[P + "sh_gpu"] = tables[0]["name"]
+
+
+def _gpu_names() -> list[str]:
+    """The catalog's GPUs and the scenario's custom ones."""
+    return [g.name for g in planner.gpus()] + [t["name"] for t in planner.loads_scenario(ss.base_toml).custom_gpu]
+
+
+def _keep_model_and_gpu_widgets() -> None:
+    """Streamlit drops a widget's value on a run that does not draw it: keep the single and the shortlist
+    widgets alive whichever is shown (a missing one takes the scenario's value)."""
+    kept = S.shortlist_widgets(planner.loads_scenario(ss.base_toml).self_host)
+    for k, v in kept.items():
+        ss[P + k] = ss[P + k] if P + k in ss else v
+
+
+def _model_and_gpu(gpus: list[str]) -> None:
+    _keep_model_and_gpu_widgets()
+    st.checkbox("Search a shortlist of models x GPUs", key=P + "sh_search",
+                help="Cost every model on every GPU chosen and self-host the cheapest meeting the targets")
+    catalog = [m.name for m in planner.models()]
+    if ss[P + "sh_search"]:
+        models = [*catalog, *ss.custom_models]
+        st.multiselect("Models", [*models, *(m for m in ss[P + "sh_models"] if m not in models)], key=P + "sh_models")
+        st.checkbox("Every GPU", key=P + "sh_all_gpus")
+        if not ss[P + "sh_all_gpus"]:
+            st.multiselect("GPUs", [*gpus, *(g for g in ss[P + "sh_gpus"] if g not in gpus)], key=P + "sh_gpus")
+        return
+    st.selectbox("Open-weights model", _options(catalog, "sh_model"), key=P + "sh_model")
+    st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
+                     on_change=_on_config_upload, max_upload_size=1)
+    if ss.get("config_error"):
+        st.error(ss.config_error)
+    if ss[P + "sh_model"] in ss.custom_models:
+        st.caption("Uploaded model: a saved scenario names it, so upload the config again after loading one.")
+    st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
+
+
 def _self_host() -> None:
-    gpus = [g.name for g in planner.gpus()]
+    gpus = _gpu_names()
     with st.expander("Open weights + fine-tune + self-host", expanded=True):
-        st.selectbox("Open-weights model", _options([m.name for m in planner.models()], "sh_model"), key=P + "sh_model")
-        st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
-                         on_change=_on_config_upload, max_upload_size=1)
-        if ss.get("config_error"):
-            st.error(ss.config_error)
-        if ss[P + "sh_model"] in ss.custom_models:
-            st.caption("Uploaded model: a saved scenario names it, so upload the config again after loading one.")
-        st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
+        _model_and_gpu(gpus)
+        st.file_uploader("Define a GPU: upload a spec (.toml or .json, the catalog's fields)", type=["toml", "json"],
+                         key="up_gpu", on_change=_on_gpu_upload, max_upload_size=1,
+                         help="name, peak_tflops = {bf16 = ...}, memory_gib, memory_tb_per_s, interconnect_gb_per_s, "
+                              "tdp_watts, usd_per_gpu_hour (see planner/catalog/custom_gpu.py)")
+        if ss.get("gpu_error"):
+            st.error(ss.gpu_error)
         try:
             catalog_price = f"catalog price ${planner.gpu(ss[P + 'sh_gpu']).usd_per_gpu_hour:g}/h"
         except PlannerError:
@@ -158,6 +206,12 @@ def _self_host() -> None:
             _num("Dataset (M tokens)", "ft_mtokens", step=5.0, fmt="%.1f", help="Training tokens per epoch")
         with c2:
             _num("Epochs", "ft_epochs", step=1.0, fmt="%.1f")
+        c1, c2 = st.columns(2)
+        with c1:
+            st.selectbox("Fine-tune on", _options([S.FT_GPU_DEFAULT, *gpus], "ft_gpu"), key=P + "ft_gpu",
+                         help="Another GPU than the serving one is rented on demand for the fine-tune")
+        with c2:
+            _num("Fine-tune GPUs (0 = fewest that fit)", "ft_n_gpus", step=1.0)
         _num("Ops engineers (FTE)", "ops_engineers", step=0.25, fmt="%.2f", help="People running the serving stack")
         st.selectbox("GPU sourcing", planner.SOURCINGS, key=P + "sh_sourcing",
                      help="Rent on demand, reserve for 1 or 3 years, spot, or buy the servers (owned: depreciation, "
@@ -166,7 +220,7 @@ def _self_host() -> None:
 
 
 def _scratch() -> None:
-    gpus = [g.name for g in planner.gpus()]
+    gpus = _gpu_names()
     with st.expander("Train from scratch", expanded=False):
         st.checkbox("Include this option", key=P + "sc_enabled")
         st.selectbox("Architecture to train", _options([m.name for m in planner.models()], "sc_model"), key=P + "sc_model")

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 import planner
+from planner.catalog.custom_gpu import loads_gpu_file
 from planner.catalog.hf_config import parse_config_text
 from planner.catalog.specs import KV_CACHE_DTYPES as _KV_DTYPES
 from planner.core import files
@@ -20,6 +21,7 @@ from planner.core.limits import MAX_FILE_BYTES
 from planner.decide.scenario import input_check
 from planner.decide.sections import FINETUNE_METHODS as _METHODS
 from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
+from planner.decide.shortlist import AUTO, is_shortlist
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # uploads are small text files; refuse anything larger unread
 PREFIX = "w."  # session-state keys of the sidebar widgets
@@ -32,6 +34,8 @@ KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
 PERCENTILES = ("p50", "p90", "p99")
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
+FT_GPU_DEFAULT = "the serving GPU"  # the sidebar's name for finetune_gpu = None
+SINGLE = ("sh_model", "sh_gpu")  # the one-model one-GPU widgets, replaced by the shortlist's when it is on
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
 TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
                   "tokens": "a number of tokens (billions)", "tokens_per_param": "tokens per parameter"}
@@ -70,6 +74,8 @@ FIELDS = (
     Field("ft_method", "self_host", "finetune_method", kind=str),
     Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),
     Field("ft_epochs", "self_host", "finetune_epochs"),
+    Field("ft_gpu", "self_host", "finetune_gpu", kind=str, none_label=FT_GPU_DEFAULT),
+    Field("ft_n_gpus", "self_host", "finetune_n_gpus", zero_is_none=True),
     Field("ops_engineers", "self_host", "ops_engineers"),
     Field("sh_sourcing", "self_host", "sourcing", kind=str),
     Field("sc_enabled", "scratch", "enabled", kind=bool),
@@ -91,7 +97,7 @@ def bounds(key: str) -> tuple[float, float]:
     check = input_check(f"{f.section}.{f.name}")
     if f.kind is int:
         return check.lo, check.hi
-    return (check.lo or 0.0) * f.scale, check.hi * f.scale
+    return (0.0 if f.zero_is_none else (check.lo or 0.0) * f.scale), check.hi * f.scale
 
 
 def api_key(provider: str, model: str) -> str:
@@ -119,10 +125,37 @@ def _to_widget(f: Field, v):
 
 def widget_values(s: planner.Scenario) -> dict:
     """Session-state values for every sidebar widget, from a scenario (keys with PREFIX)."""
-    out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
+    out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS if f.key not in SINGLE}
+    out.update({PREFIX + k: v for k, v in shortlist_widgets(s.self_host).items()})
     out[PREFIX + "api_model"] = api_value(s)
     out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
     return out
+
+
+def shortlist_widgets(h) -> dict:
+    """The model and GPU widgets: one of each, or the shortlist's multi-selects (and "every GPU")."""
+    models = [_canonical(planner.model, m) for m in (h.model if isinstance(h.model, tuple) else (h.model,))]
+    gpus = [] if h.gpu == AUTO else [_canonical(planner.gpu, g) for g in (h.gpu if isinstance(h.gpu, tuple) else (h.gpu,))]
+    return {"sh_search": is_shortlist(h), "sh_models": models, "sh_gpus": gpus, "sh_all_gpus": h.gpu == AUTO,
+            "sh_model": models[0], "sh_gpu": gpus[0] if gpus else planner.SelfHostOption().gpu}
+
+
+def _model_and_gpu(h, values: dict) -> dict:
+    """[self_host] model and gpu from the widgets: the single selects, or the shortlist; {} when unchanged.
+    A widget streamlit dropped (not drawn on the last run) takes the scenario's value."""
+    values = {**{PREFIX + k: v for k, v in shortlist_widgets(h).items()}, **values}
+    if values[PREFIX + "sh_search"]:
+        model = tuple(values[PREFIX + "sh_models"])
+        gpu = AUTO if values[PREFIX + "sh_all_gpus"] else tuple(values[PREFIX + "sh_gpus"])
+    else:
+        model, gpu = values[PREFIX + "sh_model"], values[PREFIX + "sh_gpu"]
+    widgets = {k: v for k, v in shortlist_widgets(h).items() if k != "sh_search"}
+    now = {"sh_models": list(model) if isinstance(model, tuple) else [model],
+           "sh_gpus": [] if gpu == AUTO else list(gpu) if isinstance(gpu, tuple) else [gpu], "sh_all_gpus": gpu == AUTO}
+    same = values[PREFIX + "sh_search"] == is_shortlist(h) and (
+        all(now[k] == widgets[k] for k in now) if values[PREFIX + "sh_search"]
+        else (model, gpu) == (widgets["sh_model"], widgets["sh_gpu"]))
+    return {} if same else {"model": model, "gpu": gpu}  # untouched: the scenario's exact spelling stays
 
 
 def token_widgets(c) -> tuple[str, float]:
@@ -151,7 +184,12 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     Raises PlannerError (e.g. InputError from Workload) for an impossible combination.
     """
     changes: dict[str, dict] = {}
+    picked = _model_and_gpu(base.self_host, values)
+    if picked:
+        changes["self_host"] = picked
     for f in FIELDS:
+        if f.key in SINGLE:
+            continue
         old = getattr(getattr(base, f.section), f.name)
         v = values[PREFIX + f.key]
         if v == _to_widget(f, old):
@@ -207,3 +245,16 @@ def parse_hf_config(data: bytes, what: str = "config.json") -> tuple[planner.Mod
     if _canonical(planner.model, spec.name) != spec.name or spec.name in {m.name for m in planner.models()}:
         spec = dataclasses.replace(spec, name=f"{spec.name} (uploaded)")
     return spec, json.dumps(cfg, sort_keys=True)
+
+
+def parse_gpu_spec(data: bytes, what: str = "gpu.toml") -> list[dict]:
+    """The checked GPU tables of an uploaded custom GPU spec (TOML, or JSON by its name; catalog/custom_gpu.py)."""
+    text = files.decode(data, what, MAX_UPLOAD_BYTES)
+    return loads_gpu_file(text, what, fmt="json" if what.lower().endswith(".json") else "toml")
+
+
+def with_custom_gpus(s: planner.Scenario, tables: list[dict]) -> planner.Scenario:
+    """`s` with these custom GPUs in its [[custom_gpu]] (one of the same name replaced), so a saved scenario keeps them."""
+    names = {t["name"].strip().lower() for t in tables}
+    kept = [t for t in s.custom_gpu if t["name"].strip().lower() not in names]
+    return s.replace(custom_gpu=(*kept, *tables))

@@ -141,6 +141,12 @@ class SelfHostOption(_Section):
     setup_months: float = V.knob(1.0, MONTHS, "infrastructure before first production (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the serving GPUs are paid for (decide/sourcing.py)")
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.usd_per_gpu_hour is not None and (isinstance(self.gpu, tuple) or self.gpu == "auto"):
+            raise InputError("self_host.usd_per_gpu_hour", "a quoted price is for one GPU; a shortlist of GPUs is "
+                             "priced from the catalog (give one GPU, or remove the quote)", value=self.usd_per_gpu_hour)
+
     @property
     def training_gpu(self) -> str:
         """The GPU the fine-tune runs on: finetune_gpu, else the serving GPU."""
