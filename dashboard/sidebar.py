@@ -6,6 +6,7 @@ set them all from a callback.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import streamlit as st
@@ -137,15 +138,20 @@ def _on_gpu_upload() -> None:
     ss[P + "sh_gpu"] = tables[0]["name"]
 
 
+@functools.lru_cache(maxsize=8)
+def _parsed(toml: str) -> planner.Scenario:
+    return planner.loads_scenario(toml)
+
+
 def _gpu_names() -> list[str]:
     """The catalog's GPUs and the scenario's custom ones."""
-    return [g.name for g in planner.gpus()] + [t["name"] for t in planner.loads_scenario(ss.base_toml).custom_gpu]
+    return [g.name for g in planner.gpus()] + [t["name"] for t in _parsed(ss.base_toml).custom_gpu]
 
 
 def _keep_model_and_gpu_widgets() -> None:
     """Streamlit drops a widget's value on a run that does not draw it: keep the single and the shortlist
     widgets alive whichever is shown (a missing one takes the scenario's value)."""
-    kept = S.shortlist_widgets(planner.loads_scenario(ss.base_toml).self_host)
+    kept = S.shortlist_widgets(_parsed(ss.base_toml).self_host)
     for k, v in kept.items():
         ss[P + k] = ss[P + k] if P + k in ss else v
 

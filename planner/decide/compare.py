@@ -13,10 +13,9 @@ from ..core.band import Band
 from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
-from ..core.units import HOURS_PER_MONTH
 from ..catalog.costs import grid_intensity
 from ..estimate.finetuning import FinetuningEstimate
-from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
+from ..estimate.pretraining import PretrainingEstimate
 from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
 from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
