@@ -167,6 +167,8 @@ def _model_and_gpu(gpus: list[str]) -> None:
         st.checkbox("Every GPU", key=P + "sh_all_gpus")
         if not ss[P + "sh_all_gpus"]:
             st.multiselect("GPUs", [*gpus, *(g for g in ss[P + "sh_gpus"] if g not in gpus)], key=P + "sh_gpus")
+        st.multiselect("Precisions", list(S.PRECISIONS), key=P + "sh_precisions",
+                       help="each a candidate; auto: each model and GPU at its best format")
         return
     st.selectbox("Open-weights model", _options(catalog, "sh_model"), key=P + "sh_model")
     st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
@@ -195,8 +197,9 @@ def _self_host() -> None:
         _num("GPU $/hour (0 = catalog price)", "sh_usd_per_gpu_hour", step=0.25, fmt="%.2f", help=catalog_price)
         c1, c2 = st.columns(2)
         with c1:
-            st.selectbox("Precision", _options(list(S.PRECISIONS), "sh_precision"), key=P + "sh_precision",
-                         help="W8A8: fp8, int8; weight-only: int8/int4-weight-only; auto: search every format")
+            if not ss[P + "sh_search"]:
+                st.selectbox("Precision", _options(list(S.PRECISIONS), "sh_precision"), key=P + "sh_precision",
+                             help="W8A8: fp8, int8; weight-only: int8/int4-weight-only; auto: search every format")
         with c2:
             st.selectbox("Fine-tuning", S.FINETUNE_METHODS, key=P + "ft_method")
         c1, c2, c3 = st.columns(3)

@@ -35,7 +35,7 @@ KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if
 PERCENTILES = ("p50", "p90", "p99")
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
 FT_GPU_DEFAULT = "the serving GPU"  # the sidebar's name for finetune_gpu = None
-SINGLE = ("sh_model", "sh_gpu")  # the one-model one-GPU widgets, replaced by the shortlist's when it is on
+SINGLE = ("sh_model", "sh_gpu", "sh_precision")  # one of each, replaced by the shortlist's widgets when it is on
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
 TOKEN_POLICIES = {"match": "match the replaced model's published tokens", "chinchilla": "Chinchilla (20 per parameter)",
                   "tokens": "a number of tokens (billions)", "tokens_per_param": "tokens per parameter"}
@@ -133,29 +133,35 @@ def widget_values(s: planner.Scenario) -> dict:
 
 
 def shortlist_widgets(h) -> dict:
-    """The model and GPU widgets: one of each, or the shortlist's multi-selects (and "every GPU")."""
-    models = [_canonical(planner.model, m) for m in (h.model if isinstance(h.model, tuple) else (h.model,))]
-    gpus = [] if h.gpu == AUTO else [_canonical(planner.gpu, g) for g in (h.gpu if isinstance(h.gpu, tuple) else (h.gpu,))]
+    """The model, GPU and precision widgets: one of each, or the shortlist's multi-selects (and "every GPU")."""
+    models = [_canonical(planner.model, m) for m in _names(h.model)]
+    gpus = [] if h.gpu == AUTO else [_canonical(planner.gpu, g) for g in _names(h.gpu)]
+    precisions = list(_names(h.precision))
     return {"sh_search": is_shortlist(h), "sh_models": models, "sh_gpus": gpus, "sh_all_gpus": h.gpu == AUTO,
-            "sh_model": models[0], "sh_gpu": gpus[0] if gpus else planner.SelfHostOption().gpu}
+            "sh_precisions": precisions, "sh_model": models[0], "sh_gpu": gpus[0] if gpus else planner.SelfHostOption().gpu,
+            "sh_precision": precisions[0]}
 
 
-def _model_and_gpu(h, values: dict) -> dict:
-    """[self_host] model and gpu from the widgets: the single selects, or the shortlist; {} when unchanged.
-    A widget streamlit dropped (not drawn on the last run) takes the scenario's value."""
-    values = {**{PREFIX + k: v for k, v in shortlist_widgets(h).items()}, **values}
-    if values[PREFIX + "sh_search"]:
-        model = tuple(values[PREFIX + "sh_models"])
-        gpu = AUTO if values[PREFIX + "sh_all_gpus"] else tuple(values[PREFIX + "sh_gpus"])
-    else:
-        model, gpu = values[PREFIX + "sh_model"], values[PREFIX + "sh_gpu"]
-    widgets = {k: v for k, v in shortlist_widgets(h).items() if k != "sh_search"}
-    now = {"sh_models": list(model) if isinstance(model, tuple) else [model],
-           "sh_gpus": [] if gpu == AUTO else list(gpu) if isinstance(gpu, tuple) else [gpu], "sh_all_gpus": gpu == AUTO}
-    same = values[PREFIX + "sh_search"] == is_shortlist(h) and (
-        all(now[k] == widgets[k] for k in now) if values[PREFIX + "sh_search"]
-        else (model, gpu) == (widgets["sh_model"], widgets["sh_gpu"]))
-    return {} if same else {"model": model, "gpu": gpu}  # untouched: the scenario's exact spelling stays
+def _names(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+_SEARCH = ("sh_models", "sh_gpus", "sh_all_gpus", "sh_precisions")
+
+
+def _model_gpu_precision(h, values: dict) -> dict:
+    """[self_host] model, gpu and precision from the widgets: the single selects, or the shortlist's; {} when
+    untouched (the scenario's exact spelling stays). A widget streamlit dropped (not drawn on the last run)
+    takes the scenario's value."""
+    old = shortlist_widgets(h)
+    values = {**{PREFIX + k: v for k, v in old.items()}, **values}
+    search = values[PREFIX + "sh_search"]
+    if search == old["sh_search"] and all(values[PREFIX + k] == old[k] for k in (_SEARCH if search else SINGLE)):
+        return {}
+    if not search:
+        return {f: values[PREFIX + k] for f, k in zip(("model", "gpu", "precision"), SINGLE)}
+    return {"model": tuple(values[PREFIX + "sh_models"]), "precision": tuple(values[PREFIX + "sh_precisions"]),
+            "gpu": AUTO if values[PREFIX + "sh_all_gpus"] else tuple(values[PREFIX + "sh_gpus"])}
 
 
 def token_widgets(c) -> tuple[str, float]:
@@ -184,7 +190,7 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     Raises PlannerError (e.g. InputError from Workload) for an impossible combination.
     """
     changes: dict[str, dict] = {}
-    picked = _model_and_gpu(base.self_host, values)
+    picked = _model_gpu_precision(base.self_host, values)
     if picked:
         changes["self_host"] = picked
     for f in FIELDS:

@@ -33,6 +33,8 @@ def test_multi_selects_make_a_shortlist_and_every_gpu_means_auto():
     assert (s.self_host.model, s.self_host.gpu) == (("Llama-3.1-8B", "Qwen2.5-7B"), ("L4", "A10G"))
     values[P + "sh_all_gpus"] = True
     assert S.scenario_from_values(DEFAULT, values).self_host.gpu == "auto"
+    values[P + "sh_precisions"] = ["bf16", "fp8"]
+    assert S.scenario_from_values(DEFAULT, values).self_host.precision == ("bf16", "fp8")
     values[P + "sh_models"] = []
     with pytest.raises(InputError, match="empty shortlist"):
         S.scenario_from_values(DEFAULT, values)

@@ -9,7 +9,7 @@ import pytest
 import planner
 from planner.core.errors import InputError, UnknownNameError
 from planner.decide.scenario import dumps_scenario, loads_scenario
-from planner.decide.shortlist import pairs
+from planner.decide.shortlist import candidates
 from planner.present.cli import main
 from planner.uncertainty.montecarlo import Engine
 
@@ -51,6 +51,17 @@ def test_precision_auto_reports_each_candidates_format():
     by_gpu = {k.gpu: k for k in c.shortlist.candidates}
     assert by_gpu["L4"].precision != "auto" and by_gpu["A100 80GB SXM"].precision != "auto"
     assert c.serving_plan.precision == c.shortlist.chosen.precision
+
+
+def test_a_list_of_precisions_makes_each_a_candidate():
+    c = planner.compare(scenario(model="Llama-3.1-8B", gpu="A100 80GB SXM", precision=["bf16", "int8", "fp8"]))
+    rows = {k.precision: k for k in c.shortlist.candidates}
+    assert set(rows) == {"bf16", "int8", "fp8"}
+    assert not rows["fp8"].meets_targets and "fp8" in rows["fp8"].why_not  # an A100 has no fp8 matrix units
+    assert rows["bf16"].meets_targets and rows["int8"].meets_targets
+    assert c.serving_plan.precision == c.shortlist.chosen.precision in ("bf16", "int8")
+    alone = planner.compare(scenario(model="Llama-3.1-8B", gpu="A100 80GB SXM", precision="int8"))
+    assert rows["int8"].total_usd == pytest.approx(alone.options["self_host"].total_usd.p50, rel=1e-12)
 
 
 def test_nothing_meeting_the_targets_says_why_for_each():
@@ -97,9 +108,9 @@ def test_auto_means_every_catalog_gpu_and_the_custom_ones():
               "interconnect_gb_per_s": 400, "tdp_watts": 500, "usd_per_gpu_hour": 1.5}
     s = scenario(gpu="AUTO").replace(custom_gpu=(custom,))
     assert s.self_host.gpu == "auto"
-    got = pairs(s.self_host)
-    assert {g for _, g in got} >= {g.name for g in planner.gpus()} | {"Shortlist ASIC"}
-    assert len(got) == 2 * len({g for _, g in got})
+    got = candidates(s.self_host)
+    assert {g for _, g, _ in got} >= {g.name for g in planner.gpus()} | {"Shortlist ASIC"}
+    assert len(got) == 2 * len({g for _, g, _ in got})
 
 
 def test_lists_round_trip_and_a_single_name_stays_a_name():
@@ -124,3 +135,14 @@ def test_views_and_monte_carlo_use_the_chosen_candidate(tmp_path, capsys):
     assert main(["compare", str(path)]) == 0
     out = capsys.readouterr().out
     assert "Self-host shortlist" in out and "Cheapest meeting the targets" in out and "Qwen2.5-7B" in out
+
+
+def test_report_has_the_shortlist_and_describes_the_chosen_candidate():
+    from planner.present.report import report_markdown
+    s = scenario()
+    c = planner.compare(s)
+    text = report_markdown(c, s, samples=2000)
+    assert "## Self-host shortlist" in text and "a shortlist of models x GPUs x precisions" in text
+    section = text.split("## Self-host shortlist")[1].split("\n## ")[0]
+    assert all(m in section for m in MODELS) and all(g in section for g in GPUS)
+    assert f"Cheapest meeting the targets: {c.shortlist.chosen.model} on {c.shortlist.chosen.gpu}" in section

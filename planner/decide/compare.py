@@ -360,8 +360,8 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
 
 def _shortlist(ctx: _Ctx) -> Shortlist:
     """The [self_host] shortlist searched with the option's own builder (an infeasible candidate: unavailable)."""
-    def evaluate(model: str, gpu: str):
-        h = replace(ctx.s.self_host, model=model, gpu=gpu)
+    def evaluate(model: str, gpu: str, precision: str):
+        h = replace(ctx.s.self_host, model=model, gpu=gpu, precision=precision)
         opt, _, plan, _ = _guarded("self_host", lambda: _build_self_host(replace(ctx, s=ctx.s.replace(self_host=h))))
         return opt, plan
     return search(ctx.s, evaluate)

@@ -55,25 +55,27 @@ class TokenPolicy:
 
 @dataclass(frozen=True)
 class Names:
-    """One name, or a shortlist of them (a TOML list; "auto" too where `auto`): [self_host] model and gpu."""
+    """One name, or a shortlist of them (a TOML list; "auto" too where `auto`): [self_host] model, gpu, precision."""
 
-    auto: bool = False
+    item: object = NAME  # the check of one name
+    auto: bool = False  # "auto" alone stands for every GPU
 
     def allowed(self) -> str:
-        return f"a name, a list of at most {L.MAX_SHORTLIST} names" + (" or 'auto' (every GPU)" if self.auto else "")
+        one = self.item.allowed() if isinstance(self.item, V.Choice) else "a name"
+        return f"{one}, a list of at most {L.MAX_SHORTLIST} of them" + (" or 'auto' (every GPU)" if self.auto else "")
 
     def __call__(self, name: str, value):
         if self.auto and isinstance(value, str) and value.strip().lower() == "auto":
             return "auto"
         if isinstance(value, str):
-            return NAME(name, value)
+            return self.item(name, value)
         if not isinstance(value, (list, tuple)):
             raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value, allowed=self.allowed())
         if not value:
             raise InputError(name, f"an empty shortlist: give {self.allowed()}", value=value, allowed=self.allowed())
         if len(value) > L.MAX_SHORTLIST:
             raise InputError(name, f"a shortlist of {len(value)}: at most {L.MAX_SHORTLIST}", value=value)
-        names = tuple(dict.fromkeys(NAME(f"{name}[{i}]", v) for i, v in enumerate(value)))
+        names = tuple(dict.fromkeys(self.item(f"{name}[{i}]", v) for i, v in enumerate(value)))
         return names[0] if len(names) == 1 else names
 
 
@@ -109,8 +111,9 @@ class SelfHostOption(_Section):
                                           "config's name; a list: the cheapest meeting the targets (decide/shortlist.py)")
     gpu: str | tuple[str, ...] = V.knob("H100 SXM", Names(auto=True), "catalog or custom GPU; a list, or auto: every "
                                         "GPU, searched with the models for the cheapest meeting the targets")
-    precision: str = V.knob("bf16", V.Choice(SERVING_PRECISIONS),
-                            "bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or auto (searched)")
+    precision: str | tuple[str, ...] = V.knob("bf16", Names(V.Choice(SERVING_PRECISIONS)),
+                                              "bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or "
+                                              "auto (the best format); a list: each a candidate of the shortlist")
     engine: str = V.knob("vllm", V.Choice(ENGINES), "serving engine (catalog/data/engines.toml)")
     kv_cache_dtype: str | None = V.knob(None, V.Choice(tuple(KV_CACHE_DTYPES), optional=True),
                                         "none: the engine's default at the precision")

@@ -1,10 +1,12 @@
-"""The self-host option over a shortlist: every model x GPU asked for (each at its precision, or the best
-format where precision = "auto"), costed as compare() costs the option, the cheapest that meets the targets
-chosen, and a row for each of the others saying what it costs or why it fails.
+"""The self-host option over a shortlist: every model x GPU x precision asked for, costed as compare() costs
+the option, the cheapest that meets the targets chosen, and a row for each of the others saying what it
+costs or why it fails.
 
     [self_host]
     model = ["Llama-3.1-70B", "Qwen2.5-72B"]   # names from the catalog (or registered)
     gpu = "auto"                               # every catalog GPU (they all have a price) and custom GPU; or a list
+    precision = ["bf16", "fp8"]                # each a candidate; "auto": one candidate per model and GPU, at the
+                                               # best format the serving search finds
 
 "Cheapest" is the self-hosted option's total over the horizon (p50): the fleet, the fine-tune on that GPU,
 its staff and the API bridge until production, so a bigger model pays for its longer fine-tune too. A name
@@ -70,30 +72,34 @@ class Shortlist(ResultMixin):
 
 
 def is_shortlist(h) -> bool:
-    """[self_host] names several models or GPUs (or gpu = "auto")."""
-    return isinstance(h.model, tuple) or isinstance(h.gpu, tuple) or h.gpu == AUTO
+    """[self_host] names several models, GPUs or precisions (or gpu = "auto")."""
+    return any(isinstance(v, tuple) for v in (h.model, h.gpu, h.precision)) or h.gpu == AUTO
 
 
-def pairs(h) -> list[tuple[str, str]]:
-    """Every (model, GPU) of the shortlist, in the catalog's spelling; an unknown name raises UnknownNameError."""
-    models = h.model if isinstance(h.model, tuple) else (h.model,)
+def _names(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def candidates(h) -> list[tuple[str, str, str]]:
+    """Every (model, GPU, precision) of the shortlist, names in the catalog's spelling; an unknown model or GPU
+    raises UnknownNameError before anything is costed."""
     if h.gpu == AUTO:
         gpu_names = [g.name for g in (*gpus(), *custom_gpus())]
     else:
-        gpu_names = [lookup_gpu(g).name for g in (h.gpu if isinstance(h.gpu, tuple) else (h.gpu,))]
-    models = [lookup_model(m).name for m in models]
-    return list(product(dict.fromkeys(models), dict.fromkeys(gpu_names)))
+        gpu_names = [lookup_gpu(g).name for g in _names(h.gpu)]
+    models = [lookup_model(m).name for m in _names(h.model)]
+    return list(product(dict.fromkeys(models), dict.fromkeys(gpu_names), _names(h.precision)))
 
 
-def _candidate(model: str, gpu: str, h, evaluate) -> Candidate:
+def _candidate(model: str, gpu: str, precision: str, evaluate) -> Candidate:
     try:
-        opt, plan = evaluate(model, gpu)
+        opt, plan = evaluate(model, gpu, precision)
     except PlannerError as e:
-        return Candidate(model=model, gpu=gpu, precision=h.precision, tensor_parallel=0, replicas=0,
+        return Candidate(model=model, gpu=gpu, precision=precision, tensor_parallel=0, replicas=0,
                          usd_per_month=math.nan, total_usd=math.inf, meets_targets=False, why_not=str(e))
     if not opt.available:
-        return Candidate(model=model, gpu=gpu, precision=plan.precision if plan else h.precision, tensor_parallel=0,
-                         replicas=0, usd_per_month=math.nan, total_usd=math.inf, meets_targets=False,
+        return Candidate(model=model, gpu=gpu, precision=precision, tensor_parallel=0, replicas=0,
+                         usd_per_month=math.nan, total_usd=math.inf, meets_targets=False,
                          why_not=opt.reason_unavailable)
     return Candidate(model=model, gpu=gpu, precision=plan.precision, tensor_parallel=plan.tensor_parallel,
                      replicas=int(plan.replicas.p50), usd_per_month=float(plan.monthly_cost_usd.p50),
@@ -101,16 +107,20 @@ def _candidate(model: str, gpu: str, h, evaluate) -> Candidate:
 
 
 def search(s, evaluate) -> Shortlist:
-    """Cost every candidate of `s`'s [self_host] shortlist with `evaluate(model, gpu) -> (OptionResult, ServingPlan)`
-    (compare()'s own builder of the option) and choose the cheapest that meets the targets.
+    """Cost every candidate of `s`'s [self_host] shortlist with
+    `evaluate(model, gpu, precision) -> (OptionResult, ServingPlan)` (compare()'s own builder of the option)
+    and choose the cheapest that meets the targets.
 
-    The Shortlist's scenario names the chosen model and GPU (the first pair where none meets the targets, so a
-    scratch model still has a GPU to be served on).
+    The Shortlist's scenario names the chosen model, GPU and precision as asked ("auto" stays "auto": the same
+    serving search, memoized); the first candidate where none meets the targets, so a scratch model still has
+    a GPU to be served on.
     """
     h = s.self_host
-    found = [_candidate(m, g, h, evaluate) for m, g in pairs(h)]
-    ranked = sorted(found, key=lambda c: (not c.meets_targets, c.total_usd))
-    chosen = ranked[0] if ranked[0].meets_targets else None
-    pick = chosen or found[0]
-    resolved = s.replace(self_host=dataclasses.replace(h, model=pick.model, gpu=pick.gpu))
-    return Shortlist(candidates=tuple(ranked), chosen=chosen, scenario=resolved)
+    asked = candidates(h)
+    found = [_candidate(*c, evaluate) for c in asked]
+    order = sorted(range(len(found)), key=lambda i: (not found[i].meets_targets, found[i].total_usd))
+    best = order[0] if found[order[0]].meets_targets else None
+    model, gpu, precision = asked[0 if best is None else best]
+    resolved = s.replace(self_host=dataclasses.replace(h, model=model, gpu=gpu, precision=precision))
+    return Shortlist(candidates=tuple(found[i] for i in order), chosen=None if best is None else found[best],
+                     scenario=resolved)

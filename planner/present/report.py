@@ -57,8 +57,8 @@ def _question(c: Comparison, s: Scenario) -> str:
 def _self_hosted(c: Comparison, h) -> str:
     if c.shortlist is None:
         return f"{h.model} fine-tuned ({h.finetune_method}) and self-hosted on {h.gpu} at {h.precision}"
-    return (f"fine-tuned ({h.finetune_method}) and self-hosted: the cheapest of a shortlist of models x GPUs "
-            f"at {h.precision} meeting the targets")
+    return (f"fine-tuned ({h.finetune_method}) and self-hosted: the cheapest of a shortlist of models x GPUs x "
+            "precisions meeting the targets")
 
 
 def _shortlist(c: Comparison) -> str:

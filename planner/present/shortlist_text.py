@@ -30,8 +30,7 @@ def shortlist_lines(c) -> list[str]:
     n_ok = sum(k.meets_targets for k in sl.candidates)
     models = len({k.model for k in sl.candidates})
     gpus = len({k.gpu for k in sl.candidates})
-    head = (f"Searched {len(sl.candidates)} candidates ({models} model(s) x {gpus} GPU(s)); "
-            f"{n_ok} meet the targets.")
+    head = f"Searched {len(sl.candidates)} candidates ({models} model(s) on {gpus} GPU(s)); {n_ok} meet the targets."
     if sl.chosen is None:
         return [head, "None meets the targets, so the self-hosted option is unavailable; each row says why."]
     k = sl.chosen
