@@ -59,6 +59,10 @@ def test_owned_sunk_costs_colocation_staff_and_power_only_by_hand():
     assert owned - c.options["self_host"].total_usd.p50 == pytest.approx(2 * capital * 730 * 11, rel=1e-9)
     accounting = [a for a in c.rates["self_host"].assumptions if a.name.endswith("accounting")]
     assert accounting[0].value == "sunk"
+    # with power priced: an hour held adds the idle GPU and its host (105 + 301 W) at PUE 1.42 and $0.0892/kWh
+    powered = planner.compare(small_fleet("owned-sunk")).rates["self_host"]
+    assert powered.usd_per_gpu_hour == pytest.approx(per_gpu_hour + (105 + 301) / 1000 * 1.42 * 0.0892, rel=1e-9)
+    assert powered.usd_per_busy_gpu_hour == pytest.approx(595 / 1000 * 1.42 * 0.0892, rel=1e-9)
 
 
 def test_owned_sunk_needs_only_the_servers_power_and_size():
