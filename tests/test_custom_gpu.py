@@ -1,8 +1,11 @@
 """A GPU not in the catalog: from a TOML/JSON spec, in a scenario's [[custom_gpu]], at the command line; bad specs."""
 import dataclasses
 import json
+import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import planner
 from planner.catalog.custom_gpu import custom_gpu, loads_gpu_file, read_gpu_file
@@ -105,3 +108,20 @@ def test_cli_gpu_file(tmp_path, capsys):
     assert main(["--gpu-file", str(tmp_path / "bad.toml"), "gpus"]) == 1
     assert "memory_gib" in capsys.readouterr().err
     assert main(["gpus", "--gpu-file"]) == 1
+
+
+_VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**30, 10**30), st.text(max_size=5),
+                    st.booleans(), st.none(), st.lists(st.integers(), max_size=2),
+                    st.dictionaries(st.text(max_size=4), st.floats(allow_nan=True), max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*SPEC, "link_kind", "scale_up_domain_size", "scale_out_gbit_per_s", "vendor",
+                                        "sources", "hbm"]), _VALUES, max_size=4))
+def test_any_spec_is_a_checked_gpu_or_a_planner_error(change):
+    try:
+        g = custom_gpu({**SPEC, **change})
+    except PlannerError:
+        return
+    for v in (g.memory_bytes, g.memory_bytes_per_s, g.usd_per_gpu_hour, *g.peak_flops.values()):
+        assert math.isfinite(v) and v > 0
