@@ -6,6 +6,7 @@ set them all from a callback.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import streamlit as st
@@ -161,27 +162,83 @@ def _api() -> None:
         st.checkbox("Batch API discount (asynchronous traffic)", key=P + "api_batch")
 
 
+def _on_gpu_upload() -> None:
+    f = ss.get("up_gpu")
+    if f is None:
+        return
+    try:
+        tables = S.parse_gpu_spec(f.getvalue(), f.name)
+        base = S.with_custom_gpus(planner.loads_scenario(ss.base_toml), tables)
+    except PlannerError as e:
+        ss.gpu_error = f"Could not use {f.name}: {e}"
+        return
+    ss.base_toml, ss.gpu_error = planner.dumps_scenario(base), None  # saved with the scenario ([[custom_gpu]])
+    ss[P + "sh_gpu"] = tables[0]["name"]
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(toml: str) -> planner.Scenario:
+    return planner.loads_scenario(toml)
+
+
+def _gpu_names() -> list[str]:
+    """The catalog's GPUs and the scenario's custom ones."""
+    return [g.name for g in planner.gpus()] + [t["name"] for t in _parsed(ss.base_toml).custom_gpu]
+
+
+def _keep_model_and_gpu_widgets() -> None:
+    """Streamlit drops a widget's value on a run that does not draw it: keep the single and the shortlist
+    widgets alive whichever is shown (a missing one takes the scenario's value)."""
+    kept = S.shortlist_widgets(_parsed(ss.base_toml).self_host)
+    for k, v in kept.items():
+        ss[P + k] = ss[P + k] if P + k in ss else v
+
+
+def _model_and_gpu(gpus: list[str]) -> None:
+    _keep_model_and_gpu_widgets()
+    st.checkbox("Search a shortlist of models x GPUs", key=P + "sh_search",
+                help="Cost every model on every GPU chosen and self-host the cheapest meeting the targets")
+    catalog = [m.name for m in planner.models()]
+    if ss[P + "sh_search"]:
+        models = [*catalog, *ss.custom_models]
+        st.multiselect("Models", [*models, *(m for m in ss[P + "sh_models"] if m not in models)], key=P + "sh_models")
+        st.checkbox("Every GPU", key=P + "sh_all_gpus")
+        if not ss[P + "sh_all_gpus"]:
+            st.multiselect("GPUs", [*gpus, *(g for g in ss[P + "sh_gpus"] if g not in gpus)], key=P + "sh_gpus")
+        st.multiselect("Precisions", list(S.PRECISIONS), key=P + "sh_precisions",
+                       help="each a candidate; auto: each model and GPU at its best format")
+        return
+    st.selectbox("Open-weights model", _options(catalog, "sh_model"), key=P + "sh_model")
+    st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
+                     on_change=_on_config_upload, max_upload_size=1)
+    if ss.get("config_error"):
+        st.error(ss.config_error)
+    if ss[P + "sh_model"] in ss.custom_models:
+        st.caption("Uploaded model: a saved scenario names it, so upload the config again after loading one.")
+    st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
+
+
 def _self_host() -> None:
-    gpus = [g.name for g in planner.gpus()]
+    gpus = _gpu_names()
     with st.expander("Open weights + fine-tune + self-host", expanded=True):
-        st.selectbox("Open-weights model", _options([m.name for m in planner.models()], "sh_model"), key=P + "sh_model")
-        st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
-                         on_change=_on_config_upload, max_upload_size=1)
-        if ss.get("config_error"):
-            st.error(ss.config_error)
-        if ss[P + "sh_model"] in ss.custom_models:
-            st.caption("Uploaded model: a saved scenario names it, so upload the config again after loading one.")
-        st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
+        _model_and_gpu(gpus)
+        st.file_uploader("Define a GPU: upload a spec (.toml or .json, the catalog's fields)", type=["toml", "json"],
+                         key="up_gpu", on_change=_on_gpu_upload, max_upload_size=1,
+                         help="name, peak_tflops = {bf16 = ...}, memory_gib, memory_tb_per_s, interconnect_gb_per_s, "
+                              "tdp_watts, usd_per_gpu_hour (see planner/catalog/custom_gpu.py)")
+        if ss.get("gpu_error"):
+            st.error(ss.gpu_error)
         try:
             catalog_price = f"catalog price ${planner.gpu(ss[P + 'sh_gpu']).usd_per_gpu_hour:g}/h"
         except PlannerError:
             catalog_price = "GPU not in the catalog"
         _num("GPU $/hour (0 = catalog price)", "sh_usd_per_gpu_hour", step=0.25, fmt="%.2f", help=catalog_price)
         # One select a row: two or three to a row cut values such as "int8-weight-only" to a few letters.
-        st.selectbox("Precision", _options(list(S.PRECISIONS), "sh_precision"), key=P + "sh_precision",
-                     format_func=S.precision_label,
-                     help="W8A8: fp8, int8; weight-only: int8/int4-weight-only; auto: the cheapest format meeting "
-                          "the targets (the result names it)")
+        if not ss[P + "sh_search"]:
+            st.selectbox("Precision", _options(list(S.PRECISIONS), "sh_precision"), key=P + "sh_precision",
+                         format_func=S.precision_label,
+                         help="W8A8: fp8, int8; weight-only: int8/int4-weight-only; auto: the cheapest format meeting "
+                              "the targets (the result names it)")
         st.selectbox("Fine-tuning", S.FINETUNE_METHODS, key=P + "ft_method")
         st.selectbox("Serving engine", _options(list(S.ENGINES), "sh_engine"), key=P + "sh_engine")
         st.selectbox("KV cache", _options(list(S.KV_CACHE_DTYPES), "sh_kv_cache_dtype"), key=P + "sh_kv_cache_dtype")
@@ -193,15 +250,19 @@ def _self_host() -> None:
             _num("Dataset (M tokens)", "ft_mtokens", step=5.0, fmt="%.1f", help="Training tokens per epoch")
         with c2:
             _num("Epochs", "ft_epochs", step=1.0, fmt="%.1f")
+        st.selectbox("Fine-tune on", _options([S.FT_GPU_DEFAULT, *gpus], "ft_gpu"), key=P + "ft_gpu",
+                     help="Another GPU than the serving one is rented on demand for the fine-tune")
+        _num("Fine-tune GPUs (0 = fewest that fit)", "ft_n_gpus", step=1.0)
         _num("Ops engineers (FTE, 0 = scale with the fleet)", "ops_engineers", step=0.25, fmt="%.2f",
              help="People running the serving stack; 0: max(1, GPUs held / 250), one per ~250 GPUs (README, Defaults)")
         st.selectbox("GPU sourcing", planner.SOURCINGS, key=P + "sh_sourcing",
                      help="Rent on demand, reserve for 1 or 3 years, spot, or buy the servers (owned: depreciation, "
-                          "colocation, power, staff; prices in planner/catalog/data/sourcing.toml)")
+                          "colocation, power, staff; owned-sunk: already bought, so colocation, power and staff only; "
+                          "prices in planner/catalog/data/sourcing.toml)")
 
 
 def _scratch() -> None:
-    gpus = [g.name for g in planner.gpus()]
+    gpus = _gpu_names()
     with st.expander("Train from scratch", expanded=False):
         st.checkbox("Include this option", key=P + "sc_enabled")
         st.selectbox("Architecture to train", _options([S.SAME_AS_SELF_HOST, *(m.name for m in planner.models())],

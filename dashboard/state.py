@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import planner
+from planner.catalog.custom_gpu import loads_gpu_file
 from planner.catalog.hf_config import parse_config_text
 from planner.catalog.specs import KV_CACHE_DTYPES as _KV_DTYPES
 from planner.core import files
@@ -21,6 +22,7 @@ from planner.core.limits import MAX_FILE_BYTES, MAX_TOKENS
 from planner.decide.scenario import input_check
 from planner.decide.sections import FINETUNE_METHODS as _METHODS
 from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
+from planner.decide.shortlist import AUTO, is_shortlist
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # uploads are small text files; refuse anything larger unread
 PREFIX = "w."  # session-state keys of the sidebar widgets
@@ -36,6 +38,8 @@ KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if
 PERCENTILES = ("p50", "p90", "p99")
 SAME_AS_SELF_HOST = "same as self-host"  # the sidebar's name for [scratch] model = None: train the self-hosted model
 FINETUNE_METHODS = ("lora", "qlora", *(m for m in _METHODS if m not in ("lora", "qlora")))
+FT_GPU_DEFAULT = "the serving GPU"  # the sidebar's name for finetune_gpu = None
+SINGLE = ("sh_model", "sh_gpu", "sh_precision")  # one of each, replaced by the shortlist's widgets when it is on
 # The scratch option's token policy as two widgets: the policy and, for the last two, an amount.
 # Where an amount policy starts when picked (judgement): 1T tokens; 20 per parameter (Hoffmann et al. 2022).
 TOKEN_AMOUNTS = {"tokens": 1000.0, "tokens_per_param": 20.0}
@@ -77,6 +81,8 @@ FIELDS = (
     Field("ft_method", "self_host", "finetune_method", kind=str),
     Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),
     Field("ft_epochs", "self_host", "finetune_epochs"),
+    Field("ft_gpu", "self_host", "finetune_gpu", kind=str, none_label=FT_GPU_DEFAULT),
+    Field("ft_n_gpus", "self_host", "finetune_n_gpus", zero_is_none=True),
     Field("ops_engineers", "self_host", "ops_engineers", zero_is_none=True),  # 0: scales with the fleet
     Field("sh_sourcing", "self_host", "sourcing", kind=str),
     Field("sc_enabled", "scratch", "enabled", kind=bool),
@@ -105,7 +111,7 @@ def bounds(key: str) -> tuple[float, float]:
     check = input_check(f"{f.section}.{f.name}")
     if f.kind is int:
         return check.lo, check.hi
-    return (check.lo or 0.0) * f.scale, check.hi * f.scale
+    return (0.0 if f.zero_is_none else (check.lo or 0.0) * f.scale), check.hi * f.scale
 
 
 def api_key(provider: str, model: str) -> str:
@@ -143,12 +149,45 @@ def _to_widget(f: Field, v):
 
 def widget_values(s: planner.Scenario) -> dict:
     """Session-state values for every sidebar widget, from a scenario (keys with PREFIX)."""
-    out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS}
+    out = {PREFIX + f.key: _to_widget(f, getattr(getattr(s, f.section), f.name)) for f in FIELDS if f.key not in SINGLE}
     out.update({PREFIX + k: getattr(s, k) for k in TEXTS})
+    out.update({PREFIX + k: v for k, v in shortlist_widgets(s.self_host).items()})
     out[PREFIX + "api_model"] = api_value(s)
     out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
     out[PREFIX + "capability_floor"] = 0.0 if s.capability_floor is None else float(s.capability_floor)
     return out
+
+
+def shortlist_widgets(h) -> dict:
+    """The model, GPU and precision widgets: one of each, or the shortlist's multi-selects (and "every GPU")."""
+    models = [_canonical(planner.model, m) for m in _names(h.model)]
+    gpus = [] if h.gpu == AUTO else [_canonical(planner.gpu, g) for g in _names(h.gpu)]
+    precisions = list(_names(h.precision))
+    return {"sh_search": is_shortlist(h), "sh_models": models, "sh_gpus": gpus, "sh_all_gpus": h.gpu == AUTO,
+            "sh_precisions": precisions, "sh_model": models[0], "sh_gpu": gpus[0] if gpus else planner.SelfHostOption().gpu,
+            "sh_precision": precisions[0]}
+
+
+def _names(value) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+_SEARCH = ("sh_models", "sh_gpus", "sh_all_gpus", "sh_precisions")
+
+
+def _model_gpu_precision(h, values: dict) -> dict:
+    """[self_host] model, gpu and precision from the widgets: the single selects, or the shortlist's; {} when
+    untouched (the scenario's exact spelling stays). A widget streamlit dropped (not drawn on the last run)
+    takes the scenario's value."""
+    old = shortlist_widgets(h)
+    values = {**{PREFIX + k: v for k, v in old.items()}, **values}
+    search = values[PREFIX + "sh_search"]
+    if search == old["sh_search"] and all(values[PREFIX + k] == old[k] for k in (_SEARCH if search else SINGLE)):
+        return {}
+    if not search:
+        return {f: values[PREFIX + k] for f, k in zip(("model", "gpu", "precision"), SINGLE)}
+    return {"model": tuple(values[PREFIX + "sh_models"]), "precision": tuple(values[PREFIX + "sh_precisions"]),
+            "gpu": AUTO if values[PREFIX + "sh_all_gpus"] else tuple(values[PREFIX + "sh_gpus"])}
 
 
 def token_widgets(c) -> tuple[str, float]:
@@ -177,7 +216,12 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
     Raises PlannerError (e.g. InputError from Workload) for an impossible combination.
     """
     changes: dict[str, dict] = {}
+    picked = _model_gpu_precision(base.self_host, values)
+    if picked:
+        changes["self_host"] = picked
     for f in FIELDS:
+        if f.key in SINGLE:
+            continue
         old = getattr(getattr(base, f.section), f.name)
         v = values[PREFIX + f.key]
         if v == _to_widget(f, old):
@@ -236,3 +280,16 @@ def parse_hf_config(data: bytes, what: str = "config.json") -> tuple[planner.Mod
     if _canonical(planner.model, spec.name) != spec.name or spec.name in {m.name for m in planner.models()}:
         spec = dataclasses.replace(spec, name=f"{spec.name} (uploaded)")
     return spec, json.dumps(cfg, sort_keys=True)
+
+
+def parse_gpu_spec(data: bytes, what: str = "gpu.toml") -> list[dict]:
+    """The checked GPU tables of an uploaded custom GPU spec (TOML, or JSON by its name; catalog/custom_gpu.py)."""
+    text = files.decode(data, what, MAX_UPLOAD_BYTES)
+    return loads_gpu_file(text, what, fmt="json" if what.lower().endswith(".json") else "toml")
+
+
+def with_custom_gpus(s: planner.Scenario, tables: list[dict]) -> planner.Scenario:
+    """`s` with these custom GPUs in its [[custom_gpu]] (one of the same name replaced), so a saved scenario keeps them."""
+    names = {t["name"].strip().lower() for t in tables}
+    kept = [t for t in s.custom_gpu if t["name"].strip().lower() not in names]
+    return s.replace(custom_gpu=(*kept, *tables))

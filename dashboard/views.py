@@ -10,6 +10,8 @@ from planner.decide.compare import Comparison
 from planner.estimate.serving import latency_curve
 from planner.present import formatting as fmt
 from planner.present import labels, models_text
+from planner.present import labels
+from planner.present.shortlist_text import shortlist_frame, shortlist_lines
 
 from . import charts
 
@@ -77,6 +79,10 @@ def overview(c: Comparison) -> None:
     if c.api_price is not None:
         p = c.api_price
         st.caption(md(f"API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})."))
+    if c.shortlist is not None:
+        st.subheader("Self-host shortlist")
+        st.markdown(md(" ".join(shortlist_lines(c))))
+        st.dataframe(shortlist_frame(c, why_chars=400), hide_index=True)
 
 
 def cumulative(c: Comparison) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..core import limits as L
+from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.provenance import Source
 
@@ -173,19 +175,7 @@ class GPUSpec:
     sources: dict[str, Source] = field(default_factory=dict)  # field name -> citation
 
     def __post_init__(self):
-        for name in ("memory_bytes", "memory_bytes_per_s", "usd_per_gpu_hour"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or v <= 0:
-                raise InputError(f"gpu {self.name!r} field {name}", f"must be > 0, got {v!r}")
-        if not self.peak_flops:
-            raise InputError(f"gpu {self.name!r} field peak_flops", "needs at least one dtype")
-        if self.link_kind not in ("", *LINK_KINDS):
-            raise InputError(f"gpu {self.name!r} field link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {self.link_kind!r}")
-        if not isinstance(self.scale_up_domain_size, int) or not 1 <= self.scale_up_domain_size <= 100_000:
-            raise InputError(f"gpu {self.name!r} field scale_up_domain_size",
-                             f"must be an integer in 1..100,000, got {self.scale_up_domain_size!r}")
-        if not isinstance(self.scale_out_bytes_per_s, (int, float)) or self.scale_out_bytes_per_s < 0:
-            raise InputError(f"gpu {self.name!r} field scale_out_bytes_per_s", f"must be >= 0, got {self.scale_out_bytes_per_s!r}")
+        _validate_gpu(self)
 
     def peak(self, dtype: str) -> float:
         """Dense peak FLOP/s (OP/s for int8) for `dtype`; a clear error if unsupported."""
@@ -202,6 +192,34 @@ class GPUSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Every number of a GPUSpec: (field, check). A custom GPU (catalog/custom_gpu.py) is held to the same.
+GPU_CHECKS = {
+    "memory_bytes": V.Real(0.0, L.MAX_GPU_MEMORY_BYTES, lo_open=True, unit="bytes"),
+    "memory_bytes_per_s": V.Real(0.0, L.MAX_GPU_MEMORY_BYTES_PER_S, lo_open=True, unit="bytes/s"),
+    "interconnect_bytes_per_s": V.Real(0.0, L.MAX_INTERCONNECT_BYTES_PER_S, unit="bytes/s"),  # 0: no link
+    "tdp_watts": V.Real(0.0, L.MAX_TDP_WATTS, unit="W"),  # 0: unknown (a measured device); a datasheet has one
+    "usd_per_gpu_hour": V.Real(0.0, L.MAX_USD_PER_GPU_HOUR, lo_open=True, unit="$/GPU-hour"),
+    "scale_up_domain_size": V.Whole(1, 100_000, unit="accelerators"),
+    "scale_out_bytes_per_s": V.Real(0.0, L.MAX_INTERCONNECT_BYTES_PER_S, unit="bytes/s"),
+}
+PEAK_FLOPS_CHECK = V.Real(0.0, L.MAX_PEAK_FLOPS, lo_open=True, unit="FLOP/s")
+
+
+def _validate_gpu(g: GPUSpec) -> None:
+    """Refuse a missing, non-numeric, non-finite, zero, negative or absurd figure, naming the field."""
+    where = f"gpu {g.name!r} field"
+    V.name_text("gpu name", g.name)
+    for name, check in GPU_CHECKS.items():
+        object.__setattr__(g, name, check(f"{where} {name}", getattr(g, name)))
+    if not isinstance(g.peak_flops, dict) or not g.peak_flops:
+        raise InputError(f"{where} peak_flops", "needs at least one dtype -> dense peak")
+    for dtype, value in g.peak_flops.items():
+        V.name_text(f"{where} peak_flops key", dtype)
+        PEAK_FLOPS_CHECK(f"{where} peak_flops.{dtype}", value)
+    if g.link_kind not in ("", *LINK_KINDS):
+        raise InputError(f"{where} link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {g.link_kind!r}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
@@ -14,14 +14,13 @@ from ..core.band import Band
 from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
-from ..core.units import HOURS_PER_MONTH
 from ..catalog.costs import grid_intensity
 from ..estimate.finetuning import FinetuningEstimate
-from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
+from ..estimate.pretraining import PretrainingEstimate
 from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
 from .assembly import fleet_model, ops_rule, self_host_months_to_production, self_host_one_time_usd, staff_usd
-from .costing import cost_assumptions, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
+from .costing import cost_assumptions, rates, scenario_assumptions, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
     ApiCostModel,
@@ -38,7 +37,8 @@ from .options import OPTIONS
 from .recommend import Recommendation, recommend
 from .scenario import Scenario, as_scenario
 from .scratch import ScratchCosts, TokenBudget, scratch_costs
-from .sourcing import GpuRate, RentOrOwn
+from .shortlist import Shortlist, is_shortlist, search
+from .sourcing import GpuRate, RentOrOwn, is_owned
 from .trades import PromptTrade, prompt_trades
 
 
@@ -91,6 +91,7 @@ class Comparison(ResultMixin):
     model_match: ModelMatch | None = None  # the model each option delivers, its capability, how they differ
     rates: dict[str, GpuRate] = field(default_factory=dict)  # self_host, self_host_training, scratch_training
     rent_or_own: RentOrOwn | None = None  # the self-host GPU: when owning beats renting it on demand
+    shortlist: Shortlist | None = None  # [self_host] models x GPUs searched: every candidate (decide/shortlist.py)
     scratch_costs: ScratchCosts | None = field(default=None, repr=False, compare=False)
     cost_models: dict = field(default_factory=dict, repr=False, compare=False)  # option key -> vectorized cost model
     bridge: ApiCostModel | None = field(default=None, repr=False, compare=False)  # serves traffic before production
@@ -100,6 +101,8 @@ class Comparison(ResultMixin):
         d = super().to_dict()
         for k in ("cost_models", "bridge", "workload", "scratch_costs"):
             d.pop(k, None)
+        if d.get("shortlist"):
+            d["shortlist"].pop("scenario", None)
         return d
 
     def cost_vs_traffic(self, requests_per_day=None) -> pd.DataFrame:
@@ -166,7 +169,6 @@ def _finetune(s: Scenario) -> FinetuningEstimate | None:
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
     """Total cost over the horizon at the p10/p50/p90 serving capacity (higher capacity, lower cost)."""
-    from dataclasses import replace
     w = s.workload
     out = [float(total_cost_for_traffic(replace(fleet, capacity_rps_per_replica=c, one_time_usd=0.0), w.requests_per_day,
                                         growth=w.monthly_growth, horizon_months=w.horizon_months,
@@ -278,7 +280,7 @@ def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
     _require_serving_dtype(s)
     if h.finetune_method != "none":
-        _require_dtype(h.gpu, "bf16", f"{h.finetune_method} fine-tuning")
+        _require_dtype(h.training_gpu, "bf16", f"{h.finetune_method} fine-tuning")
     ft, train = _finetune(s), self_host_rate(s, "training")
     ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
     ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
@@ -294,10 +296,10 @@ def _build_self_host(ctx: _Ctx):
     detail = (f"{h.model} ({chosen}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
               f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
               f"({h.sourcing})")
-    energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), h.gpu, h.sourcing)
+    energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), train.gpu, train.sourcing)
     opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
                   {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts, "energy": energy,
-                   "rented": h.sourcing != "owned"})
+                   "rented": not is_owned(h.sourcing)})
     return opt, fleet, plan, ft
 
 
@@ -317,7 +319,7 @@ def _build_scratch(ctx: _Ctx):
     energy = ctx.energy(fleet, hours, c.gpu, c.sourcing)
     opt = _option("scratch", fleet, sc.one_time_usd, sc.months_to_production, s, ctx.bridge, ctx.requests, ctx.months,
                   detail, {"capacity": plan.requests_per_s_per_replica, "one_time_parts": sc.parts, "energy": energy,
-                           "rented": s.self_host.sourcing != "owned"})
+                           "rented": not is_owned(s.self_host.sourcing)})
     return opt, fleet, plan, sc
 
 
@@ -329,12 +331,16 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
     a latency target below the hardware's floor) is marked unavailable with the reason.
     """
     s = as_scenario(scenario)
+    s.register_gpus()
     w = s.workload
     months = w.months().astype(float)
     requests = w.requests_per_month(months)
     price, api_model, api_gone = _api_side(s)
     fp = api_footprint(price.provider_id if price else "", w.output_tokens, grid_intensity("world").gco2e_per_kwh)
     ctx = _Ctx(s, months, requests, bridge=None if api_gone else api_model, footprint=fp)
+    short = _shortlist(ctx) if is_shortlist(s.self_host) else None
+    if short is not None:
+        s, ctx = short.scenario, replace(ctx, s=short.scenario)
     opts, models = {}, {}
     if api_gone is None:
         models["api"] = api_model
@@ -343,7 +349,8 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
                               s, ctx.bridge, requests, months, detail, {"energy": api_energy_use(fp, requests)})
     else:
         opts["api"] = api_gone
-    opts["self_host"], models["self_host"], plan, ft = _guarded("self_host", lambda: _build_self_host(ctx))
+    opts["self_host"], models["self_host"], plan, ft = _guarded("self_host", lambda: _build_self_host(ctx)) \
+        if short is None or short.chosen else (_unavailable("self_host", short.why_none()), None, None, None)
     opts["scratch"], models["scratch"], scratch_plan, sc = _guarded("scratch", lambda: _build_scratch(ctx))
     models = {k: m for k, m in models.items() if m is not None and opts[k].available}
     bes = tuple(_break_evens(models, opts, s, ctx.bridge))
@@ -356,9 +363,18 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
                       options=opts, break_evens=bes, prompt_trades=trades,
                       recommendation=recommend(opts, bes, s.flags, w, match),
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
-                      assumptions=_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
+                      assumptions=scenario_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
                       token_budget=sc.budget if sc else None, model_match=match, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),
-                      scratch_costs=sc, cost_models=models, bridge=ctx.bridge, workload=w)
+                      scratch_costs=sc, cost_models=models, bridge=ctx.bridge, workload=w, shortlist=short)
+
+
+def _shortlist(ctx: _Ctx) -> Shortlist:
+    """The [self_host] shortlist searched with the option's own builder (an infeasible candidate: unavailable)."""
+    def evaluate(model: str, gpu: str, precision: str):
+        h = replace(ctx.s.self_host, model=model, gpu=gpu, precision=precision)
+        opt, _, plan, _ = _guarded("self_host", lambda: _build_self_host(replace(ctx, s=ctx.s.replace(self_host=h))))
+        return opt, plan
+    return search(ctx.s, evaluate)
 
 
 def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridge) -> dict[str, np.ndarray]:
@@ -380,20 +396,3 @@ def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
         if month is None:
             month = crossing_month(opts[b].cumulative_usd, opts[a].cumulative_usd)
         yield BreakEven(a=a, b=b, requests_per_day=tuple(roots), crossing_month=month, cheaper_below=cheaper_below)
-
-
-def _assumptions(s: Scenario, price, plan, ft, pre) -> tuple[Assumption, ...]:
-    w = s.workload
-    out = [Assumption(f"workload.{k}", v, "", "scenario") for k, v in w.to_dict().items()]
-    out.append(Assumption("usd_per_engineer_year", s.costs.usd_per_engineer_year, "$/year",
-                          "scenario" if s.costs.usd_per_engineer_year != USD_PER_ENGINEER_YEAR else "assumption: fully loaded US ML engineer"))
-    if price is not None:
-        out += [Assumption("api input price", price.input_usd_per_mtok, "$/1M tokens", price.source),
-                Assumption("api output price", price.output_usd_per_mtok, "$/1M tokens", price.source),
-                Assumption("api cached-input price", price.cached_input_usd_per_mtok, "$/1M tokens", price.source)]
-    out.append(Assumption("hours per month", HOURS_PER_MONTH, "h", "8760 h / 12: cloud monthly billing"))
-    for est in (plan, ft, pre):
-        if est is not None:
-            seen = {a.name for a in out}
-            out += [a for a in est.assumptions if a.name not in seen]
-    return tuple(out)

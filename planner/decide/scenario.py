@@ -16,6 +16,8 @@ from pathlib import Path
 
 import tomli_w
 
+from ..catalog.custom_gpu import SECTION, custom_gpu
+from ..catalog.lookup import register_gpu
 from ..core import files
 from ..core import limits as L
 from ..core import validate as V
@@ -56,13 +58,20 @@ class Scenario:
     hardware: Hardware = field(default_factory=Hardware)  # sourcing, energy and carbon figures (sourcing.py)
     programme: Programme = field(default_factory=Programme)  # what pretraining pays besides the run (scratch.py)
     uncertainty: dict = field(default_factory=dict)  # input path -> distribution (see distributions.py)
+    custom_gpu: tuple[dict, ...] = ()  # [[custom_gpu]]: GPUs not in the catalog (catalog/custom_gpu.py)
 
     def __post_init__(self):
         V.check_fields(self, "")
         for key, cls in _SECTIONS.items():
             V.instance(key, getattr(self, key), cls, f"a {cls.__name__}")
         V.instance("uncertainty", self.uncertainty, dict, "a table of input path -> distribution")
+        object.__setattr__(self, "custom_gpu", _custom_gpus(self.custom_gpu))
         _check_uncertainty(self)
+
+    def register_gpus(self) -> None:
+        """Make this scenario's custom GPUs the ones its names find (another scenario may have replaced them)."""
+        for i, table in enumerate(self.custom_gpu):
+            register_gpu(custom_gpu(table, f"custom_gpu[{i}]"))
 
     def replace(self, **changes) -> Scenario:
         """A copy with some fields changed (validated again)."""
@@ -70,6 +79,17 @@ class Scenario:
 
 
 # ---- the [uncertainty] table against the fields' own bounds ----
+
+def _custom_gpus(tables) -> tuple[dict, ...]:
+    """[[custom_gpu]] tables, each checked as a GPUSpec and registered under its name."""
+    V.instance("custom_gpu", tables, (list, tuple), "a list of GPU tables ([[custom_gpu]])")
+    if len(tables) > L.MAX_CUSTOM_GPUS:
+        raise InputError("custom_gpu", f"at most {L.MAX_CUSTOM_GPUS} custom GPUs, got {len(tables)}")
+    names = [register_gpu(custom_gpu(t, f"custom_gpu[{i}]")).name.lower() for i, t in enumerate(tables)]
+    if len(set(names)) < len(names):
+        raise InputError("custom_gpu", "two custom GPUs have the same name")
+    return tuple(tables)
+
 
 def input_check(path: str):
     """The check of the scenario field an uncertain input (distributions.INPUTS) varies; a price scale
@@ -153,10 +173,12 @@ def scenario_from_dict(data) -> Scenario:
             top[key] = _build(_SECTIONS[key], value, key)
         elif key == "uncertainty":
             top[key] = V.instance("uncertainty", value, dict, "a table of input path -> distribution")
+        elif key == SECTION:
+            top[key] = value
         elif key in _TOP:
             top[key] = _from_toml(value, _TOP_FIELDS[key])
         else:
-            near = close_matches(key, [*_SECTIONS, *_TOP, "uncertainty"])
+            near = close_matches(key, [*_SECTIONS, *_TOP, "uncertainty", SECTION])
             raise PlannerError(f"unknown key {show(key)}" + (f"; did you mean {', '.join(near)}?" if near else ""))
     return Scenario(**top)
 
@@ -196,6 +218,8 @@ def scenario_to_dict(s: Scenario) -> dict:
         out[key] = _section_dict(getattr(s, key))
     if s.uncertainty:
         out["uncertainty"] = s.uncertainty
+    if s.custom_gpu:
+        out[SECTION] = list(s.custom_gpu)
     return out
 
 

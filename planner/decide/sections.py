@@ -53,6 +53,32 @@ class TokenPolicy:
         return _TOKEN_COUNT(name, value)
 
 
+@dataclass(frozen=True)
+class Names:
+    """One name, or a shortlist of them (a TOML list; "auto" too where `auto`): [self_host] model, gpu, precision."""
+
+    item: object = NAME  # the check of one name
+    auto: bool = False  # "auto" alone stands for every GPU
+
+    def allowed(self) -> str:
+        one = self.item.allowed() if isinstance(self.item, V.Choice) else "a name"
+        return f"{one}, a list of at most {L.MAX_SHORTLIST} of them" + (" or 'auto' (every GPU)" if self.auto else "")
+
+    def __call__(self, name: str, value):
+        if self.auto and isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str):
+            return self.item(name, value)
+        if not isinstance(value, (list, tuple)):
+            raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value, allowed=self.allowed())
+        if not value:
+            raise InputError(name, f"an empty shortlist: give {self.allowed()}", value=value, allowed=self.allowed())
+        if len(value) > L.MAX_SHORTLIST:
+            raise InputError(name, f"a shortlist of {len(value)}: at most {L.MAX_SHORTLIST}", value=value)
+        names = tuple(dict.fromkeys(self.item(f"{name}[{i}]", v) for i, v in enumerate(value)))
+        return names[0] if len(names) == 1 else names
+
+
 class _Section:
     section: ClassVar[str] = ""
 
@@ -83,10 +109,13 @@ class SelfHostOption(_Section):
     """(b) Open weights, fine-tuned, served on our own (rented) GPUs."""
 
     section: ClassVar[str] = "self_host"
-    model: str = V.knob("Llama-3.1-8B", NAME, "open-weights model: catalog name or an uploaded config's name")
-    gpu: str = V.knob("H100 SXM", NAME, "catalog GPU")
-    precision: str = V.knob("bf16", V.Choice(SERVING_PRECISIONS),
-                            "bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or auto (searched)")
+    model: str | tuple[str, ...] = V.knob("Llama-3.1-8B", Names(), "open-weights model: catalog name or an uploaded "
+                                          "config's name; a list: the cheapest meeting the targets (decide/shortlist.py)")
+    gpu: str | tuple[str, ...] = V.knob("H100 SXM", Names(auto=True), "catalog or custom GPU; a list, or auto: every "
+                                        "GPU, searched with the models for the cheapest meeting the targets")
+    precision: str | tuple[str, ...] = V.knob("bf16", Names(V.Choice(SERVING_PRECISIONS)),
+                                              "bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or "
+                                              "auto (the best format); a list: each a candidate of the shortlist")
     engine: str = V.knob("vllm", V.Choice(ENGINES), "serving engine (catalog/data/engines.toml)")
     kv_cache_dtype: str | None = V.knob(None, V.Choice(tuple(KV_CACHE_DTYPES), optional=True),
                                         "none: the engine's default at the precision")
@@ -103,6 +132,10 @@ class SelfHostOption(_Section):
     finetune_tokens: float = V.knob(20e6, V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens"),
                                     "training tokens per epoch (judgement: ~20k examples of ~1k tokens)")
     finetune_epochs: float = V.knob(3.0, V.Real(0.0, L.MAX_EPOCHS, lo_open=True, unit="epochs"), "passes over the data (judgement: a common LoRA recipe)")
+    finetune_gpu: str | None = V.knob(None, OPTIONAL_NAME, "none: the serving GPU (under [self_host] sourcing); "
+                                      "another GPU is rented on demand for the fine-tune")
+    finetune_n_gpus: int | None = V.knob(None, V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True),
+                                         "none: the fewest that fit, in the fastest layout")
     drops_prompt_overhead: bool = V.knob(True, FLAG, "the fine-tune replaces the few-shot prompt")
     utilization_ceiling: float | None = V.knob(
         UTILIZATION_CEILING, V.Real(L.MIN_UTILIZATION, 1.0, unit="fraction", optional=True),
@@ -114,6 +147,17 @@ class SelfHostOption(_Section):
     evaluation_usd: float = V.knob(20_000.0, USD, "one-time evaluation of the tuned model (assumption)")
     setup_months: float = V.knob(1.0, MONTHS, "infrastructure before first production (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the serving GPUs are paid for (decide/sourcing.py)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.usd_per_gpu_hour is not None and (isinstance(self.gpu, tuple) or self.gpu == "auto"):
+            raise InputError("self_host.usd_per_gpu_hour", "a quoted price is for one GPU; a shortlist of GPUs is "
+                             "priced from the catalog (give one GPU, or remove the quote)", value=self.usd_per_gpu_hour)
+
+    @property
+    def training_gpu(self) -> str:
+        """The GPU the fine-tune runs on: finetune_gpu, else the serving GPU."""
+        return self.finetune_gpu or self.gpu
 
 
 @dataclass(frozen=True)

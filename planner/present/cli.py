@@ -21,7 +21,7 @@ from ..core.version import __version__
 from . import formatting as fmt
 from . import models_text as mt
 from .cli_catalog import cmd_gpus, cmd_models, cmd_prices
-from .cli_common import USAGE, count, fail, split_debug
+from .cli_common import USAGE, count, fail, split_debug, split_gpu_files
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
@@ -320,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="planner", description="Build-vs-buy cost and capacity planner for foundation models.")
     parser.add_argument("--version", action="version", version=f"planner {__version__}")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (any position)")
+    parser.add_argument("--gpu-file", metavar="PATH", action="append",
+                        help="a custom GPU spec (TOML or JSON, the catalog's fields; any position, repeatable): "
+                             "--gpu NAME and scenarios can then name it")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _scenario_commands(sub)
     uncertainty_commands(sub)
@@ -332,12 +335,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 input error, 2 usage error, 3 bug)."""
     argv, debug = split_debug(argv)
     try:
+        argv, gpu_files = split_gpu_files(argv)
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else 0 if e.code is None else USAGE
     except Exception as e:  # noqa: BLE001 - e.g. argv that is not text: one line, never a traceback
         return fail(e, debug)
     try:
+        for path in gpu_files:
+            from ..catalog.custom_gpu import register_gpu_file
+            register_gpu_file(path)
         if args.command != "calibrate":
             _use_results(args)
         return args.run(args)

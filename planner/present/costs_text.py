@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core.units import DAYS_PER_MONTH, usd
+from ..decide.sourcing import is_owned
 from . import formatting as fmt
 
 POLICY_MEANING = {
@@ -67,7 +68,7 @@ def sourcing_frame(c) -> pd.DataFrame:
 def owned_parts_frame(c) -> pd.DataFrame | None:
     """An owned self-host GPU-hour by part, or None when the self-host GPUs are rented."""
     r = c.rates.get("self_host")
-    if r is None or r.sourcing != "owned":
+    if r is None or not is_owned(r.sourcing):
         return None
     return pd.DataFrame([{"Part": k, "$/GPU-hour": usd(v)} for k, v in r.parts.items()])
 

@@ -66,6 +66,8 @@ class Engine:
         given = parse_uncertainty(s.uncertainty)  # validate before the (slower) comparison
         c = self.comparison = compare(s) if comparison is None else \
             V.instance("comparison", comparison, Comparison, "a Comparison (compare(scenario)) or None")
+        if c.shortlist is not None:  # vary the chosen candidate (the shortlist's scenario names it)
+            s = self.scenario = c.shortlist.scenario
         self.keys = tuple(k for k in OPTIONS if k in c.cost_models)
         if not self.keys:
             why = "; ".join(f"{o.label}: {o.reason_unavailable}" for o in c.options.values())
@@ -163,7 +165,9 @@ class Engine:
     def _held(self, v: dict, use: str):
         """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
         r = self.comparison.rates[use]
-        return held_usd_per_gpu_hour(v["self_host.usd_per_gpu_hour"], multiplier=r.multiplier,
+        # the sampled price is the serving GPU's; a fine-tune on another GPU moves with it in proportion
+        scale = r.on_demand_usd_per_gpu_hour / self.comparison.rates["self_host"].on_demand_usd_per_gpu_hour
+        return held_usd_per_gpu_hour(v["self_host.usd_per_gpu_hour"] * scale, multiplier=r.multiplier,
                                      owned_usd=r.owned_usd_per_gpu_hour)
 
     def _self_host_one_time(self, v: dict, mfu):
