@@ -27,7 +27,7 @@ from ..core import validate as V
 from ..decide.scenario import Scenario, as_scenario, dumps_scenario
 from ..decide.scratch import scratch_model
 from . import formatting as fmt
-from .shortlist_text import shortlist_frame, shortlist_lines
+from .shortlist_text import self_hosted_phrase, shortlist_markdown
 from . import labels
 from . import models_text as mt
 from .report_costs import hardware_section, scratch_section
@@ -53,28 +53,9 @@ def _question(c: Comparison, s: Scenario) -> str:
             f"(growing {w.monthly_growth:.0%} a month; {fmt.count(w.prompt_tokens)} prompt tokens of which "
             f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
             f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
-            f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {_self_hosted(c, h)}, "
+            f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {self_hosted_phrase(c, h)}, "
             f"or {scratch}?")
     return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
-
-
-def _precision(asked: str, plan) -> str:
-    """The scenario's precision; "auto" says which format the search chose."""
-    if asked != "auto":
-        return asked
-    return f"the cheapest precision meeting the targets ({plan.precision})" if plan else "the cheapest precision"
-
-
-def _self_hosted(c: Comparison, h) -> str:
-    if c.shortlist is None:
-        return (f"{h.model} fine-tuned ({h.finetune_method}) and self-hosted on {h.gpu} at "
-                f"{_precision(h.precision, c.serving_plan)}")
-    return (f"fine-tuned ({h.finetune_method}) and self-hosted: the cheapest of a shortlist of models x GPUs x "
-            "precisions meeting the targets")
-
-
-def _shortlist(c: Comparison) -> str:
-    return "\n\n".join([" ".join(shortlist_lines(c)), fmt.markdown_table(shortlist_frame(c))])
 
 
 def _recommendation(c: Comparison) -> str:
@@ -262,7 +243,7 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
     title = f"# {fmt.md_inline(c.scenario)}" + (f"\n\n{fmt.md_quote(s.description)}" if s.description.strip() else "")
     question = _question(c, s)
     s = c.shortlist.scenario if c.shortlist is not None else s  # the rest describes the chosen candidate
-    searched = [("Self-host shortlist", _shortlist(c))] if c.shortlist is not None else []
+    searched = [("Self-host shortlist", shortlist_markdown(c))] if c.shortlist is not None else []
     sections = [(None, title),
                 ("The question", question), ("Recommendation", _recommendation(c)), *searched,
                 ("Comparison", _options(c)), ("Models compared", _models(c)), ("Break-even", _break_evens(c)),

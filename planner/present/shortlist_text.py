@@ -37,3 +37,24 @@ def shortlist_lines(c) -> list[str]:
     return [head, f"Cheapest meeting the targets: {k.model} on {k.gpu} ({k.precision}, {k.tensor_parallel} GPU(s) "
                   f"per replica, {k.replicas} replicas), {usd(k.total_usd)} over the horizon. "
                   "Ranked by the self-hosted option's total (fleet, fine-tune on that GPU, staff, API bridge)."]
+
+
+def precision_phrase(asked: str, plan) -> str:
+    """The scenario's precision; "auto" says which format the search chose."""
+    if asked != "auto":
+        return asked
+    return f"the cheapest precision meeting the targets ({plan.precision})" if plan else "the cheapest precision"
+
+
+def self_hosted_phrase(c, h) -> str:
+    """Option (b) in the report's question: the model, GPU and precision, or the shortlist searched."""
+    if c.shortlist is None:
+        return (f"{h.model} fine-tuned ({h.finetune_method}) and self-hosted on {h.gpu} at "
+                f"{precision_phrase(h.precision, c.serving_plan)}")
+    return (f"fine-tuned ({h.finetune_method}) and self-hosted: the cheapest of a shortlist of models x GPUs x "
+            "precisions meeting the targets")
+
+
+def shortlist_markdown(c) -> str:
+    """The report's shortlist section: what was searched and won, then every candidate."""
+    return "\n\n".join([" ".join(shortlist_lines(c)), fmt.markdown_table(shortlist_frame(c))])
