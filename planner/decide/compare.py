@@ -19,7 +19,8 @@ from ..estimate.finetuning import FinetuningEstimate
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
 from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
-from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
+from .assembly import (api_spends, fleet_model, self_host_months_to_production, self_host_one_time_usd,
+                       self_host_spends)
 from .costing import cost_assumptions, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
@@ -29,6 +30,7 @@ from .costmodel import (
     crossing_month,
     cumulative,
     monthly_costs,
+    one_time_spends,
     total_cost_for_traffic,
 )
 from .estimates import finetune_estimate, serving_plan
@@ -48,7 +50,7 @@ class OptionResult(ResultMixin):
     reason_unavailable: str
     one_time_usd: Band
     monthly_usd: tuple[float, ...]  # p50 per month, bridge months included
-    cumulative_usd: tuple[float, ...]  # index 0: one-time only; k: end of month k
+    cumulative_usd: tuple[float, ...]  # index 0: paid at the start; k: end of month k (one-time costs as paid)
     total_usd: Band  # over the horizon
     usd_per_request: float  # running cost only, averaged over the horizon
     all_in_usd_per_request: float  # total over the horizon / requests
@@ -135,10 +137,13 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
     per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached, batch=a.batch))
     return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,
-                               months_to_production=a.months_to_production)
+                               months_to_production=a.months_to_production,
+                               spends=api_spends(integration_usd=a.integration_usd,
+                                                 months_to_production=a.months_to_production))
 
 
-def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float):
+def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float,
+           spends=()):
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     rate = self_host_rate(s, "serving")
@@ -147,7 +152,8 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
         min_replicas=h.min_replicas, ops_engineers=h.ops_engineers, usd_per_engineer_year=s.costs.usd_per_engineer_year,
-        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour)
+        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour,
+        spends=spends)
     return plan, fleet
 
 
@@ -175,7 +181,7 @@ def _peak_to_mean(w) -> float:
 def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests, months, detail, extra=None):
     w = s.workload
     monthly = monthly_costs(model, requests, months, _peak_to_mean(w), bridge)
-    cum = cumulative(one_time.p50, monthly)
+    cum = cumulative(one_time_spends(model), monthly)  # one-time costs in the months they are paid
     if isinstance(model, FleetCostModel):
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
@@ -277,10 +283,11 @@ def _build_self_host(ctx: _Ctx):
     one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=h.ops_engineers,
                                       setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     ttp = self_host_months_to_production(finetune_wall_days=ft_days, setup_months=h.setup_months)
-    setup_staff = staff_usd(h.ops_engineers, h.setup_months, usd_year)
+    spends = self_host_spends(finetune_usd=ft_cost.p50, finetune_wall_days=ft_days.p50, evaluation_usd=h.evaluation_usd,
+                              ops_engineers=h.ops_engineers, setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
-                         one_time=one_time.p50, months_to_production=ttp.p50)
-    parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
+                         one_time=one_time.p50, months_to_production=ttp.p50, spends=spends)
+    parts = {x.what: float(x.usd) for x in spends}
     detail = (f"{h.model} ({plan.precision}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
               f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
               f"({h.sourcing})")
@@ -299,7 +306,7 @@ def _build_scratch(ctx: _Ctx):
     _require_serving_dtype(s)
     sc = scratch_costs(s)
     plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
-                         months_to_production=sc.months_to_production.p50)
+                         months_to_production=sc.months_to_production.p50, spends=sc.spends)
     pre, b = sc.pretrain, sc.budget
     detail = (f"{c.model} pretrained on {b.tokens:.3g} tokens ({b.policy}: {b.tokens_per_param:,.0f} per parameter), "
               f"{pre.n_gpus} x {pre.gpu} ({c.sourcing}), served on {plan.gpu} ({s.self_host.sourcing})")
