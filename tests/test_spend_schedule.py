@@ -121,6 +121,17 @@ def test_monte_carlo_crossings_use_the_same_schedule():
     assert crossed
 
 
+@pytest.mark.parametrize("path, value", [("api.integration_usd", [0.0, 2e6]), ("scratch.prep_months", [1.0, 9.0]),
+                                         ("self_host.setup_months", [0.0, 5.0]), ("efficiency.gemm", [0.3, 0.7])])
+def test_monte_carlo_curves_end_at_each_samples_total(frontier, path, value):
+    """Each sample's one-time spends are rebuilt from its inputs: its curve ends at its total."""
+    s, c = frontier
+    costs, _ = Engine(s, c).evaluate({path: np.array(value)})
+    for key, (one, monthly, spends) in costs.items():
+        end = np.broadcast_to(cumulative(spends, monthly), (2, len(c.requests_per_month) + 1))[:, -1]
+        assert np.allclose(end, np.ravel(one + monthly.sum(axis=-1, keepdims=True)), rtol=1e-12), key
+
+
 def test_when_a_cost_is_paid_moves_the_crossings_it_spans():
     """$480 paid at month 0, or evenly over 24 months, against an option with $100 up front: spread, A is the
     cheaper one until month 10 (30t = 100 + 20t); once it is all paid both curves meet again at month 38."""

@@ -41,6 +41,7 @@ from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
+    api_spends,
     fleet_model,
     held_usd_per_gpu_hour,
     scratch_compute_usd,
@@ -136,7 +137,9 @@ class Engine:
         models = self.comparison.cost_models
         api = models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
-                      one_time_usd=v["api.integration_usd"]) if api else None
+                      one_time_usd=v["api.integration_usd"],
+                      spends=api_spends(integration_usd=v["api.integration_usd"],
+                                        months_to_production=api.months_to_production)) if api else None
         bridge = api if self.comparison.bridge is not None else None
         out = {}
         for key in self.keys:
