@@ -144,7 +144,7 @@ def test_when_a_cost_is_paid_moves_the_crossings_it_spans():
 
 
 spends = st.lists(st.builds(lambda usd, a, w: Spend("x", usd, a, a + w), st.floats(0, 1e9), st.floats(0, 80),
-                            st.one_of(st.just(0.0), st.floats(0, 40))), max_size=6)
+                            st.one_of(st.just(0.0), st.just(5e-324), st.floats(0, 40))), max_size=6)
 
 
 @fuzz_settings(200)
@@ -165,3 +165,9 @@ def test_schedule_broadcasts_over_samples():
     for i in range(2):
         one = spend_schedule((Spend("x", float(usd[i, 0]), float(start[i, 0]), float(start[i, 0]) + 3.0),), np.ones(6))
         assert np.allclose(rows[i], one)
+
+
+def test_a_phase_shorter_than_float_resolution_is_a_step():
+    """prep_months = 5e-324 (a valid input): no overflow warning (warnings are errors here), paid by month 1."""
+    cum = cumulative((Spend("x", 5.0, 0.0, 5e-324),), np.ones(3))
+    assert cum.tolist() == [0.0, 6.0, 7.0, 8.0]

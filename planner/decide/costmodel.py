@@ -105,7 +105,8 @@ def paid_by(spends, horizon_months: int):
     for s in spends:
         a = np.asarray(s.start_month, dtype=float)
         width = np.maximum(np.asarray(s.end_month, dtype=float) - a, 0.0)
-        ramp = np.where(width > 0, np.clip((t - a) / np.where(width > 0, width, 1.0), 0.0, 1.0), t >= a)
+        with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
+            ramp = np.where(width > 0, np.clip((t - a) / np.where(width > 0, width, 1.0), 0.0, 1.0), t >= a)
         ramp[..., -1] = 1.0  # after the horizon: counted at its end
         paid = paid + np.asarray(s.usd, dtype=float) * ramp
     return paid
