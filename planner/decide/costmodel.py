@@ -94,6 +94,19 @@ def one_time_spends(model) -> tuple[Spend, ...]:
     return model.spends or (Spend("one-time", model.one_time_usd, 0.0, 0.0),)
 
 
+def _share_paid(t, start_month, end_month):
+    """Share of a spend paid by each month t: evenly over [start, end], a step at start when end <= start."""
+    a = np.asarray(start_month, dtype=float)
+    width = np.maximum(np.asarray(end_month, dtype=float) - a, 0.0)
+    if np.all(width == 0):
+        return (t >= a).astype(float)
+    share = np.subtract(t, a, out=np.empty(np.broadcast_shapes(t.shape, a.shape, width.shape)))
+    with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
+        share /= np.where(width > 0, width, 1.0)
+    np.clip(share, 0.0, 1.0, out=share)
+    return share if np.all(width > 0) else np.where(width > 0, share, t >= a)
+
+
 def paid_by(spends, horizon_months: int):
     """One-time spend paid by t = 0, 1, ..., horizon_months (shape (..., horizon_months + 1)).
 
@@ -103,12 +116,9 @@ def paid_by(spends, horizon_months: int):
     t = np.arange(horizon_months + 1, dtype=float)
     paid = np.zeros_like(t)
     for s in spends:
-        a = np.asarray(s.start_month, dtype=float)
-        width = np.maximum(np.asarray(s.end_month, dtype=float) - a, 0.0)
-        with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
-            ramp = np.where(width > 0, np.clip((t - a) / np.where(width > 0, width, 1.0), 0.0, 1.0), t >= a)
-        ramp[..., -1] = 1.0  # after the horizon: counted at its end
-        paid = paid + np.asarray(s.usd, dtype=float) * ramp
+        share = _share_paid(t, s.start_month, s.end_month)
+        share[..., -1] = 1.0  # after the horizon: counted at its end
+        paid = paid + np.asarray(s.usd, dtype=float) * share
     return paid
 
 
