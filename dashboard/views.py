@@ -90,8 +90,10 @@ def cumulative(c: Comparison) -> None:
                       help="The options differ by orders of magnitude; a linear scale flattens the cheaper ones")
     st.altair_chart(charts.cumulative_cost(c, log_y))
     crossings = [b for b in c.break_evens if b.crossing_month is not None]
-    st.caption("Diamonds mark where two cumulative curves cross. " if crossings else
-               f"No two curves cross within {c.horizon_months} months. ")
+    st.caption(("Diamonds mark where two cumulative curves cross. " if crossings else
+                f"No two curves cross within {c.horizon_months} months. ")
+               + "Each one-time cost counts in the months it is paid: training from scratch over its preparation, "
+                 "final run, post-training and evaluation; the fine-tune and setup before self-hosting.")
 
 
 def traffic(c: Comparison) -> None:

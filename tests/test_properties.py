@@ -3,6 +3,7 @@
 - save then load gives the same scenario (None targets, unicode text and [uncertainty] included);
 - every valid scenario compares, with no NaN, inf or negative cost outside an unavailable option;
 - more traffic never costs less, a higher API price never costs less;
+- each option's cumulative cost never falls and ends at its total;
 - Monte Carlo bands are ordered (p10 <= p50 <= p90) and the same seed gives the same numbers.
 """
 from __future__ import annotations
@@ -91,6 +92,10 @@ def test_valid_scenarios_compare_cleanly_and_more_traffic_never_costs_less(s, fa
     with time_limit("compare"):
         c = planner.compare(s)
     check_result(c)
+    for o in c.options.values():  # spend over time: one-time costs as paid, never a refund, ending at the total
+        cum = np.asarray(o.cumulative_usd)
+        assert not o.available or (np.all(np.diff(cum) >= -1e-9 * cum[-1])
+                                   and abs(cum[-1] - o.total_usd.p50) <= 1e-9 * o.total_usd.p50), o.key
     more = planner.compare(s.replace(workload=s.workload.with_(requests_per_day=s.workload.requests_per_day * factor)))
     low, high = _totals(c), _totals(more)
     assert low.keys() == high.keys()

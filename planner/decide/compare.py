@@ -19,7 +19,8 @@ from ..estimate.finetuning import FinetuningEstimate
 from ..estimate.pretraining import PretrainingEstimate
 from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload
-from .assembly import fleet_model, ops_rule, self_host_months_to_production, self_host_one_time_usd, staff_usd
+from .assembly import (api_spends, fleet_model, ops_rule, self_host_months_to_production, self_host_one_time_usd,
+                       self_host_spends)
 from .costing import cost_assumptions, rates, scenario_assumptions, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
@@ -29,9 +30,10 @@ from .costmodel import (
     crossing_month,
     cumulative,
     monthly_costs,
+    one_time_spends,
     total_cost_for_traffic,
 )
-from .estimates import finetune_estimate, serving_plan
+from .estimates import finetune_estimate, require_dtype, require_serving_dtype, serving_plan
 from .likeforlike import ModelMatch, model_match
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
@@ -50,7 +52,7 @@ class OptionResult(ResultMixin):
     reason_unavailable: str
     one_time_usd: Band
     monthly_usd: tuple[float, ...]  # p50 per month, bridge months included
-    cumulative_usd: tuple[float, ...]  # index 0: one-time only; k: end of month k
+    cumulative_usd: tuple[float, ...]  # index 0: paid at the start; k: end of month k (one-time costs as paid)
     total_usd: Band  # over the horizon
     usd_per_request: float  # running cost only, averaged over the horizon
     all_in_usd_per_request: float  # total over the horizon / requests
@@ -142,10 +144,13 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
     per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached, batch=a.batch))
     return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,
-                               months_to_production=a.months_to_production)
+                               months_to_production=a.months_to_production,
+                               spends=api_spends(integration_usd=a.integration_usd,
+                                                 months_to_production=a.months_to_production))
 
 
-def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float):
+def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float,
+           spends=()):
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     rate = self_host_rate(s, "serving")
@@ -156,7 +161,7 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
         min_replicas=h.min_replicas, ops_engineers=ops, usd_per_engineer_year=s.costs.usd_per_engineer_year,
         one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour,
-        gpus_per_ops_engineer=per_engineer)
+        gpus_per_ops_engineer=per_engineer, spends=spends)
     return plan, fleet
 
 
@@ -183,7 +188,7 @@ def _peak_to_mean(w) -> float:
 def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests, months, detail, extra=None):
     w = s.workload
     monthly = monthly_costs(model, requests, months, _peak_to_mean(w), bridge)
-    cum = cumulative(one_time.p50, monthly)
+    cum = cumulative(one_time_spends(model), monthly)  # one-time costs in the months they are paid
     if isinstance(model, FleetCostModel):
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
@@ -246,23 +251,6 @@ def _guarded(key: str, build):
         return _unavailable(key, str(e)), None, None, None
 
 
-def _require_dtype(gpu_name: str, dtype: str, what: str) -> None:
-    """InfeasibleError when the GPU has no tensor cores for `dtype` (e.g. fp8 on an A100)."""
-    from ..catalog.lookup import gpu as lookup
-    g = lookup(gpu_name)
-    if dtype not in g.peak_flops:
-        raise InfeasibleError(f"{what} needs {dtype} matrix units, which {g.name} does not have "
-                              f"(it has: {', '.join(sorted(g.peak_flops))})")
-
-
-def _require_serving_dtype(s: Scenario) -> None:
-    from ..catalog.specs import precision
-    h = s.self_host
-    if h.precision == "auto":  # the search takes only the formats the GPU runs (estimate/search.py)
-        return
-    _require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")
-
-
 def _api_side(s: Scenario):
     """The API's price and cost model; under regulatory isolation a failed lookup is not fatal."""
     try:
@@ -278,9 +266,9 @@ def _api_side(s: Scenario):
 
 def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
-    _require_serving_dtype(s)
+    require_serving_dtype(s)
     if h.finetune_method != "none":
-        _require_dtype(h.training_gpu, "bf16", f"{h.finetune_method} fine-tuning")
+        require_dtype(h.training_gpu, "bf16", f"{h.finetune_method} fine-tuning")
     ft, train = _finetune(s), self_host_rate(s, "training")
     ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
     ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
@@ -288,10 +276,11 @@ def _build_self_host(ctx: _Ctx):
     one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=setup_team,
                                       setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     ttp = self_host_months_to_production(finetune_wall_days=ft_days, setup_months=h.setup_months)
-    setup_staff = staff_usd(setup_team, h.setup_months, usd_year)
+    spends = self_host_spends(finetune_usd=ft_cost.p50, finetune_wall_days=ft_days.p50, evaluation_usd=h.evaluation_usd,
+                              ops_engineers=setup_team, setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
-                         one_time=one_time.p50, months_to_production=ttp.p50)
-    parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
+                         one_time=one_time.p50, months_to_production=ttp.p50, spends=spends)
+    parts = {x.what: float(x.usd) for x in spends}
     chosen = f"auto: {plan.precision}, the cheapest format meeting the targets" if h.precision == "auto" else plan.precision
     detail = (f"{h.model} ({chosen}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
               f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
@@ -307,11 +296,11 @@ def _build_scratch(ctx: _Ctx):
     s, c = ctx.s, ctx.s.scratch
     if not c.enabled:
         return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
-    _require_dtype(c.gpu, "bf16", "pretraining")
-    _require_serving_dtype(s)
+    require_dtype(c.gpu, "bf16", "pretraining")
+    require_serving_dtype(s)
     sc = scratch_costs(s)
     plan, fleet = _fleet(s, sc.pretrain.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
-                         months_to_production=sc.months_to_production.p50)
+                         months_to_production=sc.months_to_production.p50, spends=sc.spends)
     pre, b = sc.pretrain, sc.budget
     detail = (f"{pre.model} pretrained on {b.tokens:.3g} tokens ({b.policy}: {b.tokens_per_param:,.0f} per parameter), "
               f"{pre.n_gpus} x {pre.gpu} ({c.sourcing}), served on {plan.gpu} ({s.self_host.sourcing})")

@@ -15,7 +15,7 @@ from ..calibration.store import loaded_profiles
 from ..catalog.lookup import custom_gpus_key
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
-from ..core.errors import DoesNotFitError, InputError
+from ..core.errors import DoesNotFitError, InfeasibleError, InputError
 from ..estimate.finetuning import FinetuningEstimate, finetuning
 from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
 from ..estimate.serving import ServingPlan, serving
@@ -83,3 +83,21 @@ def _serving(key: tuple, spec, workload: Workload, calibration: tuple) -> Servin
     return serving(model=spec, gpu=_gpu(gpu, usd), precision=precision, workload=workload, engine=engine,
                    kv_cache_dtype=kv, tensor_parallel=tp, max_batch_size=max_batch, latency_percentile=percentile,
                    utilization_ceiling=ceiling, min_replicas=min_replicas)
+
+
+def require_dtype(gpu_name: str, dtype: str, what: str) -> None:
+    """InfeasibleError when the GPU has no tensor cores for `dtype` (e.g. fp8 on an A100)."""
+    from ..catalog.lookup import gpu as lookup
+    g = lookup(gpu_name)
+    if dtype not in g.peak_flops:
+        raise InfeasibleError(f"{what} needs {dtype} matrix units, which {g.name} does not have "
+                              f"(it has: {', '.join(sorted(g.peak_flops))})")
+
+
+def require_serving_dtype(s) -> None:
+    """InfeasibleError when the serving GPU cannot run the scenario's precision (auto: searched, never refused)."""
+    from ..catalog.specs import precision
+    h = s.self_host
+    if h.precision == "auto":  # the search takes only the formats the GPU runs (estimate/search.py)
+        return
+    require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")

@@ -12,7 +12,7 @@ Token policies ([scratch] tokens, tokens_per_param):
 Besides the final run a programme pays for ablations and failed runs, a data pipeline (compute and
 people), data licences, post-training to a usable assistant and evaluation (data/programme.toml, each a
 band; [programme] overrides). Calendar: preparation, the run at its layout's speed, post-training and
-evaluation.
+evaluation; each cost is paid in its phase (assembly.scratch_spends).
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from ..core.band import Band
 from ..core.errors import InputError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
+from ..core.units import HOURS_PER_MONTH
 from ..estimate.arithmetic import active_params
 from ..estimate.pretraining import (
     CHINCHILLA_TOKENS_PER_PARAM,
@@ -34,12 +35,12 @@ from ..estimate.pretraining import (
     Staffing,
 )
 from .assembly import (
-    at_least,
     scratch_compute_usd,
     scratch_months_to_production,
     scratch_one_time_usd,
-    staff_usd,
+    scratch_spends,
 )
+from .costmodel import Spend
 from .estimates import pretrain_estimate
 from .sourcing import GpuRate, gpu_rate
 
@@ -159,6 +160,8 @@ class ScratchCosts(ResultMixin):
     months_to_production: Band
     parts: dict[str, float] = field(default_factory=dict)  # $ (p50) by component; they sum to one_time_usd.p50
     assumptions: tuple[Assumption, ...] = ()
+    spends: tuple[Spend, ...] = ()  # the parts (p50) with the months they are paid in
+    programme: dict[str, float] = field(default_factory=dict)  # p50 of each [programme] figure used
 
 
 def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
@@ -184,11 +187,10 @@ def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
                                     data_engineers=v["data_engineers"], prep_months=c.prep_months, fixed_usd=fixed)
     after = v["post_training_months"] + v["evaluation_months"]
     ttp = scratch_months_to_production(wall_days=days, prep_months=c.prep_months, after_months=after)
-    parts = _parts(hours.p50, {k: v[k].p50 for k in v}, pipeline.p50, floor, rate.usd_per_gpu_hour)
-    parts.update({"research staff": staff_usd(c.researchers, c.months, usd_year),
-                  "data engineers": staff_usd(v["data_engineers"].p50, c.prep_months, usd_year),
-                  "evaluation": c.evaluation_usd, "data licences": v["data_acquisition_usd"].p50,
-                  "post-training data": v["post_training_data_usd"].p50})
+    p50 = {k: x.p50 for k, x in v.items()}
+    spends = programme_spends(s, p50, rate, run_gpu_hours=hours.p50, wall_days=days.p50,
+                              pipeline_gpu_hours=pipeline.p50, min_gpu_hours=floor)
+    parts = {x.what: float(x.usd) for x in spends}
     notes = [Assumption("scratch.tokens", budget.tokens, "tokens", f"policy {budget.policy!r}: {budget.basis}")]
     if budget.warning:
         notes.append(Assumption("scratch.tokens WARNING", budget.policy, "", budget.warning))
@@ -196,18 +198,24 @@ def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
     return ScratchCosts(budget=budget, rate=rate, pretrain=pre, run_gpu_hours=hours, wall_days=days,
                         experiments_fraction=experiments, pipeline_gpu_hours=pipeline, min_gpu_hours=floor,
                         data_engineers=v["data_engineers"], fixed_usd=fixed, after_months=after, one_time_usd=one_time,
-                        months_to_production=ttp, parts=parts, assumptions=(*notes, *rate.assumptions))
+                        months_to_production=ttp, parts=parts, assumptions=(*notes, *rate.assumptions),
+                        spends=spends, programme=p50)
 
 
-def _parts(run_hours: float, v: dict, pipeline_hours: float, floor: float, rate: float) -> dict[str, float]:
-    """The programme's compute by purpose (p50 $); a reservation's unused term is its own line."""
-    hours = {"final run compute": run_hours, "ablations and experiments": run_hours * v["ablation_fraction"],
-             "failed and restarted runs": run_hours * v["failed_run_fraction"],
-             "post-training compute": run_hours * v["post_training_compute_fraction"],
-             "data pipeline compute": pipeline_hours}
-    used = sum(hours.values())
-    hours["reserved term unused"] = float(at_least(used, floor)) - used
-    return {k: h * rate for k, h in hours.items()}
+def programme_spends(s, p50: dict, rate: GpuRate, **given) -> tuple[Spend, ...]:
+    """The scratch programme's one-time costs with the months they are paid in (assembly.scratch_spends): the
+    run's figures (`given`: run_gpu_hours, wall_days, pipeline_gpu_hours, min_gpu_hours), the [programme]
+    figures `p50`, the training `rate` (its price and reserved term), and the scenario's [scratch] and staff
+    cost unless `given` replaces them (the Monte Carlo engine passes arrays of sampled values)."""
+    c = s.scratch
+    args = dict(usd_per_gpu_hour=rate.usd_per_gpu_hour, term_months=rate.term_hours / HOURS_PER_MONTH,
+                researchers=c.researchers, months=c.months, usd_per_engineer_year=s.costs.usd_per_engineer_year,
+                prep_months=c.prep_months, evaluation_usd=c.evaluation_usd, data_engineers=p50["data_engineers"],
+                ablation_fraction=p50["ablation_fraction"], failed_run_fraction=p50["failed_run_fraction"],
+                post_training_fraction=p50["post_training_compute_fraction"],
+                post_training_months=p50["post_training_months"], evaluation_months=p50["evaluation_months"],
+                data_licences_usd=p50["data_acquisition_usd"], post_training_data_usd=p50["post_training_data_usd"])
+    return scratch_spends(**{**args, **given})
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,8 @@ def _break_evens(c: Comparison) -> str:
     return fmt.markdown_table(pd.DataFrame(rows))
 
 
-_CAPTIONS = {"cumulative_cost": "Cumulative cost (p50) by month; dots mark where two options cross.",
+_CAPTIONS = {"cumulative_cost": "Cumulative cost (p50) by month, each one-time cost counted in the months it is paid "
+                                "(the programme's phases, the fine-tune, the setup); dots mark where two options cross.",
              "cost_vs_traffic": "Total cost over the horizon against traffic (log-log); dots mark break-evens, "
                                 "the dashed line this scenario's traffic.",
              "tornado": "The cost gap between the two cheapest options as each input moves from its P10 to its P90.",

@@ -17,7 +17,9 @@ over samples. How each input reaches the costs (all relative to compare()'s p50)
 - the utilisation a replica is sized to (the serving plan's: simulated, or the scenario's cap)
   scales each fleet's sizing share relative to compare()'s;
 - traffic, growth, peak-to-mean, staff, evaluation and setup inputs enter the
-  cost formulas directly.
+  cost formulas directly;
+- one-time costs are paid over the months of their phases (assembly's *_spends, on each
+  sample's calendar), so the break-even months come from compare()'s spend schedule.
 
 Efficiency inputs not given in [uncertainty] default to triangular distributions
 matching the Bands in efficiency.py (for the self-host GPU), with their citations.
@@ -39,6 +41,7 @@ from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
+    api_spends,
     fleet_model,
     held_usd_per_gpu_hour,
     ops_rule,
@@ -47,12 +50,14 @@ from ..decide.assembly import (
     scratch_one_time_usd,
     self_host_months_to_production,
     self_host_one_time_usd,
+    self_host_spends,
 )
 from ..decide.compare import Comparison, compare
-from ..decide.costmodel import monthly_costs
+from ..decide.costmodel import cumulative, monthly_costs, one_time_spends
 from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
 from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario, as_scenario
+from ..decide.scratch import programme_spends
 from ..estimate.workload import requests_per_month
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
@@ -127,7 +132,8 @@ class Engine:
     def evaluate(self, values: dict[str, np.ndarray]) -> tuple[dict[str, tuple], np.ndarray]:
         """Monthly costs of each option for the given input values (arrays of one length n).
 
-        Returns ({key: (one_time_usd (n, 1), monthly_usd (n, months))}, requests per month (n, months)).
+        Returns ({key: (one_time_usd (n, 1), monthly_usd (n, months), the one-time Spends)}, requests per month
+        (n, months)).
         Inputs missing from `values` take their base (scenario) value.
         """
         v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
@@ -135,13 +141,15 @@ class Engine:
         models = self.comparison.cost_models
         api = models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
-                      one_time_usd=v["api.integration_usd"]) if api else None
+                      one_time_usd=v["api.integration_usd"],
+                      spends=api_spends(integration_usd=v["api.integration_usd"],
+                                        months_to_production=api.months_to_production)) if api else None
         bridge = api if self.comparison.bridge is not None else None
         out = {}
         for key in self.keys:
             model = api if key == "api" else self._fleet(key, v)
             monthly = monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge)
-            out[key] = (model.one_time_usd, monthly)
+            out[key] = (model.one_time_usd, monthly, one_time_spends(model))
         return out, requests
 
     def _fleet(self, key: str, v: dict):
@@ -152,7 +160,8 @@ class Engine:
         slower = prefill * (self.base["efficiency.gemm"] / v["efficiency.gemm"]) \
             + decode * (self.base["efficiency.memory"] / v["efficiency.memory"])
         mfu = self.base["efficiency.gemm"] / v["efficiency.gemm"]
-        one_time, ttp = (self._self_host_one_time(v, mfu) if key == "self_host" else self._scratch_one_time(v, mfu))
+        one_time, ttp, spends = (self._self_host_one_time(v, mfu) if key == "self_host" else
+                                 self._scratch_one_time(v, mfu))
         return fleet_model(capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
                            gpus_per_replica=fleet.gpus_per_replica,
                            usd_per_gpu_hour=self._held(v, "self_host"), usd_per_busy_gpu_hour=fleet.usd_per_busy_gpu_hour,
@@ -160,7 +169,8 @@ class Engine:
                                                           / self.base["self_host.utilization_ceiling"]),
                            min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
-                           one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer)
+                           one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer,
+                           spends=spends)
 
     def _held(self, v: dict, use: str):
         """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
@@ -185,7 +195,11 @@ class Engine:
                                           ops_engineers=v["self_host.ops_engineers"],
                                           setup_months=v["self_host.setup_months"],
                                           usd_per_engineer_year=v["costs.usd_per_engineer_year"])
-        return one_time, self_host_months_to_production(finetune_wall_days=days, setup_months=v["self_host.setup_months"])
+        spends = self_host_spends(finetune_usd=cost, finetune_wall_days=days, evaluation_usd=v["self_host.evaluation_usd"],
+                                  ops_engineers=v["self_host.ops_engineers"], setup_months=v["self_host.setup_months"],
+                                  usd_per_engineer_year=v["costs.usd_per_engineer_year"])
+        ttp = self_host_months_to_production(finetune_wall_days=days, setup_months=v["self_host.setup_months"])
+        return one_time, ttp, spends
 
     def _scratch_one_time(self, v: dict, mfu):
         """compare(): the programme's compute (scaled with the final run's tokens and speed; the pipeline with the
@@ -193,24 +207,27 @@ class Engine:
         post-training and evaluation. Programme fractions stay at their p50."""
         sc, b = self.comparison.scratch_costs, self.base
         tokens = v["scratch.tokens"] / b["scratch.tokens"]
-        compute = scratch_compute_usd(run_gpu_hours=sc.run_gpu_hours.p50 * mfu * tokens,
-                                      experiments_fraction=sc.experiments_fraction.p50,
-                                      pipeline_gpu_hours=sc.pipeline_gpu_hours.p50 * tokens,
-                                      usd_per_gpu_hour=sc.rate.usd_per_gpu_hour * v["scratch.compute_price_scale"],
-                                      min_gpu_hours=sc.min_gpu_hours)
+        run = dict(run_gpu_hours=sc.run_gpu_hours.p50 * mfu * tokens, pipeline_gpu_hours=sc.pipeline_gpu_hours.p50 * tokens,
+                   usd_per_gpu_hour=sc.rate.usd_per_gpu_hour * v["scratch.compute_price_scale"],
+                   min_gpu_hours=sc.min_gpu_hours)
+        compute = scratch_compute_usd(experiments_fraction=sc.experiments_fraction.p50, **run)
         one_time = scratch_one_time_usd(compute_usd=compute, researchers=v["scratch.researchers"],
                                         months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                                         evaluation_usd=v["scratch.evaluation_usd"], data_engineers=sc.data_engineers.p50,
                                         prep_months=v["scratch.prep_months"], fixed_usd=sc.fixed_usd.p50)
         ttp = scratch_months_to_production(wall_days=sc.wall_days.p50 * mfu * tokens, prep_months=v["scratch.prep_months"],
                                            after_months=sc.after_months.p50)
-        return one_time, ttp
+        spends = programme_spends(self.scenario, sc.programme, sc.rate, **run, wall_days=sc.wall_days.p50 * mfu * tokens,
+                                  researchers=v["scratch.researchers"],
+                                  months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
+                                  prep_months=v["scratch.prep_months"], evaluation_usd=v["scratch.evaluation_usd"])
+        return one_time, ttp, spends
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""
         costs, _ = self.evaluate(values)
         cols = [np.broadcast_to(np.ravel(one + monthly.sum(axis=-1, keepdims=True)), (n,))
-                for one, monthly in costs.values()]
+                for one, monthly, _ in costs.values()]
         return np.stack(cols, axis=1) if cols else np.empty((n, 0))
 
     def medians(self) -> dict[str, float]:
@@ -300,9 +317,9 @@ def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
     """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples."""
     costs, requests = engine.evaluate(values)
     totals, cums = [], {}
-    for key, (one, monthly) in costs.items():
+    for key, (one, monthly, spends) in costs.items():
         one, monthly = np.broadcast_to(one, (n, 1)), np.broadcast_to(monthly, (n, len(engine.months)))
-        cums[key] = one + np.concatenate([np.zeros((n, 1)), np.cumsum(monthly, axis=1)], axis=1)  # costmodel.cumulative
+        cums[key] = np.broadcast_to(cumulative(spends, monthly), (n, len(engine.months) + 1))  # compare()'s curve
         totals.append((one + monthly.sum(axis=1, keepdims=True))[:, 0])
     totals = np.stack(totals, axis=1)
     per_request = totals / np.broadcast_to(requests.sum(axis=-1, keepdims=True), (n, 1))
