@@ -286,6 +286,11 @@ def _flatten(table: dict, prefix: str = "") -> dict:
     return out
 
 
+def entries(table: dict) -> dict[str, dict]:
+    """A scenario's `[uncertainty]` table as {input path: entry}, nested dotted keys flattened (not validated)."""
+    return _flatten(table or {})
+
+
 def parse_uncertainty(table: dict) -> dict[str, Distribution]:
     """A scenario's `[uncertainty]` table -> {input path: Distribution}, validated."""
     out = {}
