@@ -192,8 +192,7 @@ def parse_distribution(path: str, table) -> Distribution:
     relative = table.get("relative", INPUTS[path].relative if path in INPUTS else False)
     if not isinstance(relative, bool):
         raise InputError(path, f"relative must be true or false, got {show(relative)}")
-    d = _parse(path, table, kind)
-    d = replace(d, relative=relative)
+    d = replace(_parse(path, table, kind, relative), relative=relative)
     if relative:
         _around_one(path, d)
     return d
@@ -210,7 +209,7 @@ def _around_one(path: str, d: Distribution) -> None:
                                "or add relative = false for absolute values")
 
 
-def _parse(path: str, table: dict, kind: str) -> Distribution:
+def _parse(path: str, table: dict, kind: str, relative: bool) -> Distribution:
     num = lambda k: _number(path, table, k)  # noqa: E731
     if kind == "point":
         _allowed(path, table, {"value"})
@@ -230,10 +229,10 @@ def _parse(path: str, table: dict, kind: str) -> Distribution:
         if not low <= mode <= high:
             raise InputError(path, f"mode ({mode:g}) is outside [low, high] = [{low:g}, {high:g}]")
         return Distribution.point(low) if low == high else Distribution("triangular", low=low, mode=mode, high=high)
-    return _lognormal(path, table, num)
+    return _lognormal(path, table, num, relative)
 
 
-def _lognormal(path: str, table: dict, num) -> Distribution:
+def _lognormal(path: str, table: dict, num, relative: bool) -> Distribution:
     """median + sigma, or p10 + p90 (median = sqrt(p10 p90), sigma = ln(p90 / p10) / (2 z90)).
 
     A relative lognormal may leave the median out: x1, the scenario's value."""
@@ -247,8 +246,7 @@ def _lognormal(path: str, table: dict, num) -> Distribution:
         median, sigma = math.sqrt(p10 * p90), math.log(p90 / p10) / (2 * Z90)
     else:
         _allowed(path, table, {"median", "sigma"})
-        relative = table.get("relative", INPUTS[path].relative if path in INPUTS else False)
-        median = num("median") if "median" in table or relative is not True else 1.0
+        median = num("median") if "median" in table or not relative else 1.0
         sigma = num("sigma")
         if median <= 0:
             raise InputError(path, f"lognormal median must be > 0, got {median:g}")
