@@ -19,6 +19,7 @@ from dashboard import bench, costs, sidebar, uncertainty, views
 from planner.catalog.lookup import register_model
 from planner.core.errors import PlannerError
 from planner.uncertainty.montecarlo import Engine
+from planner.uncertainty.risk import HEADLINE_SAMPLES, risk_aware
 
 Customs = tuple[tuple[str, str], ...]  # uploaded models: (name, config.json text)
 # Short labels: all twelve fit beside the sidebar at 1400 px (tests/test_browser.py checks Export is on screen).
@@ -52,6 +53,15 @@ def monte_carlo_cached(scenario_toml: str, custom_models: Customs, n: int) -> pl
     """planner.monte_carlo with the scenario's seed: cached by scenario text and sample count."""
     return planner.monte_carlo(_scenario(scenario_toml, custom_models), n=n,
                                comparison=compare_cached(scenario_toml, custom_models))
+
+
+def headline(scenario_toml: str, custom_models: Customs, c: planner.Comparison):
+    """compare()'s pick with its P(cheapest): the Uncertainty tab's default run (one cache entry for both)."""
+    try:
+        mc, why = monte_carlo_cached(scenario_toml, custom_models, HEADLINE_SAMPLES), ""
+    except PlannerError as e:
+        mc, why = None, str(e)
+    return risk_aware(c, mc, why)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -111,9 +121,9 @@ def main() -> None:
     except PlannerError as e:
         st.error(f"Cannot compare this scenario: {views.md(e)}")
         return
-    views.recommendation(c)
-    views.unavailable(c)
     toml = st.session_state.current_toml
+    views.recommendation(headline(toml, customs, c))
+    views.unavailable(c)
     # Lazy tabs: only the open one runs, so a sidebar change recomputes one view, not ten.
     tabs = st.tabs(TABS, key="view", on_change="rerun")
     pages = [lambda: views.overview(c), lambda: views.cumulative(c), lambda: views.traffic(c),

@@ -13,6 +13,7 @@ import streamlit as st
 
 import planner
 from planner.core.errors import PlannerError
+from planner.decide.distributions import INPUTS
 
 from . import state as S
 from .state import PREFIX as P
@@ -49,6 +50,8 @@ def init() -> None:
 def load(s: planner.Scenario) -> None:
     """Make `s` the scenario the sidebar shows (callers: first run and the load callbacks)."""
     values = S.widget_values(s)  # raises PlannerError before anything changes
+    for key in [k for k in ss if k.startswith((P + S.UNC, P + S.UNC_ON))]:
+        del ss[key]  # the previous scenario's uncertain inputs
     ss.base_toml = planner.dumps_scenario(s)
     ss.update(values)
     ss.load_error = None
@@ -303,6 +306,32 @@ def _staff_and_flags() -> None:
         st.checkbox("Frontier research", key=P + "flag_frontier_research")
 
 
+def _add_uncertain() -> None:
+    path = ss.get("unc_add")
+    if path and path in INPUTS:
+        ss[P + S.UNC + path], ss[P + S.UNC_ON + path] = S.new_entry_text(path), True
+    ss.unc_add = ""
+
+
+def _uncertain_inputs() -> None:
+    """The scenario's [uncertainty] table: each entry shown, editable as inline TOML, and switchable off."""
+    paths = S.uncertain_paths(dict(ss))
+    from_file = len(planner.loads_scenario(ss.base_toml).uncertainty)
+    with st.expander(f"Uncertain inputs ({len(paths)})", expanded=False):
+        st.caption((f"{from_file} from the loaded scenario's [uncertainty] table. " if from_file else "")
+                   + "The Monte Carlo (headline odds, Uncertainty tab) draws these; relative entries (the default) "
+                   "multiply this scenario's value, so they follow the fields above; `relative = false` fixes the "
+                   "numbers. Efficiencies not listed follow the literature bands.")
+        for path in paths:
+            spec = INPUTS.get(path)
+            st.checkbox(path, key=P + S.UNC_ON + path, help=f"{spec.unit}: {spec.effect}" if spec else None)
+            st.text_input(f"{path} distribution", key=P + S.UNC + path, label_visibility="collapsed",
+                          disabled=not ss.get(P + S.UNC_ON + path, True))
+        free = ["", *(p for p in INPUTS if p not in paths)]
+        st.selectbox("Vary another input", free, key="unc_add", on_change=_add_uncertain,
+                     format_func=lambda p: p or "(choose an input)")
+
+
 def _files(current_toml: str | None) -> None:
     with st.expander("Scenario file", expanded=False):
         st.file_uploader("Load a scenario (.toml, ≤ 1 MB)", type=["toml"], key="up_scenario",
@@ -328,6 +357,7 @@ def render() -> tuple[planner.Scenario | None, str | None]:
         _self_host()
         _scratch()
         _staff_and_flags()
+        _uncertain_inputs()
         base = planner.loads_scenario(ss.base_toml)
         try:
             s, error = S.scenario_from_values(base, dict(ss)), None

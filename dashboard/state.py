@@ -19,6 +19,7 @@ from planner.catalog.specs import KV_CACHE_DTYPES as _KV_DTYPES
 from planner.core import files
 from planner.core.errors import PlannerError
 from planner.core.limits import MAX_FILE_BYTES, MAX_TOKENS
+from planner.decide.distributions import INPUTS, entries
 from planner.decide.scenario import input_check
 from planner.decide.sections import FINETUNE_METHODS as _METHODS
 from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
@@ -26,6 +27,10 @@ from planner.decide.shortlist import AUTO, is_shortlist
 
 MAX_UPLOAD_BYTES = MAX_FILE_BYTES  # uploads are small text files; refuse anything larger unread
 PREFIX = "w."  # session-state keys of the sidebar widgets
+UNC, UNC_ON = "unc.", "unc_on."  # PREFIX + UNC + input path: its [uncertainty] entry as inline TOML; UNC_ON: vary it
+# A new entry's text: relative (x the scenario's value); a fraction's stays at or below x1 so it cannot pass 1.
+NEW_ENTRY = '{ dist = "lognormal", sigma = 0.3 }'
+NEW_FRACTION_ENTRY = '{ dist = "triangular", low = 0.8, mode = 1.0, high = 1.0, relative = true }'
 # Every name a scenario may hold has its option, so a loaded scenario always shows (sections.py's sets).
 PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int8-weight-only", "int4-weight-only", "auto",
               *(p for p in _SERVING_PRECISIONS if p not in ("bf16", "fp16", "fp8", "int8", "int8-weight-only",
@@ -155,6 +160,46 @@ def widget_values(s: planner.Scenario) -> dict:
     out[PREFIX + "api_model"] = api_value(s)
     out[PREFIX + "sc_policy"], out[PREFIX + "sc_amount"] = token_widgets(s.scratch)
     out[PREFIX + "capability_floor"] = 0.0 if s.capability_floor is None else float(s.capability_floor)
+    for path, entry in entries(s.uncertainty).items():
+        out[PREFIX + UNC + path], out[PREFIX + UNC_ON + path] = entry_text(entry), True
+    return out
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a TOML basic string
+    return repr(v)
+
+
+def entry_text(entry) -> str:
+    """One [uncertainty] entry as the inline TOML a user would write: { dist = "lognormal", sigma = 0.6 }."""
+    if not isinstance(entry, dict):
+        return _toml_value(entry)
+    return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in entry.items()) + " }"
+
+
+def new_entry_text(path: str) -> str:
+    return NEW_FRACTION_ENTRY if INPUTS[path].domain == "fraction" else NEW_ENTRY
+
+
+def uncertain_paths(values: dict) -> list[str]:
+    """The input paths the sidebar holds an [uncertainty] entry for, in INPUTS order."""
+    held = {k[len(PREFIX + UNC):] for k in values if k.startswith(PREFIX + UNC)}
+    return [p for p in INPUTS if p in held] + sorted(held - set(INPUTS))
+
+
+def _uncertainty(values: dict) -> dict:
+    """The [uncertainty] table the sidebar describes: each entry switched on, parsed from its text."""
+    out = {}
+    for path in uncertain_paths(values):
+        if values.get(PREFIX + UNC_ON + path, True):
+            text = values[PREFIX + UNC + path]
+            data = files.loads_toml(f"entry = {text}", f"uncertainty.{path}")
+            if set(data) != {"entry"}:
+                raise PlannerError(f"uncertainty.{path}: write one inline table, such as {NEW_ENTRY}; got {text!r}")
+            out[path] = data["entry"]
     return out
 
 
@@ -245,6 +290,9 @@ def scenario_from_values(base: planner.Scenario, values: dict) -> planner.Scenar
         changes["workload"] = base.workload.with_(**changes["workload"])  # validates
     sections = {k: (v if k == "workload" else dataclasses.replace(getattr(base, k), **v)) for k, v in changes.items()}
     texts = {k: values[PREFIX + k] for k in TEXTS if values.get(PREFIX + k, getattr(base, k)) != getattr(base, k)}
+    unc = _uncertainty(values)
+    if unc != entries(base.uncertainty):  # untouched: keep the file's own table (its nesting and order)
+        sections["uncertainty"] = unc
     return base.replace(**sections, **top, **texts)
 
 

@@ -26,8 +26,8 @@ def metric_label(key: str, what: str) -> str:
     return f"{labels.SHORT[key]} · {what}"
 
 
-def recommendation(c: Comparison) -> None:
-    r = c.recommendation
+def recommendation(r) -> None:
+    """The headline: compare()'s pick with its P(cheapest) (planner.recommendation)."""
     lead = f"\n\n{md(r.reasons[0])}" if r.reasons else ""
     (st.success if r.choice else st.error)(f"**{md(r.headline)}**{lead}")
     match = models_text.like_for_like_line(c)

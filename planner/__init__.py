@@ -2,7 +2,8 @@
 
 The public API: catalog lookups (`model`, `gpu`), estimates (`pretraining`, `finetuning`,
 `inference_speed`, `serving`, `max_throughput`), the comparison (`compare`), its uncertainty (`monte_carlo`,
-`tornado`, `frontier`) and reports (`write_report`). The package is grouped by pipeline stage
+`tornado`, `frontier`; `recommendation`: compare()'s pick with its P(cheapest)) and reports (`write_report`).
+The package is grouped by pipeline stage
 (core -> catalog -> calibration -> estimate -> decide -> uncertainty -> present; see
 docs/architecture.md). Names load on first use, so `import planner` is cheap: numpy, scipy,
 pandas and the price data are imported only when a call needs them. Torch and streamlit
@@ -48,7 +49,7 @@ _EXPORTS = {
     "regions": "catalog.costs", "grid_intensity": "catalog.costs",
     "MonteCarloResult": "uncertainty.montecarlo", "monte_carlo": "uncertainty.montecarlo",
     "FrontierResult": "uncertainty.sensitivity", "frontier": "uncertainty.sensitivity",
-    "tornado": "uncertainty.sensitivity",
+    "tornado": "uncertainty.sensitivity", "recommendation": "uncertainty.risk",
     "write_report": "present.report",
 }
 _ALIASES = {"DEFAULT_EFFICIENCIES": "DEFAULTS"}  # public name -> name inside its module

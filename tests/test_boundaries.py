@@ -159,7 +159,8 @@ def test_growth_that_would_overflow_the_traffic_is_refused():
     with pytest.raises(InputError, match="monthly_growth.*the limit is 1e\\+15"):
         S.workload.with_(monthly_growth=10.0, horizon_months=600)
     with pytest.raises(InputError, match="uncertainty"):
-        S.replace(uncertainty={"workload.requests_per_day": {"dist": "lognormal", "median": 1e11, "sigma": 3}})
+        S.replace(uncertainty={"workload.requests_per_day": {"dist": "lognormal", "median": 1e11, "sigma": 3,
+                                                                     "relative": False}})
 
 
 # ---- compare, and what cannot be answered ----

@@ -50,11 +50,13 @@ scratches = st.builds(
     n_gpus=st.one_of(st.none(), st.integers(8, 4096)), researchers=_f(0.0, 50.0), months=_f(0.0, 24.0),
     prep_months=_f(0.0, 12.0), evaluation_usd=_f(0.0, 1e6))
 UNCERTAIN = {
-    "workload.requests_per_day": st.builds(lambda m, s: {"dist": "lognormal", "median": m, "sigma": s},
-                                           _f(10.0, 1e6), _f(0.0, 1.0)),
+    "workload.requests_per_day": st.one_of(  # absolute, or relative: centred on the scenario's own traffic
+        st.builds(lambda m, s: {"dist": "lognormal", "median": m, "sigma": s, "relative": False},
+                  _f(10.0, 1e6), _f(0.0, 1.0)),
+        st.builds(lambda s: {"dist": "lognormal", "sigma": s}, _f(0.0, 1.0))),
     "api.price_scale": st.just({"dist": "triangular", "low": 0.5, "mode": 1.0, "high": 1.2}),
-    "self_host.usd_per_gpu_hour": st.builds(lambda lo, w: {"dist": "uniform", "low": lo, "high": lo + w},
-                                            _f(0.5, 5.0), _f(0.0, 5.0)),
+    "self_host.usd_per_gpu_hour": st.builds(lambda lo, w: {"dist": "uniform", "low": lo, "high": lo + w,
+                                                           "relative": False}, _f(0.5, 5.0), _f(0.0, 5.0)),
     "self_host.ops_engineers": st.just({"dist": "triangular", "low": 0.0, "mode": 1.0, "high": 3.0}),
 }
 uncertainties = st.lists(st.sampled_from(sorted(UNCERTAIN)), max_size=3, unique=True).flatmap(

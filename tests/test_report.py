@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 import planner
 from planner.present import charts
+from planner.present import formatting as fmt
 from planner.present import report
 from planner.present.cli import main
 from planner.present.formatting import COMPARISON_COLUMNS, comparison_frame
@@ -55,7 +56,9 @@ def test_report_has_charts_assumptions_and_provenance(reports, name):
     for section in ("The question", "Recommendation", "Comparison", "Break-even", "Serving capacity",
                     "Training estimates", "Prompt vs fine-tune", "Assumptions", "Provenance"):
         assert f"\n## {section}\n" in text
-    assert c.recommendation.headline in text
+    headline, _ = planner.recommendation(planner.load_scenario(EXAMPLES[[p.stem for p in EXAMPLES].index(name)]),
+                                         comparison=c)
+    assert fmt.md_inline(headline.headline) in text and headline.samples == report.REPORT_SAMPLES
     rows = _table_after(text, "Assumptions")
     assert rows[0] == ["Name", "Value", "Unit", "Source"]
     assert [r[0] for r in rows[1:]] == [a.name for a in c.assumptions]

@@ -23,12 +23,13 @@ from ..core import limits as L
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError, PlannerTypeError, close_matches, show
 from ..estimate.workload import Workload, check_final_traffic
-from .distributions import Distribution, parse_uncertainty
+from .assembly import ops_rule
+from .distributions import Distribution, parse_uncertainty, resolve_relative
 from .scratch import Programme
 from .sections import ApiOption, Costs, Flags, ScratchOption, SelfHostOption
 from .sourcing import Hardware
 
-__all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "input_check",
+__all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "check_uncertain", "input_check", "point_values",
            "dumps_scenario", "load_scenario", "loads_scenario", "save_scenario", "scenario_from_dict",
            "scenario_to_dict"]
 
@@ -108,18 +109,41 @@ def _extremes(d: Distribution) -> tuple[float, float]:
     return lo, hi
 
 
+def point_values(s: Scenario) -> dict[str, float]:
+    """Each uncertain input's value at the scenario's point, where the scenario alone fixes it: what a
+    relative [uncertainty] entry multiplies. The rest (a catalog GPU price, the serving plan's utilisation,
+    the efficiencies, pretraining tokens by policy) are known once compared (uncertainty.montecarlo.Engine)."""
+    w, h, r = s.workload, s.self_host, s.scratch
+    out = {"workload.requests_per_day": w.requests_per_day, "workload.monthly_growth": w.monthly_growth,
+           "workload.peak_to_mean": w.peak_rps / w.mean_rps, "api.price_scale": 1.0, "scratch.compute_price_scale": 1.0,
+           "api.integration_usd": s.api.integration_usd, "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
+    for name in ("finetune_epochs", "finetune_tokens", "setup_months", "evaluation_usd"):
+        out[f"self_host.{name}"] = float(getattr(h, name))
+    out["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
+    for name in ("researchers", "months", "prep_months", "evaluation_usd"):
+        out[f"scratch.{name}"] = float(getattr(r, name))
+    return out
+
+
+def check_uncertain(path: str, d: Distribution) -> None:
+    """An absolute (or scaled) distribution stays inside its field's bounds, else InputError naming the entry."""
+    check = input_check(path)
+    around = f"x{{:.3g}} of this scenario's {d.around:.4g}, " if d.around else ""
+    for v in _extremes(d):
+        check(f"uncertainty.{path} ({around.format(v / d.around) if around else ''}reaches {v:.3g})", v)
+
+
 def _check_uncertainty(s: Scenario) -> None:
     """Each distribution stays inside its field's bounds, and sampled growth cannot overflow the traffic."""
     if files.data_depth(s.uncertainty) > L.MAX_NESTING:
         raise InputError("uncertainty", f"nested more than {L.MAX_NESTING} levels deep")
     try:
-        dists = parse_uncertainty(s.uncertainty)
+        dists = resolve_relative(parse_uncertainty(s.uncertainty), point_values(s))
     except (AttributeError, TypeError):  # a non-dict entry deep inside: say so instead of a traceback
         raise PlannerTypeError("uncertainty", "must be a table of input path -> {dist = ..., ...}") from None
     for path, d in dists.items():
-        check = input_check(path)
-        for v in _extremes(d):
-            check(f"uncertainty.{path} (reaches {v:.3g})", v)
+        if not d.relative:  # still relative: its value comes from the comparison, checked there
+            check_uncertain(path, d)
     rpd = dists.get("workload.requests_per_day")
     growth = dists.get("workload.monthly_growth")
     if rpd or growth:

@@ -60,11 +60,13 @@ def _break_even_frame(c) -> pd.DataFrame:
 
 def cmd_compare(a) -> int:
     s, c = _comparison(a.scenario)
-    if a.format == "json":
-        _out(fmt.dumps_json(c.to_dict()))
-        return 0
     if a.format == "csv":  # full precision, machine-readable
         _out(c.table().to_csv().rstrip("\n"))
+        return 0
+    from ..uncertainty.risk import with_headline
+    c = with_headline(c, s)  # the recommendation with its P(cheapest): the report's and the dashboard's headline
+    if a.format == "json":
+        _out(fmt.dumps_json(c.to_dict()))
         return 0
     md = a.format == "markdown"
     table = fmt.markdown_table if md else fmt.text_table

@@ -13,7 +13,7 @@ import re
 import pandas as pd
 
 from ..core.band import Band
-from ..core.units import NA, finite, scaled, three_figures, usd  # noqa: F401  (usd, NA: re-exported for callers)
+from ..core.units import NA, finite, percent, scaled, three_figures, usd  # noqa: F401  (usd, NA, percent: re-exported)
 from .labels import LETTERS, ONE_TIME_SCOPE, SCOPE_FINETUNE, SCOPE_PROGRAMME, SCOPE_RUN, SCOPE_RUN_STAFF, SHORT  # noqa: F401
 from .markdown import fenced, md_cell, md_inline, md_quote  # noqa: F401  (re-exported for callers)
 
@@ -299,17 +299,6 @@ def dumps_json(obj) -> str:
 
 
 
-def percent(p) -> str:
-    """A probability: 99.9%, never rounded to a certainty it is not (>99.9%, <0.1%)."""
-    if not finite(p):
-        return NA
-    if 0 < p < 0.001:
-        return "<0.1%"
-    if 0.999 < p < 1:
-        return ">99.9%"
-    return f"{p:.1%}"
-
-
 def quantity(x) -> str:
     """An input value: 0.687, 2.25, 300k (three figures, a suffix from 1,000 up)."""
     return count(x) if finite(x) and abs(x) >= 1000 else number(x)
@@ -349,12 +338,31 @@ def monte_carlo_frame(mc) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def centre(d) -> str:
+    """Around what an uncertain input varies: this scenario's value (a relative entry), or fixed numbers."""
+    if d.around is not None:
+        b = d.band()
+        return f"this scenario's {quantity(d.around)} (p10-p90 x{b.p10 / d.around:.3g} to x{b.p90 / d.around:.3g})"
+    return "fixed values (relative = false)" if d.source == "scenario [uncertainty]" else "literature band"
+
+
 def uncertain_inputs_frame(mc) -> pd.DataFrame:
-    """MonteCarloResult.inputs_frame() as text: distribution, percentiles, unit, source."""
-    rows = [{"Input": p, "Distribution": distribution(d), "p10": quantity(b.p10), "p50": quantity(b.p50),
-             "p90": quantity(b.p90), "Unit": r["unit"], "Source": r["source"]}
+    """MonteCarloResult.inputs_frame() as text: distribution, what it is centred on, percentiles, unit, source."""
+    rows = [{"Input": p, "Distribution": distribution(d), "Around": centre(d), "p10": quantity(b.p10),
+             "p50": quantity(b.p50), "p90": quantity(b.p90), "Unit": r["unit"], "Source": r["source"]}
             for (p, r), d in zip(mc.inputs_frame().iterrows(), mc.inputs.values()) for b in [d.band()]]
-    return pd.DataFrame(rows, columns=["Input", "Distribution", "p10", "p50", "p90", "Unit", "Source"])
+    return pd.DataFrame(rows, columns=["Input", "Distribution", "Around", "p10", "p50", "p90", "Unit", "Source"])
+
+
+def uncertain_inputs_caption(mc) -> str:
+    """One sentence: which inputs vary and around what; everything else stays at the scenario's value."""
+    given = [f"{p} around {centre(d)}" for p, d in mc.inputs.items() if d.source == "scenario [uncertainty]"]
+    bands = [p for p, d in mc.inputs.items() if d.source != "scenario [uncertainty]"]
+    parts = (["From the scenario's [uncertainty] table: " + "; ".join(given) + "."] if given
+             else ["The scenario's [uncertainty] table varies nothing."])
+    if bands:
+        parts.append(f"From the literature's efficiency bands: {', '.join(bands)}.")
+    return " ".join(parts + ["Every other input stays at the scenario's value."])
 
 
 def tornado_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -42,3 +42,13 @@ def models_frame(c) -> pd.DataFrame:
              "Capability floor": "" if m.floor is None else ("meets it" if not d.shortfall else f"falls short: {d.shortfall}")}
             for k, d in m.models.items()]
     return pd.DataFrame(rows, columns=cols)
+
+
+def models_markdown(c) -> str:
+    """The report's 'Models compared' section: each option's model and capability, with the metric's source."""
+    m = c.model_match
+    if m is None or not m.models:
+        return "No option is available."
+    return "\n".join([fmt.markdown_table(models_frame(c)), "",
+                      f"Capability: {m.metric}, {m.metric_unit}, as published (planner/catalog/data/capability.toml: "
+                      "each figure with its source and the date checked); unknown where nothing is published."])

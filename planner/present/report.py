@@ -26,6 +26,7 @@ from ..core import files
 from ..core import validate as V
 from ..decide.scenario import Scenario, as_scenario, dumps_scenario
 from ..decide.scratch import scratch_model
+from ..uncertainty.risk import HEADLINE_SAMPLES, risk_aware
 from . import formatting as fmt
 from .shortlist_text import self_hosted_phrase, shortlist_markdown
 from . import labels
@@ -38,7 +39,7 @@ CHART_FILES = {"cumulative_cost": "cumulative_cost.png", "cost_vs_traffic": "cos
                "training_memory": "training_memory.png", "training_scaling": "training_scaling.png",
                "tornado": "tornado.png", "frontier": "frontier.png"}
 COMPARISON_CHARTS = ("cumulative_cost", "cost_vs_traffic")  # under "Charts"; the others under "How sure..."
-REPORT_SAMPLES = 20_000  # Monte Carlo samples: P(cheapest) has a standard error <= 0.35 points (binomial, p = 0.5)
+REPORT_SAMPLES = HEADLINE_SAMPLES  # one Monte Carlo answers the headline and "How sure": the dashboard's at its default
 FRONTIER_AXES = ("workload.requests_per_day", "self_host.usd_per_gpu_hour")  # traffic x GPU price
 # What a report folder holds; --force replaces a folder holding nothing else.
 REPORT_FILES = frozenset({REPORT_MD, SCENARIO_COPY, *CHART_FILES.values()})
@@ -58,20 +59,11 @@ def _question(c: Comparison, s: Scenario) -> str:
     return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
 
 
-def _recommendation(c: Comparison) -> str:
-    r = c.recommendation
+def _recommendation(c: Comparison, r) -> str:
+    """The risk-aware headline `r` (uncertainty/risk.py), the like-for-like and floor notes, then the reasons."""
     match = [f"**{fmt.md_inline(x)}**" for x in (mt.like_for_like_line(c), mt.floor_line(c)) if x]
     return "\n".join([f"**{fmt.md_inline(r.headline)}**", "", *match, *([""] if match else []),
                       *(f"- {fmt.md_inline(x)}" for x in r.reasons)])
-
-
-def _models(c: Comparison) -> str:
-    m = c.model_match
-    if m is None or not m.models:
-        return "No option is available."
-    return "\n".join([fmt.markdown_table(mt.models_frame(c)), "",
-                      f"Capability: {m.metric}, {m.metric_unit}, as published (planner/catalog/data/capability.toml: "
-                      "each figure with its source and the date checked); unknown where nothing is published."])
 
 
 def _options(c: Comparison) -> str:
@@ -120,20 +112,30 @@ def _charts(c: Comparison, chart_files: dict[str, str] | None) -> str:
         "_Charts are written next to the report by `planner report`._"
 
 
-def _confidence(c: Comparison, s: Scenario, chart_files: dict[str, str] | None, samples: int) -> str:
-    """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
+def _sampled(c: Comparison, s: Scenario, samples: int):
+    """The report's one Monte Carlo (headline and "How sure"), or None and why not."""
     from ..uncertainty.montecarlo import monte_carlo
-    from ..uncertainty.sensitivity import tornado
     try:
-        mc, swing = monte_carlo(s, n=samples, comparison=c), tornado(s, comparison=c)
+        return monte_carlo(s, n=samples, comparison=c), ""
+    except PlannerError as e:
+        return None, str(e)
+
+
+def _confidence(c: Comparison, s: Scenario, chart_files: dict[str, str] | None, mc, why_not: str) -> str:
+    """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
+    from ..uncertainty.sensitivity import tornado
+    if mc is None:
+        return f"Not available for this scenario: {why_not}"
+    try:
+        swing = tornado(s, comparison=c)
     except PlannerError as e:
         return f"Not available for this scenario: {e}"
     name = labels.SHORT
     best = max(mc.prob_cheapest, key=mc.prob_cheapest.get)
     others = "; ".join(f"{name[k]} in {fmt.percent(p)}" for k, p in mc.prob_cheapest.items() if k != best)
-    lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}): each input below is drawn from its distribution "
-             "(from the scenario's `[uncertainty]` table, which replaces the point value; efficiencies not given "
-             "there follow the literature bands) and every option is costed per sample.",
+    lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}), the run behind the recommendation's odds: each "
+             "input below is drawn from its distribution and every option is costed per sample. "
+             + fmt.md_inline(fmt.uncertain_inputs_caption(mc)),
              fmt.markdown_table(fmt.monte_carlo_frame(mc)),
              f"**{OPTIONS[best]} is the cheapest in {fmt.percent(mc.prob_cheapest[best])} of samples**"
              + (f"; {others}." if others else "."),
@@ -241,15 +243,16 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
     `samples`: Monte Carlo samples for "How sure is the recommendation?" (seeded by the scenario's `seed`).
     """
     c, s = comparison, scenario
+    mc, why_not = _sampled(c, s, samples)
     title = f"# {fmt.md_inline(c.scenario)}" + (f"\n\n{fmt.md_quote(s.description)}" if s.description.strip() else "")
     question = _question(c, s)
     s = c.shortlist.scenario if c.shortlist is not None else s  # the rest describes the chosen candidate
     searched = [("Self-host shortlist", shortlist_markdown(c))] if c.shortlist is not None else []
     sections = [(None, title),
-                ("The question", question), ("Recommendation", _recommendation(c)), *searched,
-                ("Comparison", _options(c)), ("Models compared", _models(c)), ("Break-even", _break_evens(c)),
-                ("Charts", _charts(c, chart_files)),
-                ("How sure is the recommendation?", _confidence(c, s, chart_files, samples)),
+                ("The question", question), ("Recommendation", _recommendation(c, risk_aware(c, mc, why_not))),
+                *searched, ("Comparison", _options(c)), ("Models compared", mt.models_markdown(c)),
+                ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
+                ("How sure is the recommendation?", _confidence(c, s, chart_files, mc, why_not)),
                 ("Serving capacity", _capacity(c)), ("Training estimates", _training(c, chart_files)),
                 ("Train from scratch: tokens and programme", scratch_section(c, s)),
                 ("Hardware, energy and carbon", hardware_section(c)),

@@ -27,6 +27,7 @@ With every input a point at those p50 values, the totals equal compare()'s.
 """
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field, replace
 
@@ -44,7 +45,6 @@ from ..decide.assembly import (
     api_spends,
     fleet_model,
     held_usd_per_gpu_hour,
-    ops_rule,
     scratch_compute_usd,
     scratch_months_to_production,
     scratch_one_time_usd,
@@ -54,9 +54,10 @@ from ..decide.assembly import (
 )
 from ..decide.compare import Comparison, compare
 from ..decide.costmodel import cumulative, monthly_costs, one_time_spends
-from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
+from ..decide.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, resolve_relative,
+                                    triangular_from_band)
 from ..decide.options import OPTIONS
-from ..decide.scenario import Scenario, as_scenario
+from ..decide.scenario import Scenario, as_scenario, check_uncertain, point_values
 from ..decide.scratch import programme_spends
 from ..estimate.workload import requests_per_month
 
@@ -79,6 +80,11 @@ class Engine:
             raise PlannerError(f"no option is available in this scenario, so there is nothing to vary ({why})")
         self.months = s.workload.months().astype(float)
         self.base = self._base_values()
+        given = resolve_relative(given, self.base)  # relative entries centred on this scenario's values
+        for path, d in given.items():
+            if math.isfinite(self.base[path]):
+                check_uncertain(path, d)
+        self.given = given
         self.distributions = {p: given.get(p) or self._default(p) for p in INPUTS}
 
     def _efficiencies(self):
@@ -88,23 +94,15 @@ class Engine:
             return resolve("")
 
     def _base_values(self) -> dict[str, float]:
-        s, c = self.scenario, self.comparison
-        w, h, r = s.workload, s.self_host, s.scratch
+        """Every input's value at the scenario's point: the scenario's own (point_values), and what compare() found."""
+        c = self.comparison
         plan = c.serving_plan or c.scratch_serving_plan
         eff = self._efficiencies()
-        base = {"workload.requests_per_day": w.requests_per_day, "workload.monthly_growth": w.monthly_growth,
-                "workload.peak_to_mean": w.peak_rps / w.mean_rps, "api.price_scale": 1.0,
-                "api.integration_usd": s.api.integration_usd,
+        base = {**point_values(self.scenario),
                 "self_host.usd_per_gpu_hour": c.rates["self_host"].on_demand_usd_per_gpu_hour if plan else np.nan,
-                "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan, "scratch.compute_price_scale": 1.0,
-                "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
-        for name in ("finetune_epochs", "finetune_tokens", "setup_months", "evaluation_usd"):
-            base[f"self_host.{name}"] = float(getattr(h, name))
-        base["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
-        # The busy share a replica is sized to: the serving plan's (simulated, or the scenario's cap).
-        base["self_host.utilization_ceiling"] = plan.utilization_ceiling if plan else np.nan
-        for name in ("researchers", "months", "prep_months", "evaluation_usd"):
-            base[f"scratch.{name}"] = float(getattr(r, name))
+                "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan,
+                # The busy share a replica is sized to: the serving plan's (simulated, or the scenario's cap).
+                "self_host.utilization_ceiling": plan.utilization_ceiling if plan else np.nan}
         for path, attr in EFFICIENCY_INPUTS.items():
             base[path] = getattr(eff, attr).p50
         return base
