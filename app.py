@@ -19,10 +19,12 @@ from dashboard import bench, costs, sidebar, uncertainty, views
 from planner.catalog.lookup import register_model
 from planner.core.errors import PlannerError
 from planner.uncertainty.montecarlo import Engine
+from planner.uncertainty.risk import HEADLINE_SAMPLES, risk_aware
 
 Customs = tuple[tuple[str, str], ...]  # uploaded models: (name, config.json text)
-TABS = ("Options", "Cumulative cost", "Cost vs traffic", "Breakdown", "Uncertainty", "Serving capacity",
-        "Training estimates", "Train from scratch", "Hardware & energy", "Benchmarks", "Assumptions", "Export")
+# Short labels: all twelve fit beside the sidebar at 1400 px (tests/test_browser.py checks Export is on screen).
+TABS = ("Options", "Cumulative", "Vs traffic", "Breakdown", "Uncertainty", "Serving", "Training", "Scratch",
+        "Energy", "Benchmarks", "Assumptions", "Export")
 
 
 def _scenario(scenario_toml: str, custom_models: Customs) -> planner.Scenario:
@@ -51,6 +53,15 @@ def monte_carlo_cached(scenario_toml: str, custom_models: Customs, n: int) -> pl
     """planner.monte_carlo with the scenario's seed: cached by scenario text and sample count."""
     return planner.monte_carlo(_scenario(scenario_toml, custom_models), n=n,
                                comparison=compare_cached(scenario_toml, custom_models))
+
+
+def headline(scenario_toml: str, custom_models: Customs, c: planner.Comparison):
+    """compare()'s pick with its P(cheapest): the Uncertainty tab's default run (one cache entry for both)."""
+    try:
+        mc, why = monte_carlo_cached(scenario_toml, custom_models, HEADLINE_SAMPLES), ""
+    except PlannerError as e:
+        mc, why = None, str(e)
+    return risk_aware(c, mc, why)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -110,9 +121,9 @@ def main() -> None:
     except PlannerError as e:
         st.error(f"Cannot compare this scenario: {views.md(e)}")
         return
-    views.recommendation(c)
-    views.unavailable(c)
     toml = st.session_state.current_toml
+    views.recommendation(headline(toml, customs, c))
+    views.unavailable(c)
     # Lazy tabs: only the open one runs, so a sidebar change recomputes one view, not ten.
     tabs = st.tabs(TABS, key="view", on_change="rerun")
     pages = [lambda: views.overview(c), lambda: views.cumulative(c), lambda: views.traffic(c),
@@ -125,7 +136,8 @@ def main() -> None:
                                                                c.pretrain.seq_len)) if c.pretrain else None),
              lambda: costs.scratch(c, lambda: policy_costs_cached(toml, customs)),
              lambda: costs.hardware(c),
-             lambda: bench.render([scenario.self_host.gpu, scenario.scratch.gpu]),
+             lambda: bench.render([(c.shortlist.scenario if c.shortlist else scenario).self_host.gpu,
+                                   scenario.scratch.gpu]),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):
         if tab.open is not False:

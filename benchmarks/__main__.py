@@ -8,6 +8,7 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -94,9 +95,8 @@ def parser() -> argparse.ArgumentParser:
     val.add_argument("--quick", action="store_true", help="small sizes, short timings (~1 min on 2 CPU cores)")
     _device_arg(val)
     _out_args(val, "report path without suffix; writes .json and .md (default: <out-dir>/validate-<device>[-quick])")
-    from .collectives import add_arguments
-    add_arguments(sub.add_parser("collectives", help="all-reduce, all-gather, reduce-scatter, all-to-all "
-                                 "over N processes (torch.distributed)"), _out_args)
+    _collectives_args(sub.add_parser("collectives", help="all-reduce, all-gather, reduce-scatter, all-to-all "
+                                     "over N processes (torch.distributed)"))
     ref = sub.add_parser("train-reference", help="train the quantisation gate's reference model (a few minutes)")
     _out_args(ref, "checkpoint path (default: <out-dir>/tiny-stdlib.pt; the committed one is "
                    "benchmarks/checkpoints/tiny-stdlib.pt)")
@@ -110,6 +110,18 @@ def _device_arg(p) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:<index> (default: cuda if available)")
 
 
+def _collectives_args(p) -> None:
+    from .collectives.launch import KIB
+    p.add_argument("--nproc", type=int, required=True, help="processes (ranks); on GPUs, one GPU each")
+    p.add_argument("--device", default=None, help="cpu (gloo) or cuda (NCCL) (default: cpu)")
+    p.add_argument("--min-bytes", type=int, default=KIB, help="smallest message (default 1 KiB)")
+    p.add_argument("--max-bytes", type=int, default=None,
+                   help="largest message (default: 16 MiB on CPU, 1 GiB on GPU, capped by free memory)")
+    p.add_argument("--min-run-s", type=float, default=0.1, help="timed seconds per size (at least 10 calls)")
+    _out_args(p, "results file (default: <out-dir>/collectives-<backend>-<nproc>.json)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
 def _out_args(p, out_help: str) -> None:
     p.add_argument("--out", type=Path, default=None, help=out_help)
     p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR,
@@ -118,7 +130,7 @@ def _out_args(p, out_help: str) -> None:
 
 def _device(args):
     """The Accel asked for (default: cuda if present); InputError if it cannot be used here."""
-    from .accel import as_accel, check_device, default_device
+    from .measure.accel import as_accel, check_device, default_device
     device = args.device or default_device()
     why = check_device(device)
     if why:
@@ -127,8 +139,8 @@ def _device(args):
 
 
 def cmd_run(args) -> int:
-    from .env import slug
-    from .schema import check_out_path, measured_points, validate_results, write_results
+    from .measure.env import slug
+    from .measure.schema import check_out_path, measured_points, validate_results, write_results
     from .suite import run_suite
 
     accel = _device(args)
@@ -157,7 +169,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .schema import check_out_path, write_results
+    from .measure.schema import check_out_path, write_results
     from .validate import report_markdown, report_text, run_validation
 
     accel = _device(args)
@@ -172,15 +184,40 @@ def cmd_validate(args) -> int:
 
 
 def cmd_collectives(args) -> int:
-    from .collectives import run_command
-    return run_command(args, _device(args) if args.device else None)
+    from .collectives.launch import run_collectives
+    from .measure.schema import check_out_path, validate_results, write_results
+
+    device = _device(args).kind if args.device else "cpu"
+    if args.nproc < 2:
+        raise InputError(f"--nproc must be >= 2 (one process communicates with nobody), got {args.nproc}")
+    if device == "cuda":
+        import torch
+        if torch.cuda.device_count() < args.nproc:
+            raise InputError(f"--nproc {args.nproc} on cuda needs {args.nproc} GPUs; torch sees "
+                             f"{torch.cuda.device_count()}")
+    if not (0 < args.min_bytes <= (args.max_bytes or args.min_bytes)) or not math.isfinite(args.min_run_s) \
+            or not 0 < args.min_run_s <= 60:
+        raise InputError("need 0 < --min-bytes <= --max-bytes and 0 < --min-run-s <= 60")
+    backend = "nccl" if device == "cuda" else "gloo"
+    out = check_out_path(args.out or args.out_dir / f"collectives-{backend}-{args.nproc}.json")
+    doc = run_collectives(nproc=args.nproc, device=device, min_bytes=args.min_bytes, max_bytes=args.max_bytes,
+                          min_run_s=args.min_run_s)
+    write_results(validate_results(doc), out)
+    print(summary_table(doc))
+    for op, f in doc["collective_fit"].items():
+        print(f"{op:<15} alpha {f['alpha_s'] * 1e6:8.1f} us   beta {f['beta_bytes_per_s'] / 1e9:8.3f} GB/s "
+              f"(max residual {f['max_rel_residual']:.0%} over {f['n_sizes']} sizes)")
+    for op, why in doc["collective_fit_skipped"].items():
+        print(f"{op:<15} no fit: {why}")
+    print(f"\nwrote {out} ({len(doc['points'])} points, {doc['wall_s']:.0f} s)")
+    return 0
 
 
 def cmd_train_reference(args) -> int:
     from dataclasses import replace
 
-    from .reference_model import TrainSettings, save, train
-    from .schema import check_out_path
+    from .measure.schema import check_out_path
+    from .model.reference_model import TrainSettings, save, train
 
     out = check_out_path(args.out or args.out_dir / "tiny-stdlib.pt")
     settings = TrainSettings() if args.steps is None else replace(TrainSettings(), steps=args.steps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .schema import INT8_WEIGHT_ONLY
+from .measure.schema import INT8_WEIGHT_ONLY
 
 MIB = 2**20
 

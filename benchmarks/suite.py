@@ -17,15 +17,16 @@ from typing import Callable
 
 import torch
 
-from . import micro, workloads
-from .accel import Accel, as_accel, check_device, cores, default_device  # noqa: F401 (re-exported)
-from .env import cpu_jiffies, environment, other_cpu_fraction
-from .model import build, config
-from .peaks import update_peaks
+from .measure import micro
+from .measure.accel import Accel, as_accel, check_device, cores, default_device  # noqa: F401 (re-exported)
+from .measure.env import cpu_jiffies, environment, other_cpu_fraction
+from .measure.peaks import update_peaks
+from .measure.progress import Progress
+from .measure.schema import SCHEMA_VERSION, ResultsFileError, check_point, limits_for
+from .measure.telemetry import Sampler
+from .model import workloads
+from .model.transformer import build, config
 from .plans import PLANS, Plan  # noqa: F401 (re-exported)
-from .progress import Progress
-from .schema import SCHEMA_VERSION, ResultsFileError, check_point, limits_for
-from .telemetry import Sampler
 
 _cores = cores  # validate.py's name for it
 
@@ -60,13 +61,13 @@ class Context:
         if not gate["passed"]:
             raise GateFailed(f"{fmt} failed the perplexity gate: {gate['reason']}")
         if (name, fmt) not in self._models:
-            from .quality import QUANTIZERS
+            from .model.quality import QUANTIZERS
             self._models[(name, fmt)] = QUANTIZERS[fmt](copy.deepcopy(self._models[(name, None)]))
         return self._models[(name, fmt)]
 
     def gate(self, fmt: str) -> dict:
         if fmt not in self.quality:
-            from .quality import run_gate
+            from .model.quality import run_gate
             try:
                 self.quality[fmt] = run_gate(fmt, accel=self.accel, dtype=self.torch_dtype,
                                              n_windows=self.plan.gate_windows).to_dict()
@@ -77,7 +78,7 @@ class Context:
 
     def kernel_choice(self, name: str, rows: int) -> dict:
         """The int8 candidates timed at this many rows on the model's w1 shape (once per run)."""
-        from .kernels import choose_int8_kernel
+        from .model.kernels import choose_int8_kernel
         key = f"{name} rows={rows}"
         if key not in self.kernels:
             cfg = config(name)
@@ -146,7 +147,7 @@ def _decode(c: Context, name: str, fmt: str | None, batch: int, context_len: int
 def _fastest_kernel(c: Context, model, name: str, rows: int, run: Callable[[], dict]) -> dict:
     """`run()` with the fastest correct int8 kernel at these rows; if the point fails with it
     (say, it does not capture in a CUDA graph), with the next fastest; every failure recorded."""
-    from .quantize import set_kernel
+    from .model.quantize import set_kernel
     choice = c.kernel_choice(name, rows)
     timed = {k: r["median_s"] for k, r in choice["candidates"].items() if "median_s" in r}
     failures = []

@@ -30,12 +30,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import micro, workloads
-from .env import cpu_jiffies, environment, other_cpu_fraction
-from .model import CONFIGS, ModelArgs, build, to_model_spec
-from .schema import SCHEMA_VERSION
+from .measure import micro
+from .measure.env import cpu_jiffies, environment, other_cpu_fraction
+from .measure.schema import SCHEMA_VERSION
+from .measure.timing import measure
+from .model import workloads
+from .model.transformer import CONFIGS, ModelArgs, build, to_model_spec
 from .suite import _cores
-from .timing import measure
 
 VALIDATE_SCHEMA = "validate-2"
 STREAM_BYTES = 256 * 2**20  # weights a one-row GEMM cycles through: beyond CPU caches and a GPU's L2
@@ -43,7 +44,7 @@ PRECISION = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 BUSY = 0.10  # other processes' CPU share above which a point is measured again
 RETRIES = 2
 TIME_STAT = "min_s"
-EXTRA_CONFIGS = {c.name: c for c in [  # sizes not in model.CONFIGS, to predict shapes calibration never saw
+EXTRA_CONFIGS = {c.name: c for c in [  # sizes not in transformer.CONFIGS, to predict shapes calibration never saw
     ModelArgs("micro", dim=64, n_layers=2, n_heads=2, n_kv_heads=1, ffn_dim=176, vocab_size=512, max_seq_len=128),
     ModelArgs("micro-wide", dim=128, n_layers=1, n_heads=4, n_kv_heads=2, ffn_dim=352, vocab_size=512,
               max_seq_len=128),

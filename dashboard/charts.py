@@ -23,7 +23,9 @@ def cumulative_cost(c: Comparison, log_y: bool = True) -> alt.Chart:
     curves = c.cost_curves()
     months = curves.index.to_numpy(dtype=float)
     scale = alt.Scale(type="log") if log_y else alt.Scale()
-    lines = alt.Chart(_long(curves, "month", "usd")).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+    data = _long(curves, "month", "usd")
+    data = data[data["usd"] > 0] if log_y else data  # nothing paid yet at month 0 has no place on a log axis
+    lines = alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=alt.X("month:Q", title="month"), y=alt.Y("usd:Q", title="cumulative cost (USD)", scale=scale,
                                                     axis=alt.Axis(format="$.3~s")),
         color=_color, tooltip=["option", "month", alt.Tooltip("usd:Q", format="$,.0f")])

@@ -8,12 +8,13 @@ import streamlit as st
 from planner.core.errors import PlannerError
 from planner.decide.distributions import INPUTS
 from planner.present import formatting as fmt
+from planner.uncertainty.risk import HEADLINE_SAMPLES
 
 from . import charts
 from .views import md, metric_label
 
 SAMPLES = (5_000, 10_000, 20_000, 50_000, 100_000)
-DEFAULT_SAMPLES = 20_000  # ~0.1 s per scenario; P(cheapest) standard error <= 0.35 points
+DEFAULT_SAMPLES = HEADLINE_SAMPLES  # the headline's own run (shared cache entry): its P(cheapest) is this tab's
 FRONTIER_DEFAULTS = ("workload.requests_per_day", "self_host.usd_per_gpu_hour")  # frontier()'s: traffic x GPU price
 
 
@@ -27,8 +28,11 @@ def render(run_monte_carlo, run_tornado, run_frontier) -> None:
     except PlannerError as e:
         st.error(f"Cannot sample this scenario: {md(e)}")
         return
-    st.caption(f"{mc.n:,} samples, seed {mc.seed} (the scenario's `seed`): the same scenario and seed give the "
-               "same numbers. Inputs in the scenario's [uncertainty] table replace the sidebar's point values.")
+    same = " (the run behind the headline)" if mc.n == HEADLINE_SAMPLES else \
+        f" (the headline uses {HEADLINE_SAMPLES:,}: its P(cheapest) may differ by sampling noise)"
+    st.caption(f"{mc.n:,} samples{same}, seed {mc.seed} (the scenario's `seed`): the same scenario and seed give the "
+               f"same numbers. {md(fmt.uncertain_inputs_caption(mc))} Edit or turn off the scenario's entries in the "
+               "sidebar's 'Uncertain inputs'.")
     cols = st.columns(len(mc.options))
     for col, k in zip(cols, mc.options):
         col.metric(metric_label(k, "P(cheapest)"), fmt.percent(mc.prob_cheapest[k]),

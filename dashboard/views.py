@@ -9,7 +9,9 @@ import planner
 from planner.decide.compare import Comparison
 from planner.estimate.serving import latency_curve
 from planner.present import formatting as fmt
+from planner.present import labels, models_text
 from planner.present import labels
+from planner.present.shortlist_text import shortlist_frame, shortlist_lines
 
 from . import charts
 
@@ -24,10 +26,15 @@ def metric_label(key: str, what: str) -> str:
     return f"{labels.SHORT[key]} · {what}"
 
 
-def recommendation(c: Comparison) -> None:
-    r = c.recommendation
+def recommendation(r) -> None:
+    """The headline: compare()'s pick with its P(cheapest) (planner.recommendation)."""
     lead = f"\n\n{md(r.reasons[0])}" if r.reasons else ""
     (st.success if r.choice else st.error)(f"**{md(r.headline)}**{lead}")
+    match = models_text.like_for_like_line(c)
+    if match:
+        (st.info if c.model_match.like_for_like else st.warning)(md(match))
+    if models_text.floor_line(c):
+        st.caption(md(models_text.floor_line(c)))
     with st.expander("All reasons", expanded=False):
         st.markdown("\n".join(f"- {md(x)}" for x in r.reasons))
 
@@ -54,7 +61,7 @@ def overview(c: Comparison) -> None:
                       help=f"p10-p90: {fmt.usd(o.total_usd.p10)} - {fmt.usd(o.total_usd.p90)}")
             a, b = st.columns(2)
             # Short labels fit the narrow columns; the total's label names the option for lookups.
-            a.metric("one-time", fmt.usd(o.one_time_usd.p50))
+            a.metric(labels.ONE_TIME_LABEL[o.key], fmt.usd(o.one_time_usd.p50), help=md(labels.ONE_TIME_SCOPE))
             b.metric("monthly, last", fmt.usd(o.monthly_usd[-1]), help=f"first month {fmt.usd(o.monthly_usd[0])}")
             a.metric("per 1k req.", fmt.usd(o.all_in_usd_per_request * 1000),
                      help=f"all-in; running cost only: {fmt.usd(o.usd_per_request * 1000)}")
@@ -65,9 +72,17 @@ def overview(c: Comparison) -> None:
                      help=md(o.energy.note) if o.energy else "no published figure")
             b.metric("tCO2e", fmt.amount(o.co2e_t.p50) if o.co2e_t else "unknown")
     st.dataframe(fmt.comparison_frame(c.table()), hide_index=True)
+    st.caption(md(labels.ONE_TIME_SCOPE))
+    with st.expander("Models compared: size and published capability", expanded=not c.model_match.like_for_like
+                     if c.model_match else False):
+        st.dataframe(models_text.models_frame(c), hide_index=True)
     if c.api_price is not None:
         p = c.api_price
         st.caption(md(f"API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})."))
+    if c.shortlist is not None:
+        st.subheader("Self-host shortlist")
+        st.markdown(md(" ".join(shortlist_lines(c))))
+        st.dataframe(shortlist_frame(c, why_chars=400), hide_index=True)
 
 
 def cumulative(c: Comparison) -> None:
@@ -75,8 +90,10 @@ def cumulative(c: Comparison) -> None:
                       help="The options differ by orders of magnitude; a linear scale flattens the cheaper ones")
     st.altair_chart(charts.cumulative_cost(c, log_y))
     crossings = [b for b in c.break_evens if b.crossing_month is not None]
-    st.caption("Diamonds mark where two cumulative curves cross. " if crossings else
-               f"No two curves cross within {c.horizon_months} months. ")
+    st.caption(("Diamonds mark where two cumulative curves cross. " if crossings else
+                f"No two curves cross within {c.horizon_months} months. ")
+               + "Each one-time cost counts in the months it is paid: training from scratch over its preparation, "
+                 "final run, post-training and evaluation; the fine-tune and setup before self-hosting.")
 
 
 def traffic(c: Comparison) -> None:
@@ -153,7 +170,8 @@ def training(c: Comparison, scaling=None) -> None:
     with left:
         st.subheader("Fine-tuning")
         if c.finetune is not None:
-            _rows(fmt.finetuning_rows(c.finetune))
+            r = c.rates.get("self_host_training")
+            _rows(fmt.finetuning_rows(c.finetune, r.time_factor if r is not None else 1.0))
         else:
             st.info("No fine-tune in this scenario (method: none)" if c.options["self_host"].available
                     else f"Not estimated: {md(c.options['self_host'].reason_unavailable)}")
@@ -167,7 +185,7 @@ def training(c: Comparison, scaling=None) -> None:
     with right:
         st.subheader("Pretraining from scratch")
         if c.pretrain is not None:
-            _rows(fmt.pretraining_rows(c.pretrain))
+            _rows(fmt.pretraining_rows(c.pretrain, c.scratch_costs))
         else:
             st.info(f"Not estimated: {md(c.options['scratch'].reason_unavailable)}")
     for est, what in ((c.finetune, "Fine-tuning"), (c.pretrain, "Pretraining")):
@@ -194,9 +212,11 @@ def export(c: Comparison, s: planner.Scenario, scenario_toml: str) -> None:
     a.download_button("Scenario (.toml)", scenario_toml, file_name="scenario.toml", mime="application/toml",
                       key="save_export", on_click="ignore")
     try:
-        from planner.present.report import report_markdown  # optional: the report module may be absent
+        from planner.present.report import report_zip  # optional: the report module may be absent
     except ImportError as e:
-        b.warning(f"The Markdown report is not available in this install ({e}).")
+        b.warning(f"The report is not available in this install ({e}).")
         return
-    b.download_button("Report (.md)", lambda: report_markdown(c, s), file_name="report.md", mime="text/markdown",
-                      key="save_report", on_click="ignore")
+    # Built on click (charts and a Monte Carlo take seconds): what `planner report` writes, zipped.
+    b.download_button("Report with charts (.zip)", lambda: report_zip(c, s), file_name="report.zip",
+                      mime="application/zip", key="save_report", on_click="ignore",
+                      help="report.md, its chart images and scenario.toml: the folder `planner report` writes")

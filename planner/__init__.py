@@ -2,7 +2,8 @@
 
 The public API: catalog lookups (`model`, `gpu`), estimates (`pretraining`, `finetuning`,
 `inference_speed`, `serving`, `max_throughput`), the comparison (`compare`), its uncertainty (`monte_carlo`,
-`tornado`, `frontier`) and reports (`write_report`). The package is grouped by pipeline stage
+`tornado`, `frontier`; `recommendation`: compare()'s pick with its P(cheapest)) and reports (`write_report`).
+The package is grouped by pipeline stage
 (core -> catalog -> calibration -> estimate -> decide -> uncertainty -> present; see
 docs/architecture.md). Names load on first use, so `import planner` is cheap: numpy, scipy,
 pandas and the price data are imported only when a call needs them. Torch and streamlit
@@ -22,6 +23,7 @@ _EXPORTS = {
     "Band": "core.band", "Assumption": "core.provenance", "Source": "core.provenance",
     "GPUSpec": "catalog.specs", "MLASpec": "catalog.specs", "ModelSpec": "catalog.specs",
     "gpu": "catalog.lookup", "gpus": "catalog.lookup", "model": "catalog.lookup", "models": "catalog.lookup",
+    "register_gpu": "catalog.lookup", "read_gpu_file": "catalog.custom_gpu",
     "model_from_hf_config": "catalog.hf_config",
     "ApiPrice": "catalog.api_prices", "api_price": "catalog.api_prices", "hosted_finetune_price": "catalog.api_prices",
     "price_data_info": "catalog.api_prices", "search_api_models": "catalog.api_prices",
@@ -41,13 +43,13 @@ _EXPORTS = {
     "ScratchOption": "decide.sections", "Costs": "decide.sections", "Flags": "decide.sections",
     "load_scenario": "decide.scenario", "loads_scenario": "decide.scenario", "save_scenario": "decide.scenario",
     "dumps_scenario": "decide.scenario",
-    "Comparison": "decide.compare", "compare": "decide.compare",
+    "Comparison": "decide.compare", "compare": "decide.compare", "Shortlist": "decide.shortlist",
     "Hardware": "decide.sourcing", "SOURCINGS": "decide.sourcing", "rent_or_own": "decide.sourcing",
     "Programme": "decide.scratch", "token_budget": "decide.scratch", "policy_costs": "decide.scratch",
     "regions": "catalog.costs", "grid_intensity": "catalog.costs",
     "MonteCarloResult": "uncertainty.montecarlo", "monte_carlo": "uncertainty.montecarlo",
     "FrontierResult": "uncertainty.sensitivity", "frontier": "uncertainty.sensitivity",
-    "tornado": "uncertainty.sensitivity",
+    "tornado": "uncertainty.sensitivity", "recommendation": "uncertainty.risk",
     "write_report": "present.report",
 }
 _ALIASES = {"DEFAULT_EFFICIENCIES": "DEFAULTS"}  # public name -> name inside its module

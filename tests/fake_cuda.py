@@ -14,8 +14,9 @@ from contextlib import contextmanager
 
 import torch
 
-from benchmarks import graphs, quantize
-from benchmarks.accel import Accel
+from benchmarks.measure import graphs
+from benchmarks.measure.accel import Accel
+from benchmarks.model import quantize
 
 DEVICE_NAME = "NVIDIA H100 80GB HBM3"  # a catalog GPU, so catalog peaks and physics checks apply
 UUID = "GPU-12345678-aaaa-bbbb-cccc-0123456789ab"

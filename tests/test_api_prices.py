@@ -130,6 +130,25 @@ def test_search_returns_dataframe():
     assert len(search_api_models("", limit=10_000)) > 500
 
 
+@pytest.mark.parametrize("query", ["gpt-4.1", "gpt 4.1", "GPT_4.1", "openai gpt-4.1"])
+def test_search_matches_provider_ids_whatever_the_separators(query):
+    """OpenAI names gpt-4.1 'gpt 4.1', OpenRouter 'GPT-4.1': an id or a name finds both providers' entries."""
+    df = search_api_models(query, limit=10_000)
+    found = set(zip(df["provider"], df["model"]))
+    assert ("openai", "gpt-4.1") in found
+    if not query.startswith("openai"):
+        assert ("openrouter", "openai/gpt-4.1") in found
+    assert df["model"].str.replace("_", "-").str.contains("gpt-4.1").all()
+
+
+def test_dashboard_label_leads_with_the_model_id():
+    from dashboard.state import api_label
+    row = search_api_models("gpt-4.1", limit=10_000).set_index(["provider", "model"]).loc[("openai", "gpt-4.1")]
+    assert row["name"] == "gpt 4.1"
+    assert api_label("openai", "gpt-4.1", row["name"]) == "gpt-4.1 · openai"  # typing the id finds it
+    assert api_label("acme", "m-7", "Acme Turbo") == "m-7 (Acme Turbo) · acme"  # a name that says more shows
+
+
 def test_price_data_info():
     info = price_data_info()
     assert info["package"] == "genai-prices" and info["version"]

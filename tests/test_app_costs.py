@@ -40,17 +40,19 @@ def test_sourcing_and_region_widgets_reach_the_scenario():
 
 
 def test_tabs_show_the_policy_and_the_energy_and_the_control_changes_them():
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state["start"] = "customer_support"
+    at.run()
     assert not at.exception
-    at.session_state["view"] = "Train from scratch"  # tabs are lazy: open each one
+    at.session_state["view"] = "Scratch"  # tabs are lazy: open each one
     at.run()
     text = "\n".join(m.value for m in at.markdown)
     assert "Token policy **match**" in text and "chinchilla" in text  # the other policies in one line
-    at.session_state["view"] = "Hardware & energy"
+    at.session_state["view"] = "Energy"
     at.run()
     assert not at.exception
     assert "Rent or own" in "\n".join(h.value for h in at.subheader)
-    at.session_state["view"] = "Train from scratch"
+    at.session_state["view"] = "Scratch"
     at.selectbox(key="w.sc_policy").set_value("chinchilla").run()
     assert not at.exception
     assert planner.loads_scenario(at.session_state["current_toml"]).scratch.tokens == "chinchilla"

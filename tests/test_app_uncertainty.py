@@ -19,6 +19,7 @@ DEFAULT = planner.load_scenario(ROOT / "examples" / "customer_support.toml")
 def at():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["view"] = "Uncertainty"  # tabs are lazy: open this one
+    at.session_state["start"] = "customer_support"  # an example with an [uncertainty] table
     return at.run()
 
 

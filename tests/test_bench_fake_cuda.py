@@ -9,11 +9,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import fake_cuda  # noqa: E402
-from benchmarks import graphs, micro, plans, suite, timing, workloads  # noqa: E402
-from benchmarks.accel import L2_MULTIPLE  # noqa: E402
-from benchmarks.model import build, config  # noqa: E402
-from benchmarks.reference_model import CHECKPOINT  # noqa: E402
-from benchmarks.schema import calibration_points, validate_results  # noqa: E402
+from benchmarks import plans, suite  # noqa: E402
+from benchmarks.measure import graphs, micro, timing  # noqa: E402
+from benchmarks.measure.accel import L2_MULTIPLE  # noqa: E402
+from benchmarks.measure.schema import calibration_points, validate_results  # noqa: E402
+from benchmarks.model import workloads  # noqa: E402
+from benchmarks.model.reference_model import CHECKPOINT  # noqa: E402
+from benchmarks.model.transformer import build, config  # noqa: E402
 
 PLAN = plans.Plan("bfloat16", min_run_s=0.01, gate_windows=2,
                   gemm=((64, 64, 64, "bfloat16"), (64, 64, 64, "float8_e4m3fn")),

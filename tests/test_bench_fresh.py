@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from benchmarks.schema import load_results, measured_points  # noqa: E402
+from benchmarks.measure.schema import load_results, measured_points  # noqa: E402
 
 ROOT = Path(__file__).parent.parent
 BLOCKED = ("scipy", "pandas", "matplotlib", "genai_prices", "tomli_w", "tqdm", "pynvml", "streamlit")

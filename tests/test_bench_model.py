@@ -3,7 +3,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmarks.model import CONFIGS, Transformer, build, config, to_model_spec  # noqa: E402
+from benchmarks.model.transformer import CONFIGS, Transformer, build, config, to_model_spec  # noqa: E402
 from planner.estimate.arithmetic import kv_cache_bytes_per_token, total_params  # noqa: E402
 
 

@@ -8,13 +8,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from benchmarks import corpus, kernels, quantize  # noqa: E402
-from benchmarks.accel import Accel  # noqa: E402
-from benchmarks.model import build, config  # noqa: E402
-from benchmarks.quality import MAX_PERPLEXITY_RATIO, judge, perplexity, run_gate  # noqa: E402
-from benchmarks.quantize import (DEQUANT, INT8PACK, WeightOnlyInt8Linear, linear_weight_bytes,  # noqa: E402
-                                 quantize_int8_weight_only, quantize_per_channel)
-from benchmarks.reference_model import CHECKPOINT, REFERENCE, load_reference  # noqa: E402
+from benchmarks.measure.accel import Accel  # noqa: E402
+from benchmarks.model import corpus, kernels, quantize  # noqa: E402
+from benchmarks.model.quality import MAX_PERPLEXITY_RATIO, judge, run_gate  # noqa: E402
+from benchmarks.model.quantize import (DEQUANT, INT8PACK, WeightOnlyInt8Linear, linear_weight_bytes,  # noqa: E402
+                                       quantize_int8_weight_only, quantize_per_channel)
+from benchmarks.model.reference_model import CHECKPOINT, REFERENCE, load_reference, perplexity  # noqa: E402
+from benchmarks.model.transformer import build, config  # noqa: E402
 
 CPU = Accel("cpu")
 needs_checkpoint = pytest.mark.skipif(not CHECKPOINT.exists(), reason="no trained checkpoint")
@@ -94,7 +94,7 @@ def test_no_sources_is_a_clear_error(tmp_path):
 
 
 def test_the_gate_reports_why_it_cannot_run(monkeypatch, tmp_path):
-    monkeypatch.setattr("benchmarks.quality.load_reference", lambda **_: load_reference(path=tmp_path / "none.pt"))
+    monkeypatch.setattr("benchmarks.model.quality.load_reference", lambda **_: load_reference(path=tmp_path / "none.pt"))
     with pytest.raises(FileNotFoundError):
         run_gate("int8-weight-only", accel=CPU, dtype=torch.float32, n_windows=1)
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.schema import (SCHEMA_VERSION, OutPathError, ResultsFileError, busbw_factor, calibration_points,
+from benchmarks.measure.schema import (SCHEMA_VERSION, OutPathError, ResultsFileError, busbw_factor, calibration_points,
                                check_out_path, load_results, measured_points, quant_format, validate_results,
                                write_results)
 from planner.core.errors import PlannerError
@@ -52,7 +52,7 @@ def test_the_bundled_v1_reference_run_is_still_read():
 
 
 def test_schema_module_does_not_import_torch():
-    code = "import benchmarks.schema, sys; print('torch' in sys.modules)"
+    code = "import benchmarks.measure.schema, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

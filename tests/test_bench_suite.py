@@ -9,11 +9,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from benchmarks import __main__ as cli  # noqa: E402
-from benchmarks import micro, plans, suite  # noqa: E402
-from benchmarks.env import environment, nvml_info  # noqa: E402
-from benchmarks.progress import Progress  # noqa: E402
-from benchmarks.reference_model import CHECKPOINT  # noqa: E402
-from benchmarks.schema import load_results, validate_results, write_results  # noqa: E402
+from benchmarks import plans, suite  # noqa: E402
+from benchmarks.measure import micro  # noqa: E402
+from benchmarks.measure.env import environment, nvml_info  # noqa: E402
+from benchmarks.measure.progress import Progress  # noqa: E402
+from benchmarks.measure.schema import load_results, validate_results, write_results  # noqa: E402
+from benchmarks.model.reference_model import CHECKPOINT  # noqa: E402
 
 TINY = plans.Plan("float32", min_run_s=0.02, gate_windows=2,
                   gemm=((64, 64, 64, "float32"), (64, 64, 64, "float8_e4m3fn")),
@@ -125,7 +126,7 @@ def test_ctrl_c_before_the_first_point_leaves_an_earlier_file_alone(monkeypatch,
 
 
 def _timing():
-    from benchmarks.timing import Timing
+    from benchmarks.measure.timing import Timing
     return Timing(1.0, 0.0, 1.0, 1.0, 10, 1)
 
 
@@ -218,10 +219,10 @@ def test_progress_bar_draws_one_line_in_place_only_on_a_tty():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_graph_decode_on_a_real_gpu_beats_eager_and_stays_physical():
-    from benchmarks import workloads
-    from benchmarks.accel import as_accel
-    from benchmarks.model import build, config
-    from benchmarks.schema import check_point, limits_for
+    from benchmarks.measure.accel import as_accel
+    from benchmarks.measure.schema import check_point, limits_for
+    from benchmarks.model import workloads
+    from benchmarks.model.transformer import build, config
     accel = as_accel("cuda")
     model = build(config("small"), device=accel.tensor_device, dtype=torch.bfloat16)
     kw = dict(batch=1, context_len=256, device=accel, dtype="bfloat16", peak_bytes_per_s=None, min_run_s=0.1)

@@ -129,7 +129,7 @@ def _toml(v) -> str:
 
 
 def test_negative_ops_staff_is_refused_not_priced():
-    with pytest.raises(InputError, match=r"self_host.ops_engineers: must be a number in \[0, 1e\+06\] \(FTE\), got -5"):
+    with pytest.raises(InputError, match=r"self_host.ops_engineers: must be a number in \[0, 1e\+06\] \(FTE\) or none, got -5"):
         S.replace(self_host=planner.SelfHostOption(ops_engineers=-5))
 
 
@@ -159,7 +159,8 @@ def test_growth_that_would_overflow_the_traffic_is_refused():
     with pytest.raises(InputError, match="monthly_growth.*the limit is 1e\\+15"):
         S.workload.with_(monthly_growth=10.0, horizon_months=600)
     with pytest.raises(InputError, match="uncertainty"):
-        S.replace(uncertainty={"workload.requests_per_day": {"dist": "lognormal", "median": 1e11, "sigma": 3}})
+        S.replace(uncertainty={"workload.requests_per_day": {"dist": "lognormal", "median": 1e11, "sigma": 3,
+                                                                     "relative": False}})
 
 
 # ---- compare, and what cannot be answered ----

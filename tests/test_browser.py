@@ -83,7 +83,7 @@ def test_default_page_renders_without_exceptions(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1050})
         page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
-        page.get_by_role("tab", name="Cumulative cost").click()
+        page.get_by_role("tab", name="Cumulative").click()
         page.wait_for_selector('[data-testid="stVegaLiteChart"]', state="visible", timeout=60_000)
         page.get_by_role("tab", name="Options").click()
         page.wait_for_timeout(2_000)  # let the charts and fonts settle before reading the page
@@ -94,4 +94,23 @@ def test_default_page_renders_without_exceptions(browser, tmp_path):
         assert shot.stat().st_size > 10_000
         if os.environ.get("PLANNER_SCREENSHOT"):
             shutil.copy(shot, os.environ["PLANNER_SCREENSHOT"])
+        page.close()
+
+
+def test_every_tab_and_the_sidebar_values_fit_at_1400_px(browser):
+    """Issue 27: the Export tab was off-screen at 1400 px and the sidebar cut select values to a few letters."""
+    with served_app() as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1050})
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+        for name in ("Options", "Export"):
+            box = page.get_by_role("tab", name=name).bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1400, (name, box)
+        page.get_by_role("tab", name="Export").click()
+        page.get_by_role("button", name="Report with charts (.zip)").wait_for(timeout=60_000)
+        # Every sidebar select shows its whole value: no text wider than its box.
+        shown = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stSidebar"] [data-testid="stSelectbox"] input[role="combobox"]')]
+            .map(e => [e.value, e.scrollWidth > e.clientWidth + 1])""")
+        assert len(shown) >= 8, shown  # the check looked at the selects
+        assert not [v for v, cut in shown if cut], f"sidebar selects cut their values: {shown}"
         page.close()

@@ -262,6 +262,6 @@ def test_planner_reads_results_without_torch_or_benchmarks(tmp_path):
 
 
 def test_benchmarks_schema_reuses_the_planner_reader():
-    import benchmarks.schema as bs
+    import benchmarks.measure.schema as bs
     from planner.calibration import results_file as rf
     assert bs.validate_results is rf.validate_results and bs.SCHEMA_VERSION == rf.SCHEMA_VERSION

@@ -20,8 +20,9 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
 
 @pytest.fixture(scope="module")
 def api():
-    """The Python API's answer for each example, computed once."""
-    return {p.name: planner.compare(planner.load_scenario(p)) for p in EXAMPLES}
+    """The Python API's answer for each example, computed once, with the headline recommendation (its P(cheapest))."""
+    from planner.uncertainty.risk import with_headline
+    return {p.name: with_headline(planner.compare(s := planner.load_scenario(p)), s) for p in EXAMPLES}
 
 
 def run(capsys, *args) -> tuple[int, str, str]:

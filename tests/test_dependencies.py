@@ -77,3 +77,64 @@ def test_ci_runs_the_readme_command_as_written():
     assert line.startswith("bash scripts/test.sh"), line
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "python3 -m venv" in ci and "readme_command" in ci and "python -m benchmarks --quick --out" in ci
+
+
+# ---- the lock: CI and the README's test command install exact versions (requirements/lock.txt) ----
+
+LOCK = ROOT / "requirements" / "lock.txt"
+
+
+def locked() -> dict[str, str]:
+    """Distribution -> exact version, from the committed lock."""
+    pins = {}
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)", line)
+        if m:
+            pins[_normal(m.group(1))] = m.group(2)
+    return pins
+
+
+def test_the_lock_pins_every_declared_dependency_within_its_range():
+    from packaging.requirements import Requirement
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    reqs = [Requirement(r) for r in [*project["dependencies"],
+                                      *(r for extra in project["optional-dependencies"].values() for r in extra)]]
+    pins, bad = locked(), []
+    for r in reqs:
+        version = pins.get(_normal(r.name))
+        if version is None or not r.specifier.contains(version, prereleases=True):
+            bad.append(f"{r} (lock: {version or 'missing'})")
+    assert not bad, f"requirements/lock.txt does not satisfy pyproject.toml; run scripts/refresh_lock.sh: {bad}"
+
+
+def test_the_lock_is_exact_and_portable():
+    text = LOCK.read_text(encoding="utf-8")
+    pins = locked()
+    assert len(pins) > 40  # the whole tree, not only the direct dependencies
+    assert "+cpu" not in text  # torch==2.13.0 takes the CPU build where it lies on disk, the PyPI build elsewhere
+    assert not re.search(r"^-[-a-z]*(index-url|find-links)", text, re.M)  # no machine's package source in the lock
+    assert not [ln for ln in text.splitlines() if re.match(r"^[A-Za-z0-9]", ln) and "==" not in ln]
+
+
+def test_the_test_command_installs_from_the_lock():
+    script = (ROOT / "scripts" / "test.sh").read_text(encoding="utf-8")
+    assert "-c requirements/lock.txt" in script
+    assert (ROOT / "scripts" / "refresh_lock.sh").exists()
+
+
+def test_installed_versions_match_the_lock():
+    """Fails (with the way out) when this environment was not installed from the lock."""
+    from importlib.metadata import PackageNotFoundError, version
+    pins, off = locked(), []
+    for name in ("numpy", "scipy", "pandas", "genai-prices", "matplotlib"):
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            continue
+        if have.split("+")[0] != pins[name]:
+            off.append(f"{name} {have} (lock: {pins[name]})")
+    if off:
+        import pytest
+        pytest.fail("this environment is not the locked one: " + ", ".join(off) +
+                    ". Install it with `pip install -c requirements/lock.txt -e '.[dev]'` (scripts/test.sh does)",
+                    pytrace=False)

@@ -1,8 +1,12 @@
 """The house shows the pipeline: imports point one way, modules stay small, public names are what they say.
 
-Stages, lowest first: core -> catalog -> calibration -> estimate -> decide -> uncertainty -> present.
+planner/, stages lowest first: core -> catalog -> calibration -> estimate -> decide -> uncertainty -> present.
 A module may import its own stage and the stages below it, never above; the package root
 (planner/__init__.py, __main__.py) is the facade over all of them.
+
+benchmarks/, grouped by what each part does: measure/ (device, timer, environment, results file)
+under model/ and collectives/, which never import each other; the suite, validate and the CLI
+at the top import any group, and no group imports them.
 """
 from __future__ import annotations
 
@@ -23,11 +27,11 @@ STAGES = ("core", "catalog", "calibration", "estimate", "decide", "uncertainty",
 MAX_LINES = 400
 
 
-def _modules() -> dict[str, Path]:
-    """Dotted module name -> file, for every module of the package."""
+def _modules(root: Path) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package at `root`."""
     out = {}
-    for path in ROOT.rglob("*.py"):
-        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         out[name] = path
     return out
@@ -57,8 +61,32 @@ def _stage(module: str) -> int | None:
     return STAGES.index(parts[1])
 
 
-MODULES = _modules()
-GRAPH = {m: {i for i in _imports(m, p) if i in MODULES and i != m} for m, p in MODULES.items()}
+def _graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports."""
+    return {m: {i for i in _imports(m, p) if i in modules and i != m} for m, p in modules.items()}
+
+
+def _assert_acyclic(graph: dict[str, set[str]], *, facade: str | None = None) -> None:
+    """Depth-first walk; an import of (or by) `facade` is not followed (its names are lazy, not imports)."""
+    seen, stack = set(), []
+
+    def visit(m):
+        if m in stack:
+            raise AssertionError(f"import cycle: {' -> '.join(stack[stack.index(m):] + [m])}")
+        if m in seen:
+            return
+        stack.append(m)
+        for dep in sorted(graph[m]):
+            if facade not in (dep, m):
+                visit(dep)
+        stack.pop()
+        seen.add(m)
+    for m in sorted(graph):
+        visit(m)
+
+
+MODULES = _modules(ROOT)
+GRAPH = _graph(MODULES)
 
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if _stage(m) is not None))
@@ -78,21 +106,7 @@ def test_at_least_five_stages_each_with_a_docstring():
 
 
 def test_no_import_cycle():
-    seen, stack = set(), []
-
-    def visit(m):
-        if m in stack:
-            raise AssertionError(f"import cycle: {' -> '.join(stack[stack.index(m):] + [m])}")
-        if m in seen:
-            return
-        stack.append(m)
-        for dep in sorted(GRAPH[m]):
-            if not (dep == "planner" or m == "planner"):  # the facade's lazy names are not imports
-                visit(dep)
-        stack.pop()
-        seen.add(m)
-    for m in sorted(GRAPH):
-        visit(m)
+    _assert_acyclic(GRAPH, facade="planner")
 
 
 def test_heavy_and_forbidden_imports_stay_where_they_belong():
@@ -126,3 +140,67 @@ def test_import_planner_loads_no_heavy_dependency():
             "print(sorted(m for m in heavy if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT.parent)
     assert out.stdout.strip() == "[]"
+
+
+# ---- benchmarks/: grouped by what each part does ----
+
+BENCH_ROOT = ROOT.parent / "benchmarks"
+BENCH_GROUPS = {"measure": set(), "model": {"measure"}, "collectives": {"measure"}}  # group -> groups it may import
+BENCH_TOP = {"benchmarks", "benchmarks.__main__", "benchmarks.suite", "benchmarks.plans", "benchmarks.validate"}
+BENCH_THIRD_PARTY = {"torch", "numpy", "pynvml", "planner"}  # a GPU machine may have python3, torch and numpy only
+BENCH_MODULES = _modules(BENCH_ROOT)
+BENCH_GRAPH = _graph(BENCH_MODULES)
+
+
+def _group(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in BENCH_GROUPS else None
+
+
+@pytest.mark.parametrize("module", sorted(m for m in BENCH_MODULES if _group(m)))
+def test_benchmark_groups_import_one_way(module):
+    allowed = {_group(module)} | BENCH_GROUPS[_group(module)]
+    wrong = sorted(i for i in BENCH_GRAPH[module] if _group(i) not in allowed)
+    assert not wrong, f"{module} ({_group(module)}/) may import only {sorted(allowed)}, imports {wrong}"
+
+
+def test_benchmarks_have_no_import_cycle():
+    _assert_acyclic(BENCH_GRAPH)
+
+
+def test_benchmarks_top_holds_the_suite_validate_and_the_cli_only():
+    top = {m for m in BENCH_MODULES if _group(m) is None}
+    assert top == BENCH_TOP, f"new top-level modules {sorted(top - BENCH_TOP)}: put each in the group that owns it"
+
+
+def test_each_benchmark_group_says_what_it_owns():
+    groups = {p.name for p in BENCH_ROOT.iterdir() if (p / "__init__.py").exists()}
+    assert groups == set(BENCH_GROUPS), f"subpackages {sorted(groups)} vs the groups the layout knows"
+    for name in groups:
+        doc = ast.get_docstring(ast.parse((BENCH_ROOT / name / "__init__.py").read_text(encoding="utf-8")))
+        assert doc and len(doc.strip().splitlines()) >= 2, f"benchmarks/{name}/__init__.py says what it owns in two lines"
+
+
+@pytest.mark.parametrize("module", sorted(BENCH_MODULES))
+def test_benchmark_modules_stay_small(module):
+    lines = BENCH_MODULES[module].read_text(encoding="utf-8").count("\n")
+    assert lines <= MAX_LINES, f"{module} has {lines} lines (at most {MAX_LINES}: split it by concern)"
+
+
+def test_benchmarks_import_torch_and_numpy_only():
+    local = {"benchmarks", "__future__"} | set(sys.stdlib_module_names)
+    found = {}
+    for module, path in BENCH_MODULES.items():
+        for top in {i.split(".")[0] for i in _imports(module, path)} - local - BENCH_THIRD_PARTY:
+            found.setdefault(top, []).append(module)
+    assert not found, f"benchmarks must run with python3, torch and numpy: {found}"
+
+
+def test_importing_every_benchmark_module_loads_no_heavy_planner_dependency():
+    pytest.importorskip("torch")
+    code = ("import importlib, sys, benchmarks.measure, benchmarks.model, benchmarks.collectives;"
+            f"[importlib.import_module(m) for m in {sorted(BENCH_MODULES)!r}];"
+            "heavy = ('pandas', 'scipy', 'matplotlib', 'genai_prices', 'streamlit');"
+            "print(sorted(m for m in heavy if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT.parent)
+    assert out.stdout.strip() == "[]", out.stdout

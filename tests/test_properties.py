@@ -3,6 +3,7 @@
 - save then load gives the same scenario (None targets, unicode text and [uncertainty] included);
 - every valid scenario compares, with no NaN, inf or negative cost outside an unavailable option;
 - more traffic never costs less, a higher API price never costs less;
+- each option's cumulative cost never falls and ends at its total;
 - Monte Carlo bands are ordered (p10 <= p50 <= p90) and the same seed gives the same numbers.
 """
 from __future__ import annotations
@@ -49,11 +50,13 @@ scratches = st.builds(
     n_gpus=st.one_of(st.none(), st.integers(8, 4096)), researchers=_f(0.0, 50.0), months=_f(0.0, 24.0),
     prep_months=_f(0.0, 12.0), evaluation_usd=_f(0.0, 1e6))
 UNCERTAIN = {
-    "workload.requests_per_day": st.builds(lambda m, s: {"dist": "lognormal", "median": m, "sigma": s},
-                                           _f(10.0, 1e6), _f(0.0, 1.0)),
+    "workload.requests_per_day": st.one_of(  # absolute, or relative: centred on the scenario's own traffic
+        st.builds(lambda m, s: {"dist": "lognormal", "median": m, "sigma": s, "relative": False},
+                  _f(10.0, 1e6), _f(0.0, 1.0)),
+        st.builds(lambda s: {"dist": "lognormal", "sigma": s}, _f(0.0, 1.0))),
     "api.price_scale": st.just({"dist": "triangular", "low": 0.5, "mode": 1.0, "high": 1.2}),
-    "self_host.usd_per_gpu_hour": st.builds(lambda lo, w: {"dist": "uniform", "low": lo, "high": lo + w},
-                                            _f(0.5, 5.0), _f(0.0, 5.0)),
+    "self_host.usd_per_gpu_hour": st.builds(lambda lo, w: {"dist": "uniform", "low": lo, "high": lo + w,
+                                                           "relative": False}, _f(0.5, 5.0), _f(0.0, 5.0)),
     "self_host.ops_engineers": st.just({"dist": "triangular", "low": 0.0, "mode": 1.0, "high": 3.0}),
 }
 uncertainties = st.lists(st.sampled_from(sorted(UNCERTAIN)), max_size=3, unique=True).flatmap(
@@ -91,6 +94,10 @@ def test_valid_scenarios_compare_cleanly_and_more_traffic_never_costs_less(s, fa
     with time_limit("compare"):
         c = planner.compare(s)
     check_result(c)
+    for o in c.options.values():  # spend over time: one-time costs as paid, never a refund, ending at the total
+        cum = np.asarray(o.cumulative_usd)
+        assert not o.available or (np.all(np.diff(cum) >= -1e-9 * cum[-1])
+                                   and abs(cum[-1] - o.total_usd.p50) <= 1e-9 * o.total_usd.p50), o.key
     more = planner.compare(s.replace(workload=s.workload.with_(requests_per_day=s.workload.requests_per_day * factor)))
     low, high = _totals(c), _totals(more)
     assert low.keys() == high.keys()

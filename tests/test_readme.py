@@ -36,3 +36,39 @@ def test_published_table_is_current():
 def test_serving_check_table_is_current():
     from planner.estimate.serving_check import check, summary_line
     assert summary_line(check()) in README
+
+
+def test_examples_table_is_compare_of_the_examples():
+    """The README's examples table is generated (scripts/readme_figures.py --table); stale figures fail here."""
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from pricedata import require_locked_price_data
+    from readme_figures import END, START
+    from planner.present.summary import examples_markdown
+    day = require_locked_price_data()["prices_as_of"]
+    block = README.split(START)[1].split(END)[0].strip()
+    assert block == examples_markdown(ROOT / "examples", prices_as_of=day), \
+        "README's examples table is stale: run `python scripts/readme_figures.py --table`"
+    assert block.count("\n") == 1 + len(list((ROOT / "examples").glob("*.toml")))
+
+
+def test_defaults_page_is_current():
+    """docs/defaults.md is generated from the dataclasses (one copy of the defaults): regenerate with
+    `python scripts/defaults_table.py`."""
+    from planner.present.defaults_doc import defaults_markdown
+    assert (ROOT / "docs" / "defaults.md").read_text(encoding="utf-8") == defaults_markdown()
+    assert "docs/defaults.md" in README
+
+
+def test_every_numeric_default_says_where_it_comes_from():
+    import dataclasses
+    from planner.decide.scenario import _SECTIONS
+    marks = ("judgement", "assumption", "http", "arxiv", "none:", "decide/", "catalog", "data/", "scenario")
+    bare = []
+    for key, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            d = f.default
+            if isinstance(d, (int, float)) and not isinstance(d, bool) and d != 0:
+                if not any(m in f.metadata.get("doc", "").lower() for m in marks):
+                    bare.append(f"{key}.{f.name}")
+    assert not bare, f"defaults without a source or 'judgement': {bare}"

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 import planner
 from planner.present import charts
+from planner.present import formatting as fmt
 from planner.present import report
 from planner.present.cli import main
 from planner.present.formatting import COMPARISON_COLUMNS, comparison_frame
@@ -55,7 +56,9 @@ def test_report_has_charts_assumptions_and_provenance(reports, name):
     for section in ("The question", "Recommendation", "Comparison", "Break-even", "Serving capacity",
                     "Training estimates", "Prompt vs fine-tune", "Assumptions", "Provenance"):
         assert f"\n## {section}\n" in text
-    assert c.recommendation.headline in text
+    headline, _ = planner.recommendation(planner.load_scenario(EXAMPLES[[p.stem for p in EXAMPLES].index(name)]),
+                                         comparison=c)
+    assert fmt.md_inline(headline.headline) in text and headline.samples == report.REPORT_SAMPLES
     rows = _table_after(text, "Assumptions")
     assert rows[0] == ["Name", "Value", "Unit", "Source"]
     assert [r[0] for r in rows[1:]] == [a.name for a in c.assumptions]
@@ -189,6 +192,22 @@ def test_a_report_runs_the_comparison_once(tmp_path, monkeypatch):
     monkeypatch.setattr(mc, "compare", counting)
     rp.write_report(EXAMPLES[0], tmp_path / "report")
     assert len(calls) == 1
+
+
+def test_report_zip_is_the_folder_write_report_writes(tmp_path):
+    """The dashboard's download: the same writer, so the same files and the same Markdown (charts included)."""
+    import io
+    import zipfile
+    s = planner.Scenario(name="Zip check", description="the dashboard's download")
+    folder = report.write_report(s, tmp_path / "r")
+    z = zipfile.ZipFile(io.BytesIO(report.report_zip(planner.compare(s), s)))
+    assert sorted(z.namelist()) == sorted(f"report/{p.name}" for p in folder.iterdir())
+    strip = lambda t: re.sub(r"Generated .*\n", "", t)  # noqa: E731  (the time stamp)
+    assert strip(z.read("report/report.md").decode()) == strip((folder / "report.md").read_text())
+    assert z.read("report/cumulative_cost.png").startswith(PNG)
+    assert "](cumulative_cost.png)" in z.read("report/report.md").decode()
+    with pytest.raises(planner.PlannerTypeError, match="comparison"):
+        report.report_zip("not a comparison", s)
 
 
 def _beside(folder: Path) -> list[str]:

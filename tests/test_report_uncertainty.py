@@ -83,8 +83,11 @@ def test_section_has_tornado_frontier_and_inputs(reports, name):
     assert [r[0] for r in rows[1:]] == list(swing.index)  # largest swing first
     mc = monte_carlo(s, n=1)  # the inputs do not depend on the sample count
     rows = table_rows(body, "| Input | Distribution |")
-    assert rows[0] == ["Input", "Distribution", "p10", "p50", "p90", "Unit", "Source"]
-    assert {r[0]: (r[1], r[-1]) for r in rows[1:]} == {p: (fmt.distribution(d), d.source) for p, d in mc.inputs.items()}
+    assert rows[0] == ["Input", "Distribution", "Around", "p10", "p50", "p90", "Unit", "Source"]
+    assert {r[0]: (r[1], r[2], r[-1]) for r in rows[1:]} == {p: (fmt.distribution(d), fmt.centre(d), d.source)
+                                                              for p, d in mc.inputs.items()}
+    for p in s.uncertainty:  # which inputs vary, and around this scenario's value
+        assert fmt.md_inline(f"{p} around this scenario's") in body
 
 
 def test_section_is_deterministic_and_needs_no_files():

@@ -40,7 +40,9 @@ def test_serving_fields_round_trip_and_reach_the_plan():
 def test_round_trip_with_optional_fields_and_uncertainty(tmp_path):
     s = planner.Scenario(api=planner.ApiOption(model="gpt-4o", provider="openai", input_usd_per_mtok=1.5),
                          self_host=planner.SelfHostOption(usd_per_gpu_hour=2.25),
-                         uncertainty={"workload.requests_per_day": {"dist": "lognormal", "median": 1e4, "sigma": 0.5}})
+                         uncertainty={"workload.requests_per_day": {"dist": "lognormal", "sigma": 0.5},
+                                      "self_host.ops_engineers": {"dist": "uniform", "low": 1, "high": 3,
+                                                                  "relative": False}})
     assert loads_scenario(dumps_scenario(s)) == s
 
 

@@ -7,7 +7,7 @@ import pytest
 import planner
 from planner.core.errors import PlannerError
 from planner.decide.scenario import loads_scenario
-from planner.decide.scratch import Programme, token_budget
+from planner.decide.scratch import Programme, scratch_model, token_budget
 from planner.estimate.arithmetic import active_params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def test_match_without_published_tokens_falls_back_to_chinchilla_and_warns():
 ])
 def test_token_policies(fields, want):
     s = scenario(**fields)
-    n = active_params(planner.model(s.scratch.model))
+    n = active_params(planner.model(scratch_model(s)))
     assert planner.compare(s).pretrain.tokens == pytest.approx(want(n), rel=1e-12)
 
 

@@ -23,8 +23,8 @@ def gpu_price_decides():
     base = Engine(s).base
     unc = {p: {"dist": "triangular", "low": base[p] * 0.99, "mode": base[p], "high": base[p] * 1.01}
            for p in EFFICIENCY_INPUTS}
-    unc["self_host.usd_per_gpu_hour"] = {"dist": "uniform", "low": 0.5, "high": 10.0}
-    unc["api.integration_usd"] = {"dist": "uniform", "low": 5_000.0, "high": 20_000.0}
+    unc["self_host.usd_per_gpu_hour"] = {"dist": "uniform", "low": 0.5, "high": 10.0, "relative": False}
+    unc["api.integration_usd"] = {"dist": "uniform", "low": 5_000.0, "high": 20_000.0, "relative": False}
     return s.replace(uncertainty=unc)
 
 
@@ -44,7 +44,8 @@ def test_tornado_gap_matches_compare_at_an_end():
     """The P90 row of an input equals compare() with that field at its P90 (others at P50 = scenario values)."""
     s = gpu_price_decides()
     s_points = s.replace(uncertainty={p: {"dist": "point", "value": Engine(s).base[p]} for p in EFFICIENCY_INPUTS}
-                         | {"api.integration_usd": {"dist": "uniform", "low": 5_000.0, "high": 15_000.0}})
+                         | {"api.integration_usd": {"dist": "uniform", "low": 5_000.0, "high": 15_000.0,
+                                                   "relative": False}})
     t = tornado(s_points, inputs=["api.integration_usd"])
     c = compare(s_points.replace(api=dataclasses.replace(s.api, integration_usd=14_000.0),
                                  uncertainty={}))  # P90 of uniform(5k, 15k)

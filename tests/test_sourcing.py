@@ -43,6 +43,38 @@ def test_owned_differs_from_on_demand_by_the_hand_computed_amount():
     assert "GPUs owned" in owned.options["self_host"].breakdown and "GPU rent" in rented.options["self_host"].breakdown
 
 
+def test_owned_sunk_costs_colocation_staff_and_power_only_by_hand():
+    # Electricity priced at zero: an hour of a sunk H100 is its colocation (10.2 kW of an 8-GPU server at
+    # $184.06 per kW-month) and its hardware staff (0.02 FTE per server at $400k a year); a live month is two
+    # GPUs for 730 hours plus the 0.5 FTE running the serving stack. No purchase, no depreciation.
+    c = planner.compare(small_fleet("owned-sunk", usd_per_kwh=0.0))
+    per_gpu_hour = 10.2 * 184.06 / 8 / 730 + 0.02 * 400_000 / 8 / 8_760
+    assert c.rates["self_host"].usd_per_gpu_hour == pytest.approx(per_gpu_hour, rel=1e-12)
+    assert not any("depreciation" in k for k in c.rates["self_host"].parts)
+    monthly = c.options["self_host"].monthly_usd
+    assert monthly[5] == pytest.approx(2 * 730 * per_gpu_hour + 0.5 * 400_000 / 12, rel=1e-9)
+    # against owning with depreciation: exactly the servers' and network's share, 2 GPUs x 730 h x 11 live months
+    owned = planner.compare(small_fleet("owned", usd_per_kwh=0.0)).options["self_host"].total_usd.p50
+    capital = 310_000 / 8 / 43_800 + 136_000 / 4 / 8 / 43_800
+    assert owned - c.options["self_host"].total_usd.p50 == pytest.approx(2 * capital * 730 * 11, rel=1e-9)
+    accounting = [a for a in c.rates["self_host"].assumptions if a.name.endswith("accounting")]
+    assert accounting[0].value == "sunk"
+    # with power priced: an hour held adds the idle GPU and its host (105 + 301 W) at PUE 1.42 and $0.0892/kWh
+    powered = planner.compare(small_fleet("owned-sunk")).rates["self_host"]
+    assert powered.usd_per_gpu_hour == pytest.approx(per_gpu_hour + (105 + 301) / 1000 * 1.42 * 0.0892, rel=1e-9)
+    assert powered.usd_per_busy_gpu_hour == pytest.approx(595 / 1000 * 1.42 * 0.0892, rel=1e-9)
+
+
+def test_owned_sunk_needs_only_the_servers_power_and_size():
+    with pytest.raises(PlannerError, match="gpus_per_server, server_watts"):
+        gpu_rate(planner.gpu("A10G"), "owned-sunk", Hardware(), usd_per_engineer_year=4e5, use="serving", where="x")
+    r = gpu_rate(planner.gpu("A10G"), "owned-sunk", Hardware(gpus_per_server=4, server_watts=1500, usd_per_kwh=0.0),
+                 usd_per_engineer_year=4e5, use="serving", where="x")
+    assert r.usd_per_gpu_hour == pytest.approx(1.5 * 184.06 / 4 / 730 + 0.02 * 4e5 / 4 / 8760, rel=1e-9)
+    with pytest.raises(PlannerError, match="rental"):
+        rent_or_own(planner.gpu("H100 SXM"), Hardware(), usd_per_engineer_year=4e5, rental="owned-sunk")
+
+
 @pytest.mark.parametrize("sourcing, ratio", [("reserved-1y", 1 - 0.37), ("reserved-3y", 1 - 0.57),
                                              ("spot", (1 - 0.60) / 0.90)])
 def test_rented_fleet_costs_the_discounted_price(sourcing, ratio):
@@ -106,7 +138,7 @@ def test_break_even_months_is_none_when_renting_stays_cheaper():
 
 def test_engine_matches_compare_under_each_sourcing():
     s = small_fleet("on-demand").replace(workload=small_fleet("on-demand").workload.with_(requests_per_day=3e5))
-    for sourcing in ("reserved-1y", "spot", "owned"):
+    for sourcing in ("reserved-1y", "spot", "owned", "owned-sunk"):
         t = s.replace(self_host=dataclasses.replace(s.self_host, sourcing=sourcing, finetune_method="lora"))
         e = Engine(t)
         got = e.totals({"self_host.usd_per_gpu_hour": np.array([2.0])}, 1)[0]

@@ -114,7 +114,7 @@ def test_bad_distribution_refused_at_load_and_by_monte_carlo():
 
 
 def test_toml_dotted_and_quoted_keys():
-    text = ('[uncertainty]\nworkload.requests_per_day = {dist = "lognormal", p10 = 1e3, p90 = 1e5}\n'
+    text = ('[uncertainty]\nworkload.requests_per_day = {dist = "lognormal", p10 = 1e3, p90 = 1e5, relative = false}\n'
             '"api.price_scale" = {dist = "range", low = 0.5, high = 1.0}\n')
     d = parse_uncertainty(loads_scenario(text).uncertainty)
     assert set(d) == {"workload.requests_per_day", "api.price_scale"}
@@ -173,8 +173,8 @@ def test_engine_matches_compare_for_each_field_input(section, name, value):
 def test_prob_cheapest_sums_to_one_over_available_options():
     for path in EXAMPLES:
         s = load_scenario(path).replace(uncertainty={
-            "self_host.usd_per_gpu_hour": {"dist": "triangular", "low": 0.5, "mode": 2.0, "high": 8.0},
-            "workload.requests_per_day": {"dist": "lognormal", "median": 3e5, "sigma": 1.5}})
+            "self_host.usd_per_gpu_hour": {"dist": "triangular", "low": 0.5, "mode": 2.0, "high": 8.0, "relative": False},
+            "workload.requests_per_day": {"dist": "lognormal", "median": 3e5, "sigma": 1.5, "relative": False}})
         r = monte_carlo(s, n=20_000)
         c = compare(s)
         assert set(r.prob_cheapest) == {k for k, o in c.options.items() if o.available}
@@ -193,7 +193,7 @@ def test_prob_cheapest_matches_samples_and_ties_go_to_the_first_option():
 
 def test_seeded_runs_are_identical():
     s = load_scenario(EXAMPLES[0]).replace(uncertainty={
-        "workload.requests_per_day": {"dist": "lognormal", "median": 4e4, "sigma": 0.8}})
+        "workload.requests_per_day": {"dist": "lognormal", "sigma": 0.8}})
     a, b = monte_carlo(s, n=30_000), monte_carlo(s, n=30_000, seed=s.seed)
     assert a.to_dict() == b.to_dict() and np.array_equal(a.samples_usd, b.samples_usd)
     c = monte_carlo(s, n=30_000, seed=s.seed + 1)
@@ -204,7 +204,8 @@ def test_input_streams_are_independent_of_other_inputs():
     s = load_scenario(EXAMPLES[0])
     one = Engine(s.replace(uncertainty={"api.price_scale": {"dist": "uniform", "low": 0.5, "high": 1.5}}))
     two = Engine(s.replace(uncertainty={"api.price_scale": {"dist": "uniform", "low": 0.5, "high": 1.5},
-                                        "workload.monthly_growth": {"dist": "uniform", "low": 0.0, "high": 0.1}}))
+                                        "workload.monthly_growth": {"dist": "uniform", "low": 0.0, "high": 0.1,
+                                                                    "relative": False}}))
     assert np.array_equal(one.sample(100, 5)["api.price_scale"], two.sample(100, 5)["api.price_scale"])
 
 

@@ -84,7 +84,7 @@ def test_predictions_use_the_public_estimate_functions(simulated, monkeypatch):
 
 
 def test_the_report_is_written_as_json_and_markdown(simulated, tmp_path):
-    from benchmarks.schema import write_results
+    from benchmarks.measure.schema import write_results
     path = write_results(simulated, tmp_path / "validate-cpu.json")
     back = json.loads(path.read_text())
     assert back["schema"] == validate.VALIDATE_SCHEMA and back["env"]["device"] == "cpu"

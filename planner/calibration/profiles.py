@@ -15,6 +15,7 @@ from pathlib import Path
 from ..catalog.devices import PEAK_KEY, catalog_gpu_name
 from ..catalog.specs import GPUSpec
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import PlannerError
@@ -97,7 +98,7 @@ class CalibrationProfile:
             return self.fitted
         return replace(DEFAULTS, source=f"literature defaults ({Path(self.results_file).name} not fitted)")
 
-    @V.checked(usd_per_hour=V.Real(0.0, L.MAX_USD_PER_GPU_HOUR, lo_open=True, unit="$/GPU-hour"))
+    @A.checked(usd_per_hour=V.Real(0.0, L.MAX_USD_PER_GPU_HOUR, lo_open=True, unit="$/GPU-hour"))
     def gpu_spec(self, usd_per_hour: float = 1.0) -> GPUSpec:
         """This hardware as a GPUSpec with the peaks its efficiencies are fractions of (for a CPU: the
         best GEMM and copy measured), at the run's compute dtype.

@@ -1,7 +1,7 @@
 """Benchmark results files (benchmarks/SCHEMA.md): read and validate, standard library only.
 
 The planner reads calibration files with this module and never imports torch or the
-benchmarks package; `benchmarks.schema` re-exports these names, so the suite that writes
+benchmarks package; `benchmarks.measure.schema` re-exports these names, so the suite that writes
 a file and the planner that reads it check the same rules. Every refusal is a
 ResultsFileError (a PlannerError, so a ValueError) naming the file, the point and the reason.
 

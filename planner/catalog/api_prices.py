@@ -30,11 +30,12 @@ from genai_prices import types as gp
 from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
 
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError, UnknownNameError
 from ..core.provenance import Source
 
-_TOKEN_COUNTS = V.Many(V.Real(0.0, L.MAX_TOKENS, unit="tokens"))
+_TOKEN_COUNTS = A.Many(V.Real(0.0, L.MAX_TOKENS, unit="tokens"))
 _BATCH = {"processing": "batch"}  # genai-prices' price context for batch-API variants
 # First-party vendors, tried in this order when a model is listed by several providers
 # and genai-prices' own model-name rule (claude -> anthropic, ...) names none of them.
@@ -69,11 +70,11 @@ class ApiPrice:
                                                                                      getattr(self, name))
         V.Real(0.0, 1.0, unit="fraction", optional=True)("ApiPrice.batch_discount", self.batch_discount)
 
-    @V.checked(input_tokens=_TOKEN_COUNTS, output_tokens=_TOKEN_COUNTS, cached_input_tokens=_TOKEN_COUNTS,
+    @A.checked(input_tokens=_TOKEN_COUNTS, output_tokens=_TOKEN_COUNTS, cached_input_tokens=_TOKEN_COUNTS,
                batch=V.Flag())
     def cost_usd(self, input_tokens, output_tokens, cached_input_tokens=0, batch: bool = False):
         """USD for these token counts: numbers, or numpy arrays that broadcast (float back for numbers)."""
-        V.broadcast("input_tokens, output_tokens and cached_input_tokens", input_tokens, output_tokens,
+        A.broadcast("input_tokens, output_tokens and cached_input_tokens", input_tokens, output_tokens,
                     cached_input_tokens)
         i, o, c = (np.asarray(x, dtype=float) for x in (input_tokens, output_tokens, cached_input_tokens))
         if np.any(c > i):
@@ -264,13 +265,20 @@ def _price_table(as_of: date) -> pd.DataFrame:
                                                                  ignore_index=True)
 
 
+def _words(text: pd.Series) -> pd.Series:
+    """Lower case, with the separators of ids and names (- _ / : and spaces) all one space."""
+    return text.str.lower().str.replace(r"[-_/:\s]+", " ", regex=True)
+
+
 def search_api_models(query: str = "", limit: int = 50) -> pd.DataFrame:
-    """Models with a per-token input price whose provider, id or name contain every word of `query`."""
+    """Models with a per-token input price whose provider, id or name contain every word of `query`.
+
+    Separators do not matter: 'gpt-4.1' finds OpenAI's id gpt-4.1 named 'gpt 4.1' and OpenRouter's openai/gpt-4.1."""
     query, limit = V.Text(L.MAX_NAME_CHARS)("query", query), V.whole("limit", limit, 1, 1_000_000)
     df = _price_table(datetime.now(UTC).date())
-    text = (df["provider"] + " " + df["model"] + " " + df["name"]).str.lower()
+    text = _words(df["provider"] + " " + df["model"] + " " + df["name"])
     keep = np.ones(len(df), dtype=bool)
-    for word in query.lower().split():
+    for word in _words(pd.Series([query]))[0].split():
         keep &= text.str.contains(word, regex=False).to_numpy()
     return df[keep].head(int(limit)).reset_index(drop=True)
 

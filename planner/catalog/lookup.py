@@ -12,9 +12,9 @@ from dataclasses import fields
 from importlib import resources
 
 from ..core import validate as V
-from ..core.errors import PlannerError, UnknownNameError
+from ..core.errors import InputError, PlannerError, UnknownNameError, show
 from ..core.provenance import Source
-from .specs import GPUSpec, MLASpec, ModelSpec
+from .specs import GPU_CHECKS, PEAK_FLOPS_CHECK, GPUSpec, MLASpec, ModelSpec
 
 GIB = 2**30
 
@@ -36,29 +36,54 @@ def _read(filename: str) -> dict:
     return tomllib.loads(text)
 
 
+# A file's key -> (GPUSpec field, SI units per file unit, file unit): the files keep the vendors' units.
+_FILE_UNITS = {"memory_gib": ("memory_bytes", GIB, "GiB"), "memory_tb_per_s": ("memory_bytes_per_s", 1e12, "TB/s"),
+               "interconnect_gb_per_s": ("interconnect_bytes_per_s", 1e9, "GB/s"),
+               "tdp_watts": ("tdp_watts", 1.0, "W"), "usd_per_gpu_hour": ("usd_per_gpu_hour", 1.0, "$/GPU-hour"),
+               "scale_out_gbit_per_s": ("scale_out_bytes_per_s", 1e9 / 8, "Gbit/s")}
+GPU_REQUIRED = ("name", "peak_tflops", "memory_gib", "memory_tb_per_s", "interconnect_gb_per_s", "tdp_watts",
+                "usd_per_gpu_hour")
+
+
+def _file_number(d: dict, key: str, where: str, default=None) -> float:
+    """d[key] in the file's unit, checked against GPUSpec's own bounds (converted), then in SI units."""
+    field, scale, unit = _FILE_UNITS[key]
+    c = GPU_CHECKS[field]
+    check = V.Real(c.lo / scale, c.hi / scale, c.lo_open, unit)
+    return check(f"{where} field {key}", d.get(key, default)) * scale
+
+
 def gpu_from_dict(d: dict) -> GPUSpec:
-    """Build a GPUSpec from a catalog-style dict (vendor units, see gpus.toml)."""
-    where = f"gpu {d.get('name', '?')!r}"
+    """Build a GPUSpec from a catalog-style dict (vendor units, see gpus.toml); a missing, non-numeric,
+    non-finite or out-of-range figure is an InputError naming the file's key."""
+    V.instance("gpu", d, dict, "a table of GPU fields")
+    where = f"gpu {show(d.get('name', '?'))}"
     unknown = set(d) - _GPU_KEYS
     if unknown:
-        raise PlannerError(f"{where}: unknown field(s) {sorted(unknown)}")
-    try:
-        return GPUSpec(
-            name=d["name"],
-            vendor=d.get("vendor", ""),
-            peak_flops={k: float(v) * 1e12 for k, v in d["peak_tflops"].items()},
-            memory_bytes=float(d["memory_gib"]) * GIB,
-            memory_bytes_per_s=float(d["memory_tb_per_s"]) * 1e12,
-            interconnect_bytes_per_s=float(d["interconnect_gb_per_s"]) * 1e9,
-            tdp_watts=float(d["tdp_watts"]),
-            usd_per_gpu_hour=float(d["usd_per_gpu_hour"]),
-            link_kind=d.get("link_kind", ""),
-            scale_up_domain_size=d.get("scale_up_domain_size", 1),
-            scale_out_bytes_per_s=float(d.get("scale_out_gbit_per_s", 0)) * 1e9 / 8,
-            sources={k: _source(v, where) for k, v in d.get("sources", {}).items()},
-        )
-    except KeyError as e:
-        raise PlannerError(f"{where}: missing field {e.args[0]!r}") from None
+        raise PlannerError(f"{where}: unknown field(s) {sorted(map(str, unknown))}; known: {', '.join(sorted(_GPU_KEYS))}")
+    missing = [k for k in GPU_REQUIRED if k not in d]
+    if missing:
+        raise InputError(f"{where} field {missing[0]}", f"missing (a GPU needs {', '.join(GPU_REQUIRED)})")
+    peaks = V.instance(f"{where} field peak_tflops", d["peak_tflops"], dict, "a table of dtype -> dense TFLOP/s")
+    if not peaks:
+        raise InputError(f"{where} field peak_tflops", "needs at least one dtype = dense TFLOP/s (e.g. bf16 = 989)")
+    peak_check = V.Real(0.0, PEAK_FLOPS_CHECK.hi / 1e12, lo_open=True, unit="TFLOP/s dense")
+    sources = V.instance(f"{where} field sources", d.get("sources", {}), dict, "a table of field -> source")
+    return GPUSpec(
+        name=V.name_text(f"{where} field name", d["name"]),
+        vendor=V.name_text(f"{where} field vendor", d.get("vendor", "")) if d.get("vendor") else "",
+        peak_flops={V.name_text(f"{where} field peak_tflops key", k): peak_check(f"{where} field peak_tflops.{k}", v) * 1e12
+                    for k, v in peaks.items()},
+        memory_bytes=_file_number(d, "memory_gib", where),
+        memory_bytes_per_s=_file_number(d, "memory_tb_per_s", where),
+        interconnect_bytes_per_s=_file_number(d, "interconnect_gb_per_s", where),
+        tdp_watts=_file_number(d, "tdp_watts", where),
+        usd_per_gpu_hour=_file_number(d, "usd_per_gpu_hour", where),
+        link_kind=d.get("link_kind", ""),
+        scale_up_domain_size=d.get("scale_up_domain_size", 1),
+        scale_out_bytes_per_s=_file_number(d, "scale_out_gbit_per_s", where, default=0),
+        sources={k: _source(v, where) for k, v in sources.items()},
+    )
 
 
 def model_from_dict(d: dict) -> ModelSpec:
@@ -100,15 +125,41 @@ def _models() -> tuple[dict, dict]:
 
 
 def gpu(name: str | GPUSpec) -> GPUSpec:
-    """A GPU by catalog name or alias (case-insensitive); a GPUSpec passes through."""
+    """A GPU by catalog name or alias (case-insensitive), else a registered custom GPU; a GPUSpec passes through."""
     if isinstance(name, GPUSpec):
         return name
     V.name_text("name", name)  # text, one line: a number, a list or 10**5000 is refused, not str()-ed
     by_key, canonical = _gpus()
+    key = str(name).strip().lower()
     try:
-        return by_key[str(name).strip().lower()]
+        return by_key[key] if key in by_key else _USER_GPUS[key]
     except KeyError:
-        raise UnknownNameError("GPU", str(name), canonical) from None
+        raise UnknownNameError("GPU", str(name), [*canonical, *(g.name for g in _USER_GPUS.values())]) from None
+
+
+# Custom GPUs (a scenario's [[custom_gpu]], a --gpu-file, a dashboard upload), by lower-case name; in memory only.
+_USER_GPUS: dict[str, GPUSpec] = {}
+
+
+def register_gpu(spec: GPUSpec) -> GPUSpec:
+    """Make a custom GPUSpec findable by its name (a Scenario names GPUs). A catalog name or alias cannot be
+    taken over; registering a name again replaces the earlier spec."""
+    V.instance("custom GPU", spec, GPUSpec, "a GPUSpec")
+    key = spec.name.strip().lower()
+    if key in _gpus()[0]:
+        raise PlannerError(f"GPU name {spec.name!r} is already in the catalog; give the custom GPU another name")
+    _USER_GPUS[key] = spec
+    return spec
+
+
+def custom_gpus() -> list[GPUSpec]:
+    """The custom GPUs registered in this process."""
+    return list(_USER_GPUS.values())
+
+
+def custom_gpus_key() -> tuple:
+    """What a memoized estimate must key on besides a GPU's name: every custom GPU's full spec."""
+    return tuple(sorted((k, repr(g)) for k, g in _USER_GPUS.items()))
 
 
 # Specs a user supplied at run time (e.g. an uploaded config.json), by lower-case name.

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError, show
 from ..core.provenance import Source
@@ -155,7 +156,6 @@ def _validate(m: ModelSpec) -> None:
                 raise InputError(m._field(f"mla.{name}"), f"must be an integer in {lo}..{hi:,}, got {show(v)}")
 
 
-_PEAK = V.Real(0.0, lo_open=True, unit="FLOP/s")
 LINK_KINDS = ("nvlink", "pcie", "infinity-fabric", "ici", "ethernet")  # ethernet: Gaudi's on-chip RoCE
 
 
@@ -177,28 +177,9 @@ class GPUSpec:
     sources: dict[str, Source] = field(default_factory=dict)  # field name -> citation
 
     def __post_init__(self):
-        for name in ("memory_bytes", "memory_bytes_per_s", "usd_per_gpu_hour"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):  # NaN fails too
-                raise InputError(f"gpu {show(self.name)} field {name}", f"must be a finite number > 0, got {show(v)}")
-        if not isinstance(self.peak_flops, dict) or not self.peak_flops:
-            raise InputError(f"gpu {show(self.name)} field peak_flops", "needs at least one dtype: {dtype: FLOP/s}")
-        for k, v in self.peak_flops.items():
-            V.Text(empty=False)(f"gpu {show(self.name)} field peak_flops (a dtype)", k)
-            _PEAK(f"gpu {show(self.name)} field peak_flops[{show(k)}]", v)
-        for name in ("interconnect_bytes_per_s", "tdp_watts"):
-            V.Real(0.0, unit="W" if name == "tdp_watts" else "bytes/s")(f"gpu {show(self.name)} field {name}",
-                                                                         getattr(self, name))
-        if not isinstance(self.link_kind, str) or self.link_kind not in ("", *LINK_KINDS):
-            raise InputError(f"gpu {show(self.name)} field link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {show(self.link_kind)}")
-        if not isinstance(self.scale_up_domain_size, int) or not 1 <= self.scale_up_domain_size <= 100_000:
-            raise InputError(f"gpu {show(self.name)} field scale_up_domain_size",
-                             f"must be an integer in 1..100,000, got {show(self.scale_up_domain_size)}")
-        if isinstance(self.scale_out_bytes_per_s, bool) or not isinstance(self.scale_out_bytes_per_s, (int, float)) \
-                or not 0 <= self.scale_out_bytes_per_s < float("inf"):
-            raise InputError(f"gpu {show(self.name)} field scale_out_bytes_per_s", f"must be >= 0, got {show(self.scale_out_bytes_per_s)}")
+        _validate_gpu(self)
 
-    @V.checked(dtype=V.Text(empty=False))
+    @A.checked(dtype=V.Text(empty=False))
     def peak(self, dtype: str) -> float:
         """Dense peak FLOP/s (OP/s for int8) for `dtype`; a clear error if unsupported."""
         try:
@@ -207,7 +188,7 @@ class GPUSpec:
             have = ", ".join(sorted(self.peak_flops))
             raise PlannerError(f"{self.name} has no {dtype} tensor-core support (it has: {have})") from None
 
-    @V.checked(usd_per_gpu_hour=V.Real(0.0, L.MAX_USD_PER_GPU_HOUR, lo_open=True, unit="$/GPU-hour"))
+    @A.checked(usd_per_gpu_hour=V.Real(0.0, L.MAX_USD_PER_GPU_HOUR, lo_open=True, unit="$/GPU-hour"))
     def with_price(self, usd_per_gpu_hour: float) -> GPUSpec:
         """The same GPU at another price (a cloud quote, a reserved rate), in (0, MAX_USD_PER_GPU_HOUR]."""
         from dataclasses import replace
@@ -215,6 +196,34 @@ class GPUSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Every number of a GPUSpec: (field, check). A custom GPU (catalog/custom_gpu.py) is held to the same.
+GPU_CHECKS = {
+    "memory_bytes": V.Real(0.0, L.MAX_GPU_MEMORY_BYTES, lo_open=True, unit="bytes"),
+    "memory_bytes_per_s": V.Real(0.0, L.MAX_GPU_MEMORY_BYTES_PER_S, lo_open=True, unit="bytes/s"),
+    "interconnect_bytes_per_s": V.Real(0.0, L.MAX_INTERCONNECT_BYTES_PER_S, unit="bytes/s"),  # 0: no link
+    "tdp_watts": V.Real(0.0, L.MAX_TDP_WATTS, unit="W"),  # 0: unknown (a measured device); a datasheet has one
+    "usd_per_gpu_hour": V.Real(0.0, L.MAX_USD_PER_GPU_HOUR, lo_open=True, unit="$/GPU-hour"),
+    "scale_up_domain_size": V.Whole(1, 100_000, unit="accelerators"),
+    "scale_out_bytes_per_s": V.Real(0.0, L.MAX_INTERCONNECT_BYTES_PER_S, unit="bytes/s"),
+}
+PEAK_FLOPS_CHECK = V.Real(0.0, L.MAX_PEAK_FLOPS, lo_open=True, unit="FLOP/s")
+
+
+def _validate_gpu(g: GPUSpec) -> None:
+    """Refuse a missing, non-numeric, non-finite, zero, negative or absurd figure, naming the field."""
+    where = f"gpu {show(g.name)} field"
+    V.name_text("gpu name", g.name)
+    for name, check in GPU_CHECKS.items():
+        object.__setattr__(g, name, check(f"{where} {name}", getattr(g, name)))
+    if not isinstance(g.peak_flops, dict) or not g.peak_flops:
+        raise InputError(f"{where} peak_flops", "needs at least one dtype -> dense peak")
+    for dtype, value in g.peak_flops.items():
+        V.name_text(f"{where} peak_flops key", dtype)
+        PEAK_FLOPS_CHECK(f"{where} peak_flops.{dtype}", value)
+    if not isinstance(g.link_kind, str) or g.link_kind not in ("", *LINK_KINDS):
+        raise InputError(f"{where} link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {show(g.link_kind)}")
 
 
 @dataclass(frozen=True)

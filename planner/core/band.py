@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import arguments as A
 from . import validate as V
 from .errors import InputError, PlannerTypeError, show
 
@@ -41,13 +42,13 @@ class Band:
                 raise InputError("Band", f"percentiles out of order: {vals}")
 
     @classmethod
-    @V.checked()  # the value is checked as p10, p50 and p90 (infinities allowed: an unavailable option costs inf)
+    @A.checked()  # the value is checked as p10, p50 and p90 (infinities allowed: an unavailable option costs inf)
     def point(cls, value: float) -> Band:
         """A certain value: all three percentiles equal."""
         return cls(value, value, value)
 
     @classmethod
-    @V.checked(samples=V.Many(V.Real(), max_size=2**31))  # a Monte Carlo's totals: any finite numbers
+    @A.checked(samples=A.Many(V.Real(), max_size=2**31))  # a Monte Carlo's totals: any finite numbers
     def from_samples(cls, samples) -> Band:
         """The 10th, 50th and 90th percentiles of `samples` (a number or a numpy array, NaN and inf refused)."""
         p10, p50, p90 = np.percentile(np.asarray(samples, dtype=float), [10, 50, 90])
@@ -87,7 +88,7 @@ class Band:
         _operand(other)
         return Band(*sorted((other / self.p90, other / self.p50, other / self.p10)))
 
-    @V.checked(fn=V.Func())
+    @A.checked(fn=A.Func())
     def map(self, fn) -> Band:
         """Apply a monotone function to each percentile (increasing or decreasing)."""
         vals = (fn(self.p10), fn(self.p50), fn(self.p90))
@@ -96,7 +97,7 @@ class Band:
                 raise PlannerTypeError("fn", f"must return a number, returned {type(v).__name__} {show(v)}")
         return Band(*sorted(vals))
 
-    @V.checked(value=V.Real())
+    @A.checked(value=V.Real())
     def contains(self, value: float) -> bool:
         return self.p10 <= value <= self.p90
 

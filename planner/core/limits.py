@@ -37,6 +37,15 @@ MAX_BATCH_SIZE = 65_536  # the serving batch sweep is one array of this length
 MAX_REPLICAS = 1_000_000
 MAX_OVERHEAD_FACTOR = 100.0
 MAX_TOKENS_PER_STEP = 1e9  # a global batch of a billion tokens: ~60x Llama 3's 16M
+# One accelerator's datasheet (a custom GPU): about 10x the largest figure in catalog/data/gpus.toml (2026-12),
+# so a unit slip (bytes for GiB, GB/s for TB/s) is refused instead of planned with.
+MAX_PEAK_FLOPS = 1e17  # dense, any dtype: MI355X 5.0e15 fp8 in the catalog
+MAX_GPU_MEMORY_BYTES = 4e12  # MI355X 288 GiB (3.1e11)
+MAX_GPU_MEMORY_BYTES_PER_S = 1e14  # MI355X, GB200: 8 TB/s
+MAX_INTERCONNECT_BYTES_PER_S = 2e13  # NVLink 5: 1.8 TB/s
+MAX_TDP_WATTS = 15_000.0  # MI355X: 1,400 W
+MAX_CUSTOM_GPUS = 64  # custom GPUs in one scenario: a shortlist search tries each
+MAX_SHORTLIST = 64  # models, or GPUs, in a [self_host] shortlist: 64 x 64 candidates is minutes of search
 
 # ---- money and people ----
 MAX_USD = 1e13  # any one-time amount: ~10 trillion dollars

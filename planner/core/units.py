@@ -1,4 +1,4 @@
-"""Units: the time conversions every stage uses, and the one money format.
+"""Units: the time conversions every stage uses, and the one money and probability format.
 
 Compute in SI (seconds, bytes, FLOP, $); these constants turn traffic and rent into
 months. Two month lengths are in use on purpose: traffic over a calendar-average month
@@ -50,3 +50,14 @@ def usd(x) -> str:
         return f"{sign}${x:.3g}"
     m, suffix = scaled(x, _MONEY_UNITS)
     return f"{sign}${three_figures(m)}{suffix}"
+
+
+def percent(p) -> str:
+    """A probability: 99.9%, never rounded to a certainty it is not (>99.9%, <0.1%)."""
+    if not finite(p):
+        return NA
+    if 0 < p < 0.001:
+        return "<0.1%"
+    if 0.999 < p < 1:
+        return ">99.9%"
+    return f"{p:.1%}"

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from datetime import date
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
@@ -10,19 +11,20 @@ import pandas as pd
 
 from ..catalog.api_prices import ApiPrice, api_price
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import DoesNotFitError, InfeasibleError, InputError, PlannerError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
-from ..core.units import HOURS_PER_MONTH
 from ..catalog.costs import grid_intensity
 from ..estimate.finetuning import FinetuningEstimate
-from ..estimate.pretraining import USD_PER_ENGINEER_YEAR, PretrainingEstimate
+from ..estimate.pretraining import PretrainingEstimate
 from ..estimate.serving import ServingPlan
 from ..estimate.workload import Workload, check_final_traffic
-from .assembly import fleet_model, self_host_months_to_production, self_host_one_time_usd, staff_usd
-from .costing import cost_assumptions, rates, scenario_rent_or_own, self_host_rate, self_hosted_energy
+from .assembly import (api_spends, fleet_model, ops_rule, self_host_months_to_production, self_host_one_time_usd,
+                       self_host_spends)
+from .costing import cost_assumptions, rates, scenario_assumptions, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (
     ApiCostModel,
@@ -31,14 +33,17 @@ from .costmodel import (
     crossing_month,
     cumulative,
     monthly_costs,
+    one_time_spends,
     total_cost_for_traffic,
 )
-from .estimates import finetune_estimate, serving_plan
+from .estimates import finetune_estimate, require_dtype, require_serving_dtype, serving_plan
+from .likeforlike import ModelMatch, model_match
 from .options import OPTIONS
 from .recommend import Recommendation, recommend
 from .scenario import Scenario, as_scenario
 from .scratch import ScratchCosts, TokenBudget, scratch_costs
-from .sourcing import GpuRate, RentOrOwn
+from .shortlist import Shortlist, is_shortlist, search
+from .sourcing import GpuRate, RentOrOwn, is_owned
 from .trades import PromptTrade, prompt_trades
 
 
@@ -50,7 +55,7 @@ class OptionResult(ResultMixin):
     reason_unavailable: str
     one_time_usd: Band
     monthly_usd: tuple[float, ...]  # p50 per month, bridge months included
-    cumulative_usd: tuple[float, ...]  # index 0: one-time only; k: end of month k
+    cumulative_usd: tuple[float, ...]  # index 0: paid at the start; k: end of month k (one-time costs as paid)
     total_usd: Band  # over the horizon
     usd_per_request: float  # running cost only, averaged over the horizon
     all_in_usd_per_request: float  # total over the horizon / requests
@@ -88,8 +93,10 @@ class Comparison(ResultMixin):
     pretrain: PretrainingEstimate | None
     assumptions: tuple[Assumption, ...]
     token_budget: TokenBudget | None = None  # the scratch option's training tokens and the policy behind them
+    model_match: ModelMatch | None = None  # the model each option delivers, its capability, how they differ
     rates: dict[str, GpuRate] = field(default_factory=dict)  # self_host, self_host_training, scratch_training
     rent_or_own: RentOrOwn | None = None  # the self-host GPU: when owning beats renting it on demand
+    shortlist: Shortlist | None = None  # [self_host] models x GPUs searched: every candidate (decide/shortlist.py)
     scratch_costs: ScratchCosts | None = field(default=None, repr=False, compare=False)
     cost_models: dict = field(default_factory=dict, repr=False, compare=False)  # option key -> vectorized cost model
     bridge: ApiCostModel | None = field(default=None, repr=False, compare=False)  # serves traffic before production
@@ -99,9 +106,11 @@ class Comparison(ResultMixin):
         d = super().to_dict()
         for k in ("cost_models", "bridge", "workload", "scratch_costs"):
             d.pop(k, None)
+        if d.get("shortlist"):
+            d["shortlist"].pop("scenario", None)
         return d
 
-    @V.checked(requests_per_day=V.Many(V.Real(L.MIN_REQUESTS_PER_DAY, L.MAX_REQUESTS_PER_DAY, unit="requests/day"),
+    @A.checked(requests_per_day=A.Many(V.Real(L.MIN_REQUESTS_PER_DAY, L.MAX_REQUESTS_PER_DAY, unit="requests/day"),
                                        optional=True, max_ndim=1))
     def cost_vs_traffic(self, requests_per_day=None) -> pd.DataFrame:
         """Total cost over the horizon of each available option at each traffic level (one array sweep).
@@ -143,23 +152,29 @@ class Comparison(ResultMixin):
 def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
     a, w = s.api, s.workload
     price = api_price(a.model, a.provider, input_usd_per_mtok=a.input_usd_per_mtok,
-                      output_usd_per_mtok=a.output_usd_per_mtok, cached_input_usd_per_mtok=a.cached_input_usd_per_mtok)
+                      output_usd_per_mtok=a.output_usd_per_mtok, cached_input_usd_per_mtok=a.cached_input_usd_per_mtok,
+                      as_of=date.fromisoformat(a.prices_as_of) if a.prices_as_of else None)
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
     per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached, batch=a.batch))
     return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,
-                               months_to_production=a.months_to_production)
+                               months_to_production=a.months_to_production,
+                               spends=api_spends(integration_usd=a.integration_usd,
+                                                 months_to_production=a.months_to_production))
 
 
-def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float):
+def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float,
+           spends=()):
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     rate = self_host_rate(s, "serving")
     plan = serving_plan(h, model_name, load, rate.usd_per_gpu_hour)
+    ops, per_engineer = ops_rule(h.ops_engineers)
     fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
-        min_replicas=h.min_replicas, ops_engineers=h.ops_engineers, usd_per_engineer_year=s.costs.usd_per_engineer_year,
-        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour)
+        min_replicas=h.min_replicas, ops_engineers=ops, usd_per_engineer_year=s.costs.usd_per_engineer_year,
+        one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour,
+        gpus_per_ops_engineer=per_engineer, spends=spends)
     return plan, fleet
 
 
@@ -172,7 +187,6 @@ def _finetune(s: Scenario) -> FinetuningEstimate | None:
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
     """Total cost over the horizon at the p10/p50/p90 serving capacity (higher capacity, lower cost)."""
-    from dataclasses import replace
     w = s.workload
     out = [float(total_cost_for_traffic(replace(fleet, capacity_rps_per_replica=c, one_time_usd=0.0), w.requests_per_day,
                                         growth=w.monthly_growth, horizon_months=w.horizon_months,
@@ -187,15 +201,16 @@ def _peak_to_mean(w) -> float:
 def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests, months, detail, extra=None):
     w = s.workload
     monthly = monthly_costs(model, requests, months, _peak_to_mean(w), bridge)
-    cum = cumulative(one_time.p50, monthly)
+    cum = cumulative(one_time_spends(model), monthly)  # one-time costs in the months they are paid
     if isinstance(model, FleetCostModel):
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
         # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
-        own_gpu = (1 - before) * (model.monthly_usd(requests, _peak_to_mean(w)) - model.fixed_monthly_usd)
+        staff = (1 - before) * model.staff_monthly_usd(requests, _peak_to_mean(w))
+        own_gpu = (1 - before) * model.monthly_usd(requests, _peak_to_mean(w)) - staff
         peak = w.peak_rps_for(months[-1])
         gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
-        breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(((1 - before) * model.fixed_monthly_usd).sum()),
+        breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(staff.sum()),
                      "API bridge until production": float((bridge.monthly_usd(requests) * before).sum()) if bridge else 0.0,
                      **extra["one_time_parts"]}
     else:
@@ -249,21 +264,6 @@ def _guarded(key: str, build):
         return _unavailable(key, str(e)), None, None, None
 
 
-def _require_dtype(gpu_name: str, dtype: str, what: str) -> None:
-    """InfeasibleError when the GPU has no tensor cores for `dtype` (e.g. fp8 on an A100)."""
-    from ..catalog.lookup import gpu as lookup
-    g = lookup(gpu_name)
-    if dtype not in g.peak_flops:
-        raise InfeasibleError(f"{what} needs {dtype} matrix units, which {g.name} does not have "
-                              f"(it has: {', '.join(sorted(g.peak_flops))})")
-
-
-def _require_serving_dtype(s: Scenario) -> None:
-    from ..catalog.specs import precision
-    h = s.self_host
-    _require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")
-
-
 def _api_side(s: Scenario):
     """The API's price and cost model; under regulatory isolation a failed lookup is not fatal."""
     try:
@@ -279,27 +279,29 @@ def _api_side(s: Scenario):
 
 def _build_self_host(ctx: _Ctx):
     s, h = ctx.s, ctx.s.self_host
-    _require_serving_dtype(s)
+    require_serving_dtype(s)
     if h.finetune_method != "none":
-        _require_dtype(h.gpu, "bf16", f"{h.finetune_method} fine-tuning")
+        require_dtype(h.training_gpu, "bf16", f"{h.finetune_method} fine-tuning")
     ft, train = _finetune(s), self_host_rate(s, "training")
     ft_cost = ft.cost_usd * train.time_factor if ft else Band.point(0.0)
     ft_days = ft.wall_days * train.time_factor if ft else Band.point(0.0)
-    usd_year = s.costs.usd_per_engineer_year
-    one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=h.ops_engineers,
+    usd_year, setup_team = s.costs.usd_per_engineer_year, ops_rule(h.ops_engineers)[0]  # scaled: the floor sets up
+    one_time = self_host_one_time_usd(finetune_usd=ft_cost, evaluation_usd=h.evaluation_usd, ops_engineers=setup_team,
                                       setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     ttp = self_host_months_to_production(finetune_wall_days=ft_days, setup_months=h.setup_months)
-    setup_staff = staff_usd(h.ops_engineers, h.setup_months, usd_year)
+    spends = self_host_spends(finetune_usd=ft_cost.p50, finetune_wall_days=ft_days.p50, evaluation_usd=h.evaluation_usd,
+                              ops_engineers=setup_team, setup_months=h.setup_months, usd_per_engineer_year=usd_year)
     plan, fleet = _fleet(s, h.model, drops_overhead=bool(ft) and h.drops_prompt_overhead,
-                         one_time=one_time.p50, months_to_production=ttp.p50)
-    parts = {"fine-tuning compute": ft_cost.p50, "evaluation": h.evaluation_usd, "setup staff": setup_staff}
-    detail = (f"{h.model} ({plan.precision}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
+                         one_time=one_time.p50, months_to_production=ttp.p50, spends=spends)
+    parts = {x.what: float(x.usd) for x in spends}
+    chosen = f"auto: {plan.precision}, the cheapest format meeting the targets" if h.precision == "auto" else plan.precision
+    detail = (f"{h.model} ({chosen}, KV {plan.kv_cache_dtype}) on {plan.gpu} with {plan.engine}, "
               f"{plan.tensor_parallel} GPU(s)/replica, batch {plan.batch_size}, at ${plan.usd_per_gpu_hour:.3g}/GPU-hour "
               f"({h.sourcing})")
-    energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), h.gpu, h.sourcing)
+    energy = ctx.energy(fleet, ft.gpu_hours * train.time_factor if ft else Band.point(0.0), train.gpu, train.sourcing)
     opt = _option("self_host", fleet, one_time, ttp, s, ctx.bridge, ctx.requests, ctx.months, detail,
                   {"capacity": plan.requests_per_s_per_replica, "one_time_parts": parts, "energy": energy,
-                   "rented": h.sourcing != "owned"})
+                   "rented": not is_owned(h.sourcing)})
     return opt, fleet, plan, ft
 
 
@@ -307,19 +309,19 @@ def _build_scratch(ctx: _Ctx):
     s, c = ctx.s, ctx.s.scratch
     if not c.enabled:
         return _unavailable("scratch", "disabled in the scenario ([scratch] enabled = false)"), None, None, None
-    _require_dtype(c.gpu, "bf16", "pretraining")
-    _require_serving_dtype(s)
+    require_dtype(c.gpu, "bf16", "pretraining")
+    require_serving_dtype(s)
     sc = scratch_costs(s)
-    plan, fleet = _fleet(s, c.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
-                         months_to_production=sc.months_to_production.p50)
+    plan, fleet = _fleet(s, sc.pretrain.model, drops_overhead=True, one_time=sc.one_time_usd.p50,
+                         months_to_production=sc.months_to_production.p50, spends=sc.spends)
     pre, b = sc.pretrain, sc.budget
-    detail = (f"{c.model} pretrained on {b.tokens:.3g} tokens ({b.policy}: {b.tokens_per_param:,.0f} per parameter), "
+    detail = (f"{pre.model} pretrained on {b.tokens:.3g} tokens ({b.policy}: {b.tokens_per_param:,.0f} per parameter), "
               f"{pre.n_gpus} x {pre.gpu} ({c.sourcing}), served on {plan.gpu} ({s.self_host.sourcing})")
     hours = sc.run_gpu_hours * (1 + sc.experiments_fraction) + sc.pipeline_gpu_hours
     energy = ctx.energy(fleet, hours, c.gpu, c.sourcing)
     opt = _option("scratch", fleet, sc.one_time_usd, sc.months_to_production, s, ctx.bridge, ctx.requests, ctx.months,
                   detail, {"capacity": plan.requests_per_s_per_replica, "one_time_parts": sc.parts, "energy": energy,
-                           "rented": s.self_host.sourcing != "owned"})
+                           "rented": not is_owned(s.self_host.sourcing)})
     return opt, fleet, plan, sc
 
 
@@ -331,12 +333,16 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
     a latency target below the hardware's floor) is marked unavailable with the reason.
     """
     s = as_scenario(scenario)
+    s.register_gpus()
     w = s.workload
     months = w.months().astype(float)
     requests = w.requests_per_month(months)
     price, api_model, api_gone = _api_side(s)
     fp = api_footprint(price.provider_id if price else "", w.output_tokens, grid_intensity("world").gco2e_per_kwh)
     ctx = _Ctx(s, months, requests, bridge=None if api_gone else api_model, footprint=fp)
+    short = _shortlist(ctx) if is_shortlist(s.self_host) else None
+    if short is not None:
+        s, ctx = short.scenario, replace(ctx, s=short.scenario)
     opts, models = {}, {}
     if api_gone is None:
         models["api"] = api_model
@@ -345,7 +351,8 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
                               s, ctx.bridge, requests, months, detail, {"energy": api_energy_use(fp, requests)})
     else:
         opts["api"] = api_gone
-    opts["self_host"], models["self_host"], plan, ft = _guarded("self_host", lambda: _build_self_host(ctx))
+    opts["self_host"], models["self_host"], plan, ft = _guarded("self_host", lambda: _build_self_host(ctx)) \
+        if short is None or short.chosen else (_unavailable("self_host", short.why_none()), None, None, None)
     opts["scratch"], models["scratch"], scratch_plan, sc = _guarded("scratch", lambda: _build_scratch(ctx))
     models = {k: m for k, m in models.items() if m is not None and opts[k].available}
     bes = tuple(_break_evens(models, opts, s, ctx.bridge))
@@ -353,12 +360,23 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
         s, s.self_host.model, drops_overhead=drop, one_time=0.0, months_to_production=0.0)[1])
     pre = sc.pretrain if sc else None
     gpu_rates = rates(s, opts, sc)
+    match = model_match(s, opts, price, sc.budget if sc else None)
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
-                      options=opts, break_evens=bes, prompt_trades=trades, recommendation=recommend(opts, bes, s.flags, w),
+                      options=opts, break_evens=bes, prompt_trades=trades,
+                      recommendation=recommend(opts, bes, s.flags, w, match),
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
-                      assumptions=_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
-                      token_budget=sc.budget if sc else None, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),
-                      scratch_costs=sc, cost_models=models, bridge=ctx.bridge, workload=w)
+                      assumptions=scenario_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
+                      token_budget=sc.budget if sc else None, model_match=match, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),
+                      scratch_costs=sc, cost_models=models, bridge=ctx.bridge, workload=w, shortlist=short)
+
+
+def _shortlist(ctx: _Ctx) -> Shortlist:
+    """The [self_host] shortlist searched with the option's own builder (an infeasible candidate: unavailable)."""
+    def evaluate(model: str, gpu: str, precision: str):
+        h = replace(ctx.s.self_host, model=model, gpu=gpu, precision=precision)
+        opt, _, plan, _ = _guarded("self_host", lambda: _build_self_host(replace(ctx, s=ctx.s.replace(self_host=h))))
+        return opt, plan
+    return search(ctx.s, evaluate)
 
 
 def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridge) -> dict[str, np.ndarray]:
@@ -380,20 +398,3 @@ def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
         if month is None:
             month = crossing_month(opts[b].cumulative_usd, opts[a].cumulative_usd)
         yield BreakEven(a=a, b=b, requests_per_day=tuple(roots), crossing_month=month, cheaper_below=cheaper_below)
-
-
-def _assumptions(s: Scenario, price, plan, ft, pre) -> tuple[Assumption, ...]:
-    w = s.workload
-    out = [Assumption(f"workload.{k}", v, "", "scenario") for k, v in w.to_dict().items()]
-    out.append(Assumption("usd_per_engineer_year", s.costs.usd_per_engineer_year, "$/year",
-                          "scenario" if s.costs.usd_per_engineer_year != USD_PER_ENGINEER_YEAR else "assumption: fully loaded US ML engineer"))
-    if price is not None:
-        out += [Assumption("api input price", price.input_usd_per_mtok, "$/1M tokens", price.source),
-                Assumption("api output price", price.output_usd_per_mtok, "$/1M tokens", price.source),
-                Assumption("api cached-input price", price.cached_input_usd_per_mtok, "$/1M tokens", price.source)]
-    out.append(Assumption("hours per month", HOURS_PER_MONTH, "h", "8760 h / 12: cloud monthly billing"))
-    for est in (plan, ft, pre):
-        if est is not None:
-            seen = {a.name for a in out}
-            out += [a for a in est.assumptions if a.name not in seen]
-    return tuple(out)

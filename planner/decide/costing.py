@@ -12,6 +12,9 @@ import numpy as np
 from ..catalog.lookup import gpu as lookup_gpu
 from ..core.errors import PlannerError
 from ..core.provenance import Assumption
+from .assembly import GPUS_PER_OPS_ENGINEER, OPS_MIN_ENGINEERS
+from ..core.units import HOURS_PER_MONTH
+from ..estimate.pretraining import USD_PER_ENGINEER_YEAR
 from .costmodel import FleetCostModel
 from .energy import ApiFootprint, EnergyUse, fleet_energy_use, fleet_mwh, grid, power_draw, training_mwh
 from .scratch import ScratchCosts
@@ -28,10 +31,21 @@ def _quoted_gpu(s):
     return lookup_gpu(h.gpu) if h.usd_per_gpu_hour is None else priced_gpu(h.gpu, h.usd_per_gpu_hour)
 
 
+def separate_training_gpu(h) -> bool:
+    """The fine-tune runs on a GPU other than the serving fleet's."""
+    return h.finetune_gpu is not None and lookup_gpu(h.finetune_gpu).name != lookup_gpu(h.gpu).name
+
+
 def self_host_rate(s, use: str) -> GpuRate:
     """A self-host GPU-hour ("serving" or "training") under [self_host] sourcing, at the catalog's on-demand
-    price or the scenario's quote. A reserved fine-tune runs on the reserved fleet's GPUs: no term of its own."""
-    r = gpu_rate(_quoted_gpu(s), s.self_host.sourcing, s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year,
+    price or the scenario's quote. A reserved fine-tune runs on the reserved fleet's GPUs: no term of its own.
+    A fine-tune on another GPU (finetune_gpu) rents it on demand at the catalog's price (judgement: a job of
+    days is not worth reserving or buying a second kind of GPU for)."""
+    h = s.self_host
+    if use == "training" and separate_training_gpu(h):
+        return gpu_rate(lookup_gpu(h.finetune_gpu), "on-demand", s.hardware,
+                        usd_per_engineer_year=s.costs.usd_per_engineer_year, use=use, where="self_host.finetune_gpu")
+    r = gpu_rate(_quoted_gpu(s), h.sourcing, s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year,
                  use=use, where="self_host.sourcing")
     return dataclasses.replace(r, term_hours=0.0, assumptions=tuple(a for a in r.assumptions if "term" not in a.name))
 
@@ -70,11 +84,19 @@ def self_hosted_energy(s, fleet: FleetCostModel, requests, months, *, bridged: b
                             grid_gco2e_per_kwh=grid(s.hardware)[0])
 
 
+def _ops_staff(ops_engineers) -> Assumption:
+    if ops_engineers is not None:
+        return Assumption("operations staff", ops_engineers, "FTE", "scenario ([self_host] ops_engineers, fixed)")
+    return Assumption("operations staff", f"max({OPS_MIN_ENGINEERS:g}, GPUs held / {GPUS_PER_OPS_ENGINEER:g})", "FTE",
+                      "one FTE per ~250 processors at HPC sites (Roskies & Zacharia, CTWatch Quarterly, May 2006); "
+                      "applied to GPUs: judgement; a floor of 1 (judgement); setup months paid at the floor")
+
+
 def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootprint) -> tuple[Assumption, ...]:
     """Sourcing, the scratch programme, power and carbon: one row per figure, with its source."""
     g, g_src = grid(s.hardware)
-    out = [Assumption("grid carbon intensity", g, "gCO2e/kWh", g_src)]
-    for key in ("self_host", "scratch_training"):
+    out = [Assumption("grid carbon intensity", g, "gCO2e/kWh", g_src), _ops_staff(s.self_host.ops_engineers)]
+    for key in ("self_host", "self_host_training", "scratch_training"):
         if key in gpu_rates:
             r = gpu_rates[key]
             d = power_draw(lookup_gpu(r.gpu), r.sourcing, s.hardware)
@@ -90,3 +112,21 @@ def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootpri
             seen.add(a.name)
             unique.append(a)
     return tuple(unique)
+
+
+def scenario_assumptions(s, price, plan, ft, pre) -> tuple[Assumption, ...]:
+    """The workload, staff cost, API prices and each estimate's own assumptions (one row per name)."""
+    w = s.workload
+    out = [Assumption(f"workload.{k}", v, "", "scenario") for k, v in w.to_dict().items()]
+    out.append(Assumption("usd_per_engineer_year", s.costs.usd_per_engineer_year, "$/year",
+                          "scenario" if s.costs.usd_per_engineer_year != USD_PER_ENGINEER_YEAR else "assumption: fully loaded US ML engineer"))
+    if price is not None:
+        out += [Assumption("api input price", price.input_usd_per_mtok, "$/1M tokens", price.source),
+                Assumption("api output price", price.output_usd_per_mtok, "$/1M tokens", price.source),
+                Assumption("api cached-input price", price.cached_input_usd_per_mtok, "$/1M tokens", price.source)]
+    out.append(Assumption("hours per month", HOURS_PER_MONTH, "h", "8760 h / 12: cloud monthly billing"))
+    for est in (plan, ft, pre):
+        if est is not None:
+            seen = {a.name for a in out}
+            out += [a for a in est.assumptions if a.name not in seen]
+    return tuple(out)

@@ -3,6 +3,15 @@
 Every function takes numpy arrays (traffic levels, months, sampled inputs) and
 broadcasts, so a sweep over 100k traffic levels or scenario variants is one array
 computation. Break-evens are solved on these functions with scipy.
+
+Spend over time: `spend_schedule` is the one function that lays an option's spend out by month:
+its one-time costs as they are paid (each a `Spend` over the months of its phase, from
+assembly.py) plus its running cost (`monthly_costs`: the API bridge before production, the
+fleet after). The cumulative curve, the months at which two curves cross (compare() and the
+Monte Carlo engine) and the charts all come from it. One-time spend that would fall after the
+horizon is counted in the horizon's last month, so a curve always ends at the option's total
+(the one-time cost is committed when the programme starts; the totals do not depend on when it
+is paid).
 """
 from __future__ import annotations
 
@@ -11,17 +20,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from ..core import arguments as A
 from ..core import limits as L
 from ..core import validate as V
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 from ..estimate.workload import requests_per_month
 
+
 # The public methods check their arguments (numbers, or numpy arrays of samples x months); the engine
 # below calls the unchecked `_` twins, whose inputs compare() and monte_carlo() have already checked.
-_REQUESTS = V.Many(V.Real(0.0, L.MAX_FINAL_REQUESTS_PER_DAY * DAYS_PER_MONTH, unit="requests/month"),
+_REQUESTS = A.Many(V.Real(0.0, L.MAX_FINAL_REQUESTS_PER_DAY * DAYS_PER_MONTH, unit="requests/month"),
                    max_size=L.MAX_SAMPLE_MONTHS)
-_PEAK_TO_MEAN = V.Many(V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), max_size=L.MAX_SAMPLE_MONTHS)
-_PEAK_RPS = V.Many(V.Real(0.0, L.MAX_FINAL_REQUESTS_PER_DAY / SECONDS_PER_DAY * L.MAX_PEAK_TO_MEAN, unit="requests/s"),
+_PEAK_TO_MEAN = A.Many(V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), max_size=L.MAX_SAMPLE_MONTHS)
+_PEAK_RPS = A.Many(V.Real(0.0, L.MAX_FINAL_REQUESTS_PER_DAY / SECONDS_PER_DAY * L.MAX_PEAK_TO_MEAN, unit="requests/s"),
                    max_size=L.MAX_SAMPLE_MONTHS)
 
 
@@ -32,8 +43,9 @@ class ApiCostModel:
     usd_per_request: float
     one_time_usd: float
     months_to_production: float
+    spends: tuple = ()  # the one-time cost by phase (Spend); empty: all of it at month 0
 
-    @V.checked(requests_per_month=_REQUESTS)
+    @A.checked(requests_per_month=_REQUESTS)
     def monthly_usd(self, requests_per_month):
         return self._monthly(requests_per_month)
 
@@ -56,28 +68,36 @@ class FleetCostModel:
     usd_per_gpu_hour: float
     utilization_ceiling: float
     min_replicas: float
-    fixed_monthly_usd: float  # operations staff
+    fixed_monthly_usd: float  # operations staff (the floor when they scale with the fleet)
     one_time_usd: float
     months_to_production: float
     usd_per_busy_gpu_hour: float = 0.0  # owned GPUs: the electricity of the work above idle (sourcing.py)
+    gpus_per_ops_engineer: float | None = None  # None: fixed staff; else one engineer per this many GPUs held
+    usd_per_engineer_month: float = 0.0  # the staff's loaded cost, for the scaled team
+    spends: tuple = ()  # the one-time cost by phase (Spend, assembly.py); empty: all of it at month 0
 
-    @V.checked(peak_rps=_PEAK_RPS)
+    @A.checked(peak_rps=_PEAK_RPS)
     def replicas(self, peak_rps):
         return self._replicas(peak_rps)
 
-    @V.checked(requests_per_month=_REQUESTS, peak_to_mean=_PEAK_TO_MEAN)
+    @A.checked(requests_per_month=_REQUESTS, peak_to_mean=_PEAK_TO_MEAN)
     def gpus(self, requests_per_month, peak_to_mean: float):
         """GPUs held in a month: the replicas its peak needs."""
         return self._gpus(requests_per_month, peak_to_mean)
 
-    @V.checked(requests_per_month=_REQUESTS)
+    @A.checked(requests_per_month=_REQUESTS)
     def busy_gpus(self, requests_per_month):
         """GPUs' worth of work in a month: the mean traffic over one replica's capacity."""
         return self._busy_gpus(requests_per_month)
 
-    @V.checked(requests_per_month=_REQUESTS, peak_to_mean=_PEAK_TO_MEAN)
+    @A.checked(requests_per_month=_REQUESTS, peak_to_mean=_PEAK_TO_MEAN)
+    def staff_monthly_usd(self, requests_per_month, peak_to_mean: float):
+        """The operations team: fixed, or max(the floor, GPUs held / GPUs per engineer) (decide/assembly.py)."""
+        return self._staff(requests_per_month, peak_to_mean)
+
+    @A.checked(requests_per_month=_REQUESTS, peak_to_mean=_PEAK_TO_MEAN)
     def monthly_usd(self, requests_per_month, peak_to_mean: float):
-        """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, fixed staff."""
+        """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, the staff."""
         return self._monthly(requests_per_month, peak_to_mean)
 
     def _replicas(self, peak_rps):
@@ -90,10 +110,69 @@ class FleetCostModel:
     def _busy_gpus(self, requests_per_month):
         return mean_rps(requests_per_month) / self.capacity_rps_per_replica * self.gpus_per_replica
 
+    def _staff(self, requests_per_month, peak_to_mean):
+        if self.gpus_per_ops_engineer is None:
+            return self.fixed_monthly_usd + 0.0 * np.asarray(requests_per_month, dtype=float)
+        scaled = self._gpus(requests_per_month, peak_to_mean) / self.gpus_per_ops_engineer * self.usd_per_engineer_month
+        return np.maximum(self.fixed_monthly_usd, scaled)
+
     def _monthly(self, requests_per_month, peak_to_mean):
         return (self._gpus(requests_per_month, peak_to_mean) * self.usd_per_gpu_hour
                 + self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
-            + self.fixed_monthly_usd
+            + self._staff(requests_per_month, peak_to_mean)
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A one-time cost paid evenly from `start_month` to `end_month` (months from the decision; a lump at
+    `start_month` when the two are equal). Each number may be a float or an array that broadcasts (the Monte
+    Carlo engine passes one row per sample)."""
+
+    what: str
+    usd: float
+    start_month: float
+    end_month: float
+
+
+def one_time_spends(model) -> tuple[Spend, ...]:
+    """A cost model's one-time cost by phase; a model without a calendar pays it all at month 0."""
+    return model.spends or (Spend("one-time", model.one_time_usd, 0.0, 0.0),)
+
+
+def _share_paid(t, start_month, end_month):
+    """Share of a spend paid by each month t: evenly over [start, end], a step at start when end <= start."""
+    a = np.asarray(start_month, dtype=float)
+    width = np.maximum(np.asarray(end_month, dtype=float) - a, 0.0)
+    if np.all(width == 0):
+        return (t >= a).astype(float)
+    share = np.subtract(t, a, out=np.empty(np.broadcast_shapes(t.shape, a.shape, width.shape)))
+    with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
+        share /= np.where(width > 0, width, 1.0)
+    np.clip(share, 0.0, 1.0, out=share)
+    return share if np.all(width > 0) else np.where(width > 0, share, t >= a)
+
+
+def paid_by(spends, horizon_months: int):
+    """One-time spend paid by t = 0, 1, ..., horizon_months (shape (..., horizon_months + 1)).
+
+    Within its phase a spend is paid at an even rate; a lump is paid at its month (at t = 0 when it falls
+    there, else by the end of the month it falls in). Spend due after the horizon counts at its end.
+    """
+    t = np.arange(horizon_months + 1, dtype=float)
+    paid = np.zeros_like(t)
+    for s in spends:
+        share = _share_paid(t, s.start_month, s.end_month)
+        share[..., -1] = 1.0  # after the horizon: counted at its end
+        paid = paid + np.asarray(s.usd, dtype=float) * share
+    return paid
+
+
+def spend_schedule(spends, monthly):
+    """Spend per period: index 0 is paid at the start (t = 0), index k during month k - 1 (one-time as paid,
+    plus `monthly`, the running cost of each month). Shape (..., months + 1); it sums to the option's total."""
+    monthly = np.asarray(monthly, dtype=float)
+    one_time = np.diff(paid_by(spends, monthly.shape[-1]), axis=-1, prepend=0.0)
+    return one_time + np.concatenate([np.zeros(monthly.shape[:-1] + (1,)), monthly], axis=-1)
 
 
 def mean_rps(requests_per_month):
@@ -162,6 +241,7 @@ def crossing_month(cum_a, cum_b) -> float | None:
     return None
 
 
-def cumulative(one_time_usd: float, monthly) -> np.ndarray:
-    """Cumulative cost at the start (index 0) and at the end of each month."""
-    return one_time_usd + np.concatenate([[0.0], np.cumsum(monthly)])
+def cumulative(spends, monthly) -> np.ndarray:
+    """Cumulative cost at the start (index 0: what is paid at t = 0) and at the end of each month, with the
+    one-time `spends` paid over their phases (spend_schedule). Non-decreasing; it ends at the total."""
+    return np.cumsum(spend_schedule(spends, monthly), axis=-1)

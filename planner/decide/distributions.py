@@ -1,9 +1,19 @@
 """Uncertain inputs: a point, a range or a distribution, read from a scenario's `[uncertainty]` table.
 
     [uncertainty]
-    "workload.requests_per_day" = {dist = "lognormal", median = 40000, sigma = 0.5}
-    "self_host.usd_per_gpu_hour" = {dist = "triangular", low = 2.0, mode = 3.0, high = 6.0}
+    "workload.requests_per_day" = {dist = "lognormal", sigma = 0.5}          # median: the scenario's value
+    "self_host.usd_per_gpu_hour" = {dist = "triangular", low = 0.7, mode = 1.0, high = 2.0}
     "api.price_scale" = {dist = "uniform", low = 0.5, high = 1.0}
+    "self_host.ops_engineers" = {dist = "uniform", low = 1, high = 3, relative = false}  # absolute FTE
+
+Entries are relative by default: their numbers multiply the input's value in the scenario
+(requests_per_day, the GPU price the scenario uses, ...), so editing the scenario moves the
+distribution with it, and a relative lognormal without a median is centred on that value.
+`relative = false` makes an entry absolute. The fractions (efficiencies, the utilisation
+ceiling) are absolute by default: a multiplicative spread around a value near 1 would pass 1.
+A relative entry must include x1 (the scenario's value) within its bounds (a lognormal: p0.5-p99.5): a spread
+*around* the value, and an old absolute entry (median = 40000) read as multipliers is refused
+instead of silently scaled.
 
 Keys are input paths (see `INPUTS`); unquoted dotted keys, which TOML nests, are
 accepted too. Every problem is an InputError naming the input.
@@ -12,13 +22,14 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import least_squares
 from scipy.special import ndtri
 
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import InputError, close_matches, show
@@ -35,6 +46,11 @@ class InputSpec:
     domain: str  # "positive" (> 0), "nonneg" (>= 0) or "fraction" (0 < x <= 1)
     unit: str
     effect: str
+
+    @property
+    def relative(self) -> bool:
+        """Whether an entry without `relative = ...` multiplies the scenario's value (all but the fractions)."""
+        return self.domain != "fraction"
 
 
 _SPECS = [
@@ -87,13 +103,31 @@ class Distribution(ResultMixin):
     median: float | None = None
     sigma: float | None = None
     source: str = "scenario [uncertainty]"
+    relative: bool = False  # the parameters are multipliers of the input's scenario value (see `at`)
+    around: float | None = None  # the scenario value a relative entry was scaled to (None: given absolute)
 
     @classmethod
-    @V.checked(value=V.Real(), source=V.Text(L.MAX_DESCRIPTION_CHARS))
+    @A.checked(value=V.Real(), source=V.Text(L.MAX_DESCRIPTION_CHARS))
     def point(cls, value: float, source: str = "scenario") -> Distribution:
         return fixed(value, source)
 
-    @V.checked(rng=V.Kind(np.random.Generator, "a numpy Generator (np.random.default_rng(seed))"),
+    @A.checked(value=V.Real())
+    def at(self, value: float) -> Distribution:
+        """A relative distribution scaled to the input's scenario value `value` (an absolute one as it is).
+
+        A value of 0 (no growth, no evaluation budget) leaves nothing to spread: a point at 0."""
+        return self._at(value)
+
+    def _at(self, value: float) -> Distribution:  # unchecked: the engine's values (NaN where one does not apply)
+        if not self.relative:
+            return self
+        if value == 0 or not math.isfinite(value):
+            return replace(fixed(float(value), self.source), around=float(value))
+        x = lambda p: None if p is None else p * value  # noqa: E731
+        return replace(self, low=x(self.low), mode=x(self.mode), high=x(self.high), median=x(self.median),
+                       relative=False, around=float(value))
+
+    @A.checked(rng=A.Kind(np.random.Generator, "a numpy Generator (np.random.default_rng(seed))"),
                n=V.Whole(0, L.MAX_SAMPLES, unit="samples"))
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.kind == "point":
@@ -104,7 +138,7 @@ class Distribution(ResultMixin):
             return rng.triangular(self.low, self.mode, self.high, n)
         return self.median * np.exp(self.sigma * rng.standard_normal(n))
 
-    @V.checked(q=V.Many(V.Real(0.0, 1.0, unit="probability")))
+    @A.checked(q=A.Many(V.Real(0.0, 1.0, unit="probability")))
     def ppf(self, q):
         """Quantile function (inverse CDF) at `q` in [0, 1] (a number or a numpy array), elementwise; a lognormal's
         quantile at 1 is infinite, so it takes q < 1."""
@@ -160,14 +194,16 @@ def _number(path: str, table: dict, key: str) -> float:
 
 
 def _allowed(path: str, table: dict, keys: set[str]) -> None:
-    extra = set(table) - keys - {"dist"}
+    extra = set(table) - keys - {"dist", "relative"}
     if extra:
         raise InputError(path, f"unexpected key(s) {sorted(map(show, extra))} for dist={show(table['dist'])}; "
                                f"expected {sorted(keys)}")
 
 
 def parse_distribution(path: str, table) -> Distribution:
-    """One `[uncertainty]` entry -> Distribution; impossible parameters raise InputError(path, why)."""
+    """One `[uncertainty]` entry -> Distribution; impossible parameters raise InputError(path, why).
+
+    Relative unless the entry says `relative = false` (or `path` is a fraction or not an input)."""
     if not isinstance(table, dict) or "dist" not in table:
         raise InputError(path, f"must be an inline table with a 'dist' key (one of {', '.join(DISTS)}), got {show(table)}")
     kind = table["dist"]
@@ -175,6 +211,27 @@ def parse_distribution(path: str, table) -> Distribution:
         near = close_matches(kind, DISTS)
         raise InputError(path, f"unknown dist {show(kind)}" + (f"; did you mean {', '.join(near)}?" if near else
                                                              f"; known: {', '.join(DISTS)}"))
+    relative = table.get("relative", INPUTS[path].relative if path in INPUTS else False)
+    if not isinstance(relative, bool):
+        raise InputError(path, f"relative must be true or false, got {show(relative)}")
+    d = replace(_parse(path, table, kind, relative), relative=relative)
+    if relative:
+        _around_one(path, d)
+    return d
+
+
+def _around_one(path: str, d: Distribution) -> None:
+    """A relative entry is a spread around the scenario's value: x1 lies within its bounds (a lognormal's
+    p0.5 and p99.5)."""
+    lo, hi = (float(v) for v in d._ppf([0.005, 0.995])) if d.kind == "lognormal" else (d.low, d.high)
+    if not lo <= 1.0 <= hi:
+        raise InputError(path, f"is relative (its numbers multiply the scenario's value), but it spans "
+                               f"x{lo:.3g} to x{hi:.3g}, which leaves out x1, the scenario's own value; write "
+                               "multipliers around 1 (e.g. low = 0.5, high = 2, or a lognormal with only a sigma), "
+                               "or add relative = false for absolute values")
+
+
+def _parse(path: str, table: dict, kind: str, relative: bool) -> Distribution:
     num = lambda k: _number(path, table, k)  # noqa: E731
     if kind == "point":
         _allowed(path, table, {"value"})
@@ -194,11 +251,13 @@ def parse_distribution(path: str, table) -> Distribution:
         if not low <= mode <= high:
             raise InputError(path, f"mode ({mode:g}) is outside [low, high] = [{low:g}, {high:g}]")
         return Distribution.point(low) if low == high else Distribution("triangular", low=low, mode=mode, high=high)
-    return _lognormal(path, table, num)
+    return _lognormal(path, table, num, relative)
 
 
-def _lognormal(path: str, table: dict, num) -> Distribution:
-    """median + sigma, or p10 + p90 (median = sqrt(p10 p90), sigma = ln(p90 / p10) / (2 z90))."""
+def _lognormal(path: str, table: dict, num, relative: bool) -> Distribution:
+    """median + sigma, or p10 + p90 (median = sqrt(p10 p90), sigma = ln(p90 / p10) / (2 z90)).
+
+    A relative lognormal may leave the median out: x1, the scenario's value."""
     if "p10" in table or "p90" in table:
         _allowed(path, table, {"p10", "p90"})
         p10, p90 = num("p10"), num("p90")
@@ -209,7 +268,8 @@ def _lognormal(path: str, table: dict, num) -> Distribution:
         median, sigma = math.sqrt(p10 * p90), math.log(p90 / p10) / (2 * Z90)
     else:
         _allowed(path, table, {"median", "sigma"})
-        median, sigma = num("median"), num("sigma")
+        median = num("median") if "median" in table or not relative else 1.0
+        sigma = num("sigma")
         if median <= 0:
             raise InputError(path, f"lognormal median must be > 0, got {median:g}")
         if sigma < 0:
@@ -217,8 +277,10 @@ def _lognormal(path: str, table: dict, num) -> Distribution:
     return Distribution.point(median) if sigma == 0 else Distribution("lognormal", median=median, sigma=sigma)
 
 
-def _check_domain(path: str, d: Distribution) -> None:
-    """The sampled values must be possible for the input: positive traffic, a fraction <= 1, ..."""
+def check_domain(path: str, d: Distribution) -> None:
+    """The sampled values must be possible for the input: positive traffic, a fraction <= 1, ...
+
+    A relative entry's multipliers keep the sign rules; its upper bound is checked once scaled (`resolve`)."""
     domain = INPUTS[path].domain
     lo, hi = d.support
     if domain == "fraction" and d.kind == "lognormal":
@@ -227,8 +289,9 @@ def _check_domain(path: str, d: Distribution) -> None:
         raise InputError(path, f"must be > 0 everywhere, but the distribution reaches {lo:g}")
     if domain == "nonneg" and lo < 0:
         raise InputError(path, f"must be >= 0 everywhere, but the distribution reaches {lo:g}")
-    if domain == "fraction" and hi > 1:
-        raise InputError(path, f"is a fraction, but the distribution reaches {hi:g} (> 1)")
+    if domain == "fraction" and hi > 1 and not d.relative:
+        around = f" (x{hi / d.around:.3g} of this scenario's {d.around:.3g})" if d.around else ""
+        raise InputError(path, f"is a fraction, but the distribution reaches {hi:g}{around} (> 1)")
 
 
 def _flatten(table: dict, prefix: str = "") -> dict:
@@ -243,6 +306,11 @@ def _flatten(table: dict, prefix: str = "") -> dict:
     return out
 
 
+def entries(table: dict) -> dict[str, dict]:
+    """A scenario's `[uncertainty]` table as {input path: entry}, nested dotted keys flattened (not validated)."""
+    return _flatten(table or {})
+
+
 def parse_uncertainty(table: dict) -> dict[str, Distribution]:
     """A scenario's `[uncertainty]` table -> {input path: Distribution}, validated."""
     out = {}
@@ -255,7 +323,18 @@ def parse_uncertainty(table: dict) -> dict[str, Distribution]:
             raise InputError(path, "unknown uncertain input" + (f"; did you mean {', '.join(near)}?" if near else
                                                                  f"; known: {', '.join(INPUTS)}"))
         d = parse_distribution(path, entry)
-        _check_domain(path, d)
+        check_domain(path, d)
+        out[path] = d
+    return out
+
+
+def resolve_relative(dists: dict[str, Distribution], values: dict[str, float]) -> dict[str, Distribution]:
+    """Relative entries scaled to the inputs' scenario `values` (those without a value stay relative), checked."""
+    out = {}
+    for path, d in dists.items():
+        if d.relative and path in values:
+            d = d._at(values[path])
+            check_domain(path, d)
         out[path] = d
     return out
 

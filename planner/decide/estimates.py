@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 
 from ..calibration.store import loaded_profiles
+from ..catalog.lookup import custom_gpus_key
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
+from ..core.errors import DoesNotFitError, InfeasibleError, InputError
 from ..estimate.finetuning import FinetuningEstimate, finetuning
 from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
 from ..estimate.serving import ServingPlan, serving
@@ -21,8 +23,10 @@ from ..estimate.workload import Workload
 
 
 def calibration_key() -> tuple:
-    """What an estimate's efficiencies depend on besides its arguments: the calibration profiles in use."""
-    return tuple(sorted((k, p.source, p.results_file, p.date_utc) for k, p in loaded_profiles().items()))
+    """What an estimate depends on besides its arguments: the calibration profiles in use, and the specs of the
+    custom GPUs (a name registered again with other figures is another key)."""
+    return tuple(sorted((k, p.source, p.results_file, p.date_utc) for k, p in loaded_profiles().items())) \
+        + custom_gpus_key()
 
 
 def _gpu(name: str, usd_per_gpu_hour: float | None):
@@ -30,11 +34,18 @@ def _gpu(name: str, usd_per_gpu_hour: float | None):
 
 
 def finetune_estimate(h, usd_per_gpu_hour: float | None = None) -> FinetuningEstimate | None:
-    """The fine-tune `h` (a SelfHostOption) asks for, on its GPU at `usd_per_gpu_hour` (None: the catalog's price)."""
+    """The fine-tune `h` (a SelfHostOption) asks for, on its training GPU (h.training_gpu) at `usd_per_gpu_hour`
+    (None: the catalog's price), on h.finetune_n_gpus GPUs (None: the fewest that fit)."""
     if h.finetune_method == "none":
         return None
-    key = (h.gpu, usd_per_gpu_hour, h.finetune_method, h.finetune_tokens, h.finetune_epochs)
-    return _finetune(key, lookup_model(h.model), calibration_key())
+    key = (h.training_gpu, usd_per_gpu_hour, h.finetune_method, h.finetune_tokens, h.finetune_epochs, h.finetune_n_gpus)
+    try:
+        return _finetune(key, lookup_model(h.model), calibration_key())
+    except DoesNotFitError as e:
+        if h.finetune_n_gpus is None:
+            raise
+        raise InputError("self_host.finetune_n_gpus", f"{h.finetune_n_gpus} is too few: {e}",
+                         value=h.finetune_n_gpus) from None
 
 
 def pretrain_estimate(model: str, gpu: str, usd_per_gpu_hour: float | None, tokens: float, n_gpus: int | None,
@@ -55,8 +66,8 @@ def serving_plan(h, model: str, workload: Workload, usd_per_gpu_hour: float | No
 
 @functools.lru_cache(maxsize=64)
 def _finetune(key: tuple, spec, calibration: tuple) -> FinetuningEstimate:
-    gpu, usd, method, tokens, epochs = key
-    return finetuning(model=spec, gpu=_gpu(gpu, usd), method=method, tokens=tokens, epochs=epochs)
+    gpu, usd, method, tokens, epochs, n_gpus = key
+    return finetuning(model=spec, gpu=_gpu(gpu, usd), method=method, tokens=tokens, epochs=epochs, n_gpus=n_gpus)
 
 
 @functools.lru_cache(maxsize=64)
@@ -72,3 +83,21 @@ def _serving(key: tuple, spec, workload: Workload, calibration: tuple) -> Servin
     return serving(model=spec, gpu=_gpu(gpu, usd), precision=precision, workload=workload, engine=engine,
                    kv_cache_dtype=kv, tensor_parallel=tp, max_batch_size=max_batch, latency_percentile=percentile,
                    utilization_ceiling=ceiling, min_replicas=min_replicas)
+
+
+def require_dtype(gpu_name: str, dtype: str, what: str) -> None:
+    """InfeasibleError when the GPU has no tensor cores for `dtype` (e.g. fp8 on an A100)."""
+    from ..catalog.lookup import gpu as lookup
+    g = lookup(gpu_name)
+    if dtype not in g.peak_flops:
+        raise InfeasibleError(f"{what} needs {dtype} matrix units, which {g.name} does not have "
+                              f"(it has: {', '.join(sorted(g.peak_flops))})")
+
+
+def require_serving_dtype(s) -> None:
+    """InfeasibleError when the serving GPU cannot run the scenario's precision (auto: searched, never refused)."""
+    from ..catalog.specs import precision
+    h = s.self_host
+    if h.precision == "auto":  # the search takes only the formats the GPU runs (estimate/search.py)
+        return
+    require_dtype(h.gpu, precision(h.precision).compute_dtype, f"serving at {h.precision}")

@@ -16,17 +16,20 @@ from pathlib import Path
 
 import tomli_w
 
+from ..catalog.custom_gpu import SECTION, custom_gpu
+from ..catalog.lookup import register_gpu
 from ..core import files
 from ..core import limits as L
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError, PlannerTypeError, close_matches, show
 from ..estimate.workload import Workload, check_final_traffic
-from .distributions import Distribution, parse_uncertainty
+from .assembly import ops_rule
+from .distributions import Distribution, parse_uncertainty, resolve_relative
 from .scratch import Programme
 from .sections import ApiOption, Costs, Flags, ScratchOption, SelfHostOption
 from .sourcing import Hardware
 
-__all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "input_check",
+__all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "check_uncertain", "input_check", "point_values",
            "dumps_scenario", "load_scenario", "loads_scenario", "save_scenario", "scenario_from_dict",
            "scenario_to_dict"]
 
@@ -41,9 +44,12 @@ def _default_workload() -> Workload:
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str = V.knob("Untitled scenario", V.Text(L.MAX_NAME_CHARS, empty=False), "shown as the report's title")
+    name: str = V.knob("New scenario", V.Text(L.MAX_NAME_CHARS, empty=False), "shown as the report's title")
     description: str = V.knob("", V.Text(L.MAX_DESCRIPTION_CHARS, multiline=True), "quoted in the report")
     seed: int = V.knob(0, V.Whole(0, L.MAX_SEED), "Monte Carlo seed: the same seed gives the same numbers")
+    capability_floor: float | None = V.knob(
+        None, V.Real(0.0, 100.0, unit="% MMLU-Pro", optional=True),
+        "recommend only options whose model's published capability is known and at least this; none: no floor")
     workload: Workload = field(default_factory=_default_workload)
     api: ApiOption = field(default_factory=ApiOption)
     self_host: SelfHostOption = field(default_factory=SelfHostOption)
@@ -53,13 +59,20 @@ class Scenario:
     hardware: Hardware = field(default_factory=Hardware)  # sourcing, energy and carbon figures (sourcing.py)
     programme: Programme = field(default_factory=Programme)  # what pretraining pays besides the run (scratch.py)
     uncertainty: dict = field(default_factory=dict)  # input path -> distribution (see distributions.py)
+    custom_gpu: tuple[dict, ...] = ()  # [[custom_gpu]]: GPUs not in the catalog (catalog/custom_gpu.py)
 
     def __post_init__(self):
         V.check_fields(self, "")
         for key, cls in _SECTIONS.items():
             V.instance(key, getattr(self, key), cls, f"a {cls.__name__}")
         V.instance("uncertainty", self.uncertainty, dict, "a table of input path -> distribution")
+        object.__setattr__(self, "custom_gpu", _custom_gpus(self.custom_gpu))
         _check_uncertainty(self)
+
+    def register_gpus(self) -> None:
+        """Make this scenario's custom GPUs the ones its names find (another scenario may have replaced them)."""
+        for i, table in enumerate(self.custom_gpu):
+            register_gpu(custom_gpu(table, f"custom_gpu[{i}]"))
 
     def replace(self, **changes) -> Scenario:
         """A copy with some fields changed (validated again)."""
@@ -67,6 +80,17 @@ class Scenario:
 
 
 # ---- the [uncertainty] table against the fields' own bounds ----
+
+def _custom_gpus(tables) -> tuple[dict, ...]:
+    """[[custom_gpu]] tables, each checked as a GPUSpec and registered under its name."""
+    V.instance("custom_gpu", tables, (list, tuple), "a list of GPU tables ([[custom_gpu]])")
+    if len(tables) > L.MAX_CUSTOM_GPUS:
+        raise InputError("custom_gpu", f"at most {L.MAX_CUSTOM_GPUS} custom GPUs, got {len(tables)}")
+    names = [register_gpu(custom_gpu(t, f"custom_gpu[{i}]")).name.lower() for i, t in enumerate(tables)]
+    if len(set(names)) < len(names):
+        raise InputError("custom_gpu", "two custom GPUs have the same name")
+    return tuple(tables)
+
 
 def input_check(path: str):
     """The check of the scenario field an uncertain input (distributions.INPUTS) varies; a price scale
@@ -85,18 +109,41 @@ def _extremes(d: Distribution) -> tuple[float, float]:
     return lo, hi
 
 
+def point_values(s: Scenario) -> dict[str, float]:
+    """Each uncertain input's value at the scenario's point, where the scenario alone fixes it: what a
+    relative [uncertainty] entry multiplies. The rest (a catalog GPU price, the serving plan's utilisation,
+    the efficiencies, pretraining tokens by policy) are known once compared (uncertainty.montecarlo.Engine)."""
+    w, h, r = s.workload, s.self_host, s.scratch
+    out = {"workload.requests_per_day": w.requests_per_day, "workload.monthly_growth": w.monthly_growth,
+           "workload.peak_to_mean": w.peak_rps / w.mean_rps, "api.price_scale": 1.0, "scratch.compute_price_scale": 1.0,
+           "api.integration_usd": s.api.integration_usd, "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
+    for name in ("finetune_epochs", "finetune_tokens", "setup_months", "evaluation_usd"):
+        out[f"self_host.{name}"] = float(getattr(h, name))
+    out["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
+    for name in ("researchers", "months", "prep_months", "evaluation_usd"):
+        out[f"scratch.{name}"] = float(getattr(r, name))
+    return out
+
+
+def check_uncertain(path: str, d: Distribution) -> None:
+    """An absolute (or scaled) distribution stays inside its field's bounds, else InputError naming the entry."""
+    check = input_check(path)
+    around = f"x{{:.3g}} of this scenario's {d.around:.4g}, " if d.around else ""
+    for v in _extremes(d):
+        check(f"uncertainty.{path} ({around.format(v / d.around) if around else ''}reaches {v:.3g})", v)
+
+
 def _check_uncertainty(s: Scenario) -> None:
     """Each distribution stays inside its field's bounds, and sampled growth cannot overflow the traffic."""
     if files.data_depth(s.uncertainty) > L.MAX_NESTING:
         raise InputError("uncertainty", f"nested more than {L.MAX_NESTING} levels deep")
     try:
-        dists = parse_uncertainty(s.uncertainty)
+        dists = resolve_relative(parse_uncertainty(s.uncertainty), point_values(s))
     except (AttributeError, TypeError):  # a non-dict entry deep inside: say so instead of a traceback
         raise PlannerTypeError("uncertainty", "must be a table of input path -> {dist = ..., ...}") from None
     for path, d in dists.items():
-        check = input_check(path)
-        for v in _extremes(d):
-            check(f"uncertainty.{path} (reaches {v:.3g})", v)
+        if not d.relative:  # still relative: its value comes from the comparison, checked there
+            check_uncertain(path, d)
     rpd = dists.get("workload.requests_per_day")
     growth = dists.get("workload.monthly_growth")
     if rpd or growth:
@@ -115,6 +162,9 @@ def as_scenario(scenario, what: str = "scenario") -> Scenario:
 
 
 # ---- TOML ----
+
+_TOP = ("name", "description", "seed", "capability_floor")  # the scenario's own keys, above the sections
+_TOP_FIELDS = {f.name: f for f in dataclasses.fields(Scenario) if f.name in _TOP}
 
 def _from_toml(value, f: dataclasses.Field):
     """TOML's stand-in for None ("none") becomes None where the field allows None."""
@@ -147,10 +197,12 @@ def scenario_from_dict(data) -> Scenario:
             top[key] = _build(_SECTIONS[key], value, key)
         elif key == "uncertainty":
             top[key] = V.instance("uncertainty", value, dict, "a table of input path -> distribution")
-        elif key in ("name", "description", "seed"):
+        elif key == SECTION:
             top[key] = value
+        elif key in _TOP:
+            top[key] = _from_toml(value, _TOP_FIELDS[key])
         else:
-            near = close_matches(key, [*_SECTIONS, "name", "description", "seed", "uncertainty"])
+            near = close_matches(key, [*_SECTIONS, *_TOP, "uncertainty", SECTION])
             raise PlannerError(f"unknown key {show(key)}" + (f"; did you mean {', '.join(near)}?" if near else ""))
     return Scenario(**top)
 
@@ -185,11 +237,13 @@ def _section_dict(obj) -> dict:
 
 def scenario_to_dict(s: Scenario) -> dict:
     """Plain data for TOML (see _section_dict for None)."""
-    out = {"name": s.name, "description": s.description, "seed": s.seed}
+    out = {k: getattr(s, k) for k in _TOP if getattr(s, k) is not None}
     for key in _SECTIONS:
         out[key] = _section_dict(getattr(s, key))
     if s.uncertainty:
         out["uncertainty"] = s.uncertainty
+    if s.custom_gpu:
+        out[SECTION] = list(s.custom_gpu)
     return out
 
 

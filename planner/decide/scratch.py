@@ -12,7 +12,7 @@ Token policies ([scratch] tokens, tokens_per_param):
 Besides the final run a programme pays for ablations and failed runs, a data pipeline (compute and
 people), data licences, post-training to a usable assistant and evaluation (data/programme.toml, each a
 band; [programme] overrides). Calendar: preparation, the run at its layout's speed, post-training and
-evaluation.
+evaluation; each cost is paid in its phase (assembly.scratch_spends).
 """
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from ..catalog import costs as facts
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import InputError
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
+from ..core.units import HOURS_PER_MONTH
 from ..estimate.arithmetic import active_params
 from ..estimate.pretraining import (
     CHINCHILLA_TOKENS_PER_PARAM,
@@ -34,12 +36,12 @@ from ..estimate.pretraining import (
     Staffing,
 )
 from .assembly import (
-    at_least,
     scratch_compute_usd,
     scratch_months_to_production,
     scratch_one_time_usd,
-    staff_usd,
+    scratch_spends,
 )
+from .costmodel import Spend
 from .estimates import pretrain_estimate
 from .sourcing import GpuRate, gpu_rate
 
@@ -68,7 +70,7 @@ class Programme:
     def __post_init__(self):
         V.check_fields(self, "programme")
 
-    @V.checked()  # the name is checked below, against the fields (defined after this class body)
+    @A.checked()  # the name is checked below, against the fields (defined after this class body)
     def band(self, name: str) -> tuple[Band, str, str]:
         """(value, unit, source) of one programme cost: the scenario's point, else the data's band."""
         name = V.one_of("name", name, _PROGRAMME)
@@ -106,6 +108,11 @@ class TokenBudget(ResultMixin):
     warning: str = ""  # why the policy fell back, when it did
 
 
+def scratch_model(s) -> str:
+    """The architecture scenario `s`'s scratch option trains: [scratch] model, else the self-hosted model."""
+    return s.scratch.model if s.scratch.model is not None else s.self_host.model
+
+
 def _published(name: str):
     m = lookup_model(name)
     return m if m.pretraining_tokens > 0 else None
@@ -118,11 +125,13 @@ def _holding(*attrs: str, expected: str):
     return check
 
 
-@V.checked(scratch=_holding("model", "tokens", "tokens_per_param", expected="a planner.ScratchOption"),
-           replaced_model=V.Text(empty=False))
-def token_budget(scratch, replaced_model: str) -> TokenBudget:
-    """The scratch option's training tokens under its policy (see the module docstring)."""
-    m = lookup_model(scratch.model)
+@A.checked(scratch=_holding("model", "tokens", "tokens_per_param", expected="a planner.ScratchOption"),
+           replaced_model=V.Text(empty=False), model=V.Text(empty=False, optional=True))
+def token_budget(scratch, replaced_model: str, model: str | None = None) -> TokenBudget:
+    """The scratch option's training tokens under its policy (see the module docstring). `model`: the
+    architecture trained (default [scratch] model, else the model it replaces)."""
+    model = model or scratch.model or replaced_model
+    m = lookup_model(model)
     n = active_params(m)
     tokens, ratio = scratch.tokens, scratch.tokens_per_param
     check_token_policy(tokens, ratio)
@@ -135,7 +144,7 @@ def token_budget(scratch, replaced_model: str) -> TokenBudget:
                        "not for inference cost")
     if tokens == "chinchilla":
         return chin
-    for ref, whose in ((_published(replaced_model), "the model it replaces"), (_published(scratch.model), "its own")):
+    for ref, whose in ((_published(replaced_model), "the model it replaces"), (_published(model), "its own")):
         if ref is not None:
             src = ref.pretraining_source.url if ref.pretraining_source else "catalog"
             return TokenBudget("match", ref.pretraining_tokens, ref.pretraining_tokens / n,
@@ -163,15 +172,18 @@ class ScratchCosts(ResultMixin):
     months_to_production: Band
     parts: dict[str, float] = field(default_factory=dict)  # $ (p50) by component; they sum to one_time_usd.p50
     assumptions: tuple[Assumption, ...] = ()
+    spends: tuple[Spend, ...] = ()  # the parts (p50) with the months they are paid in
+    programme: dict[str, float] = field(default_factory=dict)  # p50 of each [programme] figure used
 
 
 def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
     """Cost and calendar of the scratch option of scenario `s` (its budget by default)."""
     c, usd_year, prog = s.scratch, s.costs.usd_per_engineer_year, s.programme
-    budget = budget or token_budget(c, s.self_host.model)
+    arch = scratch_model(s)
+    budget = budget or token_budget(c, s.self_host.model, arch)
     rate = gpu_rate(lookup_gpu(c.gpu), c.sourcing, s.hardware, usd_per_engineer_year=usd_year, use="training",
                     where="scratch.sourcing")
-    pre = pretrain_estimate(c.model, c.gpu, rate.usd_per_gpu_hour, budget.tokens, c.n_gpus, c.prep_months,
+    pre = pretrain_estimate(arch, c.gpu, rate.usd_per_gpu_hour, budget.tokens, c.n_gpus, c.prep_months,
                             Staffing(c.researchers, c.months, usd_year))
     b = {name: prog.band(name) for name in _PROGRAMME}
     v = {name: x[0] for name, x in b.items()}
@@ -187,11 +199,10 @@ def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
                                     data_engineers=v["data_engineers"], prep_months=c.prep_months, fixed_usd=fixed)
     after = v["post_training_months"] + v["evaluation_months"]
     ttp = scratch_months_to_production(wall_days=days, prep_months=c.prep_months, after_months=after)
-    parts = _parts(hours.p50, {k: v[k].p50 for k in v}, pipeline.p50, floor, rate.usd_per_gpu_hour)
-    parts.update({"research staff": staff_usd(c.researchers, c.months, usd_year),
-                  "data engineers": staff_usd(v["data_engineers"].p50, c.prep_months, usd_year),
-                  "evaluation": c.evaluation_usd, "data licences": v["data_acquisition_usd"].p50,
-                  "post-training data": v["post_training_data_usd"].p50})
+    p50 = {k: x.p50 for k, x in v.items()}
+    spends = programme_spends(s, p50, rate, run_gpu_hours=hours.p50, wall_days=days.p50,
+                              pipeline_gpu_hours=pipeline.p50, min_gpu_hours=floor)
+    parts = {x.what: float(x.usd) for x in spends}
     notes = [Assumption("scratch.tokens", budget.tokens, "tokens", f"policy {budget.policy!r}: {budget.basis}")]
     if budget.warning:
         notes.append(Assumption("scratch.tokens WARNING", budget.policy, "", budget.warning))
@@ -199,18 +210,24 @@ def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
     return ScratchCosts(budget=budget, rate=rate, pretrain=pre, run_gpu_hours=hours, wall_days=days,
                         experiments_fraction=experiments, pipeline_gpu_hours=pipeline, min_gpu_hours=floor,
                         data_engineers=v["data_engineers"], fixed_usd=fixed, after_months=after, one_time_usd=one_time,
-                        months_to_production=ttp, parts=parts, assumptions=(*notes, *rate.assumptions))
+                        months_to_production=ttp, parts=parts, assumptions=(*notes, *rate.assumptions),
+                        spends=spends, programme=p50)
 
 
-def _parts(run_hours: float, v: dict, pipeline_hours: float, floor: float, rate: float) -> dict[str, float]:
-    """The programme's compute by purpose (p50 $); a reservation's unused term is its own line."""
-    hours = {"final run compute": run_hours, "ablations and experiments": run_hours * v["ablation_fraction"],
-             "failed and restarted runs": run_hours * v["failed_run_fraction"],
-             "post-training compute": run_hours * v["post_training_compute_fraction"],
-             "data pipeline compute": pipeline_hours}
-    used = sum(hours.values())
-    hours["reserved term unused"] = float(at_least(used, floor)) - used
-    return {k: h * rate for k, h in hours.items()}
+def programme_spends(s, p50: dict, rate: GpuRate, **given) -> tuple[Spend, ...]:
+    """The scratch programme's one-time costs with the months they are paid in (assembly.scratch_spends): the
+    run's figures (`given`: run_gpu_hours, wall_days, pipeline_gpu_hours, min_gpu_hours), the [programme]
+    figures `p50`, the training `rate` (its price and reserved term), and the scenario's [scratch] and staff
+    cost unless `given` replaces them (the Monte Carlo engine passes arrays of sampled values)."""
+    c = s.scratch
+    args = dict(usd_per_gpu_hour=rate.usd_per_gpu_hour, term_months=rate.term_hours / HOURS_PER_MONTH,
+                researchers=c.researchers, months=c.months, usd_per_engineer_year=s.costs.usd_per_engineer_year,
+                prep_months=c.prep_months, evaluation_usd=c.evaluation_usd, data_engineers=p50["data_engineers"],
+                ablation_fraction=p50["ablation_fraction"], failed_run_fraction=p50["failed_run_fraction"],
+                post_training_fraction=p50["post_training_compute_fraction"],
+                post_training_months=p50["post_training_months"], evaluation_months=p50["evaluation_months"],
+                data_licences_usd=p50["data_acquisition_usd"], post_training_data_usd=p50["post_training_data_usd"])
+    return scratch_spends(**{**args, **given})
 
 
 @dataclass(frozen=True)
@@ -222,8 +239,8 @@ class PolicyCost(ResultMixin):
     chosen: bool
 
 
-@V.checked(s=_holding("scratch", "self_host", "workload", expected="a planner.Scenario"),
-           chosen=V.Kind(ScratchCosts, "a ScratchCosts (from compare()) or None", optional=True))
+@A.checked(s=_holding("scratch", "self_host", "workload", expected="a planner.Scenario"),
+           chosen=A.Kind(ScratchCosts, "a ScratchCosts (from compare()) or None", optional=True))
 def policy_costs(s, chosen: ScratchCosts | None = None) -> tuple[PolicyCost, ...]:
     """The scratch option's one-time cost and months at each token policy (match, chinchilla, and the scenario's
     own if it is neither), so a reader sees the spread. Each is laid out afresh (pretraining is re-planned)."""
@@ -232,7 +249,7 @@ def policy_costs(s, chosen: ScratchCosts | None = None) -> tuple[PolicyCost, ...
                       chosen.months_to_production.p50, True)]
     for policy in TOKEN_POLICIES:
         alt = dataclasses.replace(s.scratch, tokens=policy, tokens_per_param=None)
-        budget = token_budget(alt, s.self_host.model)
+        budget = token_budget(alt, s.self_host.model, scratch_model(s))
         if any(abs(p.tokens - budget.tokens) <= 1e-9 * budget.tokens for p in out):
             continue
         sc = scratch_costs(s, budget)

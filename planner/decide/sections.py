@@ -53,6 +53,32 @@ class TokenPolicy:
         return _TOKEN_COUNT(name, value)
 
 
+@dataclass(frozen=True)
+class Names:
+    """One name, or a shortlist of them (a TOML list; "auto" too where `auto`): [self_host] model, gpu, precision."""
+
+    item: object = NAME  # the check of one name
+    auto: bool = False  # "auto" alone stands for every GPU
+
+    def allowed(self) -> str:
+        one = self.item.allowed() if isinstance(self.item, V.Choice) else "a name"
+        return f"{one}, a list of at most {L.MAX_SHORTLIST} of them" + (" or 'auto' (every GPU)" if self.auto else "")
+
+    def __call__(self, name: str, value):
+        if self.auto and isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str):
+            return self.item(name, value)
+        if not isinstance(value, (list, tuple)):
+            raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value, allowed=self.allowed())
+        if not value:
+            raise InputError(name, f"an empty shortlist: give {self.allowed()}", value=value, allowed=self.allowed())
+        if len(value) > L.MAX_SHORTLIST:
+            raise InputError(name, f"a shortlist of {len(value)}: at most {L.MAX_SHORTLIST}", value=value)
+        names = tuple(dict.fromkeys(self.item(f"{name}[{i}]", v) for i, v in enumerate(value)))
+        return names[0] if len(names) == 1 else names
+
+
 class _Section:
     section: ClassVar[str] = ""
 
@@ -74,6 +100,8 @@ class ApiOption(_Section):
     cached_input_usd_per_mtok: float | None = V.knob(None, PRICE_PER_MTOK, "override of the price data")
     integration_usd: float = V.knob(10_000.0, USD, "one-time: prompt work, evaluation harness, integration (assumption)")
     months_to_production: float = V.knob(0.5, MONTHS, "assumption")
+    prices_as_of: str | None = V.knob(None, V.IsoDate(optional=True),
+                                      "the day the (date-dependent) prices are read for; none: today (UTC)")
 
 
 @dataclass(frozen=True)
@@ -81,10 +109,13 @@ class SelfHostOption(_Section):
     """(b) Open weights, fine-tuned, served on our own (rented) GPUs."""
 
     section: ClassVar[str] = "self_host"
-    model: str = V.knob("Llama-3.1-8B", NAME, "open-weights model: catalog name or an uploaded config's name")
-    gpu: str = V.knob("H100 SXM", NAME, "catalog GPU")
-    precision: str = V.knob("bf16", V.Choice(SERVING_PRECISIONS),
-                            "bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or auto (searched)")
+    model: str | tuple[str, ...] = V.knob("Llama-3.1-8B", Names(), "open-weights model: catalog name or an uploaded "
+                                          "config's name; a list: the cheapest meeting the targets (decide/shortlist.py)")
+    gpu: str | tuple[str, ...] = V.knob("H100 SXM", Names(auto=True), "catalog or custom GPU; a list, or auto: every "
+                                        "GPU, searched with the models for the cheapest meeting the targets")
+    precision: str | tuple[str, ...] = V.knob("bf16", Names(V.Choice(SERVING_PRECISIONS)),
+                                              "bf16, fp16, fp8, int8 (W8A8), int8-weight-only, int4-weight-only, or "
+                                              "auto (the best format); a list: each a candidate of the shortlist")
     engine: str = V.knob("vllm", V.Choice(ENGINES), "serving engine (catalog/data/engines.toml)")
     kv_cache_dtype: str | None = V.knob(None, V.Choice(tuple(KV_CACHE_DTYPES), optional=True),
                                         "none: the engine's default at the precision")
@@ -99,17 +130,34 @@ class SelfHostOption(_Section):
         "none: the catalog's on-demand price")
     finetune_method: str = V.knob("lora", V.Choice(FINETUNE_METHODS), "full | lora | qlora | none")
     finetune_tokens: float = V.knob(20e6, V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens"),
-                                    "training tokens per epoch")
-    finetune_epochs: float = V.knob(3.0, V.Real(0.0, L.MAX_EPOCHS, lo_open=True, unit="epochs"), "passes over the data")
+                                    "training tokens per epoch (judgement: ~20k examples of ~1k tokens)")
+    finetune_epochs: float = V.knob(3.0, V.Real(0.0, L.MAX_EPOCHS, lo_open=True, unit="epochs"), "passes over the data (judgement: a common LoRA recipe)")
+    finetune_gpu: str | None = V.knob(None, OPTIONAL_NAME, "none: the serving GPU (under [self_host] sourcing); "
+                                      "another GPU is rented on demand for the fine-tune")
+    finetune_n_gpus: int | None = V.knob(None, V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True),
+                                         "none: the fewest that fit, in the fastest layout")
     drops_prompt_overhead: bool = V.knob(True, FLAG, "the fine-tune replaces the few-shot prompt")
     utilization_ceiling: float | None = V.knob(
         UTILIZATION_CEILING, V.Real(L.MIN_UTILIZATION, 1.0, unit="fraction", optional=True),
         "none: the simulation alone sizes the fleet; else a cap on a replica's busy share at the peak")
-    min_replicas: int = V.knob(MIN_REPLICAS, V.Whole(1, L.MAX_REPLICAS, unit="replicas"), "never fewer replicas")
-    ops_engineers: float = V.knob(1.0, PEOPLE, "people running the serving stack")
+    min_replicas: int = V.knob(MIN_REPLICAS, V.Whole(1, L.MAX_REPLICAS, unit="replicas"), "never fewer replicas (judgement: one can fail or be upgraded)")
+    ops_engineers: float | None = V.knob(
+        None, V.Real(0.0, L.MAX_PEOPLE, unit="FTE", optional=True),
+        "people running the serving stack; none: scales with the fleet, max(1, GPUs held / 250) (decide/assembly.py)")
     evaluation_usd: float = V.knob(20_000.0, USD, "one-time evaluation of the tuned model (assumption)")
     setup_months: float = V.knob(1.0, MONTHS, "infrastructure before first production (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the serving GPUs are paid for (decide/sourcing.py)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.usd_per_gpu_hour is not None and (isinstance(self.gpu, tuple) or self.gpu == "auto"):
+            raise InputError("self_host.usd_per_gpu_hour", "a quoted price is for one GPU; a shortlist of GPUs is "
+                             "priced from the catalog (give one GPU, or remove the quote)", value=self.usd_per_gpu_hour)
+
+    @property
+    def training_gpu(self) -> str:
+        """The GPU the fine-tune runs on: finetune_gpu, else the serving GPU."""
+        return self.finetune_gpu or self.gpu
 
 
 @dataclass(frozen=True)
@@ -118,7 +166,8 @@ class ScratchOption(_Section):
 
     section: ClassVar[str] = "scratch"
     enabled: bool = V.knob(True, FLAG, "include this option")
-    model: str = V.knob("Llama-3.1-8B", NAME, "the architecture to train")
+    model: str | None = V.knob(None, OPTIONAL_NAME, "the architecture to train; none: the self-hosted model's, "
+                               "so the two self-hosted options deliver the same model")
     gpu: str = V.knob("H100 SXM", NAME, "catalog GPU to train on")
     tokens: str | float = V.knob("match", TokenPolicy(),
                                  "match: the replaced model's published tokens; chinchilla: 20 per parameter; "
@@ -128,10 +177,10 @@ class ScratchOption(_Section):
                                             "instead of tokens: this many tokens per active parameter")
     n_gpus: int | None = V.knob(None, V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True),
                                 "none: the fewest finishing in 90 days")
-    researchers: float = V.knob(10.0, PEOPLE, "research staff during the project")
-    months: float = V.knob(12.0, MONTHS, "how long the research staff is paid")
-    prep_months: float = V.knob(3.0, MONTHS, "data preparation and ablations before the final run")
-    evaluation_usd: float = V.knob(100_000.0, USD, "one-time evaluation")
+    researchers: float = V.knob(10.0, PEOPLE, "research staff during the project (judgement; a frontier lab: ~50)")
+    months: float = V.knob(12.0, MONTHS, "how long the research staff is paid (judgement)")
+    prep_months: float = V.knob(3.0, MONTHS, "data preparation and ablations before the final run (judgement)")
+    evaluation_usd: float = V.knob(100_000.0, USD, "one-time evaluation (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the training cluster is paid for (decide/sourcing.py)")
 
     def __post_init__(self):
@@ -146,7 +195,7 @@ class Costs(_Section):
     section: ClassVar[str] = "costs"
     usd_per_engineer_year: float = V.knob(
         USD_PER_ENGINEER_YEAR, V.Real(0.0, L.MAX_USD_PER_ENGINEER_YEAR, lo_open=True, unit="$/year"),
-        "fully loaded cost of one engineer or researcher")
+        "fully loaded cost of one engineer or researcher (assumption: US ML salary plus overhead)")
 
 
 @dataclass(frozen=True)

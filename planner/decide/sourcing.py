@@ -5,7 +5,11 @@ of the replicas it needs, and spot training takes longer by its interruption ove
 bills its whole term. Owned, a GPU-hour held costs its share of the server and the rack's network
 spread over the depreciation years, the colocation of the server's maximum power, the hardware
 staff, and the electricity of the idle GPU and its host; the work above idle costs its own
-electricity on top. Figures come from data/sourcing.toml; a scenario's [hardware] table overrides them.
+electricity on top. Owned and sunk ("owned-sunk": hardware already bought, whatever this decision)
+drops the two depreciation parts: a GPU-hour costs the colocation, the hardware staff and the
+electricity. Colocation stays, a recurring bill for housing and powering the servers that only
+leaving the site would end (set [hardware] colocation_usd_per_kw_month = 0 for a building of one's
+own). Figures come from data/sourcing.toml; a scenario's [hardware] table overrides them.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from ..catalog import costs as facts
 from ..catalog.specs import GPUSpec
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.provenance import Assumption
@@ -23,7 +28,8 @@ from ..core.results import ResultMixin
 from ..core.units import HOURS_PER_MONTH
 from .assembly import MONTHS_PER_YEAR, held_usd_per_gpu_hour
 
-SOURCINGS = ("on-demand", "reserved-1y", "reserved-3y", "spot", "owned")
+SOURCINGS = ("on-demand", "reserved-1y", "reserved-3y", "spot", "owned", "owned-sunk")
+OWNED = ("owned", "owned-sunk")  # the servers are ours: priced by their parts, not a rent
 HOURS_PER_YEAR = HOURS_PER_MONTH * MONTHS_PER_YEAR
 TERM_YEARS = {"reserved-1y": 1.0, "reserved-3y": 3.0}
 _DISCOUNT = {"reserved-1y": "reserved_1y_discount", "reserved-3y": "reserved_3y_discount", "spot": "spot_discount"}
@@ -72,7 +78,7 @@ class Hardware:
         if self.grid_gco2e_per_kwh is None:
             facts.grid_intensity(self.region)  # an unknown region is refused at load, with close matches
 
-    @V.checked(name=V.Choice(tuple(_FACT)))
+    @A.checked(name=V.Choice(tuple(_FACT)))
     def fact(self, name: str) -> tuple[float, str]:
         """The figure for `name` and where it came from: the scenario's, else sourcing.toml's."""
         given = getattr(self, name)
@@ -116,18 +122,26 @@ def check_sourcing(value, where: str) -> str:
     return value
 
 
-def owned_server(gpu: GPUSpec, hw: Hardware) -> facts.Server:
-    """The server to buy for `gpu`: the catalog's, with the scenario's overrides."""
+def is_owned(sourcing: str) -> bool:
+    return sourcing in OWNED
+
+
+def owned_server(gpu: GPUSpec, hw: Hardware, *, sunk: bool = False) -> facts.Server:
+    """The server to buy for `gpu`: the catalog's, with the scenario's overrides. Sunk, its prices are not
+    needed (they are not counted): only the GPUs per server and the server's power."""
     srv = facts.server(gpu.name)
     over = {k: getattr(hw, k) for k in ("usd_per_server", "gpus_per_server", "server_watts", "servers_per_rack",
                                         "network_usd_per_rack") if getattr(hw, k) is not None}
     if srv is None:
-        need = {"usd_per_server", "gpus_per_server", "server_watts", "servers_per_rack", "network_usd_per_rack"}
+        need = {"gpus_per_server", "server_watts"} if sunk else \
+            {"usd_per_server", "gpus_per_server", "server_watts", "servers_per_rack", "network_usd_per_rack"}
         if need - set(over):
             listed = ", ".join(s.gpu for s in facts.servers())
-            raise PlannerError(f"sourcing = 'owned': no server price for {gpu.name} in the catalog (listed: {listed}); "
-                               f"give [hardware] {', '.join(sorted(need - set(over)))}")
-        return facts.Server(gpu=gpu.name, sources={}, **over)
+            what = "server power" if sunk else "server price"
+            raise PlannerError(f"sourcing = '{'owned-sunk' if sunk else 'owned'}': no {what} for {gpu.name} in the "
+                               f"catalog (listed: {listed}); give [hardware] {', '.join(sorted(need - set(over)))}")
+        unpriced = {"usd_per_server": 0.0, "servers_per_rack": 1.0, "network_usd_per_rack": 0.0}  # sunk: not counted
+        return facts.Server(gpu=gpu.name, sources={}, **{**unpriced, **over})
     return dataclasses.replace(srv, **over)
 
 
@@ -142,15 +156,18 @@ def electricity_usd_per_gpu_hour(watts: float, *, pue: float, usd_per_kwh: float
     return watts / 1000.0 * pue * usd_per_kwh
 
 
-def owned_parts(gpu: GPUSpec, hw: Hardware, *, usd_per_engineer_year: float, pue: float) -> dict[str, float]:
-    """$ per GPU-hour held of an owned GPU, by part (formulas in the module docstring)."""
-    srv = owned_server(gpu, hw)
+def owned_parts(gpu: GPUSpec, hw: Hardware, *, usd_per_engineer_year: float, pue: float,
+                sunk: bool = False) -> dict[str, float]:
+    """$ per GPU-hour held of an owned GPU, by part (formulas in the module docstring); sunk: no depreciation."""
+    srv = owned_server(gpu, hw, sunk=sunk)
     n, years = srv.gpus_per_server, hw.fact("depreciation_years")[0]
     kwh_price = hw.fact("usd_per_kwh")[0]
     idle_watts = gpu.tdp_watts * facts.sourcing_facts()["power.idle_fraction"].value.p50
-    return {
+    capital = {} if sunk else {
         "servers (depreciation)": srv.usd_per_server / n / (years * HOURS_PER_YEAR),
-        "network (depreciation)": srv.network_usd_per_rack / srv.servers_per_rack / n / (years * HOURS_PER_YEAR),
+        "network (depreciation)": srv.network_usd_per_rack / srv.servers_per_rack / n / (years * HOURS_PER_YEAR)}
+    return {
+        **capital,
         "colocation": srv.server_watts / 1000.0 * hw.fact("colocation_usd_per_kw_month")[0] / n / HOURS_PER_MONTH,
         "hardware staff": hw.fact("hardware_ops_fte_per_server")[0] * usd_per_engineer_year / n / HOURS_PER_YEAR,
         "electricity (idle GPU and host)": electricity_usd_per_gpu_hour(
@@ -161,7 +178,7 @@ def owned_parts(gpu: GPUSpec, hw: Hardware, *, usd_per_engineer_year: float, pue
 def facility_pue(sourcing: str, hw: Hardware) -> tuple[float, str]:
     if hw.pue is not None:
         return float(hw.pue), "scenario [hardware]"
-    f = facts.sourcing_facts()["owned.pue" if sourcing == "owned" else "owned.cloud_pue"]
+    f = facts.sourcing_facts()["owned.pue" if is_owned(sourcing) else "owned.cloud_pue"]
     return f.value.p50, str(f.source)
 
 
@@ -171,9 +188,10 @@ def gpu_rate(gpu: GPUSpec, sourcing: str, hw: Hardware, *, usd_per_engineer_year
     check_sourcing(sourcing, where)
     od, label = gpu.usd_per_gpu_hour, f"{where} = {sourcing!r}"
     out = []
-    if sourcing == "owned":
+    if is_owned(sourcing):
         pue = facility_pue(sourcing, hw)[0]
-        parts = owned_parts(gpu, hw, usd_per_engineer_year=usd_per_engineer_year, pue=pue)
+        sunk = sourcing == "owned-sunk"
+        parts = owned_parts(gpu, hw, usd_per_engineer_year=usd_per_engineer_year, pue=pue, sunk=sunk)
         busy_watts = gpu.tdp_watts * (1.0 - facts.sourcing_facts()["power.idle_fraction"].value.p50)
         busy = electricity_usd_per_gpu_hour(busy_watts, pue=pue, usd_per_kwh=hw.fact("usd_per_kwh")[0])
         if use == "training":  # the GPUs work throughout, at the training power
@@ -182,11 +200,15 @@ def gpu_rate(gpu: GPUSpec, sourcing: str, hw: Hardware, *, usd_per_engineer_year
             busy = 0.0
         out = [Assumption(f"{label}: {k}", v, "$/GPU-hour", "planner/catalog/data/sourcing.toml; [hardware] overrides")
                for k, v in parts.items()]
-        out.append(Assumption(f"{label}: accounting", "straight-line", "", "each GPU-hour carries its share of the "
-                              "purchase over the depreciation years: the servers are assumed used (or sold at book "
-                              "value) for the rest of their life; the rent-or-own break-even shows the cash view"))
-        for k, unit in (("depreciation_years", "years"), ("usd_per_kwh", "$/kWh"),
-                        ("colocation_usd_per_kw_month", "$/kW-month"), ("hardware_ops_fte_per_server", "FTE/server")):
+        out.append(Assumption(f"{label}: accounting", "sunk" if sunk else "straight-line", "", (
+            "the servers are already bought: no purchase or depreciation is charged, only colocation, hardware staff "
+            "and electricity") if sunk else ("each GPU-hour carries its share of the purchase over the depreciation "
+            "years: the servers are assumed used (or sold at book value) for the rest of their life; the "
+            "rent-or-own break-even shows the cash view")))
+        figures = [("depreciation_years", "years")] if not sunk else []
+        figures += [("usd_per_kwh", "$/kWh"), ("colocation_usd_per_kw_month", "$/kW-month"),
+                    ("hardware_ops_fte_per_server", "FTE/server")]
+        for k, unit in figures:
             value, src = hw.fact(k)
             out.append(Assumption(f"{label}: {k}", value, unit, src))
         return GpuRate(gpu=gpu.name, sourcing=sourcing, use=use, on_demand_usd_per_gpu_hour=od, multiplier=0.0,
@@ -254,7 +276,7 @@ def break_even_utilisation(owned: GpuRate, rent_usd_per_gpu_hour: float) -> floa
     return u if u <= 1.0 else None
 
 
-@V.checked(gpu=V.Kind(GPUSpec, "a GPUSpec (planner.gpu(name))"), hw=V.Kind(Hardware, "a planner.Hardware"),
+@A.checked(gpu=A.Kind(GPUSpec, "a GPUSpec (planner.gpu(name))"), hw=A.Kind(Hardware, "a planner.Hardware"),
            usd_per_engineer_year=V.Real(0.0, L.MAX_USD_PER_ENGINEER_YEAR, unit="$/year"),
            utilisation=V.Real(0.0, 1.0, lo_open=True, unit="fraction"), rental=V.Text(empty=False))
 def rent_or_own(gpu: GPUSpec, hw: Hardware, *, usd_per_engineer_year: float, utilisation: float = 1.0,
@@ -264,7 +286,7 @@ def rent_or_own(gpu: GPUSpec, hw: Hardware, *, usd_per_engineer_year: float, uti
     A pay-per-use rental (on-demand, spot) bills utilisation x the hours; a reservation bills them all.
     """
     check_sourcing(rental, "rental")
-    if rental == "owned":
+    if is_owned(rental):
         raise InputError("rental", "compare owning with a rental: on-demand, reserved-1y, reserved-3y or spot")
     if not 0.0 < utilisation <= 1.0:
         raise InputError("utilisation", f"must be in (0, 1], got {utilisation!r}")

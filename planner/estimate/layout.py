@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError
 from ..core.results import ResultMixin
@@ -88,7 +89,7 @@ class TrainingLayout:
         """Ranks the ZeRO states are sharded over (data x context parallel)."""
         return self.dp * self.cp
 
-    @V.checked(global_batch=V.Whole(1, 2**40, unit="sequences"))  # the bound of the global_batch field above
+    @A.checked(global_batch=V.Whole(1, 2**40, unit="sequences"))  # the bound of the global_batch field above
     def micro_steps(self, global_batch: int) -> int:
         """Micro-batches each pipeline runs per optimizer step."""
         return max(1, math.ceil(global_batch / (self.dp * self.micro_batch)))

@@ -31,7 +31,7 @@ from ..core.band import Band
 from . import arithmetic as ar
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
-# Unfused (eager PyTorch, the reference model in benchmarks/model.py), counted op by op:
+# Unfused (eager PyTorch, the reference model in benchmarks/model/transformer.py), counted op by op:
 # two RMSNorms (square, mean, scale, weight: ~6 x dim each) and two residual adds (3 x dim
 # each) -> 18 x dim; rotary on q and k (fp32 copy, 4 multiplies, 2 adds, stack: ~16
 # passes); K/V cache write and head transpose (2 each); SwiGLU's silu and product (5 x ffn).

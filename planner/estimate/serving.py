@@ -22,6 +22,7 @@ from ..catalog import lookup as catalog
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InfeasibleError, InputError
 from ..core.provenance import Assumption
@@ -256,16 +257,16 @@ def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling
         frontier=sr.frontier(cands, c, w))
 
 
-_PLAN = V.Kind(ServingPlan, "a ServingPlan (from planner.serving)")
-_PEAK_RPS = V.Many(V.Real(0.0, L.MAX_PEAK_REQUESTS_PER_S, unit="requests/s"))
+_PLAN = A.Kind(ServingPlan, "a ServingPlan (from planner.serving)")
+_PEAK_RPS = A.Many(V.Real(0.0, L.MAX_PEAK_REQUESTS_PER_S, unit="requests/s"))
 _QUANTILE = V.Choice(tuple(_COST_QUANTILE))
 MAX_CURVE_POINTS = 100  # latency_curve simulates each load in turn (~10 ms each): a chart needs tens
 MIN_CURVE_LOAD_RPS = 1e-6  # judgement: a request every 11 days is an idle replica; lower rates overflow the arrivals
 
 
-@V.checked(plan=_PLAN, loads=V.Many(V.Real(MIN_CURVE_LOAD_RPS, L.MAX_PEAK_REQUESTS_PER_S, unit="requests/s"),
+@A.checked(plan=_PLAN, loads=A.Many(V.Real(MIN_CURVE_LOAD_RPS, L.MAX_PEAK_REQUESTS_PER_S, unit="requests/s"),
                                     max_size=MAX_CURVE_POINTS, optional=True, max_ndim=1),
-           engine_setup=V.Kind(EngineSetup, "an EngineSetup", optional=True))
+           engine_setup=A.Kind(EngineSetup, "an EngineSetup", optional=True))
 def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     """TTFT and TPOT percentiles of one replica of `plan` over a range of request rates (a DataFrame):
     the latency-versus-load chart. `loads`: requests/s per replica (default: 10 points up to capacity)."""
@@ -286,7 +287,7 @@ def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     return pd.DataFrame(rows)
 
 
-@V.checked(plan=_PLAN, peak_rps=_PEAK_RPS, quantile=_QUANTILE)
+@A.checked(plan=_PLAN, peak_rps=_PEAK_RPS, quantile=_QUANTILE)
 def replicas_for(plan: ServingPlan, peak_rps, quantile: str = "p50") -> np.ndarray:
     """Replicas the plan's configuration needs at each peak rate: a number, or a numpy array of any shape (no loop).
 
@@ -296,7 +297,7 @@ def replicas_for(plan: ServingPlan, peak_rps, quantile: str = "p50") -> np.ndarr
     return replicas_needed(peak_rps, capacity, plan.utilization_ceiling, plan.min_replicas)
 
 
-@V.checked(plan=_PLAN, peak_rps=_PEAK_RPS, quantile=_QUANTILE)
+@A.checked(plan=_PLAN, peak_rps=_PEAK_RPS, quantile=_QUANTILE)
 def monthly_cost_usd_for(plan: ServingPlan, peak_rps, quantile: str = "p50") -> np.ndarray:
     """Monthly GPU cost at each peak rate: replicas x TP x $/GPU-hour x 730 h."""
     gpus = replicas_for(plan, peak_rps, quantile) * plan.tensor_parallel

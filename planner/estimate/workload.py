@@ -8,6 +8,7 @@ from dataclasses import MISSING, dataclass
 import numpy as np
 
 from ..core import limits as L
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError
 from ..core.units import DAYS_PER_MONTH, SECONDS_PER_DAY
@@ -28,7 +29,7 @@ def check_final_traffic(requests_per_day: float, monthly_growth: float, horizon_
                                 f"{L.MAX_FINAL_REQUESTS_PER_DAY:.0e} (lower the growth or the horizon)")
 
 
-_MONTHS = V.Many(V.Real(0.0, L.MAX_HORIZON_MONTHS, unit="months from the start"), max_size=L.MAX_SAMPLE_MONTHS)
+_MONTHS = A.Many(V.Real(0.0, L.MAX_HORIZON_MONTHS, unit="months from the start"), max_size=L.MAX_SAMPLE_MONTHS)
 _TOKENS = V.Real(0.0, L.MAX_TOKENS_PER_REQUEST, unit="tokens")
 _TARGET = V.Real(0.0, L.MAX_LATENCY_TARGET_S, lo_open=True, unit="s", optional=True)
 
@@ -48,14 +49,14 @@ class Workload:
                                   "generated tokens per request")
     prompt_overhead_tokens: float = V.knob(0.0, _TOKENS, "system / few-shot prompt sent with every request")
     # 2x is a common diurnal swing
-    peak_to_mean: float = V.knob(2.0, V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), "peak-hour rate over the daily mean")
+    peak_to_mean: float = V.knob(2.0, V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), "peak-hour rate over the daily mean (judgement: a common diurnal swing)")
     peak_requests_per_s: float | None = V.knob(
         None, V.Real(0.0, L.MAX_PEAK_REQUESTS_PER_S, lo_open=True, unit="requests/s", optional=True),
         "overrides requests_per_day x peak_to_mean / 86400")
-    ttft_target_s: float | None = V.knob(2.0, _TARGET, "time to first token; none: no target")
+    ttft_target_s: float | None = V.knob(2.0, _TARGET, "time to first token; none: no target (judgement: an interactive reply starts within 2 s)")
     # ~10 tokens/s, faster than reading
-    tpot_target_s: float | None = V.knob(0.1, _TARGET, "time per output token; none: no target")
-    horizon_months: int = V.knob(24, V.Whole(1, L.MAX_HORIZON_MONTHS, unit="months"), "months costed")
+    tpot_target_s: float | None = V.knob(0.1, _TARGET, "time per output token; none: no target (judgement: 10 tokens/s, faster than reading)")
+    horizon_months: int = V.knob(24, V.Whole(1, L.MAX_HORIZON_MONTHS, unit="months"), "months costed (judgement: a two-year planning horizon)")
     monthly_growth: float = V.knob(0.0, V.Real(0.0, L.MAX_MONTHLY_GROWTH, unit="fraction per month"),
                                    "traffic growth per month, compounding")
     length_sigma: float = V.knob(0.0, V.Real(0.0, 3.0, unit="lognormal log-sd"),
@@ -92,7 +93,7 @@ class Workload:
             return float(self.peak_requests_per_s)
         return self.mean_rps * self.peak_to_mean
 
-    @V.checked(month_index=_MONTHS)
+    @A.checked(month_index=_MONTHS)
     def growth_factor(self, month_index) -> np.ndarray:
         """(1 + monthly_growth) ** month_index, elementwise; month 0 is the first month."""
         return (1.0 + self.monthly_growth) ** np.asarray(month_index, dtype=float)
@@ -101,17 +102,17 @@ class Workload:
         """Month indices 0 .. horizon_months - 1."""
         return np.arange(self.horizon_months)
 
-    @V.checked(month_index=_MONTHS)
+    @A.checked(month_index=_MONTHS)
     def requests_per_month(self, month_index) -> np.ndarray:
         """Requests in each month (see requests_per_month)."""
         return requests_per_month(self.requests_per_day, self.monthly_growth, month_index)
 
-    @V.checked(month_index=_MONTHS)
+    @A.checked(month_index=_MONTHS)
     def tokens_per_month(self, month_index) -> np.ndarray:
         """Input + output tokens in each month."""
         return self.requests_per_month(month_index) * self.tokens_per_request
 
-    @V.checked(month_index=_MONTHS)
+    @A.checked(month_index=_MONTHS)
     def peak_rps_for(self, month_index) -> np.ndarray:
         """Peak requests per second in each month (the peak grows with the traffic)."""
         return self.peak_rps * self.growth_factor(month_index)

@@ -19,8 +19,9 @@ from ..core.errors import PlannerError
 from ..core.results import as_plain
 from ..core.version import __version__
 from . import formatting as fmt
+from . import models_text as mt
 from .cli_catalog import cmd_gpus, cmd_models, cmd_prices
-from .cli_common import USAGE, count, fail, one_line, split_debug
+from .cli_common import USAGE, count, fail, one_line, split_debug, split_gpu_files
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
@@ -59,11 +60,13 @@ def _break_even_frame(c) -> pd.DataFrame:
 
 def cmd_compare(a) -> int:
     s, c = _comparison(a.scenario)
-    if a.format == "json":
-        _out(fmt.dumps_json(c.to_dict()))
-        return 0
     if a.format == "csv":  # full precision, machine-readable
         _out(c.table().to_csv().rstrip("\n"))
+        return 0
+    from ..uncertainty.risk import with_headline
+    c = with_headline(c, s)  # the recommendation with its P(cheapest): the report's and the dashboard's headline
+    if a.format == "json":
+        _out(fmt.dumps_json(c.to_dict()))
         return 0
     md = a.format == "markdown"
     table = fmt.markdown_table if md else fmt.text_table
@@ -74,10 +77,12 @@ def cmd_compare(a) -> int:
     if c.api_price is not None:
         p = c.api_price
         details.append(f"- API prices: {p.provider_name} {p.model_id}, price data of {p.price_data_date} ({p.source})")
-    parts = [head(f"{c.scenario}: {c.horizon_months} months"), table(fmt.comparison_frame(c.table())),
-             "\n".join(details), *(["\n".join(unavailable)] if unavailable else []),
+    match = [x for x in (mt.like_for_like_line(c), mt.floor_line(c)) if x]
+    parts = [head(f"{c.scenario}: {c.horizon_months} months"), *match, table(fmt.comparison_frame(c.table())),
+             fmt.ONE_TIME_SCOPE, "\n".join(details), *(["\n".join(unavailable)] if unavailable else []),
+             head("Models compared"), table(mt.models_frame(c)),
              head("Break-even"), table(_break_even_frame(c)) if c.break_evens else "fewer than two options available",
-             head("Recommendation"), rec.headline, "\n".join(f"- {r}" for r in rec.reasons),
+             head("Recommendation"), "\n".join([rec.headline, *match]), "\n".join(f"- {r}" for r in rec.reasons),
              *compare_sections(c, s, table, head)]
     _out("\n\n".join(parts))
     return 0
@@ -317,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="planner", description="Build-vs-buy cost and capacity planner for foundation models.")
     parser.add_argument("--version", action="version", version=f"planner {__version__}")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error (any position)")
+    parser.add_argument("--gpu-file", metavar="PATH", action="append",
+                        help="a custom GPU spec (TOML or JSON, the catalog's fields; any position, repeatable): "
+                             "--gpu NAME and scenarios can then name it")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _scenario_commands(sub)
     uncertainty_commands(sub)
@@ -329,12 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 input error, 2 usage error, 3 bug)."""
     argv, debug = split_debug(argv)
     try:
+        argv, gpu_files = split_gpu_files(argv)
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version, usage errors
         return e.code if isinstance(e.code, int) else 0 if e.code is None else USAGE
     except Exception as e:  # noqa: BLE001 - e.g. argv that is not text: one line, never a traceback
         return fail(e, debug)
     try:
+        for path in gpu_files:
+            from ..catalog.custom_gpu import register_gpu_file
+            register_gpu_file(path)
         if args.command != "calibrate":
             _use_results(args)
         return args.run(args)

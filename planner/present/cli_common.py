@@ -66,3 +66,22 @@ def split_debug(argv: list[str] | None) -> tuple[list[str], bool]:
     argv = [os.fspath(a) if isinstance(a, os.PathLike) else a for a in (sys.argv[1:] if argv is None else argv)]
     debug = "--debug" in argv or os.environ.get("PLANNER_DEBUG", "") not in ("", "0")
     return [a for a in argv if a != "--debug"], debug
+
+
+def split_gpu_files(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`--gpu-file PATH` (any position, repeatable) taken out of argv: custom GPU specs to register first."""
+    rest, paths, i = [], [], 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--gpu-file":
+            if i + 1 >= len(argv):
+                raise PlannerError("--gpu-file needs a path (a TOML or JSON GPU spec)")
+            paths.append(argv[i + 1])
+            i += 2
+            continue
+        if isinstance(a, str) and a.startswith("--gpu-file="):
+            paths.append(a.split("=", 1)[1])
+        else:
+            rest.append(a)
+        i += 1
+    return rest, paths

@@ -5,11 +5,14 @@ from __future__ import annotations
 from ..core.errors import PlannerError
 from ..decide.scratch import policy_costs
 from . import costs_text as ct
+from .shortlist_text import shortlist_frame, shortlist_lines
 
 
 def compare_sections(c, scenario, table, head) -> list[str]:
     """Text blocks for `planner compare` (table: the frame renderer, head: the heading style)."""
     out = []
+    if c.shortlist is not None:
+        out += [head("Self-host shortlist"), "\n".join(shortlist_lines(c)), table(shortlist_frame(c))]
     if c.scratch_costs is not None:
         try:
             policies = policy_costs(scenario, c.scratch_costs)

@@ -60,7 +60,7 @@ def cmd_uncertainty(a) -> int:
              f"Probability each option is cheapest: {cheapest}.",
              f"Break-even: the month the cumulative costs cross those of {labels.SHORT[mc.reference]} "
              "(lowest median total), p50 [p10-p90] over the samples that cross.",
-             head("Uncertain inputs"), table(fmt.uncertain_inputs_frame(mc))]
+             head("Uncertain inputs"), fmt.uncertain_inputs_caption(mc), table(fmt.uncertain_inputs_frame(mc))]
     _out("\n\n".join(parts))
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core.units import DAYS_PER_MONTH, usd
+from ..decide.sourcing import is_owned
 from . import formatting as fmt
 
 POLICY_MEANING = {
@@ -67,7 +68,7 @@ def sourcing_frame(c) -> pd.DataFrame:
 def owned_parts_frame(c) -> pd.DataFrame | None:
     """An owned self-host GPU-hour by part, or None when the self-host GPUs are rented."""
     r = c.rates.get("self_host")
-    if r is None or r.sourcing != "owned":
+    if r is None or not is_owned(r.sourcing):
         return None
     return pd.DataFrame([{"Part": k, "$/GPU-hour": usd(v)} for k, v in r.parts.items()])
 
@@ -107,10 +108,12 @@ def token_policy_lines(budget, policies=()) -> list[str]:
 
 
 def programme_frame(c) -> pd.DataFrame:
-    """The scratch option's one-time cost by component (p50), each with the figure and source behind it."""
+    """The scratch option's one-time cost by component (p50), each with the figure and source behind it and the
+    months it is paid in (assembly.scratch_spends: what the cumulative curve uses)."""
     sc = c.scratch_costs
     if sc is None:
-        return pd.DataFrame(columns=["Component", "Cost (p50)", "Basis", "Source"])
+        return pd.DataFrame(columns=["Component", "Cost (p50)", "Paid (months)", "Basis", "Source"])
+    paid = {x.what: _months(x.start_month, x.end_month) for x in sc.spends}
     facts = {a.name.removeprefix("programme."): a for a in sc.assumptions if a.name.startswith("programme.")}
     s = c.pretrain
     basis = {"final run compute": (f"{fmt.band(sc.run_gpu_hours, fmt.count)} GPU-hours on {s.n_gpus:,} x {s.gpu} "
@@ -127,8 +130,12 @@ def programme_frame(c) -> pd.DataFrame:
             src = a.source
         else:
             b, src = basis.get(k, ("", ""))
-        rows.append({"Component": k, "Cost (p50)": usd(v), "Basis": b, "Source": src})
+        rows.append({"Component": k, "Cost (p50)": usd(v), "Paid (months)": paid.get(k, ""), "Basis": b, "Source": src})
     return pd.DataFrame(rows)
+
+
+def _months(start: float, end: float) -> str:
+    return f"at {start:.1f}" if end <= start else f"{start:.1f}-{end:.1f}"
 
 
 def published_lines(c) -> list[str]:

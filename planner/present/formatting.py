@@ -13,8 +13,8 @@ import re
 import pandas as pd
 
 from ..core.band import Band
-from ..core.units import NA, finite, scaled, three_figures, usd  # noqa: F401  (usd, NA: re-exported for callers)
-from .labels import LETTERS, SHORT
+from ..core.units import NA, finite, percent, scaled, three_figures, usd  # noqa: F401  (usd, NA, percent: re-exported)
+from .labels import LETTERS, ONE_TIME_SCOPE, SCOPE_FINETUNE, SCOPE_PROGRAMME, SCOPE_RUN, SCOPE_RUN_STAFF, SHORT  # noqa: F401
 from .markdown import fenced, md_cell, md_inline, md_quote  # noqa: F401  (re-exported for callers)
 
 _COUNT_UNITS = (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3))
@@ -157,17 +157,33 @@ def throughput_rows(t) -> list[tuple[str, str]]:
             ("Efficiencies", t.efficiency_source)]
 
 
-def pretraining_rows(p) -> list[tuple[str, str]]:
-    """(quantity, text) for a PretrainingEstimate."""
-    return [("Model / GPU", f"{p.model} / {p.gpu}"), ("GPUs (fewest that fit)", f"{p.n_gpus:,} ({p.min_gpus:,})"),
+def pretraining_rows(p, programme=None) -> list[tuple[str, str]]:
+    """(quantity, text) for a PretrainingEstimate; each cost labelled with what it counts (its scope).
+
+    `programme`: the scratch option's ScratchCosts, in a comparison. Then the run's hours, days and compute
+    are the programme's (sourcing applied), and the whole programme's cost and months replace the run's
+    staff and calendar, so the figures are the Options card's."""
+    rows = [("Model / GPU", f"{p.model} / {p.gpu}"), ("GPUs (fewest that fit)", f"{p.n_gpus:,} ({p.min_gpus:,})"),
             ("Layout", p.layout.describe()), ("Global batch", f"{count(p.global_batch_tokens)} tokens"),
             ("Training tokens", count(p.tokens)), ("Training compute", f"{p.training_flops:.3g} FLOP"),
-            ("Predicted MFU", band(p.mfu, lambda x: f"{x:.0%}")),
-            ("GPU-hours", band(p.gpu_hours, count)), ("Wall-clock", band(p.wall_days, unit="days")),
-            ("Compute cost", band(p.cost_usd, usd)), ("Staff cost", usd(p.staff_cost_usd)),
-            ("Total", band(p.total_cost_usd, usd)),
-            ("Calendar time incl. preparation", band(p.calendar_months, unit="months")),
+            ("Predicted MFU", band(p.mfu, lambda x: f"{x:.0%}"))]
+    if programme is not None:
+        sc = programme
+        return rows + [
+            ("GPU-hours, final run", band(sc.run_gpu_hours, count)), ("Wall-clock, final run", band(sc.wall_days, unit="days")),
+            (f"Pretraining cost ({SCOPE_RUN})", band(sc.run_gpu_hours * sc.rate.usd_per_gpu_hour, usd)),
+            (f"Pretraining cost ({SCOPE_PROGRAMME})", band(sc.one_time_usd, usd)),
+            ("Months to production (whole programme)", band(sc.months_to_production, unit="months")),
             ("Efficiencies", p.efficiency_source)]
+    staff = p.staff_cost_usd
+    return rows + [
+        ("GPU-hours, final run", band(p.gpu_hours, count)), ("Wall-clock, final run", band(p.wall_days, unit="days")),
+        (f"Pretraining cost ({SCOPE_RUN})", band(p.cost_usd, usd)),
+        ("Research staff", usd(staff) if staff else "not counted (give researchers and months)"),
+        *([(f"Pretraining cost ({SCOPE_RUN_STAFF})", band(p.total_cost_usd, usd))] if staff else []),
+        ("Calendar: preparation + final run", band(p.calendar_months, unit="months")),
+        (f"Pretraining cost ({SCOPE_PROGRAMME})", "not estimated here: `planner compare` costs it for the scratch option"),
+        ("Efficiencies", p.efficiency_source)]
 
 
 def memory_rows(mem) -> list[tuple[str, str]]:
@@ -182,15 +198,17 @@ def step_rows(step) -> list[tuple[str, str]]:
     return [(k, f"{ms(v)} ({v / total:.0%})") for k, v in step.components().items() if v > 0] + [("step", ms(total))]
 
 
-def finetuning_rows(f) -> list[tuple[str, str]]:
-    """(quantity, text) for a FinetuningEstimate."""
+def finetuning_rows(f, time_factor: float = 1.0) -> list[tuple[str, str]]:
+    """(quantity, text) for a FinetuningEstimate. `time_factor`: the sourcing's hours factor (spot interruptions),
+    in a comparison, so the compute cost is the one the self-host option's one-time cost holds."""
     return [("Model / GPU / method", f"{f.model} / {f.gpu} / {f.method}"),
             ("GPUs (fewest that fit)", f"{f.n_gpus} ({f.min_gpus})"), ("Layout", f.layout.describe()),
             ("Predicted MFU", band(f.mfu, lambda x: f"{x:.0%}")),
             ("Tokens x epochs", f"{count(f.tokens)} x {f.epochs:g}"), ("Trainable parameters", count(f.trainable_params)),
             ("Memory per GPU", f"{f.memory_per_gpu_bytes / 2**30:.3g} GiB"),
-            ("GPU-hours", band(f.gpu_hours)), ("Wall-clock", band(f.wall_days, unit="days")),
-            ("Compute cost", band(f.cost_usd, usd)), ("Efficiencies", f.efficiency_source)]
+            ("GPU-hours", band(f.gpu_hours * time_factor)), ("Wall-clock", band(f.wall_days * time_factor, unit="days")),
+            (f"Fine-tuning cost ({SCOPE_FINETUNE})", band(f.cost_usd * time_factor, usd)),
+            ("Efficiencies", f.efficiency_source)]
 
 
 # The comparison table: Comparison.table() column -> (header, formatter). The report,
@@ -281,17 +299,6 @@ def dumps_json(obj) -> str:
 
 
 
-def percent(p) -> str:
-    """A probability: 99.9%, never rounded to a certainty it is not (>99.9%, <0.1%)."""
-    if not finite(p):
-        return NA
-    if 0 < p < 0.001:
-        return "<0.1%"
-    if 0.999 < p < 1:
-        return ">99.9%"
-    return f"{p:.1%}"
-
-
 def quantity(x) -> str:
     """An input value: 0.687, 2.25, 300k (three figures, a suffix from 1,000 up)."""
     return count(x) if finite(x) and abs(x) >= 1000 else number(x)
@@ -331,12 +338,31 @@ def monte_carlo_frame(mc) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def centre(d) -> str:
+    """Around what an uncertain input varies: this scenario's value (a relative entry), or fixed numbers."""
+    if d.around is not None:
+        b = d.band()
+        return f"this scenario's {quantity(d.around)} (p10-p90 x{b.p10 / d.around:.3g} to x{b.p90 / d.around:.3g})"
+    return "fixed values (relative = false)" if d.source == "scenario [uncertainty]" else "literature band"
+
+
 def uncertain_inputs_frame(mc) -> pd.DataFrame:
-    """MonteCarloResult.inputs_frame() as text: distribution, percentiles, unit, source."""
-    rows = [{"Input": p, "Distribution": distribution(d), "p10": quantity(b.p10), "p50": quantity(b.p50),
-             "p90": quantity(b.p90), "Unit": r["unit"], "Source": r["source"]}
+    """MonteCarloResult.inputs_frame() as text: distribution, what it is centred on, percentiles, unit, source."""
+    rows = [{"Input": p, "Distribution": distribution(d), "Around": centre(d), "p10": quantity(b.p10),
+             "p50": quantity(b.p50), "p90": quantity(b.p90), "Unit": r["unit"], "Source": r["source"]}
             for (p, r), d in zip(mc.inputs_frame().iterrows(), mc.inputs.values()) for b in [d.band()]]
-    return pd.DataFrame(rows, columns=["Input", "Distribution", "p10", "p50", "p90", "Unit", "Source"])
+    return pd.DataFrame(rows, columns=["Input", "Distribution", "Around", "p10", "p50", "p90", "Unit", "Source"])
+
+
+def uncertain_inputs_caption(mc) -> str:
+    """One sentence: which inputs vary and around what; everything else stays at the scenario's value."""
+    given = [f"{p} around {centre(d)}" for p, d in mc.inputs.items() if d.source == "scenario [uncertainty]"]
+    bands = [p for p, d in mc.inputs.items() if d.source != "scenario [uncertainty]"]
+    parts = (["From the scenario's [uncertainty] table: " + "; ".join(given) + "."] if given
+             else ["The scenario's [uncertainty] table varies nothing."])
+    if bands:
+        parts.append(f"From the literature's efficiency bands: {', '.join(bands)}.")
+    return " ".join(parts + ["Every other input stays at the scenario's value."])
 
 
 def tornado_frame(df: pd.DataFrame) -> pd.DataFrame:

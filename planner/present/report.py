@@ -7,9 +7,11 @@ Every number comes from the Comparison; every input is listed with its source.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import tempfile
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +25,12 @@ from ..decide.options import OPTIONS
 from ..core import files
 from ..core import validate as V
 from ..decide.scenario import Scenario, as_scenario, dumps_scenario
+from ..decide.scratch import scratch_model
+from ..uncertainty.risk import HEADLINE_SAMPLES, risk_aware
 from . import formatting as fmt
+from .shortlist_text import self_hosted_phrase, shortlist_markdown
 from . import labels
+from . import models_text as mt
 from .report_costs import hardware_section, scratch_section
 
 REPORT_MD = "report.md"
@@ -33,7 +39,7 @@ CHART_FILES = {"cumulative_cost": "cumulative_cost.png", "cost_vs_traffic": "cos
                "training_memory": "training_memory.png", "training_scaling": "training_scaling.png",
                "tornado": "tornado.png", "frontier": "frontier.png"}
 COMPARISON_CHARTS = ("cumulative_cost", "cost_vs_traffic")  # under "Charts"; the others under "How sure..."
-REPORT_SAMPLES = 20_000  # Monte Carlo samples: P(cheapest) has a standard error <= 0.35 points (binomial, p = 0.5)
+REPORT_SAMPLES = HEADLINE_SAMPLES  # one Monte Carlo answers the headline and "How sure": the dashboard's at its default
 FRONTIER_AXES = ("workload.requests_per_day", "self_host.usd_per_gpu_hour")  # traffic x GPU price
 # What a report folder holds; --force replaces a folder holding nothing else.
 REPORT_FILES = frozenset({REPORT_MD, SCENARIO_COPY, *CHART_FILES.values()})
@@ -41,21 +47,23 @@ REPORT_FILES = frozenset({REPORT_MD, SCENARIO_COPY, *CHART_FILES.values()})
 
 def _question(c: Comparison, s: Scenario) -> str:
     w, h = s.workload, s.self_host
-    scratch = f"(c) pretraining {s.scratch.model} from scratch on {s.scratch.gpu}" if s.scratch.enabled \
+    scratch = f"(c) pretraining {scratch_model(s)} from scratch on {s.scratch.gpu}" if s.scratch.enabled \
         else "(c) training from scratch (disabled in this scenario)"
     targets = ", ".join(f"{k} {fmt.ms(v)}" for k, v in (("TTFT", w.ttft_target_s), ("TPOT", w.tpot_target_s)) if v)
     text = (f"Over {w.horizon_months} months, serving {fmt.count(w.requests_per_day)} requests/day in month 0 "
             f"(growing {w.monthly_growth:.0%} a month; {fmt.count(w.prompt_tokens)} prompt tokens of which "
             f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
             f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
-            f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {h.model} fine-tuned "
-            f"({h.finetune_method}) and self-hosted on {h.gpu} at {h.precision}, or {scratch}?")
+            f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {self_hosted_phrase(c, h)}, "
+            f"or {scratch}?")
     return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
 
 
-def _recommendation(c: Comparison) -> str:
-    r = c.recommendation
-    return "\n".join([f"**{fmt.md_inline(r.headline)}**", "", *(f"- {fmt.md_inline(x)}" for x in r.reasons)])
+def _recommendation(c: Comparison, r) -> str:
+    """The risk-aware headline `r` (uncertainty/risk.py), the like-for-like and floor notes, then the reasons."""
+    match = [f"**{fmt.md_inline(x)}**" for x in (mt.like_for_like_line(c), mt.floor_line(c)) if x]
+    return "\n".join([f"**{fmt.md_inline(r.headline)}**", "", *match, *([""] if match else []),
+                      *(f"- {fmt.md_inline(x)}" for x in r.reasons)])
 
 
 def _options(c: Comparison) -> str:
@@ -63,7 +71,7 @@ def _options(c: Comparison) -> str:
     for o in c.options.values():
         text = o.detail if o.available else f"not available: {o.reason_unavailable}"
         lines.append(f"- **{o.label}**: {fmt.md_inline(text)}")
-    lines += ["", "Totals are over the horizon; p10-p90 comes from the efficiency bands (and, for training from scratch, the bands of its programme costs). "
+    lines += ["", fmt.md_inline(fmt.ONE_TIME_SCOPE), "", "Totals are over the horizon; p10-p90 comes from the efficiency bands (and, for training from scratch, the bands of its programme costs). "
               "'Running' is the cost per request without one-time costs; 'all-in' includes them."]
     return "\n".join(lines)
 
@@ -82,7 +90,8 @@ def _break_evens(c: Comparison) -> str:
     return fmt.markdown_table(pd.DataFrame(rows))
 
 
-_CAPTIONS = {"cumulative_cost": "Cumulative cost (p50) by month; dots mark where two options cross.",
+_CAPTIONS = {"cumulative_cost": "Cumulative cost (p50) by month, each one-time cost counted in the months it is paid "
+                                "(the programme's phases, the fine-tune, the setup); dots mark where two options cross.",
              "cost_vs_traffic": "Total cost over the horizon against traffic (log-log); dots mark break-evens, "
                                 "the dashed line this scenario's traffic.",
              "tornado": "The cost gap between the two cheapest options as each input moves from its P10 to its P90.",
@@ -103,20 +112,30 @@ def _charts(c: Comparison, chart_files: dict[str, str] | None) -> str:
         "_Charts are written next to the report by `planner report`._"
 
 
-def _confidence(c: Comparison, s: Scenario, chart_files: dict[str, str] | None, samples: int) -> str:
-    """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
+def _sampled(c: Comparison, s: Scenario, samples: int):
+    """The report's one Monte Carlo (headline and "How sure"), or None and why not."""
     from ..uncertainty.montecarlo import monte_carlo
-    from ..uncertainty.sensitivity import tornado
     try:
-        mc, swing = monte_carlo(s, n=samples, comparison=c), tornado(s, comparison=c)
+        return monte_carlo(s, n=samples, comparison=c), ""
+    except PlannerError as e:
+        return None, str(e)
+
+
+def _confidence(c: Comparison, s: Scenario, chart_files: dict[str, str] | None, mc, why_not: str) -> str:
+    """Monte Carlo summary, P(cheapest), what moves the answer (tornado, frontier) and the uncertain inputs."""
+    from ..uncertainty.sensitivity import tornado
+    if mc is None:
+        return f"Not available for this scenario: {why_not}"
+    try:
+        swing = tornado(s, comparison=c)
     except PlannerError as e:
         return f"Not available for this scenario: {e}"
     name = labels.SHORT
     best = max(mc.prob_cheapest, key=mc.prob_cheapest.get)
     others = "; ".join(f"{name[k]} in {fmt.percent(p)}" for k, p in mc.prob_cheapest.items() if k != best)
-    lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}): each input below is drawn from its distribution "
-             "(from the scenario's `[uncertainty]` table, which replaces the point value; efficiencies not given "
-             "there follow the literature bands) and every option is costed per sample.",
+    lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}), the run behind the recommendation's odds: each "
+             "input below is drawn from its distribution and every option is costed per sample. "
+             + fmt.md_inline(fmt.uncertain_inputs_caption(mc)),
              fmt.markdown_table(fmt.monte_carlo_frame(mc)),
              f"**{OPTIONS[best]} is the cheapest in {fmt.percent(mc.prob_cheapest[best])} of samples**"
              + (f"; {others}." if others else "."),
@@ -152,10 +171,15 @@ def _capacity(c: Comparison) -> str:
     return "\n\n".join(parts) or "No self-hosted option is available."
 
 
+def _finetune_time_factor(c: Comparison) -> float:
+    r = c.rates.get("self_host_training")
+    return r.time_factor if r is not None else 1.0
+
+
 def _training(c: Comparison, chart_files: dict[str, str] | None = None) -> str:
     out = []
-    for title, est, rows in (("Pretraining", c.pretrain, fmt.pretraining_rows),
-                             ("Fine-tuning", c.finetune, fmt.finetuning_rows)):
+    for title, est, rows in (("Pretraining", c.pretrain, lambda e: fmt.pretraining_rows(e, c.scratch_costs)),
+                             ("Fine-tuning", c.finetune, lambda e: fmt.finetuning_rows(e, _finetune_time_factor(c)))):
         if est is not None:
             out += [f"### {title}", fmt.markdown_table(pd.DataFrame(rows(est), columns=["Quantity", "p50 [p10-p90]"])),
                     f"Memory per GPU ({est.layout.describe()}):",
@@ -190,7 +214,7 @@ def _catalog_dates(s: Scenario) -> str:
     for name in {s.self_host.gpu, *([s.scratch.gpu] if s.scratch.enabled else [])}:
         g = catalog.gpu(name)
         dates += [f"{g.name} {k} checked {src.checked}" for k, src in sorted(g.sources.items())]
-    for name in {s.self_host.model, *([s.scratch.model] if s.scratch.enabled else [])}:
+    for name in {s.self_host.model, *([scratch_model(s)] if s.scratch.enabled else [])}:
         m = catalog.model(name)
         dates.append(f"{m.name} config checked {m.source.checked}" if m.source else f"{m.name}: no source")
     return "; ".join(sorted(dates))
@@ -219,11 +243,16 @@ def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: 
     `samples`: Monte Carlo samples for "How sure is the recommendation?" (seeded by the scenario's `seed`).
     """
     c, s = comparison, scenario
+    mc, why_not = _sampled(c, s, samples)
     title = f"# {fmt.md_inline(c.scenario)}" + (f"\n\n{fmt.md_quote(s.description)}" if s.description.strip() else "")
+    question = _question(c, s)
+    s = c.shortlist.scenario if c.shortlist is not None else s  # the rest describes the chosen candidate
+    searched = [("Self-host shortlist", shortlist_markdown(c))] if c.shortlist is not None else []
     sections = [(None, title),
-                ("The question", _question(c, s)), ("Recommendation", _recommendation(c)),
-                ("Comparison", _options(c)), ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
-                ("How sure is the recommendation?", _confidence(c, s, chart_files, samples)),
+                ("The question", question), ("Recommendation", _recommendation(c, risk_aware(c, mc, why_not))),
+                *searched, ("Comparison", _options(c)), ("Models compared", mt.models_markdown(c)),
+                ("Break-even", _break_evens(c)), ("Charts", _charts(c, chart_files)),
+                ("How sure is the recommendation?", _confidence(c, s, chart_files, mc, why_not)),
                 ("Serving capacity", _capacity(c)), ("Training estimates", _training(c, chart_files)),
                 ("Train from scratch: tokens and programme", scratch_section(c, s)),
                 ("Hardware, energy and carbon", hardware_section(c)),
@@ -280,8 +309,9 @@ def _training_figures(c: Comparison, s: Scenario) -> dict:
 
 def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha: str) -> None:
     from .charts import cost_vs_traffic_figure, cumulative_cost_figure
+    chosen = c.shortlist.scenario if c.shortlist is not None else s
     figures = {"cumulative_cost": cumulative_cost_figure(c), "cost_vs_traffic": cost_vs_traffic_figure(c),
-               **_sensitivity_figures(c, s), **_training_figures(c, s)}
+               **_sensitivity_figures(c, chosen), **_training_figures(c, chosen)}
     for name, fig in figures.items():
         fig.savefig(folder / CHART_FILES[name], dpi=120)
     (folder / SCENARIO_COPY).write_bytes(scenario_bytes)
@@ -289,9 +319,23 @@ def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha
     (folder / REPORT_MD).write_text(text, encoding="utf-8")
 
 
+def report_zip(comparison: Comparison, scenario: Scenario) -> bytes:
+    """The report folder `write_report` writes (report.md, its chart PNGs, scenario.toml) as one zip file, in
+    memory: the dashboard's download. Written by the same `_render`, so it is the CLI's report."""
+    V.instance("comparison", comparison, Comparison, "a Comparison (compare(scenario))")
+    s = V.instance("scenario", scenario, Scenario, "a Scenario")
+    data = dumps_scenario(s).encode()
+    with tempfile.TemporaryDirectory(prefix="planner-report-") as tmp:
+        _render(comparison, s, Path(tmp), data, hashlib.sha256(data).hexdigest())
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in sorted(Path(tmp).iterdir()):
+                z.write(f, f"report/{f.name}")
+    return buffer.getvalue()
+
+
 def _move_into_place(tmp: Path, out: Path) -> None:
-    """Swap the finished folder in: the old report is set aside until the new one is in place. If a move
-    fails, the old report goes back and the folder set aside is removed (kept only if it holds the one copy)."""
+    """Swap the finished folder in, the old report set aside until then (and put back if a move fails)."""
     aside = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-")) if out.exists() else None
     try:
         if aside is not None:
@@ -350,9 +394,7 @@ def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathL
         done = True
     except OSError as e:
         raise PlannerError(f"cannot write the report to {out}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if not done and made is not None:
-            shutil.rmtree(made, ignore_errors=True)
+    finally:  # (the folder set aside goes in _move_into_place, unless it holds the only copy of a report)
+        for folder in filter(None, (tmp, None if done else made)):
+            shutil.rmtree(folder, ignore_errors=True)
     return out

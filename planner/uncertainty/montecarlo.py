@@ -17,7 +17,9 @@ over samples. How each input reaches the costs (all relative to compare()'s p50)
 - the utilisation a replica is sized to (the serving plan's: simulated, or the scenario's cap)
   scales each fleet's sizing share relative to compare()'s;
 - traffic, growth, peak-to-mean, staff, evaluation and setup inputs enter the
-  cost formulas directly.
+  cost formulas directly;
+- one-time costs are paid over the months of their phases (assembly's *_spends, on each
+  sample's calendar), so the break-even months come from compare()'s spend schedule.
 
 Efficiency inputs not given in [uncertainty] default to triangular distributions
 matching the Bands in efficiency.py (for the self-host GPU), with their citations.
@@ -25,6 +27,7 @@ With every input a point at those p50 values, the totals equal compare()'s.
 """
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field, replace
 
@@ -39,6 +42,7 @@ from ..core import validate as V
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
+    api_spends,
     fleet_model,
     held_usd_per_gpu_hour,
     scratch_compute_usd,
@@ -46,13 +50,16 @@ from ..decide.assembly import (
     scratch_one_time_usd,
     self_host_months_to_production,
     self_host_one_time_usd,
+    self_host_spends,
 )
 from ..decide.compare import Comparison, compare
-from ..decide.costmodel import monthly_costs
-from ..decide.distributions import EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, triangular_from_band
+from ..decide.costmodel import cumulative, monthly_costs, one_time_spends
+from ..decide.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, resolve_relative,
+                                    triangular_from_band)
 from ..decide.distributions import fixed
 from ..decide.options import OPTIONS
-from ..decide.scenario import Scenario, as_scenario
+from ..decide.scenario import Scenario, as_scenario, check_uncertain, point_values
+from ..decide.scratch import programme_spends
 from ..estimate.workload import requests_per_month
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
@@ -66,12 +73,19 @@ class Engine:
         given = parse_uncertainty(s.uncertainty)  # validate before the (slower) comparison
         c = self.comparison = compare(s) if comparison is None else \
             V.instance("comparison", comparison, Comparison, "a Comparison (compare(scenario)) or None")
+        if c.shortlist is not None:  # vary the chosen candidate (the shortlist's scenario names it)
+            s = self.scenario = c.shortlist.scenario
         self.keys = tuple(k for k in OPTIONS if k in c.cost_models)
         if not self.keys:
             why = "; ".join(f"{o.label}: {o.reason_unavailable}" for o in c.options.values())
             raise PlannerError(f"no option is available in this scenario, so there is nothing to vary ({why})")
         self.months = s.workload.months().astype(float)
         self.base = self._base_values()
+        given = resolve_relative(given, self.base)  # relative entries centred on this scenario's values
+        for path, d in given.items():
+            if math.isfinite(self.base[path]):
+                check_uncertain(path, d)
+        self.given = given
         self.distributions = {p: given.get(p) or self._default(p) for p in INPUTS}
 
     def _efficiencies(self):
@@ -81,22 +95,15 @@ class Engine:
             return resolve("")
 
     def _base_values(self) -> dict[str, float]:
-        s, c = self.scenario, self.comparison
-        w, h, r = s.workload, s.self_host, s.scratch
+        """Every input's value at the scenario's point: the scenario's own (point_values), and what compare() found."""
+        c = self.comparison
         plan = c.serving_plan or c.scratch_serving_plan
         eff = self._efficiencies()
-        base = {"workload.requests_per_day": w.requests_per_day, "workload.monthly_growth": w.monthly_growth,
-                "workload.peak_to_mean": w.peak_rps / w.mean_rps, "api.price_scale": 1.0,
-                "api.integration_usd": s.api.integration_usd,
+        base = {**point_values(self.scenario),
                 "self_host.usd_per_gpu_hour": c.rates["self_host"].on_demand_usd_per_gpu_hour if plan else np.nan,
-                "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan, "scratch.compute_price_scale": 1.0,
-                "costs.usd_per_engineer_year": s.costs.usd_per_engineer_year}
-        for name in ("finetune_epochs", "finetune_tokens", "ops_engineers", "setup_months", "evaluation_usd"):
-            base[f"self_host.{name}"] = float(getattr(h, name))
-        # The busy share a replica is sized to: the serving plan's (simulated, or the scenario's cap).
-        base["self_host.utilization_ceiling"] = plan.utilization_ceiling if plan else np.nan
-        for name in ("researchers", "months", "prep_months", "evaluation_usd"):
-            base[f"scratch.{name}"] = float(getattr(r, name))
+                "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan,
+                # The busy share a replica is sized to: the serving plan's (simulated, or the scenario's cap).
+                "self_host.utilization_ceiling": plan.utilization_ceiling if plan else np.nan}
         for path, attr in EFFICIENCY_INPUTS.items():
             base[path] = getattr(eff, attr).p50
         return base
@@ -124,7 +131,8 @@ class Engine:
     def evaluate(self, values: dict[str, np.ndarray]) -> tuple[dict[str, tuple], np.ndarray]:
         """Monthly costs of each option for the given input values (arrays of one length n).
 
-        Returns ({key: (one_time_usd (n, 1), monthly_usd (n, months))}, requests per month (n, months)).
+        Returns ({key: (one_time_usd (n, 1), monthly_usd (n, months), the one-time Spends)}, requests per month
+        (n, months)).
         Inputs missing from `values` take their base (scenario) value.
         """
         v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
@@ -132,13 +140,15 @@ class Engine:
         models = self.comparison.cost_models
         api = models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
-                      one_time_usd=v["api.integration_usd"]) if api else None
+                      one_time_usd=v["api.integration_usd"],
+                      spends=api_spends(integration_usd=v["api.integration_usd"],
+                                        months_to_production=api.months_to_production)) if api else None
         bridge = api if self.comparison.bridge is not None else None
         out = {}
         for key in self.keys:
             model = api if key == "api" else self._fleet(key, v)
             monthly = monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge)
-            out[key] = (model.one_time_usd, monthly)
+            out[key] = (model.one_time_usd, monthly, one_time_spends(model))
         return out, requests
 
     def _fleet(self, key: str, v: dict):
@@ -149,7 +159,8 @@ class Engine:
         slower = prefill * (self.base["efficiency.gemm"] / v["efficiency.gemm"]) \
             + decode * (self.base["efficiency.memory"] / v["efficiency.memory"])
         mfu = self.base["efficiency.gemm"] / v["efficiency.gemm"]
-        one_time, ttp = (self._self_host_one_time(v, mfu) if key == "self_host" else self._scratch_one_time(v, mfu))
+        one_time, ttp, spends = (self._self_host_one_time(v, mfu) if key == "self_host" else
+                                 self._scratch_one_time(v, mfu))
         return fleet_model(capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
                            gpus_per_replica=fleet.gpus_per_replica,
                            usd_per_gpu_hour=self._held(v, "self_host"), usd_per_busy_gpu_hour=fleet.usd_per_busy_gpu_hour,
@@ -157,12 +168,15 @@ class Engine:
                                                           / self.base["self_host.utilization_ceiling"]),
                            min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
-                           one_time_usd=one_time, months_to_production=ttp)
+                           one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer,
+                           spends=spends)
 
     def _held(self, v: dict, use: str):
         """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
         r = self.comparison.rates[use]
-        return held_usd_per_gpu_hour(v["self_host.usd_per_gpu_hour"], multiplier=r.multiplier,
+        # the sampled price is the serving GPU's; a fine-tune on another GPU moves with it in proportion
+        scale = r.on_demand_usd_per_gpu_hour / self.comparison.rates["self_host"].on_demand_usd_per_gpu_hour
+        return held_usd_per_gpu_hour(v["self_host.usd_per_gpu_hour"] * scale, multiplier=r.multiplier,
                                      owned_usd=r.owned_usd_per_gpu_hour)
 
     def _self_host_one_time(self, v: dict, mfu):
@@ -180,7 +194,11 @@ class Engine:
                                           ops_engineers=v["self_host.ops_engineers"],
                                           setup_months=v["self_host.setup_months"],
                                           usd_per_engineer_year=v["costs.usd_per_engineer_year"])
-        return one_time, self_host_months_to_production(finetune_wall_days=days, setup_months=v["self_host.setup_months"])
+        spends = self_host_spends(finetune_usd=cost, finetune_wall_days=days, evaluation_usd=v["self_host.evaluation_usd"],
+                                  ops_engineers=v["self_host.ops_engineers"], setup_months=v["self_host.setup_months"],
+                                  usd_per_engineer_year=v["costs.usd_per_engineer_year"])
+        ttp = self_host_months_to_production(finetune_wall_days=days, setup_months=v["self_host.setup_months"])
+        return one_time, ttp, spends
 
     def _scratch_one_time(self, v: dict, mfu):
         """compare(): the programme's compute (scaled with the final run's tokens and speed; the pipeline with the
@@ -188,24 +206,27 @@ class Engine:
         post-training and evaluation. Programme fractions stay at their p50."""
         sc, b = self.comparison.scratch_costs, self.base
         tokens = v["scratch.tokens"] / b["scratch.tokens"]
-        compute = scratch_compute_usd(run_gpu_hours=sc.run_gpu_hours.p50 * mfu * tokens,
-                                      experiments_fraction=sc.experiments_fraction.p50,
-                                      pipeline_gpu_hours=sc.pipeline_gpu_hours.p50 * tokens,
-                                      usd_per_gpu_hour=sc.rate.usd_per_gpu_hour * v["scratch.compute_price_scale"],
-                                      min_gpu_hours=sc.min_gpu_hours)
+        run = dict(run_gpu_hours=sc.run_gpu_hours.p50 * mfu * tokens, pipeline_gpu_hours=sc.pipeline_gpu_hours.p50 * tokens,
+                   usd_per_gpu_hour=sc.rate.usd_per_gpu_hour * v["scratch.compute_price_scale"],
+                   min_gpu_hours=sc.min_gpu_hours)
+        compute = scratch_compute_usd(experiments_fraction=sc.experiments_fraction.p50, **run)
         one_time = scratch_one_time_usd(compute_usd=compute, researchers=v["scratch.researchers"],
                                         months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                                         evaluation_usd=v["scratch.evaluation_usd"], data_engineers=sc.data_engineers.p50,
                                         prep_months=v["scratch.prep_months"], fixed_usd=sc.fixed_usd.p50)
         ttp = scratch_months_to_production(wall_days=sc.wall_days.p50 * mfu * tokens, prep_months=v["scratch.prep_months"],
                                            after_months=sc.after_months.p50)
-        return one_time, ttp
+        spends = programme_spends(self.scenario, sc.programme, sc.rate, **run, wall_days=sc.wall_days.p50 * mfu * tokens,
+                                  researchers=v["scratch.researchers"],
+                                  months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
+                                  prep_months=v["scratch.prep_months"], evaluation_usd=v["scratch.evaluation_usd"])
+        return one_time, ttp, spends
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""
         costs, _ = self.evaluate(values)
         cols = [np.broadcast_to(np.ravel(one + monthly.sum(axis=-1, keepdims=True)), (n,))
-                for one, monthly in costs.values()]
+                for one, monthly, _ in costs.values()]
         return np.stack(cols, axis=1) if cols else np.empty((n, 0))
 
     def medians(self) -> dict[str, float]:
@@ -295,9 +316,9 @@ def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
     """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples."""
     costs, requests = engine.evaluate(values)
     totals, cums = [], {}
-    for key, (one, monthly) in costs.items():
+    for key, (one, monthly, spends) in costs.items():
         one, monthly = np.broadcast_to(one, (n, 1)), np.broadcast_to(monthly, (n, len(engine.months)))
-        cums[key] = one + np.concatenate([np.zeros((n, 1)), np.cumsum(monthly, axis=1)], axis=1)  # costmodel.cumulative
+        cums[key] = np.broadcast_to(cumulative(spends, monthly), (n, len(engine.months) + 1))  # compare()'s curve
         totals.append((one + monthly.sum(axis=1, keepdims=True))[:, 0])
     totals = np.stack(totals, axis=1)
     per_request = totals / np.broadcast_to(requests.sum(axis=-1, keepdims=True), (n, 1))

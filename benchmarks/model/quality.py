@@ -11,34 +11,19 @@ kernels.py checks that the faster kernel computes the same thing.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .accel import Accel
+from ..measure.accel import Accel
 from .corpus import load_corpus, windows
 from .quantize import DEQUANT, FORMATS, linear_numel, linear_weight_bytes, quantize_int8_weight_only, quantized_layers
-from .reference_model import CHECKPOINT, load_reference
+from .reference_model import CHECKPOINT, load_reference, perplexity
 
 MAX_PERPLEXITY_RATIO = 1.01  # quantised / reference; the MLPerf 99% bar
 MAX_BYTES_VS_BF16 = 0.55  # int8 weights plus bf16 scales: ~0.5x bf16; more means layers were not quantised
 EVAL_WINDOWS, EVAL_LEN, EVAL_SEED = 32, 256, 1  # 8,192 held-out tokens
-
-
-@torch.no_grad()
-def perplexity(model: nn.Module, w: torch.Tensor, *, batch: int = 8) -> float:
-    """exp(mean next-token cross-entropy) over windows w (n, T + 1) of token ids."""
-    device = model.rope.device
-    nll, count = 0.0, 0
-    for chunk in w.split(batch):
-        x = chunk.to(device)
-        logits = model(x[:, :-1]).float()  # (B, T, vocab)
-        nll += F.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten(), reduction="sum").item()
-        count += x[:, 1:].numel()
-    return math.exp(nll / count)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 `python -m benchmarks train-reference` reproduces the committed checkpoint
 (checkpoints/tiny-stdlib.pt, bf16 weights) and writes its settings and figures next to it
-(tiny-stdlib.json). The architecture is model.CONFIGS["tiny"] with the byte-level
+(tiny-stdlib.json). The architecture is transformer.CONFIGS["tiny"] with the byte-level
 vocabulary of corpus.py. Training: AdamW, linear warm-up then cosine decay, seeded windows
 of the training files; a fixed number of steps, so the result does not depend on the machine's
 speed (only its wall time does).
@@ -21,10 +21,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .corpus import VOCAB_SIZE, load_corpus, windows
-from .model import Transformer, build, config
+from .transformer import Transformer, build, config
 
 REFERENCE = dataclasses.replace(config("tiny"), name="tiny-stdlib", vocab_size=VOCAB_SIZE)
-CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "tiny-stdlib.pt"
+CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "tiny-stdlib.pt"  # benchmarks/checkpoints/
 STORED_DTYPE = torch.bfloat16  # halves the file; the reference IS these rounded weights
 
 
@@ -60,6 +60,19 @@ def fresh_model(seed: int) -> Transformer:
     return model
 
 
+@torch.no_grad()
+def perplexity(model: nn.Module, w: torch.Tensor, *, batch: int = 8) -> float:
+    """exp(mean next-token cross-entropy) over windows w (n, T + 1) of token ids."""
+    device = model.rope.device
+    nll, count = 0.0, 0
+    for chunk in w.split(batch):
+        x = chunk.to(device)
+        logits = model(x[:, :-1]).float()  # (B, T, vocab)
+        nll += F.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten(), reduction="sum").item()
+        count += x[:, 1:].numel()
+    return math.exp(nll / count)
+
+
 def train(s: TrainSettings, *, log=print) -> tuple[Transformer, dict]:
     """Train from scratch; returns the model and a record of what was done."""
     corpus = load_corpus()
@@ -84,7 +97,6 @@ def train(s: TrainSettings, *, log=print) -> tuple[Transformer, dict]:
             log(f"step {step:>5}/{s.steps}  loss {loss.item():.3f}  lr {lr_at(step, s):.2e}  "
                 f"{time.perf_counter() - started:.0f} s")
     model = model.to(STORED_DTYPE).float().eval()  # evaluate exactly the weights that are stored
-    from .quality import perplexity
     ppl = perplexity(model, windows(corpus.held_out, n=s.eval_windows, length=s.eval_seq_len, seed=1))
     record = {"config": REFERENCE.arch(), "settings": asdict(s), "corpus": corpus.describe(),
               "final_train_loss_mean_last_50": sum(losses[-50:]) / len(losses[-50:]),
@@ -98,7 +110,7 @@ def save(model: Transformer, record: dict, path: Path) -> None:
     """The bf16 state dict at `path` and the record beside it (.json), each written atomically."""
     import os
 
-    from .schema import write_results
+    from ..measure.schema import write_results
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -6,7 +6,7 @@ Two figures, each the median of several timed repeats after one warm-up:
   (the array pass under monte_carlo, tornado and frontier, without sampling).
 compare() itself (the scalar catalog lookups and serving plan) runs once, outside the clock.
 
-    python -m benchmarks.bench_scenarios [--n 100000] [--repeats 7] [--scenario examples/customer_support.toml]
+    python scripts/bench_scenarios.py [--n 100000] [--repeats 7] [--scenario examples/customer_support.toml]
 """
 from __future__ import annotations
 

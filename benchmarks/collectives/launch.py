@@ -1,7 +1,7 @@
-"""`python -m benchmarks collectives --nproc N`: collective communication on torch.distributed.
+"""Collective communication on torch.distributed (`python -m benchmarks collectives --nproc N`).
 
 N processes (torch.multiprocessing spawn + init_process_group: gloo on CPUs, NCCL on GPUs,
-one GPU per rank) run collective_ops.run_rank; this process turns rank 0's times into
+one GPU per rank) run ops.run_rank; this process turns rank 0's times into
 `collective` points with algorithm and bus bandwidth (nccl-tests' convention, busbw_factor in
 planner/calibration/results_file.py) and fits t = alpha + n_bytes / beta per op.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .schema import SCHEMA_VERSION, busbw_factor
-from .timing import summarize
+from ..measure.schema import SCHEMA_VERSION, busbw_factor
+from ..measure.timing import summarize
 
 OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
 KIB, MIB, GIB = 2**10, 2**20, 2**30
@@ -50,7 +50,7 @@ def _worker(rank: int, n: int, backend: str, sizes: list[int], ops: tuple, min_r
     import torch
     import torch.distributed as dist
 
-    from .collective_ops import run_rank
+    from .ops import run_rank
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # this rank's own environment
     if backend == "nccl":
         torch.cuda.set_device(rank)
@@ -125,7 +125,7 @@ def run_collectives(*, nproc: int, device: str, min_bytes: int = KIB, max_bytes:
     """The results document (SCHEMA.md) of one collectives run."""
     import torch
 
-    from .env import environment
+    from ..measure.env import environment
     backend = "nccl" if device.startswith("cuda") else "gloo"
     max_bytes = max_bytes or DEFAULT_MAX_BYTES[backend]
     if backend == "nccl":
@@ -143,45 +143,3 @@ def run_collectives(*, nproc: int, device: str, min_bytes: int = KIB, max_bytes:
             "peaks": {}, "quality": {}, "points": points, "collective_fit": fit, "collective_fit_skipped": no_fit,
             "interrupted": False,
             "wall_s": time.monotonic() - started}
-
-
-def add_arguments(p, out_args) -> None:
-    p.add_argument("--nproc", type=int, required=True, help="processes (ranks); on GPUs, one GPU each")
-    p.add_argument("--device", default=None, help="cpu (gloo) or cuda (NCCL) (default: cpu)")
-    p.add_argument("--min-bytes", type=int, default=KIB, help="smallest message (default 1 KiB)")
-    p.add_argument("--max-bytes", type=int, default=None,
-                   help="largest message (default: 16 MiB on CPU, 1 GiB on GPU, capped by free memory)")
-    p.add_argument("--min-run-s", type=float, default=0.1, help="timed seconds per size (at least 10 calls)")
-    out_args(p, "results file (default: <out-dir>/collectives-<backend>-<nproc>.json)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
-def run_command(args, accel) -> int:
-    from .__main__ import InputError, summary_table
-    from .schema import check_out_path, validate_results, write_results
-
-    device = accel.kind if accel is not None else "cpu"
-    if args.nproc < 2:
-        raise InputError(f"--nproc must be >= 2 (one process communicates with nobody), got {args.nproc}")
-    if device == "cuda":
-        import torch
-        if torch.cuda.device_count() < args.nproc:
-            raise InputError(f"--nproc {args.nproc} on cuda needs {args.nproc} GPUs; torch sees "
-                             f"{torch.cuda.device_count()}")
-    if not (0 < args.min_bytes <= (args.max_bytes or args.min_bytes)) or not math.isfinite(args.min_run_s) \
-            or not 0 < args.min_run_s <= 60:
-        raise InputError("need 0 < --min-bytes <= --max-bytes and 0 < --min-run-s <= 60")
-    backend = "nccl" if device == "cuda" else "gloo"
-    out = check_out_path(args.out or args.out_dir / f"collectives-{backend}-{args.nproc}.json")
-    doc = run_collectives(nproc=args.nproc, device=device, min_bytes=args.min_bytes, max_bytes=args.max_bytes,
-                          min_run_s=args.min_run_s)
-    write_results(validate_results(doc), out)
-    print(summary_table(doc))
-    for op, f in doc["collective_fit"].items():
-        print(f"{op:<15} alpha {f['alpha_s'] * 1e6:8.1f} us   beta {f['beta_bytes_per_s'] / 1e9:8.3f} GB/s "
-              f"(max residual {f['max_rel_residual']:.0%} over {f['n_sizes']} sizes)")
-    for op, why in doc["collective_fit_skipped"].items():
-        print(f"{op:<15} no fit: {why}")
-    print(f"\nwrote {out} ({len(doc['points'])} points, {doc['wall_s']:.0f} s)")
-    return 0
-

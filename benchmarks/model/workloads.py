@@ -13,11 +13,11 @@ import torch.nn.functional as F
 
 from planner.estimate import arithmetic
 
-from .accel import Accel, as_accel
-from .micro import point
-from .model import ModelArgs, Transformer, to_model_spec
+from ..measure.accel import Accel, as_accel
+from ..measure.micro import point
+from .transformer import ModelArgs, Transformer, to_model_spec
 from .quantize import linear_weight_bytes
-from .timing import measure
+from ..measure.timing import measure
 
 EAGER, GRAPH = "eager", "cuda-graph"
 
@@ -87,7 +87,7 @@ def decode(model: Transformer, *, batch: int, context_len: int, device: str | Ac
     context_len + 1 positions per sequence; norms, embedding rows and activations are ignored
     (bias: a slight under-count of traffic, so achieved bytes/s reads a little low).
     """
-    from .graphs import capture
+    from ..measure.graphs import capture
     accel, cfg = as_accel(device), model.cfg
     mode = mode or (GRAPH if accel.is_cuda else EAGER)
     if mode == GRAPH and not accel.is_cuda:

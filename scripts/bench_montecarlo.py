@@ -4,13 +4,13 @@ Each timed run samples every uncertain input, costs every option per sample, and
 reduces to percentiles, P(cheapest) and break-even months; compare() inside it is
 included (it runs once per call, a few ms). Median of several repeats after a warm-up.
 
-    python -m benchmarks.bench_montecarlo [--n 100000] [--repeats 5] [--scenario examples/customer_support.toml]
+    python scripts/bench_montecarlo.py [--n 100000] [--repeats 5] [--scenario examples/customer_support.toml]
 """
 from __future__ import annotations
 
 import argparse
 
-from benchmarks.bench_scenarios import DEFAULT_SCENARIO, machine, report, timed
+from bench_scenarios import DEFAULT_SCENARIO, machine, report, timed  # scripts/bench_scenarios.py, beside this file
 from planner.decide.scenario import load_scenario
 from planner.uncertainty.montecarlo import Engine, monte_carlo
 

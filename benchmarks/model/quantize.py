@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .schema import INT8_WEIGHT_ONLY
+from ..measure.schema import INT8_WEIGHT_ONLY
 
 FORMATS = (INT8_WEIGHT_ONLY,)
 INT8PACK = "int8pack_mm"

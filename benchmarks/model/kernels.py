@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from .accel import Accel
+from ..measure.accel import Accel
 from .quantize import DEQUANT, DEQUANT_COMPILED, INT8PACK, KERNELS, quantize_per_channel
-from .timing import measure
+from ..measure.timing import measure
 
 MAX_REL_ERROR = 1e-2  # bf16 activations round at 2^-9 relative; a wrong kernel is off by O(1)
 

@@ -1,0 +1,57 @@
+"""Several scenarios in one table: what each recommends, at what cost, and against what.
+
+The README's examples table is this table of `examples/*.toml` (scripts/readme_figures.py
+writes it; tests/test_readme.py checks it against compare()), so its figures cannot go stale.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.units import NA, usd
+from ..decide.compare import Comparison
+from . import formatting as fmt
+
+COLUMNS = ["scenario", "what it is", "recommended", "its total over the horizon, p50 (p10-p90)",
+           "the others, p50", "months to production", "API prices"]
+
+
+def _total(o) -> str:
+    t = o.total_usd
+    band = f" ({usd(t.p10)}-{usd(t.p90)})" if usd(t.p10) != usd(t.p90) else ""
+    return f"{usd(t.p50)}{band} over {{horizon}} months"
+
+
+def summary_row(label: str, c: Comparison) -> dict:
+    """One scenario's line: the recommended option and the totals of the others (p50)."""
+    rec = c.options.get(c.recommendation.choice)
+    others = [f"{o.label}: {usd(o.total_usd.p50)}" if o.available else f"{o.label}: ruled out"
+              for k, o in c.options.items() if k != c.recommendation.choice]
+    price = c.api_price
+    return {"scenario": label, "what it is": c.scenario,
+            "recommended": c.recommendation.headline.removeprefix("Recommended: ").rstrip("."),
+            "its total over the horizon, p50 (p10-p90)":
+                _total(rec).format(horizon=c.horizon_months) if rec else NA,
+            "the others, p50": "; ".join(others) or NA,
+            "months to production": fmt.months(rec.months_to_production) if rec else NA,
+            "API prices": f"{price.model_name} ({price.provider_name}), data of {price.price_data_date}" if price else NA}
+
+
+def summary_frame(comparisons: dict[str, Comparison]) -> pd.DataFrame:
+    """label -> comparison, as one row each."""
+    return pd.DataFrame([summary_row(k, c) for k, c in comparisons.items()], columns=COLUMNS)
+
+
+def examples_markdown(folder: Path, prices_as_of: str | None = None) -> str:
+    """The bundled examples' table, as the README shows it; API prices read for `prices_as_of` (ISO date)."""
+    import dataclasses
+
+    from ..decide.compare import compare
+    from ..decide.scenario import load_scenario
+
+    def run(path: Path) -> Comparison:
+        s = load_scenario(path)
+        return compare(dataclasses.replace(s, api=dataclasses.replace(s.api, prices_as_of=prices_as_of)))
+    comparisons = {f"`{p.name}`": run(p) for p in sorted(Path(folder).glob("*.toml"))}
+    return fmt.markdown_table(summary_frame(comparisons))
