@@ -122,7 +122,7 @@ def main() -> None:
         st.error(f"Cannot compare this scenario: {views.md(e)}")
         return
     toml = st.session_state.current_toml
-    views.recommendation(headline(toml, customs, c))
+    views.recommendation(c, headline(toml, customs, c))
     views.unavailable(c)
     # Lazy tabs: only the open one runs, so a sidebar change recomputes one view, not ten.
     tabs = st.tabs(TABS, key="view", on_change="rerun")

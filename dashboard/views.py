@@ -26,8 +26,9 @@ def metric_label(key: str, what: str) -> str:
     return f"{labels.SHORT[key]} · {what}"
 
 
-def recommendation(r) -> None:
-    """The headline: compare()'s pick with its P(cheapest) (planner.recommendation)."""
+def recommendation(c: Comparison, r) -> None:
+    """The headline: compare()'s pick with its P(cheapest) (`r`, planner.recommendation), then whether the
+    options deliver comparable models."""
     lead = f"\n\n{md(r.reasons[0])}" if r.reasons else ""
     (st.success if r.choice else st.error)(f"**{md(r.headline)}**{lead}")
     match = models_text.like_for_like_line(c)
