@@ -12,8 +12,8 @@ catalog/data/engines.toml), once after `planner.use_silicon(gpu, engine)` (the n
 that engine). Errors are (estimate p50 / measured - 1); the table gives the median absolute error
 and, in brackets, the median signed error (its bias: + the estimate is slower than measured).
 
-TTFT here is inference_speed's: the prefill of the whole batch at once, as a concurrency benchmark's
-first wave sees it; a steady stream of arrivals sees less (bias stated, not corrected).
+TTFT is counted as the serving search counts it (estimate/search.py): one prompt's prefill plus the
+decode step in flight at batch = concurrency; queueing behind other prompts' prefills is not counted.
 
 Rows left out, counted in the output: precision fp4 (no planner precision), disaggregated serving,
 attention data-parallel or expert-parallel > 1 (inference_speed has no such layout), GPUs the
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import planner  # noqa: E402
 from planner.calibration import store  # noqa: E402
+from planner.calibration.silicon import OVERHEADS  # noqa: E402
 from planner.calibration.silicon_tables import ENGINES, SYSTEMS  # noqa: E402
 from planner.core.errors import PlannerError  # noqa: E402
 
@@ -90,11 +91,15 @@ def split_of(r, rule: dict) -> str:
 
 
 def estimate(r, m):
-    s = planner.inference_speed(model=m, gpu=GPU_OF_SYSTEM[r["system"]],
-                                precision=PRECISIONS.get(r["precision"], "bf16"), batch_size=int(r["batch_size"]),
-                                prompt_tokens=float(r["isl"]), output_tokens=float(r["osl"]),
-                                tensor_parallel=int(r["tp_size"]), engine=ENGINE_OF_BACKEND[r["backend"]])
-    return s.tpot_s.p50 * 1e3, s.ttft_s.p50 * 1e3, s.efficiency_source
+    """(TPOT ms, TTFT ms, source) as the serving search (estimate/search.py) counts them at a batch:
+    TPOT the decode step at batch = concurrency; TTFT one prompt's prefill plus the step in flight."""
+    def speed(batch):
+        return planner.inference_speed(model=m, gpu=GPU_OF_SYSTEM[r["system"]],
+                                       precision=PRECISIONS.get(r["precision"], "bf16"), batch_size=batch,
+                                       prompt_tokens=float(r["isl"]), output_tokens=float(r["osl"]),
+                                       tensor_parallel=int(r["tp_size"]), engine=ENGINE_OF_BACKEND[r["backend"]])
+    s, one = speed(int(r["batch_size"])), speed(1)
+    return s.tpot_s.p50 * 1e3, (one.ttft_s.p50 + s.tpot_s.p50) * 1e3, s.efficiency_source
 
 
 def score(rows: pd.DataFrame, configs: Path) -> tuple[pd.DataFrame, dict]:
@@ -131,6 +136,59 @@ def score(rows: pd.DataFrame, configs: Path) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(out), left
 
 
+def fit_overheads(rows: pd.DataFrame, configs: Path) -> dict:
+    """Per engine, the step and per-layer cost outside the timed kernels: TPOT_measured ~ TPOT(kernels
+    of the silicon tables, no overheads) + pass_overhead_s + n_layers x layer_overhead_s, fitted on
+    relative error (soft-L1, both >= 0) over the calibration rows only."""
+    from dataclasses import replace
+
+    from scipy.optimize import least_squares
+    models, pts = {}, {}
+    for (system, backend), group in rows.groupby(["system", "backend"]):
+        gpu, engine = GPU_OF_SYSTEM[system], ENGINE_OF_BACKEND[backend]
+        store.reset()
+        try:
+            prof = planner.use_silicon(gpu, engine=engine)
+        except PlannerError:
+            continue
+        bare = replace(prof.fitted, pass_overhead_s=0.0, layer_overhead_s=0.0)
+        for _, r in group.iterrows():
+            m = model_for(r["model_path"], configs, models)
+            if isinstance(m, str):
+                continue
+            try:
+                s = planner.inference_speed(model=m, gpu=gpu, precision=PRECISIONS.get(r["precision"], "bf16"),
+                                            batch_size=int(r["batch_size"]), prompt_tokens=float(r["isl"]),
+                                            output_tokens=float(r["osl"]), tensor_parallel=int(r["tp_size"]),
+                                            engine=engine, efficiencies=bare)
+            except PlannerError:
+                continue
+            pts.setdefault(engine, []).append((s.tpot_s.p50, m.n_layers, r["silicon_tpot_ms"] / 1e3))
+    store.reset()
+    out = {}
+    for engine, p in sorted(pts.items()):
+        k, layers, meas = (np.array(x, dtype=float) for x in zip(*p))
+        f = least_squares(lambda x: (k + x[0] * 1e-3 + x[1] * 1e-5 * layers) / meas - 1, [0.5, 1.0],
+                          bounds=([0, 0], [np.inf, np.inf]), loss="soft_l1", f_scale=0.1)
+        out[engine] = {"pass_overhead_s": float(f.x[0] * 1e-3), "layer_overhead_s": float(f.x[1] * 1e-5),
+                       "rows": len(p)}
+    return out
+
+
+def write_overheads(fits: dict, path: Path, pkg_version: str) -> None:
+    lines = ["# Engine cost outside the kernels aiconfigurator-core times: per step (scheduling, sampling, graph",
+             "# launch) and per layer (norms, rotary, activation quantisation, launches between kernels), that",
+             "# calibration/silicon.py adds to the silicon tables' kernel rates. Written by",
+             "# `python scripts/silicon_validation.py --fit` (do not edit by hand): fitted on relative TPOT error",
+             "# (soft-L1, both >= 0) over the CALIBRATION rows of scripts/silicon_split.toml only.",
+             f'source = "aiconfigurator-core {pkg_version} systems/silicon_sample.csv, calibration rows '
+             f'(scripts/silicon_split.toml), fitted 2026-12-07"', ""]
+    for engine, f in fits.items():
+        lines += [f'[engine."{engine}"]', f"pass_overhead_s = {f['pass_overhead_s']:.3e}",
+                  f"layer_overhead_s = {f['layer_overhead_s'] if f['layer_overhead_s'] > 1e-9 else 0.0:.3e}", f"rows = {f['rows']}", ""]
+    path.write_text("\n".join(lines))
+
+
 def table(df: pd.DataFrame) -> str:
     lines = ["| group | rows | TPOT error, engine profile | TPOT error, silicon | TTFT error, engine profile | TTFT error, silicon |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -146,6 +204,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=("validation", "calibration"), default="validation")
     ap.add_argument("--out", type=Path, help="also write the markdown here")
+    ap.add_argument("--fit", action="store_true", help="fit the engines' overheads on the calibration rows and "
+                    "write planner/catalog/data/silicon_overheads.toml")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     pkg = package_dir()
@@ -153,12 +213,18 @@ def main(argv=None) -> int:
     rule = tomllib.loads(SPLIT.read_text())
     runs["split"] = [split_of(r, rule) for _, r in runs.iterrows()]
     runs["left_out"] = [why_left_out(r) for _, r in runs.iterrows()]
+    from importlib.metadata import version
+    if a.fit:
+        usable = runs[(runs["split"] == "calibration") & runs["left_out"].isna()]
+        fits = fit_overheads(usable, pkg / "model_configs")
+        write_overheads(fits, OVERHEADS, version("aiconfigurator-core"))
+        print(fits)
+        return 0
     part = runs[runs["split"] == a.split]
     left = part["left_out"].dropna().value_counts().to_dict()
     df, more = score(part[part["left_out"].isna()], pkg / "model_configs")
     for k, v in more.items():
         left[k] = left.get(k, 0) + v
-    from importlib.metadata import version
     text = (f"Median absolute error (median signed error) of the p50 estimate, {a.split} rows of aiconfigurator-core "
             f"{version('aiconfigurator-core')}'s systems/silicon_sample.csv ({len(part)} {a.split} rows of "
             f"{len(runs)}; split: scripts/silicon_split.toml; {len(df)} scored). Left out: "

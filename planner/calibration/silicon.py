@@ -198,7 +198,7 @@ def silicon_profile(gpu_name: str, engine: str = "vllm", version: str | None = N
     if t["context_attention"] is not None:
         rates |= attention_rates(t["context_attention"], t["generation_attention"], peaks["bf16"], bw)
     label = src.label()
-    fitted = _efficiencies(rates, label)
+    fitted = _efficiencies(rates | _overheads(engine, g), label)
     return CalibrationProfile(
         device_name=g.name, gpu=g.name, device="cuda", dtype="bfloat16",
         results_file=f"aiconfigurator-core {src.package_version}: {system}/{backend}/{version}", date_utc="",
@@ -213,6 +213,29 @@ def silicon_profile(gpu_name: str, engine: str = "vllm", version: str | None = N
         fitted=fitted)
 
 
+OVERHEADS = Path(__file__).resolve().parent.parent / "catalog" / "data" / "silicon_overheads.toml"
+
+
+@functools.lru_cache(maxsize=1)
+def _overhead_table() -> dict:
+    import tomllib
+    return tomllib.loads(OVERHEADS.read_text()) if OVERHEADS.is_file() else {}
+
+
+def _overheads(engine: str, g) -> dict:
+    """What the kernel tables do not hold: the engine's cost per step and per layer outside the timed
+    kernels (scheduling, sampling, norms, launches), fitted on the calibration runs
+    (catalog/data/silicon_overheads.toml); without a fit, the engine profile's step cost."""
+    fit = _overhead_table().get("engine", {}).get(engine)
+    if fit is not None:
+        note = f"fitted on measured runs: {_overhead_table().get('source', '')}"
+        return {"pass_overhead_s": float(fit["pass_overhead_s"]), "layer_overhead_s": float(fit["layer_overhead_s"]),
+                "overhead_note": note}
+    from ..catalog.engines import engine_profile
+    p = engine_profile(engine, g)
+    return {"pass_overhead_s": p.pass_overhead_s if p else 0.0, "overhead_note": f"engine profile {engine}"}
+
+
 def _as_tuple(b: Band) -> tuple:
     return b.p10, b.p50, b.p90
 
@@ -221,10 +244,12 @@ def _efficiencies(rates: dict, label: str) -> Efficiencies:
     """The planner's rates; the literature default (named) for any the tables lack."""
     cite = {k: f"{label}" if k in rates else f"not in the tables: {DEFAULTS.citations.get(k, 'literature default')}"
             for k in ("gemm", "memory", "attention", "gemm_half_rows", "gemm_overhead_s")}
+    cite |= {k: rates["overhead_note"] for k in ("pass_overhead_s", "layer_overhead_s") if k in rates}
     return replace(DEFAULTS, gemm=rates.get("gemm", DEFAULTS.gemm), memory=rates.get("memory", DEFAULTS.memory),
                    attention=rates.get("attention", DEFAULTS.attention),
                    gemm_half_rows=rates.get("gemm_half_rows", DEFAULTS.gemm_half_rows),
-                   gemm_overhead_s=rates.get("gemm_overhead_s", 0.0),
+                   gemm_overhead_s=rates.get("gemm_overhead_s", 0.0), pass_overhead_s=rates.get("pass_overhead_s", 0.0),
+                   layer_overhead_s=rates.get("layer_overhead_s", 0.0),
                    weight_stream=rates.get("weight_stream", {}), gemm_scale=rates.get("gemm_scale", {}),
                    source=label, citations={**DEFAULTS.citations, **cite})
 

@@ -90,9 +90,10 @@ def _rates(name: str, profile: EngineProfile | None, g: GPUSpec,
         return from_engine(profile), "engine profile"
     measured = store.calibrated(g.name, engine=name)
     if measured is not None:
+        if measured.source.startswith("silicon"):  # its scheduler cost is its own (calibration/silicon.py)
+            return measured, "silicon"
         overhead = measured.pass_overhead_s or (profile.pass_overhead_s if profile else 0.0)
-        kind = "silicon" if measured.source.startswith("silicon") else "calibration"
-        return replace(measured, pass_overhead_s=overhead), kind
+        return replace(measured, pass_overhead_s=overhead), "calibration"
     if profile is not None:
         return from_engine(profile), "engine profile"
     return DEFAULTS, "literature defaults"
