@@ -126,7 +126,7 @@ def main() -> None:
                                                                c.pretrain.seq_len)) if c.pretrain else None),
              lambda: costs.scratch(c, lambda: policy_costs_cached(toml, customs)),
              lambda: costs.hardware(c),
-             lambda: bench.render([scenario.self_host.gpu, scenario.scratch.gpu]),
+             lambda: bench.render([scenario.self_host.gpu, scenario.scratch.gpu], scenario.self_host.engine),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):
         if tab.open is not False:

@@ -132,8 +132,15 @@ def test_changed_schema_names_the_file_and_column(tmp_path):
         silicon.silicon_profile("H100 SXM", "vllm", root=str(tmp_path))
 
 
+def _no_extra(monkeypatch):
+    """As if aiconfigurator-core were not installed (every other package still found)."""
+    real = silicon_tables.importlib.util.find_spec
+    monkeypatch.setattr(silicon_tables.importlib.util, "find_spec",
+                        lambda name, *a: None if name == silicon_tables.PACKAGE else real(name, *a))
+
+
 def test_missing_extra_is_a_one_line_error(monkeypatch):
-    monkeypatch.setattr(silicon_tables.importlib.util, "find_spec", lambda name: None)
+    _no_extra(monkeypatch)
     with pytest.raises(SiliconError) as e:
         silicon.use_silicon("H100 SXM", engine="vllm")
     assert "pip install 'fm-planner[silicon]'" in str(e.value) and "\n" not in str(e.value)
@@ -149,3 +156,24 @@ def test_import_planner_stays_light():
 def test_version_order():
     order = ["0.5.6", "0.5.6.post2", "0.5.10", "1.3.0rc10", "1.3.0rc20", "1.3.0"]
     assert sorted(reversed(order), key=silicon_tables.version_key) == order
+
+
+def test_readme_holds_the_validation_table_the_script_wrote():
+    """scripts/silicon_validation.py --out docs/silicon_validation.md writes it; the README quotes it unchanged."""
+    root = Path(__file__).parent.parent
+    table = (root / "docs" / "silicon_validation.md").read_text().strip()
+    readme = (root / "README.md").read_text()
+    assert table in readme.split("<!-- silicon-validation:start -->")[1].split("<!-- silicon-validation:end -->")[0]
+
+
+def test_dashboard_choice_without_the_extra_is_a_one_line_error(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    _no_extra(monkeypatch)
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=60)
+    at.session_state["start"] = "customer_support"
+    at.session_state["view"] = "Benchmarks"
+    at.run()
+    at.button(key="silicon_use").click().run()
+    assert not at.exception
+    assert any("fm-planner[silicon]" in e.value for e in at.error)
+    assert store.silicon_profiles() == {}
