@@ -177,3 +177,11 @@ def test_dashboard_choice_without_the_extra_is_a_one_line_error(monkeypatch):
     assert not at.exception
     assert any("fm-planner[silicon]" in e.value for e in at.error)
     assert store.silicon_profiles() == {}
+
+
+def test_cli_silicon_without_the_extra_is_one_line(monkeypatch, capsys):
+    from planner.present.cli import main
+    _no_extra(monkeypatch)
+    code = main(["estimate", "throughput", "--model", "Llama-3.1-8B", "--silicon", "H100 SXM:vllm"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and "fm-planner[silicon]" in err and "\n" not in err
