@@ -12,6 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import planner
@@ -137,6 +138,15 @@ def _no_extra(monkeypatch):
     real = silicon_tables.importlib.util.find_spec
     monkeypatch.setattr(silicon_tables.importlib.util, "find_spec",
                         lambda name, *a: None if name == silicon_tables.PACKAGE else real(name, *a))
+
+
+def test_tables_from_before_sliding_windows_read_as_full_window(tmp_path):
+    shutil.copytree(SLICE / "h100_sxm", tmp_path / "h100_sxm")
+    f = tmp_path / "h100_sxm" / "attention" / "vllm" / "0.24.0" / "context_attention_perf.csv"
+    df = pd.read_csv(f).drop(columns=["window_size"])  # as A100's vLLM 0.14.0 tables are
+    df.to_csv(f, index=False)
+    old = silicon.silicon_profile("H100 SXM", "vllm", root=str(tmp_path))
+    assert old.fitted.attention == silicon.silicon_profile("H100 SXM", "vllm", root=ROOT).fitted.attention
 
 
 def test_missing_extra_is_a_one_line_error(monkeypatch):

@@ -150,8 +150,10 @@ def _pick_version(root: Path, system: str, backend: str, version: str | None) ->
     """The asked engine version (its GEMM table must exist), else the newest with a GEMM table."""
     have = versions(root, system, "gemm", backend)
     if not have:
+        gemm = root / system / "gemm"
+        there = sorted(p.name for p in gemm.iterdir()) if gemm.is_dir() else []
         raise SiliconError(f"no silicon GEMM tables for {system} with {backend}; measured engines there: "
-                           + ", ".join(sorted(p.name for p in (root / system / "gemm").iterdir())))
+                           + (", ".join(there) or "none (the package ships no GEMM table for this system)"))
     if version is None:
         return have[-1]
     if str(version) not in have:

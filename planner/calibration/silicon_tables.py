@@ -43,6 +43,10 @@ TABLES = {
     "custom_allreduce": ("comm", "custom_allreduce_perf", ("num_gpus", "message_size", "latency", "kernel_source")),
 }
 
+# Columns older tables lack, and the value they mean there: A100's vLLM 0.14.0 attention tables predate
+# sliding-window measurements (every row a full window).
+OPTIONAL = {"window_size": 0}
+
 
 class SiliconError(PlannerError):
     """The silicon tables cannot be used: the extra is missing, a name is unknown, a schema changed."""
@@ -63,7 +67,7 @@ def data_root(root: str | Path | None = None) -> Path:
 
 def system_for(gpu_name: str, root: Path) -> str:
     """The system folder of a catalog GPU name (or a system folder name itself); error lists the known."""
-    available = sorted(p.name for p in root.iterdir() if p.is_dir())
+    available = sorted(p.name for p in root.iterdir() if (p / "gemm").is_dir())  # 0.12 ships empty l4, h100_pcie
     name = SYSTEMS.get(str(gpu_name), str(gpu_name).lower())
     if name not in available:
         known = [g for g, s in SYSTEMS.items() if s in available]
@@ -122,10 +126,12 @@ def read_table(path: Path, op: str):
     else:
         import pyarrow.parquet as pq
         header = pq.read_schema(path).names
-    missing = [c for c in columns if c not in header]
+    missing = [c for c in columns if c not in header and c not in OPTIONAL]
     if missing:
         raise SiliconError(f"{path}: column {missing[0]!r} not found (the table's schema changed; this reader "
                            f"knows aiconfigurator-core 0.12's). Columns present: {', '.join(header)}")
-    df = pd.read_csv(path, usecols=list(columns)) if path.suffix == ".csv" else pd.read_parquet(path, columns=list(columns))
+    present = [c for c in columns if c in header]
+    df = pd.read_csv(path, usecols=present) if path.suffix == ".csv" else pd.read_parquet(path, columns=present)
+    df = df.assign(**{c: v for c, v in OPTIONAL.items() if c in columns and c not in header})
     df = df.assign(latency_s=df["latency"].astype(float) / 1e3)  # the tables record milliseconds
     return df[df["latency_s"] > 0]
