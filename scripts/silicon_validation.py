@@ -102,9 +102,39 @@ def estimate(r, m):
     return s.tpot_s.p50 * 1e3, (one.ttft_s.p50 + s.tpot_s.p50) * 1e3, s.efficiency_source
 
 
-def score(rows: pd.DataFrame, configs: Path) -> tuple[pd.DataFrame, dict]:
+AIC_MODELS = {"meta-llama/Llama-3.1-70B": "meta-llama/Meta-Llama-3.1-70B",  # aiconfigurator's bundled config names
+              "meta-llama/Llama-3.1-8B-Instruct": "meta-llama/Meta-Llama-3.1-8B",
+              "nvidia/Llama-3.1-8B-Instruct-FP8": "meta-llama/Meta-Llama-3.1-8B"}
+
+
+def aic_estimate(r, cache: dict) -> tuple[float, float]:
+    """aiconfigurator-core's own (TPOT ms, TTFT ms) for a row, counted as for the planner: its decode step
+    at batch = concurrency, and one prompt's prefill plus that step. NaN where it cannot compile the row."""
+    import logging
+    logging.getLogger("aiconfigurator_core").setLevel(logging.ERROR)
+    from aiconfigurator_core.sdk.engine import EngineHandle
+    quant = r["gemm_quant_mode"] if isinstance(r["gemm_quant_mode"], str) else None
+    key = (AIC_MODELS.get(r["model_path"], r["model_path"]), r["system"], r["backend"], int(r["tp_size"]), quant,
+           r["moe_quant_mode"] if isinstance(r["moe_quant_mode"], str) else None)
+    if key not in cache:
+        try:
+            cache[key] = EngineHandle.compile(key[0], key[1], key[2], tp_size=key[3], moe_tp_size=key[3],
+                                              gemm_quant_mode=key[4], moe_quant_mode=key[5])
+        except Exception:  # noqa: BLE001 - any failure of the third-party estimator: that row has no comparison
+            cache[key] = None
+    h = cache[key]
+    if h is None:
+        return math.nan, math.nan
+    try:
+        step = h.decode_step_latency(int(r["batch_size"]), int(r["isl"]), int(r["osl"]))
+        return step, h.predict_prefill_latency(1, int(r["isl"])) + step
+    except Exception:  # noqa: BLE001
+        return math.nan, math.nan
+
+
+def score(rows: pd.DataFrame, configs: Path, aic: bool = False) -> tuple[pd.DataFrame, dict]:
     """Each row estimated with the engine profile and with silicon tables; the rows left out, by reason."""
-    models, out, left = {}, [], {}
+    models, out, left, handles = {}, [], {}, {}
     for (system, backend), group in rows.groupby(["system", "backend"]):
         gpu, engine = GPU_OF_SYSTEM[system], ENGINE_OF_BACKEND[backend]
         store.reset()
@@ -132,6 +162,9 @@ def score(rows: pd.DataFrame, configs: Path) -> tuple[pd.DataFrame, dict]:
                         "precision": PRECISIONS.get(r["precision"], "bf16"), "model": r["model_path"],
                         "tpot_lit": lit[0] / r["silicon_tpot_ms"] - 1, "tpot_sil": sil[0] / r["silicon_tpot_ms"] - 1,
                         "ttft_lit": lit[1] / r["silicon_ttft_ms"] - 1, "ttft_sil": sil[1] / r["silicon_ttft_ms"] - 1})
+            if aic:
+                tpot, ttft = aic_estimate(r, handles)
+                out[-1] |= {"tpot_aic": tpot / r["silicon_tpot_ms"] - 1, "ttft_aic": ttft / r["silicon_ttft_ms"] - 1}
     store.reset()
     return pd.DataFrame(out), left
 
@@ -190,13 +223,23 @@ def write_overheads(fits: dict, path: Path, pkg_version: str) -> None:
 
 
 def table(df: pd.DataFrame) -> str:
-    lines = ["| group | rows | TPOT error, engine profile | TPOT error, silicon | TTFT error, engine profile | TTFT error, silicon |",
-             "|---|---:|---:|---:|---:|---:|"]
-    med = (lambda s: f"{np.median(np.abs(s)):.0%} ({np.median(s):+.0%})")
+    cols = [("tpot_lit", "TPOT error, engine profile"), ("tpot_sil", "TPOT error, silicon"),
+            ("ttft_lit", "TTFT error, engine profile"), ("ttft_sil", "TTFT error, silicon")]
+    if "tpot_aic" in df:
+        cols[2:2] = [("tpot_aic", "TPOT error, aiconfigurator")]
+        cols.append(("ttft_aic", "TTFT error, aiconfigurator"))
+    lines = ["| group | rows | " + " | ".join(c[1] for c in cols) + " |", "|---|---:|" + "---:|" * len(cols)]
+
+    def med(s):
+        s = s.dropna()
+        return f"{np.median(np.abs(s)):.0%} ({np.median(s):+.0%})" if len(s) else "-"
     for by in ("engine", "gpu", "kind", "precision", None):
         groups = [("all rows", df)] if by is None else [(f"{by}: {k}", g) for k, g in df.groupby(by)]
         for name, g in groups:
-            lines.append(f"| {name} | {len(g)} | {med(g.tpot_lit)} | {med(g.tpot_sil)} | {med(g.ttft_lit)} | {med(g.ttft_sil)} |")
+            lines.append(f"| {name} | {len(g)} | " + " | ".join(med(g[c]) for c, _ in cols) + " |")
+    if "tpot_aic" in df:
+        same = df.dropna(subset=["tpot_aic"])
+        lines.append(f"| rows aiconfigurator estimated | {len(same)} | " + " | ".join(med(same[c]) for c, _ in cols) + " |")
     return "\n".join(lines)
 
 
@@ -204,6 +247,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=("validation", "calibration"), default="validation")
     ap.add_argument("--out", type=Path, help="also write the markdown here")
+    ap.add_argument("--aic", action="store_true", help="also score aiconfigurator-core's own estimates (slow: "
+                    "it compiles one engine per model, GPU, engine, TP and quantisation)")
     ap.add_argument("--fit", action="store_true", help="fit the engines' overheads on the calibration rows and "
                     "write planner/catalog/data/silicon_overheads.toml")
     a = ap.parse_args(argv)
@@ -222,7 +267,7 @@ def main(argv=None) -> int:
         return 0
     part = runs[runs["split"] == a.split]
     left = part["left_out"].dropna().value_counts().to_dict()
-    df, more = score(part[part["left_out"].isna()], pkg / "model_configs")
+    df, more = score(part[part["left_out"].isna()], pkg / "model_configs", aic=a.aic)
     for k, v in more.items():
         left[k] = left.get(k, 0) + v
     text = (f"Median absolute error (median signed error) of the p50 estimate, {a.split} rows of aiconfigurator-core "
