@@ -195,3 +195,20 @@ def test_cli_silicon_without_the_extra_is_one_line(monkeypatch, capsys):
     code = main(["estimate", "throughput", "--model", "Llama-3.1-8B", "--silicon", "H100 SXM:vllm"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and "fm-planner[silicon]" in err and "\n" not in err
+
+
+def test_measured_gemm_scale_and_weight_stream_move_only_their_precision():
+    base = planner.DEFAULT_EFFICIENCIES
+    scaled = replace(base, gemm_scale={"fp8": 0.5}, weight_stream={"fp8": 0.5})
+    kw = dict(model="Llama-3.1-8B", gpu="H100 SXM", batch_size=1, prompt_tokens=4096, output_tokens=256)
+    for prec, moved in (("fp8", True), ("bf16", False)):
+        a = planner.inference_speed(precision=prec, efficiencies=base, **kw)
+        b = planner.inference_speed(precision=prec, efficiencies=scaled, **kw)
+        assert (b.ttft_s.p50 > a.ttft_s.p50 * 1.3) is moved and (b.tpot_s.p50 > a.tpot_s.p50 * 1.3) is moved
+
+
+@pytest.mark.parametrize("field, value", [("weight_stream", {"fp8": -1.0}), ("gemm_scale", {"fp8": float("nan")}),
+                                          ("weight_stream", [0.5])])
+def test_bad_measured_factors_are_refused(field, value):
+    with pytest.raises(planner.PlannerError, match=f"efficiency.{field}"):
+        replace(planner.DEFAULT_EFFICIENCIES, **{field: value})
