@@ -217,8 +217,9 @@ def write_overheads(fits: dict, path: Path, pkg_version: str) -> None:
              f'source = "aiconfigurator-core {pkg_version} systems/silicon_sample.csv, calibration rows '
              f'(scripts/silicon_split.toml), fitted 2026-12-07"', ""]
     for engine, f in fits.items():
+        layer = f["layer_overhead_s"] if f["layer_overhead_s"] > 1e-9 else 0.0  # the solver's ~1e-26 is 0
         lines += [f'[engine."{engine}"]', f"pass_overhead_s = {f['pass_overhead_s']:.3e}",
-                  f"layer_overhead_s = {f['layer_overhead_s'] if f['layer_overhead_s'] > 1e-9 else 0.0:.3e}", f"rows = {f['rows']}", ""]
+                  f"layer_overhead_s = {layer:.3e}", f"rows = {f['rows']}", ""]
     path.write_text("\n".join(lines))
 
 
@@ -239,7 +240,8 @@ def table(df: pd.DataFrame) -> str:
             lines.append(f"| {name} | {len(g)} | " + " | ".join(med(g[c]) for c, _ in cols) + " |")
     if "tpot_aic" in df:
         same = df.dropna(subset=["tpot_aic"])
-        lines.append(f"| rows aiconfigurator estimated | {len(same)} | " + " | ".join(med(same[c]) for c, _ in cols) + " |")
+        cells = " | ".join(med(same[c]) for c, _ in cols)
+        lines.append(f"| rows aiconfigurator estimated | {len(same)} | {cells} |")
     return "\n".join(lines)
 
 
@@ -273,7 +275,8 @@ def main(argv=None) -> int:
     text = (f"Median absolute error (median signed error) of the p50 estimate, {a.split} rows of aiconfigurator-core "
             f"{version('aiconfigurator-core')}'s systems/silicon_sample.csv ({len(part)} {a.split} rows of "
             f"{len(runs)}; split: scripts/silicon_split.toml; {len(df)} scored). Left out: "
-            + "; ".join(f"{k} {v}" for k, v in sorted(left.items(), key=lambda kv: -kv[1])) + ".\n\n" + table(df) + "\n")
+            + "; ".join(f"{k} {v}" for k, v in sorted(left.items(), key=lambda kv: -kv[1]))
+            + ".\n\n" + table(df) + "\n")
     print(text)
     print(f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     if a.out:

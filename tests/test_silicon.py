@@ -157,7 +157,8 @@ def test_missing_extra_is_a_one_line_error(monkeypatch):
 
 
 def test_import_planner_stays_light():
-    code = "import sys, planner; planner.use_silicon; print(sorted(m for m in ('aiconfigurator_core', 'pandas', 'pyarrow') if m in sys.modules))"
+    code = ("import sys, planner; planner.use_silicon; "
+            "print(sorted(m for m in ('aiconfigurator_core', 'pandas', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"

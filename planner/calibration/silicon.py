@@ -98,6 +98,8 @@ def gemm_rates(df, peak_flops: dict, peak_bytes_per_s: float) -> dict:
 def attention_rates(ctx, gen, peak_bf16: float, peak_bytes_per_s: float) -> dict:
     """Prefill attention efficiency (causal FLOPs, as arithmetic.prefill_flops counts them) and decode K/V MBU."""
     out: dict = {}
+    if ctx is None or gen is None:  # an engine version measured without one of the two: both left to the defaults
+        return out
     c = ctx[(ctx["attn_dtype"] == "bfloat16") & (ctx["kv_cache_dtype"] == "bfloat16") & (ctx["window_size"] == 0)
             & (ctx["isl"] >= LARGE)]
     if len(c):  # QK^T and PV: 2 x 2 x s^2 x d per head, half of it under the causal mask
@@ -118,7 +120,7 @@ def moe_rates(df, peak_flops: dict) -> tuple:
     peak = d["moe_dtype"].map({"bfloat16": peak_flops.get("bf16"), "fp8": peak_flops.get("fp8")}).astype(float)
     eff = 6.0 * d["hidden_size"] * d["inter_size"] * d["num_tokens"] * d["topk"] / (d["latency_s"] * peak)
     tpe = (d["num_tokens"] * d["topk"] / d["num_experts"]).round(2)
-    grouped = eff.groupby([d["moe_dtype"], d["distribution"], tpe]).median()
+    grouped = eff.groupby([d["moe_dtype"], d["distribution"], tpe]).median().dropna()  # no fp8 peak: no fp8 rows
     return tuple((k[0], k[1], float(k[2]), float(v)) for k, v in grouped.items())
 
 
@@ -157,7 +159,8 @@ def _pick_version(root: Path, system: str, backend: str, version: str | None) ->
     if version is None:
         return have[-1]
     if str(version) not in have:
-        raise SiliconError(f"no silicon tables for {backend} version {version!r} on {system}; available: {', '.join(have)}")
+        raise SiliconError(f"no silicon tables for {backend} version {version!r} on {system}; "
+                           f"available: {', '.join(have)}")
     return str(version)
 
 
@@ -200,8 +203,7 @@ def silicon_profile(gpu_name: str, engine: str = "vllm", version: str | None = N
     peaks = {k: v for k, v in g.peak_flops.items() if k in ("bf16", "fp8")}
     bw = g.memory_bytes_per_s
     rates = gemm_rates(t["gemm"], peaks, bw)
-    if t["context_attention"] is not None:
-        rates |= attention_rates(t["context_attention"], t["generation_attention"], peaks["bf16"], bw)
+    rates |= attention_rates(t["context_attention"], t["generation_attention"], peaks["bf16"], bw)
     label = src.label()
     fitted = _efficiencies(rates | _overheads(engine, g), label)
     return CalibrationProfile(
@@ -212,7 +214,8 @@ def silicon_profile(gpu_name: str, engine: str = "vllm", version: str | None = N
         if "gemm" in rates else {},
         copy_bytes_per_s=None, train_mfu=None, prefill=rates.get("attention"), decode_mbu=rates.get("decode_mbu"),
         int8_decode_speedup=None, memory_bytes=g.memory_bytes,
-        env={"source": "silicon", "versions": src.versions, "gemm_fixed_s": rates.get("gemm_overhead_s"), "system": system, "engine": engine,
+        env={"source": "silicon", "versions": src.versions, "gemm_fixed_s": rates.get("gemm_overhead_s"),
+             "system": system, "engine": engine,
              "moe": moe_rates(t["moe"], peaks) if t["moe"] is not None else (),
              "collectives": collective_rates(t["nccl"], t["custom_allreduce"], label)},
         fitted=fitted)
