@@ -137,7 +137,7 @@ def main() -> None:
              lambda: costs.scratch(c, lambda: policy_costs_cached(toml, customs)),
              lambda: costs.hardware(c),
              lambda: bench.render([(c.shortlist.scenario if c.shortlist else scenario).self_host.gpu,
-                                   scenario.scratch.gpu]),
+                                   scenario.scratch.gpu], scenario.self_host.engine),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):
         if tab.open is not False:

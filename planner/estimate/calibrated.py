@@ -185,7 +185,7 @@ def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[
     if path is not None:
         V.path("path", path)
     V.flag("strict", strict)
-    store.reset()
+    store.reset(silicon=False)  # silicon tables (planner.use_silicon) stay; a GPU's own results win over them
     for f in store.results_files(path) if path is not None else []:
         try:
             profile = calibrate(f)
