@@ -176,10 +176,10 @@ def cmd_run(args) -> int:
     busy = _busy_warning(doc)
     if busy:
         print(busy, file=sys.stderr)
-    not_run = doc["deadline"]["points_not_run"]
-    if not_run:
-        print(f"deadline: {len(not_run)} point(s) not run, recorded as skipped ({args.deadline_s:g} s passed)",
-              file=sys.stderr)
+    deadline = doc.get("deadline") or {}
+    if deadline.get("points_not_run"):
+        print(f"deadline: {len(deadline['points_not_run'])} point(s) not run, recorded as skipped "
+              f"({deadline['deadline_s']:g} s had passed)", file=sys.stderr)
     if doc["interrupted"]:
         print("interrupted: the file holds the points measured so far", file=sys.stderr)
         return 130
