@@ -137,16 +137,32 @@ def _train(c: Context, name: str, batch: int, seq_len: int) -> dict:
 
 def _prefill(c: Context, name: str, fmt: str | None, batch: int, prompt_len: int, mode: str | None = None) -> dict:
     model = c.model(name, fmt)
-    run = (lambda: workloads.prefill(model, batch=batch, prompt_len=prompt_len, dtype=c.plan.compute_dtype,
-                                     peak_flops_per_s=c.peaks.get("flops_per_s"), mode=mode, **kw(c)))
-    return _fastest_kernel(c, model, name, batch * prompt_len, run) if fmt else run()
+    run = (lambda mode=mode: workloads.prefill(model, batch=batch, prompt_len=prompt_len, dtype=c.plan.compute_dtype,
+                                               peak_flops_per_s=c.peaks.get("flops_per_s"), mode=mode, **kw(c)))
+    return _fastest_kernel(c, model, name, batch * prompt_len, run) if fmt else _graph_or_eager(c, run, mode)
 
 
 def _decode(c: Context, name: str, fmt: str | None, batch: int, context_len: int, mode: str | None = None) -> dict:
     model = c.model(name, fmt)
-    run = (lambda: workloads.decode(model, batch=batch, context_len=context_len, dtype=c.plan.compute_dtype,
-                                    peak_bytes_per_s=c.peaks.get("bytes_per_s"), mode=mode, **kw(c)))
-    return _fastest_kernel(c, model, name, batch, run) if fmt else run()
+    run = (lambda mode=mode: workloads.decode(model, batch=batch, context_len=context_len, dtype=c.plan.compute_dtype,
+                                              peak_bytes_per_s=c.peaks.get("bytes_per_s"), mode=mode, **kw(c)))
+    return _fastest_kernel(c, model, name, batch, run) if fmt else _graph_or_eager(c, run, mode)
+
+
+def _graph_or_eager(c: Context, run: Callable[..., dict], mode: str | None) -> dict:
+    """A dense GPU point as a CUDA graph; if the graph cannot be captured or replays something
+    else, the eager figure with the reason (`graph_failure`), marked `calibration: false` like
+    every eager GPU point: a labelled figure rather than none from a rare GPU run."""
+    if mode is not None or not c.accel.is_cuda:
+        return run()
+    try:
+        return run()
+    except torch.OutOfMemoryError:
+        raise  # eager needs the same memory, less the graph's pool: not worth the time
+    except Exception as e:
+        reason = f"{type(e).__name__}: {_first_line(e)}"
+        c.accel.free()
+    return run(workloads.EAGER) | {"graph_failure": reason}
 
 
 def _fastest_kernel(c: Context, model, name: str, rows: int, run: Callable[[], dict]) -> dict:

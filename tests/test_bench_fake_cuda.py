@@ -231,3 +231,20 @@ def _reset_dynamo():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("kind", ["prefill", "decode"])
+def test_a_graph_that_cannot_be_captured_falls_back_to_a_labelled_eager_figure(monkeypatch, kind):
+    accel = fake_cuda.install(monkeypatch)
+
+    def refuse(graph, step):
+        raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+    monkeypatch.setattr(graphs, "record", refuse)
+    c = suite.Context(accel=accel, plan=PLAN)
+    rec = (suite._prefill if kind == "prefill" else suite._decode)(c, "tiny-mha", None, 1, 16)
+    assert rec["mode"] == "eager" and rec["calibration"] is False and rec["timer"] == "cuda_events"
+    assert rec["graph_failure"] == "RuntimeError: operation not permitted when stream is capturing"
+    monkeypatch.setattr(workloads, kind, lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("CUDA oom")))
+    with pytest.raises(torch.OutOfMemoryError):  # out of memory is not retried eagerly: the point is skipped
+        (suite._prefill if kind == "prefill" else suite._decode)(c, "tiny-mha", None, 1, 16)

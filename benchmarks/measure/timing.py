@@ -90,7 +90,7 @@ def _cuda_events(fn: Callable, accel: Accel, min_run_s: float, min_repeats: int)
     one_s = _event_times(fn, accel, flush, 1)[0]
     n = min(MAX_REPEATS, max(min_repeats, math.ceil(min_run_s / max(one_s, 1e-7))))
     return summarize(_event_times(fn, accel, flush, n), calls_per_repeat=1, timer="cuda_events",
-                     l2_flush_bytes=flush.nbytes, l2_flush="read")
+                     l2_flush_bytes=flush.nbytes, l2_flush="read" if flush.numel() else "none")
 
 
 def flush_l2(buf: torch.Tensor) -> None:
