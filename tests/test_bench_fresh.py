@@ -55,3 +55,10 @@ def test_run_gpu_script_has_a_deadline_inside_its_timeouts():
     one_gpu = [ln for ln in script.splitlines() if ln.lstrip().startswith("timeout") and "collectives" not in ln]
     worst_s = sum(int(k) + int(t) for k, t in (re.search(r"-k (\d+) (\d+)", ln).groups() for ln in one_gpu))
     assert worst_s <= 420, worst_s  # 7 minutes of the session's 15, which include the machine's start
+
+
+def test_run_gpu_script_runs_every_file_with_gpu_tests():
+    script = (ROOT / "benchmarks" / "run_gpu.sh").read_text()
+    with_gpu_tests = sorted(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_*.py")
+                            if "\n@pytest.mark.gpu\n" in p.read_text(encoding="utf-8"))
+    assert with_gpu_tests and all(name in script for name in with_gpu_tests)

@@ -5,7 +5,8 @@ On a GPU every repetition is one call between two CUDA events, after a read of a
 the flush kernel also keeps the GPU busy while the host queues the call, so a fast kernel is
 not timed as its launch. The flush reads, not writes (triton.testing.do_bench zeroes its
 buffer): a write leaves the L2 full of dirty lines, and the timed call then pays for writing
-them back as it evicts them, which reads small memory-bound points up to ~1.4x slow. A read
+them back as it evicts them, which could read small memory-bound points up to ~1.4x slow (an
+estimate from a read-through, not measured: no GPU has run this). A read
 leaves clean lines, and the previous call's dirty lines are written back during the flush,
 before the start event. On a CPU, perf_counter around blocks of calls, each block long enough
 to read the clock meaningfully.
