@@ -12,6 +12,7 @@ as skipped with the validator's reason instead of spoiling the file.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -227,6 +228,8 @@ def run_suite(*, device: str | Accel, quick: bool, plan: Plan | None = None, pro
     that started before it runs to its end, so leave a point's worth of time after it.
     fp32 matmuls run in full fp32 (no TF32) for the run, and `env` records the setting.
     """
+    if deadline_s is not None and not (isinstance(deadline_s, (int, float)) and 0 < deadline_s < math.inf):
+        raise ValueError(f"deadline_s must be a positive number of seconds or None, got {deadline_s!r}")
     accel = as_accel(device)
     if accel.is_cuda:
         torch.cuda.set_device(accel.index)  # events, streams and graphs then belong to this GPU

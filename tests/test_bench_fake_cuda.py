@@ -194,6 +194,12 @@ def test_the_deadline_records_the_points_left_as_skipped(monkeypatch):
     validate_results(json.loads(json.dumps(doc)))
 
 
+@pytest.mark.parametrize("deadline_s", [0, -1, float("nan"), float("inf"), "60"])
+def test_a_deadline_that_is_not_a_positive_number_is_refused(deadline_s):
+    with pytest.raises(ValueError, match="deadline_s must be a positive number"):
+        suite.run_suite(device="cpu", quick=True, plan=PLAN, progress=False, deadline_s=deadline_s)
+
+
 def test_the_compiled_int8_kernel_is_the_2d_graph_the_race_compiled(monkeypatch):
     from benchmarks.model import kernels, quantize
     accel = fake_cuda.install(monkeypatch)
