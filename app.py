@@ -122,7 +122,7 @@ def main() -> None:
         st.error(f"Cannot compare this scenario: {views.md(e)}")
         return
     toml = st.session_state.current_toml
-    views.recommendation(headline(toml, customs, c))
+    views.recommendation(c, headline(toml, customs, c))
     views.unavailable(c)
     # Lazy tabs: only the open one runs, so a sidebar change recomputes one view, not ten.
     tabs = st.tabs(TABS, key="view", on_change="rerun")
@@ -137,7 +137,7 @@ def main() -> None:
              lambda: costs.scratch(c, lambda: policy_costs_cached(toml, customs)),
              lambda: costs.hardware(c),
              lambda: bench.render([(c.shortlist.scenario if c.shortlist else scenario).self_host.gpu,
-                                   scenario.scratch.gpu]),
+                                   scenario.scratch.gpu], scenario.self_host.engine),
              lambda: views.assumptions(c), lambda: views.export(c, scenario, st.session_state.current_toml)]
     for tab, page in zip(tabs, pages):
         if tab.open is not False:

@@ -91,6 +91,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar (none is drawn unless stderr is a TTY)")
     run.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                      help="on a shared machine, wait up to this long before each point for idle CPUs")
+    run.add_argument("--deadline-s", type=_seconds, default=None, metavar="SECONDS",
+                     help="start no point after this many seconds; the rest are recorded as skipped "
+                          "(leave a point's worth of time before any hard limit)")
     val = sub.add_parser("validate", help="calibrate, predict other sizes with the planner, measure, report errors")
     val.add_argument("--quick", action="store_true", help="small sizes, short timings (~1 min on 2 CPU cores)")
     _device_arg(val)
@@ -104,6 +107,17 @@ def parser() -> argparse.ArgumentParser:
     for p in (run, val, ref):
         p.add_argument("--debug", action="store_true", help="show tracebacks")
     return ap
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def _device_arg(p) -> None:
@@ -151,7 +165,7 @@ def cmd_run(args) -> int:
             write_results(validate_results(doc), out)
 
     doc = run_suite(device=accel, quick=args.quick, progress=not args.no_progress, wait_quiet_s=args.wait_quiet,
-                    on_point=save)
+                    on_point=save, deadline_s=args.deadline_s)
     print(summary_table(doc))
     print("\n".join(gate_lines(doc)))
     if not measured_points(doc):
@@ -162,6 +176,10 @@ def cmd_run(args) -> int:
     busy = _busy_warning(doc)
     if busy:
         print(busy, file=sys.stderr)
+    deadline = doc.get("deadline") or {}
+    if deadline.get("points_not_run"):
+        print(f"deadline: {len(deadline['points_not_run'])} point(s) not run, recorded as skipped "
+              f"({deadline['deadline_s']:g} s had passed)", file=sys.stderr)
     if doc["interrupted"]:
         print("interrupted: the file holds the points measured so far", file=sys.stderr)
         return 130

@@ -2,8 +2,10 @@
 
 GPU sizes measure the GPU: the smallest square GEMM is 2048^3 (17 GFLOP, ~25 us on an
 H100; a 1024^3 GEMM takes ~3 us, the order of one kernel launch, so it times the host),
-buffers are >= 4x the L2 (accel.L2_MULTIPLE), decode is timed as a CUDA graph. The full GPU
-plan fits `bash benchmarks/run_gpu.sh`'s budget: about 3-4 minutes on one H100/H200.
+buffers are >= 4x the L2 (accel.L2_MULTIPLE), prefill and decode are timed as CUDA graphs.
+The full GPU plan is meant to fit `bash benchmarks/run_gpu.sh`'s budget (about 3-4 minutes on
+one H100/H200, by estimate: no GPU has run it yet); the suite's deadline (`--deadline-s`)
+records whatever has not started by then as skipped, and the int8 points run last.
 """
 from __future__ import annotations
 
@@ -16,16 +18,17 @@ MIB = 2**20
 
 @dataclass(frozen=True)
 class Plan:
-    """Tuples: gemm (m, n, k, dtype); train (config, batch, seq_len); prefill (config, batch,
-    prompt_len); decode and eager_decode (config, batch, context_len)."""
+    """Tuples: gemm (m, n, k, dtype); train (config, batch, seq_len); prefill and eager_prefill
+    (config, batch, prompt_len); decode and eager_decode (config, batch, context_len)."""
 
     compute_dtype: str  # the dtype of models; fp32 on CPU, which has slow or no bf16 GEMM
     gemm: tuple = ()
     bandwidth_bytes: tuple = ()
     train: tuple = ()
-    prefill: tuple = ()
+    prefill: tuple = ()  # the device's real mode: CUDA graph on a GPU, eager on a CPU
     decode: tuple = ()  # the device's real decode mode: CUDA graph on a GPU, eager on a CPU
     eager_decode: tuple = ()  # GPU only: eager decode, a framework-overhead figure, never calibration
+    eager_prefill: tuple = ()  # GPU only: eager prefill, the same kind of figure
     quantized_configs: tuple = ()  # configs whose decode points are repeated in each format
     quantized_prefill: bool = True  # repeat their prefill points too (compute-bound: no gain expected)
     formats: tuple = (INT8_WEIGHT_ONLY,)  # quantised formats, each measured only if its gate passes
@@ -66,7 +69,7 @@ PLANS = {
                           prefill=tuple(("1b", 1, p) for p in (128, 512, 2048, 8192))
                           + (("1b", 8, 512), ("1b", 32, 512)),
                           decode=tuple(("1b", b, 1024) for b in (1, 8, 32, 128)) + (("1b", 8, 4096),),
-                          eager_decode=(("1b", 1, 1024),),
+                          eager_decode=(("1b", 1, 1024),), eager_prefill=(("1b", 1, 128),),
                           # Weight-only int8 speeds up memory-bound decode; prefill is compute-bound
                           # (and each prefill shape would cost one more compile of the int8 kernel).
                           quantized_configs=("1b",), quantized_prefill=False),

@@ -2,7 +2,9 @@
 
 Any error in a point (out of memory, an unsupported dtype, a failed quality gate, a kernel
 that does not run, a bug) becomes a `skipped` record with the reason, and the run goes on;
-Ctrl-C stops the run and keeps what was measured (`interrupted: true`). `on_point(doc)` is
+Ctrl-C stops the run and keeps what was measured (`interrupted: true`); past the run's
+deadline no point starts, and each one left is recorded as skipped with `deadline: true`
+(a GPU is lent for minutes: the run must end with a file, not be killed). `on_point(doc)` is
 called after every point, so the caller can write the file each time (a killed run keeps
 its points). A point the results validator would refuse (impossible physics) is recorded
 as skipped with the validator's reason instead of spoiling the file.
@@ -10,6 +12,7 @@ as skipped with the validator's reason instead of spoiling the file.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -109,7 +112,10 @@ def tasks(plan: Plan) -> list[Task]:
         out += [("decode", {"config": name, "batch": b, "context_len": ctx, "quantized": fmt},
                  lambda c, a=(name, fmt, b, ctx): _decode(c, *a))
                 for name, b, ctx in plan.decode if fmt is None or name in plan.quantized_configs]
-        if fmt is None:  # the framework-overhead figure before the quantised points (which compile kernels)
+        if fmt is None:  # the framework-overhead figures before the quantised points (which compile kernels)
+            out += [("prefill", {"config": name, "batch": b, "prompt_len": p, "mode": workloads.EAGER},
+                     lambda c, a=(name, None, b, p, workloads.EAGER): _prefill(c, *a))
+                    for name, b, p in plan.eager_prefill]
             out += [("decode", {"config": name, "batch": b, "context_len": ctx, "mode": workloads.EAGER},
                      lambda c, a=(name, None, b, ctx, workloads.EAGER): _decode(c, *a))
                     for name, b, ctx in plan.eager_decode]
@@ -130,18 +136,34 @@ def _train(c: Context, name: str, batch: int, seq_len: int) -> dict:
         c.accel.free()
 
 
-def _prefill(c: Context, name: str, fmt: str | None, batch: int, prompt_len: int) -> dict:
+def _prefill(c: Context, name: str, fmt: str | None, batch: int, prompt_len: int, mode: str | None = None) -> dict:
     model = c.model(name, fmt)
-    run = (lambda: workloads.prefill(model, batch=batch, prompt_len=prompt_len, dtype=c.plan.compute_dtype,
-                                     peak_flops_per_s=c.peaks.get("flops_per_s"), **kw(c)))
-    return _fastest_kernel(c, model, name, batch * prompt_len, run) if fmt else run()
+    run = (lambda mode=mode: workloads.prefill(model, batch=batch, prompt_len=prompt_len, dtype=c.plan.compute_dtype,
+                                               peak_flops_per_s=c.peaks.get("flops_per_s"), mode=mode, **kw(c)))
+    return _fastest_kernel(c, model, name, batch * prompt_len, run) if fmt else _graph_or_eager(c, run, mode)
 
 
 def _decode(c: Context, name: str, fmt: str | None, batch: int, context_len: int, mode: str | None = None) -> dict:
     model = c.model(name, fmt)
-    run = (lambda: workloads.decode(model, batch=batch, context_len=context_len, dtype=c.plan.compute_dtype,
-                                    peak_bytes_per_s=c.peaks.get("bytes_per_s"), mode=mode, **kw(c)))
-    return _fastest_kernel(c, model, name, batch, run) if fmt else run()
+    run = (lambda mode=mode: workloads.decode(model, batch=batch, context_len=context_len, dtype=c.plan.compute_dtype,
+                                              peak_bytes_per_s=c.peaks.get("bytes_per_s"), mode=mode, **kw(c)))
+    return _fastest_kernel(c, model, name, batch, run) if fmt else _graph_or_eager(c, run, mode)
+
+
+def _graph_or_eager(c: Context, run: Callable[..., dict], mode: str | None) -> dict:
+    """A dense GPU point as a CUDA graph; if the graph cannot be captured or replays something
+    else, the eager figure with the reason (`graph_failure`), marked `calibration: false` like
+    every eager GPU point: a labelled figure rather than none from a rare GPU run."""
+    if mode is not None or not c.accel.is_cuda:
+        return run()
+    try:
+        return run()
+    except torch.OutOfMemoryError:
+        raise  # eager needs the same memory, less the graph's pool: not worth the time
+    except Exception as e:
+        reason = f"{type(e).__name__}: {_first_line(e)}"
+        c.accel.free()
+    return run(workloads.EAGER) | {"graph_failure": reason}
 
 
 def _fastest_kernel(c: Context, model, name: str, rows: int, run: Callable[[], dict]) -> dict:
@@ -195,26 +217,56 @@ def _update_peaks(c: Context, env: dict) -> None:
 
 
 def run_suite(*, device: str | Accel, quick: bool, plan: Plan | None = None, progress: bool = True,
-              wait_quiet_s: float = 0.0, on_point: Callable[[dict], None] | None = None) -> dict:
+              wait_quiet_s: float = 0.0, on_point: Callable[[dict], None] | None = None,
+              deadline_s: float | None = None) -> dict:
     """Run every point of the plan; returns the results document (see SCHEMA.md).
 
     `wait_quiet_s` > 0: before each point, wait up to that long for other processes to leave
     the CPUs (for shared machines); each point records the CPU share others used meanwhile.
+    `deadline_s`: seconds after the start past which no point starts; the points left are
+    recorded as skipped (`deadline: true`) and listed in the document's `deadline`. A point
+    that started before it runs to its end, so leave a point's worth of time after it.
+    fp32 matmuls run in full fp32 (no TF32) for the run, and `env` records the setting.
     """
+    if deadline_s is not None and not (isinstance(deadline_s, (int, float)) and 0 < deadline_s < math.inf):
+        raise ValueError(f"deadline_s must be a positive number of seconds or None, got {deadline_s!r}")
     accel = as_accel(device)
     if accel.is_cuda:
         torch.cuda.set_device(accel.index)  # events, streams and graphs then belong to this GPU
     torch.set_num_threads(torch.get_num_threads() if accel.is_cuda else cores())
-    c = Context(accel=accel, plan=plan or PLANS[(accel.kind, quick)])
+    precision = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(FP32_MATMUL_PRECISION)
+    try:
+        return _run(accel, plan or PLANS[(accel.kind, quick)], quick, progress, wait_quiet_s, on_point, deadline_s)
+    finally:
+        torch.set_float32_matmul_precision(precision)  # the caller's setting, as it was
+
+
+# A float32 GEMM must be a float32 GEMM: under "high" cuBLAS may use TF32 (10-bit mantissa),
+# ~7x the fp32 datasheet peak on an H100, which the physics check refuses (the point is lost).
+FP32_MATMUL_PRECISION = "highest"
+
+
+def _run(accel: Accel, plan: Plan, quick: bool, progress: bool, wait_quiet_s: float,
+         on_point: Callable[[dict], None] | None, deadline_s: float | None) -> dict:
+    c = Context(accel=accel, plan=plan)
     doc = {"schema_version": SCHEMA_VERSION, "env": environment(accel, c.torch_dtype),
-           "settings": {"quick": quick, "device": accel.kind, "wait_quiet_s": wait_quiet_s, "plan": asdict(c.plan)},
-           "peaks": c.peaks, "quality": c.quality, "kernels": c.kernels, "points": c.points, "interrupted": False}
+           "settings": {"quick": quick, "device": accel.kind, "wait_quiet_s": wait_quiet_s, "deadline_s": deadline_s,
+                        "plan": asdict(c.plan)},
+           "peaks": c.peaks, "quality": c.quality, "kernels": c.kernels, "points": c.points, "interrupted": False,
+           "deadline": {"deadline_s": deadline_s, "points_not_run": []}}
     started, sampler = time.monotonic(), Sampler(accel).start()
     todo = tasks(c.plan)
     bar = Progress(len(todo), f"benchmarks ({accel.kind})", enabled=progress)
     try:
         for kind, params, fn in todo:
             bar.show(f"{kind} {params}"[:60])
+            if deadline_s is not None and time.monotonic() - started >= deadline_s:
+                doc["deadline"]["points_not_run"].append(len(c.points))
+                c.points.append(micro.skipped(kind, params, f"not run: the suite's deadline of {deadline_s:g} s had "
+                                              "passed", quantized=params.get("quantized")) | {"deadline": True})
+                _step(doc, started, on_point, bar)
+                continue
             wait_for_quiet(wait_quiet_s)
             before, t0 = cpu_jiffies(), time.monotonic()
             rec = run_point(c, kind, params, fn)
@@ -226,10 +278,7 @@ def run_suite(*, device: str | Accel, quick: bool, plan: Plan | None = None, pro
             c.points[-1] = _admit(rec, doc["env"], c.peaks)
             if "skipped" in c.points[-1]:
                 _update_peaks(c, doc["env"])  # without the refused point
-            doc["wall_s"] = time.monotonic() - started
-            if on_point is not None:
-                on_point(doc)
-            bar.step()
+            _step(doc, started, on_point, bar)
     except KeyboardInterrupt:
         doc["interrupted"] = True
     finally:
@@ -238,6 +287,13 @@ def run_suite(*, device: str | Accel, quick: bool, plan: Plan | None = None, pro
     doc["wall_s"] = time.monotonic() - started
     doc["env"]["loadavg_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return doc
+
+
+def _step(doc: dict, started: float, on_point: Callable[[dict], None] | None, bar: Progress) -> None:
+    doc["wall_s"] = time.monotonic() - started
+    if on_point is not None:
+        on_point(doc)
+    bar.step()
 
 
 def wait_for_quiet(max_s: float, *, busy_below: float = 0.1, sample_s: float = 1.0) -> bool:

@@ -14,6 +14,7 @@ from planner.calibration import store as calibration
 from planner.calibration.results_file import load_results, measured_points
 from planner.calibration.store import resolve
 from planner.catalog.devices import PEAK_KEY, catalog_gpu
+from planner.core.errors import PlannerError
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "reference"  # shown, never applied
 
@@ -67,11 +68,49 @@ def render_calibrations() -> None:
         st.caption(f"Not used for calibration: {Path(path).name}: {why}")
 
 
-def render(gpu_names: list[str]) -> None:
+def render_silicon(gpu_names: list[str]) -> None:
+    """The explicit choice of NVIDIA aiconfigurator-core's measured kernel tables (planner.use_silicon) for a
+    GPU and engine. Like $PLANNER_RESULTS it applies to this dashboard process; nothing is read unless asked."""
+    from planner.calibration.silicon import use_silicon
+    from planner.calibration.silicon_tables import ENGINES, SYSTEMS
+    st.markdown("**Silicon tables** (NVIDIA aiconfigurator-core's measured kernels; opt-in: on held-out runs "
+                "they were not more accurate than the engine profiles, see the README)")
+    offered = [g for g in dict.fromkeys(gpu_names) if g in SYSTEMS] + [g for g in SYSTEMS if g not in gpu_names]
+    left, right = st.columns(2)
+    gpu = left.selectbox("GPU", offered, key="silicon_gpu")
+    engine = right.selectbox("Engine", list(ENGINES), key="silicon_engine")
+    use, forget = st.columns(2)
+    if use.button("Use silicon tables", key="silicon_use"):
+        try:
+            use_silicon(gpu, engine=engine)
+        except PlannerError as e:
+            st.error(str(e))
+        else:
+            _recompute()
+    if forget.button("Forget silicon tables", key="silicon_forget"):
+        use_silicon(None)
+        _recompute()
+    held = calibration.silicon_profiles()
+    if held:
+        st.dataframe(pd.DataFrame([{"GPU": g, "engine": e, "source": p.efficiencies().source,
+                                    "GEMM efficiency": str(p.efficiencies().gemm),
+                                    "memory efficiency": str(p.efficiencies().memory)}
+                                   for (g, e), p in held.items()]), hide_index=True)
+
+
+def _recompute() -> None:
+    """Every cached estimate was made with the old rates: drop them and draw the page again."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    st.rerun()
+
+
+def render(gpu_names: list[str], engine: str | None = None) -> None:
     st.markdown("Which efficiencies the estimates use, per GPU in this scenario:")
-    st.dataframe(pd.DataFrame([{"GPU": n, "efficiencies from": resolve(n).source} for n in dict.fromkeys(gpu_names)]),
-                 hide_index=True)
+    st.dataframe(pd.DataFrame([{"GPU": n, "efficiencies from": resolve(n, engine=engine).source}
+                               for n in dict.fromkeys(gpu_names)]), hide_index=True)
     render_calibrations()
+    render_silicon(list(gpu_names))
     files = calibration.results_files(RESULTS_DIR) if RESULTS_DIR.is_dir() else []  # validate-*.json left out
     if not files:
         st.info(f"No benchmark results in {RESULTS_DIR}. Run `python -m benchmarks` to measure this machine.")

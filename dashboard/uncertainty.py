@@ -8,6 +8,7 @@ import streamlit as st
 from planner.core.errors import PlannerError
 from planner.decide.distributions import INPUTS
 from planner.present import formatting as fmt
+from planner.present import uncertainty_text as ut
 from planner.uncertainty.risk import HEADLINE_SAMPLES
 
 from . import charts
@@ -31,7 +32,7 @@ def render(run_monte_carlo, run_tornado, run_frontier) -> None:
     same = " (the run behind the headline)" if mc.n == HEADLINE_SAMPLES else \
         f" (the headline uses {HEADLINE_SAMPLES:,}: its P(cheapest) may differ by sampling noise)"
     st.caption(f"{mc.n:,} samples{same}, seed {mc.seed} (the scenario's `seed`): the same scenario and seed give the "
-               f"same numbers. {md(fmt.uncertain_inputs_caption(mc))} Edit or turn off the scenario's entries in the "
+               f"same numbers. {md(ut.uncertain_inputs_caption(mc))} Edit or turn off the scenario's entries in the "
                "sidebar's 'Uncertain inputs'.")
     cols = st.columns(len(mc.options))
     for col, k in zip(cols, mc.options):
@@ -42,9 +43,9 @@ def render(run_monte_carlo, run_tornado, run_frontier) -> None:
         st.altair_chart(charts.prob_cheapest(mc))
     with right:
         st.altair_chart(charts.cost_histogram(mc))
-    st.dataframe(fmt.monte_carlo_frame(mc), hide_index=True)
+    st.dataframe(ut.monte_carlo_frame(mc), hide_index=True)
     st.subheader("Uncertain inputs")
-    st.dataframe(fmt.uncertain_inputs_frame(mc), hide_index=True)
+    st.dataframe(ut.uncertain_inputs_frame(mc), hide_index=True)
     _tornado(run_tornado)
     _frontier(run_frontier)
 
@@ -57,8 +58,8 @@ def _tornado(run_tornado) -> None:
         st.error(f"No sensitivity for this scenario: {md(e)}")
         return
     st.altair_chart(charts.tornado(df))
-    st.caption(md(fmt.tornado_caption(df)))
-    st.dataframe(fmt.tornado_frame(df), hide_index=True)
+    st.caption(md(ut.tornado_caption(df)))
+    st.dataframe(ut.tornado_frame(df), hide_index=True)
 
 
 def _frontier(run_frontier) -> None:

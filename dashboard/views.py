@@ -26,13 +26,14 @@ def metric_label(key: str, what: str) -> str:
     return f"{labels.SHORT[key]} · {what}"
 
 
-def recommendation(r) -> None:
-    """The headline: compare()'s pick with its P(cheapest) (planner.recommendation)."""
+def recommendation(c: Comparison, r) -> None:
+    """The headline: compare()'s pick with its P(cheapest) (`r`, planner.recommendation), then whether the
+    options deliver comparable models."""
     lead = f"\n\n{md(r.reasons[0])}" if r.reasons else ""
     (st.success if r.choice else st.error)(f"**{md(r.headline)}**{lead}")
     match = models_text.like_for_like_line(c)
     if match:
-        (st.info if c.model_match.like_for_like else st.warning)(md(match))
+        (st.warning if c.model_match.known_to_differ else st.info)(md(match))
     if models_text.floor_line(c):
         st.caption(md(models_text.floor_line(c)))
     with st.expander("All reasons", expanded=False):
@@ -73,7 +74,7 @@ def overview(c: Comparison) -> None:
             b.metric("tCO2e", fmt.amount(o.co2e_t.p50) if o.co2e_t else "unknown")
     st.dataframe(fmt.comparison_frame(c.table()), hide_index=True)
     st.caption(md(labels.ONE_TIME_SCOPE))
-    with st.expander("Models compared: size and published capability", expanded=not c.model_match.like_for_like
+    with st.expander("Models compared: size and published capability", expanded=c.model_match.known_to_differ
                      if c.model_match else False):
         st.dataframe(models_text.models_frame(c), hide_index=True)
     if c.api_price is not None:

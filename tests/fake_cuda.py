@@ -102,7 +102,10 @@ def install(monkeypatch) -> Accel:
                         "get_device_name": lambda i=0: DEVICE_NAME, "get_device_properties": properties,
                         "get_device_capability": lambda i=0: (9, 0), "synchronize": lambda i=None: None,
                         "empty_cache": lambda: None, "set_device": lambda i: None, "Event": Event, "CUDAGraph": Graph,
-                        "Stream": Stream, "stream": stream, "current_stream": lambda i=None: Stream(i)}.items():
+                        "Stream": Stream, "stream": stream, "current_stream": lambda i=None: Stream(i),
+                        # dynamo saves and restores the CUDA RNG around every compile when CUDA is available
+                        "get_rng_state": lambda device="cuda": torch.empty(0, dtype=torch.uint8),
+                        "set_rng_state": lambda state, device="cuda": None}.items():
         monkeypatch.setattr(cuda, name, value)
     monkeypatch.setattr(graphs, "record", record)
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())

@@ -22,7 +22,9 @@ ODDS = re.compile(r"the cheapest in (?:only )?([<>]?[\d.]+%) of ([\d,]+) Monte C
 
 @pytest.fixture
 def at():
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state["start"] = "customer_support"  # the example with an [uncertainty] table (the picker)
+    return at.run()
 
 
 def shown_scenario(at) -> planner.Scenario:

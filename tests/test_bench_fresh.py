@@ -42,3 +42,23 @@ def test_run_gpu_script_uses_python3_and_kills_what_does_not_stop():
     assert not any(" python " in f" {ln} " or ln.lstrip().startswith("python ") for ln in commands)
     assert all("timeout -" in ln and " -k " in ln for ln in commands if ln.lstrip().startswith("timeout"))
     assert 'OUT_DIR="${OUT:-bench-results}"' in script
+
+
+def test_run_gpu_script_has_a_deadline_inside_its_timeouts():
+    import re
+    script = (ROOT / "benchmarks" / "run_gpu.sh").read_text()
+    suite = re.search(r"timeout -s INT -k (\d+) (\d+) python3 -m benchmarks run .*--deadline-s (\d+)", script)
+    assert suite, "the suite runs under a timeout with --deadline-s"
+    grace_s, limit_s, deadline_s = map(int, suite.groups())
+    assert deadline_s + 60 <= limit_s  # a point that starts just before the deadline has a minute to finish
+    # One GPU, at worst: every timeout but the collectives' (which need >= 2 GPUs) runs out, with its grace.
+    one_gpu = [ln for ln in script.splitlines() if ln.lstrip().startswith("timeout") and "collectives" not in ln]
+    worst_s = sum(int(k) + int(t) for k, t in (re.search(r"-k (\d+) (\d+)", ln).groups() for ln in one_gpu))
+    assert worst_s <= 420, worst_s  # 7 minutes of the session's 15, which include the machine's start
+
+
+def test_run_gpu_script_runs_every_file_with_gpu_tests():
+    script = (ROOT / "benchmarks" / "run_gpu.sh").read_text()
+    with_gpu_tests = sorted(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_*.py")
+                            if "\n@pytest.mark.gpu\n" in p.read_text(encoding="utf-8"))
+    assert with_gpu_tests and all(name in script for name in with_gpu_tests)

@@ -164,6 +164,18 @@ def test_eager_cuda_decode_is_never_a_calibration_point():
     assert calibration_points(v1) == [] and calibration_points({**v1, "env": {"device": "cpu"}}) == [dec]
 
 
+def test_eager_cuda_prefill_is_never_a_calibration_point_even_in_older_files():
+    pre = {**_gemm(), "kind": "prefill", "params": {"batch": 1, "prompt_len": 128}, "tokens_per_s": 128 / 1e-3}
+    d = _doc(pre | {"mode": "cuda-graph", "calibration": True}, pre | {"mode": "eager", "calibration": False},
+             env={"device": "cuda", "device_name": "some GPU"})
+    assert [p["mode"] for p in calibration_points(validate_results(d))] == ["cuda-graph"]
+    # Files from before prefill graphs timed GPU prefill eagerly and marked it a calibration point.
+    older = {**d, "points": [pre | {"mode": "eager", "calibration": True}, pre]}
+    assert calibration_points(validate_results(older)) == []
+    on_cpu = {**older, "env": {"device": "cpu"}}  # a CPU runs prefill eagerly: those calibrate
+    assert len(calibration_points(on_cpu)) == 2
+
+
 # ---- the file boundary ----
 
 @pytest.mark.parametrize("content, reason", [

@@ -155,6 +155,8 @@ def test_default_output_is_under_the_current_directory(monkeypatch, tmp_path):
 @pytest.mark.parametrize("argv, code, message", [
     (["--quick", "--frobnicate"], 2, "unrecognized arguments: --frobnicate"),
     (["run", "--wait-quiet", "soon"], 2, "invalid float value"),
+    (["run", "--deadline-s", "0"], 2, "--deadline-s: must be a positive number of seconds"),
+    (["run", "--deadline-s", "nan"], 2, "must be a positive number of seconds"),
     (["collectives"], 2, "--nproc"),
     (["--device", "tpu"], 1, "unknown device 'tpu'"),
     (["collectives", "--nproc", "1"], 1, "--nproc must be >= 2"),
@@ -164,6 +166,23 @@ def test_cli_errors_are_one_line_with_exit_codes(argv, code, message, capsys):
     assert cli.main(argv) == code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_cli_passes_the_deadline_and_says_what_it_left(monkeypatch, tmp_path, capsys):
+    seen, real = {}, suite.run_suite
+
+    def fake_suite(**kw):  # a run whose deadline passed after its first point
+        seen.update(kw)
+        d = real(device="cpu", quick=True, plan=KERNEL_ONLY, progress=False, deadline_s=1e-9)
+        d["points"].insert(0, micro.gemm(m=8, n=8, k=8, dtype="float32", device="cpu", min_run_s=0.001))
+        d["deadline"]["points_not_run"] = [1, 2]
+        return d
+
+    monkeypatch.setattr(suite, "run_suite", fake_suite)
+    assert cli.main(["run", "--device", "cpu", "--deadline-s", "90", "--out", str(tmp_path / "r.json")]) == 0
+    assert seen["deadline_s"] == 90.0
+    assert "deadline: 2 point(s) not run, recorded as skipped" in capsys.readouterr().err
+    assert load_results(tmp_path / "r.json")["deadline"]["deadline_s"] == 1e-9
 
 
 def test_an_unwritable_out_is_refused_before_the_suite_runs(monkeypatch, tmp_path, capsys):

@@ -114,3 +114,44 @@ def test_every_tab_and_the_sidebar_values_fit_at_1400_px(browser):
         assert len(shown) >= 8, shown  # the check looked at the selects
         assert not [v for v, cut in shown if cut], f"sidebar selects cut their values: {shown}"
         page.close()
+
+
+def test_a_new_scenario_walks_to_an_exported_report_with_charts(browser, tmp_path):
+    """Issue 27: from "New scenario", name it, set the traffic, and download the report: a zip whose
+    report.md carries that name and traffic, and whose charts are images it links to."""
+    import io
+    import re
+    import zipfile
+    with served_app() as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1050}, accept_downloads=True)
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        assert "New scenario" in sidebar.get_by_role("combobox", name="Start from").input_value()
+        name = sidebar.get_by_label("Scenario name", exact=True)
+        name.fill("Planning doc: support bot")
+        name.press("Enter")
+        traffic = sidebar.get_by_label("Requests per day", exact=True)
+        traffic.fill("250000")
+        traffic.press("Enter")
+        page.wait_for_timeout(1_000)
+        page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
+        page.get_by_role("tab", name="Export").click()
+        button = page.get_by_role("button", name="Report with charts (.zip)")
+        button.wait_for(timeout=60_000)
+        with page.expect_download(timeout=120_000) as download:
+            button.click()
+        path = tmp_path / "report.zip"
+        download.value.save_as(path)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.close()
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as z:
+        names = set(z.namelist())
+        report = z.read(next(n for n in names if n.endswith("report.md"))).decode("utf-8")
+        images = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", report)
+        assert report.startswith("# Planning doc: support bot")
+        assert "250,000" in report or "250k" in report
+        assert len(images) >= 3, images
+        for image in images:
+            member = next((n for n in names if n.endswith(image)), None)
+            assert member and z.read(member)[:8] == b"\x89PNG\r\n\x1a\n", image

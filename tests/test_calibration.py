@@ -39,8 +39,13 @@ def _point(kind, params, seconds, quantized=None, model=None, **rates):
             "quantized": quantized, **rates}
 
 
-def synthetic(device_name="NVIDIA H100 80GB HBM3", device="cuda", truth=TRUTH) -> dict:
-    """A run whose every time is the performance model's at TRUTH on an H100's datasheet peaks (bf16)."""
+def synthetic(device_name="NVIDIA H100 80GB HBM3", device="cuda", truth=TRUTH, host_s_per_layer=0.0,
+              host_fields=None) -> dict:
+    """A run whose every time is the performance model's at TRUTH on an H100's datasheet peaks (bf16).
+
+    `host_s_per_layer` > 0 adds batch-1 prefills of 128-512 tokens timed eagerly on a host that
+    needs that long to launch one layer's kernels (time: the slower of host and GPU), with
+    `host_fields` (mode, calibration) as the suite would label them."""
     num = perf.Numerics()
     kw = dict(peak_flops_per_s=PEAK, peak_bytes_per_s=BW, memory_efficiency=truth["memory"],
               elementwise_efficiency=2.5e12 / BW, gemm_half_rows=truth["gemm_half_rows"],
@@ -55,11 +60,17 @@ def synthetic(device_name="NVIDIA H100 80GB HBM3", device="cuda", truth=TRUTH) -
     for kind, params in MODEL_POINTS:
         p = {"kind": kind, "params": params, "model": MODEL}
         t = calibrated.predict_point(p, model, num)
-        graph = {"mode": "cuda-graph"} if kind == "decode" else {}
+        graph = {"mode": "cuda-graph"} if kind in ("decode", "prefill") else {}
         tokens = params["batch"] * params.get("seq_len", params.get("prompt_len", 1))
         points.append(_point(kind, params, t, model=MODEL, tokens_per_s=tokens / (t * 1.02),
                              flops_per_s=0.5 * PEAK if kind != "decode" else None,
                              bytes_per_s=0.7 * BW if kind == "decode" else None) | graph)
+    for prompt_len in (128, 256, 512) if host_s_per_layer else ():
+        params = {"batch": 1, "prompt_len": prompt_len, "all_logits": False}
+        gpu_s = calibrated.predict_point({"kind": "prefill", "params": params, "model": MODEL}, model, num)
+        t = max(gpu_s, MODEL["n_layers"] * host_s_per_layer)
+        points.append(_point("prefill", params, t, model=MODEL, tokens_per_s=prompt_len / (t * 1.02),
+                             flops_per_s=0.5 * PEAK) | (host_fields or {}))
     dense = next(q for q in points if q["kind"] == "decode")
     points.append(_point("decode", {"batch": 1, "context_len": 1024}, dense["min_s"] / 1.8,
                          quantized="int8-weight-only", model=MODEL, tokens_per_s=1.8 * dense["tokens_per_s"],
@@ -101,6 +112,19 @@ def test_the_fit_recovers_the_rates_a_run_was_made_from(tmp_path):
     assert eff.source == "calibration: NVIDIA H100 80GB HBM3 (synthetic.json, 2026-01-02)"
     assert "fitted" in eff.citations["gemm"] and not eff.fused  # the eager reference model
     assert p.int8_decode_speedup.p50 == pytest.approx(1.8)  # the descriptive summary stays
+
+
+@pytest.mark.parametrize("fields", [{"mode": "eager", "calibration": False}, {}], ids=["marked", "older-file"])
+def test_host_bound_eager_gpu_prefills_never_calibrate(tmp_path, fields):
+    # Short batch-1 prompts timed eagerly at 250 us of host time per layer (the launches of ~60
+    # kernels): the suite marks them, and a file from before prefill graphs (no mode) is read alike.
+    doc = synthetic(host_s_per_layer=250e-6, host_fields=fields)
+    eff = planner.calibrate(write(tmp_path, doc)).efficiencies()
+    assert eff.layer_overhead_s == pytest.approx(TRUTH["layer_overhead_s"], rel=0.1)
+    assert eff.gemm_half_rows == pytest.approx(TRUTH["gemm_half_rows"], rel=0.1)
+    # The same points presented as graph-captured would be fitted, and the fit fails on them.
+    with pytest.raises(FitError, match="prefill 1b"):
+        planner.calibrate(write(tmp_path, synthetic(host_s_per_layer=250e-6, host_fields={"mode": "cuda-graph"})))
 
 
 def test_one_disturbed_point_does_not_drag_the_fit(tmp_path):

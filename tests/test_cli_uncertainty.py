@@ -10,6 +10,7 @@ import pytest
 
 import planner
 from planner.present import formatting as fmt
+from planner.present import uncertainty_text as ut
 from planner.present.labels import LETTERS, SHORT
 from planner.present.cli import main
 from planner.present.cli_uncertainty import tornado_dict
@@ -81,7 +82,7 @@ def test_uncertainty_text_shows_percentiles_probabilities_and_inputs(capsys, for
     be = mc.break_even_months["self_host"].month
     assert f"month {fmt.months(be)}" in out
     for p, d in mc.inputs.items():
-        assert p in out and fmt.distribution(d) in out
+        assert p in out and ut.distribution(d) in out
     assert ("| Option |" in out) == (form == "markdown")
 
 
@@ -107,7 +108,7 @@ def test_sensitivity_of_chosen_inputs_in_every_format(capsys):
     rc, out, _ = run(capsys, *args)
     assert rc == 0
     assert "self_host.ops_engineers" in out and "workload.requests_per_day" not in out
-    assert fmt.usd(df.loc["api.price_scale", "swing_usd"]) in out and fmt.tornado_caption(df) in out
+    assert fmt.usd(df.loc["api.price_scale", "swing_usd"]) in out and ut.tornado_caption(df) in out
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

@@ -54,7 +54,8 @@ def test_every_third_party_import_is_declared():
     dists, have = packages_distributions(), declared()
     missing = {}
     for module, files in sorted(third_party_imports().items()):
-        provided_by = {_normal(d) for d in dists.get(module, [])}
+        # an optional extra that is not installed here (aiconfigurator-core): its module name is its distribution's
+        provided_by = {_normal(d) for d in dists.get(module, [])} or {_normal(module)}
         if not provided_by & have:
             missing[module] = (sorted(provided_by) or ["(not installed)"], sorted(files)[:3])
     assert not missing, f"imported but not declared in pyproject.toml (module: distribution, files): {missing}"
@@ -97,8 +98,10 @@ def locked() -> dict[str, str]:
 def test_the_lock_pins_every_declared_dependency_within_its_range():
     from packaging.requirements import Requirement
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    reqs = [Requirement(r) for r in [*project["dependencies"],
-                                      *(r for extra in project["optional-dependencies"].values() for r in extra)]]
+    # `silicon` (aiconfigurator-core, 82 MB) is never installed by a test run (tests read a committed slice of its
+    # tables, tests/data/silicon), so the lock of what test runs install does not pin it.
+    extras = {k: v for k, v in project["optional-dependencies"].items() if k != "silicon"}
+    reqs = [Requirement(r) for r in [*project["dependencies"], *(r for extra in extras.values() for r in extra)]]
     pins, bad = locked(), []
     for r in reqs:
         version = pins.get(_normal(r.name))

@@ -79,7 +79,7 @@ def test_a_vendor_without_profiles_gets_literature_defaults_and_says_so():
 
 def test_calibration_wins_over_the_engine_profile_and_keeps_its_scheduler_cost(monkeypatch):
     measured = dataclasses.replace(DEFAULTS, memory=Band.point(0.9), source="calibration: test")
-    monkeypatch.setattr(store, "calibrated", lambda name: measured if name == "H100 SXM" else None)
+    monkeypatch.setattr(store, "calibrated", lambda name, engine=None: measured if name == "H100 SXM" else None)
     setup = resolve_engine("sglang", planner.gpu("H100 SXM"))
     assert setup.rates_from == "calibration" and setup.efficiencies.memory == Band.point(0.9)
     assert setup.efficiencies.pass_overhead_s == engine_profile("sglang", planner.gpu("H100 SXM")).pass_overhead_s

@@ -61,7 +61,7 @@ def test_an_explicit_scratch_model_is_kept_and_the_comparison_says_it_is_unlike(
     assert not m.like_for_like and m.to_dict()["like_for_like"] is False
     assert any("Llama-3.1-8B" in d and "Llama-3.1-70B" in d and "not the same model" in d for d in m.differences)
     line = mt.like_for_like_line(c)
-    assert line.startswith("Not like for like") and "not the same model" in line
+    assert line.startswith("Not like for like") and "not the same model" in line and m.known_to_differ
     assert f"**{fmt.md_inline(line)}**" in report_markdown(c, s)  # in the Recommendation section, in bold
 
 
@@ -143,6 +143,9 @@ def test_default_comparison_states_each_models_capability():
     assert "assumed" in m.models["scratch"].basis
     assert m.models["api"].capability is None and "unknown" in m.models["api"].basis  # gpt-4.1-mini: none published
     assert any("gpt-4.1-mini" in d and "not known" in d for d in m.differences)
+    # Only an unpublished figure: the headline says it is not known, and claims no difference.
+    assert not m.like_for_like and not m.known_to_differ
+    assert mt.like_for_like_line(c).startswith("Like for like? Not known: ")
 
 
 def test_scratch_on_fewer_tokens_than_published_has_unknown_capability():

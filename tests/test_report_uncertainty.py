@@ -12,6 +12,7 @@ import planner
 from planner.present import charts
 from planner.present import report
 from planner.present import formatting as fmt
+from planner.present import uncertainty_text as ut
 from planner.uncertainty import montecarlo as uncertainty
 from planner.present.cli import main
 from planner.decide.compare import OPTIONS
@@ -61,7 +62,7 @@ def test_section_quotes_the_monte_carlo(reports, name):
     mc = monte_carlo(s, n=report.REPORT_SAMPLES)
     assert f"Monte Carlo over {report.REPORT_SAMPLES:,} samples (seed {s.seed})" in body
     rows = table_rows(body, "| Option |")
-    expected = fmt.monte_carlo_frame(mc)
+    expected = ut.monte_carlo_frame(mc)
     assert rows[0] == list(expected.columns)
     assert rows[1:] == [[str(v) for v in r] for r in expected.itertuples(index=False)]
     best = max(mc.prob_cheapest, key=mc.prob_cheapest.get)
@@ -84,7 +85,7 @@ def test_section_has_tornado_frontier_and_inputs(reports, name):
     mc = monte_carlo(s, n=1)  # the inputs do not depend on the sample count
     rows = table_rows(body, "| Input | Distribution |")
     assert rows[0] == ["Input", "Distribution", "Around", "p10", "p50", "p90", "Unit", "Source"]
-    assert {r[0]: (r[1], r[2], r[-1]) for r in rows[1:]} == {p: (fmt.distribution(d), fmt.centre(d), d.source)
+    assert {r[0]: (r[1], r[2], r[-1]) for r in rows[1:]} == {p: (ut.distribution(d), ut.centre(d), d.source)
                                                               for p, d in mc.inputs.items()}
     for p in s.uncertainty:  # which inputs vary, and around this scenario's value
         assert fmt.md_inline(f"{p} around this scenario's") in body

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import os
 import platform
 import re
@@ -49,9 +50,12 @@ def environment(device: str | Accel, dtype: torch.dtype) -> dict:
         "cpu_cores": os.cpu_count(),
         "cpu_isa": torch.backends.cpu.get_cpu_capability(),  # a VM moved to another host type shows here
         "torch": torch.__version__,
+        "numpy": _version("numpy"),
         "python": platform.python_version(),
         "dtype": str(dtype).removeprefix("torch."),
         "threads": torch.get_num_threads(),
+        # "highest": fp32 GEMMs in fp32; "high"/"medium" would allow TF32/bf16 (the suite pins "highest").
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "date_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         # Other work on the machine skews timings; the 1-minute load average says whether there was any.
@@ -61,10 +65,32 @@ def environment(device: str | Accel, dtype: torch.dtype) -> dict:
         props = accel.properties()
         env |= {"cuda": torch.version.cuda, "device_index": accel.index, "capability": "{}.{}".format(*accel.capability()),
                 "memory_bytes": props.total_memory, "sm_count": props.multi_processor_count,
-                "l2_cache_bytes": accel.l2_bytes(), "gpu_uuid": accel.uuid()}
+                "l2_cache_bytes": accel.l2_bytes(), "gpu_uuid": accel.uuid(),
+                "cudnn": torch.backends.cudnn.version()}
     else:
         env["memory_bytes"] = _mem_total_bytes()
-    return env | nvml_info(accel)
+    env |= nvml_info(accel)
+    if accel.is_cuda and "driver" not in env:  # no nvidia-ml-py: the driver still belongs beside every figure
+        env["driver"] = _smi_driver()
+    return env
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _smi_driver() -> str | None:
+    """The NVIDIA driver's version from nvidia-smi, or None (no nvidia-smi, or it failed)."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.stdout.strip().splitlines() if out.returncode == 0 else []
+    return lines[0].strip() if lines else None
 
 
 def _mem_total_bytes() -> int | None:

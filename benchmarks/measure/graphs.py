@@ -1,8 +1,9 @@
-"""Capture one decode step in a CUDA graph and replay it, as gpt-fast's reduce-overhead mode does.
+"""Capture one forward step (a decode step, a prefill) in a CUDA graph and replay it, as
+gpt-fast's reduce-overhead mode does.
 
-A decode step of a 1B model launches ~1,000 small kernels; timed eagerly, the host's launch
+A forward pass of a 1B model launches ~1,000 small kernels; timed eagerly, the host's launch
 rate is what gets measured, not the GPU. A captured graph replays them with one launch.
-The step is static (same tokens, same position, same KV-cache slots), so every replay is the
+The step is static (same tokens, same positions, same KV-cache slots), so every replay is the
 same step. After capture the replayed logits are checked against an eager step: a graph
 that computes something else fails the point instead of timing it.
 """
@@ -46,6 +47,6 @@ def capture(step: Callable[[], torch.Tensor], accel: Accel, *, check: bool = Tru
         scale = eager.abs().max().clamp(min=1e-6)
         err = ((replayed - eager).abs().max() / scale).item()
         if not err <= 1e-2:
-            raise GraphMismatchError(f"CUDA-graph replay differs from eager decode (max error {err:.3g} of the "
+            raise GraphMismatchError(f"CUDA-graph replay differs from the eager step (max error {err:.3g} of the "
                                      "largest logit)")
     return graph.replay

@@ -1,10 +1,15 @@
 """Timing: warm-up excluded, synchronized, at least 10 timed repetitions, median and IQR kept.
 
-On a GPU every repetition is one call between two CUDA events, after a write to a buffer of
-4x the L2 cache that evicts it (as triton.testing.do_bench flushes), so no repetition reads
-what the previous one left in cache; the flush kernel also keeps the GPU busy while the host
-queues the call, so a fast kernel is not timed as its launch. On a CPU, perf_counter around
-blocks of calls, each block long enough to read the clock meaningfully.
+On a GPU every repetition is one call between two CUDA events, after a read of a buffer of
+4x the L2 cache that evicts it, so no repetition reads what the previous one left in cache;
+the flush kernel also keeps the GPU busy while the host queues the call, so a fast kernel is
+not timed as its launch. The flush reads, not writes (triton.testing.do_bench zeroes its
+buffer): a write leaves the L2 full of dirty lines, and the timed call then pays for writing
+them back as it evicts them, which could read small memory-bound points up to ~1.4x slow (an
+estimate from a read-through, not measured: no GPU has run this). A read
+leaves clean lines, and the previous call's dirty lines are written back during the flush,
+before the start event. On a CPU, perf_counter around blocks of calls, each block long enough
+to read the clock meaningfully.
 """
 from __future__ import annotations
 
@@ -31,18 +36,21 @@ class Timing:
     repeats: int  # timed repetitions (blocks on a CPU)
     calls_per_repeat: int
     timer: str = "perf_counter"  # or "cuda_events"
-    l2_flush_bytes: int = 0  # bytes written between repetitions to evict the L2 (0: no flush)
+    l2_flush_bytes: int = 0  # bytes read between repetitions to evict the L2 (0: no flush)
+    l2_flush: str = "none"  # "read" on a GPU (a file without the key flushed by a write, zero_())
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def summarize(per_call_s: list[float], *, calls_per_repeat: int, timer: str, l2_flush_bytes: int = 0) -> Timing:
+def summarize(per_call_s: list[float], *, calls_per_repeat: int, timer: str, l2_flush_bytes: int = 0,
+              l2_flush: str = "none") -> Timing:
     """Median, IQR, min and max of per-call times (one per repetition)."""
     xs = sorted(per_call_s)
     q1, _, q3 = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else (xs[0],) * 3
     return Timing(median_s=statistics.median(xs), iqr_s=q3 - q1, min_s=xs[0], max_s=xs[-1], repeats=len(xs),
-                  calls_per_repeat=calls_per_repeat, timer=timer, l2_flush_bytes=l2_flush_bytes)
+                  calls_per_repeat=calls_per_repeat, timer=timer, l2_flush_bytes=l2_flush_bytes,
+                  l2_flush=l2_flush)
 
 
 def sync(device: str | Accel) -> None:
@@ -79,19 +87,24 @@ def _perf_counter(fn: Callable, min_run_s: float, min_repeats: int) -> Timing:
 
 
 def _cuda_events(fn: Callable, accel: Accel, min_run_s: float, min_repeats: int) -> Timing:
-    flush = torch.empty(accel.min_buffer_bytes(), dtype=torch.int8, device=accel.tensor_device)
+    flush = torch.zeros(accel.min_buffer_bytes() // 4, dtype=torch.float32, device=accel.tensor_device)
     one_s = _event_times(fn, accel, flush, 1)[0]
     n = min(MAX_REPEATS, max(min_repeats, math.ceil(min_run_s / max(one_s, 1e-7))))
     return summarize(_event_times(fn, accel, flush, n), calls_per_repeat=1, timer="cuda_events",
-                     l2_flush_bytes=flush.numel())
+                     l2_flush_bytes=flush.nbytes, l2_flush="read" if flush.numel() else "none")
+
+
+def flush_l2(buf: torch.Tensor) -> None:
+    """Evict the L2 by reading `buf` (a reduction: reads every byte, writes one number)."""
+    buf.sum()
 
 
 def _event_times(fn: Callable, accel: Accel, flush: torch.Tensor, n: int) -> list[float]:
-    """Seconds per call for `n` calls, each after an L2 flush, each between its own two events."""
+    """Seconds per call for `n` calls, each after an L2 flush (a read), each between its own two events."""
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
     for start, end in zip(starts, ends):
-        flush.zero_()
+        flush_l2(flush)
         start.record()
         fn()
         end.record()

@@ -27,15 +27,27 @@ class NoKernelError(RuntimeError):
 class KernelChoice:
     chosen: str
     shape: tuple[int, int, int]  # (rows, out_features, in_features)
-    candidates: dict  # name -> {"median_s", "iqr_s", "rel_error"} or {"failed": reason}
+    candidates: dict  # name -> {"median_s", "iqr_s", "rel_error"}, {"failed": reason} or {"skipped": reason}
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def candidate_names(accel: Accel) -> tuple[str, ...]:
-    """The compiled candidate needs a GPU: on a CPU inductor compiles C++ for minutes per shape."""
-    return (INT8PACK, DEQUANT, DEQUANT_COMPILED) if accel.is_cuda else (INT8PACK, DEQUANT)
+# Judgement: the compiled candidate is raced at one row only. There inductor (with gpt-fast's
+# coordinate-descent tuning) turns the matmul into a reduction with the int8 cast fused, the
+# case it exists for; at more rows it is a matmul much like the eager one. Each cold compile
+# costs seconds to tens of seconds: racing it at every row count of the full plan's 4 decode
+# batches meant up to 24 (the race's shape and the 1b model's 5 linear shapes, per batch);
+# at one row it is 5 (the race's w1 compile is reused by the model, quantize.py).
+COMPILED_MAX_ROWS = 1
+
+
+def candidate_names(accel: Accel, rows: int = 1) -> tuple[str, ...]:
+    """The compiled candidate needs a GPU (on a CPU inductor compiles C++ for minutes per shape),
+    and is raced at up to COMPILED_MAX_ROWS rows."""
+    if not accel.is_cuda:
+        return INT8PACK, DEQUANT
+    return (INT8PACK, DEQUANT, DEQUANT_COMPILED) if rows <= COMPILED_MAX_ROWS else (INT8PACK, DEQUANT)
 
 
 def _rel_error(got: torch.Tensor, want: torch.Tensor) -> float:
@@ -52,7 +64,9 @@ def choose_int8_kernel(*, rows: int, out_features: int, in_features: int, dtype:
     w, s = w.to(accel.tensor_device), s.to(accel.tensor_device)
     want = x.float() @ (w.float() * s.float()[:, None]).t()  # (rows, out)
     results: dict[str, dict] = {}
-    for name in names or candidate_names(accel):
+    if names is None and accel.is_cuda and rows > COMPILED_MAX_ROWS:
+        results[DEQUANT_COMPILED] = {"skipped": f"raced at up to {COMPILED_MAX_ROWS} row(s) only (cold compiles)"}
+    for name in names or candidate_names(accel, rows):
         try:
             err = _rel_error(KERNELS[name](x, w, s), want)
             if not err <= MAX_REL_ERROR:

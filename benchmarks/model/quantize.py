@@ -37,8 +37,15 @@ def quantize_per_channel(w: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Ten
 
 
 def dequant_matmul(x: torch.Tensor, w: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """x (..., in) @ (w_int8 * scales)^T -> (..., out), in x's dtype."""
-    return F.linear(x, w.to(x.dtype)) * scales.to(x.dtype)
+    """x (..., in) @ (w_int8 * scales)^T -> (..., out), in x's dtype, as one 2-D matmul.
+
+    2-D inside, so the compiled kernel is the graph the race timed (kernels.py times 2-D rows):
+    on the model's 3-D activations inductor's pattern matcher rewrites the same code to
+    aten._weight_int8pack_mm, the slow CUDA kernel the race may just have rejected.
+    """
+    x2 = x.reshape(-1, x.shape[-1])  # (rows, in)
+    y = F.linear(x2, w.to(x.dtype)) * scales.to(x.dtype)  # (rows, out)
+    return y.reshape(*x.shape[:-1], w.shape[0])
 
 
 def int8pack_matmul(x: torch.Tensor, w: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
@@ -63,7 +70,11 @@ def _compiled():
 
 
 def compiled_dequant_matmul(x, w, scales):
-    return _compiled()(x, w, scales)
+    """dequant_matmul compiled, called on 2-D rows: the model's (B, T, in) activations reach the
+    compiled graph as the (B*T, in) matrix the kernel race compiled and timed (same guards, so
+    the race's compile is reused, not repeated)."""
+    y = _compiled()(x.reshape(-1, x.shape[-1]), w, scales)  # (rows, out)
+    return y.reshape(*x.shape[:-1], w.shape[0])
 
 
 KERNELS = {INT8PACK: int8pack_matmul, DEQUANT: dequant_matmul, DEQUANT_COMPILED: compiled_dequant_matmul}

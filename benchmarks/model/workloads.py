@@ -2,9 +2,12 @@
 
 FLOPs come from the planner's arithmetic (via to_model_spec), so the MFU here is the
 planner's convention: 6N + attention for training, causal prefill_flops for prefill.
-Decode on a GPU is timed as a replayed CUDA graph (mode "cuda-graph"); an eagerly timed
-decode on a GPU (mode "eager") measures the host's kernel launches and is marked
-`calibration: false`. On a CPU every point is eager: that is how a CPU runs it.
+Prefill and decode on a GPU are timed as a replayed CUDA graph (mode "cuda-graph"): a forward
+pass of the 1B model launches ~1,000 kernels, and timed eagerly a short prompt measures the
+host's launches (tests/test_calibration.py: in a synthetic H100 run, eager batch-1 prefills of
+128-512 tokens at 250 us of host time per layer make the fit fail). An eagerly
+timed prefill or decode on a GPU (mode "eager") is kept as a framework-overhead figure and
+marked `calibration: false`. On a CPU every point is eager: that is how a CPU runs it.
 """
 from __future__ import annotations
 
@@ -25,6 +28,26 @@ EAGER, GRAPH = "eager", "cuda-graph"
 def _model_fields(cfg: ModelArgs, model: Transformer, mode: str = EAGER, calibration: bool = True) -> dict:
     return {"model": cfg.arch(), "quantized": model.quantized, "kernel": model.kernel, "mode": mode,
             "calibration": calibration}
+
+
+def _mode(mode: str | None, accel: Accel) -> str:
+    """The mode asked for, by default the device's own: a CUDA graph on a GPU, eager on a CPU."""
+    mode = mode or (GRAPH if accel.is_cuda else EAGER)
+    if mode not in (EAGER, GRAPH):
+        raise ValueError(f"mode must be {EAGER!r} or {GRAPH!r}, got {mode!r}")
+    if mode == GRAPH and not accel.is_cuda:
+        raise ValueError("mode 'cuda-graph' needs a CUDA device")
+    return mode
+
+
+def _timed(step, mode: str, accel: Accel, min_run_s: float):
+    """Timing of `step` run eagerly, or captured in a CUDA graph (checked against eager) and replayed."""
+    from ..measure.graphs import capture
+    return measure(capture(step, accel) if mode == GRAPH else step, device=accel, min_run_s=min_run_s, warmup=3)
+
+
+def _calibrates(mode: str, accel: Accel) -> bool:
+    return not (accel.is_cuda and mode == EAGER)  # eager on a GPU: the host's launches, not the GPU
 
 
 def _ratio(value: float, peak: float | None) -> float | None:
@@ -62,19 +85,25 @@ def train_step(model: Transformer, *, batch: int, seq_len: int, device: str | Ac
 
 @torch.no_grad()
 def prefill(model: Transformer, *, batch: int, prompt_len: int, device: str | Accel, dtype: str,
-            peak_flops_per_s: float | None, min_run_s: float, last_only: bool = False) -> dict:
+            peak_flops_per_s: float | None, min_run_s: float, last_only: bool = False,
+            mode: str | None = None) -> dict:
     """Process a prompt of `prompt_len` tokens into an empty KV cache (logits for every position,
-    or with `last_only` the last one's, as a serving engine computes them)."""
+    or with `last_only` the last one's, as a serving engine computes them).
+
+    `mode`: "cuda-graph" (the default on a GPU) or "eager" (the only mode on a CPU; on a GPU
+    a framework-overhead figure, `calibration: false`).
+    """
     accel, cfg = as_accel(device), model.cfg
+    mode = _mode(mode, accel)
     model.eval()
     model.setup_caches(batch, prompt_len)
     x = _tokens(cfg, batch, prompt_len, accel)
-    t = measure(lambda: model(x, 0, last_only=last_only), device=accel, min_run_s=min_run_s, warmup=3)
+    t = _timed(lambda: model(x, 0, last_only=last_only), mode, accel, min_run_s)
     flops_per_s = batch * arithmetic.prefill_flops(to_model_spec(cfg), prompt_len) / t.median_s
     return point("prefill", dtype, {"batch": batch, "prompt_len": prompt_len, "all_logits": not last_only}, t,
                  tokens_per_s=batch * prompt_len / t.median_s, flops_per_s=flops_per_s,
                  mfu=_ratio(flops_per_s, peak_flops_per_s), peak_flops_per_s=peak_flops_per_s) \
-        | _model_fields(cfg, model)
+        | _model_fields(cfg, model, mode, _calibrates(mode, accel))
 
 
 @torch.no_grad()
@@ -87,23 +116,17 @@ def decode(model: Transformer, *, batch: int, context_len: int, device: str | Ac
     context_len + 1 positions per sequence; norms, embedding rows and activations are ignored
     (bias: a slight under-count of traffic, so achieved bytes/s reads a little low).
     """
-    from ..measure.graphs import capture
     accel, cfg = as_accel(device), model.cfg
-    mode = mode or (GRAPH if accel.is_cuda else EAGER)
-    if mode == GRAPH and not accel.is_cuda:
-        raise ValueError("mode 'cuda-graph' needs a CUDA device")
+    mode = _mode(mode, accel)
     model.eval()
     model.setup_caches(batch, context_len + 1)
     x = _tokens(cfg, batch, 1, accel)
-    step = (lambda: model(x, context_len))
-    run = capture(step, accel) if mode == GRAPH else step
-    t = measure(run, device=accel, min_run_s=min_run_s, warmup=3)
+    t = _timed(lambda: model(x, context_len), mode, accel, min_run_s)
     kv_elem_bytes = model.layers[0].attention.kv_cache.k.element_size()
     kv_bytes = batch * (context_len + 1) * arithmetic.kv_cache_bytes_per_token(to_model_spec(cfg), kv_elem_bytes)
     bytes_per_step = linear_weight_bytes(model) + kv_bytes
     bytes_per_s = bytes_per_step / t.median_s
-    calibration = not (accel.is_cuda and mode == EAGER)  # eager on a GPU: launch overhead, not the GPU
     return point("decode", dtype, {"batch": batch, "context_len": context_len}, t,
                  tokens_per_s=batch / t.median_s, bytes_per_step=bytes_per_step, bytes_per_s=bytes_per_s,
                  mbu=_ratio(bytes_per_s, peak_bytes_per_s), peak_bytes_per_s=peak_bytes_per_s) \
-        | _model_fields(cfg, model, mode, calibration)
+        | _model_fields(cfg, model, mode, _calibrates(mode, accel))

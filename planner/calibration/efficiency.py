@@ -9,7 +9,7 @@ that GPU, else these literature defaults, and `source` travels into the estimate
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..catalog.engines import EngineProfile
 from ..core import validate as V
@@ -42,6 +42,11 @@ class Efficiencies:
     train_layer_overhead_s: float = 0.0
     pass_overhead_s: float = 0.0
     fused: bool = True  # production kernels (perf.FUSED); False: the eager reference model
+    # per weight format: decode streaming rate relative to dense 16-bit weights (replaces the engine
+    # profile's weight_stream where given; silicon calibration measures fp8's)
+    weight_stream: dict = field(default_factory=dict)
+    # per compute dtype: large-GEMM efficiency at that dtype's peak relative to `gemm` (16-bit); 1 where absent
+    gemm_scale: dict = field(default_factory=dict)
     source: str = "literature defaults"
     citations: dict[str, str] = field(default_factory=dict)
 
@@ -59,6 +64,17 @@ class Efficiencies:
             V.nonnegative(f"efficiency.{name}", getattr(self, name), 1.0, "s")
         V.flag("efficiency.fused", self.fused), V.Text(10_000, multiline=True)("efficiency.source", self.source)
         V.instance("efficiency.citations", self.citations, dict, "a dict of name -> citation")
+        for name in ("weight_stream", "gemm_scale"):
+            for k, v in V.instance(f"efficiency.{name}", getattr(self, name), dict, "a dict of name -> factor").items():
+                V.number(f"efficiency.{name}[{k!r}]", v, lo=MIN_EFFICIENCY, hi=4.0)
+
+    def at_dtype(self, compute_dtype: str) -> "Efficiencies":
+        """These rates for GEMMs in `compute_dtype`: `gemm` scaled by gemm_scale[dtype] (capped at 1: a fraction of peak)."""
+        scale = self.gemm_scale.get(compute_dtype)
+        if scale is None or scale == 1.0:
+            return self
+        g = Band(*(min(x * scale, 1.0) for x in (self.gemm.p10, self.gemm.p50, self.gemm.p90)))
+        return replace(self, gemm=g)
 
     def assumptions(self) -> list[Assumption]:
         return [Assumption(f"efficiency.{k}", getattr(self, k), _UNITS[k], self.citations.get(k, self.source))

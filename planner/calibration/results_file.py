@@ -344,9 +344,15 @@ def measured_points(d: dict, kind: str | None = None) -> list[dict]:
     return [p for p in d["points"] if "skipped" not in p and (kind is None or p["kind"] == kind)]
 
 
+# Forward passes a GPU must run as a CUDA graph to be timed: eagerly, a decode step or a short
+# prompt of a 1B model is ~1,000 kernel launches, and the host's launch rate is what gets timed.
+GRAPH_KINDS = ("prefill", "decode")
+
+
 def calibration_points(d: dict, kind: str | None = None) -> list[dict]:
     """Measured points a calibration may use: never a point marked `calibration: false`, nor an
-    eager decode on CUDA (kernel-launch overhead, not the GPU; v1 files timed decode eagerly)."""
-    eager_gpu = d["env"].get("device") == "cuda"
+    eager prefill or decode on CUDA (kernel-launch overhead, not the GPU; v1 files timed decode
+    eagerly, v1 and v2 files before prefill graphs timed prefill eagerly and marked it `true`)."""
+    cuda = d["env"].get("device") == "cuda"
     return [p for p in measured_points(d, kind) if p.get("calibration", True) is not False
-            and not (eager_gpu and p["kind"] == "decode" and p.get("mode", "eager") == "eager")]
+            and not (cuda and p["kind"] in GRAPH_KINDS and p.get("mode", "eager") == "eager")]

@@ -2,8 +2,10 @@
 
 Empty until a caller asks: `planner.use_results(path)` from Python (estimate/calibrated.py fits
 each file and registers it here), `--results` or PLANNER_RESULTS at the command line and in the
-dashboard (the edges read the variable; nothing below them does). `resolve(gpu_name)` then
-gives that GPU's fitted efficiencies, else the literature defaults.
+dashboard (the edges read the variable; nothing below them does); `planner.use_silicon(gpu,
+engine=...)` (calibration/silicon.py) registers aiconfigurator-core's measured tables for one GPU
+and engine. `resolve(gpu_name)` then gives that GPU's fitted efficiencies, else the literature
+defaults. A user's own benchmark results for a GPU win over silicon tables for it.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ class _Store:
     profiles: dict[str, CalibrationProfile] = field(default_factory=dict)  # catalog GPU name (lower) -> profile
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why it is not used)
     collectives: dict[str, dict] = field(default_factory=dict)  # catalog GPU name (lower) -> op -> CollectiveFit
+    silicon: dict[tuple[str, str], CalibrationProfile] = field(default_factory=dict)  # (GPU lower, engine) -> profile
+    silicon_collectives: dict[str, dict] = field(default_factory=dict)  # GPU lower -> op -> CollectiveFit
 
 
 _STORE = _Store()
@@ -55,17 +59,34 @@ def skip(results_file: str, why: str) -> None:
     _STORE.skipped.append((results_file, why))
 
 
-def resolve(gpu_name: str, override: Efficiencies | None = None) -> Efficiencies:
-    """Efficiencies for an estimate on `gpu_name`: an explicit override, a registered profile, or the defaults."""
+def register_silicon(profile: CalibrationProfile, engine: str) -> None:
+    """Use a silicon-table profile for its GPU on `engine` (a benchmark profile of the GPU still wins)."""
+    _STORE.silicon[(profile.gpu.lower(), engine)] = profile
+    if profile.env.get("collectives"):
+        _STORE.silicon_collectives[profile.gpu.lower()] = dict(profile.env["collectives"])
+
+
+def _profile(gpu_name: str, engine: str | None) -> CalibrationProfile | None:
+    key = str(gpu_name).lower()
+    own = _STORE.profiles.get(key)
+    if own is not None or engine is None:
+        return own
+    return _STORE.silicon.get((key, engine))
+
+
+def resolve(gpu_name: str, override: Efficiencies | None = None, engine: str | None = None) -> Efficiencies:
+    """Efficiencies for an estimate on `gpu_name`: an explicit override, a registered profile (the
+    user's results, else silicon tables for `engine`), or the defaults."""
     if override is not None:
         return override
-    profile = _STORE.profiles.get(str(gpu_name).lower())
+    profile = _profile(gpu_name, engine)
     return profile.efficiencies() if profile is not None else DEFAULTS
 
 
-def calibrated(gpu_name: str) -> Efficiencies | None:
-    """The fitted efficiencies of the profile registered for `gpu_name`, else None."""
-    profile = _STORE.profiles.get(str(gpu_name).lower())
+def calibrated(gpu_name: str, engine: str | None = None) -> Efficiencies | None:
+    """The fitted efficiencies of the profile registered for `gpu_name` (the user's results, else
+    silicon tables for `engine`), else None."""
+    profile = _profile(gpu_name, engine)
     return profile.efficiencies() if profile is not None else None
 
 
@@ -75,8 +96,15 @@ def register_collectives(gpu_name: str, fits: dict) -> None:
 
 
 def collective_fit(gpu_name: str, op: str):
-    """The measured fit of collective `op` on `gpu_name`, else None (the catalog's link is used)."""
-    return _STORE.collectives.get(str(gpu_name).lower(), {}).get(op)
+    """The measured fit of collective `op` on `gpu_name` (the user's results, else silicon tables),
+    else None (the catalog's link is used)."""
+    key = str(gpu_name).lower()
+    return _STORE.collectives.get(key, {}).get(op) or _STORE.silicon_collectives.get(key, {}).get(op)
+
+
+def silicon_profiles() -> dict[tuple[str, str], CalibrationProfile]:
+    """(catalog GPU name, engine) -> the silicon profile registered for it."""
+    return {(p.gpu, engine): p for (_, engine), p in _STORE.silicon.items()}
 
 
 def loaded_profiles() -> dict[str, CalibrationProfile]:
@@ -89,8 +117,17 @@ def load_report() -> list[tuple[str, str]]:
     return list(_STORE.skipped)
 
 
-def reset() -> None:
-    """Forget every profile: estimates use the literature defaults again."""
+def reset_silicon() -> None:
+    """Forget the silicon-table profiles (planner.use_silicon(None))."""
+    _STORE.silicon.clear()
+    _STORE.silicon_collectives.clear()
+
+
+def reset(silicon: bool = True) -> None:
+    """Forget every profile: estimates use the literature defaults again. `silicon=False`: forget
+    the benchmark results only (planner.use_results replaces those and keeps use_silicon's)."""
     _STORE.profiles.clear()
     _STORE.skipped.clear()
     _STORE.collectives.clear()
+    if silicon:
+        reset_silicon()

@@ -31,6 +31,9 @@ from .scratch import scratch_model
 CAPABILITY_GAP_POINTS = 5.0
 
 
+UNKNOWN_TAIL = "; whether it matches the others is not known."  # ends a difference that is only an unknown
+
+
 @dataclass(frozen=True)
 class DeliveredModel(ResultMixin):
     key: str  # option key
@@ -47,11 +50,14 @@ class ModelMatch(ResultMixin):
     metric_unit: str
     floor: float | None  # the scenario's capability floor, None: none set
     models: dict[str, DeliveredModel] = field(default_factory=dict)  # available options only
-    differences: tuple[str, ...] = ()  # how the options' models differ; empty: like for like
+    differences: tuple[str, ...] = ()  # how the options' models differ or may differ; empty: like for like
     like_for_like: bool = field(init=False)  # derived: no differences
+    known_to_differ: bool = field(init=False)  # derived: a difference is shown (size, architecture, a capability gap),
+    # not only a capability nobody published
 
     def __post_init__(self):
         object.__setattr__(self, "like_for_like", not self.differences)
+        object.__setattr__(self, "known_to_differ", any(not d.endswith(UNKNOWN_TAIL) for d in self.differences))
 
     @A.checked(key=V.Choice(tuple(OPTIONS)))
     def falls_short(self, key: str) -> str:
@@ -132,7 +138,7 @@ def _differences(models: dict[str, DeliveredModel], unit: str, name: str) -> lis
                            f"different classes of model.{_comparable(hi.capability, name)}")
     for d in models.values():
         if d.capability is None:
-            out.append(f"{OPTIONS[d.key]} ({d.model}): {name} {d.basis}; whether it matches the others is not known.")
+            out.append(f"{OPTIONS[d.key]} ({d.model}): {name} {d.basis}{UNKNOWN_TAIL}")
     return out
 
 

@@ -59,7 +59,7 @@ def predict_point(p: dict, kern: perf.Kernels, num: perf.Numerics) -> float:
 
 def fit_points(profile: CalibrationProfile, doc: dict) -> list[dict]:
     """Dense points of the run's compute dtype: no quantised models, no fp8 GEMMs, and none that
-    results_file.calibration_points leaves out (an eager decode on a GPU: framework overhead a
+    results_file.calibration_points leaves out (an eager prefill or decode on a GPU: framework overhead a
     compiled engine does not pay; on a CPU every point is eager, and that is how a CPU runs it)."""
     return [p for p in calibration_points(doc) if p["kind"] in ("gemm", "decode", "prefill", "train")
             and not p.get("quantized") and p.get("dtype") == profile.dtype]
@@ -185,7 +185,7 @@ def use_results(path: str | os.PathLike | None, *, strict: bool = True) -> list[
     if path is not None:
         V.path("path", path)
     V.flag("strict", strict)
-    store.reset()
+    store.reset(silicon=False)  # silicon tables (planner.use_silicon) stay; a GPU's own results win over them
     for f in store.results_files(path) if path is not None else []:
         try:
             profile = calibrate(f)

@@ -34,7 +34,7 @@ class EngineSetup:
     vendor: str
     profile: EngineProfile | None
     efficiencies: Efficiencies
-    rates_from: str  # "explicit", "calibration", "engine profile", "literature defaults"
+    rates_from: str  # "explicit", "calibration", "silicon", "engine profile", "literature defaults"
     batch_cap: int
     chunked_prefill: bool
     chunk_tokens: int
@@ -52,20 +52,25 @@ class EngineSetup:
 
     def stream_factor(self, precision_name: str) -> float:
         """Decode streaming rate of the precision's weights relative to dense 16-bit weights."""
-        return self.profile.stream_factor(lookup_precision(precision_name).name) if self.profile else 1.0
+        name = lookup_precision(precision_name).name
+        if name in self.efficiencies.weight_stream:  # measured (silicon calibration) wins over the engine's judgement
+            return float(self.efficiencies.weight_stream[name])
+        return self.profile.stream_factor(name) if self.profile else 1.0
 
     def assumptions(self, precision_name: str, kv_dtype: str, kv_requested: bool) -> list[Assumption]:
         p, where = self.profile, f"{self.engine} on {self.vendor or 'this vendor'}"
         src = (lambda k: str(p.sources[k]) if p and k in p.sources else "no engine profile: planner default")
         rates = {"explicit": "the efficiencies= argument", "calibration": "the registered calibration profile "
                  "(measured kernels win over the engine profile)", "engine profile": f"engine profile {where}",
+                 "silicon": f"{self.efficiencies.source} (planner.use_silicon; kernel rates win over the engine profile)",
                  "literature defaults": f"no {self.engine} profile for {self.vendor or 'this vendor'}: literature defaults"}
         return [
             Assumption("engine", self.engine, "", rates[self.rates_from]),
             Assumption("kv_cache_dtype", kv_dtype, f"{kv_cache_dtype_bytes(kv_dtype):g} B/element",
                        "requested" if kv_requested else f"{where} default at {precision_name}: {src('kv_cache_dtype')}"),
             Assumption("weight_stream_factor", self.stream_factor(precision_name), "x dense decode rate",
-                       src("weight_stream")),
+                       self.efficiencies.source if lookup_precision(precision_name).name in self.efficiencies.weight_stream
+                       else src("weight_stream")),
             Assumption("scheduler_overhead_s", self.efficiencies.pass_overhead_s, "s per engine step",
                        src("pass_overhead_s") if self.rates_from != "explicit" else "the efficiencies= argument"),
             Assumption("max_batch_size_default", self.batch_cap, "sequences", src("max_batch_size")),
@@ -77,13 +82,16 @@ class EngineSetup:
         ]
 
 
-def _rates(profile: EngineProfile | None, g: GPUSpec, efficiencies: Efficiencies | None) -> tuple[Efficiencies, str]:
+def _rates(name: str, profile: EngineProfile | None, g: GPUSpec,
+           efficiencies: Efficiencies | None) -> tuple[Efficiencies, str]:
     if efficiencies is not None:
         return efficiencies, "explicit"
     if profile is not None and profile.name == "roofline":  # the ideal bound, whatever was measured
         return from_engine(profile), "engine profile"
-    measured = store.calibrated(g.name)
+    measured = store.calibrated(g.name, engine=name)
     if measured is not None:
+        if measured.source.startswith("silicon"):  # its scheduler cost is its own (calibration/silicon.py)
+            return measured, "silicon"
         overhead = measured.pass_overhead_s or (profile.pass_overhead_s if profile else 0.0)
         return replace(measured, pass_overhead_s=overhead), "calibration"
     if profile is not None:
@@ -95,7 +103,7 @@ def resolve_engine(engine: str | None, g: GPUSpec, efficiencies: Efficiencies | 
     """The engine's setup on `g` (see the module docstring for which rates win)."""
     name = engine_name(engine or DEFAULT_ENGINE)
     profile = engine_profile(name, g)
-    eff, rates_from = _rates(profile, g, efficiencies)
+    eff, rates_from = _rates(name, profile, g, efficiencies)
     if profile is None:
         return EngineSetup(name, gpu_vendor(g), None, eff, rates_from, FALLBACK_MAX_BATCH, True,
                            FALLBACK_CHUNK_TOKENS, "on_demand", FALLBACK_RESERVE)

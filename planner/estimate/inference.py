@@ -49,8 +49,8 @@ def numerics(precision_name: str, kv_cache_dtype: str | None = None) -> perf.Num
 
 def kernels(g: GPUSpec, precision_name: str, eff: Efficiencies, weight_stream_factor: float = 1.0) -> perf.Kernels:
     """The GPU's rates at the precision's compute dtype, each uncertain one as (p10, p50, p90)."""
-    peak = compute_peak(g, lookup_precision(precision_name))
-    return perf.kernels_for(peak, g.memory_bytes_per_s, eff, weight_stream_factor)
+    p = lookup_precision(precision_name)
+    return perf.kernels_for(compute_peak(g, p), g.memory_bytes_per_s, eff.at_dtype(p.compute_dtype), weight_stream_factor)
 
 
 def tp_link(g: GPUSpec, tensor_parallel: int) -> comm.Link:

@@ -194,12 +194,35 @@ def cmd_calibrate(a) -> int:
 
 
 def _use_results(a) -> None:
-    """Calibrate only when asked: --results PATH, else $PLANNER_RESULTS; otherwise the literature defaults."""
+    """Calibrate only when asked: --results PATH, else $PLANNER_RESULTS; otherwise the literature defaults.
+    --silicon GPU[:ENGINE[:VERSION]]: aiconfigurator-core's tables for that GPU (every engine measured
+    there when no ENGINE is named); a GPU's own results still win."""
     from ..estimate.calibrated import use_results, use_results_from_env
     if getattr(a, "results", None):
         use_results(a.results)
     else:
         use_results_from_env()
+    for spec in getattr(a, "silicon", None) or []:
+        _use_silicon(spec)
+
+
+def _use_silicon(spec: str) -> None:
+    from ..calibration.silicon import use_silicon
+    from ..calibration.silicon_tables import ENGINES, SiliconError
+    gpu, _, rest = str(spec).partition(":")
+    engine, _, version = rest.partition(":")
+    if engine:
+        use_silicon(gpu, engine=engine, version=version or None)
+        return
+    found = []
+    for name in ENGINES:
+        try:
+            found.append(use_silicon(gpu, engine=name))
+        except SiliconError as e:
+            if "extra" in str(e):
+                raise
+    if not found:
+        raise SiliconError(f"--silicon {spec}: no engine has tables for {gpu!r}")
 
 
 # ---- the parser ----
@@ -247,6 +270,9 @@ def _results_option(p) -> None:
     p.add_argument("--results", metavar="PATH", default=None,
                    help="benchmark results file or folder to calibrate from "
                         "(default: $PLANNER_RESULTS if set, else no calibration: literature efficiencies)")
+    p.add_argument("--silicon", metavar="GPU[:ENGINE[:VERSION]]", action="append", default=None,
+                   help="calibrate GPU from NVIDIA aiconfigurator-core's measured kernel tables (needs the "
+                        "'silicon' extra); ENGINE vllm, sglang or tensorrt-llm (default: each measured); repeatable")
 
 
 def _estimate_commands(sub) -> None:

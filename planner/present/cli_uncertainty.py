@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..core.errors import PlannerError
 from . import formatting as fmt
+from . import uncertainty_text as ut
 from . import labels
 from .cli_common import count
 from .cli_common import out as _out
@@ -56,11 +57,11 @@ def cmd_uncertainty(a) -> int:
     table, head = _heads(a)
     cheapest = ", ".join(f"{labels.SHORT[k]} {fmt.percent(p)}" for k, p in mc.prob_cheapest.items())
     parts = [head(f"{mc.scenario}: {mc.n:,} samples, seed {mc.seed}, {mc.horizon_months} months"),
-             table(fmt.monte_carlo_frame(mc)),
+             table(ut.monte_carlo_frame(mc)),
              f"Probability each option is cheapest: {cheapest}.",
              f"Break-even: the month the cumulative costs cross those of {labels.SHORT[mc.reference]} "
              "(lowest median total), p50 [p10-p90] over the samples that cross.",
-             head("Uncertain inputs"), fmt.uncertain_inputs_caption(mc), table(fmt.uncertain_inputs_frame(mc))]
+             head("Uncertain inputs"), ut.uncertain_inputs_caption(mc), table(ut.uncertain_inputs_frame(mc))]
     _out("\n\n".join(parts))
     return 0
 
@@ -75,8 +76,8 @@ def cmd_sensitivity(a) -> int:
         _out(df.to_csv().rstrip("\n"))
         return 0
     table, head = _heads(a)
-    _out("\n\n".join([head("Sensitivity: which inputs decide the recommendation"), table(fmt.tornado_frame(df)),
-                      fmt.tornado_caption(df)]))
+    _out("\n\n".join([head("Sensitivity: which inputs decide the recommendation"), table(ut.tornado_frame(df)),
+                      ut.tornado_caption(df)]))
     return 0
 
 
@@ -91,7 +92,7 @@ def cmd_frontier(a) -> int:
         _out(f.long_frame().to_csv(index=False).rstrip("\n"))
         return 0
     _, head = _heads(a)
-    grid = fmt.frontier_map(f)
+    grid = ut.frontier_map(f)
     grid = f"```\n{grid}\n```" if a.format == "markdown" else grid
     _out("\n\n".join([head("Cheapest option over two inputs"), grid]))
     return 0

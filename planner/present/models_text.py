@@ -16,6 +16,8 @@ def like_for_like_line(c) -> str:
     if m.like_for_like:
         names = ", ".join(f"{OPTIONS[k]} {d.model} ({m.metric} {d.capability:g})" for k, d in m.models.items())
         return f"Like for like: the options deliver models of the same class ({names})."
+    if not m.known_to_differ:  # only capabilities nobody published: say so, without claiming a difference
+        return "Like for like? Not known: " + " ".join(m.differences)
     return "Not like for like: " + " ".join(m.differences)
 
 

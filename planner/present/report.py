@@ -28,6 +28,7 @@ from ..decide.scenario import Scenario, as_scenario, dumps_scenario
 from ..decide.scratch import scratch_model
 from ..uncertainty.risk import HEADLINE_SAMPLES, risk_aware
 from . import formatting as fmt
+from . import uncertainty_text as ut
 from .shortlist_text import self_hosted_phrase, shortlist_markdown
 from . import labels
 from . import models_text as mt
@@ -135,15 +136,15 @@ def _confidence(c: Comparison, s: Scenario, chart_files: dict[str, str] | None, 
     others = "; ".join(f"{name[k]} in {fmt.percent(p)}" for k, p in mc.prob_cheapest.items() if k != best)
     lines = [f"Monte Carlo over {mc.n:,} samples (seed {mc.seed}), the run behind the recommendation's odds: each "
              "input below is drawn from its distribution and every option is costed per sample. "
-             + fmt.md_inline(fmt.uncertain_inputs_caption(mc)),
-             fmt.markdown_table(fmt.monte_carlo_frame(mc)),
+             + fmt.md_inline(ut.uncertain_inputs_caption(mc)),
+             fmt.markdown_table(ut.monte_carlo_frame(mc)),
              f"**{OPTIONS[best]} is the cheapest in {fmt.percent(mc.prob_cheapest[best])} of samples**"
              + (f"; {others}." if others else "."),
              f"'Costs cross': the month the option's cumulative cost crosses {name[mc.reference]}'s (the lowest "
              "median total), p50 [p10-p90] over the samples where they cross within the horizon.",
-             "### What moves the answer", fmt.markdown_table(fmt.tornado_frame(swing)), fmt.tornado_caption(swing),
+             "### What moves the answer", fmt.markdown_table(ut.tornado_frame(swing)), ut.tornado_caption(swing),
              *_images(chart_files, ("tornado", "frontier")),
-             "### Uncertain inputs", fmt.markdown_table(fmt.uncertain_inputs_frame(mc)),
+             "### Uncertain inputs", fmt.markdown_table(ut.uncertain_inputs_frame(mc)),
              f"Reproduce: `planner uncertainty scenario.toml --samples {mc.n} --seed {mc.seed}`, "
              "`planner sensitivity scenario.toml`, `planner frontier scenario.toml`."]
     return "\n\n".join(lines)

@@ -1,4 +1,4 @@
-"""Several scenarios in one table: what each recommends, at what cost, and against what.
+"""Several scenarios in one table: what each recommends (with its P(cheapest)), at what cost, and against what.
 
 The README's examples table is this table of `examples/*.toml` (scripts/readme_figures.py
 writes it; tests/test_readme.py checks it against compare()), so its figures cannot go stale.
@@ -23,14 +23,16 @@ def _total(o) -> str:
     return f"{usd(t.p50)}{band} over {{horizon}} months"
 
 
-def summary_row(label: str, c: Comparison) -> dict:
-    """One scenario's line: the recommended option and the totals of the others (p50)."""
+def summary_row(label: str, c: Comparison, headline: str | None = None) -> dict:
+    """One scenario's line: the recommended option (with `headline`, the risk-aware one, where given) and the
+    totals of the others (p50)."""
     rec = c.options.get(c.recommendation.choice)
+    headline = headline or c.recommendation.headline
     others = [f"{o.label}: {usd(o.total_usd.p50)}" if o.available else f"{o.label}: ruled out"
               for k, o in c.options.items() if k != c.recommendation.choice]
     price = c.api_price
     return {"scenario": label, "what it is": c.scenario,
-            "recommended": c.recommendation.headline.removeprefix("Recommended: ").rstrip("."),
+            "recommended": headline.removeprefix("Recommended: ").rstrip("."),
             "its total over the horizon, p50 (p10-p90)":
                 _total(rec).format(horizon=c.horizon_months) if rec else NA,
             "the others, p50": "; ".join(others) or NA,
@@ -38,9 +40,10 @@ def summary_row(label: str, c: Comparison) -> dict:
             "API prices": f"{price.model_name} ({price.provider_name}), data of {price.price_data_date}" if price else NA}
 
 
-def summary_frame(comparisons: dict[str, Comparison]) -> pd.DataFrame:
-    """label -> comparison, as one row each."""
-    return pd.DataFrame([summary_row(k, c) for k, c in comparisons.items()], columns=COLUMNS)
+def summary_frame(comparisons: dict[str, Comparison], headlines: dict[str, str] | None = None) -> pd.DataFrame:
+    """label -> comparison, as one row each; `headlines`: label -> the risk-aware headline (planner.recommendation)."""
+    headlines = headlines or {}
+    return pd.DataFrame([summary_row(k, c, headlines.get(k)) for k, c in comparisons.items()], columns=COLUMNS)
 
 
 def examples_markdown(folder: Path, prices_as_of: str | None = None) -> str:
@@ -49,9 +52,13 @@ def examples_markdown(folder: Path, prices_as_of: str | None = None) -> str:
 
     from ..decide.compare import compare
     from ..decide.scenario import load_scenario
+    from ..uncertainty.risk import recommendation
 
-    def run(path: Path) -> Comparison:
+    comparisons, headlines = {}, {}
+    for path in sorted(Path(folder).glob("*.toml")):
         s = load_scenario(path)
-        return compare(dataclasses.replace(s, api=dataclasses.replace(s.api, prices_as_of=prices_as_of)))
-    comparisons = {f"`{p.name}`": run(p) for p in sorted(Path(folder).glob("*.toml"))}
-    return fmt.markdown_table(summary_frame(comparisons))
+        s = dataclasses.replace(s, api=dataclasses.replace(s.api, prices_as_of=prices_as_of))
+        key = f"`{path.name}`"
+        comparisons[key] = compare(s)
+        headlines[key] = recommendation(s, comparison=comparisons[key])[0].headline  # with P(cheapest), seeded
+    return fmt.markdown_table(summary_frame(comparisons, headlines))
