@@ -268,6 +268,7 @@ METHODS = {
     "GPUSpec.with_price": (planner.gpu("H100 SXM").with_price, dict(usd_per_gpu_hour=2.5)),
     "GPUSpec.peak": (planner.gpu("H100 SXM").peak, dict(dtype="bf16")),
     "CalibrationProfile.gpu_spec": (PROFILE.gpu_spec, dict(usd_per_hour=1.0)),
+    "Efficiencies.at_dtype": (planner.DEFAULT_EFFICIENCIES.at_dtype, dict(compute_dtype="fp8")),
     "Band.contains": (planner.Band(1.0, 2.0, 3.0).contains, dict(value=2.5)),
     "Band.map": (planner.Band(1.0, 2.0, 3.0).map, dict(fn=float)),
     # a Band is a value, not a result: +-inf is allowed (an unavailable option costs inf), so only errors are checked

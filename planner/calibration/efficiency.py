@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..catalog.engines import EngineProfile
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import InputError
@@ -68,6 +69,7 @@ class Efficiencies:
             for k, v in V.instance(f"efficiency.{name}", getattr(self, name), dict, "a dict of name -> factor").items():
                 V.number(f"efficiency.{name}[{k!r}]", v, lo=MIN_EFFICIENCY, hi=4.0)
 
+    @A.checked(compute_dtype=V.Text(empty=False))
     def at_dtype(self, compute_dtype: str) -> "Efficiencies":
         """These rates for GEMMs in `compute_dtype`: `gemm` scaled by gemm_scale[dtype] (capped at 1: a fraction of peak)."""
         scale = self.gemm_scale.get(compute_dtype)

@@ -381,8 +381,7 @@ def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathL
     V.flag("force", force)
     _check_target(out, force)
     c = compare(scenario)  # fails before anything is written
-    made = next((p for p in reversed([out.parent, *out.parent.parents]) if not p.exists()), None)  # mkdir's first
-    done, tmp = False, None
+    made, done, tmp = next((p for p in reversed([out.parent, *out.parent.parents]) if not p.exists()), None), False, None
     try:  # whatever fails, nothing of this attempt is left: the temporary folder, the folders made for it
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
