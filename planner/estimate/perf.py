@@ -103,6 +103,25 @@ def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
     return kern.gemm_overhead_s + np.maximum(compute, memory)
 
 
+_GEMM_RATES = ("peak_flops_per_s", "peak_bytes_per_s", "gemm_efficiency", "memory_efficiency", "weight_stream_factor",
+               "gemm_half_rows", "gemm_overhead_s", "gemm_row_overhead_s")
+
+
+def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, transpose: bool = False):
+    """The sum of gemm_s over `shapes` ((n, k) pairs), each weighted by its `counts` (default 1), in
+    one numpy pass: the shapes lie on a new leading axis that broadcasts against `rows` and the rates,
+    so a few array operations replace a Python loop of tiny-array calls. `transpose`: the weight
+    gradients' GEMMs dW = dY^T X, which run n rows of a (rows x k) operand: gemm_s(n, k, rows)."""
+    rows = np.asarray(rows, dtype=float)
+    nd = max(rows.ndim, *(np.ndim(getattr(kern, a)) for a in _GEMM_RATES))
+    nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
+    n, k = nk[:, 0], nk[:, 1]
+    t = gemm_s(n, k, rows, kern, num) if transpose else gemm_s(rows, n, k, kern, num)
+    if counts is None:
+        return t.sum(axis=0)
+    return (np.asarray(counts, dtype=float).reshape((len(shapes),) + (1,) * nd) * t).sum(axis=0)
+
+
 def kv_shards(m: ModelSpec, tp: int) -> int:
     """Ways K/V heads split over tensor-parallel ranks; MLA's one latent is on every rank (as vLLM)."""
     return 1 if m.mla is not None else min(tp, m.n_kv_heads)
@@ -136,7 +155,7 @@ def expected_experts_touched(n_experts: int, k: int, tokens):
 
 
 def _gemms_s(shapes, rows, kern, num):
-    return sum(gemm_s(rows, n, k, kern, num) for n, k in shapes)
+    return gemm_stack_s(rows, shapes, kern, num)
 
 
 def routed_rows(m: ModelSpec, rows, ep: int = 1):
@@ -166,12 +185,13 @@ def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: boo
 
 def stack_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
     """Every linear layer of the transformer stack (no output head) for `rows` tokens."""
-    attention = _gemms_s(attention_shapes(m, tp), rows, kern, num)
     n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
-    ffn = (m.n_layers - n_moe) * ffn_s(m, rows, tp, kern, num, moe=False)
+    attention, dense = attention_shapes(m, tp), mlp_shapes(m, m.ffn_dim / tp) if n_moe < m.n_layers else []
+    counts = [m.n_layers] * len(attention) + [m.n_layers - n_moe] * len(dense)
+    total = gemm_stack_s(rows, attention + dense, kern, num, counts)
     if n_moe:
-        ffn = ffn + n_moe * ffn_s(m, rows, tp, kern, num, moe=True, ep=ep)
-    return m.n_layers * attention + ffn
+        total = total + n_moe * ffn_s(m, rows, tp, kern, num, moe=True, ep=ep)
+    return total
 
 
 def head_s(m: ModelSpec, logit_rows, tp: int, kern: Kernels, num: Numerics):
@@ -189,12 +209,13 @@ def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics
     """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
     (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had (the head's
     backward at the stack's weight bytes)."""
-    def both(shapes, r):
-        dx = sum(gemm_s(r, k, n, kern, num) for n, k in shapes)
-        return dx + sum(gemm_s(n, k, r, kern, num) for n, k in shapes) if weight_grads else dx
+    def both(shapes, r, counts=None):
+        dx = gemm_stack_s(r, [(k, n) for n, k in shapes], kern, num, counts)
+        return dx + gemm_stack_s(r, shapes, kern, num, counts, transpose=True) if weight_grads else dx
     n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
-    total = m.n_layers * both(attention_shapes(m, tp), rows) + both([(m.vocab_size / tp, m.dim)], rows)
-    total = total + (m.n_layers - n_moe) * both(mlp_shapes(m, m.ffn_dim / tp), rows)
+    attention, dense = attention_shapes(m, tp), mlp_shapes(m, m.ffn_dim / tp) if n_moe < m.n_layers else []
+    shapes = attention + dense + [(m.vocab_size / tp, m.dim)]
+    total = both(shapes, rows, [m.n_layers] * len(attention) + [m.n_layers - n_moe] * len(dense) + [1])
     if n_moe:
         total = total + n_moe * sum(n * both(shapes, r) for n, shapes, r in _ffn_parts(m, rows, tp, ep))
     return total
