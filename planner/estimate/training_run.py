@@ -8,7 +8,7 @@ GPU-seconds per token into GPU-hours with the overhead a model of one step canno
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,8 +17,8 @@ from ..core.band import Band
 from ..core.errors import DoesNotFitError, InputError
 from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import perf
-from .layout import MemoryBreakdown, TrainingLayout
-from .layout_search import Choice, RunShape, best_layout, candidate_layouts, evaluate, global_batch_for, memory_of
+from .layout import USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout
+from .layout_search import Choice, RunShape, best_layout, candidate_sizes, evaluate, global_batches, memory_totals
 
 # What a model of one step cannot see: failures and restarts, checkpointing, data stalls, evaluation
 # pauses. Llama 3 405B kept >90% effective training time through 466 interruptions in 54 days
@@ -73,9 +73,10 @@ def min_gpus(shape: RunShape, g: GPUSpec) -> int:
     """Fewest GPUs (1, 2, 4, 8, then multiples of 8) on which some layout's memory fits."""
     counts = [1, 2, 4] + [8 * 2**i for i in range(18) if 8 * 2**i <= MAX_GPUS]  # a layout refuses more
     for n in counts:
-        for layout in candidate_layouts(shape, g, n):
-            if global_batch_for(shape, layout) is not None and memory_of(shape, g, replace(layout, recompute="full")).fits:
-                return n
+        sizes = candidate_sizes(shape, g, n)
+        if len(sizes["tp"]) and np.any((global_batches(shape, **sizes) > 0)
+                                       & (memory_totals(shape, g, sizes, "full") <= g.memory_bytes * USABLE_MEMORY_FRACTION)):
+            return n
     raise DoesNotFitError(f"{shape.model.name} does not fit on any cluster of {g.name} up to {counts[-1]:,} GPUs")
 
 
