@@ -31,7 +31,7 @@ _EXPORTS = {
     "Workload": "estimate.workload",
     "InferenceSpeed": "estimate.inference", "inference_speed": "estimate.inference",
     "ServingPlan": "estimate.serving", "serving": "estimate.serving",
-    "Throughput": "estimate.throughput", "max_throughput": "estimate.throughput",
+    "Throughput": "estimate.throughput", "max_throughput": "estimate.throughput", "sweep": "estimate.sweep",
     "PretrainingEstimate": "estimate.pretraining", "Staffing": "estimate.pretraining",
     "pretraining": "estimate.pretraining",
     "FinetuningEstimate": "estimate.finetuning", "finetuning": "estimate.finetuning",

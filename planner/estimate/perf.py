@@ -268,7 +268,7 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
               all_logits: bool = False):
     """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
     as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
-    p = float(prompt_tokens)
+    p = np.asarray(prompt_tokens, dtype=float) if np.ndim(prompt_tokens) else float(prompt_tokens)
     attn = (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p  # causal, window-aware, per token
     batch = np.asarray(batch, dtype=float)
     return forward_s(m, kern, num, batch=batch, new_tokens=p, attn_flops_per_token=attn,
