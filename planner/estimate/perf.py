@@ -21,6 +21,7 @@ p10/p50/p90 of a Band, say); every function broadcasts.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -82,7 +83,12 @@ class Numerics:
 
     def head(self) -> Numerics:
         """The numerics of the output head's GEMM."""
-        return self if self.head_weight_bytes is None else replace(self, weight_bytes=self.head_weight_bytes)
+        return self if self.head_weight_bytes is None else _head_numerics(self)
+
+
+@functools.lru_cache(maxsize=64)  # frozen and hashable: a handful of precisions, asked for on every forward
+def _head_numerics(num: Numerics) -> Numerics:
+    return replace(num, weight_bytes=num.head_weight_bytes)
 
 
 def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
@@ -113,7 +119,7 @@ def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, tra
     so a few array operations replace a Python loop of tiny-array calls. `transpose`: the weight
     gradients' GEMMs dW = dY^T X, which run n rows of a (rows x k) operand: gemm_s(n, k, rows)."""
     rows = np.asarray(rows, dtype=float)
-    nd = max(rows.ndim, *(np.ndim(getattr(kern, a)) for a in _GEMM_RATES))
+    nd = max(rows.ndim, *(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))
     nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
     n, k = nk[:, 0], nk[:, 1]
     t = gemm_s(n, k, rows, kern, num) if transpose else gemm_s(rows, n, k, kern, num)
@@ -286,10 +292,23 @@ def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_
 def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float,
                            tp: int = 1):
     """True where a decode step with unlimited FLOP/s would take longer than with unlimited bandwidth."""
-    fast_compute = replace(kern, peak_flops_per_s=np.inf)
-    fast_memory = replace(kern, peak_bytes_per_s=np.inf)
+    return decode_step_and_bound(m, kern, num, batch=batch, context_tokens=context_tokens, tp=tp)[1]
+
+
+def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
+    """(decode_step_s, decode_is_memory_bound) in one pass: the step at the device's peaks, with unlimited
+    FLOP/s and with unlimited bandwidth lie on a new leading axis of the peaks."""
     kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp}
-    return decode_step_s(m, fast_compute, num, **kw) >= decode_step_s(m, fast_memory, num, **kw)
+    if np.ndim(kern.peak_flops_per_s) or np.ndim(kern.peak_bytes_per_s):  # peaks already arrays: three passes
+        fast_compute, fast_memory = replace(kern, peak_flops_per_s=np.inf), replace(kern, peak_bytes_per_s=np.inf)
+        return decode_step_s(m, kern, num, **kw), \
+            decode_step_s(m, fast_compute, num, **kw) >= decode_step_s(m, fast_memory, num, **kw)
+    nd = max(np.ndim(batch), np.ndim(context_tokens), *(getattr(v, "ndim", 0) for v in vars(kern).values()))
+    lead = (3,) + (1,) * nd
+    peaks = replace(kern, peak_flops_per_s=np.reshape([kern.peak_flops_per_s, np.inf, kern.peak_flops_per_s], lead),
+                    peak_bytes_per_s=np.reshape([kern.peak_bytes_per_s, kern.peak_bytes_per_s, np.inf], lead))
+    step, fast_compute, fast_memory = decode_step_s(m, peaks, num, **kw)
+    return step, fast_compute >= fast_memory
 
 
 def overheads_s(m: ModelSpec, kern: Kernels):
@@ -324,7 +343,7 @@ def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficienc
 
 def to_band(values) -> Band:
     """A Band from three values in any order (a time falls as its efficiency rises)."""
-    return Band(*sorted(float(v) for v in np.asarray(values).ravel()))
+    return Band.sorted(np.asarray(values, dtype=float).ravel().tolist())
 
 
 @dataclass(frozen=True)
