@@ -17,7 +17,7 @@ import numpy as np
 
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.errors import DoesNotFitError
-from . import perf
+from . import layout_steps, perf
 from .layout import (RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
                      total_bytes, training_memory)
 from .training_step import StepTime, step_time
@@ -32,6 +32,9 @@ MAX_TOKENS_PER_STEP = 16e6
 # Megatron-LM keeps the pipeline bubble (p - 1) / (v m + p - 1) small by running m >> p / v micro-batches
 # (Narayanan et al. 2021, Sec. 2.2): at least 4 p / v here (bubble <= 20%), judgement.
 MICRO_STEPS_PER_STAGE = 4
+# Layouts whose array-path time is within this factor of the fastest are re-timed with the scalar step_time, which
+# decides: the two paths differ by float round-off (~1e-15), so the choice is the scalar search's.
+RECHECK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,13 @@ def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
 def best_layout(shape: RunShape, g: GPUSpec, kern: perf.Kernels, n_gpus: int) -> Choice:
     """The fastest fitting layout on n_gpus; DoesNotFitError naming the smallest footprint if none fits."""
     sizes, batches, least, full_bytes = fitting(shape, g, n_gpus)
+    fit = np.flatnonzero(least >= 0)
+    if len(fit):  # rank every fitting layout in one array pass; re-time the few near the best with step_time
+        p50 = layout_steps.gpu_seconds_per_token(shape, g, kern, {f: v[fit] for f, v in sizes.items()}, least[fit],
+                                                 batches[fit])[:, 1]
+        fit = fit[p50 <= p50.min() * (1.0 + RECHECK)]
     best, cache = None, {}
-    for i in np.flatnonzero(least >= 0):
+    for i in fit:
         choice = evaluate(shape, g, kern, layout_at(shape, sizes, i, RECOMPUTE[least[i]]), int(batches[i]), cache)
         if best is None or choice.gpu_seconds_per_token()[1] < best.gpu_seconds_per_token()[1]:
             best = choice

@@ -120,7 +120,12 @@ def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, tra
     gradients' GEMMs dW = dY^T X, which run n rows of a (rows x k) operand: gemm_s(n, k, rows)."""
     rows = np.asarray(rows, dtype=float)
     nd = max(rows.ndim, *(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))
-    nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
+    try:
+        nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
+    except ValueError:  # sizes that are arrays themselves (a tensor-parallel degree per layout): broadcast them
+        sizes = np.broadcast_arrays(*(np.asarray(v, dtype=float) for pair in shapes for v in pair))
+        nd = max(nd, sizes[0].ndim)
+        nk = np.stack(sizes).reshape((len(shapes), 2) + (1,) * (nd - sizes[0].ndim) + sizes[0].shape)
     n, k = nk[:, 0], nk[:, 1]
     t = gemm_s(n, k, rows, kern, num) if transpose else gemm_s(rows, n, k, kern, num)
     if counts is None:
@@ -128,9 +133,11 @@ def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, tra
     return (np.asarray(counts, dtype=float).reshape((len(shapes),) + (1,) * nd) * t).sum(axis=0)
 
 
-def kv_shards(m: ModelSpec, tp: int) -> int:
+def kv_shards(m: ModelSpec, tp):
     """Ways K/V heads split over tensor-parallel ranks; MLA's one latent is on every rank (as vLLM)."""
-    return 1 if m.mla is not None else min(tp, m.n_kv_heads)
+    if m.mla is not None:
+        return 1
+    return np.minimum(tp, m.n_kv_heads) if np.ndim(tp) else min(tp, m.n_kv_heads)  # tp may be one per layout
 
 
 def attention_shapes(m: ModelSpec, tp: int) -> list[tuple[float, float]]:
@@ -353,7 +360,7 @@ class StepWork:
     micro_batch: float  # sequences per GPU per micro-step
     seq_len: float
     tp: int = 1
-    recompute: str = "selective"  # none | selective (attention only, Korthikanti et al. 2022) | full
+    recompute: str = "selective"  # none | selective (attention only, Korthikanti et al. 2022) | full; or an array of them
     weight_grads: bool = True  # False: frozen base weights (LoRA, QLoRA): no dW GEMMs
     expert_parallel: int = 1  # MoE experts split over this many ranks, each receiving the group's routed tokens
     context_parallel: int = 1  # seq_len is this rank's slice of a sequence cp times longer (ring attention)
@@ -377,7 +384,11 @@ def micro_step_s(m: ModelSpec, kern: Kernels, num: Numerics, w: StepWork):
     attention = attention_s(m, w.micro_batch, t, attn_flops, ar.kv_cache_bytes(m, full, num.kv_bytes), w.tp, kern)
     other = elementwise_s(m, rows, w.tp, kern, num)
     linears = linears_s(m, rows, rows, w.tp, kern, num, ep=w.expert_parallel)
-    recompute = {"none": 0.0, "selective": attention, "full": linears + attention + other}[w.recompute]
+    redone = {"none": 0.0, "selective": attention, "full": linears + attention + other}
+    if isinstance(w.recompute, str):
+        recompute = redone[w.recompute]
+    else:  # one setting per layout (an array of names): each row takes its own
+        recompute = np.select([w.recompute == r for r in RECOMPUTE], [redone[r] for r in RECOMPUTE])
     loss = LOSS_PASSES * rows * (m.vocab_size / w.tp) * FP32_BYTES / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
     return (linears + backward_linears_s(m, rows, w.tp, kern, num, weight_grads=w.weight_grads, ep=w.expert_parallel)
             + (1.0 + BACKWARD_FACTOR) * (attention + other) + recompute + loss

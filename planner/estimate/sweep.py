@@ -4,7 +4,7 @@ Rows are grouped by what changes the model's shapes or rates (model, GPU, precis
 dtype, tensor parallelism); within a group the batch sizes, prompt and output lengths are numpy
 columns that broadcast against the (p10, p50, p90) rates, so a group costs one pass of the same
 performance model inference_speed calls (perf.py), whatever its number of rows. A row equals
-inference_speed at that point (tests/test_sweep.py checks it at random points).
+inference_speed at that point (tests/test_array_path.py checks it at random points).
 """
 from __future__ import annotations
 

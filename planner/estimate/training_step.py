@@ -19,6 +19,7 @@ communication a layout exposes, plus the pipeline bubble. The MFU follows; it is
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -79,6 +80,7 @@ class StepTime:
         return self.seconds * n_gpus / self.tokens_per_step
 
 
+@functools.lru_cache(maxsize=256)  # ModelSpec is frozen and hashable; the layout search asks per pipeline depth
 def stage_model(m: ModelSpec, pp: int) -> ModelSpec:
     """The layers of one pipeline stage; the slowest (last) stage also holds the output head."""
     return replace(m, n_layers=max(1, math.ceil(m.n_layers / pp)), n_dense_layers=min(

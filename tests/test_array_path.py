@@ -123,3 +123,30 @@ def test_cli_speed_sweep_reads_a_csv_and_writes_every_column(tmp_path, capsys):
 def test_cli_speed_sweep_missing_file_is_one_line(tmp_path, capsys):
     assert main(["estimate", "speed", "--sweep", str(tmp_path / "none.csv")]) == 1
     assert "sweep file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model, n_gpus, seq_len, extra", [
+    ("Llama-3.1-70B", 1024, 4096, {}),
+    ("Mixtral-8x7B", 256, 4096, {"fp8": True}),
+    ("DeepSeek-V3", 2048, 4096, {}),
+    ("Llama-3.1-8B", 64, 32768, {"offload": "optimizer"}),
+    ("Llama-3.1-8B", 8, 4096, {"optimizer": "paged-adamw-8bit", "trainable_fraction": 0.01, "weight_grads": False}),
+])
+def test_layout_step_columns_equal_step_time_at_every_fitting_layout(model, n_gpus, seq_len, extra):
+    from planner.estimate import layout_steps
+    from planner.estimate.layout import params_per_gpu
+    from planner.estimate.training_step import step_time
+    g = planner.gpu("H100 SXM")
+    shape = ls.RunShape(model=planner.model(model), seq_len=seq_len, global_batch=1024, **extra)
+    kern = perf.kernels_for(g.peak("fp8" if shape.fp8 else "bf16"), g.memory_bytes_per_s, planner.DEFAULT_EFFICIENCIES)
+    sizes, batches, least, _ = ls.fitting(shape, g, n_gpus)
+    fit = np.flatnonzero(least >= 0)
+    assert len(fit) > 50 and len(set(least[fit])) >= 1
+    got = layout_steps.gpu_seconds_per_token(shape, g, kern, {f: v[fit] for f, v in sizes.items()}, least[fit],
+                                             batches[fit])
+    for j, i in enumerate(fit):
+        layout = ls.layout_at(shape, sizes, i, ls.RECOMPUTE[least[i]])
+        st = step_time(shape.model, g, kern, layout, seq_len=seq_len, global_batch=int(batches[i]),
+                       weight_grads=shape.weight_grads,
+                       trainable_local=params_per_gpu(shape.model, layout) * shape.trainable_fraction)
+        np.testing.assert_allclose(got[j], st.gpu_seconds_per_token(layout.n_gpus), rtol=1e-12)
