@@ -70,8 +70,7 @@ class Band:
 
     def _combine(self, other, op) -> Band:
         o = other if isinstance(other, Band) else Band.point(float(other))
-        vals = sorted((op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)))
-        return Band(*vals)
+        return Band.sorted([op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)])
 
     def __add__(self, other) -> Band:
         return self._combine(other, lambda a, b: a + b)
@@ -86,7 +85,7 @@ class Band:
     def __truediv__(self, other) -> Band:
         if isinstance(other, Band):
             # x / y with y comonotone: the high x pairs with the high y.
-            return Band(*sorted((self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10)))
+            return Band.sorted([self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10])
         return self._combine(other, lambda a, b: a / b)
 
     def __rtruediv__(self, other: float) -> Band:

@@ -7,6 +7,7 @@ GPU-seconds per token into GPU-hours with the overhead a model of one step canno
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -71,6 +72,20 @@ def run_time_cost(*, tokens: float, seconds_per_token, gpu: GPUSpec, n_gpus: int
 
 def min_gpus(shape: RunShape, g: GPUSpec) -> int:
     """Fewest GPUs (1, 2, 4, 8, then multiples of 8) on which some layout's memory fits."""
+    return _min_gpus(shape, _FitsOn(g.name, g.memory_bytes, g.scale_up_domain_size))
+
+
+@dataclass(frozen=True)
+class _FitsOn:
+    """What min_gpus reads of a GPU (its memory and scale-up domain): a hashable key for its cache."""
+
+    name: str
+    memory_bytes: float
+    scale_up_domain_size: int
+
+
+@functools.lru_cache(maxsize=256)  # a pure function of the run's shape and the GPU's memory: asked on every estimate
+def _min_gpus(shape: RunShape, g: _FitsOn) -> int:
     counts = [1, 2, 4] + [8 * 2**i for i in range(18) if 8 * 2**i <= MAX_GPUS]  # a layout refuses more
     for n in counts:
         sizes = candidate_sizes(shape, g, n)
