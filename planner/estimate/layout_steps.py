@@ -65,7 +65,8 @@ def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recomp
     """training_step.step_time(...).gpu_seconds_per_token of every layout in columns `c` (layout_search's
     candidate_sizes), at recomputation index `recompute` and global batch `batches`; shape (layouts, 3)."""
     m = shape.model
-    tp, pp, dp, ep, cp, mb, v = (c[f][:, None] for f in ("tp", "pp", "dp", "ep", "cp", "micro_batch", "virtual_stages"))
+    tp, pp, dp, ep, cp, mb, v = (c[f][:, None] for f in ("tp", "pp", "dp", "ep", "cp", "micro_batch",
+                                                          "virtual_stages"))
     zero, full = c["zero_stage"][:, None], (recompute == RECOMPUTE.index("full"))[:, None]
     micro = micro_compute(shape, kern, c, recompute)
     micro_steps = np.maximum(1, np.ceil(batches[:, None] / (dp * mb)))
@@ -75,8 +76,10 @@ def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recomp
     ep_s = 0.0
     if m.is_moe:
         sent = rows * m.n_experts_per_token * m.dim * ((1.0 if shape.fp8 else BF16) + BF16) / 2 / tp
-        ep_s = 4 * np.ceil((m.n_layers - m.n_dense_layers) / pp) * _collective("all_to_all", sent, ep, _link(g, ep, tp * cp))
-    send = np.where(pp > 1, 2 * v * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp)), 0.0)
+        moe_layers = np.ceil((m.n_layers - m.n_dense_layers) / pp)
+        ep_s = 4 * moe_layers * _collective("all_to_all", sent, ep, _link(g, ep, tp * cp))
+    send = 2 * v * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
+    send = np.where(pp > 1, send, 0.0)
     per_micro = micro + tp_s + _exposed(ep_s, micro) + send
     pipeline = micro_steps * per_micro + (pp - 1) / v * per_micro
     total, experts = _split_params(m)
@@ -85,7 +88,8 @@ def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recomp
     link = _link(g, shards, tp)
     grads = trainable * BF16
     gathers = np.where(zero == 3, 2 * micro_steps, 1)
-    sharded = _collective("reduce_scatter", grads, shards, link) + gathers * _collective("all_gather", local * BF16, shards, link)
+    sharded = _collective("reduce_scatter", grads, shards, link) \
+        + gathers * _collective("all_gather", local * BF16, shards, link)
     dp_s = np.where(zero == 0, _collective("all_reduce", grads, shards, link), sharded)
     exposed = _exposed(dp_s, micro_steps * micro * (2.0 / 3.0))
     shard_local = trainable / np.where(zero >= 1, shards, 1)
@@ -98,8 +102,10 @@ def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recomp
 def _offload_s(m, shape, local, shard_local, shards, pp, micro_steps):
     """training_step.offload_s over columns."""
     if shape.offload == "none":
-        return 2 * shard_local * OPTIMIZER_BYTES[shape.optimizer] / PCIE_BYTES_PER_S if shape.optimizer in PAGED else 0.0
-    t = 2 * shard_local * BF16 / PCIE_BYTES_PER_S + shard_local * OPTIMIZER_STEP_BYTES[shape.optimizer] / HOST_BYTES_PER_S_PER_GPU
+        paged = shape.optimizer in PAGED  # paged states: in from and back to the host every step
+        return 2 * shard_local * OPTIMIZER_BYTES[shape.optimizer] / PCIE_BYTES_PER_S if paged else 0.0
+    t = 2 * shard_local * BF16 / PCIE_BYTES_PER_S
+    t = t + shard_local * OPTIMIZER_STEP_BYTES[shape.optimizer] / HOST_BYTES_PER_S_PER_GPU
     if shape.offload == "params":
         t = t + micro_steps * 2 * local * BF16 / shards / PCIE_BYTES_PER_S
     return t

@@ -137,7 +137,7 @@ def kv_shards(m: ModelSpec, tp):
     """Ways K/V heads split over tensor-parallel ranks; MLA's one latent is on every rank (as vLLM)."""
     if m.mla is not None:
         return 1
-    return np.minimum(tp, m.n_kv_heads) if np.ndim(tp) else min(tp, m.n_kv_heads)  # tp may be one per layout
+    return np.minimum(tp, m.n_kv_heads) if ar.ndim_of(tp) else min(tp, m.n_kv_heads)  # tp may be one per layout
 
 
 def attention_shapes(m: ModelSpec, tp: int) -> list[tuple[float, float]]:
@@ -281,7 +281,7 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
               all_logits: bool = False):
     """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
     as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
-    p = np.asarray(prompt_tokens, dtype=float) if np.ndim(prompt_tokens) else float(prompt_tokens)
+    p = np.asarray(prompt_tokens, dtype=float) if ar.ndim_of(prompt_tokens) else float(prompt_tokens)
     attn = (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p  # causal, window-aware, per token
     batch = np.asarray(batch, dtype=float)
     return forward_s(m, kern, num, batch=batch, new_tokens=p, attn_flops_per_token=attn,
@@ -306,11 +306,11 @@ def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, 
     """(decode_step_s, decode_is_memory_bound) in one pass: the step at the device's peaks, with unlimited
     FLOP/s and with unlimited bandwidth lie on a new leading axis of the peaks."""
     kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp}
-    if np.ndim(kern.peak_flops_per_s) or np.ndim(kern.peak_bytes_per_s):  # peaks already arrays: three passes
+    if ar.ndim_of(kern.peak_flops_per_s) or ar.ndim_of(kern.peak_bytes_per_s):  # peaks already arrays: three passes
         fast_compute, fast_memory = replace(kern, peak_flops_per_s=np.inf), replace(kern, peak_bytes_per_s=np.inf)
         return decode_step_s(m, kern, num, **kw), \
             decode_step_s(m, fast_compute, num, **kw) >= decode_step_s(m, fast_memory, num, **kw)
-    nd = max(np.ndim(batch), np.ndim(context_tokens), *(getattr(v, "ndim", 0) for v in vars(kern).values()))
+    nd = max(ar.ndim_of(batch), ar.ndim_of(context_tokens), *(getattr(v, "ndim", 0) for v in vars(kern).values()))
     lead = (3,) + (1,) * nd
     peaks = replace(kern, peak_flops_per_s=np.reshape([kern.peak_flops_per_s, np.inf, kern.peak_flops_per_s], lead),
                     peak_bytes_per_s=np.reshape([kern.peak_bytes_per_s, kern.peak_bytes_per_s, np.inf], lead))

@@ -89,8 +89,8 @@ def _min_gpus(shape: RunShape, g: _FitsOn) -> int:
     counts = [1, 2, 4] + [8 * 2**i for i in range(18) if 8 * 2**i <= MAX_GPUS]  # a layout refuses more
     for n in counts:
         sizes = candidate_sizes(shape, g, n)
-        if len(sizes["tp"]) and np.any((global_batches(shape, **sizes) > 0)
-                                       & (memory_totals(shape, g, sizes, "full") <= g.memory_bytes * USABLE_MEMORY_FRACTION)):
+        fits = memory_totals(shape, g, sizes, "full") <= g.memory_bytes * USABLE_MEMORY_FRACTION
+        if np.any((global_batches(shape, **sizes) > 0) & fits):
             return n
     raise DoesNotFitError(f"{shape.model.name} does not fit on any cluster of {g.name} up to {counts[-1]:,} GPUs")
 
