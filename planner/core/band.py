@@ -69,8 +69,11 @@ class Band:
         return 0.0 if self.p50 == 0 else (self.p90 - self.p10) / (2 * abs(self.p50))
 
     def _combine(self, other, op) -> Band:
-        o = other if isinstance(other, Band) else Band.point(float(other))
-        return Band.sorted([op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)])
+        if isinstance(other, Band):
+            lo, mid, hi = other.p10, other.p50, other.p90
+        else:
+            lo = mid = hi = float(other)
+        return Band.sorted([op(self.p10, lo), op(self.p50, mid), op(self.p90, hi)])
 
     def __add__(self, other) -> Band:
         return self._combine(other, lambda a, b: a + b)
