@@ -74,9 +74,13 @@ def test_sweep_bad_input_names_the_column(rows, name):
         planner.sweep(rows)
 
 
-def test_sweep_unknown_model_lists_close_matches():
+@pytest.mark.parametrize("column, value", [("model", "Llama-9-70B"), ("gpu", "H900"), ("precision", "fp7"),
+                                           ("engine", "vllmm")])
+def test_sweep_unknown_name_raises_with_close_matches(column, value):
+    rows = {"model": ["Llama-3.1-8B"] * 2, "gpu": ["H100 SXM"] * 2, "precision": ["bf16"] * 2, "engine": ["vllm"] * 2}
+    rows[column] = [rows[column][0], value]  # one good row, one misspelt: the whole sweep refuses
     with pytest.raises(UnknownNameError):
-        planner.sweep({"model": ["Llama-9-70B"], "gpu": ["H100 SXM"]})
+        planner.sweep(rows)
 
 
 def test_gemm_stack_equals_the_loop_of_gemm_s():

@@ -14,7 +14,7 @@ import pandas as pd
 from ..catalog import lookup as catalog
 from ..core import limits as L
 from ..core import validate as V
-from ..core.errors import InputError, PlannerError
+from ..core.errors import InputError, PlannerError, UnknownNameError
 from . import inference as inf
 from .engine import resolve_engine
 
@@ -100,6 +100,8 @@ def sweep(rows) -> pd.DataFrame:
     for key, part in df.groupby(list(KEYS), sort=False, dropna=False):
         try:
             got = _group(key, part)
+        except UnknownNameError:  # a misspelt engine, precision or KV dtype is bad input, not a row's answer
+            raise
         except PlannerError as e:  # e.g. the GPU has no peak for this precision: every row of the group says so
             got = {"note": np.full(len(part), str(e), dtype=object), "fits": np.zeros(len(part), dtype=bool)}
         else:
