@@ -3,7 +3,9 @@ random points, the stacked GEMMs against the loop of gemm_s, and the layout sear
 training_memory at every candidate layout."""
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 
 import numpy as np
@@ -154,3 +156,14 @@ def test_layout_step_columns_equal_step_time_at_every_fitting_layout(model, n_gp
                        weight_grads=shape.weight_grads,
                        trainable_local=params_per_gpu(shape.model, layout) * shape.trainable_fraction)
         np.testing.assert_allclose(got[j], st.gpu_seconds_per_token(layout.n_gpus), rtol=1e-12)
+
+
+def test_cli_speed_one_point_is_inference_speed(capsys):
+    args = ["estimate", "speed", "--model", "Llama-3.1-8B", "--gpu", "H200", "--precision", "fp8", "--batch-size", "16",
+            "--prompt-tokens", "2000", "--output-tokens", "100", "--tensor-parallel", "2", "--format", "csv"]
+    assert main(args) == 0
+    row = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    one = planner.inference_speed(model="Llama-3.1-8B", gpu="H200", precision="fp8", batch_size=16, prompt_tokens=2000,
+                                  output_tokens=100, tensor_parallel=2)
+    assert float(row["e2e_s_p90"]) == pytest.approx(one.e2e_s.p90, rel=1e-12)
+    assert row["bound"] == one.bound and row["fits"] == "True"
