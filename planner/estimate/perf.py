@@ -81,14 +81,10 @@ class Numerics:
     kv_bytes: float = 2.0
     head_weight_bytes: float | None = None  # output head; None: weight_bytes (quantisers keep it 16-bit)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019  (frozen, hashable, a handful of precisions; asked per forward)
     def head(self) -> Numerics:
         """The numerics of the output head's GEMM."""
-        return self if self.head_weight_bytes is None else _head_numerics(self)
-
-
-@functools.lru_cache(maxsize=64)  # frozen and hashable: a handful of precisions, asked for on every forward
-def _head_numerics(num: Numerics) -> Numerics:
-    return replace(num, weight_bytes=num.head_weight_bytes)
+        return self if self.head_weight_bytes is None else replace(self, weight_bytes=self.head_weight_bytes)
 
 
 def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
@@ -123,14 +119,17 @@ def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, tra
     try:
         nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
     except ValueError:  # sizes that are arrays themselves (a tensor-parallel degree per layout): broadcast them
-        sizes = np.broadcast_arrays(*(np.asarray(v, dtype=float) for pair in shapes for v in pair))
-        nd = max(nd, sizes[0].ndim)
-        nk = np.stack(sizes).reshape((len(shapes), 2) + (1,) * (nd - sizes[0].ndim) + sizes[0].shape)
+        flat = [v for pair in shapes for v in pair]
+        common = np.broadcast_shapes(*(np.shape(v) for v in flat))
+        nk = np.empty((len(flat),) + common)
+        for i, v in enumerate(flat):
+            nk[i] = v
+        nd = max(nd, len(common))
+        nk = nk.reshape((len(shapes), 2) + (1,) * (nd - len(common)) + common)
     n, k = nk[:, 0], nk[:, 1]
     t = gemm_s(n, k, rows, kern, num) if transpose else gemm_s(rows, n, k, kern, num)
-    if counts is None:
-        return t.sum(axis=0)
-    return (np.asarray(counts, dtype=float).reshape((len(shapes),) + (1,) * nd) * t).sum(axis=0)
+    return t.sum(axis=0) if counts is None else \
+        (np.asarray(counts, dtype=float).reshape((len(shapes),) + (1,) * nd) * t).sum(axis=0)
 
 
 def kv_shards(m: ModelSpec, tp):
@@ -296,8 +295,7 @@ def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_
                      kv_bytes_per_seq=ar.kv_cache_bytes(m, context_tokens, num.kv_bytes), tp=tp)
 
 
-def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float,
-                           tp: int = 1):
+def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
     """True where a decode step with unlimited FLOP/s would take longer than with unlimited bandwidth."""
     return decode_step_and_bound(m, kern, num, batch=batch, context_tokens=context_tokens, tp=tp)[1]
 
@@ -307,9 +305,9 @@ def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, 
     FLOP/s and with unlimited bandwidth lie on a new leading axis of the peaks."""
     kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp}
     if ar.ndim_of(kern.peak_flops_per_s) or ar.ndim_of(kern.peak_bytes_per_s):  # peaks already arrays: three passes
-        fast_compute, fast_memory = replace(kern, peak_flops_per_s=np.inf), replace(kern, peak_bytes_per_s=np.inf)
-        return decode_step_s(m, kern, num, **kw), \
-            decode_step_s(m, fast_compute, num, **kw) >= decode_step_s(m, fast_memory, num, **kw)
+        fast = replace(kern, peak_flops_per_s=np.inf), replace(kern, peak_bytes_per_s=np.inf)
+        bound = decode_step_s(m, fast[0], num, **kw) >= decode_step_s(m, fast[1], num, **kw)
+        return decode_step_s(m, kern, num, **kw), bound
     nd = max(ar.ndim_of(batch), ar.ndim_of(context_tokens), *(getattr(v, "ndim", 0) for v in vars(kern).values()))
     lead = (3,) + (1,) * nd
     peaks = replace(kern, peak_flops_per_s=np.reshape([kern.peak_flops_per_s, np.inf, kern.peak_flops_per_s], lead),
