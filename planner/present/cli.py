@@ -307,7 +307,7 @@ def _estimate_commands(sub) -> None:
     p.add_argument("--prompt-tokens", type=float, help="default 512")
     p.add_argument("--output-tokens", type=float, help="default 256")
     p.set_defaults(run=cmd_throughput)
-    speed_command(est, _hardware, _engine_options)
+    speed_command(est, _hardware)
 
 
 def _engine_options(p) -> None:

@@ -51,10 +51,12 @@ def cmd_speed(a) -> int:
     return 0
 
 
-def speed_command(est, hardware, engine_options) -> None:
+def speed_command(est, hardware) -> None:
     p = est.add_parser("speed", help="prefill and decode speed at a fixed batch; --sweep: every row of a CSV")
     hardware(p)
-    engine_options(p)
+    p.add_argument("--engine", help="vllm, tensorrt-llm, sglang, torch-compile, roofline (default vllm)")
+    p.add_argument("--kv-cache-dtype", help="bf16, fp8, int8 (default: the engine's default at the precision)")
+    p.add_argument("--tensor-parallel", type=count, help="GPUs per replica (default 1)")
     p.add_argument("--precision", help="bf16, fp16, fp8, int8, int8-weight-only, int4-weight-only (default bf16)")
     p.add_argument("--batch-size", type=count, help="default 1")
     p.add_argument("--prompt-tokens", type=float, help="default 512")
@@ -62,4 +64,4 @@ def speed_command(est, hardware, engine_options) -> None:
     p.add_argument("--sweep", metavar="CSV", help="a CSV with a header row: model, gpu and any of precision, "
                    "batch_size, prompt_tokens, output_tokens, tensor_parallel, engine, kv_cache_dtype; one estimate per row")
     p.add_argument("--out", metavar="CSV", help="also write every column of the result to this CSV")
-    p.set_defaults(run=cmd_speed, max_batch_size=None)
+    p.set_defaults(run=cmd_speed)
