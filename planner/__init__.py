@@ -1,9 +1,9 @@
 """Build-vs-buy cost and capacity planner for foundation models.
 
 The public API: catalog lookups (`model`, `gpu`), estimates (`pretraining`, `finetuning`,
-`inference_speed`, `serving`, `max_throughput`), the comparison (`compare`), its uncertainty (`monte_carlo`,
-`tornado`, `frontier`; `recommendation`: compare()'s pick with its P(cheapest)) and reports (`write_report`).
-The package is grouped by pipeline stage
+`inference_speed`, `serving`, `max_throughput`; `sweep`: inference_speed over thousands of rows), the
+comparison (`compare`), its uncertainty (`monte_carlo`, `tornado`, `frontier`; `recommendation`: compare()'s pick
+with its P(cheapest)) and reports (`write_report`). The package is grouped by pipeline stage
 (core -> catalog -> calibration -> estimate -> decide -> uncertainty -> present; see
 docs/architecture.md). Names load on first use, so `import planner` is cheap: numpy, scipy,
 pandas and the price data are imported only when a call needs them. Torch and streamlit
@@ -34,7 +34,7 @@ _EXPORTS = {
     "Workload": "estimate.workload",
     "InferenceSpeed": "estimate.inference", "inference_speed": "estimate.inference",
     "ServingPlan": "estimate.serving", "serving": "estimate.serving",
-    "Throughput": "estimate.throughput", "max_throughput": "estimate.throughput",
+    "Throughput": "estimate.throughput", "max_throughput": "estimate.throughput", "sweep": "estimate.sweep",
     "PretrainingEstimate": "estimate.pretraining", "Staffing": "estimate.pretraining",
     "pretraining": "estimate.pretraining",
     "FinetuningEstimate": "estimate.finetuning", "finetuning": "estimate.finetuning",

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from planner import Band
+from planner.core.errors import InputError, PlannerTypeError
 
 
 def test_point_and_order():
@@ -30,3 +31,12 @@ def test_from_samples_matches_numpy():
     b = Band.from_samples(x)
     assert b.p50 == pytest.approx(np.median(x))
     assert b.p10 == pytest.approx(np.percentile(x, 10))
+
+
+def test_sorted_is_the_checked_constructor_on_three_floats():
+    assert Band.sorted([3.0, 1.0, 2.0]) == Band(1.0, 2.0, 3.0)
+    assert Band.sorted([1.0, float("inf"), 2.0]) == Band(1.0, 2.0, float("inf"))
+    with pytest.raises(InputError):  # NaN still refused, through the checked path
+        Band.sorted([1.0, float("nan"), 2.0])
+    with pytest.raises(PlannerTypeError):  # so are non-numbers
+        Band.sorted([1.0, "2", 3.0])

@@ -119,8 +119,21 @@ DEFAULTS = Efficiencies(
 )
 
 
+_FROM_ENGINE: dict[int, tuple] = {}  # id(profile) -> (profile, its Efficiencies): profiles are loaded once
+
+
 def from_engine(p: EngineProfile) -> Efficiencies:
-    """The rates of an engine profile (catalog/data/engines.toml) as Efficiencies, each with its source."""
+    """The rates of an engine profile (catalog/data/engines.toml) as Efficiencies, each with its source
+    (built and validated once per profile: every inference estimate asks for them)."""
+    hit = _FROM_ENGINE.get(id(p))
+    if hit is not None and hit[0] is p:
+        return hit[1]
+    eff = _from_engine(p)
+    _FROM_ENGINE[id(p)] = (p, eff)
+    return eff
+
+
+def _from_engine(p: EngineProfile) -> Efficiencies:
     def cite(key: str) -> str:
         return str(p.sources[key]) if key in p.sources else DEFAULTS.citations.get(key, DEFAULTS.source)
 

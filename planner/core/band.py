@@ -48,6 +48,20 @@ class Band:
         return cls(value, value, value)
 
     @classmethod
+    def sorted(cls, values: list[float]) -> Band:
+        """A Band from three Python floats in any order: the estimates' hot path, which skips the checks a
+        sorted triple of non-NaN floats passes by construction; anything else takes the checked constructor."""
+        if len(values) == 3 and all(type(v) is float and v == v for v in values):
+            lo, mid, hi = sorted(values)
+            band = object.__new__(cls)
+            object.__setattr__(band, "p10", lo), object.__setattr__(band, "p50", mid)
+            object.__setattr__(band, "p90", hi)
+            return band
+        for v in values:
+            cls.point(v)  # a non-number or NaN: the checked constructor's error
+        return cls(*sorted(values))
+
+    @classmethod
     @A.checked(samples=A.Many(V.Real(), max_size=2**31))  # a Monte Carlo's totals: any finite numbers
     def from_samples(cls, samples) -> Band:
         """The 10th, 50th and 90th percentiles of `samples` (a number or a numpy array, NaN and inf refused)."""
@@ -61,8 +75,7 @@ class Band:
 
     def _combine(self, other, op) -> Band:
         o = _operand(other)
-        vals = sorted((op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)))
-        return Band(*vals)
+        return Band.sorted([op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)])
 
     def __add__(self, other) -> Band:
         return self._combine(other, lambda a, b: a + b)
@@ -79,7 +92,7 @@ class Band:
             raise InputError("other", f"a Band is divided by zero: {show(other)}")
         if isinstance(other, Band):
             # x / y with y comonotone: the high x pairs with the high y.
-            return Band(*sorted((self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10)))
+            return Band.sorted([self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10])
         return self._combine(other, lambda a, b: a / b)
 
     def __rtruediv__(self, other: float) -> Band:

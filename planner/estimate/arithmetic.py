@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ..catalog.specs import GATED_MLPS, ModelSpec, precision
+
+
+def ndim_of(x) -> int:
+    """np.ndim without its dispatch cost for the common cases (a Python number, an ndarray)."""
+    return 0 if isinstance(x, (int, float)) else x.ndim if isinstance(x, np.ndarray) else np.ndim(x)
 
 
 def norm_params(m: ModelSpec, width: int) -> int:
@@ -133,7 +140,12 @@ def n_local_layers(m: ModelSpec) -> int:
 def _keys_seen(m: ModelSpec, context_tokens: float) -> float:
     """Keys one token reads summed over layers: all of them on global layers, the window on local ones."""
     local = n_local_layers(m)
-    window_keys = min(context_tokens, m.sliding_window) if local else 0.0
+    if not local:
+        window_keys = 0.0
+    elif ndim_of(context_tokens):  # an array of contexts (a sweep): the same minimum, elementwise
+        window_keys = np.minimum(context_tokens, m.sliding_window)
+    else:
+        window_keys = min(context_tokens, m.sliding_window)
     return (m.n_layers - local) * context_tokens + local * window_keys
 
 
@@ -175,6 +187,9 @@ def training_flops_per_token(m: ModelSpec, seq_len: float) -> float:
 
 def mean_window_keys(prompt_tokens: float, window: float) -> float:
     """Mean of min(i, window) over i = 1..P: the keys a causal query sees within a window."""
+    if ndim_of(prompt_tokens):  # an array of prompts (a sweep): both branches, chosen elementwise
+        p, w = np.asarray(prompt_tokens, dtype=float), float(window)
+        return np.where(p <= w, (p + 1) / 2.0, (w * (w + 1) / 2.0 + (p - w) * w) / p)
     p, w = float(prompt_tokens), float(window)
     if p <= w:
         return (p + 1) / 2.0

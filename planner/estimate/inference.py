@@ -193,10 +193,9 @@ def prefill_s(r: Replica, batch, prompt_tokens: float):
 def decode_step_s(r: Replica, batch, context_tokens: float):
     """One decode step of `batch` sequences (perf.decode_step_s) plus all-reduces; and whether
     it is memory-bound (at each quantile)."""
-    kw = {"batch": batch, "context_tokens": context_tokens, "tp": r.tp}
-    step = perf.decode_step_s(r.m, r.kern, r.num, **kw)
-    comm_s = tp_allreduce_s(r.m, batch, r.tp, r.link, r.num.activation_bytes)
-    return step + comm_s, perf.decode_is_memory_bound(r.m, r.kern, r.num, **kw)
+    step, memory_bound = perf.decode_step_and_bound(r.m, r.kern, r.num, batch=batch, context_tokens=context_tokens,
+                                                    tp=r.tp)
+    return step + tp_allreduce_s(r.m, batch, r.tp, r.link, r.num.activation_bytes), memory_bound
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:

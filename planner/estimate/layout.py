@@ -12,6 +12,8 @@ import functools
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core import limits as L
 from ..core import arguments as A
@@ -148,13 +150,51 @@ def params_per_gpu(m: ModelSpec, layout: TrainingLayout) -> float:
 def activation_bytes(m: ModelSpec, layout: TrainingLayout, seq_len: float) -> float:
     """Activations one GPU holds at once: its layers' per-micro-batch activations, times the micro-batches a
     1F1B pipeline keeps in flight on its first stage (pp of them), split over tp (with sequence parallelism) and cp."""
-    sbh = float(seq_len) / layout.cp * layout.micro_batch * m.dim / layout.tp
-    per_layer = 2.0 * sbh if layout.recompute == "full" else ACTIVATION_BYTES_PER_SBH * sbh
-    layers = math.ceil(m.n_layers / layout.pp)
-    in_flight = layout.pp
-    working = ACTIVATION_BYTES_PER_SBH * sbh if layout.recompute == "full" else 0.0  # the layer being recomputed
-    logits = float(seq_len) / layout.cp * layout.micro_batch * m.vocab_size / layout.tp * 4.0  # fp32 logits, last stage
-    return layers * per_layer * in_flight + working + (logits if layout.pp == 1 else 0.0)
+    return float(_activation_bytes(m, layout.tp, layout.pp, layout.cp, layout.micro_batch,
+                                   layout.recompute == "full", seq_len))
+
+
+def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float):
+    sbh = float(seq_len) / cp * micro_batch * m.dim / tp
+    per_layer = np.where(full, 2.0 * sbh, ACTIVATION_BYTES_PER_SBH * sbh)
+    layers = np.ceil(m.n_layers / pp)
+    in_flight = pp
+    working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh, 0.0)  # the layer being recomputed
+    logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * 4.0  # fp32 logits, last stage
+    return layers * per_layer * in_flight + working + np.where(pp == 1, logits, 0.0)
+
+
+def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero_stage, micro_batch, full,
+                  optimizer: str, offload: str, seq_len: float, weight_bytes: float = BF16,
+                  trainable_params=None, trainable_fraction: float = 1.0) -> dict[str, np.ndarray]:
+    """training_memory's components for many layouts in one numpy pass: every size an int array (or an int)
+    that broadcasts, `full` whether recomputation is full. `trainable_params`: trained parameters per GPU
+    (None: `trainable_fraction` of those it owns). Returns the MemoryBreakdown fields as arrays."""
+    total, experts = _split_params(m)
+    local = (total - experts) / (tp * pp) + experts / (tp * pp * ep)
+    trained = local * trainable_fraction if trainable_params is None else np.asarray(trainable_params, dtype=float)
+    # ZeRO shards a GPU's dense parameters over the dp x cp replicas holding the same ones, and its experts
+    # over the dp x cp / ep replicas holding the same experts (DeepSpeed-MoE's expert-data-parallel group).
+    shards = dp * cp
+    expert_share = np.where(local > 0, experts / (tp * pp * ep) / np.where(local > 0, local, 1.0), 0.0)
+    shard = 1.0 / ((1 - expert_share) / shards + expert_share / np.maximum(1, shards // ep))
+    weights = local * weight_bytes / np.where(zero_stage == 3, shard, 1)
+    if offload == "params":
+        weights = 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp)  # two layers streamed in
+    grads = trained * BF16 / np.where(zero_stage >= 2, shard, 1)
+    states = 0.0 * trained if offload != "none" or optimizer in PAGED else \
+        trained * OPTIMIZER_BYTES[optimizer] / np.where(zero_stage >= 1, shard, 1)
+    per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * BF16
+    buffers = COMM_RESERVE_BYTES + np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
+    return {"weights": weights, "gradients": grads, "optimizer_states": states,
+            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len),
+            "communication_buffers": buffers, "usable": usable_bytes}
+
+
+def total_bytes(mem: dict) -> np.ndarray:
+    """MemoryBreakdown.total over arrays, in its order of addition."""
+    return (mem["weights"] + mem["gradients"] + mem["optimizer_states"] + mem["activations"]
+            + mem["communication_buffers"])
 
 
 def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: TrainingLayout, seq_len: float, *,
@@ -171,21 +211,9 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.positive("seq_len", seq_len, L.MAX_SEQ_LEN, "tokens"), V.positive("weight_bytes", weight_bytes, 8.0, "bytes")
     V.Real(0.0, 1e15, unit="parameters", optional=True)("trainable_params", trainable_params)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
-    local = params_per_gpu(model, layout)
-    trained = local if trainable_params is None else float(trainable_params)
-    # ZeRO shards a GPU's dense parameters over the dp x cp replicas holding the same ones, and its experts
-    # over the dp x cp / ep replicas holding the same experts (DeepSpeed-MoE's expert-data-parallel group).
-    total, experts = _split_params(model)
-    expert_share = experts / (layout.tp * layout.pp * layout.ep) / local if local else 0.0
-    shard = 1.0 / ((1 - expert_share) / layout.shards + expert_share / max(1, layout.shards // layout.ep))
-    weights = local * weight_bytes / (shard if layout.zero_stage == 3 else 1)
-    if layout.offload == "params":
-        weights = 2.0 * local * weight_bytes / max(1, model.n_layers // layout.pp)  # two layers streamed in
-    grads = trained * BF16 / (shard if layout.zero_stage >= 2 else 1)
-    states = 0.0 if layout.offload != "none" or layout.optimizer in PAGED else \
-        trained * OPTIMIZER_BYTES[layout.optimizer] / (shard if layout.zero_stage >= 1 else 1)
-    per_layer = local / max(1, math.ceil(model.n_layers / layout.pp)) * BF16
-    buffers = COMM_RESERVE_BYTES + (2.0 * per_layer if layout.zero_stage == 3 else 0.0)  # ZeRO-3 gathers prefetched
-    return MemoryBreakdown(weights=weights, gradients=grads, optimizer_states=states,
-                           activations=activation_bytes(model, layout, seq_len), communication_buffers=buffers,
-                           usable=gpu.memory_bytes * USABLE_MEMORY_FRACTION)
+    lay = layout
+    mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep,
+                        cp=lay.cp, zero_stage=lay.zero_stage, micro_batch=lay.micro_batch, full=lay.recompute == "full",
+                        optimizer=lay.optimizer, offload=lay.offload, seq_len=seq_len, weight_bytes=weight_bytes,
+                        trainable_params=trainable_params)
+    return MemoryBreakdown(**{k: float(v) for k, v in mem.items()})

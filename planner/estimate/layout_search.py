@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.errors import DoesNotFitError
-from . import perf
-from .layout import RECOMPUTE, MemoryBreakdown, TrainingLayout, training_memory
+from . import layout_steps, perf
+from .layout import (RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
+                     total_bytes, training_memory)
 from .training_step import StepTime, step_time
 
 TP_DEGREES = (1, 2, 4, 8)
@@ -31,6 +32,9 @@ MAX_TOKENS_PER_STEP = 16e6
 # Megatron-LM keeps the pipeline bubble (p - 1) / (v m + p - 1) small by running m >> p / v micro-batches
 # (Narayanan et al. 2021, Sec. 2.2): at least 4 p / v here (bubble <= 20%), judgement.
 MICRO_STEPS_PER_STAGE = 4
+# Layouts whose array-path time is within this factor of the fastest are re-timed with the scalar step_time, which
+# decides: the two paths differ by float round-off (~1e-15), so the choice is the scalar search's.
+RECHECK = 1e-6
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,11 @@ def _pow2_upto(n: int) -> list[int]:
     return [2**i for i in range(int(math.log2(max(n, 1))) + 1)]
 
 
-def candidate_layouts(shape: RunShape, g: GPUSpec, n_gpus: int) -> list[TrainingLayout]:
-    """Every layout to try on n_gpus, before memory and recomputation are settled."""
+_FIELDS = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "zero_stage", "micro_batch")
+
+
+def candidate_sizes(shape: RunShape, g: GPUSpec, n_gpus: int) -> dict[str, np.ndarray]:
+    """Every layout to try on n_gpus as columns of sizes (one int array per TrainingLayout size field)."""
     m = shape.model
     out = []
     for tp in (t for t in TP_DEGREES if t <= g.scale_up_domain_size and n_gpus % t == 0 and m.n_heads % t == 0):
@@ -77,23 +84,50 @@ def candidate_layouts(shape: RunShape, g: GPUSpec, n_gpus: int) -> list[Training
                     if m.is_moe else [1]
                 vs = [v for v in VIRTUAL_STAGES if m.n_layers >= pp * v] if pp > 1 else [1]
                 for ep, zero, mb, v in itertools.product(eps, ZERO_STAGES, MICRO_BATCHES, vs):
-                    out.append(TrainingLayout(tp=tp, pp=pp, virtual_stages=v, dp=dp, ep=ep, cp=cp, zero_stage=zero,
-                                              micro_batch=mb, recompute="none", optimizer=shape.optimizer,
-                                              offload=shape.offload, fp8=shape.fp8))
-    return out
+                    out.append((tp, pp, v, dp, ep, cp, zero, mb))
+    table = np.array(out, dtype=np.int64).reshape(-1, len(_FIELDS))
+    return {f: table[:, i] for i, f in enumerate(_FIELDS)}
+
+
+def layout_at(shape: RunShape, sizes: dict[str, np.ndarray], i: int, recompute: str = "none") -> TrainingLayout:
+    """Row `i` of `sizes` as a TrainingLayout."""
+    return TrainingLayout(**{f: int(sizes[f][i]) for f in _FIELDS}, recompute=recompute, optimizer=shape.optimizer,
+                          offload=shape.offload, fp8=shape.fp8)
+
+
+def candidate_layouts(shape: RunShape, g: GPUSpec, n_gpus: int) -> list[TrainingLayout]:
+    """Every layout to try on n_gpus, before memory and recomputation are settled."""
+    sizes = candidate_sizes(shape, g, n_gpus)
+    return [layout_at(shape, sizes, i) for i in range(len(sizes["tp"]))]
+
+
+def global_batches(shape: RunShape, tp=None, *, pp, dp, micro_batch, virtual_stages, **_) -> np.ndarray:
+    """The step's sequences for each layout: the default, raised (up to MAX_TOKENS_PER_STEP) until every pipeline
+    runs at least MICRO_STEPS_PER_STAGE x pp micro-batches, as large runs grow their batch with the cluster; 0 where
+    even one round of micro-batches passes the cap."""
+    per_round = dp * micro_batch
+    rounds = np.where(pp > 1, np.ceil(MICRO_STEPS_PER_STAGE * pp / virtual_stages), 1)
+    batch = np.maximum(shape.global_batch, per_round * rounds)
+    cap = max(MAX_TOKENS_PER_STEP, shape.global_batch * shape.seq_len)
+    batch = np.minimum(batch, max(int(cap // shape.seq_len), shape.global_batch))
+    return np.where(batch < per_round, 0, np.ceil(batch / per_round) * per_round).astype(np.int64)
 
 
 def global_batch_for(shape: RunShape, layout: TrainingLayout) -> int | None:
-    """The step's sequences: the default, raised (up to MAX_TOKENS_PER_STEP) until every pipeline runs at least
-    MICRO_STEPS_PER_STAGE x pp micro-batches, as large runs grow their batch with the cluster; None past the cap."""
-    per_round = layout.dp * layout.micro_batch
-    rounds = math.ceil(MICRO_STEPS_PER_STAGE * layout.pp / layout.virtual_stages) if layout.pp > 1 else 1
-    batch = max(shape.global_batch, per_round * rounds)
-    cap = max(MAX_TOKENS_PER_STEP, shape.global_batch * shape.seq_len)
-    batch = min(batch, max(int(cap // shape.seq_len), shape.global_batch))
-    if batch < per_round:
-        return None
-    return math.ceil(batch / per_round) * per_round
+    """global_batches at one layout; None past the cap."""
+    batch = int(global_batches(shape, pp=layout.pp, dp=layout.dp, micro_batch=layout.micro_batch,
+                               virtual_stages=layout.virtual_stages))
+    return batch or None
+
+
+def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], recompute: str) -> np.ndarray:
+    """Bytes per GPU of every layout in `sizes` at one recomputation setting (layout.memory_arrays)."""
+    mem = memory_arrays(shape.model, g.memory_bytes * USABLE_MEMORY_FRACTION, tp=sizes["tp"], pp=sizes["pp"],
+                        dp=sizes["dp"], ep=sizes["ep"], cp=sizes["cp"], zero_stage=sizes["zero_stage"],
+                        micro_batch=sizes["micro_batch"], full=recompute == "full", optimizer=shape.optimizer,
+                        offload=shape.offload, seq_len=shape.seq_len, weight_bytes=shape.weight_bytes,
+                        trainable_fraction=shape.trainable_fraction)
+    return total_bytes(mem)
 
 
 def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBreakdown:
@@ -114,31 +148,37 @@ def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLa
     return Choice(layout=layout, memory=memory_of(shape, g, layout), step=st, global_batch=batch)
 
 
-def _least_recompute(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> TrainingLayout | None:
-    for r in RECOMPUTE:
-        candidate = replace(layout, recompute=r)
-        if memory_of(shape, g, candidate).fits:
-            return candidate
-    return None
+def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
+    """(sizes, global batches, the least recomputation index that fits or -1, full-recomputation bytes) of every
+    candidate on n_gpus, in one numpy pass per recomputation setting."""
+    sizes = candidate_sizes(shape, g, n_gpus)
+    batches = global_batches(shape, **sizes)
+    usable = g.memory_bytes * USABLE_MEMORY_FRACTION
+    totals = np.stack([memory_totals(shape, g, sizes, r) for r in RECOMPUTE])  # (recompute, layouts)
+    fits = (totals <= usable) & (batches > 0)
+    least = np.where(fits.any(axis=0), fits.argmax(axis=0), -1)
+    return sizes, batches, least, totals[-1]
 
 
 def best_layout(shape: RunShape, g: GPUSpec, kern: perf.Kernels, n_gpus: int) -> Choice:
     """The fastest fitting layout on n_gpus; DoesNotFitError naming the smallest footprint if none fits."""
-    best, smallest, cache = None, None, {}
-    for layout in candidate_layouts(shape, g, n_gpus):
-        batch = global_batch_for(shape, layout)
-        if batch is None:
-            continue
-        fitted = _least_recompute(shape, g, layout)
-        if fitted is None:
-            mem = memory_of(shape, g, replace(layout, recompute="full"))
-            if smallest is None or mem.total < smallest[1].total:
-                smallest = (layout, mem)
-            continue
-        choice = evaluate(shape, g, kern, fitted, batch, cache)
+    sizes, batches, least, full_bytes = fitting(shape, g, n_gpus)
+    fit = np.flatnonzero(least >= 0)
+    if len(fit):  # rank every fitting layout in one array pass; re-time the few near the best with step_time
+        p50 = layout_steps.gpu_seconds_per_token(shape, g, kern, {f: v[fit] for f, v in sizes.items()}, least[fit],
+                                                 batches[fit])[:, 1]
+        fit = fit[p50 <= p50.min() * (1.0 + RECHECK)]
+    best, cache = None, {}
+    for i in fit:
+        choice = evaluate(shape, g, kern, layout_at(shape, sizes, i, RECOMPUTE[least[i]]), int(batches[i]), cache)
         if best is None or choice.gpu_seconds_per_token()[1] < best.gpu_seconds_per_token()[1]:
             best = choice
     if best is None:
+        tried = np.flatnonzero(batches > 0)
+        smallest = None
+        if len(tried):
+            i = tried[np.argmin(full_bytes[tried])]
+            smallest = (layout_at(shape, sizes, i), memory_of(shape, g, layout_at(shape, sizes, i, "full")))
         raise DoesNotFitError(_no_fit_message(shape, g, n_gpus, smallest))
     return best
 

@@ -90,7 +90,8 @@ def latency(load: Load, rate_per_s: float) -> LoadLatency:
     """Percentiles of TTFT and TPOT at `rate_per_s` requests per second on this replica."""
     o = run(load, float(rate_per_s))
     def pct(what: str) -> dict[str, float | None]:  # no NaN in a result: an empty set of times is None
-        return {k: v if math.isfinite(v := o.percentile(what, q)) else None for k, q in PERCENTILES.items()}
+        values = o.percentiles(what, list(PERCENTILES.values()))
+        return {k: v if math.isfinite(v) else None for k, v in zip(PERCENTILES, values)}
     return LoadLatency(float(rate_per_s), pct("ttft_s"), pct("tpot_s"), o.mean_batch, o.throughput_tokens_per_s())
 
 

@@ -21,6 +21,7 @@ p10/p50/p90 of a Band, say); every function broadcasts.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -80,6 +81,7 @@ class Numerics:
     kv_bytes: float = 2.0
     head_weight_bytes: float | None = None  # output head; None: weight_bytes (quantisers keep it 16-bit)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019  (frozen, hashable, a handful of precisions; asked per forward)
     def head(self) -> Numerics:
         """The numerics of the output head's GEMM."""
         return self if self.head_weight_bytes is None else replace(self, weight_bytes=self.head_weight_bytes)
@@ -103,9 +105,38 @@ def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
     return kern.gemm_overhead_s + np.maximum(compute, memory)
 
 
-def kv_shards(m: ModelSpec, tp: int) -> int:
+_GEMM_RATES = ("peak_flops_per_s", "peak_bytes_per_s", "gemm_efficiency", "memory_efficiency", "weight_stream_factor",
+               "gemm_half_rows", "gemm_overhead_s", "gemm_row_overhead_s")
+
+
+def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, transpose: bool = False):
+    """The sum of gemm_s over `shapes` ((n, k) pairs), each weighted by its `counts` (default 1), in
+    one numpy pass: the shapes lie on a new leading axis that broadcasts against `rows` and the rates,
+    so a few array operations replace a Python loop of tiny-array calls. `transpose`: the weight
+    gradients' GEMMs dW = dY^T X, which run n rows of a (rows x k) operand: gemm_s(n, k, rows)."""
+    rows = np.asarray(rows, dtype=float)
+    nd = max(rows.ndim, *(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))
+    try:
+        nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
+    except ValueError:  # sizes that are arrays themselves (a tensor-parallel degree per layout): broadcast them
+        flat = [v for pair in shapes for v in pair]
+        common = np.broadcast_shapes(*(np.shape(v) for v in flat))
+        nk = np.empty((len(flat),) + common)
+        for i, v in enumerate(flat):
+            nk[i] = v
+        nd = max(nd, len(common))
+        nk = nk.reshape((len(shapes), 2) + (1,) * (nd - len(common)) + common)
+    n, k = nk[:, 0], nk[:, 1]
+    t = gemm_s(n, k, rows, kern, num) if transpose else gemm_s(rows, n, k, kern, num)
+    return t.sum(axis=0) if counts is None else \
+        (np.asarray(counts, dtype=float).reshape((len(shapes),) + (1,) * nd) * t).sum(axis=0)
+
+
+def kv_shards(m: ModelSpec, tp):
     """Ways K/V heads split over tensor-parallel ranks; MLA's one latent is on every rank (as vLLM)."""
-    return 1 if m.mla is not None else min(tp, m.n_kv_heads)
+    if m.mla is not None:
+        return 1
+    return np.minimum(tp, m.n_kv_heads) if ar.ndim_of(tp) else min(tp, m.n_kv_heads)  # tp may be one per layout
 
 
 def attention_shapes(m: ModelSpec, tp: int) -> list[tuple[float, float]]:
@@ -136,7 +167,7 @@ def expected_experts_touched(n_experts: int, k: int, tokens):
 
 
 def _gemms_s(shapes, rows, kern, num):
-    return sum(gemm_s(rows, n, k, kern, num) for n, k in shapes)
+    return gemm_stack_s(rows, shapes, kern, num)
 
 
 def routed_rows(m: ModelSpec, rows, ep: int = 1):
@@ -166,12 +197,13 @@ def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: boo
 
 def stack_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
     """Every linear layer of the transformer stack (no output head) for `rows` tokens."""
-    attention = _gemms_s(attention_shapes(m, tp), rows, kern, num)
     n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
-    ffn = (m.n_layers - n_moe) * ffn_s(m, rows, tp, kern, num, moe=False)
+    attention, dense = attention_shapes(m, tp), mlp_shapes(m, m.ffn_dim / tp) if n_moe < m.n_layers else []
+    counts = [m.n_layers] * len(attention) + [m.n_layers - n_moe] * len(dense)
+    total = gemm_stack_s(rows, attention + dense, kern, num, counts)
     if n_moe:
-        ffn = ffn + n_moe * ffn_s(m, rows, tp, kern, num, moe=True, ep=ep)
-    return m.n_layers * attention + ffn
+        total = total + n_moe * ffn_s(m, rows, tp, kern, num, moe=True, ep=ep)
+    return total
 
 
 def head_s(m: ModelSpec, logit_rows, tp: int, kern: Kernels, num: Numerics):
@@ -189,12 +221,13 @@ def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics
     """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
     (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had (the head's
     backward at the stack's weight bytes)."""
-    def both(shapes, r):
-        dx = sum(gemm_s(r, k, n, kern, num) for n, k in shapes)
-        return dx + sum(gemm_s(n, k, r, kern, num) for n, k in shapes) if weight_grads else dx
+    def both(shapes, r, counts=None):
+        dx = gemm_stack_s(r, [(k, n) for n, k in shapes], kern, num, counts)
+        return dx + gemm_stack_s(r, shapes, kern, num, counts, transpose=True) if weight_grads else dx
     n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
-    total = m.n_layers * both(attention_shapes(m, tp), rows) + both([(m.vocab_size / tp, m.dim)], rows)
-    total = total + (m.n_layers - n_moe) * both(mlp_shapes(m, m.ffn_dim / tp), rows)
+    attention, dense = attention_shapes(m, tp), mlp_shapes(m, m.ffn_dim / tp) if n_moe < m.n_layers else []
+    shapes = attention + dense + [(m.vocab_size / tp, m.dim)]
+    total = both(shapes, rows, [m.n_layers] * len(attention) + [m.n_layers - n_moe] * len(dense) + [1])
     if n_moe:
         total = total + n_moe * sum(n * both(shapes, r) for n, shapes, r in _ffn_parts(m, rows, tp, ep))
     return total
@@ -247,7 +280,7 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
               all_logits: bool = False):
     """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
     as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
-    p = float(prompt_tokens)
+    p = np.asarray(prompt_tokens, dtype=float) if ar.ndim_of(prompt_tokens) else float(prompt_tokens)
     attn = (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p  # causal, window-aware, per token
     batch = np.asarray(batch, dtype=float)
     return forward_s(m, kern, num, batch=batch, new_tokens=p, attn_flops_per_token=attn,
@@ -262,13 +295,25 @@ def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_
                      kv_bytes_per_seq=ar.kv_cache_bytes(m, context_tokens, num.kv_bytes), tp=tp)
 
 
-def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float,
-                           tp: int = 1):
+def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
     """True where a decode step with unlimited FLOP/s would take longer than with unlimited bandwidth."""
-    fast_compute = replace(kern, peak_flops_per_s=np.inf)
-    fast_memory = replace(kern, peak_bytes_per_s=np.inf)
+    return decode_step_and_bound(m, kern, num, batch=batch, context_tokens=context_tokens, tp=tp)[1]
+
+
+def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
+    """(decode_step_s, decode_is_memory_bound) in one pass: the step at the device's peaks, with unlimited
+    FLOP/s and with unlimited bandwidth lie on a new leading axis of the peaks."""
     kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp}
-    return decode_step_s(m, fast_compute, num, **kw) >= decode_step_s(m, fast_memory, num, **kw)
+    if ar.ndim_of(kern.peak_flops_per_s) or ar.ndim_of(kern.peak_bytes_per_s):  # peaks already arrays: three passes
+        fast = replace(kern, peak_flops_per_s=np.inf), replace(kern, peak_bytes_per_s=np.inf)
+        bound = decode_step_s(m, fast[0], num, **kw) >= decode_step_s(m, fast[1], num, **kw)
+        return decode_step_s(m, kern, num, **kw), bound
+    nd = max(ar.ndim_of(batch), ar.ndim_of(context_tokens), *(getattr(v, "ndim", 0) for v in vars(kern).values()))
+    lead = (3,) + (1,) * nd
+    peaks = replace(kern, peak_flops_per_s=np.reshape([kern.peak_flops_per_s, np.inf, kern.peak_flops_per_s], lead),
+                    peak_bytes_per_s=np.reshape([kern.peak_bytes_per_s, kern.peak_bytes_per_s, np.inf], lead))
+    step, fast_compute, fast_memory = decode_step_s(m, peaks, num, **kw)
+    return step, fast_compute >= fast_memory
 
 
 def overheads_s(m: ModelSpec, kern: Kernels):
@@ -303,7 +348,7 @@ def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficienc
 
 def to_band(values) -> Band:
     """A Band from three values in any order (a time falls as its efficiency rises)."""
-    return Band(*sorted(float(v) for v in np.asarray(values).ravel()))
+    return Band.sorted(np.asarray(values, dtype=float).ravel().tolist())
 
 
 @dataclass(frozen=True)
@@ -313,7 +358,7 @@ class StepWork:
     micro_batch: float  # sequences per GPU per micro-step
     seq_len: float
     tp: int = 1
-    recompute: str = "selective"  # none | selective (attention only, Korthikanti et al. 2022) | full
+    recompute: str = "selective"  # none | selective (attention only, Korthikanti et al. 2022) | full; or an array of them
     weight_grads: bool = True  # False: frozen base weights (LoRA, QLoRA): no dW GEMMs
     expert_parallel: int = 1  # MoE experts split over this many ranks, each receiving the group's routed tokens
     context_parallel: int = 1  # seq_len is this rank's slice of a sequence cp times longer (ring attention)
@@ -337,7 +382,11 @@ def micro_step_s(m: ModelSpec, kern: Kernels, num: Numerics, w: StepWork):
     attention = attention_s(m, w.micro_batch, t, attn_flops, ar.kv_cache_bytes(m, full, num.kv_bytes), w.tp, kern)
     other = elementwise_s(m, rows, w.tp, kern, num)
     linears = linears_s(m, rows, rows, w.tp, kern, num, ep=w.expert_parallel)
-    recompute = {"none": 0.0, "selective": attention, "full": linears + attention + other}[w.recompute]
+    redone = {"none": 0.0, "selective": attention, "full": linears + attention + other}
+    if isinstance(w.recompute, str):
+        recompute = redone[w.recompute]
+    else:  # one setting per layout (an array of names): each row takes its own
+        recompute = np.select([w.recompute == r for r in RECOMPUTE], [redone[r] for r in RECOMPUTE])
     loss = LOSS_PASSES * rows * (m.vocab_size / w.tp) * FP32_BYTES / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
     return (linears + backward_linears_s(m, rows, w.tp, kern, num, weight_grads=w.weight_grads, ep=w.expert_parallel)
             + (1.0 + BACKWARD_FACTOR) * (attention + other) + recompute + loss

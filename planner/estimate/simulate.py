@@ -70,9 +70,9 @@ def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) ->
     """Causal attention of each whole prompt (perf.attention_s at the prompt's length), interpolated
     over a grid of lengths."""
     kern, m = perf.at_quantile(r.kern, quantile), r.m
-    grid = np.unique(np.geomspace(1, max(float(prompt_tokens.max()), 2.0), 24).round())
-    times = [float(perf.attention_s(m, 1, p, (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p,
-                                    ar.kv_cache_bytes(m, p, r.num.kv_bytes), r.tp, kern)) for p in grid]
+    grid = np.unique(np.geomspace(1, max(float(prompt_tokens.max()), 2.0), 24).round())  # every length at once
+    times = perf.attention_s(m, 1, grid, (ar.prefill_flops(m, grid) - grid * 2.0 * ar.matmul_params(m)) / grid,
+                             ar.kv_cache_bytes(m, grid, r.num.kv_bytes), r.tp, kern)
     return np.interp(prompt_tokens, grid, times)
 
 
@@ -117,9 +117,13 @@ class Outcome:
         return slice(int(n * WARMUP_FRACTION), max(int(n * (1 - WARMUP_FRACTION)), int(n * WARMUP_FRACTION) + 1))
 
     def percentile(self, what: str, q: float) -> float:
+        return self.percentiles(what, [q])[0]
+
+    def percentiles(self, what: str, qs: list[float]) -> list[float]:
+        """Percentiles `qs` of `what` over the steady window (one sort for all of them); NaN when empty."""
         values = getattr(self, what)[self.window()]
         values = values[np.isfinite(values)]
-        return float(np.percentile(values, q)) if len(values) else float("nan")
+        return np.percentile(values, qs).tolist() if len(values) else [float("nan")] * len(qs)
 
     def throughput_tokens_per_s(self) -> float:
         """Output tokens per second between the 20th and 80th percentile completion times."""

@@ -7,8 +7,9 @@ GPU-seconds per token into GPU-hours with the overhead a model of one step canno
 """
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,8 +18,8 @@ from ..core.band import Band
 from ..core.errors import DoesNotFitError, InputError
 from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import perf
-from .layout import MemoryBreakdown, TrainingLayout
-from .layout_search import Choice, RunShape, best_layout, candidate_layouts, evaluate, global_batch_for, memory_of
+from .layout import USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout
+from .layout_search import Choice, RunShape, best_layout, candidate_sizes, evaluate, global_batches, memory_totals
 
 # What a model of one step cannot see: failures and restarts, checkpointing, data stalls, evaluation
 # pauses. Llama 3 405B kept >90% effective training time through 466 interruptions in 54 days
@@ -71,11 +72,26 @@ def run_time_cost(*, tokens: float, seconds_per_token, gpu: GPUSpec, n_gpus: int
 
 def min_gpus(shape: RunShape, g: GPUSpec) -> int:
     """Fewest GPUs (1, 2, 4, 8, then multiples of 8) on which some layout's memory fits."""
+    return _min_gpus(shape, _FitsOn(g.name, g.memory_bytes, g.scale_up_domain_size))
+
+
+@dataclass(frozen=True)
+class _FitsOn:
+    """What min_gpus reads of a GPU (its memory and scale-up domain): a hashable key for its cache."""
+
+    name: str
+    memory_bytes: float
+    scale_up_domain_size: int
+
+
+@functools.lru_cache(maxsize=256)  # a pure function of the run's shape and the GPU's memory: asked on every estimate
+def _min_gpus(shape: RunShape, g: _FitsOn) -> int:
     counts = [1, 2, 4] + [8 * 2**i for i in range(18) if 8 * 2**i <= MAX_GPUS]  # a layout refuses more
     for n in counts:
-        for layout in candidate_layouts(shape, g, n):
-            if global_batch_for(shape, layout) is not None and memory_of(shape, g, replace(layout, recompute="full")).fits:
-                return n
+        sizes = candidate_sizes(shape, g, n)
+        fits = memory_totals(shape, g, sizes, "full") <= g.memory_bytes * USABLE_MEMORY_FRACTION
+        if np.any((global_batches(shape, **sizes) > 0) & fits):
+            return n
     raise DoesNotFitError(f"{shape.model.name} does not fit on any cluster of {g.name} up to {counts[-1]:,} GPUs")
 
 

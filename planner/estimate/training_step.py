@@ -19,17 +19,19 @@ communication a layout exposes, plus the pipeline bubble. The MFU follows; it is
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..catalog.collectives import bus_factor
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
 from ..core.results import ResultMixin
 from . import communication as comm
 from . import perf
-from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, params_per_gpu
+from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
 # Share of data-parallel communication that overlap with the backward does not hide (judgement:
 # FSDP and Megatron's distributed optimizer overlap bucketed collectives with compute; MegaScale,
@@ -79,65 +81,93 @@ class StepTime:
         return self.seconds * n_gpus / self.tokens_per_step
 
 
+@functools.lru_cache(maxsize=256)  # ModelSpec is frozen and hashable; the layout search asks per pipeline depth
 def stage_model(m: ModelSpec, pp: int) -> ModelSpec:
     """The layers of one pipeline stage; the slowest (last) stage also holds the output head."""
     return replace(m, n_layers=max(1, math.ceil(m.n_layers / pp)), n_dense_layers=min(
         m.n_dense_layers, math.ceil(m.n_layers / pp)))
 
 
-def _tp_collectives_s(m: ModelSpec, g: GPUSpec, layout: TrainingLayout, rows: float) -> float:
-    """Tensor-parallel all-reduces of one micro-step on one GPU (activations rows x dim, bf16)."""
-    per_layer = 6 if layout.recompute == "full" else 4
-    layers = math.ceil(m.n_layers / layout.pp)
-    link = comm.link_for(g, layout.tp)
-    return per_layer * layers * float(comm.collective_s("all_reduce", rows * m.dim * BF16, layout.tp, link))
+def _link(g: GPUSpec, group, stride):
+    """(latency, hop latency, bus bytes/s) of communication.link_for(g, group, stride), for arrays of groups too."""
+    span = group * stride
+    if not isinstance(span, np.ndarray):  # one layout: the link itself
+        link = comm.link_for(g, group, stride)
+        return link.latency_s, link.hop_latency_s, link.bus_bytes_per_s
+    up, pcie, out = comm.scale_up_link(g), comm.pcie_link(g), comm.scale_out_link(g)
+    use_up = span <= g.scale_up_domain_size
+    use_pcie = ~use_up & (span <= comm.PCIE_NODE_SIZE) & (g.link_kind in ("pcie", "nvlink"))
+
+    def pick(attr: str):
+        return np.where(use_up, getattr(up, attr), np.where(use_pcie, getattr(pcie, attr), getattr(out, attr)))
+    return pick("latency_s"), pick("hop_latency_s"), pick("bus_bytes_per_s")
 
 
-def _ep_all_to_all_s(m: ModelSpec, g: GPUSpec, layout: TrainingLayout, rows: float) -> float:
-    """Dispatch and combine of the routed tokens, forward and backward, per MoE layer of the stage
-    (dispatch in fp8 when the GEMMs are, as DeepSeek-V3 does; combine in bf16)."""
-    if not m.is_moe or layout.ep == 1:
-        return 0.0
-    moe_layers = math.ceil((m.n_layers - m.n_dense_layers) / layout.pp)
-    sent = rows * m.n_experts_per_token * m.dim * ((1.0 if layout.fp8 else BF16) + BF16) / 2 / layout.tp
-    link = comm.link_for(g, layout.ep, stride=layout.tp * layout.cp)
-    return 4 * moe_layers * float(comm.collective_s("all_to_all", sent, layout.ep, link))
-
-
-def _dp_collectives_s(m: ModelSpec, g: GPUSpec, layout: TrainingLayout, trainable_local: float, micro_steps: int) -> float:
-    """Data-parallel traffic of one step: gradient reduce-scatter or all-reduce (once), weight
-    all-gathers (ZeRO >= 1 once per step; ZeRO-3 twice per micro-step)."""
-    shards = layout.shards
-    if shards == 1:
-        return 0.0
-    link = comm.link_for(g, shards, stride=layout.tp)
-    grads = trainable_local * BF16
-    if layout.zero_stage == 0:
-        return float(comm.collective_s("all_reduce", grads, shards, link))
-    t = float(comm.collective_s("reduce_scatter", grads, shards, link))
-    weights = params_per_gpu(m, layout) * BF16
-    gathers = 2 * micro_steps if layout.zero_stage == 3 else 1
-    return t + gathers * float(comm.collective_s("all_gather", weights, shards, link))
-
-
-def offload_s(m: ModelSpec, layout: TrainingLayout, trainable_shard: float, micro_steps: int) -> float:
-    """Host traffic of one step: gradients out and weights back (optimizer offload), the optimizer's update on
-    the CPU, and with weight offload each micro-step's weights streamed in for the forward and the backward."""
-    if layout.offload == "none":
-        if layout.optimizer in PAGED:  # paged states: worst case, in from and back to the host every step
-            return 2 * trainable_shard * OPTIMIZER_BYTES[layout.optimizer] / PCIE_BYTES_PER_S
-        return 0.0
-    t = 2 * trainable_shard * BF16 / PCIE_BYTES_PER_S
-    t += trainable_shard * OPTIMIZER_STEP_BYTES[layout.optimizer] / HOST_BYTES_PER_S_PER_GPU
-    if layout.offload == "params":
-        t += micro_steps * 2 * params_per_gpu(m, layout) * BF16 / layout.shards / PCIE_BYTES_PER_S
-    return t
+def _collective(op: str, n_bytes, n_ranks, link):
+    """communication.collective_s over arrays of ranks and links: zero where a group has one rank."""
+    latency, hop, bus = link
+    if not isinstance(n_ranks, np.ndarray):  # one group size (one layout, or a point-to-point send)
+        return 0.0 if n_ranks <= 1 else latency + comm.STEPS[op](n_ranks) * hop + bus_factor(op, n_ranks) * n_bytes / bus
+    n = np.maximum(n_ranks, 1)
+    t = latency + comm.STEPS[op](n) * hop + bus_factor(op, n) * n_bytes / bus
+    return np.where(n_ranks <= 1, 0.0, t)
 
 
 def _exposed(comm_s, compute_s):
     """Communication left on the critical path when it overlaps `compute_s`: all of what outlasts the
     compute, and NOT_OVERLAPPED of the rest."""
     return np.maximum(comm_s - compute_s, 0.0) + NOT_OVERLAPPED * np.minimum(comm_s, compute_s)
+
+
+def _offload_s(offload: str, optimizer: str, local, shard_local, shards, micro_steps):
+    """Host traffic of one step: gradients out and weights back (optimizer offload), the optimizer's update on
+    the CPU, and with weight offload each micro-step's weights streamed in for the forward and the backward."""
+    if offload == "none":
+        paged = optimizer in PAGED  # paged states: worst case, in from and back to the host every step
+        return 2 * shard_local * OPTIMIZER_BYTES[optimizer] / PCIE_BYTES_PER_S if paged else 0.0
+    t = 2 * shard_local * BF16 / PCIE_BYTES_PER_S
+    t = t + shard_local * OPTIMIZER_STEP_BYTES[optimizer] / HOST_BYTES_PER_S_PER_GPU
+    if offload == "params":
+        t = t + micro_steps * 2 * local * BF16 / shards / PCIE_BYTES_PER_S
+    return t
+
+
+def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, cp, micro_batch, virtual_stages,
+               zero_stage, full, micro, global_batch, seq_len: float, trainable, fp8: bool, optimizer: str,
+               offload: str, optimizer_step_bytes: float | None = None) -> dict:
+    """The parts of one optimizer step (see the module docstring) for one layout or many: every size a number
+    or a column that broadcasts, `full` whether recomputation is full, `micro` the performance model's
+    micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding."""
+    micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
+    rows = micro_batch * seq_len / cp
+    tp_s = np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
+        "all_reduce", rows * m.dim * BF16, tp, _link(g, tp, 1))  # 4 all-reduces per layer, 6 recomputing all
+    ep_s = 0.0
+    if m.is_moe:  # dispatch (fp8 when the GEMMs are, as DeepSeek-V3 does) and combine (bf16), forward and backward
+        sent = rows * m.n_experts_per_token * m.dim * ((1.0 if fp8 else BF16) + BF16) / 2 / tp
+        moe_layers = np.ceil((m.n_layers - m.n_dense_layers) / pp)
+        ep_s = 4 * moe_layers * _collective("all_to_all", sent, ep, _link(g, ep, tp * cp))
+    send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
+    send = np.where(pp > 1, send, 0.0)
+    ep_exposed = _exposed(ep_s, micro)  # MoE frameworks overlap the all-to-alls with other micro-batches' compute
+    per_micro = micro + tp_s + ep_exposed + send
+    bubble = (pp - 1) / virtual_stages * per_micro
+    total, experts = _split_params(m)
+    local = (total - experts) / (tp * pp) + experts / (tp * pp * ep)  # layout.params_per_gpu
+    shards, link = dp * cp, _link(g, dp * cp, tp)
+    grads = trainable * BF16  # reduce-scattered (ZeRO >= 1) or all-reduced once; weights gathered once (ZeRO-3: twice
+    gathers = np.where(zero_stage == 3, 2 * micro_steps, 1)  # per micro-step)
+    sharded = _collective("reduce_scatter", grads, shards, link) \
+        + gathers * _collective("all_gather", local * BF16, shards, link)
+    dp_s = np.where(zero_stage == 0, _collective("all_reduce", grads, shards, link), sharded)
+    shard_local = trainable / np.where(zero_stage >= 1, shards, 1)
+    return {"micro_steps": micro_steps, "micro": micro, "tp": tp_s, "ep": ep_exposed, "send": send, "bubble": bubble,
+            "pipeline": micro_steps * per_micro + bubble,
+            "dp": _exposed(dp_s, micro_steps * micro * (2.0 / 3.0)),  # hidden behind the backward (2/3 of compute)
+            "optimizer": 0.0 if offload != "none" else perf.optimizer_step_s(
+                shard_local, optimizer_step_bytes or OPTIMIZER_STEP_BYTES[optimizer], kern),
+            "offload": _offload_s(offload, optimizer, local, shard_local, shards, micro_steps),
+            "tokens": micro_steps * dp * micro_batch * seq_len}
 
 
 def micro_compute_s(m: ModelSpec, kern: perf.Kernels, layout: TrainingLayout, seq_len: float, weight_grads: bool,
@@ -163,32 +193,21 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
     """One optimizer step of `layout` on `g`; `kern` holds the GPU's rates at the compute dtype (fp8 or bf16).
     `numerics` (default bf16) and `optimizer_step_bytes` (default the layout optimizer's) describe other setups,
     such as the fp32 reference model the benchmarks time."""
-    micro_steps = layout.micro_steps(global_batch)
-    rows = layout.micro_batch * seq_len / layout.cp
-    micro = micro_compute_s(m, kern, layout, seq_len, weight_grads, cache, numerics)
-    trainable = params_per_gpu(m, layout) if trainable_local is None else trainable_local
-    tp = _tp_collectives_s(m, g, layout, rows)
-    ep = _ep_all_to_all_s(m, g, layout, rows)
-    send = 2 * layout.virtual_stages * float(comm.collective_s("send_recv", rows * m.dim * BF16 / layout.tp, 2, comm.link_for(
-        g, 2, stride=layout.tp * layout.cp * layout.dp))) if layout.pp > 1 else 0.0
-    ep_exposed = _exposed(ep, micro)  # MoE frameworks overlap the all-to-alls with other micro-batches' compute
-    per_micro = micro + tp + ep_exposed + send
-    bubble = (layout.pp - 1) / layout.virtual_stages * per_micro
-    pipeline = micro_steps * per_micro + bubble
-    dp = _dp_collectives_s(m, g, layout, trainable, micro_steps)
-    exposed = _exposed(dp, micro_steps * micro * (2.0 / 3.0))  # hidden behind the backward (2/3 of the compute)
-    shard = layout.shards if layout.zero_stage >= 1 else 1
-    optimizer = 0.0 if layout.offload != "none" else \
-        perf.optimizer_step_s(trainable / shard, optimizer_step_bytes or OPTIMIZER_STEP_BYTES[layout.optimizer], kern)
-    offload = offload_s(m, layout, trainable / shard, micro_steps)
-    seconds = np.asarray(pipeline + exposed + optimizer + offload, dtype=float) * np.ones(3)
+    lay = layout
+    micro = micro_compute_s(m, kern, lay, seq_len, weight_grads, cache, numerics)
+    trainable = params_per_gpu(m, lay) if trainable_local is None else trainable_local
+    t = step_terms(m, g, kern, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep, cp=lay.cp, micro_batch=lay.micro_batch,
+                   virtual_stages=lay.virtual_stages, zero_stage=lay.zero_stage, full=lay.recompute == "full",
+                   micro=micro, global_batch=global_batch, seq_len=seq_len, trainable=trainable, fp8=lay.fp8,
+                   optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes)
+    seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
     p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
-    breakdown = StepBreakdown(compute_s=micro_steps * p50(micro), tensor_parallel_s=micro_steps * tp,
-                              expert_parallel_s=micro_steps * p50(ep_exposed), pipeline_send_s=micro_steps * send,
-                              pipeline_bubble_s=p50(bubble), data_parallel_exposed_s=p50(exposed),
-                              optimizer_s=p50(optimizer), offload_s=offload)
-    return StepTime(seconds=seconds, tokens_per_step=micro_steps * layout.dp * layout.micro_batch * seq_len,
-                    breakdown=breakdown)
+    n = float(t["micro_steps"])
+    breakdown = StepBreakdown(compute_s=n * p50(micro), tensor_parallel_s=float(n * t["tp"]),
+                              expert_parallel_s=n * p50(t["ep"]), pipeline_send_s=float(n * t["send"]),
+                              pipeline_bubble_s=p50(t["bubble"]), data_parallel_exposed_s=p50(t["dp"]),
+                              optimizer_s=p50(t["optimizer"]), offload_s=float(t["offload"]))
+    return StepTime(seconds=seconds, tokens_per_step=float(t["tokens"]), breakdown=breakdown)
 
 
 def mfu(flops_per_token: float, gpu_seconds_per_token, peak_flops_per_s: float) -> Band:

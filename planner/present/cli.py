@@ -25,6 +25,7 @@ from .cli_common import USAGE, count, fail, one_line, split_debug, split_gpu_fil
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
+from .cli_sweep import speed_command
 from .cli_training import _layout_options, _print_training, cmd_scaling, parse_layout
 from .cli_uncertainty import add_commands as uncertainty_commands
 
@@ -277,7 +278,7 @@ def _results_option(p) -> None:
 
 def _estimate_commands(sub) -> None:
     est = sub.add_parser("estimate", help="one-off estimates without a scenario file").add_subparsers(
-        dest="what", required=True, metavar="{pretrain,scaling,finetune,serve,throughput}")
+        dest="what", required=True, metavar="{pretrain,scaling,finetune,serve,throughput,speed}")
     p = est.add_parser("pretrain", help="pretraining compute, time and cost")
     _hardware(p, model_required=True)
     p.add_argument("--tokens", type=float, help="training tokens (default: 20 per parameter, Chinchilla)")
@@ -334,6 +335,7 @@ def _estimate_commands(sub) -> None:
     p.add_argument("--prompt-tokens", type=float, help="default 512")
     p.add_argument("--output-tokens", type=float, help="default 256")
     p.set_defaults(run=cmd_throughput)
+    speed_command(est, _hardware)
 
 
 def _engine_options(p) -> None:

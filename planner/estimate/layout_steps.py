@@ -1,0 +1,49 @@
+"""Step time of every candidate layout in a few numpy passes: training_step.step_time over columns.
+
+The layout search (layout_search.best_layout) ranks hundreds of layouts; timing each with the scalar
+step_time cost a Python call tree per layout. Here every size is a column (one row per layout, the
+(p10, p50, p90) rates on the last axis): the performance model's micro-step runs once per group of
+layouts sharing pipeline depth and context parallelism (tensor parallelism, micro-batch, expert parallelism
+and recomputation broadcast inside perf.py), and the communication, bubble, data-parallel and optimizer
+terms are training_step.step_terms, the function step_time evaluates at one layout. The search re-times
+its best few with step_time, which decides, so the layout chosen and its numbers are the scalar path's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..catalog.specs import GPUSpec
+from . import perf
+from .layout import RECOMPUTE, _split_params
+from .training_step import stage_model, step_terms
+
+
+def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray) -> np.ndarray:
+    """perf.micro_step_s of every layout, shape (layouts, 3): one pass per (pp, cp) group."""
+    out = np.empty((len(recompute), 3))
+    keys = np.stack([c["pp"], c["cp"]], axis=1)
+    names = np.array(RECOMPUTE)[recompute]
+    for key in np.unique(keys, axis=0):
+        pp, cp = (int(v) for v in key)
+        idx = np.flatnonzero((keys == key).all(axis=1))
+        col = lambda f: c[f][idx][:, None].astype(float)  # noqa: E731  (layouts on axis 0, rates on axis 1)
+        work = perf.StepWork(micro_batch=col("micro_batch"), seq_len=shape.seq_len / cp, tp=col("tp"),
+                             recompute=names[idx][:, None], weight_grads=shape.weight_grads,
+                             expert_parallel=col("ep"), context_parallel=cp)
+        out[idx] = perf.micro_step_s(stage_model(shape.model, pp), kern, perf.Numerics(), work)
+    return out
+
+
+def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recompute: np.ndarray,
+                          batches: np.ndarray) -> np.ndarray:
+    """training_step.step_time(...).gpu_seconds_per_token of every layout in columns `c` (layout_search's
+    candidate_sizes), at recomputation index `recompute` and global batch `batches`; shape (layouts, 3)."""
+    col = {f: v[:, None] for f, v in c.items()}  # layouts on axis 0, the rates' quantiles on axis 1
+    total, experts = _split_params(shape.model)
+    local = (total - experts) / (col["tp"] * col["pp"]) + experts / (col["tp"] * col["pp"] * col["ep"])
+    t = step_terms(shape.model, g, kern, **col, full=(recompute == RECOMPUTE.index("full"))[:, None],
+                   micro=micro_compute(shape, kern, c, recompute), global_batch=batches[:, None],
+                   seq_len=shape.seq_len, trainable=local * shape.trainable_fraction, fp8=shape.fp8,
+                   optimizer=shape.optimizer, offload=shape.offload)
+    seconds = t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"]
+    return seconds * (col["tp"] * col["pp"] * col["dp"] * col["cp"]) / t["tokens"]
