@@ -34,9 +34,9 @@ def test_from_samples_matches_numpy():
 
 
 def test_sorted_is_the_checked_constructor_on_three_floats():
-    assert Band.sorted([3.0, 1.0, 2.0]) == Band(1.0, 2.0, 3.0)
-    assert Band.sorted([1.0, float("inf"), 2.0]) == Band(1.0, 2.0, float("inf"))
+    assert Band._sorted([3.0, 1.0, 2.0]) == Band(1.0, 2.0, 3.0)
+    assert Band._sorted([1.0, float("inf"), 2.0]) == Band(1.0, 2.0, float("inf"))
     with pytest.raises(InputError):  # NaN still refused, through the checked path
-        Band.sorted([1.0, float("nan"), 2.0])
+        Band._sorted([1.0, float("nan"), 2.0])
     with pytest.raises(PlannerTypeError):  # so are non-numbers
-        Band.sorted([1.0, "2", 3.0])
+        Band._sorted([1.0, "2", 3.0])

@@ -48,7 +48,7 @@ class Band:
         return cls(value, value, value)
 
     @classmethod
-    def sorted(cls, values: list[float]) -> Band:
+    def _sorted(cls, values: list[float]) -> Band:
         """A Band from three Python floats in any order: the estimates' hot path, which skips the checks a
         sorted triple of non-NaN floats passes by construction; anything else takes the checked constructor."""
         if len(values) == 3 and all(type(v) is float and v == v for v in values):
@@ -75,7 +75,7 @@ class Band:
 
     def _combine(self, other, op) -> Band:
         o = _operand(other)
-        return Band.sorted([op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)])
+        return Band._sorted([op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)])
 
     def __add__(self, other) -> Band:
         return self._combine(other, lambda a, b: a + b)
@@ -92,7 +92,7 @@ class Band:
             raise InputError("other", f"a Band is divided by zero: {show(other)}")
         if isinstance(other, Band):
             # x / y with y comonotone: the high x pairs with the high y.
-            return Band.sorted([self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10])
+            return Band._sorted([self.p10 / other.p90, self.p50 / other.p50, self.p90 / other.p10])
         return self._combine(other, lambda a, b: a / b)
 
     def __rtruediv__(self, other: float) -> Band:

@@ -348,7 +348,7 @@ def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficienc
 
 def to_band(values) -> Band:
     """A Band from three values in any order (a time falls as its efficiency rises)."""
-    return Band.sorted(np.asarray(values, dtype=float).ravel().tolist())
+    return Band._sorted(np.asarray(values, dtype=float).ravel().tolist())
 
 
 @dataclass(frozen=True)
