@@ -22,9 +22,37 @@ def test_total_params_within_2pct_of_published(m):
     assert total_params(m) == pytest.approx(m.published_params, rel=0.02)
 
 
+# Authors whose active count leaves out the input embedding (the gpt-oss model card, Table 1).
+ACTIVE_WITHOUT_INPUT_EMBEDDING = {"GPT-OSS-20B", "GPT-OSS-120B"}
+
+
 @pytest.mark.parametrize("m", [m for m in MODELS if m.published_active_params], ids=lambda m: m.name)
 def test_moe_active_params_within_2pct_of_published(m):
-    assert active_params(m) == pytest.approx(m.published_active_params, rel=0.02)
+    active = active_params(m) - (m.vocab_size * m.dim if m.name in ACTIVE_WITHOUT_INPUT_EMBEDDING else 0)
+    assert active == pytest.approx(m.published_active_params, rel=0.02)
+
+
+def test_moe_every_other_layer_counts_half_the_experts():
+    """Llama 4 Maverick: 24 MoE layers (1, 3, ..., 47) and 24 dense ones, worked out by hand."""
+    from planner.estimate.arithmetic import ffn_params, is_moe_layer, mlp_params, n_moe_layers
+    m = planner.model("Llama-4-Maverick")
+    assert m.moe_layer_step == 2 and n_moe_layers(m) == 24
+    assert [i for i in range(m.n_layers) if is_moe_layer(m, i)] == list(range(1, 48, 2))
+    dense, expert = 3 * 5120 * 16384, 3 * 5120 * 8192
+    assert ffn_params(m, 0, active=False) == mlp_params(m, m.ffn_dim) == dense
+    assert ffn_params(m, 1, active=False) == 128 * expert + expert + 5120 * 128  # routed + shared + router
+    every = replace(m, moe_layer_step=1)
+    assert total_params(every) - total_params(m) == 24 * (128 * expert + expert + 5120 * 128 - dense)
+
+
+@pytest.mark.parametrize("fields, name", [
+    (dict(moe_layer_step=2), "moe_layer_step"),  # a dense model has no MoE layers to interleave
+    (dict(n_experts=8, n_experts_per_token=2, moe_layer_step=33), "moe_layer_step"),  # no MoE layer left
+    (dict(n_experts=8, n_experts_per_token=2, moe_layer_step=0), "moe_layer_step"),
+])
+def test_bad_moe_layer_step_is_refused(fields, name):
+    with pytest.raises(InputError, match=name):
+        replace(planner.model("Llama-3.1-8B"), **fields)
 
 
 @pytest.mark.parametrize("m", [m for m in MODELS if not m.is_moe], ids=lambda m: m.name)

@@ -1,6 +1,7 @@
 """Hugging Face config.json import: real configs give the catalog's numbers; bad files fail in one line."""
 import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,28 @@ CASES = [
     ("mixtral-8x7b.json", "Mixtral-8x7B"),
     ("qwen2.5-7b.json", "Qwen2.5-7B"),
     ("deepseek-v3.json", "DeepSeek-V3"),
+    ("deepseek-v3.json", "DeepSeek-R1"),  # R1 is V3's architecture
+    ("qwen3-30b-a3b.json", "Qwen3-30B-A3B"),
+    ("qwen3-235b-a22b.json", "Qwen3-235B-A22B"),
+    ("gpt-oss-20b.json", "GPT-OSS-20B"),
+    ("gpt-oss-120b.json", "GPT-OSS-120B"),
+    ("llama-4-scout-17b-16e.json", "Llama-4-Scout"),
+    ("llama-4-maverick-17b-128e.json", "Llama-4-Maverick"),
+    ("mixtral-8x22b.json", "Mixtral-8x22B"),
+    ("qwen3-8b.json", "Qwen3-8B"),
+    ("qwen3-14b.json", "Qwen3-14B"),
+    ("qwen3-32b.json", "Qwen3-32B"),
+    ("llama-3.3-70b-instruct.json", "Llama-3.3-70B"),
+    ("gemma-3-12b-it.json", "Gemma-3-12B"),
+    ("gemma-3-27b-it.json", "Gemma-3-27B"),
+    ("mistral-small-24b-base-2501.json", "Mistral-Small-24B"),
+    ("phi-4.json", "Phi-4"),
 ]
 ARCH_FIELDS = ("n_layers", "dim", "n_heads", "n_kv_heads", "ffn_dim", "vocab_size", "context_length",
                "head_dim", "tied_embeddings", "qkv_bias", "n_experts", "n_experts_per_token",
-               "n_shared_experts", "moe_ffn_dim", "n_dense_layers", "mla")
+               "n_shared_experts", "moe_ffn_dim", "n_dense_layers", "mla", "moe_layer_step", "shared_expert_ffn_dim",
+               "sliding_window", "sliding_window_pattern", "qk_norm", "mlp", "norms_per_layer", "mlp_bias",
+               "attn_out_bias", "router_bias")
 
 
 def _cfg(filename="llama-3.1-8b.json") -> dict:
@@ -81,6 +100,28 @@ def test_multimodal_config_reads_text_model_and_says_so():
     # Gemma3TextConfig defaults fill what the file omits (8 heads, 4 KV heads, head_dim 256, vocab 262,208)
     assert (m.n_heads, m.n_kv_heads, m.head_dim, m.vocab_size) == (8, 4, 256, 262_208)
     assert (m.sliding_window, m.sliding_window_pattern, n_local_layers(m)) == (1024, 6, 29)
+
+
+def test_llama4_reads_the_text_model_with_moe_in_every_other_layer():
+    """Llama 4 (model_type llama4): text_config only; Maverick's MoE layers are 1, 3, ..., 47 (24 of 48), each
+    with 128 routed experts and a shared expert of intermediate_size; the dense layers use intermediate_size_mlp."""
+    from planner.estimate.arithmetic import n_moe_layers
+    scout, maverick = (model_from_hf_config(CONFIGS / f) for f in
+                       ("llama-4-scout-17b-16e.json", "llama-4-maverick-17b-128e.json"))
+    assert "multimodal" in maverick.notes and "llama4_text" in maverick.notes
+    assert (maverick.moe_layer_step, n_moe_layers(maverick), maverick.n_experts, maverick.n_shared_experts) == (2, 24, 128, 1)
+    assert (maverick.ffn_dim, maverick.moe_ffn_dim, maverick.shared_expert_ffn_dim) == (16384, 8192, 8192)
+    assert (scout.moe_layer_step, n_moe_layers(scout), scout.n_experts, scout.n_experts_per_token) == (1, 48, 16, 1)
+    # chunked attention on the RoPE layers, every 4th (NoPE) layer global: no_rope_layers [1, 1, 1, 0] * 12
+    assert (scout.sliding_window, scout.sliding_window_pattern, n_local_layers(scout)) == (8192, 4, 36)
+    # the interleave step decides ~125B parameters: every layer MoE would add 24 x 128 experts
+    assert total_params(maverick) < total_params(replace(maverick, moe_layer_step=1)) - 100e9
+
+
+def test_llama4_moe_layers_that_disagree_with_the_step_are_refused():
+    cfg = _cfg("llama-4-maverick-17b-128e.json")
+    cfg["text_config"] = {**cfg["text_config"], "moe_layers": [0, 2, 4]}
+    assert "moe_layers" in _one_line_planner_error(cfg)
 
 
 def test_multimodal_without_text_config_is_refused():

@@ -105,6 +105,43 @@ def test_moe_expected_experts_touched():
     assert np.all(np.diff(touched) >= 0) and touched[-1] == pytest.approx(8)
 
 
+def _simulated_distinct_experts(n_experts, k, batch, trials, rng, ep=1):
+    """Random routing: each of `batch` tokens picks k distinct experts of n uniformly; the distinct
+    experts hit on EP rank 0 (experts 0 .. n/ep - 1), one count per trial."""
+    picks = np.argpartition(rng.random((trials, batch, n_experts)), k - 1, axis=-1)[..., :k]
+    hit = np.zeros((trials, n_experts), dtype=bool)
+    np.put_along_axis(hit, picks.reshape(trials, -1), True, axis=1)
+    return hit[:, : n_experts // ep].sum(axis=1)
+
+
+@pytest.mark.parametrize("n_experts, k, batch, ep", [
+    (8, 2, 1, 1), (8, 2, 3, 1), (8, 2, 16, 1),  # Mixtral: all 8 read from batch ~16
+    (16, 1, 4, 1), (16, 1, 32, 1),  # Llama 4 Scout
+    (128, 8, 1, 1), (128, 8, 8, 1), (128, 8, 64, 1),  # Qwen3 MoE
+    (256, 8, 16, 8), (256, 8, 64, 8), (128, 1, 32, 4),  # per EP rank: DeepSeek-V3 at EP 8, Maverick at EP 4
+])
+def test_distinct_experts_formula_matches_a_simulation_of_random_routing(n_experts, k, batch, ep):
+    """E (1 - (1 - k/E)^B) distinct experts per layer (and / ep per EP rank) against random top-k routing;
+    the weight bytes a decode step reads grow with the batch until every expert is read."""
+    counts = _simulated_distinct_experts(n_experts, k, batch, 400, np.random.default_rng(batch * n_experts + ep), ep)
+    want = inf.expected_experts_touched(n_experts, k, batch) / ep
+    assert abs(counts.mean() - want) <= 4 * counts.std() / np.sqrt(len(counts)) + 1e-9, (counts.mean(), want)
+    m = ModelSpec("toy", n_layers=2, dim=64, n_heads=4, n_kv_heads=4, ffn_dim=128, vocab_size=100,
+                  n_experts=n_experts, n_experts_per_token=k)
+    per_gpu, rows_each = perf.routed_rows(m, batch, ep)  # `batch` rows per rank; the EP group routes ep x batch
+    assert per_gpu == pytest.approx(inf.expected_experts_touched(n_experts, k, batch * ep) / ep)
+    assert per_gpu * ep * rows_each == pytest.approx(batch * ep * k)  # every routed row lands on one expert
+
+
+def test_interleaved_moe_decode_reads_only_its_moe_layers_experts():
+    """Llama 4 Maverick (MoE in 24 of 48 layers): batch 1 reads the active weights, a large batch all of them."""
+    m = planner.model("Llama-4-Maverick")
+    assert inf.decode_weight_bytes(m, "bf16", 1) == pytest.approx(ar.active_params(m) * 2)
+    assert inf.decode_weight_bytes(m, "bf16", 100_000) == pytest.approx(ar.weight_bytes(m, "bf16"))
+    steps = inf.decode_weight_bytes(m, "bf16", np.array([1, 8, 64, 512]))
+    assert np.all(np.diff(steps) > 0)
+
+
 def test_moe_decode_reads_active_weights_at_batch1_and_all_at_large_batch():
     at1 = inf.decode_weight_bytes(MOE, "bf16", 1)
     assert at1 == pytest.approx(ar.active_params(MOE) * 2)

@@ -184,6 +184,34 @@ def gemma3(c: Cfg) -> dict:
     return kw
 
 
+# Llama4TextConfig defaults (transformers): a config.json omits keys that equal them.
+_LLAMA4_DEFAULTS = {"vocab_size": 202_048, "hidden_size": 5120, "intermediate_size": 8192, "num_hidden_layers": 48,
+                    "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+                    "max_position_embeddings": 131_072}
+
+
+def llama4(c: Cfg) -> dict:
+    """Llama4TextModel: MoE in every interleave_moe_layer_step-th layer (Maverick: 2), each with
+    routed experts and one shared expert of intermediate_size, top-1 router; the other layers are
+    dense MLPs of intermediate_size_mlp. Layers with RoPE attend within attention_chunk_size-token
+    chunks, the NoPE ones (no_rope_layers 0: every 4th) globally; a chunk is counted as a window of
+    its size (same KV bound, ~2x the attention FLOPs of a chunk's mean). The q/k L2 norm has no weights."""
+    kw = _core(c, tied=False, defaults=_LLAMA4_DEFAULTS) | _attention_bias(c)
+    step = c.int("interleave_moe_layer_step", 1)
+    moe_layers = c.d.get("moe_layers")
+    if isinstance(moe_layers, list) and moe_layers != list(range(step - 1, kw["n_layers"], step)):
+        raise PlannerError(f"config field 'moe_layers': {moe_layers} is not every {step}-th layer; "
+                           "give the model as a ModelSpec")
+    kw |= {"moe_ffn_dim": kw["ffn_dim"], "ffn_dim": c.int("intermediate_size_mlp", 16_384), "n_shared_experts": 1,
+           "n_experts": c.int("num_local_experts", 16), "n_experts_per_token": c.int("num_experts_per_tok", 1),
+           "moe_layer_step": step}
+    chunk, nope = c.int("attention_chunk_size", 8192), c.d.get("no_rope_layers")
+    if chunk < kw["context_length"]:
+        types = ["sliding" if x else "full_attention" for x in nope] if isinstance(nope, list) and nope else []
+        kw |= {"sliding_window": chunk, "sliding_window_pattern": _pattern_of(types) if types else 4}
+    return kw
+
+
 def phi3(c: Cfg) -> dict:
     """Phi3: fused qkv_proj and gate_up_proj, no biases; Phi-3-mini-4k has sliding_window 2047."""
     kw = _core(c, tied=False)
@@ -359,11 +387,11 @@ def mpt(c: Cfg) -> dict:
 READERS: dict[str, Callable[[Cfg], dict]] = {
     "llama": llama, "mistral": mistral, "qwen2": qwen2, "mixtral": mixtral, "deepseek_v3": deepseek,
     "deepseek_v2": deepseek, "qwen2_moe": qwen2_moe, "qwen3": qwen3, "qwen3_moe": qwen3_moe,
-    "gemma": gemma, "gemma2": gemma2, "gemma3_text": gemma3, "phi3": phi3, "phi": phi, "olmo2": olmo2,
-    "internlm2": internlm2, "cohere": cohere, "cohere2": cohere2, "granitemoe": granitemoe, "gpt_oss": gpt_oss,
+    "gemma": gemma, "gemma2": gemma2, "gemma3_text": gemma3, "llama4_text": llama4, "phi3": phi3, "phi": phi,
+    "olmo2": olmo2, "internlm2": internlm2, "cohere": cohere, "cohere2": cohere2, "granitemoe": granitemoe, "gpt_oss": gpt_oss,
     "starcoder2": starcoder2, "stablelm": stablelm, "gpt_neox": gpt_neox, "gptj": gptj,
     "gpt_bigcode": gpt_bigcode, "falcon": falcon, "bloom": bloom, "opt": opt, "mpt": mpt,
 }
 
 # Multimodal wrappers: outer model_type -> the text model_type its text_config holds by default.
-MULTIMODAL = {"gemma3": "gemma3_text", "mistral3": "mistral"}
+MULTIMODAL = {"gemma3": "gemma3_text", "mistral3": "mistral", "llama4": "llama4_text"}

@@ -39,7 +39,8 @@ _INT_BOUNDS = {
     "ffn_dim": (1, 10_000_000), "vocab_size": (1, 10_000_000), "context_length": (1, 1_000_000_000),
     "head_dim": (0, 100_000), "n_experts": (0, 100_000), "n_experts_per_token": (0, 100_000),
     "n_shared_experts": (0, 1_000), "moe_ffn_dim": (0, 10_000_000), "shared_expert_ffn_dim": (0, 10_000_000),
-    "n_dense_layers": (0, 10_000), "sliding_window": (0, 1_000_000_000), "sliding_window_pattern": (0, 10_000),
+    "n_dense_layers": (0, 10_000), "moe_layer_step": (1, 10_000),
+    "sliding_window": (0, 1_000_000_000), "sliding_window_pattern": (0, 10_000),
     "norms_per_layer": (0, 8), "extra_params": (0, 10**14), "pretraining_context_length": (0, 1_000_000_000),
 }
 _MLA_BOUNDS = (0, 1_000_000)
@@ -89,6 +90,7 @@ class ModelSpec:
     shared_expert_gate: bool = False  # Qwen2-MoE scales the shared expert by a dim -> 1 gate
     router_bias: bool = False  # gpt-oss
     n_dense_layers: int = 0  # leading layers that stay dense in an MoE model (DeepSeek: 3)
+    moe_layer_step: int = 1  # after those, every k-th layer is MoE, the rest dense (Llama 4 Maverick: 2)
     mla: MLASpec | None = None
     extra_params: int = 0  # parameters outside the stack above (e.g. DeepSeek-V3's MTP module)
     published_params: float = 0.0  # total parameters the authors state, for tests
@@ -145,6 +147,11 @@ def _validate(m: ModelSpec) -> None:
                          f"must be in 1..n_experts={m.n_experts}, got {m.n_experts_per_token}")
     if m.n_dense_layers > m.n_layers:
         raise InputError(m._field("n_dense_layers"), f"{m.n_dense_layers} exceeds n_layers={m.n_layers}")
+    if m.moe_layer_step > 1 and not m.n_experts:
+        raise InputError(m._field("moe_layer_step"), f"{m.moe_layer_step} needs n_experts > 0 (a dense model has no MoE layers)")
+    if m.moe_layer_step > 1 and m.moe_layer_step > m.n_layers - m.n_dense_layers:
+        raise InputError(m._field("moe_layer_step"), f"{m.moe_layer_step} leaves no MoE layer among the "
+                         f"{m.n_layers - m.n_dense_layers} after the dense ones")
     if m.sliding_window_pattern and not m.sliding_window:
         raise InputError(m._field("sliding_window_pattern"), "needs sliding_window > 0")
     if m.mla is not None:

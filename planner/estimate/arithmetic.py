@@ -70,12 +70,23 @@ def expert_params(m: ModelSpec) -> int:
     return mlp_params(m, m.moe_ffn_dim)
 
 
+def is_moe_layer(m: ModelSpec, layer: int) -> bool:
+    """Whether 0-based `layer` is an MoE layer: past the n_dense_layers leading dense ones, every
+    moe_layer_step-th (transformers' Llama 4: (layer + 1) % interleave_moe_layer_step == 0)."""
+    return m.is_moe and layer >= m.n_dense_layers and (layer - m.n_dense_layers + 1) % m.moe_layer_step == 0
+
+
+def n_moe_layers(m: ModelSpec) -> int:
+    """MoE layers in the stack (0 for a dense model)."""
+    return (m.n_layers - m.n_dense_layers) // m.moe_layer_step if m.is_moe else 0
+
+
 def ffn_params(m: ModelSpec, layer: int, *, active: bool) -> int:
     """FFN parameters of one layer: dense, or MoE experts plus shared experts and the router.
 
     `active=True` counts only the experts a token is routed to (plus shared ones).
     """
-    if not m.is_moe or layer < m.n_dense_layers:
+    if not is_moe_layer(m, layer):
         return mlp_params(m, m.ffn_dim)
     routed = (m.n_experts_per_token if active else m.n_experts) * expert_params(m)
     shared = m.n_shared_experts * mlp_params(m, m.shared_expert_ffn_dim) + (m.dim if m.shared_expert_gate else 0)

@@ -23,7 +23,7 @@ from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import perf
-from .arithmetic import attention_flops_per_token, matmul_params, total_params
+from .arithmetic import attention_flops_per_token, is_moe_layer, matmul_params, total_params
 from .layout import OFFLOAD, OPTIMIZER_BYTES, MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
 from .training_run import overhead_band, plan_run, run_time_cost
@@ -102,7 +102,7 @@ def lora_params(m: ModelSpec, rank: int, targets: str = "all-linear") -> int:
     mats = 3 if m.mlp in GATED_MLPS else 2
     ffn = 0
     for i in range(m.n_layers):
-        if m.is_moe and i >= m.n_dense_layers:
+        if is_moe_layer(m, i):
             ffn += (m.n_experts * mats * (m.dim + m.moe_ffn_dim)
                     + m.n_shared_experts * mats * (m.dim + m.shared_expert_ffn_dim))
         else:

@@ -75,7 +75,7 @@ def decode_weight_bytes(m: ModelSpec, precision_name: str, batch) -> np.ndarray:
     if not m.is_moe:
         return np.full(np.shape(batch), total, dtype=float)
     expert_bytes = ar.expert_params(m) * lookup_precision(precision_name).bytes_per_weight
-    n_moe_layers = m.n_layers - m.n_dense_layers
+    n_moe_layers = ar.n_moe_layers(m)
     unread = m.n_experts - expected_experts_touched(m.n_experts, m.n_experts_per_token, batch)
     return total - n_moe_layers * unread * expert_bytes
 

@@ -137,7 +137,7 @@ class MemoryBreakdown(ResultMixin):
 @functools.lru_cache(maxsize=512)
 def _split_params(m: ModelSpec) -> tuple[int, int]:
     """(all parameters, those in routed experts): the experts are split by expert parallelism too."""
-    experts = (m.n_layers - m.n_dense_layers) * m.n_experts * ar.expert_params(m) if m.is_moe else 0
+    experts = ar.n_moe_layers(m) * m.n_experts * ar.expert_params(m)
     return ar.total_params(m), experts
 
 

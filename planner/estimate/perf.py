@@ -197,7 +197,7 @@ def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: boo
 
 def stack_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
     """Every linear layer of the transformer stack (no output head) for `rows` tokens."""
-    n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
+    n_moe = ar.n_moe_layers(m)
     attention, dense = attention_shapes(m, tp), mlp_shapes(m, m.ffn_dim / tp) if n_moe < m.n_layers else []
     counts = [m.n_layers] * len(attention) + [m.n_layers - n_moe] * len(dense)
     total = gemm_stack_s(rows, attention + dense, kern, num, counts)
@@ -224,7 +224,7 @@ def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics
     def both(shapes, r, counts=None):
         dx = gemm_stack_s(r, [(k, n) for n, k in shapes], kern, num, counts)
         return dx + gemm_stack_s(r, shapes, kern, num, counts, transpose=True) if weight_grads else dx
-    n_moe = m.n_layers - m.n_dense_layers if m.is_moe else 0
+    n_moe = ar.n_moe_layers(m)
     attention, dense = attention_shapes(m, tp), mlp_shapes(m, m.ffn_dim / tp) if n_moe < m.n_layers else []
     shapes = attention + dense + [(m.vocab_size / tp, m.dim)]
     total = both(shapes, rows, [m.n_layers] * len(attention) + [m.n_layers - n_moe] * len(dense) + [1])

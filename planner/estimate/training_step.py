@@ -30,6 +30,7 @@ from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
 from ..core.results import ResultMixin
 from . import communication as comm
+from .arithmetic import n_moe_layers
 from . import perf
 from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
@@ -84,8 +85,9 @@ class StepTime:
 @functools.lru_cache(maxsize=256)  # ModelSpec is frozen and hashable; the layout search asks per pipeline depth
 def stage_model(m: ModelSpec, pp: int) -> ModelSpec:
     """The layers of one pipeline stage; the slowest (last) stage also holds the output head."""
-    return replace(m, n_layers=max(1, math.ceil(m.n_layers / pp)), n_dense_layers=min(
-        m.n_dense_layers, math.ceil(m.n_layers / pp)))
+    layers = max(1, math.ceil(m.n_layers / pp))
+    dense = min(m.n_dense_layers, layers)  # an interleaved stage keeps its step unless too short for one
+    return replace(m, n_layers=layers, n_dense_layers=dense, moe_layer_step=min(m.moe_layer_step, max(1, layers - dense)))
 
 
 def _link(g: GPUSpec, group, stride):
@@ -145,7 +147,7 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     ep_s = 0.0
     if m.is_moe:  # dispatch (fp8 when the GEMMs are, as DeepSeek-V3 does) and combine (bf16), forward and backward
         sent = rows * m.n_experts_per_token * m.dim * ((1.0 if fp8 else BF16) + BF16) / 2 / tp
-        moe_layers = np.ceil((m.n_layers - m.n_dense_layers) / pp)
+        moe_layers = np.ceil(n_moe_layers(m) / pp)
         ep_s = 4 * moe_layers * _collective("all_to_all", sent, ep, _link(g, ep, tp * cp))
     send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
     send = np.where(pp > 1, send, 0.0)
