@@ -1,7 +1,7 @@
-"""Build a ModelSpec from a Hugging Face `config.json` (29 model types; see SUPPORTED_MODEL_TYPES).
+"""Build a ModelSpec from a Hugging Face `config.json` (33 model types; see SUPPORTED_MODEL_TYPES).
 
 Field names follow transformers' configuration classes; one reader per family lives in
-hf_families.py. Multimodal configs (Gemma 3, Mistral 3) are read for their text model
+hf_families.py. Multimodal configs (Gemma 3, Mistral 3, Llama 4) are read for their text model
 and the spec's notes say so. Unknown fields are ignored; a missing or mistyped required
 field raises InputError naming it; anything else wrong with the file raises PlannerError
 with a one-line reason, never a raw traceback.
