@@ -200,3 +200,24 @@ def test_published_run_implies_plausible_mfu(run):
     flops = training_flops_per_token(m, run["seq_len"]) * run["tokens"]
     mfu = flops / (run["gpu_hours"] * 3600 * g.peak("bf16"))
     assert 0.15 < mfu < 0.70, f"{run['name']}: implied MFU {mfu:.2f}"
+
+
+# The 2025 models (issue 21 part 6) and the pretraining tokens their authors publish (0: not published).
+NEW_MODELS = {"Qwen3-30B-A3B": 36e12, "Qwen3-235B-A22B": 36e12, "GPT-OSS-20B": 0, "GPT-OSS-120B": 0,
+              "Llama-4-Scout": 40e12, "Llama-4-Maverick": 22e12, "Mixtral-8x22B": 0, "DeepSeek-R1": 14.8e12,
+              "Qwen3-8B": 36e12, "Qwen3-14B": 36e12, "Qwen3-32B": 36e12, "Llama-3.3-70B": 15e12,
+              "Gemma-3-12B": 12e12, "Gemma-3-27B": 14e12, "Mistral-Small-24B": 0, "Phi-4": 9.8e12}
+
+
+@pytest.mark.parametrize("name, tokens", NEW_MODELS.items())
+def test_new_models_carry_published_tokens_for_the_like_for_like_scratch(name, tokens):
+    """Where the authors publish pretraining tokens, the scratch option's "match" budget trains on them;
+    where not, it falls back to Chinchilla and says so."""
+    m = planner.model(name)
+    assert m.pretraining_tokens == tokens and m.pretraining_source is not None
+    assert m.pretraining_source.url.startswith("https://") and ISO_DATE.match(m.pretraining_source.checked)
+    budget = planner.token_budget(planner.ScratchOption(model=name), replaced_model=name)
+    if tokens:
+        assert budget.policy == "match" and budget.tokens == tokens and name in budget.basis
+    else:
+        assert budget.policy == "match" and "fell back" in budget.warning
