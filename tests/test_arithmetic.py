@@ -269,6 +269,23 @@ def test_negative_mla_rank_is_refused():
         replace(planner.model("DeepSeek-V3"), mla=MLASpec(1536, -512, 128, 64, 128))
 
 
+@pytest.mark.parametrize("mla, field", [
+    (MLASpec(1536, 0, 128, 64, 128), "mla.kv_lora_rank"), (MLASpec(1536, 512, 0, 64, 128), "mla.qk_nope_head_dim"),
+    (MLASpec(1536, 512, 128, 0, 128), "mla.qk_rope_head_dim"), (MLASpec(1536, 512, 128, 64, 0), "mla.v_head_dim"),
+])
+def test_zero_mla_dimensions_are_refused(mla, field):
+    with pytest.raises(InputError, match=field):
+        replace(planner.model("DeepSeek-V3"), mla=mla)
+    replace(planner.model("DeepSeek-V3"), mla=MLASpec(0, 512, 128, 64, 128))  # q_lora_rank 0: V2-Lite's direct queries
+
+
+def test_experts_per_token_without_experts_is_refused_not_read_as_dense():
+    with pytest.raises(InputError, match="n_experts_per_token"):
+        replace(planner.model("Llama-3.1-8B"), n_experts_per_token=2)
+    with pytest.raises(InputError, match="n_experts_per_token"):
+        replace(planner.model("Mixtral-8x7B"), n_experts_per_token=9)  # more than the 8 experts
+
+
 @pytest.mark.parametrize("m", MODELS, ids=lambda m: m.name)
 def test_pretraining_fields_are_sourced(m):
     assert m.pretraining_source is not None and m.pretraining_source.url.startswith("https://")

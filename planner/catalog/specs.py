@@ -142,6 +142,9 @@ def _validate(m: ModelSpec) -> None:
             raise InputError(m._field(name), f"must be a number in [0, 1e16), got {show(v)}")
     if m.n_heads % m.n_kv_heads:
         raise InputError(m._field("n_kv_heads"), f"{m.n_kv_heads} does not divide n_heads={m.n_heads}")
+    if not m.n_experts and m.n_experts_per_token:
+        raise InputError(m._field("n_experts_per_token"),
+                         f"is {m.n_experts_per_token} but n_experts is 0 (dense): give n_experts, or 0 experts per token")
     if m.n_experts and not 0 < m.n_experts_per_token <= m.n_experts:
         raise InputError(m._field("n_experts_per_token"),
                          f"must be in 1..n_experts={m.n_experts}, got {m.n_experts_per_token}")
@@ -158,7 +161,8 @@ def _validate(m: ModelSpec) -> None:
         V.instance(m._field("mla"), m.mla, MLASpec, "an MLASpec or None")
         for name in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
             v = getattr(m.mla, name)
-            lo, hi = _MLA_BOUNDS
+            hi = _MLA_BOUNDS[1]
+            lo = 0 if name == "q_lora_rank" else 1  # q_lora_rank 0: queries projected directly; the rest size heads
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise InputError(m._field(f"mla.{name}"), f"must be an integer in {lo}..{hi:,}, got {show(v)}")
 
