@@ -250,8 +250,9 @@ def attention_s(m: ModelSpec, batch, new_tokens, keys_flops_per_token, kv_bytes_
 def elementwise_elements_per_token(m: ModelSpec, tp: int, fused: bool) -> float:
     """Elements read or written per token and layer by the work between GEMMs (see UNFUSED/FUSED)."""
     q, kv = m.n_heads * m.head_dim / tp, m.n_kv_heads * m.head_dim / kv_shards(m, tp)
-    hidden = (m.n_experts_per_token * m.moe_ffn_dim + m.n_shared_experts * m.shared_expert_ffn_dim) \
-        if m.is_moe else m.ffn_dim
+    n_moe = ar.n_moe_layers(m)  # the mean over layers: MoE layers' active expert widths, dense layers' ffn_dim
+    hidden = (n_moe * (m.n_experts_per_token * m.moe_ffn_dim + m.n_shared_experts * m.shared_expert_ffn_dim)
+              + (m.n_layers - n_moe) * m.ffn_dim) / m.n_layers
     gated = m.mlp in GATED_MLPS
     if fused:
         return (FUSED["norm_residual_per_norm"] * m.norms_per_layer * m.dim + FUSED["copy"] * 2 * kv
