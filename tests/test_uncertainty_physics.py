@@ -123,3 +123,12 @@ def test_paired_maps_quantile_to_quantile():
     a, b = Band(0.45, 0.6, 0.72), Band(0.35, 0.5, 0.7)
     assert paired(np.array([0.45, 0.6, 0.72]), a, b) == pytest.approx([0.35, 0.5, 0.7])
     assert paired(np.array([5.0]), a, b) == pytest.approx([1.0])  # kept in (0, 1]
+
+
+def test_result_lists_the_programme_draws():
+    s = load_scenario(next(p for p in EXAMPLES if p.stem == "customer_support"))
+    r = monte_carlo(s, n=1000)
+    assert {"programme.ablation_fraction", "run.overhead_factor"} <= set(r.programme)
+    assert r.to_dict()["programme"]["run.overhead_factor"]["p90"] == RUN_OVERHEAD.p90
+    off = monte_carlo(s.replace(scratch=dataclasses.replace(s.scratch, enabled=False)), n=1000)
+    assert off.programme == {}

@@ -1,7 +1,7 @@
 """Monte Carlo over the whole comparison: how sure is the recommendation?
 
-`compare()` runs once at the scenario's point values; `Engine` then rebuilds every option's cost-model
-parameters as arrays (one element per sample) and evaluates them with costmodel.py, no loop over samples. How each input reaches the costs (all relative to compare()'s p50):
+`compare()` runs once at the scenario's point values; `Engine` rebuilds every option's cost model as arrays
+(one element per sample), no loop over samples. How each input reaches the costs (relative to compare()'s p50):
 
 - replica capacity = p50 capacity x (P + D) / (P p50_gemm / gemm + D p50_memory / memory),
   with P and D the prefill and decode time of one cohort at the chosen batch
@@ -133,10 +133,9 @@ class Engine:
         return {**out, **sample_programme(self.programme, seed, n)}
 
     def at_quantile(self, q) -> dict[str, np.ndarray]:
-        """The efficiencies at quantile 1 - q and every programme band at q (arrays like q): the dependence
-        compare()'s Band arithmetic assumes (a slower GPU with a costlier programme). With no other input
-        uncertain, each option's total at q = 0.1, 0.5, 0.9 is then compare()'s p10, p50, p90: a check of the
-        model, not a forecast (the Monte Carlo draws them independently)."""
+        """The efficiencies at quantile 1 - q and every programme band at q (arrays like q): compare()'s Band
+        arithmetic's dependence (a slower GPU, a costlier programme). With no other input uncertain, the totals
+        at q = 0.1, 0.5, 0.9 are compare()'s p10, p50, p90: a check of the model (the samples are independent)."""
         q = np.atleast_1d(np.asarray(q, dtype=float))
         out = {p: np.asarray(self.distributions[p].ppf(1.0 - q), dtype=float) for p in EFFICIENCY_INPUTS}
         return {**out, **sample_programme(self.programme, 0, q.size, q)}
@@ -281,6 +280,7 @@ class MonteCarloResult(ResultMixin):
     break_even_months: dict[str, BreakEvenMonths]  # other option -> its crossing with `reference`
     point_total_usd: dict[str, float]  # compare() at the scenario's point values
     inputs: dict[str, Distribution]  # the inputs that varied
+    programme: dict[str, Band]  # the programme's bands (and run overhead) drawn per sample (programme.py)
     samples_usd: np.ndarray = field(repr=False, compare=False)  # (n, options) total cost per sample
 
     @property
@@ -379,12 +379,14 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         prob_cheapest={k: float(p) for k, p in zip(keys, cheapest)},
         break_even_months={k: _break_even(ref, k, pairs) for k in keys if k != ref},
         point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
-        inputs=engine.uncertain, samples_usd=totals)
+        inputs=engine.uncertain, programme={p: b for p, b in engine.programme.items() if b.p90 > b.p10},
+        samples_usd=totals)
 
 
 def _check_memory(n: int, engine: Engine) -> None:
     """Refuse a run whose sample arrays (inputs, totals, $/request, crossings; twice over while joined) pass the limit."""
-    columns = len(engine.uncertain) + 2 * len(engine.keys) + len(engine.keys) * (len(engine.keys) - 1) // 2
+    k = len(engine.keys)
+    columns = len(engine.uncertain) + len(engine.programme) + 2 * k + k * (k - 1) // 2  # programme: its draws
     need = 2 * 8 * n * columns
     if need > L.MAX_MONTE_CARLO_BYTES:
         raise InputError("n", f"{n:,} samples of {columns} columns need about {need / 2**30:.1f} GiB; the limit is "

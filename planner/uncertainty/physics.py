@@ -9,8 +9,8 @@ communication does not slow at all. The closed form this replaces (time x p50_ge
 whole step with the GEMM rate.
 
 The sampled efficiencies are the self-host GPU's; where the training GPU is another, each sample takes
-its efficiencies at the same quantiles (as below). Attention efficiency is not a Monte Carlo input: each sample takes the attention rate at the same
-quantile as its GEMM rate (piecewise linear through the Efficiencies bands' p10/p50/p90, extended
+its efficiencies at the same quantiles (as below). Attention efficiency is not a Monte Carlo input:
+each sample takes the attention rate at the same quantile as its GEMM rate (piecewise linear through the Efficiencies bands' p10/p50/p90, extended
 linearly and kept in (0, 1]), as compare()'s band points pair them. The layout stays the one compare()
 chose (its search ranks layouts at p50): a slow sample does not re-search its layout.
 """

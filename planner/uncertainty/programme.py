@@ -29,7 +29,8 @@ OVERHEAD = "run.overhead_factor"
 
 def programme_bands(scenario) -> dict[str, Band]:
     """Each [programme] figure's band (a point where the scenario gives the value), keyed 'programme.<name>',
-    and the final run's overhead factor (restarts, failures, pauses: pretraining's RUN_OVERHEAD), 'run.overhead_factor'."""
+    and the final run's overhead factor (restarts, failures, pauses: pretraining's RUN_OVERHEAD),
+    'run.overhead_factor'."""
     prog = scenario.programme
     return {**{PREFIX + f.name: prog.band(f.name)[0] for f in dataclasses.fields(prog)}, OVERHEAD: RUN_OVERHEAD}
 
