@@ -14,13 +14,14 @@ from bench_scenarios import DEFAULT_SCENARIO, machine, report, timed  # scripts/
 from planner.decide.scenario import load_scenario
 from planner.uncertainty.montecarlo import Engine, monte_carlo
 
-# Every option's main cost drivers uncertain at once, on top of the default efficiency distributions.
+# Every option's main cost drivers uncertain at once, on top of the default efficiency distributions
+# (absolute values: [uncertainty] entries are relative to the scenario's unless relative = false).
 UNCERTAINTY = {
-    "workload.requests_per_day": {"dist": "lognormal", "p10": 20_000, "p90": 80_000},
-    "workload.monthly_growth": {"dist": "uniform", "low": 0.0, "high": 0.08},
-    "api.price_scale": {"dist": "triangular", "low": 0.4, "mode": 0.8, "high": 1.2},
-    "self_host.usd_per_gpu_hour": {"dist": "triangular", "low": 1.8, "mode": 2.5, "high": 4.5},
-    "costs.usd_per_engineer_year": {"dist": "uniform", "low": 250_000, "high": 450_000},
+    "workload.requests_per_day": {"dist": "lognormal", "p10": 20_000, "p90": 80_000, "relative": False},
+    "workload.monthly_growth": {"dist": "uniform", "low": 0.0, "high": 0.08, "relative": False},
+    "api.price_scale": {"dist": "triangular", "low": 0.4, "mode": 0.8, "high": 1.2, "relative": False},
+    "self_host.usd_per_gpu_hour": {"dist": "triangular", "low": 1.8, "mode": 2.5, "high": 4.5, "relative": False},
+    "costs.usd_per_engineer_year": {"dist": "uniform", "low": 250_000, "high": 450_000, "relative": False},
 }
 
 

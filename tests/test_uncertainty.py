@@ -1,4 +1,5 @@
 """Uncertain inputs and the Monte Carlo: distributions, parity with compare(), probabilities, seeds, errors."""
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -10,8 +11,10 @@ from planner.decide.compare import compare
 from planner.decide.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, parse_distribution, parse_uncertainty,
                                    triangular_from_band)
 from planner.calibration.efficiency import DEFAULTS
+from planner.core.band import Band
 from planner.core.errors import InputError, PlannerError
 from planner.decide.scenario import load_scenario, loads_scenario
+from planner.uncertainty import programme
 from planner.uncertainty.montecarlo import Engine, crossing_months, monte_carlo
 
 EXAMPLES = sorted(Path(__file__).resolve().parents[1].glob("examples/*.toml"))
@@ -19,8 +22,11 @@ N_STATS = 200_000
 
 
 def points_at_p50(s):
-    """The scenario with its own uncertainty dropped and the efficiencies pinned to p50: every input a point."""
+    """The scenario with its own uncertainty dropped, the efficiencies and the programme's bands (and the pretraining
+    run's overhead factor, which a scenario cannot pin) at p50: every input a point."""
     s = s.replace(uncertainty={})
+    s = s.replace(programme=dataclasses.replace(s.programme, **{
+        f.name: s.programme.band(f.name)[0].p50 for f in dataclasses.fields(s.programme)}))
     base = Engine(s).base
     return s.replace(uncertainty={p: {"dist": "point", "value": base[p]} for p in EFFICIENCY_INPUTS})
 
@@ -124,7 +130,8 @@ def test_toml_dotted_and_quoted_keys():
 # --- the Monte Carlo ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", EXAMPLES + ["crossing"], ids=lambda p: getattr(p, "stem", p))
-def test_degenerate_distribution_reproduces_compare_exactly(path):
+def test_degenerate_distribution_reproduces_compare_exactly(path, monkeypatch):
+    monkeypatch.setattr(programme, "RUN_OVERHEAD", Band.point(programme.RUN_OVERHEAD.p50))  # not a scenario setting
     s = crossing_scenario() if path == "crossing" else load_scenario(path)
     s = points_at_p50(s)
     c, r = compare(s), monte_carlo(s, n=1000)

@@ -1,29 +1,25 @@
 """Monte Carlo over the whole comparison: how sure is the recommendation?
 
-`compare()` runs once at the scenario's point values; `Engine` then rebuilds every
-option's cost-model parameters as arrays (one element per sample) and evaluates
-all samples with the vectorized functions of costmodel.py, without a Python loop
-over samples. How each input reaches the costs (all relative to compare()'s p50):
+`compare()` runs once at the scenario's point values; `Engine` rebuilds every option's cost model as arrays
+(one element per sample), no loop over samples. How each input reaches the costs (relative to compare()'s p50):
 
 - replica capacity = p50 capacity x (P + D) / (P p50_gemm / gemm + D p50_memory / memory),
   with P and D the prefill and decode time of one cohort at the chosen batch
   (serving.replica_requests_per_s). Prefill is treated as GEMM-bound and decode as
   memory-bound, and the batch and tensor parallelism stay as planned (bias: a slower GPU
   could need a smaller batch);
-- fine-tuning and pretraining compute and time scale with p50_gemm / gemm (training is
-  GEMM-bound; bias: its attention and element-wise share do not scale with it) and with
-  their tokens (and epochs); fine-tuning compute also with the GPU price;
+- pretraining: the final run re-timed by the performance model at compare()'s layout (physics.py), x its
+  tokens and overhead factor; the programme's bands drawn per sample (programme.py). Fine-tuning time
+  scales with p50_gemm / gemm, its tokens and epochs (bias: its non-GEMM share does not scale);
 - the API's cost per request (and the bridge before production) with api.price_scale;
 - the utilisation a replica is sized to (the serving plan's: simulated, or the scenario's cap)
   scales each fleet's sizing share relative to compare()'s;
-- traffic, growth, peak-to-mean, staff, evaluation and setup inputs enter the
-  cost formulas directly;
-- one-time costs are paid over the months of their phases (assembly's *_spends, on each
-  sample's calendar), so the break-even months come from compare()'s spend schedule.
+- traffic, growth, peak-to-mean, staff, evaluation and setup inputs enter the cost formulas directly;
+- one-time costs are paid over their phases' months (assembly's *_spends, on each sample's calendar).
 
-Efficiency inputs not given in [uncertainty] default to triangular distributions
-matching the Bands in efficiency.py (for the self-host GPU), with their citations.
-With every input a point at those p50 values, the totals equal compare()'s.
+Efficiency inputs default to triangulars matching efficiency.py's Bands (the self-host GPU's). At the
+p50s the totals are compare()'s; comonotone (`at_quantile`) their p10/p90 too, to ~1%. Drawn independently,
+the scratch median is above compare()'s p50 (right-skewed parts) and p10-p90 inside its (Band adds percentiles).
 """
 from __future__ import annotations
 
@@ -39,6 +35,7 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..core.band import Band
 from ..core import limits as L
 from ..core import validate as V
+from ..core.units import HOURS_PER_DAY
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
@@ -59,8 +56,10 @@ from ..decide.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, par
 from ..decide.distributions import fixed
 from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario, as_scenario, check_uncertain, point_values
-from ..decide.scratch import programme_spends
+from ..decide.scratch import programme_spends, scratch_model
 from ..estimate.workload import requests_per_month
+from .physics import TrainingSpeed
+from .programme import programme_bands, programme_values, sample_programme, uniforms
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
 
@@ -87,6 +86,9 @@ class Engine:
                 check_uncertain(path, d)
         self.given = given
         self.distributions = {p: given.get(p) or self._default(p) for p in INPUTS}
+        scratch = "scratch" in self.keys  # the programme's bands (programme.py) and the run's speed (physics.py)
+        self.programme = programme_bands(s) if scratch else {}
+        self.speed = TrainingSpeed(c.pretrain, scratch_model(s), self._efficiencies()) if scratch else None
 
     def _efficiencies(self):
         try:
@@ -119,14 +121,24 @@ class Engine:
         """The inputs that vary (every other input is a point)."""
         return {p: d for p, d in self.distributions.items() if d.kind != "point"}
 
-    def sample(self, n: int, seed: int) -> dict[str, np.ndarray]:
-        """n draws of every uncertain input. Each input has its own stream, seeded by (seed, path),
-        so its draws do not change when another input is added or removed."""
+    def sample(self, n: int, seed: int, comonotone: bool = False) -> dict[str, np.ndarray]:
+        """n draws of every uncertain input and programme band, each on its own stream seeded by (seed, path) (its
+        draws stay when another input is added); comonotone: one shared quantile per sample (`at_quantile`)."""
         out = {}
         for path, d in self.uncertain.items():
             rng = np.random.default_rng([seed, zlib.crc32(path.encode())])
             out[path] = d.sample(rng, n)
-        return out
+        if comonotone:
+            return {**out, **self.at_quantile(uniforms(seed, "comonotone", n))}
+        return {**out, **sample_programme(self.programme, seed, n)}
+
+    def at_quantile(self, q) -> dict[str, np.ndarray]:
+        """The efficiencies at quantile 1 - q and every programme band at q (arrays like q): compare()'s Band
+        arithmetic's dependence (a slower GPU, a costlier programme). With no other input uncertain, the totals
+        at q = 0.1, 0.5, 0.9 are compare()'s p10, p50, p90: a check of the model (the samples are independent)."""
+        q = np.atleast_1d(np.asarray(q, dtype=float))
+        out = {p: np.asarray(self.distributions[p].ppf(1.0 - q), dtype=float) for p in EFFICIENCY_INPUTS}
+        return {**out, **sample_programme(self.programme, 0, q.size, q)}
 
     def evaluate(self, values: dict[str, np.ndarray]) -> tuple[dict[str, tuple], np.ndarray]:
         """Monthly costs of each option for the given input values (arrays of one length n).
@@ -136,6 +148,7 @@ class Engine:
         Inputs missing from `values` take their base (scenario) value.
         """
         v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
+        v["programme"] = programme_values(self.programme, values)
         requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], self.months)
         models = self.comparison.cost_models
         api = models.get("api")
@@ -160,7 +173,7 @@ class Engine:
             + decode * (self.base["efficiency.memory"] / v["efficiency.memory"])
         mfu = self.base["efficiency.gemm"] / v["efficiency.gemm"]
         one_time, ttp, spends = (self._self_host_one_time(v, mfu) if key == "self_host" else
-                                 self._scratch_one_time(v, mfu))
+                                 self._scratch_one_time(v))
         return fleet_model(capacity_rps_per_replica=fleet.capacity_rps_per_replica * ((prefill + decode) / slower),
                            gpus_per_replica=fleet.gpus_per_replica,
                            usd_per_gpu_hour=self._held(v, "self_host"), usd_per_busy_gpu_hour=fleet.usd_per_busy_gpu_hour,
@@ -200,23 +213,28 @@ class Engine:
         ttp = self_host_months_to_production(finetune_wall_days=days, setup_months=v["self_host.setup_months"])
         return one_time, ttp, spends
 
-    def _scratch_one_time(self, v: dict, mfu):
-        """compare(): the programme's compute (scaled with the final run's tokens and speed; the pipeline with the
-        tokens) + research and data staff + evaluation + fixed purchases; production after preparation, the run,
-        post-training and evaluation. Programme fractions stay at their p50."""
-        sc, b = self.comparison.scratch_costs, self.base
-        tokens = v["scratch.tokens"] / b["scratch.tokens"]
-        run = dict(run_gpu_hours=sc.run_gpu_hours.p50 * mfu * tokens, pipeline_gpu_hours=sc.pipeline_gpu_hours.p50 * tokens,
+    def _scratch_one_time(self, v: dict):
+        """compare(): the programme's compute (the final run re-timed, see the module docstring) + research and data
+        staff + evaluation + fixed purchases; production after preparation, the run, post-training and evaluation."""
+        sc, g = self.comparison.scratch_costs, v.get("programme") or programme_values(self.programme, {})
+        gemm, memory = np.broadcast_arrays(v["efficiency.gemm"], v["efficiency.memory"])
+        per_token = self.speed.gpu_hours_per_token(gemm.ravel(), memory.ravel()).reshape(np.shape(gemm) or (1,))
+        hours = per_token * v["scratch.tokens"] * np.maximum(g["overhead_factor"], 1.0) * sc.rate.time_factor
+        run = dict(run_gpu_hours=hours,
+                   pipeline_gpu_hours=g["data_pipeline_gpu_hours_per_ttok"] * (v["scratch.tokens"] / 1e12),
                    usd_per_gpu_hour=sc.rate.usd_per_gpu_hour * v["scratch.compute_price_scale"],
                    min_gpu_hours=sc.min_gpu_hours)
-        compute = scratch_compute_usd(experiments_fraction=sc.experiments_fraction.p50, **run)
+        experiments = g["ablation_fraction"] + g["failed_run_fraction"] + g["post_training_compute_fraction"]
+        compute = scratch_compute_usd(experiments_fraction=experiments, **run)
         one_time = scratch_one_time_usd(compute_usd=compute, researchers=v["scratch.researchers"],
                                         months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
-                                        evaluation_usd=v["scratch.evaluation_usd"], data_engineers=sc.data_engineers.p50,
-                                        prep_months=v["scratch.prep_months"], fixed_usd=sc.fixed_usd.p50)
-        ttp = scratch_months_to_production(wall_days=sc.wall_days.p50 * mfu * tokens, prep_months=v["scratch.prep_months"],
-                                           after_months=sc.after_months.p50)
-        spends = programme_spends(self.scenario, sc.programme, sc.rate, **run, wall_days=sc.wall_days.p50 * mfu * tokens,
+                                        evaluation_usd=v["scratch.evaluation_usd"], data_engineers=g["data_engineers"],
+                                        prep_months=v["scratch.prep_months"],
+                                        fixed_usd=g["data_acquisition_usd"] + g["post_training_data_usd"])
+        wall_days = hours / (sc.pretrain.n_gpus * HOURS_PER_DAY)
+        ttp = scratch_months_to_production(wall_days=wall_days, prep_months=v["scratch.prep_months"],
+                                           after_months=g["post_training_months"] + g["evaluation_months"])
+        spends = programme_spends(self.scenario, g, sc.rate, **run, wall_days=wall_days,
                                   researchers=v["scratch.researchers"],
                                   months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                                   prep_months=v["scratch.prep_months"], evaluation_usd=v["scratch.evaluation_usd"])
@@ -262,6 +280,7 @@ class MonteCarloResult(ResultMixin):
     break_even_months: dict[str, BreakEvenMonths]  # other option -> its crossing with `reference`
     point_total_usd: dict[str, float]  # compare() at the scenario's point values
     inputs: dict[str, Distribution]  # the inputs that varied
+    programme: dict[str, Band]  # the programme's bands (and run overhead) drawn per sample (programme.py)
     samples_usd: np.ndarray = field(repr=False, compare=False)  # (n, options) total cost per sample
 
     @property
@@ -360,12 +379,14 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         prob_cheapest={k: float(p) for k, p in zip(keys, cheapest)},
         break_even_months={k: _break_even(ref, k, pairs) for k in keys if k != ref},
         point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
-        inputs=engine.uncertain, samples_usd=totals)
+        inputs=engine.uncertain, programme={p: b for p, b in engine.programme.items() if b.p90 > b.p10},
+        samples_usd=totals)
 
 
 def _check_memory(n: int, engine: Engine) -> None:
     """Refuse a run whose sample arrays (inputs, totals, $/request, crossings; twice over while joined) pass the limit."""
-    columns = len(engine.uncertain) + 2 * len(engine.keys) + len(engine.keys) * (len(engine.keys) - 1) // 2
+    k = len(engine.keys)
+    columns = len(engine.uncertain) + len(engine.programme) + 2 * k + k * (k - 1) // 2  # programme: its draws
     need = 2 * 8 * n * columns
     if need > L.MAX_MONTE_CARLO_BYTES:
         raise InputError("n", f"{n:,} samples of {columns} columns need about {need / 2**30:.1f} GiB; the limit is "
