@@ -81,6 +81,7 @@ class FinetuningEstimate(ResultMixin):
     cost_usd: Band
     efficiency_source: str
     assumptions: tuple[Assumption, ...]
+    memory_fit: str = ""  # "" when the central memory fits the usable memory; else how tight (MemoryBreakdown.fit_note)
 
 
 def _targets(m: ModelSpec, targets: str) -> list[tuple[int, int]]:
@@ -202,6 +203,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
         training_flops=fpt * tokens * epochs, layout=plan.layout, useful_fraction=useful, mfu=predicted_mfu,
         step=plan.choice.step.breakdown, memory=plan.memory, memory_per_gpu_bytes=plan.memory.total,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd, efficiency_source=eff.source,
+        memory_fit=plan.memory.fit_note(),
         assumptions=(
             Assumption("method", method, "", "LoRA: Hu et al. 2021 (arXiv:2106.09685); QLoRA: Dettmers et al. 2023 (arXiv:2305.14314)"),
             Assumption("lora_rank", rank, "", "common default (PEFT examples use 8-64)"),

@@ -18,6 +18,7 @@ from ..catalog.specs import GPUSpec, ModelSpec
 from ..core import limits as L
 from ..core import arguments as A
 from ..core import validate as V
+from ..core.band import Band
 from ..core.errors import InputError
 from ..core.results import ResultMixin
 from . import arithmetic as ar
@@ -43,6 +44,12 @@ ACTIVATION_BYTES_PER_SBH = 34.0
 COMM_RESERVE_BYTES = 1.0e9
 # Fraction of HBM a run can fill (CUDA context, fragmentation): judgement; FSDP runs keep 5-15% free.
 USABLE_MEMORY_FRACTION = 0.90
+# Memory is uncertain: the band around the central total, as fractions of it. An independent check of
+# published fine-tuning peaks (torchtune, litgpt, Qwen, torchtitan; issue 22) found the central model a
+# median ~26% off, in both directions; until a published memory check sizes it, the band is +-20%
+# (judgement). A setup is refused only when even the optimistic end exceeds the card's whole memory;
+# between the usable fraction and that, it is "tight".
+MEMORY_BAND_LOW, MEMORY_BAND_HIGH = 0.80, 1.20
 
 
 _SIZES = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch")
@@ -126,8 +133,41 @@ class MemoryBreakdown(ResultMixin):
         return self.weights + self.gradients + self.optimizer_states + self.activations + self.communication_buffers
 
     @property
+    def capacity(self) -> float:
+        """The card's whole memory (usable is USABLE_MEMORY_FRACTION of it)."""
+        return self.usable / USABLE_MEMORY_FRACTION
+
+    @property
+    def band(self) -> Band:
+        """Bytes per GPU as a band: optimistic, central, pessimistic (MEMORY_BAND_LOW/HIGH)."""
+        return Band(self.total * MEMORY_BAND_LOW, self.total, self.total * MEMORY_BAND_HIGH)
+
+    @property
     def fits(self) -> bool:
+        """Could run: even the optimistic end within the card's memory (never refuse what may run)."""
+        return self.total * MEMORY_BAND_LOW <= self.capacity
+
+    @property
+    def comfortable(self) -> bool:
+        """The central estimate within the usable memory: what the planner picks on its own."""
         return self.total <= self.usable
+
+    @property
+    def tight(self) -> bool:
+        return self.fits and not self.comfortable
+
+    def fit_note(self) -> str:
+        """One line on how the memory sits against the card ('' when comfortable)."""
+        gb = 1e9
+        if self.comfortable:
+            return ""
+        over = (self.total - self.usable) / gb
+        if self.fits:
+            return (f"tight: needs {self.total / gb:.1f} GB per GPU (band {self.band.p10 / gb:.1f}-"
+                    f"{self.band.p90 / gb:.1f}), {over:.1f} GB over the {self.usable / gb:.1f} GB usable of "
+                    f"{self.capacity / gb:.1f} GB; it may run out of memory")
+        return (f"does not fit: even the optimistic {self.band.p10 / gb:.1f} GB per GPU exceeds the card's "
+                f"{self.capacity / gb:.1f} GB")
 
     def components(self) -> dict[str, float]:
         return {"weights": self.weights, "gradients": self.gradients, "optimizer states": self.optimizer_states,

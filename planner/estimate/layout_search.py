@@ -18,7 +18,7 @@ import numpy as np
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.errors import DoesNotFitError
 from . import layout_steps, perf
-from .layout import (RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
+from .layout import (MEMORY_BAND_LOW, RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
                      total_bytes, training_memory)
 from .training_step import StepTime, step_time
 
@@ -150,12 +150,15 @@ def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLa
 
 def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
     """(sizes, global batches, the least recomputation index that fits or -1, full-recomputation bytes) of every
-    candidate on n_gpus, in one numpy pass per recomputation setting."""
+    candidate on n_gpus, in one numpy pass per recomputation setting. Layouts whose central memory fits the usable
+    memory come first; when none does, those whose optimistic end fits the card (tight: never refuse what may run)."""
     sizes = candidate_sizes(shape, g, n_gpus)
     batches = global_batches(shape, **sizes)
     usable = g.memory_bytes * USABLE_MEMORY_FRACTION
     totals = np.stack([memory_totals(shape, g, sizes, r) for r in RECOMPUTE])  # (recompute, layouts)
     fits = (totals <= usable) & (batches > 0)
+    if not fits.any():
+        fits = (totals * MEMORY_BAND_LOW <= g.memory_bytes) & (batches > 0)
     least = np.where(fits.any(axis=0), fits.argmax(axis=0), -1)
     return sizes, batches, least, totals[-1]
 
@@ -190,6 +193,6 @@ def _no_fit_message(shape: RunShape, g: GPUSpec, n_gpus: int, smallest) -> str:
     layout, mem = smallest
     parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in mem.components().items())
     return (f"{shape.model.name} does not fit on {n_gpus} x {g.name} in any layout tried: the smallest footprint "
-            f"({layout.describe()}, full recomputation) needs {mem.total / 1e9:.1f} GB per GPU ({parts} GB) of "
-            f"{mem.usable / 1e9:.1f} GB usable. Use more GPUs, a GPU with more memory, 8-bit or paged optimizers, "
+            f"({layout.describe()}, full recomputation) needs {mem.total / 1e9:.1f} GB per GPU ({parts} GB); even "
+            f"its optimistic {mem.band.p10 / 1e9:.1f} GB exceeds the card's {mem.capacity / 1e9:.1f} GB. Use more GPUs, a GPU with more memory, 8-bit or paged optimizers, "
             "CPU offload, or LoRA/QLoRA")

@@ -112,14 +112,18 @@ def plan_run(shape: RunShape, g: GPUSpec, kern: perf.Kernels, *, tokens: float, 
         if not choice.memory.fits:
             parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in choice.memory.components().items())
             raise DoesNotFitError(f"{shape.model.name} in {layout.describe()} needs {choice.memory.total / 1e9:.1f} GB "
-                                  f"per GPU ({parts} GB) but {g.name} offers {choice.memory.usable / 1e9:.1f} GB; "
+                                  f"per GPU ({parts} GB); even the optimistic {choice.memory.band.p10 / 1e9:.1f} GB "
+                                  f"exceeds the {choice.memory.capacity / 1e9:.1f} GB of {g.name}; "
                                   "try more recomputation, more parallelism, ZeRO-3, an 8-bit optimizer or offload")
         return RunPlan(choice=choice, min_gpus=low, gpu_seconds_per_token=choice.gpu_seconds_per_token())
-    if n_gpus is not None:
-        if n_gpus < low:
+    if n_gpus is not None:  # below min_gpus a layout may still fit tightly: best_layout refuses past the optimistic end
+        try:
+            return _plan_at(shape, g, kern, n_gpus, low)
+        except DoesNotFitError as e:
+            if n_gpus >= low:
+                raise
             raise DoesNotFitError(f"{shape.model.name} needs at least {low} x {g.name} to fit its weights, gradients, "
-                                  f"optimizer states and activations in any layout; got n_gpus={n_gpus}")
-        return _plan_at(shape, g, kern, n_gpus, low)
+                                  f"optimizer states and activations in any layout; got n_gpus={n_gpus} ({e})") from None
     probe = _plan_at(shape, g, kern, low, low)
     hours = tokens * probe.gpu_seconds_per_token[1] * RUN_OVERHEAD.p50 / SECONDS_PER_HOUR
     if hours <= target_days * HOURS_PER_DAY * low:
