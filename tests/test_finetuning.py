@@ -3,7 +3,8 @@ import pytest
 
 import planner
 from planner.estimate.arithmetic import attention_flops_per_token, matmul_params, total_params
-from planner.estimate.finetuning import QLORA_BYTES_PER_PARAM, finetuning, flops_per_token, lora_params
+from planner.estimate.finetuning import finetuning, flops_per_token, lora_params, qlora_weight_bytes
+from planner.estimate.layout import TrainingLayout, training_memory
 
 M = "Llama-2-7B"
 
@@ -31,8 +32,40 @@ def test_memory_ordering_and_min_gpus():
     assert lora.min_gpus == qlora.min_gpus == 1
     assert qlora.memory.weights < lora.memory.weights
     assert full.memory.optimizer_states * full.n_gpus > 50 * lora.memory.optimizer_states  # states of every weight
-    base = QLORA_BYTES_PER_PARAM * total_params(planner.model(M))
+    base = qlora_weight_bytes(planner.model(M)) * total_params(planner.model(M))
     assert qlora.memory.weights == pytest.approx(base) and qlora.memory_per_gpu_bytes == qlora.memory.total
+
+
+def test_qlora_base_bytes_by_hand():
+    """Llama-2-7B: 6,738,415,616 parameters; embedding + head 2 x 32,000 x 4,096 and 64 norms of 4,096 stay bf16;
+    the rest NF4 at 4.127 bits (double quant) or 4.5; plus a bf16 buffer for the largest linear, 4,096 x 11,008."""
+    m = planner.model(M)
+    bf16 = 2 * 32_000 * 4_096 + 32 * 2 * 4_096
+    nf4 = 6_738_415_616 - bf16
+    buffer = 2 * 4_096 * 11_008
+    for dq, bits in ((True, 4.127), (False, 4.5)):
+        by_hand = nf4 * bits / 8 + 2 * bf16 + buffer  # 3.956 GB with double quant, 4.258 GB without
+        assert qlora_weight_bytes(m, dq) * total_params(m) == pytest.approx(by_hand, rel=1e-12)
+    kw = dict(model=M, gpu="RTX 4090", method="qlora", tokens=1e6, n_gpus=1)
+    on, off = finetuning(**kw), finetuning(**kw, double_quant=False)
+    assert off.memory.weights - on.memory.weights == pytest.approx(nf4 * (4.5 - 4.127) / 8)  # 0.30 GB
+
+
+def test_bf16_adamw_without_master_copy_by_hand():
+    """torchtune's full fine-tune: bf16 weights (2) + bf16 gradients (2) + bf16 m and v (4) = 8 bytes per parameter,
+    half of mixed-precision AdamW's 2 + 2 + 12 = 16."""
+    n = total_params(planner.model(M))
+    bf16, mixed = (training_memory(M, "H100 SXM", TrainingLayout(optimizer=o), 2048) for o in ("adamw-bf16", "adamw"))
+    assert bf16.optimizer_states == pytest.approx(4 * n) and mixed.optimizer_states == pytest.approx(12 * n)
+    assert bf16.weights + bf16.gradients + bf16.optimizer_states == pytest.approx(8 * n)
+
+
+def test_offloaded_optimizer_keeps_two_layers_of_gradients_on_the_gpu():
+    """ZeRO-Offload moves states and reduced gradients to the CPU layer by layer: the GPU keeps about two layers'
+    bf16 gradients (2 x 2 bytes x params / 32 layers for Llama-2-7B), not the whole model's."""
+    n = total_params(planner.model(M))
+    off = training_memory(M, "H100 SXM", TrainingLayout(offload="optimizer"), 2048)
+    assert off.optimizer_states == 0.0 and off.gradients == pytest.approx(2 * 2 * n / 32)
 
 
 def test_qlora_is_slower_than_lora_and_full_costs_more():
@@ -78,7 +111,8 @@ def test_seventy_b_full_needs_many_gpus_and_error_says_so():
     assert finetuning(model="Llama-3.1-70B", gpu="H100 SXM", method="qlora", tokens=1e6).min_gpus == 1
 
 
-@pytest.mark.parametrize("kw,field", [({"tokens": 0}, "tokens"), ({"epochs": -1}, "epochs"), ({"n_gpus": 0}, "n_gpus")])
+@pytest.mark.parametrize("kw,field", [({"tokens": 0}, "tokens"), ({"epochs": -1}, "epochs"), ({"n_gpus": 0}, "n_gpus"),
+                                      ({"double_quant": "yes"}, "double_quant")])
 def test_bad_input(kw, field):
     with pytest.raises(planner.InputError) as e:
         finetuning(**{"model": M, "gpu": "H100 SXM", "tokens": 1e6, **kw})

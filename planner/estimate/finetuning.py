@@ -23,7 +23,7 @@ from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import perf
-from .arithmetic import attention_flops_per_token, matmul_params, total_params
+from .arithmetic import attention_flops_per_token, embedding_params, matmul_params, total_params
 from .layout import OFFLOAD, OPTIMIZER_BYTES, MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
 from .training_run import overhead_band, plan_run, run_time_cost
@@ -35,9 +35,13 @@ LORA_TARGETS = {"all-linear": "q, k, v, o and every MLP matrix (the QLoRA recipe
 FRAMEWORKS = ("eager", "compiled")
 DEFAULT_OPTIMIZER = {"full": "adamw", "lora": "adamw", "qlora": "paged-adamw-8bit"}  # the QLoRA paper's choice
 
-# QLoRA stores base weights as 4-bit NormalFloat with double-quantized constants:
-# 4.127 bits per parameter (Dettmers et al. 2023, arXiv:2305.14314, Sec. 3).
-QLORA_BYTES_PER_PARAM = 4.127 / 8
+# QLoRA stores the base's linear weights as 4-bit NormalFloat in blocks of 64 with one absmax constant each
+# (Dettmers et al. 2023, arXiv:2305.14314, Sec. 3): fp32 constants cost 32/64 = 0.5 bits per weight, 4.5 in
+# all; double quantization stores them in 8 bits with an fp32 constant per 256 blocks, 8/64 + 32/(64 x 256)
+# = 0.127 bits, 4.127 in all. bitsandbytes (Hugging Face's BitsAndBytesConfig) and torchtune quantize only the
+# transformer blocks' linears: the embedding, the output head and the norms stay bf16.
+NF4_BITS_PER_PARAM = {True: 4.127, False: 4.5}  # double_quant -> bits
+QLORA_BYTES_PER_PARAM = NF4_BITS_PER_PARAM[True] / 8  # the quantized linears alone
 
 # Dequantizing NF4 weights before every matmul (forward and backward) slows QLoRA:
 # Raschka measured 1.39x the runtime of LoRA for the same run ("Practical Tips for
@@ -125,6 +129,15 @@ def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int, targets:
     return 4.0 * n + 6.0 * lora_params(m, rank, targets) + attn
 
 
+def qlora_weight_bytes(m: ModelSpec, double_quant: bool = True) -> float:
+    """Stored bytes per parameter of a QLoRA base, averaged over the model: NF4 block linears, bf16 embedding,
+    head and norms, plus the bf16 buffer one linear is dequantized into before its matmul (the largest one)."""
+    total, bf16 = total_params(m), embedding_params(m) + m.n_layers * m.norms_per_layer * m.dim
+    ffn = max(m.ffn_dim, m.moe_ffn_dim) if m.is_moe else m.ffn_dim
+    buffer = 2.0 * max(m.dim * ffn, m.dim * m.n_heads * m.head_dim)
+    return ((total - bf16) * NF4_BITS_PER_PARAM[bool(double_quant)] / 8 + 2.0 * bf16 + buffer) / total
+
+
 def _check_choice(name: str, value, allowed) -> str:
     v = str(value).lower()
     if v not in allowed:
@@ -154,19 +167,22 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                lora_targets: str = "all-linear", packing: bool = True, example_tokens: float | None = None,
                optimizer: str | None = None, offload: str = "none", layout: TrainingLayout | None = None,
                framework: str = "eager", overhead_factor=OVERHEAD_FACTOR,
-               efficiencies: Efficiencies | None = None) -> FinetuningEstimate:
+               efficiencies: Efficiencies | None = None, double_quant: bool = True) -> FinetuningEstimate:
     """Estimate fine-tuning `model` on `tokens` real training tokens per epoch for `epochs` passes.
 
     method: "full" (all weights), "lora" (bf16 frozen base), "qlora" (4-bit frozen base).
     packing: examples packed into `seq_len` sequences; False: one example per sequence, padded to
     `seq_len` (set it to your max_length), of `example_tokens` real tokens on average.
-    optimizer: adamw | adamw-8bit | paged-adamw-8bit | sgd (default: paged 8-bit for QLoRA, else AdamW).
+    optimizer: adamw | adamw-bf16 (no fp32 master copy, torchtune's) | adamw-8bit | paged-adamw-8bit | sgd
+    (default: paged 8-bit for QLoRA, else AdamW with an fp32 master copy).
     offload: none | optimizer | params (CPU offload, ZeRO-Offload). layout: evaluate a TrainingLayout as
     given (default: the fastest fitting layout on n_gpus, or on the fewest GPUs that fit).
     framework: "eager" (Hugging Face Trainer + PEFT: a per-layer launch cost) or "compiled".
+    double_quant: QLoRA's NF4 with double-quantized constants (bnb_4bit_use_double_quant; 4.127 bits) or not (4.5).
     """
     _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
               optimizer, offload, layout, framework, overhead_factor, efficiencies)
+    V.flag("double_quant", double_quant)
     m, g = lookup_model(model), lookup_gpu(gpu)
     method = _check_choice("fine-tuning method", method, METHODS)
     lora_targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))
@@ -185,7 +201,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
         eff = replace(eff, train_layer_overhead_s=EAGER_TRAIN_LAYER_OVERHEAD_S)
     trainable = total_params(m) if method == "full" else lora_params(m, rank, lora_targets)
     shape = RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
-                     weight_bytes=QLORA_BYTES_PER_PARAM if method == "qlora" else 2.0,
+                     weight_bytes=qlora_weight_bytes(m, double_quant) if method == "qlora" else 2.0,
                      trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
                      optimizer=optimizer, offload=offload)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)

@@ -31,10 +31,13 @@ OFFLOAD = ("none", "optimizer", "params")
 # bf16 setup of Hugging Face and torchtune recipes) = 2. Paged 8-bit AdamW keeps the same states in
 # pageable memory that moves to the CPU under pressure (QLoRA, arXiv:2305.14314): 0 bytes counted
 # on the GPU, their traffic charged to the step. SGD with momentum: fp32 master + momentum = 8.
-OPTIMIZER_BYTES = {"adamw": 12.0, "adamw-8bit": 2.0, "paged-adamw-8bit": 2.0, "sgd": 8.0}
+# bf16 AdamW with no master copy (torchtune's full-fine-tune recipes: bf16 parameters, torch.optim.AdamW keeps m and
+# v in the parameters' dtype; HF Trainer on a model loaded in bf16 does the same): 2 + 2 = 4.
+OPTIMIZER_BYTES = {"adamw": 12.0, "adamw-bf16": 4.0, "adamw-8bit": 2.0, "paged-adamw-8bit": 2.0, "sgd": 8.0}
 PAGED = ("paged-adamw-8bit",)
 # Bytes the optimizer step moves per updated parameter (read + write of states, gradient, weights).
-OPTIMIZER_STEP_BYTES = {"adamw": 28.0, "adamw-8bit": 10.0, "paged-adamw-8bit": 10.0, "sgd": 20.0}
+# adamw-bf16: read weight, gradient, m, v (4 x 2) and write weight, m, v (3 x 2) = 14.
+OPTIMIZER_STEP_BYTES = {"adamw": 28.0, "adamw-bf16": 14.0, "adamw-8bit": 10.0, "paged-adamw-8bit": 10.0, "sgd": 20.0}
 BF16 = 2.0
 # Korthikanti et al. 2022, Sec. 4: one transformer layer stores s b h (34 + 5 a s / h) bytes of
 # activations in 16-bit training; FlashAttention never stores the 5 a s / h score term, and
@@ -69,7 +72,7 @@ class TrainingLayout:
     micro_batch: int = 1  # sequences per micro-batch on each model replica
     global_batch: int = 0  # sequences per optimizer step (0: the estimate's default)
     recompute: str = "selective"  # none | selective | full
-    optimizer: str = "adamw"  # adamw | adamw-8bit | paged-adamw-8bit | sgd
+    optimizer: str = "adamw"  # adamw | adamw-bf16 | adamw-8bit | paged-adamw-8bit | sgd
     offload: str = "none"  # none | optimizer (states in CPU memory) | params (states and weights)
     fp8: bool = False  # GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style); weights and activations bf16
 
@@ -222,6 +225,8 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     if offload == "params":
         weights = 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp)  # two layers streamed in
     grads = trained * BF16 / np.where(zero_stage >= 2, shard, 1)
+    if offload != "none":  # ZeRO-Offload streams each layer's reduced gradients to the CPU: two layers' worth on the GPU
+        grads = 2.0 * trained * BF16 / np.maximum(1, np.ceil(m.n_layers / pp))
     states = 0.0 * trained if offload != "none" or optimizer in PAGED else \
         trained * OPTIMIZER_BYTES[optimizer] / np.where(zero_stage >= 1, shard, 1)
     per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * BF16

@@ -121,7 +121,7 @@ def cmd_finetune(a) -> int:
     layout = parse_layout(a.layout) if a.layout else None
     est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout,
                      **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank", "lora_targets", "packing",
-                              "example_tokens", "optimizer", "offload", "framework"))
+                              "example_tokens", "optimizer", "offload", "framework", "double_quant"))
     return _print_training(fmt.finetuning_rows(est), est, a)
 
 
@@ -306,8 +306,10 @@ def _estimate_commands(sub) -> None:
     p.add_argument("--lora-targets", choices=("all-linear", "attention", "qv"))
     p.add_argument("--no-packing", dest="packing", action="store_false", default=None,
                    help="one example per sequence, padded to --seq-len (with --example-tokens real tokens)")
-    p.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd"))
+    p.add_argument("--optimizer", choices=("adamw", "adamw-bf16", "adamw-8bit", "paged-adamw-8bit", "sgd"))
     p.add_argument("--offload", choices=("none", "optimizer", "params"))
+    p.add_argument("--no-double-quant", dest="double_quant", action="store_false", default=None,
+                   help="QLoRA NF4 without double-quantized constants (4.5 bits per weight, not 4.127)")
     p.add_argument("--framework", choices=("eager", "compiled"))
     p.add_argument("--layout", help='a training layout, e.g. "tp=2,dp=4,zero=3,mb=2,recompute=full" (default: searched)')
     p.set_defaults(run=cmd_finetune)
