@@ -122,3 +122,54 @@ def test_bad_input(kw, field):
 def test_unknown_method_lists_methods():
     with pytest.raises(planner.UnknownNameError, match="lora"):
         finetuning(model=M, gpu="H100 SXM", method="lorra", tokens=1e6)
+
+
+# The knobs fine-tuners set (issue 22), named as Trainer / torchtune / litgpt name them.
+K = dict(model="Llama-3.1-8B", gpu="RTX 4090", method="lora", tokens=1e6, n_gpus=1)
+
+
+def _assumed(est, name):
+    return next(a.value for a in est.assumptions if a.name == name)
+
+
+def test_per_device_batch_and_accumulation_pin_the_step():
+    e = finetuning(**K, micro_batch=4, grad_accum=8, activation_checkpointing=True)
+    assert e.layout.micro_batch == 4 and e.layout.recompute == "full"
+    assert _assumed(e, "global_batch") == 4 * 8 * 1  # micro-batch x accumulation x one replica
+
+
+def test_activation_checkpointing_off_keeps_every_layer_and_chunked_loss_saves_logits():
+    """Llama-3.1-8B at 2,048 tokens, micro-batch 1: no recomputation keeps 34 s h bytes per layer (Korthikanti et
+    al. 2022 with flash attention) = 34 x 2048 x 4096 x 32 = 9.13 GB, plus 2048 x 128,256 fp32 logits = 1.05 GB;
+    chunked over 8, the logits cost 2 + 4/8 = 2.5 bytes per element instead of 4."""
+    off = finetuning(**K, micro_batch=1, activation_checkpointing=False)
+    chunked = finetuning(**K, micro_batch=1, activation_checkpointing=False, chunked_loss=True)
+    logits = 2048 * 128_256
+    assert off.memory.activations == pytest.approx(34 * 2048 * 4096 * 32 + 4 * logits)
+    assert off.memory.activations - chunked.memory.activations == pytest.approx((4 - 2.5) * logits)
+
+
+def test_lora_target_sets_by_hand():
+    m = planner.model(M)  # Llama-2-7B: dim 4096, ffn 11008, vocab 32000, MHA
+    attn_qkv = 3 * (4096 + 4096)
+    assert lora_params(m, 8, "qkv") == 8 * 32 * attn_qkv
+    assert lora_params(m, 8, "mlp") == 8 * 32 * 3 * (4096 + 11008)
+    assert lora_params(m, 8, "all-linear+output") == lora_params(m, 8, "all-linear") + 8 * (4096 + 32000)
+
+
+@pytest.mark.parametrize("kw,field", [({"micro_batch": 0}, "micro_batch"), ({"grad_accum": 0}, "grad_accum"),
+                                      ({"activation_checkpointing": "on"}, "activation_checkpointing"),
+                                      ({"chunked_loss": 1}, "chunked_loss")])
+def test_bad_knobs_name_the_field(kw, field):
+    with pytest.raises((planner.InputError, planner.PlannerTypeError)) as e:
+        finetuning(**{**K, **kw})
+    assert field in str(e.value)
+
+
+def test_layout_global_batch_is_read():
+    """A published global batch can be pinned: TrainingLayout.global_batch sets the sequences per step."""
+    e = finetuning(**K, layout=TrainingLayout(micro_batch=1, recompute="full", global_batch=128))
+    assert _assumed(e, "global_batch") == 128
+    small = finetuning(**K, layout=TrainingLayout(micro_batch=1, recompute="full", global_batch=4))
+    assert _assumed(small, "global_batch") == 4
+    assert small.gpu_hours.p50 > e.gpu_hours.p50  # the optimizer step is paid per 4 sequences, not per 128

@@ -24,14 +24,20 @@ from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import perf
 from .arithmetic import attention_flops_per_token, embedding_params, matmul_params, total_params
-from .layout import OFFLOAD, OPTIMIZER_BYTES, MemoryBreakdown, TrainingLayout
+from .layout import OFFLOAD, OPTIMIZER_BYTES, RECOMPUTE, MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
 from .training_run import overhead_band, plan_run, run_time_cost
 from .training_step import StepBreakdown, mfu
 
 METHODS = ("full", "lora", "qlora")
-LORA_TARGETS = {"all-linear": "q, k, v, o and every MLP matrix (the QLoRA recipe)",
-                "attention": "q, k, v and o", "qv": "q and v (Hu et al. 2021's default)"}
+# LoRA target sets, as PEFT's target_modules and torchtune's lora_attn_modules / apply_lora_to_mlp /
+# apply_lora_to_output name them.
+LORA_TARGETS = {"all-linear": "q, k, v, o and every MLP matrix (the QLoRA recipe; PEFT 'all-linear')",
+                "all-linear+output": "all-linear and the output head (torchtune apply_lora_to_output)",
+                "attention": "q, k, v and o", "qkv": "q, k and v", "qv": "q and v (Hu et al. 2021's default)",
+                "mlp": "every MLP matrix only (torchtune apply_lora_to_mlp without attention modules)"}
+# torchtune's CEWithChunkedOutputLoss splits the output into 8 chunks (torchtune docs, "Memory optimization overview").
+LOSS_CHUNKS = 8
 FRAMEWORKS = ("eager", "compiled")
 DEFAULT_OPTIMIZER = {"full": "adamw", "lora": "adamw", "qlora": "paged-adamw-8bit"}  # the QLoRA paper's choice
 
@@ -89,9 +95,10 @@ class FinetuningEstimate(ResultMixin):
 
 
 def _targets(m: ModelSpec, targets: str) -> list[tuple[int, int]]:
-    """(d_in, d_out) of the linears LoRA adapts in one dense layer."""
+    """(d_in, d_out) of the attention linears LoRA adapts in one layer."""
     q, kv = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
-    attn = {"qv": [(m.dim, q), (m.dim, kv)], "attention": [(m.dim, q), (m.dim, kv), (m.dim, kv), (q, m.dim)]}
+    attn = {"qv": [(m.dim, q), (m.dim, kv)], "qkv": [(m.dim, q), (m.dim, kv), (m.dim, kv)], "mlp": [],
+            "attention": [(m.dim, q), (m.dim, kv), (m.dim, kv), (q, m.dim)]}
     return attn.get(targets, attn["attention"])
 
 
@@ -99,10 +106,12 @@ def lora_params(m: ModelSpec, rank: int, targets: str = "all-linear") -> int:
     """Adapter parameters: rank x (d_in + d_out) per adapted linear (Hu et al. 2021, arXiv:2106.09685).
 
     "all-linear" adapts attention (q, k, v, o) and the dense or expert MLP, the QLoRA recipe
-    (Dettmers et al. 2023, Sec. 4); "attention" and "qv" adapt attention only.
+    (Dettmers et al. 2023, Sec. 4); "+output" adds the output head (dim -> vocab); "mlp" the MLP alone;
+    "attention", "qkv" and "qv" adapt attention only.
     """
     attn = sum(a + b for a, b in _targets(m, targets))
-    if targets != "all-linear":
+    head = rank * (m.dim + m.vocab_size) if targets == "all-linear+output" else 0
+    if targets not in ("all-linear", "all-linear+output", "mlp"):
         return rank * m.n_layers * attn
     mats = 3 if m.mlp in GATED_MLPS else 2
     ffn = 0
@@ -112,7 +121,7 @@ def lora_params(m: ModelSpec, rank: int, targets: str = "all-linear") -> int:
                     + m.n_shared_experts * mats * (m.dim + m.shared_expert_ffn_dim))
         else:
             ffn += mats * (m.dim + m.ffn_dim)
-    return rank * (m.n_layers * attn + ffn)
+    return rank * (m.n_layers * attn + ffn) + head
 
 
 def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int, targets: str = "all-linear") -> float:
@@ -167,7 +176,9 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                lora_targets: str = "all-linear", packing: bool = True, example_tokens: float | None = None,
                optimizer: str | None = None, offload: str = "none", layout: TrainingLayout | None = None,
                framework: str = "eager", overhead_factor=OVERHEAD_FACTOR,
-               efficiencies: Efficiencies | None = None, double_quant: bool = True) -> FinetuningEstimate:
+               efficiencies: Efficiencies | None = None, double_quant: bool = True, micro_batch: int | None = None,
+               grad_accum: int | None = None, activation_checkpointing: bool | None = None,
+               chunked_loss: bool = False) -> FinetuningEstimate:
     """Estimate fine-tuning `model` on `tokens` real training tokens per epoch for `epochs` passes.
 
     method: "full" (all weights), "lora" (bf16 frozen base), "qlora" (4-bit frozen base).
@@ -179,10 +190,19 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     given (default: the fastest fitting layout on n_gpus, or on the fewest GPUs that fit).
     framework: "eager" (Hugging Face Trainer + PEFT: a per-layer launch cost) or "compiled".
     double_quant: QLoRA's NF4 with double-quantized constants (bnb_4bit_use_double_quant; 4.127 bits) or not (4.5).
+    micro_batch / grad_accum: per-device batch size and gradient accumulation steps (Trainer's
+    per_device_train_batch_size / gradient_accumulation_steps, torchtune's batch_size /
+    gradient_accumulation_steps); None: searched / the default batch of SEQUENCES_PER_STEP.
+    activation_checkpointing: True (full: each layer keeps its input), False (none), None (the least that fits).
+    chunked_loss: cross-entropy over LOSS_CHUNKS chunks (torchtune CEWithChunkedOutputLoss) instead of whole fp32 logits.
     """
     _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
               optimizer, offload, layout, framework, overhead_factor, efficiencies)
-    V.flag("double_quant", double_quant)
+    V.flag("double_quant", double_quant), V.flag("chunked_loss", chunked_loss)
+    V.Whole(1, L.MAX_GPUS, unit="sequences", optional=True)("micro_batch", micro_batch)
+    V.Whole(1, 1_000_000, unit="micro-batches", optional=True)("grad_accum", grad_accum)
+    if activation_checkpointing is not None:
+        V.flag("activation_checkpointing", activation_checkpointing)
     m, g = lookup_model(model), lookup_gpu(gpu)
     method = _check_choice("fine-tuning method", method, METHODS)
     lora_targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))
@@ -203,7 +223,10 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     shape = RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
                      weight_bytes=qlora_weight_bytes(m, double_quant) if method == "qlora" else 2.0,
                      trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
-                     optimizer=optimizer, offload=offload)
+                     optimizer=optimizer, offload=offload, loss_chunks=LOSS_CHUNKS if chunked_loss else 1,
+                     recompute=RECOMPUTE if activation_checkpointing is None else
+                     (("full",) if activation_checkpointing else ("none",)),
+                     micro_batch=micro_batch or 0, grad_accum=grad_accum or 0)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
     useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0
@@ -226,6 +249,10 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
             Assumption("lora_targets", lora_targets, "", LORA_TARGETS[lora_targets]),
             Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else "searched"),
             Assumption("packing", packing, "", f"real tokens are {useful:.0%} of the computed ones"),
+            Assumption("global_batch", plan.choice.global_batch, "sequences per optimizer step",
+                       "micro_batch x grad_accum x data-parallel replicas" if grad_accum else
+                       "layout.global_batch" if layout is not None and layout.global_batch else
+                       f"default {SEQUENCES_PER_STEP} (judgement), raised to fill the pipeline"),
             Assumption("optimizer", optimizer, f"{OPTIMIZER_BYTES[optimizer]:g} B/param of states",
                        "8-bit: Dettmers et al. 2022 (arXiv:2110.02861); paged: QLoRA"),
             Assumption("flops_per_token", fpt, "FLOP", "full 6N; LoRA 4N + 6 N_lora (no weight gradients for frozen weights)"),

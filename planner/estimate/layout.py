@@ -197,19 +197,26 @@ def activation_bytes(m: ModelSpec, layout: TrainingLayout, seq_len: float) -> fl
                                    layout.recompute == "full", seq_len))
 
 
-def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float):
+def logit_bytes_per_element(loss_chunks: int = 1) -> float:
+    """Bytes per (token x vocab) element the loss holds at its peak. Unchunked, the logits are upcast to fp32 and
+    kept for the cross-entropy's backward: 4. Chunked (torchtune's CEWithChunkedOutputLoss, 8 chunks; Liger's
+    fused linear cross-entropy), the bf16 logits stay and one chunk at a time is upcast: 2 + 4 / chunks."""
+    return 4.0 if loss_chunks <= 1 else 2.0 + 4.0 / loss_chunks
+
+
+def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float, loss_chunks: int = 1):
     sbh = float(seq_len) / cp * micro_batch * m.dim / tp
     per_layer = np.where(full, 2.0 * sbh, ACTIVATION_BYTES_PER_SBH * sbh)
     layers = np.ceil(m.n_layers / pp)
     in_flight = pp
     working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh, 0.0)  # the layer being recomputed
-    logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * 4.0  # fp32 logits, last stage
+    logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * logit_bytes_per_element(loss_chunks)  # last stage
     return layers * per_layer * in_flight + working + np.where(pp == 1, logits, 0.0)
 
 
 def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero_stage, micro_batch, full,
                   optimizer: str, offload: str, seq_len: float, weight_bytes: float = BF16,
-                  trainable_params=None, trainable_fraction: float = 1.0) -> dict[str, np.ndarray]:
+                  trainable_params=None, trainable_fraction: float = 1.0, loss_chunks: int = 1) -> dict[str, np.ndarray]:
     """training_memory's components for many layouts in one numpy pass: every size an int array (or an int)
     that broadcasts, `full` whether recomputation is full. `trainable_params`: trained parameters per GPU
     (None: `trainable_fraction` of those it owns). Returns the MemoryBreakdown fields as arrays."""
@@ -232,7 +239,7 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * BF16
     buffers = COMM_RESERVE_BYTES + np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
     return {"weights": weights, "gradients": grads, "optimizer_states": states,
-            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len),
+            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks),
             "communication_buffers": buffers, "usable": usable_bytes}
 
 
@@ -243,7 +250,8 @@ def total_bytes(mem: dict) -> np.ndarray:
 
 
 def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: TrainingLayout, seq_len: float, *,
-                    weight_bytes: float = BF16, trainable_params: float | None = None) -> MemoryBreakdown:
+                    weight_bytes: float = BF16, trainable_params: float | None = None,
+                    loss_chunks: int = 1) -> MemoryBreakdown:
     """Bytes per GPU by component for `layout` (see the module docstring for the sources).
 
     `weight_bytes`: bytes per stored weight (bf16 2; a QLoRA base 0.516). `trainable_params`: the
@@ -255,10 +263,11 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.instance("layout", layout, TrainingLayout, "a planner.TrainingLayout")
     V.positive("seq_len", seq_len, L.MAX_SEQ_LEN, "tokens"), V.positive("weight_bytes", weight_bytes, 8.0, "bytes")
     V.Real(0.0, 1e15, unit="parameters", optional=True)("trainable_params", trainable_params)
+    V.whole("loss_chunks", loss_chunks, 1, 1024)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
     lay = layout
     mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep,
                         cp=lay.cp, zero_stage=lay.zero_stage, micro_batch=lay.micro_batch, full=lay.recompute == "full",
                         optimizer=lay.optimizer, offload=lay.offload, seq_len=seq_len, weight_bytes=weight_bytes,
-                        trainable_params=trainable_params)
+                        trainable_params=trainable_params, loss_chunks=loss_chunks)
     return MemoryBreakdown(**{k: float(v) for k, v in mem.items()})

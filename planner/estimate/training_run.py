@@ -19,7 +19,8 @@ from ..core.errors import DoesNotFitError, InputError
 from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import perf
 from .layout import USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout
-from .layout_search import Choice, RunShape, best_layout, candidate_sizes, evaluate, global_batches, memory_totals
+from .layout_search import (Choice, RunShape, best_layout, candidate_sizes, evaluate, global_batches, memory_totals,
+                            most_saving)
 
 # What a model of one step cannot see: failures and restarts, checkpointing, data stalls, evaluation
 # pauses. Llama 3 405B kept >90% effective training time through 466 interruptions in 54 days
@@ -89,7 +90,7 @@ def _min_gpus(shape: RunShape, g: _FitsOn) -> int:
     counts = [1, 2, 4] + [8 * 2**i for i in range(18) if 8 * 2**i <= MAX_GPUS]  # a layout refuses more
     for n in counts:
         sizes = candidate_sizes(shape, g, n)
-        fits = memory_totals(shape, g, sizes, "full") <= g.memory_bytes * USABLE_MEMORY_FRACTION
+        fits = memory_totals(shape, g, sizes, most_saving(shape)) <= g.memory_bytes * USABLE_MEMORY_FRACTION
         if np.any((global_batches(shape, **sizes) > 0) & fits):
             return n
     raise DoesNotFitError(f"{shape.model.name} does not fit on any cluster of {g.name} up to {counts[-1]:,} GPUs")

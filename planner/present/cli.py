@@ -121,7 +121,10 @@ def cmd_finetune(a) -> int:
     layout = parse_layout(a.layout) if a.layout else None
     est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout,
                      **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank", "lora_targets", "packing",
-                              "example_tokens", "optimizer", "offload", "framework", "double_quant"))
+                              "example_tokens", "optimizer", "offload", "framework", "double_quant", "micro_batch",
+                              "grad_accum", "chunked_loss"),
+                     **({} if a.activation_checkpointing is None else
+                        {"activation_checkpointing": a.activation_checkpointing == "on"}))
     return _print_training(fmt.finetuning_rows(est), est, a)
 
 
@@ -303,7 +306,11 @@ def _estimate_commands(sub) -> None:
     for flag, kind in (("--epochs", float), ("--n-gpus", count), ("--seq-len", count), ("--lora-rank", count),
                        ("--example-tokens", float)):
         p.add_argument(flag, type=kind)
-    p.add_argument("--lora-targets", choices=("all-linear", "attention", "qv"))
+    p.add_argument("--lora-targets", choices=("all-linear", "all-linear+output", "attention", "qkv", "qv", "mlp"))
+    p.add_argument("--micro-batch", type=count, help="per-device batch size (per_device_train_batch_size)")
+    p.add_argument("--grad-accum", type=count, help="gradient accumulation steps")
+    p.add_argument("--activation-checkpointing", choices=("on", "off"), help="default: the least recomputation that fits")
+    p.add_argument("--chunked-loss", action="store_true", default=None, help="chunked cross-entropy (torchtune's)")
     p.add_argument("--no-packing", dest="packing", action="store_false", default=None,
                    help="one example per sequence, padded to --seq-len (with --example-tokens real tokens)")
     p.add_argument("--optimizer", choices=("adamw", "adamw-bf16", "adamw-8bit", "paged-adamw-8bit", "sgd"))
