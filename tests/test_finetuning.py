@@ -173,3 +173,17 @@ def test_layout_global_batch_is_read():
     small = finetuning(**K, layout=TrainingLayout(micro_batch=1, recompute="full", global_batch=4))
     assert _assumed(small, "global_batch") == 4
     assert small.gpu_hours.p50 > e.gpu_hours.p50  # the optimizer step is paid per 4 sequences, not per 128
+
+
+def test_lora_frozen_base_is_sharded_by_fsdp_and_activations_are_not():
+    """torchtune's and litgpt's distributed LoRA wrap the model in FSDP: the frozen bf16 base is split over the GPUs
+    (16.06 GB / 4 for Llama-3.1-8B), while each GPU keeps its own micro-batch's activations whole (no tensor
+    parallelism): the same activations as on one GPU."""
+    kw = dict(model="Llama-3.1-8B", gpu="A100 80GB SXM", method="lora", tokens=1e6)
+    n = total_params(planner.model("Llama-3.1-8B"))
+    four = finetuning(**kw, layout=TrainingLayout(dp=4, zero_stage=3, micro_batch=2, recompute="full"))
+    one = finetuning(**kw, layout=TrainingLayout(dp=1, zero_stage=3, micro_batch=2, recompute="full"))
+    assert four.memory.weights == pytest.approx(2 * n / 4) and one.memory.weights == pytest.approx(2 * n)
+    assert four.memory.activations == pytest.approx(one.memory.activations)
+    searched = finetuning(**kw, n_gpus=4)
+    assert searched.layout.tp == searched.layout.pp == 1  # the frameworks' data parallelism, not Megatron's

@@ -226,7 +226,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                      optimizer=optimizer, offload=offload, loss_chunks=LOSS_CHUNKS if chunked_loss else 1,
                      recompute=RECOMPUTE if activation_checkpointing is None else
                      (("full",) if activation_checkpointing else ("none",)),
-                     micro_batch=micro_batch or 0, grad_accum=grad_accum or 0)
+                     micro_batch=micro_batch or 0, grad_accum=grad_accum or 0, data_parallel_only=True)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
     useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0

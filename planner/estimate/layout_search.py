@@ -67,6 +67,9 @@ class RunShape:
     recompute: tuple[str, ...] = RECOMPUTE  # the recomputation settings the search may use (activation checkpointing)
     micro_batch: int = 0  # sequences per micro-batch per GPU (per_device_train_batch_size); 0: searched
     grad_accum: int = 0  # micro-batches per optimizer step (gradient_accumulation_steps); 0: from global_batch
+    # Fine-tuning frameworks (torchtune, litgpt, HF Trainer + accelerate) run data parallelism only: DDP, or FSDP /
+    # ZeRO-3 sharding the weights (a LoRA's frozen base too) while each GPU keeps its whole micro-batch's activations.
+    data_parallel_only: bool = False
 
 
 def _pow2_upto(n: int) -> list[int]:
@@ -80,9 +83,11 @@ def candidate_sizes(shape: RunShape, g: GPUSpec, n_gpus: int) -> dict[str, np.nd
     """Every layout to try on n_gpus as columns of sizes (one int array per TrainingLayout size field)."""
     m = shape.model
     out = []
-    for tp in (t for t in TP_DEGREES if t <= g.scale_up_domain_size and n_gpus % t == 0 and m.n_heads % t == 0):
-        for cp in (1, 2, 4) if shape.seq_len >= 32768 else (1,):
-            for pp in (p for p in _pow2_upto(m.n_layers) if n_gpus % (tp * cp * p) == 0):
+    tps = (1,) if shape.data_parallel_only else TP_DEGREES
+    for tp in (t for t in tps if t <= g.scale_up_domain_size and n_gpus % t == 0 and m.n_heads % t == 0):
+        for cp in (1, 2, 4) if shape.seq_len >= 32768 and not shape.data_parallel_only else (1,):
+            pps = (1,) if shape.data_parallel_only else _pow2_upto(m.n_layers)
+            for pp in (p for p in pps if n_gpus % (tp * cp * p) == 0):
                 dp = n_gpus // (tp * cp * pp)
                 eps = [e for e in _pow2_upto(min(dp, m.n_experts)) if dp % e == 0 and m.n_experts % e == 0] \
                     if m.is_moe else [1]
