@@ -147,6 +147,19 @@ def qlora_weight_bytes(m: ModelSpec, double_quant: bool = True) -> float:
     return ((total - bf16) * NF4_BITS_PER_PARAM[bool(double_quant)] / 8 + 2.0 * bf16 + buffer) / total
 
 
+def run_shape(m: ModelSpec, *, method: str, seq_len: float, trainable: int, optimizer: str, offload: str = "none",
+              double_quant: bool = True, chunked_loss: bool = False, activation_checkpointing: bool | None = None,
+              micro_batch: int | None = None, grad_accum: int | None = None) -> RunShape:
+    """What a fine-tune asks of the layout search (checked arguments; finetuning() and max_fit() share it)."""
+    return RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
+                    weight_bytes=qlora_weight_bytes(m, double_quant) if method == "qlora" else 2.0,
+                    trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
+                    optimizer=optimizer, offload=offload, loss_chunks=LOSS_CHUNKS if chunked_loss else 1,
+                    recompute=RECOMPUTE if activation_checkpointing is None else
+                    (("full",) if activation_checkpointing else ("none",)),
+                    micro_batch=micro_batch or 0, grad_accum=grad_accum or 0, data_parallel_only=True)
+
+
 def _check_choice(name: str, value, allowed) -> str:
     v = str(value).lower()
     if v not in allowed:
@@ -220,13 +233,9 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     if framework == "eager" and eff.train_layer_overhead_s < EAGER_TRAIN_LAYER_OVERHEAD_S and "calibration" not in eff.source:
         eff = replace(eff, train_layer_overhead_s=EAGER_TRAIN_LAYER_OVERHEAD_S)
     trainable = total_params(m) if method == "full" else lora_params(m, rank, lora_targets)
-    shape = RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
-                     weight_bytes=qlora_weight_bytes(m, double_quant) if method == "qlora" else 2.0,
-                     trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
-                     optimizer=optimizer, offload=offload, loss_chunks=LOSS_CHUNKS if chunked_loss else 1,
-                     recompute=RECOMPUTE if activation_checkpointing is None else
-                     (("full",) if activation_checkpointing else ("none",)),
-                     micro_batch=micro_batch or 0, grad_accum=grad_accum or 0, data_parallel_only=True)
+    shape = run_shape(m, method=method, seq_len=seq_len, trainable=trainable, optimizer=optimizer, offload=offload,
+                      double_quant=double_quant, chunked_loss=chunked_loss,
+                      activation_checkpointing=activation_checkpointing, micro_batch=micro_batch, grad_accum=grad_accum)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
     useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0
