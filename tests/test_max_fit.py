@@ -48,3 +48,11 @@ def test_bad_input_names_the_field(kw, field):
     with pytest.raises((planner.InputError, planner.PlannerTypeError)) as e:
         planner.max_fit(**{"model": "Llama-3.1-8B", "gpu": "RTX 4090", **kw})
     assert field in str(e.value)
+
+
+def test_command_line_max_fit(capsys):
+    from planner.present.cli import main
+    assert main(["estimate", "finetune", "--model", "Llama-3.1-8B", "--gpu", "RTX 4090", "--method", "qlora",
+                 "--tokens", "1", "--max-fit"]) == 0
+    r = planner.max_fit(model="Llama-3.1-8B", gpu="RTX 4090", method="qlora")
+    assert f"{r.max_micro_batch} ({r.max_micro_batch_tight} tight)" in capsys.readouterr().out
