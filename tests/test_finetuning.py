@@ -187,3 +187,16 @@ def test_lora_frozen_base_is_sharded_by_fsdp_and_activations_are_not():
     assert four.memory.activations == pytest.approx(one.memory.activations)
     searched = finetuning(**kw, n_gpus=4)
     assert searched.layout.tp == searched.layout.pp == 1  # the frameworks' data parallelism, not Megatron's
+
+
+def test_activation_offload_and_optimizer_in_backward_by_hand():
+    """Activation offloading keeps two layers' activations (2 x 34 s h bytes) and the logits on the GPU; an optimizer
+    fused into the backward keeps two layers' gradients (2 x 2 bytes x N / 32 layers) instead of all of them."""
+    kw = dict(model="Llama-3.1-8B", gpu="A100 80GB SXM", method="full", tokens=1e6, n_gpus=1, micro_batch=1,
+              optimizer="adamw-bf16", activation_checkpointing=False)
+    n = total_params(planner.model("Llama-3.1-8B"))
+    off = finetuning(**kw, activation_offload=True, optimizer_in_backward=True)
+    assert off.memory.activations == pytest.approx(2 * 34 * 2048 * 4096 + 4 * 2048 * 128_256)
+    assert off.memory.gradients == pytest.approx(2 * 2 * n / 32)
+    with pytest.raises(planner.PlannerError, match="activation_offload"):
+        finetuning(**kw, activation_offload="yes")

@@ -149,7 +149,8 @@ def qlora_weight_bytes(m: ModelSpec, double_quant: bool = True) -> float:
 
 def run_shape(m: ModelSpec, *, method: str, seq_len: float, trainable: int, optimizer: str, offload: str = "none",
               double_quant: bool = True, chunked_loss: bool = False, activation_checkpointing: bool | None = None,
-              micro_batch: int | None = None, grad_accum: int | None = None) -> RunShape:
+              micro_batch: int | None = None, grad_accum: int | None = None, activation_offload: bool = False,
+              optimizer_in_backward: bool = False) -> RunShape:
     """What a fine-tune asks of the layout search (checked arguments; finetuning() and max_fit() share it)."""
     return RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
                     weight_bytes=qlora_weight_bytes(m, double_quant) if method == "qlora" else 2.0,
@@ -157,7 +158,8 @@ def run_shape(m: ModelSpec, *, method: str, seq_len: float, trainable: int, opti
                     optimizer=optimizer, offload=offload, loss_chunks=LOSS_CHUNKS if chunked_loss else 1,
                     recompute=RECOMPUTE if activation_checkpointing is None else
                     (("full",) if activation_checkpointing else ("none",)),
-                    micro_batch=micro_batch or 0, grad_accum=grad_accum or 0, data_parallel_only=True)
+                    micro_batch=micro_batch or 0, grad_accum=grad_accum or 0, data_parallel_only=True,
+                    activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
 
 
 def _check_choice(name: str, value, allowed) -> str:
@@ -191,7 +193,8 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                framework: str = "eager", overhead_factor=OVERHEAD_FACTOR,
                efficiencies: Efficiencies | None = None, double_quant: bool = True, micro_batch: int | None = None,
                grad_accum: int | None = None, activation_checkpointing: bool | None = None,
-               chunked_loss: bool = False) -> FinetuningEstimate:
+               chunked_loss: bool = False, activation_offload: bool = False,
+               optimizer_in_backward: bool = False) -> FinetuningEstimate:
     """Estimate fine-tuning `model` on `tokens` real training tokens per epoch for `epochs` passes.
 
     method: "full" (all weights), "lora" (bf16 frozen base), "qlora" (4-bit frozen base).
@@ -208,10 +211,14 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     gradient_accumulation_steps); None: searched / the default batch of SEQUENCES_PER_STEP.
     activation_checkpointing: True (full: each layer keeps its input), False (none), None (the least that fits).
     chunked_loss: cross-entropy over LOSS_CHUNKS chunks (torchtune CEWithChunkedOutputLoss) instead of whole fp32 logits.
+    activation_offload: saved activations in CPU memory (torchtune enable_activation_offloading; its copies overlap
+    compute on a side stream, so no time is charged: optimistic on slow PCIe). optimizer_in_backward: the optimizer
+    step fused into the backward (torchtune optimizer_in_bwd), freeing each layer's gradients as it goes.
     """
     _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
               optimizer, offload, layout, framework, overhead_factor, efficiencies)
     V.flag("double_quant", double_quant), V.flag("chunked_loss", chunked_loss)
+    V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
     V.Whole(1, L.MAX_GPUS, unit="sequences", optional=True)("micro_batch", micro_batch)
     V.Whole(1, 1_000_000, unit="micro-batches", optional=True)("grad_accum", grad_accum)
     if activation_checkpointing is not None:
@@ -235,7 +242,8 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     trainable = total_params(m) if method == "full" else lora_params(m, rank, lora_targets)
     shape = run_shape(m, method=method, seq_len=seq_len, trainable=trainable, optimizer=optimizer, offload=offload,
                       double_quant=double_quant, chunked_loss=chunked_loss,
-                      activation_checkpointing=activation_checkpointing, micro_batch=micro_batch, grad_accum=grad_accum)
+                      activation_checkpointing=activation_checkpointing, micro_batch=micro_batch, grad_accum=grad_accum,
+                      activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
     useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0

@@ -204,19 +204,24 @@ def logit_bytes_per_element(loss_chunks: int = 1) -> float:
     return 4.0 if loss_chunks <= 1 else 2.0 + 4.0 / loss_chunks
 
 
-def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float, loss_chunks: int = 1):
+def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float, loss_chunks: int = 1,
+                      activation_offload: bool = False):
     sbh = float(seq_len) / cp * micro_batch * m.dim / tp
     per_layer = np.where(full, 2.0 * sbh, ACTIVATION_BYTES_PER_SBH * sbh)
     layers = np.ceil(m.n_layers / pp)
     in_flight = pp
     working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh, 0.0)  # the layer being recomputed
+    if activation_offload:  # torchtune's enable_activation_offloading: saved tensors go to pinned CPU memory on a side
+        # stream; the GPU keeps the layer being computed and the one in transfer (judgement: 2 layers' activations)
+        per_layer, working = 0.0 * per_layer, 2.0 * ACTIVATION_BYTES_PER_SBH * sbh
     logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * logit_bytes_per_element(loss_chunks)  # last stage
     return layers * per_layer * in_flight + working + np.where(pp == 1, logits, 0.0)
 
 
 def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero_stage, micro_batch, full,
                   optimizer: str, offload: str, seq_len: float, weight_bytes: float = BF16,
-                  trainable_params=None, trainable_fraction: float = 1.0, loss_chunks: int = 1) -> dict[str, np.ndarray]:
+                  trainable_params=None, trainable_fraction: float = 1.0, loss_chunks: int = 1,
+                  activation_offload: bool = False, optimizer_in_backward: bool = False) -> dict[str, np.ndarray]:
     """training_memory's components for many layouts in one numpy pass: every size an int array (or an int)
     that broadcasts, `full` whether recomputation is full. `trainable_params`: trained parameters per GPU
     (None: `trainable_fraction` of those it owns). Returns the MemoryBreakdown fields as arrays."""
@@ -232,14 +237,15 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     if offload == "params":
         weights = 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp)  # two layers streamed in
     grads = trained * BF16 / np.where(zero_stage >= 2, shard, 1)
-    if offload != "none":  # ZeRO-Offload streams each layer's reduced gradients to the CPU: two layers' worth on the GPU
+    if offload != "none" or optimizer_in_backward:  # ZeRO-Offload streams each layer's reduced gradients to the CPU;
+        # an optimizer step fused into the backward (torchtune optimizer_in_bwd) frees them layer by layer: two layers'
         grads = 2.0 * trained * BF16 / np.maximum(1, np.ceil(m.n_layers / pp))
     states = 0.0 * trained if offload != "none" or optimizer in PAGED else \
         trained * OPTIMIZER_BYTES[optimizer] / np.where(zero_stage >= 1, shard, 1)
     per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * BF16
     buffers = COMM_RESERVE_BYTES + np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
     return {"weights": weights, "gradients": grads, "optimizer_states": states,
-            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks),
+            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload),
             "communication_buffers": buffers, "usable": usable_bytes}
 
 
@@ -251,7 +257,8 @@ def total_bytes(mem: dict) -> np.ndarray:
 
 def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: TrainingLayout, seq_len: float, *,
                     weight_bytes: float = BF16, trainable_params: float | None = None,
-                    loss_chunks: int = 1) -> MemoryBreakdown:
+                    loss_chunks: int = 1, activation_offload: bool = False,
+                    optimizer_in_backward: bool = False) -> MemoryBreakdown:
     """Bytes per GPU by component for `layout` (see the module docstring for the sources).
 
     `weight_bytes`: bytes per stored weight (bf16 2; a QLoRA base 0.516). `trainable_params`: the
@@ -264,10 +271,12 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.positive("seq_len", seq_len, L.MAX_SEQ_LEN, "tokens"), V.positive("weight_bytes", weight_bytes, 8.0, "bytes")
     V.Real(0.0, 1e15, unit="parameters", optional=True)("trainable_params", trainable_params)
     V.whole("loss_chunks", loss_chunks, 1, 1024)
+    V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
     lay = layout
     mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep,
                         cp=lay.cp, zero_stage=lay.zero_stage, micro_batch=lay.micro_batch, full=lay.recompute == "full",
                         optimizer=lay.optimizer, offload=lay.offload, seq_len=seq_len, weight_bytes=weight_bytes,
-                        trainable_params=trainable_params, loss_chunks=loss_chunks)
+                        trainable_params=trainable_params, loss_chunks=loss_chunks,
+                        activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
     return MemoryBreakdown(**{k: float(v) for k, v in mem.items()})

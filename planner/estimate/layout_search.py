@@ -70,6 +70,8 @@ class RunShape:
     # Fine-tuning frameworks (torchtune, litgpt, HF Trainer + accelerate) run data parallelism only: DDP, or FSDP /
     # ZeRO-3 sharding the weights (a LoRA's frozen base too) while each GPU keeps its whole micro-batch's activations.
     data_parallel_only: bool = False
+    activation_offload: bool = False  # saved activations in CPU memory (torchtune enable_activation_offloading)
+    optimizer_in_backward: bool = False  # the optimizer step fused into the backward: gradients freed layer by layer
 
 
 def _pow2_upto(n: int) -> list[int]:
@@ -143,7 +145,8 @@ def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], rec
                         dp=sizes["dp"], ep=sizes["ep"], cp=sizes["cp"], zero_stage=sizes["zero_stage"],
                         micro_batch=sizes["micro_batch"], full=recompute == "full", optimizer=shape.optimizer,
                         offload=shape.offload, seq_len=shape.seq_len, weight_bytes=shape.weight_bytes,
-                        trainable_fraction=shape.trainable_fraction, loss_chunks=shape.loss_chunks)
+                        trainable_fraction=shape.trainable_fraction, loss_chunks=shape.loss_chunks,
+                        activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward)
     totals = total_bytes(mem)
     return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
 
@@ -152,7 +155,8 @@ def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBrea
     from .layout import params_per_gpu
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     return training_memory(shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes,
-                           trainable_params=trainable, loss_chunks=shape.loss_chunks)
+                           trainable_params=trainable, loss_chunks=shape.loss_chunks,
+                           activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward)
 
 
 def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout,

@@ -64,13 +64,15 @@ def _largest(fits, hi: int) -> int:
 def max_fit(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora", n_gpus: int = 1, seq_len: int = 2048,
             lora_rank: int = 16, lora_targets: str = "all-linear", optimizer: str | None = None, offload: str = "none",
             double_quant: bool = True, chunked_loss: bool = False,
-            activation_checkpointing: bool | None = None) -> MaxFit:
+            activation_checkpointing: bool | None = None, activation_offload: bool = False,
+            optimizer_in_backward: bool = False) -> MaxFit:
     """The largest micro-batch at `seq_len`, and the longest sequence at micro-batch 1, that fit `n_gpus` x `gpu`
     for this fine-tune (the arguments mean what they mean in `finetuning`)."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec)
     V.whole("n_gpus", n_gpus, 1, L.MAX_GPUS, "GPUs"), V.whole("seq_len", seq_len, 1, L.MAX_SEQ_LEN, "tokens")
     V.whole("lora_rank", lora_rank, 1, L.MAX_LORA_RANK)
     V.flag("double_quant", double_quant), V.flag("chunked_loss", chunked_loss)
+    V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
     if activation_checkpointing is not None:
         V.flag("activation_checkpointing", activation_checkpointing)
     m, g = lookup_model(model), lookup_gpu(gpu)
@@ -81,7 +83,8 @@ def max_fit(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora",
     trainable = total_params(m) if method == "full" else lora_params(m, lora_rank, targets)
     base = run_shape(m, method=method, seq_len=seq_len, trainable=trainable, optimizer=optimizer, offload=offload,
                      double_quant=double_quant, chunked_loss=chunked_loss,
-                     activation_checkpointing=activation_checkpointing, micro_batch=1)
+                     activation_checkpointing=activation_checkpointing, micro_batch=1,
+                     activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
     usable, card = g.memory_bytes * USABLE_MEMORY_FRACTION, g.memory_bytes
 
     def fits(limit, **change):

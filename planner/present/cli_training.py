@@ -80,12 +80,15 @@ def add_finetune_knobs(p, count) -> None:
     p.add_argument("--chunked-loss", action="store_true", default=None, help="chunked cross-entropy (torchtune's)")
     p.add_argument("--no-double-quant", dest="double_quant", action="store_false", default=None,
                    help="QLoRA NF4 without double-quantized constants (4.5 bits per weight, not 4.127)")
+    p.add_argument("--activation-offload", action="store_true", default=None, help="saved activations in CPU memory")
+    p.add_argument("--optimizer-in-backward", action="store_true", default=None,
+                   help="the optimizer step fused into the backward (torchtune optimizer_in_bwd)")
     p.add_argument("--max-fit", action="store_true",
                    help="print the largest micro-batch and longest sequence that fit instead (--tokens is ignored)")
 
 
 def finetune_knobs(a) -> dict:
-    kw = _given(a, "double_quant", "chunked_loss")
+    kw = _given(a, "double_quant", "chunked_loss", "activation_offload", "optimizer_in_backward")
     if a.activation_checkpointing is not None:
         kw["activation_checkpointing"] = a.activation_checkpointing == "on"
     return kw
