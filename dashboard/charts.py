@@ -216,12 +216,16 @@ def frontier(f, point: tuple[float, float] | None = None) -> alt.Chart:
 
 
 def memory(mem, title: str) -> alt.Chart:
-    """A training run's memory per GPU by component, as one stacked bar against the usable memory."""
+    """A training run's memory per GPU by component, as one stacked bar with its p10-p90 band (black), against the
+    usable memory (dashed red) and the card's whole memory (solid red)."""
     df = pd.DataFrame([{"component": k, "GB": v / 1e9} for k, v in mem.components().items()])
     bar = alt.Chart(df).mark_bar().encode(x=alt.X("sum(GB):Q", title="GB per GPU"), color=alt.Color("component:N"),
                                           order=alt.Order("component:N"), tooltip=["component", alt.Tooltip("GB:Q", format=".1f")])
     line = alt.Chart(pd.DataFrame({"x": [mem.usable / 1e9]})).mark_rule(color="#d62728", strokeDash=[4, 4]).encode(x="x:Q")
-    return (bar + line).properties(title=title, height=80)
+    card = alt.Chart(pd.DataFrame({"x": [mem.capacity / 1e9]})).mark_rule(color="#d62728").encode(x="x:Q")
+    band = alt.Chart(pd.DataFrame({"lo": [mem.band.p10 / 1e9], "hi": [mem.band.p90 / 1e9]})).mark_rule(
+        color="black", strokeWidth=2).encode(x="lo:Q", x2="hi:Q")
+    return (bar + line + card + band).properties(title=title, height=80)
 
 
 def scaling(df: pd.DataFrame, title: str) -> alt.Chart:

@@ -192,6 +192,8 @@ def training(c: Comparison, scaling=None) -> None:
     for est, what in ((c.finetune, "Fine-tuning"), (c.pretrain, "Pretraining")):
         if est is not None:
             st.altair_chart(charts.memory(est.memory, f"{what}: memory per GPU ({est.layout.describe()})"))
+            if est.memory_fit:
+                st.warning(f"{what} memory is {est.memory_fit}")
             _rows(fmt.step_rows(est.step))
     if c.pretrain is not None and scaling is not None and st.toggle("Show how pretraining scales with the GPU count"):
         df = scaling()

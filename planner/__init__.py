@@ -38,6 +38,7 @@ _EXPORTS = {
     "PretrainingEstimate": "estimate.pretraining", "Staffing": "estimate.pretraining",
     "pretraining": "estimate.pretraining",
     "FinetuningEstimate": "estimate.finetuning", "finetuning": "estimate.finetuning",
+    "MaxFit": "estimate.max_fit", "max_fit": "estimate.max_fit",
     "pretraining_scaling": "estimate.scaling",
     "TrainingLayout": "estimate.layout", "training_memory": "estimate.layout", "MemoryBreakdown": "estimate.layout",
     "Scenario": "decide.scenario", "ApiOption": "decide.sections", "SelfHostOption": "decide.sections",

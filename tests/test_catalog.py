@@ -14,7 +14,9 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REQUIRED_GPUS = ["V100 SXM2 16GB", "A10G", "L4", "L40S", "RTX A6000", "RTX 6000 Ada", "A100 40GB SXM",
                  "A100 80GB SXM", "H100 SXM", "H100 PCIe", "H100 NVL", "H800 SXM", "H200 SXM", "H20", "B200",
                  "GB200", "MI250X", "MI300X", "MI325X", "MI355X", "Gaudi 2", "Gaudi 3", "TPU v5e", "TPU v5p",
-                 "TPU v6e"]
+                 "TPU v6e",
+                 # the cards people fine-tune on (issue 22)
+                 "RTX 4090", "RTX 5090", "RTX 3090", "L40", "A10", "A40", "L20", "GH200", "MI250 GCD"]
 
 
 def _data(filename):
@@ -35,6 +37,22 @@ def test_gpu_scale_up_and_scale_out_fields(g):
     if g.scale_out_bytes_per_s:
         assert "scale_out" in g.sources
     assert g.scale_out_bytes_per_s <= 200e9  # 1.6 Tb/s per accelerator would be a unit slip
+
+
+@pytest.mark.parametrize("name, bf16_tflops, fp16_accumulate_sparse_tflops", [
+    ("RTX 4090", 165.2, 660.6), ("RTX 5090", 209.5, 838.4)])
+def test_geforce_bf16_peak_is_the_fp32_accumulate_rate(name, bf16_tflops, fp16_accumulate_sparse_tflops):
+    """GeForce datasheets lead with sparse fp16-accumulate figures, 4x the dense fp32-accumulate rate training runs at."""
+    g = planner.gpu(name)
+    assert g.peak("bf16") == pytest.approx(bf16_tflops * 1e12)
+    assert g.peak("bf16") == pytest.approx(fp16_accumulate_sparse_tflops * 1e12 / 4, rel=0.01)
+
+
+def test_mi250_is_one_gcd():
+    """torch sees an MI250 as two devices; the catalog entry is one of them (half the module)."""
+    g = planner.gpu("MI250")
+    assert g.name == "MI250 GCD" and g.memory_bytes == 64 * 2**30
+    assert g.peak("bf16") == pytest.approx(362.1e12 / 2)
 
 
 def test_scale_up_domains_of_named_systems():

@@ -3,7 +3,8 @@ import pytest
 
 import planner
 from planner.estimate.arithmetic import attention_flops_per_token, matmul_params, total_params
-from planner.estimate.finetuning import QLORA_BYTES_PER_PARAM, finetuning, flops_per_token, lora_params
+from planner.estimate.finetuning import finetuning, flops_per_token, lora_params, qlora_weight_bytes
+from planner.estimate.layout import TrainingLayout, training_memory
 
 M = "Llama-2-7B"
 
@@ -31,8 +32,40 @@ def test_memory_ordering_and_min_gpus():
     assert lora.min_gpus == qlora.min_gpus == 1
     assert qlora.memory.weights < lora.memory.weights
     assert full.memory.optimizer_states * full.n_gpus > 50 * lora.memory.optimizer_states  # states of every weight
-    base = QLORA_BYTES_PER_PARAM * total_params(planner.model(M))
+    base = qlora_weight_bytes(planner.model(M)) * total_params(planner.model(M))
     assert qlora.memory.weights == pytest.approx(base) and qlora.memory_per_gpu_bytes == qlora.memory.total
+
+
+def test_qlora_base_bytes_by_hand():
+    """Llama-2-7B: 6,738,415,616 parameters; embedding + head 2 x 32,000 x 4,096 and 64 norms of 4,096 stay bf16;
+    the rest NF4 at 4.127 bits (double quant) or 4.5; plus a bf16 buffer for the largest linear, 4,096 x 11,008."""
+    m = planner.model(M)
+    bf16 = 2 * 32_000 * 4_096 + 32 * 2 * 4_096
+    nf4 = 6_738_415_616 - bf16
+    buffer = 2 * 4_096 * 11_008
+    for dq, bits in ((True, 4.127), (False, 4.5)):
+        by_hand = nf4 * bits / 8 + 2 * bf16 + buffer  # 3.956 GB with double quant, 4.258 GB without
+        assert qlora_weight_bytes(m, dq) * total_params(m) == pytest.approx(by_hand, rel=1e-12)
+    kw = dict(model=M, gpu="RTX 4090", method="qlora", tokens=1e6, n_gpus=1)
+    on, off = finetuning(**kw), finetuning(**kw, double_quant=False)
+    assert off.memory.weights - on.memory.weights == pytest.approx(nf4 * (4.5 - 4.127) / 8)  # 0.30 GB
+
+
+def test_bf16_adamw_without_master_copy_by_hand():
+    """torchtune's full fine-tune: bf16 weights (2) + bf16 gradients (2) + bf16 m and v (4) = 8 bytes per parameter,
+    half of mixed-precision AdamW's 2 + 2 + 12 = 16."""
+    n = total_params(planner.model(M))
+    bf16, mixed = (training_memory(M, "H100 SXM", TrainingLayout(optimizer=o), 2048) for o in ("adamw-bf16", "adamw"))
+    assert bf16.optimizer_states == pytest.approx(4 * n) and mixed.optimizer_states == pytest.approx(12 * n)
+    assert bf16.weights + bf16.gradients + bf16.optimizer_states == pytest.approx(8 * n)
+
+
+def test_offloaded_optimizer_keeps_two_layers_of_gradients_on_the_gpu():
+    """ZeRO-Offload moves states and reduced gradients to the CPU layer by layer: the GPU keeps about two layers'
+    bf16 gradients (2 x 2 bytes x params / 32 layers for Llama-2-7B), not the whole model's."""
+    n = total_params(planner.model(M))
+    off = training_memory(M, "H100 SXM", TrainingLayout(offload="optimizer"), 2048)
+    assert off.optimizer_states == 0.0 and off.gradients == pytest.approx(2 * 2 * n / 32)
 
 
 def test_qlora_is_slower_than_lora_and_full_costs_more():
@@ -78,7 +111,8 @@ def test_seventy_b_full_needs_many_gpus_and_error_says_so():
     assert finetuning(model="Llama-3.1-70B", gpu="H100 SXM", method="qlora", tokens=1e6).min_gpus == 1
 
 
-@pytest.mark.parametrize("kw,field", [({"tokens": 0}, "tokens"), ({"epochs": -1}, "epochs"), ({"n_gpus": 0}, "n_gpus")])
+@pytest.mark.parametrize("kw,field", [({"tokens": 0}, "tokens"), ({"epochs": -1}, "epochs"), ({"n_gpus": 0}, "n_gpus"),
+                                      ({"double_quant": "yes"}, "double_quant")])
 def test_bad_input(kw, field):
     with pytest.raises(planner.InputError) as e:
         finetuning(**{"model": M, "gpu": "H100 SXM", "tokens": 1e6, **kw})
@@ -88,3 +122,81 @@ def test_bad_input(kw, field):
 def test_unknown_method_lists_methods():
     with pytest.raises(planner.UnknownNameError, match="lora"):
         finetuning(model=M, gpu="H100 SXM", method="lorra", tokens=1e6)
+
+
+# The knobs fine-tuners set (issue 22), named as Trainer / torchtune / litgpt name them.
+K = dict(model="Llama-3.1-8B", gpu="RTX 4090", method="lora", tokens=1e6, n_gpus=1)
+
+
+def _assumed(est, name):
+    return next(a.value for a in est.assumptions if a.name == name)
+
+
+def test_per_device_batch_and_accumulation_pin_the_step():
+    e = finetuning(**K, micro_batch=4, grad_accum=8, activation_checkpointing=True)
+    assert e.layout.micro_batch == 4 and e.layout.recompute == "full"
+    assert _assumed(e, "global_batch") == 4 * 8 * 1  # micro-batch x accumulation x one replica
+
+
+def test_activation_checkpointing_off_keeps_every_layer_and_chunked_loss_saves_logits():
+    """Llama-3.1-8B at 2,048 tokens, micro-batch 1: no recomputation keeps 34 s h bytes per layer (Korthikanti et
+    al. 2022 with flash attention) = 34 x 2048 x 4096 x 32 = 9.13 GB, plus 2048 x 128,256 fp32 logits = 1.05 GB;
+    chunked over 8, the logits cost 2 + 4/8 = 2.5 bytes per element instead of 4."""
+    off = finetuning(**K, micro_batch=1, activation_checkpointing=False)
+    chunked = finetuning(**K, micro_batch=1, activation_checkpointing=False, chunked_loss=True)
+    logits = 2048 * 128_256
+    assert off.memory.activations == pytest.approx(34 * 2048 * 4096 * 32 + 4 * logits)
+    assert off.memory.activations - chunked.memory.activations == pytest.approx((4 - 2.5) * logits)
+
+
+def test_lora_target_sets_by_hand():
+    m = planner.model(M)  # Llama-2-7B: dim 4096, ffn 11008, vocab 32000, MHA
+    attn_qkv = 3 * (4096 + 4096)
+    assert lora_params(m, 8, "qkv") == 8 * 32 * attn_qkv
+    assert lora_params(m, 8, "mlp") == 8 * 32 * 3 * (4096 + 11008)
+    assert lora_params(m, 8, "all-linear+output") == lora_params(m, 8, "all-linear") + 8 * (4096 + 32000)
+
+
+@pytest.mark.parametrize("kw,field", [({"micro_batch": 0}, "micro_batch"), ({"grad_accum": 0}, "grad_accum"),
+                                      ({"activation_checkpointing": "on"}, "activation_checkpointing"),
+                                      ({"chunked_loss": 1}, "chunked_loss")])
+def test_bad_knobs_name_the_field(kw, field):
+    with pytest.raises((planner.InputError, planner.PlannerTypeError)) as e:
+        finetuning(**{**K, **kw})
+    assert field in str(e.value)
+
+
+def test_layout_global_batch_is_read():
+    """A published global batch can be pinned: TrainingLayout.global_batch sets the sequences per step."""
+    e = finetuning(**K, layout=TrainingLayout(micro_batch=1, recompute="full", global_batch=128))
+    assert _assumed(e, "global_batch") == 128
+    small = finetuning(**K, layout=TrainingLayout(micro_batch=1, recompute="full", global_batch=4))
+    assert _assumed(small, "global_batch") == 4
+    assert small.gpu_hours.p50 > e.gpu_hours.p50  # the optimizer step is paid per 4 sequences, not per 128
+
+
+def test_lora_frozen_base_is_sharded_by_fsdp_and_activations_are_not():
+    """torchtune's and litgpt's distributed LoRA wrap the model in FSDP: the frozen bf16 base is split over the GPUs
+    (16.06 GB / 4 for Llama-3.1-8B), while each GPU keeps its own micro-batch's activations whole (no tensor
+    parallelism): the same activations as on one GPU."""
+    kw = dict(model="Llama-3.1-8B", gpu="A100 80GB SXM", method="lora", tokens=1e6)
+    n = total_params(planner.model("Llama-3.1-8B"))
+    four = finetuning(**kw, layout=TrainingLayout(dp=4, zero_stage=3, micro_batch=2, recompute="full"))
+    one = finetuning(**kw, layout=TrainingLayout(dp=1, zero_stage=3, micro_batch=2, recompute="full"))
+    assert four.memory.weights == pytest.approx(2 * n / 4) and one.memory.weights == pytest.approx(2 * n)
+    assert four.memory.activations == pytest.approx(one.memory.activations)
+    searched = finetuning(**kw, n_gpus=4)
+    assert searched.layout.tp == searched.layout.pp == 1  # the frameworks' data parallelism, not Megatron's
+
+
+def test_activation_offload_and_optimizer_in_backward_by_hand():
+    """Activation offloading keeps two layers' activations (2 x 34 s h bytes) and the logits on the GPU; an optimizer
+    fused into the backward keeps two layers' gradients (2 x 2 bytes x N / 32 layers) instead of all of them."""
+    kw = dict(model="Llama-3.1-8B", gpu="A100 80GB SXM", method="full", tokens=1e6, n_gpus=1, micro_batch=1,
+              optimizer="adamw-bf16", activation_checkpointing=False)
+    n = total_params(planner.model("Llama-3.1-8B"))
+    off = finetuning(**kw, activation_offload=True, optimizer_in_backward=True)
+    assert off.memory.activations == pytest.approx(2 * 34 * 2048 * 4096 + 4 * 2048 * 128_256)
+    assert off.memory.gradients == pytest.approx(2 * 2 * n / 32)
+    with pytest.raises(planner.PlannerError, match="activation_offload"):
+        finetuning(**kw, activation_offload="yes")

@@ -175,6 +175,8 @@ CALLS = {
                                               seq_len=4096, overhead_factor=1.1, prep_months=3.0)),
     "finetuning": (planner.finetuning, dict(model="Llama-3.1-8B", gpu="H100 SXM", method="lora", tokens=1e7,
                                             epochs=2, n_gpus=None, seq_len=2048, lora_rank=16)),
+    "max_fit": (planner.max_fit, dict(model="Llama-3.1-8B", gpu="RTX 4090", method="lora", n_gpus=1, seq_len=2048,
+                                      lora_rank=16, chunked_loss=False, activation_checkpointing=None)),
     "workload": (planner.Workload, dict(requests_per_day=1e4, input_tokens=500, output_tokens=200,
                                         prompt_overhead_tokens=100, peak_to_mean=2.0, horizon_months=24,
                                         monthly_growth=0.02, ttft_target_s=None)),

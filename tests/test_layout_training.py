@@ -97,3 +97,37 @@ def test_collectives_follow_the_nccl_tests_factors():
     assert comm.collective_s("all_gather", 1e9, 4, link) == pytest.approx(1e-5 + 3 / 4 * 1e9 / 100e9)
     assert comm.collective_s("all_reduce", 1e9, 1, link) == 0
     assert comm.link_for(H100, 8).name.endswith("scale-up") and comm.link_for(H100, 16).name.endswith("scale-out")
+
+
+# Never refuse what ran (issue 22): memory is a band; refuse only past its optimistic end; say "tight" near the edge.
+
+def _breakdown(total_gb, card_gib=80):
+    from planner.estimate.layout import USABLE_MEMORY_FRACTION
+    return planner.MemoryBreakdown(weights=total_gb * 1e9, gradients=0.0, optimizer_states=0.0, activations=0.0,
+                                   communication_buffers=0.0, usable=card_gib * 2**30 * USABLE_MEMORY_FRACTION)
+
+
+def test_memory_band_and_fit_by_hand():
+    # 80 GiB card = 85.9 GB; usable 90% = 77.3 GB; band 0.8x / 1.2x the central total.
+    ok, tight, over = _breakdown(70.0), _breakdown(100.0), _breakdown(110.0)
+    assert ok.band.p10 == pytest.approx(56e9) and ok.band.p90 == pytest.approx(84e9)
+    assert ok.comfortable and not ok.tight and ok.fit_note() == ""
+    assert tight.fits and tight.tight  # 100 GB central, but the optimistic 80 GB is under 85.9 GB
+    assert tight.fit_note().startswith("tight: needs 100.0 GB") and "22.7 GB over the 77.3 GB usable" in tight.fit_note()
+    assert not over.fits and "optimistic 88.0 GB" in over.fit_note()  # 0.8 x 110 = 88 > 85.9
+
+
+def test_given_layout_near_the_edge_runs_and_says_tight():
+    """Llama-3.1-8B LoRA on a 24 GB RTX 4090 without recomputation: 16.1 GB bf16 base + 10.2 GB activations
+    + 1 GB NCCL reserve + adapters ~ 27.8 GB, over the 23.2 GB usable but its optimistic 22.3 GB fits 25.8 GB."""
+    e = planner.finetuning(model="Llama-3.1-8B", gpu="RTX 4090", method="lora", tokens=1e6,
+                           layout=TrainingLayout(recompute="none"))
+    assert e.memory.tight and e.memory_fit.startswith("tight")
+    searched = planner.finetuning(model="Llama-3.1-8B", gpu="RTX 4090", method="lora", tokens=1e6)
+    assert searched.memory.comfortable and searched.memory_fit == ""  # the search prefers a comfortable layout
+
+
+def test_past_the_optimistic_end_is_still_refused():
+    with pytest.raises(planner.DoesNotFitError, match="optimistic"):
+        planner.finetuning(model="Llama-3.1-70B", gpu="RTX 4090", method="lora", tokens=1e6,
+                           layout=TrainingLayout(recompute="full"))

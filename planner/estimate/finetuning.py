@@ -23,21 +23,31 @@ from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import perf
-from .arithmetic import attention_flops_per_token, is_moe_layer, matmul_params, total_params
-from .layout import OFFLOAD, OPTIMIZER_BYTES, MemoryBreakdown, TrainingLayout
+from .arithmetic import attention_flops_per_token, embedding_params, is_moe_layer, matmul_params, total_params
+from .layout import OFFLOAD, OPTIMIZER_BYTES, RECOMPUTE, MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
 from .training_run import overhead_band, plan_run, run_time_cost
 from .training_step import StepBreakdown, mfu
 
 METHODS = ("full", "lora", "qlora")
-LORA_TARGETS = {"all-linear": "q, k, v, o and every MLP matrix (the QLoRA recipe)",
-                "attention": "q, k, v and o", "qv": "q and v (Hu et al. 2021's default)"}
+# LoRA target sets, as PEFT's target_modules and torchtune's lora_attn_modules / apply_lora_to_mlp /
+# apply_lora_to_output name them.
+LORA_TARGETS = {"all-linear": "q, k, v, o and every MLP matrix (the QLoRA recipe; PEFT 'all-linear')",
+                "all-linear+output": "all-linear and the output head (torchtune apply_lora_to_output)",
+                "attention": "q, k, v and o", "qkv": "q, k and v", "qv": "q and v (Hu et al. 2021's default)",
+                "mlp": "every MLP matrix only (torchtune apply_lora_to_mlp without attention modules)"}
+# torchtune's CEWithChunkedOutputLoss splits the output into 8 chunks (torchtune docs, "Memory optimization overview").
+LOSS_CHUNKS = 8
 FRAMEWORKS = ("eager", "compiled")
 DEFAULT_OPTIMIZER = {"full": "adamw", "lora": "adamw", "qlora": "paged-adamw-8bit"}  # the QLoRA paper's choice
 
-# QLoRA stores base weights as 4-bit NormalFloat with double-quantized constants:
-# 4.127 bits per parameter (Dettmers et al. 2023, arXiv:2305.14314, Sec. 3).
-QLORA_BYTES_PER_PARAM = 4.127 / 8
+# QLoRA stores the base's linear weights as 4-bit NormalFloat in blocks of 64 with one absmax constant each
+# (Dettmers et al. 2023, arXiv:2305.14314, Sec. 3): fp32 constants cost 32/64 = 0.5 bits per weight, 4.5 in
+# all; double quantization stores them in 8 bits with an fp32 constant per 256 blocks, 8/64 + 32/(64 x 256)
+# = 0.127 bits, 4.127 in all. bitsandbytes (Hugging Face's BitsAndBytesConfig) and torchtune quantize only the
+# transformer blocks' linears: the embedding, the output head and the norms stay bf16.
+NF4_BITS_PER_PARAM = {True: 4.127, False: 4.5}  # double_quant -> bits
+QLORA_BYTES_PER_PARAM = NF4_BITS_PER_PARAM[True] / 8  # the quantized linears alone
 
 # Dequantizing NF4 weights before every matmul (forward and backward) slows QLoRA:
 # Raschka measured 1.39x the runtime of LoRA for the same run ("Practical Tips for
@@ -81,12 +91,14 @@ class FinetuningEstimate(ResultMixin):
     cost_usd: Band
     efficiency_source: str
     assumptions: tuple[Assumption, ...]
+    memory_fit: str = ""  # "" when the central memory fits the usable memory; else how tight (MemoryBreakdown.fit_note)
 
 
 def _targets(m: ModelSpec, targets: str) -> list[tuple[int, int]]:
-    """(d_in, d_out) of the linears LoRA adapts in one dense layer."""
+    """(d_in, d_out) of the attention linears LoRA adapts in one layer."""
     q, kv = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
-    attn = {"qv": [(m.dim, q), (m.dim, kv)], "attention": [(m.dim, q), (m.dim, kv), (m.dim, kv), (q, m.dim)]}
+    attn = {"qv": [(m.dim, q), (m.dim, kv)], "qkv": [(m.dim, q), (m.dim, kv), (m.dim, kv)], "mlp": [],
+            "attention": [(m.dim, q), (m.dim, kv), (m.dim, kv), (q, m.dim)]}
     return attn.get(targets, attn["attention"])
 
 
@@ -94,10 +106,12 @@ def lora_params(m: ModelSpec, rank: int, targets: str = "all-linear") -> int:
     """Adapter parameters: rank x (d_in + d_out) per adapted linear (Hu et al. 2021, arXiv:2106.09685).
 
     "all-linear" adapts attention (q, k, v, o) and the dense or expert MLP, the QLoRA recipe
-    (Dettmers et al. 2023, Sec. 4); "attention" and "qv" adapt attention only.
+    (Dettmers et al. 2023, Sec. 4); "+output" adds the output head (dim -> vocab); "mlp" the MLP alone;
+    "attention", "qkv" and "qv" adapt attention only.
     """
     attn = sum(a + b for a, b in _targets(m, targets))
-    if targets != "all-linear":
+    head = rank * (m.dim + m.vocab_size) if targets == "all-linear+output" else 0
+    if targets not in ("all-linear", "all-linear+output", "mlp"):
         return rank * m.n_layers * attn
     mats = 3 if m.mlp in GATED_MLPS else 2
     ffn = 0
@@ -107,7 +121,7 @@ def lora_params(m: ModelSpec, rank: int, targets: str = "all-linear") -> int:
                     + m.n_shared_experts * mats * (m.dim + m.shared_expert_ffn_dim))
         else:
             ffn += mats * (m.dim + m.ffn_dim)
-    return rank * (m.n_layers * attn + ffn)
+    return rank * (m.n_layers * attn + ffn) + head
 
 
 def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int, targets: str = "all-linear") -> float:
@@ -122,6 +136,30 @@ def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int, targets:
     if method == "full":
         return 6.0 * n + attn
     return 4.0 * n + 6.0 * lora_params(m, rank, targets) + attn
+
+
+def qlora_weight_bytes(m: ModelSpec, double_quant: bool = True) -> float:
+    """Stored bytes per parameter of a QLoRA base, averaged over the model: NF4 block linears, bf16 embedding,
+    head and norms, plus the bf16 buffer one linear is dequantized into before its matmul (the largest one)."""
+    total, bf16 = total_params(m), embedding_params(m) + m.n_layers * m.norms_per_layer * m.dim
+    ffn = max(m.ffn_dim, m.moe_ffn_dim) if m.is_moe else m.ffn_dim
+    buffer = 2.0 * max(m.dim * ffn, m.dim * m.n_heads * m.head_dim)
+    return ((total - bf16) * NF4_BITS_PER_PARAM[bool(double_quant)] / 8 + 2.0 * bf16 + buffer) / total
+
+
+def run_shape(m: ModelSpec, *, method: str, seq_len: float, trainable: int, optimizer: str, offload: str = "none",
+              double_quant: bool = True, chunked_loss: bool = False, activation_checkpointing: bool | None = None,
+              micro_batch: int | None = None, grad_accum: int | None = None, activation_offload: bool = False,
+              optimizer_in_backward: bool = False) -> RunShape:
+    """What a fine-tune asks of the layout search (checked arguments; finetuning() and max_fit() share it)."""
+    return RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
+                    weight_bytes=qlora_weight_bytes(m, double_quant) if method == "qlora" else 2.0,
+                    trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
+                    optimizer=optimizer, offload=offload, loss_chunks=LOSS_CHUNKS if chunked_loss else 1,
+                    recompute=RECOMPUTE if activation_checkpointing is None else
+                    (("full",) if activation_checkpointing else ("none",)),
+                    micro_batch=micro_batch or 0, grad_accum=grad_accum or 0, data_parallel_only=True,
+                    activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
 
 
 def _check_choice(name: str, value, allowed) -> str:
@@ -153,19 +191,38 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                lora_targets: str = "all-linear", packing: bool = True, example_tokens: float | None = None,
                optimizer: str | None = None, offload: str = "none", layout: TrainingLayout | None = None,
                framework: str = "eager", overhead_factor=OVERHEAD_FACTOR,
-               efficiencies: Efficiencies | None = None) -> FinetuningEstimate:
+               efficiencies: Efficiencies | None = None, double_quant: bool = True, micro_batch: int | None = None,
+               grad_accum: int | None = None, activation_checkpointing: bool | None = None,
+               chunked_loss: bool = False, activation_offload: bool = False,
+               optimizer_in_backward: bool = False) -> FinetuningEstimate:
     """Estimate fine-tuning `model` on `tokens` real training tokens per epoch for `epochs` passes.
 
     method: "full" (all weights), "lora" (bf16 frozen base), "qlora" (4-bit frozen base).
     packing: examples packed into `seq_len` sequences; False: one example per sequence, padded to
     `seq_len` (set it to your max_length), of `example_tokens` real tokens on average.
-    optimizer: adamw | adamw-8bit | paged-adamw-8bit | sgd (default: paged 8-bit for QLoRA, else AdamW).
+    optimizer: adamw | adamw-bf16 (no fp32 master copy, torchtune's) | adamw-8bit | paged-adamw-8bit | sgd
+    (default: paged 8-bit for QLoRA, else AdamW with an fp32 master copy).
     offload: none | optimizer | params (CPU offload, ZeRO-Offload). layout: evaluate a TrainingLayout as
     given (default: the fastest fitting layout on n_gpus, or on the fewest GPUs that fit).
     framework: "eager" (Hugging Face Trainer + PEFT: a per-layer launch cost) or "compiled".
+    double_quant: QLoRA's NF4 with double-quantized constants (bnb_4bit_use_double_quant; 4.127 bits) or not (4.5).
+    micro_batch / grad_accum: per-device batch size and gradient accumulation steps (Trainer's
+    per_device_train_batch_size / gradient_accumulation_steps, torchtune's batch_size /
+    gradient_accumulation_steps); None: searched / the default batch of SEQUENCES_PER_STEP.
+    activation_checkpointing: True (full: each layer keeps its input), False (none), None (the least that fits).
+    chunked_loss: cross-entropy over LOSS_CHUNKS chunks (torchtune CEWithChunkedOutputLoss) instead of whole fp32 logits.
+    activation_offload: saved activations in CPU memory (torchtune enable_activation_offloading; its copies overlap
+    compute on a side stream, so no time is charged: optimistic on slow PCIe). optimizer_in_backward: the optimizer
+    step fused into the backward (torchtune optimizer_in_bwd), freeing each layer's gradients as it goes.
     """
     _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
               optimizer, offload, layout, framework, overhead_factor, efficiencies)
+    V.flag("double_quant", double_quant), V.flag("chunked_loss", chunked_loss)
+    V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
+    V.Whole(1, L.MAX_GPUS, unit="sequences", optional=True)("micro_batch", micro_batch)
+    V.Whole(1, 1_000_000, unit="micro-batches", optional=True)("grad_accum", grad_accum)
+    if activation_checkpointing is not None:
+        V.flag("activation_checkpointing", activation_checkpointing)
     m, g = lookup_model(model), lookup_gpu(gpu)
     method = _check_choice("fine-tuning method", method, METHODS)
     lora_targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))
@@ -183,10 +240,10 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     if framework == "eager" and eff.train_layer_overhead_s < EAGER_TRAIN_LAYER_OVERHEAD_S and "calibration" not in eff.source:
         eff = replace(eff, train_layer_overhead_s=EAGER_TRAIN_LAYER_OVERHEAD_S)
     trainable = total_params(m) if method == "full" else lora_params(m, rank, lora_targets)
-    shape = RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
-                     weight_bytes=QLORA_BYTES_PER_PARAM if method == "qlora" else 2.0,
-                     trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
-                     optimizer=optimizer, offload=offload)
+    shape = run_shape(m, method=method, seq_len=seq_len, trainable=trainable, optimizer=optimizer, offload=offload,
+                      double_quant=double_quant, chunked_loss=chunked_loss,
+                      activation_checkpointing=activation_checkpointing, micro_batch=micro_batch, grad_accum=grad_accum,
+                      activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
     useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0
@@ -202,12 +259,17 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
         training_flops=fpt * tokens * epochs, layout=plan.layout, useful_fraction=useful, mfu=predicted_mfu,
         step=plan.choice.step.breakdown, memory=plan.memory, memory_per_gpu_bytes=plan.memory.total,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd, efficiency_source=eff.source,
+        memory_fit=plan.memory.fit_note(),
         assumptions=(
             Assumption("method", method, "", "LoRA: Hu et al. 2021 (arXiv:2106.09685); QLoRA: Dettmers et al. 2023 (arXiv:2305.14314)"),
             Assumption("lora_rank", rank, "", "common default (PEFT examples use 8-64)"),
             Assumption("lora_targets", lora_targets, "", LORA_TARGETS[lora_targets]),
             Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else "searched"),
             Assumption("packing", packing, "", f"real tokens are {useful:.0%} of the computed ones"),
+            Assumption("global_batch", plan.choice.global_batch, "sequences per optimizer step",
+                       "micro_batch x grad_accum x data-parallel replicas" if grad_accum else
+                       "layout.global_batch" if layout is not None and layout.global_batch else
+                       f"default {SEQUENCES_PER_STEP} (judgement), raised to fill the pipeline"),
             Assumption("optimizer", optimizer, f"{OPTIMIZER_BYTES[optimizer]:g} B/param of states",
                        "8-bit: Dettmers et al. 2022 (arXiv:2110.02861); paged: QLoRA"),
             Assumption("flops_per_token", fpt, "FLOP", "full 6N; LoRA 4N + 6 N_lora (no weight gradients for frozen weights)"),

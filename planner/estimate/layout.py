@@ -18,6 +18,7 @@ from ..catalog.specs import GPUSpec, ModelSpec
 from ..core import limits as L
 from ..core import arguments as A
 from ..core import validate as V
+from ..core.band import Band
 from ..core.errors import InputError
 from ..core.results import ResultMixin
 from . import arithmetic as ar
@@ -30,10 +31,13 @@ OFFLOAD = ("none", "optimizer", "params")
 # bf16 setup of Hugging Face and torchtune recipes) = 2. Paged 8-bit AdamW keeps the same states in
 # pageable memory that moves to the CPU under pressure (QLoRA, arXiv:2305.14314): 0 bytes counted
 # on the GPU, their traffic charged to the step. SGD with momentum: fp32 master + momentum = 8.
-OPTIMIZER_BYTES = {"adamw": 12.0, "adamw-8bit": 2.0, "paged-adamw-8bit": 2.0, "sgd": 8.0}
+# bf16 AdamW with no master copy (torchtune's full-fine-tune recipes: bf16 parameters, torch.optim.AdamW keeps m and
+# v in the parameters' dtype; HF Trainer on a model loaded in bf16 does the same): 2 + 2 = 4.
+OPTIMIZER_BYTES = {"adamw": 12.0, "adamw-bf16": 4.0, "adamw-8bit": 2.0, "paged-adamw-8bit": 2.0, "sgd": 8.0}
 PAGED = ("paged-adamw-8bit",)
 # Bytes the optimizer step moves per updated parameter (read + write of states, gradient, weights).
-OPTIMIZER_STEP_BYTES = {"adamw": 28.0, "adamw-8bit": 10.0, "paged-adamw-8bit": 10.0, "sgd": 20.0}
+# adamw-bf16: read weight, gradient, m, v (4 x 2) and write weight, m, v (3 x 2) = 14.
+OPTIMIZER_STEP_BYTES = {"adamw": 28.0, "adamw-bf16": 14.0, "adamw-8bit": 10.0, "paged-adamw-8bit": 10.0, "sgd": 20.0}
 BF16 = 2.0
 # Korthikanti et al. 2022, Sec. 4: one transformer layer stores s b h (34 + 5 a s / h) bytes of
 # activations in 16-bit training; FlashAttention never stores the 5 a s / h score term, and
@@ -43,6 +47,12 @@ ACTIVATION_BYTES_PER_SBH = 34.0
 COMM_RESERVE_BYTES = 1.0e9
 # Fraction of HBM a run can fill (CUDA context, fragmentation): judgement; FSDP runs keep 5-15% free.
 USABLE_MEMORY_FRACTION = 0.90
+# Memory is uncertain: the band around the central total, as fractions of it. An independent check of
+# published fine-tuning peaks (torchtune, litgpt, Qwen, torchtitan; issue 22) found the central model a
+# median ~26% off, in both directions; until a published memory check sizes it, the band is +-20%
+# (judgement). A setup is refused only when even the optimistic end exceeds the card's whole memory;
+# between the usable fraction and that, it is "tight".
+MEMORY_BAND_LOW, MEMORY_BAND_HIGH = 0.80, 1.20
 
 
 _SIZES = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch")
@@ -62,7 +72,7 @@ class TrainingLayout:
     micro_batch: int = 1  # sequences per micro-batch on each model replica
     global_batch: int = 0  # sequences per optimizer step (0: the estimate's default)
     recompute: str = "selective"  # none | selective | full
-    optimizer: str = "adamw"  # adamw | adamw-8bit | paged-adamw-8bit | sgd
+    optimizer: str = "adamw"  # adamw | adamw-bf16 | adamw-8bit | paged-adamw-8bit | sgd
     offload: str = "none"  # none | optimizer (states in CPU memory) | params (states and weights)
     fp8: bool = False  # GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style); weights and activations bf16
 
@@ -126,8 +136,41 @@ class MemoryBreakdown(ResultMixin):
         return self.weights + self.gradients + self.optimizer_states + self.activations + self.communication_buffers
 
     @property
+    def capacity(self) -> float:
+        """The card's whole memory (usable is USABLE_MEMORY_FRACTION of it)."""
+        return self.usable / USABLE_MEMORY_FRACTION
+
+    @property
+    def band(self) -> Band:
+        """Bytes per GPU as a band: optimistic, central, pessimistic (MEMORY_BAND_LOW/HIGH)."""
+        return Band(self.total * MEMORY_BAND_LOW, self.total, self.total * MEMORY_BAND_HIGH)
+
+    @property
     def fits(self) -> bool:
+        """Could run: even the optimistic end within the card's memory (never refuse what may run)."""
+        return self.total * MEMORY_BAND_LOW <= self.capacity
+
+    @property
+    def comfortable(self) -> bool:
+        """The central estimate within the usable memory: what the planner picks on its own."""
         return self.total <= self.usable
+
+    @property
+    def tight(self) -> bool:
+        return self.fits and not self.comfortable
+
+    def fit_note(self) -> str:
+        """One line on how the memory sits against the card ('' when comfortable)."""
+        gb = 1e9
+        if self.comfortable:
+            return ""
+        over = (self.total - self.usable) / gb
+        if self.fits:
+            return (f"tight: needs {self.total / gb:.1f} GB per GPU (band {self.band.p10 / gb:.1f}-"
+                    f"{self.band.p90 / gb:.1f}), {over:.1f} GB over the {self.usable / gb:.1f} GB usable of "
+                    f"{self.capacity / gb:.1f} GB; it may run out of memory")
+        return (f"does not fit: even the optimistic {self.band.p10 / gb:.1f} GB per GPU exceeds the card's "
+                f"{self.capacity / gb:.1f} GB")
 
     def components(self) -> dict[str, float]:
         return {"weights": self.weights, "gradients": self.gradients, "optimizer states": self.optimizer_states,
@@ -154,19 +197,31 @@ def activation_bytes(m: ModelSpec, layout: TrainingLayout, seq_len: float) -> fl
                                    layout.recompute == "full", seq_len))
 
 
-def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float):
+def logit_bytes_per_element(loss_chunks: int = 1) -> float:
+    """Bytes per (token x vocab) element the loss holds at its peak. Unchunked, the logits are upcast to fp32 and
+    kept for the cross-entropy's backward: 4. Chunked (torchtune's CEWithChunkedOutputLoss, 8 chunks; Liger's
+    fused linear cross-entropy), the bf16 logits stay and one chunk at a time is upcast: 2 + 4 / chunks."""
+    return 4.0 if loss_chunks <= 1 else 2.0 + 4.0 / loss_chunks
+
+
+def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float, loss_chunks: int = 1,
+                      activation_offload: bool = False):
     sbh = float(seq_len) / cp * micro_batch * m.dim / tp
     per_layer = np.where(full, 2.0 * sbh, ACTIVATION_BYTES_PER_SBH * sbh)
     layers = np.ceil(m.n_layers / pp)
     in_flight = pp
     working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh, 0.0)  # the layer being recomputed
-    logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * 4.0  # fp32 logits, last stage
+    if activation_offload:  # torchtune's enable_activation_offloading: saved tensors go to pinned CPU memory on a side
+        # stream; the GPU keeps the layer being computed and the one in transfer (judgement: 2 layers' activations)
+        per_layer, working = 0.0 * per_layer, 2.0 * ACTIVATION_BYTES_PER_SBH * sbh
+    logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * logit_bytes_per_element(loss_chunks)  # last stage
     return layers * per_layer * in_flight + working + np.where(pp == 1, logits, 0.0)
 
 
 def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero_stage, micro_batch, full,
                   optimizer: str, offload: str, seq_len: float, weight_bytes: float = BF16,
-                  trainable_params=None, trainable_fraction: float = 1.0) -> dict[str, np.ndarray]:
+                  trainable_params=None, trainable_fraction: float = 1.0, loss_chunks: int = 1,
+                  activation_offload: bool = False, optimizer_in_backward: bool = False) -> dict[str, np.ndarray]:
     """training_memory's components for many layouts in one numpy pass: every size an int array (or an int)
     that broadcasts, `full` whether recomputation is full. `trainable_params`: trained parameters per GPU
     (None: `trainable_fraction` of those it owns). Returns the MemoryBreakdown fields as arrays."""
@@ -182,12 +237,15 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     if offload == "params":
         weights = 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp)  # two layers streamed in
     grads = trained * BF16 / np.where(zero_stage >= 2, shard, 1)
+    if offload != "none" or optimizer_in_backward:  # ZeRO-Offload streams each layer's reduced gradients to the CPU;
+        # an optimizer step fused into the backward (torchtune optimizer_in_bwd) frees them layer by layer: two layers'
+        grads = 2.0 * trained * BF16 / np.maximum(1, np.ceil(m.n_layers / pp))
     states = 0.0 * trained if offload != "none" or optimizer in PAGED else \
         trained * OPTIMIZER_BYTES[optimizer] / np.where(zero_stage >= 1, shard, 1)
     per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * BF16
     buffers = COMM_RESERVE_BYTES + np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
     return {"weights": weights, "gradients": grads, "optimizer_states": states,
-            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len),
+            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload),
             "communication_buffers": buffers, "usable": usable_bytes}
 
 
@@ -198,7 +256,9 @@ def total_bytes(mem: dict) -> np.ndarray:
 
 
 def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: TrainingLayout, seq_len: float, *,
-                    weight_bytes: float = BF16, trainable_params: float | None = None) -> MemoryBreakdown:
+                    weight_bytes: float = BF16, trainable_params: float | None = None,
+                    loss_chunks: int = 1, activation_offload: bool = False,
+                    optimizer_in_backward: bool = False) -> MemoryBreakdown:
     """Bytes per GPU by component for `layout` (see the module docstring for the sources).
 
     `weight_bytes`: bytes per stored weight (bf16 2; a QLoRA base 0.516). `trainable_params`: the
@@ -210,10 +270,13 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.instance("layout", layout, TrainingLayout, "a planner.TrainingLayout")
     V.positive("seq_len", seq_len, L.MAX_SEQ_LEN, "tokens"), V.positive("weight_bytes", weight_bytes, 8.0, "bytes")
     V.Real(0.0, 1e15, unit="parameters", optional=True)("trainable_params", trainable_params)
+    V.whole("loss_chunks", loss_chunks, 1, 1024)
+    V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
     lay = layout
     mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep,
                         cp=lay.cp, zero_stage=lay.zero_stage, micro_batch=lay.micro_batch, full=lay.recompute == "full",
                         optimizer=lay.optimizer, offload=lay.offload, seq_len=seq_len, weight_bytes=weight_bytes,
-                        trainable_params=trainable_params)
+                        trainable_params=trainable_params, loss_chunks=loss_chunks,
+                        activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
     return MemoryBreakdown(**{k: float(v) for k, v in mem.items()})

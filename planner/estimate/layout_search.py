@@ -18,7 +18,7 @@ import numpy as np
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.errors import DoesNotFitError
 from . import layout_steps, perf
-from .layout import (RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
+from .layout import (MEMORY_BAND_LOW, RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
                      total_bytes, training_memory)
 from .training_step import StepTime, step_time
 
@@ -63,6 +63,15 @@ class RunShape:
     optimizer: str = "adamw"
     offload: str = "none"
     fp8: bool = False
+    loss_chunks: int = 1  # cross-entropy chunks (1: the whole fp32 logits at once)
+    recompute: tuple[str, ...] = RECOMPUTE  # the recomputation settings the search may use (activation checkpointing)
+    micro_batch: int = 0  # sequences per micro-batch per GPU (per_device_train_batch_size); 0: searched
+    grad_accum: int = 0  # micro-batches per optimizer step (gradient_accumulation_steps); 0: from global_batch
+    # Fine-tuning frameworks (torchtune, litgpt, HF Trainer + accelerate) run data parallelism only: DDP, or FSDP /
+    # ZeRO-3 sharding the weights (a LoRA's frozen base too) while each GPU keeps its whole micro-batch's activations.
+    data_parallel_only: bool = False
+    activation_offload: bool = False  # saved activations in CPU memory (torchtune enable_activation_offloading)
+    optimizer_in_backward: bool = False  # the optimizer step fused into the backward: gradients freed layer by layer
 
 
 def _pow2_upto(n: int) -> list[int]:
@@ -76,14 +85,17 @@ def candidate_sizes(shape: RunShape, g: GPUSpec, n_gpus: int) -> dict[str, np.nd
     """Every layout to try on n_gpus as columns of sizes (one int array per TrainingLayout size field)."""
     m = shape.model
     out = []
-    for tp in (t for t in TP_DEGREES if t <= g.scale_up_domain_size and n_gpus % t == 0 and m.n_heads % t == 0):
-        for cp in (1, 2, 4) if shape.seq_len >= 32768 else (1,):
-            for pp in (p for p in _pow2_upto(m.n_layers) if n_gpus % (tp * cp * p) == 0):
+    tps = (1,) if shape.data_parallel_only else TP_DEGREES
+    for tp in (t for t in tps if t <= g.scale_up_domain_size and n_gpus % t == 0 and m.n_heads % t == 0):
+        for cp in (1, 2, 4) if shape.seq_len >= 32768 and not shape.data_parallel_only else (1,):
+            pps = (1,) if shape.data_parallel_only else _pow2_upto(m.n_layers)
+            for pp in (p for p in pps if n_gpus % (tp * cp * p) == 0):
                 dp = n_gpus // (tp * cp * pp)
                 eps = [e for e in _pow2_upto(min(dp, m.n_experts)) if dp % e == 0 and m.n_experts % e == 0] \
                     if m.is_moe else [1]
                 vs = [v for v in VIRTUAL_STAGES if m.n_layers >= pp * v] if pp > 1 else [1]
-                for ep, zero, mb, v in itertools.product(eps, ZERO_STAGES, MICRO_BATCHES, vs):
+                mbs = (shape.micro_batch,) if shape.micro_batch else MICRO_BATCHES
+                for ep, zero, mb, v in itertools.product(eps, ZERO_STAGES, mbs, vs):
                     out.append((tp, pp, v, dp, ep, cp, zero, mb))
     table = np.array(out, dtype=np.int64).reshape(-1, len(_FIELDS))
     return {f: table[:, i] for i, f in enumerate(_FIELDS)}
@@ -106,6 +118,8 @@ def global_batches(shape: RunShape, tp=None, *, pp, dp, micro_batch, virtual_sta
     runs at least MICRO_STEPS_PER_STAGE x pp micro-batches, as large runs grow their batch with the cluster; 0 where
     even one round of micro-batches passes the cap."""
     per_round = dp * micro_batch
+    if shape.grad_accum:  # pinned: micro-batch x accumulation x data-parallel replicas, as Trainer and torchtune count it
+        return np.asarray(per_round * shape.grad_accum, dtype=np.int64)
     rounds = np.where(pp > 1, np.ceil(MICRO_STEPS_PER_STAGE * pp / virtual_stages), 1)
     batch = np.maximum(shape.global_batch, per_round * rounds)
     cap = max(MAX_TOKENS_PER_STEP, shape.global_batch * shape.seq_len)
@@ -120,28 +134,36 @@ def global_batch_for(shape: RunShape, layout: TrainingLayout) -> int | None:
     return batch or None
 
 
+def most_saving(shape: RunShape) -> str:
+    """The allowed recomputation setting that keeps the least memory."""
+    return max(shape.recompute, key=RECOMPUTE.index)
+
+
 def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], recompute: str) -> np.ndarray:
     """Bytes per GPU of every layout in `sizes` at one recomputation setting (layout.memory_arrays)."""
     mem = memory_arrays(shape.model, g.memory_bytes * USABLE_MEMORY_FRACTION, tp=sizes["tp"], pp=sizes["pp"],
                         dp=sizes["dp"], ep=sizes["ep"], cp=sizes["cp"], zero_stage=sizes["zero_stage"],
                         micro_batch=sizes["micro_batch"], full=recompute == "full", optimizer=shape.optimizer,
                         offload=shape.offload, seq_len=shape.seq_len, weight_bytes=shape.weight_bytes,
-                        trainable_fraction=shape.trainable_fraction)
-    return total_bytes(mem)
+                        trainable_fraction=shape.trainable_fraction, loss_chunks=shape.loss_chunks,
+                        activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward)
+    totals = total_bytes(mem)
+    return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
 
 
 def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBreakdown:
     from .layout import params_per_gpu
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     return training_memory(shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes,
-                           trainable_params=trainable)
+                           trainable_params=trainable, loss_chunks=shape.loss_chunks,
+                           activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward)
 
 
 def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout,
              global_batch: int | None = None, cache: dict | None = None) -> Choice:
     """One layout's memory and step time (no search)."""
     from .layout import params_per_gpu
-    batch = global_batch or global_batch_for(shape, layout) or shape.global_batch
+    batch = global_batch or layout.global_batch or global_batch_for(shape, layout) or shape.global_batch
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     st = step_time(shape.model, g, kern, layout, seq_len=shape.seq_len, global_batch=batch,
                    weight_grads=shape.weight_grads, trainable_local=trainable, cache=cache)
@@ -150,14 +172,17 @@ def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLa
 
 def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
     """(sizes, global batches, the least recomputation index that fits or -1, full-recomputation bytes) of every
-    candidate on n_gpus, in one numpy pass per recomputation setting."""
+    candidate on n_gpus, in one numpy pass per recomputation setting. Layouts whose central memory fits the usable
+    memory come first; when none does, those whose optimistic end fits the card (tight: never refuse what may run)."""
     sizes = candidate_sizes(shape, g, n_gpus)
     batches = global_batches(shape, **sizes)
     usable = g.memory_bytes * USABLE_MEMORY_FRACTION
     totals = np.stack([memory_totals(shape, g, sizes, r) for r in RECOMPUTE])  # (recompute, layouts)
     fits = (totals <= usable) & (batches > 0)
+    if not fits.any():
+        fits = (totals * MEMORY_BAND_LOW <= g.memory_bytes) & (batches > 0)
     least = np.where(fits.any(axis=0), fits.argmax(axis=0), -1)
-    return sizes, batches, least, totals[-1]
+    return sizes, batches, least, totals[RECOMPUTE.index(most_saving(shape))]
 
 
 def best_layout(shape: RunShape, g: GPUSpec, kern: perf.Kernels, n_gpus: int) -> Choice:
@@ -178,7 +203,7 @@ def best_layout(shape: RunShape, g: GPUSpec, kern: perf.Kernels, n_gpus: int) ->
         smallest = None
         if len(tried):
             i = tried[np.argmin(full_bytes[tried])]
-            smallest = (layout_at(shape, sizes, i), memory_of(shape, g, layout_at(shape, sizes, i, "full")))
+            smallest = (layout_at(shape, sizes, i), memory_of(shape, g, layout_at(shape, sizes, i, most_saving(shape))))
         raise DoesNotFitError(_no_fit_message(shape, g, n_gpus, smallest))
     return best
 
@@ -190,6 +215,6 @@ def _no_fit_message(shape: RunShape, g: GPUSpec, n_gpus: int, smallest) -> str:
     layout, mem = smallest
     parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in mem.components().items())
     return (f"{shape.model.name} does not fit on {n_gpus} x {g.name} in any layout tried: the smallest footprint "
-            f"({layout.describe()}, full recomputation) needs {mem.total / 1e9:.1f} GB per GPU ({parts} GB) of "
-            f"{mem.usable / 1e9:.1f} GB usable. Use more GPUs, a GPU with more memory, 8-bit or paged optimizers, "
+            f"({layout.describe()}, {most_saving(shape)} recomputation) needs {mem.total / 1e9:.1f} GB per GPU ({parts} GB); even "
+            f"its optimistic {mem.band.p10 / 1e9:.1f} GB exceeds the card's {mem.capacity / 1e9:.1f} GB. Use more GPUs, a GPU with more memory, 8-bit or paged optimizers, "
             "CPU offload, or LoRA/QLoRA")

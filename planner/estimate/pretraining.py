@@ -81,6 +81,7 @@ class PretrainingEstimate(ResultMixin):
     calendar_months: Band  # preparation + the run itself
     efficiency_source: str
     assumptions: tuple[Assumption, ...]
+    memory_fit: str = ""  # "" when the central memory fits the usable memory; else how tight (MemoryBreakdown.fit_note)
 
 
 def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
@@ -138,7 +139,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd,
         staff_cost_usd=staff.cost_usd, total_cost_usd=run.cost_usd + staff.cost_usd,
         calendar_months=run.wall_days * (1 / DAYS_PER_MONTH) + prep_months,
-        efficiency_source=eff.source,
+        efficiency_source=eff.source, memory_fit=plan.memory.fit_note(),
         assumptions=(
             Assumption("tokens", float(tokens), "tokens", "given" if tokens is not None else "20 x active params (Hoffmann et al. 2022, arXiv:2203.15556)"),
             Assumption("seq_len", seq_len, "tokens", "min(context length, 4096)"),

@@ -19,7 +19,8 @@ from ..core.errors import DoesNotFitError, InputError
 from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import perf
 from .layout import USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout
-from .layout_search import Choice, RunShape, best_layout, candidate_sizes, evaluate, global_batches, memory_totals
+from .layout_search import (Choice, RunShape, best_layout, candidate_sizes, evaluate, global_batches, memory_totals,
+                            most_saving)
 
 # What a model of one step cannot see: failures and restarts, checkpointing, data stalls, evaluation
 # pauses. Llama 3 405B kept >90% effective training time through 466 interruptions in 54 days
@@ -89,7 +90,7 @@ def _min_gpus(shape: RunShape, g: _FitsOn) -> int:
     counts = [1, 2, 4] + [8 * 2**i for i in range(18) if 8 * 2**i <= MAX_GPUS]  # a layout refuses more
     for n in counts:
         sizes = candidate_sizes(shape, g, n)
-        fits = memory_totals(shape, g, sizes, "full") <= g.memory_bytes * USABLE_MEMORY_FRACTION
+        fits = memory_totals(shape, g, sizes, most_saving(shape)) <= g.memory_bytes * USABLE_MEMORY_FRACTION
         if np.any((global_batches(shape, **sizes) > 0) & fits):
             return n
     raise DoesNotFitError(f"{shape.model.name} does not fit on any cluster of {g.name} up to {counts[-1]:,} GPUs")
@@ -112,14 +113,18 @@ def plan_run(shape: RunShape, g: GPUSpec, kern: perf.Kernels, *, tokens: float, 
         if not choice.memory.fits:
             parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in choice.memory.components().items())
             raise DoesNotFitError(f"{shape.model.name} in {layout.describe()} needs {choice.memory.total / 1e9:.1f} GB "
-                                  f"per GPU ({parts} GB) but {g.name} offers {choice.memory.usable / 1e9:.1f} GB; "
+                                  f"per GPU ({parts} GB); even the optimistic {choice.memory.band.p10 / 1e9:.1f} GB "
+                                  f"exceeds the {choice.memory.capacity / 1e9:.1f} GB of {g.name}; "
                                   "try more recomputation, more parallelism, ZeRO-3, an 8-bit optimizer or offload")
         return RunPlan(choice=choice, min_gpus=low, gpu_seconds_per_token=choice.gpu_seconds_per_token())
-    if n_gpus is not None:
-        if n_gpus < low:
+    if n_gpus is not None:  # below min_gpus a layout may still fit tightly: best_layout refuses past the optimistic end
+        try:
+            return _plan_at(shape, g, kern, n_gpus, low)
+        except DoesNotFitError as e:
+            if n_gpus >= low:
+                raise
             raise DoesNotFitError(f"{shape.model.name} needs at least {low} x {g.name} to fit its weights, gradients, "
-                                  f"optimizer states and activations in any layout; got n_gpus={n_gpus}")
-        return _plan_at(shape, g, kern, n_gpus, low)
+                                  f"optimizer states and activations in any layout; got n_gpus={n_gpus} ({e})") from None
     probe = _plan_at(shape, g, kern, low, low)
     hours = tokens * probe.gpu_seconds_per_token[1] * RUN_OVERHEAD.p50 / SECONDS_PER_HOUR
     if hours <= target_days * HOURS_PER_DAY * low:

@@ -26,7 +26,8 @@ from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
 from .cli_sweep import speed_command
-from .cli_training import _layout_options, _print_training, cmd_scaling, parse_layout
+from .cli_training import (_layout_options, _print_training, add_finetune_knobs, cmd_scaling, finetune_knobs, parse_layout,
+                           print_max_fit)
 from .cli_uncertainty import add_commands as uncertainty_commands
 
 TABLE_FORMATS = ("table", "markdown", "csv", "json")
@@ -119,9 +120,11 @@ def cmd_pretrain(a) -> int:
 def cmd_finetune(a) -> int:
     from ..estimate.finetuning import finetuning
     layout = parse_layout(a.layout) if a.layout else None
-    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout,
+    if a.max_fit:
+        return print_max_fit(a)
+    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout, **finetune_knobs(a),
                      **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank", "lora_targets", "packing",
-                              "example_tokens", "optimizer", "offload", "framework"))
+                              "example_tokens", "optimizer", "offload", "framework", "micro_batch", "grad_accum"))
     return _print_training(fmt.finetuning_rows(est), est, a)
 
 
@@ -303,10 +306,10 @@ def _estimate_commands(sub) -> None:
     for flag, kind in (("--epochs", float), ("--n-gpus", count), ("--seq-len", count), ("--lora-rank", count),
                        ("--example-tokens", float)):
         p.add_argument(flag, type=kind)
-    p.add_argument("--lora-targets", choices=("all-linear", "attention", "qv"))
+    add_finetune_knobs(p, count)
     p.add_argument("--no-packing", dest="packing", action="store_false", default=None,
                    help="one example per sequence, padded to --seq-len (with --example-tokens real tokens)")
-    p.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd"))
+    p.add_argument("--optimizer", choices=("adamw", "adamw-bf16", "adamw-8bit", "paged-adamw-8bit", "sgd"))
     p.add_argument("--offload", choices=("none", "optimizer", "params"))
     p.add_argument("--framework", choices=("eager", "compiled"))
     p.add_argument("--layout", help='a training layout, e.g. "tp=2,dp=4,zero=3,mb=2,recompute=full" (default: searched)')

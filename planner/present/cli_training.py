@@ -69,3 +69,41 @@ def _layout_options(p) -> None:
     p.add_argument("--layout", help='a training layout, e.g. "tp=8,pp=4,v=2,dp=64,zero=1,mb=1,recompute=selective" '
                                     "(default: the fastest fitting layout, searched)")
     p.add_argument("--fp8", action="store_true", help="GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style)")
+
+
+def add_finetune_knobs(p, count) -> None:
+    """The fine-tuning knobs as Trainer / torchtune / litgpt users set them, and --max-fit."""
+    p.add_argument("--lora-targets", choices=("all-linear", "all-linear+output", "attention", "qkv", "qv", "mlp"))
+    p.add_argument("--micro-batch", type=count, help="per-device batch size (per_device_train_batch_size)")
+    p.add_argument("--grad-accum", type=count, help="gradient accumulation steps")
+    p.add_argument("--activation-checkpointing", choices=("on", "off"), help="default: the least recomputation that fits")
+    p.add_argument("--chunked-loss", action="store_true", default=None, help="chunked cross-entropy (torchtune's)")
+    p.add_argument("--no-double-quant", dest="double_quant", action="store_false", default=None,
+                   help="QLoRA NF4 without double-quantized constants (4.5 bits per weight, not 4.127)")
+    p.add_argument("--activation-offload", action="store_true", default=None, help="saved activations in CPU memory")
+    p.add_argument("--optimizer-in-backward", action="store_true", default=None,
+                   help="the optimizer step fused into the backward (torchtune optimizer_in_bwd)")
+    p.add_argument("--max-fit", action="store_true",
+                   help="print the largest micro-batch and longest sequence that fit instead (--tokens is ignored)")
+
+
+def finetune_knobs(a) -> dict:
+    kw = _given(a, "double_quant", "chunked_loss", "activation_offload", "optimizer_in_backward")
+    if a.activation_checkpointing is not None:
+        kw["activation_checkpointing"] = a.activation_checkpointing == "on"
+    return kw
+
+
+def print_max_fit(a) -> int:
+    from ..estimate.max_fit import max_fit
+    r = max_fit(model=a.model, gpu=a.gpu, **finetune_knobs(a), **{"n_gpus": 1, **_given(
+        a, "method", "n_gpus", "seq_len", "lora_rank", "lora_targets", "optimizer", "offload")})
+    if a.format == "json":
+        _out(fmt.dumps_json(as_plain(r)))
+        return 0
+    rows = [("Model / GPU / method", f"{r.model} / {r.gpu} / {r.method} on {r.n_gpus} GPU(s)"),
+            (f"Largest micro-batch at {r.seq_len:,} tokens", f"{r.max_micro_batch} ({r.max_micro_batch_tight} tight)"),
+            ("Longest sequence at micro-batch 1", f"{r.max_seq_len:,} ({r.max_seq_len_tight:,} tight), "
+                                                  f"limited by {r.seq_len_limit}")]
+    _out(fmt.render(pd.DataFrame(rows, columns=["what fits", "value"]), a.format))
+    return 0

@@ -198,6 +198,13 @@ def step_rows(step) -> list[tuple[str, str]]:
     return [(k, f"{ms(v)} ({v / total:.0%})") for k, v in step.components().items() if v > 0] + [("step", ms(total))]
 
 
+def memory_text(mem) -> str:
+    """A training MemoryBreakdown per GPU: central GiB, its band, the card's GiB, and how tight it is."""
+    b, gib = mem.band, 2**30
+    text = f"{b.p50 / gib:.3g} GiB [{b.p10 / gib:.3g}-{b.p90 / gib:.3g}] of {mem.capacity / gib:.3g} GiB"
+    return text + (f"; {mem.fit_note()}" if mem.fit_note() else "")
+
+
 def finetuning_rows(f, time_factor: float = 1.0) -> list[tuple[str, str]]:
     """(quantity, text) for a FinetuningEstimate. `time_factor`: the sourcing's hours factor (spot interruptions),
     in a comparison, so the compute cost is the one the self-host option's one-time cost holds."""
@@ -205,7 +212,7 @@ def finetuning_rows(f, time_factor: float = 1.0) -> list[tuple[str, str]]:
             ("GPUs (fewest that fit)", f"{f.n_gpus} ({f.min_gpus})"), ("Layout", f.layout.describe()),
             ("Predicted MFU", band(f.mfu, lambda x: f"{x:.0%}")),
             ("Tokens x epochs", f"{count(f.tokens)} x {f.epochs:g}"), ("Trainable parameters", count(f.trainable_params)),
-            ("Memory per GPU", f"{f.memory_per_gpu_bytes / 2**30:.3g} GiB"),
+            ("Memory per GPU", memory_text(f.memory)),
             ("GPU-hours", band(f.gpu_hours * time_factor)), ("Wall-clock", band(f.wall_days * time_factor, unit="days")),
             (f"Fine-tuning cost ({SCOPE_FINETUNE})", band(f.cost_usd * time_factor, usd)),
             ("Efficiencies", f.efficiency_source)]
