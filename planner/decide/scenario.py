@@ -28,13 +28,14 @@ from .distributions import Distribution, parse_uncertainty, resolve_relative
 from .scratch import Programme
 from .sections import ApiOption, Costs, Flags, ScratchOption, SelfHostOption
 from .sourcing import Hardware
+from .trends import Trends
 
 __all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "check_uncertain", "input_check", "point_values",
            "dumps_scenario", "load_scenario", "loads_scenario", "save_scenario", "scenario_from_dict",
            "scenario_to_dict"]
 
 _SECTIONS = {"workload": Workload, "api": ApiOption, "self_host": SelfHostOption, "scratch": ScratchOption,
-             "costs": Costs, "flags": Flags, "hardware": Hardware, "programme": Programme}
+             "costs": Costs, "flags": Flags, "hardware": Hardware, "programme": Programme, "trends": Trends}
 _SCALES = V.Real(0.0, 1e3, lo_open=True, unit="x")  # price multipliers sampled by the Monte Carlo
 
 
@@ -58,6 +59,7 @@ class Scenario:
     flags: Flags = field(default_factory=Flags)
     hardware: Hardware = field(default_factory=Hardware)  # sourcing, energy and carbon figures (sourcing.py)
     programme: Programme = field(default_factory=Programme)  # what pretraining pays besides the run (scratch.py)
+    trends: Trends = field(default_factory=Trends)  # how API and GPU prices move over the horizon (trends.py)
     uncertainty: dict = field(default_factory=dict)  # input path -> distribution (see distributions.py)
     custom_gpu: tuple[dict, ...] = ()  # [[custom_gpu]]: GPUs not in the catalog (catalog/custom_gpu.py)
 

@@ -169,7 +169,8 @@ class Engine:
                            min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                            one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer,
-                           spends=spends)
+                           spends=spends, gpu_decline_per_year=fleet.gpu_decline_per_year,
+                           gpu_term_months=fleet.gpu_term_months)
 
     def _held(self, v: dict, use: str):
         """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
