@@ -154,3 +154,25 @@ def test_crossing_moves_by_hand():
     lean = planner.compare(s).trend_lean
     assert "is cheaper than Hosted API from month" in lean.sentence.split(";")[0]
     assert "Hosted API stays cheaper" in lean.sentence.split(";")[1]
+
+
+def test_monte_carlo_samples_the_sourced_declines():
+    from planner.uncertainty.montecarlo import Engine
+    s = _with("frontier_lab.toml")
+    e = Engine(s)
+    for path in ("trends.api_decline_per_year", "trends.gpu_decline_per_year"):
+        d = e.distributions[path]
+        assert d.kind == "triangular" and -1 < d.low < d.high < 1
+    # a value of the scenario's own, or frozen prices: no trend sampled, the point compare() used
+    assert Engine(_with("frontier_lab.toml", prices="none")).distributions["trends.api_decline_per_year"].kind == "point"
+    owned = s.replace(self_host=dataclasses.replace(s.self_host, sourcing="owned"))
+    assert Engine(owned).distributions["trends.gpu_decline_per_year"].kind == "point"
+
+
+def test_monte_carlo_decline_outside_the_bounds_is_refused():
+    s = _with("customer_support.toml")
+    with pytest.raises(PlannerError, match="trends.api_decline_per_year"):  # refused when the scenario is built
+        s.replace(uncertainty={"trends.api_decline_per_year": {"dist": "uniform", "low": 0.2, "high": 1.0}})
+    with pytest.raises(PlannerError, match="trends.gpu_decline_per_year"):  # relative: x1.5 of 0.25 is fine, x5 not
+        s.replace(uncertainty={"trends.gpu_decline_per_year": {"dist": "uniform", "low": 0.5, "high": 5.0,
+                                                                "relative": True}})

@@ -28,7 +28,7 @@ from .distributions import Distribution, parse_uncertainty, resolve_relative
 from .scratch import Programme
 from .sections import ApiOption, Costs, Flags, ScratchOption, SelfHostOption
 from .sourcing import Hardware
-from .trends import Trends
+from .trends import Trends, api_decline, gpu_trend
 
 __all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "check_uncertain", "input_check", "point_values",
            "dumps_scenario", "load_scenario", "loads_scenario", "save_scenario", "scenario_from_dict",
@@ -122,6 +122,8 @@ def point_values(s: Scenario) -> dict[str, float]:
     for name in ("finetune_epochs", "finetune_tokens", "setup_months", "evaluation_usd"):
         out[f"self_host.{name}"] = float(getattr(h, name))
     out["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
+    out["trends.api_decline_per_year"] = api_decline(s.trends)
+    out["trends.gpu_decline_per_year"] = gpu_trend(s.trends, h.sourcing)[0]
     for name in ("researchers", "months", "prep_months", "evaluation_usd"):
         out[f"scratch.{name}"] = float(getattr(r, name))
     return out

@@ -12,7 +12,8 @@ from typing import ClassVar
 
 from ..catalog.trends import trend_facts
 from ..core import validate as V
-from ..core.errors import InputError, show
+from ..core.errors import InputError, PlannerError, show
+from .distributions import Distribution, triangular_from_band
 from .sections import _Section
 
 TREND_MODES = ("sourced", "none")
@@ -75,3 +76,29 @@ def gpu_trend(t: Trends, sourcing: str) -> tuple[float, float]:
     band, term = mode
     decline = t.gpu_decline_per_year if t.gpu_decline_per_year is not None else trend_facts()[f"gpu.{band}"].value.p50
     return decline, term
+
+
+def trend_band(t: Trends, path: str, sourcing: str):
+    """The sourced band (a catalog Fact) the Monte Carlo samples for 'trends.api_decline_per_year' or
+    'trends.gpu_decline_per_year'; None where the scenario fixes it (frozen prices, a value of its own, owned GPUs)."""
+    field = path.removeprefix("trends.")
+    if t.frozen or getattr(t, field) is not None:
+        return None
+    if field == "api_decline_per_year":
+        return trend_facts()["api"]
+    mode = _GPU_MODE.get(sourcing)
+    return trend_facts()[f"gpu.{mode[0]}"] if mode else None
+
+
+def decline_distribution(band, source: str) -> Distribution:
+    """The triangular distribution with the band's p10/p50/p90 where one exists inside (-1, 1); else (a skewed
+    band) the triangle from p10 through p50 to p90, a narrower spread than the band's (judgement: it keeps every
+    sample a possible decline)."""
+    try:
+        d = triangular_from_band(band, source)
+    except PlannerError:
+        d = None
+    if d is None or d.kind == "triangular" and not -1 < d.low <= d.high < 1:
+        return Distribution("triangular", low=band.p10, mode=band.p50, high=band.p90, source=source + "; the band's "
+                            "p10-p90 as the triangle's ends (judgement: no triangle with its percentiles fits)")
+    return d

@@ -60,6 +60,8 @@ from ..decide.distributions import fixed
 from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario, as_scenario, check_uncertain, point_values
 from ..decide.scratch import programme_spends
+from ..decide.sourcing import is_owned
+from ..decide.trends import decline_distribution, trend_band
 from ..estimate.workload import requests_per_month
 
 CHUNK = 8192  # samples per array pass: keeps the (samples x months) temporaries in cache
@@ -109,6 +111,10 @@ class Engine:
         return base
 
     def _default(self, path: str) -> Distribution:
+        band = trend_band(self.scenario.trends, path, self.scenario.self_host.sourcing) \
+            if path.startswith("trends.") else None
+        if band is not None:  # the sourced yearly decline (catalog/data/trends.toml)
+            return decline_distribution(band.value, f"{band.source.url} (checked {band.source.checked})")
         if path in EFFICIENCY_INPUTS:
             eff, attr = self._efficiencies(), EFFICIENCY_INPUTS[path]
             return triangular_from_band(getattr(eff, attr), f"{eff.source}: {eff.citations.get(attr, eff.source)}")
@@ -140,6 +146,7 @@ class Engine:
         models = self.comparison.cost_models
         api = models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
+                      decline_per_year=v["trends.api_decline_per_year"],
                       one_time_usd=v["api.integration_usd"],
                       spends=api_spends(integration_usd=v["api.integration_usd"],
                                         months_to_production=api.months_to_production)) if api else None
@@ -169,7 +176,8 @@ class Engine:
                            min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                            one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer,
-                           spends=spends, gpu_decline_per_year=fleet.gpu_decline_per_year,
+                           spends=spends, gpu_decline_per_year=0.0 if is_owned(self.scenario.self_host.sourcing)
+                           else v["trends.gpu_decline_per_year"],
                            gpu_term_months=fleet.gpu_term_months)
 
     def _held(self, v: dict, use: str):
