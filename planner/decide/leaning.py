@@ -96,10 +96,11 @@ def trend_lean(opts: dict, models: dict, bridge, s, months, requests, break_even
     if pair is None:
         sentence = ""
     else:
-        sentence = (f"With prices frozen, {_crossing(frozen, *pair, h)}; {path}, {_crossing(trend, *pair, h)}. "
-                    + (f"Either way {trend[tc].label} is recommended." if fc == tc else
-                       f"The pick moves with the trends: {frozen[fc].label} with prices frozen, "
-                       f"{trend[tc].label} at the median trends."))
+        name = lambda k: trend[k].label if k else "no option"  # noqa: E731 (none meets a capability floor)
+        sentence = (f"With prices frozen, {_crossing(frozen, *pair, h)}; {path}, {_crossing(trend, *pair, h)}."
+                    + ("" if fc == tc == "" else f" Either way {name(tc)} is recommended." if fc == tc else
+                       f" The pick moves with the trends: {name(fc)} with prices frozen, {name(tc)} at the median "
+                       "trends."))
     return TrendLean(frozen_choice=fc, trend_choice=tc,
                      frozen_total_usd={k: frozen[k].total_usd.p50 for k in live},
                      trend_total_usd={k: trend[k].total_usd.p50 for k in live},
