@@ -56,12 +56,13 @@ def test_uncertainty_tab_shows_the_api_probabilities(at):
 
 
 def test_another_scenario_and_sample_count(at):
-    text = (ROOT / "examples" / "code_completion.toml").read_text()
+    # prices frozen: a close call between the API and self-hosting (at the default trends the API pulls ahead)
+    text = (ROOT / "examples" / "code_completion.toml").read_text() + '\n[trends]\nprices = "none"\n'
     at.text_area(key="scenario_text").input(text)
     at.button(key="load_pasted").click().run()
     at.select_slider(key="mc_samples").set_value(5_000).run()
     assert not at.exception and not at.error
-    s = planner.load_scenario(ROOT / "examples" / "code_completion.toml")
+    s = planner.loads_scenario(text)
     shown = shown_probabilities(at)
     assert shown == expected(s, 5_000)
     assert 0.2 < float(shown["self_host"].rstrip("%")) / 100 < 0.8  # a close call, not a rounded certainty

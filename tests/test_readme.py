@@ -49,7 +49,9 @@ def test_examples_table_is_compare_of_the_examples():
     block = README.split(START)[1].split(END)[0].strip()
     assert block == examples_markdown(ROOT / "examples", prices_as_of=day), \
         "README's examples table is stale: run `python scripts/readme_figures.py --table`"
-    assert block.count("\n") == 1 + len(list((ROOT / "examples").glob("*.toml")))
+    n = len(list((ROOT / "examples").glob("*.toml")))
+    assert sum(line.startswith("|") for line in block.splitlines()) == 2 + n  # header, rule, one row each
+    assert sum(line.startswith("- `") and "With prices frozen" in line for line in block.splitlines()) == n
 
 
 def test_defaults_page_is_current():

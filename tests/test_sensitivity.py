@@ -19,7 +19,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def gpu_price_decides():
     """API vs self-host within a few percent; the GPU price is very uncertain, the rest nearly certain."""
     s = load_scenario(EXAMPLES / "code_completion.toml")
-    s = s.replace(scratch=dataclasses.replace(s.scratch, enabled=False))
+    s = s.replace(scratch=dataclasses.replace(s.scratch, enabled=False),
+                  trends=dataclasses.replace(s.trends, prices="none"))  # prices as today: no trend to sample
     base = Engine(s).base
     unc = {p: {"dist": "triangular", "low": base[p] * 0.99, "mode": base[p], "high": base[p] * 1.01}
            for p in EFFICIENCY_INPUTS}

@@ -11,6 +11,7 @@ import planner
 from planner.core.errors import PlannerError
 from planner.decide.scenario import dumps_scenario, loads_scenario
 from planner.decide.sourcing import Hardware, break_even_months, gpu_rate, rent_or_own
+from planner.decide.trends import Trends
 from planner.uncertainty.montecarlo import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,20 +24,26 @@ OWNED_H100_NO_POWER = (310_000 / 8 / 43_800 + 136_000 / 4 / 8 / 43_800 + 10.2 * 
                        + 0.02 * 400_000 / 8 / 8_760)
 
 
-def small_fleet(sourcing: str, **hardware):
-    """Two H100s held all the time (tiny traffic, min_replicas = 2), no fine-tune, 12 months, production after 1."""
+def small_fleet(sourcing: str, trends=None, **hardware):
+    """Two H100s held all the time (tiny traffic, min_replicas = 2), no fine-tune, 12 months, production after 1;
+    prices frozen unless `trends` (a Trends) says otherwise."""
     s = planner.load_scenario(ROOT / "examples" / "customer_support.toml")
     return s.replace(workload=s.workload.with_(requests_per_day=100.0, monthly_growth=0.0, horizon_months=12),
+                     trends=trends or Trends(prices="none"),
                      self_host=dataclasses.replace(s.self_host, finetune_method="none", min_replicas=2,
                                                    sourcing=sourcing),
                      scratch=dataclasses.replace(s.scratch, enabled=False), hardware=Hardware(**hardware))
 
 
-def test_owned_differs_from_on_demand_by_the_hand_computed_amount():
-    rented, owned = planner.compare(small_fleet("on-demand")), planner.compare(small_fleet("owned", usd_per_kwh=0.0))
+@pytest.mark.parametrize("decline", [0.0, 0.3])
+def test_owned_differs_from_on_demand_by_the_hand_computed_amount(decline):
+    trends = Trends(gpu_decline_per_year=decline, api_decline_per_year=0.0)
+    rented = planner.compare(small_fleet("on-demand", trends))
+    owned = planner.compare(small_fleet("owned", trends, usd_per_kwh=0.0))  # owned: no rent, so no rent trend
     assert rented.serving_plan.tensor_parallel == 1 and rented.options["self_host"].gpus == 2
-    # 2 GPUs x (on-demand - owned) per hour x 730 hours x 11 live months (month 0 is served by the API)
-    want = 2 * (3.99 - OWNED_H100_NO_POWER) * HOURS * 11
+    # 2 GPUs x (on-demand at month m's price - owned) per hour x 730 hours over the 11 live months (month 0 is
+    # served by the API); the rent falls (1 - decline) ** (m / 12)
+    want = sum(2 * (3.99 * (1 - decline) ** (m / 12) - OWNED_H100_NO_POWER) * HOURS for m in range(1, 12))
     got = rented.options["self_host"].total_usd.p50 - owned.options["self_host"].total_usd.p50
     assert got == pytest.approx(want, rel=1e-9)
     assert owned.rates["self_host"].usd_per_gpu_hour == pytest.approx(OWNED_H100_NO_POWER, rel=1e-12)

@@ -104,10 +104,13 @@ def test_spend_after_the_horizon_counts_at_its_end():
     assert step[-1] > 3 * step[-2]  # the programme still to pay after month 6, counted at month 6
 
 
-def test_monte_carlo_crossings_use_the_same_schedule():
-    """At the scenario's point values the Monte Carlo engine's crossing months are compare()'s."""
+@pytest.mark.parametrize("trends", [{"prices": "none"}, {"api_decline_per_year": 0.1, "gpu_decline_per_year": 0.3}])
+def test_monte_carlo_crossings_use_the_same_schedule(trends):
+    """At the scenario's point values the Monte Carlo engine's crossing months are compare()'s, prices frozen
+    or falling (the engine keeps compare()'s price trends)."""
     s = planner.load_scenario(ROOT / "examples" / "frontier_lab.toml")
-    s = s.replace(scratch=dataclasses.replace(s.scratch, researchers=5.0))  # a cheaper programme to cross
+    s = s.replace(scratch=dataclasses.replace(s.scratch, researchers=5.0),  # a cheaper programme to cross
+                  trends=dataclasses.replace(s.trends, **trends))
     c = planner.compare(s)
     _, _, pairs = _chunk(Engine(s, c), {}, 1)
     crossed = 0

@@ -22,13 +22,14 @@ N_STATS = 200_000
 
 
 def points_at_p50(s):
-    """The scenario with its own uncertainty dropped, the efficiencies and the programme's bands (and the pretraining
-    run's overhead factor, which a scenario cannot pin) at p50: every input a point."""
+    """The scenario with its own uncertainty dropped, the efficiencies, the price trends and the programme's bands
+    (and the pretraining run's overhead factor, which a scenario cannot pin) at p50: every input a point."""
     s = s.replace(uncertainty={})
     s = s.replace(programme=dataclasses.replace(s.programme, **{
         f.name: s.programme.band(f.name)[0].p50 for f in dataclasses.fields(s.programme)}))
     base = Engine(s).base
-    return s.replace(uncertainty={p: {"dist": "point", "value": base[p]} for p in EFFICIENCY_INPUTS})
+    pinned = (*EFFICIENCY_INPUTS, "trends.api_decline_per_year", "trends.gpu_decline_per_year")
+    return s.replace(uncertainty={p: {"dist": "point", "value": base[p]} for p in pinned})
 
 
 def crossing_scenario():
@@ -267,5 +268,5 @@ def test_bad_n():
 
 
 def test_every_input_has_a_known_domain():
-    assert {s.domain for s in INPUTS.values()} <= {"positive", "nonneg", "fraction"}
+    assert {s.domain for s in INPUTS.values()} <= {"positive", "nonneg", "fraction", "decline"}
     assert Distribution.point(2.0).band().p50 == 2.0

@@ -36,6 +36,9 @@ EDITS = {
     "scratch.prep_months": (6.0, LOGNORMAL),
     "scratch.evaluation_usd": (300_000.0, LOGNORMAL),
     "costs.usd_per_engineer_year": (250_000.0, LOGNORMAL),
+    "trends.api_decline_per_year": (0.3, {"dist": "uniform", "low": 0.8, "high": 1.2, "relative": True}),
+    "trends.gpu_decline_per_year": (0.4, {"dist": "triangular", "low": 0.5, "mode": 1.0, "high": 1.5,
+                                          "relative": True}),
 }
 
 

@@ -26,16 +26,10 @@ from .assembly import (api_spends, fleet_model, ops_rule, self_host_months_to_pr
                        self_host_spends)
 from .costing import cost_assumptions, rates, scenario_assumptions, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
-from .costmodel import (
-    ApiCostModel,
-    FleetCostModel,
-    break_even_traffic,
-    crossing_month,
-    cumulative,
-    monthly_costs,
-    one_time_spends,
-    total_cost_for_traffic,
-)
+from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative, monthly_costs,
+                        one_time_spends, total_cost_for_traffic)
+from .leaning import TrendLean, trend_lean, with_lean
+from .trends import api_decline, gpu_trend
 from .estimates import finetune_estimate, require_dtype, require_serving_dtype, serving_plan
 from .likeforlike import ModelMatch, model_match
 from .options import OPTIONS
@@ -97,6 +91,7 @@ class Comparison(ResultMixin):
     rates: dict[str, GpuRate] = field(default_factory=dict)  # self_host, self_host_training, scratch_training
     rent_or_own: RentOrOwn | None = None  # the self-host GPU: when owning beats renting it on demand
     shortlist: Shortlist | None = None  # [self_host] models x GPUs searched: every candidate (decide/shortlist.py)
+    trend_lean: TrendLean | None = None  # the pick with prices frozen and at the median trends (leaning.py)
     scratch_costs: ScratchCosts | None = field(default=None, repr=False, compare=False)
     cost_models: dict = field(default_factory=dict, repr=False, compare=False)  # option key -> vectorized cost model
     bridge: ApiCostModel | None = field(default=None, repr=False, compare=False)  # serves traffic before production
@@ -157,7 +152,7 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
     per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached, batch=a.batch))
     return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,
-                               months_to_production=a.months_to_production,
+                               months_to_production=a.months_to_production, decline_per_year=api_decline(s.trends),
                                spends=api_spends(integration_usd=a.integration_usd,
                                                  months_to_production=a.months_to_production))
 
@@ -174,7 +169,8 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
         min_replicas=h.min_replicas, ops_engineers=ops, usd_per_engineer_year=s.costs.usd_per_engineer_year,
         one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour,
-        gpus_per_ops_engineer=per_engineer, spends=spends)
+        gpus_per_ops_engineer=per_engineer, spends=spends, **dict(zip(("gpu_decline_per_year", "gpu_term_months"),
+                                                                       gpu_trend(s.trends, h.sourcing))))
     return plan, fleet
 
 
@@ -207,11 +203,11 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
         # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
         staff = (1 - before) * model.staff_monthly_usd(requests, _peak_to_mean(w))
-        own_gpu = (1 - before) * model.monthly_usd(requests, _peak_to_mean(w)) - staff
+        own_gpu = (1 - before) * model._monthly(requests, _peak_to_mean(w), months) - staff  # at the trend
         peak = w.peak_rps_for(months[-1])
         gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
         breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(staff.sum()),
-                     "API bridge until production": float((bridge.monthly_usd(requests) * before).sum()) if bridge else 0.0,
+                     "API bridge until production": float((bridge._monthly(requests, None, months) * before).sum()) if bridge else 0.0,
                      **extra["one_time_parts"]}
     else:
         running, gpus = Band.point(float(monthly.sum())), 0
@@ -361,9 +357,10 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
     pre = sc.pretrain if sc else None
     gpu_rates = rates(s, opts, sc)
     match = model_match(s, opts, price, sc.budget if sc else None)
+    lean = trend_lean(opts, models, ctx.bridge, s, months, requests, bes, match)
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
                       options=opts, break_evens=bes, prompt_trades=trades,
-                      recommendation=recommend(opts, bes, s.flags, w, match),
+                      recommendation=with_lean(recommend(opts, bes, s.flags, w, match), lean), trend_lean=lean,
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
                       assumptions=scenario_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
                       token_budget=sc.budget if sc else None, model_match=match, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),

@@ -44,13 +44,16 @@ class ApiCostModel:
     one_time_usd: float
     months_to_production: float
     spends: tuple = ()  # the one-time cost by phase (Spend); empty: all of it at month 0
+    decline_per_year: float = 0.0  # the $/token price trend (decide/trends.py); 0: prices frozen at today's
 
     @A.checked(requests_per_month=_REQUESTS)
     def monthly_usd(self, requests_per_month):
+        """At today's prices (months=None in `_monthly`: no trend)."""
         return self._monthly(requests_per_month)
 
-    def _monthly(self, requests_per_month, peak_to_mean=None):
-        return np.asarray(requests_per_month, dtype=float) * self.usd_per_request
+    def _monthly(self, requests_per_month, peak_to_mean=None, months=None):
+        cost = np.asarray(requests_per_month, dtype=float) * self.usd_per_request
+        return cost if months is None else cost * price_factor(self.decline_per_year, months)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class FleetCostModel:
     gpus_per_ops_engineer: float | None = None  # None: fixed staff; else one engineer per this many GPUs held
     usd_per_engineer_month: float = 0.0  # the staff's loaded cost, for the scaled team
     spends: tuple = ()  # the one-time cost by phase (Spend, assembly.py); empty: all of it at month 0
+    gpu_decline_per_year: float = 0.0  # the rent's price trend (decide/trends.py); 0: frozen (owned GPUs: always)
+    gpu_term_months: float = 0.0  # a reservation's term: its price moves only at each renewal; 0: every month
 
     @A.checked(peak_rps=_PEAK_RPS)
     def replicas(self, peak_rps):
@@ -116,8 +121,11 @@ class FleetCostModel:
         scaled = self._gpus(requests_per_month, peak_to_mean) / self.gpus_per_ops_engineer * self.usd_per_engineer_month
         return np.maximum(self.fixed_monthly_usd, scaled)
 
-    def _monthly(self, requests_per_month, peak_to_mean):
-        return (self._gpus(requests_per_month, peak_to_mean) * self.usd_per_gpu_hour
+    def _monthly(self, requests_per_month, peak_to_mean, months=None):
+        """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move)."""
+        rate = self.usd_per_gpu_hour if months is None else \
+            self.usd_per_gpu_hour * price_factor(self.gpu_decline_per_year, months, self.gpu_term_months)
+        return (self._gpus(requests_per_month, peak_to_mean) * rate
                 + self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
             + self._staff(requests_per_month, peak_to_mean)
 
@@ -175,6 +183,17 @@ def spend_schedule(spends, monthly):
     return one_time + np.concatenate([np.zeros(monthly.shape[:-1] + (1,)), monthly], axis=-1)
 
 
+def price_factor(decline_per_year, months, term_months=0.0):
+    """A price at month m (0: today) relative to today's, falling `decline_per_year` a year, compounded monthly:
+    (1 - decline) ** (m / 12). With a term (a reservation), the price holds for the term and moves at each
+    renewal: m is rounded down to a whole number of terms. Arrays broadcast (a sampled decline per row)."""
+    m = np.asarray(months, dtype=float)
+    if np.any(np.asarray(term_months) > 0):
+        term = np.where(np.asarray(term_months) > 0, term_months, 1.0)
+        m = np.where(np.asarray(term_months) > 0, np.floor(m / term) * term, m)
+    return (1.0 - np.asarray(decline_per_year, dtype=float)) ** (m / 12.0)
+
+
 def mean_rps(requests_per_month):
     """Mean requests/s over a calendar-average month."""
     return np.asarray(requests_per_month, dtype=float) / (DAYS_PER_MONTH * SECONDS_PER_DAY)
@@ -191,13 +210,13 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
 
 def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None):
     """Monthly cost of an option over `months` (arrays broadcast)."""
-    own = model._monthly(requests_per_month, peak_to_mean)
+    own = model._monthly(requests_per_month, peak_to_mean, months)
     if isinstance(model, ApiCostModel):
         return own  # the API serves from month 0; its integration time is its one-time cost
     if bridge is None:
         before = np.clip(model.months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
         return (1.0 - before) * own  # no API allowed: nothing is served (or paid) before production
-    return bridged(own, bridge._monthly(requests_per_month), model.months_to_production, months)
+    return bridged(own, bridge._monthly(requests_per_month, None, months), model.months_to_production, months)
 
 
 def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,

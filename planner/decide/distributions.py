@@ -43,14 +43,14 @@ class InputSpec:
     """One input the Monte Carlo can vary: its domain, unit and what varying it changes."""
 
     path: str
-    domain: str  # "positive" (> 0), "nonneg" (>= 0) or "fraction" (0 < x <= 1)
+    domain: str  # "positive" (> 0), "nonneg" (>= 0), "fraction" (0 < x <= 1) or "decline" (-1 < x < 1)
     unit: str
     effect: str
 
     @property
     def relative(self) -> bool:
         """Whether an entry without `relative = ...` multiplies the scenario's value (all but the fractions)."""
-        return self.domain != "fraction"
+        return self.domain not in ("fraction", "decline")
 
 
 _SPECS = [
@@ -79,6 +79,10 @@ _SPECS = [
               "compute-bound work: fine-tuning and pretraining time and cost (as p50 / value), "
               "the prefill share of replica capacity"),
     InputSpec("efficiency.memory", "fraction", "fraction of bandwidth", "the decode share of replica capacity"),
+    InputSpec("trends.api_decline_per_year", "decline", "fraction/year",
+              "API $/token lost per year, compounded monthly (also the bridge before production)"),
+    InputSpec("trends.gpu_decline_per_year", "decline", "fraction/year",
+              "rented serving GPU $/hour lost per year (a reservation moves at renewal; no effect when owned)"),
 ]
 INPUTS: dict[str, InputSpec] = {s.path: s for s in _SPECS}
 EFFICIENCY_INPUTS = {"efficiency.gemm": "gemm", "efficiency.memory": "memory"}  # input -> Efficiencies field
@@ -287,6 +291,9 @@ def check_domain(path: str, d: Distribution) -> None:
         raise InputError(path, "a fraction cannot be lognormal (its tail passes 1); use triangular or uniform")
     if domain in ("positive", "fraction") and lo <= 0 and d.kind != "lognormal":  # lognormal: always > 0
         raise InputError(path, f"must be > 0 everywhere, but the distribution reaches {lo:g}")
+    if domain == "decline" and not d.relative and not -1 < lo <= hi < 1:  # relative: checked once scaled
+        raise InputError(path, f"a yearly decline must stay strictly between -1 and 1, but the distribution reaches "
+                               f"{lo:g} to {hi:g}")
     if domain == "nonneg" and lo < 0:
         raise InputError(path, f"must be >= 0 everywhere, but the distribution reaches {lo:g}")
     if domain == "fraction" and hi > 1 and not d.relative:

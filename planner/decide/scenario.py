@@ -28,13 +28,14 @@ from .distributions import Distribution, parse_uncertainty, resolve_relative
 from .scratch import Programme
 from .sections import ApiOption, Costs, Flags, ScratchOption, SelfHostOption
 from .sourcing import Hardware
+from .trends import Trends, api_decline, gpu_trend
 
 __all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "check_uncertain", "input_check", "point_values",
            "dumps_scenario", "load_scenario", "loads_scenario", "save_scenario", "scenario_from_dict",
            "scenario_to_dict"]
 
 _SECTIONS = {"workload": Workload, "api": ApiOption, "self_host": SelfHostOption, "scratch": ScratchOption,
-             "costs": Costs, "flags": Flags, "hardware": Hardware, "programme": Programme}
+             "costs": Costs, "flags": Flags, "hardware": Hardware, "programme": Programme, "trends": Trends}
 _SCALES = V.Real(0.0, 1e3, lo_open=True, unit="x")  # price multipliers sampled by the Monte Carlo
 
 
@@ -58,6 +59,7 @@ class Scenario:
     flags: Flags = field(default_factory=Flags)
     hardware: Hardware = field(default_factory=Hardware)  # sourcing, energy and carbon figures (sourcing.py)
     programme: Programme = field(default_factory=Programme)  # what pretraining pays besides the run (scratch.py)
+    trends: Trends = field(default_factory=Trends)  # how API and GPU prices move over the horizon (trends.py)
     uncertainty: dict = field(default_factory=dict)  # input path -> distribution (see distributions.py)
     custom_gpu: tuple[dict, ...] = ()  # [[custom_gpu]]: GPUs not in the catalog (catalog/custom_gpu.py)
 
@@ -120,6 +122,8 @@ def point_values(s: Scenario) -> dict[str, float]:
     for name in ("finetune_epochs", "finetune_tokens", "setup_months", "evaluation_usd"):
         out[f"self_host.{name}"] = float(getattr(h, name))
     out["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
+    out["trends.api_decline_per_year"] = api_decline(s.trends)
+    out["trends.gpu_decline_per_year"] = gpu_trend(s.trends, h.sourcing)[0]
     for name in ("researchers", "months", "prep_months", "evaluation_usd"):
         out[f"scratch.{name}"] = float(getattr(r, name))
     return out

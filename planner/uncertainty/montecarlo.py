@@ -57,7 +57,10 @@ from ..decide.distributions import fixed
 from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario, as_scenario, check_uncertain, point_values
 from ..decide.scratch import programme_spends, scratch_model
+from ..decide.sourcing import is_owned
+from ..decide.trends import decline_distribution, trend_band
 from ..estimate.workload import requests_per_month
+from .crossing import BreakEvenMonths, break_even_months, crossing_months  # noqa: F401  (re-exported)
 from .physics import TrainingSpeed
 from .programme import programme_bands, programme_values, sample_programme, uniforms
 
@@ -111,6 +114,10 @@ class Engine:
         return base
 
     def _default(self, path: str) -> Distribution:
+        band = trend_band(self.scenario.trends, path, self.scenario.self_host.sourcing) \
+            if path.startswith("trends.") else None
+        if band is not None:  # the sourced yearly decline (catalog/data/trends.toml)
+            return decline_distribution(band.value, f"{band.source.url} (checked {band.source.checked})")
         if path in EFFICIENCY_INPUTS:
             eff, attr = self._efficiencies(), EFFICIENCY_INPUTS[path]
             return triangular_from_band(getattr(eff, attr), f"{eff.source}: {eff.citations.get(attr, eff.source)}")
@@ -153,6 +160,7 @@ class Engine:
         models = self.comparison.cost_models
         api = models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
+                      decline_per_year=v["trends.api_decline_per_year"],
                       one_time_usd=v["api.integration_usd"],
                       spends=api_spends(integration_usd=v["api.integration_usd"],
                                         months_to_production=api.months_to_production)) if api else None
@@ -182,7 +190,9 @@ class Engine:
                            min_replicas=fleet.min_replicas,
                            ops_engineers=v["self_host.ops_engineers"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                            one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer,
-                           spends=spends)
+                           spends=spends, gpu_decline_per_year=0.0 if is_owned(self.scenario.self_host.sourcing)
+                           else v["trends.gpu_decline_per_year"],
+                           gpu_term_months=fleet.gpu_term_months)
 
     def _held(self, v: dict, use: str):
         """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
@@ -258,16 +268,6 @@ class Engine:
 
 
 @dataclass(frozen=True)
-class BreakEvenMonths(ResultMixin):
-    """When cumulative costs of `reference` and `other` cross, over the samples."""
-
-    reference: str
-    other: str
-    month: Band | None  # p10/p50/p90 over the samples that cross; None when none does
-    never_fraction: float  # samples whose curves do not cross within the horizon
-
-
-@dataclass(frozen=True)
 class MonteCarloResult(ResultMixin):
     scenario: str
     n: int
@@ -318,19 +318,6 @@ class MonteCarloResult(ResultMixin):
         return pd.DataFrame(rows, columns=["input", "dist", "p10", "p50", "p90", "unit", "source"]).set_index("input")
 
 
-def crossing_months(cum_a: np.ndarray, cum_b: np.ndarray) -> np.ndarray:
-    """costmodel.crossing_month for each row (samples x months+1): A falling to B, else B to A; NaN: never."""
-    d = cum_a - cum_b
-    down = (d[:, :-1] > 0) & (d[:, 1:] <= 0)
-    up = (d[:, :-1] < 0) & (d[:, 1:] >= 0)
-    any_down = down.any(axis=1)
-    j = np.where(any_down, down.argmax(axis=1), up.argmax(axis=1))[:, None]
-    d0, d1 = np.take_along_axis(d, j, 1)[:, 0], np.take_along_axis(d, j + 1, 1)[:, 0]
-    crossed = any_down | up.any(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(crossed, j[:, 0] + d0 / (d0 - d1), np.nan)
-
-
 def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
     """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples."""
     costs, requests = engine.evaluate(values)
@@ -377,7 +364,7 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         total_usd={k: Band.from_samples(totals[:, i]) for i, k in enumerate(keys)},
         usd_per_request={k: Band.from_samples(per_request[:, i]) for i, k in enumerate(keys)},
         prob_cheapest={k: float(p) for k, p in zip(keys, cheapest)},
-        break_even_months={k: _break_even(ref, k, pairs) for k in keys if k != ref},
+        break_even_months={k: break_even_months(ref, k, pairs) for k in keys if k != ref},
         point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
         inputs=engine.uncertain, programme={p: b for p, b in engine.programme.items() if b.p90 > b.p10},
         samples_usd=totals)
@@ -391,10 +378,3 @@ def _check_memory(n: int, engine: Engine) -> None:
     if need > L.MAX_MONTE_CARLO_BYTES:
         raise InputError("n", f"{n:,} samples of {columns} columns need about {need / 2**30:.1f} GiB; the limit is "
                               f"{L.MAX_MONTE_CARLO_BYTES / 2**30:.0f} GiB: ask for fewer samples", value=n)
-
-
-def _break_even(ref: str, other: str, pairs: dict) -> BreakEvenMonths:
-    months = pairs.get((ref, other), pairs.get((other, ref)))
-    crossed = months[~np.isnan(months)]
-    return BreakEvenMonths(reference=ref, other=other, month=Band.from_samples(crossed) if crossed.size else None,
-                           never_fraction=float(1.0 - crossed.size / months.size))
