@@ -32,8 +32,15 @@ N = 20_000  # sampled checks: the p10/p90 of 20k draws sit within ~1% of the tru
 SAMPLED_REL = 0.03  # AGREE_REL + the sampling error of a p10/p90 from N draws
 
 
+TRENDS = ("trends.api_decline_per_year", "trends.gpu_decline_per_year")
+
+
 def _setup(path):
-    s = load_scenario(path).replace(uncertainty={})  # only the efficiencies and the programme vary
+    """Only the efficiencies and the programme vary: the price trends (sampled by default) are pinned at the
+    p50 compare() uses."""
+    s = load_scenario(path).replace(uncertainty={})
+    base = Engine(s).base
+    s = s.replace(uncertainty={p: {"dist": "point", "value": base[p]} for p in TRENDS})
     c = compare(s)
     return s, c, Engine(s, c)
 
