@@ -13,6 +13,7 @@ import streamlit as st
 
 import planner
 from planner.core.errors import PlannerError
+from planner.present.markdown import md_plain
 from planner.decide.distributions import INPUTS
 
 from . import state as S
@@ -157,8 +158,8 @@ def _api() -> None:
         try:
             provider, model = ss[P + "api_model"].split("|", 1)
             p = planner.api_price(model, provider)
-            st.caption(f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out per 1M tokens"
-                       + (f", cached input ${p.cached_input_usd_per_mtok:g}" if p.cached_input_usd_per_mtok is not None else ""))
+            st.caption(md_plain(f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out per 1M tokens"
+                       + (f", cached input ${p.cached_input_usd_per_mtok:g}" if p.cached_input_usd_per_mtok is not None else "")))
         except (PlannerError, ValueError):
             pass  # the page's error says what is wrong with the model
         st.checkbox("Bill the fixed prompt at the cached-input price", key=P + "api_cached_prompt")
@@ -215,7 +216,7 @@ def _model_and_gpu(gpus: list[str]) -> None:
     st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
                      on_change=_on_config_upload, max_upload_size=1)
     if ss.get("config_error"):
-        st.error(ss.config_error)
+        st.error(md_plain(ss.config_error))
     if ss[P + "sh_model"] in ss.custom_models:
         st.caption("Uploaded model: a saved scenario names it, so upload the config again after loading one.")
     st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
@@ -230,7 +231,7 @@ def _self_host() -> None:
                          help="name, peak_tflops = {bf16 = ...}, memory_gib, memory_tb_per_s, interconnect_gb_per_s, "
                               "tdp_watts, usd_per_gpu_hour (see planner/catalog/custom_gpu.py)")
         if ss.get("gpu_error"):
-            st.error(ss.gpu_error)
+            st.error(md_plain(ss.gpu_error))
         try:
             catalog_price = f"catalog price ${planner.gpu(ss[P + 'sh_gpu']).usd_per_gpu_hour:g}/h"
         except PlannerError:
@@ -339,9 +340,9 @@ def _files(current_toml: str | None) -> None:
         st.text_area("…or paste one", key="scenario_text", height=120)
         st.button("Load pasted scenario", key="load_pasted", on_click=_on_scenario_paste)
         if ss.get("load_error"):
-            st.error(ss.load_error)
+            st.error(md_plain(ss.load_error))
         elif ss.get("load_note"):
-            st.success(ss.load_note)
+            st.success(md_plain(ss.load_note))
         if current_toml is not None:
             st.download_button("Save this scenario (.toml)", current_toml, file_name="scenario.toml",
                                mime="application/toml", key="save_sidebar", on_click="ignore")
