@@ -104,8 +104,9 @@ def main() -> None:
         calibration_from_env()
     except PlannerError as e:
         st.error(f"Calibration from ${{PLANNER_RESULTS}} failed, using the literature defaults: {views.md(e)}")
-    sidebar.init()
+    sidebar.init(TABS)
     scenario, input_error = sidebar.render()
+    sidebar.write_link(st.session_state.current_toml, st.session_state.get("view"))
     st.title("Build vs buy for your workload")
     st.caption("Hosted API, open weights fine-tuned and self-hosted, or a model trained from scratch: "
                "what each costs over your horizon, when it pays back, and what it takes to serve. "

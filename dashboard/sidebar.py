@@ -16,6 +16,7 @@ from planner.core.errors import PlannerError
 from planner.present.markdown import md_plain
 from planner.decide.distributions import INPUTS
 
+from . import link
 from . import state as S
 from .state import PREFIX as P
 
@@ -39,13 +40,36 @@ def _start_labels() -> dict[str, str]:
 SIDEBAR_CSS = '<style>section[data-testid="stSidebar"] {width: 380px !important; min-width: 380px !important}</style>'
 
 
-def init() -> None:
-    """First run of a session: a new scenario at the documented defaults (or the example that session state
-    names under "start"), no custom models."""
+def init(tabs: tuple[str, ...] = ()) -> None:
+    """First run of a session: the scenario the page's link carries (dashboard.link) and its open tab (one of
+    `tabs`), else a new scenario at the documented defaults (or the example session state names under
+    "start"); no custom models."""
     if "base_toml" not in ss:
         ss.setdefault("start", NEW)
         load(starting_point(ss.start))
         ss.custom_models = {}  # name -> config.json text of uploaded models
+        _open_link(tabs)
+
+
+def _open_link(tabs: tuple[str, ...]) -> None:
+    """Load the scenario in the address; a link that does not decode or load leaves the start and says why."""
+    value = st.query_params.get(link.PARAM)
+    if value is not None:
+        try:
+            load(S.parse_scenario(link.decode(value), "the link's scenario"))
+            ss.load_note = "Opened the scenario the link carries."
+        except PlannerError as e:
+            ss.load_error = f"Could not open the link's scenario; showing {_start_labels()[ss.start]} instead. {e}"
+    if st.query_params.get(link.VIEW_PARAM) in tabs:
+        ss["view"] = st.query_params[link.VIEW_PARAM]
+
+
+def write_link(scenario_toml: str | None, view: str | None) -> None:
+    """Keep the address on the scenario shown (and its tab), so copying it links to this view."""
+    if scenario_toml is not None and st.query_params.get(link.PARAM) != (value := link.encode(scenario_toml)):
+        st.query_params[link.PARAM] = value
+    if view and st.query_params.get(link.VIEW_PARAM) != view:
+        st.query_params[link.VIEW_PARAM] = view
 
 
 def load(s: planner.Scenario) -> None:

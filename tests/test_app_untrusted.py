@@ -54,3 +54,19 @@ def test_uploaded_model_name_with_markup_is_shown_as_text():
     assert any(md_plain(spec.name) in v for v in shown), "the name is on the page (escaped)"
     for v in shown:
         assert "evil.example" not in v or not _ACTIVE.search(v), v
+
+
+def test_a_link_whose_scenario_name_holds_markup_shows_it_as_text():
+    import dataclasses
+
+    import planner
+    from dashboard import link
+    s = dataclasses.replace(planner.load_scenario(ROOT / "examples" / "customer_support.toml"), name=HOSTILE,
+                            description=HOSTILE + "\n# heading <script>alert(1)</script>")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params[link.PARAM] = link.encode(planner.dumps_scenario(s))
+    at.run()
+    assert not at.exception and not at.error
+    assert planner.loads_scenario(at.session_state["current_toml"]) == s
+    for v in _shown(at):
+        assert "evil.example" not in v or not _ACTIVE.search(v), v
