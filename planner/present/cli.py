@@ -25,6 +25,7 @@ from .cli_common import USAGE, count, fail, one_line, split_debug, split_gpu_fil
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
+from .cli_side_by_side import cmd_compare_several
 from .cli_sweep import speed_command
 from .cli_training import _layout_options, _print_training, cmd_scaling, parse_layout
 from .cli_uncertainty import add_commands as uncertainty_commands
@@ -60,7 +61,9 @@ def _break_even_frame(c) -> pd.DataFrame:
 
 
 def cmd_compare(a) -> int:
-    s, c = _comparison(a.scenario)
+    if len(a.scenario) > 1:
+        return cmd_compare_several(a, _comparison)
+    s, c = _comparison(a.scenario[0])
     if a.format == "csv":  # full precision, machine-readable
         _out(c.table().to_csv().rstrip("\n"))
         return 0
@@ -229,8 +232,9 @@ def _use_silicon(spec: str) -> None:
 # ---- the parser ----
 
 def _scenario_commands(sub) -> None:
-    p = sub.add_parser("compare", help="compare the three options for a scenario file")
-    p.add_argument("scenario", help="scenario TOML file (see examples/)")
+    p = sub.add_parser("compare", help="compare the three options for a scenario file (several: side by side)")
+    p.add_argument("scenario", nargs="+", help="scenario TOML file (see examples/); several are shown side by side, "
+                                                "with the inputs that differ")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table",
                    help="json: the full result, machine-readable (default: table)")
     _results_option(p)
