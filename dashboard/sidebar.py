@@ -160,6 +160,9 @@ def _workload() -> None:
         _num("Output tokens", "output_tokens", step=50.0)
     _num("Fixed prompt tokens", "prompt_overhead_tokens", step=100.0,
          help="System prompt and few-shot examples sent with every request; a fine-tune can drop them")
+    _num("Reasoning tokens", "reasoning_tokens", step=100.0,
+         help="Hidden thinking tokens a reasoning model generates per request: the API bills them as output, "
+              "a self-hosted model decodes them")
     c1, c2 = st.columns(2)
     with c1:
         _num("TTFT target (ms)", "ttft_ms", step=100.0, help="Time to first token; 0 = no target")

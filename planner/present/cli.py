@@ -140,7 +140,7 @@ def cmd_serve(a) -> int:
     from ..estimate.serving import serving
     from ..estimate.workload import Workload
     w = Workload(requests_per_day=a.requests_per_day, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
-                 **_given(a, "prompt_overhead_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s", "length_sigma"))
+                 **_given(a, "prompt_overhead_tokens", "reasoning_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s", "length_sigma"))
     price = None if a.usd_per_gpu_hour is None else \
         V.positive("--usd-per-gpu-hour", a.usd_per_gpu_hour, L.MAX_USD_PER_GPU_HOUR, "$/GPU-hour")
     g = lookup_gpu(a.gpu) if price is None else lookup_gpu(a.gpu).with_price(price)
@@ -322,7 +322,7 @@ def _estimate_commands(sub) -> None:
                                        "a comma-separated list or 'auto' to search (default bf16)")
     for flag in ("--requests-per-day", "--input-tokens", "--output-tokens"):
         p.add_argument(flag, type=float, required=True)
-    for flag in ("--prompt-overhead-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
+    for flag in ("--prompt-overhead-tokens", "--reasoning-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
                  "--utilization-ceiling", "--usd-per-gpu-hour", "--length-sigma"):
         p.add_argument(flag, type=float)
     p.add_argument("--min-replicas", type=count)

@@ -53,10 +53,10 @@ def _question(c: Comparison, s: Scenario) -> str:
     targets = ", ".join(f"{k} {fmt.ms(v)}" for k, v in (("TTFT", w.ttft_target_s), ("TPOT", w.tpot_target_s)) if v)
     text = (f"Over {w.horizon_months} months, serving {fmt.count(w.requests_per_day)} requests/day in month 0 "
             f"(growing {w.monthly_growth:.0%} a month; {fmt.count(w.prompt_tokens)} prompt tokens of which "
-            f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
-            f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
-            f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {self_hosted_phrase(c, h)}, "
-            f"or {scratch}?")
+            f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens"
+            f"{f' and {fmt.count(w.reasoning_tokens)} reasoning tokens' if w.reasoning_tokens else ''}; peak "
+            f"{w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): is it cheaper to use (a) the "
+            f"hosted API {s.api.model}, (b) open weights {self_hosted_phrase(c, h)}, or {scratch}?")
     return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
 
 
