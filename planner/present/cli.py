@@ -94,7 +94,7 @@ def cmd_compare(a) -> int:
 
 def cmd_report(a) -> int:
     from .report import REPORT_MD, write_report
-    out = write_report(a.scenario, a.output, force=a.force)
+    out = write_report(a.scenario[0], a.output, force=a.force, compare_with=a.scenario[1:])
     _out(f"wrote {out / REPORT_MD}")
     return 0
 
@@ -240,7 +240,7 @@ def _scenario_commands(sub) -> None:
     _results_option(p)
     p.set_defaults(run=cmd_compare)
     p = sub.add_parser("report", help="write a Markdown report with charts for a planning doc")
-    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("scenario", nargs="+", help="scenario TOML file; more: shown beside it (a side-by-side section)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write (created)")
     p.add_argument("--force", action="store_true", help="replace an earlier report in DIR")
     _results_option(p)
