@@ -45,3 +45,20 @@ def test_bad_other_scenarios_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(PlannerError, match=r"compare_with\[0\]"):
         write_report(BASE, tmp_path / "r", compare_with=[42])
     assert not (tmp_path / "r").exists()
+
+
+def test_a_model_and_scenario_name_holding_markup_stay_text_in_the_whole_report():
+    """Tables (md_cell), the scratch section's lines and the title: no image, link or HTML from a name; the
+    fenced copy of the scenario at the end is code, so it is left out of the check."""
+    import json
+
+    from planner.catalog.lookup import register_model
+    from planner.present.report import report_markdown
+    cfg = json.loads((ROOT / "tests" / "data" / "hf_configs" / "qwen2.5-7b.json").read_text())
+    cfg["_name_or_path"] = EVIL
+    spec = planner.model_from_hf_config(cfg)
+    register_model(spec)
+    s = dataclasses.replace(BASE, name=EVIL, self_host=dataclasses.replace(BASE.self_host, model=spec.name))
+    text = report_markdown(planner.compare(s), s, samples=200).split("```toml")[0]
+    assert text.count("evil.example") >= 3
+    assert not re.search(r"(?<!\\)!(?<!\\)\[|<img|(?<!\\)\]\(", text)

@@ -15,7 +15,8 @@ _ENTITY = re.compile(r"&(?=#?\w+;)")
 def md_cell(x) -> str:
     """A table cell: no HTML, no cell break, one line (names in cells may be the user's)."""
     text = _ENTITY.sub("&amp;", _TAG.sub("&lt;", str(x)))
-    return text.replace("|", "\\|").replace("\n", " ")
+    # "[" and "]" escaped: a name in a cell cannot open a link or an image (the viewer's browser would fetch it)
+    return re.sub(r"(?<!\\)([\[\]])", r"\\\1", text).replace("|", "\\|").replace("\n", " ")
 
 
 _INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]|"})
