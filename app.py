@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import planner
-from dashboard import bench, costs, sidebar, uncertainty, views
+from dashboard import bench, costs, pin, sidebar, uncertainty, views
 from planner.catalog.lookup import register_model
 from planner.core.errors import PlannerError
 from planner.uncertainty.montecarlo import Engine
@@ -104,8 +104,9 @@ def main() -> None:
         calibration_from_env()
     except PlannerError as e:
         st.error(f"Calibration from ${{PLANNER_RESULTS}} failed, using the literature defaults: {views.md(e)}")
-    sidebar.init()
+    sidebar.init(TABS)
     scenario, input_error = sidebar.render()
+    sidebar.write_link(st.session_state.current_toml, st.session_state.get("view"))
     st.title("Build vs buy for your workload")
     st.caption("Hosted API, open weights fine-tuned and self-hosted, or a model trained from scratch: "
                "what each costs over your horizon, when it pays back, and what it takes to serve. "
@@ -124,6 +125,7 @@ def main() -> None:
     toml = st.session_state.current_toml
     views.recommendation(c, headline(toml, customs, c))
     views.unavailable(c)
+    pin.render(toml, c, lambda t: compare_cached(t, customs))
     # Lazy tabs: only the open one runs, so a sidebar change recomputes one view, not ten.
     tabs = st.tabs(TABS, key="view", on_change="rerun")
     pages = [lambda: views.overview(c), lambda: views.cumulative(c), lambda: views.traffic(c),

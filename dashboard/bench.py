@@ -15,6 +15,7 @@ from planner.calibration.results_file import load_results, measured_points
 from planner.calibration.store import resolve
 from planner.catalog.devices import PEAK_KEY, catalog_gpu
 from planner.core.errors import PlannerError
+from planner.present.markdown import md_plain
 
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks" / "reference"  # shown, never applied
 
@@ -65,7 +66,7 @@ def render_calibrations() -> None:
                    f"{calibration.ENV_VAR} to a results file or folder before starting the dashboard to calibrate"
                    + (f" (it is set to {where}, which held no catalog GPU)." if where else "."))
     for path, why in calibration.load_report():
-        st.caption(f"Not used for calibration: {Path(path).name}: {why}")
+        st.caption(md_plain(f"Not used for calibration: {Path(path).name}: {why}"))
 
 
 def render_silicon(gpu_names: list[str]) -> None:
@@ -84,7 +85,7 @@ def render_silicon(gpu_names: list[str]) -> None:
         try:
             use_silicon(gpu, engine=engine)
         except PlannerError as e:
-            st.error(str(e))
+            st.error(md_plain(e))
         else:
             _recompute()
     if forget.button("Forget silicon tables", key="silicon_forget"):
@@ -118,16 +119,16 @@ def render(gpu_names: list[str], engine: str | None = None) -> None:
         try:
             d = load_results(path)
         except (OSError, ValueError) as e:
-            st.error(f"Skipped {path.name}: {e}")
+            st.error(md_plain(f"Skipped {path.name}: {e}"))
             continue
         env = d["env"]
         g = catalog_gpu(str(env.get("device_name", "")))
-        st.subheader(f"{path.name}: {env.get('device_name', env.get('device'))}")
-        st.caption(f"torch {env.get('torch', '?')}, {env.get('dtype', '')}, measured {env.get('date_utc', '?')}, "
-                   f"commit {str(env.get('git_commit', '?'))[:10]}. "
-                   + (f"Compared with the catalog's {g.name} datasheet peaks." if g else
-                      "Not a catalog GPU: no datasheet peak to compare with; "
-                      f"MFU/MBU use {(d.get('peaks') or {}).get('flops_source', 'the best measured figure')}."))
+        st.subheader(md_plain(f"{path.name}: {env.get('device_name', env.get('device'))}"))
+        st.caption(md_plain(f"torch {env.get('torch', '?')}, {env.get('dtype', '')}, measured {env.get('date_utc', '?')}, "
+                            f"commit {str(env.get('git_commit', '?'))[:10]}. "
+                            + (f"Compared with the catalog's {g.name} datasheet peaks." if g else
+                               "Not a catalog GPU: no datasheet peak to compare with; "
+                               f"MFU/MBU use {(d.get('peaks') or {}).get('flops_source', 'the best measured figure')}.")))
         for title, df in tables(d).items():
             if not df.empty:
                 st.markdown(f"**{title}**")

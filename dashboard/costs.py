@@ -36,7 +36,8 @@ def scratch(c: Comparison, policies=None) -> None:
         st.info(f"Not estimated: {md(c.options['scratch'].reason_unavailable)}")
         return
     for line in ct.token_policy_lines(sc.budget, policies() if policies else ()):
-        (st.warning if line.startswith("Warning") else st.markdown)(md(line))
+        bold = f"**{sc.budget.policy}**"  # the planner's own emphasis, kept; the rest shown as written
+        (st.warning if line.startswith("Warning") else st.markdown)(md(line).replace(md(bold), f"**{md(sc.budget.policy)}**"))
     st.dataframe(ct.programme_frame(c), hide_index=True)
     st.caption(md(ct.calendar_line(c)))
     for line in ct.published_lines(c):

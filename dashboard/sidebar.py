@@ -13,8 +13,10 @@ import streamlit as st
 
 import planner
 from planner.core.errors import PlannerError
+from planner.present.markdown import md_plain
 from planner.decide.distributions import INPUTS
 
+from . import link
 from . import state as S
 from .state import PREFIX as P
 
@@ -38,13 +40,36 @@ def _start_labels() -> dict[str, str]:
 SIDEBAR_CSS = '<style>section[data-testid="stSidebar"] {width: 380px !important; min-width: 380px !important}</style>'
 
 
-def init() -> None:
-    """First run of a session: a new scenario at the documented defaults (or the example that session state
-    names under "start"), no custom models."""
+def init(tabs: tuple[str, ...] = ()) -> None:
+    """First run of a session: the scenario the page's link carries (dashboard.link) and its open tab (one of
+    `tabs`), else a new scenario at the documented defaults (or the example session state names under
+    "start"); no custom models."""
     if "base_toml" not in ss:
         ss.setdefault("start", NEW)
         load(starting_point(ss.start))
         ss.custom_models = {}  # name -> config.json text of uploaded models
+        _open_link(tabs)
+
+
+def _open_link(tabs: tuple[str, ...]) -> None:
+    """Load the scenario in the address; a link that does not decode or load leaves the start and says why."""
+    value = st.query_params.get(link.PARAM)
+    if value is not None:
+        try:
+            load(S.parse_scenario(link.decode(value), "the link's scenario"))
+            ss.load_note = "Opened the scenario the link carries."
+        except PlannerError as e:
+            ss.load_error = f"Could not open the link's scenario; showing {_start_labels()[ss.start]} instead. {e}"
+    if st.query_params.get(link.VIEW_PARAM) in tabs:
+        ss["view"] = st.query_params[link.VIEW_PARAM]
+
+
+def write_link(scenario_toml: str | None, view: str | None) -> None:
+    """Keep the address on the scenario shown (and its tab), so copying it links to this view."""
+    if scenario_toml is not None and st.query_params.get(link.PARAM) != (value := link.encode(scenario_toml)):
+        st.query_params[link.PARAM] = value
+    if view and st.query_params.get(link.VIEW_PARAM) != view:
+        st.query_params[link.VIEW_PARAM] = view
 
 
 def load(s: planner.Scenario) -> None:
@@ -135,6 +160,9 @@ def _workload() -> None:
         _num("Output tokens", "output_tokens", step=50.0)
     _num("Fixed prompt tokens", "prompt_overhead_tokens", step=100.0,
          help="System prompt and few-shot examples sent with every request; a fine-tune can drop them")
+    _num("Reasoning tokens", "reasoning_tokens", step=100.0,
+         help="Hidden thinking tokens a reasoning model generates per request: the API bills them as output, "
+              "a self-hosted model decodes them")
     c1, c2 = st.columns(2)
     with c1:
         _num("TTFT target (ms)", "ttft_ms", step=100.0, help="Time to first token; 0 = no target")
@@ -157,8 +185,8 @@ def _api() -> None:
         try:
             provider, model = ss[P + "api_model"].split("|", 1)
             p = planner.api_price(model, provider)
-            st.caption(f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out per 1M tokens"
-                       + (f", cached input ${p.cached_input_usd_per_mtok:g}" if p.cached_input_usd_per_mtok is not None else ""))
+            st.caption(md_plain(f"${p.input_usd_per_mtok:g} in / ${p.output_usd_per_mtok:g} out per 1M tokens"
+                       + (f", cached input ${p.cached_input_usd_per_mtok:g}" if p.cached_input_usd_per_mtok is not None else "")))
         except (PlannerError, ValueError):
             pass  # the page's error says what is wrong with the model
         st.checkbox("Bill the fixed prompt at the cached-input price", key=P + "api_cached_prompt")
@@ -215,7 +243,7 @@ def _model_and_gpu(gpus: list[str]) -> None:
     st.file_uploader("…or upload a Hugging Face config.json (≤ 1 MB)", type=["json"], key="up_config",
                      on_change=_on_config_upload, max_upload_size=1)
     if ss.get("config_error"):
-        st.error(ss.config_error)
+        st.error(md_plain(ss.config_error))
     if ss[P + "sh_model"] in ss.custom_models:
         st.caption("Uploaded model: a saved scenario names it, so upload the config again after loading one.")
     st.selectbox("GPU", _options(gpus, "sh_gpu"), key=P + "sh_gpu")
@@ -230,7 +258,7 @@ def _self_host() -> None:
                          help="name, peak_tflops = {bf16 = ...}, memory_gib, memory_tb_per_s, interconnect_gb_per_s, "
                               "tdp_watts, usd_per_gpu_hour (see planner/catalog/custom_gpu.py)")
         if ss.get("gpu_error"):
-            st.error(ss.gpu_error)
+            st.error(md_plain(ss.gpu_error))
         try:
             catalog_price = f"catalog price ${planner.gpu(ss[P + 'sh_gpu']).usd_per_gpu_hour:g}/h"
         except PlannerError:
@@ -339,9 +367,9 @@ def _files(current_toml: str | None) -> None:
         st.text_area("…or paste one", key="scenario_text", height=120)
         st.button("Load pasted scenario", key="load_pasted", on_click=_on_scenario_paste)
         if ss.get("load_error"):
-            st.error(ss.load_error)
+            st.error(md_plain(ss.load_error))
         elif ss.get("load_note"):
-            st.success(ss.load_note)
+            st.success(md_plain(ss.load_note))
         if current_toml is not None:
             st.download_button("Save this scenario (.toml)", current_toml, file_name="scenario.toml",
                                mime="application/toml", key="save_sidebar", on_click="ignore")

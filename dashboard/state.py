@@ -69,6 +69,7 @@ FIELDS = (
     Field("input_tokens", "workload", "input_tokens"),
     Field("output_tokens", "workload", "output_tokens"),
     Field("prompt_overhead_tokens", "workload", "prompt_overhead_tokens"),
+    Field("reasoning_tokens", "workload", "reasoning_tokens"),
     Field("peak_to_mean", "workload", "peak_to_mean"),
     Field("ttft_ms", "workload", "ttft_target_s", 1e3, zero_is_none=True),
     Field("tpot_ms", "workload", "tpot_target_s", 1e3, zero_is_none=True),

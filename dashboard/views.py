@@ -10,15 +10,16 @@ from planner.decide.compare import Comparison
 from planner.estimate.serving import latency_curve
 from planner.present import formatting as fmt
 from planner.present import labels, models_text
-from planner.present import labels
+from planner.present.markdown import md_plain
 from planner.present.shortlist_text import shortlist_frame, shortlist_lines
 
 from . import charts
 
 
-def md(text: str) -> str:
-    """Plain text for a Markdown element: a "$" would otherwise open LaTeX maths."""
-    return str(text).replace("$", "\\$")
+def md(text) -> str:
+    """Plain text for a Markdown element (planner.present.markdown.md_plain): user text such as a model or
+    scenario name renders as written, never as an image, link, HTML or LaTeX."""
+    return md_plain(text)
 
 
 def metric_label(key: str, what: str) -> str:
@@ -131,7 +132,7 @@ def serving(c: Comparison) -> None:
                 st.error(f"No serving plan: {md(c.options[key].reason_unavailable)}")
             continue
         w = plan.workload
-        st.subheader(f"{title}: {plan.model} on {plan.gpu} ({plan.precision})")
+        st.subheader(md(f"{title}: {plan.model} on {plan.gpu} ({plan.precision})"))
         m = st.columns(5)
         m[0].metric(metric_label(key, "replicas"), fmt.band(plan.replicas))
         m[1].metric(metric_label(key, "tensor parallel"), str(plan.tensor_parallel))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,8 @@ def shown_scenario(at) -> planner.Scenario:
 
 
 def errors(at) -> str:
-    return "\n".join(e.value for e in at.error)
+    """The errors as the viewer reads them: Markdown's backslash escapes (dashboard.views.md) removed."""
+    return re.sub(r"\\(.)", r"\1", "\n".join(e.value for e in at.error))
 
 
 def test_started_from_an_example_the_page_shows_it(at):

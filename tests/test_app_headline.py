@@ -64,8 +64,9 @@ def test_an_entry_can_be_turned_off_edited_added_and_is_refused_when_wrong(at):
     at.text_input(key="w.unc.workload.requests_per_day").input('{ dist = "lognormal", median = 40000, sigma = 0.6 }')
     at.run()
     assert not at.exception
-    assert "Impossible input" in at.error[0].value and "workload.requests_per_day" in at.error[0].value
-    assert "relative = false" in at.error[0].value
+    error = re.sub(r"\\(.)", r"\1", at.error[0].value)  # as the viewer reads it: Markdown escapes removed
+    assert "Impossible input" in error and "workload.requests_per_day" in error
+    assert "relative = false" in error
 
 
 def test_loading_another_scenario_replaces_its_uncertain_inputs(at):
@@ -91,7 +92,7 @@ def test_headline_tab_and_report_agree_after_a_traffic_change(at, requests_per_d
     shown = headline(at)
     rec, mc = planner.recommendation(s)
     assert shown == md(rec.headline)
-    odds, samples = ODDS.search(shown).groups()
+    odds, samples = ODDS.search(re.sub(r"\\(.)", r"\1", shown)).groups()
     assert int(samples.replace(",", "")) == mc.n == REPORT_SAMPLES
     # the tab, at its default sample count, shows the headline's run: the same P(cheapest) for the choice
     tab = [m.value for m in at.metric if m.label == metric_label(rec.choice, "P(cheapest)")]

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 import planner
 from dashboard.uncertainty import DEFAULT_SAMPLES
-from dashboard.views import metric_label
+from dashboard.views import md, metric_label
 from planner.present import formatting as fmt
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +74,6 @@ def test_frontier_inputs_and_a_bad_pair(at):
     assert not at.exception and not at.error
     at.selectbox(key="frontier_y").set_value("api.price_scale").run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["No frontier for these inputs: api.price_scale: the frontier needs two "
-                                           "different inputs"]
+    assert [e.value for e in at.error] == [md("No frontier for these inputs: api.price_scale: the frontier needs two "
+                                           "different inputs")]
     assert shown_probabilities(at) == expected(DEFAULT, DEFAULT_SAMPLES)  # the rest of the tab still renders

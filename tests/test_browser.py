@@ -155,3 +155,34 @@ def test_a_new_scenario_walks_to_an_exported_report_with_charts(browser, tmp_pat
         for image in images:
             member = next((n for n in names if n.endswith(image)), None)
             assert member and z.read(member)[:8] == b"\x89PNG\r\n\x1a\n", image
+
+
+def test_a_link_reopens_its_scenario_and_its_markup_fetches_nothing(browser):
+    """A link is untrusted input: its scenario opens as it was saved, and a name holding an image, a link and a
+    script tag shows as text, so the viewer's browser requests nothing outside the page's own server."""
+    import dataclasses
+    import urllib.parse
+
+    import planner
+    from dashboard import link
+    evil = "https://evil.example"
+    name = f"![x]({evil}/p.png) <img src={evil}/q.png> <script>fetch('{evil}/s')</script> [a]({evil})"
+    s = planner.load_scenario(ROOT / "examples" / "customer_support.toml")
+    s = dataclasses.replace(s, name=name, description=name,
+                            workload=dataclasses.replace(s.workload, requests_per_day=23456))
+    value = link.encode(planner.dumps_scenario(s))
+    with served_app() as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1050})
+        elsewhere = []
+        page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:")) else elsewhere.append(r.url))
+        page.goto(f"{url}/?{link.PARAM}={value}&{link.VIEW_PARAM}=Export", wait_until="domcontentloaded")
+        page.get_by_text("Take these numbers into a planning document").wait_for(timeout=60_000)  # the Export tab
+        page.wait_for_timeout(2_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+        assert page.locator('input[aria-label="Requests per day"]').input_value().replace(",", "") in ("23456", "23456.00")
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(page.url).query)
+        assert query[link.PARAM] == [value]  # the address still carries the scenario, unchanged
+        assert page.locator(f'img[src^="{evil}"], a[href^="{evil}"], script[src^="{evil}"]').count() == 0
+        assert elsewhere == []
+        page.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +75,7 @@ def test_uncertainty_text_shows_percentiles_probabilities_and_inputs(capsys, for
     path = ROOT / "examples" / "code_completion.toml"
     rc, out, _ = run(capsys, "uncertainty", path, "--samples", N, "--format", form)
     assert rc == 0
+    out = re.sub(r"\\([][])", r"\1", out)  # as read: a Markdown cell's "\[" is "["
     mc = monte_carlo(planner.load_scenario(path), n=N)
     assert f"{N:,} samples, seed {mc.seed}" in out
     for k in mc.options:

@@ -38,7 +38,7 @@ def table_rows(text: str, header_start: str) -> list[list[str]]:
         if not ln.startswith("|"):
             break
         if not re.fullmatch(r"\|[-:|]+\|", ln):
-            block.append([c.strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]])
+            block.append([re.sub(r"\\([][])", r"\1", c.strip()) for c in re.split(r"(?<!\\)\|", ln)[1:-1]])  # as read: \[ is [
     return block
 
 

@@ -62,24 +62,30 @@ class ApiPrice:
     price_data_date: str
     source: str
     overridden: tuple[str, ...] = ()
+    # None: reasoning tokens are billed as output (the data's convention where it lists no reasoning price)
+    reasoning_usd_per_mtok: float | None = None
 
     def __post_init__(self):  # api_price() builds one from checked data; one made by hand is checked the same way
         for name in ("input_usd_per_mtok", "output_usd_per_mtok", "cached_input_usd_per_mtok",
-                     "batch_cached_input_usd_per_mtok"):
-            V.Real(0.0, L.MAX_USD_PER_MTOK, unit="$/Mtok", optional="cached" in name)(f"ApiPrice.{name}",
+                     "batch_cached_input_usd_per_mtok", "reasoning_usd_per_mtok"):
+            V.Real(0.0, L.MAX_USD_PER_MTOK, unit="$/Mtok", optional="cached" in name or "reasoning" in name)(f"ApiPrice.{name}",
                                                                                      getattr(self, name))
         V.Real(0.0, 1.0, unit="fraction", optional=True)("ApiPrice.batch_discount", self.batch_discount)
 
     @A.checked(input_tokens=_TOKEN_COUNTS, output_tokens=_TOKEN_COUNTS, cached_input_tokens=_TOKEN_COUNTS,
-               batch=V.Flag())
-    def cost_usd(self, input_tokens, output_tokens, cached_input_tokens=0, batch: bool = False):
-        """USD for these token counts: numbers, or numpy arrays that broadcast (float back for numbers)."""
-        A.broadcast("input_tokens, output_tokens and cached_input_tokens", input_tokens, output_tokens,
-                    cached_input_tokens)
-        i, o, c = (np.asarray(x, dtype=float) for x in (input_tokens, output_tokens, cached_input_tokens))
+               batch=V.Flag(), reasoning_tokens=_TOKEN_COUNTS)
+    def cost_usd(self, input_tokens, output_tokens, cached_input_tokens=0, batch: bool = False, reasoning_tokens=0):
+        """USD for these token counts: numbers, or numpy arrays that broadcast (float back for numbers).
+        `reasoning_tokens` (hidden thinking tokens, not part of output_tokens) are billed at the data's
+        reasoning price where it lists one, else as output."""
+        A.broadcast("input_tokens, output_tokens, cached_input_tokens and reasoning_tokens", input_tokens,
+                    output_tokens, cached_input_tokens, reasoning_tokens)
+        i, o, c, r = (np.asarray(x, dtype=float) for x in (input_tokens, output_tokens, cached_input_tokens,
+                                                            reasoning_tokens))
         if np.any(c > i):
             raise InputError("cached_input_tokens", "is part of input_tokens, so it cannot exceed it")
         in_p, out_p = self.input_usd_per_mtok, self.output_usd_per_mtok
+        reason_p = self.reasoning_usd_per_mtok if self.reasoning_usd_per_mtok is not None else out_p
         # No cache-read price in the data: cached tokens are billed as ordinary input.
         cached_p = self.cached_input_usd_per_mtok if self.cached_input_usd_per_mtok is not None else in_p
         if batch:
@@ -88,10 +94,10 @@ class ApiPrice:
                     f"the price data has no batch discount for {self.provider_id}/{self.model_id}; "
                     "pass batch_discount=<fraction> to api_price() to set one")
             keep = 1.0 - self.batch_discount
-            in_p, out_p = in_p * keep, out_p * keep
+            in_p, out_p, reason_p = in_p * keep, out_p * keep, reason_p * keep
             cached_p = (self.batch_cached_input_usd_per_mtok
                         if self.batch_cached_input_usd_per_mtok is not None else cached_p * keep)
-        usd = ((i - c) * in_p + c * cached_p + o * out_p) / 1e6
+        usd = ((i - c) * in_p + c * cached_p + o * out_p + r * reason_p) / 1e6
         return float(usd) if usd.ndim == 0 else usd
 
     def to_dict(self) -> dict:
@@ -219,6 +225,8 @@ def api_price(model: str, provider: str | None = None, *, input_usd_per_mtok: fl
         input_usd_per_mtok=_num(std.input_mtok), output_usd_per_mtok=_num(std.output_mtok),
         cached_input_usd_per_mtok=_num(std.cache_read_mtok), batch_discount=discount,
         batch_cached_input_usd_per_mtok=batch_cached,
+        # genai-prices' price for hidden reasoning tokens, where a provider bills them apart from output
+        reasoning_usd_per_mtok=_num(getattr(std, "output_reasoning_mtok", None)),
         tiered=any(isinstance(v, gp.TieredPrices)
                    for v in (std.input_mtok, std.output_mtok, std.cache_read_mtok)),
         prices_as_of=as_of.isoformat(), price_data_date=_data_date(as_of),

@@ -150,7 +150,7 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
                       output_usd_per_mtok=a.output_usd_per_mtok, cached_input_usd_per_mtok=a.cached_input_usd_per_mtok,
                       as_of=date.fromisoformat(a.prices_as_of) if a.prices_as_of else None)
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
-    per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached, batch=a.batch))
+    per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached, a.batch, w.reasoning_tokens))
     return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,
                                months_to_production=a.months_to_production, decline_per_year=api_decline(s.trends),
                                spends=api_spends(integration_usd=a.integration_usd,
@@ -334,7 +334,7 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
     months = w.months().astype(float)
     requests = w.requests_per_month(months)
     price, api_model, api_gone = _api_side(s)
-    fp = api_footprint(price.provider_id if price else "", w.output_tokens, grid_intensity("world").gco2e_per_kwh)
+    fp = api_footprint(price.provider_id if price else "", w.generated_tokens, grid_intensity("world").gco2e_per_kwh)
     ctx = _Ctx(s, months, requests, bridge=None if api_gone else api_model, footprint=fp)
     short = _shortlist(ctx) if is_shortlist(s.self_host) else None
     if short is not None:

@@ -55,10 +55,11 @@ def _api_trade(s: Scenario, price: ApiPrice | None) -> PromptTrade | None:
         return None
     req0 = float(w.requests_per_month(0))
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
-    base = req0 * float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached))
+    base = req0 * float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached_input_tokens=cached,
+                                       reasoning_tokens=w.reasoning_tokens))
     p_in = ftp.inference_input_usd_per_mtok or price.input_usd_per_mtok
     p_out = ftp.inference_output_usd_per_mtok or price.output_usd_per_mtok
-    tuned = req0 * (w.input_tokens * p_in + w.output_tokens * p_out) / 1e6
+    tuned = req0 * (w.input_tokens * p_in + w.generated_tokens * p_out) / 1e6
     cost = float(hosted_finetune_cost_usd(ftp, h.finetune_tokens, h.finetune_epochs))
     saving = base - tuned
     return PromptTrade(where="api", prompt_tokens_saved=w.prompt_overhead_tokens, monthly_saving_usd=saving,

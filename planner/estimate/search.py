@@ -85,9 +85,9 @@ def max_batch_for_kv(r: inf.Replica, context_tokens: float) -> int:
 
 
 def kv_context(setup: EngineSetup, w: Workload) -> float:
-    """Tokens of KV one sequence holds for admission: all of prompt + output when the engine reserves,
-    its mean occupancy (prompt + output/2) when it allocates on demand."""
-    return w.prompt_tokens + (w.output_tokens if setup.kv_admission == "reserve" else w.output_tokens / 2)
+    """Tokens of KV one sequence holds for admission: all of prompt + generated (output and reasoning) when the
+    engine reserves, its mean occupancy (prompt + generated/2) when it allocates on demand."""
+    return w.prompt_tokens + (w.generated_tokens if setup.kv_admission == "reserve" else w.generated_tokens / 2)
 
 
 def replica_requests_per_s(batch, prefill_one_s, tpot_s, output_tokens: float):
@@ -101,10 +101,10 @@ def latency_grid(r: inf.Replica, batches, w: Workload) -> dict[str, np.ndarray]:
     """ttft (one prefill + the step in flight), tpot, e2e and requests/s per replica, shape (batches, 3)."""
     prefill_one = inf.prefill_s(r, 1, w.prompt_tokens)
     b = np.asarray(batches, dtype=float)[:, None]
-    tpot, _ = inf.decode_step_s(r, b, inf.mean_decode_context(w.prompt_tokens, w.output_tokens))
+    tpot, _ = inf.decode_step_s(r, b, inf.mean_decode_context(w.prompt_tokens, w.generated_tokens))
     ttft = prefill_one + tpot
-    return {"ttft": ttft, "tpot": tpot, "e2e": inf.e2e_s(ttft, tpot, w.output_tokens), "prefill": prefill_one,
-            "rps": replica_requests_per_s(b, prefill_one, tpot, w.output_tokens)}
+    return {"ttft": ttft, "tpot": tpot, "e2e": inf.e2e_s(ttft, tpot, w.generated_tokens), "prefill": prefill_one,
+            "rps": replica_requests_per_s(b, prefill_one, tpot, w.generated_tokens)}
 
 
 def meets(grid: dict[str, np.ndarray], w: Workload) -> np.ndarray:
@@ -147,7 +147,7 @@ def simulate_and_choose(cands: list[Candidate], setup: EngineSetup, w: Workload,
     """Simulate the feasible candidates (cheapest bound first) and return the cheapest meeting the targets."""
     feasible = [c for c in cands if c.batch >= 1]
     for c in feasible:
-        c.load = ld.load_for(c.replica, setup, c.batch, w.prompt_tokens, w.output_tokens, length_sigma)
+        c.load = ld.load_for(c.replica, setup, c.batch, w.prompt_tokens, w.generated_tokens, length_sigma)
         c.capacity = ld.steady_state(c.load).requests_per_s
         c.rate = MAX_LOAD_FRACTION * c.capacity  # the bound, until bisected
         _size(c, w, min_replicas, ceiling)
@@ -189,7 +189,7 @@ def frontier(cands: list[Candidate], chosen: Candidate | None, w: Workload) -> t
             rps = float(c.grid["rps"][i, 1])
             sim_row = b == c.batch and c.load is not None and c.rate > 0
             rows.append(FrontierRow(
-                c.precision, c.tp, b, rps * w.output_tokens / c.tp, float(c.grid["ttft"][i, 1]),
+                c.precision, c.tp, b, rps * w.generated_tokens / c.tp, float(c.grid["ttft"][i, 1]),
                 float(c.grid["tpot"][i, 1]), usd_per_million_tokens_full(rps, c.tp, g, w), bool(c.ok[i]),
                 c.rate if sim_row else None, c.replicas if sim_row else None,
                 c.monthly_cost_usd if sim_row else None, chosen=c is chosen and b == c.batch))

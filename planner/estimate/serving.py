@@ -276,7 +276,7 @@ def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     setup = engine_setup or dataclasses.replace(_resolve(plan.engine, g), chunked_prefill=plan.chunked_prefill)
     r = inf.replica(m, g, plan.precision, plan.tensor_parallel, setup, plan.kv_cache_dtype)
     w = plan.workload
-    lo = ld.load_for(r, setup, plan.batch_size, w.prompt_tokens, w.output_tokens, w.length_sigma)
+    lo = ld.load_for(r, setup, plan.batch_size, w.prompt_tokens, w.generated_tokens, w.length_sigma)
     cap = plan.requests_per_s_per_replica.p50
     rates = np.linspace(0.1, 1.0, 10) * cap if loads is None else np.atleast_1d(loads)
     rows = []

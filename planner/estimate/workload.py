@@ -48,6 +48,10 @@ class Workload:
     output_tokens: float = V.knob(MISSING, V.Real(L.MIN_OUTPUT_TOKENS, L.MAX_TOKENS_PER_REQUEST, unit="tokens"),
                                   "generated tokens per request")
     prompt_overhead_tokens: float = V.knob(0.0, _TOKENS, "system / few-shot prompt sent with every request")
+    # Reasoning models emit hidden "thinking" tokens before the answer: the API bills them as output (OpenAI,
+    # https://platform.openai.com/docs/guides/reasoning, checked 2026-12-07) and a self-hosted model decodes them.
+    reasoning_tokens: float = V.knob(0.0, _TOKENS, "hidden reasoning (thinking) tokens generated per request besides "
+                                                   "the output: billed as output by the API, decoded when self-hosted")
     # 2x is a common diurnal swing
     peak_to_mean: float = V.knob(2.0, V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), "peak-hour rate over the daily mean (judgement: a common diurnal swing)")
     peak_requests_per_s: float | None = V.knob(
@@ -77,9 +81,15 @@ class Workload:
         return self.input_tokens + self.prompt_overhead_tokens
 
     @property
+    def generated_tokens(self) -> float:
+        """Tokens decoded per request: the visible output plus the hidden reasoning tokens (each one a decode
+        step, KV-cache and energy)."""
+        return self.output_tokens + self.reasoning_tokens
+
+    @property
     def tokens_per_request(self) -> float:
-        """Input (incl. fixed prompt) plus output tokens: the unit of $ per 1M tokens."""
-        return self.prompt_tokens + self.output_tokens
+        """Input (incl. fixed prompt) plus generated tokens (output and reasoning): the unit of $ per 1M tokens."""
+        return self.prompt_tokens + self.generated_tokens
 
     @property
     def mean_rps(self) -> float:

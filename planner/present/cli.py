@@ -25,6 +25,7 @@ from .cli_common import USAGE, count, fail, one_line, split_debug, split_gpu_fil
 from .cli_common import given as _given
 from .cli_common import out as _out
 from .cli_costs import compare_sections
+from .cli_side_by_side import cmd_compare_several
 from .cli_sweep import speed_command
 from .cli_training import (_layout_options, _print_training, add_finetune_knobs, cmd_scaling, finetune_knobs, parse_layout,
                            print_max_fit)
@@ -61,7 +62,9 @@ def _break_even_frame(c) -> pd.DataFrame:
 
 
 def cmd_compare(a) -> int:
-    s, c = _comparison(a.scenario)
+    if len(a.scenario) > 1:
+        return cmd_compare_several(a, _comparison)
+    s, c = _comparison(a.scenario[0])
     if a.format == "csv":  # full precision, machine-readable
         _out(c.table().to_csv().rstrip("\n"))
         return 0
@@ -92,7 +95,7 @@ def cmd_compare(a) -> int:
 
 def cmd_report(a) -> int:
     from .report import REPORT_MD, write_report
-    out = write_report(a.scenario, a.output, force=a.force)
+    out = write_report(a.scenario[0], a.output, force=a.force, compare_with=a.scenario[1:])
     _out(f"wrote {out / REPORT_MD}")
     return 0
 
@@ -140,7 +143,7 @@ def cmd_serve(a) -> int:
     from ..estimate.serving import serving
     from ..estimate.workload import Workload
     w = Workload(requests_per_day=a.requests_per_day, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
-                 **_given(a, "prompt_overhead_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s", "length_sigma"))
+                 **_given(a, "prompt_overhead_tokens", "reasoning_tokens", "peak_to_mean", "ttft_target_s", "tpot_target_s", "length_sigma"))
     price = None if a.usd_per_gpu_hour is None else \
         V.positive("--usd-per-gpu-hour", a.usd_per_gpu_hour, L.MAX_USD_PER_GPU_HOUR, "$/GPU-hour")
     g = lookup_gpu(a.gpu) if price is None else lookup_gpu(a.gpu).with_price(price)
@@ -232,14 +235,15 @@ def _use_silicon(spec: str) -> None:
 # ---- the parser ----
 
 def _scenario_commands(sub) -> None:
-    p = sub.add_parser("compare", help="compare the three options for a scenario file")
-    p.add_argument("scenario", help="scenario TOML file (see examples/)")
+    p = sub.add_parser("compare", help="compare the three options for a scenario file (several: side by side)")
+    p.add_argument("scenario", nargs="+", help="scenario TOML file (see examples/); several are shown side by side, "
+                                                "with the inputs that differ")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table",
                    help="json: the full result, machine-readable (default: table)")
     _results_option(p)
     p.set_defaults(run=cmd_compare)
     p = sub.add_parser("report", help="write a Markdown report with charts for a planning doc")
-    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("scenario", nargs="+", help="scenario TOML file; more: shown beside it (a side-by-side section)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write (created)")
     p.add_argument("--force", action="store_true", help="replace an earlier report in DIR")
     _results_option(p)
@@ -321,7 +325,7 @@ def _estimate_commands(sub) -> None:
                                        "a comma-separated list or 'auto' to search (default bf16)")
     for flag in ("--requests-per-day", "--input-tokens", "--output-tokens"):
         p.add_argument(flag, type=float, required=True)
-    for flag in ("--prompt-overhead-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
+    for flag in ("--prompt-overhead-tokens", "--reasoning-tokens", "--peak-to-mean", "--ttft-target-s", "--tpot-target-s",
                  "--utilization-ceiling", "--usd-per-gpu-hour", "--length-sigma"):
         p.add_argument(flag, type=float)
     p.add_argument("--min-replicas", type=count)

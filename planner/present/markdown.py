@@ -15,7 +15,8 @@ _ENTITY = re.compile(r"&(?=#?\w+;)")
 def md_cell(x) -> str:
     """A table cell: no HTML, no cell break, one line (names in cells may be the user's)."""
     text = _ENTITY.sub("&amp;", _TAG.sub("&lt;", str(x)))
-    return text.replace("|", "\\|").replace("\n", " ")
+    # "[" and "]" escaped: a name in a cell cannot open a link or an image (the viewer's browser would fetch it)
+    return re.sub(r"(?<!\\)([\[\]])", r"\\\1", text).replace("|", "\\|").replace("\n", " ")
 
 
 _INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]|"})
@@ -45,3 +46,20 @@ def md_quote(text: str) -> str:
         s = _LINE_START_NUMBER.sub(r"\1\2\\\3", _LINE_START.sub(r"\1\\\2", s))
         out.append(f"> {s}" if s.strip() else ">")
     return "\n".join(out)
+
+
+_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!$~|#"})
+_AUTOLINK = re.compile(r"(?<=[A-Za-z]):(?=//)|(?<=www)\.|@", re.IGNORECASE)  # GFM autolink literals
+
+
+def md_plain(text) -> str:
+    """Text for a Streamlit Markdown element (st.markdown, st.success, a caption, a widget's help), shown
+    as written: what could open markup is backslash-escaped (CommonMark renders an escaped character as
+    itself), so a name holding `![x](https://...)`, `<img src=...>`, `[a](b)`, a bare `https://`, `www.`
+    or e-mail address (GFM autolinks), `$...$` (Streamlit's LaTeX) or a `# heading` or `- item` stays text,
+    and nothing in it can make the viewer's browser fetch from elsewhere. Line breaks are kept."""
+    lines = []
+    for line in str(text).split("\n"):
+        s = _AUTOLINK.sub(lambda m: "\\" + m.group(0), line.translate(_MARKUP))
+        lines.append(_LINE_START_NUMBER.sub(r"\1\2\\\3", _LINE_START.sub(r"\1\\\2", s)))
+    return "  \n".join(lines)

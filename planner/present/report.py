@@ -22,17 +22,14 @@ from ..catalog.api_prices import price_data_info
 from ..core.errors import PlannerError
 from ..decide.compare import Comparison, compare
 from ..decide.options import OPTIONS
-from ..core import files
-from ..core import validate as V
+from ..core import files, validate as V
 from ..decide.scenario import Scenario, as_scenario, dumps_scenario
 from ..decide.scratch import scratch_model
 from ..uncertainty.risk import HEADLINE_SAMPLES, risk_aware
-from . import formatting as fmt
-from . import uncertainty_text as ut
+from . import formatting as fmt, labels, models_text as mt, uncertainty_text as ut
 from .shortlist_text import self_hosted_phrase, shortlist_markdown
-from . import labels
-from . import models_text as mt
 from .report_costs import hardware_section, scratch_section
+from .report_side_by_side import others as sbs_others, section as sbs_section
 
 REPORT_MD = "report.md"
 SCENARIO_COPY = "scenario.toml"
@@ -53,10 +50,10 @@ def _question(c: Comparison, s: Scenario) -> str:
     targets = ", ".join(f"{k} {fmt.ms(v)}" for k, v in (("TTFT", w.ttft_target_s), ("TPOT", w.tpot_target_s)) if v)
     text = (f"Over {w.horizon_months} months, serving {fmt.count(w.requests_per_day)} requests/day in month 0 "
             f"(growing {w.monthly_growth:.0%} a month; {fmt.count(w.prompt_tokens)} prompt tokens of which "
-            f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens; "
-            f"peak {w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): "
-            f"is it cheaper to use (a) the hosted API {s.api.model}, (b) open weights {self_hosted_phrase(c, h)}, "
-            f"or {scratch}?")
+            f"{fmt.count(w.prompt_overhead_tokens)} fixed prompt, {fmt.count(w.output_tokens)} output tokens"
+            f"{f' and {fmt.count(w.reasoning_tokens)} reasoning tokens' if w.reasoning_tokens else ''}; peak "
+            f"{w.peak_to_mean:g}x the mean{'; targets ' + targets if targets else ''}): is it cheaper to use (a) the "
+            f"hosted API {s.api.model}, (b) open weights {self_hosted_phrase(c, h)}, or {scratch}?")
     return fmt.md_inline(text)  # names are the user's (an uploaded config's _name_or_path included)
 
 
@@ -238,17 +235,18 @@ def _provenance(c: Comparison, s: Scenario, sha: str | None) -> str:
 
 
 def report_markdown(comparison: Comparison, scenario: Scenario, *, chart_files: dict[str, str] | None = None,
-                    scenario_sha256: str | None = None, samples: int = REPORT_SAMPLES) -> str:
+                    scenario_sha256: str | None = None, samples: int = REPORT_SAMPLES, beside=None) -> str:
     """The report as Markdown; `chart_files` maps chart name -> image path relative to the report.
 
-    `samples`: Monte Carlo samples for "How sure is the recommendation?" (seeded by the scenario's `seed`).
-    """
+    `samples`: Monte Carlo samples for "How sure is the recommendation?" (seeded by the scenario's `seed`);
+    `beside`: other scenarios for a "Side by side" section (report_side_by_side.others)."""
     c, s = comparison, scenario
     mc, why_not = _sampled(c, s, samples)
     title = f"# {fmt.md_inline(c.scenario)}" + (f"\n\n{fmt.md_quote(s.description)}" if s.description.strip() else "")
     question = _question(c, s)
     s = c.shortlist.scenario if c.shortlist is not None else s  # the rest describes the chosen candidate
     searched = [("Self-host shortlist", shortlist_markdown(c))] if c.shortlist is not None else []
+    searched += [("Side by side", sbs_section("this report", scenario, c, beside))] if beside else []
     sections = [(None, title),
                 ("The question", question), ("Recommendation", _recommendation(c, risk_aware(c, mc, why_not))),
                 *searched, ("Comparison", _options(c)), ("Models compared", mt.models_markdown(c)),
@@ -308,7 +306,7 @@ def _training_figures(c: Comparison, s: Scenario) -> dict:
     return out
 
 
-def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha: str) -> None:
+def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha: str, beside=None) -> None:
     from .charts import cost_vs_traffic_figure, cumulative_cost_figure
     chosen = c.shortlist.scenario if c.shortlist is not None else s
     figures = {"cumulative_cost": cumulative_cost_figure(c), "cost_vs_traffic": cost_vs_traffic_figure(c),
@@ -316,7 +314,7 @@ def _render(c: Comparison, s: Scenario, folder: Path, scenario_bytes: bytes, sha
     for name, fig in figures.items():
         fig.savefig(folder / CHART_FILES[name], dpi=120)
     (folder / SCENARIO_COPY).write_bytes(scenario_bytes)
-    text = report_markdown(c, s, chart_files={k: CHART_FILES[k] for k in figures}, scenario_sha256=sha)
+    text = report_markdown(c, s, chart_files={k: CHART_FILES[k] for k in figures}, scenario_sha256=sha, beside=beside)
     (folder / REPORT_MD).write_text(text, encoding="utf-8")
 
 
@@ -367,12 +365,14 @@ def _umask() -> int:
 
 
 def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathLike, *,
-                 scenario_path: str | os.PathLike | None = None, force: bool = False) -> Path:
+                 scenario_path: str | os.PathLike | None = None, force: bool = False, compare_with=()) -> Path:
     """Write report.md, its charts and a copy of the scenario into `out_dir`, all or nothing.
 
-    `scenario` is a Scenario or a path to one. A non-empty `out_dir` is replaced
-    only with force=True, and only if it holds nothing but an earlier report.
+    `scenario` is a Scenario or a path to one; `compare_with`, others (Scenarios or paths) shown beside it in a
+    "Side by side" section. A non-empty `out_dir` is replaced only with force=True, and only if it holds nothing
+    but an earlier report.
     """
+    beside = sbs_others(compare_with) if compare_with else None  # fails before anything is written
     if not isinstance(scenario, Scenario):
         scenario_path, scenario = scenario, as_scenario(scenario)
     data = files.read_text(scenario_path, "scenario file").encode() if scenario_path is not None \
@@ -389,7 +389,7 @@ def write_report(scenario: Scenario | str | os.PathLike, out_dir: str | os.PathL
         except OSError as e:
             raise PlannerError(f"cannot write to {out}: {_why(out, e)}") from None
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a report folder is not
-        _render(c, scenario, tmp, data, hashlib.sha256(data).hexdigest())
+        _render(c, scenario, tmp, data, hashlib.sha256(data).hexdigest(), beside)
         _move_into_place(tmp, out)
         done = True
     except OSError as e:

@@ -24,11 +24,18 @@ def hardware_section(c) -> str:
     return "\n\n".join(out)
 
 
+def _inert(line: str, bold: str = "") -> str:
+    """A line of planner text that may quote the user's names (a model's), as Markdown text; `bold`, the planner's
+    own emphasis, kept."""
+    text = fmt.md_inline(line)
+    return text.replace(fmt.md_inline(f"**{bold}**"), f"**{bold}**") if bold else text
+
+
 def scratch_section(c, s) -> str:
     """The token policy (and the other policies' cost in one line), the programme's costs and its calendar."""
     sc = c.scratch_costs
     if sc is None:
-        return f"Not estimated: {c.options['scratch'].reason_unavailable}"
+        return _inert(f"Not estimated: {c.options['scratch'].reason_unavailable}")
     try:
         policies = policy_costs(s, sc)
     except PlannerError as e:  # an alternative that does not fit: say so, keep the rest
@@ -36,7 +43,9 @@ def scratch_section(c, s) -> str:
         note = [f"(The cost at the other token policies could not be estimated: {e}.)"]
     else:
         note = []
-    return "\n\n".join([*ct.token_policy_lines(sc.budget, policies), *note,
+    return "\n\n".join([*(_inert(x, sc.budget.policy) for x in ct.token_policy_lines(sc.budget, policies)),
+                        *map(_inert, note),
                         "What the programme pays, besides the final run (each figure a band from "
                         "planner/catalog/data/programme.toml or [programme] in the scenario; p50 shown):",
-                        fmt.markdown_table(ct.programme_frame(c)), ct.calendar_line(c), *ct.published_lines(c)])
+                        fmt.markdown_table(ct.programme_frame(c)), _inert(ct.calendar_line(c)),
+                        *map(_inert, ct.published_lines(c))])

@@ -176,7 +176,7 @@ class Engine:
         c, fleet = self.comparison, self.comparison.cost_models[key]
         plan = c.serving_plan if key == "self_host" else c.scratch_serving_plan
         prefill = plan.batch_size * plan.prefill_s.p50  # one cohort's prefills (s)
-        decode = max(self.scenario.workload.output_tokens - 1.0, 0.0) * plan.tpot_s.p50  # its decode steps (s)
+        decode = max(self.scenario.workload.generated_tokens - 1.0, 0.0) * plan.tpot_s.p50  # its decode steps (s)
         slower = prefill * (self.base["efficiency.gemm"] / v["efficiency.gemm"]) \
             + decode * (self.base["efficiency.memory"] / v["efficiency.memory"])
         mfu = self.base["efficiency.gemm"] / v["efficiency.gemm"]
