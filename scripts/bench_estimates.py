@@ -17,7 +17,6 @@ import dataclasses
 import datetime
 import itertools
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scenarios import machine  # noqa: E402  (one description of the machine for every benchmark)
+from bench_scenarios import machine, timed  # noqa: E402  (one machine description and one timer for every benchmark)
 
 import planner  # noqa: E402
 
@@ -51,17 +50,6 @@ print(json.dumps({
                                             tp_size=8, pp_size=4, dp_size=32, total_num_gpus=1024, flash_attn=True), n),
 }))
 """
-
-
-def cpu_times(fn, repeats: int) -> tuple[float, float]:
-    """(median, min) CPU seconds of fn() over `repeats` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
-    return statistics.median(times), min(times)
 
 
 def calls() -> list[tuple[str, str, float, object]]:
@@ -123,7 +111,7 @@ def main(argv=None) -> None:
     print("|---|---|--:|--:|:-:|--:|")
     for name, question, budget, fn in calls():
         repeats = a.repeats if budget < 0.1 else max(3, a.repeats // 5)
-        t, fastest = cpu_times(fn, repeats)
+        t, fastest, _ = timed(fn, repeats, clock=time.process_time)  # CPU seconds: the VM is shared
         print(f"| {name} | {question} | {fmt_s(t)} ({fmt_s(fastest)}) | {fmt_s(budget)} | "
               f"{'yes' if t <= budget else 'no'} | {fmt_s(others.get(peer_key.get(name, '')))} |")
 
