@@ -65,3 +65,54 @@ def published_serving_figures() -> tuple[PublishedServingFigure, ...]:
         src = f.pop("source")
         out.append(PublishedServingFigure(**f, source=Source(src["url"], str(src["checked"]), src.get("note", ""))))
     return tuple(out)
+
+
+STEP_SETS = ("calibration", "validation")
+STEP_PRECISIONS = ("bf16", "fp8")
+_LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "virtual_stages", "micro_batch", "recompute", "zero_stage")
+
+
+@dataclass(frozen=True)
+class PublishedStep:
+    """One published training-step throughput at its stated layout (data/published_steps.toml)."""
+
+    name: str
+    set: str  # calibration | validation, fixed when the figure was added
+    model: str
+    gpu: str
+    precision: str
+    n_gpus: int
+    seq_len: int
+    global_batch: int
+    layout: tuple[tuple[str, object], ...]  # (key, value) pairs of TrainingLayout fields
+    tokens_per_s_per_gpu: float
+    source: Source
+    fp8_recipe: str = ""
+    moe: bool = False  # filled from the catalog model when loaded
+
+
+def _step(r: dict) -> PublishedStep:
+    from .lookup import model as lookup_model  # the catalog reads the models' data file
+
+    name = r.get("name", "?")
+    if r.get("set") not in STEP_SETS:
+        raise ValueError(f"published_steps.toml, {name}: set must be one of {STEP_SETS}, got {r.get('set')!r}")
+    if r.get("precision") not in STEP_PRECISIONS:
+        raise ValueError(f"published_steps.toml, {name}: precision must be one of {STEP_PRECISIONS}")
+    unknown = set(r.get("layout", {})) - set(_LAYOUT_KEYS)
+    if unknown:
+        raise ValueError(f"published_steps.toml, {name}: unknown layout keys {sorted(unknown)}")
+    src = r["source"]
+    return PublishedStep(name=name, set=r["set"], model=r["model"], gpu=r["gpu"], precision=r["precision"],
+                         n_gpus=int(r["n_gpus"]), seq_len=int(r["seq_len"]), global_batch=int(r["global_batch"]),
+                         layout=tuple(sorted(r.get("layout", {}).items())),
+                         tokens_per_s_per_gpu=float(r["tokens_per_s_per_gpu"]),
+                         source=Source(src["url"], str(src["checked"]), src.get("note", "")),
+                         fp8_recipe=r.get("fp8_recipe", ""), moe=lookup_model(r["model"]).is_moe)
+
+
+@functools.cache
+def published_steps() -> tuple[PublishedStep, ...]:
+    """The figures in planner/catalog/data/published_steps.toml, each with its set and citation."""
+    text = resources.files("planner.catalog").joinpath("data", "published_steps.toml").read_text(encoding="utf-8")
+    return tuple(_step(r) for r in tomllib.loads(text).get("step", []))
