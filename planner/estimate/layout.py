@@ -22,6 +22,7 @@ from ..core.band import Band
 from ..core.errors import InputError
 from ..core.results import ResultMixin
 from . import arithmetic as ar
+from .fp8 import RECIPES as FP8_RECIPES
 
 RECOMPUTE = ("none", "selective", "full")
 OFFLOAD = ("none", "optimizer", "params")
@@ -75,6 +76,7 @@ class TrainingLayout:
     optimizer: str = "adamw"  # adamw | adamw-bf16 | adamw-8bit | paged-adamw-8bit | sgd
     offload: str = "none"  # none | optimizer (states in CPU memory) | params (states and weights)
     fp8: bool = False  # GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style); weights and activations bf16
+    fp8_recipe: str = "auto"  # with fp8: tensorwise | delayed | blockwise | mxfp8; auto: the GPU's default (fp8.py)
 
     def __post_init__(self):
         # core/validate.py's checks, called only for a value that is not already plainly right: the layout
@@ -88,6 +90,8 @@ class TrainingLayout:
                 object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
         if type(self.fp8) is not bool:
             V.flag("layout.fp8", self.fp8)
+        if self.fp8_recipe != "auto" and self.fp8_recipe not in FP8_RECIPES:
+            V.one_of("layout.fp8_recipe", self.fp8_recipe, ("auto", *FP8_RECIPES))
         if self.dp % self.ep:
             raise InputError("layout.ep", f"expert parallelism takes its ranks from data parallelism: ep={self.ep} "
                                           f"must divide dp={self.dp}")
@@ -113,7 +117,7 @@ class TrainingLayout:
         extra = [f"ZeRO-{self.zero_stage}", f"micro-batch {self.micro_batch}",
                  "no recomputation" if self.recompute == "none" else f"{self.recompute} recomputation",
                  self.optimizer] + ([f"{self.offload} offload"] if self.offload != "none" else []) \
-            + (["fp8 GEMMs"] if self.fp8 else [])
+            + ([f"fp8 GEMMs ({self.fp8_recipe} scaling)" if self.fp8_recipe != "auto" else "fp8 GEMMs"] if self.fp8 else [])
         return " x ".join(parts) + " (" + ", ".join(extra) + ")"
 
     def to_dict(self) -> dict:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..catalog.specs import GPUSpec
+from . import fp8 as fp8_gemms
 from . import perf
 from .layout import RECOMPUTE, _split_params
 from .training_step import stage_model, step_terms
 
 
-def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray) -> np.ndarray:
-    """perf.micro_step_s of every layout, shape (layouts, 3): one pass per (pp, cp) group."""
+def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8=None) -> np.ndarray:
+    """fp8.micro_step_s of every layout, shape (layouts, 3): one pass per (pp, cp) group (`fp8`: fp8.Fp8Gemms or None)."""
     out = np.empty((len(recompute), 3))
     keys = np.stack([c["pp"], c["cp"]], axis=1)
     names = np.array(RECOMPUTE)[recompute]
@@ -30,7 +31,7 @@ def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray) -> 
         work = perf.StepWork(micro_batch=col("micro_batch"), seq_len=shape.seq_len / cp, tp=col("tp"),
                              recompute=names[idx][:, None], weight_grads=shape.weight_grads,
                              expert_parallel=col("ep"), context_parallel=cp)
-        out[idx] = perf.micro_step_s(stage_model(shape.model, pp), kern, perf.Numerics(), work)
+        out[idx] = fp8_gemms.micro_step_s(stage_model(shape.model, pp), kern, perf.Numerics(), work, fp8)
     return out
 
 
@@ -42,7 +43,8 @@ def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recomp
     total, experts = _split_params(shape.model)
     local = (total - experts) / (col["tp"] * col["pp"]) + experts / (col["tp"] * col["pp"] * col["ep"])
     t = step_terms(shape.model, g, kern, **col, full=(recompute == RECOMPUTE.index("full"))[:, None],
-                   micro=micro_compute(shape, kern, c, recompute), global_batch=batches[:, None],
+                   micro=micro_compute(shape, kern, c, recompute, fp8_gemms.gemms_for(g) if shape.fp8 else None),
+                   global_batch=batches[:, None],
                    seq_len=shape.seq_len, trainable=local * shape.trainable_fraction, fp8=shape.fp8,
                    optimizer=shape.optimizer, offload=shape.offload)
     seconds = t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"]

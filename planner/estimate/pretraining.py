@@ -109,7 +109,8 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     n_gpus: cluster size (default: the fewest, in nodes of 8, that finish in 90 days at p50).
     layout: a TrainingLayout to evaluate as given (default: the fastest that fits, searched).
     seq_len: training sequence length (default min(context_length, 4096)).
-    fp8: GEMMs at the fp8 peak (Transformer Engine / DeepSeek-V3 style).
+    fp8: the linear layers' GEMMs in fp8 with their casts (Transformer Engine / DeepSeek-V3 style; attention and
+         the head stay bf16; the scaling recipe is layout.fp8_recipe, default per GPU: planner/estimate/fp8.py).
     tokens_per_step: the global batch in tokens (grown with the cluster as large runs do, to 16M).
     overhead_factor: restarts, failures and pauses a model of one step cannot see (a Band or a number).
     """
@@ -124,7 +125,9 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     if n_gpus is not None and (isinstance(n_gpus, bool) or int(require_positive("n_gpus", n_gpus)) != n_gpus):
         raise InputError("n_gpus", f"must be a positive whole number, got {n_gpus!r}")
     eff = resolve(g.name, efficiencies)
-    kern = perf.kernels_for(g.peak("fp8" if fp8 else "bf16"), g.memory_bytes_per_s, eff)
+    if fp8:
+        g.peak("fp8")  # a GPU without fp8 tensor cores: a clear error before any work
+    kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)  # fp8 linears: fp8.py, inside the step model
     shape = RunShape(model=m, seq_len=seq_len, global_batch=max(1, round(tokens_per_step / seq_len)), fp8=fp8)
     plan = plan_run(shape, g, kern, tokens=tokens, n_gpus=n_gpus, layout=layout)
     n = plan.layout.n_gpus
@@ -146,8 +149,9 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
             Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else
                        "the fastest fitting layout searched (planner/estimate/layout_search.py)"),
             Assumption("predicted_mfu", predicted_mfu, "fraction of dense bf16 peak",
-                       "performance model (planner/estimate/perf.py) + the layout's communication and pipeline bubble "
-                       "(planner/estimate/training_step.py)"),
+                       "model FLOPs / (dense bf16 peak x step time), also for fp8 runs (fp8 GEMMs are not counted "
+                       "against the fp8 peak, so an fp8 run can pass 100%): performance model (planner/estimate/perf.py, "
+                       "fp8.py) + the layout's communication and pipeline bubble (planner/estimate/training_step.py)"),
             *eff.assumptions(),
             Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
             Assumption("overhead_factor", overhead, "x", "restarts, failures, pauses: Llama 3 (arXiv:2407.21783, Sec. 3.3.4) >90% effective training time; p10/p90 judgement"),

@@ -20,7 +20,7 @@ def layout_of(step: PublishedStep) -> TrainingLayout:
     lay = dict(step.layout)
     per_replica = lay.get("tp", 1) * lay.get("pp", 1) * lay.get("cp", 1)
     return TrainingLayout(**lay, dp=step.n_gpus // per_replica, global_batch=step.global_batch,
-                          fp8=step.precision == "fp8")
+                          fp8=step.precision == "fp8", fp8_recipe=step.fp8_recipe or "auto")
 
 
 def estimate_tokens_per_s_per_gpu(step: PublishedStep) -> float:

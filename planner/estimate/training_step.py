@@ -31,6 +31,7 @@ from ..core.band import Band
 from ..core.results import ResultMixin
 from . import communication as comm
 from .arithmetic import n_moe_layers
+from . import fp8 as fp8_gemms
 from . import perf
 from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
@@ -173,16 +174,17 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
 
 
 def micro_compute_s(m: ModelSpec, kern: perf.Kernels, layout: TrainingLayout, seq_len: float, weight_grads: bool,
-                    cache: dict | None = None, numerics: perf.Numerics | None = None):
-    """The performance model's forward + backward of one micro-batch on one GPU of `layout` (cached by
-    what it depends on, when a search passes a `cache`)."""
-    key = (layout.tp, layout.pp, layout.cp, layout.ep, layout.micro_batch, layout.recompute, weight_grads)
+                    cache: dict | None = None, numerics: perf.Numerics | None = None,
+                    fp8: fp8_gemms.Fp8Gemms | None = None):
+    """The performance model's forward + backward of one micro-batch on one GPU of `layout`, with the stack's
+    linear layers in fp8 where `fp8` is given (fp8.py; cached by what it depends on, when a search passes a `cache`)."""
+    key = (layout.tp, layout.pp, layout.cp, layout.ep, layout.micro_batch, layout.recompute, weight_grads, fp8)
     if cache is not None and key in cache:
         return cache[key]
     work = perf.StepWork(micro_batch=layout.micro_batch, seq_len=seq_len / layout.cp, tp=layout.tp,
                          recompute=layout.recompute, weight_grads=weight_grads, expert_parallel=layout.ep,
                          context_parallel=layout.cp)
-    t = perf.micro_step_s(stage_model(m, layout.pp), kern, numerics or perf.Numerics(), work)
+    t = fp8_gemms.micro_step_s(stage_model(m, layout.pp), kern, numerics or perf.Numerics(), work, fp8)
     if cache is not None:
         cache[key] = t
     return t
@@ -192,11 +194,13 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
               global_batch: int, weight_grads: bool = True, trainable_local: float | None = None,
               cache: dict | None = None, numerics: perf.Numerics | None = None,
               optimizer_step_bytes: float | None = None) -> StepTime:
-    """One optimizer step of `layout` on `g`; `kern` holds the GPU's rates at the compute dtype (fp8 or bf16).
+    """One optimizer step of `layout` on `g`; `kern` holds the GPU's rates at the bf16 peak (with layout.fp8 the
+    stack's linear layers run at the fp8 peak, attention and the head stay bf16: fp8.py).
     `numerics` (default bf16) and `optimizer_step_bytes` (default the layout optimizer's) describe other setups,
     such as the fp32 reference model the benchmarks time."""
     lay = layout
-    micro = micro_compute_s(m, kern, lay, seq_len, weight_grads, cache, numerics)
+    fp8 = fp8_gemms.gemms_for(g, lay.fp8_recipe) if lay.fp8 else None
+    micro = micro_compute_s(m, kern, lay, seq_len, weight_grads, cache, numerics, fp8)
     trainable = params_per_gpu(m, lay) if trainable_local is None else trainable_local
     t = step_terms(m, g, kern, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep, cp=lay.cp, micro_batch=lay.micro_batch,
                    virtual_stages=lay.virtual_stages, zero_stage=lay.zero_stage, full=lay.recompute == "full",

@@ -49,8 +49,7 @@ class TrainingSpeed:
         inputs default to (the self-host GPU's): a sample maps to the training GPU's at the same quantile."""
         self.model, self.gpu, self.pre, self.sampled = lookup_model(model), lookup_gpu(pre.gpu), pre, sampled
         self.eff = resolve(self.gpu.name)
-        lay = pre.layout
-        self.kern = perf.kernels_for(self.gpu.peak("fp8" if lay.fp8 else "bf16"), self.gpu.memory_bytes_per_s, self.eff)
+        self.kern = perf.kernels_for(self.gpu.peak("bf16"), self.gpu.memory_bytes_per_s, self.eff)  # fp8: step_time
 
     def gpu_hours_per_token(self, gemm, memory) -> np.ndarray:
         """One value per sample (gemm and memory: arrays of one length), before the run's overhead factor."""
