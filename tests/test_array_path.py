@@ -144,7 +144,7 @@ def test_layout_step_columns_equal_step_time_at_every_fitting_layout(model, n_gp
     from planner.estimate.training_step import step_time
     g = planner.gpu("H100 SXM")
     shape = ls.RunShape(model=planner.model(model), seq_len=seq_len, global_batch=1024, **extra)
-    kern = perf.kernels_for(g.peak("fp8" if shape.fp8 else "bf16"), g.memory_bytes_per_s, planner.DEFAULT_EFFICIENCIES)
+    kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, planner.DEFAULT_EFFICIENCIES)
     sizes, batches, least, _ = ls.fitting(shape, g, n_gpus)
     fit = np.flatnonzero(least >= 0)
     assert len(fit) > 50 and len(set(least[fit])) >= 1
