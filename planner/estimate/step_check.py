@@ -61,6 +61,19 @@ def summary_lines(df: pd.DataFrame) -> list[str]:
     return out
 
 
+def fp8_pair_lines(df: pd.DataFrame) -> list[str]:
+    """fp8 / bf16 throughput where a source published both at one layout: published and estimated speed-ups."""
+    steps, out = {s.name: s for s in published_steps()}, []
+    key = (lambda s: (s.model, s.gpu, s.n_gpus, s.seq_len, s.global_batch, s.layout))  # noqa: E731
+    bf16 = {key(steps[r.name]): r for r in df.itertuples() if r.precision == "bf16"}
+    for r in df.itertuples():
+        b = bf16.get(key(steps[r.name])) if r.precision == "fp8" else None
+        if b is not None:
+            out.append(f"fp8/bf16 at one layout, {r.name} ({r.set}): published {r.published / b.published:.2f}x, "
+                       f"estimate {r.estimate / b.estimate:.2f}x")
+    return out
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     lines = ["| figure | set | GPUs | published tok/s/GPU | estimate | error |", "|---|---|---:|---:|---:|---:|"]
     for r in df.itertuples():
@@ -72,7 +85,7 @@ def main() -> None:
     df = check_published_steps()
     print(markdown_table(df))
     print()
-    print("\n".join(summary_lines(df)))
+    print("\n".join(summary_lines(df) + fp8_pair_lines(df)))
 
 
 if __name__ == "__main__":
