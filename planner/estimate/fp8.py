@@ -162,26 +162,28 @@ def stack_cast_elements(m, rows, tp, ep: int = 1) -> np.ndarray:
     return total
 
 
-def _head_backward_s(m, rows, tp, kern, num):
-    shape = [(m.vocab_size / tp, m.dim)]
-    return (perf.gemm_stack_s(rows, [(m.dim, m.vocab_size / tp)], kern, num)
-            + perf.gemm_stack_s(rows, shape, kern, num, transpose=True))
+def _paired(kern: perf.Kernels, fp8: Fp8Gemms, nd: int) -> perf.Kernels:
+    """`kern` with the bf16 and the fp8 GEMM rates (fp8_kernels) on a new leading axis of two, so one pass of
+    the performance model times the stack both ways (`nd`: the dimensions of the sizes and rates it meets)."""
+    k8 = fp8_kernels(kern, fp8)
+    lead = (2,) + (1,) * nd
+    return replace(kern, peak_flops_per_s=np.reshape([kern.peak_flops_per_s, k8.peak_flops_per_s], lead),
+                   gemm_half_rows=np.reshape([kern.gemm_half_rows, k8.gemm_half_rows], lead))
 
 
 def stack_gemms_delta_s(m, rows, tp, kern: perf.Kernels, num: perf.Numerics, fp8: Fp8Gemms, *,
                         weight_grads: bool = True, ep: int = 1):
     """(forward, forward + backward) change in the stack's linear GEMM time when they run in fp8 (the head
-    stays bf16): negative where fp8 is faster."""
-    k8, n8 = fp8_kernels(kern, fp8), replace(num, weight_bytes=FP8_BYTES)
-    fwd = perf.stack_linears_s(m, rows, tp, k8, n8, ep) - perf.stack_linears_s(m, rows, tp, kern, num, ep)
-    bwd = (perf.backward_linears_s(m, rows, tp, k8, n8, weight_grads=weight_grads, ep=ep)
-           - perf.backward_linears_s(m, rows, tp, kern, num, weight_grads=weight_grads, ep=ep))
+    stays bf16): negative where fp8 is faster. fp8 operands stream at the bf16 bytes (training GEMMs are
+    compute-bound; a slight pessimism where one is not)."""
+    nd = max(np.ndim(rows), np.ndim(tp), *(np.ndim(v) for v in vars(kern).values()))
+    k2 = _paired(kern, fp8, nd)
+    fwd = np.diff(perf.stack_linears_s(m, rows, tp, k2, num, ep), axis=0)[0]
+    bwd = np.diff(perf.backward_linears_s(m, rows, tp, k2, num, weight_grads=weight_grads, ep=ep), axis=0)[0]
+    head = perf.gemm_stack_s(rows, [(m.dim, m.vocab_size / tp)], k2, num)  # the head's dX; its dW below
     if weight_grads:
-        bwd = bwd - (_head_backward_s(m, rows, tp, k8, n8) - _head_backward_s(m, rows, tp, kern, num))
-    else:  # frozen weights: the head's dX only
-        head = [(m.dim, m.vocab_size / tp)]
-        bwd = bwd - (perf.gemm_stack_s(rows, head, k8, n8) - perf.gemm_stack_s(rows, head, kern, num))
-    return fwd, fwd + bwd
+        head = head + perf.gemm_stack_s(rows, [(m.vocab_size / tp, m.dim)], k2, num, transpose=True)
+    return fwd, fwd + bwd - np.diff(head, axis=0)[0]
 
 
 def micro_step_s(m, kern: perf.Kernels, num: perf.Numerics, w: perf.StepWork, fp8: Fp8Gemms | None):
