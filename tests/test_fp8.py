@@ -111,3 +111,19 @@ def test_mfu_is_against_the_bf16_peak_for_fp8_runs():
     text = next(a for a in est.assumptions if a.name == "predicted_mfu").source
     assert "bf16 peak" in text and "fp8" in text
     assert "fp8 GEMMs (delayed scaling)" in est.layout.describe()
+
+
+def test_fp8_by_the_call_or_the_layout_is_the_same_run():
+    lay = TrainingLayout(dp=8, micro_batch=1, global_batch=64)
+    kw = dict(model="Llama-3.1-8B", gpu=H100, n_gpus=8, seq_len=4096, tokens=1e12, overhead_factor=1.0)
+    by_call = pretraining(layout=lay, fp8=True, **kw)
+    by_layout = pretraining(layout=replace(lay, fp8=True), **kw)
+    bf16 = pretraining(layout=lay, **kw)
+    assert by_call.step.total_s == by_layout.step.total_s < bf16.step.total_s
+    assert by_call.layout.fp8 and by_layout.layout.fp8
+
+
+def test_published_fp8_recipes_are_the_model_recipes():
+    from planner.catalog.published import published_steps
+    recipes = {s.fp8_recipe for s in published_steps() if s.precision == "fp8" and s.fp8_recipe}
+    assert recipes and recipes <= set(fp8.RECIPES)

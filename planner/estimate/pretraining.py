@@ -1,7 +1,7 @@
 """Pretraining estimate: the layout, its predicted MFU, GPU-hours, days and $ as Bands, and the staff."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..calibration.efficiency import Efficiencies
 from ..calibration.store import resolve
@@ -117,6 +117,8 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
               prep_months, efficiencies)
     m, g = lookup_model(model), lookup_gpu(gpu)
+    if layout is not None and fp8 != layout.fp8:  # fp8 by either: the step model reads the layout's flag
+        fp8, layout = True, replace(layout, fp8=True)
     n_total, n_active = total_params(m), active_params(m)
     tokens = CHINCHILLA_TOKENS_PER_PARAM * n_active if tokens is None else require_positive("tokens", tokens)
     seq_len = int(require_positive("seq_len", seq_len)) if seq_len is not None else min(m.context_length, 4096)
