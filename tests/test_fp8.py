@@ -111,6 +111,8 @@ def test_mfu_is_against_the_bf16_peak_for_fp8_runs():
     text = next(a for a in est.assumptions if a.name == "predicted_mfu").source
     assert "bf16 peak" in text and "fp8" in text
     assert "fp8 GEMMs (delayed scaling)" in est.layout.describe()
+    recipe = next(a for a in est.assumptions if a.name == "fp8_recipe")
+    assert recipe.value == "delayed" and recipe.source.startswith("given")
 
 
 def test_fp8_by_the_call_or_the_layout_is_the_same_run():

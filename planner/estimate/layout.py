@@ -90,7 +90,7 @@ class TrainingLayout:
                 object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
         if type(self.fp8) is not bool:
             V.flag("layout.fp8", self.fp8)
-        if self.fp8_recipe != "auto" and self.fp8_recipe not in FP8_RECIPES:
+        if type(self.fp8_recipe) is not str or self.fp8_recipe not in ("auto", *FP8_RECIPES):
             V.one_of("layout.fp8_recipe", self.fp8_recipe, ("auto", *FP8_RECIPES))
         if self.dp % self.ep:
             raise InputError("layout.ep", f"expert parallelism takes its ranks from data parallelism: ep={self.ep} "

@@ -16,6 +16,7 @@ from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from ..core.units import DAYS_PER_MONTH
+from . import fp8 as fp8_gemms
 from . import perf
 from .arithmetic import active_params, total_params, training_flops_per_token
 from .layout import MemoryBreakdown, TrainingLayout
@@ -98,6 +99,15 @@ def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step,
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
 
 
+def _fp8_assumption(g: GPUSpec, layout: TrainingLayout) -> Assumption:
+    """The fp8 scaling recipe the step model used, and why (planner/estimate/fp8.py)."""
+    setup = fp8_gemms.gemms_for(g, layout.fp8_recipe)
+    why = "given" if layout.fp8_recipe != "auto" else "the GPU's default: mxfp8 on Blackwell, per-tensor current scaling elsewhere"
+    return Assumption("fp8_recipe", setup.recipe, "", f"{why}; stack linears in fp8 at {setup.peak_ratio:g}x the bf16 peak "
+                      f"x {fp8_gemms.FP8_GEMM_SCALE[setup.recipe]:g}, attention and head bf16, casts "
+                      f"{fp8_gemms.cast_bytes_per_element(setup.recipe):.3g} bytes per quantised element (planner/estimate/fp8.py)")
+
+
 def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | None = None,
                 n_gpus: int | None = None, seq_len: int | None = None, layout: TrainingLayout | None = None,
                 fp8: bool = False, tokens_per_step: float = TOKENS_PER_STEP, overhead_factor=RUN_OVERHEAD,
@@ -156,6 +166,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
                        "fp8.py) + the layout's communication and pipeline bubble (planner/estimate/training_step.py)"),
             *eff.assumptions(),
             Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
+            *([_fp8_assumption(g, plan.layout)] if fp8 else []),
             Assumption("overhead_factor", overhead, "x", "restarts, failures, pauses: Llama 3 (arXiv:2407.21783, Sec. 3.3.4) >90% effective training time; p10/p90 judgement"),
             Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),
             Assumption("staff", staff.cost_usd, "$", f"{staff.researchers:g} researchers x {staff.months:g} months x ${staff.usd_per_researcher_year:,.0f}/yr (assumption)"),
