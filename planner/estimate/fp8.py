@@ -50,8 +50,8 @@ SCALE_BYTES_PER_ELEMENT = {"tensorwise": 0.0, "delayed": 0.0, "blockwise": 4.0 /
 # (500 W) benchmark at 8192^3 (pytorch/FBGEMM PR #2546, checked 2026-12-07): bf16 585.2 TFLOP/s (0.591 of
 # 989.4), fp8 row-scaled GEMM 1125.5 (0.569 of 1978.9): 0.96; its block-scaled GEMM 870.4 (0.440): 0.74.
 # Tensor-wise scales the same epilogue as row-wise (judgement: 0.96); MXFP8 scales in the tensor core
-# (judgement: as tensor-wise). DeepGEMM's later Hopper block kernels run faster than FBGEMM's 2024 one, so
-# blockwise is pessimistic for them.
+# (judgement: as tensor-wise). DeepGEMM (2025; its README: "matches or exceeds expert-tuned libraries") is
+# newer than FBGEMM's 2024 block kernel, so blockwise may be pessimistic for it.
 FP8_GEMM_SCALE = {"tensorwise": 0.96, "delayed": 0.96, "blockwise": 0.74, "mxfp8": 0.96}
 
 
@@ -130,13 +130,13 @@ def linear_speedup(rows, n, k, kern: perf.Kernels, fp8: Fp8Gemms):
     casts, the quantity torchao's float8 README tabulates by (M, K, N) on an H100 (tensor-wise: 0.80 at
     (1024, 2048, 1024), 1.39 at (4096, 8192, 16384); this model's p50 gives 0.88 and 1.58 there, ~10-15% above
     torch.compile's casts, which move more bytes than the fused cast-transpose counted here)."""
-    num, k8, n8 = perf.Numerics(), fp8_kernels(kern, fp8), perf.Numerics(weight_bytes=FP8_BYTES)
+    num, k8 = perf.Numerics(), fp8_kernels(kern, fp8)  # operands at the bf16 bytes, as stack_gemms_delta_s
 
     def fwd_bwd(kr, nm):
         return (perf.gemm_stack_s(rows, [(n, k)], kr, nm) + perf.gemm_stack_s(rows, [(k, n)], kr, nm)
                 + perf.gemm_stack_s(rows, [(n, k)], kr, nm, transpose=True))
     casts = cast_s(cast_elements([(n, k)], [k], rows), fp8.recipe, kern)
-    return fwd_bwd(kern, num) / (fwd_bwd(k8, n8) + casts)
+    return fwd_bwd(kern, num) / (fwd_bwd(k8, num) + casts)
 
 
 def _stack_shapes(m, tp):
@@ -148,8 +148,8 @@ def _stack_shapes(m, tp):
 
 
 def stack_cast_elements(m, rows, tp, ep: int = 1) -> np.ndarray:
-    """Elements quantised per micro-step by every fp8 linear of the stack (attention and dense MLPs per layer;
-    MoE layers' routed experts with their routed rows, shared experts and the router left bf16)."""
+    """Elements quantised per micro-step by every fp8 linear of the stack: attention and dense MLPs per layer,
+    MoE layers' routed experts (with the rows routed to them) and shared experts; the router stays bf16."""
     attention, dense, n_moe = _stack_shapes(m, tp)
     total = m.n_layers * cast_elements(attention, attention_inputs(m, tp), rows)
     if dense:
