@@ -30,8 +30,8 @@ def test_zero1_tp8_pp4_memory_by_hand():
     assert mem.communication_buffers == 0.0  # ZeRO-1: no gathered weights; Megatron re-gathers TP inputs
     allocated = local * 4 + local * 12 / 32 + 20 * 34 * sbh * 4
     assert mem.allocated == pytest.approx(allocated, rel=0.05)
-    assert mem.reserved == pytest.approx(allocated * 1.05, rel=0.05)  # the allocator's 5% (memory_terms.py)
-    assert mem.total == pytest.approx(allocated * 1.05 + 0.5e9 + 0.5e9, rel=0.05)  # + CUDA context + NCCL
+    assert mem.reserved == pytest.approx(allocated * 1.10, rel=0.05)  # the allocator's 10% (memory_terms.py)
+    assert mem.total == pytest.approx(allocated * 1.10 + 0.5e9 + 0.5e9, rel=0.05)  # + CUDA context + NCCL
     assert mem.figure("device") == mem.total and mem.figure("allocated") == mem.allocated
 
 

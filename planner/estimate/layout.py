@@ -236,7 +236,9 @@ def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: floa
     # tensor parallelism over fully sharded weights is PyTorch's DTensor stack (torchtitan), which keeps the
     # gathered inputs; Megatron-LM (ZeRO-1 distributed optimizer) gathers them again in the backward
     gathered = np.where(zero_stage == 3, mt.tp_gathered_input_bytes(sbh_full, tp), 0.0)
-    per_layer = np.where(full, 2.0 * sbh, ACTIVATION_BYTES_PER_SBH * sbh + gathered)
+    # selective recomputation over fully sharded weights is PyTorch's op-level policy (memory_terms), else Megatron's
+    selective = np.where(zero_stage == 3, mt.op_selective_bytes_per_sbh(m), ACTIVATION_BYTES_PER_SBH) * sbh
+    per_layer = np.where(full, 2.0 * sbh, selective + gathered)
     layers = np.ceil(m.n_layers / pp)
     in_flight = pp
     working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh + gathered, 0.0)  # the layer being recomputed
