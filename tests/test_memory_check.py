@@ -57,7 +57,7 @@ def test_three_figures_add_the_allocator_reserve_then_the_context_and_nccl():
     assert one.nccl_buffers == 0.0  # a single GPU opens no communicator
     with pytest.raises(InputError) as e:
         mem.figure("nvidia-smi")
-    assert e.value.field == "figure"
+    assert e.value.field == "kind"
 
 
 def test_tp_gathered_inputs_and_op_selective_checkpointing_by_hand():

@@ -47,15 +47,15 @@ ACTIVATION_BYTES_PER_SBH = 34.0
 # The CUDA context, NCCL's buffers and the allocator's reserve are components of their own (memory_terms.py).
 # Fraction of HBM a run can fill beyond them (spikes the peak model misses): judgement; FSDP runs keep 5-15% free.
 USABLE_MEMORY_FRACTION = 0.90
-# Memory is uncertain: the band around the central total, as fractions of it. An independent check of
-# published fine-tuning peaks (torchtune, litgpt, Qwen, torchtitan; issue 22) found the central model a
-# median ~26% off, in both directions; until a published memory check sizes it, the band is +-20%
-# (judgement). A setup is refused only when even the optimistic end exceeds the card's whole memory;
-# between the usable fraction and that, it is "tight".
+# Memory is uncertain: the band around the central total, as fractions of it. The published memory check
+# (planner/estimate/memory_check.py, README "Memory per GPU against measured peaks") finds the central
+# estimate between 33% under and 23% over its calibration peaks; the band stays +-20% (judgement): its optimistic
+# end covers over-estimates up to 25%, so no setup that ran there is refused. A setup is refused only when even
+# the optimistic end exceeds the card's whole memory; between the usable fraction and that, it is "tight".
 MEMORY_BAND_LOW, MEMORY_BAND_HIGH = 0.80, 1.20
+FIGURES = ("allocated", "reserved", "device")  # MemoryBreakdown.figure's names (memory_terms.py says which is which)
 
 
-FIGURES = ("allocated", "reserved", "device")
 _SIZES = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch")
 
 
@@ -152,9 +152,9 @@ class MemoryBreakdown(ResultMixin):
         """The device figure: everything the card holds for the run."""
         return self.reserved + self.cuda_context + self.nccl_buffers
 
+    @A.checked(kind=V.Choice(FIGURES))
     def figure(self, kind: str) -> float:
         """One of the three figures by the name a measurement gives it: allocated | reserved | device."""
-        kind = V.one_of("figure", kind, FIGURES)
         return {"allocated": self.allocated, "reserved": self.reserved, "device": self.total}[kind]
 
     @property
@@ -273,7 +273,7 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
         grads = 2.0 * trained * BF16 / np.maximum(1, np.ceil(m.n_layers / pp))
     states = 0.0 * trained if offload != "none" or optimizer in PAGED else \
         trained * OPTIMIZER_BYTES[optimizer] / np.where(zero_stage >= 1, shard, 1)
-    per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * BF16
+    per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * weight_bytes  # gathered as stored (NF4 for QLoRA)
     buffers = np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
     buffers = buffers + mt.pipeline_unsharded_bytes(local, trained, pp, zero_stage, weight_bytes)
     acts = _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload, zero_stage)

@@ -4,8 +4,9 @@
 (in-sample: defaults may have been set looking at it) and the validation set (nothing was set from it)
 scored separately, and counts the setups that ran but the planner would refuse. The data and its rules are
 in planner/catalog/data/published_memory.toml. Each figure is compared with the estimate's figure of the same
-kind (MemoryBreakdown.figure: allocated, reserved or device); a figure whose kind the source does not state is
-compared with `reserved` (judgement: what a framework's "peak memory" most often reports).
+kind (MemoryBreakdown.figure: allocated, reserved or device); a figure whose kind the source does not state (the
+torchtune README's) is compared with `allocated`: judgement, from the calibration rows of that source, which the
+reserved figure overshoots.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .finetuning import lora_params, run_shape
 from .layout import MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape, memory_of
 
-UNSTATED_AS = "reserved"
+UNSTATED_AS = "allocated"
 GIB = 2.0**30
 
 
