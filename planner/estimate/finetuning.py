@@ -287,6 +287,10 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                        "micro_batch x grad_accum x data-parallel replicas" if grad_accum else
                        "layout.global_batch" if layout is not None and layout.global_batch else
                        f"default {SEQUENCES_PER_STEP} (judgement), raised to fill the pipeline"),
+            Assumption("memory_per_gpu_bytes", plan.memory.total, "bytes",
+                       f"device figure (nvidia-smi): {plan.memory.allocated / 1e9:.1f} GB allocated (PyTorch's "
+                       f"max_memory_allocated), {plan.memory.reserved / 1e9:.1f} GB reserved (+ allocator), + CUDA "
+                       "context and NCCL buffers (planner/estimate/memory_terms.py)"),
             Assumption("optimizer", optimizer, f"{OPTIMIZER_BYTES[optimizer]:g} B/param of states",
                        "8-bit: Dettmers et al. 2022 (arXiv:2110.02861); paged: QLoRA"),
             Assumption("flops_per_token", fpt, "FLOP", "full 6N; LoRA 4N + 6 N_lora (no weight gradients for frozen weights)"),
