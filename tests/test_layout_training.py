@@ -31,7 +31,7 @@ def test_zero1_tp8_pp4_memory_by_hand():
     allocated = local * 4 + local * 12 / 32 + 20 * 34 * sbh * 4
     assert mem.allocated == pytest.approx(allocated, rel=0.05)
     assert mem.reserved == pytest.approx(allocated * 1.10, rel=0.05)  # the allocator's 10% (memory_terms.py)
-    assert mem.total == pytest.approx(allocated * 1.10 + 0.5e9 + 0.5e9, rel=0.05)  # + CUDA context + NCCL
+    assert mem.total == pytest.approx(allocated * 1.10 + 0.7e9 + 0.5e9, rel=0.05)  # + CUDA context + NCCL
     assert mem.figure("device") == mem.total and mem.figure("allocated") == mem.allocated
 
 

@@ -20,8 +20,10 @@ import numpy as np
 # all given to the allocator.
 ALLOCATOR_RESERVE_FRACTION = 0.10
 # The CUDA context (kernels of CUDA, cuBLAS, cuDNN and PyTorch loaded on first use) sits outside PyTorch's
-# statistics: judgement, 0.5 GB per process (not found in a source read this session).
-CUDA_CONTEXT_BYTES = 0.5e9
+# statistics: "Depending on the CUDA version, used device etc. you might see an allocation of ~700+MB" (PyTorch
+# forums, "High gpu memory overhead", discuss.pytorch.org/t/high-gpu-memory-overhead/81330, read 2026-12-07; another
+# thread there measures 723 MiB for one tiny tensor): 0.7 GB per process.
+CUDA_CONTEXT_BYTES = 0.7e9
 # NCCL's communicator buffers (per peer and channel, allocated by NCCL itself, outside PyTorch's allocator): a
 # process that communicates holds some hundreds of MB. Judgement, 0.5 GB per GPU when the run spans GPUs
 # (NCCL's own buffer-size documentation was not found in this session's sources).
