@@ -29,8 +29,9 @@ CUDA_CONTEXT_BYTES = 0.7e9
 # (NCCL's own buffer-size documentation was not found in this session's sources).
 NCCL_BUFFER_BYTES = 0.5e9
 # Unchunked cross-entropy at its peak, per (token x vocabulary) element: the bf16 logits (2), the fp32
-# log-softmax output that autograd saves for the backward (4) and one fp32 transient beside it (the upcast
-# input in the forward, the gradient in the backward: 4) = 10 bytes.
+# log-softmax output that autograd saves for the backward (4: PyTorch's tools/autograd/derivatives.yaml,
+# "_log_softmax ... self: _log_softmax_backward_data(grad, result, ...)", read 2026-12-07) and one fp32
+# transient beside it (the upcast input in the forward, the gradient in the backward: 4) = 10 bytes.
 UNCHUNKED_LOSS_BYTES_PER_ELEMENT = 10.0
 # fp32 gradients of a pipeline stage held unsharded across its micro-batches (FSDP reduce in fp32): 4 bytes.
 FP32 = 4.0
