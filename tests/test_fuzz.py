@@ -292,6 +292,8 @@ METHODS = {
     "Hardware.fact": (planner.Hardware().fact, dict(name="usd_per_kwh")),
     "Programme.band": (planner.Programme().band, dict(name="ablation_fraction")),
     "TrainingLayout.micro_steps": (planner.TrainingLayout(tp=2, dp=4).micro_steps, dict(global_batch=64)),
+    "MemoryBreakdown.figure": (planner.training_memory("Llama-3.1-8B", "H100 SXM", planner.TrainingLayout(), 2048).figure,
+                               dict(kind="reserved")),
     **{f"Workload.{m}": (getattr(BASE.workload, m), dict(month_index=np.arange(3)))
        for m in ("growth_factor", "requests_per_month", "tokens_per_month", "peak_rps_for")},
     "Scenario.replace": CALLS["scenario_replace"],

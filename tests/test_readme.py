@@ -38,6 +38,14 @@ def test_serving_check_table_is_current():
     assert summary_line(check()) in README
 
 
+def test_memory_check_table_is_current():
+    """The marked memory table is memory_check's output (python -m planner.estimate.memory_check regenerates it)."""
+    from planner.estimate.memory_check import check_published_memory, markdown_table, summary_lines
+    df = check_published_memory()
+    block = README.split("<!-- published-memory:start -->")[1].split("<!-- published-memory:end -->")[0].strip()
+    assert block == markdown_table(df) + "\n\n```\n" + "\n".join(summary_lines(df)) + "\n```"
+
+
 def test_examples_table_is_compare_of_the_examples():
     """The README's examples table is generated (scripts/readme_figures.py --table); stale figures fail here."""
     import sys

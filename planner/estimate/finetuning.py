@@ -26,6 +26,7 @@ from . import perf
 from .arithmetic import attention_flops_per_token, embedding_params, is_moe_layer, matmul_params, total_params
 from .layout import OFFLOAD, OPTIMIZER_BYTES, RECOMPUTE, MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
+from .memory_inputs import check_host_fit, check_lora_targets, context_note, host_bytes_per_gpu
 from .training_run import overhead_band, plan_run, run_time_cost
 from .training_step import StepBreakdown, mfu
 
@@ -162,6 +163,16 @@ def run_shape(m: ModelSpec, *, method: str, seq_len: float, trainable: int, opti
                     activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
 
 
+def _offloaded_bytes_per_gpu(lay: TrainingLayout, trainable: float, total: float, weight_bytes: float) -> float:
+    """What CPU offload keeps in host memory for one GPU: the trained parameters' optimizer states and reduced
+    gradients (ZeRO-Offload), and with `params` the weights too, over the ranks that shard them."""
+    if lay.offload == "none":
+        return 0.0
+    shards = lay.n_gpus if lay.zero_stage >= 1 else lay.tp * lay.pp
+    held = trainable * (OPTIMIZER_BYTES[lay.optimizer] + 2.0) + (total * weight_bytes if lay.offload == "params" else 0.0)
+    return held / shards
+
+
 def _check_choice(name: str, value, allowed) -> str:
     v = str(value).lower()
     if v not in allowed:
@@ -229,6 +240,10 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     framework = _check_choice("framework", framework, FRAMEWORKS)
     optimizer = _check_choice("optimizer", optimizer or DEFAULT_OPTIMIZER[method], tuple(OPTIMIZER_BYTES))
     offload = _check_choice("offload", offload, OFFLOAD)
+    if method != "full":
+        check_lora_targets(m, lora_targets)
+    host_bytes_per_gpu(g, offload)
+    context = context_note(m, seq_len)
     tokens, epochs = require_positive("tokens", tokens), require_positive("epochs", epochs)
     seq_len, rank = int(require_positive("seq_len", seq_len)), int(require_positive("lora_rank", lora_rank))
     real = float(seq_len) if packing or example_tokens is None else require_positive("example_tokens", example_tokens)
@@ -248,6 +263,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0
     plan = plan_run(shape, g, kern, tokens=tokens * epochs / useful, n_gpus=n_gpus, layout=layout)
+    check_host_fit(g, plan.layout.offload, _offloaded_bytes_per_gpu(plan.layout, trainable, total_params(m), shape.weight_bytes))
     per_token = plan.gpu_seconds_per_token * slowdown / useful  # per real token
     fpt = flops_per_token(m, method, seq_len, rank, lora_targets)
     run = run_time_cost(tokens=tokens * epochs, seconds_per_token=per_token, gpu=g, n_gpus=plan.layout.n_gpus,
@@ -266,10 +282,15 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
             Assumption("lora_targets", lora_targets, "", LORA_TARGETS[lora_targets]),
             Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else "searched"),
             Assumption("packing", packing, "", f"real tokens are {useful:.0%} of the computed ones"),
+            Assumption("seq_len", seq_len, "tokens", context or f"within {m.name}'s context length of {m.context_length:,}"),
             Assumption("global_batch", plan.choice.global_batch, "sequences per optimizer step",
                        "micro_batch x grad_accum x data-parallel replicas" if grad_accum else
                        "layout.global_batch" if layout is not None and layout.global_batch else
                        f"default {SEQUENCES_PER_STEP} (judgement), raised to fill the pipeline"),
+            Assumption("memory_per_gpu_bytes", plan.memory.total, "bytes",
+                       f"device figure (nvidia-smi): {plan.memory.allocated / 1e9:.1f} GB allocated (PyTorch's "
+                       f"max_memory_allocated), {plan.memory.reserved / 1e9:.1f} GB reserved (+ allocator), + CUDA "
+                       "context and NCCL buffers (planner/estimate/memory_terms.py)"),
             Assumption("optimizer", optimizer, f"{OPTIMIZER_BYTES[optimizer]:g} B/param of states",
                        "8-bit: Dettmers et al. 2022 (arXiv:2110.02861); paged: QLoRA"),
             Assumption("flops_per_token", fpt, "FLOP", "full 6N; LoRA 4N + 6 N_lora (no weight gradients for frozen weights)"),

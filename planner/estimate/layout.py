@@ -22,6 +22,7 @@ from ..core.band import Band
 from ..core.errors import InputError
 from ..core.results import ResultMixin
 from . import arithmetic as ar
+from . import memory_terms as mt
 from .fp8 import RECIPES as FP8_RECIPES
 
 RECOMPUTE = ("none", "selective", "full")
@@ -44,16 +45,16 @@ BF16 = 2.0
 # activations in 16-bit training; FlashAttention never stores the 5 a s / h score term, and
 # selective recomputation drops it too. Full recomputation keeps only each layer's input (2 s b h).
 ACTIVATION_BYTES_PER_SBH = 34.0
-# NCCL and the allocator: a fixed reserve per GPU (judgement; NCCL's buffers are ~ hundreds of MB).
-COMM_RESERVE_BYTES = 1.0e9
-# Fraction of HBM a run can fill (CUDA context, fragmentation): judgement; FSDP runs keep 5-15% free.
+# The CUDA context, NCCL's buffers and the allocator's reserve are components of their own (memory_terms.py).
+# Fraction of HBM a run can fill beyond them (spikes the peak model misses): judgement; FSDP runs keep 5-15% free.
 USABLE_MEMORY_FRACTION = 0.90
-# Memory is uncertain: the band around the central total, as fractions of it. An independent check of
-# published fine-tuning peaks (torchtune, litgpt, Qwen, torchtitan; issue 22) found the central model a
-# median ~26% off, in both directions; until a published memory check sizes it, the band is +-20%
-# (judgement). A setup is refused only when even the optimistic end exceeds the card's whole memory;
-# between the usable fraction and that, it is "tight".
+# Memory is uncertain: the band around the central total, as fractions of it. The published memory check
+# (planner/estimate/memory_check.py, README "Memory per GPU against measured peaks") finds the central
+# estimate between 33% under and 23% over its calibration peaks; the band stays +-20% (judgement): its optimistic
+# end covers over-estimates up to 25%, so no setup that ran there is refused. A setup is refused only when even
+# the optimistic end exceeds the card's whole memory; between the usable fraction and that, it is "tight".
 MEMORY_BAND_LOW, MEMORY_BAND_HIGH = 0.80, 1.20
+FIGURES = ("allocated", "reserved", "device")  # MemoryBreakdown.figure's names (memory_terms.py says which is which)
 
 
 _SIZES = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch")
@@ -126,18 +127,39 @@ class TrainingLayout:
 
 @dataclass(frozen=True)
 class MemoryBreakdown(ResultMixin):
-    """Bytes per GPU by component (the most loaded GPU: the first pipeline stage)."""
+    """Bytes per GPU by component (the most loaded GPU: the first pipeline stage).
+
+    Three figures (memory_terms.py says which measurement each matches): `allocated` (tensors: PyTorch's
+    max_memory_allocated), `reserved` (+ the caching allocator's unused blocks: max_memory_reserved) and `total`,
+    the device figure (+ CUDA context and NCCL buffers: what nvidia-smi shows and the card must hold)."""
 
     weights: float
     gradients: float
     optimizer_states: float
     activations: float
-    communication_buffers: float
+    communication_buffers: float  # gathered weights and unsharded gradients the parallelism holds
     usable: float  # what the GPU offers the run
+    allocator_reserve: float = 0.0
+    cuda_context: float = 0.0
+    nccl_buffers: float = 0.0
+
+    @property
+    def allocated(self) -> float:
+        return self.weights + self.gradients + self.optimizer_states + self.activations + self.communication_buffers
+
+    @property
+    def reserved(self) -> float:
+        return self.allocated + self.allocator_reserve
 
     @property
     def total(self) -> float:
-        return self.weights + self.gradients + self.optimizer_states + self.activations + self.communication_buffers
+        """The device figure: everything the card holds for the run."""
+        return self.reserved + self.cuda_context + self.nccl_buffers
+
+    @A.checked(kind=V.Choice(FIGURES))
+    def figure(self, kind: str) -> float:
+        """One of the three figures by the name a measurement gives it: allocated | reserved | device."""
+        return {"allocated": self.allocated, "reserved": self.reserved, "device": self.total}[kind]
 
     @property
     def capacity(self) -> float:
@@ -178,7 +200,9 @@ class MemoryBreakdown(ResultMixin):
 
     def components(self) -> dict[str, float]:
         return {"weights": self.weights, "gradients": self.gradients, "optimizer states": self.optimizer_states,
-                "activations": self.activations, "communication buffers": self.communication_buffers}
+                "activations": self.activations, "communication buffers": self.communication_buffers,
+                "allocator reserve": self.allocator_reserve, "CUDA context": self.cuda_context,
+                "NCCL buffers": self.nccl_buffers}
 
 
 @functools.lru_cache(maxsize=512)
@@ -198,23 +222,30 @@ def activation_bytes(m: ModelSpec, layout: TrainingLayout, seq_len: float) -> fl
     """Activations one GPU holds at once: its layers' per-micro-batch activations, times the micro-batches a
     1F1B pipeline keeps in flight on its first stage (pp of them), split over tp (with sequence parallelism) and cp."""
     return float(_activation_bytes(m, layout.tp, layout.pp, layout.cp, layout.micro_batch,
-                                   layout.recompute == "full", seq_len))
+                                   layout.recompute == "full", seq_len, zero_stage=layout.zero_stage))
 
 
 def logit_bytes_per_element(loss_chunks: int = 1) -> float:
     """Bytes per (token x vocab) element the loss holds at its peak. Unchunked, the logits are upcast to fp32 and
     kept for the cross-entropy's backward: 4. Chunked (torchtune's CEWithChunkedOutputLoss, 8 chunks; Liger's
-    fused linear cross-entropy), the bf16 logits stay and one chunk at a time is upcast: 2 + 4 / chunks."""
-    return 4.0 if loss_chunks <= 1 else 2.0 + 4.0 / loss_chunks
+    fused linear cross-entropy), the bf16 logits stay and one chunk at a time is upcast: 2 + 4 / chunks.
+    Unchunked: memory_terms.UNCHUNKED_LOSS_BYTES_PER_ELEMENT (bf16 logits, saved fp32 log-softmax, an fp32 transient)."""
+    return mt.UNCHUNKED_LOSS_BYTES_PER_ELEMENT if loss_chunks <= 1 else 2.0 + 4.0 / loss_chunks
 
 
 def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float, loss_chunks: int = 1,
-                      activation_offload: bool = False):
-    sbh = float(seq_len) / cp * micro_batch * m.dim / tp
-    per_layer = np.where(full, 2.0 * sbh, ACTIVATION_BYTES_PER_SBH * sbh)
+                      activation_offload: bool = False, zero_stage=0):
+    sbh_full = float(seq_len) / cp * micro_batch * m.dim
+    sbh = sbh_full / tp
+    # tensor parallelism over fully sharded weights is PyTorch's DTensor stack (torchtitan), which keeps the
+    # gathered inputs; Megatron-LM (ZeRO-1 distributed optimizer) gathers them again in the backward
+    gathered = np.where(zero_stage == 3, mt.tp_gathered_input_bytes(sbh_full, tp), 0.0)
+    # selective recomputation over fully sharded weights is PyTorch's op-level policy (memory_terms), else Megatron's
+    selective = np.where(zero_stage == 3, mt.op_selective_bytes_per_sbh(m), ACTIVATION_BYTES_PER_SBH) * sbh
+    per_layer = np.where(full, 2.0 * sbh, selective + gathered)
     layers = np.ceil(m.n_layers / pp)
     in_flight = pp
-    working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh, 0.0)  # the layer being recomputed
+    working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh + gathered, 0.0)  # the layer being recomputed
     if activation_offload:  # torchtune's enable_activation_offloading: saved tensors go to pinned CPU memory on a side
         # stream; the GPU keeps the layer being computed and the one in transfer (judgement: 2 layers' activations)
         per_layer, working = 0.0 * per_layer, 2.0 * ACTIVATION_BYTES_PER_SBH * sbh
@@ -246,17 +277,21 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
         grads = 2.0 * trained * BF16 / np.maximum(1, np.ceil(m.n_layers / pp))
     states = 0.0 * trained if offload != "none" or optimizer in PAGED else \
         trained * OPTIMIZER_BYTES[optimizer] / np.where(zero_stage >= 1, shard, 1)
-    per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * BF16
-    buffers = COMM_RESERVE_BYTES + np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
-    return {"weights": weights, "gradients": grads, "optimizer_states": states,
-            "activations": _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload),
-            "communication_buffers": buffers, "usable": usable_bytes}
+    per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * weight_bytes  # gathered as stored (NF4 for QLoRA)
+    buffers = np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
+    buffers = buffers + mt.pipeline_unsharded_bytes(local, trained, pp, zero_stage, weight_bytes)
+    acts = _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload, zero_stage)
+    allocated = weights + grads + states + acts + buffers
+    return {"weights": weights, "gradients": grads, "optimizer_states": states, "activations": acts,
+            "communication_buffers": buffers, "usable": usable_bytes,
+            "allocator_reserve": mt.allocator_reserve_bytes(allocated), "cuda_context": mt.CUDA_CONTEXT_BYTES,
+            "nccl_buffers": mt.nccl_buffer_bytes(tp * pp * dp * cp)}
 
 
 def total_bytes(mem: dict) -> np.ndarray:
-    """MemoryBreakdown.total over arrays, in its order of addition."""
+    """MemoryBreakdown.total (the device figure) over arrays, in its order of addition."""
     return (mem["weights"] + mem["gradients"] + mem["optimizer_states"] + mem["activations"]
-            + mem["communication_buffers"])
+            + mem["communication_buffers"] + mem["allocator_reserve"] + mem["cuda_context"] + mem["nccl_buffers"])
 
 
 def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: TrainingLayout, seq_len: float, *,

@@ -20,6 +20,7 @@ from ..core.results import ResultMixin
 from .finetuning import DEFAULT_OPTIMIZER, LORA_TARGETS, METHODS, _check_choice, lora_params, run_shape
 from .layout import MEMORY_BAND_LOW, OFFLOAD, OPTIMIZER_BYTES, USABLE_MEMORY_FRACTION
 from .layout_search import RunShape, candidate_sizes, memory_totals
+from .memory_inputs import check_lora_targets, context_note, host_bytes_per_gpu
 from .arithmetic import total_params
 
 MAX_MICRO_BATCH = 4096
@@ -80,6 +81,10 @@ def max_fit(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora",
     targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))
     optimizer = _check_choice("optimizer", optimizer or DEFAULT_OPTIMIZER[method], tuple(OPTIMIZER_BYTES))
     offload = _check_choice("offload", offload, OFFLOAD)
+    if method != "full":
+        check_lora_targets(m, targets)
+    host_bytes_per_gpu(g, offload)
+    context_note(m, seq_len)  # refuses past a learned-position model's context; rotary models are capped below
     trainable = total_params(m) if method == "full" else lora_params(m, lora_rank, targets)
     base = run_shape(m, method=method, seq_len=seq_len, trainable=trainable, optimizer=optimizer, offload=offload,
                      double_quant=double_quant, chunked_loss=chunked_loss,

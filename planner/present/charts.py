@@ -178,7 +178,8 @@ def memory_figure(mem, title: str) -> Figure:
     fig = Figure(figsize=(_SIZE_IN[0], 2.2), layout="constrained")
     ax = fig.add_subplot()
     left = 0.0
-    for (name, value), colour in zip(mem.components().items(), ("#3182bd", "#6baed6", "#9ecae1", "#fd8d3c", "#bdbdbd")):
+    colours = ("#3182bd", "#6baed6", "#9ecae1", "#fd8d3c", "#bdbdbd", "#969696", "#737373", "#525252")
+    for (name, value), colour in zip(mem.components().items(), colours, strict=True):
         ax.barh([0], [value / 1e9], left=left, color=colour, label=f"{name} {value / 1e9:.1f} GB")
         left += value / 1e9
     ax.axvline(mem.usable / 1e9, color="#d62728", linestyle="--", linewidth=1, label=f"usable {mem.usable / 1e9:.0f} GB")

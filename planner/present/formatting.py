@@ -189,7 +189,9 @@ def pretraining_rows(p, programme=None) -> list[tuple[str, str]]:
 def memory_rows(mem) -> list[tuple[str, str]]:
     """(component, GB per GPU) of a MemoryBreakdown, with the total against what the GPU offers."""
     rows = [(k, f"{v / 1e9:.1f} GB") for k, v in mem.components().items()]
-    return rows + [("total", f"{mem.total / 1e9:.1f} GB of {mem.usable / 1e9:.1f} GB usable")]
+    return rows + [("allocated (tensors)", f"{mem.allocated / 1e9:.1f} GB"),
+                   ("reserved (+ allocator)", f"{mem.reserved / 1e9:.1f} GB"),
+                   ("total on the device", f"{mem.total / 1e9:.1f} GB of {mem.usable / 1e9:.1f} GB usable")]
 
 
 def step_rows(step) -> list[tuple[str, str]]:
