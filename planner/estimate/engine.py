@@ -50,6 +50,11 @@ class EngineSetup:
         activation = "fp32" if p.activation_bytes == 4 else ("fp16" if p.name == "fp16" else "bf16")
         return self.profile.kv_dtype_for(p.name, activation) if self.profile else activation
 
+    @property
+    def moe_layer_overhead_s(self) -> float:
+        """Fixed cost per MoE layer of a forward (router, top-k, permute, grouped-GEMM launches): the profile's."""
+        return self.profile.moe_layer_overhead_s if self.profile else 0.0
+
     def stream_factor(self, precision_name: str) -> float:
         """Decode streaming rate of the precision's weights relative to dense 16-bit weights."""
         name = lookup_precision(precision_name).name
@@ -73,6 +78,8 @@ class EngineSetup:
                        else src("weight_stream")),
             Assumption("scheduler_overhead_s", self.efficiencies.pass_overhead_s, "s per engine step",
                        src("pass_overhead_s") if self.rates_from != "explicit" else "the efficiencies= argument"),
+            Assumption("moe_layer_overhead_s", self.moe_layer_overhead_s, "s per MoE layer of a forward",
+                       src("moe_layer_overhead_s")),
             Assumption("max_batch_size_default", self.batch_cap, "sequences", src("max_batch_size")),
             Assumption("chunked_prefill", f"{'on' if self.chunked_prefill else 'off'}, {self.chunk_tokens} tokens per step",
                        "", src("chunked_prefill")),
