@@ -55,6 +55,11 @@ class EngineSetup:
         """Fixed cost per MoE layer of a forward (router, top-k, permute, grouped-GEMM launches): the profile's."""
         return self.profile.moe_layer_overhead_s if self.profile else 0.0
 
+    @property
+    def grouped_gemm_factor(self) -> float:
+        """Share of the dense GEMM rate the routed experts' grouped GEMMs reach: the profile's."""
+        return self.profile.grouped_gemm_factor if self.profile else 1.0
+
     def stream_factor(self, precision_name: str) -> float:
         """Decode streaming rate of the precision's weights relative to dense 16-bit weights."""
         name = lookup_precision(precision_name).name
@@ -80,6 +85,8 @@ class EngineSetup:
                        src("pass_overhead_s") if self.rates_from != "explicit" else "the efficiencies= argument"),
             Assumption("moe_layer_overhead_s", self.moe_layer_overhead_s, "s per MoE layer of a forward",
                        src("moe_layer_overhead_s")),
+            Assumption("grouped_gemm_factor", self.grouped_gemm_factor, "x gemm efficiency for routed experts",
+                       src("grouped_gemm_factor")),
             Assumption("max_batch_size_default", self.batch_cap, "sequences", src("max_batch_size")),
             Assumption("chunked_prefill", f"{'on' if self.chunked_prefill else 'off'}, {self.chunk_tokens} tokens per step",
                        "", src("chunked_prefill")),

@@ -187,7 +187,8 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
     kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
     moe.split(m, tensor_parallel, attention_dp)  # refuses DP attention on a dense model
     kern = dataclasses.replace(kernels(g, prec, setup.efficiencies, setup.stream_factor(prec)),
-                               moe_layer_overhead_s=setup.moe_layer_overhead_s)
+                               moe_layer_overhead_s=setup.moe_layer_overhead_s,
+                               grouped_gemm_factor=setup.grouped_gemm_factor)
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), tp_link(g, tensor_parallel),
                    setup.memory_reserve_fraction, bool(attention_dp))
 

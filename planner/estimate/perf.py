@@ -66,6 +66,7 @@ class Kernels:
     train_layer_overhead_s: float = 0.0  # framework cost per layer of a training step
     pass_overhead_s: float = 0.0  # per forward pass: scheduling, sampling, the launch of a captured graph
     moe_layer_overhead_s: float = 0.0  # per MoE layer of a forward: router, top-k, permute, grouped-GEMM launches
+    grouped_gemm_factor: float = 1.0  # routed experts' grouped GEMMs: share of gemm_efficiency they reach
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
     weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
 
@@ -188,8 +189,10 @@ def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: boo
     routed to them, plus shared experts and the router."""
     if not moe:
         return gemm_stack_s(rows, mlp_shapes(m, m.ffn_dim / tp), kern, num)
-    rows = np.asarray(rows, dtype=float)
-    return sum(n * gemm_stack_s(r, shapes, kern, num) for n, shapes, r in _ffn_parts(m, rows, tp, ep))
+    (n_routed, routed, per_expert), *rest = _ffn_parts(m, np.asarray(rows, dtype=float), tp, ep)
+    grouped = replace(kern, gemm_efficiency=kern.gemm_efficiency * kern.grouped_gemm_factor)  # the routed experts
+    return n_routed * gemm_stack_s(per_expert, routed, grouped, num) + sum(
+        n * gemm_stack_s(r, shapes, kern, num) for n, shapes, r in rest)
 
 
 def stack_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
@@ -299,7 +302,7 @@ def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch,
     return decode_step_and_bound(m, kern, num, batch=batch, context_tokens=context_tokens, tp=tp)[1]
 
 
-def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1, ep: int = 1):
+def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp=1, ep=1):
     """(decode_step_s, decode_is_memory_bound) in one pass: the step at the device's peaks, with unlimited
     FLOP/s and with unlimited bandwidth lie on a new leading axis of the peaks."""
     kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp, "ep": ep}
