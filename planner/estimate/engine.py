@@ -48,7 +48,7 @@ class EngineSetup:
             return requested.lower()
         p = lookup_precision(precision_name)
         activation = "fp32" if p.activation_bytes == 4 else ("fp16" if p.name == "fp16" else "bf16")
-        return self.profile.kv_dtype_for(p.name, activation) if self.profile else activation
+        return self.profile.kv_dtype_for(p.kernel_name, activation) if self.profile else activation
 
     @property
     def moe_layer_overhead_s(self) -> float:
@@ -62,7 +62,7 @@ class EngineSetup:
 
     def stream_factor(self, precision_name: str) -> float:
         """Decode streaming rate of the precision's weights relative to dense 16-bit weights."""
-        name = lookup_precision(precision_name).name
+        name = lookup_precision(precision_name).kernel_name  # a format runs on its kernel family's rate
         if name in self.efficiencies.weight_stream:  # measured (silicon calibration) wins over the engine's judgement
             return float(self.efficiencies.weight_stream[name])
         return self.profile.stream_factor(name) if self.profile else 1.0
@@ -79,7 +79,7 @@ class EngineSetup:
             Assumption("kv_cache_dtype", kv_dtype, f"{kv_cache_dtype_bytes(kv_dtype):g} B/element",
                        "requested" if kv_requested else f"{where} default at {precision_name}: {src('kv_cache_dtype')}"),
             Assumption("weight_stream_factor", self.stream_factor(precision_name), "x dense decode rate",
-                       self.efficiencies.source if lookup_precision(precision_name).name in self.efficiencies.weight_stream
+                       self.efficiencies.source if lookup_precision(precision_name).kernel_name in self.efficiencies.weight_stream
                        else src("weight_stream")),
             Assumption("scheduler_overhead_s", self.efficiencies.pass_overhead_s, "s per engine step",
                        src("pass_overhead_s") if self.rates_from != "explicit" else "the efficiencies= argument"),

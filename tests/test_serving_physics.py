@@ -1,0 +1,51 @@
+"""Serving physics fixed after the MoE serving work: the int4 format gpt-fast measures (tinygemm, a bf16
+scale and zero per 32 weights), the steady state's GEMMs at every row a step holds, and the decode
+attention of static-KV-cache engines (gpt-fast's attention reads the whole allocated cache)."""
+import numpy as np
+import pytest
+
+import planner
+from planner.catalog.specs import PRECISIONS, precision
+from planner.catalog.published import published_serving_figures
+from planner.estimate import arithmetic as ar
+from planner.estimate.engine import resolve_engine
+
+
+# --- int4 as gpt-fast/torchao's tinygemm stores it ---------------------------------------------------------
+
+def test_int4_g32_bytes_by_hand():
+    # int4 = 0.5 B; a bf16 scale and a bf16 zero (2 x 2 B) shared by 32 weights: 4/32 = 0.125 B
+    assert precision("int4-weight-only-g32").bytes_per_weight == pytest.approx(0.625)
+    assert precision("int4-g32").name == "int4-weight-only-g32"
+    assert precision("int4-weight-only").bytes_per_weight == pytest.approx(0.5 + 2 / 128)
+
+
+def test_gpt_fast_readme_bytes_per_token_by_hand():
+    """gpt-fast's README: 862.69 GB/s at 196.80 tok/s for Llama-2-7B int4 G=32 is 4.38 GB per token; the
+    format's bytes with the bf16 embedding table (gpt-fast's head is int4 too) land within 2%."""
+    m = planner.model("Llama-2-7B")
+    linear = ar.matmul_params(m)  # includes the output head
+    embedding = m.vocab_size * m.dim * 2.0
+    assert linear * 0.625 + embedding == pytest.approx(862.69e9 / 196.80, rel=0.02)
+
+
+@pytest.mark.parametrize("engine", ["torch-compile", "vllm", "tensorrt-llm"])
+def test_int4_g32_streams_at_the_int4_kernel_rate(engine):
+    setup = resolve_engine(engine, planner.gpu("A100 80GB SXM"))
+    assert setup.stream_factor("int4-weight-only-g32") == setup.stream_factor("int4-weight-only")
+    assert setup.kv_cache_dtype("int4-weight-only-g32") == setup.kv_cache_dtype("int4-weight-only")
+
+
+def test_int4_g32_decode_is_slower_by_its_bytes():
+    """Batch 1 is weight-bound: the g32 format reads 0.625 / 0.5156 = 1.21x the linear weights, so its
+    decode step is slower, by at most that ratio."""
+    kw = dict(model="Llama-2-7B", gpu="A100 80GB SXM", engine="torch-compile", prompt_tokens=5, output_tokens=200)
+    g128 = planner.inference_speed(precision="int4-weight-only", **kw).decode_step_s.p50
+    g32 = planner.inference_speed(precision="int4-weight-only-g32", **kw).decode_step_s.p50
+    assert 1.10 < g32 / g128 < 0.625 / (0.5 + 2 / 128) + 1e-9
+
+
+def test_gpt_fast_int4_figures_are_scored_at_their_format():
+    rows = [f for f in published_serving_figures() if f.id.startswith("gpt-fast") and "int4" in f.id]
+    assert len(rows) == 2 and {f.precision for f in rows} == {"int4-weight-only-g32"}
+    assert "int4-weight-only-g32" in PRECISIONS
