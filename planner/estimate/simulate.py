@@ -62,11 +62,17 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
                                  ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern) / share
     per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / s.kv_ways(m)
     free = r.usable_bytes - moe.weight_bytes_per_gpu(m, r.precision, s)
-    return StepModel(linears_s=perf.stack_linears_s(m, s.local(rows), tp, kern, num, s.ep),
+    return StepModel(linears_s=stack_linears_s(r, kern, rows),
                      head_s=perf.head_s(m, s.local(rows), tp, kern, num),
                      per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1,
                      fixed_s=float(perf.overheads_s(m, kern)) + comm0,
                      attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv)
+
+
+def stack_linears_s(r: Replica, kern: perf.Kernels, rows):
+    """The stack's GEMMs of one step of `rows` tokens on replica `r` (the busiest GPU's share under DP attention)."""
+    s = r.split
+    return perf.stack_linears_s(r.m, s.local(rows), s.tp, kern, r.num, s.ep)
 
 
 def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) -> np.ndarray:
