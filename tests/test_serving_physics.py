@@ -77,3 +77,36 @@ def test_steady_state_gemms_past_the_step_table_by_hand():
             + float(sim.prefill_attention_s(r, 1, np.array([5000.0]))[0]) / 5000 * (rows - d))
     assert st.step_s == pytest.approx(gemms + rest, rel=1e-9)
     assert st.output_tokens_per_s == pytest.approx(d / (dec * st.step_s) * 500, rel=1e-9)
+
+
+# --- static KV cache: decode attention over every allocated position ---------------------------------------
+
+@pytest.mark.parametrize("engine, static", [("torch-compile", True), ("vllm", False), ("tensorrt-llm", False)])
+def test_decode_reads_the_allocated_cache_with_a_static_cache_by_hand(engine, static):
+    """gpt-fast's attention runs over its whole max_seq_length cache every step: a 128-token prompt with
+    4096 outputs reads 4224 keys per step, not the running mean 128 + 2048 (paged engines)."""
+    from planner.estimate import inference as inf
+    m, g = planner.model("Llama-3.1-8B"), planner.gpu("H100 SXM")
+    setup = resolve_engine(engine, g)
+    assert setup.static_kv_cache is static
+    r = inf.replica(m, g, "bf16", 1, setup)
+    got = planner.inference_speed(model=m, gpu=g, engine=engine, batch_size=64, prompt_tokens=128,
+                                  output_tokens=4096).tpot_s.p50
+    keys = 128 + 4096 if static else 128 + 4096 / 2
+    assert got == pytest.approx(float(inf.decode_step_s(r, 64, keys)[0][1]), rel=1e-12)
+    longer = float(inf.decode_step_s(r, 64, 128 + 4096)[0][1])
+    assert (got == pytest.approx(longer, rel=1e-12)) is static
+
+
+def test_static_cache_is_stated_and_sourced():
+    r = planner.inference_speed(model="Llama-2-7B", gpu="A100 80GB SXM", engine="torch-compile")
+    a = {x.name: x for x in r.assumptions}
+    assert a["static_kv_cache"].value is True and "gpt-fast" in a["static_kv_cache"].source
+    from planner.catalog.engines import profile_from_dict
+    from planner.core.errors import PlannerError
+    import tomllib, pathlib
+    entry = next(e for e in tomllib.loads(pathlib.Path("planner/catalog/data/engines.toml").read_text())["engine"]
+                 if e["name"] == "torch-compile")
+    entry = dict(entry, sources={k: v for k, v in entry["sources"].items() if k != "static_kv_cache"})
+    with pytest.raises(PlannerError, match="static_kv_cache"):
+        profile_from_dict(entry)

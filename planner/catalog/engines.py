@@ -23,7 +23,7 @@ _KEYS = {"name", "vendor", "memory", "gemm", "attention", "elementwise", "gemm_h
          "weight_stream", "kv_cache_dtype", "max_batch_size", "max_batch_size_large_memory", "large_memory_gib",
          "large_memory_excludes", "chunked_prefill", "prefill_chunk_tokens", "prefill_chunk_tokens_large_memory",
          "kv_admission", "memory_reserve_fraction", "moe_layer_overhead_s",
-         "grouped_gemm_factor", "sources"}
+         "grouped_gemm_factor", "static_kv_cache", "sources"}
 # Every entry must cite these (tests/test_engines.py checks each engine x vendor).
 SOURCED = ("memory", "gemm", "attention", "pass_overhead_s", "weight_stream", "kv_cache_dtype", "max_batch_size",
            "chunked_prefill", "kv_admission", "memory_reserve_fraction")
@@ -54,6 +54,7 @@ class EngineProfile:
     gemm_half_rows: float | None = None
     moe_layer_overhead_s: float = 0.0  # fixed cost per MoE layer of a forward (router, top-k, permute, launches)
     grouped_gemm_factor: float = 1.0  # routed experts' grouped GEMMs: share of the dense GEMM rate they reach
+    static_kv_cache: bool = False  # decode attention reads the whole allocated cache (prompt + output) every step
     sources: dict[str, Source] = field(default_factory=dict)
 
     def _large(self, g: GPUSpec) -> bool:
@@ -103,7 +104,8 @@ def _check(p: EngineProfile, where: str) -> None:
     if not 0 < p.grouped_gemm_factor <= 1:
         raise PlannerError(f"{where}: grouped_gemm_factor must be in (0, 1], got {p.grouped_gemm_factor!r}")
     missing += [k for k, v in (("moe_layer_overhead_s", p.moe_layer_overhead_s != 0),
-                               ("grouped_gemm_factor", p.grouped_gemm_factor != 1)) if v and k not in p.sources]
+                               ("grouped_gemm_factor", p.grouped_gemm_factor != 1),
+                               ("static_kv_cache", p.static_kv_cache)) if v and k not in p.sources]
     if missing:
         raise PlannerError(f"{where}: no source for {missing}")
 
@@ -129,6 +131,7 @@ def profile_from_dict(d: dict) -> EngineProfile:
             elementwise=d.get("elementwise"), gemm_half_rows=d.get("gemm_half_rows"),
             moe_layer_overhead_s=float(d.get("moe_layer_overhead_s", 0.0)),
             grouped_gemm_factor=float(d.get("grouped_gemm_factor", 1.0)),
+            static_kv_cache=bool(d.get("static_kv_cache", False)),
             sources={k: _source(v, where) for k, v in d.get("sources", {}).items()})
     except KeyError as e:
         raise PlannerError(f"{where}: missing field {e.args[0]!r}") from None

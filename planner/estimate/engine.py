@@ -60,6 +60,11 @@ class EngineSetup:
         """Share of the dense GEMM rate the routed experts' grouped GEMMs reach: the profile's."""
         return self.profile.grouped_gemm_factor if self.profile else 1.0
 
+    @property
+    def static_kv_cache(self) -> bool:
+        """Whether decode attention reads the whole allocated KV cache every step: the profile's."""
+        return bool(self.profile and self.profile.static_kv_cache)
+
     def stream_factor(self, precision_name: str) -> float:
         """Decode streaming rate of the precision's weights relative to dense 16-bit weights."""
         name = lookup_precision(precision_name).kernel_name  # a format runs on its kernel family's rate
@@ -87,6 +92,9 @@ class EngineSetup:
                        src("moe_layer_overhead_s")),
             Assumption("grouped_gemm_factor", self.grouped_gemm_factor, "x gemm efficiency for routed experts",
                        src("grouped_gemm_factor")),
+            Assumption("static_kv_cache", self.static_kv_cache, "decode attends over prompt + output keys"
+                       if self.static_kv_cache else "decode attends over the keys written so far",
+                       src("static_kv_cache") if self.static_kv_cache else "paged or dynamic cache"),
             Assumption("max_batch_size_default", self.batch_cap, "sequences", src("max_batch_size")),
             Assumption("chunked_prefill", f"{'on' if self.chunked_prefill else 'off'}, {self.chunk_tokens} tokens per step",
                        "", src("chunked_prefill")),

@@ -228,6 +228,13 @@ def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
     return prompt_tokens + output_tokens / 2.0
 
 
+def decode_context(prompt_tokens, output_tokens, static_kv_cache: bool):
+    """Keys one decode step's attention reads, averaged over the output: the mean context, or with a static
+    cache (gpt-fast's KVCache.update returns the whole max_seq_length buffer and SDPA masks it) every
+    allocated position: prompt + output."""
+    return prompt_tokens + output_tokens if static_kv_cache else mean_decode_context(prompt_tokens, output_tokens)
+
+
 def e2e_s(ttft_s, tpot_s, output_tokens: float):
     """Request latency: the first token comes from prefill, the other output_tokens - 1 from decode."""
     return ttft_s + max(output_tokens - 1.0, 0.0) * tpot_s
@@ -318,7 +325,7 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
     r = replica(m, g, precision, tensor_parallel, setup, kv_cache_dtype, attention_dp)
     need = fits(r, batch_size, prompt_tokens + output_tokens)
     pre = prefill_s(r, batch_size, prompt_tokens)
-    step, memory_bound = decode_step_s(r, batch_size, mean_decode_context(prompt_tokens, output_tokens))
+    step, memory_bound = decode_step_s(r, batch_size, decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
     return InferenceSpeed(
         model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, tensor_parallel=tensor_parallel,
