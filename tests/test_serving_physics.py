@@ -110,3 +110,21 @@ def test_static_cache_is_stated_and_sourced():
     entry = dict(entry, sources={k: v for k, v in entry["sources"].items() if k != "static_kv_cache"})
     with pytest.raises(PlannerError, match="static_kv_cache"):
         profile_from_dict(entry)
+
+
+# --- KV capacity when TP exceeds the KV heads -------------------------------------------------------------
+
+def test_kv_heads_replicate_past_tp_in_the_capacity_path_by_hand():
+    """Qwen3-235B-A22B has 4 KV heads: at TP 8 each head sits on 2 GPUs, so a GPU holds 1/4 of a sequence's
+    KV cache (not 1/8) in the memory check, the simulation's KV pool and the traffic alike."""
+    from planner.estimate import inference as inf, simulate as sim
+    m, g = planner.model("Qwen3-235B-A22B"), planner.gpu("H200 SXM")
+    assert m.n_kv_heads == 4
+    per_seq = 2 * m.n_layers * 4 * m.head_dim * 1.0 * 3000  # K and V, fp8, 3,000 tokens
+    assert ar.kv_cache_bytes(m, 3000, 1.0) == pytest.approx(per_seq)
+    assert inf.kv_bytes_per_gpu(m, 10, 3000, 8, 1.0) == pytest.approx(10 * per_seq / 4)
+    assert inf.kv_bytes_per_gpu(m, 10, 3000, 8, 1.0) == pytest.approx(inf.kv_bytes_per_gpu(m, 10, 3000, 4, 1.0))
+    r = inf.replica(m, g, "fp8", 8, resolve_engine("tensorrt-llm", g))
+    steps = sim.step_model(r, 1, 64, 3000.0)
+    free = r.usable_bytes - ar.weight_bytes(m, "fp8") / 8
+    assert steps.kv_tokens == pytest.approx(free / (per_seq / 3000 / 4))
