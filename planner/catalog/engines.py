@@ -22,7 +22,8 @@ DEFAULT_ENGINE = "vllm"
 _KEYS = {"name", "vendor", "memory", "gemm", "attention", "elementwise", "gemm_half_rows", "pass_overhead_s",
          "weight_stream", "kv_cache_dtype", "max_batch_size", "max_batch_size_large_memory", "large_memory_gib",
          "large_memory_excludes", "chunked_prefill", "prefill_chunk_tokens", "prefill_chunk_tokens_large_memory",
-         "kv_admission", "memory_reserve_fraction", "sources"}
+         "kv_admission", "memory_reserve_fraction", "moe_layer_overhead_s",
+         "grouped_gemm_factor", "static_kv_cache", "sources"}
 # Every entry must cite these (tests/test_engines.py checks each engine x vendor).
 SOURCED = ("memory", "gemm", "attention", "pass_overhead_s", "weight_stream", "kv_cache_dtype", "max_batch_size",
            "chunked_prefill", "kv_admission", "memory_reserve_fraction")
@@ -51,6 +52,9 @@ class EngineProfile:
     large_memory_excludes: tuple[str, ...] = ()
     elementwise: float | None = None  # None: the literature default
     gemm_half_rows: float | None = None
+    moe_layer_overhead_s: float = 0.0  # fixed cost per MoE layer of a forward (router, top-k, permute, launches)
+    grouped_gemm_factor: float = 1.0  # routed experts' grouped GEMMs: share of the dense GEMM rate they reach
+    static_kv_cache: bool = False  # decode attention reads the whole allocated cache (prompt + output) every step
     sources: dict[str, Source] = field(default_factory=dict)
 
     def _large(self, g: GPUSpec) -> bool:
@@ -93,9 +97,15 @@ def _check(p: EngineProfile, where: str) -> None:
     bad += [k for k, v in p.kv_cache_dtype.items() if k not in PRECISIONS or v not in KV_CACHE_DTYPES]
     if bad:
         raise PlannerError(f"{where}: bad weight_stream or kv_cache_dtype entries {bad}")
-    if not 0 <= p.memory_reserve_fraction < 1 or p.pass_overhead_s < 0 or p.max_batch_size < 1:
+    if not 0 <= p.memory_reserve_fraction < 1 or min(p.pass_overhead_s, p.moe_layer_overhead_s) < 0 \
+            or p.max_batch_size < 1:
         raise PlannerError(f"{where}: memory_reserve_fraction, pass_overhead_s or max_batch_size out of range")
     missing = [k for k in SOURCED if k not in p.sources]
+    if not 0 < p.grouped_gemm_factor <= 1:
+        raise PlannerError(f"{where}: grouped_gemm_factor must be in (0, 1], got {p.grouped_gemm_factor!r}")
+    missing += [k for k, v in (("moe_layer_overhead_s", p.moe_layer_overhead_s != 0),
+                               ("grouped_gemm_factor", p.grouped_gemm_factor != 1),
+                               ("static_kv_cache", p.static_kv_cache)) if v and k not in p.sources]
     if missing:
         raise PlannerError(f"{where}: no source for {missing}")
 
@@ -119,6 +129,9 @@ def profile_from_dict(d: dict) -> EngineProfile:
             large_memory_gib=float(d.get("large_memory_gib", 0)),
             large_memory_excludes=tuple(d.get("large_memory_excludes", ())),
             elementwise=d.get("elementwise"), gemm_half_rows=d.get("gemm_half_rows"),
+            moe_layer_overhead_s=float(d.get("moe_layer_overhead_s", 0.0)),
+            grouped_gemm_factor=float(d.get("grouped_gemm_factor", 1.0)),
+            static_kv_cache=bool(d.get("static_kv_cache", False)),
             sources={k: _source(v, where) for k, v in d.get("sources", {}).items()})
     except KeyError as e:
         raise PlannerError(f"{where}: missing field {e.args[0]!r}") from None

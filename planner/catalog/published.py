@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
+from ..core.errors import PlannerError
 from ..core.provenance import Source
 
 
@@ -54,15 +55,23 @@ class PublishedServingFigure:
     source: Source
     batch_size: int = 1
     kv_cache_dtype: str | None = None
+    set: str = ""  # calibration | validation, fixed when the figure was added (required in the data file)
+    attention_dp: bool = False  # MoE served with data-parallel attention and expert-parallel experts
+
+
+SERVING_SETS = ("calibration", "validation")
 
 
 @functools.cache
 def published_serving_figures() -> tuple[PublishedServingFigure, ...]:
-    """The figures in planner/catalog/data/serving_published.toml, each with its citation."""
+    """The figures in planner/catalog/data/serving_published.toml, each with its citation and its set."""
     text = resources.files("planner.catalog").joinpath("data", "serving_published.toml").read_text(encoding="utf-8")
     out = []
     for f in tomllib.loads(text)["figure"]:
         src = f.pop("source")
+        if f.get("set") not in SERVING_SETS:
+            raise PlannerError(f"serving_published.toml figure {f.get('id', '?')!r}: set must be one of "
+                               f"{SERVING_SETS}, got {f.get('set')!r}")
         out.append(PublishedServingFigure(**f, source=Source(src["url"], str(src["checked"]), src.get("note", ""))))
     return tuple(out)
 

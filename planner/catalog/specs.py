@@ -248,6 +248,11 @@ class Precision:
     weight_only: bool = False  # weights dequantised into 16-bit GEMMs (W4A16, W8A16)
     embedding_bytes: float = 2.0  # embedding table and output head: kept 16-bit by quantisers
     activation_bytes: float = 2.0
+    kernel: str = ""  # the format whose kernels run it (engines' weight_stream key); "": its own name
+
+    @property
+    def kernel_name(self) -> str:
+        return self.kernel or self.name
 
 
 # Group-quantised int4 (GPTQ, AWQ, Marlin; Frantar et al. 2022, Lin et al. 2023) stores one fp16
@@ -258,6 +263,13 @@ class Precision:
 # never quantised); gpt-fast quantises its head too (bias: ~2% of a 7B model's bytes).
 INT4_GROUP_SIZE = 128
 INT4_BYTES_PER_WEIGHT = 0.5 + 2.0 / INT4_GROUP_SIZE
+# gpt-fast's and torchao's tinygemm int4 (`_weight_int4pack_mm`) store a bf16 scale AND a bf16 zero
+# per group (scales_and_zeros: (in // groupsize, out, 2) bf16, gpt-fast quantize.py), and gpt-fast's
+# README figures use groupsize 32: 0.5 + 2 x 2/32 = 0.625 B/weight, 21% more than the g128 format.
+# Check: gpt-fast's README reports 862.69 GB/s at 196.80 tok/s for Llama-2-7B int4 G=32, i.e.
+# 4.38 GB read per token = 6.6e9 linear weights x 0.625 B + the 0.26 GB bf16 embedding.
+INT4_G32_GROUP_SIZE = 32
+INT4_G32_BYTES_PER_WEIGHT = 0.5 + 2 * 2.0 / INT4_G32_GROUP_SIZE
 
 PRECISIONS: dict[str, Precision] = {
     "fp32": Precision("fp32", 4.0, "fp32", "full precision", embedding_bytes=4.0, activation_bytes=4.0),
@@ -270,10 +282,15 @@ PRECISIONS: dict[str, Precision] = {
     "int4-weight-only": Precision("int4-weight-only", INT4_BYTES_PER_WEIGHT, "bf16",
                                   f"W4A16 (GPTQ/AWQ-style): int4 weights, an fp16 scale per {INT4_GROUP_SIZE}-group, "
                                   "dequantised into bf16 GEMMs", weight_only=True),
+    "int4-weight-only-g32": Precision("int4-weight-only-g32", INT4_G32_BYTES_PER_WEIGHT, "bf16",
+                                      f"W4A16 as gpt-fast/torchao's tinygemm stores it: int4 weights, a bf16 scale "
+                                      f"and zero per {INT4_G32_GROUP_SIZE}-group, dequantised into bf16 GEMMs",
+                                      weight_only=True, kernel="int4-weight-only"),
 }
 # `int4` has always meant weight-only int4 here; kept as an alias of int4-weight-only.
 PRECISION_ALIASES = {"int4": "int4-weight-only", "w4a16": "int4-weight-only", "w8a16": "int8-weight-only",
-                     "int8-wo": "int8-weight-only", "int4-wo": "int4-weight-only"}
+                     "int8-wo": "int8-weight-only", "int4-wo": "int4-weight-only",
+                     "int4-g32": "int4-weight-only-g32"}
 
 
 def precision(name: str) -> Precision:

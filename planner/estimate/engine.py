@@ -48,11 +48,26 @@ class EngineSetup:
             return requested.lower()
         p = lookup_precision(precision_name)
         activation = "fp32" if p.activation_bytes == 4 else ("fp16" if p.name == "fp16" else "bf16")
-        return self.profile.kv_dtype_for(p.name, activation) if self.profile else activation
+        return self.profile.kv_dtype_for(p.kernel_name, activation) if self.profile else activation
+
+    @property
+    def moe_layer_overhead_s(self) -> float:
+        """Fixed cost per MoE layer of a forward (router, top-k, permute, grouped-GEMM launches): the profile's."""
+        return self.profile.moe_layer_overhead_s if self.profile else 0.0
+
+    @property
+    def grouped_gemm_factor(self) -> float:
+        """Share of the dense GEMM rate the routed experts' grouped GEMMs reach: the profile's."""
+        return self.profile.grouped_gemm_factor if self.profile else 1.0
+
+    @property
+    def static_kv_cache(self) -> bool:
+        """Whether decode attention reads the whole allocated KV cache every step: the profile's."""
+        return bool(self.profile and self.profile.static_kv_cache)
 
     def stream_factor(self, precision_name: str) -> float:
         """Decode streaming rate of the precision's weights relative to dense 16-bit weights."""
-        name = lookup_precision(precision_name).name
+        name = lookup_precision(precision_name).kernel_name  # a format runs on its kernel family's rate
         if name in self.efficiencies.weight_stream:  # measured (silicon calibration) wins over the engine's judgement
             return float(self.efficiencies.weight_stream[name])
         return self.profile.stream_factor(name) if self.profile else 1.0
@@ -69,10 +84,17 @@ class EngineSetup:
             Assumption("kv_cache_dtype", kv_dtype, f"{kv_cache_dtype_bytes(kv_dtype):g} B/element",
                        "requested" if kv_requested else f"{where} default at {precision_name}: {src('kv_cache_dtype')}"),
             Assumption("weight_stream_factor", self.stream_factor(precision_name), "x dense decode rate",
-                       self.efficiencies.source if lookup_precision(precision_name).name in self.efficiencies.weight_stream
+                       self.efficiencies.source if lookup_precision(precision_name).kernel_name in self.efficiencies.weight_stream
                        else src("weight_stream")),
             Assumption("scheduler_overhead_s", self.efficiencies.pass_overhead_s, "s per engine step",
                        src("pass_overhead_s") if self.rates_from != "explicit" else "the efficiencies= argument"),
+            Assumption("moe_layer_overhead_s", self.moe_layer_overhead_s, "s per MoE layer of a forward",
+                       src("moe_layer_overhead_s")),
+            Assumption("grouped_gemm_factor", self.grouped_gemm_factor, "x gemm efficiency for routed experts",
+                       src("grouped_gemm_factor")),
+            Assumption("static_kv_cache", self.static_kv_cache, "decode attends over prompt + output keys"
+                       if self.static_kv_cache else "decode attends over the keys written so far",
+                       src("static_kv_cache") if self.static_kv_cache else "paged or dynamic cache"),
             Assumption("max_batch_size_default", self.batch_cap, "sequences", src("max_batch_size")),
             Assumption("chunked_prefill", f"{'on' if self.chunked_prefill else 'off'}, {self.chunk_tokens} tokens per step",
                        "", src("chunked_prefill")),

@@ -24,6 +24,7 @@ from ..core.errors import DoesNotFitError
 from ..core.provenance import Assumption
 from . import arithmetic as ar
 from . import communication as comm
+from . import moe_serving as moe
 from . import perf
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
@@ -81,10 +82,11 @@ def decode_weight_bytes(m: ModelSpec, precision_name: str, batch) -> np.ndarray:
 
 
 def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_parallel: int,
-                     kv_bytes: float = 2.0) -> np.ndarray:
-    """KV-cache bytes on one GPU for `sequences` sequences of `context_tokens` each (window-aware)."""
+                     kv_bytes: float = 2.0, attention_dp: bool = False) -> np.ndarray:
+    """KV-cache bytes on one GPU for `sequences` sequences of `context_tokens` each (window-aware): split
+    by heads over TP (MLA's latent is on every rank), or by sequences over DP-attention ranks."""
     per_sequence = ar.kv_cache_bytes(m, context_tokens, kv_bytes)
-    return np.asarray(sequences, dtype=float) * per_sequence / kv_shards(m, tensor_parallel)
+    return np.asarray(sequences, dtype=float) * per_sequence / moe.Split(tensor_parallel, attention_dp).kv_ways(m)
 
 
 def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
@@ -93,19 +95,20 @@ def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRA
 
 
 def memory_per_gpu_bytes(m: ModelSpec, precision_name: str, batch, context_tokens, tensor_parallel: int,
-                         kv_bytes: float | None = None):
-    """Weights split over TP ranks plus the KV cache of `batch` sequences at `context_tokens`
-    (KV in `kv_bytes` per element, else the precision's activation dtype)."""
-    weights = ar.weight_bytes(m, precision_name) / tensor_parallel
+                         kv_bytes: float | None = None, attention_dp: bool = False):
+    """Weights split over TP ranks (or, with DP attention, experts over EP ranks) plus the KV cache of
+    `batch` sequences at `context_tokens` (KV in `kv_bytes` per element, else the activation dtype)."""
+    weights = moe.weight_bytes_per_gpu(m, precision_name, moe.Split(tensor_parallel, attention_dp))
     kv = numerics(precision_name).kv_bytes if kv_bytes is None else kv_bytes
-    return weights + kv_bytes_per_gpu(m, batch, context_tokens, tensor_parallel, kv)
+    return weights + kv_bytes_per_gpu(m, batch, context_tokens, tensor_parallel, kv, attention_dp)
 
 
 def min_tensor_parallel(m: ModelSpec, g: GPUSpec, precision_name: str, context_tokens: float,
-                        kv_bytes: float | None = None, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> int | None:
+                        kv_bytes: float | None = None, reserve_fraction: float = MEMORY_RESERVE_FRACTION,
+                        attention_dp: bool = False) -> int | None:
     """Smallest power-of-two TP (<= 64) at which batch 1 at `context_tokens` fits, else None."""
     for tp in (1, 2, 4, 8, 16, 32, 64):
-        if memory_per_gpu_bytes(m, precision_name, 1, context_tokens, tp, kv_bytes) \
+        if memory_per_gpu_bytes(m, precision_name, 1, context_tokens, tp, kv_bytes, attention_dp) \
                 <= usable_memory_bytes(g, reserve_fraction):
             return tp
     return None
@@ -113,14 +116,15 @@ def min_tensor_parallel(m: ModelSpec, g: GPUSpec, precision_name: str, context_t
 
 def check_fits(m: ModelSpec, g: GPUSpec, precision_name: str, batch: int, context_tokens: float,
                tensor_parallel: int, kv_bytes: float | None = None,
-               reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
+               reserve_fraction: float = MEMORY_RESERVE_FRACTION, attention_dp: bool = False) -> float:
     """Memory needed per GPU in bytes; DoesNotFitError if over the usable memory."""
-    need = float(memory_per_gpu_bytes(m, precision_name, batch, context_tokens, tensor_parallel, kv_bytes))
+    need = float(memory_per_gpu_bytes(m, precision_name, batch, context_tokens, tensor_parallel, kv_bytes,
+                                      attention_dp))
     have = usable_memory_bytes(g, reserve_fraction)
     if need <= have:
         return need
-    weights = ar.weight_bytes(m, precision_name) / tensor_parallel
-    tp_fit = min_tensor_parallel(m, g, precision_name, context_tokens, kv_bytes, reserve_fraction)
+    weights = moe.weight_bytes_per_gpu(m, precision_name, moe.Split(tensor_parallel, attention_dp))
+    tp_fit = min_tensor_parallel(m, g, precision_name, context_tokens, kv_bytes, reserve_fraction, attention_dp)
     hint = f"tensor_parallel={tp_fit}" if tp_fit and tp_fit > tensor_parallel else "more tensor parallelism"
     raise DoesNotFitError(
         f"{m.name} {precision_name} needs {need / 1e9:.1f} GB per GPU at tensor_parallel={tensor_parallel} "
@@ -157,6 +161,7 @@ class Replica:
     num: perf.Numerics
     link: comm.Link
     reserve_fraction: float
+    attention_dp: bool = False  # DP attention + EP MoE over the tp GPUs (moe_serving.py)
 
     @property
     def usable_bytes(self) -> float:
@@ -166,41 +171,68 @@ class Replica:
         """Everything a step time depends on, hashable: equal keys give equal simulations."""
         rates = tuple((k, tuple(np.ravel(v).tolist())) for k, v in dataclasses.asdict(self.kern).items())
         return (self.m, self.g.memory_bytes, self.precision, self.kv_cache_dtype, self.tp, rates,
-                dataclasses.astuple(self.num), self.link, self.reserve_fraction)
+                dataclasses.astuple(self.num), self.link, self.reserve_fraction, self.attention_dp)
+
+    @property
+    def split(self) -> moe.Split:
+        """How the replica's GPUs share a forward pass (TP, or DP attention with EP experts)."""
+        return moe.Split(self.tp, self.attention_dp)
 
 
 def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int, setup: EngineSetup,
-            kv_cache_dtype: str | None = None) -> Replica:
-    """A Replica on `setup`'s engine (KV dtype: `kv_cache_dtype`, else the engine's default)."""
+            kv_cache_dtype: str | None = None, attention_dp: bool = False) -> Replica:
+    """A Replica on `setup`'s engine (KV dtype: `kv_cache_dtype`, else the engine's default; `attention_dp`:
+    data-parallel attention with expert-parallel MoE over the tensor_parallel GPUs)."""
     prec = lookup_precision(precision_name).name
     kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
-    return Replica(m, g, prec, kv, tensor_parallel, kernels(g, prec, setup.efficiencies, setup.stream_factor(prec)),
-                   numerics(prec, kv), tp_link(g, tensor_parallel), setup.memory_reserve_fraction)
+    moe.split(m, tensor_parallel, attention_dp)  # refuses DP attention on a dense model
+    kern = dataclasses.replace(kernels(g, prec, setup.efficiencies, setup.stream_factor(prec)),
+                               moe_layer_overhead_s=setup.moe_layer_overhead_s,
+                               grouped_gemm_factor=setup.grouped_gemm_factor)
+    return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), tp_link(g, tensor_parallel),
+                   setup.memory_reserve_fraction, bool(attention_dp))
 
 
 def fits(r: Replica, batch: int, context_tokens: float) -> float:
     """Memory per GPU of `batch` sequences at `context_tokens` on `r`; DoesNotFitError when over."""
-    return check_fits(r.m, r.g, r.precision, batch, context_tokens, r.tp, r.num.kv_bytes, r.reserve_fraction)
+    return check_fits(r.m, r.g, r.precision, batch, context_tokens, r.tp, r.num.kv_bytes, r.reserve_fraction,
+                      r.attention_dp)
 
 
 def prefill_s(r: Replica, batch, prompt_tokens: float):
-    """Prefill of `batch` prompts on one replica (perf.prefill_s) plus its tensor-parallel all-reduces."""
-    batch = np.asarray(batch, dtype=float)
-    compute = perf.prefill_s(r.m, r.kern, r.num, batch=batch, prompt_tokens=prompt_tokens, tp=r.tp)
-    return compute + tp_allreduce_s(r.m, batch * prompt_tokens, r.tp, r.link, r.num.activation_bytes)
+    """Prefill of `batch` prompts on one replica (perf.prefill_s) plus its tensor-parallel all-reduces
+    (under DP attention: the busiest rank's prompts, and the gathers around each MoE layer)."""
+    batch, s = np.asarray(batch, dtype=float), r.split
+    compute = perf.prefill_s(r.m, r.kern, r.num, batch=s.local(batch), prompt_tokens=prompt_tokens, tp=s.tp, ep=s.ep)
+    return compute + collectives_s(r, batch * prompt_tokens)
+
+
+def collectives_s(r: Replica, tokens):
+    """Communication of one forward over `tokens` tokens: TP all-reduces, or DP attention's gathers."""
+    if r.attention_dp:
+        return moe.dp_collectives_s(r.m, tokens, r.split, r.link, r.num.activation_bytes)
+    return tp_allreduce_s(r.m, tokens, r.tp, r.link, r.num.activation_bytes)
 
 
 def decode_step_s(r: Replica, batch, context_tokens: float):
     """One decode step of `batch` sequences (perf.decode_step_s) plus all-reduces; and whether
     it is memory-bound (at each quantile)."""
-    step, memory_bound = perf.decode_step_and_bound(r.m, r.kern, r.num, batch=batch, context_tokens=context_tokens,
-                                                    tp=r.tp)
-    return step + tp_allreduce_s(r.m, batch, r.tp, r.link, r.num.activation_bytes), memory_bound
+    s = r.split
+    step, memory_bound = perf.decode_step_and_bound(r.m, r.kern, r.num, batch=s.local(batch),
+                                                    context_tokens=context_tokens, tp=s.tp, ep=s.ep)
+    return step + collectives_s(r, batch), memory_bound
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
     """Average keys attended per decode step: the prompt plus half the output generated so far."""
     return prompt_tokens + output_tokens / 2.0
+
+
+def decode_context(prompt_tokens, output_tokens, static_kv_cache: bool):
+    """Keys one decode step's attention reads, averaged over the output: the mean context, or with a static
+    cache (gpt-fast's KVCache.update returns the whole max_seq_length buffer and SDPA masks it) every
+    allocated position: prompt + output."""
+    return prompt_tokens + output_tokens if static_kv_cache else mean_decode_context(prompt_tokens, output_tokens)
 
 
 def e2e_s(ttft_s, tpot_s, output_tokens: float):
@@ -259,15 +291,18 @@ def common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool = Fals
     if r.m.is_moe:
         out.append(Assumption("moe_experts_read", "n (1 - (1 - k/n)^batch) per MoE layer", "experts",
                               "uniform routing; skewed routers read fewer"))
+        out.append(Assumption("moe_parallelism", f"DP attention + EP{r.tp}" if r.attention_dp else f"TP{r.tp} experts",
+                              "", "estimate/moe_serving.py (SGLang DP/DPA guide)"))
     return out
 
 
 def _validate(model, gpu, precision, batch_size, prompt_tokens, output_tokens, tensor_parallel, efficiencies,
-              engine, kv_cache_dtype) -> tuple:
+              engine, kv_cache_dtype, attention_dp=False) -> tuple:
     """Every argument checked (core/validate.py) before any work; returns the cleaned numbers."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
     V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
+    V.flag("attention_dp", attention_dp)
     return (V.whole("batch_size", batch_size, 1, L.MAX_BATCH_SIZE),
             V.positive("prompt_tokens", prompt_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
             V.positive("output_tokens", output_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
@@ -277,19 +312,20 @@ def _validate(model, gpu, precision, batch_size, prompt_tokens, output_tokens, t
 def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
                     batch_size: int = 1, prompt_tokens: float = 512, output_tokens: float = 256,
                     tensor_parallel: int = 1, efficiencies: Efficiencies | None = None, engine: str = "vllm",
-                    kv_cache_dtype: str | None = None) -> InferenceSpeed:
+                    kv_cache_dtype: str | None = None, attention_dp: bool = False) -> InferenceSpeed:
     """Prefill and decode speed of `model` on `tensor_parallel` x `gpu` at a fixed batch, on `engine`
     (vllm, tensorrt-llm, sglang, torch-compile, roofline) with the KV cache in `kv_cache_dtype`
-    (bf16, fp8, int8; default: the engine's default at the precision)."""
+    (bf16, fp8, int8; default: the engine's default at the precision); `attention_dp`: an MoE model
+    with data-parallel attention and expert-parallel experts over the tensor_parallel GPUs."""
     batch_size, prompt_tokens, output_tokens, tensor_parallel = _validate(
         model, gpu, precision, batch_size, prompt_tokens, output_tokens, tensor_parallel, efficiencies, engine,
-        kv_cache_dtype)
+        kv_cache_dtype, attention_dp)
     m, g = _resolve(model, gpu)
     setup = resolve_engine(engine, g, efficiencies)
-    r = replica(m, g, precision, tensor_parallel, setup, kv_cache_dtype)
+    r = replica(m, g, precision, tensor_parallel, setup, kv_cache_dtype, attention_dp)
     need = fits(r, batch_size, prompt_tokens + output_tokens)
     pre = prefill_s(r, batch_size, prompt_tokens)
-    step, memory_bound = decode_step_s(r, batch_size, mean_decode_context(prompt_tokens, output_tokens))
+    step, memory_bound = decode_step_s(r, batch_size, decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
     return InferenceSpeed(
         model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, tensor_parallel=tensor_parallel,

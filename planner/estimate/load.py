@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import perf
 from . import simulate as sim
 from .engine import EngineSetup
 from .inference import Replica, mean_decode_context
@@ -123,7 +124,11 @@ def steady_state(load: Load) -> Steady:
     rows = d + prompt_rows
     attn = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0]) / p_tok * prompt_rows
     table = np.arange(len(steps.linears_s))
-    step = (float(np.interp(rows, table, steps.linears_s)) + float(np.interp(d + d / dec, table, steps.head_s))
+    # Past the table (long prompts: d P / (O - 1) prompt rows can exceed cap + one prompt) the GEMMs are
+    # evaluated at the step's rows; np.interp would hold the last entry and make those rows free.
+    lin = np.interp(rows, table, steps.linears_s) if rows <= table[-1] else \
+        sim.stack_linears_s(load.replica, perf.at_quantile(load.replica.kern, load.quantile), rows)
+    step = (float(lin) + float(np.interp(d + d / dec, table, steps.head_s))
             + steps.per_row_s * rows + steps.fixed_s + steps.attention_per_context_s * d
             * mean_decode_context(p_tok, load.output_tokens) + attn)
     rate = d / (dec * step)

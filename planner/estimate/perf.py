@@ -65,6 +65,8 @@ class Kernels:
     layer_overhead_s: float = 0.0  # framework cost per layer of a forward
     train_layer_overhead_s: float = 0.0  # framework cost per layer of a training step
     pass_overhead_s: float = 0.0  # per forward pass: scheduling, sampling, the launch of a captured graph
+    moe_layer_overhead_s: float = 0.0  # per MoE layer of a forward: router, top-k, permute, grouped-GEMM launches
+    grouped_gemm_factor: float = 1.0  # routed experts' grouped GEMMs: share of gemm_efficiency they reach
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
     weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
 
@@ -166,10 +168,6 @@ def expected_experts_touched(n_experts: int, k: int, tokens):
     return n_experts * (1.0 - (1.0 - k / n_experts) ** np.asarray(tokens, dtype=float))
 
 
-def _gemms_s(shapes, rows, kern, num):
-    return gemm_stack_s(rows, shapes, kern, num)
-
-
 def routed_rows(m: ModelSpec, rows, ep: int = 1):
     """(experts one GPU runs, rows each multiplies) for `rows` tokens per rank of an `ep`-way expert-parallel
     group: the group's ep x rows tokens pick k of n experts each; a GPU holds n / ep of them."""
@@ -190,9 +188,11 @@ def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: boo
     """One layer's MLP: dense, or the routed experts this GPU holds (each split over `tp`) with the rows
     routed to them, plus shared experts and the router."""
     if not moe:
-        return _gemms_s(mlp_shapes(m, m.ffn_dim / tp), rows, kern, num)
-    rows = np.asarray(rows, dtype=float)
-    return sum(n * _gemms_s(shapes, r, kern, num) for n, shapes, r in _ffn_parts(m, rows, tp, ep))
+        return gemm_stack_s(rows, mlp_shapes(m, m.ffn_dim / tp), kern, num)
+    (n_routed, routed, per_expert), *rest = _ffn_parts(m, np.asarray(rows, dtype=float), tp, ep)
+    grouped = replace(kern, gemm_efficiency=kern.gemm_efficiency * kern.grouped_gemm_factor)  # the routed experts
+    return n_routed * gemm_stack_s(per_expert, routed, grouped, num) + sum(
+        n * gemm_stack_s(r, shapes, kern, num) for n, shapes, r in rest)
 
 
 def stack_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
@@ -268,17 +268,17 @@ def elementwise_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics):
 
 
 def forward_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, new_tokens: float, attn_flops_per_token,
-              kv_bytes_per_seq, logit_rows=None, tp: int = 1):
-    """One forward pass of `batch` sequences of `new_tokens` on one GPU of a `tp`-way replica."""
+              kv_bytes_per_seq, logit_rows=None, tp: int = 1, ep: int = 1):
+    """One forward pass of `batch` sequences of `new_tokens` on one GPU of a `tp`-way replica (experts `ep`-way)."""
     rows = np.asarray(batch, dtype=float) * new_tokens
     logits = rows if logit_rows is None else logit_rows
-    return (linears_s(m, rows, logits, tp, kern, num)
+    return (linears_s(m, rows, logits, tp, kern, num, ep)
             + attention_s(m, batch, new_tokens, attn_flops_per_token, kv_bytes_per_seq, tp, kern)
             + elementwise_s(m, rows, tp, kern, num) + overheads_s(m, kern))
 
 
 def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_tokens: float, tp: int = 1,
-              all_logits: bool = False):
+              all_logits: bool = False, ep: int = 1):
     """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
     as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
     p = np.asarray(prompt_tokens, dtype=float) if ar.ndim_of(prompt_tokens) else float(prompt_tokens)
@@ -286,14 +286,15 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
     batch = np.asarray(batch, dtype=float)
     return forward_s(m, kern, num, batch=batch, new_tokens=p, attn_flops_per_token=attn,
                      kv_bytes_per_seq=ar.kv_cache_bytes(m, p, num.kv_bytes),
-                     logit_rows=batch * p if all_logits else batch, tp=tp)
+                     logit_rows=batch * p if all_logits else batch, tp=tp, ep=ep)
 
 
-def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float, tp: int = 1):
+def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float, tp: int = 1,
+                  ep: int = 1):
     """One decode step: `batch` new tokens, each attending to `context_tokens` keys in the cache."""
     return forward_s(m, kern, num, batch=batch, new_tokens=1.0,
                      attn_flops_per_token=ar.attention_flops_per_token(m, context_tokens),
-                     kv_bytes_per_seq=ar.kv_cache_bytes(m, context_tokens, num.kv_bytes), tp=tp)
+                     kv_bytes_per_seq=ar.kv_cache_bytes(m, context_tokens, num.kv_bytes), tp=tp, ep=ep)
 
 
 def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
@@ -301,10 +302,10 @@ def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch,
     return decode_step_and_bound(m, kern, num, batch=batch, context_tokens=context_tokens, tp=tp)[1]
 
 
-def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
+def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp=1, ep=1):
     """(decode_step_s, decode_is_memory_bound) in one pass: the step at the device's peaks, with unlimited
     FLOP/s and with unlimited bandwidth lie on a new leading axis of the peaks."""
-    kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp}
+    kw = {"batch": batch, "context_tokens": context_tokens, "tp": tp, "ep": ep}
     if ar.ndim_of(kern.peak_flops_per_s) or ar.ndim_of(kern.peak_bytes_per_s):  # peaks already arrays: three passes
         fast = replace(kern, peak_flops_per_s=np.inf), replace(kern, peak_bytes_per_s=np.inf)
         bound = decode_step_s(m, fast[0], num, **kw) >= decode_step_s(m, fast[1], num, **kw)
@@ -318,8 +319,8 @@ def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, 
 
 
 def overheads_s(m: ModelSpec, kern: Kernels):
-    """Fixed costs of one forward pass: a framework cost per layer and a scheduler cost per pass."""
-    return m.n_layers * kern.layer_overhead_s + kern.pass_overhead_s
+    """Fixed costs of one forward pass: a framework cost per layer (and per MoE layer), a scheduler cost per pass."""
+    return m.n_layers * kern.layer_overhead_s + ar.n_moe_layers(m) * kern.moe_layer_overhead_s + kern.pass_overhead_s
 
 
 def at_quantile(kern: Kernels, index: int) -> Kernels:

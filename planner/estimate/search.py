@@ -79,8 +79,8 @@ def precisions_for(precision, g: GPUSpec) -> list[str]:
 
 def max_batch_for_kv(r: inf.Replica, context_tokens: float) -> int:
     """Sequences at `context_tokens` whose KV cache fits beside the weights on each GPU of `r`."""
-    free = r.usable_bytes - inf.memory_per_gpu_bytes(r.m, r.precision, 0, 0, r.tp, r.num.kv_bytes)
-    per_sequence = float(inf.kv_bytes_per_gpu(r.m, 1, context_tokens, r.tp, r.num.kv_bytes))
+    free = r.usable_bytes - inf.memory_per_gpu_bytes(r.m, r.precision, 0, 0, r.tp, r.num.kv_bytes, r.attention_dp)
+    per_sequence = float(inf.kv_bytes_per_gpu(r.m, 1, context_tokens, r.tp, r.num.kv_bytes, r.attention_dp))
     return max(int(free // per_sequence), 0)
 
 

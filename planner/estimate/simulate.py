@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import arithmetic as ar
+from . import inference as inf
+from . import moe_serving as moe
 from . import perf
-from .inference import Replica, tp_allreduce_s
+from .inference import Replica
 
 WARMUP_FRACTION = 0.15  # requests at each end left out of the percentiles (start-up and drain)
 
@@ -50,20 +52,27 @@ class StepModel:
 
 def step_model(r: Replica, quantile: int, max_rows: int, reference_context: float) -> StepModel:
     """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates)."""
-    kern, num, m, tp = perf.at_quantile(r.kern, quantile), r.num, r.m, r.tp
+    kern, num, m, s = perf.at_quantile(r.kern, quantile), r.num, r.m, r.split  # s: TP, or DP attention + EP
+    tp, share = s.tp, s.gpus if r.attention_dp else 1  # share: GPUs the step's rows spread over
     rows = np.maximum(np.arange(max_rows + 1, dtype=float), 1.0)  # index 0 is never a step's size
-    comm0 = float(tp_allreduce_s(m, 0.0, tp, r.link, num.activation_bytes))
-    comm1 = float(tp_allreduce_s(m, 1.0, tp, r.link, num.activation_bytes)) - comm0
+    comm0 = float(inf.collectives_s(r, 0.0))
+    comm1 = float(inf.collectives_s(r, 1.0)) - comm0
     ctx = max(reference_context, 1.0)
     attention = perf.attention_s(m, 1, 1.0, ar.attention_flops_per_token(m, ctx),
-                                 ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern)
-    per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / perf.kv_shards(m, tp)
-    free = r.usable_bytes - ar.weight_bytes(m, r.precision) / tp
-    return StepModel(linears_s=perf.stack_linears_s(m, rows, tp, kern, num),
-                     head_s=perf.head_s(m, rows, tp, kern, num),
-                     per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) + comm1,
+                                 ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern) / share
+    per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / s.kv_ways(m)
+    free = r.usable_bytes - moe.weight_bytes_per_gpu(m, r.precision, s)
+    return StepModel(linears_s=stack_linears_s(r, kern, rows),
+                     head_s=perf.head_s(m, s.local(rows), tp, kern, num),
+                     per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1,
                      fixed_s=float(perf.overheads_s(m, kern)) + comm0,
                      attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv)
+
+
+def stack_linears_s(r: Replica, kern: perf.Kernels, rows):
+    """The stack's GEMMs of one step of `rows` tokens on replica `r` (the busiest GPU's share under DP attention)."""
+    s = r.split
+    return perf.stack_linears_s(r.m, s.local(rows), s.tp, kern, r.num, s.ep)
 
 
 def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) -> np.ndarray:
@@ -72,7 +81,7 @@ def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) ->
     kern, m = perf.at_quantile(r.kern, quantile), r.m
     grid = np.unique(np.geomspace(1, max(float(prompt_tokens.max()), 2.0), 24).round())  # every length at once
     times = perf.attention_s(m, 1, grid, (ar.prefill_flops(m, grid) - grid * 2.0 * ar.matmul_params(m)) / grid,
-                             ar.kv_cache_bytes(m, grid, r.num.kv_bytes), r.tp, kern)
+                             ar.kv_cache_bytes(m, grid, r.num.kv_bytes), r.split.tp, kern)
     return np.interp(prompt_tokens, grid, times)
 
 

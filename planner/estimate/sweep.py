@@ -72,7 +72,7 @@ def _group(key: tuple, part: pd.DataFrame) -> dict[str, np.ndarray]:
     output = part["output_tokens"].to_numpy(dtype=float)[:, None]
     need = inf.memory_per_gpu_bytes(m, r.precision, batch[:, 0], (prompt + output)[:, 0], r.tp, r.num.kv_bytes)
     pre = inf.prefill_s(r, batch, prompt)
-    step, memory_bound = inf.decode_step_s(r, batch, inf.mean_decode_context(prompt, output))
+    step, memory_bound = inf.decode_step_s(r, batch, inf.decode_context(prompt, output, setup.static_kv_cache))
     e2e = pre + np.maximum(output - 1.0, 0.0) * step
     out = {"precision_used": np.full(len(part), r.precision, dtype=object),
            "kv_cache_dtype_used": np.full(len(part), r.kv_cache_dtype, dtype=object),

@@ -52,8 +52,8 @@ class Throughput(ResultMixin):
 
 
 def _one(m: ModelSpec, g: GPUSpec, precision: str, tp: int, setup, kv_cache_dtype, prompt: float, output: float,
-         cap: int) -> tuple[list[ld.Steady], inf.Replica, int]:
-    r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype)
+         cap: int, attention_dp: bool = False) -> tuple[list[ld.Steady], inf.Replica, int]:
+    r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype, attention_dp)
     context = prompt + (output if setup.kv_admission == "reserve" else output / 2)
     kv_limit = sr.max_batch_for_kv(r, context)
     if kv_limit < 1:
@@ -73,11 +73,13 @@ def _limited_by(batch: float, cap: int, kv_limit: int, chunked: bool) -> str:
 def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
                    kv_cache_dtype: str | None = None, engine: str = "vllm", tensor_parallel: int | None = None,
                    prompt_tokens: float = 512, output_tokens: float = 256, max_batch_size: int | None = None,
-                   efficiencies: Efficiencies | None = None) -> Throughput:
+                   efficiencies: Efficiencies | None = None, attention_dp: bool = False) -> Throughput:
     """Output tokens per second of one replica with unlimited requests queued.
 
     tensor_parallel: None picks the degree (1, 2, 4, 8) with the most tokens per second per GPU;
-    max_batch_size: the scheduler's cap on running sequences (default: the engine's).
+    max_batch_size: the scheduler's cap on running sequences (default: the engine's);
+    attention_dp: an MoE model served with data-parallel attention and expert-parallel MoE over the
+    tensor_parallel GPUs (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp; moe_serving.py).
     """
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
     V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
@@ -86,6 +88,7 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     V.Whole(1, L.MAX_TENSOR_PARALLEL, optional=True)("tensor_parallel", tensor_parallel)
     V.Whole(1, L.MAX_BATCH_SIZE, optional=True)("max_batch_size", max_batch_size)
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
+    V.flag("attention_dp", attention_dp)
     require_positive("prompt_tokens", prompt_tokens)
     require_positive("output_tokens", output_tokens)
     for name, v in (("tensor_parallel", tensor_parallel), ("max_batch_size", max_batch_size)):
@@ -98,7 +101,8 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     found, error = [], None
     for tp in degrees:
         try:
-            steady, r, kv_limit = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens, output_tokens, cap)
+            steady, r, kv_limit = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens, output_tokens, cap,
+                                       attention_dp)
         except DoesNotFitError as e:
             error = e
             continue

@@ -1,0 +1,97 @@
+"""MoE serving: the experts a decode batch reads, and expert parallelism with data-parallel attention.
+
+- Experts touched: B tokens each routed to k of E experts (uniform routing) hit E (1 - (1 - k/E)^B)
+  distinct experts per MoE layer (balls in bins; perf.expected_experts_touched); an expert-parallel
+  rank holding E/ep of them reads (E/ep)(1 - (1 - k/E)^B). Weight bytes per decode step therefore
+  grow with the batch until every expert is read (perf.routed_rows feeds this into the GEMMs).
+- Data-parallel attention with expert-parallel MoE (SGLang --enable-dp-attention, TensorRT-LLM
+  enable_attention_dp, vLLM data-parallel + expert-parallel): each of the replica's N GPUs runs
+  attention, the dense layers and the head for its own 1/N of the sequences with whole heads, keeps
+  only their KV cache (MLA's one latent is no longer copied to every rank), holds E/N experts
+  whole, and gathers the tokens before each MoE layer and scatters them after (SGLang's DP/DPA
+  guide, https://docs.sglang.io/advanced_features/dp_dpa_smg_guide.html, checked 2026-12-07).
+  The busiest rank sets the step: ceil(B / N) sequences.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..catalog.specs import ModelSpec
+from ..catalog.specs import precision as lookup_precision
+from ..core.errors import InputError
+from . import arithmetic as ar
+from . import communication as comm
+from . import perf
+
+
+def distinct_experts_per_rank(n_experts: int, k: int, tokens, ep: int = 1):
+    """Experts one of `ep` expert-parallel ranks holds that `tokens` tokens touch: (E/ep)(1 - (1 - k/E)^B)."""
+    return perf.expected_experts_touched(n_experts, k, tokens) / ep
+
+
+def expert_bytes_read_per_gpu(m: ModelSpec, precision_name: str, tokens, tp: int = 1, ep: int = 1):
+    """Routed-expert weight bytes one GPU reads in a decode step of `tokens` tokens (all MoE layers):
+    the distinct experts its rank holds times one expert's bytes, split `tp` ways."""
+    per_expert = ar.expert_params(m) * lookup_precision(precision_name).bytes_per_weight / tp
+    return ar.n_moe_layers(m) * distinct_experts_per_rank(m.n_experts, m.n_experts_per_token, tokens, ep) * per_expert
+
+
+def routed_expert_bytes(m: ModelSpec, precision_name: str) -> float:
+    """Bytes of every routed expert of the model (what expert parallelism splits)."""
+    return ar.n_moe_layers(m) * m.n_experts * ar.expert_params(m) * lookup_precision(precision_name).bytes_per_weight
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a replica of `gpus` GPUs shares one forward pass."""
+
+    gpus: int
+    attention_dp: bool = False
+
+    @property
+    def tp(self) -> int:
+        """Ways attention heads, dense layers and each expert's width split (1 under DP attention)."""
+        return 1 if self.attention_dp else self.gpus
+
+    @property
+    def ep(self) -> int:
+        """Ways the routed experts split (whole experts per rank)."""
+        return self.gpus if self.attention_dp else 1
+
+    def local(self, sequences):
+        """Sequences (or rows) on the busiest GPU: ceil(B / N) under DP attention, else all of them."""
+        b = np.asarray(sequences, dtype=float)
+        return np.maximum(np.ceil(b / self.gpus - 1e-9), np.minimum(b, 1.0)) if self.attention_dp else b
+
+    def kv_ways(self, m: ModelSpec):
+        """Ways one replica's KV cache divides over its GPUs: sequences over the DP ranks, else heads."""
+        return self.gpus if self.attention_dp else perf.kv_shards(m, self.gpus)
+
+
+def split(m: ModelSpec, gpus: int, attention_dp: bool) -> Split:
+    """The replica's split; InputError for DP attention on a dense model (nothing for EP to split)."""
+    if attention_dp and not m.is_moe:
+        raise InputError("attention_dp", f"data-parallel attention with expert parallelism needs an MoE model; "
+                         f"{m.name} is dense: use tensor_parallel alone", value=attention_dp)
+    return Split(int(gpus), bool(attention_dp))
+
+
+def weight_bytes_per_gpu(m: ModelSpec, precision_name: str, s: Split) -> float:
+    """Weights on one GPU: all of them over TP; under DP attention every GPU holds the attention,
+    dense and embedding weights whole and 1/N of the routed experts."""
+    total = ar.weight_bytes(m, precision_name)
+    if not s.attention_dp:
+        return total / s.gpus
+    experts = routed_expert_bytes(m, precision_name)
+    return (total - experts) + experts / s.gpus
+
+
+def dp_collectives_s(m: ModelSpec, tokens, s: Split, link: comm.Link, activation_bytes: float = 2.0):
+    """Under DP attention, an all-gather of the step's tokens before each MoE layer and a
+    reduce-scatter after: together one all-reduce's traffic of tokens x dim per MoE layer."""
+    if s.gpus == 1:
+        return np.zeros(np.shape(tokens))
+    buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * activation_bytes
+    return ar.n_moe_layers(m) * comm.collective_s("all_reduce", buffer_bytes, s.gpus, link)
