@@ -121,3 +121,12 @@ def test_step_at_ep_above_dp_runs_and_cross_node_all_to_all_costs_more():
                                                   moe_balance="forced"), seq_len=4096, global_batch=2048)
     assert forced.seconds[1] < inside.seconds[1]
     assert stage_model(m, 8).n_layers == 12
+
+
+def test_the_timed_stage_is_the_last_so_leading_dense_layers_stay_on_the_first():
+    m = lookup_model("DeepSeek-V3")  # 61 layers, the first 3 dense
+    assert stage_model(m, 1).n_dense_layers == 3
+    last = stage_model(m, 32)  # 2 layers per stage: the last stage's are both MoE
+    assert (last.n_layers, last.n_dense_layers) == (2, 0)
+    maverick = lookup_model("Llama-4-Maverick")  # MoE every other layer
+    assert stage_model(maverick, 4).moe_layer_step == maverick.moe_layer_step

@@ -86,7 +86,9 @@ class StepTime:
 def stage_model(m: ModelSpec, pp: int) -> ModelSpec:
     """The layers of one pipeline stage; the slowest (last) stage also holds the output head."""
     layers = max(1, math.ceil(m.n_layers / pp))
-    dense = min(m.n_dense_layers, layers)  # an interleaved stage keeps its step unless too short for one
+    # the leading dense layers (DeepSeek's first 3) sit on the first stages, so the last holds only what spills
+    # past (pp - 1) stages: with pp > 1 it is all MoE; an interleaved stage keeps its step unless too short for one
+    dense = min(max(0, m.n_dense_layers - (pp - 1) * layers), layers)
     return replace(m, n_layers=layers, n_dense_layers=dense, moe_layer_step=min(m.moe_layer_step, max(1, layers - dense)))
 
 
