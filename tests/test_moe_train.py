@@ -130,3 +130,15 @@ def test_the_timed_stage_is_the_last_so_leading_dense_layers_stay_on_the_first()
     assert (last.n_layers, last.n_dense_layers) == (2, 0)
     maverick = lookup_model("Llama-4-Maverick")  # MoE every other layer
     assert stage_model(maverick, 4).moe_layer_step == maverick.moe_layer_step
+
+
+def test_expert_tp_splits_the_experts_memory_and_parameters_over_etp_x_ep():
+    from planner.estimate.layout import _split_params, params_per_gpu, training_memory
+    m = lookup_model("Qwen3-235B-A22B")
+    lay = TrainingLayout(tp=2, etp=1, pp=8, dp=16, ep=32)
+    total, experts = _split_params(m)
+    assert params_per_gpu(m, lay) == pytest.approx((total - experts) / 16 + experts / (1 * 8 * 32))
+    mem = training_memory(m, "H100 SXM", lay, 4096)
+    assert mem.weights == pytest.approx(params_per_gpu(m, lay) * 2.0)  # bf16, ZeRO-1 keeps whole weights
+    same = TrainingLayout(tp=2, pp=8, dp=16, ep=16)  # etp = tp = 2: the same 32-way split of each expert
+    assert params_per_gpu(m, same) == pytest.approx(params_per_gpu(m, lay))

@@ -292,7 +292,9 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
     lay = layout
-    mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep,
+    # experts split over etp x ep (not tp x ep): the same as ep x etp / tp over memory_arrays' tp
+    mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp,
+                        ep=lay.ep * lay.expert_tp / lay.tp,
                         cp=lay.cp, zero_stage=lay.zero_stage, micro_batch=lay.micro_batch, full=lay.recompute == "full",
                         optimizer=lay.optimizer, offload=lay.offload, seq_len=seq_len, weight_bytes=weight_bytes,
                         trainable_params=trainable_params, loss_chunks=loss_chunks,
