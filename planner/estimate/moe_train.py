@@ -82,18 +82,26 @@ def expert_rows(m: ModelSpec, rows, tp, etp, ep):
     return perf.routed_rows(m, np.asarray(rows, dtype=float) * etp / tp, ep)
 
 
+def _on_leading_axis(triples, kern: perf.Kernels):
+    """(M, N, K) triples of numbers or arrays as three arrays with the triples on a new leading axis, the rest
+    broadcast and padded so the Kernels' rates (p10/p50/p90 on their last axis) broadcast against them."""
+    flat = np.broadcast_arrays(*(np.asarray(v, dtype=float) for t in triples for v in t))
+    rates = max(np.ndim(getattr(kern, a)) for a in ("peak_flops_per_s", "gemm_efficiency", "memory_efficiency"))
+    shape = (len(triples), 3) + (1,) * max(0, rates - flat[0].ndim) + flat[0].shape
+    arr = np.stack(flat).reshape(shape)
+    return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
 def routed_experts_s(m: ModelSpec, rows, tp, etp, ep, kern: perf.Kernels, num: perf.Numerics, *, weight_grads: bool):
     """(forward, backward) of one MoE layer's routed experts as grouped GEMMs, each expert split over etp:
     forward Y = X W^T per shape, backward dX = dY W and dW = dY^T X (a grouped GEMM whose reduction runs
-    over the expert's M rows)."""
+    over the expert's M rows); all shapes in one numpy pass."""
     local, per_expert = expert_rows(m, rows, tp, etp, ep)
-    fwd = bwd = 0.0
-    for n, k in perf.mlp_shapes(m, m.moe_ffn_dim / etp):  # 2-3 shapes: the gated MLP's matrices
-        fwd = fwd + grouped_gemm_s(per_expert, n, k, kern, num)
-        bwd = bwd + grouped_gemm_s(per_expert, k, n, kern, num)
-        if weight_grads:
-            bwd = bwd + grouped_gemm_s(n, k, per_expert, kern, num)
-    return local * fwd, local * bwd
+    shapes = perf.mlp_shapes(m, m.moe_ffn_dim / etp)  # 2-3 (N, K): the MLP's matrices
+    triples = [(per_expert, n, k) for n, k in shapes] + [(per_expert, k, n) for n, k in shapes] \
+        + ([(n, k, per_expert) for n, k in shapes] if weight_grads else [])
+    t = grouped_gemm_s(*_on_leading_axis(triples, kern), kern, num)
+    return local * t[:len(shapes)].sum(axis=0), local * t[len(shapes):].sum(axis=0)
 
 
 def perf_routed_s(m: ModelSpec, rows, tp, ep, kern: perf.Kernels, num: perf.Numerics, *, weight_grads: bool):
