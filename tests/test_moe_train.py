@@ -142,3 +142,30 @@ def test_expert_tp_splits_the_experts_memory_and_parameters_over_etp_x_ep():
     assert mem.weights == pytest.approx(params_per_gpu(m, lay) * 2.0)  # bf16, ZeRO-1 keeps whole weights
     same = TrainingLayout(tp=2, pp=8, dp=16, ep=16)  # etp = tp = 2: the same 32-way split of each expert
     assert params_per_gpu(m, same) == pytest.approx(params_per_gpu(m, lay))
+
+
+def test_imbalance_scales_the_routed_experts_and_permutation_by_hand():
+    kw = dict(rows=1000, tp=1, etp=1, ep=1, full_recompute=False, weight_grads=True)
+    forced = moe_train.micro_step_moe_s(TOY, KERN, NUM, balance="forced", **kw)
+    loss = moe_train.micro_step_moe_s(TOY, KERN, NUM, balance="aux-loss", **kw)
+    fwd, bwd = moe_train.routed_experts_s(TOY, 1000, 1, 1, 1, KERN, NUM, weight_grads=True)
+    perm = moe_train.permutation_s(TOY, 1000, 2, KERN, NUM)
+    # 2 MoE layers, each waiting for its busiest expert: (factor - 1) x (experts + permutation) more per layer
+    assert np.allclose(loss - forced, 2 * (np.array([1.5, 1.3, 1.2]) - 1) * (fwd + bwd + perm))
+
+
+def test_all_to_all_time_in_a_step_by_hand():
+    from planner.catalog.collectives import bus_factor
+    from planner.catalog.lookup import gpu as lookup_gpu
+    from planner.calibration.efficiency import DEFAULTS
+    from planner.estimate import communication as comm
+    m, g = lookup_model("Qwen3-235B-A22B"), lookup_gpu("H100 SXM")
+    kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, DEFAULTS)
+    lay = TrainingLayout(pp=8, dp=8, ep=8, micro_batch=1)  # 94 layers -> 12 per stage, all MoE; EP inside a node
+    st = step_time(m, g, kern, lay, seq_len=4096, global_batch=64)
+    link = comm.link_for(g, 8, 1)
+    sent = 4096 * 8 * 4096 * 2.0  # k = 8 copies of 4096 tokens x dim 4096 in bf16
+    one = link.latency_s + 8 * link.hop_latency_s + bus_factor("all_to_all", 8) * sent / link.bus_bytes_per_s
+    # 8 micro-steps x 4 all-to-alls (dispatch, combine; forward, backward) x 12 MoE layers x the p50 imbalance 1.3,
+    # none of it overlapped (A2A_NOT_OVERLAPPED = 1)
+    assert st.breakdown.expert_parallel_s == pytest.approx(8 * 4 * 12 * 1.3 * one, rel=1e-9)
