@@ -169,3 +169,16 @@ def test_all_to_all_time_in_a_step_by_hand():
     # 8 micro-steps x 4 all-to-alls (dispatch, combine; forward, backward) x 12 MoE layers x the p50 imbalance 1.3,
     # none of it overlapped (A2A_NOT_OVERLAPPED = 1)
     assert st.breakdown.expert_parallel_s == pytest.approx(8 * 4 * 12 * 1.3 * one, rel=1e-9)
+
+
+def test_overlapped_all_to_all_is_hidden_behind_compute():
+    from planner.catalog.lookup import gpu as lookup_gpu
+    from planner.calibration.efficiency import DEFAULTS
+    m, g = lookup_model("Qwen3-235B-A22B"), lookup_gpu("H100 SXM")
+    kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, DEFAULTS)
+    kw = dict(tp=2, etp=1, pp=8, dp=16, ep=32, virtual_stages=4)
+    plain = step_time(m, g, kern, TrainingLayout(**kw), seq_len=4096, global_batch=2048)
+    hidden = step_time(m, g, kern, TrainingLayout(**kw, moe_overlap=True), seq_len=4096, global_batch=2048)
+    assert 0 < hidden.breakdown.expert_parallel_s < plain.breakdown.expert_parallel_s
+    with pytest.raises(Exception, match=r"layout\.moe_overlap"):
+        TrainingLayout(moe_overlap="yes")

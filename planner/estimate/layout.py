@@ -81,6 +81,8 @@ class TrainingLayout:
     fp8: bool = False  # GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style); weights and activations bf16
     etp: int = 0  # expert tensor parallel: each expert split over etp ranks (0: as attention, tp; Megatron's default)
     moe_balance: str = "aux-loss"  # aux-loss | aux-free | forced: how evenly tokens reach experts (MOE_BALANCE)
+    moe_overlap: bool = False  # all-to-alls hidden behind another micro-batch's compute (Megatron's
+    # --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe); False: on the critical path, Megatron's default
 
     def __post_init__(self):
         # core/validate.py's checks, called only for a value that is not already plainly right: the layout
@@ -95,8 +97,9 @@ class TrainingLayout:
                               ("moe_balance", MOE_BALANCE)):
             if type(getattr(self, name)) is not str or getattr(self, name) not in allowed:
                 object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
-        if type(self.fp8) is not bool:
-            V.flag("layout.fp8", self.fp8)
+        for name in ("fp8", "moe_overlap"):
+            if type(getattr(self, name)) is not bool:
+                V.flag(f"layout.{name}", getattr(self, name))
         # Megatron-Core folds the tp x cp x dp ranks of a pipeline stage into etp x ep x expert-data-parallel
         # (megatron/core/parallel_state.py, expert model parallel groups), so ep may exceed dp
         if (self.tp * self.cp * self.dp) % (self.expert_tp * self.ep):

@@ -52,7 +52,8 @@ IMBALANCE = {"forced": np.array([1.0, 1.0, 1.0]), "aux-loss": np.array([1.5, 1.3
 # Share of the expert-parallel all-to-all time left on the critical path. Megatron-Core's alltoall and DeepEP
 # dispatchers run between the router and the experts, in the compute stream, unless the recipe adds
 # --overlap-moe-expert-parallel-comm (the 1F1B all-to-all overlap: 19.7 s -> 17.6 s per step in the Model Zoo's
-# Qwen3-235B row "+1f1b overlap", same page as above). Default: not overlapped.
+# Qwen3-235B row "+1f1b overlap", same page as above). Default: not overlapped; a layout with moe_overlap=True
+# hides them behind compute as training_step hides data-parallel traffic.
 A2A_NOT_OVERLAPPED = 1.0
 
 # The router in fp32 (Megatron's --moe-router-dtype fp32): softmax (or sigmoid), top-k and the gate weights each

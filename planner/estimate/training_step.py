@@ -138,10 +138,13 @@ def _offload_s(offload: str, optimizer: str, local, shard_local, shards, micro_s
 
 def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, cp, micro_batch, virtual_stages,
                zero_stage, full, micro, global_batch, seq_len: float, trainable, fp8: bool, optimizer: str,
-               offload: str, optimizer_step_bytes: float | None = None, etp=None, moe_balance: str = "aux-loss") -> dict:
+               offload: str, optimizer_step_bytes: float | None = None, etp=None, moe_balance: str = "aux-loss",
+               moe_overlap: bool = False) -> dict:
     """The parts of one optimizer step (see the module docstring) for one layout or many: every size a number
     or a column that broadcasts, `full` whether recomputation is full, `micro` the performance model's
-    micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding."""
+    micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding, `etp`
+    the expert tensor parallelism (None: tp), `moe_balance` the routing's balance (layout.MOE_BALANCE) and
+    `moe_overlap` whether the recipe hides the all-to-alls behind compute."""
     micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
     rows = micro_batch * seq_len / cp
     tp_s = np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
@@ -156,7 +159,8 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
             "all_to_all", moe_train.dispatch_bytes(m, rows, tp, fp8), ep, _link(g, ep, etp))
     send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
     send = np.where(pp > 1, send, 0.0)
-    ep_exposed = moe_train.A2A_NOT_OVERLAPPED * ep_s + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
+    ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
+        + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
     per_micro = micro + tp_s + ep_exposed + send
     bubble = (pp - 1) / virtual_stages * per_micro
     total, experts = _split_params(m)
@@ -211,7 +215,7 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
                    virtual_stages=lay.virtual_stages, zero_stage=lay.zero_stage, full=lay.recompute == "full",
                    micro=micro, global_batch=global_batch, seq_len=seq_len, trainable=trainable, fp8=lay.fp8,
                    optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes,
-                   etp=lay.expert_tp, moe_balance=lay.moe_balance)
+                   etp=lay.expert_tp, moe_balance=lay.moe_balance, moe_overlap=lay.moe_overlap)
     seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
     p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
     n = float(t["micro_steps"])
