@@ -182,3 +182,12 @@ def test_overlapped_all_to_all_is_hidden_behind_compute():
     assert 0 < hidden.breakdown.expert_parallel_s < plain.breakdown.expert_parallel_s
     with pytest.raises(Exception, match=r"layout\.moe_overlap"):
         TrainingLayout(moe_overlap="yes")
+
+
+def test_cli_layout_takes_the_moe_fields():
+    from planner.core.errors import PlannerError
+    from planner.present.cli_training import parse_layout
+    lay = parse_layout("tp=2,etp=1,pp=8,dp=16,ep=32,moe_balance=aux-free,moe_overlap=true")
+    assert (lay.etp, lay.ep, lay.moe_balance, lay.moe_overlap) == (1, 32, "aux-free", True)
+    with pytest.raises(PlannerError, match="moe_overlap"):
+        parse_layout("ep=1,moe_overlap=maybe")
