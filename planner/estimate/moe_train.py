@@ -27,7 +27,7 @@ from . import arithmetic as ar
 from . import perf
 
 # Grouped-GEMM rate by shape: rate(M, N, K) = r / (1 + M_HALF / M + N_HALF / N + K_HALF / K), fitted (least squares
-# on log rate, 16 points, median error 2.4%, worst 18%) to DeepGEMM's README performance tables (commit 327ec92,
+# on log rate, 16 points, median error 2.3%, worst 18%) to DeepGEMM's README performance tables (commit 327ec92,
 # 2025-04-09: 'Normal GEMMs for dense models' at M = 4096 and the contiguous and masked 'Grouped GEMMs for MoE
 # models', M per group 256-8192, H800 SXM5, fp8): e.g. 1,520 TFLOP/s at (4096, 7168, 16384), 1,214 at M = 4096
 # per group of (7168, 2048), 815 at M = 256 per group. Small M pays the tile fill and the per-expert alignment;
@@ -43,9 +43,10 @@ DENSE_REFERENCE = 8192.0
 # balance (benchmarks) is 1. Dropless with an auxiliary loss: the Megatron MoE Model Zoo measured Qwen3-235B-A22B
 # on H100 forced-balance vs dropless at 295/237, 335/277, 368/320, 389/357 TFLOP/s (seq 16K-128K), i.e. whole
 # steps 9-25% slower (https://github.com/yanring/Megatron-MoE-ModelZoo/blob/main/best_practice/Qwen3/readme.md,
-# 'Long Context', checked 2026-12-07); the MoE part (expert GEMMs, permutation, all-to-all), about half such a
-# step, is then 1.2-1.5x slower. Aux-loss-free bias balancing (Wang et al. 2024, arXiv:2408.15664; DeepSeek-V3
-# report Sec. 2.1.2) balances tighter: half the excess (judgement).
+# 'Long Context', checked 2026-12-07); taking the MoE part (expert GEMMs, permutation, all-to-all) as about half
+# such a step (judgement), it runs 1.2-1.5x slower. Aux-loss-free bias balancing (Wang et al. 2024, "Auxiliary-
+# Loss-Free Load Balancing Strategy for Mixture-of-Experts", arXiv:2408.15664) balances tighter: half the excess
+# (judgement).
 IMBALANCE = {"forced": np.array([1.0, 1.0, 1.0]), "aux-loss": np.array([1.5, 1.3, 1.2]),
              "aux-free": np.array([1.25, 1.15, 1.1])}
 
@@ -118,7 +119,8 @@ def perf_routed_s(m: ModelSpec, rows, tp, ep, kern: perf.Kernels, num: perf.Nume
 def dispatch_bytes(m: ModelSpec, rows, tp, fp8: bool):
     """Bytes one rank sends in one all-to-all of a MoE layer, the mean of dispatch and combine: k copies of its
     sequence-parallel share rows / tp (Megatron's alltoall dispatcher sends before the expert-TP all-gather),
-    dispatched in fp8 where the GEMMs are (DeepSeek-V3 report Sec. 3.3) and combined in bf16."""
+    dispatched in fp8 where the GEMMs are (as DeepSeek-V3 does; the step model's earlier assumption, kept) and
+    combined in bf16."""
     return np.asarray(rows, dtype=float) / tp * m.n_experts_per_token * m.dim * ((1.0 if fp8 else 2.0) + 2.0) / 2
 
 
