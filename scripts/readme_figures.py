@@ -1,6 +1,7 @@
 """Regenerate the README's figures from the code, so that none of them is typed by hand.
 
     python scripts/readme_figures.py --table        # the examples table (compare() of examples/*.toml)
+    python scripts/readme_figures.py --checks       # the published checks' tables (training, steps, serving, memory)
     python scripts/readme_figures.py --screenshot   # docs/screenshot.png (headless Chromium, the browser test)
 
 The table sits between the README's `examples-table` markers, with API prices read for the
@@ -43,6 +44,49 @@ def write_table() -> None:
     print("README.md: examples table " + ("unchanged" if new == text else "rewritten"))
 
 
+def _fence(table: str, lines: list[str]) -> str:
+    return table + "\n\n```\n" + "\n".join(lines) + "\n```"
+
+
+def _runs_block() -> str:
+    from planner.estimate import published_check as pc
+    return pc.readme_block(pc.check_published_runs())
+
+
+def _serving_block() -> str:
+    from planner.estimate import serving_check as sc
+    df = sc.check()
+    return _fence(sc.markdown_table(df), [sc.summary_line(df)])
+
+
+def _steps_block() -> str:
+    from planner.estimate import step_check as st
+    return st.readme_block(st.check_published_steps())
+
+
+def _memory_block() -> str:
+    from planner.estimate import memory_check as mc
+    df = mc.check_published_memory()
+    return _fence(mc.markdown_table(df), mc.summary_lines(df))
+
+
+CHECKS = {"published-runs": _runs_block, "serving-published": _serving_block,
+          "published-steps": _steps_block, "published-memory": _memory_block}
+
+
+def write_checks() -> None:
+    """Rewrite each published check's table between its README markers from the check's own output."""
+    text = README.read_text(encoding="utf-8")
+    new = text
+    for marker, block in CHECKS.items():
+        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+        head, _, tail = new.partition(start)
+        _, _, tail = tail.partition(end)
+        new = f"{head}{start}\n{block()}\n{end}{tail}"
+    README.write_text(new, encoding="utf-8")
+    print("README.md: published checks " + ("unchanged" if new == text else "rewritten"))
+
+
 def write_screenshot() -> None:
     out = ROOT / "docs" / "screenshot.png"
     env = {**os.environ, "PLANNER_SCREENSHOT": str(out)}
@@ -56,11 +100,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--table", action="store_true", help="the examples table in README.md")
     p.add_argument("--screenshot", action="store_true", help="docs/screenshot.png")
+    p.add_argument("--checks", action="store_true", help="the published checks' tables in README.md")
     a = p.parse_args()
-    if not (a.table or a.screenshot):
-        p.error("say --table, --screenshot or both")
+    if not (a.table or a.screenshot or a.checks):
+        p.error("say --table, --checks, --screenshot or any of them")
     if a.table:
         write_table()
+    if a.checks:
+        write_checks()
     if a.screenshot:
         write_screenshot()
 

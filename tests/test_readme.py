@@ -33,6 +33,13 @@ def test_published_table_is_current():
     assert summary_line(check_published_runs()) in README
 
 
+def test_published_steps_table_is_current():
+    """The training-step check's table (python -m planner.estimate.step_check), calibration and validation apart."""
+    from planner.estimate.step_check import check_published_steps, readme_block
+    block = README.split("<!-- published-steps:start -->")[1].split("<!-- published-steps:end -->")[0]
+    assert block.strip() == readme_block(check_published_steps()).strip()
+
+
 def test_serving_check_table_is_current():
     from planner.estimate.serving_check import check, summary_line
     assert summary_line(check()) in README

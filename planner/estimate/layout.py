@@ -58,6 +58,10 @@ FIGURES = ("allocated", "reserved", "device")  # MemoryBreakdown.figure's names 
 
 
 _SIZES = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch")
+# How evenly the router spreads tokens over experts (planner/estimate/moe_train.py sizes what each costs):
+# "aux-loss" (GShard/Switch auxiliary loss, dropless), "aux-free" (DeepSeek-V3's bias balancing) or "forced"
+# (benchmarks' --moe-router-force-load-balancing, as the Megatron-Bridge tables run).
+MOE_BALANCE = ("aux-loss", "aux-free", "forced")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class TrainingLayout:
     pp: int = 1  # pipeline stages
     virtual_stages: int = 1  # model chunks per pipeline rank: the interleaved 1F1B schedule (Narayanan et al. 2021)
     dp: int = 1  # data-parallel replicas
-    ep: int = 1  # expert parallel: routed experts split over ep of the data-parallel ranks
+    ep: int = 1  # expert parallel: routed experts split over ep of the tp x cp x dp ranks (Megatron-Core)
     cp: int = 1  # context parallel: the sequence split over cp ranks
     zero_stage: int = 1  # 0 none, 1 optimizer states, 2 + gradients, 3 + weights sharded over dp x cp
     micro_batch: int = 1  # sequences per micro-batch on each model replica
@@ -78,6 +82,10 @@ class TrainingLayout:
     offload: str = "none"  # none | optimizer (states in CPU memory) | params (states and weights)
     fp8: bool = False  # GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style); weights and activations bf16
     fp8_recipe: str = "auto"  # with fp8: tensorwise | delayed | blockwise | mxfp8; auto: the GPU's default (fp8.py)
+    etp: int = 0  # expert tensor parallel: each expert split over etp ranks (0: as attention, tp; Megatron's default)
+    moe_balance: str = "aux-loss"  # aux-loss | aux-free | forced: how evenly tokens reach experts (MOE_BALANCE)
+    moe_overlap: bool = False  # all-to-alls hidden behind another micro-batch's compute (Megatron's
+    # --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe); False: on the critical path, Megatron's default
 
     def __post_init__(self):
         # core/validate.py's checks, called only for a value that is not already plainly right: the layout
@@ -86,16 +94,28 @@ class TrainingLayout:
             v = getattr(self, name)
             if type(v) is not int or not lo <= v <= hi:
                 object.__setattr__(self, name, V.whole(f"layout.{name}", v, lo, hi))
-        for name, allowed in (("recompute", RECOMPUTE), ("optimizer", tuple(OPTIMIZER_BYTES)), ("offload", OFFLOAD)):
+        if type(self.etp) is not int or not 0 <= self.etp <= 1_000_000:
+            object.__setattr__(self, "etp", V.whole("layout.etp", self.etp, 0, 1_000_000))
+        for name, allowed in (("recompute", RECOMPUTE), ("optimizer", tuple(OPTIMIZER_BYTES)), ("offload", OFFLOAD),
+                              ("moe_balance", MOE_BALANCE)):
             if type(getattr(self, name)) is not str or getattr(self, name) not in allowed:
                 object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
-        if type(self.fp8) is not bool:
-            V.flag("layout.fp8", self.fp8)
+        for name in ("fp8", "moe_overlap"):
+            if type(getattr(self, name)) is not bool:
+                V.flag(f"layout.{name}", getattr(self, name))
         if type(self.fp8_recipe) is not str or self.fp8_recipe not in ("auto", *FP8_RECIPES):
             V.one_of("layout.fp8_recipe", self.fp8_recipe, ("auto", *FP8_RECIPES))
-        if self.dp % self.ep:
-            raise InputError("layout.ep", f"expert parallelism takes its ranks from data parallelism: ep={self.ep} "
-                                          f"must divide dp={self.dp}")
+        # Megatron-Core folds the tp x cp x dp ranks of a pipeline stage into etp x ep x expert-data-parallel
+        # (megatron/core/parallel_state.py, expert model parallel groups), so ep may exceed dp
+        if (self.tp * self.cp * self.dp) % (self.expert_tp * self.ep):
+            raise InputError("layout.ep", f"expert parallelism takes its ranks from tensor x context x data parallelism: "
+                                          f"etp x ep = {self.expert_tp} x {self.ep} must divide tp x cp x dp = "
+                                          f"{self.tp} x {self.cp} x {self.dp}")
+
+    @property
+    def expert_tp(self) -> int:
+        """Ranks each routed expert is split over (etp, or tp where etp is 0)."""
+        return self.etp or self.tp
 
     @property
     def n_gpus(self) -> int:
@@ -114,6 +134,7 @@ class TrainingLayout:
     def describe(self) -> str:
         parts = [f"TP{self.tp}", f"PP{self.pp}" + (f"/v{self.virtual_stages}" if self.virtual_stages > 1 else ""),
                  f"DP{self.dp}"] + ([f"EP{self.ep}"] if self.ep > 1 else []) \
+            + ([f"ETP{self.etp}"] if self.etp and self.etp != self.tp else []) \
             + ([f"CP{self.cp}"] if self.cp > 1 else [])
         extra = [f"ZeRO-{self.zero_stage}", f"micro-batch {self.micro_batch}",
                  "no recomputation" if self.recompute == "none" else f"{self.recompute} recomputation",
@@ -215,7 +236,7 @@ def _split_params(m: ModelSpec) -> tuple[int, int]:
 def params_per_gpu(m: ModelSpec, layout: TrainingLayout) -> float:
     """Parameters one GPU owns before ZeRO sharding: the dense part over tp x pp, the experts over tp x pp x ep."""
     total, experts = _split_params(m)
-    return (total - experts) / (layout.tp * layout.pp) + experts / (layout.tp * layout.pp * layout.ep)
+    return (total - experts) / (layout.tp * layout.pp) + experts / (layout.expert_tp * layout.pp * layout.ep)
 
 
 def activation_bytes(m: ModelSpec, layout: TrainingLayout, seq_len: float) -> float:
@@ -313,7 +334,9 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
     lay = layout
-    mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep,
+    # experts split over etp x ep (not tp x ep): the same as ep x etp / tp over memory_arrays' tp
+    mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp,
+                        ep=lay.ep * lay.expert_tp / lay.tp,
                         cp=lay.cp, zero_stage=lay.zero_stage, micro_batch=lay.micro_batch, full=lay.recompute == "full",
                         optimizer=lay.optimizer, offload=lay.offload, seq_len=seq_len, weight_bytes=weight_bytes,
                         trainable_params=trainable_params, loss_chunks=loss_chunks,

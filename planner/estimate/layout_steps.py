@@ -14,13 +14,14 @@ import numpy as np
 
 from ..catalog.specs import GPUSpec
 from . import fp8 as fp8_gemms
-from . import perf
+from . import moe_train, perf
 from .layout import RECOMPUTE, _split_params
 from .training_step import stage_model, step_terms
 
 
 def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8=None) -> np.ndarray:
-    """fp8.micro_step_s of every layout, shape (layouts, 3): one pass per (pp, cp) group (`fp8`: fp8.Fp8Gemms or None)."""
+    """fp8.micro_step_s (`fp8`: fp8.Fp8Gemms or None) plus the MoE terms (moe_train; expert TP as attention's,
+    aux-loss balance: the search's defaults) of every layout, shape (layouts, 3): one pass per (pp, cp) group."""
     out = np.empty((len(recompute), 3))
     keys = np.stack([c["pp"], c["cp"]], axis=1)
     names = np.array(RECOMPUTE)[recompute]
@@ -31,7 +32,10 @@ def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8
         work = perf.StepWork(micro_batch=col("micro_batch"), seq_len=shape.seq_len / cp, tp=col("tp"),
                              recompute=names[idx][:, None], weight_grads=shape.weight_grads,
                              expert_parallel=col("ep"), context_parallel=cp)
-        out[idx] = fp8_gemms.micro_step_s(stage_model(shape.model, pp), kern, perf.Numerics(), work, fp8)
+        stage, num = stage_model(shape.model, pp), perf.Numerics()
+        out[idx] = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
+            stage, kern, num, rows=col("micro_batch") * shape.seq_len / cp, tp=col("tp"), etp=col("tp"), ep=col("ep"),
+            full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance="aux-loss")
     return out
 
 

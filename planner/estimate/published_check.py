@@ -45,14 +45,16 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    df = check_published_runs()
-    print(markdown_table(df))
-    print()
+def readme_block(df: pd.DataFrame) -> str:
+    """What the README holds between its published-runs markers: the table, the MFU line and the summary."""
     g = DEFAULTS.gemm
-    print(f"GEMM efficiency band (p10/p50/p90): {g.p10:.2f}/{g.p50:.2f}/{g.p90:.2f}; "
-          f"predicted MFU p50 by run: {', '.join(f'{v:.2f}' for v in df['mfu_p50'])}")
-    print(summary_line(df))
+    mfu_line = (f"GEMM efficiency band (p10/p50/p90): {g.p10:.2f}/{g.p50:.2f}/{g.p90:.2f}; "
+                f"predicted MFU p50 by run: {', '.join(f'{v:.2f}' for v in df['mfu_p50'])}")
+    return f"{markdown_table(df)}\n\n```\n{mfu_line}\n{summary_line(df)}\n```"
+
+
+def main() -> None:
+    print(readme_block(check_published_runs()))
 
 
 if __name__ == "__main__":

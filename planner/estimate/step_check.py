@@ -81,11 +81,15 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def readme_block(df: pd.DataFrame) -> str:
+    """What the README holds between its published-steps markers: the table and the per-set summaries."""
+    return markdown_table(df) + "\n\n```\n" + "\n".join(summary_lines(df)) + "\n```"
+
+
 def main() -> None:
     df = check_published_steps()
-    print(markdown_table(df))
-    print()
-    print("\n".join(summary_lines(df) + fp8_pair_lines(df)))
+    print(readme_block(df))
+    print("\n".join(fp8_pair_lines(df)))
 
 
 if __name__ == "__main__":

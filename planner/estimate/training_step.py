@@ -32,7 +32,7 @@ from ..core.results import ResultMixin
 from . import communication as comm
 from .arithmetic import n_moe_layers
 from . import fp8 as fp8_gemms
-from . import perf
+from . import moe_train, perf
 from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
 # Share of data-parallel communication that overlap with the backward does not hide (judgement:
@@ -87,7 +87,9 @@ class StepTime:
 def stage_model(m: ModelSpec, pp: int) -> ModelSpec:
     """The layers of one pipeline stage; the slowest (last) stage also holds the output head."""
     layers = max(1, math.ceil(m.n_layers / pp))
-    dense = min(m.n_dense_layers, layers)  # an interleaved stage keeps its step unless too short for one
+    # the leading dense layers (DeepSeek's first 3) sit on the first stages, so the last holds only what spills
+    # past (pp - 1) stages: with pp > 1 it is all MoE; an interleaved stage keeps its step unless too short for one
+    dense = min(max(0, m.n_dense_layers - (pp - 1) * layers), layers)
     return replace(m, n_layers=layers, n_dense_layers=dense, moe_layer_step=min(m.moe_layer_step, max(1, layers - dense)))
 
 
@@ -137,26 +139,33 @@ def _offload_s(offload: str, optimizer: str, local, shard_local, shards, micro_s
 
 def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, cp, micro_batch, virtual_stages,
                zero_stage, full, micro, global_batch, seq_len: float, trainable, fp8: bool, optimizer: str,
-               offload: str, optimizer_step_bytes: float | None = None) -> dict:
+               offload: str, optimizer_step_bytes: float | None = None, etp=None, moe_balance: str = "aux-loss",
+               moe_overlap: bool = False) -> dict:
     """The parts of one optimizer step (see the module docstring) for one layout or many: every size a number
     or a column that broadcasts, `full` whether recomputation is full, `micro` the performance model's
-    micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding."""
+    micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding, `etp`
+    the expert tensor parallelism (None: tp), `moe_balance` the routing's balance (layout.MOE_BALANCE) and
+    `moe_overlap` whether the recipe hides the all-to-alls behind compute."""
     micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
     rows = micro_batch * seq_len / cp
     tp_s = np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
         "all_reduce", rows * m.dim * BF16, tp, _link(g, tp, 1))  # 4 all-reduces per layer, 6 recomputing all
     ep_s = 0.0
-    if m.is_moe:  # dispatch (fp8 when the GEMMs are, as DeepSeek-V3 does) and combine (bf16), forward and backward
-        sent = rows * m.n_experts_per_token * m.dim * ((1.0 if fp8 else BF16) + BF16) / 2 / tp
+    if m.is_moe:  # dispatch (fp8 when the GEMMs are, as DeepSeek-V3 does) and combine (bf16), forward and backward,
+        # of each rank's sequence-parallel share; the ep ranks lie etp apart
+        # (Megatron-Core's expert rank order: etp innermost, then ep); the busiest rank receives the most
+        etp = tp if etp is None else etp
         moe_layers = np.ceil(n_moe_layers(m) / pp)
-        ep_s = 4 * moe_layers * _collective("all_to_all", sent, ep, _link(g, ep, tp * cp))
+        ep_s = 4 * moe_layers * moe_train.imbalance_factor(moe_balance) * _collective(
+            "all_to_all", moe_train.dispatch_bytes(m, rows, tp, fp8), ep, _link(g, ep, etp))
     send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
     send = np.where(pp > 1, send, 0.0)
-    ep_exposed = _exposed(ep_s, micro)  # MoE frameworks overlap the all-to-alls with other micro-batches' compute
+    ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
+        + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
     per_micro = micro + tp_s + ep_exposed + send
     bubble = (pp - 1) / virtual_stages * per_micro
     total, experts = _split_params(m)
-    local = (total - experts) / (tp * pp) + experts / (tp * pp * ep)  # layout.params_per_gpu
+    local = (total - experts) / (tp * pp) + experts / ((tp if etp is None else etp) * pp * ep)  # layout.params_per_gpu
     shards, link = dp * cp, _link(g, dp * cp, tp)
     grads = trainable * BF16  # reduce-scattered (ZeRO >= 1) or all-reduced once; weights gathered once (ZeRO-3: twice
     gathers = np.where(zero_stage == 3, 2 * micro_steps, 1)  # per micro-step)
@@ -177,14 +186,19 @@ def micro_compute_s(m: ModelSpec, kern: perf.Kernels, layout: TrainingLayout, se
                     cache: dict | None = None, numerics: perf.Numerics | None = None,
                     fp8: fp8_gemms.Fp8Gemms | None = None):
     """The performance model's forward + backward of one micro-batch on one GPU of `layout`, with the stack's
-    linear layers in fp8 where `fp8` is given (fp8.py; cached by what it depends on, when a search passes a `cache`)."""
-    key = (layout.tp, layout.pp, layout.cp, layout.ep, layout.micro_batch, layout.recompute, weight_grads, fp8)
+    linear layers in fp8 where `fp8` is given (fp8.py), plus the MoE layer's costs (moe_train.py) (cached by
+    what it depends on, when a search passes a `cache`)."""
+    key = (layout.tp, layout.pp, layout.cp, layout.ep, layout.micro_batch, layout.recompute, weight_grads,
+           layout.expert_tp, layout.moe_balance, fp8)
     if cache is not None and key in cache:
         return cache[key]
     work = perf.StepWork(micro_batch=layout.micro_batch, seq_len=seq_len / layout.cp, tp=layout.tp,
                          recompute=layout.recompute, weight_grads=weight_grads, expert_parallel=layout.ep,
                          context_parallel=layout.cp)
-    t = fp8_gemms.micro_step_s(stage_model(m, layout.pp), kern, numerics or perf.Numerics(), work, fp8)
+    stage, num = stage_model(m, layout.pp), numerics or perf.Numerics()
+    t = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
+        stage, kern, num, rows=layout.micro_batch * seq_len / layout.cp, tp=layout.tp, etp=layout.expert_tp,
+        ep=layout.ep, full_recompute=layout.recompute == "full", weight_grads=weight_grads, balance=layout.moe_balance)
     if cache is not None:
         cache[key] = t
     return t
@@ -205,7 +219,8 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
     t = step_terms(m, g, kern, tp=lay.tp, pp=lay.pp, dp=lay.dp, ep=lay.ep, cp=lay.cp, micro_batch=lay.micro_batch,
                    virtual_stages=lay.virtual_stages, zero_stage=lay.zero_stage, full=lay.recompute == "full",
                    micro=micro, global_batch=global_batch, seq_len=seq_len, trainable=trainable, fp8=lay.fp8,
-                   optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes)
+                   optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes,
+                   etp=lay.expert_tp, moe_balance=lay.moe_balance, moe_overlap=lay.moe_overlap)
     seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
     p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
     n = float(t["micro_steps"])
