@@ -239,3 +239,25 @@ def test_new_models_carry_published_tokens_for_the_like_for_like_scratch(name, t
         assert budget.policy == "match" and budget.tokens == tokens and name in budget.basis
     else:
         assert budget.policy == "match" and "fell back" in budget.warning
+
+
+@pytest.mark.parametrize("mla", [{"kv_lora_rank": 512}, {"kv_lora_rank": 512, "q_lora_rank": 0, "qk_nope_head_dim": 128,
+                                  "qk_rope_head_dim": 64, "v_head_dim": 128, "rank": 1}, 512])
+def test_catalog_mla_table_with_wrong_fields_is_a_planner_error(mla):
+    """A models.toml `mla` table missing or adding a field: a PlannerError naming it, not a TypeError."""
+    from planner.catalog.lookup import model_from_dict
+    d = {"name": "x", "n_layers": 2, "dim": 64, "n_heads": 4, "n_kv_heads": 4, "ffn_dim": 128, "vocab_size": 100,
+         "mla": mla}
+    with pytest.raises(planner.PlannerError, match="field mla") as info:
+        model_from_dict(d)
+    assert not isinstance(info.value, TypeError)
+
+
+@pytest.mark.parametrize("field, value", [("kv_lora_rank", 0), ("qk_rope_head_dim", -1), ("v_head_dim", 0)])
+def test_catalog_mla_dimension_below_one_is_refused(field, value):
+    from planner.catalog.lookup import model_from_dict
+    mla = {"kv_lora_rank": 512, "q_lora_rank": 0, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
+    d = {"name": "x", "n_layers": 2, "dim": 64, "n_heads": 4, "n_kv_heads": 4, "ffn_dim": 128, "vocab_size": 100,
+         "mla": mla | {field: value}}
+    with pytest.raises(planner.InputError, match=f"mla.{field}"):
+        model_from_dict(d)

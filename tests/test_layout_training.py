@@ -61,6 +61,19 @@ def test_moe_experts_split_by_expert_parallelism():
     assert eight.weights < one.weights / 5  # the experts are ~97% of Mixtral's weights
 
 
+@pytest.mark.parametrize("model, layout", [
+    ("Mixtral-8x7B", TrainingLayout(dp=6, ep=3)),  # 3 does not divide 8 experts
+    ("Qwen3-30B-A3B", TrainingLayout(dp=96, ep=96)),  # nor 96 the 128
+    ("Llama-3.1-8B", TrainingLayout(dp=8, ep=2)),  # a dense model has no experts to split
+])
+def test_expert_parallelism_must_split_the_experts(model, layout):
+    """Megatron-LM and DeepSpeed-MoE refuse num_experts % ep != 0: so does every path a layout enters by."""
+    with pytest.raises(planner.InputError, match="layout.ep"):
+        training_memory(model, H100, layout, 4096)
+    with pytest.raises(planner.InputError, match="layout.ep"):
+        planner.pretraining(model=model, gpu=H100, layout=layout, tokens=1e9)
+
+
 def test_bad_layouts_are_refused_naming_the_field():
     with pytest.raises(planner.InputError, match="layout.ep"):
         TrainingLayout(dp=6, ep=4)

@@ -18,7 +18,7 @@ from ..core.band import Band
 from ..core.errors import DoesNotFitError, InputError
 from ..core.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 from . import perf
-from .layout import USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout
+from .layout import USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, check_layout_for_model
 from .layout_search import (Choice, RunShape, best_layout, candidate_sizes, evaluate, global_batches, memory_totals,
                             most_saving)
 
@@ -109,6 +109,7 @@ def plan_run(shape: RunShape, g: GPUSpec, kern: perf.Kernels, *, tokens: float, 
     if layout is not None:
         if n_gpus is not None and n_gpus != layout.n_gpus:
             raise InputError("n_gpus", f"{n_gpus} does not match the layout's tp x pp x dp x cp = {layout.n_gpus}")
+        check_layout_for_model(shape.model, layout)
         choice = evaluate(shape, g, kern, layout)
         if not choice.memory.fits:
             parts = ", ".join(f"{k} {v / 1e9:.1f}" for k, v in choice.memory.components().items())
