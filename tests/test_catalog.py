@@ -200,8 +200,10 @@ def test_enough_published_runs():
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
 def test_published_run_refers_to_catalog_and_is_sourced(run):
-    assert {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "source"} <= set(run)
-    assert set(run) <= {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "fp8", "source"}
+    assert {"set", "name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "source"} <= set(run)
+    assert set(run) <= {"set", "name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "fp8",
+                        "source"}
+    assert run["set"] in ("calibration", "validation")
     assert run["n_gpus"] >= 8 and run["n_gpus_note"]
     assert planner.model(run["model"]).name == run["model"]
     assert planner.gpu(run["gpu"]).name == run["gpu"]
@@ -261,3 +263,41 @@ def test_catalog_mla_dimension_below_one_is_refused(field, value):
          "mla": mla | {field: value}}
     with pytest.raises(planner.InputError, match=f"mla.{field}"):
         model_from_dict(d)
+
+
+def test_published_runs_keep_the_sets_they_were_added_with():
+    """The eleven first runs (in-sample since the check began) and the runs the independent check named are
+    calibration; BLOOM-176B, added as an unseen family, is validation. A run moved between sets fails here."""
+    sets = {r["name"]: r["set"] for r in RUNS}
+    first = ["Llama-2-7B", "Llama-2-13B", "Llama-2-70B", "Llama-3.1-8B", "Llama-3.1-70B", "Llama-3.1-405B",
+             "DeepSeek-V3", "LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B"]
+    named = ["Phi-3-mini", "Phi-4", "Llama-3-8B", "Llama-3-70B", "GPT-NeoX-20B"]
+    assert all(sets[f"{n} pretraining"] == "calibration" for n in first + named)
+    assert sets["BLOOM-176B pretraining"] == "validation"
+
+
+def test_a_published_run_without_a_set_is_refused(monkeypatch):
+    from planner.catalog import published
+    text = 'run = [{name = "x", model = "Llama-2-7B", gpu = "H100 SXM", tokens = 1e12, gpu_hours = 1e5, seq_len = 4096, ' \
+           'n_gpus = 8, source = {url = "https://a", checked = "2026-12-07"}, set = "training"}]'
+    monkeypatch.setattr(published.resources, "files", lambda _pkg: _FakeFiles(text))
+    published.published_runs.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="set must be one of"):
+            published.published_runs()
+    finally:
+        monkeypatch.undo()
+        published.published_runs.cache_clear()
+
+
+class _FakeFiles:
+    """importlib.resources.files() stand-in whose data file reads `text`."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def joinpath(self, *_parts):
+        return self
+
+    def read_text(self, encoding="utf-8"):
+        return self.text
