@@ -267,13 +267,14 @@ def test_catalog_mla_dimension_below_one_is_refused(field, value):
 
 def test_published_runs_keep_the_sets_they_were_added_with():
     """The eleven first runs (in-sample since the check began) and the runs the independent check named are
-    calibration; BLOOM-176B, added as an unseen family, is validation. A run moved between sets fails here."""
+    calibration; BLOOM-176B and SmolLM3-3B, added as unseen families, are validation. A run moved between sets
+    fails here."""
     sets = {r["name"]: r["set"] for r in RUNS}
     first = ["Llama-2-7B", "Llama-2-13B", "Llama-2-70B", "Llama-3.1-8B", "Llama-3.1-70B", "Llama-3.1-405B",
              "DeepSeek-V3", "LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B"]
     named = ["Phi-3-mini", "Phi-4", "Llama-3-8B", "Llama-3-70B", "GPT-NeoX-20B"]
     assert all(sets[f"{n} pretraining"] == "calibration" for n in first + named)
-    assert sets["BLOOM-176B pretraining"] == "validation"
+    assert sets["BLOOM-176B pretraining"] == sets["SmolLM3-3B pretraining"] == "validation"
 
 
 def test_a_published_run_without_a_set_is_refused(monkeypatch):
