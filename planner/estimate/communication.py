@@ -116,9 +116,10 @@ def hierarchical_collective_s(op: str, n_bytes, group_size, stride, g: GPUSpec, 
         all-gather     = all-gather across (bytes / local) + all-gather inside
 
     The inside phase of an all-reduce is the inside reduce-scatter plus all-gather, whose bus factors add up
-    to the all-reduce's 2(n-1)/n, so each line is op(inside) + op(across, bytes / local). This is NCCL's
-    tree algorithm (intra-node chains, inter-node trees: NCCL 2.4 release notes and NVIDIA's blog "Massively
-    Scale Your Deep Learning Training with NCCL 2.4", 2019) and its multi-NIC rings, which cross each node
+    to the all-reduce's 2(n-1)/n, so each line is op(inside) + op(across, bytes / local). The libraries
+    reach this traffic with NCCL's trees (NCCL 2.4.2 release notes, docs.nvidia.com, checked 2026-12-07:
+    "tree-based algorithms for better All Reduce performance at scale"; NVIDIA's blog "Massively Scale Your
+    Deep Learning Training with NCCL 2.4", 2019) and its rings over one NIC per GPU, which cross each node
     boundary once per NIC; Horovod's and DeepSpeed's hierarchical all-reduce; and Cloud TPU Multislice, where
     chips talk over ICI inside a slice and over the data-centre network (DCN) between slices, XLA generating
     the cross-slice collectives (cloud.google.com/tpu/docs/multislice-introduction, checked 2026-12-07).
