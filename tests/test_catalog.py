@@ -200,8 +200,10 @@ def test_enough_published_runs():
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
 def test_published_run_refers_to_catalog_and_is_sourced(run):
-    assert {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "source"} <= set(run)
-    assert set(run) <= {"name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "fp8", "source"}
+    assert {"set", "name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "source"} <= set(run)
+    assert set(run) <= {"set", "name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "fp8",
+                        "source"}
+    assert run["set"] in ("calibration", "validation")
     assert run["n_gpus"] >= 8 and run["n_gpus_note"]
     assert planner.model(run["model"]).name == run["model"]
     assert planner.gpu(run["gpu"]).name == run["gpu"]
@@ -239,3 +241,64 @@ def test_new_models_carry_published_tokens_for_the_like_for_like_scratch(name, t
         assert budget.policy == "match" and budget.tokens == tokens and name in budget.basis
     else:
         assert budget.policy == "match" and "fell back" in budget.warning
+
+
+@pytest.mark.parametrize("mla", [{"kv_lora_rank": 512}, {"kv_lora_rank": 512, "q_lora_rank": 0, "qk_nope_head_dim": 128,
+                                  "qk_rope_head_dim": 64, "v_head_dim": 128, "rank": 1}, 512])
+def test_catalog_mla_table_with_wrong_fields_is_a_planner_error(mla):
+    """A models.toml `mla` table missing or adding a field: a PlannerError naming it, not a TypeError."""
+    from planner.catalog.lookup import model_from_dict
+    d = {"name": "x", "n_layers": 2, "dim": 64, "n_heads": 4, "n_kv_heads": 4, "ffn_dim": 128, "vocab_size": 100,
+         "mla": mla}
+    with pytest.raises(planner.PlannerError, match="field mla") as info:
+        model_from_dict(d)
+    assert not isinstance(info.value, TypeError)
+
+
+@pytest.mark.parametrize("field, value", [("kv_lora_rank", 0), ("qk_rope_head_dim", -1), ("v_head_dim", 0)])
+def test_catalog_mla_dimension_below_one_is_refused(field, value):
+    from planner.catalog.lookup import model_from_dict
+    mla = {"kv_lora_rank": 512, "q_lora_rank": 0, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128}
+    d = {"name": "x", "n_layers": 2, "dim": 64, "n_heads": 4, "n_kv_heads": 4, "ffn_dim": 128, "vocab_size": 100,
+         "mla": mla | {field: value}}
+    with pytest.raises(planner.InputError, match=f"mla.{field}"):
+        model_from_dict(d)
+
+
+def test_published_runs_keep_the_sets_they_were_added_with():
+    """The eleven first runs (in-sample since the check began) and the runs the independent check named are
+    calibration; BLOOM-176B and SmolLM3-3B, added as unseen families, are validation. A run moved between sets
+    fails here."""
+    sets = {r["name"]: r["set"] for r in RUNS}
+    first = ["Llama-2-7B", "Llama-2-13B", "Llama-2-70B", "Llama-3.1-8B", "Llama-3.1-70B", "Llama-3.1-405B",
+             "DeepSeek-V3", "LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B"]
+    named = ["Phi-3-mini", "Phi-4", "Llama-3-8B", "Llama-3-70B", "GPT-NeoX-20B"]
+    assert all(sets[f"{n} pretraining"] == "calibration" for n in first + named)
+    assert sets["BLOOM-176B pretraining"] == sets["SmolLM3-3B pretraining"] == "validation"
+
+
+def test_a_published_run_without_a_set_is_refused(monkeypatch):
+    from planner.catalog import published
+    text = 'run = [{name = "x", model = "Llama-2-7B", gpu = "H100 SXM", tokens = 1e12, gpu_hours = 1e5, seq_len = 4096, ' \
+           'n_gpus = 8, source = {url = "https://a", checked = "2026-12-07"}, set = "training"}]'
+    monkeypatch.setattr(published.resources, "files", lambda _pkg: _FakeFiles(text))
+    published.published_runs.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="set must be one of"):
+            published.published_runs()
+    finally:
+        monkeypatch.undo()
+        published.published_runs.cache_clear()
+
+
+class _FakeFiles:
+    """importlib.resources.files() stand-in whose data file reads `text`."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def joinpath(self, *_parts):
+        return self
+
+    def read_text(self, encoding="utf-8"):
+        return self.text

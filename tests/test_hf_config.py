@@ -263,3 +263,32 @@ def test_not_a_path_or_dict():
 def test_impossible_shapes_raise_input_error():
     with pytest.raises(InputError, match="n_kv_heads"):
         model_from_hf_config(_cfg() | {"num_key_value_heads": 7})
+
+
+# Bad MoE and MLA fields in a config.json: a one-line InputError naming the key as written there,
+# never a model silently read as dense or with a zero-width latent.
+@pytest.mark.parametrize("filename, change, key", [
+    ("mixtral-8x7b.json", {"num_local_experts": 0}, "num_experts_per_tok"),  # 0 experts, 2 per token: not dense
+    ("mixtral-8x7b.json", {"num_experts_per_tok": 9}, "num_experts_per_tok"),  # 9 of 8 experts
+    ("mixtral-8x7b.json", {"num_experts_per_tok": 0}, "num_experts_per_tok"),  # an MoE routing to none
+    ("qwen3-30b-a3b.json", {"num_experts": 0}, "num_experts_per_tok"),
+    ("qwen3-30b-a3b.json", {"num_experts_per_tok": 129}, "num_experts_per_tok"),
+    ("gpt-oss-20b.json", {"num_experts_per_tok": 33}, "num_experts_per_tok"),
+    ("deepseek-v3.json", {"n_routed_experts": 0}, "num_experts_per_tok"),
+    ("deepseek-v3.json", {"num_experts_per_tok": 257}, "num_experts_per_tok"),
+    ("deepseek-v3.json", {"kv_lora_rank": 0}, "kv_lora_rank"),
+    ("deepseek-v3.json", {"qk_rope_head_dim": -64}, "qk_rope_head_dim"),
+    ("deepseek-v3.json", {"qk_nope_head_dim": 0}, "qk_nope_head_dim"),
+    ("deepseek-v3.json", {"v_head_dim": -1}, "v_head_dim"),
+    ("deepseek-v3.json", {"q_lora_rank": -1}, "q_lora_rank"),  # 0 (direct queries) is allowed, below is not
+])
+def test_bad_moe_or_mla_config_names_the_key(filename, change, key):
+    with pytest.raises(InputError) as info:
+        model_from_hf_config(_cfg(filename) | change)
+    assert f"config field {key!r}" in str(info.value) and "\n" not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_q_lora_rank_zero_reads_as_direct_queries():
+    """DeepSeek-V2-Lite's q_lora_rank is null (0 here): queries projected directly, not an error."""
+    assert model_from_hf_config(_cfg("deepseek-v3.json") | {"q_lora_rank": None}).mla.q_lora_rank == 0

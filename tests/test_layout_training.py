@@ -65,6 +65,19 @@ def test_moe_experts_split_by_expert_parallelism():
     assert eight.weights < one.weights / 5  # the experts are ~97% of Mixtral's weights
 
 
+@pytest.mark.parametrize("model, layout", [
+    ("Mixtral-8x7B", TrainingLayout(dp=6, ep=3)),  # 3 does not divide 8 experts
+    ("Qwen3-30B-A3B", TrainingLayout(dp=96, ep=96)),  # nor 96 the 128
+    ("Llama-3.1-8B", TrainingLayout(dp=8, ep=2)),  # a dense model has no experts to split
+])
+def test_expert_parallelism_must_split_the_experts(model, layout):
+    """Megatron-LM and DeepSpeed-MoE refuse num_experts % ep != 0: so does every path a layout enters by."""
+    with pytest.raises(planner.InputError, match="layout.ep"):
+        training_memory(model, H100, layout, 4096)
+    with pytest.raises(planner.InputError, match="layout.ep"):
+        planner.pretraining(model=model, gpu=H100, layout=layout, tokens=1e9)
+
+
 def test_bad_layouts_are_refused_naming_the_field():
     with pytest.raises(planner.InputError, match="layout.ep"):
         TrainingLayout(dp=6, ep=4)
@@ -135,3 +148,59 @@ def test_past_the_optimistic_end_is_still_refused():
     with pytest.raises(planner.DoesNotFitError, match="optimistic"):
         planner.finetuning(model="Llama-3.1-70B", gpu="RTX 4090", method="lora", tokens=1e6,
                            layout=TrainingLayout(recompute="full"))
+
+
+def test_hierarchical_data_parallel_bytes_by_hand():
+    """DP=32 at TP=2 on 8-GPU H100 nodes: 4 DP ranks share a node, the group spans 8 nodes. A 1 GB all-reduce
+    sends 2 x 3/4 x 1 GB over NVLink and 2 x 7/8 x 1/4 GB over the network per GPU (flat: 2 x 31/32 x 1 GB)."""
+    assert comm.hierarchy(H100, 32, 2) == (4, 8)
+    fast, out = comm.hierarchical_bytes("all_reduce", 1e9, 32, 2, H100)
+    assert (fast, out) == (pytest.approx(2 * 3 / 4 * 1e9), pytest.approx(2 * 7 / 8 * 0.25e9))
+    rs_fast, rs_out = comm.hierarchical_bytes("reduce_scatter", 1e9, 32, 2, H100)
+    assert (rs_fast, rs_out) == (pytest.approx(3 / 4 * 1e9), pytest.approx(7 / 8 * 0.25e9))
+    up, net = comm.scale_up_link(H100), comm.scale_out_link(H100)
+    want = (up.latency_s + 6 * up.hop_latency_s + fast / up.bus_bytes_per_s) + (net.latency_s + out / net.bus_bytes_per_s)
+    assert comm.hierarchical_collective_s("all_reduce", 1e9, 32, 2, H100) == pytest.approx(want)
+    assert comm.hierarchical_collective_s("all_reduce", 1e9, 32, 2, H100) < comm.collective_s(
+        "all_reduce", 1e9, 32, comm.link_for(H100, 32, 2)) / 3  # the flat ring charged every byte to the network
+
+
+@pytest.mark.parametrize("group, stride", [(8, 1), (4, 2), (2, 4), (16, 8), (64, 8), (1, 1)])
+def test_hierarchy_is_the_flat_collective_inside_a_node_or_one_rank_per_node(group, stride):
+    """Nothing moves where the group stays in one node (a single 8-GPU node) or has one rank per node (TP=8)."""
+    flat = comm.collective_s("all_reduce", 3e9, group, comm.link_for(H100, group, stride))
+    assert comm.hierarchical_collective_s("all_reduce", 3e9, group, stride, H100) == pytest.approx(flat)
+
+
+def test_tpu_multislice_sends_one_slice_share_over_dcn():
+    """TPU v5e slices of 256 chips on ICI: across 4 slices each chip sends 1/256 of the bytes over DCN."""
+    v5e = planner.gpu("TPU v5e")
+    assert comm.hierarchy(v5e, 1024, 1) == (256, 4)
+    _, dcn = comm.hierarchical_bytes("all_gather", 16e9, 1024, 1, v5e)
+    assert dcn == pytest.approx(3 / 4 * 16e9 / 256)
+
+
+def test_data_parallel_across_nodes_is_cheaper_than_flat_but_never_free():
+    """A step's exposed DP time: 8B at DP=64 over 8 nodes drops below the flat ring's, and stays above zero;
+    a single node's step does not move (the hierarchy is the flat collective there)."""
+    kern = perf.kernels_for(H100.peak("bf16"), H100.memory_bytes_per_s, DEFAULTS)
+    m = planner.model("Llama-3.1-8B")
+    one = step_time(m, H100, kern, TrainingLayout(dp=8, micro_batch=2), seq_len=4096, global_batch=64)
+    many = step_time(m, H100, kern, TrainingLayout(dp=64, micro_batch=2), seq_len=4096, global_batch=1024)
+    grads = total_params(m) * 2
+    flat = comm.collective_s("reduce_scatter", grads, 64, comm.scale_out_link(H100)) \
+        + comm.collective_s("all_gather", grads, 64, comm.scale_out_link(H100))
+    assert 0 < many.breakdown.data_parallel_exposed_s < 0.5 * flat
+    inside = comm.collective_s("reduce_scatter", grads, 8, comm.scale_up_link(H100)) \
+        + comm.collective_s("all_gather", grads, 8, comm.scale_up_link(H100))
+    assert one.breakdown.data_parallel_exposed_s == pytest.approx(0.15 * inside)  # NOT_OVERLAPPED of it, as before
+
+
+def test_last_gradient_bucket_is_exposed():
+    """Bucketed overlap (PyTorch DDP): with the link slower than the backward all but backward x (1 - 1/B) is
+    exposed; with it faster, at least the last bucket's share."""
+    from planner.estimate.training_step import DDP_BUCKET_BYTES, _bucketed_exposed
+    b = 4  # four buckets of gradients
+    assert _bucketed_exposed(10.0, 4.0, b * DDP_BUCKET_BYTES) == pytest.approx(10.0 - 4.0 * 0.75)
+    assert _bucketed_exposed(1.0, 100.0, b * DDP_BUCKET_BYTES) == pytest.approx(0.25)  # last bucket > 15% judgement
+    assert _bucketed_exposed(1.0, 100.0, 1000 * DDP_BUCKET_BYTES) == pytest.approx(0.15)  # the judgement's floor

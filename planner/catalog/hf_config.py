@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..core import files
-from ..core.errors import PlannerError
+from ..core.errors import InputError, PlannerError
 from ..core.limits import MAX_CONFIG_BYTES
 from .hf_families import MULTIMODAL, READERS, Cfg
 from .specs import ModelSpec
@@ -41,7 +41,21 @@ def model_from_hf_config(path_or_dict: str | Path | Mapping, name: str | None = 
     kw = READERS[model_type](Cfg(text))
     kw["name"] = name or outer.get("_name_or_path", str, "") or _default_name(path_or_dict, model_type)
     kw["notes"] = notes
-    return ModelSpec(**kw)
+    try:
+        return ModelSpec(**kw)
+    except InputError as e:  # name the config.json key the user wrote, beside the spec field it fills
+        keys = [k for k in _CONFIG_KEYS.get(e.field.rsplit(" field ", 1)[-1], ()) if k in text]
+        if not keys:
+            raise
+        raise InputError(f"config field {keys[0]!r} of {where} ({e.field})", e.reason) from None
+
+
+# Spec fields whose bad values a user writes under another name in config.json (MoE and MLA
+# families name them differently: Mixtral num_local_experts, Qwen num_experts, DeepSeek n_routed_experts).
+_CONFIG_KEYS = {"n_experts": ("num_local_experts", "num_experts", "n_routed_experts"),
+                "n_experts_per_token": ("num_experts_per_tok",),
+                **{f"mla.{k}": (k,) for k in ("q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+                                              "qk_rope_head_dim", "v_head_dim")}}
 
 
 def _text_config(cfg: Mapping, where: str) -> Mapping:

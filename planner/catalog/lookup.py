@@ -94,7 +94,7 @@ def model_from_dict(d: dict) -> ModelSpec:
         raise PlannerError(f"{where}: unknown field(s) {sorted(unknown)}")
     kw = {k: v for k, v in d.items() if k != "aliases"}
     if "mla" in kw:
-        kw["mla"] = MLASpec(**kw["mla"])
+        kw["mla"] = _mla(kw["mla"], where)
     for key in ("source", "pretraining_source"):
         if key in kw:
             kw[key] = _source(kw[key], where)
@@ -102,6 +102,15 @@ def model_from_dict(d: dict) -> ModelSpec:
         return ModelSpec(**kw)
     except TypeError as e:
         raise PlannerError(f"{where}: {e}") from None
+
+
+def _mla(d, where: str) -> MLASpec:
+    """An MLASpec from a catalog table: exactly its five fields (values are checked by ModelSpec)."""
+    fields = set(MLASpec.__dataclass_fields__)
+    if not isinstance(d, dict) or set(d) != fields:
+        got = sorted(d) if isinstance(d, dict) else type(d).__name__
+        raise PlannerError(f"{where} field mla: needs exactly {sorted(fields)}, got {got}")
+    return MLASpec(**d)
 
 
 def _index(entries: list[dict], build) -> tuple[dict, dict]:

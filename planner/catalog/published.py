@@ -10,9 +10,13 @@ from ..core.errors import PlannerError
 from ..core.provenance import Source
 
 
+RUN_SETS = ("calibration", "validation")  # a default may be set from calibration runs only
+
+
 @dataclass(frozen=True)
 class PublishedRun:
     name: str
+    set: str  # calibration | validation, fixed when the run was added (RUN_SETS)
     model: str
     gpu: str
     tokens: float
@@ -31,7 +35,10 @@ def published_runs() -> tuple[PublishedRun, ...]:
     runs = []
     for r in tomllib.loads(text)["run"]:
         src = r["source"]
-        runs.append(PublishedRun(name=r["name"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
+        if r.get("set") not in RUN_SETS:
+            raise ValueError(f"published_runs.toml, {r.get('name', '?')}: set must be one of {RUN_SETS}, "
+                             f"got {r.get('set')!r}")
+        runs.append(PublishedRun(name=r["name"], set=r["set"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
                                  gpu_hours=float(r["gpu_hours"]), seq_len=int(r["seq_len"]),
                                  source=Source(src["url"], str(src["checked"]), src.get("note", "")),
                                  n_gpus=int(r["n_gpus"]), n_gpus_note=r.get("n_gpus_note", ""), fp8=bool(r.get("fp8"))))

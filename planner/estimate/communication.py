@@ -91,6 +91,54 @@ def collective_s(op: str, n_bytes, n_ranks: int, link: Link):
     return alpha + bus_factor(op, n_ranks) * np.asarray(n_bytes, dtype=float) / link.bus_bytes_per_s
 
 
+def node_size(g: GPUSpec) -> int:
+    """Accelerators that share the fast link before traffic must take the scale-out network: the scale-up
+    domain (an 8-GPU node, a 72-GPU NVL72 rack, a TPU slice), or a server of PCIe cards (link_for's rule)."""
+    if g.link_kind in ("pcie", "nvlink") and g.scale_up_domain_size < PCIE_NODE_SIZE:
+        return PCIE_NODE_SIZE
+    return g.scale_up_domain_size
+
+
+def hierarchy(g: GPUSpec, group_size, stride=1):
+    """(ranks of the group in one node or slice, nodes or slices the group spans) for a group of
+    `group_size` ranks `stride` apart (numbers or arrays that broadcast)."""
+    local = np.clip(node_size(g) // np.maximum(stride, 1), 1, np.maximum(group_size, 1))
+    return local, -(-np.maximum(group_size, 1) // local)  # ceil: a group that does not fill its last node
+
+
+def hierarchical_collective_s(op: str, n_bytes, group_size, stride, g: GPUSpec, time_of=None):
+    """A collective over a group that spans nodes (or TPU slices), run as the libraries run it: the phase
+    inside each node over the fast link on all the bytes, and the phase across nodes over the scale-out
+    link on only 1/local of them, each local rank driving its own NIC share at once.
+
+        all-reduce     = reduce-scatter inside + all-reduce across (bytes / local) + all-gather inside
+        reduce-scatter = reduce-scatter inside + reduce-scatter across (bytes / local)
+        all-gather     = all-gather across (bytes / local) + all-gather inside
+
+    The inside phase of an all-reduce is the inside reduce-scatter plus all-gather, whose bus factors add up
+    to the all-reduce's 2(n-1)/n, so each line is op(inside) + op(across, bytes / local). The libraries
+    reach this traffic with NCCL's trees (NCCL 2.4.2 release notes, docs.nvidia.com, checked 2026-12-07:
+    "tree-based algorithms for better All Reduce performance at scale"; NVIDIA's blog "Massively Scale Your
+    Deep Learning Training with NCCL 2.4", 2019) and its rings over one NIC per GPU, which cross each node
+    boundary once per NIC; Horovod's and DeepSpeed's hierarchical all-reduce; and Cloud TPU Multislice, where
+    chips talk over ICI inside a slice and over the data-centre network (DCN) between slices, XLA generating
+    the cross-slice collectives (cloud.google.com/tpu/docs/multislice-introduction, checked 2026-12-07).
+    A group inside one node, or one rank per node, is the flat collective. `time_of(op, bytes, ranks,
+    stride)` times one phase; by default collective_s on link_for's link."""
+    if time_of is None:
+        def time_of(op_, b, n, s):
+            return collective_s(op_, b, int(n), link_for(g, int(n), int(s)))
+    local, nodes = hierarchy(g, group_size, stride)
+    return time_of(op, n_bytes, local, stride) + time_of(op, n_bytes / local, nodes, stride * local)
+
+
+def hierarchical_bytes(op: str, n_bytes, group_size, stride, g: GPUSpec) -> tuple:
+    """(bytes each rank sends over the fast link, bytes each rank sends over the scale-out link) of
+    hierarchical_collective_s: bus factor x bytes in each phase."""
+    local, nodes = hierarchy(g, group_size, stride)
+    return bus_factor(op, local) * n_bytes, bus_factor(op, nodes) * n_bytes / local
+
+
 def link_for(g: GPUSpec, group_size: int, stride: int = 1) -> Link:
     """The fabric a group of `group_size` ranks `stride` apart talks over: scale-up while the group
     fits in one scale-up domain (an 8-GPU node; 72 GPUs of a GB200 NVL72), the server's PCIe for

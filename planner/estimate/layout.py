@@ -233,6 +233,17 @@ def _split_params(m: ModelSpec) -> tuple[int, int]:
     return ar.total_params(m), experts
 
 
+def check_layout_for_model(m: ModelSpec, layout: TrainingLayout) -> None:
+    """Refuse a layout the model cannot be split by, naming the field: expert parallelism must split the
+    routed experts evenly (Megatron-LM and DeepSpeed-MoE require num_experts % ep == 0), and a dense
+    model has no experts to split."""
+    if layout.ep > 1 and not m.is_moe:
+        raise InputError("layout.ep", f"is {layout.ep} but {m.name} is dense (no experts to split); use ep=1")
+    if m.is_moe and m.n_experts % layout.ep:
+        raise InputError("layout.ep", f"{layout.ep} does not divide the {m.n_experts} routed experts of {m.name}; "
+                                      "pick an ep that divides them")
+
+
 def params_per_gpu(m: ModelSpec, layout: TrainingLayout) -> float:
     """Parameters one GPU owns before ZeRO sharding: the dense part over tp x pp, the experts over tp x pp x ep."""
     total, experts = _split_params(m)
@@ -333,6 +344,7 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.whole("loss_chunks", loss_chunks, 1, 1024)
     V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
+    check_layout_for_model(model, layout)
     lay = layout
     # experts split over etp x ep (not tp x ep): the same as ep x etp / tp over memory_arrays' tp
     mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp,

@@ -167,7 +167,8 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
             *eff.assumptions(),
             Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
             *([_fp8_assumption(g, plan.layout)] if fp8 else []),
-            Assumption("overhead_factor", overhead, "x", "restarts, failures, pauses: Llama 3 (arXiv:2407.21783, Sec. 3.3.4) >90% effective training time; p10/p90 judgement"),
+            Assumption("overhead_factor", overhead, "x", "whole-run factor (restarts, failures, stalls, evaluation, extra stages): p10/p50/p90 of published/step-model "
+                       "GPU-hours over the calibration runs of published_runs.toml"),
             Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),
             Assumption("staff", staff.cost_usd, "$", f"{staff.researchers:g} researchers x {staff.months:g} months x ${staff.usd_per_researcher_year:,.0f}/yr (assumption)"),
             Assumption("prep_months", prep_months, "months", "data and infrastructure preparation (assumption)"),

@@ -39,6 +39,9 @@ from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, Training
 # FSDP and Megatron's distributed optimizer overlap bucketed collectives with compute; MegaScale,
 # arXiv:2402.15627, Sec. 3.3, reports near-complete overlap after tuning, stock frameworks less).
 NOT_OVERLAPPED = 0.15
+# Gradient bucket: PyTorch DDP's default bucket_cap_mb=25 (pytorch.org/docs/1.7.0, DistributedDataParallel,
+# checked 2026-12-07; pytorch/pytorch issue #118421 notes most users raise it). Larger buckets leave a longer tail.
+DDP_BUCKET_BYTES = 25e6
 # CPU offload (ZeRO-Offload, Ren et al. 2021): gradients go to host memory and updated weights come back
 # over PCIe, and the optimizer runs on the CPU. PCIe 4.0 x16 moves ~25 GB/s each way in practice and a
 # host gives each GPU ~10 GB/s of memory bandwidth for the update (judgement; ZeRO-Offload, Sec. 5).
@@ -124,6 +127,17 @@ def _exposed(comm_s, compute_s):
     return np.maximum(comm_s - compute_s, 0.0) + NOT_OVERLAPPED * np.minimum(comm_s, compute_s)
 
 
+def _bucketed_exposed(comm_s, backward_s, grad_bytes):
+    """Data-parallel communication left exposed when gradients are reduced in buckets as the backward makes
+    them (PyTorch DDP, Li et al. 2020, arXiv:2006.15704; Megatron-core's DDP): bucket k of B is ready at
+    k/B of the backward and the link takes comm/B per bucket, so the last bucket (or, when the link is the
+    slower, all that outlasts the backward) is exposed: max(comm / B, comm - backward x (1 - 1/B)). Never
+    less than _exposed's judgement of imperfect overlap."""
+    n_buckets = np.maximum(1.0, np.ceil(grad_bytes / DDP_BUCKET_BYTES))
+    pipelined = np.maximum(comm_s / n_buckets, comm_s - backward_s * (1.0 - 1.0 / n_buckets))
+    return np.maximum(pipelined, _exposed(comm_s, backward_s))
+
+
 def _offload_s(offload: str, optimizer: str, local, shard_local, shards, micro_steps):
     """Host traffic of one step: gradients out and weights back (optimizer offload), the optimizer's update on
     the CPU, and with weight offload each micro-step's weights streamed in for the forward and the backward."""
@@ -166,16 +180,19 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     bubble = (pp - 1) / virtual_stages * per_micro
     total, experts = _split_params(m)
     local = (total - experts) / (tp * pp) + experts / ((tp if etp is None else etp) * pp * ep)  # layout.params_per_gpu
-    shards, link = dp * cp, _link(g, dp * cp, tp)
+    shards = dp * cp
     grads = trainable * BF16  # reduce-scattered (ZeRO >= 1) or all-reduced once; weights gathered once (ZeRO-3: twice
     gathers = np.where(zero_stage == 3, 2 * micro_steps, 1)  # per micro-step)
-    sharded = _collective("reduce_scatter", grads, shards, link) \
-        + gathers * _collective("all_gather", local * BF16, shards, link)
-    dp_s = np.where(zero_stage == 0, _collective("all_reduce", grads, shards, link), sharded)
+
+    def dp_collective(op, n_bytes):  # inside each node over the fast link, across nodes 1/local of the bytes
+        return comm.hierarchical_collective_s(op, n_bytes, shards, tp, g,
+                                              lambda o, b, n, st: _collective(o, b, n, _link(g, n, st)))
+    sharded = dp_collective("reduce_scatter", grads) + gathers * dp_collective("all_gather", local * BF16)
+    dp_s = np.where(zero_stage == 0, dp_collective("all_reduce", grads), sharded)
     shard_local = trainable / np.where(zero_stage >= 1, shards, 1)
     return {"micro_steps": micro_steps, "micro": micro, "tp": tp_s, "ep": ep_exposed, "send": send, "bubble": bubble,
             "pipeline": micro_steps * per_micro + bubble,
-            "dp": _exposed(dp_s, micro_steps * micro * (2.0 / 3.0)),  # hidden behind the backward (2/3 of compute)
+            "dp": _bucketed_exposed(dp_s, micro_steps * micro * (2.0 / 3.0), grads),  # behind the backward (2/3)
             "optimizer": 0.0 if offload != "none" else perf.optimizer_step_s(
                 shard_local, optimizer_step_bytes or OPTIMIZER_STEP_BYTES[optimizer], kern),
             "offload": _offload_s(offload, optimizer, local, shard_local, shards, micro_steps),

@@ -1,0 +1,43 @@
+"""The published whole-run check: the calibration/validation split and the whole-run factor it sets."""
+import pandas as pd
+import pytest
+
+from planner.estimate.published_check import check_published_runs, summary_line, whole_run_overhead
+from planner.estimate.training_run import RUN_OVERHEAD
+
+
+@pytest.fixture(scope="module")
+def df():
+    return check_published_runs()
+
+
+def test_summary_reports_each_set_apart(df):
+    lines = summary_line(df).splitlines()
+    assert [line.split(":")[0] for line in lines] == ["all", "calibration", "validation"]
+    n_val = int((df["set"] == "validation").sum())
+    assert f"over {n_val} runs" in lines[2] and f"over {len(df) - n_val} runs" in lines[1]
+
+
+def test_summary_split_uses_only_each_sets_rows():
+    """A made-up table: calibration errors 10% and 30%, validation 50%: each line gives its own median."""
+    df = pd.DataFrame({"set": ["calibration", "calibration", "validation"], "error": [0.1, -0.3, 0.5],
+                       "inside_band": [True, False, True]})
+    lines = summary_line(df).splitlines()
+    assert "median error 20.0%" in lines[1] and "median error 50.0%" in lines[2]
+    assert "1 of 2 published values" in lines[1] and "median signed error -10.0%" in lines[1]
+
+
+def test_run_overhead_is_what_the_calibration_runs_imply(df):
+    """RUN_OVERHEAD holds whole_run_overhead() rounded: a change to the calibration runs or the step model
+    that moves it fails here until the default is set again (from calibration runs only)."""
+    band = whole_run_overhead(df)
+    assert (RUN_OVERHEAD.p10, RUN_OVERHEAD.p50, RUN_OVERHEAD.p90) == pytest.approx((band.p10, band.p50, band.p90), abs=0.02)
+
+
+def test_validation_runs_do_not_move_the_whole_run_factor(df):
+    """Doubling every validation run's published GPU-hours leaves the factor where it was."""
+    moved = df.assign(published_gpu_hours=df["published_gpu_hours"].where(df["set"] == "calibration",
+                                                                         df["published_gpu_hours"] * 2))
+    a, b = whole_run_overhead(df), whole_run_overhead(moved)
+    assert (a.p10, a.p50, a.p90) == (b.p10, b.p50, b.p90)
+    assert (df["set"] == "validation").any()
