@@ -120,7 +120,8 @@ class Trends(_Section):
     start: str | None = V.knob(None, Month(), "the month the plan starts (YYYY-MM); none: the catalog's as_of "
                                "(catalog/data/generations.toml)")
     migrate: bool = V.knob(False, V.Flag(), "a rented fleet moves to the self-host GPU's successor in its launch "
-                           "month, re-priced at the successor's cost per unit of throughput (decide/generations.py)")
+                           "month, re-priced at the successor's cost per unit of throughput (decide/generations.py); default false "
+                           "(judgement: the rent trend already carries much of the market's move to newer GPUs)")
     successor: str | None = V.knob(None, V.Text(L.MAX_NAME_CHARS, empty=False, optional=True),
                                    "the self-host GPU's successor (a catalog or custom GPU); none: the catalog's")
     successor_launch: str | None = V.knob(None, Month(), "the successor's launch month (YYYY-MM); none: the "
@@ -182,7 +183,7 @@ def trend_band(t: Trends, path: str, sourcing: str, provider: str = "", model: s
     """The sourced band (a catalog Fact) the Monte Carlo samples for 'trends.api_decline_per_year' or
     'trends.gpu_decline_per_year'; None where the scenario fixes it (frozen prices, a value of its own, owned GPUs)."""
     field = path.removeprefix("trends.")
-    if t.frozen or getattr(t, field) is not None:
+    if field not in ("api_decline_per_year", "gpu_decline_per_year") or t.frozen or getattr(t, field) is not None:
         return None
     if field == "api_decline_per_year":
         given = dict(t.api_declines)

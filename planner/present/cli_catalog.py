@@ -48,9 +48,23 @@ def cmd_gpus(a) -> int:
     return _catalog(_gpus_frame(), a, "Dense peaks (no 2:4 sparsity); on-demand prices. `checked`: oldest check date.")
 
 
+def _history(a, info: dict) -> int:
+    from ..catalog.price_history import price_history
+    h = price_history(a.history, getattr(a, "provider", None))
+    if not h.changes:
+        _out(h.note)
+        return 0
+    df = h.to_frame().rename(columns={"from_date": "from", "input_usd_per_mtok": "input $/1M",
+                                      "output_usd_per_mtok": "output $/1M", "cached_input_usd_per_mtok": "cached $/1M"})
+    df["from"] = df["from"].replace("", "(before)")
+    return _catalog(df, a, f"{h.note}. Data: {info['package']} {info['version']}.")
+
+
 def cmd_prices(a) -> int:
     from ..catalog.api_prices import price_data_info, search_api_models
     info = price_data_info()
+    if getattr(a, "history", None):
+        return _history(a, info)
     df = search_api_models(a.search or "", limit=a.limit)
     if df.empty:
         raise PlannerError(f"no API model matches {a.search!r}; try one word, e.g. 'gpt' or 'claude'")
