@@ -188,3 +188,24 @@ def test_cli_price_history(capsys):
     assert "no dated price change" in capsys.readouterr().out
     assert main(["prices", "--history", "claude-sonnet-4-6", "--provider", "anthropic"]) == 0
     assert "2026-03-13" in capsys.readouterr().out
+
+
+def test_the_resale_break_even_by_hand():
+    from planner.decide.residual import resale_break_even_months
+    # no loss of value: owning pays from the first month when rent beats the running cost, never otherwise
+    assert resale_break_even_months(40_000, 3_000, 400, 0.0, 0.0, None) == 0.0
+    assert resale_break_even_months(40_000, 300, 400, 0.0, 0.0, None) is None
+    # all value lost at once in month 0 (step 1 - 1e-12 at month 0): the cash break-even, purchase / (rent - running)
+    m = resale_break_even_months(40_000, 3_000, 400, 0.0, 1 - 1e-12, 0.0)
+    assert m == pytest.approx(40_000 / 2_600, rel=1e-6)
+    # a step in month 6 of a fleet otherwise cheaper to own: it is dearer to own and sell just after the step
+    m = resale_break_even_months(40_000, 1_400, 400, 0.0, 0.25, 6.0)
+    assert m == pytest.approx(10.0, rel=1e-9)  # 40k x 0.25 = 10k lost, recovered at $1,000 a month by month 10
+
+
+def test_rent_or_own_says_when_owning_then_selling_pays():
+    c = planner.compare(_scenario("owned"))
+    r = c.rent_or_own
+    assert r.months_to_break_even_resold is not None and r.months_to_break_even_resold <= r.months_to_break_even
+    from planner.present.costs_text import rent_or_own_lines
+    assert "sold at its market value" in rent_or_own_lines(r)[0]

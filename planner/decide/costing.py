@@ -18,6 +18,7 @@ from ..estimate.pretraining import USD_PER_ENGINEER_YEAR
 from .costmodel import FleetCostModel
 from .energy import ApiFootprint, EnergyUse, fleet_energy_use, fleet_mwh, grid, power_draw, training_mwh
 from .generations import assumptions as generation_assumptions
+from .generations import resold
 from .scratch import ScratchCosts
 from .sourcing import GpuRate, RentOrOwn, gpu_rate, rent_or_own
 
@@ -65,7 +66,7 @@ def scenario_rent_or_own(s) -> RentOrOwn | None:
     """When owning the self-host GPU beats renting it on demand; None where the catalog has no server price
     for it (and [hardware] gives none)."""
     try:
-        return rent_or_own(_quoted_gpu(s), s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year)
+        return resold(s, rent_or_own(_quoted_gpu(s), s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year))
     except PlannerError:
         return None
 

@@ -31,8 +31,9 @@ from ..catalog import generations as gen
 from ..catalog.lookup import gpu as lookup_gpu
 from ..core.errors import DoesNotFitError, InfeasibleError, UnknownNameError
 from ..core.provenance import Assumption
+from ..core.units import HOURS_PER_MONTH
 from .estimates import serving_plan
-from .residual import capital_factor, residual_fraction  # noqa: F401  (the owned curve's formulas)
+from .residual import capital_factor, resale_break_even_months, residual_fraction  # noqa: F401
 from .sourcing import TERM_YEARS, gpu_rate, is_owned
 from .trends import Trends, check_successor, gpu_trend  # noqa: F401  (check_successor: re-exported)
 
@@ -188,3 +189,19 @@ def assumptions(s, fleets: dict) -> tuple[Assumption, ...]:
             out.append(Assumption("owned resale value", "straight-line", "", "[trends] residual" if not t.frozen
                                   else "[trends] prices = none (the planner's rule before generations)"))
     return tuple(out)
+
+
+def resold(s, r):
+    """The rent-or-own comparison with the resale view added: own, then sell at the market value (the curve above,
+    at the sourced p50 or the scenario's figures; the step where the successor ships within ten years)."""
+    if r is None:
+        return None
+    t, name = s.trends, lookup_gpu(s.self_host.gpu).name
+    loss, cut = residual_loss(t, name), step(t)
+    rent = r.rent_usd_per_gpu_hour * (r.utilisation if r.rental in ("on-demand", "spot") else 1.0) * HOURS_PER_MONTH
+    months = resale_break_even_months(r.purchase_usd_per_gpu, rent, r.owned_running_usd_per_month, loss, cut,
+                                      successor_month(t, name))
+    return replace(r, months_to_break_even_resold=months, resale_note=(
+        f"sold at its market value: {loss:.0%} of it lost a year"
+        + (f" and {cut:.0%} when the successor ships (month {successor_month(t, name):g})"
+           if successor_month(t, name) is not None else "")))

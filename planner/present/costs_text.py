@@ -80,6 +80,11 @@ def rent_or_own_lines(r) -> list[str]:
                 "gpus_per_server, server_watts, servers_per_rack, network_usd_per_rack) to see when owning pays."]
     months = (f"owning becomes cheaper after {r.months_to_break_even:.1f} months"
               if r.months_to_break_even is not None else "renting stays cheaper however long it is used")
+    if r.resale_note:
+        m = r.months_to_break_even_resold
+        months += ("; " + (f"with the GPU then {r.resale_note}, owning is cheaper " + (
+            "from the first month" if m == 0 else f"once it is held {m:.1f} months or more") if m is not None else
+                           f"with the GPU then {r.resale_note}, renting stays cheaper over ten years"))
     use = (f"Over {r.depreciation_years:g} years (straight-line depreciation) owning wins once the GPU works more than "
            f"{r.break_even_utilisation:.0%} of the hours" if r.break_even_utilisation is not None
            else f"Over {r.depreciation_years:g} years owning never beats renting on demand, even at full use")
