@@ -125,8 +125,9 @@ def point_values(s: Scenario) -> dict[str, float]:
     out["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
     out["trends.api_decline_per_year"] = api_decline(s.trends)
     out["trends.gpu_decline_per_year"] = gpu_trend(s.trends, h.sourcing)[0]
-    for name in ("residual_loss_per_year", "successor_step"):  # the GPU's sourced figure is known once compared
-        out[f"trends.{name}"] = float("nan") if getattr(s.trends, name) is None else getattr(s.trends, name)
+    for name in ("residual_loss_per_year", "successor_step"):  # else the GPU's sourced figure: known once compared
+        if getattr(s.trends, name) is not None:
+            out[f"trends.{name}"] = getattr(s.trends, name)
     for name in ("researchers", "months", "prep_months", "evaluation_usd"):
         out[f"scratch.{name}"] = float(getattr(r, name))
     return out
