@@ -113,7 +113,7 @@ class Engine:
         fleet = c.cost_models.get("self_host") or c.cost_models.get("scratch")
         for name in ("residual_loss_per_year", "successor_step"):  # owned on the market curve (generations.py)
             value = getattr(fleet, name, None) if getattr(fleet, "residual_loss_per_year", None) is not None else None
-            value = None if name == "successor_step" and fleet.successor_month is None else value  # no step to vary
+            value = None if name == "successor_step" and getattr(fleet, "successor_month", None) is None else value
             base[f"trends.{name}"] = np.nan if value is None else value
         if "api" in c.cost_models:  # the decline compare() applied (the provider's or the model's own, where given)
             base["trends.api_decline_per_year"] = c.cost_models["api"].decline_per_year
