@@ -17,7 +17,9 @@ Owned: the fleet's capital is charged as the market value it loses each month (e
 straight line over `depreciation_years`: the value falls `residual_loss_per_year`, compounded monthly, and steps
 down by `successor_step` in the successor's launch month (catalog/generations.py derives both from used-price
 reports). Every GPU held in a month is charged that month's loss, whenever it was bought (JUDGEMENT: a GPU bought
-later is bought at the generation's then market value). [trends] residual = "straight-line" (or prices = "none") keeps the old rule.
+later is bought at the generation's then market value; the curve starts at the new price, with no drop on leaving
+the shop, so the first months are optimistic). [trends] residual = "straight-line" (or prices = "none") keeps the
+old rule; the formulas are in decide/residual.py.
 Training on owned GPUs keeps the straight line (its GPU-hours are one-time; the curve applies to the fleet).
 """
 from __future__ import annotations
@@ -25,15 +27,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numpy as np
-
 from ..catalog import generations as gen
 from ..catalog.lookup import gpu as lookup_gpu
-from ..core.errors import DoesNotFitError, InfeasibleError, UnknownNameError
+from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH
 from .estimates import serving_plan
-from .residual import capital_factor, resale_break_even_months, residual_fraction  # noqa: F401
+from .residual import resale_break_even_months
 from .sourcing import TERM_YEARS, gpu_rate, is_owned
 from .trends import Trends, check_successor, gpu_trend  # noqa: F401  (check_successor: re-exported)
 
@@ -163,7 +163,7 @@ def assumptions(s, fleets: dict) -> tuple[Assumption, ...]:
     h, t = s.self_host, s.trends
     try:
         name, launch = successor(t, h.gpu)
-    except UnknownNameError:
+    except PlannerError:  # a shortlist with no candidate chosen: no one GPU to speak of
         return ()
     src = "planner/catalog/data/gpus.toml (launched, successor); [trends] overrides"
     out = [Assumption("plan start", plan_start(t), "month", "[trends] start" if t.start else

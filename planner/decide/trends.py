@@ -120,8 +120,9 @@ class Trends(_Section):
     start: str | None = V.knob(None, Month(), "the month the plan starts (YYYY-MM); none: the catalog's as_of "
                                "(catalog/data/generations.toml)")
     migrate: bool = V.knob(False, V.Flag(), "a rented fleet moves to the self-host GPU's successor in its launch "
-                           "month, re-priced at the successor's cost per unit of throughput (decide/generations.py); default false "
-                           "(judgement: the rent trend already carries much of the market's move to newer GPUs)")
+                           "month, re-priced at the successor's cost per unit of throughput (decide/generations.py); "
+                           "default false (judgement: the rent trend already carries much of the market's move to "
+                           "newer GPUs)")
     successor: str | None = V.knob(None, V.Text(L.MAX_NAME_CHARS, empty=False, optional=True),
                                    "the self-host GPU's successor (a catalog or custom GPU); none: the catalog's")
     successor_launch: str | None = V.knob(None, Month(), "the successor's launch month (YYYY-MM); none: the "

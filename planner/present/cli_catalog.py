@@ -26,7 +26,7 @@ def _gpus_frame() -> pd.DataFrame:
         src = g.sources
         rows.append({"gpu": g.name, "vendor": g.vendor, "bf16 TFLOP/s": tflops(g, "bf16"), "fp8 TFLOP/s": tflops(g, "fp8"),
                      "memory GiB": fmt.number(g.memory_bytes / 2**30), "TB/s": fmt.number(g.memory_bytes_per_s / 1e12),
-                     "$/GPU-hour": f"${g.usd_per_gpu_hour:.2f}",
+                     "$/GPU-hour": f"${g.usd_per_gpu_hour:.2f}", "launched": g.launched, "successor": g.successor,
                      "spec source": src["peak_tflops"].url if "peak_tflops" in src else "",
                      "price source": src["usd_per_gpu_hour"].url if "usd_per_gpu_hour" in src else "",
                      "checked": min((s.checked for s in src.values()), default="")})
