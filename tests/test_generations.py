@@ -88,7 +88,8 @@ def test_a_reservation_moves_at_its_first_renewal_and_an_earlier_launch_moves_no
 def test_owned_hardware_steps_down_at_the_successors_launch():
     s = _scenario("owned", successor="B200", successor_launch="2027-06", start="2026-12", residual_loss_per_year=0.2,
                   successor_step=0.25)
-    fleet = planner.compare(s).cost_models["self_host"]
+    curve = planner.compare(s)
+    fleet = curve.cost_models["self_host"]
     assert fleet.successor_month == 6.0 and fleet.residual_loss_per_year == 0.2
     # by hand: value 0.8^(m/12), x 0.75 after month 6; month m's capital = straight-line's x 12 x 5 years x the loss
     m = np.arange(12.0)
@@ -103,6 +104,10 @@ def test_owned_hardware_steps_down_at_the_successors_launch():
     line = planner.compare(s.replace(trends=dataclasses.replace(s.trends, residual="straight-line")))
     assert line.cost_models["self_host"].residual_loss_per_year is None
     assert line.cost_models["self_host"]._rate(m) == pytest.approx(np.full(12, fleet.usd_per_gpu_hour), rel=1e-12)
+    # the break-even traffic against the API moves with the curve (it is solved on the same cost models)
+    be = {c: next(b for b in x.break_evens if {b.a, b.b} == {"api", "self_host"}).requests_per_day
+          for c, x in (("curve", curve), ("line", line))}
+    assert be["curve"] and be["line"] and be["curve"] != pytest.approx(be["line"], rel=1e-6)
 
 
 def test_owned_capital_over_the_horizon_is_the_value_lost():
@@ -209,3 +214,18 @@ def test_rent_or_own_says_when_owning_then_selling_pays():
     assert r.months_to_break_even_resold is not None and r.months_to_break_even_resold <= r.months_to_break_even
     from planner.present.costs_text import rent_or_own_lines
     assert "sold at its market value" in rent_or_own_lines(r)[0]
+
+
+def test_a_catalog_successor_not_in_the_catalog_is_refused_naming_the_field(monkeypatch):
+    from planner.catalog import lookup
+    real = lookup._read("gpus.toml")
+    bad = {"gpu": [dict(g, successor="H300") if g["name"] == "H100 SXM" else g for g in real["gpu"]]}
+    monkeypatch.setattr(lookup, "_read", lambda name: bad if name == "gpus.toml" else real)
+    lookup._gpus.cache_clear()
+    try:
+        with pytest.raises(PlannerError, match=r"gpus.toml: gpu 'H100 SXM' field successor.*H300"):
+            lookup.gpus()
+    finally:
+        monkeypatch.undo()
+        lookup._gpus.cache_clear()
+    assert gpu("H100 SXM").successor == "H200 SXM"
