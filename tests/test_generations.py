@@ -229,3 +229,18 @@ def test_a_catalog_successor_not_in_the_catalog_is_refused_naming_the_field(monk
         monkeypatch.undo()
         lookup._gpus.cache_clear()
     assert gpu("H100 SXM").successor == "H200 SXM"
+
+
+def test_the_report_and_the_cli_say_what_the_generation_did():
+    from planner.present.costs_text import generation_lines
+    from planner.present.report_costs import hardware_section
+    c = planner.compare(_scenario(migrate=True, successor="B200", successor_launch="2027-06", start="2026-12"))
+    lines = generation_lines(c)
+    assert "Plan start: 2026-12" in lines and "H100 SXM successor: B200 from 2027-06" in lines
+    assert any(x.startswith("Open weights + fine-tune + self-host: move to B200: month 6, rent x 0.") for x in lines)
+    assert "### Hardware generation" in hardware_section(c)
+    # nothing self-hosted available: no generation lines
+    s = _scenario()
+    api_only = planner.compare(s.replace(self_host=dataclasses.replace(s.self_host, model="Llama-3.1-405B",
+                                                                       gpu="L4", tensor_parallel=1)))
+    assert not api_only.options["self_host"].available and generation_lines(api_only) == []

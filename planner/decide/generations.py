@@ -33,11 +33,13 @@ from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH
 from .estimates import serving_plan
+from .options import OPTIONS
 from .residual import resale_break_even_months
 from .sourcing import TERM_YEARS, gpu_rate, is_owned
 from .trends import Trends, check_successor, gpu_trend  # noqa: F401  (check_successor: re-exported)
 
 MONTHS_PER_YEAR = 12.0
+PREFIX = "generation: "  # the comparison's assumptions on the hardware generation (costs_text shows them)
 
 
 def plan_start(t: Trends) -> str:
@@ -166,27 +168,27 @@ def assumptions(s, fleets: dict) -> tuple[Assumption, ...]:
     except PlannerError:  # a shortlist with no candidate chosen: no one GPU to speak of
         return ()
     src = "planner/catalog/data/gpus.toml (launched, successor); [trends] overrides"
-    out = [Assumption("plan start", plan_start(t), "month", "[trends] start" if t.start else
+    out = [Assumption(f"{PREFIX}plan start", plan_start(t), "month", "[trends] start" if t.start else
                       "planner/catalog/data/generations.toml as_of (judgement)"),
-           Assumption(f"{lookup_gpu(h.gpu).name} successor", f"{name} from {launch or 'an unknown month'}" if name
+           Assumption(f"{PREFIX}{lookup_gpu(h.gpu).name} successor", f"{name} from {launch or 'an unknown month'}" if name
                       else "none listed", "", src)]
     month = successor_month(t, h.gpu)
     if name and month is None:
-        out.append(Assumption("successor in the horizon", "no: it shipped before the plan starts (in today's prices)"
+        out.append(Assumption(f"{PREFIX}successor in the horizon", "no: it shipped before the plan starts (in today's prices)"
                               if launch else "no launch month", "", src))
     for key, f in fleets.items():
         if getattr(f, "migrate_month", math.inf) < math.inf:
-            out.append(Assumption(f"{key}: move to {name}", f"month {f.migrate_month:g}, rent x {f.migrate_factor:.3g}",
+            out.append(Assumption(f"{PREFIX}{OPTIONS[key]}: move to {name}", f"month {f.migrate_month:g}, rent x {f.migrate_factor:.3g}",
                                   "", "decide/generations.py: the successor's serving plan, same performance model"))
     if h.sourcing == "owned":
         if on_curve(t, h.sourcing):
-            out += [Assumption("owned resale value lost per year", residual_loss(t, h.gpu), "fraction/year",
+            out += [Assumption(f"{PREFIX}owned resale value lost per year", residual_loss(t, h.gpu), "fraction/year",
                                "[trends]" if t.residual_loss_per_year is not None else
                                str(gen.residual_after(lookup_gpu(h.gpu).name).source)),
-                    Assumption("owned resale step at the successor's launch", step(t), "fraction",
+                    Assumption(f"{PREFIX}owned resale step at the successor's launch", step(t), "fraction",
                                "[trends]" if t.successor_step is not None else str(gen.successor_step().source))]
         else:
-            out.append(Assumption("owned resale value", "straight-line", "", "[trends] residual" if not t.frozen
+            out.append(Assumption(f"{PREFIX}owned resale value", "straight-line", "", "[trends] residual" if not t.frozen
                                   else "[trends] prices = none (the planner's rule before generations)"))
     return tuple(out)
 

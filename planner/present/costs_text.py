@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core.units import DAYS_PER_MONTH, usd
+from ..decide.generations import PREFIX as GENERATION
 from ..decide.sourcing import is_owned
 from . import formatting as fmt
 
@@ -71,6 +72,14 @@ def owned_parts_frame(c) -> pd.DataFrame | None:
     if r is None or not is_owned(r.sourcing):
         return None
     return pd.DataFrame([{"Part": k, "$/GPU-hour": usd(v)} for k, v in r.parts.items()])
+
+
+def generation_lines(c) -> list[str]:
+    """The hardware generation the comparison used (decide/generations.py): the successor, a move, the resale curve."""
+    def line(a):
+        name = a.name.removeprefix(GENERATION)
+        return f"{name[:1].upper()}{name[1:]}: {fmt.number(a.value) if isinstance(a.value, float) else a.value}"
+    return [line(a) for a in c.assumptions if a.name.startswith(GENERATION)]
 
 
 def rent_or_own_lines(r) -> list[str]:
