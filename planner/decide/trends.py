@@ -4,14 +4,17 @@ Hosted-API $/token and rented GPU $/hour fall (or rise) a fraction a year, compo
 (costmodel.price_factor). The default is the p50 of the sourced bands in catalog/data/trends.toml;
 `prices = "none"` freezes every price at today's (the planner's behaviour before trends). A reservation's
 price moves only at each renewal of its term; owned GPUs pay no rent, so no rent trend applies to them.
+A provider or a model may have its own API decline (`api_declines`, or trends.toml's [api.provider.<id>] and
+[api.model.<id>]). The section also holds the hardware generation over the horizon (the plan's start, the
+self-host GPU's successor, a rented fleet's move to it, owned hardware's resale curve): decide/generations.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..catalog.months import month_text
 from ..catalog.lookup import gpu as lookup_gpu
+from ..catalog.months import month_text
 from ..catalog.trends import trend_facts
 from ..core import limits as L
 from ..core import validate as V
@@ -66,7 +69,7 @@ class Fraction:
 
 @dataclass(frozen=True)
 class Month:
-    """A month as "YYYY-MM" (catalog/generations.py); optionally None."""
+    """A month as "YYYY-MM" (catalog/months.py); optionally None."""
 
     optional: bool = True
 
