@@ -244,3 +244,11 @@ def test_the_report_and_the_cli_say_what_the_generation_did():
     api_only = planner.compare(s.replace(self_host=dataclasses.replace(s.self_host, model="Llama-3.1-405B",
                                                                        gpu="L4", tensor_parallel=1)))
     assert not api_only.options["self_host"].available and generation_lines(api_only) == []
+
+
+def test_a_fleet_does_not_move_to_dearer_or_unfitting_capacity():
+    # an A100 40GB successor for an H100 fleet: less throughput per dollar (or none at this precision): no move
+    c = planner.compare(_scenario(migrate=True, successor="A100 40GB SXM", successor_launch="2027-06",
+                                  start="2026-12"))
+    assert not np.isfinite(c.cost_models["self_host"].migrate_month)
+    assert any(a.name.endswith("move to A100 40GB SXM") and str(a.value).startswith("none:") for a in c.assumptions)

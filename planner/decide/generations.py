@@ -32,7 +32,7 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..core.errors import DoesNotFitError, InfeasibleError, PlannerError
 from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH
-from .estimates import serving_plan
+from .estimates import require_serving_dtype, serving_plan
 from .options import OPTIONS
 from .residual import resale_break_even_months
 from .sourcing import TERM_YEARS, gpu_rate, is_owned
@@ -85,8 +85,10 @@ def migration_factor(s, model_name: str, load, plan) -> tuple[float, str]:
     name, _ = successor(s.trends, h.gpu)
     rate = gpu_rate(lookup_gpu(name), h.sourcing, s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year,
                     use="serving", where="trends.successor")
+    nh = replace(h, gpu=name, usd_per_gpu_hour=None)
     try:
-        nxt = serving_plan(replace(h, gpu=name, usd_per_gpu_hour=None), model_name, load, rate.usd_per_gpu_hour)
+        require_serving_dtype(replace(s, self_host=nh))
+        nxt = serving_plan(nh, model_name, load, rate.usd_per_gpu_hour)
     except (DoesNotFitError, InfeasibleError) as e:
         return 1.0, f"stays on {h.gpu}: {name} cannot serve {model_name} ({e})"
     per_rps = lambda p: p.usd_per_gpu_hour * p.tensor_parallel / p.requests_per_s_per_replica.p50  # noqa: E731
@@ -104,8 +106,9 @@ def fleet_fields(s, model_name: str, load, plan, rate) -> dict:
     out = dict(zip(("gpu_decline_per_year", "gpu_term_months"), gpu_trend(t, h.sourcing)))
     month = successor_month(t, h.gpu)
     if t.migrate and not is_owned(h.sourcing) and month is not None:
-        out["migrate_month"] = migrate_month(month, h.sourcing)
-        out["migrate_factor"] = migration_factor(s, model_name, load, plan)[0]
+        factor = migration_factor(s, model_name, load, plan)[0]
+        if factor < 1.0:  # a fleet moves only to cheaper capacity
+            out.update(migrate_month=migrate_month(month, h.sourcing), migrate_factor=factor)
     if on_curve(t, h.sourcing):
         capital = sum(v for k, v in rate.parts.items() if "depreciation" in k)
         out.update(capital_usd_per_gpu_hour=capital, capital_years=s.hardware.fact("depreciation_years")[0],
@@ -168,28 +171,31 @@ def assumptions(s, fleets: dict) -> tuple[Assumption, ...]:
     except PlannerError:  # a shortlist with no candidate chosen: no one GPU to speak of
         return ()
     src = "planner/catalog/data/gpus.toml (launched, successor); [trends] overrides"
+    month = successor_month(t, h.gpu)
     out = [Assumption(f"{PREFIX}plan start", plan_start(t), "month", "[trends] start" if t.start else
                       "planner/catalog/data/generations.toml as_of (judgement)"),
-           Assumption(f"{PREFIX}{lookup_gpu(h.gpu).name} successor", f"{name} from {launch or 'an unknown month'}" if name
-                      else "none listed", "", src)]
-    month = successor_month(t, h.gpu)
+           Assumption(f"{PREFIX}{lookup_gpu(h.gpu).name} successor",
+                      f"{name} from {launch or 'an unknown month'}" if name else "none listed", "", src)]
     if name and month is None:
-        out.append(Assumption(f"{PREFIX}successor in the horizon", "no: it shipped before the plan starts (in today's prices)"
-                              if launch else "no launch month", "", src))
+        out.append(Assumption(f"{PREFIX}successor in the horizon", "no: it shipped before the plan starts (in "
+                              "today's prices)" if launch else "no launch month", "", src))
+    moves = t.migrate and month is not None and not is_owned(h.sourcing)
     for key, f in fleets.items():
-        if getattr(f, "migrate_month", math.inf) < math.inf:
-            out.append(Assumption(f"{PREFIX}{OPTIONS[key]}: move to {name}", f"month {f.migrate_month:g}, rent x {f.migrate_factor:.3g}",
-                                  "", "decide/generations.py: the successor's serving plan, same performance model"))
-    if h.sourcing == "owned":
-        if on_curve(t, h.sourcing):
-            out += [Assumption(f"{PREFIX}owned resale value lost per year", residual_loss(t, h.gpu), "fraction/year",
-                               "[trends]" if t.residual_loss_per_year is not None else
-                               str(gen.residual_after(lookup_gpu(h.gpu).name).source)),
-                    Assumption(f"{PREFIX}owned resale step at the successor's launch", step(t), "fraction",
-                               "[trends]" if t.successor_step is not None else str(gen.successor_step().source))]
-        else:
-            out.append(Assumption(f"{PREFIX}owned resale value", "straight-line", "", "[trends] residual" if not t.frozen
-                                  else "[trends] prices = none (the planner's rule before generations)"))
+        if not moves or key == "api":
+            continue
+        what = (f"month {f.migrate_month:g}, rent x {f.migrate_factor:.3g}" if f.migrate_month < math.inf else
+                f"none: {name} is no cheaper per unit of throughput, or cannot serve the model")
+        out.append(Assumption(f"{PREFIX}{OPTIONS[key]}: move to {name}", what, "",
+                              "decide/generations.py: the successor's serving plan, same performance model"))
+    if h.sourcing == "owned" and on_curve(t, h.sourcing):
+        own = gen.residual_after(lookup_gpu(h.gpu).name).source
+        out += [Assumption(f"{PREFIX}owned resale value lost per year", residual_loss(t, h.gpu), "fraction/year",
+                           "[trends]" if t.residual_loss_per_year is not None else str(own)),
+                Assumption(f"{PREFIX}owned resale step at the successor's launch", step(t), "fraction",
+                           "[trends]" if t.successor_step is not None else str(gen.successor_step().source))]
+    elif h.sourcing == "owned":
+        out.append(Assumption(f"{PREFIX}owned resale value", "straight-line", "", "[trends] residual" if not t.frozen
+                              else "[trends] prices = none (the planner's rule before generations)"))
     return tuple(out)
 
 
