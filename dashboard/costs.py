@@ -20,6 +20,10 @@ def hardware(c: Comparison) -> None:
     if owned is not None:
         st.markdown("**An owned GPU-hour, by part**")
         st.dataframe(owned, hide_index=True)
+    gen = ct.generation_lines(c)
+    if gen:
+        st.subheader("Hardware generation")
+        st.markdown("\n".join(f"- {md(x)}" for x in gen))
     st.subheader("Rent or own")
     for line in ct.rent_or_own_lines(c.rent_or_own):
         st.markdown(md(line))

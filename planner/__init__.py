@@ -26,6 +26,7 @@ _EXPORTS = {
     "register_gpu": "catalog.lookup", "read_gpu_file": "catalog.custom_gpu",
     "model_from_hf_config": "catalog.hf_config",
     "ApiPrice": "catalog.api_prices", "api_price": "catalog.api_prices", "hosted_finetune_price": "catalog.api_prices",
+    "price_history": "catalog.price_history",
     "price_data_info": "catalog.api_prices", "search_api_models": "catalog.api_prices",
     "CalibrationProfile": "calibration.profiles", "calibrate": "estimate.calibrated",
     "use_results": "estimate.calibrated", "use_silicon": "calibration.silicon",

@@ -37,7 +37,7 @@ def small_fleet(sourcing: str, trends=None, **hardware):
 
 @pytest.mark.parametrize("decline", [0.0, 0.3])
 def test_owned_differs_from_on_demand_by_the_hand_computed_amount(decline):
-    trends = Trends(gpu_decline_per_year=decline, api_decline_per_year=0.0)
+    trends = Trends(gpu_decline_per_year=decline, api_decline_per_year=0.0, residual="straight-line")
     rented = planner.compare(small_fleet("on-demand", trends))
     owned = planner.compare(small_fleet("owned", trends, usd_per_kwh=0.0))  # owned: no rent, so no rent trend
     assert rented.serving_plan.tensor_parallel == 1 and rented.options["self_host"].gpus == 2

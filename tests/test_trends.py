@@ -126,7 +126,7 @@ def test_bad_trends_are_refused_naming_the_field(field, value):
 
 def test_unknown_trends_field_is_refused():
     with pytest.raises(PlannerError, match="api_decline"):
-        loads_scenario('name = "x"\n[trends]\napi_declines = 0.2\n')
+        loads_scenario('name = "x"\n[trends]\napi_decline_per_yr = 0.2\n')
 
 
 def test_trends_round_trip_through_toml():
@@ -176,3 +176,51 @@ def test_monte_carlo_decline_outside_the_bounds_is_refused():
     with pytest.raises(PlannerError, match="trends.gpu_decline_per_year"):  # relative: x1.5 of 0.25 is fine, x5 not
         s.replace(uncertainty={"trends.gpu_decline_per_year": {"dist": "uniform", "low": 0.5, "high": 5.0,
                                                                 "relative": True}})
+
+
+@fuzz_settings(60)
+@given(d1=st.floats(-0.99, 0.99), d2=st.floats(-0.99, 0.99), rpd=st.floats(1.0, 1e7), ttp=st.floats(0.0, 30.0),
+       term=st.sampled_from([0.0, 12.0, 36.0]), move=st.floats(0.0, 40.0), factor=st.floats(0.05, 1.0))
+def test_a_faster_gpu_decline_never_costs_more_with_a_move_to_the_successor(d1, d2, rpd, ttp, term, move, factor):
+    """The move to the successor (decide/generations.py) multiplies the trended rent: the order holds."""
+    slow, fast = sorted((d1, d2))
+    req = rpd * 30.4 * 1.05 ** MONTHS
+    def total(d):
+        f = fleet_model(capacity_rps_per_replica=3.0, gpus_per_replica=2, usd_per_gpu_hour=2.5, utilization_ceiling=0.7,
+                        min_replicas=1, ops_engineers=1, usd_per_engineer_year=2e5, one_time_usd=1e5,
+                        months_to_production=ttp, gpu_decline_per_year=d, gpu_term_months=term, migrate_month=move,
+                        migrate_factor=factor)
+        return monthly_costs(f, req, MONTHS, 2.0, None).sum()
+    assert total(fast) <= total(slow) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("field", ["api_declines", "api_decline_per_year"])
+def test_a_faster_provider_decline_never_makes_the_api_dearer(field):
+    s = _with("customer_support.toml")
+    totals = []
+    for d in (-0.5, 0.0, 0.4, 0.9):
+        value = {"openai": d} if field == "api_declines" else d
+        totals.append(planner.compare(s.replace(trends=dataclasses.replace(s.trends, **{field: value})))
+                      .options["api"].total_usd.p50)
+    assert totals == sorted(totals, reverse=True) and totals[0] > totals[-1]
+
+
+def test_a_provider_band_in_the_trends_data_overrides_every_apis(monkeypatch):
+    """trends.toml [api.provider.<id>] / [api.model.<id>]: the model's band first, then the provider's."""
+    from planner.catalog import trends as catalog_trends
+    from planner.catalog.costs import Fact
+    from planner.core.band import Band
+    from planner.decide.trends import api_fact, trend_band
+    base = trend_facts()
+    src = base["api"].source
+    extra = {"api.provider.openai": Fact("api.provider.openai", Band(0.1, 0.2, 0.3), "", src),
+             "api.model.gpt-4o-mini": Fact("api.model.gpt-4o-mini", Band(0.6, 0.7, 0.8), "", src)}
+    monkeypatch.setattr(catalog_trends, "trend_facts", lambda: {**base, **extra})
+    monkeypatch.setattr("planner.decide.trends.trend_facts", lambda: {**base, **extra})
+    assert api_decline(Trends(), "openai", "gpt-4o") == 0.2
+    assert api_decline(Trends(), "openai", "gpt-4o-mini") == 0.7
+    assert api_decline(Trends(), "anthropic", "claude") == base["api"].value.p50
+    assert api_fact("openai", "gpt-4o").value.p50 == 0.2
+    assert trend_band(Trends(), "trends.api_decline_per_year", "on-demand", "openai", "x").value.p50 == 0.2
+    assert trend_band(Trends(api_declines={"openai": 0.3}), "trends.api_decline_per_year", "on-demand",
+                      "openai", "x") is None  # the scenario's own value: not sampled

@@ -39,7 +39,11 @@ EDITS = {
     "trends.api_decline_per_year": (0.3, {"dist": "uniform", "low": 0.8, "high": 1.2, "relative": True}),
     "trends.gpu_decline_per_year": (0.4, {"dist": "triangular", "low": 0.5, "mode": 1.0, "high": 1.5,
                                           "relative": True}),
+    "trends.residual_loss_per_year": (0.4, {"dist": "uniform", "low": 0.8, "high": 1.2, "relative": True}),
+    "trends.successor_step": (0.35, {"dist": "uniform", "low": 0.8, "high": 1.2, "relative": True}),
 }
+# Owned hardware's resale curve has a value only for an owned fleet whose successor ships within the horizon.
+OWNED = {"trends.residual_loss_per_year", "trends.successor_step"}
 
 
 def test_every_input_with_a_scenario_value_is_covered():
@@ -59,6 +63,9 @@ def test_changing_the_point_value_moves_the_monte_carlo_median(path):
     value, entry = EDITS[path]
     s = BASE.replace(workload=BASE.workload.with_(requests_per_day=1e6),  # busy: peak and utilisation size the fleet
                      uncertainty={path: entry})
+    if path in OWNED:
+        s = s.replace(self_host=dataclasses.replace(s.self_host, sourcing="owned"),
+                      trends=dataclasses.replace(s.trends, successor="B200", successor_launch="2027-06"))
     before = monte_carlo(s, n=2000)
     edited = with_value(s, path, value)
     after = monte_carlo(edited, n=2000)

@@ -7,7 +7,8 @@
     interconnect_gb_per_s = 900                # scale-up link, both directions (PCIe cards: the PCIe figure)
     tdp_watts = 700
     usd_per_gpu_hour = 2.5                     # on-demand price (an owned-sunk fleet does not use it)
-    # optional: vendor, link_kind, scale_up_domain_size, scale_out_gbit_per_s, sources, notes
+    # optional: vendor, link_kind, scale_up_domain_size, scale_out_gbit_per_s, sources, notes,
+    #           launched = "YYYY-MM", successor = "a catalog (or registered) GPU"
 
 A file holds one GPU (the keys at the top), or several as `[[custom_gpu]]` tables (a scenario's
 own section). Each is held to GPUSpec's checks (catalog/specs.py) in the file's units, and a
@@ -21,7 +22,7 @@ from pathlib import Path
 from ..core import files
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError
-from .lookup import gpu_from_dict, register_gpu
+from .lookup import check_successor, gpu_from_dict, register_gpu
 from .specs import GPUSpec
 
 SECTION = "custom_gpu"  # a scenario's [[custom_gpu]] tables; also accepted in a GPU file
@@ -39,6 +40,7 @@ def custom_gpu(table: dict, where: str = "custom GPU") -> GPUSpec:
     for key in _DATASHEET:
         if table[key] == 0:
             raise InputError(f"{where}: gpu {spec.name!r} field {key}", "must be > 0 (the datasheet figure), got 0")
+    check_successor(spec, f"{where}: gpu {spec.name!r}")
     return spec
 
 

@@ -20,7 +20,7 @@ GIB = 2**30
 
 _GPU_KEYS = {"name", "aliases", "vendor", "peak_tflops", "memory_gib", "memory_tb_per_s",
              "interconnect_gb_per_s", "tdp_watts", "usd_per_gpu_hour", "link_kind", "scale_up_domain_size",
-             "scale_out_gbit_per_s", "sources", "notes"}
+             "scale_out_gbit_per_s", "sources", "notes", "launched", "successor"}
 _MODEL_KEYS = {f.name for f in fields(ModelSpec)} | {"aliases"}
 
 
@@ -83,7 +83,24 @@ def gpu_from_dict(d: dict) -> GPUSpec:
         scale_up_domain_size=d.get("scale_up_domain_size", 1),
         scale_out_bytes_per_s=_file_number(d, "scale_out_gbit_per_s", where, default=0),
         sources={k: _source(v, where) for k, v in sources.items()},
+        launched=_launched(d, where),
+        successor=V.name_text(f"{where} field successor", d["successor"]) if d.get("successor") else "",
     )
+
+
+def _launched(d: dict, where: str) -> str:
+    from .months import month_text
+    return month_text(f"{where} field launched", d["launched"]) if d.get("launched") else ""
+
+
+def check_successor(spec: GPUSpec, where: str) -> None:
+    """A successor must be a GPU one can look up (the catalog's, or a registered custom GPU)."""
+    if spec.successor:
+        try:
+            gpu(spec.successor)
+        except UnknownNameError as e:
+            raise InputError(f"{where} field successor", f"names no GPU in the catalog: {e}",
+                             value=spec.successor, allowed="a catalog GPU or a registered custom GPU") from None
 
 
 def model_from_dict(d: dict) -> ModelSpec:
@@ -125,7 +142,12 @@ def _index(entries: list[dict], build) -> tuple[dict, dict]:
 
 @functools.cache
 def _gpus() -> tuple[dict, dict]:
-    return _index(_read("gpus.toml")["gpu"], gpu_from_dict)
+    by_key, canonical = _index(_read("gpus.toml")["gpu"], gpu_from_dict)
+    for g in canonical.values():  # every successor is another catalog GPU
+        if g.successor and g.successor.strip().lower() not in by_key:
+            raise InputError(f"gpus.toml: gpu {show(g.name)} field successor",
+                             f"names no catalog GPU, got {show(g.successor)}", value=g.successor)
+    return by_key, canonical
 
 
 @functools.cache

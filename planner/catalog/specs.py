@@ -186,6 +186,8 @@ class GPUSpec:
     scale_up_domain_size: int = 1  # accelerators one scale-up link joins (HGX: 8, GB200 NVL72: 72, PCIe card: 1)
     scale_out_bytes_per_s: float = 0.0  # per-accelerator network to other nodes (400 Gb/s = 50e9); 0 unknown
     sources: dict[str, Source] = field(default_factory=dict)  # field name -> citation
+    launched: str = ""  # "YYYY-MM": first shipments to customers ("" unknown); catalog/generations.py
+    successor: str = ""  # the catalog GPU that succeeds it ("" none listed); checked to be a GPU one can look up
 
     def __post_init__(self):
         _validate_gpu(self)
@@ -233,6 +235,11 @@ def _validate_gpu(g: GPUSpec) -> None:
     for dtype, value in g.peak_flops.items():
         V.name_text(f"{where} peak_flops key", dtype)
         PEAK_FLOPS_CHECK(f"{where} peak_flops.{dtype}", value)
+    if g.launched:
+        from .months import month_text
+        month_text(f"{where} launched", g.launched)
+    if not isinstance(g.successor, str) or g.successor and g.successor.strip().lower() == g.name.strip().lower():
+        raise InputError(f"{where} successor", f"must be the name of another GPU, got {show(g.successor)}")
     if not isinstance(g.link_kind, str) or g.link_kind not in ("", *LINK_KINDS):
         raise InputError(f"{where} link_kind", f"must be one of {', '.join(LINK_KINDS)}, got {show(g.link_kind)}")
 

@@ -17,9 +17,14 @@ GPU_MODES = ("on-demand", "reserved", "spot")
 
 @functools.cache
 def trend_facts() -> dict[str, Fact]:
-    """'api' and 'gpu.<mode>' -> the yearly decline band (checked to lie in (-1, 1))."""
+    """'api', 'api.provider.<id>', 'api.model.<id>' (lower case) and 'gpu.<mode>' -> the yearly decline band
+    (checked to lie in (-1, 1)). A provider's or a model's own band ([api.provider.<id>], [api.model.<id>])
+    overrides every API's for it."""
     data = _read("trends.toml")
     out = {"api": _fact("api.decline_per_year", data["api"]["decline_per_year"], "trends.toml")}
+    for kind in ("provider", "model"):
+        for key, d in data["api"].get(kind, {}).items():
+            out[f"api.{kind}.{key.lower()}"] = _fact(f"api.{kind}.{key}", d, "trends.toml")
     out.update({f"gpu.{m}": _fact(f"gpu.{m}", data["gpu"][m], "trends.toml") for m in GPU_MODES})
     for k, f in out.items():
         if not all(-1.0 < v < 1.0 for v in (f.value.p10, f.value.p50, f.value.p90)):

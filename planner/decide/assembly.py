@@ -145,11 +145,12 @@ def scratch_spends(*, run_gpu_hours, ablation_fraction, failed_run_fraction, pos
 def fleet_model(*, capacity_rps_per_replica, gpus_per_replica, usd_per_gpu_hour, utilization_ceiling, min_replicas,
                 ops_engineers, usd_per_engineer_year, one_time_usd, months_to_production,
                 usd_per_busy_gpu_hour=0.0, gpus_per_ops_engineer=None, spends=(), gpu_decline_per_year=0.0,
-                gpu_term_months=0.0) -> FleetCostModel:
+                gpu_term_months=0.0, **horizon) -> FleetCostModel:
     """A self-hosted fleet's cost model: replicas (rented or owned) plus the ops team, after a one-time cost
     (paid as `spends` says; none: at month 0).
     `ops_engineers`: the team (a floor when `gpus_per_ops_engineer` scales it with the fleet; see ops_rule).
-    `gpu_decline_per_year`, `gpu_term_months`: the rent's price trend (costmodel.price_factor; 0: frozen)."""
+    `gpu_decline_per_year`, `gpu_term_months`: the rent's price trend (costmodel.price_factor; 0: frozen).
+    `horizon`: the hardware generation's fields (the move to the successor, owned resale; generations.py)."""
     return FleetCostModel(capacity_rps_per_replica=capacity_rps_per_replica, gpus_per_replica=gpus_per_replica,
                           usd_per_gpu_hour=usd_per_gpu_hour, utilization_ceiling=utilization_ceiling,
                           min_replicas=min_replicas,
@@ -157,4 +158,4 @@ def fleet_model(*, capacity_rps_per_replica, gpus_per_replica, usd_per_gpu_hour,
                           one_time_usd=one_time_usd, months_to_production=months_to_production,
                           usd_per_busy_gpu_hour=usd_per_busy_gpu_hour, gpus_per_ops_engineer=gpus_per_ops_engineer,
                           usd_per_engineer_month=usd_per_engineer_year / MONTHS_PER_YEAR, spends=tuple(spends),
-                          gpu_decline_per_year=gpu_decline_per_year, gpu_term_months=gpu_term_months)
+                          gpu_decline_per_year=gpu_decline_per_year, gpu_term_months=gpu_term_months, **horizon)

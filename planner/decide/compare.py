@@ -29,7 +29,8 @@ from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative, monthly_costs,
                         one_time_spends, total_cost_for_traffic)
 from .leaning import TrendLean, trend_lean, with_lean
-from .trends import api_decline, gpu_trend
+from .generations import fleet_fields
+from .trends import api_decline
 from .estimates import finetune_estimate, require_dtype, require_serving_dtype, serving_plan
 from .likeforlike import ModelMatch, model_match
 from .options import OPTIONS
@@ -152,7 +153,7 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0
     per_request = float(price.cost_usd(w.prompt_tokens, w.output_tokens, cached, a.batch, w.reasoning_tokens))
     return price, ApiCostModel(usd_per_request=per_request, one_time_usd=a.integration_usd,
-                               months_to_production=a.months_to_production, decline_per_year=api_decline(s.trends),
+                               months_to_production=a.months_to_production, decline_per_year=api_decline(s.trends, price.provider_id, price.model_id),
                                spends=api_spends(integration_usd=a.integration_usd,
                                                  months_to_production=a.months_to_production))
 
@@ -169,8 +170,7 @@ def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: floa
         usd_per_gpu_hour=plan.usd_per_gpu_hour, utilization_ceiling=plan.utilization_ceiling,
         min_replicas=h.min_replicas, ops_engineers=ops, usd_per_engineer_year=s.costs.usd_per_engineer_year,
         one_time_usd=one_time, months_to_production=months_to_production, usd_per_busy_gpu_hour=rate.usd_per_busy_gpu_hour,
-        gpus_per_ops_engineer=per_engineer, spends=spends, **dict(zip(("gpu_decline_per_year", "gpu_term_months"),
-                                                                       gpu_trend(s.trends, h.sourcing))))
+        gpus_per_ops_engineer=per_engineer, spends=spends, **fleet_fields(s, model_name, load, plan, rate))
     return plan, fleet
 
 
@@ -357,12 +357,12 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
     pre = sc.pretrain if sc else None
     gpu_rates = rates(s, opts, sc)
     match = model_match(s, opts, price, sc.budget if sc else None)
-    lean = trend_lean(opts, models, ctx.bridge, s, months, requests, bes, match)
+    lean = trend_lean(opts, models, ctx.bridge, s, months, requests, bes, match, price)
     return Comparison(scenario=s.name, horizon_months=w.horizon_months, requests_per_month=tuple(map(float, requests)),
                       options=opts, break_evens=bes, prompt_trades=trades,
                       recommendation=with_lean(recommend(opts, bes, s.flags, w, match), lean), trend_lean=lean,
                       api_price=price, serving_plan=plan, scratch_serving_plan=scratch_plan, finetune=ft, pretrain=pre,
-                      assumptions=scenario_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp),
+                      assumptions=scenario_assumptions(s, price, plan, ft, pre) + cost_assumptions(s, gpu_rates, sc, fp, models),
                       token_budget=sc.budget if sc else None, model_match=match, rates=gpu_rates, rent_or_own=scenario_rent_or_own(s),
                       scratch_costs=sc, cost_models=models, bridge=ctx.bridge, workload=w, shortlist=short)
 

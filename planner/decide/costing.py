@@ -17,6 +17,8 @@ from ..core.units import HOURS_PER_MONTH
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR
 from .costmodel import FleetCostModel
 from .energy import ApiFootprint, EnergyUse, fleet_energy_use, fleet_mwh, grid, power_draw, training_mwh
+from .generations import assumptions as generation_assumptions
+from .generations import resold
 from .scratch import ScratchCosts
 from .sourcing import GpuRate, RentOrOwn, gpu_rate, rent_or_own
 
@@ -64,7 +66,7 @@ def scenario_rent_or_own(s) -> RentOrOwn | None:
     """When owning the self-host GPU beats renting it on demand; None where the catalog has no server price
     for it (and [hardware] gives none)."""
     try:
-        return rent_or_own(_quoted_gpu(s), s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year)
+        return resold(s, rent_or_own(_quoted_gpu(s), s.hardware, usd_per_engineer_year=s.costs.usd_per_engineer_year))
     except PlannerError:
         return None
 
@@ -92,8 +94,10 @@ def _ops_staff(ops_engineers) -> Assumption:
                       "applied to GPUs: judgement; a floor of 1 (judgement); setup months paid at the floor")
 
 
-def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootprint) -> tuple[Assumption, ...]:
-    """Sourcing, the scratch programme, power and carbon: one row per figure, with its source."""
+def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootprint,
+                     fleets: dict | None = None) -> tuple[Assumption, ...]:
+    """Sourcing, the scratch programme, power and carbon, the hardware generation (generations.py): one row per
+    figure, with its source."""
     g, g_src = grid(s.hardware)
     out = [Assumption("grid carbon intensity", g, "gCO2e/kWh", g_src), _ops_staff(s.self_host.ops_engineers)]
     for key in ("self_host", "self_host_training", "scratch_training"):
@@ -106,6 +110,8 @@ def cost_assumptions(s, gpu_rates: dict, sc: ScratchCosts | None, fp: ApiFootpri
     for r in gpu_rates.values():
         out += list(r.assumptions)
     out += list(fp.assumptions) + (list(sc.assumptions) if sc else [])
+    if gpu_rates:  # a self-hosted option is available
+        out += list(generation_assumptions(s, fleets or {}))
     seen, unique = set(), []
     for a in out:
         if a.name not in seen:

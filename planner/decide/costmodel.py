@@ -25,6 +25,7 @@ from ..core import limits as L
 from ..core import validate as V
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 from ..estimate.workload import requests_per_month
+from .residual import capital_factor
 
 
 # The public methods check their arguments (numbers, or numpy arrays of samples x months); the engine
@@ -80,6 +81,17 @@ class FleetCostModel:
     spends: tuple = ()  # the one-time cost by phase (Spend, assembly.py); empty: all of it at month 0
     gpu_decline_per_year: float = 0.0  # the rent's price trend (decide/trends.py); 0: frozen (owned GPUs: always)
     gpu_term_months: float = 0.0  # a reservation's term: its price moves only at each renewal; 0: every month
+    # Hardware generations (decide/generations.py). A rented fleet's move to the successor: from `migrate_month`
+    # (inf: never) the rent is x `migrate_factor` (the successor's cost per unit of throughput over today's GPU's).
+    migrate_month: float = float("inf")
+    migrate_factor: float = 1.0
+    # Owned: the straight-line capital in usd_per_gpu_hour (capital_usd_per_gpu_hour over capital_years) is
+    # replaced by the market value lost each month; residual_loss_per_year None: straight-line kept.
+    capital_usd_per_gpu_hour: float = 0.0
+    capital_years: float = 1.0
+    residual_loss_per_year: float | None = None
+    successor_step: float = 0.0
+    successor_month: float | None = None  # months from the plan's start; None: no successor ships in the horizon
 
     @A.checked(peak_rps=_PEAK_RPS)
     def replicas(self, peak_rps):
@@ -123,11 +135,23 @@ class FleetCostModel:
 
     def _monthly(self, requests_per_month, peak_to_mean, months=None):
         """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move)."""
-        rate = self.usd_per_gpu_hour if months is None else \
-            self.usd_per_gpu_hour * price_factor(self.gpu_decline_per_year, months, self.gpu_term_months)
+        rate = self.usd_per_gpu_hour if months is None else self._rate(months)
         return (self._gpus(requests_per_month, peak_to_mean) * rate
                 + self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
             + self._staff(requests_per_month, peak_to_mean)
+
+
+    def _rate(self, months):
+        """$ per GPU-hour held in each month: the rent at its trend, x migrate_factor once moved to the successor;
+        owned, the capital re-timed as the market value lost that month (generations.capital_factor)."""
+        rate = self.usd_per_gpu_hour * price_factor(self.gpu_decline_per_year, months, self.gpu_term_months)
+        if np.isfinite(self.migrate_month):
+            rate = rate * np.where(np.asarray(months) >= self.migrate_month, self.migrate_factor, 1.0)
+        if self.residual_loss_per_year is not None:
+            rate = rate + self.capital_usd_per_gpu_hour * (capital_factor(
+                months, self.residual_loss_per_year, self.successor_step, self.successor_month, self.capital_years)
+                - 1.0)
+        return rate
 
 
 @dataclass(frozen=True)

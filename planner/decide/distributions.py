@@ -83,6 +83,10 @@ _SPECS = [
               "API $/token lost per year, compounded monthly (also the bridge before production)"),
     InputSpec("trends.gpu_decline_per_year", "decline", "fraction/year",
               "rented serving GPU $/hour lost per year (a reservation moves at renewal; no effect when owned)"),
+    InputSpec("trends.residual_loss_per_year", "decline", "fraction/year",
+              "owned serving GPUs' market value lost per year (decide/generations.py; no effect when rented)"),
+    InputSpec("trends.successor_step", "decline", "fraction",
+              "owned serving GPUs' market value lost when the successor ships within the horizon"),
 ]
 INPUTS: dict[str, InputSpec] = {s.path: s for s in _SPECS}
 EFFICIENCY_INPUTS = {"efficiency.gemm": "gemm", "efficiency.memory": "memory"}  # input -> Efficiencies field

@@ -80,11 +80,12 @@ def _pair(frozen: dict, trend: dict) -> tuple[str, str] | None:
     return a, b
 
 
-def trend_lean(opts: dict, models: dict, bridge, s, months, requests, break_evens, match) -> TrendLean:
+def trend_lean(opts: dict, models: dict, bridge, s, months, requests, break_evens, match, price=None) -> TrendLean:
     """The comparison at the other price path (frozen if the scenario has trends, the medians if it freezes them)."""
     t: Trends = s.trends
     median = replace(t, prices="sourced")
-    api, (gpu, term) = api_decline(median), gpu_trend(median, s.self_host.sourcing)
+    api = api_decline(median, *((price.provider_id, price.model_id) if price else ()))
+    gpu, term = gpu_trend(median, s.self_host.sourcing)
     live = {k: m for k, m in models.items() if opts[k].available}
     frozen = _recost(opts, live, bridge, s, months, requests, 0.0, 0.0, 0.0)
     trend = _recost(opts, live, bridge, s, months, requests, api, gpu, term) if t.frozen else opts

@@ -28,7 +28,7 @@ from .distributions import Distribution, parse_uncertainty, resolve_relative
 from .scratch import Programme
 from .sections import ApiOption, Costs, Flags, ScratchOption, SelfHostOption
 from .sourcing import Hardware
-from .trends import Trends, api_decline, gpu_trend
+from .trends import Trends, api_decline, check_successor, gpu_trend
 
 __all__ = ["ApiOption", "Costs", "Flags", "Hardware", "Programme", "Scenario", "ScratchOption", "SelfHostOption", "as_scenario", "check_uncertain", "input_check", "point_values",
            "dumps_scenario", "load_scenario", "loads_scenario", "save_scenario", "scenario_from_dict",
@@ -69,6 +69,7 @@ class Scenario:
             V.instance(key, getattr(self, key), cls, f"a {cls.__name__}")
         V.instance("uncertainty", self.uncertainty, dict, "a table of input path -> distribution")
         object.__setattr__(self, "custom_gpu", _custom_gpus(self.custom_gpu))
+        check_successor(self.trends)  # after the custom GPUs: one of them may be the successor
         _check_uncertainty(self)
 
     def register_gpus(self) -> None:
@@ -124,6 +125,9 @@ def point_values(s: Scenario) -> dict[str, float]:
     out["self_host.ops_engineers"] = float(ops_rule(h.ops_engineers)[0])  # scaled with the fleet: its floor
     out["trends.api_decline_per_year"] = api_decline(s.trends)
     out["trends.gpu_decline_per_year"] = gpu_trend(s.trends, h.sourcing)[0]
+    for name in ("residual_loss_per_year", "successor_step"):  # else the GPU's sourced figure: known once compared
+        if getattr(s.trends, name) is not None:
+            out[f"trends.{name}"] = getattr(s.trends, name)
     for name in ("researchers", "months", "prep_months", "evaluation_usd"):
         out[f"scratch.{name}"] = float(getattr(r, name))
     return out

@@ -250,6 +250,10 @@ class RentOrOwn(ResultMixin):
     months_to_break_even: float | None  # owning is cheaper after this many months; None: never at this use
     break_even_utilisation: float | None  # over the depreciation life, owning wins above this use; None: never
     depreciation_years: float
+    # Owning, then selling at the market value (decide/generations.py): cheaper than renting from this many months
+    # of holding on; None: renting stays cheaper (or not computed: resale_note says why)
+    months_to_break_even_resold: float | None = None
+    resale_note: str = ""
 
 
 def purchase_usd_per_gpu(srv: facts.Server) -> float:

@@ -258,6 +258,8 @@ def _catalog_commands(sub) -> None:
     p = sub.add_parser("prices", help="search hosted-API prices (genai-prices data)")
     p.add_argument("search", nargs="?", help="words that provider, model id or name must contain")
     p.add_argument("--limit", type=count, default=50, help="at most this many rows (default 50)")
+    p.add_argument("--history", metavar="MODEL", help="the dated price changes genai-prices holds for MODEL")
+    p.add_argument("--provider", help="with --history: the provider id (default: the model's vendor)")
     p.add_argument("--format", choices=TABLE_FORMATS, default="table")
     p.set_defaults(run=cmd_prices)
     p = sub.add_parser("calibrate", help="fit efficiencies to benchmark results and print the profile")

@@ -26,7 +26,7 @@ def _gpus_frame() -> pd.DataFrame:
         src = g.sources
         rows.append({"gpu": g.name, "vendor": g.vendor, "bf16 TFLOP/s": tflops(g, "bf16"), "fp8 TFLOP/s": tflops(g, "fp8"),
                      "memory GiB": fmt.number(g.memory_bytes / 2**30), "TB/s": fmt.number(g.memory_bytes_per_s / 1e12),
-                     "$/GPU-hour": f"${g.usd_per_gpu_hour:.2f}",
+                     "$/GPU-hour": f"${g.usd_per_gpu_hour:.2f}", "launched": g.launched, "successor": g.successor,
                      "spec source": src["peak_tflops"].url if "peak_tflops" in src else "",
                      "price source": src["usd_per_gpu_hour"].url if "usd_per_gpu_hour" in src else "",
                      "checked": min((s.checked for s in src.values()), default="")})
@@ -48,9 +48,23 @@ def cmd_gpus(a) -> int:
     return _catalog(_gpus_frame(), a, "Dense peaks (no 2:4 sparsity); on-demand prices. `checked`: oldest check date.")
 
 
+def _history(a, info: dict) -> int:
+    from ..catalog.price_history import price_history
+    h = price_history(a.history, getattr(a, "provider", None))
+    if not h.changes:
+        _out(h.note)
+        return 0
+    df = h.to_frame().rename(columns={"from_date": "from", "input_usd_per_mtok": "input $/1M",
+                                      "output_usd_per_mtok": "output $/1M", "cached_input_usd_per_mtok": "cached $/1M"})
+    df["from"] = df["from"].replace("", "(before)")
+    return _catalog(df, a, f"{h.note}. Data: {info['package']} {info['version']}.")
+
+
 def cmd_prices(a) -> int:
     from ..catalog.api_prices import price_data_info, search_api_models
     info = price_data_info()
+    if getattr(a, "history", None):
+        return _history(a, info)
     df = search_api_models(a.search or "", limit=a.limit)
     if df.empty:
         raise PlannerError(f"no API model matches {a.search!r}; try one word, e.g. 'gpt' or 'claude'")

@@ -27,5 +27,5 @@ def compare_sections(c, scenario, table, head) -> list[str]:
     owned = ct.owned_parts_frame(c)
     if owned is not None:
         out.append(table(owned))
-    out += ["\n".join(ct.rent_or_own_lines(c.rent_or_own)), table(ct.energy_frame(c))]
+    out += ["\n".join([*ct.generation_lines(c), *ct.rent_or_own_lines(c.rent_or_own)]), table(ct.energy_frame(c))]
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core.units import DAYS_PER_MONTH, usd
+from ..decide.generations import PREFIX as GENERATION
 from ..decide.sourcing import is_owned
 from . import formatting as fmt
 
@@ -73,6 +74,14 @@ def owned_parts_frame(c) -> pd.DataFrame | None:
     return pd.DataFrame([{"Part": k, "$/GPU-hour": usd(v)} for k, v in r.parts.items()])
 
 
+def generation_lines(c) -> list[str]:
+    """The hardware generation the comparison used (decide/generations.py): the successor, a move, the resale curve."""
+    def line(a):
+        name = a.name.removeprefix(GENERATION)
+        return f"{name[:1].upper()}{name[1:]}: {fmt.number(a.value) if isinstance(a.value, float) else a.value}"
+    return [line(a) for a in c.assumptions if a.name.startswith(GENERATION)]
+
+
 def rent_or_own_lines(r) -> list[str]:
     """When owning the self-host GPU pays: months at full use, and the use at which it wins over its life."""
     if r is None:
@@ -80,6 +89,11 @@ def rent_or_own_lines(r) -> list[str]:
                 "gpus_per_server, server_watts, servers_per_rack, network_usd_per_rack) to see when owning pays."]
     months = (f"owning becomes cheaper after {r.months_to_break_even:.1f} months"
               if r.months_to_break_even is not None else "renting stays cheaper however long it is used")
+    if r.resale_note:
+        m = r.months_to_break_even_resold
+        months += ("; " + (f"with the GPU then {r.resale_note}, owning is cheaper " + (
+            "from the first month" if m == 0 else f"once it is held {m:.1f} months or more") if m is not None else
+                           f"with the GPU then {r.resale_note}, renting stays cheaper over ten years"))
     use = (f"Over {r.depreciation_years:g} years (straight-line depreciation) owning wins once the GPU works more than "
            f"{r.break_even_utilisation:.0%} of the hours" if r.break_even_utilisation is not None
            else f"Over {r.depreciation_years:g} years owning never beats renting on demand, even at full use")

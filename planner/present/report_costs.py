@@ -16,6 +16,8 @@ def hardware_section(c) -> str:
     owned = ct.owned_parts_frame(c)
     if owned is not None:
         out += ["An owned GPU-hour, by part:", fmt.markdown_table(owned)]
+    gen = ct.generation_lines(c)
+    out += ["### Hardware generation", "\n".join(f"- {fmt.md_inline(x)}" for x in gen)] if gen else []
     out += ["### Rent or own", *ct.rent_or_own_lines(c.rent_or_own),
             "### Energy and carbon", fmt.markdown_table(ct.energy_frame(c)),
             "Energy is each GPU-hour's (GPU + host) watts x PUE; carbon is that energy at the grid intensity of "

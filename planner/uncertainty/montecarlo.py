@@ -58,6 +58,7 @@ from ..decide.options import OPTIONS
 from ..decide.scenario import Scenario, as_scenario, check_uncertain, point_values
 from ..decide.scratch import programme_spends, scratch_model
 from ..decide.sourcing import is_owned
+from ..decide.generations import horizon_fields, resale_band
 from ..decide.trends import decline_distribution, trend_band
 from ..estimate.workload import requests_per_month
 from .crossing import BreakEvenMonths, break_even_months, crossing_months  # noqa: F401  (re-exported)
@@ -109,15 +110,27 @@ class Engine:
                 "scratch.tokens": c.pretrain.tokens if c.pretrain else np.nan,
                 # The busy share a replica is sized to: the serving plan's (simulated, or the scenario's cap).
                 "self_host.utilization_ceiling": plan.utilization_ceiling if plan else np.nan}
+        fleet = c.cost_models.get("self_host") or c.cost_models.get("scratch")
+        for name in ("residual_loss_per_year", "successor_step"):  # owned on the market curve (generations.py)
+            value = getattr(fleet, name, None) if getattr(fleet, "residual_loss_per_year", None) is not None else None
+            value = None if name == "successor_step" and getattr(fleet, "successor_month", None) is None else value
+            base[f"trends.{name}"] = np.nan if value is None else value
+        if "api" in c.cost_models:  # the decline compare() applied (the provider's or the model's own, where given)
+            base["trends.api_decline_per_year"] = c.cost_models["api"].decline_per_year
         for path, attr in EFFICIENCY_INPUTS.items():
             base[path] = getattr(eff, attr).p50
         return base
 
     def _default(self, path: str) -> Distribution:
-        band = trend_band(self.scenario.trends, path, self.scenario.self_host.sourcing) \
-            if path.startswith("trends.") else None
+        p = self.comparison.api_price
+        band = trend_band(self.scenario.trends, path, self.scenario.self_host.sourcing,
+                          *((p.provider_id, p.model_id) if p else ())) if path.startswith("trends.") else None
         if band is not None:  # the sourced yearly decline (catalog/data/trends.toml)
             return decline_distribution(band.value, f"{band.source.url} (checked {band.source.checked})")
+        band = resale_band(self.scenario.trends, path, self.scenario.self_host.gpu) \
+            if math.isfinite(self.base[path]) else None
+        if band is not None:  # owned resale (catalog/data/generations.toml)
+            return decline_distribution(*band)
         if path in EFFICIENCY_INPUTS:
             eff, attr = self._efficiencies(), EFFICIENCY_INPUTS[path]
             return triangular_from_band(getattr(eff, attr), f"{eff.source}: {eff.citations.get(attr, eff.source)}")
@@ -192,7 +205,7 @@ class Engine:
                            one_time_usd=one_time, months_to_production=ttp, gpus_per_ops_engineer=fleet.gpus_per_ops_engineer,
                            spends=spends, gpu_decline_per_year=0.0 if is_owned(self.scenario.self_host.sourcing)
                            else v["trends.gpu_decline_per_year"],
-                           gpu_term_months=fleet.gpu_term_months)
+                           gpu_term_months=fleet.gpu_term_months, **horizon_fields(fleet, v))
 
     def _held(self, v: dict, use: str):
         """A self-host GPU-hour under its sourcing, at the sampled on-demand price (owned: not the rent's)."""
