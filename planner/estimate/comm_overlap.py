@@ -29,6 +29,11 @@ what overlap hides and what fp8 shrinks.
   turn it on (NVIDIA/NeMo nemo/collections/llm/recipes/llama3_70b.py; NVIDIA-NeMo/Megatron-Bridge
   scripts/performance/configs/llama/llama3_llm_pretrain.py, tp_comm_overlap_cfg = userbuffers_*; checked
   2026-12-07). Overlapped, it follows `exposed_s` against the micro-step's compute.
+- Pipeline sends (`pp_send_exposed_s`): with the interleaved schedule (virtual stages > 1) Megatron overlaps
+  the sends and receives with the forward and backward chunks by default (megatron/training/arguments.py:
+  --no-overlap-p2p-communication, action store_false, dest overlap_p2p_comm; its training config: "Overlap
+  pipeline parallel communication with forward and backward chunks. Only works with virtual pipeline.",
+  default True; checked 2026-12-07); the plain 1F1B schedule waits for them.
 """
 from __future__ import annotations
 
@@ -99,3 +104,9 @@ def tp_exposed_s(tp_s, compute_s, overlap: bool):
     """Tensor-parallel communication on the critical path of one micro-step: all of it, or with TE
     userbuffers / async TP what `exposed_s` leaves beside the micro-step's compute."""
     return exposed_s(tp_s, compute_s) if overlap else tp_s
+
+
+def pp_send_exposed_s(send_s, compute_s, virtual_stages):
+    """Pipeline sends and receives of one micro-step on the critical path: all of them with one model chunk
+    per rank, what `exposed_s` leaves beside the micro-step's compute with the interleaved schedule."""
+    return np.where(virtual_stages > 1, exposed_s(send_s, compute_s), send_s)

@@ -10,7 +10,8 @@ communication a layout exposes, plus the pipeline bubble. The MFU follows; it is
                  recomputation of none/selective, 6 with full; Megatron-LM, Shoeybi et al. 2019)
                + expert-parallel all-to-alls (4 per MoE layer: dispatch and combine, forward
                  and backward; Lepikhin et al. 2020, GShard), as far as they are not overlapped
-               + pipeline sends of the micro-batch's activations
+               + pipeline sends of the micro-batch's activations (overlapped with the interleaved
+                 schedule: comm_overlap.pp_send_exposed_s)
                (with layout.tp_overlap, overlapped with the GEMMs: comm_overlap.tp_exposed_s)
     data parallel: gradients reduce-scattered (ZeRO >= 1) or all-reduced, and the weights all-gathered
                    (ZeRO-3: in the forward and again in the backward of every micro-step; ZeRO-1/2: once,
@@ -154,7 +155,7 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
         ep_s = 4 * moe_layers * moe_train.imbalance_factor(moe_balance) * _collective(
             "all_to_all", moe_train.dispatch_bytes(m, rows, tp, fp8), ep, _link(g, ep, etp))
     send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
-    send = np.where(pp > 1, send, 0.0)
+    send = np.where(pp > 1, comm_overlap.pp_send_exposed_s(send, micro, virtual_stages), 0.0)
     ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
         + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
     per_micro = micro + tp_s + ep_exposed + send
@@ -221,7 +222,7 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
     p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
     n = float(t["micro_steps"])
     breakdown = StepBreakdown(compute_s=n * p50(micro), tensor_parallel_s=n * p50(t["tp"]),
-                              expert_parallel_s=n * p50(t["ep"]), pipeline_send_s=float(n * t["send"]),
+                              expert_parallel_s=n * p50(t["ep"]), pipeline_send_s=n * p50(t["send"]),
                               pipeline_bubble_s=p50(t["bubble"]), data_parallel_exposed_s=p50(t["dp"]),
                               optimizer_s=p50(t["optimizer"]), offload_s=float(t["offload"]))
     return StepTime(seconds=seconds, tokens_per_step=float(t["tokens"]), breakdown=breakdown)
