@@ -194,13 +194,3 @@ def test_data_parallel_across_nodes_is_cheaper_than_flat_but_never_free():
     inside = comm.collective_s("reduce_scatter", grads, 8, comm.scale_up_link(H100)) \
         + comm.collective_s("all_gather", grads, 8, comm.scale_up_link(H100))
     assert one.breakdown.data_parallel_exposed_s == pytest.approx(0.15 * inside)  # NOT_OVERLAPPED of it, as before
-
-
-def test_last_gradient_bucket_is_exposed():
-    """Bucketed overlap (PyTorch DDP): with the link slower than the backward all but backward x (1 - 1/B) is
-    exposed; with it faster, at least the last bucket's share."""
-    from planner.estimate.training_step import DDP_BUCKET_BYTES, _bucketed_exposed
-    b = 4  # four buckets of gradients
-    assert _bucketed_exposed(10.0, 4.0, b * DDP_BUCKET_BYTES) == pytest.approx(10.0 - 4.0 * 0.75)
-    assert _bucketed_exposed(1.0, 100.0, b * DDP_BUCKET_BYTES) == pytest.approx(0.25)  # last bucket > 15% judgement
-    assert _bucketed_exposed(1.0, 100.0, 1000 * DDP_BUCKET_BYTES) == pytest.approx(0.15)  # the judgement's floor

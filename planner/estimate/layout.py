@@ -86,6 +86,10 @@ class TrainingLayout:
     moe_balance: str = "aux-loss"  # aux-loss | aux-free | forced: how evenly tokens reach experts (MOE_BALANCE)
     moe_overlap: bool = False  # all-to-alls hidden behind another micro-batch's compute (Megatron's
     # --overlap-moe-expert-parallel-comm, DeepSeek's DualPipe); False: on the critical path, Megatron's default
+    fp8_param_gather: bool = True  # with fp8: linear weights all-gathered in fp8 (torchtitan's float8 docs,
+    # Megatron-Bridge's fp8 recipes: comm_overlap.py); False: in bf16
+    tp_overlap: bool = False  # TP collectives overlapped with the GEMMs (TE userbuffers, torchtitan async TP:
+    # comm_overlap.py); False: Megatron-Core's and torchtitan's default
 
     def __post_init__(self):
         # core/validate.py's checks, called only for a value that is not already plainly right: the layout
@@ -100,7 +104,7 @@ class TrainingLayout:
                               ("moe_balance", MOE_BALANCE)):
             if type(getattr(self, name)) is not str or getattr(self, name) not in allowed:
                 object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
-        for name in ("fp8", "moe_overlap"):
+        for name in ("fp8", "moe_overlap", "fp8_param_gather", "tp_overlap"):
             if type(getattr(self, name)) is not bool:
                 V.flag(f"layout.{name}", getattr(self, name))
         if type(self.fp8_recipe) is not str or self.fp8_recipe not in ("auto", *FP8_RECIPES):
@@ -139,7 +143,8 @@ class TrainingLayout:
         extra = [f"ZeRO-{self.zero_stage}", f"micro-batch {self.micro_batch}",
                  "no recomputation" if self.recompute == "none" else f"{self.recompute} recomputation",
                  self.optimizer] + ([f"{self.offload} offload"] if self.offload != "none" else []) \
-            + ([f"fp8 GEMMs ({self.fp8_recipe} scaling)" if self.fp8_recipe != "auto" else "fp8 GEMMs"] if self.fp8 else [])
+            + ([f"fp8 GEMMs ({self.fp8_recipe} scaling)" if self.fp8_recipe != "auto" else "fp8 GEMMs"] if self.fp8 else []) \
+            + (["TP comm overlapped"] if self.tp_overlap and self.tp > 1 else [])
         return " x ".join(parts) + " (" + ", ".join(extra) + ")"
 
     def to_dict(self) -> dict:

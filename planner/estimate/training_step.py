@@ -10,10 +10,13 @@ communication a layout exposes, plus the pipeline bubble. The MFU follows; it is
                  recomputation of none/selective, 6 with full; Megatron-LM, Shoeybi et al. 2019)
                + expert-parallel all-to-alls (4 per MoE layer: dispatch and combine, forward
                  and backward; Lepikhin et al. 2020, GShard), as far as they are not overlapped
-               + pipeline sends of the micro-batch's activations
-    data parallel: gradients reduce-scattered (ZeRO >= 1) or all-reduced, and with ZeRO-3 the
-                   weights all-gathered twice per micro-step; overlapped with the backward but
-                   for NOT_OVERLAPPED of it, and wholly exposed where it outlasts the compute.
+               + pipeline sends of the micro-batch's activations (overlapped with the interleaved
+                 schedule: comm_overlap.pp_send_exposed_s)
+               (with layout.tp_overlap, overlapped with the GEMMs: comm_overlap.tp_exposed_s)
+    data parallel: gradients reduce-scattered (ZeRO >= 1) or all-reduced, and the weights all-gathered
+                   (ZeRO-3: in the forward and again in the backward of every micro-step; ZeRO-1/2: once,
+                   before the forward), in fp8 for fp8 linears with layout.fp8_param_gather; each phase's
+                   collectives overlap that phase's compute (comm_overlap.dp_exposed_s).
                    Expert-parallel all-to-alls overlap the micro-step's compute the same way.
     optimizer: its update of this GPU's parameter shard, once per step.
 """
@@ -29,19 +32,14 @@ from ..catalog.collectives import bus_factor
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.band import Band
 from ..core.results import ResultMixin
+from . import comm_overlap
 from . import communication as comm
+from .comm_overlap import exposed_s as _exposed
 from .arithmetic import n_moe_layers
 from . import fp8 as fp8_gemms
 from . import moe_train, perf
 from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
-# Share of data-parallel communication that overlap with the backward does not hide (judgement:
-# FSDP and Megatron's distributed optimizer overlap bucketed collectives with compute; MegaScale,
-# arXiv:2402.15627, Sec. 3.3, reports near-complete overlap after tuning, stock frameworks less).
-NOT_OVERLAPPED = 0.15
-# Gradient bucket: PyTorch DDP's default bucket_cap_mb=25 (pytorch.org/docs/1.7.0, DistributedDataParallel,
-# checked 2026-12-07; pytorch/pytorch issue #118421 notes most users raise it). Larger buckets leave a longer tail.
-DDP_BUCKET_BYTES = 25e6
 # CPU offload (ZeRO-Offload, Ren et al. 2021): gradients go to host memory and updated weights come back
 # over PCIe, and the optimizer runs on the CPU. PCIe 4.0 x16 moves ~25 GB/s each way in practice and a
 # host gives each GPU ~10 GB/s of memory bandwidth for the update (judgement; ZeRO-Offload, Sec. 5).
@@ -121,23 +119,6 @@ def _collective(op: str, n_bytes, n_ranks, link):
     return np.where(n_ranks <= 1, 0.0, t)
 
 
-def _exposed(comm_s, compute_s):
-    """Communication left on the critical path when it overlaps `compute_s`: all of what outlasts the
-    compute, and NOT_OVERLAPPED of the rest."""
-    return np.maximum(comm_s - compute_s, 0.0) + NOT_OVERLAPPED * np.minimum(comm_s, compute_s)
-
-
-def _bucketed_exposed(comm_s, backward_s, grad_bytes):
-    """Data-parallel communication left exposed when gradients are reduced in buckets as the backward makes
-    them (PyTorch DDP, Li et al. 2020, arXiv:2006.15704; Megatron-core's DDP): bucket k of B is ready at
-    k/B of the backward and the link takes comm/B per bucket, so the last bucket (or, when the link is the
-    slower, all that outlasts the backward) is exposed: max(comm / B, comm - backward x (1 - 1/B)). Never
-    less than _exposed's judgement of imperfect overlap."""
-    n_buckets = np.maximum(1.0, np.ceil(grad_bytes / DDP_BUCKET_BYTES))
-    pipelined = np.maximum(comm_s / n_buckets, comm_s - backward_s * (1.0 - 1.0 / n_buckets))
-    return np.maximum(pipelined, _exposed(comm_s, backward_s))
-
-
 def _offload_s(offload: str, optimizer: str, local, shard_local, shards, micro_steps):
     """Host traffic of one step: gradients out and weights back (optimizer offload), the optimizer's update on
     the CPU, and with weight offload each micro-step's weights streamed in for the forward and the backward."""
@@ -154,16 +135,17 @@ def _offload_s(offload: str, optimizer: str, local, shard_local, shards, micro_s
 def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, cp, micro_batch, virtual_stages,
                zero_stage, full, micro, global_batch, seq_len: float, trainable, fp8: bool, optimizer: str,
                offload: str, optimizer_step_bytes: float | None = None, etp=None, moe_balance: str = "aux-loss",
-               moe_overlap: bool = False) -> dict:
+               moe_overlap: bool = False, fp8_param_gather: bool = True, tp_overlap: bool = False) -> dict:
     """The parts of one optimizer step (see the module docstring) for one layout or many: every size a number
     or a column that broadcasts, `full` whether recomputation is full, `micro` the performance model's
     micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding, `etp`
     the expert tensor parallelism (None: tp), `moe_balance` the routing's balance (layout.MOE_BALANCE) and
-    `moe_overlap` whether the recipe hides the all-to-alls behind compute."""
+    `moe_overlap` whether the recipe hides the all-to-alls behind compute, `fp8_param_gather` whether fp8 linears'
+    weights are gathered in fp8 and `tp_overlap` whether TP collectives overlap the GEMMs (comm_overlap.py)."""
     micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
     rows = micro_batch * seq_len / cp
-    tp_s = np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
-        "all_reduce", rows * m.dim * BF16, tp, _link(g, tp, 1))  # 4 all-reduces per layer, 6 recomputing all
+    tp_s = comm_overlap.tp_exposed_s(np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
+        "all_reduce", rows * m.dim * BF16, tp, _link(g, tp, 1)), micro, tp_overlap)  # 4 per layer, 6 recomputing all
     ep_s = 0.0
     if m.is_moe:  # dispatch (fp8 when the GEMMs are, as DeepSeek-V3 does) and combine (bf16), forward and backward,
         # of each rank's sequence-parallel share; the ep ranks lie etp apart
@@ -173,7 +155,7 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
         ep_s = 4 * moe_layers * moe_train.imbalance_factor(moe_balance) * _collective(
             "all_to_all", moe_train.dispatch_bytes(m, rows, tp, fp8), ep, _link(g, ep, etp))
     send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
-    send = np.where(pp > 1, send, 0.0)
+    send = np.where(pp > 1, comm_overlap.pp_send_exposed_s(send, micro, virtual_stages), 0.0)
     ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
         + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
     per_micro = micro + tp_s + ep_exposed + send
@@ -181,18 +163,18 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     total, experts = _split_params(m)
     local = (total - experts) / (tp * pp) + experts / ((tp if etp is None else etp) * pp * ep)  # layout.params_per_gpu
     shards = dp * cp
-    grads = trainable * BF16  # reduce-scattered (ZeRO >= 1) or all-reduced once; weights gathered once (ZeRO-3: twice
-    gathers = np.where(zero_stage == 3, 2 * micro_steps, 1)  # per micro-step)
+    grads = trainable * BF16  # reduce-scattered (ZeRO >= 1) or all-reduced once per step
 
     def dp_collective(op, n_bytes):  # inside each node over the fast link, across nodes 1/local of the bytes
         return comm.hierarchical_collective_s(op, n_bytes, shards, tp, g,
                                               lambda o, b, n, st: _collective(o, b, n, _link(g, n, st)))
-    sharded = dp_collective("reduce_scatter", grads) + gathers * dp_collective("all_gather", local * BF16)
-    dp_s = np.where(zero_stage == 0, dp_collective("all_reduce", grads), sharded)
+    # ZeRO-3: in the forward and the backward of every micro-step; else once
+    gather = dp_collective("all_gather", local * comm_overlap.gather_bytes_per_param(m, fp8 and fp8_param_gather))
+    reduce = np.where(zero_stage == 0, dp_collective("all_reduce", grads), dp_collective("reduce_scatter", grads))
     shard_local = trainable / np.where(zero_stage >= 1, shards, 1)
     return {"micro_steps": micro_steps, "micro": micro, "tp": tp_s, "ep": ep_exposed, "send": send, "bubble": bubble,
             "pipeline": micro_steps * per_micro + bubble,
-            "dp": _bucketed_exposed(dp_s, micro_steps * micro * (2.0 / 3.0), grads),  # behind the backward (2/3)
+            "dp": comm_overlap.dp_exposed_s(gather, reduce, zero_stage, micro_steps, micro_steps * micro, full),
             "optimizer": 0.0 if offload != "none" else perf.optimizer_step_s(
                 shard_local, optimizer_step_bytes or OPTIMIZER_STEP_BYTES[optimizer], kern),
             "offload": _offload_s(offload, optimizer, local, shard_local, shards, micro_steps),
@@ -237,12 +219,13 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
                    virtual_stages=lay.virtual_stages, zero_stage=lay.zero_stage, full=lay.recompute == "full",
                    micro=micro, global_batch=global_batch, seq_len=seq_len, trainable=trainable, fp8=lay.fp8,
                    optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes,
-                   etp=lay.expert_tp, moe_balance=lay.moe_balance, moe_overlap=lay.moe_overlap)
+                   etp=lay.expert_tp, moe_balance=lay.moe_balance, moe_overlap=lay.moe_overlap,
+                   fp8_param_gather=lay.fp8_param_gather, tp_overlap=lay.tp_overlap)
     seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
     p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
     n = float(t["micro_steps"])
-    breakdown = StepBreakdown(compute_s=n * p50(micro), tensor_parallel_s=float(n * t["tp"]),
-                              expert_parallel_s=n * p50(t["ep"]), pipeline_send_s=float(n * t["send"]),
+    breakdown = StepBreakdown(compute_s=n * p50(micro), tensor_parallel_s=n * p50(t["tp"]),
+                              expert_parallel_s=n * p50(t["ep"]), pipeline_send_s=n * p50(t["send"]),
                               pipeline_bubble_s=p50(t["bubble"]), data_parallel_exposed_s=p50(t["dp"]),
                               optimizer_s=p50(t["optimizer"]), offload_s=float(t["offload"]))
     return StepTime(seconds=seconds, tokens_per_step=float(t["tokens"]), breakdown=breakdown)

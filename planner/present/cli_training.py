@@ -16,14 +16,16 @@ from .cli_common import out as _out
 
 _LAYOUT_KEYS = {"tp": "tp", "pp": "pp", "v": "virtual_stages", "dp": "dp", "ep": "ep", "cp": "cp", "zero": "zero_stage",
                 "mb": "micro_batch", "micro_batch": "micro_batch", "recompute": "recompute", "optimizer": "optimizer",
-                "offload": "offload", "etp": "etp", "moe_balance": "moe_balance", "moe_overlap": "moe_overlap"}
+                "offload": "offload", "etp": "etp", "moe_balance": "moe_balance", "moe_overlap": "moe_overlap",
+                "fp8_param_gather": "fp8_param_gather", "tp_overlap": "tp_overlap"}
 _TEXT_KEYS = ("recompute", "optimizer", "offload", "moe_balance")
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def parse_layout(text: str):
     """--layout "tp=8,pp=4,dp=64,zero=1,mb=1,recompute=selective" -> a TrainingLayout (unnamed keys: defaults);
-    MoE runs add ep, etp, moe_balance=aux-loss|aux-free|forced and moe_overlap=true|false."""
+    MoE runs add ep, etp, moe_balance=aux-loss|aux-free|forced and moe_overlap=true|false; tp_overlap=true|false
+    and fp8_param_gather=true|false say what the framework overlaps and gathers in fp8."""
     from ..estimate.layout import TrainingLayout
     kw = {}
     for part in (p.strip() for p in str(text).split(",") if p.strip()):
@@ -31,9 +33,9 @@ def parse_layout(text: str):
         if key.strip() not in _LAYOUT_KEYS or not value.strip():
             raise PlannerError(f"--layout: {part!r} is not key=value with a key among {', '.join(_LAYOUT_KEYS)}")
         field, value = _LAYOUT_KEYS[key.strip()], value.strip()
-        if field == "moe_overlap":
+        if field in ("moe_overlap", "fp8_param_gather", "tp_overlap"):
             if value.lower() not in _FLAGS:
-                raise PlannerError(f"--layout moe_overlap: must be true or false, got {value!r}")
+                raise PlannerError(f"--layout {field}: must be true or false, got {value!r}")
             kw[field] = _FLAGS[value.lower()]
         else:
             kw[field] = value if field in _TEXT_KEYS else _whole(f"--layout {key}", value)
