@@ -16,14 +16,16 @@ from .cli_common import out as _out
 
 _LAYOUT_KEYS = {"tp": "tp", "pp": "pp", "v": "virtual_stages", "dp": "dp", "ep": "ep", "cp": "cp", "zero": "zero_stage",
                 "mb": "micro_batch", "micro_batch": "micro_batch", "recompute": "recompute", "optimizer": "optimizer",
-                "offload": "offload", "etp": "etp", "moe_balance": "moe_balance", "moe_overlap": "moe_overlap"}
-_TEXT_KEYS = ("recompute", "optimizer", "offload", "moe_balance")
+                "offload": "offload", "etp": "etp", "moe_balance": "moe_balance", "moe_overlap": "moe_overlap",
+                "moe_dispatcher": "moe_dispatcher"}
+_TEXT_KEYS = ("recompute", "optimizer", "offload", "moe_balance", "moe_dispatcher")
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def parse_layout(text: str):
     """--layout "tp=8,pp=4,dp=64,zero=1,mb=1,recompute=selective" -> a TrainingLayout (unnamed keys: defaults);
-    MoE runs add ep, etp, moe_balance=aux-loss|aux-free|forced and moe_overlap=true|false."""
+    MoE runs add ep, etp, moe_balance=aux-loss|aux-free|forced, moe_overlap=true|false and
+    moe_dispatcher=alltoall|deepep."""
     from ..estimate.layout import TrainingLayout
     kw = {}
     for part in (p.strip() for p in str(text).split(",") if p.strip()):
