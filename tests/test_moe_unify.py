@@ -27,13 +27,20 @@ NUM = perf.Numerics()
 
 
 def _factor(m, n, k):
-    return (1 + (198 + 894 + 707) / 8192) / (1 + (198 / m if m > 1 else 0) + 894 / n + 707 / k)
+    return (1 + (198 + 894 + 707) / 8192) / (1 + 198 / max(m, 256) + 894 / n + 707 / k)
 
 
-def test_one_curve_one_row_is_a_streamed_gemv():
+def test_one_curve_held_below_the_fitted_rows():
     assert grouped_gemm.factor(500, 512, 1024) == pytest.approx(_factor(500, 512, 1024))
-    assert grouped_gemm.factor(1, 512, 1024) == pytest.approx(_factor(1, 512, 1024))  # no tile fill at one row
-    assert grouped_gemm.factor(2, 512, 1024) < grouped_gemm.factor(1, 512, 1024)
+    assert grouped_gemm.factor(500, 512, 1024) > grouped_gemm.factor(300, 512, 1024)
+    # below DeepGEMM's smallest 256 rows per expert the rate is not extrapolated: a decode step's 4 rows
+    # per expert cost 4 rows' compute at the 256-row rate, so streaming the weights sets their time
+    assert grouped_gemm.factor(4, 512, 1024) == pytest.approx(grouped_gemm.factor(256, 512, 1024))
+    kern = perf.Kernels(peak_flops_per_s=1e15, peak_bytes_per_s=1e12, gemm_efficiency=0.5, memory_efficiency=1.0,
+                        attention_efficiency=0.5)
+    int4 = perf.Numerics(weight_bytes=0.5)
+    assert grouped_gemm.gemm_s(4, 512, 1024, kern, int4) == pytest.approx(
+        (512 * 1024 * 0.5 + 4 * (512 + 1024) * 2) / 1e12)
 
 
 def test_serving_routed_experts_follow_the_training_curve_by_hand():

@@ -6,10 +6,11 @@ table (below). Training (moe_train.py, per-expert batches of hundreds to thousan
 (perf.ffn_s, per-expert batches of a few rows at decode, thousands at prefill) use this one curve; an engine
 profile's `grouped_gemm_factor` is its kernel's rate relative to the curve (1: as DeepGEMM).
 
-Below one row per expert the curve is not used for the tile fill: one row is a GEMV, streamed (as perf.gemm_s
-treats dense GEMMs). Between 2 and 256 rows the curve is extrapolated below DeepGEMM's smallest published
-M (256): its M term charges the tile fill of M_HALF rows, which for 16-bit weights on a GPU is about the
-time the weights take to stream, so there the roofline's memory side mostly sets the time (judgement).
+Below DeepGEMM's smallest published rows per expert (M_FIT_MIN = 256) the curve is not extrapolated: the rate
+per row stays at its value there (a kernel pads each expert to its own tile, 16-64 rows, not to the fit's
+Hockney length of ~200 rows; judgement), so a decode step's few rows per expert are timed by the weights
+they stream, as perf.gemm_s streams a GEMV. Extrapolating the M term would charge ~200 rows of compute per
+expert at any batch, which makes weight-only int4/int8 MoE decode compute-bound.
 
 This module imports nothing from perf (perf imports it): it reads the Kernels' and Numerics' fields by name.
 """
@@ -29,15 +30,15 @@ M_HALF, N_HALF, K_HALF = 198.0, 894.0, 707.0
 # The shape the dense calibration's large-GEMM rate stands for (a model's projections, thousands wide): the
 # grouped rate is taken relative to it, so dense estimates are untouched (judgement: 8192 cubed).
 DENSE_REFERENCE = 8192.0
+M_FIT_MIN = 256.0  # the smallest rows per expert in DeepGEMM's grouped tables
 _REFERENCE = 1.0 + (M_HALF + N_HALF + K_HALF) / DENSE_REFERENCE
 
 
 def factor(m_rows, n, k):
-    """A grouped GEMM's rate over the dense large-GEMM rate at its shape (rows M per expert, N x K weights);
-    one row (a streamed GEMV) pays no tile fill."""
-    m_rows = np.asarray(m_rows, dtype=float)
-    tile_fill = np.where(m_rows > 1.0, M_HALF / np.maximum(m_rows, 1.0), 0.0)
-    return _REFERENCE / (1.0 + tile_fill + N_HALF / np.asarray(n, dtype=float) + K_HALF / np.asarray(k, dtype=float))
+    """A grouped GEMM's rate over the dense large-GEMM rate at its shape (rows M per expert, N x K weights),
+    held at its M_FIT_MIN value below M_FIT_MIN rows."""
+    m_rows = np.maximum(np.asarray(m_rows, dtype=float), M_FIT_MIN)
+    return _REFERENCE / (1.0 + M_HALF / m_rows + N_HALF / np.asarray(n, dtype=float) + K_HALF / np.asarray(k, dtype=float))
 
 
 def gemm_s(m_rows, n, k, kern, num):
