@@ -139,3 +139,16 @@ def test_step_check_has_moe_fp8_rows_in_both_sets_and_the_moved_rows():
     ep32 = [s for s in steps if "TP2 EP32" in s.name]
     assert len(ep32) == 2 and all(s.set == "calibration" and "Moved from validation" in s.source.note for s in ep32)
     assert all(dict(s.layout).get("moe_dispatcher") == "deepep" for s in ep32)
+
+
+def test_fp8_expert_casts_follow_expert_tensor_parallelism_by_hand():
+    f8 = fp8_gemms.Fp8Gemms("tensorwise", 2.0)
+    kw = dict(rows=4000, ep=1, kern=KERN, fp8=f8)
+    assert moe_train.routed_casts_delta_s(TOY, tp=2, etp=2, **kw) == pytest.approx(0.0, abs=1e-18)
+    # etp 1 under tp 2: each expert whole (512 wide) on every rank, its 4 x 1000 rows split over the 2 ranks:
+    # per expert, X (rows x 1024) + hidden (rows x 512) in, weights 512 x 1024 twice, dY (rows x 512, rows x 1024)
+    def elements(rows, hidden):
+        return 4 * (rows * (1024 + hidden) + 2 * hidden * 1024 + rows * (hidden + 1024))
+    by_hand = elements(500, 512) - elements(1000, 256)
+    assert moe_train.routed_casts_delta_s(TOY, tp=2, etp=1, **kw) == pytest.approx(
+        fp8_gemms.cast_s(by_hand, "tensorwise", KERN), rel=1e-9)

@@ -138,6 +138,18 @@ def layer_fixed_s(full_recompute):
     return (1.0 + np.where(full_recompute, 1.0, 0.0)) * LAYER_FORWARD_S + LAYER_BACKWARD_S
 
 
+def routed_casts_delta_s(m: ModelSpec, rows, tp, etp, ep, kern: perf.Kernels, fp8: fp8_gemms.Fp8Gemms):
+    """One MoE layer's fp8 quantisation of the routed experts with each expert split over etp, less what
+    fp8.stack_cast_elements counted (split over tp, as perf): zero where etp = tp."""
+    local, per_expert = expert_rows(m, rows, tp, etp, ep)
+    old_local, old_rows = perf.routed_rows(m, np.asarray(rows, dtype=float), ep)
+
+    def elements(n_local, n_rows, split):
+        hidden = m.moe_ffn_dim / split
+        return n_local * fp8_gemms.cast_elements(perf.mlp_shapes(m, hidden), fp8_gemms.mlp_inputs(m, hidden), n_rows)
+    return fp8_gemms.cast_s(elements(local, per_expert, etp) - elements(old_local, old_rows, tp), fp8.recipe, kern)
+
+
 def micro_step_moe_s(m: ModelSpec, kern: perf.Kernels, num: perf.Numerics, *, rows, tp, etp, ep, full_recompute,
                      weight_grads: bool, balance: str, fp8: fp8_gemms.Fp8Gemms | None = None):
     """What the MoE terms add to fp8.micro_step_s for one micro-batch of `rows` tokens (per tensor-parallel
@@ -145,7 +157,7 @@ def micro_step_moe_s(m: ModelSpec, kern: perf.Kernels, num: perf.Numerics, *, ro
     experts as fp8.micro_step_s counted them) + permutation x imbalance + router + the layer's fixed time, per
     MoE layer. With `fp8` both expert terms are at the fp8 rates (fp8.micro_step_s's bf16 step plus its fp8
     change is the step at the fp8 rates), so the grouped curve applies to the fp8 GEMMs and the routed
-    experts are replaced once. 0 for a dense model."""
+    experts are replaced once; their casts follow etp (routed_casts_delta_s). 0 for a dense model."""
     n_moe = ar.n_moe_layers(m)
     if not n_moe:
         return 0.0
@@ -158,4 +170,5 @@ def micro_step_moe_s(m: ModelSpec, kern: perf.Kernels, num: perf.Numerics, *, ro
     tokens = np.asarray(rows, dtype=float) / tp  # each rank routes its sequence-parallel share
     local, _ = expert_rows(m, rows, tp, etp, ep)
     moved = worst * permutation_s(m, tokens * etp, local, kern, num) + router_s(m, tokens, kern)
-    return n_moe * (experts + moved + layer_fixed_s(full_recompute))
+    casts = 0.0 if fp8 is None else routed_casts_delta_s(m, rows, tp, etp, ep, kern, fp8)
+    return n_moe * (experts + moved + casts + layer_fixed_s(full_recompute))
