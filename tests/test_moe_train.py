@@ -5,7 +5,7 @@ import pytest
 from planner.catalog.lookup import model as lookup_model
 from planner.catalog.specs import ModelSpec
 from planner.core.errors import InputError
-from planner.estimate import moe_train, perf
+from planner.estimate import grouped_gemm, moe_train, perf
 from planner.estimate.layout import TrainingLayout
 from planner.estimate.training_step import step_time, stage_model
 
@@ -42,9 +42,9 @@ def test_two_expert_toy_forward_and_backward_by_hand():
 
 
 def test_grouped_gemm_factor_falls_with_small_shapes_and_is_one_at_the_dense_reference():
-    assert moe_train.grouped_gemm_factor(8192, 8192, 8192) == pytest.approx(1.0)
-    wide, narrow = moe_train.grouped_gemm_factor(4096, 4096, 4096), moe_train.grouped_gemm_factor(4096, 768, 4096)
-    few_rows = moe_train.grouped_gemm_factor(128, 4096, 4096)
+    assert grouped_gemm.factor(8192, 8192, 8192) == pytest.approx(1.0)
+    wide, narrow = grouped_gemm.factor(4096, 4096, 4096), grouped_gemm.factor(4096, 768, 4096)
+    few_rows = grouped_gemm.factor(128, 4096, 4096)
     assert narrow < wide and few_rows < wide and 0.3 < narrow < 0.8
 
 

@@ -53,7 +53,7 @@ class EngineProfile:
     elementwise: float | None = None  # None: the literature default
     gemm_half_rows: float | None = None
     moe_layer_overhead_s: float = 0.0  # fixed cost per MoE layer of a forward (router, top-k, permute, launches)
-    grouped_gemm_factor: float = 1.0  # routed experts' grouped GEMMs: share of the dense GEMM rate they reach
+    grouped_gemm_factor: float = 1.0  # routed experts' kernel rate relative to grouped_gemm.py's shape curve
     static_kv_cache: bool = False  # decode attention reads the whole allocated cache (prompt + output) every step
     sources: dict[str, Source] = field(default_factory=dict)
 

@@ -90,7 +90,7 @@ class EngineSetup:
                        src("pass_overhead_s") if self.rates_from != "explicit" else "the efficiencies= argument"),
             Assumption("moe_layer_overhead_s", self.moe_layer_overhead_s, "s per MoE layer of a forward",
                        src("moe_layer_overhead_s")),
-            Assumption("grouped_gemm_factor", self.grouped_gemm_factor, "x gemm efficiency for routed experts",
+            Assumption("grouped_gemm_factor", self.grouped_gemm_factor, "x grouped-GEMM shape curve (routed experts)",
                        src("grouped_gemm_factor")),
             Assumption("static_kv_cache", self.static_kv_cache, "decode attends over prompt + output keys"
                        if self.static_kv_cache else "decode attends over the keys written so far",

@@ -62,6 +62,9 @@ _SIZES = ("tp", "pp", "virtual_stages", "dp", "ep", "cp", "micro_batch")
 # "aux-loss" (GShard/Switch auxiliary loss, dropless), "aux-free" (DeepSeek-V3's bias balancing) or "forced"
 # (benchmarks' --moe-router-force-load-balancing, as the Megatron-Bridge tables run).
 MOE_BALANCE = ("aux-loss", "aux-free", "forced")
+# How tokens reach experts on other nodes (planner/estimate/moe_dispatch.py): "alltoall" (NCCL, every copy) or
+# "deepep" (DeepEP / HybridEP, Megatron's flex dispatcher: once per destination node, then NVLink).
+MOE_DISPATCHERS = ("alltoall", "deepep")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class TrainingLayout:
     # Megatron-Bridge's fp8 recipes: comm_overlap.py); False: in bf16
     tp_overlap: bool = False  # TP collectives overlapped with the GEMMs (TE userbuffers, torchtitan async TP:
     # comm_overlap.py); False: Megatron-Core's and torchtitan's default
+    moe_dispatcher: str = "alltoall"  # alltoall | deepep: how tokens cross nodes (MOE_DISPATCHERS)
 
     def __post_init__(self):
         # core/validate.py's checks, called only for a value that is not already plainly right: the layout
@@ -101,7 +105,7 @@ class TrainingLayout:
         if type(self.etp) is not int or not 0 <= self.etp <= 1_000_000:
             object.__setattr__(self, "etp", V.whole("layout.etp", self.etp, 0, 1_000_000))
         for name, allowed in (("recompute", RECOMPUTE), ("optimizer", tuple(OPTIMIZER_BYTES)), ("offload", OFFLOAD),
-                              ("moe_balance", MOE_BALANCE)):
+                              ("moe_balance", MOE_BALANCE), ("moe_dispatcher", MOE_DISPATCHERS)):
             if type(getattr(self, name)) is not str or getattr(self, name) not in allowed:
                 object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
         for name in ("fp8", "moe_overlap", "fp8_param_gather", "tp_overlap"):

@@ -35,7 +35,8 @@ def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8
         stage, num = stage_model(shape.model, pp), perf.Numerics()
         out[idx] = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
             stage, kern, num, rows=col("micro_batch") * shape.seq_len / cp, tp=col("tp"), etp=col("tp"), ep=col("ep"),
-            full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance="aux-loss")
+            full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance="aux-loss",
+            fp8=fp8)
     return out
 
 

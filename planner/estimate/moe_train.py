@@ -5,12 +5,15 @@ tensor parallelism. A training framework runs them otherwise (Megatron-Core's Mo
 the alltoall/DeepEP token dispatchers), and each difference is one function here:
 
 - the routed experts' GEMMs are grouped GEMMs whose rate falls with the rows each expert gets (M) and the
-  expert's width (N, K): `grouped_gemm_s`, from DeepGEMM's published table (below);
+  expert's width (N, K): grouped_gemm.py's curve (DeepGEMM's published table), the one serving uses too;
+  in fp8 the curve scales the fp8 rate (fp8.fp8_kernels), so fp8 experts are not counted twice;
 - the experts are split over the expert tensor parallelism (etp, often 1 where attention uses tp = 2-4), and
   each rank dispatches only its sequence-parallel share of the tokens: `routed_experts_s`;
 - the busiest expert on each rank sets the step: `imbalance_factor`;
 - the router's softmax and top-k, and the permutation of k copies of every token to its experts and back
   (forward and backward), are memory-bound: `router_s`, `permutation_s`;
+- each MoE layer launches dozens of small kernels and waits once for the host to learn how many tokens each
+  expert got: a fixed time per layer, forward and backward, `layer_fixed_s`;
 - the all-to-all dispatch and combine (training_step.step_terms) run on the critical path unless the recipe
   overlaps them: `A2A_NOT_OVERLAPPED`.
 
@@ -24,20 +27,8 @@ import numpy as np
 
 from ..catalog.specs import ModelSpec
 from . import arithmetic as ar
-from . import perf
-
-# Grouped-GEMM rate by shape: rate(M, N, K) = r / (1 + M_HALF / M + N_HALF / N + K_HALF / K), fitted (least squares
-# on log rate, 16 points, median error 2.3%, worst 18%) to DeepGEMM's README performance tables (commit 327ec92,
-# 2025-04-09: 'Normal GEMMs for dense models' at M = 4096 and the contiguous and masked 'Grouped GEMMs for MoE
-# models', M per group 256-8192, H800 SXM5, fp8): e.g. 1,520 TFLOP/s at (4096, 7168, 16384), 1,214 at M = 4096
-# per group of (7168, 2048), 815 at M = 256 per group. Small M pays the tile fill and the per-expert alignment;
-# small N or K leave the wave of tiles and the epilogue unamortised. Read from https://github.com/deepseek-ai/
-# DeepGEMM/blob/327ec92/README.md (checked 2026-12-07). The same shape dependence is assumed for bf16 kernels
-# (CUTLASS / cuBLASLt grouped GEMMs tile alike; judgement).
-M_HALF, N_HALF, K_HALF = 198.0, 894.0, 707.0
-# The shape the dense calibration's large-GEMM rate stands for (a model's projections, thousands wide): the
-# grouped rate is taken relative to it, so dense estimates are untouched (judgement: 8192 cubed).
-DENSE_REFERENCE = 8192.0
+from . import fp8 as fp8_gemms
+from . import grouped_gemm, perf
 
 # Busiest expert on an EP rank over the mean (p10, p50, p90: slowest first, as the Kernels' rates). Forced
 # balance (benchmarks) is 1. Dropless with an auxiliary loss: the Megatron MoE Model Zoo measured Qwen3-235B-A22B
@@ -57,41 +48,29 @@ IMBALANCE = {"forced": np.array([1.0, 1.0, 1.0]), "aux-loss": np.array([1.5, 1.3
 # hides them behind compute as training_step hides data-parallel traffic.
 A2A_NOT_OVERLAPPED = 1.0
 
+# Fixed time of one MoE layer, forward: its router, top-k, permutation, grouped GEMMs and unpermutation are a few
+# dozen kernels, small at a training micro-batch's per-rank tokens, and Megatron-Core's dispatchers copy the
+# tokens-per-expert counts to the host before the grouped GEMM (a device-host sync that drains the launch queue;
+# Megatron-Core MoE report, arXiv:2603.07685, "Compute wall: ... many kernel launches, host-boundedness", and
+# AMD Primus issue 203, "almost all component of Megatron MoE requires CPU synchronization: Router, Dispatcher,
+# Permutation, GroupMLP", both read 2026-12-07). Sized from the one measured fixed cost found: aiconfigurator-
+# core's H200 fused-MoE op at 1 token, 33-60 us per layer forward, 40 us for vLLM's (engines.toml,
+# moe_layer_overhead_s), taken for a training forward as it is (judgement: the training layer launches more
+# kernels and syncs, but its host runs ahead of the GPU wherever the layer's GPU work outlasts them); the
+# backward, with twice the GEMMs (dX, dW) and the permutations' mirrors, twice the forward (judgement).
+LAYER_FORWARD_S = 40e-6
+LAYER_BACKWARD_S = 2 * LAYER_FORWARD_S
+
 # The router in fp32 (Megatron's --moe-router-dtype fp32): softmax (or sigmoid), top-k and the gate weights each
 # read or write the (tokens x experts) scores once: 3 passes forward (judgement, counted from the ops).
 ROUTER_PASSES = 3
 FP32_BYTES = 4.0
 
 
-def grouped_gemm_factor(m_rows, n, k):
-    """A grouped GEMM's rate over the dense large-GEMM rate at its shape (rows M per expert, N x K weights)."""
-    ref = 1.0 + (M_HALF + N_HALF + K_HALF) / DENSE_REFERENCE
-    return ref / (1.0 + M_HALF / np.maximum(m_rows, 1.0) + N_HALF / n + K_HALF / k)
-
-
-def grouped_gemm_s(m_rows, n, k, kern: perf.Kernels, num: perf.Numerics):
-    """One expert's (M x K) @ (K x N) inside a grouped GEMM: the roofline of perf.gemm_s with the compute rate
-    scaled by grouped_gemm_factor (in place of perf's Hockney rows, which the factor's M term replaces)."""
-    m_rows = np.asarray(m_rows, dtype=float)
-    compute = 2.0 * n * k * m_rows / (kern.peak_flops_per_s * kern.gemm_efficiency * grouped_gemm_factor(m_rows, n, k))
-    moved = n * k * num.weight_bytes + m_rows * (n + k) * num.activation_bytes
-    return np.maximum(compute, moved / (kern.peak_bytes_per_s * kern.memory_efficiency))
-
-
 def expert_rows(m: ModelSpec, rows, tp, etp, ep):
     """(experts on one GPU, rows each multiplies) when each of ep ranks dispatches its rows x etp / tp tokens
     (sequence parallelism leaves a tp-th of the rows on each rank; the etp ranks of an expert gather theirs)."""
     return perf.routed_rows(m, np.asarray(rows, dtype=float) * etp / tp, ep)
-
-
-def _on_leading_axis(triples, kern: perf.Kernels):
-    """(M, N, K) triples of numbers or arrays as three arrays with the triples on a new leading axis, the rest
-    broadcast and padded so the Kernels' rates (p10/p50/p90 on their last axis) broadcast against them."""
-    flat = np.broadcast_arrays(*(np.asarray(v, dtype=float) for t in triples for v in t))
-    rates = max(np.ndim(getattr(kern, a)) for a in ("peak_flops_per_s", "gemm_efficiency", "memory_efficiency"))
-    shape = (len(triples), 3) + (1,) * max(0, rates - flat[0].ndim) + flat[0].shape
-    arr = np.stack(flat).reshape(shape)
-    return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
 def routed_experts_s(m: ModelSpec, rows, tp, etp, ep, kern: perf.Kernels, num: perf.Numerics, *, weight_grads: bool):
@@ -102,14 +81,15 @@ def routed_experts_s(m: ModelSpec, rows, tp, etp, ep, kern: perf.Kernels, num: p
     shapes = perf.mlp_shapes(m, m.moe_ffn_dim / etp)  # 2-3 (N, K): the MLP's matrices
     triples = [(per_expert, n, k) for n, k in shapes] + [(per_expert, k, n) for n, k in shapes] \
         + ([(n, k, per_expert) for n, k in shapes] if weight_grads else [])
-    t = grouped_gemm_s(*_on_leading_axis(triples, kern), kern, num)
+    t = grouped_gemm.gemm_s(*grouped_gemm.on_leading_axis(triples, kern), kern, num)
     return local * t[:len(shapes)].sum(axis=0), local * t[len(shapes):].sum(axis=0)
 
 
 def perf_routed_s(m: ModelSpec, rows, tp, ep, kern: perf.Kernels, num: perf.Numerics, *, weight_grads: bool):
-    """(forward, backward) of the routed experts as perf.micro_step_s counts them (ordinary GEMMs over tp)."""
+    """(forward, backward) of the routed experts as perf.micro_step_s counts them: split over tp, the forward on
+    the grouped curve (perf.ffn_s), the backward as ordinary GEMMs (perf.backward_linears_s)."""
     local, shapes, per_expert = perf._ffn_parts(m, np.asarray(rows, dtype=float), tp, ep)[0]
-    fwd = local * perf.gemm_stack_s(per_expert, shapes, kern, num)
+    fwd = local * grouped_gemm.stack_s(per_expert, shapes, kern, num)  # perf.ffn_s: the grouped curve at tp
     bwd = local * perf.gemm_stack_s(per_expert, [(k, n) for n, k in shapes], kern, num)
     if weight_grads:
         bwd = bwd + local * perf.gemm_stack_s(per_expert, shapes, kern, num, transpose=True)
@@ -153,20 +133,42 @@ def router_s(m: ModelSpec, tokens, kern: perf.Kernels):
     return moved / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
 
 
+def layer_fixed_s(full_recompute):
+    """Fixed time of one MoE layer in a forward and backward (the forward twice under full recomputation)."""
+    return (1.0 + np.where(full_recompute, 1.0, 0.0)) * LAYER_FORWARD_S + LAYER_BACKWARD_S
+
+
+def routed_casts_delta_s(m: ModelSpec, rows, tp, etp, ep, kern: perf.Kernels, fp8: fp8_gemms.Fp8Gemms):
+    """One MoE layer's fp8 quantisation of the routed experts with each expert split over etp, less what
+    fp8.stack_cast_elements counted (split over tp, as perf): zero where etp = tp."""
+    local, per_expert = expert_rows(m, rows, tp, etp, ep)
+    old_local, old_rows = perf.routed_rows(m, np.asarray(rows, dtype=float), ep)
+
+    def elements(n_local, n_rows, split):
+        hidden = m.moe_ffn_dim / split
+        return n_local * fp8_gemms.cast_elements(perf.mlp_shapes(m, hidden), fp8_gemms.mlp_inputs(m, hidden), n_rows)
+    return fp8_gemms.cast_s(elements(local, per_expert, etp) - elements(old_local, old_rows, tp), fp8.recipe, kern)
+
+
 def micro_step_moe_s(m: ModelSpec, kern: perf.Kernels, num: perf.Numerics, *, rows, tp, etp, ep, full_recompute,
-                     weight_grads: bool, balance: str):
-    """What the MoE terms add to perf.micro_step_s for one micro-batch of `rows` tokens (per tensor-parallel
-    group) on one GPU of a pipeline stage holding `m`'s layers: (grouped experts x imbalance - perf's routed
-    experts) + permutation x imbalance + router, per MoE layer. 0 for a dense model."""
+                     weight_grads: bool, balance: str, fp8: fp8_gemms.Fp8Gemms | None = None):
+    """What the MoE terms add to fp8.micro_step_s for one micro-batch of `rows` tokens (per tensor-parallel
+    group) on one GPU of a pipeline stage holding `m`'s layers: (grouped experts x imbalance - the routed
+    experts as fp8.micro_step_s counted them) + permutation x imbalance + router + the layer's fixed time, per
+    MoE layer. With `fp8` both expert terms are at the fp8 rates (fp8.micro_step_s's bf16 step plus its fp8
+    change is the step at the fp8 rates), so the grouped curve applies to the fp8 GEMMs and the routed
+    experts are replaced once; their casts follow etp (routed_casts_delta_s). 0 for a dense model."""
     n_moe = ar.n_moe_layers(m)
     if not n_moe:
         return 0.0
     worst = imbalance_factor(balance)
-    fwd, bwd = routed_experts_s(m, rows, tp, etp, ep, kern, num, weight_grads=weight_grads)
-    old_fwd, old_bwd = perf_routed_s(m, rows, tp, ep, kern, num, weight_grads=weight_grads)
+    gk = kern if fp8 is None else fp8_gemms.fp8_kernels(kern, fp8)
+    fwd, bwd = routed_experts_s(m, rows, tp, etp, ep, gk, num, weight_grads=weight_grads)
+    old_fwd, old_bwd = perf_routed_s(m, rows, tp, ep, gk, num, weight_grads=weight_grads)
     redo = np.where(full_recompute, 1.0, 0.0)  # full recomputation runs the forward again
     experts = worst * ((1.0 + redo) * fwd + bwd) - ((1.0 + redo) * old_fwd + old_bwd)
     tokens = np.asarray(rows, dtype=float) / tp  # each rank routes its sequence-parallel share
     local, _ = expert_rows(m, rows, tp, etp, ep)
     moved = worst * permutation_s(m, tokens * etp, local, kern, num) + router_s(m, tokens, kern)
-    return n_moe * (experts + moved)
+    casts = 0.0 if fp8 is None else routed_casts_delta_s(m, rows, tp, etp, ep, kern, fp8)
+    return n_moe * (experts + moved + casts + layer_fixed_s(full_recompute))

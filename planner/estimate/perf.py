@@ -29,7 +29,7 @@ import numpy as np
 from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
-from . import arithmetic as ar
+from . import arithmetic as ar, grouped_gemm
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
 # Unfused (eager PyTorch, the reference model in benchmarks/model/transformer.py), counted op by op:
@@ -66,7 +66,7 @@ class Kernels:
     train_layer_overhead_s: float = 0.0  # framework cost per layer of a training step
     pass_overhead_s: float = 0.0  # per forward pass: scheduling, sampling, the launch of a captured graph
     moe_layer_overhead_s: float = 0.0  # per MoE layer of a forward: router, top-k, permute, grouped-GEMM launches
-    grouped_gemm_factor: float = 1.0  # routed experts' grouped GEMMs: share of gemm_efficiency they reach
+    grouped_gemm_factor: float = 1.0  # routed experts' kernel rate relative to grouped_gemm.factor's curve
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
     weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
 
@@ -190,8 +190,7 @@ def ffn_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, moe: boo
     if not moe:
         return gemm_stack_s(rows, mlp_shapes(m, m.ffn_dim / tp), kern, num)
     (n_routed, routed, per_expert), *rest = _ffn_parts(m, np.asarray(rows, dtype=float), tp, ep)
-    grouped = replace(kern, gemm_efficiency=kern.gemm_efficiency * kern.grouped_gemm_factor)  # the routed experts
-    return n_routed * gemm_stack_s(per_expert, routed, grouped, num) + sum(
+    return n_routed * grouped_gemm.stack_s(per_expert, routed, kern, num) + sum(  # the routed experts' curve
         n * gemm_stack_s(r, shapes, kern, num) for n, shapes, r in rest)
 
 

@@ -37,7 +37,7 @@ from . import communication as comm
 from .comm_overlap import exposed_s as _exposed
 from .arithmetic import n_moe_layers
 from . import fp8 as fp8_gemms
-from . import moe_train, perf
+from . import moe_dispatch, moe_train, perf
 from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
 # CPU offload (ZeRO-Offload, Ren et al. 2021): gradients go to host memory and updated weights come back
@@ -135,13 +135,15 @@ def _offload_s(offload: str, optimizer: str, local, shard_local, shards, micro_s
 def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, cp, micro_batch, virtual_stages,
                zero_stage, full, micro, global_batch, seq_len: float, trainable, fp8: bool, optimizer: str,
                offload: str, optimizer_step_bytes: float | None = None, etp=None, moe_balance: str = "aux-loss",
-               moe_overlap: bool = False, fp8_param_gather: bool = True, tp_overlap: bool = False) -> dict:
+               moe_overlap: bool = False, fp8_param_gather: bool = True, tp_overlap: bool = False,
+               moe_dispatcher: str = "alltoall") -> dict:
     """The parts of one optimizer step (see the module docstring) for one layout or many: every size a number
     or a column that broadcasts, `full` whether recomputation is full, `micro` the performance model's
     micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding, `etp`
     the expert tensor parallelism (None: tp), `moe_balance` the routing's balance (layout.MOE_BALANCE) and
     `moe_overlap` whether the recipe hides the all-to-alls behind compute, `fp8_param_gather` whether fp8 linears'
-    weights are gathered in fp8 and `tp_overlap` whether TP collectives overlap the GEMMs (comm_overlap.py)."""
+    weights are gathered in fp8 and `tp_overlap` whether TP collectives overlap the GEMMs (comm_overlap.py),
+    `moe_dispatcher` how tokens cross nodes (NCCL's all-to-all, or DeepEP's forwarding: moe_dispatch.py)."""
     micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
     rows = micro_batch * seq_len / cp
     tp_s = comm_overlap.tp_exposed_s(np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
@@ -152,8 +154,10 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
         # (Megatron-Core's expert rank order: etp innermost, then ep); the busiest rank receives the most
         etp = tp if etp is None else etp
         moe_layers = np.ceil(n_moe_layers(m) / pp)
-        ep_s = 4 * moe_layers * moe_train.imbalance_factor(moe_balance) * _collective(
-            "all_to_all", moe_train.dispatch_bytes(m, rows, tp, fp8), ep, _link(g, ep, etp))
+        copies = moe_train.dispatch_bytes(m, rows, tp, fp8)
+        a2a = moe_dispatch.deepep_s(m, g, copies, ep, etp) if moe_dispatcher == "deepep" else \
+            _collective("all_to_all", copies, ep, _link(g, ep, etp))
+        ep_s = 4 * moe_layers * moe_train.imbalance_factor(moe_balance) * a2a
     send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
     send = np.where(pp > 1, comm_overlap.pp_send_exposed_s(send, micro, virtual_stages), 0.0)
     ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
@@ -197,7 +201,8 @@ def micro_compute_s(m: ModelSpec, kern: perf.Kernels, layout: TrainingLayout, se
     stage, num = stage_model(m, layout.pp), numerics or perf.Numerics()
     t = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
         stage, kern, num, rows=layout.micro_batch * seq_len / layout.cp, tp=layout.tp, etp=layout.expert_tp,
-        ep=layout.ep, full_recompute=layout.recompute == "full", weight_grads=weight_grads, balance=layout.moe_balance)
+        ep=layout.ep, full_recompute=layout.recompute == "full", weight_grads=weight_grads, balance=layout.moe_balance,
+        fp8=fp8)
     if cache is not None:
         cache[key] = t
     return t
@@ -220,7 +225,8 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
                    micro=micro, global_batch=global_batch, seq_len=seq_len, trainable=trainable, fp8=lay.fp8,
                    optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes,
                    etp=lay.expert_tp, moe_balance=lay.moe_balance, moe_overlap=lay.moe_overlap,
-                   fp8_param_gather=lay.fp8_param_gather, tp_overlap=lay.tp_overlap)
+                   fp8_param_gather=lay.fp8_param_gather, tp_overlap=lay.tp_overlap,
+                   moe_dispatcher=lay.moe_dispatcher)
     seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
     p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
     n = float(t["micro_steps"])

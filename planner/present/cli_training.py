@@ -17,14 +17,16 @@ from .cli_common import out as _out
 _LAYOUT_KEYS = {"tp": "tp", "pp": "pp", "v": "virtual_stages", "dp": "dp", "ep": "ep", "cp": "cp", "zero": "zero_stage",
                 "mb": "micro_batch", "micro_batch": "micro_batch", "recompute": "recompute", "optimizer": "optimizer",
                 "offload": "offload", "etp": "etp", "moe_balance": "moe_balance", "moe_overlap": "moe_overlap",
-                "fp8_param_gather": "fp8_param_gather", "tp_overlap": "tp_overlap"}
-_TEXT_KEYS = ("recompute", "optimizer", "offload", "moe_balance")
+                "fp8_param_gather": "fp8_param_gather", "tp_overlap": "tp_overlap",
+                "moe_dispatcher": "moe_dispatcher"}
+_TEXT_KEYS = ("recompute", "optimizer", "offload", "moe_balance", "moe_dispatcher")
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def parse_layout(text: str):
     """--layout "tp=8,pp=4,dp=64,zero=1,mb=1,recompute=selective" -> a TrainingLayout (unnamed keys: defaults);
-    MoE runs add ep, etp, moe_balance=aux-loss|aux-free|forced and moe_overlap=true|false; tp_overlap=true|false
+    MoE runs add ep, etp, moe_balance=aux-loss|aux-free|forced and moe_overlap=true|false,
+    moe_dispatcher=alltoall|deepep; tp_overlap=true|false
     and fp8_param_gather=true|false say what the framework overlaps and gathers in fp8."""
     from ..estimate.layout import TrainingLayout
     kw = {}
