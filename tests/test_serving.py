@@ -144,7 +144,7 @@ def test_the_chosen_configuration_is_the_cheapest_that_meets_the_targets():
     costs = {}
     for c in sr.candidates(m, g, ["fp8", "bf16"], [1, 2, 4, 8], setup, w, None, setup.batch_cap):
         if c.batch:
-            rate, _ = ld.max_rate(ld.load_for(c.replica, setup, c.batch, w.prompt_tokens, w.output_tokens),
+            rate = ld.max_rate(ld.load_for(c.replica, setup, c.batch, w.prompt_tokens, w.output_tokens),
                                   w.ttft_target_s, w.tpot_target_s, "p90")
             if rate > 0:
                 costs[(c.precision, c.tp)] = max(2, math.ceil(w.peak_rps / rate)) * c.tp * g.usd_per_gpu_hour * 730

@@ -64,12 +64,31 @@ def load_for(r: Replica, setup: EngineSetup, batch_cap: int, prompt_tokens: floa
                 setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma), quantile)
 
 
+_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (replica key, quantile) -> simulate.step_tables
+MAX_TABLES = 64
+
+
+def _step_tables(load: Load, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The replica's step tables of at least n_rows rows, kept per replica (a new workload reuses them)."""
+    key = (load.key, load.quantile)
+    got = _TABLES.pop(key, None)
+    if got is None or len(got[0]) < n_rows:
+        got = sim.step_tables(load.replica, load.quantile, max(n_rows, 2 * len(got[0]) if got else 0))
+        for a in got:
+            a.flags.writeable = False
+    _TABLES[key] = got  # most recent last
+    while len(_TABLES) > MAX_TABLES:
+        del _TABLES[next(iter(_TABLES))]
+    return got
+
+
 @functools.lru_cache(maxsize=64)
 def _machinery(load: Load):
     """The step model, scheduler, request lengths and their prefill attention (shared by every rate)."""
     widest = max(load.chunk_tokens, min(int(load.prompt_tokens * math.exp(4 * load.length_sigma)) + 1, WIDEST_PROMPT))
-    steps = sim.step_model(load.replica, load.quantile, load.batch_cap + widest + 1,
-                           mean_decode_context(load.prompt_tokens, load.output_tokens))
+    max_rows = load.batch_cap + widest + 1
+    steps = sim.step_model(load.replica, load.quantile, max_rows,
+                           mean_decode_context(load.prompt_tokens, load.output_tokens), _step_tables(load, max_rows + 1))
     unit = sim.requests(1.0, load.n_requests(), load.prompt_tokens, load.output_tokens, sigma=load.length_sigma,
                         seed=SEED)
     prompt = np.minimum(unit.prompt_tokens, widest)  # a lognormal outlier past the table
@@ -130,27 +149,33 @@ def steady_state(load: Load) -> Steady:
     return Steady(rate, rate * load.output_tokens, d, step)
 
 
-def _meets(lat: LoadLatency, ttft_target_s, tpot_target_s, percentile: str) -> bool:
-    ttft, tpot = lat.ttft_s[percentile], lat.tpot_s[percentile]
-    ok = ttft_target_s is None or (ttft is not None and ttft <= ttft_target_s)
-    return ok and (tpot_target_s is None or tpot is None or tpot <= tpot_target_s)
+def meets(load: Load, rate_per_s: float, ttft_target_s: float | None, tpot_target_s: float | None,
+          percentile: str = "p90") -> bool:
+    """Whether the replica meets both targets at `percentile` at `rate_per_s`: latency()'s verdict, from a run
+    that stops as soon as the answer is known (simulate.Verdict), so a search over the rate pays less than
+    a whole run per rate."""
+    steps, sched, unit, attention = _machinery(load)
+    q = PERCENTILES[percentile]
+    req = sim.Requests(unit.arrival_s / rate_per_s, unit.prompt_tokens, unit.output_tokens)
+    o = sim.simulate(req, steps, attention, sched, sim.verdict(unit.output_tokens, q, ttft_target_s, tpot_target_s))
+    if o is None:
+        return False
+    (ttft,), (tpot,) = o.percentiles("ttft_s", [q]), o.percentiles("tpot_s", [q])
+    ok = ttft_target_s is None or (math.isfinite(ttft) and ttft <= ttft_target_s)
+    return ok and (tpot_target_s is None or not math.isfinite(tpot) or tpot <= tpot_target_s)
 
 
-def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None,
-             percentile: str = "p90") -> tuple[float, LoadLatency | None]:
+def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None, percentile: str = "p90") -> float:
     """The highest request rate at which the replica meets both targets at `percentile`, by bisection
-    between 0 and MAX_LOAD_FRACTION of its steady-state capacity; (0, None) when even 1/64 of that
-    misses them."""
+    between 0 and MAX_LOAD_FRACTION of its steady-state capacity; 0 when even 1/64 of that misses them."""
     hi = MAX_LOAD_FRACTION * steady_state(load).requests_per_s
-    at_hi = latency(load, hi)
-    if _meets(at_hi, ttft_target_s, tpot_target_s, percentile):
-        return hi, at_hi
-    lo, best = 0.0, None
+    if meets(load, hi, ttft_target_s, tpot_target_s, percentile):
+        return hi
+    lo = 0.0
     for _ in range(SEARCH_STEPS):
         mid = (lo + hi) / 2
-        at = latency(load, mid)
-        if _meets(at, ttft_target_s, tpot_target_s, percentile):
-            lo, best = mid, at
+        if meets(load, mid, ttft_target_s, tpot_target_s, percentile):
+            lo = mid
         else:
             hi = mid
-    return (lo, best) if best is not None else (0.0, None)
+    return lo

@@ -60,7 +60,6 @@ class Candidate:
     load: ld.Load | None = None
     rate: float = 0.0  # simulated requests/s at the percentile, capped
     capacity: float = 0.0  # steady-state requests/s under unlimited load at `batch`
-    at_rate: ld.LoadLatency | None = None
     replicas: float = math.inf
     monthly_cost_usd: float = math.inf
     notes: list[str] = field(default_factory=list)
@@ -157,8 +156,7 @@ def simulate_and_choose(cands: list[Candidate], setup: EngineSetup, w: Workload,
             c.rate, c.replicas, c.monthly_cost_usd = 0.0, math.inf, math.inf  # not worth bisecting
             c.notes.append("not simulated: its best case costs no less than the chosen configuration")
             continue
-        rate, c.at_rate = ld.max_rate(c.load, w.ttft_target_s, w.tpot_target_s, percentile)
-        c.rate = min(rate, MAX_LOAD_FRACTION * c.capacity)
+        c.rate = min(ld.max_rate(c.load, w.ttft_target_s, w.tpot_target_s, percentile), MAX_LOAD_FRACTION * c.capacity)
         _size(c, w, min_replicas, ceiling)
         if c.rate > 0 and (best is None or _better(c, best)):
             best = c

@@ -18,6 +18,7 @@ O(requests) Python steps, not O(tokens).
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from collections import deque
@@ -30,6 +31,7 @@ from . import perf
 from .inference import Replica, tp_allreduce_s
 
 WARMUP_FRACTION = 0.15  # requests at each end left out of the percentiles (start-up and drain)
+NEVER = 2**62  # a count no run reaches
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,34 @@ class StepModel:
     attention_per_context_s: float  # decode attention, per sequence and cached token
     kv_tokens: float  # KV-cache capacity of the replica, in tokens of the reference context
 
+    @functools.cached_property
+    def linears_list(self) -> list[float]:  # the loop reads single entries: plain floats, converted once
+        return self.linears_s.tolist()
+
+    @functools.cached_property
+    def head_list(self) -> list[float]:
+        return self.head_s.tolist()
+
     def time_s(self, rows: int, logit_rows: int, context_sum: float, prefill_attention_s: float) -> float:
         return (self.linears_s[rows] + self.head_s[logit_rows] + self.per_row_s * rows + self.fixed_s
                 + self.attention_per_context_s * context_sum + prefill_attention_s)
 
 
-def step_model(r: Replica, quantile: int, max_rows: int, reference_context: float) -> StepModel:
-    """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates)."""
+def step_tables(r: Replica, quantile: int, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The stack's GEMMs and the output head of replica `r` at rows 0..n_rows-1 (row 0 as 1: never a step's
+    size), at quantile index `quantile`. They depend on the replica alone, not on the workload, and each row's
+    value is the same whatever the table's length (elementwise), so one table serves every workload."""
+    kern = perf.at_quantile(r.kern, quantile)
+    rows = np.maximum(np.arange(n_rows, dtype=float), 1.0)
+    return perf.stack_linears_s(r.m, rows, r.tp, kern, r.num), perf.head_s(r.m, rows, r.tp, kern, r.num)
+
+
+def step_model(r: Replica, quantile: int, max_rows: int, reference_context: float,
+               tables: tuple[np.ndarray, np.ndarray] | None = None) -> StepModel:
+    """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates);
+    `tables`: step_tables of at least max_rows + 1 rows (else computed here)."""
     kern, num, m, tp = perf.at_quantile(r.kern, quantile), r.num, r.m, r.tp
-    rows = np.maximum(np.arange(max_rows + 1, dtype=float), 1.0)  # index 0 is never a step's size
+    linears, head = tables if tables is not None else step_tables(r, quantile, max_rows + 1)
     comm0 = float(tp_allreduce_s(m, 0.0, tp, r.link, num.activation_bytes))
     comm1 = float(tp_allreduce_s(m, 1.0, tp, r.link, num.activation_bytes)) - comm0
     ctx = max(reference_context, 1.0)
@@ -59,8 +80,7 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
                                  ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern)
     per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / perf.kv_shards(m, tp)
     free = r.usable_bytes - ar.weight_bytes(m, r.precision) / tp
-    return StepModel(linears_s=perf.stack_linears_s(m, rows, tp, kern, num),
-                     head_s=perf.head_s(m, rows, tp, kern, num),
+    return StepModel(linears_s=linears[:max_rows + 1], head_s=head[:max_rows + 1],
                      per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) + comm1,
                      fixed_s=float(perf.overheads_s(m, kern)) + comm0,
                      attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv)
@@ -102,6 +122,11 @@ def requests(rate_per_s: float, n: int, prompt_tokens: float, output_tokens: flo
     return Requests(arrival, lengths(prompt_tokens, n, sigma, rng), lengths(output_tokens, n, sigma, rng))
 
 
+def steady_window(n: int) -> slice:
+    """The requests whose times count (arrival order): WARMUP_FRACTION left out at each end."""
+    return slice(int(n * WARMUP_FRACTION), max(int(n * (1 - WARMUP_FRACTION)), int(n * WARMUP_FRACTION) + 1))
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Per-request times of one simulated run."""
@@ -113,8 +138,7 @@ class Outcome:
     mean_batch: float
 
     def window(self) -> slice:
-        n = len(self.ttft_s)
-        return slice(int(n * WARMUP_FRACTION), max(int(n * (1 - WARMUP_FRACTION)), int(n * WARMUP_FRACTION) + 1))
+        return steady_window(len(self.ttft_s))
 
     def percentile(self, what: str, q: float) -> float:
         return self.percentiles(what, [q])[0]
@@ -143,26 +167,66 @@ class Scheduler:
     reserve_kv: bool  # admit with room for prompt + whole output (else mean occupancy)
 
 
-def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched: Scheduler) -> Outcome:
+@dataclass(frozen=True)
+class Verdict:
+    """Stop a run as soon as it is known whether the steady window's percentile of TTFT and of TPOT meets
+    its limit: a miss once so many of the window's values lie above a limit that the percentile must too,
+    a pass once every request of the window has finished (later requests cannot change its values)."""
+
+    first: int  # the window's requests: first <= i < last (Outcome.window)
+    last: int
+    ttft_limit_s: float  # inf: no target
+    tpot_limit_s: float
+    ttft_misses: int  # window values above the limit that settle a miss
+    tpot_misses: int
+
+
+def verdict(outs: np.ndarray, q: float, ttft_target_s: float | None, tpot_target_s: float | None) -> Verdict:
+    """The Verdict for percentile `q` of requests with `outs` output tokens. numpy's linear percentile lies
+    between the order statistics floor(q (n-1)) and the next, so it is above a limit once n - floor(q (n-1))
+    values are; one more, and limits 1e-12 above the targets, keep float rounding on the safe side."""
+    window = steady_window(len(outs))
+    def misses(n: int) -> int:
+        return n - math.floor(q / 100.0 * (n - 1)) + 1 if n else NEVER
+    def limit(target):
+        return math.inf if target is None else target * (1.0 + 1e-12)
+    return Verdict(window.start, window.stop, limit(ttft_target_s), limit(tpot_target_s),
+                   misses(window.stop - window.start), misses(int((outs[window] > 1).sum())))
+
+
+FULL = Verdict(0, NEVER, math.inf, math.inf, NEVER, NEVER)  # run every request to its end
+
+
+def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched: Scheduler,
+             until: Verdict = FULL) -> Outcome | None:
     """Run the requests through one replica; per-request TTFT, TPOT and completion time.
 
-    Plain Python lists and locals inside the loop: it runs once per engine step with prefill
-    work and once per event otherwise, and numpy scalars would cost more than the arithmetic."""
+    `until`: stop early (see Verdict): None when the targets are missed, else the Outcome so far (the
+    requests after the window may be unfinished, NaN). Plain Python lists and locals inside the loop: it
+    runs once per engine step with prefill work and once per event otherwise, and numpy scalars would
+    cost more than the arithmetic."""
     n = len(req.arrival_s)
-    arrival, prompt, out = req.arrival_s.tolist(), req.prompt_tokens.tolist(), req.output_tokens.tolist()
+    arrival = req.arrival_s.tolist() + [math.inf]  # a sentinel: no arrival after the last
+    prompt, out = req.prompt_tokens.tolist(), req.output_tokens.tolist()
     need = (req.prompt_tokens + (req.output_tokens if sched.reserve_kv else req.output_tokens / 2.0)).tolist()
     attn_per_token = (prefill_attn_s / req.prompt_tokens).tolist()
-    lin, head = steps.linears_s.tolist(), steps.head_s.tolist()
+    lin, head = steps.linears_list, steps.head_list
     per_row, fixed, per_ctx, kv_tokens = steps.per_row_s, steps.fixed_s, steps.attention_per_context_s, steps.kv_tokens
     cap, chunked, chunk_tokens = sched.batch_cap, sched.chunked, sched.chunk_tokens
+    lo, hi = until.first, min(until.last, n)
+    ttft_limit, tpot_limit, ttft_misses, tpot_misses = until.ttft_limit_s, until.tpot_limit_s, until.ttft_misses, \
+        until.tpot_misses
+    push, pop, ceil = heapq.heappush, heapq.heappop, math.ceil
     first, done = [math.nan] * n, [math.nan] * n
     waiting, prefilling, decoding = deque(), deque(), []  # prefilling: [i, tokens left]; decoding: heap (finish step, i)
-    t, step, ia, occupied, context, finished, batch_time, busy = 0.0, 0, 0, 0.0, 0.0, 0, 0.0, 0.0
-    while finished < n:
-        while ia < n and arrival[ia] <= t:
+    t, step, ia, occupied, context, batch_time, busy = 0.0, 0, 0, 0.0, 0.0, 0.0, 0.0
+    remaining = hi - lo  # window requests not finished
+    while remaining:
+        while arrival[ia] <= t:
             waiting.append(ia)
             ia += 1
-        running = len(prefilling) + len(decoding)
+        d = len(decoding)
+        running = len(prefilling) + d
         while waiting and running < cap and (occupied + need[waiting[0]] <= kv_tokens or running == 0):
             i = waiting.popleft()
             occupied += need[i]
@@ -171,40 +235,56 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
         if not running:
             t = arrival[ia]
             continue
-        d = len(decoding)
-        p, attn, n_done, budget = 0, 0.0, 0, chunk_tokens - d
-        for item in prefilling:
-            left = item[1]
-            q = (left if left <= budget else budget) if chunked else left
-            if q <= 0 or (not chunked and p and q > budget):
-                break
-            p, budget, attn = p + q, budget - q, attn + attn_per_token[item[0]] * q
-            item[1] = left - q
-            n_done += item[1] == 0
-        k = 1
-        if not p and d:  # pure decode: jump to the next completion or arrival
+        p, attn, n_done = 0, 0.0, 0
+        if prefilling:
+            budget = chunk_tokens - d
+            for item in prefilling:
+                left = item[1]
+                q = (left if left <= budget else budget) if chunked else left
+                if q <= 0 or (not chunked and p and q > budget):
+                    break
+                p, budget, attn = p + q, budget - q, attn + attn_per_token[item[0]] * q
+                item[1] = left - q
+                n_done += item[1] == 0
+        if p or not d:
+            rows = d + p
+            dt = lin[rows] + head[d + n_done] + per_row * rows + fixed + per_ctx * context + attn
+            if d:
+                step += 1
+                context += d
+        else:  # pure decode: jump to the next completion or arrival
             k = decoding[0][0] - step
-            if ia < n and not waiting:
+            if not waiting and ia < n:
                 t0 = lin[d] + head[d] + per_row * d + fixed + per_ctx * context
-                k = min(k, max(1, math.ceil((arrival[ia] - t) / t0)))
-        rows = d + p
-        dt = k * (lin[rows] + head[d + n_done] + per_row * rows + fixed + per_ctx * context + attn) \
-            + per_ctx * d * k * (k - 1) / 2
+                k = min(k, max(1, ceil((arrival[ia] - t) / t0)))
+            dt = k * (lin[d] + head[d] + per_row * d + fixed + per_ctx * context + attn) + per_ctx * d * k * (k - 1) / 2
+            step += k
+            context += d * k
         t, busy, batch_time = t + dt, busy + dt, batch_time + dt * running
-        step += k if d else 0
-        context += d * k
-        while prefilling and prefilling[0][1] == 0:
+        while n_done:
             i = prefilling.popleft()[0]
+            n_done -= 1
             first[i] = t
+            if t - arrival[i] > ttft_limit and lo <= i < hi:
+                ttft_misses -= 1
+                if not ttft_misses:
+                    return None
             if out[i] == 1:
-                done[i], occupied, finished = t, occupied - need[i], finished + 1
+                done[i], occupied = t, occupied - need[i]
+                remaining -= lo <= i < hi
             else:
-                heapq.heappush(decoding, (step + out[i] - 1, i))
+                push(decoding, (step + out[i] - 1, i))
                 context += prompt[i] + 1
         while decoding and decoding[0][0] <= step:
-            i = heapq.heappop(decoding)[1]
-            done[i], occupied, finished = t, occupied - need[i], finished + 1
+            i = pop(decoding)[1]
+            done[i], occupied = t, occupied - need[i]
             context -= prompt[i] + out[i]
+            if lo <= i < hi:
+                remaining -= 1
+                if (t - first[i]) / (out[i] - 1) > tpot_limit:
+                    tpot_misses -= 1
+                    if not tpot_misses:
+                        return None
     first_s, done_s, outs = np.array(first), np.array(done), req.output_tokens
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(outs > 1, (done_s - first_s) / (outs - 1), np.nan)
