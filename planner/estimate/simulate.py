@@ -252,12 +252,12 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             if d:
                 step += 1
                 context += d
-        else:  # pure decode: jump to the next completion or arrival
+        else:  # pure decode: jump k steps, to the next completion or arrival; the first step takes t0
             k = decoding[0][0] - step
+            t0 = lin[d] + head[d] + per_row * d + fixed + per_ctx * context
             if not waiting and ia < n:
-                t0 = lin[d] + head[d] + per_row * d + fixed + per_ctx * context
                 k = min(k, max(1, ceil((arrival[ia] - t) / t0)))
-            dt = k * (lin[d] + head[d] + per_row * d + fixed + per_ctx * context + attn) + per_ctx * d * k * (k - 1) / 2
+            dt = k * t0 + per_ctx * d * k * (k - 1) / 2
             step += k
             context += d * k
         t, busy, batch_time = t + dt, busy + dt, batch_time + dt * running
