@@ -165,10 +165,12 @@ def meets(load: Load, rate_per_s: float, ttft_target_s: float | None, tpot_targe
     return ok and (tpot_target_s is None or not math.isfinite(tpot) or tpot <= tpot_target_s)
 
 
-def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None, percentile: str = "p90") -> float:
+def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None, percentile: str = "p90",
+             capacity_rps: float | None = None) -> float:
     """The highest request rate at which the replica meets both targets at `percentile`, by bisection
-    between 0 and MAX_LOAD_FRACTION of its steady-state capacity; 0 when even 1/64 of that misses them."""
-    hi = MAX_LOAD_FRACTION * steady_state(load).requests_per_s
+    between 0 and MAX_LOAD_FRACTION of its steady-state capacity (`capacity_rps`, when the caller has
+    steady_state's already); 0 when even 1/64 of that misses them."""
+    hi = MAX_LOAD_FRACTION * (steady_state(load).requests_per_s if capacity_rps is None else capacity_rps)
     if meets(load, hi, ttft_target_s, tpot_target_s, percentile):
         return hi
     lo = 0.0

@@ -156,7 +156,8 @@ def simulate_and_choose(cands: list[Candidate], setup: EngineSetup, w: Workload,
             c.rate, c.replicas, c.monthly_cost_usd = 0.0, math.inf, math.inf  # not worth bisecting
             c.notes.append("not simulated: its best case costs no less than the chosen configuration")
             continue
-        c.rate = min(ld.max_rate(c.load, w.ttft_target_s, w.tpot_target_s, percentile), MAX_LOAD_FRACTION * c.capacity)
+        c.rate = min(ld.max_rate(c.load, w.ttft_target_s, w.tpot_target_s, percentile, c.capacity),
+                     MAX_LOAD_FRACTION * c.capacity)
         _size(c, w, min_replicas, ceiling)
         if c.rate > 0 and (best is None or _better(c, best)):
             best = c
