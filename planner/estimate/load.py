@@ -2,12 +2,15 @@
 latency targets, and the throughput under unlimited load (simulate.py on the performance model).
 
 Runs are deterministic (a fixed seed, the same unit-rate arrival gaps scaled to each rate:
-common random numbers), so a search over the rate sees a smooth, repeatable curve.
+common random numbers), so a search over the rate sees a smooth, repeatable curve. The search
+asks only whether the targets are met (`meets`): its runs stop as soon as that is known, and
+give the answer a whole run would (simulate.Verdict).
 """
 from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,17 +71,23 @@ _TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (replica key, quanti
 MAX_TABLES = 64
 
 
+_TABLES_LOCK = threading.Lock()  # the dashboard may size plans from several threads
+
+
 def _step_tables(load: Load, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """The replica's step tables of at least n_rows rows, kept per replica (a new workload reuses them)."""
+    """The replica's step tables of at least n_rows rows, kept per replica: they do not depend on the
+    workload, so a new workload (the dashboard's every edit) reuses them; the least recent go first."""
     key = (load.key, load.quantile)
-    got = _TABLES.pop(key, None)
+    with _TABLES_LOCK:
+        got = _TABLES.pop(key, None)
     if got is None or len(got[0]) < n_rows:
         got = sim.step_tables(load.replica, load.quantile, max(n_rows, 2 * len(got[0]) if got else 0))
         for a in got:
             a.flags.writeable = False
-    _TABLES[key] = got  # most recent last
-    while len(_TABLES) > MAX_TABLES:
-        del _TABLES[next(iter(_TABLES))]
+    with _TABLES_LOCK:
+        _TABLES[key] = got  # most recent last
+        while len(_TABLES) > MAX_TABLES:
+            del _TABLES[next(iter(_TABLES))]
     return got
 
 

@@ -14,7 +14,9 @@ proportion to the cached context, each prompt chunk's share of its prefill atten
 element-wise work, all-reduces and fixed overheads. A pure-decode step of `b` sequences at
 context `c` is exactly perf.decode_step_s(b, c) + the all-reduces (inference.decode_step_s).
 Steps between events (an arrival, a completion) are advanced in one jump, so a run costs
-O(requests) Python steps, not O(tokens).
+O(requests) Python steps, not O(tokens). A run asked only whether percentiles meet targets
+(Verdict) stops once the answer is settled. The step tables depend on the replica alone
+(step_tables), so load.py keeps them across workloads.
 """
 from __future__ import annotations
 
