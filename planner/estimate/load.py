@@ -91,18 +91,27 @@ def _step_tables(load: Load, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     return got
 
 
+def _widest(load: Load) -> int:
+    """The longest prompt simulated: lognormal outliers are clipped here."""
+    return max(load.chunk_tokens, min(int(load.prompt_tokens * math.exp(4 * load.length_sigma)) + 1, WIDEST_PROMPT))
+
+
+@functools.lru_cache(maxsize=64)
+def _steps(load: Load) -> sim.StepModel:
+    """The step model (all steady_state needs: the search bounds every candidate with it, simulates few)."""
+    max_rows = load.batch_cap + _widest(load) + 1
+    return sim.step_model(load.replica, load.quantile, max_rows,
+                          mean_decode_context(load.prompt_tokens, load.output_tokens), _step_tables(load, max_rows + 1))
+
+
 @functools.lru_cache(maxsize=64)
 def _machinery(load: Load):
     """The step model, scheduler, request lengths and their prefill attention (shared by every rate)."""
-    widest = max(load.chunk_tokens, min(int(load.prompt_tokens * math.exp(4 * load.length_sigma)) + 1, WIDEST_PROMPT))
-    max_rows = load.batch_cap + widest + 1
-    steps = sim.step_model(load.replica, load.quantile, max_rows,
-                           mean_decode_context(load.prompt_tokens, load.output_tokens), _step_tables(load, max_rows + 1))
     unit = sim.requests(1.0, load.n_requests(), load.prompt_tokens, load.output_tokens, sigma=load.length_sigma,
                         seed=SEED)
-    prompt = np.minimum(unit.prompt_tokens, widest)  # a lognormal outlier past the table
+    prompt = np.minimum(unit.prompt_tokens, _widest(load))  # a lognormal outlier past the table
     attention = sim.prefill_attention_s(load.replica, load.quantile, prompt)
-    return steps, sim.Scheduler(load.batch_cap, load.chunked, load.chunk_tokens, load.reserve_kv), \
+    return _steps(load), sim.Scheduler(load.batch_cap, load.chunked, load.chunk_tokens, load.reserve_kv), \
         sim.Requests(unit.arrival_s, prompt, unit.output_tokens), attention
 
 
@@ -141,7 +150,7 @@ def steady_state(load: Load) -> Steady:
     token budget caps d + that (d = budget (O-1) / (P + O - 1)); without it whole prompts join the
     step. Request rate = d / ((O - 1) x step time) (Little's law on the decode phase).
     """
-    steps, *_ = _machinery(load)
+    steps = _steps(load)
     p_tok, dec = load.prompt_tokens, max(load.output_tokens - 1.0, 1e-9)
     need = p_tok + (load.output_tokens if load.reserve_kv else load.output_tokens / 2.0)
     d = min(float(load.batch_cap), steps.kv_tokens / need)
