@@ -156,3 +156,13 @@ def test_step_tables_do_not_depend_on_their_length():
         r, _ = _replica(model=model, tp=2)
         short, long = sim.step_tables(r, 1, 300), sim.step_tables(r, 1, 5000)
         assert all(np.array_equal(a, b[:300]) for a, b in zip(short, long))
+
+
+def test_linear_percentiles_are_numpys_bit_for_bit():
+    """The run's percentiles skip np.percentile's overhead; they must stay its numbers exactly (golden files)."""
+    rng = np.random.default_rng(5)
+    qs = [0.0, 10.0, 50.0, 90.0, 99.0, 99.9, 100.0]
+    for n in (1, 2, 3, 7, 100, 561, 2000):
+        for values in (rng.lognormal(0, 1, n), rng.integers(0, 5, n).astype(float), np.full(n, 0.25)):
+            assert sim.linear_percentiles(values.copy(), qs) == np.percentile(values, qs).tolist()
+    assert all(math.isnan(v) for v in sim.linear_percentiles(np.array([]), [50.0, 90.0]))
