@@ -67,25 +67,21 @@ def load_for(r: Replica, setup: EngineSetup, batch_cap: int, prompt_tokens: floa
                 setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma), quantile)
 
 
-_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # (replica key, quantile) -> simulate.step_tables
-MAX_TABLES = 64
-
-
+_TABLES: dict[tuple, sim.StepTables] = {}  # (replica key, quantile) -> its step tables, least recent first
+MAX_TABLES = 16  # replicas: a serving search asks for a handful, the dashboard for the few it shows
 _TABLES_LOCK = threading.Lock()  # the dashboard may size plans from several threads
 
 
-def _step_tables(load: Load, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+def _step_tables(load: Load, n_rows: int) -> sim.StepTables:
     """The replica's step tables of at least n_rows rows, kept per replica: they do not depend on the
     workload, so a new workload (the dashboard's every edit) reuses them; the least recent go first."""
     key = (load.key, load.quantile)
     with _TABLES_LOCK:
         got = _TABLES.pop(key, None)
-    if got is None or len(got[0]) < n_rows:
-        got = sim.step_tables(load.replica, load.quantile, max(n_rows, 2 * len(got[0]) if got else 0))
-        for a in got:
-            a.flags.writeable = False
+    if got is None or len(got.linears) < n_rows:
+        got = sim.step_tables(load.replica, load.quantile, max(n_rows, 2 * len(got.linears) if got else 0))
     with _TABLES_LOCK:
-        _TABLES[key] = got  # most recent last
+        _TABLES[key] = got
         while len(_TABLES) > MAX_TABLES:
             del _TABLES[next(iter(_TABLES))]
     return got

@@ -20,11 +20,10 @@ O(requests) Python steps, not O(tokens). A run asked only whether percentiles me
 """
 from __future__ import annotations
 
-import functools
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,35 +45,43 @@ class StepModel:
     fixed_s: float  # per-pass overheads and all-reduce latencies
     attention_per_context_s: float  # decode attention, per sequence and cached token
     kv_tokens: float  # KV-cache capacity of the replica, in tokens of the reference context
-
-    @functools.cached_property
-    def linears_list(self) -> list[float]:  # the loop reads single entries: plain floats, converted once
-        return self.linears_s.tolist()
-
-    @functools.cached_property
-    def head_list(self) -> list[float]:
-        return self.head_s.tolist()
+    # The tables as plain floats for the loop, which reads single entries (maybe longer: the replica's shared lists)
+    linears_list: list[float] = field(default_factory=list, repr=False, compare=False)
+    head_list: list[float] = field(default_factory=list, repr=False, compare=False)
 
     def time_s(self, rows: int, logit_rows: int, context_sum: float, prefill_attention_s: float) -> float:
         return (self.linears_s[rows] + self.head_s[logit_rows] + self.per_row_s * rows + self.fixed_s
                 + self.attention_per_context_s * context_sum + prefill_attention_s)
 
 
-def step_tables(r: Replica, quantile: int, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class StepTables:
+    """The stack's GEMMs and the output head of one replica at rows 0..len-1, as arrays and as plain lists."""
+
+    linears_s: np.ndarray
+    head_s: np.ndarray
+    linears: list[float]
+    head: list[float]
+
+
+def step_tables(r: Replica, quantile: int, n_rows: int) -> StepTables:
     """The stack's GEMMs and the output head of replica `r` at rows 0..n_rows-1 (row 0 as 1: never a step's
     size), at quantile index `quantile`. They depend on the replica alone, not on the workload, and each row's
     value is the same whatever the table's length (elementwise), so one table serves every workload."""
     kern = perf.at_quantile(r.kern, quantile)
     rows = np.maximum(np.arange(n_rows, dtype=float), 1.0)
-    return perf.stack_linears_s(r.m, rows, r.tp, kern, r.num), perf.head_s(r.m, rows, r.tp, kern, r.num)
+    linears, head = perf.stack_linears_s(r.m, rows, r.tp, kern, r.num), perf.head_s(r.m, rows, r.tp, kern, r.num)
+    for a in (linears, head):
+        a.flags.writeable = False  # shared by every workload on this replica
+    return StepTables(linears, head, linears.tolist(), head.tolist())
 
 
 def step_model(r: Replica, quantile: int, max_rows: int, reference_context: float,
-               tables: tuple[np.ndarray, np.ndarray] | None = None) -> StepModel:
+               tables: StepTables | None = None) -> StepModel:
     """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates);
     `tables`: step_tables of at least max_rows + 1 rows (else computed here)."""
     kern, num, m, tp = perf.at_quantile(r.kern, quantile), r.num, r.m, r.tp
-    linears, head = tables if tables is not None else step_tables(r, quantile, max_rows + 1)
+    tables = tables if tables is not None else step_tables(r, quantile, max_rows + 1)
     comm0 = float(tp_allreduce_s(m, 0.0, tp, r.link, num.activation_bytes))
     comm1 = float(tp_allreduce_s(m, 1.0, tp, r.link, num.activation_bytes)) - comm0
     ctx = max(reference_context, 1.0)
@@ -82,10 +89,11 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
                                  ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern)
     per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / perf.kv_shards(m, tp)
     free = r.usable_bytes - ar.weight_bytes(m, r.precision) / tp
-    return StepModel(linears_s=linears[:max_rows + 1], head_s=head[:max_rows + 1],
+    return StepModel(linears_s=tables.linears_s[:max_rows + 1], head_s=tables.head_s[:max_rows + 1],
                      per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) + comm1,
                      fixed_s=float(perf.overheads_s(m, kern)) + comm0,
-                     attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv)
+                     attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv,
+                     linears_list=tables.linears, head_list=tables.head)
 
 
 def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) -> np.ndarray:
