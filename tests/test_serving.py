@@ -144,7 +144,7 @@ def test_the_chosen_configuration_is_the_cheapest_that_meets_the_targets():
     costs = {}
     for c in sr.candidates(m, g, ["fp8", "bf16"], [1, 2, 4, 8], setup, w, None, setup.batch_cap):
         if c.batch:
-            rate, _ = ld.max_rate(ld.load_for(c.replica, setup, c.batch, w.prompt_tokens, w.output_tokens),
+            rate = ld.max_rate(ld.load_for(c.replica, setup, c.batch, w.prompt_tokens, w.output_tokens),
                                   w.ttft_target_s, w.tpot_target_s, "p90")
             if rate > 0:
                 costs[(c.precision, c.tp)] = max(2, math.ceil(w.peak_rps / rate)) * c.tp * g.usd_per_gpu_hour * 730
@@ -270,3 +270,13 @@ def test_bad_plan_inputs_name_the_field(kw, field):
 def test_unknown_engine_lists_close_matches():
     with pytest.raises(UnknownNameError, match="engine 'sglan'. Did you mean: sglang"):
         serving(model="Llama-2-7B", gpu="H100 SXM", workload=W, engine="sglan")
+
+
+@pytest.mark.parametrize("model,precision,tp", [("Llama-3.1-8B", "bf16", 1), ("Llama-2-70B", "fp8", 4),
+                                                ("Mixtral-8x7B", "bf16", 2), ("DeepSeek-V3", "fp8", 8)])
+def test_the_searchs_decode_step_is_inferences(model, precision, tp):
+    """search.decode_step_s skips the memory-bound flag; a term added to inference.decode_step_s must reach it."""
+    g = planner.gpu("H200")
+    r = inf.replica(planner.model(model), g, precision, tp, resolve_engine("vllm", g))
+    b = np.arange(1, 300, dtype=float)[:, None]
+    np.testing.assert_array_equal(sr.decode_step_s(r, b, 1234.5), inf.decode_step_s(r, b, 1234.5)[0])

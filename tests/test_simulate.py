@@ -104,12 +104,13 @@ def test_runs_are_repeatable():
 def test_max_rate_meets_the_targets_and_a_little_more_does_not():
     r, setup = _replica()
     load = ld.load_for(r, setup, 256, P, O)
-    rate, lat = ld.max_rate(load, 0.5, 0.03, "p90")
+    rate = ld.max_rate(load, 0.5, 0.03, "p90")
     assert 0 < rate < ld.steady_state(load).requests_per_s
+    lat = ld.latency(load, rate)
     assert lat.ttft_s["p90"] <= 0.5 and lat.tpot_s["p90"] <= 0.03
     above = ld.latency(load, rate * 1.05)
     assert above.ttft_s["p90"] > 0.5 or above.tpot_s["p90"] > 0.03
-    assert ld.max_rate(load, 1e-4, None, "p90") == (0.0, None)  # below one prefill: never met
+    assert ld.max_rate(load, 1e-4, None, "p90") == 0.0  # below one prefill: never met
 
 
 def test_serving_can_turn_chunked_prefill_off_and_the_curve_follows_the_plan():
@@ -122,3 +123,47 @@ def test_serving_can_turn_chunked_prefill_off_and_the_curve_follows_the_plan():
         at_peak = latency_curve(plan, plan.load_latency.requests_per_s).iloc[0]
         assert at_peak["tpot_p90_s"] == pytest.approx(plan.load_latency.tpot_s["p90"])
         assert at_peak["ttft_p99_s"] == pytest.approx(plan.load_latency.ttft_s["p99"])
+
+
+def _full_run_meets(load, rate, ttft, tpot, percentile):
+    lat = ld.latency(load, rate)
+    ok = ttft is None or (lat.ttft_s[percentile] is not None and lat.ttft_s[percentile] <= ttft)
+    return ok and (tpot is None or lat.tpot_s[percentile] is None or lat.tpot_s[percentile] <= tpot)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_run_stopped_at_its_verdict_agrees_with_the_whole_run(seed):
+    """meets() stops a run once the answer is known; it must give the whole run's answer, near the
+    boundary too (rates around the capacity, targets around the measured percentiles)."""
+    rng = np.random.default_rng(seed)
+    r, setup = _replica(engine=("vllm", "tensorrt-llm")[seed % 2])
+    load = ld.load_for(r, setup, int(rng.integers(8, 200)), float(rng.integers(50, 3000)), float(rng.integers(1, 400)),
+                       float(rng.choice([0.0, 0.8])))
+    cap = ld.steady_state(load).requests_per_s
+    for rate in cap * rng.uniform(0.2, 1.3, 4):
+        lat = ld.latency(load, rate)
+        for percentile in ("p50", "p90", "p99"):
+            for scale in (0.9, 1.0, 1.1):
+                ttft = lat.ttft_s[percentile] * scale
+                tpot = None if lat.tpot_s[percentile] is None else lat.tpot_s[percentile] * (2.0 - scale)
+                for targets in ((ttft, tpot), (ttft, None), (None, tpot)):
+                    assert ld.meets(load, rate, *targets, percentile) == _full_run_meets(load, rate, *targets, percentile)
+
+
+def test_step_tables_do_not_depend_on_their_length():
+    """One table per replica serves every workload: a row's time is the same in a short or a long table."""
+    for model in ("Llama-3.1-8B", "Mixtral-8x7B"):
+        r, _ = _replica(model=model, tp=2)
+        short, long = sim.step_tables(r, 1, 300), sim.step_tables(r, 1, 5000)
+        assert np.array_equal(short.linears_s, long.linears_s[:300]) and np.array_equal(short.head_s, long.head_s[:300])
+        assert short.linears == long.linears[:300] and short.head == long.head[:300]
+
+
+def test_linear_percentiles_are_numpys_bit_for_bit():
+    """The run's percentiles skip np.percentile's overhead; they must stay its numbers exactly (golden files)."""
+    rng = np.random.default_rng(5)
+    qs = [0.0, 10.0, 50.0, 90.0, 99.0, 99.9, 100.0]
+    for n in (1, 2, 3, 7, 100, 561, 2000):
+        for values in (rng.lognormal(0, 1, n), rng.integers(0, 5, n).astype(float), np.full(n, 0.25)):
+            assert sim.linear_percentiles(values.copy(), qs) == np.percentile(values, qs).tolist()
+    assert all(math.isnan(v) for v in sim.linear_percentiles(np.array([]), [50.0, 90.0]))

@@ -2,12 +2,15 @@
 latency targets, and the throughput under unlimited load (simulate.py on the performance model).
 
 Runs are deterministic (a fixed seed, the same unit-rate arrival gaps scaled to each rate:
-common random numbers), so a search over the rate sees a smooth, repeatable curve.
+common random numbers), so a search over the rate sees a smooth, repeatable curve. The search
+asks only whether the targets are met (`meets`): its runs stop as soon as that is known, and
+give the answer a whole run would (simulate.Verdict).
 """
 from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -65,17 +68,47 @@ def load_for(r: Replica, setup: EngineSetup, batch_cap: int, prompt_tokens: floa
                 setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma), quantile)
 
 
+_TABLES: dict[tuple, sim.StepTables] = {}  # (replica key, quantile) -> its step tables, least recent first
+MAX_TABLES = 16  # replicas: a serving search asks for a handful, the dashboard for the few it shows
+_TABLES_LOCK = threading.Lock()  # the dashboard may size plans from several threads
+
+
+def _step_tables(load: Load, n_rows: int) -> sim.StepTables:
+    """The replica's step tables of at least n_rows rows, kept per replica: they do not depend on the
+    workload, so a new workload (the dashboard's every edit) reuses them; the least recent go first."""
+    key = (load.key, load.quantile)
+    with _TABLES_LOCK:
+        got = _TABLES.pop(key, None)
+    if got is None or len(got.linears) < n_rows:
+        got = sim.step_tables(load.replica, load.quantile, max(n_rows, 2 * len(got.linears) if got else 0))
+    with _TABLES_LOCK:
+        _TABLES[key] = got
+        while len(_TABLES) > MAX_TABLES:
+            del _TABLES[next(iter(_TABLES))]
+    return got
+
+
+def _widest(load: Load) -> int:
+    """The longest prompt simulated: lognormal outliers are clipped here."""
+    return max(load.chunk_tokens, min(int(load.prompt_tokens * math.exp(4 * load.length_sigma)) + 1, WIDEST_PROMPT))
+
+
+@functools.lru_cache(maxsize=64)
+def _steps(load: Load) -> sim.StepModel:
+    """The step model (all steady_state needs: the search bounds every candidate with it, simulates few)."""
+    max_rows = load.batch_cap + _widest(load) + 1
+    return sim.step_model(load.replica, load.quantile, max_rows,
+                          mean_decode_context(load.prompt_tokens, load.output_tokens), _step_tables(load, max_rows + 1))
+
+
 @functools.lru_cache(maxsize=64)
 def _machinery(load: Load):
     """The step model, scheduler, request lengths and their prefill attention (shared by every rate)."""
-    widest = max(load.chunk_tokens, min(int(load.prompt_tokens * math.exp(4 * load.length_sigma)) + 1, WIDEST_PROMPT))
-    steps = sim.step_model(load.replica, load.quantile, load.batch_cap + widest + 1,
-                           mean_decode_context(load.prompt_tokens, load.output_tokens))
     unit = sim.requests(1.0, load.n_requests(), load.prompt_tokens, load.output_tokens, sigma=load.length_sigma,
                         seed=SEED)
-    prompt = np.minimum(unit.prompt_tokens, widest)  # a lognormal outlier past the table
+    prompt = np.minimum(unit.prompt_tokens, _widest(load))  # a lognormal outlier past the table
     attention = sim.prefill_attention_s(load.replica, load.quantile, prompt)
-    return steps, sim.Scheduler(load.batch_cap, load.chunked, load.chunk_tokens, load.reserve_kv), \
+    return _steps(load), sim.Scheduler(load.batch_cap, load.chunked, load.chunk_tokens, load.reserve_kv), \
         sim.Requests(unit.arrival_s, prompt, unit.output_tokens), attention
 
 
@@ -114,7 +147,7 @@ def steady_state(load: Load) -> Steady:
     token budget caps d + that (d = budget (O-1) / (P + O - 1)); without it whole prompts join the
     step. Request rate = d / ((O - 1) x step time) (Little's law on the decode phase).
     """
-    steps, *_ = _machinery(load)
+    steps = _steps(load)
     p_tok, dec = load.prompt_tokens, max(load.output_tokens - 1.0, 1e-9)
     need = p_tok + (load.output_tokens if load.reserve_kv else load.output_tokens / 2.0)
     d = min(float(load.batch_cap), steps.kv_tokens / need)
@@ -135,27 +168,35 @@ def steady_state(load: Load) -> Steady:
     return Steady(rate, rate * load.output_tokens, d, step)
 
 
-def _meets(lat: LoadLatency, ttft_target_s, tpot_target_s, percentile: str) -> bool:
-    ttft, tpot = lat.ttft_s[percentile], lat.tpot_s[percentile]
-    ok = ttft_target_s is None or (ttft is not None and ttft <= ttft_target_s)
-    return ok and (tpot_target_s is None or tpot is None or tpot <= tpot_target_s)
+def meets(load: Load, rate_per_s: float, ttft_target_s: float | None, tpot_target_s: float | None,
+          percentile: str = "p90") -> bool:
+    """Whether the replica meets both targets at `percentile` at `rate_per_s`: latency()'s verdict, from a run
+    that stops as soon as the answer is known (simulate.Verdict), so a search over the rate pays less than
+    a whole run per rate."""
+    steps, sched, unit, attention = _machinery(load)
+    q = PERCENTILES[percentile]
+    req = sim.Requests(unit.arrival_s / rate_per_s, unit.prompt_tokens, unit.output_tokens)
+    o = sim.simulate(req, steps, attention, sched, sim.verdict(unit.output_tokens, q, ttft_target_s, tpot_target_s))
+    if o is None:
+        return False
+    (ttft,), (tpot,) = o.percentiles("ttft_s", [q]), o.percentiles("tpot_s", [q])
+    ok = ttft_target_s is None or (math.isfinite(ttft) and ttft <= ttft_target_s)
+    return ok and (tpot_target_s is None or not math.isfinite(tpot) or tpot <= tpot_target_s)
 
 
-def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None,
-             percentile: str = "p90") -> tuple[float, LoadLatency | None]:
+def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None, percentile: str = "p90",
+             capacity_rps: float | None = None) -> float:
     """The highest request rate at which the replica meets both targets at `percentile`, by bisection
-    between 0 and MAX_LOAD_FRACTION of its steady-state capacity; (0, None) when even 1/64 of that
-    misses them."""
-    hi = MAX_LOAD_FRACTION * steady_state(load).requests_per_s
-    at_hi = latency(load, hi)
-    if _meets(at_hi, ttft_target_s, tpot_target_s, percentile):
-        return hi, at_hi
-    lo, best = 0.0, None
+    between 0 and MAX_LOAD_FRACTION of its steady-state capacity (`capacity_rps`, when the caller has
+    steady_state's already); 0 when even 1/64 of that misses them."""
+    hi = MAX_LOAD_FRACTION * (steady_state(load).requests_per_s if capacity_rps is None else capacity_rps)
+    if meets(load, hi, ttft_target_s, tpot_target_s, percentile):
+        return hi
+    lo = 0.0
     for _ in range(SEARCH_STEPS):
         mid = (lo + hi) / 2
-        at = latency(load, mid)
-        if _meets(at, ttft_target_s, tpot_target_s, percentile):
-            lo, best = mid, at
+        if meets(load, mid, ttft_target_s, tpot_target_s, percentile):
+            lo = mid
         else:
             hi = mid
-    return (lo, best) if best is not None else (0.0, None)
+    return lo

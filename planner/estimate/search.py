@@ -20,6 +20,7 @@ from ..core.errors import InputError, PlannerError
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
 from . import load as ld
+from . import perf
 from .engine import EngineSetup
 from .workload import Workload
 
@@ -60,7 +61,6 @@ class Candidate:
     load: ld.Load | None = None
     rate: float = 0.0  # simulated requests/s at the percentile, capped
     capacity: float = 0.0  # steady-state requests/s under unlimited load at `batch`
-    at_rate: ld.LoadLatency | None = None
     replicas: float = math.inf
     monthly_cost_usd: float = math.inf
     notes: list[str] = field(default_factory=list)
@@ -97,11 +97,18 @@ def replica_requests_per_s(batch, prefill_one_s, tpot_s, output_tokens: float):
     return batch / (batch * prefill_one_s + max(output_tokens - 1.0, 0.0) * tpot_s)
 
 
+def decode_step_s(r: inf.Replica, batch, context_tokens: float):
+    """inference.decode_step_s without its memory-bound flag, which costs two more passes of the model over
+    every batch of the grid (tests/test_serving.py holds the two equal)."""
+    return perf.decode_step_s(r.m, r.kern, r.num, batch=batch, context_tokens=context_tokens, tp=r.tp) \
+        + inf.tp_allreduce_s(r.m, batch, r.tp, r.link, r.num.activation_bytes)
+
+
 def latency_grid(r: inf.Replica, batches, w: Workload) -> dict[str, np.ndarray]:
     """ttft (one prefill + the step in flight), tpot, e2e and requests/s per replica, shape (batches, 3)."""
     prefill_one = inf.prefill_s(r, 1, w.prompt_tokens)
     b = np.asarray(batches, dtype=float)[:, None]
-    tpot, _ = inf.decode_step_s(r, b, inf.mean_decode_context(w.prompt_tokens, w.generated_tokens))
+    tpot = decode_step_s(r, b, inf.mean_decode_context(w.prompt_tokens, w.generated_tokens))
     ttft = prefill_one + tpot
     return {"ttft": ttft, "tpot": tpot, "e2e": inf.e2e_s(ttft, tpot, w.generated_tokens), "prefill": prefill_one,
             "rps": replica_requests_per_s(b, prefill_one, tpot, w.generated_tokens)}
@@ -157,8 +164,8 @@ def simulate_and_choose(cands: list[Candidate], setup: EngineSetup, w: Workload,
             c.rate, c.replicas, c.monthly_cost_usd = 0.0, math.inf, math.inf  # not worth bisecting
             c.notes.append("not simulated: its best case costs no less than the chosen configuration")
             continue
-        rate, c.at_rate = ld.max_rate(c.load, w.ttft_target_s, w.tpot_target_s, percentile)
-        c.rate = min(rate, MAX_LOAD_FRACTION * c.capacity)
+        c.rate = min(ld.max_rate(c.load, w.ttft_target_s, w.tpot_target_s, percentile, c.capacity),
+                     MAX_LOAD_FRACTION * c.capacity)
         _size(c, w, min_replicas, ceiling)
         if c.rate > 0 and (best is None or _better(c, best)):
             best = c

@@ -14,14 +14,16 @@ proportion to the cached context, each prompt chunk's share of its prefill atten
 element-wise work, all-reduces and fixed overheads. A pure-decode step of `b` sequences at
 context `c` is exactly perf.decode_step_s(b, c) + the all-reduces (inference.decode_step_s).
 Steps between events (an arrival, a completion) are advanced in one jump, so a run costs
-O(requests) Python steps, not O(tokens).
+O(requests) Python steps, not O(tokens). A run asked only whether percentiles meet targets
+(Verdict) stops once the answer is settled. The step tables depend on the replica alone
+(step_tables), so load.py keeps them across workloads.
 """
 from __future__ import annotations
 
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +34,7 @@ from . import perf
 from .inference import Replica
 
 WARMUP_FRACTION = 0.15  # requests at each end left out of the percentiles (start-up and drain)
+NEVER = 2**62  # a count no run reaches
 
 
 @dataclass(frozen=True)
@@ -44,17 +47,44 @@ class StepModel:
     fixed_s: float  # per-pass overheads and all-reduce latencies
     attention_per_context_s: float  # decode attention, per sequence and cached token
     kv_tokens: float  # KV-cache capacity of the replica, in tokens of the reference context
+    # The tables as plain floats for the loop, which reads single entries (maybe longer: the replica's shared lists)
+    linears_list: list[float] = field(default_factory=list, repr=False, compare=False)
+    head_list: list[float] = field(default_factory=list, repr=False, compare=False)
 
     def time_s(self, rows: int, logit_rows: int, context_sum: float, prefill_attention_s: float) -> float:
         return (self.linears_s[rows] + self.head_s[logit_rows] + self.per_row_s * rows + self.fixed_s
                 + self.attention_per_context_s * context_sum + prefill_attention_s)
 
 
-def step_model(r: Replica, quantile: int, max_rows: int, reference_context: float) -> StepModel:
-    """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates)."""
+@dataclass(frozen=True)
+class StepTables:
+    """The stack's GEMMs and the output head of one replica at rows 0..len-1, as arrays and as plain lists."""
+
+    linears_s: np.ndarray
+    head_s: np.ndarray
+    linears: list[float]
+    head: list[float]
+
+
+def step_tables(r: Replica, quantile: int, n_rows: int) -> StepTables:
+    """The stack's GEMMs and the output head of replica `r` at rows 0..n_rows-1 (row 0 as 1: never a step's
+    size), at quantile index `quantile`. They depend on the replica alone, not on the workload, and each row's
+    value is the same whatever the table's length (elementwise), so one table serves every workload."""
+    kern, s = perf.at_quantile(r.kern, quantile), r.split
+    rows = np.maximum(np.arange(n_rows, dtype=float), 1.0)
+    linears, head = stack_linears_s(r, kern, rows), perf.head_s(r.m, s.local(rows), s.tp, kern, r.num)
+    for a in (linears, head):
+        a.flags.writeable = False  # shared by every workload on this replica
+    return StepTables(linears, head, linears.tolist(), head.tolist())
+
+
+def step_model(r: Replica, quantile: int, max_rows: int, reference_context: float,
+               tables: StepTables | None = None) -> StepModel:
+    """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates);
+    `tables`: step_tables of at least max_rows + 1 rows (else computed here)."""
     kern, num, m, s = perf.at_quantile(r.kern, quantile), r.num, r.m, r.split  # s: TP, or DP attention + EP
     tp, share = s.tp, s.gpus if r.attention_dp else 1  # share: GPUs the step's rows spread over
-    rows = np.maximum(np.arange(max_rows + 1, dtype=float), 1.0)  # index 0 is never a step's size
+    tables = tables if tables is not None else step_tables(r, quantile, max_rows + 1)
     comm0 = float(inf.collectives_s(r, 0.0))
     comm1 = float(inf.collectives_s(r, 1.0)) - comm0
     ctx = max(reference_context, 1.0)
@@ -62,11 +92,11 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
                                  ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern) / share
     per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / s.kv_ways(m)
     free = r.usable_bytes - moe.weight_bytes_per_gpu(m, r.precision, s)
-    return StepModel(linears_s=stack_linears_s(r, kern, rows),
-                     head_s=perf.head_s(m, s.local(rows), tp, kern, num),
+    return StepModel(linears_s=tables.linears_s[:max_rows + 1], head_s=tables.head_s[:max_rows + 1],
                      per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1,
                      fixed_s=float(perf.overheads_s(m, kern)) + comm0,
-                     attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv)
+                     attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv,
+                     linears_list=tables.linears, head_list=tables.head)
 
 
 def stack_linears_s(r: Replica, kern: perf.Kernels, rows):
@@ -111,6 +141,31 @@ def requests(rate_per_s: float, n: int, prompt_tokens: float, output_tokens: flo
     return Requests(arrival, lengths(prompt_tokens, n, sigma, rng), lengths(output_tokens, n, sigma, rng))
 
 
+def linear_percentiles(values: np.ndarray, qs: list[float]) -> list[float]:
+    """np.percentile(values, qs) (its default, linear method), computed as numpy 2 computes it, from one
+    partition: on the few hundred values of a run np.percentile's own overhead costs more than the work.
+    tests/test_simulate.py holds it equal to np.percentile, bit for bit."""
+    n = len(values)
+    if not n:
+        return [math.nan] * len(qs)
+    at = [(n - 1) * (q / 100) for q in qs]  # numpy's virtual index
+    below = [min(math.floor(v), n - 1) for v in at]
+    part = np.partition(values, sorted({0, n - 1, *below, *(min(b + 1, n - 1) for b in below)})).tolist()
+    out = []
+    for v, b in zip(at, below):
+        if v >= n - 1:
+            out.append(part[n - 1])
+            continue
+        lo, hi, g = part[b], part[b + 1], v - b
+        out.append(hi - (hi - lo) * (1 - g) if g >= 0.5 else lo + (hi - lo) * g)  # numpy's _lerp
+    return out
+
+
+def steady_window(n: int) -> slice:
+    """The requests whose times count (arrival order): WARMUP_FRACTION left out at each end."""
+    return slice(int(n * WARMUP_FRACTION), max(int(n * (1 - WARMUP_FRACTION)), int(n * WARMUP_FRACTION) + 1))
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Per-request times of one simulated run."""
@@ -122,17 +177,15 @@ class Outcome:
     mean_batch: float
 
     def window(self) -> slice:
-        n = len(self.ttft_s)
-        return slice(int(n * WARMUP_FRACTION), max(int(n * (1 - WARMUP_FRACTION)), int(n * WARMUP_FRACTION) + 1))
+        return steady_window(len(self.ttft_s))
 
     def percentile(self, what: str, q: float) -> float:
         return self.percentiles(what, [q])[0]
 
     def percentiles(self, what: str, qs: list[float]) -> list[float]:
-        """Percentiles `qs` of `what` over the steady window (one sort for all of them); NaN when empty."""
+        """Percentiles `qs` of `what` over the steady window; NaN when empty."""
         values = getattr(self, what)[self.window()]
-        values = values[np.isfinite(values)]
-        return np.percentile(values, qs).tolist() if len(values) else [float("nan")] * len(qs)
+        return linear_percentiles(values[np.isfinite(values)], qs)
 
     def throughput_tokens_per_s(self) -> float:
         """Output tokens per second between the 20th and 80th percentile completion times."""
@@ -152,26 +205,67 @@ class Scheduler:
     reserve_kv: bool  # admit with room for prompt + whole output (else mean occupancy)
 
 
-def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched: Scheduler) -> Outcome:
+@dataclass(frozen=True)
+class Verdict:
+    """Stop a run as soon as it is known whether the steady window's percentile of TTFT and of TPOT meets
+    its limit: a miss once so many of the window's values lie above a limit that the percentile must too,
+    a pass once every request of the window has finished (later requests cannot change its values)."""
+
+    first: int  # the window's requests: first <= i < last (Outcome.window)
+    last: int
+    ttft_limit_s: float  # inf: no target
+    tpot_limit_s: float
+    ttft_misses: int  # window values above the limit that settle a miss
+    tpot_misses: int
+
+
+def verdict(outs: np.ndarray, q: float, ttft_target_s: float | None, tpot_target_s: float | None) -> Verdict:
+    """The Verdict for percentile `q` of requests with `outs` output tokens. numpy's linear percentile lies
+    between the order statistics floor(q (n-1)) and the next, so it is above a limit once n - floor(q (n-1))
+    values are; one more, and limits 1e-12 above the targets, keep float rounding on the safe side."""
+    window = steady_window(len(outs))
+    def misses(n: int) -> int:
+        return n - math.floor(q / 100.0 * (n - 1)) + 1 if n else NEVER
+    def limit(target):
+        return math.inf if target is None else target * (1.0 + 1e-12)
+    return Verdict(window.start, window.stop, limit(ttft_target_s), limit(tpot_target_s),
+                   misses(window.stop - window.start), misses(int((outs[window] > 1).sum())))
+
+
+FULL = Verdict(0, NEVER, math.inf, math.inf, NEVER, NEVER)  # run every request to its end
+
+
+def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched: Scheduler,
+             until: Verdict = FULL) -> Outcome | None:
     """Run the requests through one replica; per-request TTFT, TPOT and completion time.
 
-    Plain Python lists and locals inside the loop: it runs once per engine step with prefill
-    work and once per event otherwise, and numpy scalars would cost more than the arithmetic."""
+    `until`: stop early (see Verdict): None when the targets are missed, else the Outcome so far (the
+    requests after the window may be unfinished, NaN). Plain Python lists and locals inside the loop: it
+    runs once per engine step with prefill work and once per event otherwise, and numpy scalars would
+    cost more than the arithmetic."""
     n = len(req.arrival_s)
-    arrival, prompt, out = req.arrival_s.tolist(), req.prompt_tokens.tolist(), req.output_tokens.tolist()
+    arrival = req.arrival_s.tolist() + [math.inf]  # a sentinel: no arrival after the last
+    prompt, out = req.prompt_tokens.tolist(), req.output_tokens.tolist()
     need = (req.prompt_tokens + (req.output_tokens if sched.reserve_kv else req.output_tokens / 2.0)).tolist()
     attn_per_token = (prefill_attn_s / req.prompt_tokens).tolist()
-    lin, head = steps.linears_s.tolist(), steps.head_s.tolist()
+    lin, head = steps.linears_list, steps.head_list
     per_row, fixed, per_ctx, kv_tokens = steps.per_row_s, steps.fixed_s, steps.attention_per_context_s, steps.kv_tokens
     cap, chunked, chunk_tokens = sched.batch_cap, sched.chunked, sched.chunk_tokens
+    lo, hi = until.first, min(until.last, n)
+    ttft_limit, tpot_limit, ttft_misses, tpot_misses = until.ttft_limit_s, until.tpot_limit_s, until.ttft_misses, \
+        until.tpot_misses
+    push, pop, ceil = heapq.heappush, heapq.heappop, math.ceil
     first, done = [math.nan] * n, [math.nan] * n
-    waiting, prefilling, decoding = deque(), deque(), []  # prefilling: [i, tokens left]; decoding: heap (finish step, i)
-    t, step, ia, occupied, context, finished, batch_time, busy = 0.0, 0, 0, 0.0, 0.0, 0, 0.0, 0.0
-    while finished < n:
-        while ia < n and arrival[ia] <= t:
+    # prefilling: [i, tokens left]; decoding: a heap of (finish step << shift) | i, ints compare faster than tuples
+    waiting, prefilling, decoding, shift = deque(), deque(), [], max(n, 1).bit_length()
+    t, step, ia, occupied, context, batch_time, busy = 0.0, 0, 0, 0.0, 0.0, 0.0, 0.0
+    remaining, mask = hi - lo, (1 << shift) - 1  # remaining: window requests not finished
+    while remaining:
+        while arrival[ia] <= t:
             waiting.append(ia)
             ia += 1
-        running = len(prefilling) + len(decoding)
+        d = len(decoding)
+        running = len(prefilling) + d
         while waiting and running < cap and (occupied + need[waiting[0]] <= kv_tokens or running == 0):
             i = waiting.popleft()
             occupied += need[i]
@@ -180,40 +274,59 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
         if not running:
             t = arrival[ia]
             continue
-        d = len(decoding)
-        p, attn, n_done, budget = 0, 0.0, 0, chunk_tokens - d
-        for item in prefilling:
-            left = item[1]
-            q = (left if left <= budget else budget) if chunked else left
-            if q <= 0 or (not chunked and p and q > budget):
-                break
-            p, budget, attn = p + q, budget - q, attn + attn_per_token[item[0]] * q
-            item[1] = left - q
-            n_done += item[1] == 0
-        k = 1
-        if not p and d:  # pure decode: jump to the next completion or arrival
-            k = decoding[0][0] - step
-            if ia < n and not waiting:
-                t0 = lin[d] + head[d] + per_row * d + fixed + per_ctx * context
-                k = min(k, max(1, math.ceil((arrival[ia] - t) / t0)))
-        rows = d + p
-        dt = k * (lin[rows] + head[d + n_done] + per_row * rows + fixed + per_ctx * context + attn) \
-            + per_ctx * d * k * (k - 1) / 2
+        p, attn, n_done = 0, 0.0, 0
+        if prefilling:
+            budget = chunk_tokens - d
+            for item in prefilling:
+                left = item[1]
+                q = (left if left <= budget else budget) if chunked else left
+                if q <= 0 or (not chunked and p and q > budget):
+                    break
+                p, budget, attn = p + q, budget - q, attn + attn_per_token[item[0]] * q
+                item[1] = left - q
+                n_done += item[1] == 0
+        if p or not d:
+            rows = d + p
+            dt = lin[rows] + head[d + n_done] + per_row * rows + fixed + per_ctx * context + attn
+            if d:
+                step += 1
+                context += d
+        else:  # pure decode: jump k steps, to the next completion or arrival; the first step takes t0
+            k = (decoding[0] >> shift) - step
+            t0 = lin[d] + head[d] + per_row * d + fixed + per_ctx * context
+            if not waiting and ia < n:
+                j = ceil((arrival[ia] - t) / t0)
+                if j < k:
+                    k = j if j > 1 else 1
+            dt = k * t0 + per_ctx * d * k * (k - 1) / 2
+            step += k
+            context += d * k
         t, busy, batch_time = t + dt, busy + dt, batch_time + dt * running
-        step += k if d else 0
-        context += d * k
-        while prefilling and prefilling[0][1] == 0:
+        while n_done:
             i = prefilling.popleft()[0]
+            n_done -= 1
             first[i] = t
+            if t - arrival[i] > ttft_limit and lo <= i < hi:
+                ttft_misses -= 1
+                if not ttft_misses:
+                    return None
             if out[i] == 1:
-                done[i], occupied, finished = t, occupied - need[i], finished + 1
+                done[i], occupied = t, occupied - need[i]
+                remaining -= lo <= i < hi
             else:
-                heapq.heappush(decoding, (step + out[i] - 1, i))
+                push(decoding, (step + out[i] - 1) << shift | i)
                 context += prompt[i] + 1
-        while decoding and decoding[0][0] <= step:
-            i = heapq.heappop(decoding)[1]
-            done[i], occupied, finished = t, occupied - need[i], finished + 1
+        after = (step + 1) << shift
+        while decoding and decoding[0] < after:
+            i = pop(decoding) & mask
+            done[i], occupied = t, occupied - need[i]
             context -= prompt[i] + out[i]
+            if lo <= i < hi:
+                remaining -= 1
+                if (t - first[i]) / (out[i] - 1) > tpot_limit:
+                    tpot_misses -= 1
+                    if not tpot_misses:
+                        return None
     first_s, done_s, outs = np.array(first), np.array(done), req.output_tokens
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(outs > 1, (done_s - first_s) / (outs - 1), np.nan)
