@@ -73,7 +73,7 @@ def recipe_from(value, name: str = "recipe") -> TrainingRecipe:
     return V.instance(name, value, (TrainingRecipe, dict, type(None)), "a TrainingRecipe, a dict of its fields or None")
 
 
-def parse_recipe(text: str, name: str = "--recipe") -> TrainingRecipe:
+def parse_recipe(text: str, name: str = "recipe") -> TrainingRecipe:
     """A recipe from 'field=value,field=value' (the CLI's --recipe): true/false for the flags, names otherwise."""
     fields = {f.name: f for f in dataclasses.fields(TrainingRecipe)}
     values: dict = {}

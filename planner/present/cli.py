@@ -27,7 +27,7 @@ from .cli_common import out as _out
 from .cli_costs import compare_sections
 from .cli_side_by_side import cmd_compare_several
 from .cli_sweep import speed_command
-from .cli_training import (_layout_options, _print_training, add_finetune_knobs, cmd_scaling, finetune_knobs, parse_layout,
+from .cli_training import (_layout_options, _print_training, add_finetune_knobs, cmd_scaling, finetune_knobs, parse_layout, recipe_arg,
                            print_max_fit)
 from .cli_uncertainty import add_commands as uncertainty_commands
 
@@ -115,7 +115,7 @@ def cmd_pretrain(a) -> int:
     from ..estimate.pretraining import Staffing, pretraining
     staff = Staffing(**_given(a, "researchers", "months")) if (a.researchers or a.months) else None
     layout = parse_layout(a.layout) if a.layout else None
-    est = pretraining(model=a.model, gpu=a.gpu, staffing=staff, layout=layout, fp8=a.fp8,
+    est = pretraining(model=a.model, gpu=a.gpu, staffing=staff, layout=layout, fp8=a.fp8, recipe=recipe_arg(a),
                       **_given(a, "tokens", "n_gpus", "seq_len", "prep_months"))
     return _print_training(fmt.pretraining_rows(est), est, a)
 
