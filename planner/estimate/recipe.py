@@ -69,8 +69,24 @@ def recipe_from(value, name: str = "recipe") -> TrainingRecipe:
         for key in value:
             if not isinstance(key, str):
                 raise PlannerTypeError(name, f"keys must be field names ({', '.join(FIELDS)}), got {key!r}")
-        return V.replace(DEFAULT_RECIPE, dict(value), name)
+        try:
+            return V.replace(DEFAULT_RECIPE, dict(value), name)
+        except InputError as e:  # a field's check names it recipe.<field>: name it where it was given
+            if name == "recipe" or not e.field.startswith("recipe."):
+                raise
+            raise type(e)(name + e.field[len("recipe"):], e.reason, value=e.value, allowed=e.allowed) from None
     return V.instance(name, value, (TrainingRecipe, dict, type(None)), "a TrainingRecipe, a dict of its fields or None")
+
+
+@dataclass(frozen=True)
+class RecipeCheck:
+    """A scenario knob's check (core/validate.py's protocol): a table of TrainingRecipe fields -> a TrainingRecipe."""
+
+    def allowed(self) -> str:
+        return "a table of " + ", ".join(FIELDS)
+
+    def __call__(self, name: str, value) -> TrainingRecipe:
+        return recipe_from(value, name)
 
 
 def parse_recipe(text: str, name: str = "recipe") -> TrainingRecipe:
