@@ -172,7 +172,8 @@ CALLS = {
                                                       batch_size=8, prompt_tokens=512, output_tokens=128,
                                                       tensor_parallel=1)),
     "pretraining": (planner.pretraining, dict(model="Llama-3.1-8B", gpu="H100 SXM", tokens=1e12, n_gpus=512,
-                                              seq_len=4096, overhead_factor=1.1, prep_months=3.0)),
+                                              seq_len=4096, overhead_factor=1.1, prep_months=3.0,
+                                              recipe=dict(tp_overlap=True))),
     "finetuning": (planner.finetuning, dict(model="Llama-3.1-8B", gpu="H100 SXM", method="lora", tokens=1e7,
                                             epochs=2, n_gpus=None, seq_len=2048, lora_rank=16)),
     "max_fit": (planner.max_fit, dict(model="Llama-3.1-8B", gpu="RTX 4090", method="lora", n_gpus=1, seq_len=2048,
@@ -292,6 +293,7 @@ METHODS = {
     "Hardware.fact": (planner.Hardware().fact, dict(name="usd_per_kwh")),
     "Programme.band": (planner.Programme().band, dict(name="ablation_fraction")),
     "TrainingLayout.micro_steps": (planner.TrainingLayout(tp=2, dp=4).micro_steps, dict(global_batch=64)),
+    "TrainingRecipe.apply": (planner.TrainingRecipe(moe_overlap=True).apply, dict(layout=planner.TrainingLayout(tp=2))),
     "MemoryBreakdown.figure": (planner.training_memory("Llama-3.1-8B", "H100 SXM", planner.TrainingLayout(), 2048).figure,
                                dict(kind="reserved")),
     **{f"Workload.{m}": (getattr(BASE.workload, m), dict(month_index=np.arange(3)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError, PlannerTypeError
 from .fp8 import RECIPES as FP8_RECIPES
@@ -39,6 +40,7 @@ class TrainingRecipe:
     def __post_init__(self):
         V.check_fields(self, "recipe")
 
+    @A.checked(layout=A.Kind(TrainingLayout, "a planner.TrainingLayout"))
     def apply(self, layout: TrainingLayout) -> TrainingLayout:
         """`layout` with this recipe's knobs (its sizes kept)."""
         return dataclasses.replace(layout, **dataclasses.asdict(self))
