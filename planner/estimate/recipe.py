@@ -56,6 +56,8 @@ class TrainingRecipe:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    __str__ = describe
+
 
 DEFAULT_RECIPE = TrainingRecipe()
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainingRecipe))
