@@ -147,3 +147,21 @@ def test_scenario_scratch_recipe_reaches_the_pretraining_estimate(monkeypatch):
     estimates._pretrain.cache_clear()
     planner.compare(loads_scenario(_scenario_text() + "\n[scratch.recipe]\ntp_overlap = true\n"))
     assert TrainingRecipe(tp_overlap=True) in seen
+
+
+def test_finetuning_takes_a_recipe_too(capsys):
+    kw = dict(model="Mixtral-8x7B", gpu="H100 SXM", method="full", tokens=1e8, n_gpus=64)
+    base = planner.finetuning(**kw)
+    est = planner.finetuning(**kw, recipe={"moe_overlap": True, "moe_balance": "forced"})
+    assert est.layout.moe_overlap and est.layout.moe_balance == "forced"
+    assert est.gpu_hours.p50 <= base.gpu_hours.p50 * (1 + 1e-12)
+    for bad, field in (({"fp8_recipe": "blockwise"}, "recipe.fp8_recipe"), ({"moe_overlap": 2}, "recipe.moe_overlap")):
+        with pytest.raises(InputError) as e:
+            planner.finetuning(**kw, recipe=bad)
+        assert e.value.field == field
+    with pytest.raises(InputError) as e:
+        planner.finetuning(**kw | {"n_gpus": None}, layout=planner.TrainingLayout(dp=64, ep=8), recipe={"tp_overlap": True})
+    assert e.value.field == "recipe"
+    assert main(["estimate", "finetune", "--model", "Mixtral-8x7B", "--gpu", "H100 SXM", "--method", "full", "--tokens",
+                 "1e8", "--n-gpus", "64", "--recipe", "moe_overlap=true", "--format", "json"]) == 0
+    assert '"moe_overlap": true' in capsys.readouterr().out

@@ -21,7 +21,7 @@ from . import perf
 from .arithmetic import active_params, total_params, training_flops_per_token
 from .layout import MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
-from .recipe import TrainingRecipe, recipe_from
+from .recipe import TrainingRecipe, searched_recipe
 from .training_run import RUN_OVERHEAD, overhead_band, plan_run, run_time_cost
 from .training_step import StepBreakdown, mfu
 
@@ -87,7 +87,7 @@ class PretrainingEstimate(ResultMixin):
 
 
 def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
-              prep_months, efficiencies, recipe=None) -> None:
+              prep_months, efficiencies) -> None:
     """Every argument checked (core/validate.py, bounds in core/limits.py) before any work."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.flag("fp8", fp8)
     V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens", optional=True)("tokens", tokens)
@@ -98,23 +98,6 @@ def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step,
     V.instance("layout", layout, (TrainingLayout, type(None)), "a TrainingLayout or None")
     V.instance("staffing", staffing, (Staffing, type(None)), "a Staffing or None")
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
-    if recipe is not None and layout is not None:
-        raise InputError("recipe", "applies to searched layouts; a given layout carries its own recipe fields "
-                                   "(moe_overlap=..., fp8_recipe=... on the TrainingLayout): set them there or drop layout")
-
-
-def searched_recipe(recipe, fp8: bool, g: GPUSpec) -> TrainingRecipe:
-    """The recipe a search applies (recipe.recipe_from), refused where it names an fp8 scaling recipe without fp8
-    or one the GPU cannot run."""
-    r = recipe_from(recipe)
-    if r.fp8_recipe != "auto" and not fp8:
-        raise InputError("recipe.fp8_recipe", f"is {r.fp8_recipe!r} but fp8 is off; pass fp8=True (or fp8_recipe='auto')")
-    if fp8:
-        try:
-            fp8_gemms.gemms_for(g, r.fp8_recipe)
-        except InputError as e:
-            raise InputError("recipe.fp8_recipe", e.reason, value=r.fp8_recipe) from None
-    return r
 
 
 def _fp8_assumption(g: GPUSpec, layout: TrainingLayout) -> Assumption:
@@ -147,7 +130,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
             with layout= set the same fields on the layout instead.
     """
     _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
-              prep_months, efficiencies, recipe)
+              prep_months, efficiencies)
     m, g = lookup_model(model), lookup_gpu(gpu)
     if layout is not None and fp8 != layout.fp8:  # fp8 by either: the step model reads the layout's flag
         fp8, layout = True, replace(layout, fp8=True)
@@ -161,7 +144,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     eff = resolve(g.name, efficiencies)
     if fp8:
         g.peak("fp8")  # a GPU without fp8 tensor cores: a clear error before any work
-    run_recipe = searched_recipe(recipe, fp8, g)
+    run_recipe = searched_recipe(recipe, fp8=fp8, gpu=g, layout=layout)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)  # fp8 linears: fp8.py, inside the step model
     shape = RunShape(model=m, seq_len=seq_len, global_batch=max(1, round(tokens_per_step / seq_len)), fp8=fp8,
                      recipe=run_recipe)

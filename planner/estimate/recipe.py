@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from ..core import arguments as A
 from ..core import validate as V
+from ..catalog.specs import GPUSpec
 from ..core.errors import InputError, PlannerTypeError
+from . import fp8 as fp8_gemms
 from .fp8 import RECIPES as FP8_RECIPES
 from .layout import MOE_BALANCE, MOE_DISPATCHERS, TrainingLayout
 
@@ -91,6 +93,24 @@ class RecipeCheck:
 
     def __call__(self, name: str, value) -> TrainingRecipe:
         return recipe_from(value, name)
+
+
+def searched_recipe(recipe, *, fp8: bool, gpu: GPUSpec, layout: TrainingLayout | None = None) -> TrainingRecipe:
+    """The recipe a search applies (recipe_from), refused beside a given layout (which carries its own knobs), and
+    where it names an fp8 scaling recipe without fp8 or one `gpu` cannot run."""
+    r = recipe_from(recipe)
+    if recipe is not None and layout is not None:
+        raise InputError("recipe", "applies to searched layouts; a given layout carries its own recipe fields "
+                                   "(moe_overlap=..., fp8_recipe=... on the TrainingLayout): set them there or drop layout")
+    if r.fp8_recipe != "auto" and not fp8:
+        raise InputError("recipe.fp8_recipe", f"is {r.fp8_recipe!r} but fp8 is off; pass fp8=True (or fp8_recipe='auto')",
+                         value=r.fp8_recipe)
+    if fp8:
+        try:
+            fp8_gemms.gemms_for(gpu, r.fp8_recipe)
+        except InputError as e:
+            raise InputError("recipe.fp8_recipe", e.reason, value=r.fp8_recipe) from None
+    return r
 
 
 def parse_recipe(text: str, name: str = "recipe") -> TrainingRecipe:

@@ -125,7 +125,7 @@ def cmd_finetune(a) -> int:
     layout = parse_layout(a.layout) if a.layout else None
     if a.max_fit:
         return print_max_fit(a)
-    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout, **finetune_knobs(a),
+    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout, recipe=recipe_arg(a), **finetune_knobs(a),
                      **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank", "lora_targets", "packing",
                               "example_tokens", "optimizer", "offload", "framework", "micro_batch", "grad_accum"))
     return _print_training(fmt.finetuning_rows(est), est, a)

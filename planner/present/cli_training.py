@@ -106,6 +106,8 @@ def add_finetune_knobs(p, count) -> None:
     p.add_argument("--activation-offload", action="store_true", default=None, help="saved activations in CPU memory")
     p.add_argument("--optimizer-in-backward", action="store_true", default=None,
                    help="the optimizer step fused into the backward (torchtune optimizer_in_bwd)")
+    p.add_argument("--recipe", help='knobs kept while the layout is searched, e.g. "moe_overlap=true,moe_balance=forced" '
+                                    "(moe_dispatcher, tp_overlap, fp8_param_gather too)")
     p.add_argument("--max-fit", action="store_true",
                    help="print the largest micro-batch and longest sequence that fit instead (--tokens is ignored)")
 
