@@ -42,6 +42,7 @@ _EXPORTS = {
     "MaxFit": "estimate.max_fit", "max_fit": "estimate.max_fit",
     "pretraining_scaling": "estimate.scaling",
     "TrainingLayout": "estimate.layout", "training_memory": "estimate.layout", "MemoryBreakdown": "estimate.layout",
+    "TrainingRecipe": "estimate.recipe",
     "Scenario": "decide.scenario", "ApiOption": "decide.sections", "SelfHostOption": "decide.sections",
     "ScratchOption": "decide.sections", "Costs": "decide.sections", "Flags": "decide.sections",
     "load_scenario": "decide.scenario", "loads_scenario": "decide.scenario", "save_scenario": "decide.scenario",

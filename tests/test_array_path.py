@@ -16,6 +16,7 @@ from planner.core.errors import InputError, PlannerError, UnknownNameError
 from planner.estimate import layout_search as ls
 from planner.estimate import perf
 from planner.estimate.layout import training_memory
+from planner.estimate.recipe import TrainingRecipe
 from planner.present.cli import main
 
 MODELS = ["Llama-3.1-8B", "Llama-3.1-70B", "Mixtral-8x7B", "Mistral-7B-v0.1", "DeepSeek-V3", "Qwen2.5-7B"]
@@ -135,6 +136,12 @@ def test_cli_speed_sweep_missing_file_is_one_line(tmp_path, capsys):
     ("Llama-3.1-70B", 1024, 4096, {}),
     ("Mixtral-8x7B", 256, 4096, {"fp8": True}),
     ("DeepSeek-V3", 2048, 4096, {}),
+    # a fixed recipe (recipe.py) reaches every candidate the same way on both paths
+    ("DeepSeek-V3", 2048, 4096, {"fp8": True, "recipe": TrainingRecipe(moe_overlap=True, moe_balance="aux-free",
+                                                                       moe_dispatcher="deepep", fp8_recipe="blockwise")}),
+    ("Mixtral-8x7B", 256, 4096, {"fp8": True, "recipe": TrainingRecipe(moe_balance="forced", tp_overlap=True,
+                                                                       fp8_param_gather=False, fp8_recipe="delayed")}),
+    ("Llama-3.1-70B", 1024, 4096, {"recipe": TrainingRecipe(tp_overlap=True, moe_overlap=True)}),
     ("Llama-3.1-8B", 64, 32768, {"offload": "optimizer"}),
     ("Llama-3.1-8B", 8, 4096, {"optimizer": "paged-adamw-8bit", "trainable_fraction": 0.01, "weight_grads": False}),
 ])

@@ -41,3 +41,31 @@ def test_validation_runs_do_not_move_the_whole_run_factor(df):
     a, b = whole_run_overhead(df), whole_run_overhead(moved)
     assert (a.p10, a.p50, a.p90) == (b.p10, b.p50, b.p90)
     assert (df["set"] == "validation").any()
+
+
+def test_a_run_whose_source_states_its_recipe_is_searched_with_it(df):
+    """DeepSeek-V3 states DualPipe overlap, aux-loss-free balance, node-limited dispatch and block-wise fp8
+    (published_runs.toml); the check's row uses that recipe and the other runs keep the defaults."""
+    from planner.catalog.published import published_runs
+    from planner.estimate.pretraining import pretraining
+    runs = {r.name: r for r in published_runs()}
+    ds = runs["DeepSeek-V3 pretraining"]
+    assert dict(ds.recipe) == {"moe_overlap": True, "moe_balance": "aux-free", "moe_dispatcher": "deepep",
+                               "fp8_recipe": "blockwise"} and "Sec. 3.2.1" in ds.recipe_note
+    assert [name for name, r in runs.items() if r.recipe] == ["DeepSeek-V3 pretraining"]
+    est = pretraining(model=ds.model, gpu=ds.gpu, tokens=ds.tokens, seq_len=ds.seq_len, n_gpus=ds.n_gpus, fp8=ds.fp8,
+                      recipe=dict(ds.recipe))
+    row = df[df["run"] == ds.name].iloc[0]
+    assert row["estimate_p50"] == pytest.approx(est.gpu_hours.p50, rel=1e-12) and est.layout.moe_overlap
+    defaults = pretraining(model=ds.model, gpu=ds.gpu, tokens=ds.tokens, seq_len=ds.seq_len, n_gpus=ds.n_gpus,
+                           fp8=ds.fp8)
+    assert row["estimate_p50"] < defaults.gpu_hours.p50
+
+
+def test_a_recipe_without_a_note_is_refused():
+    from planner.catalog.published import _recipe
+    with pytest.raises(ValueError, match="recipe_note"):
+        _recipe({"name": "x", "recipe": {"moe_overlap": True}})
+    with pytest.raises(ValueError, match="table"):
+        _recipe({"name": "x", "recipe": "moe_overlap", "recipe_note": "y"})
+    assert _recipe({"name": "x"}) == ()

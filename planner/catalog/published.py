@@ -26,6 +26,10 @@ class PublishedRun:
     n_gpus: int = 2048  # the cluster the run used (where published; the data file's note says which)
     n_gpus_note: str = ""
     fp8: bool = False  # GEMMs in fp8
+    # the recipe the source states (planner.TrainingRecipe's fields: moe_overlap, moe_balance, moe_dispatcher, ...),
+    # applied to the searched layouts; empty: Megatron-Core's defaults. recipe_note: where in the source it is stated
+    recipe: tuple[tuple[str, object], ...] = ()
+    recipe_note: str = ""
 
 
 @functools.cache
@@ -41,8 +45,21 @@ def published_runs() -> tuple[PublishedRun, ...]:
         runs.append(PublishedRun(name=r["name"], set=r["set"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
                                  gpu_hours=float(r["gpu_hours"]), seq_len=int(r["seq_len"]),
                                  source=Source(src["url"], str(src["checked"]), src.get("note", "")),
-                                 n_gpus=int(r["n_gpus"]), n_gpus_note=r.get("n_gpus_note", ""), fp8=bool(r.get("fp8"))))
+                                 n_gpus=int(r["n_gpus"]), n_gpus_note=r.get("n_gpus_note", ""), fp8=bool(r.get("fp8")),
+                                 recipe=_recipe(r), recipe_note=r.get("recipe_note", "")))
     return tuple(runs)
+
+
+def _recipe(r: dict) -> tuple[tuple[str, object], ...]:
+    """A run's optional [recipe] table as sorted (field, value) pairs (hashable; the estimate checks each field),
+    which must come with a recipe_note saying where the source states it."""
+    table = r.get("recipe", {})
+    if not isinstance(table, dict):
+        raise ValueError(f"published_runs.toml, {r.get('name', '?')}: recipe must be a table, got {table!r}")
+    if table and not r.get("recipe_note"):
+        raise ValueError(f"published_runs.toml, {r.get('name', '?')}: a recipe needs a recipe_note citing where the "
+                         "source states it")
+    return tuple(sorted(table.items()))
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,10 @@ def finetune_estimate(h, usd_per_gpu_hour: float | None = None) -> FinetuningEst
 
 
 def pretrain_estimate(model: str, gpu: str, usd_per_gpu_hour: float | None, tokens: float, n_gpus: int | None,
-                      prep_months: float, staffing: Staffing) -> PretrainingEstimate:
-    """The final pretraining run of `model` on `tokens` (see estimate/pretraining.py)."""
-    key = (gpu, usd_per_gpu_hour, tokens, n_gpus, prep_months, staffing)
+                      prep_months: float, staffing: Staffing, recipe=None) -> PretrainingEstimate:
+    """The final pretraining run of `model` on `tokens` (see estimate/pretraining.py); `recipe` a TrainingRecipe
+    applied to the searched layouts (None: the defaults)."""
+    key = (gpu, usd_per_gpu_hour, tokens, n_gpus, prep_months, staffing, recipe)
     return _pretrain(key, lookup_model(model), calibration_key())
 
 
@@ -72,9 +73,9 @@ def _finetune(key: tuple, spec, calibration: tuple) -> FinetuningEstimate:
 
 @functools.lru_cache(maxsize=64)
 def _pretrain(key: tuple, spec, calibration: tuple) -> PretrainingEstimate:
-    gpu, usd, tokens, n_gpus, prep_months, staffing = key
+    gpu, usd, tokens, n_gpus, prep_months, staffing, recipe = key
     return pretraining(model=spec, gpu=_gpu(gpu, usd), tokens=tokens, n_gpus=n_gpus, prep_months=prep_months,
-                       staffing=staffing)
+                       staffing=staffing, recipe=recipe)
 
 
 @functools.lru_cache(maxsize=128)

@@ -22,6 +22,7 @@ from ..core import files
 from ..core import limits as L
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError, PlannerTypeError, close_matches, show
+from ..estimate.recipe import DEFAULT_RECIPE, TrainingRecipe
 from ..estimate.workload import Workload, check_final_traffic
 from .assembly import ops_rule
 from .distributions import Distribution, parse_uncertainty, resolve_relative
@@ -238,6 +239,10 @@ def _section_dict(obj) -> dict:
         if v is None:
             if f.default is not None:
                 out[f.name] = V.NONE
+            continue
+        if isinstance(v, TrainingRecipe):  # a table, written only where it differs from the defaults
+            if not v.is_default():
+                out[f.name] = {k: x for k, x in v.to_dict().items() if getattr(DEFAULT_RECIPE, k) != x}
             continue
         out[f.name] = v
     return out

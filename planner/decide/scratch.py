@@ -184,7 +184,7 @@ def scratch_costs(s, budget: TokenBudget | None = None) -> ScratchCosts:
     rate = gpu_rate(lookup_gpu(c.gpu), c.sourcing, s.hardware, usd_per_engineer_year=usd_year, use="training",
                     where="scratch.sourcing")
     pre = pretrain_estimate(arch, c.gpu, rate.usd_per_gpu_hour, budget.tokens, c.n_gpus, c.prep_months,
-                            Staffing(c.researchers, c.months, usd_year))
+                            Staffing(c.researchers, c.months, usd_year), None if c.recipe.is_default() else c.recipe)
     b = {name: prog.band(name) for name in _PROGRAMME}
     v = {name: x[0] for name, x in b.items()}
     hours, days = pre.gpu_hours * rate.time_factor, pre.wall_days * rate.time_factor

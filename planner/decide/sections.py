@@ -17,6 +17,7 @@ from ..core import validate as V
 from ..core.errors import InputError, show
 from ..estimate.finetuning import METHODS
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR  # judgement: fully loaded US ML engineer
+from ..estimate.recipe import DEFAULT_RECIPE, RecipeCheck, TrainingRecipe
 from ..estimate.serving import LATENCY_PERCENTILE, MIN_REPLICAS, UTILIZATION_CEILING
 from .scratch import TOKEN_POLICIES
 from .sourcing import SOURCINGS
@@ -182,12 +183,18 @@ class ScratchOption(_Section):
     prep_months: float = V.knob(3.0, MONTHS, "data preparation and ablations before the final run (judgement)")
     evaluation_usd: float = V.knob(100_000.0, USD, "one-time evaluation (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the training cluster is paid for (decide/sourcing.py)")
+    recipe: TrainingRecipe = V.knob(DEFAULT_RECIPE, RecipeCheck(),
+                            "[scratch.recipe]: moe_balance, moe_overlap, moe_dispatcher, tp_overlap, fp8_param_gather "
+                            "kept while the layout is searched (estimate/recipe.py; default Megatron-Core's)")
 
     def __post_init__(self):
         super().__post_init__()
         if self.tokens_per_param is not None and self.tokens != "match":
             raise InputError("scratch.tokens_per_param",
                                f"give tokens or tokens_per_param, not both (tokens = {show(self.tokens)})")
+        if self.recipe.fp8_recipe != "auto":  # the scratch run trains in bf16: an fp8 scaling recipe would do nothing
+            raise InputError("scratch.recipe.fp8_recipe", f"is {self.recipe.fp8_recipe!r} but the scratch option trains "
+                                                          "in bf16; leave it out", value=self.recipe.fp8_recipe)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from . import perf
 from .arithmetic import attention_flops_per_token, embedding_params, is_moe_layer, matmul_params, total_params
 from .layout import OFFLOAD, OPTIMIZER_BYTES, RECOMPUTE, MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
+from .recipe import TrainingRecipe, searched_recipe
 from .memory_inputs import check_host_fit, check_lora_targets, context_note, host_bytes_per_gpu
 from .training_run import overhead_band, plan_run, run_time_cost
 from .training_step import StepBreakdown, mfu
@@ -205,7 +206,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                efficiencies: Efficiencies | None = None, double_quant: bool = True, micro_batch: int | None = None,
                grad_accum: int | None = None, activation_checkpointing: bool | None = None,
                chunked_loss: bool = False, activation_offload: bool = False,
-               optimizer_in_backward: bool = False) -> FinetuningEstimate:
+               optimizer_in_backward: bool = False, recipe: TrainingRecipe | dict | None = None) -> FinetuningEstimate:
     """Estimate fine-tuning `model` on `tokens` real training tokens per epoch for `epochs` passes.
 
     method: "full" (all weights), "lora" (bf16 frozen base), "qlora" (4-bit frozen base).
@@ -225,6 +226,8 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     activation_offload: saved activations in CPU memory (torchtune enable_activation_offloading; its copies overlap
     compute on a side stream, so no time is charged: optimistic on slow PCIe). optimizer_in_backward: the optimizer
     step fused into the backward (torchtune optimizer_in_bwd), freeing each layer's gradients as it goes.
+    recipe: a TrainingRecipe or a dict of its fields (moe_balance, moe_overlap, moe_dispatcher, ...) applied to every
+    searched layout (recipe.py; fine-tunes train in bf16, so no fp8_recipe); with layout= set them on the layout.
     """
     _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
               optimizer, offload, layout, framework, overhead_factor, efficiencies)
@@ -235,6 +238,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     if activation_checkpointing is not None:
         V.flag("activation_checkpointing", activation_checkpointing)
     m, g = lookup_model(model), lookup_gpu(gpu)
+    run_recipe = searched_recipe(recipe, fp8=False, gpu=g, layout=layout)
     method = _check_choice("fine-tuning method", method, METHODS)
     lora_targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))
     framework = _check_choice("framework", framework, FRAMEWORKS)
@@ -259,6 +263,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                       double_quant=double_quant, chunked_loss=chunked_loss,
                       activation_checkpointing=activation_checkpointing, micro_batch=micro_batch, grad_accum=grad_accum,
                       activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
+    shape = replace(shape, recipe=run_recipe)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
     useful = real / seq_len
     slowdown = QLORA_SLOWDOWN if method == "qlora" else 1.0
@@ -281,6 +286,8 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
             Assumption("lora_rank", rank, "", "common default (PEFT examples use 8-64)"),
             Assumption("lora_targets", lora_targets, "", LORA_TARGETS[lora_targets]),
             Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else "searched"),
+            *([Assumption("recipe", run_recipe.describe(), "", "given, applied to every searched layout")]
+              if recipe is not None else []),
             Assumption("packing", packing, "", f"real tokens are {useful:.0%} of the computed ones"),
             Assumption("seq_len", seq_len, "tokens", context or f"within {m.name}'s context length of {m.context_length:,}"),
             Assumption("global_batch", plan.choice.global_batch, "sequences per optimizer step",

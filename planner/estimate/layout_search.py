@@ -20,6 +20,7 @@ from ..core.errors import DoesNotFitError
 from . import layout_steps, perf
 from .layout import (MEMORY_BAND_LOW, RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
                      total_bytes, training_memory)
+from .recipe import DEFAULT_RECIPE, TrainingRecipe
 from .training_step import StepTime, step_time
 
 TP_DEGREES = (1, 2, 4, 8)
@@ -72,6 +73,7 @@ class RunShape:
     data_parallel_only: bool = False
     activation_offload: bool = False  # saved activations in CPU memory (torchtune enable_activation_offloading)
     optimizer_in_backward: bool = False  # the optimizer step fused into the backward: gradients freed layer by layer
+    recipe: TrainingRecipe = DEFAULT_RECIPE  # the knobs besides sizes, applied to every layout tried (recipe.py)
 
 
 def _pow2_upto(n: int) -> list[int]:
@@ -104,7 +106,7 @@ def candidate_sizes(shape: RunShape, g: GPUSpec, n_gpus: int) -> dict[str, np.nd
 def layout_at(shape: RunShape, sizes: dict[str, np.ndarray], i: int, recompute: str = "none") -> TrainingLayout:
     """Row `i` of `sizes` as a TrainingLayout."""
     return TrainingLayout(**{f: int(sizes[f][i]) for f in _FIELDS}, recompute=recompute, optimizer=shape.optimizer,
-                          offload=shape.offload, fp8=shape.fp8)
+                          offload=shape.offload, fp8=shape.fp8, **shape.recipe.to_dict())
 
 
 def candidate_layouts(shape: RunShape, g: GPUSpec, n_gpus: int) -> list[TrainingLayout]:

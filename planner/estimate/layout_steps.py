@@ -20,8 +20,8 @@ from .training_step import stage_model, step_terms
 
 
 def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8=None) -> np.ndarray:
-    """fp8.micro_step_s (`fp8`: fp8.Fp8Gemms or None) plus the MoE terms (moe_train; expert TP as attention's,
-    aux-loss balance: the search's defaults) of every layout, shape (layouts, 3): one pass per (pp, cp) group."""
+    """fp8.micro_step_s (`fp8`: fp8.Fp8Gemms or None) plus the MoE terms (moe_train; expert TP as attention's, the
+    balance of shape.recipe) of every layout, shape (layouts, 3): one pass per (pp, cp) group."""
     out = np.empty((len(recompute), 3))
     keys = np.stack([c["pp"], c["cp"]], axis=1)
     names = np.array(RECOMPUTE)[recompute]
@@ -35,7 +35,7 @@ def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8
         stage, num = stage_model(shape.model, pp), perf.Numerics()
         out[idx] = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
             stage, kern, num, rows=col("micro_batch") * shape.seq_len / cp, tp=col("tp"), etp=col("tp"), ep=col("ep"),
-            full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance="aux-loss",
+            full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance=shape.recipe.moe_balance,
             fp8=fp8)
     return out
 
@@ -45,12 +45,15 @@ def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recomp
     """training_step.step_time(...).gpu_seconds_per_token of every layout in columns `c` (layout_search's
     candidate_sizes), at recomputation index `recompute` and global batch `batches`; shape (layouts, 3)."""
     col = {f: v[:, None] for f, v in c.items()}  # layouts on axis 0, the rates' quantiles on axis 1
+    r = shape.recipe  # the knobs step_time reads from each layout, the same for every candidate
     total, experts = _split_params(shape.model)
     local = (total - experts) / (col["tp"] * col["pp"]) + experts / (col["tp"] * col["pp"] * col["ep"])
     t = step_terms(shape.model, g, kern, **col, full=(recompute == RECOMPUTE.index("full"))[:, None],
-                   micro=micro_compute(shape, kern, c, recompute, fp8_gemms.gemms_for(g) if shape.fp8 else None),
+                   micro=micro_compute(shape, kern, c, recompute, fp8_gemms.gemms_for(g, r.fp8_recipe) if shape.fp8 else None),
                    global_batch=batches[:, None],
                    seq_len=shape.seq_len, trainable=local * shape.trainable_fraction, fp8=shape.fp8,
-                   optimizer=shape.optimizer, offload=shape.offload)
+                   optimizer=shape.optimizer, offload=shape.offload, moe_balance=r.moe_balance,
+                   moe_overlap=r.moe_overlap, fp8_param_gather=r.fp8_param_gather, tp_overlap=r.tp_overlap,
+                   moe_dispatcher=r.moe_dispatcher)
     seconds = t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"]
     return seconds * (col["tp"] * col["pp"] * col["dp"] * col["cp"]) / t["tokens"]

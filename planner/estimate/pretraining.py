@@ -21,6 +21,7 @@ from . import perf
 from .arithmetic import active_params, total_params, training_flops_per_token
 from .layout import MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
+from .recipe import TrainingRecipe, searched_recipe
 from .training_run import RUN_OVERHEAD, overhead_band, plan_run, run_time_cost
 from .training_step import StepBreakdown, mfu
 
@@ -112,7 +113,8 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
                 n_gpus: int | None = None, seq_len: int | None = None, layout: TrainingLayout | None = None,
                 fp8: bool = False, tokens_per_step: float = TOKENS_PER_STEP, overhead_factor=RUN_OVERHEAD,
                 staffing: Staffing | None = None, prep_months: float = 3.0,
-                efficiencies: Efficiencies | None = None) -> PretrainingEstimate:
+                efficiencies: Efficiencies | None = None,
+                recipe: TrainingRecipe | dict | None = None) -> PretrainingEstimate:
     """Estimate a pretraining run of `model` on `gpu`.
 
     tokens: training tokens (default 20 per parameter, Chinchilla).
@@ -123,6 +125,9 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
          the head stay bf16; the scaling recipe is layout.fp8_recipe, default per GPU: planner/estimate/fp8.py).
     tokens_per_step: the global batch in tokens (grown with the cluster as large runs do, to 16M).
     overhead_factor: restarts, failures and pauses a model of one step cannot see (a Band or a number).
+    recipe: a TrainingRecipe (or a dict of its fields: moe_balance, moe_overlap, moe_dispatcher, tp_overlap,
+            fp8_param_gather, fp8_recipe) applied to every searched layout (default: Megatron-Core's defaults);
+            with layout= set the same fields on the layout instead.
     """
     _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
               prep_months, efficiencies)
@@ -139,8 +144,10 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     eff = resolve(g.name, efficiencies)
     if fp8:
         g.peak("fp8")  # a GPU without fp8 tensor cores: a clear error before any work
+    run_recipe = searched_recipe(recipe, fp8=fp8, gpu=g, layout=layout)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)  # fp8 linears: fp8.py, inside the step model
-    shape = RunShape(model=m, seq_len=seq_len, global_batch=max(1, round(tokens_per_step / seq_len)), fp8=fp8)
+    shape = RunShape(model=m, seq_len=seq_len, global_batch=max(1, round(tokens_per_step / seq_len)), fp8=fp8,
+                     recipe=run_recipe)
     plan = plan_run(shape, g, kern, tokens=tokens, n_gpus=n_gpus, layout=layout)
     n = plan.layout.n_gpus
     run = run_time_cost(tokens=tokens, seconds_per_token=plan.gpu_seconds_per_token, gpu=g, n_gpus=n, overhead=overhead)
@@ -160,6 +167,10 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
             Assumption("seq_len", seq_len, "tokens", "min(context length, 4096)"),
             Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else
                        "the fastest fitting layout searched (planner/estimate/layout_search.py)"),
+            *([] if layout is not None else [Assumption("recipe", run_recipe.describe(), "", "given, applied to every "
+                                                        "searched layout" if recipe is not None else "Megatron-Core's "
+                                                        "defaults: MoE all-to-all on the critical path, aux-loss balancing "
+                                                        "(planner/estimate/recipe.py)")]),
             Assumption("predicted_mfu", predicted_mfu, "fraction of dense bf16 peak",
                        "model FLOPs / (dense bf16 peak x step time), also for fp8 runs (fp8 GEMMs are not counted "
                        "against the fp8 peak, so an fp8 run can pass 100%): performance model (planner/estimate/perf.py, "

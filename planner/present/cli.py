@@ -27,7 +27,7 @@ from .cli_common import out as _out
 from .cli_costs import compare_sections
 from .cli_side_by_side import cmd_compare_several
 from .cli_sweep import speed_command
-from .cli_training import (_layout_options, _print_training, add_finetune_knobs, cmd_scaling, finetune_knobs, parse_layout,
+from .cli_training import (_layout_options, _print_training, add_finetune_knobs, cmd_scaling, finetune_knobs, parse_layout, recipe_arg,
                            print_max_fit)
 from .cli_uncertainty import add_commands as uncertainty_commands
 
@@ -115,7 +115,7 @@ def cmd_pretrain(a) -> int:
     from ..estimate.pretraining import Staffing, pretraining
     staff = Staffing(**_given(a, "researchers", "months")) if (a.researchers or a.months) else None
     layout = parse_layout(a.layout) if a.layout else None
-    est = pretraining(model=a.model, gpu=a.gpu, staffing=staff, layout=layout, fp8=a.fp8,
+    est = pretraining(model=a.model, gpu=a.gpu, staffing=staff, layout=layout, fp8=a.fp8, recipe=recipe_arg(a),
                       **_given(a, "tokens", "n_gpus", "seq_len", "prep_months"))
     return _print_training(fmt.pretraining_rows(est), est, a)
 
@@ -125,7 +125,7 @@ def cmd_finetune(a) -> int:
     layout = parse_layout(a.layout) if a.layout else None
     if a.max_fit:
         return print_max_fit(a)
-    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout, **finetune_knobs(a),
+    est = finetuning(model=a.model, gpu=a.gpu, tokens=a.tokens, layout=layout, recipe=recipe_arg(a), **finetune_knobs(a),
                      **_given(a, "method", "epochs", "n_gpus", "seq_len", "lora_rank", "lora_targets", "packing",
                               "example_tokens", "optimizer", "offload", "framework", "micro_batch", "grad_accum"))
     return _print_training(fmt.finetuning_rows(est), est, a)

@@ -44,6 +44,14 @@ def parse_layout(text: str):
     return TrainingLayout(**kw)
 
 
+def recipe_arg(a):
+    """--recipe "moe_overlap=true,moe_dispatcher=deepep" -> a TrainingRecipe applied to every searched layout
+    (recipe.parse_recipe: moe_balance, moe_overlap, moe_dispatcher, tp_overlap, fp8_param_gather, fp8_recipe); None
+    when not given."""
+    from ..estimate.recipe import parse_recipe
+    return parse_recipe(a.recipe) if getattr(a, "recipe", None) else None
+
+
 def _whole(name: str, text: str) -> int:
     try:
         return int(text)
@@ -81,6 +89,9 @@ def _layout_options(p) -> None:
     p.add_argument("--layout", help='a training layout, e.g. "tp=8,pp=4,v=2,dp=64,zero=1,mb=1,recompute=selective" '
                                     "(default: the fastest fitting layout, searched)")
     p.add_argument("--fp8", action="store_true", help="GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style)")
+    p.add_argument("--recipe", help='knobs kept while the layout is searched, e.g. "moe_overlap=true,moe_balance=aux-free,'
+                                    'moe_dispatcher=deepep,fp8_recipe=blockwise" (also tp_overlap, fp8_param_gather; '
+                                    "default: Megatron-Core's)")
 
 
 def add_finetune_knobs(p, count) -> None:
@@ -95,6 +106,8 @@ def add_finetune_knobs(p, count) -> None:
     p.add_argument("--activation-offload", action="store_true", default=None, help="saved activations in CPU memory")
     p.add_argument("--optimizer-in-backward", action="store_true", default=None,
                    help="the optimizer step fused into the backward (torchtune optimizer_in_bwd)")
+    p.add_argument("--recipe", help='knobs kept while the layout is searched, e.g. "moe_overlap=true,moe_balance=forced" '
+                                    "(moe_dispatcher, tp_overlap, fp8_param_gather too)")
     p.add_argument("--max-fit", action="store_true",
                    help="print the largest micro-batch and longest sequence that fit instead (--tokens is ignored)")
 

@@ -167,6 +167,7 @@ def pretraining_rows(p, programme=None) -> list[tuple[str, str]]:
             ("Layout", p.layout.describe()), ("Global batch", f"{count(p.global_batch_tokens)} tokens"),
             ("Training tokens", count(p.tokens)), ("Training compute", f"{p.training_flops:.3g} FLOP"),
             ("Predicted MFU", band(p.mfu, lambda x: f"{x:.0%}"))]
+    rows[3:3] = [("Recipe (given)", a.value) for a in p.assumptions if a.name == "recipe" and a.source.startswith("given")]
     if programme is not None:
         sc = programme
         return rows + [
