@@ -306,8 +306,9 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     expert_share = np.where(local > 0, experts / (tp * pp * ep) / np.where(local > 0, local, 1.0), 0.0)
     shard = 1.0 / ((1 - expert_share) / shards + expert_share / np.maximum(1, shards // ep))
     weights = local * weight_bytes / np.where(zero_stage == 3, shard, 1)
-    if offload == "params":
-        weights = 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp)  # two layers streamed in
+    if offload == "params":  # two layers streamed in; under ZeRO-3 they are the gathered buffers below (FSDP2
+        # CPUOffloadPolicy: "Sharded parameters are copied host-to-device before all-gather"), so nothing else stays
+        weights = np.where(zero_stage == 3, 0.0, 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp))
     grads = trained * BF16 / np.where(zero_stage >= 2, shard, 1)
     if offload != "none" or optimizer_in_backward:  # ZeRO-Offload streams each layer's reduced gradients to the CPU;
         # an optimizer step fused into the backward (torchtune optimizer_in_bwd) frees them layer by layer: two layers'
