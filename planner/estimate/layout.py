@@ -50,7 +50,7 @@ ACTIVATION_BYTES_PER_SBH = 34.0
 USABLE_MEMORY_FRACTION = 0.90
 # Memory is uncertain: the band around the central total, as fractions of it. The published memory check
 # (planner/estimate/memory_check.py, README "Memory per GPU against measured peaks") finds the central
-# estimate between 33% under and 23% over its calibration peaks; the band stays +-20% (judgement): its optimistic
+# estimate between 21% under and 0% over its calibration peaks; the band stays +-20% (judgement): its optimistic
 # end covers over-estimates up to 25%, so no setup that ran there is refused. A setup is refused only when even
 # the optimistic end exceeds the card's whole memory; between the usable fraction and that, it is "tight".
 MEMORY_BAND_LOW, MEMORY_BAND_HIGH = 0.80, 1.20
