@@ -81,3 +81,12 @@ def test_fsdp_cpu_offload_of_parameters_keeps_only_the_gathered_layers_by_hand()
     assert z3.gradients == pytest.approx(2 * layer)
     z1 = training_memory(m, "A100 80GB SXM", TrainingLayout(dp=8, zero_stage=1, **kw), 2048)
     assert z1.weights == pytest.approx(2 * layer) and z1.communication_buffers == 0.0
+
+
+def test_max_fit_takes_the_stack_and_litgpt_fits_less():
+    from planner.estimate.max_fit import max_fit
+    kw = dict(model=M, gpu="A10G", method="qlora", seq_len=512, lora_targets="qv", activation_checkpointing=False)
+    lit, peft = max_fit(**kw, qlora_stack="litgpt"), max_fit(**kw)
+    assert lit.max_micro_batch < peft.max_micro_batch
+    with pytest.raises(UnknownNameError):
+        max_fit(**kw, qlora_stack="unsloth")
