@@ -227,7 +227,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     compute on a side stream, so no time is charged: optimistic on slow PCIe). optimizer_in_backward: the optimizer
     step fused into the backward (torchtune optimizer_in_bwd), freeing each layer's gradients as it goes.
     qlora_stack: what computes QLoRA's NF4 linears (qlora_memory.STACKS): "peft" (Hugging Face PEFT on bitsandbytes)
-    or "litgpt" (litgpt + Lightning on 2023-2024 bitsandbytes: inputs kept for the backward, NF4 head).
+    or "litgpt" (litgpt + Lightning on bitsandbytes 0.42.0: inputs kept for the backward, NF4 head).
     """
     _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
               optimizer, offload, layout, framework, overhead_factor, efficiencies)
