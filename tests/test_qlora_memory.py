@@ -27,6 +27,8 @@ def test_litgpt_keeps_the_quantized_linears_inputs_by_hand():
     assert qm.saved_input_bytes_per_sbh(m, qm.STACKS["peft"]) == 0.0
     lit, peft = finetuning(**LITGPT, qlora_stack="litgpt"), finetuning(**LITGPT)
     assert lit.memory.activations - peft.memory.activations == pytest.approx(32 * 2 * 23_296 * 1_024)  # 1.53 GB
+    assert [a.value for a in lit.assumptions if a.name == "qlora_stack"] == ["litgpt"]
+    assert not [a for a in finetuning(**{**LITGPT, "method": "lora"}).assumptions if a.name == "qlora_stack"]
     # under full recomputation only the layer being recomputed keeps them
     kw = {**LITGPT, "activation_checkpointing": True}
     full_lit, full_peft = finetuning(**kw, qlora_stack="litgpt"), finetuning(**kw)

@@ -305,6 +305,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
             *eff.assumptions(),
             Assumption("framework", framework, "", f"eager: {EAGER_TRAIN_LAYER_OVERHEAD_S * 1e3:g} ms per layer per "
                                                    "micro-step (H. He 2022: ~10 us per eager op); judgement"),
+            *((Assumption("qlora_stack", qlora_stack, "", qm.STACKS[qlora_stack].note),) if method == "qlora" else ()),
             Assumption("qlora_slowdown", slowdown, "x", "Raschka 2023, 'Practical Tips for Finetuning LLMs Using LoRA': QLoRA 1.39x LoRA runtime"),
             Assumption("overhead_factor", overhead_band(overhead_factor), "x", "evaluation and checkpointing (judgement)"),
             Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),
