@@ -17,7 +17,7 @@ _REQUIRED = ("name", "set", "model", "gpu", "method", "n_gpus", "seq_len", "micr
              "peak", "unit", "figure", "source")
 _OPTIONAL = {"card_memory_gib": 0.0, "tp": 1, "pp": 1, "cp": 1, "sharding": "none", "offload": "none",
              "lora_rank": 16, "lora_targets": "all-linear", "double_quant": True, "chunked_loss": False,
-             "optimizer_in_backward": False, "fp8": False}
+             "optimizer_in_backward": False, "fp8": False, "qlora_stack": "peft"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class PublishedMemory:
     chunked_loss: bool = False
     optimizer_in_backward: bool = False
     fp8: bool = False
+    qlora_stack: str = "peft"  # how the NF4 linears are computed (planner/estimate/qlora_memory.py STACKS)
 
     @property
     def peak_bytes(self) -> float:

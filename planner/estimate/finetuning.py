@@ -26,6 +26,7 @@ from . import perf
 from .arithmetic import attention_flops_per_token, embedding_params, is_moe_layer, matmul_params, total_params
 from .layout import OFFLOAD, OPTIMIZER_BYTES, RECOMPUTE, MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
+from . import qlora_memory as qm
 from .recipe import TrainingRecipe, searched_recipe
 from .memory_inputs import check_host_fit, check_lora_targets, context_note, host_bytes_per_gpu
 from .training_run import overhead_band, plan_run, run_time_cost
@@ -140,22 +141,22 @@ def flops_per_token(m: ModelSpec, method: str, seq_len: int, rank: int, targets:
     return 4.0 * n + 6.0 * lora_params(m, rank, targets) + attn
 
 
-def qlora_weight_bytes(m: ModelSpec, double_quant: bool = True) -> float:
+def qlora_weight_bytes(m: ModelSpec, double_quant: bool = True, stack: str = qm.DEFAULT_STACK) -> float:
     """Stored bytes per parameter of a QLoRA base, averaged over the model: NF4 block linears, bf16 embedding,
-    head and norms, plus the bf16 buffer one linear is dequantized into before its matmul (the largest one)."""
-    total, bf16 = total_params(m), embedding_params(m) + m.n_layers * m.norms_per_layer * m.dim
-    ffn = max(m.ffn_dim, m.moe_ffn_dim) if m.is_moe else m.ffn_dim
-    buffer = 2.0 * max(m.dim * ffn, m.dim * m.n_heads * m.head_dim)
-    return ((total - bf16) * NF4_BITS_PER_PARAM[bool(double_quant)] / 8 + 2.0 * bf16 + buffer) / total
+    head and norms, plus the bf16 buffer one linear is dequantized into before its matmul (the largest one);
+    `stack` (qlora_memory.STACKS) says what else its NF4 matmuls hold (litgpt: an NF4 head, two copies)."""
+    return qm.weight_bytes_per_param(m, NF4_BITS_PER_PARAM[bool(double_quant)], qm.STACKS[stack])
 
 
 def run_shape(m: ModelSpec, *, method: str, seq_len: float, trainable: int, optimizer: str, offload: str = "none",
               double_quant: bool = True, chunked_loss: bool = False, activation_checkpointing: bool | None = None,
               micro_batch: int | None = None, grad_accum: int | None = None, activation_offload: bool = False,
-              optimizer_in_backward: bool = False) -> RunShape:
+              optimizer_in_backward: bool = False, qlora_stack: str = qm.DEFAULT_STACK) -> RunShape:
     """What a fine-tune asks of the layout search (checked arguments; finetuning() and max_fit() share it)."""
+    qlora = method == "qlora"
     return RunShape(model=m, seq_len=seq_len, global_batch=SEQUENCES_PER_STEP,
-                    weight_bytes=qlora_weight_bytes(m, double_quant) if method == "qlora" else 2.0,
+                    weight_bytes=qlora_weight_bytes(m, double_quant, qlora_stack) if qlora else 2.0,
+                    saved_input_bytes_per_sbh=qm.saved_input_bytes_per_sbh(m, qm.STACKS[qlora_stack]) if qlora else 0.0,
                     trainable_fraction=trainable / total_params(m), weight_grads=method == "full",
                     optimizer=optimizer, offload=offload, loss_chunks=LOSS_CHUNKS if chunked_loss else 1,
                     recompute=RECOMPUTE if activation_checkpointing is None else
@@ -206,7 +207,8 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
                efficiencies: Efficiencies | None = None, double_quant: bool = True, micro_batch: int | None = None,
                grad_accum: int | None = None, activation_checkpointing: bool | None = None,
                chunked_loss: bool = False, activation_offload: bool = False,
-               optimizer_in_backward: bool = False, recipe: TrainingRecipe | dict | None = None) -> FinetuningEstimate:
+               optimizer_in_backward: bool = False, recipe: TrainingRecipe | dict | None = None,
+               qlora_stack: str = qm.DEFAULT_STACK) -> FinetuningEstimate:
     """Estimate fine-tuning `model` on `tokens` real training tokens per epoch for `epochs` passes.
 
     method: "full" (all weights), "lora" (bf16 frozen base), "qlora" (4-bit frozen base).
@@ -228,11 +230,14 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     step fused into the backward (torchtune optimizer_in_bwd), freeing each layer's gradients as it goes.
     recipe: a TrainingRecipe or a dict of its fields (moe_balance, moe_overlap, moe_dispatcher, ...) applied to every
     searched layout (recipe.py; fine-tunes train in bf16, so no fp8_recipe); with layout= set them on the layout.
+    qlora_stack: what computes QLoRA's NF4 linears (qlora_memory.STACKS): "peft" (Hugging Face PEFT on bitsandbytes)
+    or "litgpt" (litgpt + Lightning on bitsandbytes 0.42.0: inputs kept for the backward, NF4 head).
     """
     _validate(model, gpu, method, tokens, epochs, n_gpus, seq_len, lora_rank, lora_targets, packing, example_tokens,
               optimizer, offload, layout, framework, overhead_factor, efficiencies)
     V.flag("double_quant", double_quant), V.flag("chunked_loss", chunked_loss)
     V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
+    V.name_text("qlora_stack", qlora_stack)
     V.Whole(1, L.MAX_GPUS, unit="sequences", optional=True)("micro_batch", micro_batch)
     V.Whole(1, 1_000_000, unit="micro-batches", optional=True)("grad_accum", grad_accum)
     if activation_checkpointing is not None:
@@ -244,6 +249,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     framework = _check_choice("framework", framework, FRAMEWORKS)
     optimizer = _check_choice("optimizer", optimizer or DEFAULT_OPTIMIZER[method], tuple(OPTIMIZER_BYTES))
     offload = _check_choice("offload", offload, OFFLOAD)
+    qlora_stack = _check_choice("qlora_stack", qlora_stack, tuple(qm.STACKS))
     if method != "full":
         check_lora_targets(m, lora_targets)
     host_bytes_per_gpu(g, offload)
@@ -262,7 +268,8 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
     shape = run_shape(m, method=method, seq_len=seq_len, trainable=trainable, optimizer=optimizer, offload=offload,
                       double_quant=double_quant, chunked_loss=chunked_loss,
                       activation_checkpointing=activation_checkpointing, micro_batch=micro_batch, grad_accum=grad_accum,
-                      activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
+                      activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward,
+                      qlora_stack=qlora_stack)
     shape = replace(shape, recipe=run_recipe)
     kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, eff)
     useful = real / seq_len
@@ -306,6 +313,7 @@ def finetuning(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lor
             *eff.assumptions(),
             Assumption("framework", framework, "", f"eager: {EAGER_TRAIN_LAYER_OVERHEAD_S * 1e3:g} ms per layer per "
                                                    "micro-step (H. He 2022: ~10 us per eager op); judgement"),
+            *((Assumption("qlora_stack", qlora_stack, "", qm.STACKS[qlora_stack].note),) if method == "qlora" else ()),
             Assumption("qlora_slowdown", slowdown, "x", "Raschka 2023, 'Practical Tips for Finetuning LLMs Using LoRA': QLoRA 1.39x LoRA runtime"),
             Assumption("overhead_factor", overhead_band(overhead_factor), "x", "evaluation and checkpointing (judgement)"),
             Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),

@@ -50,7 +50,7 @@ ACTIVATION_BYTES_PER_SBH = 34.0
 USABLE_MEMORY_FRACTION = 0.90
 # Memory is uncertain: the band around the central total, as fractions of it. The published memory check
 # (planner/estimate/memory_check.py, README "Memory per GPU against measured peaks") finds the central
-# estimate between 33% under and 23% over its calibration peaks; the band stays +-20% (judgement): its optimistic
+# estimate between 21% under and 0% over its calibration peaks; the band stays +-20% (judgement): its optimistic
 # end covers over-estimates up to 25%, so no setup that ran there is refused. A setup is refused only when even
 # the optimistic end exceeds the card's whole memory; between the usable fraction and that, it is "tight".
 MEMORY_BAND_LOW, MEMORY_BAND_HIGH = 0.80, 1.20
@@ -275,7 +275,7 @@ def logit_bytes_per_element(loss_chunks: int = 1) -> float:
 
 
 def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: float, loss_chunks: int = 1,
-                      activation_offload: bool = False, zero_stage=0):
+                      activation_offload: bool = False, zero_stage=0, extra_per_sbh: float = 0.0):
     sbh_full = float(seq_len) / cp * micro_batch * m.dim
     sbh = sbh_full / tp
     # tensor parallelism over fully sharded weights is PyTorch's DTensor stack (torchtitan), which keeps the
@@ -283,13 +283,16 @@ def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: floa
     gathered = np.where(zero_stage == 3, mt.tp_gathered_input_bytes(sbh_full, tp), 0.0)
     # selective recomputation over fully sharded weights is PyTorch's op-level policy (memory_terms), else Megatron's
     selective = np.where(zero_stage == 3, mt.op_selective_bytes_per_sbh(m), ACTIVATION_BYTES_PER_SBH) * sbh
-    per_layer = np.where(full, 2.0 * sbh, selective + gathered)
+    # extra_per_sbh: what a stack keeps beyond the count (a QLoRA matmul's inputs: qlora_memory.py), in every stored
+    # layer, or only in the one being recomputed under full recomputation
+    per_layer = np.where(full, 2.0 * sbh, selective + gathered + extra_per_sbh * sbh)
     layers = np.ceil(m.n_layers / pp)
     in_flight = pp
-    working = np.where(full, ACTIVATION_BYTES_PER_SBH * sbh + gathered, 0.0)  # the layer being recomputed
+    layer_sbh = ACTIVATION_BYTES_PER_SBH + extra_per_sbh
+    working = np.where(full, layer_sbh * sbh + gathered, 0.0)  # the layer being recomputed
     if activation_offload:  # torchtune's enable_activation_offloading: saved tensors go to pinned CPU memory on a side
         # stream; the GPU keeps the layer being computed and the one in transfer (judgement: 2 layers' activations)
-        per_layer, working = 0.0 * per_layer, 2.0 * ACTIVATION_BYTES_PER_SBH * sbh
+        per_layer, working = 0.0 * per_layer, 2.0 * layer_sbh * sbh
     logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * logit_bytes_per_element(loss_chunks)  # last stage
     return layers * per_layer * in_flight + working + np.where(pp == 1, logits, 0.0)
 
@@ -297,10 +300,12 @@ def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: floa
 def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero_stage, micro_batch, full,
                   optimizer: str, offload: str, seq_len: float, weight_bytes: float = BF16,
                   trainable_params=None, trainable_fraction: float = 1.0, loss_chunks: int = 1,
-                  activation_offload: bool = False, optimizer_in_backward: bool = False) -> dict[str, np.ndarray]:
+                  activation_offload: bool = False, optimizer_in_backward: bool = False,
+                  saved_input_bytes_per_sbh: float = 0.0) -> dict[str, np.ndarray]:
     """training_memory's components for many layouts in one numpy pass: every size an int array (or an int)
     that broadcasts, `full` whether recomputation is full. `trainable_params`: trained parameters per GPU
-    (None: `trainable_fraction` of those it owns). Returns the MemoryBreakdown fields as arrays."""
+    (None: `trainable_fraction` of those it owns). `saved_input_bytes_per_sbh`: activations per layer beyond the
+    count (qlora_memory.saved_input_bytes_per_sbh). Returns the MemoryBreakdown fields as arrays."""
     total, experts = _split_params(m)
     local = (total - experts) / (tp * pp) + experts / (tp * pp * ep)
     trained = local * trainable_fraction if trainable_params is None else np.asarray(trainable_params, dtype=float)
@@ -310,8 +315,9 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     expert_share = np.where(local > 0, experts / (tp * pp * ep) / np.where(local > 0, local, 1.0), 0.0)
     shard = 1.0 / ((1 - expert_share) / shards + expert_share / np.maximum(1, shards // ep))
     weights = local * weight_bytes / np.where(zero_stage == 3, shard, 1)
-    if offload == "params":
-        weights = 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp)  # two layers streamed in
+    if offload == "params":  # two layers streamed in; under ZeRO-3 they are the gathered buffers below (FSDP2
+        # CPUOffloadPolicy: "Sharded parameters are copied host-to-device before all-gather"), so nothing else stays
+        weights = np.where(zero_stage == 3, 0.0, 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp))
     grads = trained * BF16 / np.where(zero_stage >= 2, shard, 1)
     if offload != "none" or optimizer_in_backward:  # ZeRO-Offload streams each layer's reduced gradients to the CPU;
         # an optimizer step fused into the backward (torchtune optimizer_in_bwd) frees them layer by layer: two layers'
@@ -321,7 +327,8 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * weight_bytes  # gathered as stored (NF4 for QLoRA)
     buffers = np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
     buffers = buffers + mt.pipeline_unsharded_bytes(local, trained, pp, zero_stage, weight_bytes)
-    acts = _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload, zero_stage)
+    acts = _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload, zero_stage,
+                             saved_input_bytes_per_sbh)
     allocated = weights + grads + states + acts + buffers
     return {"weights": weights, "gradients": grads, "optimizer_states": states, "activations": acts,
             "communication_buffers": buffers, "usable": usable_bytes,
@@ -338,7 +345,7 @@ def total_bytes(mem: dict) -> np.ndarray:
 def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: TrainingLayout, seq_len: float, *,
                     weight_bytes: float = BF16, trainable_params: float | None = None,
                     loss_chunks: int = 1, activation_offload: bool = False,
-                    optimizer_in_backward: bool = False) -> MemoryBreakdown:
+                    optimizer_in_backward: bool = False, saved_input_bytes_per_sbh: float = 0.0) -> MemoryBreakdown:
     """Bytes per GPU by component for `layout` (see the module docstring for the sources).
 
     `weight_bytes`: bytes per stored weight (bf16 2; a QLoRA base 0.516). `trainable_params`: the
@@ -352,6 +359,7 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.Real(0.0, 1e15, unit="parameters", optional=True)("trainable_params", trainable_params)
     V.whole("loss_chunks", loss_chunks, 1, 1024)
     V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
+    V.Real(0.0, 1e3, unit="bytes per s b h")("saved_input_bytes_per_sbh", saved_input_bytes_per_sbh)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
     check_layout_for_model(model, layout)
     lay = layout
@@ -361,5 +369,6 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
                         cp=lay.cp, zero_stage=lay.zero_stage, micro_batch=lay.micro_batch, full=lay.recompute == "full",
                         optimizer=lay.optimizer, offload=lay.offload, seq_len=seq_len, weight_bytes=weight_bytes,
                         trainable_params=trainable_params, loss_chunks=loss_chunks,
-                        activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
+                        activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward,
+                        saved_input_bytes_per_sbh=saved_input_bytes_per_sbh)
     return MemoryBreakdown(**{k: float(v) for k, v in mem.items()})

@@ -74,6 +74,7 @@ class RunShape:
     activation_offload: bool = False  # saved activations in CPU memory (torchtune enable_activation_offloading)
     optimizer_in_backward: bool = False  # the optimizer step fused into the backward: gradients freed layer by layer
     recipe: TrainingRecipe = DEFAULT_RECIPE  # the knobs besides sizes, applied to every layout tried (recipe.py)
+    saved_input_bytes_per_sbh: float = 0.0  # activations per layer beyond the count (QLoRA stacks: qlora_memory.py)
 
 
 def _pow2_upto(n: int) -> list[int]:
@@ -148,7 +149,8 @@ def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], rec
                         micro_batch=sizes["micro_batch"], full=recompute == "full", optimizer=shape.optimizer,
                         offload=shape.offload, seq_len=shape.seq_len, weight_bytes=shape.weight_bytes,
                         trainable_fraction=shape.trainable_fraction, loss_chunks=shape.loss_chunks,
-                        activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward)
+                        activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward,
+                        saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
     totals = total_bytes(mem)
     return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
 
@@ -158,7 +160,8 @@ def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBrea
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     return training_memory(shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes,
                            trainable_params=trainable, loss_chunks=shape.loss_chunks,
-                           activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward)
+                           activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward,
+                           saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
 
 
 def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout,

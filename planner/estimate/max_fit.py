@@ -21,6 +21,7 @@ from .finetuning import DEFAULT_OPTIMIZER, LORA_TARGETS, METHODS, _check_choice,
 from .layout import MEMORY_BAND_LOW, OFFLOAD, OPTIMIZER_BYTES, USABLE_MEMORY_FRACTION
 from .layout_search import RunShape, candidate_sizes, memory_totals
 from .memory_inputs import check_lora_targets, context_note, host_bytes_per_gpu
+from .qlora_memory import DEFAULT_STACK, STACKS
 from .arithmetic import total_params
 
 MAX_MICRO_BATCH = 4096
@@ -66,7 +67,7 @@ def max_fit(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora",
             lora_rank: int = 16, lora_targets: str = "all-linear", optimizer: str | None = None, offload: str = "none",
             double_quant: bool = True, chunked_loss: bool = False,
             activation_checkpointing: bool | None = None, activation_offload: bool = False,
-            optimizer_in_backward: bool = False) -> MaxFit:
+            optimizer_in_backward: bool = False, qlora_stack: str = DEFAULT_STACK) -> MaxFit:
     """The largest micro-batch at `seq_len`, and the longest sequence at micro-batch 1, that fit `n_gpus` x `gpu`
     for this fine-tune (the arguments mean what they mean in `finetuning`)."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec)
@@ -74,6 +75,7 @@ def max_fit(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora",
     V.whole("lora_rank", lora_rank, 1, L.MAX_LORA_RANK)
     V.flag("double_quant", double_quant), V.flag("chunked_loss", chunked_loss)
     V.flag("activation_offload", activation_offload), V.flag("optimizer_in_backward", optimizer_in_backward)
+    V.name_text("qlora_stack", qlora_stack)
     if activation_checkpointing is not None:
         V.flag("activation_checkpointing", activation_checkpointing)
     m, g = lookup_model(model), lookup_gpu(gpu)
@@ -81,6 +83,7 @@ def max_fit(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora",
     targets = _check_choice("LoRA target set", lora_targets, tuple(LORA_TARGETS))
     optimizer = _check_choice("optimizer", optimizer or DEFAULT_OPTIMIZER[method], tuple(OPTIMIZER_BYTES))
     offload = _check_choice("offload", offload, OFFLOAD)
+    qlora_stack = _check_choice("qlora_stack", qlora_stack, tuple(STACKS))
     if method != "full":
         check_lora_targets(m, targets)
     host_bytes_per_gpu(g, offload)
@@ -89,7 +92,8 @@ def max_fit(*, model: str | ModelSpec, gpu: str | GPUSpec, method: str = "lora",
     base = run_shape(m, method=method, seq_len=seq_len, trainable=trainable, optimizer=optimizer, offload=offload,
                      double_quant=double_quant, chunked_loss=chunked_loss,
                      activation_checkpointing=activation_checkpointing, micro_batch=1,
-                     activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward)
+                     activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward,
+                     qlora_stack=qlora_stack)
     usable, card = g.memory_bytes * USABLE_MEMORY_FRACTION, g.memory_bytes
 
     def fits(limit, **change):

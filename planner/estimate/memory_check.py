@@ -19,9 +19,10 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
 from ..catalog.published_memory import PublishedMemory, published_memory
 from .arithmetic import total_params
-from .finetuning import lora_params, run_shape
+from .finetuning import _check_choice, lora_params, run_shape
 from .layout import MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape, memory_of
+from .qlora_memory import STACKS
 
 UNSTATED_AS = "allocated"
 GIB = 2.0**30
@@ -42,7 +43,8 @@ def shape_of(f: PublishedMemory) -> RunShape:
     trainable = total_params(m) if f.method == "full" else lora_params(m, f.lora_rank, f.lora_targets)
     return run_shape(m, method=f.method, seq_len=f.seq_len, trainable=trainable, optimizer=f.optimizer,
                      offload=f.offload, double_quant=f.double_quant, chunked_loss=f.chunked_loss,
-                     micro_batch=f.micro_batch, optimizer_in_backward=f.optimizer_in_backward)
+                     micro_batch=f.micro_batch, optimizer_in_backward=f.optimizer_in_backward,
+                     qlora_stack=_check_choice("qlora_stack", f.qlora_stack, tuple(STACKS)))
 
 
 def estimate_memory(f: PublishedMemory) -> MemoryBreakdown:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..core.errors import PlannerError
+from ..estimate.qlora_memory import STACKS
 from ..core.results import as_plain
 from . import formatting as fmt
 from .cli_common import given as _given
@@ -103,6 +104,8 @@ def add_finetune_knobs(p, count) -> None:
     p.add_argument("--chunked-loss", action="store_true", default=None, help="chunked cross-entropy (torchtune's)")
     p.add_argument("--no-double-quant", dest="double_quant", action="store_false", default=None,
                    help="QLoRA NF4 without double-quantized constants (4.5 bits per weight, not 4.127)")
+    p.add_argument("--qlora-stack", choices=tuple(STACKS),
+                   help="what computes QLoRA's NF4 linears (planner/estimate/qlora_memory.py; default peft)")
     p.add_argument("--activation-offload", action="store_true", default=None, help="saved activations in CPU memory")
     p.add_argument("--optimizer-in-backward", action="store_true", default=None,
                    help="the optimizer step fused into the backward (torchtune optimizer_in_bwd)")
@@ -113,7 +116,7 @@ def add_finetune_knobs(p, count) -> None:
 
 
 def finetune_knobs(a) -> dict:
-    kw = _given(a, "double_quant", "chunked_loss", "activation_offload", "optimizer_in_backward")
+    kw = _given(a, "double_quant", "chunked_loss", "activation_offload", "optimizer_in_backward", "qlora_stack")
     if a.activation_checkpointing is not None:
         kw["activation_checkpointing"] = a.activation_checkpointing == "on"
     return kw
