@@ -30,6 +30,7 @@ from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
 from . import arithmetic as ar
+from . import passes
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
 # Unfused (eager PyTorch, the reference model in benchmarks/model/transformer.py), counted op by op:
@@ -281,19 +282,14 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
               all_logits: bool = False):
     """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
     as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
-    p = np.asarray(prompt_tokens, dtype=float) if ar.ndim_of(prompt_tokens) else float(prompt_tokens)
-    attn = (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p  # causal, window-aware, per token
-    batch = np.asarray(batch, dtype=float)
-    return forward_s(m, kern, num, batch=batch, new_tokens=p, attn_flops_per_token=attn,
-                     kv_bytes_per_seq=ar.kv_cache_bytes(m, p, num.kv_bytes),
-                     logit_rows=batch * p if all_logits else batch, tp=tp)
+    work = passes.prefill_work(m, num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens, all_logits=all_logits)
+    return forward_s(m, kern, num, **work, tp=tp)
 
 
 def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float, tp: int = 1):
     """One decode step: `batch` new tokens, each attending to `context_tokens` keys in the cache."""
-    return forward_s(m, kern, num, batch=batch, new_tokens=1.0,
-                     attn_flops_per_token=ar.attention_flops_per_token(m, context_tokens),
-                     kv_bytes_per_seq=ar.kv_cache_bytes(m, context_tokens, num.kv_bytes), tp=tp)
+    return forward_s(m, kern, num, **passes.decode_work(m, num.kv_bytes, batch=batch, context_tokens=context_tokens),
+                     tp=tp)
 
 
 def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
@@ -349,7 +345,7 @@ def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficienc
 
 def to_band(values) -> Band:
     """A Band from three values in any order (a time falls as its efficiency rises)."""
-    return Band._sorted(np.asarray(values, dtype=float).ravel().tolist())
+    return Band._sorted(values if type(values) is list else np.asarray(values, dtype=float).ravel().tolist())
 
 
 @dataclass(frozen=True)
