@@ -129,6 +129,8 @@ def _operand(other) -> Band:
     """The other side of Band arithmetic: a Band, or a number (NaN refused by Band); else PlannerTypeError."""
     if isinstance(other, Band):
         return other
+    if type(other) is float:  # the common case: a plain float needs no type checks (a NaN takes Band's check)
+        return Band._sorted([other, other, other])
     if isinstance(other, bool) or not isinstance(other, numbers.Real):
         raise PlannerTypeError("other", f"a Band combines with a number or a Band, got {type(other).__name__} "
                                         f"{show(other)}")

@@ -29,6 +29,7 @@ import numpy as np
 from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
+from ..core.memo import by_identity
 from . import arithmetic as ar
 from . import passes
 
@@ -121,7 +122,7 @@ def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, tra
         nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
     except ValueError:  # sizes that are arrays themselves (a tensor-parallel degree per layout): broadcast them
         flat = [v for pair in shapes for v in pair]
-        common = np.broadcast_shapes(*(np.shape(v) for v in flat))
+        common = np.broadcast_shapes(*(v.shape for v in flat if type(v) is np.ndarray))  # numbers broadcast anyway
         nk = np.empty((len(flat),) + common)
         for i, v in enumerate(flat):
             nk[i] = v
@@ -329,6 +330,7 @@ def quantiles(band: Band) -> np.ndarray:
     return np.array([band.p10, band.p50, band.p90])
 
 
+@by_identity()  # pure: a GPU's peaks and the (immutable) efficiencies, asked on every estimate
 def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficiencies,
                 weight_stream_factor: float = 1.0) -> Kernels:
     """A device's Kernels with each uncertain rate as its (p10, p50, p90): results come out as
