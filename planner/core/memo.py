@@ -15,13 +15,15 @@ _BY_VALUE = frozenset((str, int, float, bool, type(None)))
 
 
 def by_identity(maxsize: int = 256):
-    """Decorator: cache `fn(*args)` (positional arguments only) keyed on the value of each number, text or
+    """Decorator: cache `fn(*args)` (calls with keyword arguments are not cached) keyed on the value of each number, text or
     None argument and the identity of every other; at `maxsize` entries the cache starts again."""
     def wrap(fn):
         cache: dict = {}
 
         @functools.wraps(fn)
-        def inner(*args):
+        def inner(*args, **kwargs):
+            if kwargs:  # keyword calls are rare here: answered uncached rather than keyed on a dict
+                return fn(*args, **kwargs)
             key = tuple((type(a), a) if type(a) in _BY_VALUE else id(a) for a in args)  # by type: 1 == 1.0 == True
             hit = cache.get(key)
             if hit is not None:

@@ -55,6 +55,7 @@ class Staffing:
 
 
 FRONTIER_STAFFING = Staffing(researchers=50, months=12)
+NO_STAFFING = Staffing()  # the default: compute cost only (frozen, so one instance serves every estimate)
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,16 @@ class PretrainingEstimate(ResultMixin):
     memory_fit: str = ""  # "" when the central memory fits the usable memory; else how tight (MemoryBreakdown.fit_note)
 
 
+_TOKENS = V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens", optional=True)  # checks built once, run per call
+_N_GPUS = V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True)
+_SEQ_LEN = V.Whole(1, L.MAX_SEQ_LEN, unit="tokens", optional=True)
+
+
 def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
               prep_months, efficiencies) -> None:
     """Every argument checked (core/validate.py, bounds in core/limits.py) before any work."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.flag("fp8", fp8)
-    V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens", optional=True)("tokens", tokens)
-    V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True)("n_gpus", n_gpus)
-    V.Whole(1, L.MAX_SEQ_LEN, unit="tokens", optional=True)("seq_len", seq_len)
+    _TOKENS("tokens", tokens), _N_GPUS("n_gpus", n_gpus), _SEQ_LEN("seq_len", seq_len)
     V.positive("tokens_per_step", tokens_per_step, L.MAX_TOKENS_PER_STEP, "tokens")
     V.factor("overhead_factor", overhead_factor), V.nonnegative("prep_months", prep_months, L.MAX_MONTHS, "months")
     V.instance("layout", layout, (TrainingLayout, type(None)), "a TrainingLayout or None")
@@ -130,7 +134,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     n = plan.layout.n_gpus
     run = run_time_cost(tokens=tokens, seconds_per_token=plan.gpu_seconds_per_token, gpu=g, n_gpus=n, overhead=overhead)
     predicted_mfu = mfu(training_flops_per_token(m, seq_len), plan.gpu_seconds_per_token, g.peak("bf16"))
-    staff = staffing or Staffing()
+    staff = staffing or NO_STAFFING
     return PretrainingEstimate(
         model=m.name, gpu=g.name, n_gpus=n, min_gpus=plan.min_gpus, tokens=float(tokens), seq_len=seq_len,
         total_params=n_total, active_params=n_active, training_flops=training_flops_per_token(m, seq_len) * tokens,
