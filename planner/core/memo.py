@@ -24,7 +24,8 @@ def by_identity(maxsize: int = 256):
         def inner(*args, **kwargs):
             if kwargs:  # keyword calls are rare here: answered uncached rather than keyed on a dict
                 return fn(*args, **kwargs)
-            key = tuple((type(a), a) if type(a) in _BY_VALUE else id(a) for a in args)  # by type: 1 == 1.0 == True
+            key = tuple([a if type(a) is str else (type(a), a) if type(a) in _BY_VALUE else id(a)  # by type: 1,
+                         for a in args])  # 1.0 and True are equal keys otherwise; text never equals an id
             hit = cache.get(key)
             if hit is not None:
                 return hit[1]
