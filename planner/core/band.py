@@ -84,12 +84,16 @@ class Band:
         return Band._sorted([op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)])
 
     def __add__(self, other) -> Band:
+        if type(other) is float and other == other:  # a plain number: no Band built for it (same sums)
+            return Band._sorted([self.p10 + other, self.p50 + other, self.p90 + other])
         o = _operand(other)
         return Band._sorted([self.p10 + o.p10, self.p50 + o.p50, self.p90 + o.p90])
 
     __radd__ = __add__
 
     def __mul__(self, other) -> Band:
+        if type(other) is float and other == other:  # a plain number: no Band built for it (same products)
+            return Band._sorted([self.p10 * other, self.p50 * other, self.p90 * other])
         o = _operand(other)
         return Band._sorted([self.p10 * o.p10, self.p50 * o.p50, self.p90 * o.p90])
 

@@ -61,12 +61,12 @@ class Real:
         return text + (" or none" if self.optional else "")
 
     def __call__(self, name: str, value) -> float | None:
-        if type(value) is float:  # the common case skips the abstract-class checks below (a few us each)
+        if type(value) is float:  # the common cases skip the abstract-class checks below (a few us each)
             v = value
         else:
             if value is None and self.optional:
                 return None
-            if _is_bool(value) or not isinstance(value, numbers.Real):
+            if type(value) is not int and (_is_bool(value) or not isinstance(value, numbers.Real)):
                 raise _type_error(name, value, self.allowed())
             try:
                 v = float(value)
@@ -257,7 +257,10 @@ def whole(name: str, value, lo: int = 1, hi: int = 2**63 - 1, unit: str = "") ->
 
 
 def flag(name: str, value) -> bool:
-    return Flag()(name, value)
+    return _FLAG(name, value)
+
+
+_FLAG = Flag()
 
 
 def name_text(name: str, value, *, optional: bool = False) -> str | None:
