@@ -12,6 +12,7 @@ from ..core.band import Band
 from ..core import limits as L
 from ..core import validate as V
 from ..core.errors import InputError
+from ..core.memo import by_identity
 from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
@@ -102,6 +103,13 @@ def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step,
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
 
 
+@by_identity()  # the catalog's GPU: its peak and price with their sources, built once
+def _gpu_assumptions(g: GPUSpec) -> tuple[Assumption, Assumption]:
+    return (Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
+            Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour",
+                       str(g.sources.get("usd_per_gpu_hour", "catalog"))))
+
+
 def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | None = None,
                 n_gpus: int | None = None, seq_len: int | None = None, layout: TrainingLayout | None = None,
                 fp8: bool = False, tokens_per_step: float = TOKENS_PER_STEP, overhead_factor=RUN_OVERHEAD,
@@ -133,11 +141,12 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     plan = plan_run(shape, g, kern, tokens=tokens, n_gpus=n_gpus, layout=layout)
     n = plan.layout.n_gpus
     run = run_time_cost(tokens=tokens, seconds_per_token=plan.gpu_seconds_per_token, gpu=g, n_gpus=n, overhead=overhead)
-    predicted_mfu = mfu(training_flops_per_token(m, seq_len), plan.gpu_seconds_per_token, g.peak("bf16"))
+    flops_per_token, (peak, price) = training_flops_per_token(m, seq_len), _gpu_assumptions(g)
+    predicted_mfu = mfu(flops_per_token, plan.gpu_seconds_per_token, peak.value)
     staff = staffing or NO_STAFFING
     return PretrainingEstimate(
         model=m.name, gpu=g.name, n_gpus=n, min_gpus=plan.min_gpus, tokens=float(tokens), seq_len=seq_len,
-        total_params=n_total, active_params=n_active, training_flops=training_flops_per_token(m, seq_len) * tokens,
+        total_params=n_total, active_params=n_active, training_flops=flops_per_token * tokens,
         layout=plan.layout, global_batch_tokens=plan.choice.global_batch * seq_len, mfu=predicted_mfu,
         step=plan.choice.step.breakdown, memory=plan.memory,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd,
@@ -153,9 +162,9 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
                        "performance model (planner/estimate/perf.py) + the layout's communication and pipeline bubble "
                        "(planner/estimate/training_step.py)"),
             *eff.assumptions(),
-            Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
+            peak,
             Assumption("overhead_factor", overhead, "x", "restarts, failures, pauses: Llama 3 (arXiv:2407.21783, Sec. 3.3.4) >90% effective training time; p10/p90 judgement"),
-            Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),
+            price,
             Assumption("staff", staff.cost_usd, "$", f"{staff.researchers:g} researchers x {staff.months:g} months x ${staff.usd_per_researcher_year:,.0f}/yr (assumption)"),
             Assumption("prep_months", prep_months, "months", "data and infrastructure preparation (assumption)"),
         ),
