@@ -109,6 +109,7 @@ def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
 
 _GEMM_RATES = ("peak_flops_per_s", "peak_bytes_per_s", "gemm_efficiency", "memory_efficiency", "weight_stream_factor",
                "gemm_half_rows", "gemm_overhead_s", "gemm_row_overhead_s")
+_rates_ndim = by_identity()(lambda kern: max(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))  # frozen
 
 
 def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, transpose: bool = False):
@@ -117,7 +118,7 @@ def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, tra
     so a few array operations replace a Python loop of tiny-array calls. `transpose`: the weight
     gradients' GEMMs dW = dY^T X, which run n rows of a (rows x k) operand: gemm_s(n, k, rows)."""
     rows = np.asarray(rows, dtype=float)
-    nd = max(rows.ndim, *(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))
+    nd = max(rows.ndim, _rates_ndim(kern))
     try:
         nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
     except ValueError:  # sizes that are arrays themselves (a tensor-parallel degree per layout): broadcast them
