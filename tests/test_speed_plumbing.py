@@ -98,3 +98,15 @@ def test_a_hosted_fine_tune_lookup_without_an_entry_is_none_and_the_strict_one_s
         AP.hosted_finetune_price("no-such-model-anywhere")
     with pytest.raises(UnknownNameError, match="fine-tuning provider"):
         AP.find_hosted_finetune_price("gpt-4.1-mini", "no-such-provider")
+
+
+def test_a_comparison_with_new_traffic_reuses_the_replicas_and_setups_it_built():
+    from pathlib import Path
+    from planner.estimate import engine
+    s0 = planner.load_scenario(Path(__file__).resolve().parents[1] / "examples" / "customer_support.toml")
+    again = lambda n: planner.compare(dataclasses.replace(  # noqa: E731
+        s0, workload=dataclasses.replace(s0.workload, input_tokens=s0.workload.input_tokens + n)))
+    again(1)
+    held = inf._replica.cache_size(), engine._setup.cache_size(), inf._common_assumptions.cache_size()
+    again(2)  # a priced GPU is one spec per price (decide/estimates.py), so nothing built on it is built again
+    assert (inf._replica.cache_size(), engine._setup.cache_size(), inf._common_assumptions.cache_size()) == held
