@@ -123,7 +123,7 @@ class ModelSpec:
 
     def __hash__(self) -> int:
         """The dataclass hash of the fields, computed once per spec: every cached lookup on a model hashes it
-        (about 1.5 us for 40 fields), and an estimate asks a dozen of them."""
+        (about 1.5 us for its 42 fields), and an estimate asks a dozen of them."""
         h = _HASHES.get(id(self))
         if h is None:
             h = _HASHES[id(self)] = hash(tuple(getattr(self, f.name) for f in fields(self)
