@@ -17,6 +17,7 @@ from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import InputError
 from ..core.limits import MAX_EFFICIENCY, MIN_EFFICIENCY
+from ..core.memo import by_identity
 from ..core.provenance import Assumption
 
 BANDS = ("gemm", "memory", "attention")  # the uncertain rates, each a Band
@@ -79,8 +80,13 @@ class Efficiencies:
         return replace(self, gemm=g)
 
     def assumptions(self) -> list[Assumption]:
-        return [Assumption(f"efficiency.{k}", getattr(self, k), _UNITS[k], self.citations.get(k, self.source))
-                for k in (*BANDS, *POINTS)]
+        return list(_assumptions(self))
+
+
+@by_identity()  # frozen rates: their assumptions are built once, not on every estimate
+def _assumptions(e: Efficiencies) -> tuple[Assumption, ...]:
+    return tuple(Assumption(f"efficiency.{k}", getattr(e, k), _UNITS[k], e.citations.get(k, e.source))
+                 for k in (*BANDS, *POINTS))
 
 
 # Large GEMMs inside a model. PaLM 540B trained at 57.8% hardware FLOPs utilisation (its MFU

@@ -33,6 +33,7 @@ from ..core import limits as L
 from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError, UnknownNameError
+from ..core.memo import by_identity
 from ..core.provenance import Source
 
 _TOKEN_COUNTS = A.Many(V.Real(0.0, L.MAX_TOKENS, unit="tokens"))
@@ -141,9 +142,19 @@ def _all_names() -> list[str]:
 def _candidates(ref: str) -> list[tuple[gp.Provider, gp.ModelInfo]]:
     """(provider, model) pairs listing `ref`: exact id/name first, else genai-prices' match rules."""
     r = ref.lower()
-    exact = [(p, m) for p in _providers() for m in p.models
-             if m.id.lower() == r or (m.name or "").lower() == r]
-    return exact or [(p, m) for p in _providers() for m in p.models if m.is_match(r)]
+    exact = _by_name(_providers()).get(r, [])
+    return list(exact) or [(p, m) for p in _providers() for m in p.models if m.is_match(r)]
+
+
+@by_identity(maxsize=4)  # the data's provider list: built once per snapshot (each estimate used to scan all of it)
+def _by_name(providers: list[gp.Provider]) -> dict[str, list[tuple[gp.Provider, gp.ModelInfo]]]:
+    """Lower-case model id and name -> the (provider, model) pairs listing it, in the data's order."""
+    out: dict[str, list] = {}
+    for p in providers:
+        for m in p.models:
+            for key in dict.fromkeys((m.id.lower(), (m.name or "").lower())):
+                out.setdefault(key, []).append((p, m))
+    return out
 
 
 def _resolve(model: str, provider: str | None) -> tuple[gp.Provider, gp.ModelInfo, str]:
@@ -338,16 +349,22 @@ def _finetune_catalog() -> tuple[HostedFinetunePrice, ...]:
 
 def hosted_finetune_price(model: str, provider: str | None = None) -> HostedFinetunePrice:
     """Fine-tuning price for `model` (name or alias, any case), optionally at `provider`."""
+    found = find_hosted_finetune_price(model, provider)
+    if found is None:
+        raise UnknownNameError("hosted fine-tuning model", model, [n for e in _finetune_catalog() if provider is None
+                                                                   or e.provider == provider.lower()
+                                                                   for n in (e.model, *e.aliases)])
+    return found
+
+
+def find_hosted_finetune_price(model: str, provider: str | None = None) -> HostedFinetunePrice | None:
+    """hosted_finetune_price, or None where no entry lists `model` (without the close matches an error names)."""
     model, provider = V.name_text("model", model), V.name_text("provider", provider, optional=True)
     entries = [e for e in _finetune_catalog() if provider is None or e.provider == provider.lower()]
     if provider is not None and not entries:
         raise UnknownNameError("fine-tuning provider", provider,
                                sorted({e.provider for e in _finetune_catalog()}))
-    for e in entries:
-        if model.lower() in {n.lower() for n in (e.model, *e.aliases)}:
-            return e
-    raise UnknownNameError("hosted fine-tuning model", model,
-                           [n for e in entries for n in (e.model, *e.aliases)])
+    return next((e for e in entries if model.lower() in {n.lower() for n in (e.model, *e.aliases)}), None)
 
 
 def hosted_finetune_cost_usd(price: HostedFinetunePrice, training_tokens, epochs):

@@ -93,8 +93,17 @@ def checked(**checks):
         if unknown:
             raise TypeError(f"checked: {fn.__qualname__} has no argument {', '.join(sorted(unknown))}")  # a typo here
 
+        params = list(sig.parameters.values())
+        positional = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        at = [(i, p.name, checks[p.name]) for i, p in enumerate(params) if p.name in checks]
+
         @functools.wraps(fn)
         def inner(*args, **kwargs):
+            if positional and not kwargs and len(args) == len(params):  # every argument given in order: no bind
+                args = list(args)
+                for i, name, check in at:
+                    args[i] = check(name, args[i])
+                return fn(*args)
             try:
                 bound = sig.bind(*args, **kwargs)
             except TypeError as e:

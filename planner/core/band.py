@@ -51,12 +51,18 @@ class Band:
     def _sorted(cls, values: list[float]) -> Band:
         """A Band from three Python floats in any order: the estimates' hot path, which skips the checks a
         sorted triple of non-NaN floats passes by construction; anything else takes the checked constructor."""
-        if len(values) == 3 and all(type(v) is float and v == v for v in values):
-            lo, mid, hi = sorted(values)
-            band = object.__new__(cls)
-            object.__setattr__(band, "p10", lo), object.__setattr__(band, "p50", mid)
-            object.__setattr__(band, "p90", hi)
-            return band
+        if len(values) == 3:
+            lo, mid, hi = values
+            if type(lo) is float and type(mid) is float and type(hi) is float and lo == lo and mid == mid and hi == hi:
+                if lo > mid:  # three compare-and-swaps: sorted(), stable, without its call
+                    lo, mid = mid, lo
+                if mid > hi:
+                    mid, hi = hi, mid
+                    if lo > mid:
+                        lo, mid = mid, lo
+                band = object.__new__(cls)
+                band.__dict__.update(p10=lo, p50=mid, p90=hi)  # frozen: set as the dataclass's __init__ does
+                return band
         for v in values:
             cls.point(v)  # a non-number or NaN: the checked constructor's error
         return cls(*sorted(values))
@@ -78,12 +84,18 @@ class Band:
         return Band._sorted([op(self.p10, o.p10), op(self.p50, o.p50), op(self.p90, o.p90)])
 
     def __add__(self, other) -> Band:
-        return self._combine(other, lambda a, b: a + b)
+        if type(other) is float and other == other:  # a plain number: no Band built for it (same sums)
+            return Band._sorted([self.p10 + other, self.p50 + other, self.p90 + other])
+        o = _operand(other)
+        return Band._sorted([self.p10 + o.p10, self.p50 + o.p50, self.p90 + o.p90])
 
     __radd__ = __add__
 
     def __mul__(self, other) -> Band:
-        return self._combine(other, lambda a, b: a * b)
+        if type(other) is float and other == other:  # a plain number: no Band built for it (same products)
+            return Band._sorted([self.p10 * other, self.p50 * other, self.p90 * other])
+        o = _operand(other)
+        return Band._sorted([self.p10 * o.p10, self.p50 * o.p50, self.p90 * o.p90])
 
     __rmul__ = __mul__
 
@@ -129,6 +141,8 @@ def _operand(other) -> Band:
     """The other side of Band arithmetic: a Band, or a number (NaN refused by Band); else PlannerTypeError."""
     if isinstance(other, Band):
         return other
+    if type(other) is float:  # the common case: a plain float needs no type checks (a NaN takes Band's check)
+        return Band._sorted([other, other, other])
     if isinstance(other, bool) or not isinstance(other, numbers.Real):
         raise PlannerTypeError("other", f"a Band combines with a number or a Band, got {type(other).__name__} "
                                         f"{show(other)}")

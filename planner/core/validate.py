@@ -16,6 +16,7 @@ checks through `arguments.checked` (core/arguments.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import os
@@ -60,14 +61,17 @@ class Real:
         return text + (" or none" if self.optional else "")
 
     def __call__(self, name: str, value) -> float | None:
-        if value is None and self.optional:
-            return None
-        if _is_bool(value) or not isinstance(value, numbers.Real):
-            raise _type_error(name, value, self.allowed())
-        try:
-            v = float(value)
-        except (OverflowError, ValueError):  # an int past 1.8e308
-            v = math.inf if value > 0 else -math.inf
+        if type(value) is float:  # the common cases skip the abstract-class checks below (a few us each)
+            v = value
+        else:
+            if value is None and self.optional:
+                return None
+            if type(value) is not int and (_is_bool(value) or not isinstance(value, numbers.Real)):
+                raise _type_error(name, value, self.allowed())
+            try:
+                v = float(value)
+            except (OverflowError, ValueError):  # an int past 1.8e308
+                v = math.inf if value > 0 else -math.inf
         if not _within(self, v):
             raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value, allowed=self.allowed())
         return v + 0.0  # -0.0 -> 0.0
@@ -91,6 +95,11 @@ class Whole:
         return text + (" or none" if self.optional else "")
 
     def __call__(self, name: str, value) -> int | None:
+        if type(value) is int:  # the common case skips the abstract-class checks below
+            if not self.lo <= value <= self.hi:
+                raise InputError(name, f"must be {self.allowed()}, got {show(value)}", value=value,
+                                 allowed=self.allowed())
+            return value
         if value is None and self.optional:
             return None
         if _is_bool(value) or not isinstance(value, numbers.Real):
@@ -149,6 +158,8 @@ class Text:
 
 def _bad_char(text: str, multiline: bool) -> str:
     """The first character a name or description may not hold (controls, line separators, lone surrogates), else ''."""
+    if text.isprintable():  # no control, separator or surrogate character (each is unprintable): skip the loop
+        return ""
     allowed = "\n\t\u2028\u2029" if multiline else "\t"
     for ch in text:
         if (ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029" or "\ud800" <= ch <= "\udfff") \
@@ -210,44 +221,51 @@ class IsoDate:
 
 # ---- one-call helpers for function arguments ----
 
+# The one-call helpers build each check once (frozen, so shared): a check object costs more to build than to run.
+_real, _whole, _text = (functools.lru_cache(maxsize=512, typed=True)(c) for c in (Real, Whole, Text))
+
+
 def number(name: str, value, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
            unit: str = "") -> float:
-    return Real(lo, hi, lo_open, unit)(name, value)
+    return _real(lo, hi, lo_open, unit)(name, value)
 
 
 def positive(name: str, value, hi: float | None = None, unit: str = "") -> float:
     """A finite number > 0 (and <= hi)."""
-    return Real(0.0, hi, True, unit)(name, value)
+    return _real(0.0, hi, True, unit)(name, value)
 
 
 def nonnegative(name: str, value, hi: float | None = None, unit: str = "") -> float:
-    return Real(0.0, hi, False, unit)(name, value)
+    return _real(0.0, hi, False, unit)(name, value)
 
 
 def fraction(name: str, value) -> float:
     """0 < value <= 1."""
-    return Real(0.0, 1.0, True)(name, value)
+    return _real(0.0, 1.0, True)(name, value)
 
 
 def require_positive(field: str, value, *, allow_zero: bool = False) -> float:
     """A finite number > 0 (or >= 0 with allow_zero), as a float."""
-    return Real(0.0, None, not allow_zero)(field, value)
+    return _real(0.0, None, not allow_zero)(field, value)
 
 
 require_fraction = fraction
 
 
 def whole(name: str, value, lo: int = 1, hi: int = 2**63 - 1, unit: str = "") -> int:
-    return Whole(lo, hi, unit)(name, value)
+    return _whole(lo, hi, unit)(name, value)
 
 
 def flag(name: str, value) -> bool:
-    return Flag()(name, value)
+    return _FLAG(name, value)
+
+
+_FLAG = Flag()
 
 
 def name_text(name: str, value, *, optional: bool = False) -> str | None:
     """A catalog or user name: one non-empty line of at most MAX_NAME_CHARS."""
-    return Text(limits.MAX_NAME_CHARS, empty=False, optional=optional)(name, value)
+    return _text(limits.MAX_NAME_CHARS, empty=False, optional=optional)(name, value)
 
 
 def one_of(name: str, value, options) -> str:

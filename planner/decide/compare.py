@@ -27,7 +27,7 @@ from .assembly import (api_spends, fleet_model, ops_rule, self_host_months_to_pr
 from .costing import cost_assumptions, rates, scenario_assumptions, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative, monthly_costs,
-                        one_time_spends, total_cost_for_traffic)
+                        one_time_spends, total_cost_for_traffic, traffic_grid)
 from .leaning import TrendLean, trend_lean, with_lean
 from .generations import fleet_fields
 from .trends import api_decline
@@ -385,10 +385,12 @@ def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridg
 
 def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
     live = [k for k in OPTIONS if k in models and opts[k].available]
+
+    def cost(k):
+        return lambda t: option_totals_for_traffic({k: models[k]}, s, t, bridge)[k]
+    on_grid = {k: cost(k)(traffic_grid()) for k in live} if len(live) > 1 else {}  # each option once, not per pair
     for a, b in combinations(live, 2):
-        def cost(k):
-            return lambda t: option_totals_for_traffic({k: models[k]}, s, t, bridge)[k]
-        roots = break_even_traffic(cost(a), cost(b))
+        roots = break_even_traffic(cost(a), cost(b), on_grid=(on_grid[a], on_grid[b]))
         low = np.array([1.0])
         cheaper_below = a if cost(a)(low)[0] <= cost(b)(low)[0] else b
         month = crossing_month(opts[a].cumulative_usd, opts[b].cumulative_usd)

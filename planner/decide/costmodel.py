@@ -255,14 +255,21 @@ def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_mo
     return model.one_time_usd + monthly_costs(model, requests, months, peak_to_mean, bridge).sum(axis=-1)
 
 
-def break_even_traffic(cost_a, cost_b, lo: float = 1.0, hi: float = 1e10, n_grid: int = 400) -> list[float]:
+def traffic_grid(lo: float = 1.0, hi: float = 1e10, n_grid: int = 400) -> np.ndarray:
+    """The traffic levels (requests/day) break_even_traffic brackets its crossings on."""
+    return np.geomspace(lo, hi, n_grid)
+
+
+def break_even_traffic(cost_a, cost_b, lo: float = 1.0, hi: float = 1e10, n_grid: int = 400, *,
+                       on_grid: tuple | None = None) -> list[float]:
     """Traffic levels (requests/day) where cost_a(t) == cost_b(t), by grid bracketing then brentq.
 
     `cost_a`, `cost_b` map an array of traffic levels to total costs. Returns every
-    crossing in [lo, hi], ascending; empty when one option is cheaper throughout.
+    crossing in [lo, hi], ascending; empty when one option is cheaper throughout. `on_grid`: the two costs
+    on traffic_grid(lo, hi, n_grid) when the caller has them (one evaluation per option, not per pair).
     """
-    grid = np.geomspace(lo, hi, n_grid)
-    diff = cost_a(grid) - cost_b(grid)
+    grid = traffic_grid(lo, hi, n_grid)
+    diff = (on_grid[0] - on_grid[1]) if on_grid is not None else cost_a(grid) - cost_b(grid)
     roots = []
     for i in np.flatnonzero(np.sign(diff[:-1]) * np.sign(diff[1:]) < 0):
         f = lambda t: float(cost_a(np.array([t]))[0] - cost_b(np.array([t]))[0])  # noqa: E731

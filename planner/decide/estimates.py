@@ -16,6 +16,7 @@ from ..catalog.lookup import custom_gpus_key
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
 from ..core.errors import DoesNotFitError, InfeasibleError, InputError
+from ..core.memo import by_identity
 from ..estimate.finetuning import FinetuningEstimate, finetuning
 from ..estimate.pretraining import PretrainingEstimate, Staffing, pretraining
 from ..estimate.serving import ServingPlan, serving
@@ -30,7 +31,12 @@ def calibration_key() -> tuple:
 
 
 def _gpu(name: str, usd_per_gpu_hour: float | None):
-    return name if usd_per_gpu_hour is None else lookup_gpu(name).with_price(usd_per_gpu_hour)
+    return name if usd_per_gpu_hour is None else _priced(lookup_gpu(name), usd_per_gpu_hour)
+
+
+@by_identity()  # one spec per catalog GPU x price, so what the estimates build on it (a replica, its kernels) is reused
+def _priced(g, usd_per_gpu_hour: float):
+    return g.with_price(usd_per_gpu_hour)
 
 
 def finetune_estimate(h, usd_per_gpu_hour: float | None = None) -> FinetuningEstimate | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog.api_prices import ApiPrice, hosted_finetune_cost_usd, hosted_finetune_price
+from ..catalog.api_prices import ApiPrice, find_hosted_finetune_price, hosted_finetune_cost_usd
 from ..core.errors import PlannerError
 from ..core.results import ResultMixin
 from ..estimate.finetuning import FinetuningEstimate
@@ -50,8 +50,10 @@ def _api_trade(s: Scenario, price: ApiPrice | None) -> PromptTrade | None:
     if price is None or w.prompt_overhead_tokens <= 0:
         return None
     try:
-        ftp = hosted_finetune_price(a.model, a.provider)
+        ftp = find_hosted_finetune_price(a.model, a.provider)
     except PlannerError:
+        return None
+    if ftp is None:
         return None
     req0 = float(w.requests_per_month(0))
     cached = w.prompt_overhead_tokens if (a.cached_prompt and price.cached_input_usd_per_mtok is not None) else 0.0

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..catalog.collectives import bus_factor
 from ..catalog.specs import GPUSpec
+from ..core.memo import by_identity
 
 # NCCL reaches about 80% of NVLink's line rate as bus bandwidth (protocol overhead ~20%):
 # NCCL maintainer S. Jeaugey, NVIDIA/nccl-tests issue #212 (2024-05-06): 370 of 450 GB/s on H100.
@@ -139,6 +140,7 @@ def hierarchical_bytes(op: str, n_bytes, group_size, stride, g: GPUSpec) -> tupl
     return bus_factor(op, local) * n_bytes, bus_factor(op, nodes) * n_bytes / local
 
 
+@by_identity()  # pure: the catalog's GPU and two sizes; every training step and replica asks
 def link_for(g: GPUSpec, group_size: int, stride: int = 1) -> Link:
     """The fabric a group of `group_size` ranks `stride` apart talks over: scale-up while the group
     fits in one scale-up domain (an 8-GPU node; 72 GPUs of a GB200 NVL72), the server's PCIe for

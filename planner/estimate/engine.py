@@ -18,6 +18,7 @@ from ..calibration.efficiency import DEFAULTS, Efficiencies, from_engine
 from ..catalog.engines import DEFAULT_ENGINE, EngineProfile, engine_name, engine_profile, gpu_vendor
 from ..catalog.specs import GPUSpec, kv_cache_dtype_bytes
 from ..catalog.specs import precision as lookup_precision
+from ..core.memo import by_identity
 from ..core.provenance import Assumption
 
 # Without an engine profile (a vendor none covers): the planner's earlier serving defaults.
@@ -73,13 +74,16 @@ class EngineSetup:
         return self.profile.stream_factor(name) if self.profile else 1.0
 
     def assumptions(self, precision_name: str, kv_dtype: str, kv_requested: bool) -> list[Assumption]:
+        return list(_assumptions(self, precision_name, kv_dtype, kv_requested))
+
+    def _assumptions(self, precision_name: str, kv_dtype: str, kv_requested: bool) -> tuple[Assumption, ...]:
         p, where = self.profile, f"{self.engine} on {self.vendor or 'this vendor'}"
         src = (lambda k: str(p.sources[k]) if p and k in p.sources else "no engine profile: planner default")
         rates = {"explicit": "the efficiencies= argument", "calibration": "the registered calibration profile "
                  "(measured kernels win over the engine profile)", "engine profile": f"engine profile {where}",
                  "silicon": f"{self.efficiencies.source} (planner.use_silicon; kernel rates win over the engine profile)",
                  "literature defaults": f"no {self.engine} profile for {self.vendor or 'this vendor'}: literature defaults"}
-        return [
+        return (
             Assumption("engine", self.engine, "", rates[self.rates_from]),
             Assumption("kv_cache_dtype", kv_dtype, f"{kv_cache_dtype_bytes(kv_dtype):g} B/element",
                        "requested" if kv_requested else f"{where} default at {precision_name}: {src('kv_cache_dtype')}"),
@@ -101,7 +105,10 @@ class EngineSetup:
             Assumption("kv_admission", self.kv_admission, "", src("kv_admission")),
             Assumption("memory_reserve_fraction", self.memory_reserve_fraction, "fraction of GPU memory",
                        src("memory_reserve_fraction")),
-        ]
+        )
+
+
+_assumptions = by_identity()(EngineSetup._assumptions)  # a setup is built once per engine x GPU x rates (_setup)
 
 
 def _rates(name: str, profile: EngineProfile | None, g: GPUSpec,
@@ -125,7 +132,12 @@ def resolve_engine(engine: str | None, g: GPUSpec, efficiencies: Efficiencies | 
     """The engine's setup on `g` (see the module docstring for which rates win)."""
     name = engine_name(engine or DEFAULT_ENGINE)
     profile = engine_profile(name, g)
-    eff, rates_from = _rates(name, profile, g, efficiencies)
+    eff, rates_from = _rates(name, profile, g, efficiencies)  # asked on every call: registrations change it
+    return _setup(name, profile, eff, rates_from, g)
+
+
+@by_identity()  # one EngineSetup per engine x profile x rates x GPU, so what is built from it caches on it too
+def _setup(name: str, profile: EngineProfile | None, eff: Efficiencies, rates_from: str, g: GPUSpec) -> EngineSetup:
     if profile is None:
         return EngineSetup(name, gpu_vendor(g), None, eff, rates_from, FALLBACK_MAX_BATCH, True,
                            FALLBACK_CHUNK_TOKENS, "on_demand", FALLBACK_RESERVE)

@@ -7,6 +7,7 @@ are seconds, memory bytes, rates per second; a Band is built only at the edge.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +22,12 @@ from ..core.band import Band
 from ..core import limits as L
 from ..core import validate as V
 from ..core.errors import DoesNotFitError
+from ..core.memo import by_identity
 from ..core.provenance import Assumption
 from . import arithmetic as ar
 from . import communication as comm
 from . import moe_serving as moe
-from . import perf
+from . import passes, perf
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
@@ -39,6 +41,7 @@ def _resolve(model: str | ModelSpec, gpu: str | GPUSpec) -> tuple[ModelSpec, GPU
     return catalog.model(model), catalog.gpu(gpu)
 
 
+@functools.lru_cache(maxsize=64)  # a pure lookup of two names, asked on every estimate
 def numerics(precision_name: str, kv_cache_dtype: str | None = None) -> perf.Numerics:
     """Bytes per weight, activation, KV element and output-head weight at a precision; the KV cache
     in `kv_cache_dtype`, else in the activation dtype."""
@@ -48,6 +51,7 @@ def numerics(precision_name: str, kv_cache_dtype: str | None = None) -> perf.Num
                          head_weight_bytes=p.embedding_bytes)
 
 
+@by_identity()  # a pure function of the catalog's GPU, a precision and the (immutable) efficiencies
 def kernels(g: GPUSpec, precision_name: str, eff: Efficiencies, weight_stream_factor: float = 1.0) -> perf.Kernels:
     """The GPU's rates at the precision's compute dtype, each uncertain one as (p10, p50, p90)."""
     p = lookup_precision(precision_name)
@@ -57,7 +61,11 @@ def kernels(g: GPUSpec, precision_name: str, eff: Efficiencies, weight_stream_fa
 def tp_link(g: GPUSpec, tensor_parallel: int) -> comm.Link:
     """The link a tensor-parallel group all-reduces over: a measured all-reduce fit registered for
     this GPU (planner.use_results on a collectives run), else the catalog's fabric (communication.py)."""
-    fit = store.collective_fit(g.name, "all_reduce")
+    return _tp_link(g, tensor_parallel, store.collective_fit(g.name, "all_reduce"))  # asked live: registrations change it
+
+
+@by_identity()  # one Link per GPU x degree x fit, so a replica built on it caches too
+def _tp_link(g: GPUSpec, tensor_parallel: int, fit) -> comm.Link:
     if fit is None:
         return comm.link_for(g, tensor_parallel)
     busbw = fit.busbw_bytes_per_s or fit.beta_bytes_per_s * bus_factor("all_reduce", fit.nproc)
@@ -183,14 +191,20 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
             kv_cache_dtype: str | None = None, attention_dp: bool = False) -> Replica:
     """A Replica on `setup`'s engine (KV dtype: `kv_cache_dtype`, else the engine's default; `attention_dp`:
     data-parallel attention with expert-parallel MoE over the tensor_parallel GPUs)."""
-    prec = lookup_precision(precision_name).name
-    kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
     moe.split(m, tensor_parallel, attention_dp)  # refuses DP attention on a dense model
+    return _replica(m, g, lookup_precision(precision_name).name, tensor_parallel, setup, kv_cache_dtype,
+                    tp_link(g, tensor_parallel), bool(attention_dp))
+
+
+@by_identity()  # a pure function of specs, names and a setup built once (engine._setup): one Replica for them all
+def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: EngineSetup, kv_cache_dtype: str | None,
+             link: comm.Link, attention_dp: bool) -> Replica:
+    kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
     kern = dataclasses.replace(kernels(g, prec, setup.efficiencies, setup.stream_factor(prec)),
                                moe_layer_overhead_s=setup.moe_layer_overhead_s,
                                grouped_gemm_factor=setup.grouped_gemm_factor)
-    return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), tp_link(g, tensor_parallel),
-                   setup.memory_reserve_fraction, bool(attention_dp))
+    return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
+                   attention_dp)
 
 
 def fits(r: Replica, batch: int, context_tokens: float) -> float:
@@ -221,6 +235,35 @@ def decode_step_s(r: Replica, batch, context_tokens: float):
     step, memory_bound = perf.decode_step_and_bound(r.m, r.kern, r.num, batch=s.local(batch),
                                                     context_tokens=context_tokens, tp=s.tp, ep=s.ep)
     return step + collectives_s(r, batch), memory_bound
+
+
+def _stacked_kernels(kern: perf.Kernels) -> perf.Kernels:
+    """`kern` with its peaks on a leading axis of 4 (a column): as given for the prefill and the decode step, then
+    unlimited FLOP/s and unlimited bandwidth for the decode step's roofline bound (perf.decode_step_and_bound)."""
+    f, b = kern.peak_flops_per_s, kern.peak_bytes_per_s
+    return dataclasses.replace(kern, peak_flops_per_s=np.array([[f], [f], [np.inf], [f]]),
+                               peak_bytes_per_s=np.array([[b], [b], [b], [np.inf]]))
+
+
+_stacked = by_identity()(_stacked_kernels)  # a replica's kernels are built once (_replica)
+
+
+def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_tokens: float):
+    """(prefill_s, decode_step_s, decode memory-bound), each at the (p10, p50, p90) rates, equal to prefill_s and
+    decode_step_s at one point: one perf.forward_s pass over a leading axis of 4 (the prefill, the decode step, the
+    step at unlimited FLOP/s, at unlimited bandwidth), so a scalar estimate pays numpy's per-call cost once."""
+    if ar.ndim_of(r.kern.peak_flops_per_s) or ar.ndim_of(r.kern.peak_bytes_per_s) or r.attention_dp:
+        # peaks already arrays, or DP attention's busiest rank: the two passes as they are
+        return (prefill_s(r, batch, prompt_tokens), *decode_step_s(r, batch, context_tokens))
+    pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
+    dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
+    dec["logit_rows"] = np.asarray(batch, dtype=float) * dec["new_tokens"]  # forward_s's default: a logit per row
+    both = np.array([[pre[k], dec[k]] for k in pre], dtype=float)  # (inputs, 2)
+    work = dict(zip(pre, both[:, [0, 1, 1, 1], None]))  # (inputs, 4, 1): the decode step thrice
+    t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
+    comm_s = collectives_s(r, work["batch"][:2] * work["new_tokens"][:2])
+    pre_s, step_s = t[:2] + comm_s
+    return pre_s, step_s, t[2] >= t[3]
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
@@ -272,6 +315,11 @@ class InferenceSpeed:
 
 def common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool = False) -> list[Assumption]:
     """The assumptions every inference and serving estimate shares."""
+    return list(_common_assumptions(r, setup, kv_requested))
+
+
+@by_identity()  # a pure function of a replica and a setup, each built once (_replica, engine._setup)
+def _common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool) -> tuple[Assumption, ...]:
     p, eff = lookup_precision(r.precision), setup.efficiencies
     out = [
         Assumption("precision", p.name, f"{p.bytes_per_weight:g} B/weight, {p.compute_dtype} peak, "
@@ -293,7 +341,7 @@ def common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool = Fals
                               "uniform routing; skewed routers read fewer"))
         out.append(Assumption("moe_parallelism", f"DP attention + EP{r.tp}" if r.attention_dp else f"TP{r.tp} experts",
                               "", "estimate/moe_serving.py (SGLang DP/DPA guide)"))
-    return out
+    return tuple(out)
 
 
 def _validate(model, gpu, precision, batch_size, prompt_tokens, output_tokens, tensor_parallel, efficiencies,
@@ -324,17 +372,20 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
     setup = resolve_engine(engine, g, efficiencies)
     r = replica(m, g, precision, tensor_parallel, setup, kv_cache_dtype, attention_dp)
     need = fits(r, batch_size, prompt_tokens + output_tokens)
-    pre = prefill_s(r, batch_size, prompt_tokens)
-    step, memory_bound = decode_step_s(r, batch_size, decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
+    pre, step, memory_bound = prefill_and_decode_s(r, batch_size, prompt_tokens,
+                                                   decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
+    pre, step = pre.tolist(), step.tolist()  # three rates each: Python floats from here (numpy's cost is per call)
+    pre_band, step_band = to_band(pre), to_band(step)
     return InferenceSpeed(
         model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size, prompt_tokens=prompt_tokens,
         output_tokens=output_tokens, tensor_parallel=tensor_parallel,
-        prefill_s=to_band(pre), decode_step_s=to_band(step), ttft_s=to_band(pre), tpot_s=to_band(step),
-        e2e_s=to_band(e2e_s(pre, step, output_tokens)),
-        tokens_per_s_per_sequence=to_band(1.0 / step), tokens_per_s_total=to_band(batch_size / step),
+        prefill_s=pre_band, decode_step_s=step_band, ttft_s=pre_band, tpot_s=step_band,
+        e2e_s=to_band([e2e_s(a, b, output_tokens) for a, b in zip(pre, step)]),
+        tokens_per_s_per_sequence=to_band([1.0 / x for x in step]),
+        tokens_per_s_total=to_band([batch_size / x for x in step]),
         bound="memory" if memory_bound[1] else "compute",
         memory_per_gpu_bytes=need, usable_memory_bytes=r.usable_bytes,
         efficiency_source=setup.efficiencies.source,
-        assumptions=tuple(common_assumptions(r, setup, kv_cache_dtype is not None)),
+        assumptions=_common_assumptions(r, setup, kv_cache_dtype is not None),
         engine=setup.engine, kv_cache_dtype=r.kv_cache_dtype,
     )

@@ -19,7 +19,7 @@ from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.errors import DoesNotFitError
 from . import layout_steps, perf
 from .layout import (MEMORY_BAND_LOW, RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
-                     total_bytes, training_memory)
+                     params_per_gpu, total_bytes, training_memory)
 from .recipe import DEFAULT_RECIPE, TrainingRecipe
 from .training_step import StepTime, step_time
 
@@ -156,7 +156,6 @@ def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], rec
 
 
 def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBreakdown:
-    from .layout import params_per_gpu
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     return training_memory(shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes,
                            trainable_params=trainable, loss_chunks=shape.loss_chunks,
@@ -167,7 +166,6 @@ def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBrea
 def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout,
              global_batch: int | None = None, cache: dict | None = None) -> Choice:
     """One layout's memory and step time (no search)."""
-    from .layout import params_per_gpu
     batch = global_batch or layout.global_batch or global_batch_for(shape, layout) or shape.global_batch
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     st = step_time(shape.model, g, kern, layout, seq_len=shape.seq_len, global_batch=batch,

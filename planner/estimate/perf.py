@@ -29,7 +29,9 @@ import numpy as np
 from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
+from ..core.memo import by_identity
 from . import arithmetic as ar, grouped_gemm
+from . import passes
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
 # Unfused (eager PyTorch, the reference model in benchmarks/model/transformer.py), counted op by op:
@@ -109,6 +111,7 @@ def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
 
 _GEMM_RATES = ("peak_flops_per_s", "peak_bytes_per_s", "gemm_efficiency", "memory_efficiency", "weight_stream_factor",
                "gemm_half_rows", "gemm_overhead_s", "gemm_row_overhead_s")
+_rates_ndim = by_identity()(lambda kern: max(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))  # frozen
 
 
 def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, transpose: bool = False):
@@ -117,12 +120,12 @@ def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, tra
     so a few array operations replace a Python loop of tiny-array calls. `transpose`: the weight
     gradients' GEMMs dW = dY^T X, which run n rows of a (rows x k) operand: gemm_s(n, k, rows)."""
     rows = np.asarray(rows, dtype=float)
-    nd = max(rows.ndim, *(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))
+    nd = max(rows.ndim, _rates_ndim(kern))
     try:
         nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
     except ValueError:  # sizes that are arrays themselves (a tensor-parallel degree per layout): broadcast them
         flat = [v for pair in shapes for v in pair]
-        common = np.broadcast_shapes(*(np.shape(v) for v in flat))
+        common = np.broadcast_shapes(*(v.shape for v in flat if type(v) is np.ndarray))  # numbers broadcast anyway
         nk = np.empty((len(flat),) + common)
         for i, v in enumerate(flat):
             nk[i] = v
@@ -280,20 +283,15 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
               all_logits: bool = False, ep: int = 1):
     """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
     as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
-    p = np.asarray(prompt_tokens, dtype=float) if ar.ndim_of(prompt_tokens) else float(prompt_tokens)
-    attn = (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p  # causal, window-aware, per token
-    batch = np.asarray(batch, dtype=float)
-    return forward_s(m, kern, num, batch=batch, new_tokens=p, attn_flops_per_token=attn,
-                     kv_bytes_per_seq=ar.kv_cache_bytes(m, p, num.kv_bytes),
-                     logit_rows=batch * p if all_logits else batch, tp=tp, ep=ep)
+    work = passes.prefill_work(m, num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens, all_logits=all_logits)
+    return forward_s(m, kern, num, **work, tp=tp, ep=ep)
 
 
 def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float, tp: int = 1,
                   ep: int = 1):
     """One decode step: `batch` new tokens, each attending to `context_tokens` keys in the cache."""
-    return forward_s(m, kern, num, batch=batch, new_tokens=1.0,
-                     attn_flops_per_token=ar.attention_flops_per_token(m, context_tokens),
-                     kv_bytes_per_seq=ar.kv_cache_bytes(m, context_tokens, num.kv_bytes), tp=tp, ep=ep)
+    return forward_s(m, kern, num, **passes.decode_work(m, num.kv_bytes, batch=batch, context_tokens=context_tokens),
+                     tp=tp, ep=ep)
 
 
 def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):
@@ -333,6 +331,7 @@ def quantiles(band: Band) -> np.ndarray:
     return np.array([band.p10, band.p50, band.p90])
 
 
+@by_identity()  # pure: a GPU's peaks and the (immutable) efficiencies, asked on every estimate
 def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficiencies,
                 weight_stream_factor: float = 1.0) -> Kernels:
     """A device's Kernels with each uncertain rate as its (p10, p50, p90): results come out as
@@ -349,7 +348,7 @@ def kernels_for(peak_flops_per_s: float, peak_bytes_per_s: float, eff: Efficienc
 
 def to_band(values) -> Band:
     """A Band from three values in any order (a time falls as its efficiency rises)."""
-    return Band._sorted(np.asarray(values, dtype=float).ravel().tolist())
+    return Band._sorted(values if type(values) is list else np.asarray(values, dtype=float).ravel().tolist())
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from ..core.band import Band
 from ..core import limits as L
 from ..core import validate as V
 from ..core.errors import InputError
+from ..core.memo import by_identity
 from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
@@ -57,6 +58,7 @@ class Staffing:
 
 
 FRONTIER_STAFFING = Staffing(researchers=50, months=12)
+NO_STAFFING = Staffing()  # the default: compute cost only (frozen, so one instance serves every estimate)
 
 
 @dataclass(frozen=True)
@@ -86,13 +88,16 @@ class PretrainingEstimate(ResultMixin):
     memory_fit: str = ""  # "" when the central memory fits the usable memory; else how tight (MemoryBreakdown.fit_note)
 
 
+_TOKENS = V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens", optional=True)  # checks built once, run per call
+_N_GPUS = V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True)
+_SEQ_LEN = V.Whole(1, L.MAX_SEQ_LEN, unit="tokens", optional=True)
+
+
 def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step, overhead_factor, staffing,
               prep_months, efficiencies) -> None:
     """Every argument checked (core/validate.py, bounds in core/limits.py) before any work."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.flag("fp8", fp8)
-    V.Real(0.0, L.MAX_TOKENS, lo_open=True, unit="tokens", optional=True)("tokens", tokens)
-    V.Whole(1, L.MAX_GPUS, unit="GPUs", optional=True)("n_gpus", n_gpus)
-    V.Whole(1, L.MAX_SEQ_LEN, unit="tokens", optional=True)("seq_len", seq_len)
+    _TOKENS("tokens", tokens), _N_GPUS("n_gpus", n_gpus), _SEQ_LEN("seq_len", seq_len)
     V.positive("tokens_per_step", tokens_per_step, L.MAX_TOKENS_PER_STEP, "tokens")
     V.factor("overhead_factor", overhead_factor), V.nonnegative("prep_months", prep_months, L.MAX_MONTHS, "months")
     V.instance("layout", layout, (TrainingLayout, type(None)), "a TrainingLayout or None")
@@ -107,6 +112,13 @@ def _fp8_assumption(g: GPUSpec, layout: TrainingLayout) -> Assumption:
     return Assumption("fp8_recipe", setup.recipe, "", f"{why}; stack linears in fp8 at {setup.peak_ratio:g}x the bf16 peak "
                       f"x {fp8_gemms.FP8_GEMM_SCALE[setup.recipe]:g}, attention and head bf16, casts "
                       f"{fp8_gemms.cast_bytes_per_element(setup.recipe):.3g} bytes per quantised element (planner/estimate/fp8.py)")
+
+
+@by_identity()  # the catalog's GPU: its peak and price with their sources, built once
+def _gpu_assumptions(g: GPUSpec) -> tuple[Assumption, Assumption]:
+    return (Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
+            Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour",
+                       str(g.sources.get("usd_per_gpu_hour", "catalog"))))
 
 
 def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | None = None,
@@ -151,11 +163,12 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     plan = plan_run(shape, g, kern, tokens=tokens, n_gpus=n_gpus, layout=layout)
     n = plan.layout.n_gpus
     run = run_time_cost(tokens=tokens, seconds_per_token=plan.gpu_seconds_per_token, gpu=g, n_gpus=n, overhead=overhead)
-    predicted_mfu = mfu(training_flops_per_token(m, seq_len), plan.gpu_seconds_per_token, g.peak("bf16"))
-    staff = staffing or Staffing()
+    flops_per_token, (peak, price) = training_flops_per_token(m, seq_len), _gpu_assumptions(g)
+    predicted_mfu = mfu(flops_per_token, plan.gpu_seconds_per_token, peak.value)
+    staff = staffing or NO_STAFFING
     return PretrainingEstimate(
         model=m.name, gpu=g.name, n_gpus=n, min_gpus=plan.min_gpus, tokens=float(tokens), seq_len=seq_len,
-        total_params=n_total, active_params=n_active, training_flops=training_flops_per_token(m, seq_len) * tokens,
+        total_params=n_total, active_params=n_active, training_flops=flops_per_token * tokens,
         layout=plan.layout, global_batch_tokens=plan.choice.global_batch * seq_len, mfu=predicted_mfu,
         step=plan.choice.step.breakdown, memory=plan.memory,
         gpu_hours=run.gpu_hours, wall_days=run.wall_days, cost_usd=run.cost_usd,
@@ -176,11 +189,11 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
                        "against the fp8 peak, so an fp8 run can pass 100%): performance model (planner/estimate/perf.py, "
                        "fp8.py) + the layout's communication and pipeline bubble (planner/estimate/training_step.py)"),
             *eff.assumptions(),
-            Assumption("bf16 dense peak", g.peak("bf16"), "FLOP/s", str(g.sources.get("peak_tflops", "catalog"))),
+            peak,
             *([_fp8_assumption(g, plan.layout)] if fp8 else []),
             Assumption("overhead_factor", overhead, "x", "whole-run factor (restarts, failures, stalls, evaluation, extra stages): p10/p50/p90 of published/step-model "
                        "GPU-hours over the calibration runs of published_runs.toml"),
-            Assumption("usd_per_gpu_hour", g.usd_per_gpu_hour, "$/GPU-hour", str(g.sources.get("usd_per_gpu_hour", "catalog"))),
+            price,
             Assumption("staff", staff.cost_usd, "$", f"{staff.researchers:g} researchers x {staff.months:g} months x ${staff.usd_per_researcher_year:,.0f}/yr (assumption)"),
             Assumption("prep_months", prep_months, "months", "data and infrastructure preparation (assumption)"),
         ),

@@ -208,6 +208,13 @@ def micro_compute_s(m: ModelSpec, kern: perf.Kernels, layout: TrainingLayout, se
     return t
 
 
+def _p50(x) -> float:
+    """The middle of (p10, p50, p90) rates, or x itself where one number stands for all three."""
+    if type(x) is np.ndarray and x.shape == (3,):
+        return float(x[1])
+    return float(x) if np.ndim(x) == 0 else float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1])
+
+
 def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout, *, seq_len: float,
               global_batch: int, weight_grads: bool = True, trainable_local: float | None = None,
               cache: dict | None = None, numerics: perf.Numerics | None = None,
@@ -228,7 +235,7 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
                    fp8_param_gather=lay.fp8_param_gather, tp_overlap=lay.tp_overlap,
                    moe_dispatcher=lay.moe_dispatcher)
     seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
-    p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
+    p50 = _p50
     n = float(t["micro_steps"])
     breakdown = StepBreakdown(compute_s=n * p50(micro), tensor_parallel_s=n * p50(t["tp"]),
                               expert_parallel_s=n * p50(t["ep"]), pipeline_send_s=n * p50(t["send"]),
