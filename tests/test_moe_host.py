@@ -60,3 +60,29 @@ def test_step_breakdown_carries_the_host_bound_time():
     b = est.step
     assert b.host_bound_s > 0.5 * b.total_s  # small experts at MBS 1: the CPU sets the pace
     assert b.components()["host-bound MoE layers"] == b.host_bound_s
+
+
+def test_full_iteration_cuda_graphs_remove_the_host_wait_in_both_paths():
+    from dataclasses import replace
+    from planner.calibration.efficiency import DEFAULTS
+    from planner.catalog.published import published_steps
+    from planner.estimate.pretraining import pretraining
+    from planner.estimate.step_check import layout_of
+    s = next(s for s in published_steps() if s.name.startswith("Qwen3-30B-A3B, 8 B200"))
+    kw = dict(model=s.model, gpu=s.gpu, n_gpus=s.n_gpus, seq_len=s.seq_len, fp8=True, tokens=1e12,
+              overhead_factor=1.0, efficiencies=DEFAULTS)
+    eager = pretraining(layout=layout_of(s), **kw).step
+    graphed = pretraining(layout=replace(layout_of(s), cuda_graphs=True), **kw).step
+    assert graphed.host_bound_s == 0.0 and graphed.total_s == pytest.approx(eager.total_s - eager.host_bound_s)
+    # the searched path takes it from the recipe: a graphed recipe is never slower
+    searched = pretraining(model="Qwen3-30B-A3B", gpu="B200", n_gpus=8, seq_len=4096, tokens=1e12, fp8=True)
+    searched_graphed = pretraining(model="Qwen3-30B-A3B", gpu="B200", n_gpus=8, seq_len=4096, tokens=1e12, fp8=True,
+                                   recipe={"cuda_graphs": True})
+    assert searched_graphed.gpu_hours.p50 <= searched.gpu_hours.p50
+
+
+def test_cuda_graphs_must_be_a_flag():
+    from planner.core.errors import PlannerError
+    from planner.estimate.layout import TrainingLayout
+    with pytest.raises(PlannerError, match="cuda_graphs"):
+        TrainingLayout(cuda_graphs="yes")

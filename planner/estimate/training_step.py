@@ -139,14 +139,15 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
                zero_stage, full, micro, global_batch, seq_len: float, trainable, fp8: bool, optimizer: str,
                offload: str, optimizer_step_bytes: float | None = None, etp=None, moe_balance: str = "aux-loss",
                moe_overlap: bool = False, fp8_param_gather: bool = True, tp_overlap: bool = False,
-               moe_dispatcher: str = "alltoall") -> dict:
+               moe_dispatcher: str = "alltoall", cuda_graphs: bool = False) -> dict:
     """The parts of one optimizer step (see the module docstring) for one layout or many: every size a number
     or a column that broadcasts, `full` whether recomputation is full, `micro` the performance model's
     micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding, `etp`
     the expert tensor parallelism (None: tp), `moe_balance` the routing's balance (layout.MOE_BALANCE) and
     `moe_overlap` whether the recipe hides the all-to-alls behind compute, `fp8_param_gather` whether fp8 linears'
     weights are gathered in fp8 and `tp_overlap` whether TP collectives overlap the GEMMs (comm_overlap.py),
-    `moe_dispatcher` how tokens cross nodes (NCCL's all-to-all, or DeepEP's forwarding: moe_dispatch.py)."""
+    `moe_dispatcher` how tokens cross nodes (NCCL's all-to-all, or DeepEP's forwarding: moe_dispatch.py),
+    `cuda_graphs` whether the whole step is one CUDA graph (then no MoE layer waits on the host: moe_host.py)."""
     micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
     rows = micro_batch * seq_len / cp
     tp_s = comm_overlap.tp_exposed_s(np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
@@ -165,7 +166,7 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     send = np.where(pp > 1, comm_overlap.pp_send_exposed_s(send, micro, virtual_stages), 0.0)
     ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
         + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
-    host = moe_host.host_bound_s(m, micro, pp=pp, ep=ep, full_recompute=full)  # the GPU waiting on the CPU
+    host = 0.0 if cuda_graphs else moe_host.host_bound_s(m, micro, pp=pp, ep=ep, full_recompute=full)
     per_micro = micro + host + tp_s + ep_exposed + send
     bubble = (pp - 1) / virtual_stages * per_micro
     total, experts = _split_params(m)
@@ -230,7 +231,7 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
                    optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes,
                    etp=lay.expert_tp, moe_balance=lay.moe_balance, moe_overlap=lay.moe_overlap,
                    fp8_param_gather=lay.fp8_param_gather, tp_overlap=lay.tp_overlap,
-                   moe_dispatcher=lay.moe_dispatcher)
+                   moe_dispatcher=lay.moe_dispatcher, cuda_graphs=lay.cuda_graphs)
     seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
     p50 = (lambda x: float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1]))
     n = float(t["micro_steps"])
