@@ -103,7 +103,7 @@ def published_serving_figures() -> tuple[PublishedServingFigure, ...]:
 STEP_SETS = ("calibration", "validation")
 STEP_PRECISIONS = ("bf16", "fp8")
 _LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "virtual_stages", "micro_batch", "recompute", "zero_stage", "moe_balance",
-                "moe_overlap", "fp8_param_gather", "tp_overlap", "moe_dispatcher")
+                "moe_overlap", "fp8_param_gather", "tp_overlap", "moe_dispatcher", "cuda_graphs")
 
 
 @dataclass(frozen=True)

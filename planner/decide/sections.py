@@ -184,7 +184,7 @@ class ScratchOption(_Section):
     evaluation_usd: float = V.knob(100_000.0, USD, "one-time evaluation (assumption)")
     sourcing: str = V.knob("on-demand", SOURCING, "how the training cluster is paid for (decide/sourcing.py)")
     recipe: TrainingRecipe = V.knob(DEFAULT_RECIPE, RecipeCheck(),
-                            "[scratch.recipe]: moe_balance, moe_overlap, moe_dispatcher, tp_overlap, fp8_param_gather "
+                            "[scratch.recipe]: moe_balance, moe_overlap, moe_dispatcher, tp_overlap, fp8_param_gather, cuda_graphs "
                             "kept while the layout is searched (estimate/recipe.py; default Megatron-Core's)")
 
     def __post_init__(self):

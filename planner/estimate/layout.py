@@ -94,6 +94,9 @@ class TrainingLayout:
     tp_overlap: bool = False  # TP collectives overlapped with the GEMMs (TE userbuffers, torchtitan async TP:
     # comm_overlap.py); False: Megatron-Core's and torchtitan's default
     moe_dispatcher: str = "alltoall"  # alltoall | deepep: how tokens cross nodes (MOE_DISPATCHERS)
+    cuda_graphs: bool = False  # the whole forward-backward captured in a CUDA graph (Megatron's --cuda-graph-impl
+    # full_iteration, which needs static MoE shapes): no host-bound MoE layers (moe_host.py); False: eager launches,
+    # Megatron-Core's default (per-layer TE graph scopes, which leave dropless experts uncaptured, count as False)
 
     def __post_init__(self):
         # core/validate.py's checks, called only for a value that is not already plainly right: the layout
@@ -108,7 +111,7 @@ class TrainingLayout:
                               ("moe_balance", MOE_BALANCE), ("moe_dispatcher", MOE_DISPATCHERS)):
             if type(getattr(self, name)) is not str or getattr(self, name) not in allowed:
                 object.__setattr__(self, name, V.one_of(f"layout.{name}", getattr(self, name), allowed))
-        for name in ("fp8", "moe_overlap", "fp8_param_gather", "tp_overlap"):
+        for name in ("fp8", "moe_overlap", "fp8_param_gather", "tp_overlap", "cuda_graphs"):
             if type(getattr(self, name)) is not bool:
                 V.flag(f"layout.{name}", getattr(self, name))
         if type(self.fp8_recipe) is not str or self.fp8_recipe not in ("auto", *FP8_RECIPES):

@@ -54,6 +54,6 @@ def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recomp
                    seq_len=shape.seq_len, trainable=local * shape.trainable_fraction, fp8=shape.fp8,
                    optimizer=shape.optimizer, offload=shape.offload, moe_balance=r.moe_balance,
                    moe_overlap=r.moe_overlap, fp8_param_gather=r.fp8_param_gather, tp_overlap=r.tp_overlap,
-                   moe_dispatcher=r.moe_dispatcher)
+                   moe_dispatcher=r.moe_dispatcher, cuda_graphs=r.cuda_graphs)
     seconds = t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"]
     return seconds * (col["tp"] * col["pp"] * col["dp"] * col["cp"]) / t["tokens"]

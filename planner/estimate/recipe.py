@@ -34,6 +34,9 @@ class TrainingRecipe:
                                "--overlap-moe-expert-parallel-comm)")
     moe_dispatcher: str = V.knob(_DEFAULT.moe_dispatcher, V.Choice(MOE_DISPATCHERS),
                                  "how tokens cross nodes: alltoall (NCCL) or deepep (once per node, then NVLink)")
+    cuda_graphs: bool = V.knob(_DEFAULT.cuda_graphs, V.Flag(),
+                               "the whole forward-backward in a CUDA graph (full_iteration; static MoE shapes): "
+                               "MoE layers do not wait on the host")
     tp_overlap: bool = V.knob(_DEFAULT.tp_overlap, V.Flag(), "tensor-parallel collectives overlapped with the GEMMs")
     fp8_param_gather: bool = V.knob(_DEFAULT.fp8_param_gather, V.Flag(), "with fp8: weights all-gathered in fp8")
     fp8_recipe: str = V.knob(_DEFAULT.fp8_recipe, V.Choice(("auto", *FP8_RECIPES)),

@@ -37,7 +37,7 @@ from . import communication as comm
 from .comm_overlap import exposed_s as _exposed
 from .arithmetic import n_moe_layers
 from . import fp8 as fp8_gemms
-from . import moe_dispatch, moe_train, perf
+from . import moe_dispatch, moe_host, moe_train, perf
 from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
 # CPU offload (ZeRO-Offload, Ren et al. 2021): gradients go to host memory and updated weights come back
@@ -59,17 +59,20 @@ class StepBreakdown(ResultMixin):
     data_parallel_exposed_s: float
     optimizer_s: float
     offload_s: float = 0.0
+    host_bound_s: float = 0.0  # MoE layers waiting on the CPU's launches after their sync (moe_host.py)
 
     @property
     def total_s(self) -> float:
         return (self.compute_s + self.tensor_parallel_s + self.expert_parallel_s + self.pipeline_send_s
-                + self.pipeline_bubble_s + self.data_parallel_exposed_s + self.optimizer_s + self.offload_s)
+                + self.pipeline_bubble_s + self.data_parallel_exposed_s + self.optimizer_s + self.offload_s
+                + self.host_bound_s)
 
     def components(self) -> dict[str, float]:
         return {"compute": self.compute_s, "tensor-parallel comm": self.tensor_parallel_s,
                 "expert-parallel all-to-all": self.expert_parallel_s, "pipeline sends": self.pipeline_send_s,
                 "pipeline bubble": self.pipeline_bubble_s, "data-parallel comm (exposed)": self.data_parallel_exposed_s,
-                "optimizer": self.optimizer_s, "CPU offload": self.offload_s}
+                "optimizer": self.optimizer_s, "CPU offload": self.offload_s,
+                "host-bound MoE layers": self.host_bound_s}
 
 
 @dataclass(frozen=True)
@@ -136,14 +139,15 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
                zero_stage, full, micro, global_batch, seq_len: float, trainable, fp8: bool, optimizer: str,
                offload: str, optimizer_step_bytes: float | None = None, etp=None, moe_balance: str = "aux-loss",
                moe_overlap: bool = False, fp8_param_gather: bool = True, tp_overlap: bool = False,
-               moe_dispatcher: str = "alltoall") -> dict:
+               moe_dispatcher: str = "alltoall", cuda_graphs: bool = False) -> dict:
     """The parts of one optimizer step (see the module docstring) for one layout or many: every size a number
     or a column that broadcasts, `full` whether recomputation is full, `micro` the performance model's
     micro-step (rates on the last axis), `trainable` the trained parameters per GPU before ZeRO sharding, `etp`
     the expert tensor parallelism (None: tp), `moe_balance` the routing's balance (layout.MOE_BALANCE) and
     `moe_overlap` whether the recipe hides the all-to-alls behind compute, `fp8_param_gather` whether fp8 linears'
     weights are gathered in fp8 and `tp_overlap` whether TP collectives overlap the GEMMs (comm_overlap.py),
-    `moe_dispatcher` how tokens cross nodes (NCCL's all-to-all, or DeepEP's forwarding: moe_dispatch.py)."""
+    `moe_dispatcher` how tokens cross nodes (NCCL's all-to-all, or DeepEP's forwarding: moe_dispatch.py),
+    `cuda_graphs` whether the whole step is one CUDA graph (then no MoE layer waits on the host: moe_host.py)."""
     micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
     rows = micro_batch * seq_len / cp
     tp_s = comm_overlap.tp_exposed_s(np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
@@ -162,7 +166,8 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     send = np.where(pp > 1, comm_overlap.pp_send_exposed_s(send, micro, virtual_stages), 0.0)
     ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
         + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
-    per_micro = micro + tp_s + ep_exposed + send
+    host = 0.0 if cuda_graphs else moe_host.host_bound_s(m, micro, pp=pp, ep=ep, full_recompute=full)
+    per_micro = micro + host + tp_s + ep_exposed + send
     bubble = (pp - 1) / virtual_stages * per_micro
     total, experts = _split_params(m)
     local = (total - experts) / (tp * pp) + experts / ((tp if etp is None else etp) * pp * ep)  # layout.params_per_gpu
@@ -176,7 +181,7 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     gather = dp_collective("all_gather", local * comm_overlap.gather_bytes_per_param(m, fp8 and fp8_param_gather))
     reduce = np.where(zero_stage == 0, dp_collective("all_reduce", grads), dp_collective("reduce_scatter", grads))
     shard_local = trainable / np.where(zero_stage >= 1, shards, 1)
-    return {"micro_steps": micro_steps, "micro": micro, "tp": tp_s, "ep": ep_exposed, "send": send, "bubble": bubble,
+    return {"micro_steps": micro_steps, "micro": micro, "host": host, "tp": tp_s, "ep": ep_exposed, "send": send, "bubble": bubble,
             "pipeline": micro_steps * per_micro + bubble,
             "dp": comm_overlap.dp_exposed_s(gather, reduce, zero_stage, micro_steps, micro_steps * micro, full),
             "optimizer": 0.0 if offload != "none" else perf.optimizer_step_s(
@@ -233,14 +238,15 @@ def step_time(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayo
                    optimizer=lay.optimizer, offload=lay.offload, optimizer_step_bytes=optimizer_step_bytes,
                    etp=lay.expert_tp, moe_balance=lay.moe_balance, moe_overlap=lay.moe_overlap,
                    fp8_param_gather=lay.fp8_param_gather, tp_overlap=lay.tp_overlap,
-                   moe_dispatcher=lay.moe_dispatcher)
+                   moe_dispatcher=lay.moe_dispatcher, cuda_graphs=lay.cuda_graphs)
     seconds = np.asarray(t["pipeline"] + t["dp"] + t["optimizer"] + t["offload"], dtype=float) * np.ones(3)
     p50 = _p50
     n = float(t["micro_steps"])
     breakdown = StepBreakdown(compute_s=n * p50(micro), tensor_parallel_s=n * p50(t["tp"]),
                               expert_parallel_s=n * p50(t["ep"]), pipeline_send_s=n * p50(t["send"]),
                               pipeline_bubble_s=p50(t["bubble"]), data_parallel_exposed_s=p50(t["dp"]),
-                              optimizer_s=p50(t["optimizer"]), offload_s=float(t["offload"]))
+                              optimizer_s=p50(t["optimizer"]), offload_s=float(t["offload"]),
+                              host_bound_s=n * p50(t["host"]))
     return StepTime(seconds=seconds, tokens_per_step=float(t["tokens"]), breakdown=breakdown)
 
 

@@ -19,7 +19,7 @@ _LAYOUT_KEYS = {"tp": "tp", "pp": "pp", "v": "virtual_stages", "dp": "dp", "ep":
                 "mb": "micro_batch", "micro_batch": "micro_batch", "recompute": "recompute", "optimizer": "optimizer",
                 "offload": "offload", "etp": "etp", "moe_balance": "moe_balance", "moe_overlap": "moe_overlap",
                 "fp8_param_gather": "fp8_param_gather", "tp_overlap": "tp_overlap",
-                "moe_dispatcher": "moe_dispatcher"}
+                "moe_dispatcher": "moe_dispatcher", "cuda_graphs": "cuda_graphs"}
 _TEXT_KEYS = ("recompute", "optimizer", "offload", "moe_balance", "moe_dispatcher")
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
@@ -27,7 +27,7 @@ _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no"
 def parse_layout(text: str):
     """--layout "tp=8,pp=4,dp=64,zero=1,mb=1,recompute=selective" -> a TrainingLayout (unnamed keys: defaults);
     MoE runs add ep, etp, moe_balance=aux-loss|aux-free|forced and moe_overlap=true|false,
-    moe_dispatcher=alltoall|deepep; tp_overlap=true|false
+    moe_dispatcher=alltoall|deepep, cuda_graphs=true|false; tp_overlap=true|false
     and fp8_param_gather=true|false say what the framework overlaps and gathers in fp8."""
     from ..estimate.layout import TrainingLayout
     kw = {}
@@ -36,7 +36,7 @@ def parse_layout(text: str):
         if key.strip() not in _LAYOUT_KEYS or not value.strip():
             raise PlannerError(f"--layout: {part!r} is not key=value with a key among {', '.join(_LAYOUT_KEYS)}")
         field, value = _LAYOUT_KEYS[key.strip()], value.strip()
-        if field in ("moe_overlap", "fp8_param_gather", "tp_overlap"):
+        if field in ("moe_overlap", "fp8_param_gather", "tp_overlap", "cuda_graphs"):
             if value.lower() not in _FLAGS:
                 raise PlannerError(f"--layout {field}: must be true or false, got {value!r}")
             kw[field] = _FLAGS[value.lower()]
@@ -47,7 +47,7 @@ def parse_layout(text: str):
 
 def recipe_arg(a):
     """--recipe "moe_overlap=true,moe_dispatcher=deepep" -> a TrainingRecipe applied to every searched layout
-    (recipe.parse_recipe: moe_balance, moe_overlap, moe_dispatcher, tp_overlap, fp8_param_gather, fp8_recipe); None
+    (recipe.parse_recipe: moe_balance, moe_overlap, moe_dispatcher, tp_overlap, fp8_param_gather, cuda_graphs, fp8_recipe); None
     when not given."""
     from ..estimate.recipe import parse_recipe
     return parse_recipe(a.recipe) if getattr(a, "recipe", None) else None
@@ -91,7 +91,7 @@ def _layout_options(p) -> None:
                                     "(default: the fastest fitting layout, searched)")
     p.add_argument("--fp8", action="store_true", help="GEMMs in fp8 (Transformer Engine / DeepSeek-V3 style)")
     p.add_argument("--recipe", help='knobs kept while the layout is searched, e.g. "moe_overlap=true,moe_balance=aux-free,'
-                                    'moe_dispatcher=deepep,fp8_recipe=blockwise" (also tp_overlap, fp8_param_gather; '
+                                    'moe_dispatcher=deepep,fp8_recipe=blockwise" (also tp_overlap, fp8_param_gather, cuda_graphs; '
                                     "default: Megatron-Core's)")
 
 
@@ -110,7 +110,7 @@ def add_finetune_knobs(p, count) -> None:
     p.add_argument("--optimizer-in-backward", action="store_true", default=None,
                    help="the optimizer step fused into the backward (torchtune optimizer_in_bwd)")
     p.add_argument("--recipe", help='knobs kept while the layout is searched, e.g. "moe_overlap=true,moe_balance=forced" '
-                                    "(moe_dispatcher, tp_overlap, fp8_param_gather too)")
+                                    "(moe_dispatcher, tp_overlap, fp8_param_gather, cuda_graphs too)")
     p.add_argument("--max-fit", action="store_true",
                    help="print the largest micro-batch and longest sequence that fit instead (--tokens is ignored)")
 
