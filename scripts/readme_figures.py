@@ -70,7 +70,12 @@ def _memory_block() -> str:
     return _fence(mc.markdown_table(df), mc.summary_lines(df))
 
 
-CHECKS = {"published-runs": _runs_block, "serving-published": _serving_block,
+def _accuracy_block() -> str:
+    from planner.estimate import accuracy
+    return accuracy.markdown_table(accuracy.summary())
+
+
+CHECKS = {"accuracy-summary": _accuracy_block, "published-runs": _runs_block, "serving-published": _serving_block,
           "published-steps": _steps_block, "published-memory": _memory_block}
 
 

@@ -53,6 +53,13 @@ def test_memory_check_table_is_current():
     assert block == markdown_table(df) + "\n\n```\n" + "\n".join(summary_lines(df)) + "\n```"
 
 
+def test_accuracy_summary_is_current():
+    """The summary of every check, calibration and validation apart (python -m planner.estimate.accuracy)."""
+    from planner.estimate import accuracy
+    block = README.split("<!-- accuracy-summary:start -->")[1].split("<!-- accuracy-summary:end -->")[0].strip()
+    assert block == accuracy.markdown_table(accuracy.summary())
+
+
 def test_examples_table_is_compare_of_the_examples():
     """The README's examples table is generated (scripts/readme_figures.py --table); stale figures fail here."""
     import sys
