@@ -135,3 +135,13 @@ def test_result_views_and_assumptions():
     names = set(est.assumptions_frame()["name"])
     assert {"predicted_mfu", "efficiency.gemm", "overhead_factor", "usd_per_gpu_hour"} <= names
     assert est.efficiency_source == "literature defaults"
+
+
+def test_tokens_assumption_says_where_the_count_came_from():
+    """A default token count is the Chinchilla rule's, a given one says so (the source was 'given' either way)."""
+    import planner
+    default = planner.pretraining(model="Llama-3.1-8B", gpu="H100 SXM", n_gpus=64)
+    given = planner.pretraining(model="Llama-3.1-8B", gpu="H100 SXM", n_gpus=64, tokens=1e12)
+    src = {a.name: a.source for a in default.assumptions}["tokens"]
+    assert "Hoffmann" in src
+    assert {a.name: a.source for a in given.assumptions}["tokens"] == "given"

@@ -147,6 +147,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     if layout is not None and fp8 != layout.fp8:  # fp8 by either: the step model reads the layout's flag
         fp8, layout = True, replace(layout, fp8=True)
     n_total, n_active = total_params(m), active_params(m)
+    tokens_source = "given" if tokens is not None else "20 x active params (Hoffmann et al. 2022, arXiv:2203.15556)"
     tokens = CHINCHILLA_TOKENS_PER_PARAM * n_active if tokens is None else require_positive("tokens", tokens)
     seq_len = int(require_positive("seq_len", seq_len)) if seq_len is not None else min(m.context_length, 4096)
     require_positive("tokens_per_step", tokens_per_step)
@@ -176,7 +177,7 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
         calendar_months=run.wall_days * (1 / DAYS_PER_MONTH) + prep_months,
         efficiency_source=eff.source, memory_fit=plan.memory.fit_note(),
         assumptions=(
-            Assumption("tokens", float(tokens), "tokens", "given" if tokens is not None else "20 x active params (Hoffmann et al. 2022, arXiv:2203.15556)"),
+            Assumption("tokens", float(tokens), "tokens", tokens_source),
             Assumption("seq_len", seq_len, "tokens", "min(context length, 4096)"),
             Assumption("layout", plan.layout.describe(), "", "given" if layout is not None else
                        "the fastest fitting layout searched (planner/estimate/layout_search.py)"),
