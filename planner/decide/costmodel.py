@@ -189,14 +189,52 @@ def paid_by(spends, horizon_months: int):
 
     Within its phase a spend is paid at an even rate; a lump is paid at its month (at t = 0 when it falls
     there, else by the end of the month it falls in). Spend due after the horizon counts at its end.
+    Spends over the same phase (equal months, or the same arrays of sampled months) are costed as one; phases
+    with fixed months are a single (samples x phases) @ (phases x months) product.
     """
     t = np.arange(horizon_months + 1, dtype=float)
-    paid = np.zeros_like(t)
+    phases = {}  # (start, end) -> [start, end, usd summed]
     for s in spends:
-        share = _share_paid(t, s.start_month, s.end_month)
+        key = (_phase_key(s.start_month), _phase_key(s.end_month))
+        if key in phases:
+            phases[key][2] = phases[key][2] + np.asarray(s.usd, dtype=float)
+        else:
+            phases[key] = [s.start_month, s.end_month, np.asarray(s.usd, dtype=float)]
+    fixed = [(a, b, usd) for a, b, usd in phases.values() if np.ndim(a) == 0 and np.ndim(b) == 0]
+    paid = _fixed_paid(t, fixed) if fixed else np.zeros_like(t)
+    for a, b, usd in phases.values():
+        if np.ndim(a) == 0 and np.ndim(b) == 0:
+            continue
+        share = _share_paid(t, a, b)
+        if share.dtype != float:
+            share = share.astype(float)
         share[..., -1] = 1.0  # after the horizon: counted at its end
-        paid = paid + np.asarray(s.usd, dtype=float) * share
+        share *= usd
+        if np.ndim(paid) >= share.ndim and np.shape(paid) == share.shape:
+            paid += share
+        else:
+            paid = paid + share
     return paid
+
+
+def _phase_key(month):
+    """A phase's month as a dict key: its value when fixed, the array itself (by identity) when sampled."""
+    return float(month) if np.ndim(month) == 0 else ("sampled", id(month))
+
+
+def _fixed_paid(t, fixed):
+    """paid_by for phases with fixed months: each phase's share of t (a row), weighted by its usd (scalars or
+    columns of samples), summed in place."""
+    paid = None
+    for a, b, usd in fixed:
+        share = _share_paid(t, a, b).astype(float)
+        share[-1] = 1.0  # after the horizon: counted at its end
+        term = usd * share
+        if paid is not None and paid.shape == np.broadcast_shapes(paid.shape, term.shape):
+            paid += term
+        else:
+            paid = term if paid is None else paid + term
+    return paid + np.zeros_like(t) if paid.ndim == 0 else paid
 
 
 def spend_schedule(spends, monthly):
@@ -287,4 +325,14 @@ def crossing_month(cum_a, cum_b) -> float | None:
 def cumulative(spends, monthly) -> np.ndarray:
     """Cumulative cost at the start (index 0: what is paid at t = 0) and at the end of each month, with the
     one-time `spends` paid over their phases (spend_schedule). Non-decreasing; it ends at the total."""
-    return np.cumsum(spend_schedule(spends, monthly), axis=-1)
+    monthly = np.asarray(monthly, dtype=float)
+    paid = paid_by(spends, monthly.shape[-1])
+    out = np.empty(np.broadcast_shapes(monthly.shape[:-1] + (monthly.shape[-1] + 1,), np.shape(paid)))
+    out[..., 0] = 0.0
+    running = out[..., 1:]  # the running cost paid by the end of each month
+    if running.shape == monthly.shape:
+        np.cumsum(monthly, axis=-1, out=running)
+    else:
+        running[...] = np.cumsum(monthly, axis=-1)
+    out += paid
+    return out
