@@ -24,6 +24,8 @@ from ..core import arguments as A
 from ..core import limits as L
 from ..core import validate as V
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
+
+SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
 from ..estimate.workload import requests_per_month
 from .residual import capital_factor
 
@@ -117,28 +119,43 @@ class FleetCostModel:
         """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, the staff."""
         return self._monthly(requests_per_month, peak_to_mean)
 
+    # The per-sample factors ((samples, 1) columns) are combined before they meet the (samples x months) arrays,
+    # so each formula is one or two passes over those; the results equal the formulas' to ~1e-16 relative.
     def _replicas(self, peak_rps):
         need = np.asarray(peak_rps, dtype=float) / (self.capacity_rps_per_replica * self.utilization_ceiling)
         return np.maximum(self.min_replicas, need)
 
     def _gpus(self, requests_per_month, peak_to_mean):
-        return self._replicas(mean_rps(requests_per_month) * peak_to_mean) * self.gpus_per_replica
+        """The replicas the peak (mean x peak_to_mean) needs, x GPUs per replica."""
+        per_request = np.multiply(peak_to_mean, self.gpus_per_replica) \
+            / (SECONDS_PER_MONTH * (self.capacity_rps_per_replica * self.utilization_ceiling))
+        gpus = np.multiply(requests_per_month, per_request)
+        floor = np.multiply(self.min_replicas, self.gpus_per_replica)
+        if isinstance(gpus, np.ndarray) and gpus.shape == np.broadcast_shapes(gpus.shape, np.shape(floor)):
+            return np.maximum(floor, gpus, out=gpus)
+        return np.maximum(floor, gpus)
 
     def _busy_gpus(self, requests_per_month):
-        return mean_rps(requests_per_month) / self.capacity_rps_per_replica * self.gpus_per_replica
+        return np.multiply(requests_per_month,
+                           self.gpus_per_replica / (SECONDS_PER_MONTH * np.asarray(self.capacity_rps_per_replica)))
 
-    def _staff(self, requests_per_month, peak_to_mean):
+    def _staff(self, requests_per_month, peak_to_mean, gpus=None):
         if self.gpus_per_ops_engineer is None:
             return self.fixed_monthly_usd + 0.0 * np.asarray(requests_per_month, dtype=float)
-        scaled = self._gpus(requests_per_month, peak_to_mean) / self.gpus_per_ops_engineer * self.usd_per_engineer_month
-        return np.maximum(self.fixed_monthly_usd, scaled)
+        gpus = self._gpus(requests_per_month, peak_to_mean) if gpus is None else gpus
+        return np.maximum(self.fixed_monthly_usd, gpus * (self.usd_per_engineer_month / self.gpus_per_ops_engineer))
 
     def _monthly(self, requests_per_month, peak_to_mean, months=None):
         """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move)."""
         rate = self.usd_per_gpu_hour if months is None else self._rate(months)
-        return (self._gpus(requests_per_month, peak_to_mean) * rate
-                + self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
-            + self._staff(requests_per_month, peak_to_mean)
+        gpus = self._gpus(requests_per_month, peak_to_mean)
+        out = _accumulate(gpus * rate, self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour
+                          if np.any(self.usd_per_busy_gpu_hour) else None)
+        out *= HOURS_PER_MONTH
+        if self.gpus_per_ops_engineer is None:
+            return _accumulate(out, np.asarray(self.fixed_monthly_usd, dtype=float)
+                               + np.zeros(np.shape(requests_per_month)))
+        return _accumulate(out, self._staff(requests_per_month, peak_to_mean, gpus))
 
 
     def _rate(self, months):
@@ -256,6 +273,16 @@ def price_factor(decline_per_year, months, term_months=0.0):
     return (1.0 - np.asarray(decline_per_year, dtype=float)) ** (m / 12.0)
 
 
+def _accumulate(out, x):
+    """out + x, in place in `out` (a fresh array) when the sum has out's shape; x None: out."""
+    if x is None:
+        return out
+    if isinstance(out, np.ndarray) and out.shape == np.broadcast_shapes(out.shape, np.shape(x)):
+        out += x
+        return out
+    return out + x
+
+
 def mean_rps(requests_per_month):
     """Mean requests/s over a calendar-average month."""
     return np.asarray(requests_per_month, dtype=float) / (DAYS_PER_MONTH * SECONDS_PER_DAY)
@@ -267,18 +294,25 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
     A fraction f of month m is before production: f = clip(t_prod - m, 0, 1).
     """
     before = np.clip(months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
-    return before * bridge_monthly + (1.0 - before) * own_monthly
+    gap = np.subtract(bridge_monthly, own_monthly)
+    gap *= before
+    return _accumulate(gap, own_monthly) if gap.shape == np.broadcast_shapes(gap.shape, np.shape(before)) \
+        else own_monthly + before * (np.asarray(bridge_monthly) - own_monthly)
 
 
-def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None):
-    """Monthly cost of an option over `months` (arrays broadcast)."""
+def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None,
+                  bridge_monthly=None):
+    """Monthly cost of an option over `months` (arrays broadcast). bridge_monthly: the bridge's own monthly cost
+    at these requests and months when already computed (the Monte Carlo engine costs the API once per chunk)."""
     own = model._monthly(requests_per_month, peak_to_mean, months)
     if isinstance(model, ApiCostModel):
         return own  # the API serves from month 0; its integration time is its one-time cost
     if bridge is None:
         before = np.clip(model.months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
         return (1.0 - before) * own  # no API allowed: nothing is served (or paid) before production
-    return bridged(own, bridge._monthly(requests_per_month, None, months), model.months_to_production, months)
+    if bridge_monthly is None:
+        bridge_monthly = bridge._monthly(requests_per_month, None, months)
+    return bridged(own, bridge_monthly, model.months_to_production, months)
 
 
 def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,

@@ -181,9 +181,11 @@ class Engine:
                                         months_to_production=api.months_to_production)) if api else None
         bridge = api if self.comparison.bridge is not None else None
         out = {}
+        api_monthly = api._monthly(requests, None, self.months) if api else None  # the API option's and the bridge's
         for key in self.keys:
             model = api if key == "api" else self._fleet(key, v)
-            monthly = monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge)
+            monthly = api_monthly if key == "api" else \
+                monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge, api_monthly)
             out[key] = (model.one_time_usd, monthly, one_time_spends(model))
         return out, requests
 
