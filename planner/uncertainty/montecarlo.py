@@ -35,7 +35,7 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..core.band import Band
 from ..core import limits as L
 from ..core import validate as V
-from ..core.units import HOURS_PER_DAY
+from ..core.units import DAYS_PER_MONTH, HOURS_PER_DAY
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
@@ -336,18 +336,33 @@ class MonteCarloResult(ResultMixin):
 
 
 def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
-    """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples."""
-    costs, requests = engine.evaluate(values)
-    totals, cums = [], {}
-    for key, (one, monthly, spends) in costs.items():
-        one, monthly = np.broadcast_to(one, (n, 1)), np.broadcast_to(monthly, (n, len(engine.months)))
-        cums[key] = np.broadcast_to(cumulative(spends, monthly), (n, len(engine.months) + 1))  # compare()'s curve
-        totals.append((one + monthly.sum(axis=1, keepdims=True))[:, 0])
-    totals = np.stack(totals, axis=1)
-    per_request = totals / np.broadcast_to(requests.sum(axis=-1, keepdims=True), (n, 1))
+    """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples.
+
+    Each total is its cumulative curve's last point (one-time spend + the running cost, compare()'s curve);
+    requests over the horizon are the growth's geometric series in closed form (total_requests)."""
+    costs, _ = engine.evaluate(values)
+    cums = {key: np.broadcast_to(cumulative(spends, monthly), (n, len(engine.months) + 1))
+            for key, (_, monthly, spends) in costs.items()}
+    totals = np.stack([c[:, -1] for c in cums.values()], axis=1)
+    v = {p: (np.asarray(values[p], dtype=float) if p in values else engine.base[p])
+         for p in ("workload.requests_per_day", "workload.monthly_growth")}
+    served = total_requests(v["workload.requests_per_day"], v["workload.monthly_growth"], engine.months)
+    per_request = totals / np.broadcast_to(np.reshape(served, (-1, 1)), (n, 1))
     keys = engine.keys
     pairs = {(a, b): crossing_months(cums[a], cums[b]) for i, a in enumerate(keys) for b in keys[i + 1:]}
     return totals, per_request, pairs
+
+
+def total_requests(requests_per_day, monthly_growth, months):
+    """Requests over `months` (workload.requests_per_month summed); months 0 .. T-1: the geometric series in closed
+    form, requests_per_day x days x ((1 + g)^T - 1) / g, as expm1(T log1p(g)) / g (exact as g -> 0; T at g = 0)."""
+    months = np.asarray(months, dtype=float)
+    g = np.asarray(monthly_growth, dtype=float)
+    if not np.array_equal(months, np.arange(months.size)) or np.any(g <= -1.0):
+        return requests_per_month(np.asarray(requests_per_day)[..., None], g[..., None], months).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        series = np.where(g == 0.0, months.size, np.expm1(months.size * np.log1p(g)) / g)
+    return np.multiply(requests_per_day, DAYS_PER_MONTH) * series
 
 
 def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *,
