@@ -206,8 +206,8 @@ def paid_by(spends, horizon_months: int):
 
     Within its phase a spend is paid at an even rate; a lump is paid at its month (at t = 0 when it falls
     there, else by the end of the month it falls in). Spend due after the horizon counts at its end.
-    Spends over the same phase (equal months, or the same arrays of sampled months) are costed as one; phases
-    with fixed months are a single (samples x phases) @ (phases x months) product.
+    Spends over the same phase (equal months, or the same arrays of sampled months) are costed as one, and the
+    shares are scaled and summed in place (the Monte Carlo engine's samples x months arrays).
     """
     t = np.arange(horizon_months + 1, dtype=float)
     phases = {}  # (start, end) -> [start, end, usd summed]
@@ -226,12 +226,17 @@ def paid_by(spends, horizon_months: int):
         if share.dtype != float:
             share = share.astype(float)
         share[..., -1] = 1.0  # after the horizon: counted at its end
-        share *= usd
-        if np.ndim(paid) >= share.ndim and np.shape(paid) == share.shape:
-            paid += share
-        else:
-            paid = paid + share
+        share = _scaled(share, usd)
+        paid = _accumulate(paid, share) if isinstance(paid, np.ndarray) and paid.ndim >= share.ndim else paid + share
     return paid
+
+
+def _scaled(share, usd):
+    """share x usd, in place when the product has share's shape."""
+    if share.shape == np.broadcast_shapes(share.shape, np.shape(usd)):
+        share *= usd
+        return share
+    return share * usd
 
 
 def _phase_key(month):
@@ -295,9 +300,10 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
     """
     before = np.clip(months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
     gap = np.subtract(bridge_monthly, own_monthly)
+    if not (isinstance(gap, np.ndarray) and gap.shape == np.broadcast_shapes(gap.shape, np.shape(before))):
+        return own_monthly + before * gap
     gap *= before
-    return _accumulate(gap, own_monthly) if gap.shape == np.broadcast_shapes(gap.shape, np.shape(before)) \
-        else own_monthly + before * (np.asarray(bridge_monthly) - own_monthly)
+    return _accumulate(gap, own_monthly)
 
 
 def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None,
