@@ -369,10 +369,10 @@ def cumulative(spends, monthly) -> np.ndarray:
     paid = paid_by(spends, monthly.shape[-1])
     out = np.empty(np.broadcast_shapes(monthly.shape[:-1] + (monthly.shape[-1] + 1,), np.shape(paid)))
     out[..., 0] = 0.0
-    running = out[..., 1:]  # the running cost paid by the end of each month
-    if running.shape == monthly.shape:
-        np.cumsum(monthly, axis=-1, out=running)
+    if monthly.ndim == 2 and out.shape == (monthly.shape[0], monthly.shape[1] + 1):
+        for k in range(monthly.shape[1]):  # the running cost paid by the end of each month: a column at a time
+            np.add(out[:, k], monthly[:, k], out=out[:, k + 1])  # (np.cumsum along a short last axis: 2x slower)
     else:
-        running[...] = np.cumsum(monthly, axis=-1)
+        out[..., 1:] = np.cumsum(monthly, axis=-1)
     out += paid
     return out

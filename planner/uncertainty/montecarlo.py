@@ -35,7 +35,7 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..core.band import Band
 from ..core import limits as L
 from ..core import validate as V
-from ..core.units import DAYS_PER_MONTH, HOURS_PER_DAY
+from ..core.units import HOURS_PER_DAY
 from ..core.errors import InputError, PlannerError
 from ..core.results import ResultMixin
 from ..decide.assembly import (
@@ -50,7 +50,7 @@ from ..decide.assembly import (
     self_host_spends,
 )
 from ..decide.compare import Comparison, compare
-from ..decide.costmodel import cumulative, monthly_costs, one_time_spends
+from ..decide.costmodel import monthly_costs, one_time_spends
 from ..decide.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, resolve_relative,
                                     triangular_from_band)
 from ..decide.distributions import fixed
@@ -62,9 +62,11 @@ from ..decide.generations import horizon_fields, resale_band
 from ..decide.trends import decline_distribution, trend_band
 from ..estimate.workload import requests_per_month
 from .crossing import BreakEvenMonths, break_even_months, crossing_months  # noqa: F401  (re-exported)
+from .chunks import chunk_results, total_requests  # noqa: F401  (total_requests re-exported)
 from .physics import TrainingSpeed
 from .programme import programme_bands, programme_values, sample_programme, uniforms
 
+RUN_SPEED = "run.gpu_hours_per_token"  # a column monte_carlo adds to the samples: the run re-timed once for all
 CHUNK = 4096  # samples per array pass: keeps the (samples x months) temporaries in cache (on the 2-core dev VM,
 # 2026-12-07, 100k samples: 4096 5-10% faster than 8192 when quiet, 15-25% when busy, 2048 slower again; results
 # equal for any CHUNK)
@@ -171,6 +173,8 @@ class Engine:
         """
         v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
         v["programme"] = programme_values(self.programme, values)
+        if RUN_SPEED in values:
+            v[RUN_SPEED] = np.asarray(values[RUN_SPEED], dtype=float)[:, None]
         requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], self.months)
         models = self.comparison.cost_models
         api = models.get("api")
@@ -244,8 +248,7 @@ class Engine:
         """compare(): the programme's compute (the final run re-timed, see the module docstring) + research and data
         staff + evaluation + fixed purchases; production after preparation, the run, post-training and evaluation."""
         sc, g = self.comparison.scratch_costs, v.get("programme") or programme_values(self.programme, {})
-        gemm, memory = np.broadcast_arrays(v["efficiency.gemm"], v["efficiency.memory"])
-        per_token = self.speed.gpu_hours_per_token(gemm.ravel(), memory.ravel()).reshape(np.shape(gemm) or (1,))
+        per_token = v[RUN_SPEED] if RUN_SPEED in v else self._per_token(v["efficiency.gemm"], v["efficiency.memory"])
         hours = per_token * v["scratch.tokens"] * np.maximum(g["overhead_factor"], 1.0) * sc.rate.time_factor
         run = dict(run_gpu_hours=hours,
                    pipeline_gpu_hours=g["data_pipeline_gpu_hours_per_ttok"] * (v["scratch.tokens"] / 1e12),
@@ -266,6 +269,20 @@ class Engine:
                                   months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                                   prep_months=v["scratch.prep_months"], evaluation_usd=v["scratch.evaluation_usd"])
         return one_time, ttp, spends
+
+    def _per_token(self, gemm, memory):
+        """The final run's GPU-hours per token at the efficiencies (physics.py), shaped like their broadcast."""
+        gemm, memory = np.broadcast_arrays(gemm, memory)
+        return self.speed.gpu_hours_per_token(gemm.ravel(), memory.ravel()).reshape(np.shape(gemm) or (1,))
+
+    def with_run_speed(self, values: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        """`values` plus RUN_SPEED, the run re-timed for all n samples at once (evaluate() then slices it, instead
+        of re-running the step-time model's Python per chunk); unchanged without a scratch option."""
+        if self.speed is None:
+            return values
+        eff = [np.asarray(values[p], dtype=float) if p in values else np.full(n, self.base[p])
+               for p in ("efficiency.gemm", "efficiency.memory")]
+        return {**values, RUN_SPEED: np.broadcast_to(self._per_token(*eff), (n,))}
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""
@@ -335,36 +352,6 @@ class MonteCarloResult(ResultMixin):
         return pd.DataFrame(rows, columns=["input", "dist", "p10", "p50", "p90", "unit", "source"]).set_index("input")
 
 
-def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
-    """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples.
-
-    Each total is its cumulative curve's last point (one-time spend + the running cost, compare()'s curve);
-    requests over the horizon are the growth's geometric series in closed form (total_requests)."""
-    costs, _ = engine.evaluate(values)
-    cums = {key: np.broadcast_to(cumulative(spends, monthly), (n, len(engine.months) + 1))
-            for key, (_, monthly, spends) in costs.items()}
-    totals = np.stack([c[:, -1] for c in cums.values()], axis=1)
-    v = {p: (np.asarray(values[p], dtype=float) if p in values else engine.base[p])
-         for p in ("workload.requests_per_day", "workload.monthly_growth")}
-    served = total_requests(v["workload.requests_per_day"], v["workload.monthly_growth"], engine.months)
-    per_request = totals / np.broadcast_to(np.reshape(served, (-1, 1)), (n, 1))
-    keys = engine.keys
-    pairs = {(a, b): crossing_months(cums[a], cums[b]) for i, a in enumerate(keys) for b in keys[i + 1:]}
-    return totals, per_request, pairs
-
-
-def total_requests(requests_per_day, monthly_growth, months):
-    """Requests over `months` (workload.requests_per_month summed); months 0 .. T-1: the geometric series in closed
-    form, requests_per_day x days x ((1 + g)^T - 1) / g, as expm1(T log1p(g)) / g (exact as g -> 0; T at g = 0)."""
-    months = np.asarray(months, dtype=float)
-    g = np.asarray(monthly_growth, dtype=float)
-    if not np.array_equal(months, np.arange(months.size)) or np.any(g <= -1.0):
-        return requests_per_month(np.asarray(requests_per_day)[..., None], g[..., None], months).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        series = np.where(g == 0.0, months.size, np.expm1(months.size * np.log1p(g)) / g)
-    return np.multiply(requests_per_day, DAYS_PER_MONTH) * series
-
-
 def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *,
                 comparison: Comparison | None = None) -> MonteCarloResult:
     """Sample every uncertain input n times and cost every option per sample (vectorized, in chunks).
@@ -382,8 +369,8 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
     engine = Engine(scenario, comparison)
     keys = engine.keys
     _check_memory(n, engine)
-    samples = engine.sample(n, seed)
-    parts = [_chunk(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
+    samples = engine.with_run_speed(engine.sample(n, seed), n)
+    parts = [chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
              for i in range(0, n, CHUNK)]
     totals = np.concatenate([t for t, _, _ in parts])
     per_request = np.concatenate([u for _, u, _ in parts])
