@@ -390,9 +390,9 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
 
 
 def _check_memory(n: int, engine: Engine) -> None:
-    """Refuse a run whose sample arrays (inputs, totals, $/request, crossings; twice over while joined) pass the limit."""
+    """Refuse a run whose sample arrays (inputs, draws, run speed, totals, $/request, crossings; x2 joined) pass the limit."""
     k = len(engine.keys)
-    columns = len(engine.uncertain) + len(engine.programme) + 2 * k + k * (k - 1) // 2  # programme: its draws
+    columns = len(engine.uncertain) + len(engine.programme) + (engine.speed is not None) + 2 * k + k * (k - 1) // 2
     need = 2 * 8 * n * columns
     if need > L.MAX_MONTE_CARLO_BYTES:
         raise InputError("n", f"{n:,} samples of {columns} columns need about {need / 2**30:.1f} GiB; the limit is "
