@@ -17,7 +17,8 @@ import planner
 from fuzzing import fuzz_settings
 from planner.core.units import DAYS_PER_MONTH
 from planner.decide.costmodel import Spend, crossing_month, cumulative, spend_schedule
-from planner.uncertainty.montecarlo import Engine, _chunk
+from planner.uncertainty.chunks import chunk_results
+from planner.uncertainty.montecarlo import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
@@ -112,7 +113,7 @@ def test_monte_carlo_crossings_use_the_same_schedule(trends):
     s = s.replace(scratch=dataclasses.replace(s.scratch, researchers=5.0),  # a cheaper programme to cross
                   trends=dataclasses.replace(s.trends, **trends))
     c = planner.compare(s)
-    _, _, pairs = _chunk(Engine(s, c), {}, 1)
+    _, _, pairs = chunk_results(Engine(s, c), {}, 1)
     crossed = 0
     for be in c.break_evens:
         got = pairs[(be.a, be.b)][0]

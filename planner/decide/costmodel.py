@@ -24,6 +24,8 @@ from ..core import arguments as A
 from ..core import limits as L
 from ..core import validate as V
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
+
+SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
 from ..estimate.workload import requests_per_month
 from .residual import capital_factor
 
@@ -117,28 +119,43 @@ class FleetCostModel:
         """GPU rent (or ownership) for the replicas the month's peak needs, the work's electricity, the staff."""
         return self._monthly(requests_per_month, peak_to_mean)
 
+    # The per-sample factors ((samples, 1) columns) are combined before they meet the (samples x months) arrays,
+    # so each formula is one or two passes over those; the results equal the formulas' to ~1e-16 relative.
     def _replicas(self, peak_rps):
         need = np.asarray(peak_rps, dtype=float) / (self.capacity_rps_per_replica * self.utilization_ceiling)
         return np.maximum(self.min_replicas, need)
 
     def _gpus(self, requests_per_month, peak_to_mean):
-        return self._replicas(mean_rps(requests_per_month) * peak_to_mean) * self.gpus_per_replica
+        """The replicas the peak (mean x peak_to_mean) needs, x GPUs per replica."""
+        per_request = np.multiply(peak_to_mean, self.gpus_per_replica) \
+            / (SECONDS_PER_MONTH * (self.capacity_rps_per_replica * self.utilization_ceiling))
+        gpus = np.multiply(requests_per_month, per_request)
+        floor = np.multiply(self.min_replicas, self.gpus_per_replica)
+        if isinstance(gpus, np.ndarray) and gpus.shape == np.broadcast_shapes(gpus.shape, np.shape(floor)):
+            return np.maximum(floor, gpus, out=gpus)
+        return np.maximum(floor, gpus)
 
     def _busy_gpus(self, requests_per_month):
-        return mean_rps(requests_per_month) / self.capacity_rps_per_replica * self.gpus_per_replica
+        return np.multiply(requests_per_month,
+                           self.gpus_per_replica / (SECONDS_PER_MONTH * np.asarray(self.capacity_rps_per_replica)))
 
-    def _staff(self, requests_per_month, peak_to_mean):
+    def _staff(self, requests_per_month, peak_to_mean, gpus=None):
         if self.gpus_per_ops_engineer is None:
             return self.fixed_monthly_usd + 0.0 * np.asarray(requests_per_month, dtype=float)
-        scaled = self._gpus(requests_per_month, peak_to_mean) / self.gpus_per_ops_engineer * self.usd_per_engineer_month
-        return np.maximum(self.fixed_monthly_usd, scaled)
+        gpus = self._gpus(requests_per_month, peak_to_mean) if gpus is None else gpus
+        return np.maximum(self.fixed_monthly_usd, gpus * (self.usd_per_engineer_month / self.gpus_per_ops_engineer))
 
     def _monthly(self, requests_per_month, peak_to_mean, months=None):
         """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move)."""
         rate = self.usd_per_gpu_hour if months is None else self._rate(months)
-        return (self._gpus(requests_per_month, peak_to_mean) * rate
-                + self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour) * HOURS_PER_MONTH \
-            + self._staff(requests_per_month, peak_to_mean)
+        gpus = self._gpus(requests_per_month, peak_to_mean)
+        out = _accumulate(gpus * rate, self._busy_gpus(requests_per_month) * self.usd_per_busy_gpu_hour
+                          if np.any(self.usd_per_busy_gpu_hour) else None)
+        out *= HOURS_PER_MONTH
+        if self.gpus_per_ops_engineer is None:
+            return _accumulate(out, np.asarray(self.fixed_monthly_usd, dtype=float)
+                               + np.zeros(np.shape(requests_per_month)))
+        return _accumulate(out, self._staff(requests_per_month, peak_to_mean, gpus))
 
 
     def _rate(self, months):
@@ -189,14 +206,57 @@ def paid_by(spends, horizon_months: int):
 
     Within its phase a spend is paid at an even rate; a lump is paid at its month (at t = 0 when it falls
     there, else by the end of the month it falls in). Spend due after the horizon counts at its end.
+    Spends over the same phase (equal months, or the same arrays of sampled months) are costed as one, and the
+    shares are scaled and summed in place (the Monte Carlo engine's samples x months arrays).
     """
     t = np.arange(horizon_months + 1, dtype=float)
-    paid = np.zeros_like(t)
+    phases = {}  # (start, end) -> [start, end, usd summed]
     for s in spends:
-        share = _share_paid(t, s.start_month, s.end_month)
+        key = (_phase_key(s.start_month), _phase_key(s.end_month))
+        if key in phases:
+            phases[key][2] = phases[key][2] + np.asarray(s.usd, dtype=float)
+        else:
+            phases[key] = [s.start_month, s.end_month, np.asarray(s.usd, dtype=float)]
+    fixed = [(a, b, usd) for a, b, usd in phases.values() if np.ndim(a) == 0 and np.ndim(b) == 0]
+    paid = _fixed_paid(t, fixed) if fixed else np.zeros_like(t)
+    for a, b, usd in phases.values():
+        if np.ndim(a) == 0 and np.ndim(b) == 0:
+            continue
+        share = _share_paid(t, a, b)
+        if share.dtype != float:
+            share = share.astype(float)
         share[..., -1] = 1.0  # after the horizon: counted at its end
-        paid = paid + np.asarray(s.usd, dtype=float) * share
+        share = _scaled(share, usd)
+        paid = _accumulate(paid, share) if isinstance(paid, np.ndarray) and paid.ndim >= share.ndim else paid + share
     return paid
+
+
+def _scaled(share, usd):
+    """share x usd, in place when the product has share's shape."""
+    if share.shape == np.broadcast_shapes(share.shape, np.shape(usd)):
+        share *= usd
+        return share
+    return share * usd
+
+
+def _phase_key(month):
+    """A phase's month as a dict key: its value when fixed, the array itself (by identity) when sampled."""
+    return float(month) if np.ndim(month) == 0 else ("sampled", id(month))
+
+
+def _fixed_paid(t, fixed):
+    """paid_by for phases with fixed months: each phase's share of t (a row), weighted by its usd (scalars or
+    columns of samples), summed in place."""
+    paid = None
+    for a, b, usd in fixed:
+        share = _share_paid(t, a, b).astype(float)
+        share[-1] = 1.0  # after the horizon: counted at its end
+        term = usd * share
+        if paid is not None and paid.shape == np.broadcast_shapes(paid.shape, term.shape):
+            paid += term
+        else:
+            paid = term if paid is None else paid + term
+    return paid + np.zeros_like(t) if paid.ndim == 0 else paid
 
 
 def spend_schedule(spends, monthly):
@@ -218,6 +278,16 @@ def price_factor(decline_per_year, months, term_months=0.0):
     return (1.0 - np.asarray(decline_per_year, dtype=float)) ** (m / 12.0)
 
 
+def _accumulate(out, x):
+    """out + x, in place in `out` (a fresh array) when the sum has out's shape; x None: out."""
+    if x is None:
+        return out
+    if isinstance(out, np.ndarray) and out.shape == np.broadcast_shapes(out.shape, np.shape(x)):
+        out += x
+        return out
+    return out + x
+
+
 def mean_rps(requests_per_month):
     """Mean requests/s over a calendar-average month."""
     return np.asarray(requests_per_month, dtype=float) / (DAYS_PER_MONTH * SECONDS_PER_DAY)
@@ -229,18 +299,26 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
     A fraction f of month m is before production: f = clip(t_prod - m, 0, 1).
     """
     before = np.clip(months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
-    return before * bridge_monthly + (1.0 - before) * own_monthly
+    gap = np.subtract(bridge_monthly, own_monthly)
+    if not (isinstance(gap, np.ndarray) and gap.shape == np.broadcast_shapes(gap.shape, np.shape(before))):
+        return own_monthly + before * gap
+    gap *= before
+    return _accumulate(gap, own_monthly)
 
 
-def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None):
-    """Monthly cost of an option over `months` (arrays broadcast)."""
+def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None,
+                  bridge_monthly=None):
+    """Monthly cost of an option over `months` (arrays broadcast). bridge_monthly: the bridge's own monthly cost
+    at these requests and months when already computed (the Monte Carlo engine costs the API once per chunk)."""
     own = model._monthly(requests_per_month, peak_to_mean, months)
     if isinstance(model, ApiCostModel):
         return own  # the API serves from month 0; its integration time is its one-time cost
     if bridge is None:
         before = np.clip(model.months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
         return (1.0 - before) * own  # no API allowed: nothing is served (or paid) before production
-    return bridged(own, bridge._monthly(requests_per_month, None, months), model.months_to_production, months)
+    if bridge_monthly is None:
+        bridge_monthly = bridge._monthly(requests_per_month, None, months)
+    return bridged(own, bridge_monthly, model.months_to_production, months)
 
 
 def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,
@@ -294,4 +372,14 @@ def crossing_month(cum_a, cum_b) -> float | None:
 def cumulative(spends, monthly) -> np.ndarray:
     """Cumulative cost at the start (index 0: what is paid at t = 0) and at the end of each month, with the
     one-time `spends` paid over their phases (spend_schedule). Non-decreasing; it ends at the total."""
-    return np.cumsum(spend_schedule(spends, monthly), axis=-1)
+    monthly = np.asarray(monthly, dtype=float)
+    paid = paid_by(spends, monthly.shape[-1])
+    out = np.empty(np.broadcast_shapes(monthly.shape[:-1] + (monthly.shape[-1] + 1,), np.shape(paid)))
+    out[..., 0] = 0.0
+    if monthly.ndim == 2 and out.shape == (monthly.shape[0], monthly.shape[1] + 1):
+        for k in range(monthly.shape[1]):  # the running cost paid by the end of each month: a column at a time
+            np.add(out[:, k], monthly[:, k], out=out[:, k + 1])  # (np.cumsum along a short last axis: 2x slower)
+    else:
+        out[..., 1:] = np.cumsum(monthly, axis=-1)
+    out += paid
+    return out

@@ -21,15 +21,18 @@ class BreakEvenMonths(ResultMixin):
 
 def crossing_months(cum_a: np.ndarray, cum_b: np.ndarray) -> np.ndarray:
     """costmodel.crossing_month for each row (samples x months+1): A falling to B, else B to A; NaN: never."""
-    d = cum_a - cum_b
-    down = (d[:, :-1] > 0) & (d[:, 1:] <= 0)
-    up = (d[:, :-1] < 0) & (d[:, 1:] >= 0)
-    any_down = down.any(axis=1)
-    j = np.where(any_down, down.argmax(axis=1), up.argmax(axis=1))[:, None]
-    d0, d1 = np.take_along_axis(d, j, 1)[:, 0], np.take_along_axis(d, j + 1, 1)[:, 0]
-    crossed = any_down | up.any(axis=1)
+    d = np.subtract(cum_a, cum_b)
+    above, below = d > 0, d < 0
+    down = above[:, :-1] & ~above[:, 1:]  # above, then at or below (d is never NaN: its inputs are checked)
+    up = below[:, :-1] & ~below[:, 1:]
+    rows = np.arange(d.shape[0])
+    j_down, j_up = down.argmax(axis=1), up.argmax(axis=1)  # argmax of a row with no True: 0, so check it
+    any_down = down[rows, j_down]
+    j = np.where(any_down, j_down, j_up)
+    d0, d1 = d[rows, j], d[rows, j + 1]
+    crossed = any_down | up[rows, j_up]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(crossed, j[:, 0] + d0 / (d0 - d1), np.nan)
+        return np.where(crossed, j + d0 / (d0 - d1), np.nan)
 
 
 def break_even_months(ref: str, other: str, pairs: dict) -> BreakEvenMonths:

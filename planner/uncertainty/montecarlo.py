@@ -50,7 +50,7 @@ from ..decide.assembly import (
     self_host_spends,
 )
 from ..decide.compare import Comparison, compare
-from ..decide.costmodel import cumulative, monthly_costs, one_time_spends
+from ..decide.costmodel import monthly_costs, one_time_spends
 from ..decide.distributions import (EFFICIENCY_INPUTS, INPUTS, Distribution, parse_uncertainty, resolve_relative,
                                     triangular_from_band)
 from ..decide.distributions import fixed
@@ -62,9 +62,11 @@ from ..decide.generations import horizon_fields, resale_band
 from ..decide.trends import decline_distribution, trend_band
 from ..estimate.workload import requests_per_month
 from .crossing import BreakEvenMonths, break_even_months, crossing_months  # noqa: F401  (re-exported)
+from .chunks import chunk_results, total_requests  # noqa: F401  (total_requests re-exported)
 from .physics import TrainingSpeed
 from .programme import programme_bands, programme_values, sample_programme, uniforms
 
+RUN_SPEED = "run.gpu_hours_per_token"  # a column monte_carlo adds to the samples: the run re-timed once for all
 CHUNK = 4096  # samples per array pass: keeps the (samples x months) temporaries in cache (on the 2-core dev VM,
 # 2026-12-07, 100k samples: 4096 5-10% faster than 8192 when quiet, 15-25% when busy, 2048 slower again; results
 # equal for any CHUNK)
@@ -171,6 +173,8 @@ class Engine:
         """
         v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
         v["programme"] = programme_values(self.programme, values)
+        if RUN_SPEED in values:
+            v[RUN_SPEED] = np.asarray(values[RUN_SPEED], dtype=float)[:, None]
         requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], self.months)
         models = self.comparison.cost_models
         api = models.get("api")
@@ -181,9 +185,11 @@ class Engine:
                                         months_to_production=api.months_to_production)) if api else None
         bridge = api if self.comparison.bridge is not None else None
         out = {}
+        api_monthly = api._monthly(requests, None, self.months) if api else None  # the API option's and the bridge's
         for key in self.keys:
             model = api if key == "api" else self._fleet(key, v)
-            monthly = monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge)
+            monthly = api_monthly if key == "api" else \
+                monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge, api_monthly)
             out[key] = (model.one_time_usd, monthly, one_time_spends(model))
         return out, requests
 
@@ -242,8 +248,7 @@ class Engine:
         """compare(): the programme's compute (the final run re-timed, see the module docstring) + research and data
         staff + evaluation + fixed purchases; production after preparation, the run, post-training and evaluation."""
         sc, g = self.comparison.scratch_costs, v.get("programme") or programme_values(self.programme, {})
-        gemm, memory = np.broadcast_arrays(v["efficiency.gemm"], v["efficiency.memory"])
-        per_token = self.speed.gpu_hours_per_token(gemm.ravel(), memory.ravel()).reshape(np.shape(gemm) or (1,))
+        per_token = v[RUN_SPEED] if RUN_SPEED in v else self._per_token(v["efficiency.gemm"], v["efficiency.memory"])
         hours = per_token * v["scratch.tokens"] * np.maximum(g["overhead_factor"], 1.0) * sc.rate.time_factor
         run = dict(run_gpu_hours=hours,
                    pipeline_gpu_hours=g["data_pipeline_gpu_hours_per_ttok"] * (v["scratch.tokens"] / 1e12),
@@ -264,6 +269,20 @@ class Engine:
                                   months=v["scratch.months"], usd_per_engineer_year=v["costs.usd_per_engineer_year"],
                                   prep_months=v["scratch.prep_months"], evaluation_usd=v["scratch.evaluation_usd"])
         return one_time, ttp, spends
+
+    def _per_token(self, gemm, memory):
+        """The final run's GPU-hours per token at the efficiencies (physics.py), shaped like their broadcast."""
+        gemm, memory = np.broadcast_arrays(gemm, memory)
+        return self.speed.gpu_hours_per_token(gemm.ravel(), memory.ravel()).reshape(np.shape(gemm) or (1,))
+
+    def with_run_speed(self, values: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        """`values` plus RUN_SPEED, the run re-timed for all n samples at once (evaluate() then slices it, instead
+        of re-running the step-time model's Python per chunk); unchanged without a scratch option."""
+        if self.speed is None:
+            return values
+        eff = [np.asarray(values[p], dtype=float) if p in values else np.full(n, self.base[p])
+               for p in ("efficiency.gemm", "efficiency.memory")]
+        return {**values, RUN_SPEED: np.broadcast_to(self._per_token(*eff), (n,))}
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""
@@ -333,21 +352,6 @@ class MonteCarloResult(ResultMixin):
         return pd.DataFrame(rows, columns=["input", "dist", "p10", "p50", "p90", "unit", "source"]).set_index("input")
 
 
-def _chunk(engine: Engine, values: dict[str, np.ndarray], n: int):
-    """Totals, all-in $/request and the pairwise crossing months for one chunk of n samples."""
-    costs, requests = engine.evaluate(values)
-    totals, cums = [], {}
-    for key, (one, monthly, spends) in costs.items():
-        one, monthly = np.broadcast_to(one, (n, 1)), np.broadcast_to(monthly, (n, len(engine.months)))
-        cums[key] = np.broadcast_to(cumulative(spends, monthly), (n, len(engine.months) + 1))  # compare()'s curve
-        totals.append((one + monthly.sum(axis=1, keepdims=True))[:, 0])
-    totals = np.stack(totals, axis=1)
-    per_request = totals / np.broadcast_to(requests.sum(axis=-1, keepdims=True), (n, 1))
-    keys = engine.keys
-    pairs = {(a, b): crossing_months(cums[a], cums[b]) for i, a in enumerate(keys) for b in keys[i + 1:]}
-    return totals, per_request, pairs
-
-
 def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *,
                 comparison: Comparison | None = None) -> MonteCarloResult:
     """Sample every uncertain input n times and cost every option per sample (vectorized, in chunks).
@@ -365,8 +369,8 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
     engine = Engine(scenario, comparison)
     keys = engine.keys
     _check_memory(n, engine)
-    samples = engine.sample(n, seed)
-    parts = [_chunk(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
+    samples = engine.with_run_speed(engine.sample(n, seed), n)
+    parts = [chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
              for i in range(0, n, CHUNK)]
     totals = np.concatenate([t for t, _, _ in parts])
     per_request = np.concatenate([u for _, u, _ in parts])
@@ -386,9 +390,9 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
 
 
 def _check_memory(n: int, engine: Engine) -> None:
-    """Refuse a run whose sample arrays (inputs, totals, $/request, crossings; twice over while joined) pass the limit."""
+    """Refuse a run whose sample arrays (inputs, draws, run speed, totals, $/request, crossings; x2 joined) pass the limit."""
     k = len(engine.keys)
-    columns = len(engine.uncertain) + len(engine.programme) + 2 * k + k * (k - 1) // 2  # programme: its draws
+    columns = len(engine.uncertain) + len(engine.programme) + (engine.speed is not None) + 2 * k + k * (k - 1) // 2
     need = 2 * 8 * n * columns
     if need > L.MAX_MONTE_CARLO_BYTES:
         raise InputError("n", f"{n:,} samples of {columns} columns need about {need / 2**30:.1f} GiB; the limit is "
