@@ -94,7 +94,8 @@ def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_para
     """KV-cache bytes on one GPU for `sequences` sequences of `context_tokens` each (window-aware): split
     by heads over TP (MLA's latent is on every rank), or by sequences over DP-attention ranks."""
     per_sequence = ar.kv_cache_bytes(m, context_tokens, kv_bytes)
-    return np.asarray(sequences, dtype=float) * per_sequence / moe.Split(tensor_parallel, attention_dp).kv_ways(m)
+    sequences = np.asarray(sequences, dtype=float) if ar.ndim_of(sequences) else float(sequences)  # a number: floats
+    return sequences * per_sequence / moe.Split(tensor_parallel, attention_dp).kv_ways(m)
 
 
 def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
@@ -257,11 +258,11 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
         return (prefill_s(r, batch, prompt_tokens), *decode_step_s(r, batch, context_tokens))
     pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
     dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
-    dec["logit_rows"] = np.asarray(batch, dtype=float) * dec["new_tokens"]  # forward_s's default: a logit per row
-    both = np.array([[pre[k], dec[k]] for k in pre], dtype=float)  # (inputs, 2)
-    work = dict(zip(pre, both[:, [0, 1, 1, 1], None]))  # (inputs, 4, 1): the decode step thrice
+    dec["logit_rows"] = batch * dec["new_tokens"]  # forward_s's default: a logit per row
+    both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
+    work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1): decode thrice
     t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
-    comm_s = collectives_s(r, work["batch"][:2] * work["new_tokens"][:2])
+    comm_s = collectives_s(r, [[batch * prompt_tokens], [batch * 1.0]])
     pre_s, step_s = t[:2] + comm_s
     return pre_s, step_s, t[2] >= t[3]
 

@@ -174,7 +174,7 @@ def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numer
     if ar.n_moe_layers(m) or ar.ndim_of(tp):
         return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
     rows, logit_rows = np.asarray(rows, dtype=float), np.asarray(logit_rows, dtype=float)
-    coef, counts, is_head = _dense_linears(m, tp, kern, num, max(rows.ndim, logit_rows.ndim, rates_ndim(kern)))
+    coef, counts, is_head = _dense_linears(m, tp, kern, num, max(rows.ndim, logit_rows.ndim))
     t = from_coefficients(np.where(is_head, logit_rows, rows), coef, kern)
     return (counts @ t.reshape(len(counts), -1)).reshape(t.shape[1:])
 
@@ -182,8 +182,9 @@ def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numer
 @by_identity()  # pure: a model, a degree and a device's (immutable) rates and formats, asked on every forward pass
 def _dense_linears(m: ModelSpec, tp: int, kern: Kernels, num: Numerics, nd: int) -> tuple:
     """(coefficients, layers per shape, output-head mask) of a dense model's GEMMs, the shapes of stack_linears_s and
-    head_s on a leading axis padded for `nd` trailing axes (the head at the output head's weight bytes)."""
+    head_s on a leading axis padded for `nd` trailing axes (rows' or the rates'); the head at its own weight bytes)."""
     shapes = attention_shapes(m, tp) + mlp_shapes(m, m.ffn_dim / tp) + [(m.vocab_size / tp, m.dim)]
+    nd = max(nd, rates_ndim(kern))
     nk, pad = gemm.on_leading_axis(shapes, nd), (len(shapes),) + (1,) * nd
     weight_bytes = np.reshape([num.weight_bytes] * (len(shapes) - 1) + [num.head().weight_bytes], pad)
     coef = coefficients(nk[:, 0], nk[:, 1], kern, replace(num, weight_bytes=weight_bytes))
@@ -216,13 +217,18 @@ def attention_s(m: ModelSpec, batch, new_tokens, keys_flops_per_token, kv_bytes_
     `kv_bytes_per_seq`: K/V bytes one sequence's queries read from the cache.
     """
     batch = np.asarray(batch, dtype=float)
-    flops = batch * new_tokens * keys_flops_per_token / tp
-    kv = batch * kv_bytes_per_seq / kv_shards(m, tp)
-    return np.maximum(flops / (kern.peak_flops_per_s * kern.attention_efficiency),
-                      kv / (kern.peak_bytes_per_s * kern.memory_efficiency))
+    per_flop, per_byte = _attention_rates(m, tp, kern)
+    return np.maximum(batch * new_tokens * keys_flops_per_token / per_flop, batch * kv_bytes_per_seq / per_byte)
 
 
-@by_identity()  # pure: a model, a degree and a flag, asked on every forward pass
+@by_identity()  # pure: a model, a degree and a device's (immutable) rates
+def _attention_rates(m: ModelSpec, tp, kern: Kernels) -> tuple:
+    """(FLOP/s, K/V bytes/s) of attention on one GPU, in the units of a whole replica's work: FLOPs split over `tp`
+    ranks, K/V over the ranks that shard it (kv_shards)."""
+    return (tp * (kern.peak_flops_per_s * kern.attention_efficiency),
+            kv_shards(m, tp) * (kern.peak_bytes_per_s * kern.memory_efficiency))
+
+
 def elementwise_elements_per_token(m: ModelSpec, tp: int, fused: bool) -> float:
     """Elements read or written per token and layer by the work between GEMMs (see UNFUSED/FUSED)."""
     q, kv = m.n_heads * m.head_dim / tp, m.n_kv_heads * m.head_dim / kv_shards(m, tp)
@@ -239,8 +245,14 @@ def elementwise_elements_per_token(m: ModelSpec, tp: int, fused: bool) -> float:
 
 def elementwise_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics):
     """Element-wise work of the stack for `rows` tokens: memory-bound."""
-    moved = m.n_layers * np.asarray(rows, dtype=float) * elementwise_elements_per_token(m, tp, kern.fused)
-    return moved * num.activation_bytes / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
+    return np.asarray(rows, dtype=float) * _elementwise_s_per_row(m, tp, kern, num)
+
+
+@by_identity()  # pure: a model, a degree, a device's (immutable) rates and formats
+def _elementwise_s_per_row(m: ModelSpec, tp, kern: Kernels, num: Numerics):
+    """Seconds of the stack's element-wise work per token: its bytes moved over the bandwidth it gets."""
+    moved = m.n_layers * elementwise_elements_per_token(m, tp, kern.fused) * num.activation_bytes
+    return moved / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
 
 
 def forward_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, new_tokens: float, attn_flops_per_token,
