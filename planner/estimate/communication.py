@@ -89,7 +89,8 @@ def collective_s(op: str, n_bytes, n_ranks: int, link: Link):
     if n_ranks <= 1:
         return np.zeros(np.shape(n_bytes))
     alpha = link.latency_s + STEPS[op](n_ranks) * link.hop_latency_s
-    return alpha + bus_factor(op, n_ranks) * np.asarray(n_bytes, dtype=float) / link.bus_bytes_per_s
+    n_bytes = n_bytes if type(n_bytes) is float else np.asarray(n_bytes, dtype=float)  # a float stays one (cheaper)
+    return alpha + bus_factor(op, n_ranks) * n_bytes / link.bus_bytes_per_s
 
 
 def node_size(g: GPUSpec) -> int:

@@ -23,15 +23,16 @@ def coefficients(n, k, kern, num):
             (k + n) * num.activation_bytes / stream)
 
 
-def from_coefficients(rows, coef, kern):
-    """overhead + max(compute, memory) of GEMMs with `coef` (coefficients) on `rows` rows (an array).
+def from_coefficients(rows, coef, half_rows, overhead_s):
+    """overhead + max(compute, memory) of GEMMs with `coef` (coefficients) on `rows` rows (an array), with the
+    Kernels' gemm_half_rows and gemm_overhead_s.
 
     Compute follows Hockney's half-performance length: (rows + gemm_half_rows) rows' worth of FLOPs. One row
     is a matrix-vector product, which BLAS libraries run as a streaming GEMV kernel rather than a tiled GEMM
     (cuBLAS and oneDNN both dispatch it so), so it pays no tile fill."""
     compute_per_row, fixed, per_row = coef
-    tile_fill = np.where(rows > 1.0, kern.gemm_half_rows, 0.0)  # one row: a GEMV, streamed, no tile to fill
-    return kern.gemm_overhead_s + np.maximum(compute_per_row * (rows + tile_fill), fixed + per_row * rows)
+    tile_fill = np.where(rows > 1.0, half_rows, 0.0)  # one row: a GEMV, streamed, no tile to fill
+    return overhead_s + np.maximum(compute_per_row * (rows + tile_fill), fixed + per_row * rows)
 
 
 def gemm_s(rows, n, k, kern, num):
@@ -39,7 +40,8 @@ def gemm_s(rows, n, k, kern, num):
 
     Quantised weights stream at `weight_stream_factor` x the dense rate (dequantisation in the
     kernel: gpt-fast's int8/int4 decode reaches 52%/42% of peak bandwidth where bf16 reaches 69%)."""
-    return from_coefficients(np.asarray(rows, dtype=float), coefficients(n, k, kern, num), kern)
+    return from_coefficients(np.asarray(rows, dtype=float), coefficients(n, k, kern, num), kern.gemm_half_rows,
+                             kern.gemm_overhead_s)
 
 
 _GEMM_RATES = ("peak_flops_per_s", "peak_bytes_per_s", "gemm_efficiency", "memory_efficiency", "weight_stream_factor",

@@ -153,7 +153,8 @@ def tp_allreduce_s(m: ModelSpec, tokens, tensor_parallel: int, link: comm.Link, 
     """
     if tensor_parallel == 1:
         return np.zeros(np.shape(tokens))
-    buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * activation_bytes
+    buffer_bytes = (float(tokens) if type(tokens) in (int, float) else np.asarray(tokens, dtype=float)) * m.dim \
+        * activation_bytes  # a number stays a float: one scalar answer without numpy's per-call cost
     return 2 * m.n_layers * comm.collective_s("all_reduce", buffer_bytes, tensor_parallel, link)
 
 
@@ -262,9 +263,7 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
     both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
     work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1): decode thrice
     t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
-    comm_s = collectives_s(r, [[batch * prompt_tokens], [batch * 1.0]])
-    pre_s, step_s = t[:2] + comm_s
-    return pre_s, step_s, t[2] >= t[3]
+    return t[0] + collectives_s(r, batch * prompt_tokens), t[1] + collectives_s(r, batch * 1.0), t[2] >= t[3]
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:

@@ -173,23 +173,22 @@ def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numer
     one degree, the head on the stack's leading axis (_dense_linears), so one set of array operations times them all."""
     if ar.n_moe_layers(m) or ar.ndim_of(tp):
         return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
-    rows, logit_rows = np.asarray(rows, dtype=float), np.asarray(logit_rows, dtype=float)
-    coef, counts, is_head = _dense_linears(m, tp, kern, num, max(rows.ndim, logit_rows.ndim))
-    t = from_coefficients(np.where(is_head, logit_rows, rows), coef, kern)
-    return (counts @ t.reshape(len(counts), -1)).reshape(t.shape[1:])
+    coef, counts, is_head, half_rows, overhead_s = _dense_linears(m, tp, kern, num)
+    rows = np.where(is_head, np.asarray(logit_rows, dtype=float)[..., None], np.asarray(rows, dtype=float)[..., None])
+    return from_coefficients(rows, coef, half_rows, overhead_s) @ counts
 
 
 @by_identity()  # pure: a model, a degree and a device's (immutable) rates and formats, asked on every forward pass
-def _dense_linears(m: ModelSpec, tp: int, kern: Kernels, num: Numerics, nd: int) -> tuple:
-    """(coefficients, layers per shape, output-head mask) of a dense model's GEMMs, the shapes of stack_linears_s and
-    head_s on a leading axis padded for `nd` trailing axes (rows' or the rates'); the head at its own weight bytes)."""
+def _dense_linears(m: ModelSpec, tp: int, kern: Kernels, num: Numerics) -> tuple:
+    """(coefficients, layers per shape, output-head mask, gemm_half_rows, gemm_overhead_s) of a dense model's GEMMs:
+    the shapes of stack_linears_s and head_s (the head at its own weight bytes) on a last axis, after the rates'."""
     shapes = attention_shapes(m, tp) + mlp_shapes(m, m.ffn_dim / tp) + [(m.vocab_size / tp, m.dim)]
-    nd = max(nd, rates_ndim(kern))
-    nk, pad = gemm.on_leading_axis(shapes, nd), (len(shapes),) + (1,) * nd
-    weight_bytes = np.reshape([num.weight_bytes] * (len(shapes) - 1) + [num.head().weight_bytes], pad)
-    coef = coefficients(nk[:, 0], nk[:, 1], kern, replace(num, weight_bytes=weight_bytes))
-    counts = np.array([float(m.n_layers)] * (len(shapes) - 1) + [1.0])
-    return coef, counts, np.reshape([False] * (len(shapes) - 1) + [True], pad)
+    nk, last = gemm.on_leading_axis(shapes, rates_ndim(kern)), (lambda v: np.asarray(v, dtype=float)[..., None])
+    wb = np.reshape([num.weight_bytes] * (len(shapes) - 1) + [num.head().weight_bytes], nk[:, 0].shape)
+    coef = coefficients(nk[:, 0], nk[:, 1], kern, replace(num, weight_bytes=wb))
+    return (tuple(np.ascontiguousarray(np.moveaxis(c, 0, -1)) for c in coef),
+            np.array([float(m.n_layers)] * (len(shapes) - 1) + [1.0]), np.arange(len(shapes)) == len(shapes) - 1,
+            last(kern.gemm_half_rows), last(kern.gemm_overhead_s))
 
 
 def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, weight_grads: bool = True,
