@@ -107,9 +107,14 @@ def memory_per_gpu_bytes(m: ModelSpec, precision_name: str, batch, context_token
                          kv_bytes: float | None = None, attention_dp: bool = False):
     """Weights split over TP ranks (or, with DP attention, experts over EP ranks) plus the KV cache of
     `batch` sequences at `context_tokens` (KV in `kv_bytes` per element, else the activation dtype)."""
-    weights = moe.weight_bytes_per_gpu(m, precision_name, moe.Split(tensor_parallel, attention_dp))
+    weights = _weights_per_gpu(m, precision_name, tensor_parallel, attention_dp)
     kv = numerics(precision_name).kv_bytes if kv_bytes is None else kv_bytes
     return weights + kv_bytes_per_gpu(m, batch, context_tokens, tensor_parallel, kv, attention_dp)
+
+
+@by_identity()  # pure: a catalog model, a precision's name and a split, asked by every memory check
+def _weights_per_gpu(m: ModelSpec, precision_name: str, tensor_parallel: int, attention_dp: bool) -> float:
+    return moe.weight_bytes_per_gpu(m, precision_name, moe.Split(tensor_parallel, attention_dp))
 
 
 def min_tensor_parallel(m: ModelSpec, g: GPUSpec, precision_name: str, context_tokens: float,
