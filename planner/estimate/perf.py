@@ -92,6 +92,9 @@ class Numerics:
         return self if self.head_weight_bytes is None else replace(self, weight_bytes=self.head_weight_bytes)
 
 
+DEFAULT_NUMERICS = Numerics()  # 16-bit throughout: one object, so the per-identity caches of a forward pass hold
+
+
 def kv_shards(m: ModelSpec, tp):
     """Ways K/V heads split over tensor-parallel ranks; MLA's one latent is on every rank (as vLLM)."""
     if m.mla is not None:
