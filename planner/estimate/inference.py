@@ -24,6 +24,7 @@ from ..core import validate as V
 from ..core.errors import DoesNotFitError
 from ..core.memo import by_identity
 from ..core.provenance import Assumption
+from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
 from . import moe_serving as moe
@@ -381,9 +382,9 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
                                                    decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
     pre, step = pre.tolist(), step.tolist()  # three rates each: Python floats from here (numpy's cost is per call)
     pre_band, step_band = to_band(pre), to_band(step)
-    return InferenceSpeed(
-        model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size, prompt_tokens=prompt_tokens,
-        output_tokens=output_tokens, tensor_parallel=tensor_parallel,
+    return built(
+        InferenceSpeed, model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size,
+        prompt_tokens=prompt_tokens, output_tokens=output_tokens, tensor_parallel=tensor_parallel,
         prefill_s=pre_band, decode_step_s=step_band, ttft_s=pre_band, tpot_s=step_band,
         e2e_s=to_band([e2e_s(a, b, output_tokens) for a, b in zip(pre, step)]),
         tokens_per_s_per_sequence=to_band([1.0 / x for x in step]),
@@ -392,5 +393,5 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
         memory_per_gpu_bytes=need, usable_memory_bytes=r.usable_bytes,
         efficiency_source=setup.efficiencies.source,
         assumptions=_common_assumptions(r, setup, kv_cache_dtype is not None),
-        engine=setup.engine, kv_cache_dtype=r.kv_cache_dtype,
-    )
+        engine=setup.engine, kv_cache_dtype=r.kv_cache_dtype)
+
