@@ -104,6 +104,9 @@ def node_size(g: GPUSpec) -> int:
 def hierarchy(g: GPUSpec, group_size, stride=1):
     """(ranks of the group in one node or slice, nodes or slices the group spans) for a group of
     `group_size` ranks `stride` apart (numbers or arrays that broadcast)."""
+    if type(group_size) is int and type(stride) is int:  # one group: the same arithmetic on Python ints (cheaper)
+        local = min(max(node_size(g) // max(stride, 1), 1), max(group_size, 1))
+        return local, -(-max(group_size, 1) // local)
     local = np.clip(node_size(g) // np.maximum(stride, 1), 1, np.maximum(group_size, 1))
     return local, -(-np.maximum(group_size, 1) // local)  # ceil: a group that does not fill its last node
 
