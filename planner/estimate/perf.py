@@ -176,25 +176,25 @@ def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numer
     one degree, the head on the stack's leading axis (_dense_linears), so one set of array operations times them all."""
     if ar.n_moe_layers(m) or ar.ndim_of(tp):
         return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
-    coef, counts, is_head, half_rows, overhead_s = _dense_linears(m, tp, kern, num, False)
+    coef, counts, is_head, half_rows, overhead_s, _ = _dense_linears(m, tp, kern, num, False)
     rows = np.where(is_head, np.asarray(logit_rows, dtype=float)[..., None], np.asarray(rows, dtype=float)[..., None])
     return from_coefficients(rows, coef, half_rows, overhead_s) @ counts
 
 
 @by_identity()  # pure: a model, a degree and a device's (immutable) rates and formats, asked on every forward pass
 def _dense_linears(m: ModelSpec, tp: int, kern: Kernels, num: Numerics, backward: bool) -> tuple:
-    """(coefficients, layers per shape, output-head mask, gemm_half_rows, gemm_overhead_s) of a dense model's GEMMs:
-    the shapes of stack_linears_s and head_s (the head at its own weight bytes) on a last axis, after the rates';
-    `backward`: their dX GEMMs (each shape transposed, the head at the stack's weight bytes: backward_linears_s)."""
+    """(coefficients, layers per shape, output-head mask, gemm_half_rows, gemm_overhead_s, (n, k, layers) on a
+    leading axis) of a dense model's GEMMs: the shapes of stack_linears_s and head_s (the head at its own weight
+    bytes) on a last axis, after the rates'; `backward`: their dX GEMMs (transposed; the head at the stack's bytes)."""
     shapes = attention_shapes(m, tp) + mlp_shapes(m, m.ffn_dim / tp) + [(m.vocab_size / tp, m.dim)]
     nk, last = gemm.on_leading_axis(shapes, rates_ndim(kern)), (lambda v: np.asarray(v, dtype=float)[..., None])
-    nk = nk[:, ::-1] if backward else nk
+    n_layers = np.reshape([float(m.n_layers)] * (len(shapes) - 1) + [1.0], nk[:, 0].shape)
+    lead, nk = (nk[:, 0], nk[:, 1], n_layers), nk[:, ::-1] if backward else nk
     head_bytes = num.weight_bytes if backward else num.head().weight_bytes
     wb = np.reshape([num.weight_bytes] * (len(shapes) - 1) + [head_bytes], nk[:, 0].shape)
     coef = coefficients(nk[:, 0], nk[:, 1], kern, replace(num, weight_bytes=wb))
-    return (tuple(np.ascontiguousarray(np.moveaxis(c, 0, -1)) for c in coef),
-            np.array([float(m.n_layers)] * (len(shapes) - 1) + [1.0]), np.arange(len(shapes)) == len(shapes) - 1,
-            last(kern.gemm_half_rows), last(kern.gemm_overhead_s))
+    return (tuple(np.ascontiguousarray(np.moveaxis(c, 0, -1)) for c in coef), n_layers.ravel(),
+            np.arange(len(shapes)) == len(shapes) - 1, last(kern.gemm_half_rows), last(kern.gemm_overhead_s), lead)
 
 
 def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, weight_grads: bool = True,
@@ -202,14 +202,14 @@ def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics
     """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
     (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had (the head's
     backward at the stack's weight bytes)."""
+    if not ar.n_moe_layers(m) and not ar.ndim_of(tp) and not ar.ndim_of(rows):  # dense, one degree and size: the
+        coef, counts, _, half_rows, overhead_s, (n, k, lead) = _dense_linears(m, tp, kern, num, True)  # kept shapes
+        dx = from_coefficients(np.asarray(rows, dtype=float)[..., None], coef, half_rows, overhead_s) @ counts
+        return dx + (lead * gemm_s(n, k, rows, kern, num)).sum(axis=0) if weight_grads else dx  # dW: gemm_stack_s's
+
     def both(shapes, r, counts=None):
-        if one_degree_dense:  # a dense model at one degree: dX from the coefficients kept for it (as linears_s)
-            coef, counts, _, half_rows, overhead_s = _dense_linears(m, tp, kern, num, True)
-            dx = from_coefficients(np.asarray(r, dtype=float)[..., None], coef, half_rows, overhead_s) @ counts
-        else:
-            dx = gemm_stack_s(r, [(k, n) for n, k in shapes], kern, num, counts)
+        dx = gemm_stack_s(r, [(k, n) for n, k in shapes], kern, num, counts)
         return dx + gemm_stack_s(r, shapes, kern, num, counts, transpose=True) if weight_grads else dx
-    one_degree_dense = not ar.n_moe_layers(m) and not ar.ndim_of(tp)
     n_moe = ar.n_moe_layers(m)
     attention, dense = attention_shapes(m, tp), mlp_shapes(m, m.ffn_dim / tp) if n_moe < m.n_layers else []
     shapes = attention + dense + [(m.vocab_size / tp, m.dim)]
