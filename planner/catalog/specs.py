@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from ..core import limits as L
 from ..core import arguments as A
 from ..core import validate as V
-from ..core.errors import InputError, PlannerError, show
+from ..core.errors import InputError, PlannerError, UnknownNameError, show
 from ..core.provenance import Source
 
 
@@ -315,7 +315,6 @@ PRECISION_ALIASES = {"int4": "int4-weight-only", "w4a16": "int4-weight-only", "w
 
 
 def precision(name: str) -> Precision:
-    from ..core.errors import UnknownNameError
     try:
         key = name.lower()
         return PRECISIONS[PRECISION_ALIASES.get(key, key)]
@@ -337,7 +336,6 @@ KV_CACHE_DTYPES: dict[str, float] = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8
 
 def kv_cache_dtype_bytes(name: str) -> float:
     """Bytes per cached K or V element for a KV-cache dtype name."""
-    from ..core.errors import UnknownNameError
     try:
         return KV_CACHE_DTYPES[name.lower()]
     except (KeyError, AttributeError):

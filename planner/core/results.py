@@ -10,6 +10,16 @@ import pandas as pd
 from .band import Band
 
 
+def built(cls, **fields):
+    """A frozen dataclass of every one of its fields, already the right types, set as its __init__ sets them but
+    without the per-field object.__setattr__ calls (an estimate's hot path); a field left out: the constructor."""
+    if len(fields) != len(cls.__dataclass_fields__) or hasattr(cls, "__post_init__"):  # checks to run: as built
+        return cls(**fields)
+    out = object.__new__(cls)
+    out.__dict__.update(fields)
+    return out
+
+
 def as_plain(obj):
     """Recursively turn dataclasses, Bands, numpy values and tuples into JSON-ready data (non-finite -> None)."""
     if isinstance(obj, Band):

@@ -89,7 +89,8 @@ def collective_s(op: str, n_bytes, n_ranks: int, link: Link):
     if n_ranks <= 1:
         return np.zeros(np.shape(n_bytes))
     alpha = link.latency_s + STEPS[op](n_ranks) * link.hop_latency_s
-    return alpha + bus_factor(op, n_ranks) * np.asarray(n_bytes, dtype=float) / link.bus_bytes_per_s
+    n_bytes = n_bytes if type(n_bytes) is float else np.asarray(n_bytes, dtype=float)  # a float stays one (cheaper)
+    return alpha + bus_factor(op, n_ranks) * n_bytes / link.bus_bytes_per_s
 
 
 def node_size(g: GPUSpec) -> int:
@@ -103,6 +104,9 @@ def node_size(g: GPUSpec) -> int:
 def hierarchy(g: GPUSpec, group_size, stride=1):
     """(ranks of the group in one node or slice, nodes or slices the group spans) for a group of
     `group_size` ranks `stride` apart (numbers or arrays that broadcast)."""
+    if type(group_size) is int and type(stride) is int:  # one group: the same arithmetic on Python ints (cheaper)
+        local = min(max(node_size(g) // max(stride, 1), 1), max(group_size, 1))
+        return local, -(-max(group_size, 1) // local)
     local = np.clip(node_size(g) // np.maximum(stride, 1), 1, np.maximum(group_size, 1))
     return local, -(-np.maximum(group_size, 1) // local)  # ceil: a group that does not fill its last node
 

@@ -130,7 +130,7 @@ def linear_speedup(rows, n, k, kern: perf.Kernels, fp8: Fp8Gemms):
     casts, the quantity torchao's float8 README tabulates by (M, K, N) on an H100 (tensor-wise: 0.80 at
     (1024, 2048, 1024), 1.39 at (4096, 8192, 16384); this model's p50 gives 0.88 and 1.58 there, ~10-15% above
     torch.compile's casts, which move more bytes than the fused cast-transpose counted here)."""
-    num, k8 = perf.Numerics(), fp8_kernels(kern, fp8)  # operands at the bf16 bytes, as stack_gemms_delta_s
+    num, k8 = perf.DEFAULT_NUMERICS, fp8_kernels(kern, fp8)  # operands at the bf16 bytes, as stack_gemms_delta_s
 
     def fwd_bwd(kr, nm):
         return (perf.gemm_stack_s(rows, [(n, k)], kr, nm) + perf.gemm_stack_s(rows, [(k, n)], kr, nm)

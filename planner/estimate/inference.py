@@ -24,6 +24,7 @@ from ..core import validate as V
 from ..core.errors import DoesNotFitError
 from ..core.memo import by_identity
 from ..core.provenance import Assumption
+from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
 from . import moe_serving as moe
@@ -94,7 +95,8 @@ def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_para
     """KV-cache bytes on one GPU for `sequences` sequences of `context_tokens` each (window-aware): split
     by heads over TP (MLA's latent is on every rank), or by sequences over DP-attention ranks."""
     per_sequence = ar.kv_cache_bytes(m, context_tokens, kv_bytes)
-    return np.asarray(sequences, dtype=float) * per_sequence / moe.Split(tensor_parallel, attention_dp).kv_ways(m)
+    sequences = np.asarray(sequences, dtype=float) if ar.ndim_of(sequences) else float(sequences)  # a number: floats
+    return sequences * per_sequence / moe.Split(tensor_parallel, attention_dp).kv_ways(m)
 
 
 def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
@@ -106,9 +108,14 @@ def memory_per_gpu_bytes(m: ModelSpec, precision_name: str, batch, context_token
                          kv_bytes: float | None = None, attention_dp: bool = False):
     """Weights split over TP ranks (or, with DP attention, experts over EP ranks) plus the KV cache of
     `batch` sequences at `context_tokens` (KV in `kv_bytes` per element, else the activation dtype)."""
-    weights = moe.weight_bytes_per_gpu(m, precision_name, moe.Split(tensor_parallel, attention_dp))
+    weights = _weights_per_gpu(m, precision_name, tensor_parallel, attention_dp)
     kv = numerics(precision_name).kv_bytes if kv_bytes is None else kv_bytes
     return weights + kv_bytes_per_gpu(m, batch, context_tokens, tensor_parallel, kv, attention_dp)
+
+
+@by_identity()  # pure: a catalog model, a precision's name and a split, asked by every memory check
+def _weights_per_gpu(m: ModelSpec, precision_name: str, tensor_parallel: int, attention_dp: bool) -> float:
+    return moe.weight_bytes_per_gpu(m, precision_name, moe.Split(tensor_parallel, attention_dp))
 
 
 def min_tensor_parallel(m: ModelSpec, g: GPUSpec, precision_name: str, context_tokens: float,
@@ -152,7 +159,8 @@ def tp_allreduce_s(m: ModelSpec, tokens, tensor_parallel: int, link: comm.Link, 
     """
     if tensor_parallel == 1:
         return np.zeros(np.shape(tokens))
-    buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * activation_bytes
+    buffer_bytes = (float(tokens) if type(tokens) in (int, float) else np.asarray(tokens, dtype=float)) * m.dim \
+        * activation_bytes  # a number stays a float: one scalar answer without numpy's per-call cost
     return 2 * m.n_layers * comm.collective_s("all_reduce", buffer_bytes, tensor_parallel, link)
 
 
@@ -257,13 +265,11 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
         return (prefill_s(r, batch, prompt_tokens), *decode_step_s(r, batch, context_tokens))
     pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
     dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
-    dec["logit_rows"] = np.asarray(batch, dtype=float) * dec["new_tokens"]  # forward_s's default: a logit per row
-    both = np.array([[pre[k], dec[k]] for k in pre], dtype=float)  # (inputs, 2)
-    work = dict(zip(pre, both[:, [0, 1, 1, 1], None]))  # (inputs, 4, 1): the decode step thrice
+    dec["logit_rows"] = batch * dec["new_tokens"]  # forward_s's default: a logit per row
+    both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
+    work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1): decode thrice
     t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
-    comm_s = collectives_s(r, work["batch"][:2] * work["new_tokens"][:2])
-    pre_s, step_s = t[:2] + comm_s
-    return pre_s, step_s, t[2] >= t[3]
+    return t[0] + collectives_s(r, batch * prompt_tokens), t[1] + collectives_s(r, batch * 1.0), t[2] >= t[3]
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
@@ -376,9 +382,9 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
                                                    decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
     pre, step = pre.tolist(), step.tolist()  # three rates each: Python floats from here (numpy's cost is per call)
     pre_band, step_band = to_band(pre), to_band(step)
-    return InferenceSpeed(
-        model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size, prompt_tokens=prompt_tokens,
-        output_tokens=output_tokens, tensor_parallel=tensor_parallel,
+    return built(
+        InferenceSpeed, model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size,
+        prompt_tokens=prompt_tokens, output_tokens=output_tokens, tensor_parallel=tensor_parallel,
         prefill_s=pre_band, decode_step_s=step_band, ttft_s=pre_band, tpot_s=step_band,
         e2e_s=to_band([e2e_s(a, b, output_tokens) for a, b in zip(pre, step)]),
         tokens_per_s_per_sequence=to_band([1.0 / x for x in step]),
@@ -387,5 +393,5 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
         memory_per_gpu_bytes=need, usable_memory_bytes=r.usable_bytes,
         efficiency_source=setup.efficiencies.source,
         assumptions=_common_assumptions(r, setup, kv_cache_dtype is not None),
-        engine=setup.engine, kv_cache_dtype=r.kv_cache_dtype,
-    )
+        engine=setup.engine, kv_cache_dtype=r.kv_cache_dtype)
+

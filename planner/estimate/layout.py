@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..catalog.lookup import gpu as lookup_gpu
+from ..catalog.lookup import model as lookup_model
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core import limits as L
 from ..core import arguments as A
@@ -354,8 +356,6 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     `weight_bytes`: bytes per stored weight (bf16 2; a QLoRA base 0.516). `trainable_params`: the
     parameters with gradients and optimizer states on this GPU (None: all it owns; LoRA: its adapters).
     """
-    from ..catalog.lookup import gpu as lookup_gpu
-    from ..catalog.lookup import model as lookup_model
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec)
     V.instance("layout", layout, TrainingLayout, "a planner.TrainingLayout")
     V.positive("seq_len", seq_len, L.MAX_SEQ_LEN, "tokens"), V.positive("weight_bytes", weight_bytes, 8.0, "bytes")

@@ -32,7 +32,7 @@ def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8
         work = perf.StepWork(micro_batch=col("micro_batch"), seq_len=shape.seq_len / cp, tp=col("tp"),
                              recompute=names[idx][:, None], weight_grads=shape.weight_grads,
                              expert_parallel=col("ep"), context_parallel=cp)
-        stage, num = stage_model(shape.model, pp), perf.Numerics()
+        stage, num = stage_model(shape.model, pp), perf.DEFAULT_NUMERICS
         out[idx] = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
             stage, kern, num, rows=col("micro_batch") * shape.seq_len / cp, tp=col("tp"), etp=col("tp"), ep=col("ep"),
             full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance=shape.recipe.moe_balance,

@@ -30,7 +30,8 @@ from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
 from ..core.memo import by_identity
-from . import arithmetic as ar, grouped_gemm
+from . import arithmetic as ar, gemm, grouped_gemm
+from .gemm import coefficients, from_coefficients, gemm_s, gemm_stack_s, rates_ndim
 from . import passes
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
@@ -91,50 +92,7 @@ class Numerics:
         return self if self.head_weight_bytes is None else replace(self, weight_bytes=self.head_weight_bytes)
 
 
-def gemm_s(rows, n, k, kern: Kernels, num: Numerics):
-    """One (rows x k) @ (k x n) GEMM with stored weights (n x k): overhead + max(compute, memory).
-
-    Compute follows Hockney's half-performance length: (rows + gemm_half_rows) rows' worth of
-    FLOPs. One row is a matrix-vector product, which BLAS libraries run as a streaming GEMV
-    kernel rather than a tiled GEMM (cuBLAS and oneDNN both dispatch it so), so it pays no tile fill.
-
-    Quantised weights stream at `weight_stream_factor` x the dense rate (dequantisation in the
-    kernel: gpt-fast's int8/int4 decode reaches 52%/42% of peak bandwidth where bf16 reaches 69%)."""
-    rows = np.asarray(rows, dtype=float)
-    tile_fill = np.where(rows > 1.0, kern.gemm_half_rows, 0.0)  # one row: a GEMV, streamed, no tile to fill
-    compute = 2.0 * n * k * (rows + tile_fill) / (kern.peak_flops_per_s * kern.gemm_efficiency)
-    moved = n * k * num.weight_bytes + (rows * k + rows * n) * num.activation_bytes
-    stream = kern.peak_bytes_per_s * kern.memory_efficiency * kern.weight_stream_factor
-    memory = moved / stream + n * kern.gemm_row_overhead_s
-    return kern.gemm_overhead_s + np.maximum(compute, memory)
-
-
-_GEMM_RATES = ("peak_flops_per_s", "peak_bytes_per_s", "gemm_efficiency", "memory_efficiency", "weight_stream_factor",
-               "gemm_half_rows", "gemm_overhead_s", "gemm_row_overhead_s")
-_rates_ndim = by_identity()(lambda kern: max(getattr(getattr(kern, a), "ndim", 0) for a in _GEMM_RATES))  # frozen
-
-
-def gemm_stack_s(rows, shapes, kern: Kernels, num: Numerics, counts=None, *, transpose: bool = False):
-    """The sum of gemm_s over `shapes` ((n, k) pairs), each weighted by its `counts` (default 1), in
-    one numpy pass: the shapes lie on a new leading axis that broadcasts against `rows` and the rates,
-    so a few array operations replace a Python loop of tiny-array calls. `transpose`: the weight
-    gradients' GEMMs dW = dY^T X, which run n rows of a (rows x k) operand: gemm_s(n, k, rows)."""
-    rows = np.asarray(rows, dtype=float)
-    nd = max(rows.ndim, _rates_ndim(kern))
-    try:
-        nk = np.asarray(shapes, dtype=float).reshape((len(shapes), 2) + (1,) * nd)
-    except ValueError:  # sizes that are arrays themselves (a tensor-parallel degree per layout): broadcast them
-        flat = [v for pair in shapes for v in pair]
-        common = np.broadcast_shapes(*(v.shape for v in flat if type(v) is np.ndarray))  # numbers broadcast anyway
-        nk = np.empty((len(flat),) + common)
-        for i, v in enumerate(flat):
-            nk[i] = v
-        nd = max(nd, len(common))
-        nk = nk.reshape((len(shapes), 2) + (1,) * (nd - len(common)) + common)
-    n, k = nk[:, 0], nk[:, 1]
-    t = gemm_s(n, k, rows, kern, num) if transpose else gemm_s(rows, n, k, kern, num)
-    return t.sum(axis=0) if counts is None else \
-        (np.asarray(counts, dtype=float).reshape((len(shapes),) + (1,) * nd) * t).sum(axis=0)
+DEFAULT_NUMERICS = Numerics()  # 16-bit throughout: one object, so the per-identity caches of a forward pass hold
 
 
 def kv_shards(m: ModelSpec, tp):
@@ -214,8 +172,29 @@ def head_s(m: ModelSpec, logit_rows, tp: int, kern: Kernels, num: Numerics):
 
 
 def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
-    """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`."""
-    return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
+    """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`: for a dense model at
+    one degree, the head on the stack's leading axis (_dense_linears), so one set of array operations times them all."""
+    if ar.n_moe_layers(m) or ar.ndim_of(tp):
+        return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
+    coef, counts, is_head, half_rows, overhead_s, _ = _dense_linears(m, tp, kern, num, False)
+    rows = np.where(is_head, np.asarray(logit_rows, dtype=float)[..., None], np.asarray(rows, dtype=float)[..., None])
+    return from_coefficients(rows, coef, half_rows, overhead_s) @ counts
+
+
+@by_identity()  # pure: a model, a degree and a device's (immutable) rates and formats, asked on every forward pass
+def _dense_linears(m: ModelSpec, tp: int, kern: Kernels, num: Numerics, backward: bool) -> tuple:
+    """(coefficients, layers per shape, output-head mask, gemm_half_rows, gemm_overhead_s, (n, k, layers) on a
+    leading axis) of a dense model's GEMMs: the shapes of stack_linears_s and head_s (the head at its own weight
+    bytes) on a last axis, after the rates'; `backward`: their dX GEMMs (transposed; the head at the stack's bytes)."""
+    shapes = attention_shapes(m, tp) + mlp_shapes(m, m.ffn_dim / tp) + [(m.vocab_size / tp, m.dim)]
+    nk, last = gemm.on_leading_axis(shapes, rates_ndim(kern)), (lambda v: np.asarray(v, dtype=float)[..., None])
+    n_layers = np.reshape([float(m.n_layers)] * (len(shapes) - 1) + [1.0], nk[:, 0].shape)
+    lead, nk = (nk[:, 0], nk[:, 1], n_layers), nk[:, ::-1] if backward else nk
+    head_bytes = num.weight_bytes if backward else num.head().weight_bytes
+    wb = np.reshape([num.weight_bytes] * (len(shapes) - 1) + [head_bytes], nk[:, 0].shape)
+    coef = coefficients(nk[:, 0], nk[:, 1], kern, replace(num, weight_bytes=wb))
+    return (tuple(np.ascontiguousarray(np.moveaxis(c, 0, -1)) for c in coef), n_layers.ravel(),
+            np.arange(len(shapes)) == len(shapes) - 1, last(kern.gemm_half_rows), last(kern.gemm_overhead_s), lead)
 
 
 def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics, *, weight_grads: bool = True,
@@ -223,6 +202,11 @@ def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics
     """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
     (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had (the head's
     backward at the stack's weight bytes)."""
+    if not ar.n_moe_layers(m) and not ar.ndim_of(tp) and not ar.ndim_of(rows):  # dense, one degree and size: the
+        coef, counts, _, half_rows, overhead_s, (n, k, lead) = _dense_linears(m, tp, kern, num, True)  # kept shapes
+        dx = from_coefficients(np.asarray(rows, dtype=float)[..., None], coef, half_rows, overhead_s) @ counts
+        return dx + (lead * gemm_s(n, k, rows, kern, num)).sum(axis=0) if weight_grads else dx  # dW: gemm_stack_s's
+
     def both(shapes, r, counts=None):
         dx = gemm_stack_s(r, [(k, n) for n, k in shapes], kern, num, counts)
         return dx + gemm_stack_s(r, shapes, kern, num, counts, transpose=True) if weight_grads else dx
@@ -243,10 +227,16 @@ def attention_s(m: ModelSpec, batch, new_tokens, keys_flops_per_token, kv_bytes_
     `kv_bytes_per_seq`: K/V bytes one sequence's queries read from the cache.
     """
     batch = np.asarray(batch, dtype=float)
-    flops = batch * new_tokens * keys_flops_per_token / tp
-    kv = batch * kv_bytes_per_seq / kv_shards(m, tp)
-    return np.maximum(flops / (kern.peak_flops_per_s * kern.attention_efficiency),
-                      kv / (kern.peak_bytes_per_s * kern.memory_efficiency))
+    per_flop, per_byte = _attention_rates(m, tp, kern)
+    return np.maximum(batch * new_tokens * keys_flops_per_token / per_flop, batch * kv_bytes_per_seq / per_byte)
+
+
+@by_identity()  # pure: a model, a degree and a device's (immutable) rates
+def _attention_rates(m: ModelSpec, tp, kern: Kernels) -> tuple:
+    """(FLOP/s, K/V bytes/s) of attention on one GPU, in the units of a whole replica's work: FLOPs split over `tp`
+    ranks, K/V over the ranks that shard it (kv_shards)."""
+    return (tp * (kern.peak_flops_per_s * kern.attention_efficiency),
+            kv_shards(m, tp) * (kern.peak_bytes_per_s * kern.memory_efficiency))
 
 
 def elementwise_elements_per_token(m: ModelSpec, tp: int, fused: bool) -> float:
@@ -265,8 +255,14 @@ def elementwise_elements_per_token(m: ModelSpec, tp: int, fused: bool) -> float:
 
 def elementwise_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics):
     """Element-wise work of the stack for `rows` tokens: memory-bound."""
-    moved = m.n_layers * np.asarray(rows, dtype=float) * elementwise_elements_per_token(m, tp, kern.fused)
-    return moved * num.activation_bytes / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
+    return np.asarray(rows, dtype=float) * _elementwise_s_per_row(m, tp, kern, num)
+
+
+@by_identity()  # pure: a model, a degree, a device's (immutable) rates and formats
+def _elementwise_s_per_row(m: ModelSpec, tp, kern: Kernels, num: Numerics):
+    """Seconds of the stack's element-wise work per token: its bytes moved over the bandwidth it gets."""
+    moved = m.n_layers * elementwise_elements_per_token(m, tp, kern.fused) * num.activation_bytes
+    return moved / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
 
 
 def forward_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, new_tokens: float, attn_flops_per_token,
@@ -308,11 +304,17 @@ def decode_step_and_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, 
         bound = decode_step_s(m, fast[0], num, **kw) >= decode_step_s(m, fast[1], num, **kw)
         return decode_step_s(m, kern, num, **kw), bound
     nd = max(ar.ndim_of(batch), ar.ndim_of(context_tokens), *(getattr(v, "ndim", 0) for v in vars(kern).values()))
-    lead = (3,) + (1,) * nd
-    peaks = replace(kern, peak_flops_per_s=np.reshape([kern.peak_flops_per_s, np.inf, kern.peak_flops_per_s], lead),
-                    peak_bytes_per_s=np.reshape([kern.peak_bytes_per_s, kern.peak_bytes_per_s, np.inf], lead))
-    step, fast_compute, fast_memory = decode_step_s(m, peaks, num, **kw)
+    step, fast_compute, fast_memory = decode_step_s(m, _three_peaks(kern, nd), num, **kw)
     return step, fast_compute >= fast_memory
+
+
+@by_identity()  # one Kernels per device's rates and padding, so the forward pass's per-Kernels caches hold
+def _three_peaks(kern: Kernels, nd: int) -> Kernels:
+    """`kern` with its peaks on a leading axis of 3 (padded for `nd` trailing axes): as given, unlimited FLOP/s,
+    unlimited bandwidth."""
+    lead = (3,) + (1,) * nd
+    return replace(kern, peak_flops_per_s=np.reshape([kern.peak_flops_per_s, np.inf, kern.peak_flops_per_s], lead),
+                   peak_bytes_per_s=np.reshape([kern.peak_bytes_per_s, kern.peak_bytes_per_s, np.inf], lead))
 
 
 def overheads_s(m: ModelSpec, kern: Kernels):

@@ -203,7 +203,7 @@ def micro_compute_s(m: ModelSpec, kern: perf.Kernels, layout: TrainingLayout, se
     work = perf.StepWork(micro_batch=layout.micro_batch, seq_len=seq_len / layout.cp, tp=layout.tp,
                          recompute=layout.recompute, weight_grads=weight_grads, expert_parallel=layout.ep,
                          context_parallel=layout.cp)
-    stage, num = stage_model(m, layout.pp), numerics or perf.Numerics()
+    stage, num = stage_model(m, layout.pp), numerics or perf.DEFAULT_NUMERICS
     t = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
         stage, kern, num, rows=layout.micro_batch * seq_len / layout.cp, tp=layout.tp, etp=layout.expert_tp,
         ep=layout.ep, full_recompute=layout.recompute == "full", weight_grads=weight_grads, balance=layout.moe_balance,
