@@ -280,3 +280,20 @@ def test_the_searchs_decode_step_is_inferences(model, precision, tp):
     r = inf.replica(planner.model(model), g, precision, tp, resolve_engine("vllm", g))
     b = np.arange(1, 300, dtype=float)[:, None]
     np.testing.assert_array_equal(sr.decode_step_s(r, b, 1234.5), inf.decode_step_s(r, b, 1234.5)[0])
+
+
+def test_a_traffic_change_reuses_the_replicas_max_rate():
+    """The highest rate a replica meets its targets at depends on the workload's shape, not its traffic: a new
+    requests_per_day reuses it (load.max_rate's cache) and still gives the plan a fresh search would."""
+    import planner
+    from planner.estimate import load as ld
+    w = planner.Workload(requests_per_day=2e5, input_tokens=700, output_tokens=150, ttft_target_s=2.0)
+    planner.serving(model="Llama-3.1-8B", gpu="H100 SXM", precision="fp8", engine="vllm", workload=w)
+    hits = ld.max_rate.cache_info().hits
+    more = planner.serving(model="Llama-3.1-8B", gpu="H100 SXM", precision="fp8", engine="vllm",
+                           workload=dataclasses.replace(w, requests_per_day=3e5))
+    assert ld.max_rate.cache_info().hits > hits
+    ld.max_rate.cache_clear()
+    fresh = planner.serving(model="Llama-3.1-8B", gpu="H100 SXM", precision="fp8", engine="vllm",
+                            workload=dataclasses.replace(w, requests_per_day=3e5))
+    assert fresh.replicas == more.replicas and fresh.usd_per_million_tokens == more.usd_per_million_tokens

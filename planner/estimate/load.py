@@ -184,8 +184,9 @@ def meets(load: Load, rate_per_s: float, ttft_target_s: float | None, tpot_targe
     return ok and (tpot_target_s is None or not math.isfinite(tpot) or tpot <= tpot_target_s)
 
 
+@functools.lru_cache(maxsize=256)  # pure in a Load (hashable: run() is cached on it too) and the targets: a traffic
 def max_rate(load: Load, ttft_target_s: float | None, tpot_target_s: float | None, percentile: str = "p90",
-             capacity_rps: float | None = None) -> float:
+             capacity_rps: float | None = None) -> float:  # change (the dashboard's slider) reuses the answer
     """The highest request rate at which the replica meets both targets at `percentile`, by bisection
     between 0 and MAX_LOAD_FRACTION of its steady-state capacity (`capacity_rps`, when the caller has
     steady_state's already); 0 when even 1/64 of that misses them."""
