@@ -215,14 +215,20 @@ def test_published_run_refers_to_catalog_and_is_sourced(run):
     assert run["source"]["note"]
 
 
+# Runs whose published figures imply an MFU under 15%, checked against the source and kept (a validation run is
+# not dropped for its error): the lowest implied MFU each may have.
+LOW_MFU_RUNS = {"Llama-3.2-1B pretraining": 0.05}  # card: 370k GPU-hours for "up to 9T" tokens implies 7%
+
+
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
 def test_published_run_implies_plausible_mfu(run):
-    """6*N*D over GPU-hours at the bf16 peak: every published run sits between 15% and 70% MFU."""
+    """6*N*D over GPU-hours at the bf16 peak: every published run sits between 15% and 70% MFU (the runs named in
+    LOW_MFU_RUNS, whose sources were read again, above their own floor)."""
     from planner.estimate.arithmetic import training_flops_per_token
     m, g = planner.model(run["model"]), planner.gpu(run["gpu"])
     flops = training_flops_per_token(m, run["seq_len"]) * run["tokens"]
     mfu = flops / (run["gpu_hours"] * 3600 * g.peak("bf16"))
-    assert 0.15 < mfu < 0.70, f"{run['name']}: implied MFU {mfu:.2f}"
+    assert LOW_MFU_RUNS.get(run["name"], 0.15) < mfu < 0.70, f"{run['name']}: implied MFU {mfu:.2f}"
 
 
 # The 2025 models (issue 21 part 6) and the pretraining tokens their authors publish (0: not published).
