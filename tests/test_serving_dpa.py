@@ -102,3 +102,22 @@ def test_cli_serve_reports_the_parallelism(capsys):
     assert main(["estimate", "serve", "--model", "Qwen3-30B-A3B", "--gpu", "H100 SXM", "--requests-per-day", "100000",
                  "--input-tokens", "500", "--output-tokens", "200", "--tensor-parallel", "2", "--attention-dp"]) == 0
     assert "DP attention + EP2" in capsys.readouterr().out
+
+
+def test_compare_self_hosts_an_moe_model_with_dp_attention_when_cheaper():
+    """compare()'s self-host option goes through the same search: at 2M requests a day DeepSeek-R1 on H200 is
+    served with DP attention, and a shortlist row says so."""
+    import dataclasses
+    from planner.present.shortlist_text import shortlist_frame, shortlist_lines
+    s = planner.load_scenario("examples/customer_support.toml")
+    w = dataclasses.replace(s.workload, requests_per_day=2_000_000, input_tokens=1000, output_tokens=500,
+                            prompt_overhead_tokens=0.0)
+    h = dataclasses.replace(s.self_host, model=("DeepSeek-R1", "Llama-3.1-70B"), gpu="H200", precision="fp8")
+    c = planner.compare(dataclasses.replace(s, workload=w, self_host=h))
+    by_model = {k.model: k for k in c.shortlist.candidates}
+    assert by_model["DeepSeek-R1"].attention_dp and not by_model["Llama-3.1-70B"].attention_dp
+    assert "8 (DP attention)" in shortlist_frame(c)["TP"].tolist()
+    alone = planner.compare(dataclasses.replace(s, workload=w, self_host=dataclasses.replace(h, model="DeepSeek-R1")))
+    assert alone.serving_plan.attention_dp and alone.serving_plan.parallelism == "DP attention + EP8"
+    one = dataclasses.replace(c, shortlist=dataclasses.replace(c.shortlist, chosen=by_model["DeepSeek-R1"]))
+    assert "8 GPU(s) per replica, DP attention + EP" in shortlist_lines(one)[1]
