@@ -135,7 +135,9 @@ def serving(c: Comparison) -> None:
         st.subheader(md(f"{title}: {plan.model} on {plan.gpu} ({plan.precision})"))
         m = st.columns(5)
         m[0].metric(metric_label(key, "replicas"), fmt.band(plan.replicas))
-        m[1].metric(metric_label(key, "tensor parallel"), str(plan.tensor_parallel))
+        m[1].metric(metric_label(key, "parallelism"), plan.parallelism,
+                    help="GPUs per replica: tensor parallelism (TP), or for an MoE model data-parallel attention with "
+                         "expert-parallel experts (DP attention + EP), whichever costs less (both are searched)")
         m[2].metric(metric_label(key, "batch"), str(plan.batch_size), help=f"limited by {plan.limited_by}")
         m[3].metric(metric_label(key, "TTFT"), fmt.ms(plan.ttft_s.p50),
                     delta=_vs_target(plan.ttft_s.p50, w.ttft_target_s), delta_color="off", delta_arrow="off")
@@ -152,7 +154,8 @@ def serving(c: Comparison) -> None:
                                                          "tpot_ms": st.column_config.NumberColumn(format="%.2f"),
                                                          "requests_per_s": st.column_config.NumberColumn(format="%.2f")})
         _rows(fmt.serving_rows(plan))
-        st.markdown(f"**Configurations searched** (each precision and tensor-parallel degree at its largest batch "
+        st.markdown(f"**Configurations searched** (each precision and tensor-parallel degree, and for an MoE "
+                    f"model DP attention, at its largest batch "
                     f"meeting the targets; p50 rates; the simulated rate meets them at {plan.latency_percentile})")
         st.dataframe(fmt.frontier_frame(plan), hide_index=True)
         st.markdown("**Latency against load** (one replica, simulated continuous batching, Poisson arrivals)")

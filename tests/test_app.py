@@ -76,7 +76,7 @@ def test_switching_model_and_gpu(at):
     at.selectbox(key="w.sh_gpu").set_value("H200 SXM").run()
     assert not at.exception
     s = DEFAULT.replace(self_host=dataclasses.replace(DEFAULT.self_host, model="Llama-3.1-70B", gpu="H200 SXM"))
-    assert metric(at, "self_host", "tensor parallel") == str(planner.compare(s).serving_plan.tensor_parallel)
+    assert metric(at, "self_host", "parallelism") == planner.compare(s).serving_plan.parallelism
     assert not [m for m in at.metric if m.label == metric_label("self_host", "total over 24 months")]  # lazy
     at.session_state["view"] = "Options"
     at.run()

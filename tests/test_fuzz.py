@@ -167,10 +167,10 @@ def test_hf_config_text_and_dicts():
 CALLS = {
     "serving": (planner.serving, dict(model="Llama-3.1-8B", gpu="H100 SXM", precision="bf16", workload=BASE.workload,
                                       utilization_ceiling=0.7, min_replicas=2, max_tensor_parallel=8,
-                                      max_batch_size=256)),
+                                      max_batch_size=256, attention_dp=None)),
     "inference_speed": (planner.inference_speed, dict(model="Llama-3.1-8B", gpu="H100 SXM", precision="bf16",
                                                       batch_size=8, prompt_tokens=512, output_tokens=128,
-                                                      tensor_parallel=1)),
+                                                      tensor_parallel=1, attention_dp=False)),
     "pretraining": (planner.pretraining, dict(model="Llama-3.1-8B", gpu="H100 SXM", tokens=1e12, n_gpus=512,
                                               seq_len=4096, overhead_factor=1.1, prep_months=3.0,
                                               recipe=dict(tp_overlap=True))),

@@ -44,6 +44,7 @@ class Candidate(ResultMixin):
     total_usd: float  # the self-hosted option over the horizon (p50); inf where it fails
     meets_targets: bool
     why_not: str = ""  # the reason it fails; "" where it meets the targets
+    attention_dp: bool = False  # an MoE plan served with DP attention + EP over its tensor_parallel GPUs
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _candidate(model: str, gpu: str, precision: str, evaluate) -> Candidate:
                          why_not=opt.reason_unavailable)
     return Candidate(model=model, gpu=gpu, precision=plan.precision, tensor_parallel=plan.tensor_parallel,
                      replicas=int(plan.replicas.p50), usd_per_month=float(plan.monthly_cost_usd.p50),
-                     total_usd=float(opt.total_usd.p50), meets_targets=True)
+                     total_usd=float(opt.total_usd.p50), meets_targets=True, attention_dp=plan.attention_dp)
 
 
 def search(s, evaluate) -> Shortlist:

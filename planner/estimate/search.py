@@ -1,4 +1,5 @@
-"""The configuration search behind serving(): precision x tensor-parallel degree x batch.
+"""The configuration search behind serving(): precision x tensor-parallel degree x batch, and for an MoE
+model x data-parallel attention with expert-parallel experts over the degree's GPUs (moe_serving.py).
 
 For each candidate (a precision the GPU runs, a TP degree whose weights fit) the analytic grid
 (no queueing, p50 rates) gives the largest batch that meets the latency targets; a simulated
@@ -45,11 +46,12 @@ class FrontierRow:
     replicas: float | None = None
     monthly_cost_usd: float | None = None
     chosen: bool = False
+    attention_dp: bool = False  # DP attention + EP experts over the tensor_parallel GPUs
 
 
 @dataclass
 class Candidate:
-    """One precision x TP degree: its replica, analytic grid and (once simulated) its load."""
+    """One precision x TP degree (x DP attention): its replica, analytic grid and (once simulated) its load."""
 
     precision: str
     tp: int
@@ -64,6 +66,7 @@ class Candidate:
     replicas: float = math.inf
     monthly_cost_usd: float = math.inf
     notes: list[str] = field(default_factory=list)
+    attention_dp: bool = False
 
 
 def precisions_for(precision, g: GPUSpec) -> list[str]:
@@ -99,7 +102,9 @@ def replica_requests_per_s(batch, prefill_one_s, tpot_s, output_tokens: float):
 
 def decode_step_s(r: inf.Replica, batch, context_tokens: float):
     """inference.decode_step_s without its memory-bound flag, which costs two more passes of the model over
-    every batch of the grid (tests/test_serving.py holds the two equal)."""
+    every batch of the grid (tests/test_serving.py holds the two equal); under DP attention, inference's own."""
+    if r.attention_dp:  # the busiest rank's sequences, and the gathers around each MoE layer
+        return inf.decode_step_s(r, batch, context_tokens)[0]
     return perf.decode_step_s(r.m, r.kern, r.num, batch=batch, context_tokens=context_tokens, tp=r.tp) \
         + inf.tp_allreduce_s(r.m, batch, r.tp, r.link, r.num.activation_bytes)
 
@@ -124,22 +129,32 @@ def meets(grid: dict[str, np.ndarray], w: Workload) -> np.ndarray:
     return ok
 
 
+def attention_dp_options(m: ModelSpec, attention_dp: bool | None) -> tuple[bool, ...]:
+    """The DP-attention settings to search: the caller's, else both for an MoE model, else none."""
+    if attention_dp is not None:
+        return (bool(attention_dp),)
+    return (False, True) if m.is_moe else (False,)
+
+
 def candidates(m: ModelSpec, g: GPUSpec, precisions: list[str], degrees: list[int], setup: EngineSetup,
-               w: Workload, kv_cache_dtype: str | None, batch_cap: int) -> list[Candidate]:
-    """Every precision x degree whose weights and one sequence fit, with its analytic grid."""
+               w: Workload, kv_cache_dtype: str | None, batch_cap: int,
+               dp_options: tuple[bool, ...] = (False,)) -> list[Candidate]:
+    """Every precision x degree (x DP attention) whose weights and one sequence fit, with its analytic grid. DP
+    attention over one GPU is that GPU alone: searched only when forced (dp_options == (True,))."""
     out = []
-    for prec in precisions:
-        for tp in degrees:
-            try:
-                r = inf.replica(m, g, prec, tp, setup, kv_cache_dtype)
-            except PlannerError:  # the GPU has no peak for this format
-                continue
-            limit = max_batch_for_kv(r, kv_context(setup, w))
-            if limit < 1:
-                continue
-            grid = latency_grid(r, np.arange(1, min(limit, batch_cap) + 1), w)
-            ok = meets(grid, w)
-            out.append(Candidate(prec, tp, r, limit, grid, ok, batch=int(ok.sum()) if ok[0] else 0))
+    for prec, tp, dp in ((p, d, a) for p in precisions for d in degrees for a in dp_options):
+        if dp and tp == 1 and len(dp_options) > 1:
+            continue
+        try:
+            r = inf.replica(m, g, prec, tp, setup, kv_cache_dtype, dp)
+        except PlannerError:  # the GPU has no peak for this format
+            continue
+        limit = max_batch_for_kv(r, kv_context(setup, w))
+        if limit < 1:
+            continue
+        grid = latency_grid(r, np.arange(1, min(limit, batch_cap) + 1), w)
+        ok = meets(grid, w)
+        out.append(Candidate(prec, tp, r, limit, grid, ok, batch=int(ok.sum()) if ok[0] else 0, attention_dp=dp))
     return out
 
 
@@ -159,7 +174,7 @@ def simulate_and_choose(cands: list[Candidate], setup: EngineSetup, w: Workload,
         c.rate = MAX_LOAD_FRACTION * c.capacity  # the bound, until bisected
         _size(c, w, min_replicas, ceiling)
     best = None
-    for c in sorted(feasible, key=lambda c: (c.monthly_cost_usd, c.tp)):
+    for c in sorted(feasible, key=lambda c: (c.monthly_cost_usd, c.tp, c.attention_dp)):
         if best is not None and c.monthly_cost_usd >= best.monthly_cost_usd:
             c.rate, c.replicas, c.monthly_cost_usd = 0.0, math.inf, math.inf  # not worth bisecting
             c.notes.append("not simulated: its best case costs no less than the chosen configuration")
@@ -177,7 +192,9 @@ def _better(a: Candidate, b: Candidate) -> bool:
         return a.monthly_cost_usd < b.monthly_cost_usd
     if not math.isclose(a.rate / a.tp, b.rate / b.tp, rel_tol=1e-6):
         return a.rate / a.tp > b.rate / b.tp
-    return a.tp < b.tp
+    if a.tp != b.tp:
+        return a.tp < b.tp
+    return a.attention_dp < b.attention_dp  # a tie: plain tensor parallelism, the simpler engine setup
 
 
 def usd_per_million_tokens_full(rps: float, tp: int, g: GPUSpec, w: Workload) -> float:
@@ -199,5 +216,6 @@ def frontier(cands: list[Candidate], chosen: Candidate | None, w: Workload) -> t
                 c.precision, c.tp, b, rps * w.generated_tokens / c.tp, float(c.grid["ttft"][i, 1]),
                 float(c.grid["tpot"][i, 1]), usd_per_million_tokens_full(rps, c.tp, g, w), bool(c.ok[i]),
                 c.rate if sim_row else None, c.replicas if sim_row else None,
-                c.monthly_cost_usd if sim_row else None, chosen=c is chosen and b == c.batch))
+                c.monthly_cost_usd if sim_row else None, chosen=c is chosen and b == c.batch,
+                attention_dp=c.attention_dp))
     return tuple(rows)

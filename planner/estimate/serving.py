@@ -2,7 +2,8 @@
 
 One replica runs continuous batching (Orca, Yu et al. OSDI 2022; vLLM, Kwon et al. SOSP 2023)
 on an engine (catalog/data/engines.toml). search.py tries every precision asked for and every
-tensor-parallel degree whose weights fit; for each, the largest batch meeting the latency
+tensor-parallel degree whose weights fit (for an MoE model, each degree also with data-parallel
+attention and expert-parallel experts over its GPUs, moe_serving.py); for each, the largest batch meeting the latency
 targets without queueing (analytic, p50 rates), then a simulated replica under Poisson arrivals
 (simulate.py) for the highest request rate at which the chosen percentile (default p90) of TTFT
 and TPOT still meets the targets. Replicas are sized for the peak at that rate (optionally capped
@@ -29,6 +30,7 @@ from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
 from . import load as ld
+from . import moe_serving as moe
 from . import search as sr
 from .engine import EngineSetup, resolve_engine
 from .search import FrontierRow
@@ -92,6 +94,12 @@ class ServingPlan:
     utilization_cap: float | None = None  # the caller's optional ceiling
     frontier: tuple[FrontierRow, ...] = ()
     chunked_prefill: bool = True
+    attention_dp: bool = False  # MoE: data-parallel attention + expert-parallel experts over the tensor_parallel GPUs
+
+    @property
+    def parallelism(self) -> str:
+        """How a replica's GPUs share the model: "TP8", or "DP attention + EP8" (moe_serving.py)."""
+        return f"DP attention + EP{self.tensor_parallel}" if self.attention_dp else f"TP{self.tensor_parallel}"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -102,7 +110,7 @@ class ServingPlan:
         return pd.DataFrame([dataclasses.asdict(r) for r in self.table])
 
     def frontier_frame(self):
-        """The configurations searched (precision, TP, batch) with throughput, latency and $/Mtok."""
+        """The configurations searched (precision, TP, DP attention, batch) with throughput, latency and $/Mtok."""
         import pandas as pd
         return pd.DataFrame([dataclasses.asdict(r) for r in self.frontier])
 
@@ -177,7 +185,7 @@ def _assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percenti
 
 def _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilization_ceiling, min_replicas,
               max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill,
-              efficiencies) -> None:
+              efficiencies, attention_dp=None) -> None:
     """Every argument checked (core/validate.py, bounds in core/limits.py) before any work."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec)
     for name in precision if isinstance(precision, (list, tuple)) and 0 < len(precision) <= 16 else [precision]:
@@ -192,6 +200,8 @@ def _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilizati
     V.one_of("latency_percentile", latency_percentile, ld.PERCENTILES)
     if chunked_prefill is not None:
         V.flag("chunked_prefill", chunked_prefill)
+    if attention_dp is not None:
+        V.flag("attention_dp", attention_dp)
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
 
 
@@ -199,18 +209,21 @@ def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "
             kv_cache_dtype: str | None = None, tensor_parallel: int | None = None, max_batch_size: int | None = None,
             latency_percentile: str = LATENCY_PERCENTILE, utilization_ceiling: float | None = UTILIZATION_CEILING,
             min_replicas: int = MIN_REPLICAS, max_tensor_parallel: int = 8, chunked_prefill: bool | None = None,
-            efficiencies: Efficiencies | None = None) -> ServingPlan:
+            efficiencies: Efficiencies | None = None, attention_dp: bool | None = None) -> ServingPlan:
     """Replicas, GPUs and cost to serve `workload` with `model` on `gpu`.
 
     precision: one name, a list, or "auto" (searched); tensor_parallel / max_batch_size pin the
     degree and the cap on running sequences (default: searched / the engine's cap);
     latency_percentile: the percentile of TTFT and TPOT that must meet the targets at the peak;
     utilization_ceiling: an optional cap on a replica's busy share; chunked_prefill: turn the engine's
-    chunked prefill on or off (None: the engine's default). The simulation draws prompt and output
+    chunked prefill on or off (None: the engine's default); attention_dp: an MoE model with data-parallel attention
+    and expert-parallel experts over the tensor_parallel GPUs (True), plain tensor parallelism (False), or both
+    searched (None; a dense model has only the latter). The simulation draws prompt and output
     lengths as the workload says (`length_sigma`: 0 fixed, else lognormal).
     """
     _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilization_ceiling, min_replicas,
-              max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill, efficiencies)
+              max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill, efficiencies,
+              attention_dp)
     m, g, w = catalog.model(model), catalog.gpu(gpu), workload
     setup = resolve_engine(engine, g, efficiencies)
     if chunked_prefill is not None:
@@ -219,9 +232,12 @@ def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "
         setup = dataclasses.replace(setup, chunked_prefill=chunked_prefill)
     cap = max_batch_size or setup.batch_cap
     degrees = [tensor_parallel] if tensor_parallel else [d for d in TP_DEGREES if d <= max_tensor_parallel]
-    cands = sr.candidates(m, g, sr.precisions_for(precision, g), degrees, setup, w, kv_cache_dtype, cap)
+    moe.split(m, 1, bool(attention_dp))  # True on a dense model: the InputError naming attention_dp
+    dp_options = sr.attention_dp_options(m, attention_dp)
+    cands = sr.candidates(m, g, sr.precisions_for(precision, g), degrees, setup, w, kv_cache_dtype, cap, dp_options)
     if not cands:  # nothing fits: raise the DoesNotFitError that names the memory needed
-        r = inf.replica(m, g, sr.precisions_for(precision, g)[-1], max(degrees), setup, kv_cache_dtype)
+        r = inf.replica(m, g, sr.precisions_for(precision, g)[-1], max(degrees), setup, kv_cache_dtype,
+                        dp_options[-1])
         inf.fits(r, 1, sr.kv_context(setup, w))
     best = sr.simulate_and_choose(cands, setup, w, percentile=latency_percentile, min_replicas=min_replicas,
                                   ceiling=utilization_ceiling, length_sigma=w.length_sigma)
@@ -254,7 +270,7 @@ def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling
         workload=w, engine=setup.engine, kv_cache_dtype=c.replica.kv_cache_dtype, prefill_s=band(c.grid["prefill"]),
         latency_percentile=percentile, max_requests_per_s_per_replica=c.rate, chunked_prefill=setup.chunked_prefill,
         load_latency=ld.latency(c.load, w.peak_rps / float(np.median(replicas))), utilization_cap=ceiling,
-        frontier=sr.frontier(cands, c, w))
+        frontier=sr.frontier(cands, c, w), attention_dp=c.attention_dp)
 
 
 _PLAN = A.Kind(ServingPlan, "a ServingPlan (from planner.serving)")
@@ -274,7 +290,7 @@ def latency_curve(plan: ServingPlan, loads=None, *, engine_setup=None):
     from .engine import resolve_engine as _resolve
     g, m = catalog.gpu(plan.gpu), catalog.model(plan.model)
     setup = engine_setup or dataclasses.replace(_resolve(plan.engine, g), chunked_prefill=plan.chunked_prefill)
-    r = inf.replica(m, g, plan.precision, plan.tensor_parallel, setup, plan.kv_cache_dtype)
+    r = inf.replica(m, g, plan.precision, plan.tensor_parallel, setup, plan.kv_cache_dtype, plan.attention_dp)
     w = plan.workload
     lo = ld.load_for(r, setup, plan.batch_size, w.prompt_tokens, w.generated_tokens, w.length_sigma)
     cap = plan.requests_per_s_per_replica.p50

@@ -16,11 +16,12 @@ from ..core import limits as L
 from ..core import validate as V
 from ..core.errors import InputError, PlannerError, UnknownNameError
 from . import inference as inf
+from . import moe_serving as moe
 from .engine import resolve_engine
 
 DEFAULTS = {"precision": "bf16", "batch_size": 1, "prompt_tokens": 512.0, "output_tokens": 256.0,
-            "tensor_parallel": 1, "engine": "vllm", "kv_cache_dtype": None}  # inference_speed's defaults
-KEYS = ("model", "gpu", "precision", "engine", "kv_cache_dtype", "tensor_parallel")  # one pass per distinct key
+            "tensor_parallel": 1, "engine": "vllm", "kv_cache_dtype": None, "attention_dp": False}  # inference_speed's
+KEYS = ("model", "gpu", "precision", "engine", "kv_cache_dtype", "tensor_parallel", "attention_dp")  # one pass per distinct key
 BANDS = ("prefill_s", "decode_step_s", "e2e_s", "tokens_per_s_per_sequence", "tokens_per_s_total")
 
 
@@ -54,23 +55,28 @@ def _columns(rows) -> pd.DataFrame:
             V.name_text(name, v)
     for v in pd.unique(df["kv_cache_dtype"]):
         V.name_text("kv_cache_dtype", v, optional=True)
+    for v in pd.unique(df["attention_dp"]):
+        V.flag("attention_dp", v)
     for name, look in (("model", catalog.model), ("gpu", catalog.gpu)):
         names = {v: look(v).name for v in pd.unique(df[name])}  # an unknown name raises, listing close matches
         df[name] = df[name].map(names)
+    for name in pd.unique(df.loc[df["attention_dp"].astype(bool), "model"]):  # a dense model: bad input, not a note
+        moe.split(catalog.model(name), 1, True)
     return df.astype({"batch_size": int, "tensor_parallel": int, "prompt_tokens": float, "output_tokens": float})
 
 
 def _group(key: tuple, part: pd.DataFrame) -> dict[str, np.ndarray]:
     """inference_speed's numbers for every row of one group, in one pass (rows x quantiles)."""
-    model, gpu, precision, engine, kv_dtype, tp = key
+    model, gpu, precision, engine, kv_dtype, tp, dp = key
     kv_dtype = kv_dtype if isinstance(kv_dtype, str) else None  # groupby gives NaN for a missing value
     m, g = catalog.model(model), catalog.gpu(gpu)
     setup = resolve_engine(engine, g, None)
-    r = inf.replica(m, g, precision, int(tp), setup, kv_dtype)
+    r = inf.replica(m, g, precision, int(tp), setup, kv_dtype, bool(dp))
     batch = part["batch_size"].to_numpy(dtype=float)[:, None]  # (rows, 1) against the rates' (3,)
     prompt = part["prompt_tokens"].to_numpy(dtype=float)[:, None]
     output = part["output_tokens"].to_numpy(dtype=float)[:, None]
-    need = inf.memory_per_gpu_bytes(m, r.precision, batch[:, 0], (prompt + output)[:, 0], r.tp, r.num.kv_bytes)
+    need = inf.memory_per_gpu_bytes(m, r.precision, batch[:, 0], (prompt + output)[:, 0], r.tp, r.num.kv_bytes,
+                                   r.attention_dp)
     pre = inf.prefill_s(r, batch, prompt)
     step, memory_bound = inf.decode_step_s(r, batch, inf.decode_context(prompt, output, setup.static_kv_cache))
     e2e = pre + np.maximum(output - 1.0, 0.0) * step
@@ -91,7 +97,7 @@ def _group(key: tuple, part: pd.DataFrame) -> dict[str, np.ndarray]:
 def sweep(rows) -> pd.DataFrame:
     """inference_speed for every row of `rows` (a DataFrame, a dict of columns or a list of dicts) with
     columns model, gpu and optionally precision, batch_size, prompt_tokens, output_tokens, tensor_parallel,
-    engine, kv_cache_dtype (missing: inference_speed's defaults). Returns the rows with, per row, the
+    engine, kv_cache_dtype, attention_dp (an MoE model's DP attention + EP; missing: inference_speed's defaults). Returns the rows with, per row, the
     p10/p50/p90 of prefill_s (= TTFT), decode_step_s (= TPOT), e2e_s and tokens/s, the memory per GPU, whether
     it fits, the decode bound at p50, and `note`: why a row has no estimate (it does not fit, or the GPU has
     no peak for the precision). Rows without an estimate keep NaN times."""

@@ -22,8 +22,7 @@ from . import formatting as fmt
 from . import models_text as mt
 from .cli_catalog import cmd_gpus, cmd_models, cmd_prices
 from .cli_common import USAGE, count, fail, one_line, split_debug, split_gpu_files
-from .cli_common import given as _given
-from .cli_common import out as _out
+from .cli_common import ATTENTION_DP_HELP, given as _given, out as _out
 from .cli_costs import compare_sections
 from .cli_side_by_side import cmd_compare_several
 from .cli_sweep import speed_command
@@ -148,7 +147,7 @@ def cmd_serve(a) -> int:
         V.positive("--usd-per-gpu-hour", a.usd_per_gpu_hour, L.MAX_USD_PER_GPU_HOUR, "$/GPU-hour")
     g = lookup_gpu(a.gpu) if price is None else lookup_gpu(a.gpu).with_price(price)
     given = _given(a, "engine", "kv_cache_dtype", "tensor_parallel", "max_batch_size", "latency_percentile",
-                   "utilization_ceiling", "min_replicas")
+                   "utilization_ceiling", "min_replicas", "attention_dp")
     if a.chunked_prefill:
         given["chunked_prefill"] = a.chunked_prefill == "on"
     plan = serving(model=a.model, gpu=g, workload=w, **({"precision": _precision(a.precision)} if a.precision else {}),
@@ -168,7 +167,7 @@ def cmd_throughput(a) -> int:
     from ..estimate.throughput import max_throughput
     t = max_throughput(model=a.model, gpu=a.gpu, **({"precision": a.precision} if a.precision else {}),
                        **_given(a, "engine", "kv_cache_dtype", "tensor_parallel", "prompt_tokens", "output_tokens",
-                                "max_batch_size"))
+                                "max_batch_size", "attention_dp"))
     return _print_rows(fmt.throughput_rows(t), t, a)
 
 
@@ -352,6 +351,7 @@ def _engine_options(p) -> None:
     p.add_argument("--kv-cache-dtype", help="bf16, fp8, int8 (default: the engine's default at the precision)")
     p.add_argument("--tensor-parallel", type=count, help="GPUs per replica (default: searched, 1-8)")
     p.add_argument("--max-batch-size", type=count, help="cap on running sequences (default: the engine's)")
+    p.add_argument("--attention-dp", action=argparse.BooleanOptionalAction, help=ATTENTION_DP_HELP)
 
 
 @functools.cache  # argparse takes ~15 ms to build; one parser serves every call in a process

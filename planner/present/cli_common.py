@@ -85,3 +85,7 @@ def split_gpu_files(argv: list[str]) -> tuple[list[str], list[str]]:
             rest.append(a)
         i += 1
     return rest, paths
+
+
+ATTENTION_DP_HELP = ("MoE: data-parallel attention + expert parallelism over the replica's GPUs (SGLang "
+                     "--enable-dp-attention, TensorRT-LLM enable_attention_dp); default: serve searches both, others off")

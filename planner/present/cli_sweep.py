@@ -16,12 +16,12 @@ from . import formatting as fmt
 from .cli_common import count
 from .cli_common import out as _out
 
-SHOWN = {"model": "model", "gpu": "gpu", "precision": "precision", "tensor_parallel": "TP", "batch_size": "batch",
-         "prompt_tokens": "prompt", "output_tokens": "output", "prefill_s_p50": "TTFT s (p50)",
+SHOWN = {"model": "model", "gpu": "gpu", "precision": "precision", "tensor_parallel": "TP", "attention_dp": "DP attn",
+         "batch_size": "batch", "prompt_tokens": "prompt", "output_tokens": "output", "prefill_s_p50": "TTFT s (p50)",
          "decode_step_s_p50": "TPOT s (p50)", "tokens_per_s_total_p50": "tokens/s (p50)",
          "memory_per_gpu_bytes": "GB/GPU", "note": "note"}
 _ONE = ("model", "gpu", "precision", "batch_size", "prompt_tokens", "output_tokens", "tensor_parallel", "engine",
-        "kv_cache_dtype")
+        "kv_cache_dtype", "attention_dp")
 
 
 def _rows(a) -> pd.DataFrame:
@@ -45,6 +45,7 @@ def cmd_speed(a) -> int:
     else:
         shown = df[list(SHOWN)].rename(columns=SHOWN)
         shown["GB/GPU"] = shown["GB/GPU"] / 1e9
+        shown["DP attn"] = shown["DP attn"].map(lambda b: "yes" if b else "no")
         for col in ("prompt", "output", "TTFT s (p50)", "TPOT s (p50)", "tokens/s (p50)", "GB/GPU"):
             shown[col] = shown[col].map(lambda v: "-" if v != v else f"{v:.4g}")
         _out(fmt.render(shown, a.format))
@@ -61,7 +62,10 @@ def speed_command(est, hardware) -> None:
     p.add_argument("--batch-size", type=count, help="default 1")
     p.add_argument("--prompt-tokens", type=float, help="default 512")
     p.add_argument("--output-tokens", type=float, help="default 256")
+    p.add_argument("--attention-dp", action="store_true", default=None,
+                   help="an MoE model with data-parallel attention and expert-parallel experts over the "
+                        "--tensor-parallel GPUs (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp)")
     p.add_argument("--sweep", metavar="CSV", help="a CSV with a header row: model, gpu and any of precision, "
-                   "batch_size, prompt_tokens, output_tokens, tensor_parallel, engine, kv_cache_dtype; one estimate per row")
+                   "batch_size, prompt_tokens, output_tokens, tensor_parallel, engine, kv_cache_dtype, attention_dp; one estimate per row")
     p.add_argument("--out", metavar="CSV", help="also write every column of the result to this CSV")
     p.set_defaults(run=cmd_speed)

@@ -100,7 +100,7 @@ def serving_rows(plan) -> list[tuple[str, str]]:
     return [("Model / GPU / precision", f"{plan.model} / {plan.gpu} / {plan.precision}"),
             ("Engine / KV cache", f"{plan.engine} / {plan.kv_cache_dtype} "
                                   f"(chunked prefill {'on' if plan.chunked_prefill else 'off'})"),
-            ("GPUs per replica (tensor parallel)", str(plan.tensor_parallel)),
+            ("GPUs per replica (parallelism)", f"{plan.tensor_parallel} ({plan.parallelism})"),
             ("Batch (sequences per replica)", f"{plan.batch_size} (KV cache fits {plan.max_batch_kv}; "
                                               f"limited by {plan.limited_by})"),
             ("Requests/s per replica (capacity)", band(plan.requests_per_s_per_replica)),
@@ -115,7 +115,7 @@ def serving_rows(plan) -> list[tuple[str, str]]:
             ("Efficiencies", plan.efficiency_source)]
 
 
-FRONTIER_COLUMNS = {"precision": "Precision", "tensor_parallel": "TP", "batch": "Batch",
+FRONTIER_COLUMNS = {"precision": "Precision", "tensor_parallel": "TP", "attention_dp": "DP attention", "batch": "Batch",
                     "tokens_per_s_per_gpu": "Output tok/s per GPU", "ttft_s": "TTFT", "tpot_s": "TPOT",
                     "usd_per_million_tokens": "$/Mtok at full load", "meets_targets": "Meets targets",
                     "max_requests_per_s": "Req/s per replica (simulated)", "monthly_cost_usd": "Monthly cost",
@@ -130,9 +130,10 @@ def frontier_frame(plan, *, all_rows: bool = False) -> pd.DataFrame:
         return pd.DataFrame(columns=list(FRONTIER_COLUMNS.values()))
     if not all_rows:
         met = df[df["meets_targets"]]
-        df = met[met["batch"] == met.groupby(["precision", "tensor_parallel"])["batch"].transform("max")]
+        df = met[met["batch"] == met.groupby(["precision", "tensor_parallel", "attention_dp"])["batch"].transform("max")]
     out = pd.DataFrame({
-        "Precision": df["precision"], "TP": df["tensor_parallel"], "Batch": df["batch"],
+        "Precision": df["precision"], "TP": df["tensor_parallel"],
+        "DP attention": df["attention_dp"].map(lambda b: "yes" if b else "no"), "Batch": df["batch"],
         "Output tok/s per GPU": df["tokens_per_s_per_gpu"].map(lambda x: number(x, ",.0f")),
         "TTFT": df["ttft_s"].map(ms), "TPOT": df["tpot_s"].map(ms),
         "$/Mtok at full load": df["usd_per_million_tokens"].map(lambda x: f"${x:.3g}"),

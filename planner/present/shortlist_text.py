@@ -16,7 +16,8 @@ def shortlist_frame(c, *, why_chars: int = 160) -> pd.DataFrame:
     for k in c.shortlist.candidates:
         why = k.why_not if len(k.why_not) <= why_chars else k.why_not[:why_chars - 3] + "..."
         rows.append({"Model": k.model, "GPU": k.gpu, "Precision": k.precision,
-                     "TP": str(k.tensor_parallel) if k.meets_targets else fmt.NA,
+                     "TP": (f"{k.tensor_parallel} (DP attention)" if k.attention_dp else str(k.tensor_parallel))
+                     if k.meets_targets else fmt.NA,
                      "Replicas": str(k.replicas) if k.meets_targets else fmt.NA,
                      "$/month (month 0)": usd(k.usd_per_month) if k.meets_targets else fmt.NA,
                      "Total over horizon": usd(k.total_usd) if k.meets_targets else fmt.NA,
@@ -35,7 +36,7 @@ def shortlist_lines(c) -> list[str]:
         return [head, "None meets the targets, so the self-hosted option is unavailable; each row says why."]
     k = sl.chosen
     return [head, f"Cheapest meeting the targets: {k.model} on {k.gpu} ({k.precision}, {k.tensor_parallel} GPU(s) "
-                  f"per replica, {k.replicas} replicas), {usd(k.total_usd)} over the horizon. "
+                  f"per replica{', DP attention + EP' if k.attention_dp else ''}, {k.replicas} replicas), {usd(k.total_usd)} over the horizon. "
                   "Ranked by the self-hosted option's total (fleet, fine-tune on that GPU, staff, API bridge)."]
 
 
