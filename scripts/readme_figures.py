@@ -44,30 +44,13 @@ def write_table() -> None:
     print("README.md: examples table " + ("unchanged" if new == text else "rewritten"))
 
 
-def _fence(table: str, lines: list[str]) -> str:
-    return table + "\n\n```\n" + "\n".join(lines) + "\n```"
-
-
-def _runs_block() -> str:
-    from planner.estimate import published_check as pc
-    return pc.readme_block(pc.check_published_runs())
-
-
-def _serving_block() -> str:
-    from planner.estimate import serving_check as sc
-    df = sc.check()
-    return _fence(sc.markdown_table(df), [sc.summary_line(df)])
-
-
-def _steps_block() -> str:
-    from planner.estimate import step_check as st
-    return st.readme_block(st.check_published_steps())
-
-
-def _memory_block() -> str:
-    from planner.estimate import memory_check as mc
-    df = mc.check_published_memory()
-    return _fence(mc.markdown_table(df), mc.summary_lines(df))
+def _block(module: str, check: str):
+    """A published check's README block: planner.estimate.<module>.readme_block of its <check>() table."""
+    def block() -> str:
+        import importlib
+        mod = importlib.import_module(f"planner.estimate.{module}")
+        return mod.readme_block(getattr(mod, check)())
+    return block
 
 
 def _accuracy_block() -> str:
@@ -75,8 +58,10 @@ def _accuracy_block() -> str:
     return accuracy.markdown_table(accuracy.summary())
 
 
-CHECKS = {"accuracy-summary": _accuracy_block, "published-runs": _runs_block, "serving-published": _serving_block,
-          "published-steps": _steps_block, "published-memory": _memory_block}
+CHECKS = {"accuracy-summary": _accuracy_block, "published-runs": _block("published_check", "check_published_runs"),
+          "serving-published": _block("serving_check", "check"),
+          "published-steps": _block("step_check", "check_published_steps"),
+          "published-memory": _block("memory_check", "check_published_memory")}
 
 
 def write_checks() -> None:

@@ -10,13 +10,14 @@ from ..core.errors import PlannerError
 from ..core.provenance import Source
 
 
-RUN_SETS = ("calibration", "validation")  # a default may be set from calibration runs only
+SETS = ("calibration", "validation")  # every published figure is in one, fixed when it was added; defaults come
+# from calibration figures only (runs, serving figures, training steps, memory peaks)
 
 
 @dataclass(frozen=True)
 class PublishedRun:
     name: str
-    set: str  # calibration | validation, fixed when the run was added (RUN_SETS)
+    set: str  # calibration | validation, fixed when the run was added (SETS)
     model: str
     gpu: str
     tokens: float
@@ -39,8 +40,8 @@ def published_runs() -> tuple[PublishedRun, ...]:
     runs = []
     for r in tomllib.loads(text)["run"]:
         src = r["source"]
-        if r.get("set") not in RUN_SETS:
-            raise ValueError(f"published_runs.toml, {r.get('name', '?')}: set must be one of {RUN_SETS}, "
+        if r.get("set") not in SETS:
+            raise ValueError(f"published_runs.toml, {r.get('name', '?')}: set must be one of {SETS}, "
                              f"got {r.get('set')!r}")
         runs.append(PublishedRun(name=r["name"], set=r["set"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
                                  gpu_hours=float(r["gpu_hours"]), seq_len=int(r["seq_len"]),
@@ -83,7 +84,6 @@ class PublishedServingFigure:
     attention_dp: bool = False  # MoE served with data-parallel attention and expert-parallel experts
 
 
-SERVING_SETS = ("calibration", "validation")
 
 
 @functools.cache
@@ -93,14 +93,13 @@ def published_serving_figures() -> tuple[PublishedServingFigure, ...]:
     out = []
     for f in tomllib.loads(text)["figure"]:
         src = f.pop("source")
-        if f.get("set") not in SERVING_SETS:
+        if f.get("set") not in SETS:
             raise PlannerError(f"serving_published.toml figure {f.get('id', '?')!r}: set must be one of "
-                               f"{SERVING_SETS}, got {f.get('set')!r}")
+                               f"{SETS}, got {f.get('set')!r}")
         out.append(PublishedServingFigure(**f, source=Source(src["url"], str(src["checked"]), src.get("note", ""))))
     return tuple(out)
 
 
-STEP_SETS = ("calibration", "validation")
 STEP_PRECISIONS = ("bf16", "fp8")
 _LAYOUT_KEYS = ("tp", "pp", "cp", "ep", "etp", "virtual_stages", "micro_batch", "recompute", "zero_stage", "moe_balance",
                 "moe_overlap", "fp8_param_gather", "tp_overlap", "moe_dispatcher", "cuda_graphs")
@@ -129,8 +128,8 @@ def _step(r: dict) -> PublishedStep:
     from .lookup import model as lookup_model  # the catalog reads the models' data file
 
     name = r.get("name", "?")
-    if r.get("set") not in STEP_SETS:
-        raise ValueError(f"published_steps.toml, {name}: set must be one of {STEP_SETS}, got {r.get('set')!r}")
+    if r.get("set") not in SETS:
+        raise ValueError(f"published_steps.toml, {name}: set must be one of {SETS}, got {r.get('set')!r}")
     if r.get("precision") not in STEP_PRECISIONS:
         raise ValueError(f"published_steps.toml, {name}: precision must be one of {STEP_PRECISIONS}")
     unknown = set(r.get("layout", {})) - set(_LAYOUT_KEYS)

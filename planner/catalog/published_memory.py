@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import resources
 
-from .published import STEP_SETS
+from .published import SETS
 from ..core.provenance import Source
 
 METHODS = ("full", "lora", "qlora", "pretraining")
@@ -63,7 +63,7 @@ def _check(r: dict) -> None:
     unknown = set(r) - set(_REQUIRED) - set(_OPTIONAL)
     if missing or unknown:
         raise ValueError(f"published_memory.toml, {name}: missing {missing}, unknown {sorted(unknown)}")
-    for field, allowed in (("set", STEP_SETS), ("method", METHODS), ("sharding", SHARDING), ("figure", FIGURES),
+    for field, allowed in (("set", SETS), ("method", METHODS), ("sharding", SHARDING), ("figure", FIGURES),
                            ("unit", tuple(UNIT_BYTES))):
         if r.get(field, _OPTIONAL.get(field)) not in allowed:
             raise ValueError(f"published_memory.toml, {name}: {field} must be one of {allowed}, got {r.get(field)!r}")

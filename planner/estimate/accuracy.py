@@ -10,13 +10,11 @@ import numpy as np
 import pandas as pd
 
 from ..catalog.lookup import model as lookup_model
-from ..catalog.published import published_serving_figures
+from ..catalog.published import SETS, published_serving_figures
 from .memory_check import check_published_memory
 from .published_check import check_published_runs
 from .serving_check import check as check_serving
 from .step_check import check_published_steps
-
-SETS = ("calibration", "validation")
 
 
 def _groups() -> list[tuple[str, str, pd.DataFrame]]:

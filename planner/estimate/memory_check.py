@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
+from ..catalog.published import SETS
 from ..catalog.published_memory import PublishedMemory, published_memory
 from .arithmetic import total_params
 from .finetuning import _check_choice, lora_params, run_shape
@@ -73,7 +74,7 @@ def check_published_memory() -> pd.DataFrame:
 def summary_lines(df: pd.DataFrame) -> list[str]:
     """Median and max |error|, figures within 10% and 'refused but ran', per set."""
     out = []
-    for name in ("calibration", "validation"):
+    for name in SETS:
         part = df[df["set"] == name]
         label = "IN-SAMPLE calibration" if name == "calibration" else "VALIDATION (nothing set from these)"
         if part.empty:
@@ -92,6 +93,11 @@ def markdown_table(df: pd.DataFrame) -> str:
         lines.append(f"| {r.name} | {r.set} | {r.method} | {r.n_gpus:,} | {r.figure} | {r.published_gb:.1f} | "
                      f"{r.estimate_gb:.1f} | {r.error:+.0%} | {'REFUSED' if r.refused else 'no'} |")
     return "\n".join(lines)
+
+
+def readme_block(df: pd.DataFrame) -> str:
+    """What the README holds between its published-memory markers: the table and the per-set summaries."""
+    return markdown_table(df) + "\n\n```\n" + "\n".join(summary_lines(df)) + "\n```"
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..calibration.efficiency import DEFAULTS
-from ..catalog.published import RUN_SETS, published_runs
+from ..catalog.published import SETS, published_runs
 from ..core.band import Band
 from .pretraining import pretraining
 from .training_run import RUN_OVERHEAD
@@ -48,7 +48,7 @@ def whole_run_overhead(df: pd.DataFrame) -> Band:
 def summary_line(df: pd.DataFrame) -> str:
     """The error summary of every run, then of each set apart (calibration, validation)."""
     parts = [_summary(df, "all")]
-    parts += [_summary(df[df["set"] == name], name) for name in RUN_SETS if (df["set"] == name).any()]
+    parts += [_summary(df[df["set"] == name], name) for name in SETS if (df["set"] == name).any()]
     return "\n".join(parts)
 
 

@@ -21,6 +21,7 @@ from .fp8 import RECIPES as FP8_RECIPES
 from .layout import MOE_BALANCE, MOE_DISPATCHERS, TrainingLayout
 
 _DEFAULT = TrainingLayout()
+FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}  # a flag as text
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,9 @@ def parse_recipe(text: str, name: str = "recipe") -> TrainingRecipe:
         if key not in fields:
             V.replace(DEFAULT_RECIPE, {key: raw}, f"{name}")  # refuses, naming the known fields
         if isinstance(getattr(DEFAULT_RECIPE, key), bool):
-            if raw.lower() not in ("true", "false", "yes", "no", "1", "0"):
+            if raw.lower() not in FLAG_WORDS:
                 raise InputError(f"{name}.{key}", f"must be true or false, got {raw!r}")
-            values[key] = raw.lower() in ("true", "yes", "1")
+            values[key] = FLAG_WORDS[raw.lower()]
         else:
             values[key] = raw
     return recipe_from(values, name)

@@ -102,11 +102,11 @@ def replica_requests_per_s(batch, prefill_one_s, tpot_s, output_tokens: float):
 
 def decode_step_s(r: inf.Replica, batch, context_tokens: float):
     """inference.decode_step_s without its memory-bound flag, which costs two more passes of the model over
-    every batch of the grid (tests/test_serving.py holds the two equal); under DP attention, inference's own."""
-    if r.attention_dp:  # the busiest rank's sequences, and the gathers around each MoE layer
-        return inf.decode_step_s(r, batch, context_tokens)[0]
-    return perf.decode_step_s(r.m, r.kern, r.num, batch=batch, context_tokens=context_tokens, tp=r.tp) \
-        + inf.tp_allreduce_s(r.m, batch, r.tp, r.link, r.num.activation_bytes)
+    every batch of the grid (tests/test_serving.py holds the two equal): the busiest GPU's share of the batch
+    (the replica's split: TP, or DP attention + EP) and the replica's collectives."""
+    s = r.split
+    return perf.decode_step_s(r.m, r.kern, r.num, batch=s.local(batch), context_tokens=context_tokens, tp=s.tp,
+                              ep=s.ep) + inf.collectives_s(r, batch)
 
 
 def latency_grid(r: inf.Replica, batches, w: Workload) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..catalog.published import SERVING_SETS, PublishedServingFigure, published_serving_figures
+from ..catalog.published import SETS, PublishedServingFigure, published_serving_figures
 from ..core.band import Band
 from .inference import inference_speed
 from .throughput import max_throughput
@@ -49,7 +49,7 @@ def check() -> pd.DataFrame:
 def summary_line(df: pd.DataFrame) -> str:
     """One line per set (calibration, then validation): median and max |error|, figures inside the band."""
     lines = []
-    for name in SERVING_SETS:
+    for name in SETS:
         part = df[df["set"] == name]
         if part.empty:
             continue
@@ -62,12 +62,17 @@ def summary_line(df: pd.DataFrame) -> str:
 def markdown_table(df: pd.DataFrame) -> str:
     lines = ["| figure | set | kind | published | estimate p50 [p10-p90] | error | inside |",
              "|---|---|---|---:|---:|---:|:---:|"]
-    for name in SERVING_SETS:
+    for name in SETS:
         for r in df[df["set"] == name].itertuples():
             lines.append(f"| {r.figure} | {r.set} | {r.kind} | {r.published:,.4g} | {r.estimate_p50:,.4g} "
                          f"[{r.estimate_p10:,.4g}-{r.estimate_p90:,.4g}] | {r.error:+.1%} | "
                          f"{'yes' if r.inside_band else 'no'} |")
     return "\n".join(lines)
+
+
+def readme_block(df: pd.DataFrame) -> str:
+    """What the README holds between its serving-published markers: the table and the per-set summary."""
+    return markdown_table(df) + "\n\n```\n" + summary_line(df) + "\n```"
 
 
 def main() -> None:

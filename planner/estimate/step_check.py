@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..calibration.efficiency import DEFAULTS
-from ..catalog.published import PublishedStep, published_steps
+from ..catalog.published import SETS, PublishedStep, published_steps
 from .layout import TrainingLayout
 from .pretraining import pretraining
 
@@ -46,7 +46,7 @@ def check_published_steps() -> pd.DataFrame:
 def summary_lines(df: pd.DataFrame) -> list[str]:
     """Median and max |error| per set, and per group (dense/MoE x bf16/fp8) inside each set."""
     out = []
-    for name in ("calibration", "validation"):
+    for name in SETS:
         part = df[df["set"] == name]
         label = "IN-SAMPLE calibration" if name == "calibration" else "VALIDATION (nothing set from these)"
         if part.empty:

@@ -21,7 +21,6 @@ _LAYOUT_KEYS = {"tp": "tp", "pp": "pp", "v": "virtual_stages", "dp": "dp", "ep":
                 "fp8_param_gather": "fp8_param_gather", "tp_overlap": "tp_overlap",
                 "moe_dispatcher": "moe_dispatcher", "cuda_graphs": "cuda_graphs"}
 _TEXT_KEYS = ("recompute", "optimizer", "offload", "moe_balance", "moe_dispatcher")
-_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def parse_layout(text: str):
@@ -30,16 +29,17 @@ def parse_layout(text: str):
     moe_dispatcher=alltoall|deepep, cuda_graphs=true|false; tp_overlap=true|false
     and fp8_param_gather=true|false say what the framework overlaps and gathers in fp8."""
     from ..estimate.layout import TrainingLayout
-    kw = {}
+    from ..estimate.recipe import FLAG_WORDS
+    default, kw = TrainingLayout(), {}
     for part in (p.strip() for p in str(text).split(",") if p.strip()):
         key, _, value = part.partition("=")
         if key.strip() not in _LAYOUT_KEYS or not value.strip():
             raise PlannerError(f"--layout: {part!r} is not key=value with a key among {', '.join(_LAYOUT_KEYS)}")
         field, value = _LAYOUT_KEYS[key.strip()], value.strip()
-        if field in ("moe_overlap", "fp8_param_gather", "tp_overlap", "cuda_graphs"):
-            if value.lower() not in _FLAGS:
+        if isinstance(getattr(default, field), bool):  # the layout's on/off knobs
+            if value.lower() not in FLAG_WORDS:
                 raise PlannerError(f"--layout {field}: must be true or false, got {value!r}")
-            kw[field] = _FLAGS[value.lower()]
+            kw[field] = FLAG_WORDS[value.lower()]
         else:
             kw[field] = value if field in _TEXT_KEYS else _whole(f"--layout {key}", value)
     return TrainingLayout(**kw)
