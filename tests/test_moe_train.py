@@ -217,3 +217,30 @@ def test_cli_layout_takes_the_moe_fields():
     assert (lay.etp, lay.ep, lay.moe_balance, lay.moe_overlap) == (1, 32, "aux-free", True)
     with pytest.raises(PlannerError, match="moe_overlap"):
         parse_layout("ep=1,moe_overlap=maybe")
+
+
+def test_expert_gradients_reduce_over_the_expert_data_parallel_group_by_hand():
+    from planner.catalog.lookup import gpu
+    from planner.estimate import communication as comm, moe_grads
+    # 64 GPUs, TP1 PP1, EP8 on 8-GPU nodes: the experts' group is the 8 ranks 8 apart, one per node, so all
+    # its bytes cross the scale-out network; the dense group (64 ranks, 8 per node) sends 1/8 of them across
+    assert moe_grads.expert_group(64, 1, 1, 8, 1) == (8, 8)
+    assert moe_grads.expert_group(16, 1, 2, 32, 1) == (1, 32)  # EP32 over DP16 x TP2: one copy, nothing to reduce
+    b200 = gpu("B200")
+    assert comm.hierarchy(b200, 8, 8) == (1, 8) and comm.hierarchy(b200, 64, 1) == (8, 8)
+    _, across_experts = comm.hierarchical_bytes("reduce_scatter", 1e9, 8, 8, b200)
+    _, across_dense = comm.hierarchical_bytes("reduce_scatter", 1e9, 64, 1, b200)
+    assert across_experts == pytest.approx(7 / 8 * 1e9) and across_dense == pytest.approx(7 / 8 * 1e9 / 8)
+    assert moe_grads.split_local(100.0, 80.0, 1, 1, 8, 1) == (20.0, 10.0)
+
+
+def test_expert_data_parallel_traffic_slows_a_step_whose_experts_span_nodes():
+    # GPT-OSS-120B on 64 B200 at EP8: 16 experts a GPU, their gradients reduced across 8 nodes
+    m = lookup_model("GPT-OSS-120B")
+    from planner.calibration.efficiency import DEFAULTS
+    from planner.catalog.lookup import gpu
+    g = gpu("B200")
+    kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, DEFAULTS)
+    lay = TrainingLayout(tp=1, pp=1, dp=64, ep=8, micro_batch=4, global_batch=512, moe_balance="forced")
+    st = step_time(m, g, kern, lay, seq_len=4096, global_batch=512)
+    assert st.breakdown.data_parallel_exposed_s > 0.1 * st.breakdown.total_s
