@@ -174,7 +174,6 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     local = dense + expert  # layout.params_per_gpu
     shards = dp * cp
     grads = trainable * BF16  # reduce-scattered (ZeRO >= 1) or all-reduced once per step
-    edp, edp_stride = moe_grads.expert_group(dp, cp, tp, ep, tp if etp is None else etp)
 
     def dp_collective(op, n_bytes):  # inside each node over the fast link, across nodes 1/local of the bytes;
         # the experts' share over their own group (moe_grads.py)
@@ -182,6 +181,7 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
             return _collective(o, b, n, _link(g, n, st))
         if not m.is_moe:
             return comm.hierarchical_collective_s(op, n_bytes, shards, tp, g, time_of)
+        edp, edp_stride = moe_grads.expert_group(dp, cp, tp, ep, tp if etp is None else etp)
         return comm.hierarchical_collective_s(op, n_bytes * dense / local, shards, tp, g, time_of) \
             + comm.hierarchical_collective_s(op, n_bytes * expert / local, edp, edp_stride, g, time_of)
     # ZeRO-3: in the forward and the backward of every micro-step; else once
