@@ -4,7 +4,9 @@ A mixture-of-experts layer multiplies each expert's rows by its weights in one g
 with the rows each expert gets (M) and the expert's width (N, K): `factor`, fitted to DeepGEMM's published
 table (below). Training (moe_train.py, per-expert batches of hundreds to thousands of rows) and serving
 (perf.ffn_s, per-expert batches of a few rows at decode, thousands at prefill) use this one curve; an engine
-profile's `grouped_gemm_factor` is its kernel's rate relative to the curve (1: as DeepGEMM).
+profile's `grouped_gemm_factor` is its kernel's rate relative to the curve (1: as DeepGEMM). Training stretches
+the curve's half-lengths on datapaths faster than the fit's (`half_scale`); serving still uses the fitted ones
+(half_scale 1: its engine profiles were set on them).
 
 Below DeepGEMM's smallest published rows per expert (M_FIT_MIN = 256) the curve is not extrapolated: the rate
 per row stays at its value there (a kernel pads each expert to its own tile, 16-64 rows, not to the fit's
