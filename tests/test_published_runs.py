@@ -103,3 +103,18 @@ def test_a_recipe_without_a_note_is_refused():
     with pytest.raises(ValueError, match="table"):
         _recipe({"name": "x", "recipe": "moe_overlap", "recipe_note": "y"})
     assert _recipe({"name": "x"}) == ()
+
+
+def test_overhead_factor_by_basis_name_is_that_basis_factor():
+    """A user names how GPU-hours are counted; the run's hours scale by that basis's factor, not the default's.
+    Breaks if the name were ignored (the default factor used) or mapped to the other basis."""
+    from planner import pretraining
+    from planner.core.errors import InputError
+    from planner.estimate.training_run import OVERHEAD_BY_BASIS, RUN_OVERHEAD
+    kw = dict(model="Llama-2-7B", gpu="H100 SXM", n_gpus=64)
+    base = pretraining(**kw).gpu_hours.p50 / RUN_OVERHEAD.p50
+    for basis, band in OVERHEAD_BY_BASIS.items():
+        got = pretraining(**kw, overhead_factor=basis).gpu_hours
+        assert got.p50 == pytest.approx(base * band.p50, rel=1e-9)
+    with pytest.raises(InputError, match="overhead_factor"):
+        pretraining(**kw, overhead_factor="rented")

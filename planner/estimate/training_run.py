@@ -74,7 +74,10 @@ class RunTimeCost:
 
 
 def overhead_band(overhead) -> Band:
-    """A float is a certain overhead; a Band is used as given; both must be >= 1 (they add lost time)."""
+    """A float is a certain overhead; a Band is used as given; both must be >= 1 (they add lost time); a GPU-hours
+    basis's name ("metered", "allocation") is that basis's factor (OVERHEAD_BY_BASIS)."""
+    if isinstance(overhead, str):
+        return OVERHEAD_BY_BASIS[overhead]
     band = overhead if isinstance(overhead, Band) else Band.point(float(overhead))
     if band.p10 < 1:
         raise InputError("overhead_factor", f"must be >= 1 (it adds lost time), got {overhead}")
