@@ -126,5 +126,5 @@ def test_kv_heads_replicate_past_tp_in_the_capacity_path_by_hand():
     assert inf.kv_bytes_per_gpu(m, 10, 3000, 8, 1.0) == pytest.approx(inf.kv_bytes_per_gpu(m, 10, 3000, 4, 1.0))
     r = inf.replica(m, g, "fp8", 8, resolve_engine("tensorrt-llm", g))
     steps = sim.step_model(r, 1, 64, 3000.0)
-    free = r.usable_bytes - ar.weight_bytes(m, "fp8") / 8
+    free = r.kv_free_fraction * (r.usable_bytes - ar.weight_bytes(m, "fp8") / 8)  # TensorRT-LLM: a share of it
     assert steps.kv_tokens == pytest.approx(free / (per_seq / 3000 / 4))
