@@ -30,14 +30,18 @@ def busiest_prompt_rows(prompt_rows, prompt_tokens: float, gpus: int):
 
 
 def attention_side_s(r: Replica, kern: perf.Kernels, rows):
-    """One rank's attention projections, dense (non-MoE) MLP layers and element-wise work for `rows` tokens."""
+    """One rank's attention projections, dense (non-MoE) MLP layers, shared experts and element-wise work for
+    `rows` tokens: what runs on the rank's own tokens under DP attention (TensorRT-LLM builds the dense MLPs and the
+    shared experts with overridden_tp_size=1 when enable_attention_dp is on: modeling_qwen3.py, modeling_llama.py
+    Llama4MoE, read 2026-12-07)."""
     m, tp = r.m, r.split.tp
     shapes = perf.attention_shapes(m, tp)
     counts = [m.n_layers] * len(shapes)
-    dense_layers = m.n_layers - ar.n_moe_layers(m)
-    if dense_layers:
-        dense = perf.mlp_shapes(m, m.ffn_dim / tp)
-        shapes, counts = shapes + dense, counts + [dense_layers] * len(dense)
+    n_moe = ar.n_moe_layers(m)
+    for layers, width in ((m.n_layers - n_moe, m.ffn_dim), (n_moe * m.n_shared_experts, m.shared_expert_ffn_dim)):
+        if layers and width:
+            part = perf.mlp_shapes(m, width / tp)
+            shapes, counts = shapes + part, counts + [layers] * len(part)
     return perf.gemm_stack_s(rows, shapes, kern, r.num, counts) + perf.elementwise_s(m, rows, tp, kern, r.num)
 
 
