@@ -5,7 +5,10 @@ projections and the dense layers for its own requests; only the MoE layers see e
 before each MoE layer, moe_serving.py). A new request goes to one rank and its whole prompt is prefilled there:
 TensorRT-LLM's attention-DP scheduler assigns each waiting request to the rank with the fewest active tokens
 (ADP request balancing, tensorrt_llm/_torch/pyexecutor: "assign requests to ranks with lowest token count"), it
-does not split a prompt. Every rank then waits for the busiest one at the MoE layers' gather. So the attention
+does not split a prompt; and by default it does not hold context requests back to start them on every rank in
+the same step (llm_args AttentionDpConfig.enable_balance defaults to False, read 2026-12-07; with it on, ranks
+wait up to batching_wait_iters steps to prefill together, which this term leaves out). Every rank then waits for
+the busiest one at the MoE layers' gather. So the attention
 side of a step runs on the busiest rank's rows: its 1/N of the decoding sequences plus the whole prompts it
 admitted, not 1/N of all rows (which is how perf.stack_linears_s spreads them, through Split.local).
 
