@@ -62,6 +62,16 @@ class EngineSetup:
         return self.profile.grouped_gemm_factor if self.profile else 1.0
 
     @property
+    def kv_free_fraction(self) -> float:
+        """Share of the memory left after weights and the runtime reserve that the KV cache takes: the profile's."""
+        return self.profile.kv_free_fraction if self.profile else 1.0
+
+    @property
+    def batch_cap_per_dp_rank(self) -> bool:
+        """Whether, under DP attention, the batch cap applies to each attention rank: the profile's."""
+        return bool(self.profile and self.profile.batch_cap_per_dp_rank)
+
+    @property
     def static_kv_cache(self) -> bool:
         """Whether decode attention reads the whole allocated KV cache every step: the profile's."""
         return bool(self.profile and self.profile.static_kv_cache)
@@ -105,6 +115,11 @@ class EngineSetup:
             Assumption("kv_admission", self.kv_admission, "", src("kv_admission")),
             Assumption("memory_reserve_fraction", self.memory_reserve_fraction, "fraction of GPU memory",
                        src("memory_reserve_fraction")),
+            Assumption("kv_free_fraction", self.kv_free_fraction, "of the memory left after weights and the reserve",
+                       src("kv_free_fraction") if self.kv_free_fraction != 1 else "all of it"),
+            Assumption("batch_cap_per_dp_rank", self.batch_cap_per_dp_rank, "under DP attention the cap is per rank"
+                       if self.batch_cap_per_dp_rank else "the cap is the replica's", src("batch_cap_per_dp_rank")
+                       if self.batch_cap_per_dp_rank else "planner default"),
         )
 
 

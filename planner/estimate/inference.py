@@ -178,6 +178,7 @@ class Replica:
     link: comm.Link
     reserve_fraction: float
     attention_dp: bool = False  # DP attention + EP MoE over the tp GPUs (moe_serving.py)
+    kv_free_fraction: float = 1.0  # share of the memory after weights and reserve the KV cache takes (kv_budget.py)
 
     @property
     def usable_bytes(self) -> float:
@@ -187,7 +188,7 @@ class Replica:
         """Everything a step time depends on, hashable: equal keys give equal simulations."""
         rates = tuple((k, tuple(np.ravel(v).tolist())) for k, v in dataclasses.asdict(self.kern).items())
         return (self.m, self.g.memory_bytes, self.precision, self.kv_cache_dtype, self.tp, rates,
-                dataclasses.astuple(self.num), self.link, self.reserve_fraction, self.attention_dp)
+                dataclasses.astuple(self.num), self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction)
 
     @property
     def split(self) -> moe.Split:
@@ -212,7 +213,7 @@ def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: E
                                moe_layer_overhead_s=setup.moe_layer_overhead_s,
                                grouped_gemm_factor=setup.grouped_gemm_factor)
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
-                   attention_dp)
+                   attention_dp, setup.kv_free_fraction)
 
 
 def fits(r: Replica, batch: int, context_tokens: float) -> float:

@@ -22,6 +22,7 @@ from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import inference as inf
+from . import kv_budget
 from . import load as ld
 from . import search as sr
 from .engine import resolve_engine
@@ -52,14 +53,15 @@ class Throughput(ResultMixin):
 
 
 def _one(m: ModelSpec, g: GPUSpec, precision: str, tp: int, setup, kv_cache_dtype, prompt: float, output: float,
-         cap: int, attention_dp: bool = False) -> tuple[list[ld.Steady], inf.Replica, int]:
+         cap: int, attention_dp: bool = False) -> tuple[list[ld.Steady], inf.Replica, int, int]:
     r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype, attention_dp)
     context = prompt + (output if setup.kv_admission == "reserve" else output / 2)
     kv_limit = sr.max_batch_for_kv(r, context)
     if kv_limit < 1:
         inf.fits(r, 1, context)  # raises the DoesNotFitError naming the memory
+    cap = kv_budget.replica_batch_cap(cap, setup, tp, attention_dp)
     steady = [ld.steady_state(ld.load_for(r, setup, cap, prompt, output, quantile=q)) for q in (0, 1, 2)]
-    return steady, r, kv_limit
+    return steady, r, kv_limit, cap
 
 
 def _limited_by(batch: float, cap: int, kv_limit: int, chunked: bool) -> str:
@@ -77,7 +79,8 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     """Output tokens per second of one replica with unlimited requests queued.
 
     tensor_parallel: None picks the degree (1, 2, 4, 8) with the most tokens per second per GPU;
-    max_batch_size: the scheduler's cap on running sequences (default: the engine's);
+    max_batch_size: the scheduler's cap on running sequences (default: the engine's; under DP attention on an
+    engine that caps each attention rank, TensorRT-LLM's, the replica runs tensor_parallel times it: kv_budget.py);
     attention_dp: an MoE model served with data-parallel attention and expert-parallel MoE over the
     tensor_parallel GPUs (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp; moe_serving.py).
     """
@@ -101,15 +104,15 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     found, error = [], None
     for tp in degrees:
         try:
-            steady, r, kv_limit = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens, output_tokens, cap,
-                                       attention_dp)
+            steady, r, kv_limit, replica_cap = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens,
+                                                    output_tokens, cap, attention_dp)
         except DoesNotFitError as e:
             error = e
             continue
-        found.append((steady[1].output_tokens_per_s / tp, tp, steady, r, kv_limit))
+        found.append((steady[1].output_tokens_per_s / tp, tp, steady, r, kv_limit, replica_cap))
     if not found:
         raise error
-    _, tp, steady, r, kv_limit = max(found, key=lambda f: (f[0], -f[1]))
+    _, tp, steady, r, kv_limit, cap = max(found, key=lambda f: (f[0], -f[1]))
     band = lambda xs: Band(*sorted(xs))  # noqa: E731
     tokens = [s.output_tokens_per_s for s in steady]
     return Throughput(
