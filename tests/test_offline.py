@@ -1,0 +1,72 @@
+"""The offline throughput benchmark as lockstep waves (planner/estimate/offline.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import planner
+from planner.catalog import lookup
+from planner.estimate import inference as inf
+from planner.estimate import load as ld
+from planner.estimate import offline
+from planner.estimate.engine import resolve_engine
+
+
+def test_wave_batch_by_hand():
+    # 10,000 tokens of KV; each sequence holds 100 + 900 at the wave's end: 10 fit; the cap binds below that
+    assert offline.wave_batch(10_000, 100, 100, 900) == 10
+    assert offline.wave_batch(10_000, 5, 100, 900) == 5
+    assert offline.wave_batch(9_999, 100, 100, 900) == 9
+
+
+def test_decode_context_sum_by_hand():
+    # P = 10, O = 4: three decode steps read 11, 12 and 13 keys
+    assert offline.decode_context_sum(10, 4) == 36
+    assert offline.decode_context_sum(10, 1) == 0
+
+
+def _load(model="Llama-3.1-8B", gpu="H100 SXM", precision="fp8", engine="vllm", tp=1, prompt=128, output=8):
+    m, g = lookup.model(model), lookup.gpu(gpu)
+    setup = resolve_engine(engine, g)
+    r = inf.replica(m, g, precision, tp, setup)
+    return r, ld.load_for(r, setup, setup.batch_cap, prompt, output, quantile=1)
+
+
+def test_decode_phase_is_the_sum_of_decode_steps_over_the_growing_context():
+    """The wave's decode phase = the performance model's decode step (with its all-reduces) at each context
+    P + t, t = 1 .. O-1: attention is charged over the cache as it grows, not at one mean context."""
+    r, load = _load(tp=2, prompt=128, output=8)
+    steps = ld._steps(load)
+    by_step = sum(float(inf.decode_step_s(r, 64, 128 + t)[0][1]) for t in range(1, 8))
+    assert offline.decode_phase_s(load, steps, 64) == pytest.approx(by_step, rel=1e-6)
+
+
+def test_a_long_output_wave_holds_only_the_sequences_whose_whole_context_fits():
+    """An on-demand engine at a long output: the wave's batch is the KV cache over prompt + output (its peak),
+    not over the mean occupancy prompt + output / 2 a replica under continuous arrivals holds."""
+    r, load = _load(model="Llama-3.1-8B", gpu="A100 80GB SXM", precision="bf16", prompt=128, output=8192)
+    t = planner.max_throughput(model="Llama-3.1-8B", gpu="A100 80GB SXM", precision="bf16", engine="vllm",
+                               tensor_parallel=1, prompt_tokens=128, output_tokens=8192)
+    steps = ld._steps(load)
+    assert t.batch_size == np.floor(steps.kv_tokens / (128 + 8192)) < load.batch_cap
+    assert t.limited_by == "KV-cache memory" and t.max_batch_kv == t.batch_size
+    steady = ld.steady_state(load)
+    assert steady.batch > 1.8 * t.batch_size and t.tokens_per_s.p50 < steady.output_tokens_per_s
+
+
+def test_longer_outputs_cost_more_per_token_at_the_same_batch():
+    """Same batch (the cap binds), longer output: each decode step reads more keys, so fewer tokens per second."""
+    kw = dict(model="Llama-3.1-8B", gpu="H200 SXM", precision="fp8", engine="vllm", tensor_parallel=1,
+              prompt_tokens=128, max_batch_size=64)
+    short, long = (planner.max_throughput(output_tokens=o, **kw) for o in (512, 4096))
+    assert short.batch_size == long.batch_size == 64
+    assert long.tokens_per_s.p50 < short.tokens_per_s.p50
+
+
+def test_the_prefill_runs_outside_the_decode_steps():
+    """A wave pays its prompts before it decodes: a longer prompt at the same batch and output lowers throughput
+    by at least the extra prefill's GEMM time."""
+    _, short = _load(prompt=128, output=256)
+    _, long = _load(prompt=2048, output=256)
+    assert offline.prefill_phase_s(long, ld._steps(long), 64) > 10 * offline.prefill_phase_s(short, ld._steps(short), 64)
+    assert offline.offline_state(long).output_tokens_per_s < offline.offline_state(short).output_tokens_per_s
