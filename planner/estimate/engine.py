@@ -62,6 +62,14 @@ class EngineSetup:
         return self.profile.grouped_gemm_factor if self.profile else 1.0
 
     @property
+    def dense_gemm_shape(self) -> bool:
+        """Whether dense GEMMs run on gemm_shape.py's shape curve: for the large-GEMM rates of an engine profile or
+        the literature defaults, which stand for wide projections; a measured, explicit or roofline rate is taken
+        as it stands (a fit to a device's own GEMMs already holds its shapes)."""
+        ideal = self.profile is not None and self.profile.name == "roofline"
+        return self.rates_from in ("engine profile", "literature defaults") and not ideal
+
+    @property
     def static_kv_cache(self) -> bool:
         """Whether decode attention reads the whole allocated KV cache every step: the profile's."""
         return bool(self.profile and self.profile.static_kv_cache)
@@ -96,6 +104,9 @@ class EngineSetup:
                        src("moe_layer_overhead_s")),
             Assumption("grouped_gemm_factor", self.grouped_gemm_factor, "x grouped-GEMM shape curve (routed experts)",
                        src("grouped_gemm_factor")),
+            Assumption("dense_gemm_shape", self.dense_gemm_shape, "dense GEMMs' compute rate by weight shape (N, K)",
+                       "estimate/gemm_shape.py (grouped_gemm.py's DeepGEMM-fitted N, K terms)" if self.dense_gemm_shape
+                       else "measured, explicit or roofline rates taken as they stand"),
             Assumption("static_kv_cache", self.static_kv_cache, "decode attends over prompt + output keys"
                        if self.static_kv_cache else "decode attends over the keys written so far",
                        src("static_kv_cache") if self.static_kv_cache else "paged or dynamic cache"),

@@ -210,7 +210,7 @@ def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: E
     kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
     kern = dataclasses.replace(kernels(g, prec, setup.efficiencies, setup.stream_factor(prec)),
                                moe_layer_overhead_s=setup.moe_layer_overhead_s,
-                               grouped_gemm_factor=setup.grouped_gemm_factor)
+                               grouped_gemm_factor=setup.grouped_gemm_factor, dense_gemm_shape=setup.dense_gemm_shape)
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
                    attention_dp)
 
