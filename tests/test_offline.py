@@ -13,10 +13,13 @@ from planner.estimate.engine import resolve_engine
 
 
 def test_wave_batch_by_hand():
-    # 10,000 tokens of KV; each sequence holds 100 + 900 at the wave's end: 10 fit; the cap binds below that
-    assert offline.wave_batch(10_000, 100, 100, 900) == 10
-    assert offline.wave_batch(10_000, 5, 100, 900) == 5
-    assert offline.wave_batch(9_999, 100, 100, 900) == 9
+    """The sequences whose whole context (prompt + output) fits beside the weights, or the cap."""
+    r, load = _load(model="Llama-3.1-8B", gpu="A100 80GB SXM", precision="bf16", prompt=128, output=8192)
+    per_seq = float(inf.kv_bytes_per_gpu(r.m, 1, 128 + 8192, 1, r.num.kv_bytes))  # 32 x 8 x 128 x 2 x 2 B per token
+    assert per_seq == (128 + 8192) * 32 * 8 * 128 * 2 * 2
+    free = r.usable_bytes - float(inf.memory_per_gpu_bytes(r.m, "bf16", 0, 0, 1, r.num.kv_bytes))
+    assert offline.wave_batch(r, 10_000, 128, 8192) == int(free // per_seq)
+    assert offline.wave_batch(r, 5, 128, 8192) == 5
 
 
 def test_decode_context_sum_by_hand():
@@ -47,8 +50,7 @@ def test_a_long_output_wave_holds_only_the_sequences_whose_whole_context_fits():
     r, load = _load(model="Llama-3.1-8B", gpu="A100 80GB SXM", precision="bf16", prompt=128, output=8192)
     t = planner.max_throughput(model="Llama-3.1-8B", gpu="A100 80GB SXM", precision="bf16", engine="vllm",
                                tensor_parallel=1, prompt_tokens=128, output_tokens=8192)
-    steps = ld._steps(load)
-    assert t.batch_size == np.floor(steps.kv_tokens / (128 + 8192)) < load.batch_cap
+    assert t.batch_size == offline.wave_batch(r, load.batch_cap, 128, 8192) < load.batch_cap
     assert t.limited_by == "KV-cache memory" and t.max_batch_kv == t.batch_size
     steady = ld.steady_state(load)
     assert steady.batch > 1.8 * t.batch_size and t.tokens_per_s.p50 < steady.output_tokens_per_s

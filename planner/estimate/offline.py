@@ -28,13 +28,15 @@ import numpy as np
 
 from . import load as ld
 from . import perf
+from . import search as sr
 from . import simulate as sim
+from .inference import Replica
 
 
-def wave_batch(kv_tokens: float, cap: int, prompt_tokens: float, output_tokens: float) -> int:
+def wave_batch(r: Replica, cap: int, prompt_tokens: float, output_tokens: float) -> int:
     """Sequences one lockstep wave carries to its end: the batch cap, or those whose whole context
-    (prompt + output) fits in `kv_tokens` of KV cache."""
-    return int(min(cap, math.floor(kv_tokens / (prompt_tokens + output_tokens))))
+    (prompt + output, window-aware) fits in the KV cache beside the weights (search.max_batch_for_kv)."""
+    return int(min(cap, sr.max_batch_for_kv(r, prompt_tokens + output_tokens)))
 
 
 def decode_context_sum(prompt_tokens: float, output_tokens: float) -> float:
@@ -76,7 +78,7 @@ def decode_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
 def offline_state(load: ld.Load) -> ld.Steady:
     """Throughput of an offline benchmark of fixed-length requests: lockstep waves (module docstring)."""
     steps = ld._steps(load)  # noqa: SLF001  (the replica's step model, shared with steady_state)
-    d = max(wave_batch(steps.kv_tokens, load.batch_cap, load.prompt_tokens, load.output_tokens), 1)
+    d = max(wave_batch(load.replica, load.batch_cap, load.prompt_tokens, load.output_tokens), 1)
     decode = decode_phase_s(load, steps, d)
     wave_s = prefill_phase_s(load, steps, d) + decode
     rate = d / wave_s
