@@ -30,9 +30,8 @@ from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
 from ..core.memo import by_identity
-from . import arithmetic as ar, gemm, grouped_gemm
+from . import arithmetic as ar, gemm, grouped_gemm, passes
 from .gemm import coefficients, from_coefficients, gemm_s, gemm_stack_s, rates_ndim
-from . import passes
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
 # Unfused (eager PyTorch, the reference model in benchmarks/model/transformer.py), counted op by op:
@@ -72,6 +71,7 @@ class Kernels:
     grouped_gemm_factor: float = 1.0  # routed experts' kernel rate relative to grouped_gemm.factor's curve
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
     weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
+    dense_gemm_shape: bool = False  # dense GEMMs' compute at gemm_shape.dense_factor(n, k) of the rate (serving)
 
     def to_dict(self) -> dict:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}

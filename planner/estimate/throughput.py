@@ -1,9 +1,10 @@
 """Maximum throughput of one replica: output tokens per second under unlimited load.
 
 The benchmark-style question (vLLM's benchmark_throughput, `trtllm-bench throughput`, MLPerf
-Offline): every request is queued, the batch stays full (the engine's cap or the KV cache),
-prompts and decodes share the steps. The answer is load.steady_state on the performance model,
-at each quantile of the rates, so it carries the model's uncertainty as a Band.
+Offline): every request is queued at once, all of one length, so the replica runs in lockstep waves
+(offline.py): a wave's batch is the engine's cap or the sequences whose whole context fits the KV cache,
+its prompts are prefilled, then it decodes over the growing context. The answer is offline.offline_state
+on the performance model, at each quantile of the rates, so it carries the model's uncertainty as a Band.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from . import kv_budget
 from . import load as ld
 from . import search as sr
 from .engine import resolve_engine
+from .offline import offline_state
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,12 @@ class Throughput(ResultMixin):
 def _one(m: ModelSpec, g: GPUSpec, precision: str, tp: int, setup, kv_cache_dtype, prompt: float, output: float,
          cap: int, attention_dp: bool = False) -> tuple[list[ld.Steady], inf.Replica, int, int]:
     r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype, attention_dp)
-    context = prompt + (output if setup.kv_admission == "reserve" else output / 2)
+    context = prompt + output  # a lockstep wave holds every sequence's whole context at its end (offline.py)
     kv_limit = sr.max_batch_for_kv(r, context)
     if kv_limit < 1:
         inf.fits(r, 1, context)  # raises the DoesNotFitError naming the memory
     cap = kv_budget.replica_batch_cap(cap, setup, tp, attention_dp)
-    steady = [ld.steady_state(ld.load_for(r, setup, cap, prompt, output, quantile=q)) for q in (0, 1, 2)]
+    steady = [offline_state(ld.load_for(r, setup, cap, prompt, output, quantile=q)) for q in (0, 1, 2)]
     return steady, r, kv_limit, cap
 
 
@@ -124,5 +126,5 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
         limited_by=_limited_by(steady[1].batch, cap, kv_limit, setup.chunked_prefill),
         efficiency_source=setup.efficiencies.source,
         assumptions=(*inf.common_assumptions(r, setup, kv_cache_dtype is not None),
-                     Assumption("throughput_model", "steady state: batch full, prompts mixed into decode steps", "",
-                                "estimate/load.py steady_state (Little's law on the decode phase)")))
+                     Assumption("throughput_model", "offline benchmark: all requests at once, lockstep waves", "",
+                                "estimate/offline.py (a wave's KV at prompt + output; prefill, then decode)")))
