@@ -71,6 +71,8 @@ class EngineSetup:
     def batch_cap_per_dp_rank(self) -> bool:
         """Whether, under DP attention, the batch cap applies to each attention rank: the profile's."""
         return bool(self.profile and self.profile.batch_cap_per_dp_rank)
+
+    @property
     def dense_gemm_shape(self) -> bool:
         """Whether dense GEMMs run on gemm_shape.py's shape curve: for the large-GEMM rates of an engine profile or
         the literature defaults, which stand for wide projections; a measured, explicit or roofline rate is taken
