@@ -74,7 +74,8 @@ def test_steady_state_gemms_past_the_step_table_by_hand():
     table = np.arange(len(steps.linears_s))
     rest = (float(np.interp(d + d / dec, table, steps.head_s)) + steps.per_row_s * rows + steps.fixed_s
             + steps.attention_per_context_s * d * (5000 + 250)
-            + float(sim.prefill_attention_s(r, 1, np.array([5000.0]))[0]) / 5000 * (rows - d))
+            # the prompts' attention on the busiest rank: max(n / 8, min(n, 1)) whole prompts of the n a step holds
+            + float(sim.prefill_attention_s(r, 1, np.array([5000.0]))[0]) * max((rows - d) / 5000 / 8, 1.0))
     whole_prompts = dp_balance.extra_s(r, kern, d, rows - d, 5000.0)  # a prompt prefills whole on one rank
     assert whole_prompts > 0
     assert st.step_s == pytest.approx(gemms + rest + whole_prompts, rel=1e-9)

@@ -1,28 +1,51 @@
-"""Under data-parallel attention a prompt is prefilled whole on one rank: the busiest rank's share of a step.
+"""The busiest rank of a DP-attention + EP replica sets every step: its own prompts, and its experts' tokens.
 
 With DP attention (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp) each rank runs attention, its
 projections and the dense layers for its own requests; only the MoE layers see every rank's tokens (gathered
-before each MoE layer, moe_serving.py). A new request goes to one rank and its whole prompt is prefilled there:
-TensorRT-LLM's attention-DP scheduler assigns each waiting request to the rank with the fewest active tokens
-(ADP request balancing, tensorrt_llm/_torch/pyexecutor: "assign requests to ranks with lowest token count"), it
-does not split a prompt; and by default it does not hold context requests back to start them on every rank in
-the same step (llm_args AttentionDpConfig.enable_balance defaults to False, read 2026-12-07; with it on, ranks
-wait up to batching_wait_iters steps to prefill together, which this term leaves out). Every rank then waits for
-the busiest one at the MoE layers' gather. So the attention
-side of a step runs on the busiest rank's rows: its 1/N of the decoding sequences plus the whole prompts it
-admitted, not 1/N of all rows (which is how perf.stack_linears_s spreads them, through Split.local).
+before each MoE layer, moe_serving.py), so every rank waits there for the slowest one (TensorRT-LLM's ADP balance
+blog: "the execution time for the Attention module in any given iteration is bounded by the rank with the highest
+workload", docs/source/blogs/tech_blog/blog10_ADP_Balance_Strategy.md, read 2026-12-07). Two terms, one function
+each, used alike by the steady state (load.steady_state) and the offline waves (offline.py):
 
-`busiest_prompt_rows`: with n prompts joining a step on average and N ranks, the busiest rank prefills
-ceil(n / N) of them; averaged over steps that is P x max(n / N, min(n, 1)) (fewer than one prompt a step: each
-lands alone on one rank, so no prompt work is spread). `extra_s` is what that adds to a steady-state step.
+- Whole prompts on one rank. A new request goes to one rank and its whole prompt is prefilled there: TensorRT-LLM
+  hands each rank its own requests, up to its max_num_active_requests, balancing token counts with a heap over the
+  ranks (PyExecutor._schedule_attention_dp_requests / _balance_requests_across_ranks,
+  tensorrt_llm/_torch/pyexecutor/py_executor.py, read 2026-12-07); it does not split a prompt, and by default
+  does not hold context requests back to start them on every rank in the same step (llm_args
+  AttentionDpConfig.enable_balance defaults to False, read 2026-12-07; with it on, ranks wait up to
+  batching_wait_iters steps to prefill together, which this leaves out). So the attention side of a step (its
+  projections, dense layers and the prompts' causal attention) runs on the busiest rank's rows: its 1/N of the
+  decoding sequences plus the whole prompts it admitted, not 1/N of all rows (which is how perf.stack_linears_s
+  spreads them, through Split.local). With n prompts joining a step on average over N ranks the busiest
+  prefills ceil(n / N) of them; averaged over steps that is max(n / N, min(n, 1)) (`busiest_prompt_rows`;
+  fewer than one prompt a step: each lands alone on one rank). `extra_s` is what that adds to the GEMMs,
+  `prefill_attention_s` the prompts' attention; without DP attention one rank holds every prompt (N = 1) and
+  both reduce to the tensor-parallel step.
+- The busiest expert-parallel rank. Routing is not uniform: the rank holding the hottest experts multiplies more
+  rows than the mean. The same band as training (moe_train.IMBALANCE, "aux-loss": busiest EP rank over the mean,
+  1.3 at p50, from the Megatron MoE Model Zoo's Qwen3-235B-A22B forced-balance vs dropless steps), since the
+  served checkpoints are those routers; TensorRT-LLM's own EP statistics of DeepSeek-R1 show per-layer expert
+  imbalance ratios of 0.46-2.46 (max over mean, less one) before its EP load balancer (blog4 'Scaling Expert
+  Parallelism in TensorRT-LLM', report_load_statistics.py output, read 2026-12-07), and the overview's benchmarks
+  run without that balancer. `ep_extra_s`: the busiest rank's routed experts at IMBALANCE x their mean rows, over
+  the mean (nothing while the step is weight-bound: the same experts' bytes on every rank).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import arithmetic as ar
+from . import grouped_gemm
+from . import moe_train
 from . import perf
 from .inference import Replica
+
+SERVING_BALANCE = "aux-loss"  # the served MoE checkpoints' routers were trained with a load-balancing loss
+
+
+def ranks(r: Replica) -> int:
+    """Attention ranks that each hold whole requests: the replica's GPUs under DP attention, else 1."""
+    return r.split.gpus if r.attention_dp else 1
 
 
 def busiest_prompt_rows(prompt_rows, prompt_tokens: float, gpus: int):
@@ -30,6 +53,12 @@ def busiest_prompt_rows(prompt_rows, prompt_tokens: float, gpus: int):
     of whole prompts of `prompt_tokens` each (time-averaged)."""
     n = np.asarray(prompt_rows, dtype=float) / max(float(prompt_tokens), 1.0)
     return prompt_tokens * np.maximum(n / gpus, np.minimum(n, 1.0))
+
+
+def prefill_attention_s(r: Replica, one_prompt_s: float, prompt_rows: float, prompt_tokens: float) -> float:
+    """Causal attention of a step's prompts on its busiest rank: the whole prompts that rank prefills, each
+    `one_prompt_s` (all of them without DP attention)."""
+    return one_prompt_s * float(busiest_prompt_rows(prompt_rows, prompt_tokens, ranks(r))) / max(prompt_tokens, 1.0)
 
 
 def attention_side_s(r: Replica, kern: perf.Kernels, rows):
@@ -57,3 +86,17 @@ def extra_s(r: Replica, kern: perf.Kernels, decode_rows: float, prompt_rows: flo
     spread = (decode_rows + prompt_rows) / n
     busiest = decode_rows / n + float(busiest_prompt_rows(prompt_rows, prompt_tokens, n))
     return max(float(attention_side_s(r, kern, busiest) - attention_side_s(r, kern, spread)), 0.0)
+
+
+def ep_extra_s(r: Replica, kern: perf.Kernels, rows, quantile: int):
+    """What the busiest expert-parallel rank's routed experts add to a step of `rows` tokens (the replica's) over
+    the mean rank perf.stack_linears_s charges: its experts at IMBALANCE[quantile] x the mean rows each; 0 without
+    expert parallelism."""
+    rows = np.asarray(rows, dtype=float)
+    if not r.attention_dp or r.split.ep == 1 or not ar.n_moe_layers(r.m):
+        return np.zeros(np.shape(rows))
+    m, s = r.m, r.split
+    local, per_expert = perf.routed_rows(m, s.local(rows), s.ep)
+    shapes, worst = perf.mlp_shapes(m, m.moe_ffn_dim / s.tp), moe_train.imbalance_factor(SERVING_BALANCE)[quantile]
+    busiest = grouped_gemm.stack_s(per_expert * worst, shapes, kern, r.num)
+    return ar.n_moe_layers(m) * local * (busiest - grouped_gemm.stack_s(per_expert, shapes, kern, r.num))

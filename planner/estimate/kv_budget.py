@@ -15,6 +15,10 @@
   replica of N GPUs runs up to N x max_batch_size sequences. SGLang divides --max-running-requests over its
   DP ranks (sgl-project/sglang PR #25052: "--dp 4 --enable-dp-attention --max-running-requests 512, the
   per-rank max requests is 512/4 = 128"), so there the cap stays the replica's.
+- Token budget under DP attention. Each TensorRT-LLM attention-DP rank runs its own PyExecutor over the requests
+  it was handed (_schedule_attention_dp_requests, same file), so its own scheduler fills its own max_num_tokens:
+  a step of the replica carries up to N budgets of prompt tokens, N x max(1, floor(budget / P)) whole prompts
+  (`scheduler_ranks`: the ranks whose schedulers are each capped; 1 where the engine divides its caps over them).
 """
 from __future__ import annotations
 
@@ -30,7 +34,13 @@ def kv_budget_bytes(r: Replica) -> float:
     return r.kv_free_fraction * max(free, 0.0)
 
 
+def scheduler_ranks(setup: EngineSetup, gpus: int, attention_dp: bool) -> int:
+    """Schedulers of a replica each applying the engine's batch cap and token budget: `gpus` under DP attention on
+    an engine whose caps are per attention rank (TensorRT-LLM), else 1."""
+    return int(gpus) if attention_dp and setup.batch_cap_per_dp_rank else 1
+
+
 def replica_batch_cap(cap: int, setup: EngineSetup, gpus: int, attention_dp: bool) -> int:
     """Sequences the replica's scheduler admits at an engine batch cap of `cap`: `gpus` x cap under DP attention
     on an engine whose cap is per attention rank, else cap."""
-    return int(cap) * int(gpus) if attention_dp and setup.batch_cap_per_dp_rank else int(cap)
+    return int(cap) * scheduler_ranks(setup, gpus, attention_dp)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import dp_balance
+from . import kv_budget
 from . import perf
 from . import simulate as sim
 from .engine import EngineSetup
@@ -58,6 +59,7 @@ class Load:
     output_tokens: float = 1.0
     length_sigma: float = 0.0
     quantile: int = 1  # index of the rates: 0 p10, 1 p50, 2 p90
+    budget_ranks: int = 1  # schedulers that each fill chunk_tokens (attention-DP ranks of TensorRT-LLM: kv_budget)
 
     def n_requests(self) -> int:
         return int(min(max(MIN_REQUESTS, REQUESTS_PER_SLOT * self.batch_cap), MAX_REQUESTS))
@@ -66,7 +68,8 @@ class Load:
 def load_for(r: Replica, setup: EngineSetup, batch_cap: int, prompt_tokens: float, output_tokens: float,
              length_sigma: float = 0.0, quantile: int = 1) -> Load:
     return Load(r, r.cache_key(), int(batch_cap), setup.chunked_prefill, setup.chunk_tokens,
-                setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma), quantile)
+                setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma), quantile,
+                kv_budget.scheduler_ranks(setup, r.split.gpus, r.attention_dp))
 
 
 _TABLES: dict[tuple, sim.StepTables] = {}  # (replica key, quantile) -> its step tables, least recent first
@@ -153,15 +156,16 @@ def steady_state(load: Load) -> Steady:
     need = p_tok + (load.output_tokens if load.reserve_kv else load.output_tokens / 2.0)
     d = min(float(load.batch_cap), steps.kv_tokens / need)
     if load.chunked:
-        d = min(d, load.chunk_tokens * dec / (p_tok + dec))
+        d = min(d, load.budget_ranks * load.chunk_tokens * dec / (p_tok + dec))
     prompt_rows = d * p_tok / dec
     rows = d + prompt_rows
-    attn = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0]) / p_tok * prompt_rows
+    one_prompt = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0])
+    attn = dp_balance.prefill_attention_s(load.replica, one_prompt, prompt_rows, p_tok)
     table = np.arange(len(steps.linears_s))
     # Past the table (long prompts: d P / (O - 1) prompt rows can exceed cap + one prompt) the GEMMs are
     # evaluated at the step's rows; np.interp would hold the last entry and make those rows free.
     lin = np.interp(rows, table, steps.linears_s) if rows <= table[-1] else \
-        sim.stack_linears_s(load.replica, perf.at_quantile(load.replica.kern, load.quantile), rows)
+        sim.stack_linears_s(load.replica, perf.at_quantile(load.replica.kern, load.quantile), rows, load.quantile)
     step = (float(lin) + float(np.interp(d + d / dec, table, steps.head_s))
             + steps.per_row_s * rows + steps.fixed_s + steps.attention_per_context_s * d
             * mean_decode_context(p_tok, load.output_tokens) + attn)

@@ -16,8 +16,12 @@ replica runs in waves, as a static batch (HF `generate`, gpt-fast) does:
 - its prompts are prefilled first, in steps of the engine's token budget, with no decodes to share those steps
   (every sequence of the previous wave finished on the same step), then O - 1 decode steps at batch d, each
   reading the context grown so far (P + t keys at step t), so attention is charged over the growing cache.
+  Under DP attention each rank prefills its own whole prompts, TensorRT-LLM's ranks each within their own token
+  budget (kv_budget.scheduler_ranks), and a step waits for its busiest rank; its experts wait for the busiest
+  expert-parallel rank: the same terms as load.steady_state (dp_balance.py).
 
-Throughput = d O / (prefill time + decode time). A chunked-prefill engine staggers its waves by the prefill
+Throughput = d O / (prefill time + decode time); a benchmark of a stated number of requests runs full waves and
+a partial last one (offline_state's num_requests). A chunked-prefill engine staggers its waves by the prefill
 steps, mixing some prompt chunks into decode steps (bias: pessimistic by at most the prefill's share of a wave).
 """
 from __future__ import annotations
@@ -26,6 +30,7 @@ import math
 
 import numpy as np
 
+from . import dp_balance
 from . import load as ld
 from . import perf
 from . import search as sr
@@ -50,20 +55,29 @@ def _linears_s(load: ld.Load, steps: sim.StepModel, rows: float) -> float:
     table = steps.linears_s
     if rows <= len(table) - 1:
         return float(np.interp(rows, np.arange(len(table)), table))
-    return float(sim.stack_linears_s(load.replica, perf.at_quantile(load.replica.kern, load.quantile), rows))
+    kern = perf.at_quantile(load.replica.kern, load.quantile)
+    return float(sim.stack_linears_s(load.replica, kern, rows, load.quantile))
+
+
+def prompts_per_step(load: ld.Load) -> float:
+    """Prompts one prefill step of a wave carries: per scheduler, budget-sized chunks (chunked) or as many whole
+    prompts as its token budget holds, at least one (unchunked); times the schedulers that each fill a budget
+    (TensorRT-LLM's attention-DP ranks: Load.budget_ranks)."""
+    p_tok, budget = load.prompt_tokens, float(load.chunk_tokens)
+    return load.budget_ranks * (budget / p_tok if load.chunked else max(1.0, math.floor(budget / p_tok)))
 
 
 def prefill_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
-    """Prefill of one wave's `batch` prompts in steps of the engine's token budget: chunked, budget-sized
-    steps; unchunked, as many whole prompts as the budget holds (at least one) per step."""
-    p_tok, budget = load.prompt_tokens, float(load.chunk_tokens)
-    per_step = budget / p_tok if load.chunked else max(1.0, math.floor(budget / p_tok))  # prompts per step
+    """Prefill of one wave's `batch` prompts in steps of prompts_per_step, each step waiting for its busiest
+    attention rank (dp_balance: whole prompts on one rank; nothing more without DP attention)."""
+    p_tok, per_step = load.prompt_tokens, prompts_per_step(load)
     rows, n_steps = per_step * p_tok, batch / per_step
-    logits = max(1.0, per_step)
-    one = (_linears_s(load, steps, rows) + float(np.interp(logits, np.arange(len(steps.head_s)), steps.head_s))
-           + steps.per_row_s * rows + steps.fixed_s)
-    attention = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0])
-    return n_steps * one + batch * attention
+    kern = perf.at_quantile(load.replica.kern, load.quantile)
+    one_prompt = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0])
+    one = (_linears_s(load, steps, rows) + dp_balance.extra_s(load.replica, kern, 0.0, rows, p_tok)
+           + float(np.interp(max(1.0, per_step), np.arange(len(steps.head_s)), steps.head_s))
+           + steps.per_row_s * rows + steps.fixed_s + dp_balance.prefill_attention_s(load.replica, one_prompt, rows, p_tok))
+    return n_steps * one
 
 
 def decode_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
@@ -75,12 +89,26 @@ def decode_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
                                                                                load.output_tokens)
 
 
-def offline_state(load: ld.Load) -> ld.Steady:
-    """Throughput of an offline benchmark of fixed-length requests: lockstep waves (module docstring)."""
+def wave_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
+    """One wave of `batch` sequences: its prefill phase, then its decode phase."""
+    return prefill_phase_s(load, steps, batch) + decode_phase_s(load, steps, batch)
+
+
+def offline_state(load: ld.Load, num_requests: int | None = None) -> ld.Steady:
+    """Throughput of an offline benchmark of fixed-length requests: lockstep waves (module docstring).
+    `num_requests`: the benchmark's request count (None: unlimited, every wave full); a finite run is full
+    waves and a last, partial one, and its throughput is output tokens over that makespan (trtllm-bench's
+    Total Output Throughput; its perf overview states the count per ISL/OSL)."""
     steps = ld._steps(load)  # noqa: SLF001  (the replica's step model, shared with steady_state)
     d = max(wave_batch(load.replica, load.batch_cap, load.prompt_tokens, load.output_tokens), 1)
+    if num_requests is not None:
+        d = min(d, int(num_requests))
     decode = decode_phase_s(load, steps, d)
-    wave_s = prefill_phase_s(load, steps, d) + decode
-    rate = d / wave_s
-    step_s = decode / (load.output_tokens - 1.0) if load.output_tokens > 1 else wave_s
+    full_s = prefill_phase_s(load, steps, d) + decode
+    if num_requests is None:
+        rate = d / full_s
+    else:
+        full, rest = divmod(int(num_requests), d)
+        rate = num_requests / (full * full_s + (wave_s(load, steps, rest) if rest else 0.0))
+    step_s = decode / (load.output_tokens - 1.0) if load.output_tokens > 1 else full_s
     return ld.Steady(rate, rate * load.output_tokens, float(d), step_s)

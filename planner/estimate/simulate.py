@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import arithmetic as ar
+from . import dp_balance
 from . import inference as inf
 from . import kv_budget
 from . import perf
@@ -72,7 +73,7 @@ def step_tables(r: Replica, quantile: int, n_rows: int) -> StepTables:
     value is the same whatever the table's length (elementwise), so one table serves every workload."""
     kern, s = perf.at_quantile(r.kern, quantile), r.split
     rows = np.maximum(np.arange(n_rows, dtype=float), 1.0)
-    linears, head = stack_linears_s(r, kern, rows), perf.head_s(r.m, s.local(rows), s.tp, kern, r.num)
+    linears, head = stack_linears_s(r, kern, rows, quantile), perf.head_s(r.m, s.local(rows), s.tp, kern, r.num)
     for a in (linears, head):
         a.flags.writeable = False  # shared by every workload on this replica
     return StepTables(linears, head, linears.tolist(), head.tolist())
@@ -99,10 +100,12 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
                      linears_list=tables.linears, head_list=tables.head)
 
 
-def stack_linears_s(r: Replica, kern: perf.Kernels, rows):
-    """The stack's GEMMs of one step of `rows` tokens on replica `r` (the busiest GPU's share under DP attention)."""
+def stack_linears_s(r: Replica, kern: perf.Kernels, rows, quantile: int = 1):
+    """The stack's GEMMs of one step of `rows` tokens on replica `r` at quantile index `quantile` (under DP
+    attention the busiest GPU's share, and its busiest experts: dp_balance.ep_extra_s)."""
     s = r.split
-    return perf.stack_linears_s(r.m, s.local(rows), s.tp, kern, r.num, s.ep)
+    return perf.stack_linears_s(r.m, s.local(rows), s.tp, kern, r.num, s.ep) + dp_balance.ep_extra_s(r, kern, rows,
+                                                                                                     quantile)
 
 
 def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) -> np.ndarray:
