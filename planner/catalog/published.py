@@ -93,6 +93,7 @@ class PublishedServingFigure:
     kv_cache_dtype: str | None = None
     set: str = ""  # calibration | validation, fixed when the figure was added (required in the data file)
     attention_dp: bool = False  # MoE served with data-parallel attention and expert-parallel experts
+    num_requests: int | None = None  # an offline benchmark's request count, where its source states it
 
 
 

@@ -28,7 +28,7 @@ def estimate(f: PublishedServingFigure) -> Band:
                   tensor_parallel=f.tensor_parallel, prompt_tokens=f.prompt_tokens, output_tokens=f.output_tokens,
                   attention_dp=f.attention_dp)
     if f.kind == "throughput":
-        return max_throughput(**common).tokens_per_s
+        return max_throughput(**common, num_requests=f.num_requests).tokens_per_s
     r = inference_speed(batch_size=f.batch_size, **common)
     if f.kind == "tpot_s":
         return r.tpot_s

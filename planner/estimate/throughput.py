@@ -29,6 +29,8 @@ from . import search as sr
 from .engine import resolve_engine
 from .offline import offline_state
 
+MAX_REQUESTS = 10_000_000  # an offline benchmark's request count: far above any published run (judgement)
+
 
 @dataclass(frozen=True)
 class Throughput(ResultMixin):
@@ -55,14 +57,15 @@ class Throughput(ResultMixin):
 
 
 def _one(m: ModelSpec, g: GPUSpec, precision: str, tp: int, setup, kv_cache_dtype, prompt: float, output: float,
-         cap: int, attention_dp: bool = False) -> tuple[list[ld.Steady], inf.Replica, int, int]:
+         cap: int, attention_dp: bool = False, num_requests: int | None = None
+         ) -> tuple[list[ld.Steady], inf.Replica, int, int]:
     r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype, attention_dp)
     context = prompt + output  # a lockstep wave holds every sequence's whole context at its end (offline.py)
     kv_limit = sr.max_batch_for_kv(r, context)
     if kv_limit < 1:
         inf.fits(r, 1, context)  # raises the DoesNotFitError naming the memory
     cap = kv_budget.replica_batch_cap(cap, setup, tp, attention_dp)
-    steady = [offline_state(ld.load_for(r, setup, cap, prompt, output, quantile=q)) for q in (0, 1, 2)]
+    steady = [offline_state(ld.load_for(r, setup, cap, prompt, output, quantile=q), num_requests) for q in (0, 1, 2)]
     return steady, r, kv_limit, cap
 
 
@@ -77,14 +80,17 @@ def _limited_by(batch: float, cap: int, kv_limit: int, chunked: bool) -> str:
 def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
                    kv_cache_dtype: str | None = None, engine: str = "vllm", tensor_parallel: int | None = None,
                    prompt_tokens: float = 512, output_tokens: float = 256, max_batch_size: int | None = None,
-                   efficiencies: Efficiencies | None = None, attention_dp: bool = False) -> Throughput:
+                   efficiencies: Efficiencies | None = None, attention_dp: bool = False,
+                   num_requests: int | None = None) -> Throughput:
     """Output tokens per second of one replica with unlimited requests queued.
 
     tensor_parallel: None picks the degree (1, 2, 4, 8) with the most tokens per second per GPU;
     max_batch_size: the scheduler's cap on running sequences (default: the engine's; under DP attention on an
     engine that caps each attention rank, TensorRT-LLM's, the replica runs tensor_parallel times it: kv_budget.py);
     attention_dp: an MoE model served with data-parallel attention and expert-parallel MoE over the
-    tensor_parallel GPUs (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp; moe_serving.py).
+    tensor_parallel GPUs (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp; moe_serving.py);
+    num_requests: the benchmark's request count (None: unlimited); fewer than a full last wave lower the throughput
+    (offline.offline_state).
     """
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
     V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
@@ -92,11 +98,13 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     V.positive("output_tokens", output_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens")
     V.Whole(1, L.MAX_TENSOR_PARALLEL, optional=True)("tensor_parallel", tensor_parallel)
     V.Whole(1, L.MAX_BATCH_SIZE, optional=True)("max_batch_size", max_batch_size)
+    V.Whole(1, MAX_REQUESTS, optional=True)("num_requests", num_requests)
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
     V.flag("attention_dp", attention_dp)
     require_positive("prompt_tokens", prompt_tokens)
     require_positive("output_tokens", output_tokens)
-    for name, v in (("tensor_parallel", tensor_parallel), ("max_batch_size", max_batch_size)):
+    for name, v in (("tensor_parallel", tensor_parallel), ("max_batch_size", max_batch_size),
+                    ("num_requests", num_requests)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise InputError(name, f"must be a whole number >= 1, got {v!r}")
     m, g = catalog.model(model), catalog.gpu(gpu)
@@ -107,7 +115,7 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     for tp in degrees:
         try:
             steady, r, kv_limit, replica_cap = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens,
-                                                    output_tokens, cap, attention_dp)
+                                                    output_tokens, cap, attention_dp, num_requests)
         except DoesNotFitError as e:
             error = e
             continue
