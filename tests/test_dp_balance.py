@@ -1,6 +1,7 @@
 """Under DP attention a prompt is prefilled whole on one rank (estimate/dp_balance.py)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import planner
@@ -48,3 +49,86 @@ def test_prefill_heavy_dp_throughput_pays_for_whole_prompts():
     steady = ld.steady_state(ld.load_for(r, setup, 16384, 5000.0, 500.0))
     extra = dpb.extra_s(r, perf.at_quantile(r.kern, 1), steady.batch, steady.batch * 5000.0 / 499.0, 5000.0)
     assert extra > 0.1 * steady.step_s
+
+
+# --- one set of terms for the offline waves and the steady state: a two-rank example by hand -------------------
+
+def _two_ranks(dp: bool, engine: str = "tensorrt-llm"):
+    """Qwen3-30B-A3B fp8 on 2 H100s: DP attention + EP2 (dp) or TP2."""
+    g = planner.gpu("H100 SXM")
+    setup = resolve_engine(engine, g)
+    return inf.replica(planner.model("Qwen3-30B-A3B"), g, "fp8", 2, setup, attention_dp=dp), setup
+
+
+@pytest.mark.parametrize("dp, prompt_rows, prompts", [(True, 3000.0, 1.5),  # 3 prompts over 2 ranks: 2, 1 -> 1.5 avg
+                                                      (True, 500.0, 0.5),  # half a prompt a step: it lands whole
+                                                      (False, 3000.0, 3.0)])  # TP: one rank-group runs all three
+def test_prefill_attention_on_the_busiest_of_two_ranks_by_hand(dp, prompt_rows, prompts):
+    r, _ = _two_ranks(dp)
+    assert dpb.prefill_attention_s(r, 0.01, prompt_rows, 1000.0) == pytest.approx(0.01 * prompts)
+
+
+def test_two_ranks_each_fill_their_own_token_budget():
+    """TensorRT-LLM: each attention-DP rank's scheduler takes floor(8192 / 3000) = 2 whole prompts a step,
+    so a step of the replica carries 4; TP (one scheduler) and SGLang (caps divided over its ranks) carry 2."""
+    from planner.estimate import kv_budget, load as ld, offline
+    r, setup = _two_ranks(True)
+    assert setup.chunk_tokens == 8192 and not setup.chunked_prefill
+    assert kv_budget.scheduler_ranks(setup, 2, True) == 2
+    assert offline.prompts_per_step(ld.load_for(r, setup, 64, 3000, 100)) == 4
+    r_tp, _ = _two_ranks(False)
+    assert offline.prompts_per_step(ld.load_for(r_tp, setup, 64, 3000, 100)) == 2
+    sg = resolve_engine("sglang", planner.gpu("H100 SXM"))
+    assert kv_budget.scheduler_ranks(sg, 2, True) == 1
+
+
+def test_two_rank_wave_prefill_by_hand():
+    """A wave of 8 prompts of 3000 tokens on two TensorRT-LLM ranks: 2 steps of 4 prompts (2 a rank: balanced,
+    so nothing waits on a busier rank), each the GEMMs at 12,000 replica rows (6,000 a rank), the head at 4
+    logits, the per-row and fixed costs, and two whole prompts' attention (the busiest rank's)."""
+    from planner.estimate import load as ld, offline, simulate as sim
+    r, setup = _two_ranks(True)
+    load = ld.load_for(r, setup, 64, 3000, 100)
+    steps = ld._steps(load)
+    kern = perf.at_quantile(r.kern, 1)
+    assert dpb.extra_s(r, kern, 0.0, 12000.0, 3000.0) == 0.0  # 4 prompts over 2 ranks: even
+    one_prompt = float(sim.prefill_attention_s(r, 1, np.array([3000.0]))[0])
+    step = (offline._linears_s(load, steps, 12000.0) + float(np.interp(4.0, np.arange(len(steps.head_s)), steps.head_s))
+            + steps.per_row_s * 12000.0 + steps.fixed_s + 2 * one_prompt)
+    assert offline.prefill_phase_s(load, steps, 8) == pytest.approx(2 * step, rel=1e-12)
+
+
+def test_busiest_expert_rank_by_hand():
+    """EP2: the busiest rank's experts multiply IMBALANCE (p50 1.3) x the mean rows each; the term is that grouped
+    GEMM less the mean one, per MoE layer; nothing under TP or while the step reads weights only."""
+    from planner.estimate import grouped_gemm, moe_train
+    r, _ = _two_ranks(True)
+    kern, m = perf.at_quantile(r.kern, 1), r.m
+    rows = 4096.0  # the replica's: 2048 a rank, 2 x 2048 x 8 / 128 = 256 rows per expert, all 64 local experts hit
+    local, per_expert = perf.routed_rows(m, 2048.0, 2)
+    assert float(local) == pytest.approx(64.0, rel=1e-6) and float(per_expert) == pytest.approx(256.0, rel=1e-6)
+    shapes = perf.mlp_shapes(m, m.moe_ffn_dim)
+    f = moe_train.IMBALANCE["aux-loss"][1]
+    by_hand = m.n_layers * 64.0 * float(grouped_gemm.stack_s(256.0 * f, shapes, kern, r.num)
+                                        - grouped_gemm.stack_s(256.0, shapes, kern, r.num))
+    assert float(dpb.ep_extra_s(r, kern, rows, 1)) == pytest.approx(by_hand, rel=1e-6)
+    assert float(dpb.ep_extra_s(r, kern, rows, 0)) > float(dpb.ep_extra_s(r, kern, rows, 2))  # p10 rates: 1.5x
+    assert float(dpb.ep_extra_s(_two_ranks(False)[0], kern, rows, 1)) == 0.0
+    routed_one = m.n_layers * float(local) * float(grouped_gemm.stack_s(float(per_expert), shapes, kern, r.num))
+    assert float(dpb.ep_extra_s(r, kern, 2.0, 1)) < 0.05 * routed_one  # 2 tokens: weight-bound, no one waits
+
+
+def test_dense_replicas_get_none_of_it():
+    """A dense model has no DP attention: one scheduler, no busiest rank, no expert ranks."""
+    from planner.estimate import kv_budget
+    g = planner.gpu("H100 SXM")
+    setup = resolve_engine("tensorrt-llm", g)
+    r = inf.replica(planner.model("Llama-3.1-8B"), g, "fp8", 2, setup)
+    kern = perf.at_quantile(r.kern, 1)
+    assert dpb.ranks(r) == 1 and _adds_nothing(r, kern)
+    assert kv_budget.scheduler_ranks(setup, 2, False) == 1
+
+
+def _adds_nothing(r, kern) -> bool:
+    return (dpb.extra_s(r, kern, 100.0, 3000.0, 1000.0) == 0.0 and float(dpb.ep_extra_s(r, kern, 4096.0, 1)) == 0.0
+            and dpb.prefill_attention_s(r, 0.01, 3000.0, 1000.0) == pytest.approx(0.03))

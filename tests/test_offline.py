@@ -92,3 +92,26 @@ def test_offline_waves_match_an_event_simulation_of_the_same_benchmark(engine, p
                        sim.Scheduler(int(got.batch), load.chunked, load.chunk_tokens, True))
     assert got.batch == 64
     assert got.output_tokens_per_s == pytest.approx(req.output_tokens.sum() / np.nanmax(out.done_s), rel=0.02)
+
+
+def test_a_stated_request_count_runs_full_waves_and_a_partial_last_one():
+    """n = 2 d + 5 requests: two full waves and one of 5, throughput n O / (2 wave(d) + wave(5)); fewer than a wave:
+    one wave of n; unlimited (None): d O / wave(d)."""
+    r, load = _load(prompt=512, output=64)
+    steps = ld._steps(load)
+    d = offline.wave_batch(r, load.batch_cap, 512, 64)
+    n = 2 * d + 5
+    got = offline.offline_state(load, n)
+    assert got.output_tokens_per_s == pytest.approx(
+        n * 64 / (2 * offline.wave_s(load, steps, d) + offline.wave_s(load, steps, 5)), rel=1e-12)
+    assert got.output_tokens_per_s < offline.offline_state(load).output_tokens_per_s  # the tail wave is small
+    assert offline.offline_state(load).output_tokens_per_s == pytest.approx(d * 64 / offline.wave_s(load, steps, d))
+    few = offline.offline_state(load, 10)
+    assert few.batch == 10 and few.output_tokens_per_s == pytest.approx(10 * 64 / offline.wave_s(load, steps, 10))
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "100"])
+def test_max_throughput_refuses_a_bad_request_count(bad):
+    from planner.core.errors import PlannerError
+    with pytest.raises(PlannerError, match="num_requests"):
+        planner.max_throughput(model="Llama-3.1-8B", gpu="H100 SXM", num_requests=bad)
