@@ -63,7 +63,8 @@ def test_in_sample_check_within_its_stated_tolerance():
     figures: the validation set is reported apart (tests/test_moe_serving.py). The band share was two
     thirds until the routed experts' per-engine factors (fitted to these rows) gave way to the one
     grouped-GEMM curve training uses (planner/estimate/grouped_gemm.py, not fitted here): 17 of 27
-    inside since, the H200 MoE rows 17-36% optimistic (README, serving check)."""
+    inside since, the H200 MoE rows 17-36% optimistic (README, serving check); 16 after the offline waves,
+    18 with DP attention's terms shared by the waves (dp_balance.py) and the benchmarks' request counts."""
     df = serving_check.check()
     cal = df[df["set"] == "calibration"]
     err = np.abs(cal["error"].to_numpy())
