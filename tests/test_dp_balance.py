@@ -132,3 +132,13 @@ def test_dense_replicas_get_none_of_it():
 def _adds_nothing(r, kern) -> bool:
     return (dpb.extra_s(r, kern, 100.0, 3000.0, 1000.0) == 0.0 and float(dpb.ep_extra_s(r, kern, 4096.0, 1)) == 0.0
             and dpb.prefill_attention_s(r, 0.01, 3000.0, 1000.0) == pytest.approx(0.03))
+
+
+@pytest.mark.parametrize("b", [2, 64, 1024])
+def test_a_dp_attention_decode_step_is_the_same_in_the_step_tables_and_inference_speed(b):
+    """The busiest expert rank is in simulate's step tables (steady state, waves, runs) and in inference.decode_step_s
+    (inference_speed, the serving grid) alike."""
+    from planner.estimate import simulate as sim
+    r, _ = _two_ranks(True)
+    steps = sim.step_model(r, 1, 2048, 600.0)
+    assert steps.time_s(b, b, b * 600.0, 0.0) == pytest.approx(float(inf.decode_step_s(r, b, 600.0)[0][1]), rel=1e-6)

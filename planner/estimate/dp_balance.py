@@ -38,12 +38,12 @@ from . import arithmetic as ar
 from . import grouped_gemm
 from . import moe_train
 from . import perf
-from .inference import Replica
 
+# `r` below is an inference.Replica (not imported: inference.py calls ep_extra_s, so the import would be a cycle)
 SERVING_BALANCE = "aux-loss"  # the served MoE checkpoints' routers were trained with a load-balancing loss
 
 
-def ranks(r: Replica) -> int:
+def ranks(r) -> int:
     """Attention ranks that each hold whole requests: the replica's GPUs under DP attention, else 1."""
     return r.split.gpus if r.attention_dp else 1
 
@@ -55,13 +55,13 @@ def busiest_prompt_rows(prompt_rows, prompt_tokens: float, gpus: int):
     return prompt_tokens * np.maximum(n / gpus, np.minimum(n, 1.0))
 
 
-def prefill_attention_s(r: Replica, one_prompt_s: float, prompt_rows: float, prompt_tokens: float) -> float:
+def prefill_attention_s(r, one_prompt_s: float, prompt_rows: float, prompt_tokens: float) -> float:
     """Causal attention of a step's prompts on its busiest rank: the whole prompts that rank prefills, each
     `one_prompt_s` (all of them without DP attention)."""
     return one_prompt_s * float(busiest_prompt_rows(prompt_rows, prompt_tokens, ranks(r))) / max(prompt_tokens, 1.0)
 
 
-def attention_side_s(r: Replica, kern: perf.Kernels, rows):
+def attention_side_s(r, kern: perf.Kernels, rows):
     """One rank's attention projections, dense (non-MoE) MLP layers, shared experts and element-wise work for
     `rows` tokens: what runs on the rank's own tokens under DP attention (TensorRT-LLM builds the dense MLPs and the
     shared experts with overridden_tp_size=1 when enable_attention_dp is on: modeling_qwen3.py, modeling_llama.py
@@ -77,7 +77,7 @@ def attention_side_s(r: Replica, kern: perf.Kernels, rows):
     return perf.gemm_stack_s(rows, shapes, kern, r.num, counts) + perf.elementwise_s(m, rows, tp, kern, r.num)
 
 
-def extra_s(r: Replica, kern: perf.Kernels, decode_rows: float, prompt_rows: float, prompt_tokens: float) -> float:
+def extra_s(r, kern: perf.Kernels, decode_rows: float, prompt_rows: float, prompt_tokens: float) -> float:
     """What whole prompts on one rank add to a step of `decode_rows` decoding and `prompt_rows` prompt tokens over
     the even spread the step model assumes; 0 without DP attention."""
     if not r.attention_dp or prompt_rows <= 0:
@@ -88,15 +88,16 @@ def extra_s(r: Replica, kern: perf.Kernels, decode_rows: float, prompt_rows: flo
     return max(float(attention_side_s(r, kern, busiest) - attention_side_s(r, kern, spread)), 0.0)
 
 
-def ep_extra_s(r: Replica, kern: perf.Kernels, rows, quantile: int):
+def ep_extra_s(r, kern: perf.Kernels, rows, quantile: int | None):
     """What the busiest expert-parallel rank's routed experts add to a step of `rows` tokens (the replica's) over
-    the mean rank perf.stack_linears_s charges: its experts at IMBALANCE[quantile] x the mean rows each; 0 without
-    expert parallelism."""
+    the mean rank perf.stack_linears_s charges: its experts at IMBALANCE[quantile] x the mean rows each (quantile
+    None: the (p10, p50, p90) band on a last axis, as the replica's own rates are); 0 without expert parallelism."""
     rows = np.asarray(rows, dtype=float)
     if not r.attention_dp or r.split.ep == 1 or not ar.n_moe_layers(r.m):
         return np.zeros(np.shape(rows))
     m, s = r.m, r.split
     local, per_expert = perf.routed_rows(m, s.local(rows), s.ep)
-    shapes, worst = perf.mlp_shapes(m, m.moe_ffn_dim / s.tp), moe_train.imbalance_factor(SERVING_BALANCE)[quantile]
+    worst = moe_train.imbalance_factor(SERVING_BALANCE)
+    shapes, worst = perf.mlp_shapes(m, m.moe_ffn_dim / s.tp), worst if quantile is None else worst[quantile]
     busiest = grouped_gemm.stack_s(per_expert * worst, shapes, kern, r.num)
     return ar.n_moe_layers(m) * local * (busiest - grouped_gemm.stack_s(per_expert, shapes, kern, r.num))

@@ -68,8 +68,8 @@ class Load:
 def load_for(r: Replica, setup: EngineSetup, batch_cap: int, prompt_tokens: float, output_tokens: float,
              length_sigma: float = 0.0, quantile: int = 1) -> Load:
     return Load(r, r.cache_key(), int(batch_cap), setup.chunked_prefill, setup.chunk_tokens,
-                setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma), quantile,
-                kv_budget.scheduler_ranks(setup, r.split.gpus, r.attention_dp))
+                setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma),
+                quantile, kv_budget.scheduler_ranks(setup, r.split.gpus, r.attention_dp))
 
 
 _TABLES: dict[tuple, sim.StepTables] = {}  # (replica key, quantile) -> its step tables, least recent first

@@ -76,7 +76,8 @@ def prefill_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
     one_prompt = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0])
     one = (_linears_s(load, steps, rows) + dp_balance.extra_s(load.replica, kern, 0.0, rows, p_tok)
            + float(np.interp(max(1.0, per_step), np.arange(len(steps.head_s)), steps.head_s))
-           + steps.per_row_s * rows + steps.fixed_s + dp_balance.prefill_attention_s(load.replica, one_prompt, rows, p_tok))
+           + steps.per_row_s * rows + steps.fixed_s
+           + dp_balance.prefill_attention_s(load.replica, one_prompt, rows, p_tok))
     return n_steps * one
 
 
