@@ -142,3 +142,23 @@ def test_a_dp_attention_decode_step_is_the_same_in_the_step_tables_and_inference
     r, _ = _two_ranks(True)
     steps = sim.step_model(r, 1, 2048, 600.0)
     assert steps.time_s(b, b, b * 600.0, 0.0) == pytest.approx(float(inf.decode_step_s(r, b, 600.0)[0][1]), rel=1e-6)
+
+
+def test_moe_permutation_by_hand():
+    """Qwen3-30B-A3B (48 MoE layers, k = 8, dim 2048), fp8 (16-bit activations), 4096 replica rows on two DP ranks:
+    each GPU dispatches 2048 tokens; permute writes their 8 copies and un-permute reads them back into one:
+    (1 + 8) x 2048 x 2048 x 2 B each way per MoE layer, at the element-wise bandwidth. TP2: every GPU permutes all
+    4096. A dense model: nothing."""
+    from planner.estimate import moe_serving as moe
+    r, _ = _two_ranks(True)
+    kern, m = perf.at_quantile(r.kern, 1), r.m
+    assert (m.n_experts_per_token, m.dim, r.num.activation_bytes) == (8, 2048, 2.0)
+    per_gpu = 48 * 2 * 9 * 2048 * 2048 * 2.0 / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
+    assert float(moe.permutation_s(r, kern, 4096.0)) == pytest.approx(per_gpu, rel=1e-9)
+    r_tp, _ = _two_ranks(False)
+    assert float(moe.permutation_s(r_tp, kern, 4096.0)) == pytest.approx(2 * per_gpu, rel=1e-9)
+    assert float(moe.step_extra_s(r, kern, 4096.0, 1)) == pytest.approx(
+        per_gpu + float(dpb.ep_extra_s(r, kern, 4096.0, 1)), rel=1e-9)
+    g = planner.gpu("H100 SXM")
+    dense = inf.replica(planner.model("Llama-3.1-8B"), g, "fp8", 2, resolve_engine("tensorrt-llm", g))
+    assert float(moe.step_extra_s(dense, kern, 4096.0, 1)) == 0.0

@@ -26,8 +26,9 @@ each, used alike by the steady state (load.steady_state) and the offline waves (
   1.3 at p50, from the Megatron MoE Model Zoo's Qwen3-235B-A22B forced-balance vs dropless steps), since the
   served checkpoints are those routers; TensorRT-LLM's own EP statistics of DeepSeek-R1 show per-layer expert
   imbalance ratios of 0.46-2.46 (max over mean, less one) before its EP load balancer (blog4 'Scaling Expert
-  Parallelism in TensorRT-LLM', report_load_statistics.py output, read 2026-12-07), and the overview's benchmarks
-  run without that balancer. `ep_extra_s`: the busiest rank's routed experts at IMBALANCE x their mean rows, over
+  Parallelism in TensorRT-LLM', report_load_statistics.py output, read 2026-12-07), the overview's benchmarks
+  run without that balancer, and NVIDIA's aiconfigurator times its MoE ops under 'power_law' routing by default
+  (sdk ModelConfig.workload_distribution, read 2026-12-07). `ep_extra_s`: the busiest rank's routed experts at IMBALANCE x their mean rows, over
   the mean (nothing while the step is weight-bound: the same experts' bytes on every rank).
 """
 from __future__ import annotations

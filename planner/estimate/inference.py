@@ -25,7 +25,7 @@ from ..core.errors import DoesNotFitError
 from ..core.memo import by_identity
 from ..core.provenance import Assumption
 from ..core.results import built
-from . import arithmetic as ar, dp_balance
+from . import arithmetic as ar
 from . import communication as comm
 from . import moe_serving as moe
 from . import passes, perf
@@ -229,7 +229,7 @@ def prefill_s(r: Replica, batch, prompt_tokens: float):
     batch, s = np.asarray(batch, dtype=float), r.split
     compute = perf.prefill_s(r.m, r.kern, r.num, batch=s.local(batch), prompt_tokens=prompt_tokens, tp=s.tp, ep=s.ep)
     rows = batch * prompt_tokens
-    return compute + collectives_s(r, rows) + dp_balance.ep_extra_s(r, r.kern, rows, None)
+    return compute + collectives_s(r, rows) + moe.step_extra_s(r, r.kern, rows, None)
 
 
 def collectives_s(r: Replica, tokens):
@@ -245,7 +245,7 @@ def decode_step_s(r: Replica, batch, context_tokens: float):
     s = r.split
     step, memory_bound = perf.decode_step_and_bound(r.m, r.kern, r.num, batch=s.local(batch),
                                                     context_tokens=context_tokens, tp=s.tp, ep=s.ep)
-    return step + collectives_s(r, batch) + dp_balance.ep_extra_s(r, r.kern, batch, None), memory_bound
+    return step + collectives_s(r, batch) + moe.step_extra_s(r, r.kern, batch, None), memory_bound
 
 
 def _stacked_kernels(kern: perf.Kernels) -> perf.Kernels:

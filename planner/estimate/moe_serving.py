@@ -11,6 +11,14 @@
   whole, and gathers the tokens before each MoE layer and scatters them after (SGLang's DP/DPA
   guide, https://docs.sglang.io/advanced_features/dp_dpa_smg_guide.html, checked 2026-12-07).
   The busiest rank sets the step: ceil(B / N) sequences.
+- Token permutation. Around the grouped GEMMs TensorRT-LLM's fused MoE runs expandInputRowsKernel (each token's
+  k copies written in expert order, quantised on the way) and finalizeMoeRoutingKernel ("unpermutes the original
+  data, does the k-way reduction": cpp/tensorrt_llm/kernels/mixtureOfExperts/moe_kernels.cu, read 2026-12-07):
+  memory-bound passes of (1 + k) x tokens x dim each way, the forward half of training's permutation bytes
+  (moe_train.permutation_bytes, without Megatron's extra sort by local expert), on the tokens each GPU dispatches
+  (its share under DP attention, all of them under TP). `step_extra_s`: that and the busiest expert-parallel rank
+  (dp_balance.ep_extra_s), what a serving step's MoE layers cost beyond perf's GEMMs; every serving step path adds
+  it (simulate.stack_linears_s, inference.decode_step_s / prefill_s, search.decode_step_s).
 """
 from __future__ import annotations
 
@@ -23,7 +31,7 @@ from ..catalog.specs import precision as lookup_precision
 from ..core.errors import InputError
 from . import arithmetic as ar
 from . import communication as comm
-from . import perf
+from . import dp_balance, moe_train, perf
 
 
 def distinct_experts_per_rank(n_experts: int, k: int, tokens, ep: int = 1):
@@ -95,3 +103,20 @@ def dp_collectives_s(m: ModelSpec, tokens, s: Split, link: comm.Link, activation
         return np.zeros(np.shape(tokens))
     buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * activation_bytes
     return ar.n_moe_layers(m) * comm.collective_s("all_reduce", buffer_bytes, s.gpus, link)
+
+
+def permutation_s(r, kern: perf.Kernels, rows):
+    """The MoE layers' permute and un-permute for a step of `rows` tokens (the replica's) on one GPU of replica `r`
+    (an inference.Replica): (1 + k) x its tokens x dim each way per MoE layer, at the element-wise bandwidth."""
+    m, s = r.m, r.split
+    tokens = np.asarray(s.local(np.asarray(rows, dtype=float)), dtype=float)
+    forward = moe_train.permutation_bytes(m, tokens, 1, r.num.activation_bytes) / 2  # forward + backward there
+    return ar.n_moe_layers(m) * forward / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
+
+
+def step_extra_s(r, kern: perf.Kernels, rows, quantile: int | None):
+    """What a serving step of `rows` tokens adds for its MoE layers beyond perf's GEMMs: the permutation and the
+    busiest expert-parallel rank (quantile: as dp_balance.ep_extra_s); 0 for a dense model."""
+    if not ar.n_moe_layers(r.m):
+        return np.zeros(np.shape(rows))
+    return permutation_s(r, kern, rows) + dp_balance.ep_extra_s(r, kern, rows, quantile)

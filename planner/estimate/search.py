@@ -19,7 +19,6 @@ from ..catalog.specs import GPUSpec, ModelSpec, PRECISIONS
 from ..catalog.specs import precision as lookup_precision
 from ..core.errors import InputError, PlannerError
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
-from . import dp_balance
 from . import inference as inf
 from . import kv_budget
 from . import load as ld
@@ -108,7 +107,7 @@ def decode_step_s(r: inf.Replica, batch, context_tokens: float):
     (the replica's split: TP, or DP attention + EP) and the replica's collectives."""
     s = r.split
     return perf.decode_step_s(r.m, r.kern, r.num, batch=s.local(batch), context_tokens=context_tokens, tp=s.tp,
-                              ep=s.ep) + inf.collectives_s(r, batch) + dp_balance.ep_extra_s(r, r.kern, batch, None)
+                              ep=s.ep) + inf.collectives_s(r, batch) + inf.moe.step_extra_s(r, r.kern, batch, None)
 
 
 def latency_grid(r: inf.Replica, batches, w: Workload) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import arithmetic as ar
-from . import dp_balance
+from . import moe_serving as moe
 from . import inference as inf
 from . import kv_budget
 from . import perf
@@ -102,9 +102,9 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
 
 def stack_linears_s(r: Replica, kern: perf.Kernels, rows, quantile: int = 1):
     """The stack's GEMMs of one step of `rows` tokens on replica `r` at quantile index `quantile` (under DP
-    attention the busiest GPU's share, and its busiest experts: dp_balance.ep_extra_s)."""
+    attention the busiest GPU's share) and its MoE layers' permutation and busiest experts (moe_serving.step_extra_s)."""
     s = r.split
-    return perf.stack_linears_s(r.m, s.local(rows), s.tp, kern, r.num, s.ep) + dp_balance.ep_extra_s(r, kern, rows,
+    return perf.stack_linears_s(r.m, s.local(rows), s.tp, kern, r.num, s.ep) + moe.step_extra_s(r, kern, rows,
                                                                                                      quantile)
 
 
