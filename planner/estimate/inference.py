@@ -228,8 +228,7 @@ def prefill_s(r: Replica, batch, prompt_tokens: float):
     (under DP attention: the busiest rank's prompts, and the gathers around each MoE layer)."""
     batch, s = np.asarray(batch, dtype=float), r.split
     compute = perf.prefill_s(r.m, r.kern, r.num, batch=s.local(batch), prompt_tokens=prompt_tokens, tp=s.tp, ep=s.ep)
-    rows = batch * prompt_tokens
-    return compute + collectives_s(r, rows) + moe.step_extra_s(r, r.kern, rows, None)
+    return compute + collectives_s(r, batch * prompt_tokens) + moe.step_extra_s(r, r.kern, batch * prompt_tokens, None)
 
 
 def collectives_s(r: Replica, tokens):
@@ -272,7 +271,8 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
     both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
     work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1): decode thrice
     t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
-    return t[0] + collectives_s(r, batch * prompt_tokens), t[1] + collectives_s(r, batch * 1.0), t[2] >= t[3]
+    pre, dec = (collectives_s(r, n) + moe.step_extra_s(r, r.kern, n, None) for n in (batch * prompt_tokens, batch * 1.0))
+    return t[0] + pre, t[1] + dec, t[2] >= t[3]
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:

@@ -118,5 +118,5 @@ def step_extra_s(r, kern: perf.Kernels, rows, quantile: int | None):
     """What a serving step of `rows` tokens adds for its MoE layers beyond perf's GEMMs: the permutation and the
     busiest expert-parallel rank (quantile: as dp_balance.ep_extra_s); 0 for a dense model."""
     if not ar.n_moe_layers(r.m):
-        return np.zeros(np.shape(rows))
+        return 0.0  # a number broadcasts against any rows' shape, and costs a dense call nothing
     return permutation_s(r, kern, rows) + dp_balance.ep_extra_s(r, kern, rows, quantile)
