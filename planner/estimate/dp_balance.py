@@ -100,5 +100,6 @@ def ep_extra_s(r, kern: perf.Kernels, rows, quantile: int | None):
     local, per_expert = perf.routed_rows(m, s.local(rows), s.ep)
     worst = moe_train.imbalance_factor(SERVING_BALANCE)
     shapes, worst = perf.mlp_shapes(m, m.moe_ffn_dim / s.tp), worst if quantile is None else worst[quantile]
-    busiest = grouped_gemm.stack_s(per_expert * worst, shapes, kern, r.num)
-    return ar.n_moe_layers(m) * local * (busiest - grouped_gemm.stack_s(per_expert, shapes, kern, r.num))
+    pair = np.stack(np.broadcast_arrays(per_expert * worst, per_expert * np.ones_like(worst)))  # one numpy pass
+    busiest, mean = grouped_gemm.stack_s(pair, shapes, kern, r.num)
+    return ar.n_moe_layers(m) * local * (busiest - mean)
