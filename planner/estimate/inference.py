@@ -28,7 +28,7 @@ from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
 from . import moe_serving as moe
-from . import passes, perf
+from . import forward_table, passes, perf
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
@@ -266,6 +266,11 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
     pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
     dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
     dec["logit_rows"] = batch * dec["new_tokens"]  # forward_s's default: a logit per row
+    tab = forward_table.table(r.m, r.tp, _stacked(r.kern), r.num)
+    if tab is not None:  # a dense model: the four passes as one table of coefficients (forward_table.py)
+        step = forward_table.rows_of(tab, **dec)
+        t = forward_table.forward_s(tab, [forward_table.rows_of(tab, **pre), step, step, step])
+        return t[0] + collectives_s(r, batch * prompt_tokens), t[1] + collectives_s(r, batch * 1.0), t[2] >= t[3]
     both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
     work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1): decode thrice
     t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
@@ -350,17 +355,21 @@ def _common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool) -> t
     return tuple(out)
 
 
+_BATCH, _TP = V.Whole(1, L.MAX_BATCH_SIZE), V.Whole(1, L.MAX_TENSOR_PARALLEL)  # checks built once, run per call
+_TOKENS = V.Real(0.0, L.MAX_TOKENS_PER_REQUEST, lo_open=True, unit="tokens")
+
+
 def _validate(model, gpu, precision, batch_size, prompt_tokens, output_tokens, tensor_parallel, efficiencies,
               engine, kv_cache_dtype, attention_dp=False) -> tuple:
     """Every argument checked (core/validate.py) before any work; returns the cleaned numbers."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
     V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
-    V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
-    V.flag("attention_dp", attention_dp)
-    return (V.whole("batch_size", batch_size, 1, L.MAX_BATCH_SIZE),
-            V.positive("prompt_tokens", prompt_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
-            V.positive("output_tokens", output_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
-            V.whole("tensor_parallel", tensor_parallel, 1, L.MAX_TENSOR_PARALLEL))
+    if efficiencies is not None:
+        V.instance("efficiencies", efficiencies, Efficiencies, "an Efficiencies or None")
+    if attention_dp is not False:
+        V.flag("attention_dp", attention_dp)
+    return (_BATCH("batch_size", batch_size), _TOKENS("prompt_tokens", prompt_tokens),
+            _TOKENS("output_tokens", output_tokens), _TP("tensor_parallel", tensor_parallel))
 
 
 def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
