@@ -96,7 +96,12 @@ def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_para
     by heads over TP (MLA's latent is on every rank), or by sequences over DP-attention ranks."""
     per_sequence = ar.kv_cache_bytes(m, context_tokens, kv_bytes)
     sequences = np.asarray(sequences, dtype=float) if ar.ndim_of(sequences) else float(sequences)  # a number: floats
-    return sequences * per_sequence / moe.Split(tensor_parallel, attention_dp).kv_ways(m)
+    return sequences * per_sequence / _kv_ways(m, tensor_parallel, attention_dp)
+
+
+@by_identity()  # pure: a catalog model and a split, asked by every memory check
+def _kv_ways(m: ModelSpec, tensor_parallel: int, attention_dp: bool):
+    return moe.Split(tensor_parallel, attention_dp).kv_ways(m)
 
 
 def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
@@ -199,7 +204,8 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
             kv_cache_dtype: str | None = None, attention_dp: bool = False) -> Replica:
     """A Replica on `setup`'s engine (KV dtype: `kv_cache_dtype`, else the engine's default; `attention_dp`:
     data-parallel attention with expert-parallel MoE over the tensor_parallel GPUs)."""
-    moe.split(m, tensor_parallel, attention_dp)  # refuses DP attention on a dense model
+    if attention_dp:
+        moe.split(m, tensor_parallel, attention_dp)  # refuses DP attention on a dense model
     return _replica(m, g, lookup_precision(precision_name).name, tensor_parallel, setup, kv_cache_dtype,
                     tp_link(g, tensor_parallel), bool(attention_dp))
 
@@ -254,6 +260,7 @@ def _stacked_kernels(kern: perf.Kernels) -> perf.Kernels:
 
 
 _stacked = by_identity()(_stacked_kernels)  # a replica's kernels are built once (_replica)
+_table = by_identity()(lambda r: forward_table.table(r.m, r.tp, _stacked(r.kern), r.num))  # a replica's, built once
 
 
 def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_tokens: float):
@@ -266,7 +273,7 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
     pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
     dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
     dec["logit_rows"] = batch * dec["new_tokens"]  # forward_s's default: a logit per row
-    tab = forward_table.table(r.m, r.tp, _stacked(r.kern), r.num)
+    tab = _table(r)
     if tab is not None:  # a dense model: the four passes as one table of coefficients (forward_table.py)
         step = forward_table.rows_of(tab, **dec)
         t = forward_table.forward_s(tab, [forward_table.rows_of(tab, **pre), step, step, step])
