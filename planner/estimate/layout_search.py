@@ -19,7 +19,7 @@ from ..catalog.specs import GPUSpec, ModelSpec
 from ..core.errors import DoesNotFitError
 from . import layout_steps, perf
 from .layout import (MEMORY_BAND_LOW, RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
-                     params_per_gpu, total_bytes, training_memory)
+                     memory_breakdown, params_per_gpu, total_bytes, training_memory)
 from .recipe import DEFAULT_RECIPE, TrainingRecipe
 from .training_step import StepTime, step_time
 
@@ -155,22 +155,24 @@ def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], rec
     return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
 
 
-def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBreakdown:
+def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout, checked: bool = True) -> MemoryBreakdown:
+    """The layout's memory (layout.training_memory; unchecked: memory_breakdown, for a layout plan_run checked or
+    the search built)."""
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
-    return training_memory(shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes,
-                           trainable_params=trainable, loss_chunks=shape.loss_chunks,
-                           activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward,
-                           saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
+    return (training_memory if checked else memory_breakdown)(
+        shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes, trainable_params=trainable,
+        loss_chunks=shape.loss_chunks, activation_offload=shape.activation_offload,
+        optimizer_in_backward=shape.optimizer_in_backward, saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
 
 
 def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout,
              global_batch: int | None = None, cache: dict | None = None) -> Choice:
-    """One layout's memory and step time (no search)."""
+    """One layout's memory and step time (no search); `layout` fits the model (plan_run checks a given one)."""
     batch = global_batch or layout.global_batch or global_batch_for(shape, layout) or shape.global_batch
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     st = step_time(shape.model, g, kern, layout, seq_len=shape.seq_len, global_batch=batch,
                    weight_grads=shape.weight_grads, trainable_local=trainable, cache=cache)
-    return Choice(layout=layout, memory=memory_of(shape, g, layout), step=st, global_batch=batch)
+    return Choice(layout=layout, memory=memory_of(shape, g, layout, checked=False), step=st, global_batch=batch)
 
 
 def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
