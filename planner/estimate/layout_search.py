@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog.specs import GPUSpec, ModelSpec
+from ..core import npfast as nf
 from ..core.errors import DoesNotFitError
 from . import layout_steps, perf
 from .layout import (MEMORY_BAND_LOW, RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
@@ -123,11 +124,12 @@ def global_batches(shape: RunShape, tp=None, *, pp, dp, micro_batch, virtual_sta
     per_round = dp * micro_batch
     if shape.grad_accum:  # pinned: micro-batch x accumulation x data-parallel replicas, as Trainer and torchtune count it
         return np.asarray(per_round * shape.grad_accum, dtype=np.int64)
-    rounds = np.where(pp > 1, np.ceil(MICRO_STEPS_PER_STAGE * pp / virtual_stages), 1)
-    batch = np.maximum(shape.global_batch, per_round * rounds)
+    rounds = nf.where(pp > 1, nf.ceil(MICRO_STEPS_PER_STAGE * pp / virtual_stages), 1)  # one layout: numbers
+    batch = nf.maximum(shape.global_batch, per_round * rounds)
     cap = max(MAX_TOKENS_PER_STEP, shape.global_batch * shape.seq_len)
-    batch = np.minimum(batch, max(int(cap // shape.seq_len), shape.global_batch))
-    return np.where(batch < per_round, 0, np.ceil(batch / per_round) * per_round).astype(np.int64)
+    batch = nf.minimum(batch, max(int(cap // shape.seq_len), shape.global_batch))
+    out = nf.where(batch < per_round, 0, nf.ceil(batch / per_round) * per_round)
+    return out.astype(np.int64) if type(out) is np.ndarray else np.int64(out)
 
 
 def global_batch_for(shape: RunShape, layout: TrainingLayout) -> int | None:
