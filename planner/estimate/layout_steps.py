@@ -22,6 +22,10 @@ from .training_step import stage_model, step_terms
 def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8=None) -> np.ndarray:
     """fp8.micro_step_s (`fp8`: fp8.Fp8Gemms or None) plus the MoE terms (moe_train; expert TP as attention's, the
     balance of shape.recipe) of every layout, shape (layouts, 3): one pass per (pp, cp) group."""
+    # the micro-step reads no other size: layouts differing only in dp, ZeRO stage or virtual stages share one
+    fields = ("pp", "cp", "tp", "micro_batch", "ep")
+    distinct, which = np.unique(np.stack([c[f] for f in fields] + [recompute], axis=1), axis=0, return_inverse=True)
+    c, recompute = dict(zip(fields, distinct[:, :-1].T)), distinct[:, -1]
     out = np.empty((len(recompute), 3))
     keys = np.stack([c["pp"], c["cp"]], axis=1)
     names = np.array(RECOMPUTE)[recompute]
@@ -37,7 +41,7 @@ def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8
             stage, kern, num, rows=col("micro_batch") * shape.seq_len / cp, tp=col("tp"), etp=col("tp"), ep=col("ep"),
             full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance=shape.recipe.moe_balance,
             fp8=fp8)
-    return out
+    return out[which.ravel()]
 
 
 def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recompute: np.ndarray,
