@@ -16,7 +16,7 @@ round-off (tests/test_speed_plumbing.py holds them equal at random points).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -38,6 +38,15 @@ class Table:
     n_gemms: int
     half_rows: float  # Kernels.gemm_half_rows
     fixed_s: float  # per pass: every GEMM's overhead and perf.overheads_s
+
+
+@by_identity()  # a replica's kernels are built once (inference._replica)
+def stacked_peaks(kern: perf.Kernels) -> perf.Kernels:
+    """`kern` with its peaks on a leading axis of 4 (a column): as given for the prefill and the decode step, then
+    unlimited FLOP/s and unlimited bandwidth for the decode step's roofline bound (perf.decode_step_and_bound)."""
+    f, b = kern.peak_flops_per_s, kern.peak_bytes_per_s
+    return replace(kern, peak_flops_per_s=np.array([[f], [f], [np.inf], [f]]),
+                   peak_bytes_per_s=np.array([[b], [b], [b], [np.inf]]))
 
 
 @by_identity()  # pure: a catalog model, a degree and a device's (immutable) rates and formats
@@ -75,7 +84,7 @@ def rows_of(tab: Table, *, batch: float, new_tokens: float, attn_flops_per_token
 
 def forward_s(tab: Table, passes: list[tuple[list[float], list[float]]]) -> np.ndarray:
     """Seconds of each pass in `passes` (rows_of, one per position of the table's first axis: Kernels whose peaks
-    lie on a leading axis, as inference._stacked_kernels) at each rate: (passes, rates...)."""
+    lie on a leading axis, as stacked_peaks gives) at each rate: (passes, rates...)."""
     flat: list[float] = []
     for c, _ in passes:
         flat += c

@@ -99,9 +99,7 @@ def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_para
     return sequences * per_sequence / _kv_ways(m, tensor_parallel, attention_dp)
 
 
-@by_identity()  # pure: a catalog model and a split, asked by every memory check
-def _kv_ways(m: ModelSpec, tensor_parallel: int, attention_dp: bool):
-    return moe.Split(tensor_parallel, attention_dp).kv_ways(m)
+_kv_ways = by_identity()(lambda m, tp, dp: moe.Split(tp, dp).kv_ways(m))  # pure: asked by every memory check
 
 
 def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
@@ -251,15 +249,7 @@ def decode_step_s(r: Replica, batch, context_tokens: float):
     return step + collectives_s(r, batch), memory_bound
 
 
-def _stacked_kernels(kern: perf.Kernels) -> perf.Kernels:
-    """`kern` with its peaks on a leading axis of 4 (a column): as given for the prefill and the decode step, then
-    unlimited FLOP/s and unlimited bandwidth for the decode step's roofline bound (perf.decode_step_and_bound)."""
-    f, b = kern.peak_flops_per_s, kern.peak_bytes_per_s
-    return dataclasses.replace(kern, peak_flops_per_s=np.array([[f], [f], [np.inf], [f]]),
-                               peak_bytes_per_s=np.array([[b], [b], [b], [np.inf]]))
-
-
-_stacked = by_identity()(_stacked_kernels)  # a replica's kernels are built once (_replica)
+_stacked = forward_table.stacked_peaks  # the prefill, the decode step and its roofline bound on a leading axis of 4
 _table = by_identity()(lambda r: forward_table.table(r.m, r.tp, _stacked(r.kern), r.num))  # a replica's, built once
 
 
@@ -273,8 +263,7 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
     pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
     dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
     dec["logit_rows"] = batch * dec["new_tokens"]  # forward_s's default: a logit per row
-    tab = _table(r)
-    if tab is not None:  # a dense model: the four passes as one table of coefficients (forward_table.py)
+    if (tab := _table(r)) is not None:  # a dense model: the four passes as one table of coefficients (forward_table.py)
         step = forward_table.rows_of(tab, **dec)
         t = forward_table.forward_s(tab, [forward_table.rows_of(tab, **pre), step, step, step])
         return t[0] + collectives_s(r, batch * prompt_tokens), t[1] + collectives_s(r, batch * 1.0), t[2] >= t[3]
@@ -371,10 +360,8 @@ def _validate(model, gpu, precision, batch_size, prompt_tokens, output_tokens, t
     """Every argument checked (core/validate.py) before any work; returns the cleaned numbers."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
     V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
-    if efficiencies is not None:
-        V.instance("efficiencies", efficiencies, Efficiencies, "an Efficiencies or None")
-    if attention_dp is not False:
-        V.flag("attention_dp", attention_dp)
+    V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
+    attention_dp is False or V.flag("attention_dp", attention_dp)  # the default skips the check's call
     return (_BATCH("batch_size", batch_size), _TOKENS("prompt_tokens", prompt_tokens),
             _TOKENS("output_tokens", output_tokens), _TP("tensor_parallel", tensor_parallel))
 
