@@ -100,8 +100,8 @@ def candidate_sizes(shape: RunShape, g: GPUSpec, n_gpus: int) -> dict[str, np.nd
                 vs = [v for v in VIRTUAL_STAGES if m.n_layers >= pp * v] if pp > 1 else [1]
                 mbs = (shape.micro_batch,) if shape.micro_batch else MICRO_BATCHES
                 for ep, zero, mb, v in itertools.product(eps, ZERO_STAGES, mbs, vs):
-                    out.append((tp, pp, v, dp, ep, cp, zero, mb))
-    table = np.array(out, dtype=np.int64).reshape(-1, len(_FIELDS))
+                    out += (tp, pp, v, dp, ep, cp, zero, mb)  # flat: np.fromiter reads it at a fraction of np.array's cost
+    table = np.fromiter(out, dtype=np.int64, count=len(out)).reshape(-1, len(_FIELDS))
     return {f: table[:, i] for i, f in enumerate(_FIELDS)}
 
 
@@ -144,17 +144,25 @@ def most_saving(shape: RunShape) -> str:
     return max(shape.recompute, key=RECOMPUTE.index)
 
 
-def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], recompute: str) -> np.ndarray:
-    """Bytes per GPU of every layout in `sizes` at one recomputation setting (layout.memory_arrays)."""
+def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], recompute) -> np.ndarray:
+    """Bytes per GPU of every layout in `sizes` at one recomputation setting (layout.memory_arrays), or at each of a
+    tuple of settings in one pass, shape (settings, layouts); inf at a setting the shape does not allow."""
+    if not isinstance(recompute, str):  # the settings on a leading axis: only the activations differ
+        allowed = np.array([[r in shape.recompute] for r in recompute])
+        return np.where(allowed, _totals(shape, g, sizes, np.array([[r == "full"] for r in recompute])), np.inf)
+    totals = _totals(shape, g, sizes, recompute == "full")
+    return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
+
+
+def _totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], full) -> np.ndarray:
     mem = memory_arrays(shape.model, g.memory_bytes * USABLE_MEMORY_FRACTION, tp=sizes["tp"], pp=sizes["pp"],
                         dp=sizes["dp"], ep=sizes["ep"], cp=sizes["cp"], zero_stage=sizes["zero_stage"],
-                        micro_batch=sizes["micro_batch"], full=recompute == "full", optimizer=shape.optimizer,
+                        micro_batch=sizes["micro_batch"], full=full, optimizer=shape.optimizer,
                         offload=shape.offload, seq_len=shape.seq_len, weight_bytes=shape.weight_bytes,
                         trainable_fraction=shape.trainable_fraction, loss_chunks=shape.loss_chunks,
                         activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward,
                         saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
-    totals = total_bytes(mem)
-    return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
+    return total_bytes(mem)
 
 
 def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout, checked: bool = True) -> MemoryBreakdown:
@@ -184,7 +192,7 @@ def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
     sizes = candidate_sizes(shape, g, n_gpus)
     batches = global_batches(shape, **sizes)
     usable = g.memory_bytes * USABLE_MEMORY_FRACTION
-    totals = np.stack([memory_totals(shape, g, sizes, r) for r in RECOMPUTE])  # (recompute, layouts)
+    totals = memory_totals(shape, g, sizes, RECOMPUTE)  # (recompute, layouts)
     fits = (totals <= usable) & (batches > 0)
     if not fits.any():
         fits = (totals * MEMORY_BAND_LOW <= g.memory_bytes) & (batches > 0)
