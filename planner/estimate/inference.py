@@ -254,23 +254,24 @@ _table = by_identity()(lambda r: forward_table.table(r.m, r.tp, _stacked(r.kern)
 
 
 def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_tokens: float):
-    """(prefill_s, decode_step_s, decode memory-bound), each at the (p10, p50, p90) rates, equal to prefill_s and
-    decode_step_s at one point: one perf.forward_s pass over a leading axis of 4 (the prefill, the decode step, the
-    step at unlimited FLOP/s, at unlimited bandwidth), so a scalar estimate pays numpy's per-call cost once."""
+    """(prefill_s, decode_step_s, decode memory-bound), each a list of three values at the (p10, p50, p90) rates, equal
+    to prefill_s and decode_step_s at one point: one forward pass over a leading axis of 4 (the prefill, the decode step,
+    the step at unlimited FLOP/s, at unlimited bandwidth), so a scalar estimate pays numpy's per-call cost once."""
     if ar.ndim_of(r.kern.peak_flops_per_s) or ar.ndim_of(r.kern.peak_bytes_per_s) or r.attention_dp:
-        # peaks already arrays, or DP attention's busiest rank: the two passes as they are
-        return (prefill_s(r, batch, prompt_tokens), *decode_step_s(r, batch, context_tokens))
+        both = (prefill_s(r, batch, prompt_tokens), *decode_step_s(r, batch, context_tokens))  # peaks already arrays,
+        return tuple(np.asarray(v).tolist() for v in both)  # or DP attention's busiest rank: the two passes as they are
     pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
     dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
     dec["logit_rows"] = batch * dec["new_tokens"]  # forward_s's default: a logit per row
     if (tab := _table(r)) is not None:  # a dense model: the four passes as one table of coefficients (forward_table.py)
         step = forward_table.rows_of(tab, **dec)
-        t = forward_table.forward_s(tab, [forward_table.rows_of(tab, **pre), step, step, step])
-        return t[0] + collectives_s(r, batch * prompt_tokens), t[1] + collectives_s(r, batch * 1.0), t[2] >= t[3]
-    both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
-    work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1): decode thrice
-    t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
-    return t[0] + collectives_s(r, batch * prompt_tokens), t[1] + collectives_s(r, batch * 1.0), t[2] >= t[3]
+        t = forward_table.forward_s(tab, [forward_table.rows_of(tab, **pre), step, step, step]).tolist()
+    else:
+        both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
+        work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1)
+        t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp).tolist()  # (4, rates)
+    c_pre, c_dec = float(collectives_s(r, batch * prompt_tokens)), float(collectives_s(r, batch * 1.0))
+    return [x + c_pre for x in t[0]], [x + c_dec for x in t[1]], [a >= b for a, b in zip(t[2], t[3])]  # floats
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
@@ -383,7 +384,6 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
     need = fits(r, batch_size, prompt_tokens + output_tokens)
     pre, step, memory_bound = prefill_and_decode_s(r, batch_size, prompt_tokens,
                                                    decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
-    pre, step = pre.tolist(), step.tolist()  # three rates each: Python floats from here (numpy's cost is per call)
     pre_band, step_band = to_band(pre), to_band(step)
     return built(
         InferenceSpeed, model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size,
