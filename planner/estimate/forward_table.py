@@ -31,9 +31,8 @@ class Table:
     """Coefficients (rates' axes..., columns) of a dense forward pass; `n_gemms` columns of GEMMs (the head last),
     then attention, then the element-wise work."""
 
-    compute: np.ndarray  # seconds per compute row
+    per_row: np.ndarray  # (2, rates..., columns): seconds per compute row, seconds of memory traffic per memory row
     fixed: np.ndarray  # seconds of memory traffic per pass
-    memory: np.ndarray  # seconds of memory traffic per memory row
     layers: np.ndarray  # (columns,): how many times each column runs per pass
     n_gemms: int
     half_rows: float  # Kernels.gemm_half_rows
@@ -64,8 +63,8 @@ def table(m: ModelSpec, tp: int, kern: perf.Kernels, num: perf.Numerics) -> Tabl
     def columns(gemms, attention, elementwise):  # (lead..., n_gemms + 2)
         extra = np.stack([np.broadcast_to(attention, lead), np.broadcast_to(elementwise, lead)], axis=-1)
         return np.ascontiguousarray(np.concatenate([np.broadcast_to(gemms, lead + gemms.shape[-1:]), extra], axis=-1))
-    return Table(compute=columns(c_gemm, 1.0 / per_flop, per_row), fixed=columns(f_gemm, 0.0, 0.0),
-                 memory=columns(p_gemm, 1.0 / per_byte, 0.0), layers=np.concatenate([counts, [1.0, 1.0]]),
+    return Table(per_row=np.stack([columns(c_gemm, 1.0 / per_flop, per_row), columns(p_gemm, 1.0 / per_byte, 0.0)]),
+                 fixed=columns(f_gemm, 0.0, 0.0), layers=np.concatenate([counts, [1.0, 1.0]]),
                  n_gemms=len(counts), half_rows=kern.gemm_half_rows,
                  fixed_s=kern.gemm_overhead_s * float(counts.sum()) + float(perf.overheads_s(m, kern)))
 
@@ -91,5 +90,6 @@ def forward_s(tab: Table, passes: list[tuple[list[float], list[float]]]) -> np.n
     for _, mem in passes:
         flat += mem
     x = np.fromiter(flat, float, len(flat))  # np.array on a list of floats costs about twice as much
-    x = x.reshape((2, len(passes)) + (1,) * (tab.compute.ndim - 2) + tab.layers.shape)  # (2, passes, 1..., columns)
-    return np.maximum(tab.compute * x[0], tab.fixed + tab.memory * x[1]) @ tab.layers + tab.fixed_s
+    x = x.reshape((2, len(passes)) + (1,) * (tab.fixed.ndim - 2) + tab.layers.shape)  # (2, passes, 1..., columns)
+    seconds = tab.per_row * x  # compute and memory in one product
+    return np.maximum(seconds[0], tab.fixed + seconds[1]) @ tab.layers + tab.fixed_s

@@ -384,14 +384,14 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
     need = fits(r, batch_size, prompt_tokens + output_tokens)
     pre, step, memory_bound = prefill_and_decode_s(r, batch_size, prompt_tokens,
                                                    decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
-    pre_band, step_band = to_band(pre), to_band(step)
+    pre_band, step_band = Band._sorted(pre), Band._sorted(step)  # to_band of Python floats, without its type check
     return built(
         InferenceSpeed, model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size,
         prompt_tokens=prompt_tokens, output_tokens=output_tokens, tensor_parallel=tensor_parallel,
         prefill_s=pre_band, decode_step_s=step_band, ttft_s=pre_band, tpot_s=step_band,
-        e2e_s=to_band([e2e_s(a, b, output_tokens) for a, b in zip(pre, step)]),
-        tokens_per_s_per_sequence=to_band([1.0 / x for x in step]),
-        tokens_per_s_total=to_band([batch_size / x for x in step]),
+        e2e_s=Band._sorted([e2e_s(a, b, output_tokens) for a, b in zip(pre, step)]),
+        tokens_per_s_per_sequence=Band._sorted([1.0 / x for x in step]),
+        tokens_per_s_total=Band._sorted([batch_size / x for x in step]),
         bound="memory" if memory_bound[1] else "compute",
         memory_per_gpu_bytes=need, usable_memory_bytes=r.usable_bytes,
         efficiency_source=setup.efficiencies.source,
