@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-_NUMBER = frozenset((int, float, bool))
+_NUMBER = frozenset((int, float))  # a bool (or a numpy scalar) takes numpy, whose answer keeps its type
 
 
 def where(condition, a, b):
