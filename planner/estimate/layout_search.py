@@ -155,6 +155,7 @@ def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], rec
 
 
 def _totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], full) -> np.ndarray:
+    """layout.total_bytes of memory_arrays over `sizes`, `full` a bool or a column of them (one row per setting)."""
     mem = memory_arrays(shape.model, g.memory_bytes * USABLE_MEMORY_FRACTION, tp=sizes["tp"], pp=sizes["pp"],
                         dp=sizes["dp"], ep=sizes["ep"], cp=sizes["cp"], zero_stage=sizes["zero_stage"],
                         micro_batch=sizes["micro_batch"], full=full, optimizer=shape.optimizer,
