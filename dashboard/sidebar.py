@@ -273,6 +273,10 @@ def _self_host() -> None:
         st.selectbox("Fine-tuning", S.FINETUNE_METHODS, key=P + "ft_method")
         st.selectbox("Serving engine", _options(list(S.ENGINES), "sh_engine"), key=P + "sh_engine")
         st.selectbox("KV cache", _options(list(S.KV_CACHE_DTYPES), "sh_kv_cache_dtype"), key=P + "sh_kv_cache_dtype")
+        st.selectbox("DP attention + expert parallelism", _options(list(S.ATTENTION_DP), "sh_attention_dp"),
+                     key=P + "sh_attention_dp", format_func=lambda v: S.ATTENTION_DP_LABELS.get(v, v),
+                     help="MoE models: each GPU runs attention for its own sequences and holds 1/N of the experts "
+                          "(SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp); search tries both")
         st.selectbox("Latency percentile", _options(list(S.PERCENTILES), "sh_latency_percentile"),
                      key=P + "sh_latency_percentile",
                      help="this percentile of TTFT and TPOT meets the targets at the peak")

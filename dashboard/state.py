@@ -21,6 +21,7 @@ from planner.core.errors import PlannerError
 from planner.core.limits import MAX_FILE_BYTES, MAX_TOKENS
 from planner.decide.distributions import INPUTS, entries
 from planner.decide.scenario import input_check
+from planner.decide.sections import ATTENTION_DP as _ATTENTION_DP
 from planner.decide.sections import FINETUNE_METHODS as _METHODS
 from planner.decide.sections import SERVING_PRECISIONS as _SERVING_PRECISIONS
 from planner.decide.shortlist import AUTO, is_shortlist
@@ -38,6 +39,8 @@ PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int8-weight-only", "int4-weight-on
 PRECISION_LABELS = {"fp8": "fp8 (W8A8)", "int8": "int8 (W8A8)", "int8-weight-only": "int8 weight-only (W8A16)",
                     "int4-weight-only": "int4 weight-only (W4A16)", "auto": "auto: the cheapest meeting the targets"}
 ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
+ATTENTION_DP = tuple(_ATTENTION_DP)  # [self_host] attention_dp: searched for an MoE model, forced on, off
+ATTENTION_DP_LABELS = {"search": "search (MoE: with and without, the cheaper)", "on": "on (MoE models only)"}
 KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
 PERCENTILES = ("p50", "p90", "p99")
@@ -83,6 +86,7 @@ FIELDS = (
     Field("sh_precision", "self_host", "precision", kind=str),
     Field("sh_engine", "self_host", "engine", kind=str),
     Field("sh_kv_cache_dtype", "self_host", "kv_cache_dtype", kind=str, none_label=KV_DEFAULT),
+    Field("sh_attention_dp", "self_host", "attention_dp", kind=str),
     Field("sh_latency_percentile", "self_host", "latency_percentile", kind=str),
     Field("ft_method", "self_host", "finetune_method", kind=str),
     Field("ft_mtokens", "self_host", "finetune_tokens", 1e-6),

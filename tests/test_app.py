@@ -301,3 +301,22 @@ def test_every_tab_renders_on_a_new_scenario(fresh):
         fresh.run()
         assert not fresh.exception, (tab, fresh.exception)
         assert "Cannot compare" not in errors(fresh), tab
+
+
+def test_dp_attention_control_reaches_the_plan(at):
+    """The sidebar's DP-attention select (default: search) sets [self_host] attention_dp; on an MoE model its choice
+    is the plan's, and forcing it on a dense model is a message naming attention_dp, not a traceback."""
+    assert at.selectbox(key="w.sh_attention_dp").value == "search" == DEFAULT.self_host.attention_dp
+    assert at.selectbox(key="w.sh_attention_dp").options == [S.ATTENTION_DP_LABELS.get(v, v) for v in S.ATTENTION_DP]
+    at.selectbox(key="w.sh_model").set_value("Qwen3-30B-A3B")
+    at.selectbox(key="w.sh_attention_dp").set_value("off").run()
+    assert not at.exception and not errors(at)
+    off = DEFAULT.replace(self_host=dataclasses.replace(DEFAULT.self_host, model="Qwen3-30B-A3B", attention_dp="off"))
+    assert shown_scenario(at) == off and not planner.compare(off).serving_plan.attention_dp
+    assert total(at, "self_host") == expected_total(off, "self_host")
+    at.selectbox(key="w.sh_attention_dp").set_value("on").run()
+    on = off.replace(self_host=dataclasses.replace(off.self_host, attention_dp="on"))
+    assert not at.exception and shown_scenario(at) == on and planner.compare(on).serving_plan.attention_dp
+    assert total(at, "self_host") == expected_total(on, "self_host")
+    at.selectbox(key="w.sh_model").set_value(DEFAULT.self_host.model).run()  # dense, forced on
+    assert not at.exception and "attention_dp" in errors(at)

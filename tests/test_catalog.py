@@ -200,9 +200,10 @@ def test_enough_published_runs():
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r["name"])
 def test_published_run_refers_to_catalog_and_is_sourced(run):
-    assert {"set", "name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "source"} <= set(run)
+    assert {"set", "name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "source",
+            "gpu_hours_basis"} <= set(run)
     assert set(run) <= {"set", "name", "model", "gpu", "tokens", "gpu_hours", "seq_len", "n_gpus", "n_gpus_note", "fp8",
-                        "source", "recipe", "recipe_note"}
+                        "source", "recipe", "recipe_note", "gpu_hours_basis"}
     if "recipe" in run:  # the recipe the source states: TrainingRecipe's fields, checked, with where it is stated
         from planner.estimate.recipe import recipe_from
         assert recipe_from(run["recipe"]).to_dict().items() >= run["recipe"].items() and "Sec." in run["recipe_note"]

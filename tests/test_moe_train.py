@@ -48,6 +48,32 @@ def test_grouped_gemm_factor_falls_with_small_shapes_and_is_one_at_the_dense_ref
     assert narrow < wide and few_rows < wide and 0.3 < narrow < 0.8
 
 
+def test_grouped_half_lengths_grow_with_the_datapath_rate_by_hand():
+    # Hockney n_1/2 = r_inf x t0: at twice the fit's rate (H800 fp8, 1978.9 TFLOP/s) every half-length doubles,
+    # the reference shape still gives 1, and a slower datapath keeps the fitted lengths
+    assert grouped_gemm.half_scale(2 * 1978.9e12) == pytest.approx(2.0)
+    assert grouped_gemm.half_scale(989.4e12) == pytest.approx(1.0)
+    ref2 = 1 + 2 * (198 + 894 + 707) / 8192
+    assert grouped_gemm.factor(500, 512, 1024, 2.0) == pytest.approx(
+        ref2 / (1 + 2 * (198 / 500 + 894 / 512 + 707 / 1024)))
+    assert grouped_gemm.factor(8192, 8192, 8192, 2.3) == pytest.approx(1.0)
+    assert grouped_gemm.factor(1024, 768, 2048, 2.3) < grouped_gemm.factor(1024, 768, 2048)
+
+
+def test_routed_experts_slow_down_on_a_faster_datapath(monkeypatch):
+    fast = perf.Kernels(peak_flops_per_s=4e15, peak_bytes_per_s=1e14, gemm_efficiency=0.5, memory_efficiency=1.0,
+                        attention_efficiency=0.5, elementwise_efficiency=1.0)
+    fwd_plain = moe_train.routed_experts_s(TOY, 1000, 1, 1, 1, fast, NUM, weight_grads=True)[0]
+    fwd_scaled = moe_train.routed_experts_s(TOY, 1000, 1, 1, 1, fast, NUM, weight_grads=True,
+                                            half_scale=grouped_gemm.half_scale(4e15))[0]
+    assert fwd_scaled > fwd_plain
+    # micro_step_moe_s applies the datapath's scale itself: without it the step would be shorter
+    kw = dict(rows=4096, tp=1, etp=1, ep=1, full_recompute=False, weight_grads=True, balance="forced")
+    scaled = moe_train.micro_step_moe_s(TOY, fast, NUM, **kw)
+    monkeypatch.setattr(grouped_gemm, "half_scale", lambda peak: 1.0)
+    assert np.all(scaled > moe_train.micro_step_moe_s(TOY, fast, NUM, **kw))
+
+
 def test_imbalance_band_and_forced_balance():
     assert moe_train.imbalance_factor("forced").tolist() == [1.0, 1.0, 1.0]
     loss, free = moe_train.imbalance_factor("aux-loss"), moe_train.imbalance_factor("aux-free")
@@ -191,3 +217,30 @@ def test_cli_layout_takes_the_moe_fields():
     assert (lay.etp, lay.ep, lay.moe_balance, lay.moe_overlap) == (1, 32, "aux-free", True)
     with pytest.raises(PlannerError, match="moe_overlap"):
         parse_layout("ep=1,moe_overlap=maybe")
+
+
+def test_expert_gradients_reduce_over_the_expert_data_parallel_group_by_hand():
+    from planner.catalog.lookup import gpu
+    from planner.estimate import communication as comm, moe_grads
+    # 64 GPUs, TP1 PP1, EP8 on 8-GPU nodes: the experts' group is the 8 ranks 8 apart, one per node, so all
+    # its bytes cross the scale-out network; the dense group (64 ranks, 8 per node) sends 1/8 of them across
+    assert moe_grads.expert_group(64, 1, 1, 8, 1) == (8, 8)
+    assert moe_grads.expert_group(16, 1, 2, 32, 1) == (1, 32)  # EP32 over DP16 x TP2: one copy, nothing to reduce
+    b200 = gpu("B200")
+    assert comm.hierarchy(b200, 8, 8) == (1, 8) and comm.hierarchy(b200, 64, 1) == (8, 8)
+    _, across_experts = comm.hierarchical_bytes("reduce_scatter", 1e9, 8, 8, b200)
+    _, across_dense = comm.hierarchical_bytes("reduce_scatter", 1e9, 64, 1, b200)
+    assert across_experts == pytest.approx(7 / 8 * 1e9) and across_dense == pytest.approx(7 / 8 * 1e9 / 8)
+    assert moe_grads.split_local(100.0, 80.0, 1, 1, 8, 1) == (20.0, 10.0)
+
+
+def test_expert_data_parallel_traffic_slows_a_step_whose_experts_span_nodes():
+    # GPT-OSS-120B on 64 B200 at EP8: 16 experts a GPU, their gradients reduced across 8 nodes
+    m = lookup_model("GPT-OSS-120B")
+    from planner.calibration.efficiency import DEFAULTS
+    from planner.catalog.lookup import gpu
+    g = gpu("B200")
+    kern = perf.kernels_for(g.peak("bf16"), g.memory_bytes_per_s, DEFAULTS)
+    lay = TrainingLayout(tp=1, pp=1, dp=64, ep=8, micro_batch=4, global_batch=512, moe_balance="forced")
+    st = step_time(m, g, kern, lay, seq_len=4096, global_batch=512)
+    assert st.breakdown.data_parallel_exposed_s > 0.1 * st.breakdown.total_s

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from planner.estimate.published_check import check_published_runs, summary_line, whole_run_overhead
-from planner.estimate.training_run import RUN_OVERHEAD
+from planner.estimate.training_run import OVERHEAD_BY_BASIS, RUN_OVERHEAD
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,39 @@ def test_run_overhead_is_what_the_calibration_runs_imply(df):
     assert (RUN_OVERHEAD.p10, RUN_OVERHEAD.p50, RUN_OVERHEAD.p90) == pytest.approx((band.p10, band.p50, band.p90), abs=0.02)
 
 
+def test_each_gpu_hours_basis_has_the_factor_its_calibration_runs_imply(df):
+    """METERED_OVERHEAD and ALLOCATION_OVERHEAD hold whole_run_overhead(df, basis) rounded, each from the
+    calibration runs of its basis only; each run is compared with its own basis's factor."""
+    for basis, band in OVERHEAD_BY_BASIS.items():
+        implied = whole_run_overhead(df, basis)
+        assert (band.p10, band.p50, band.p90) == pytest.approx((implied.p10, implied.p50, implied.p90), abs=0.02)
+        assert ((df["set"] == "calibration") & (df["basis"] == basis)).sum() >= 4
+    row = df[df["run"] == "Phi-4 pretraining"].iloc[0]  # 1,920 GPUs x 21 days: the cluster's wall-clock
+    assert row["basis"] == "allocation"
+    assert row["estimate_p50"] / row["step_only_p50"] == pytest.approx(OVERHEAD_BY_BASIS["allocation"].p50)
+    # a figure of the cluster's wall-clock holds idle and restart time a job's metered hours do not
+    assert OVERHEAD_BY_BASIS["allocation"].p50 > OVERHEAD_BY_BASIS["metered"].p50
+
+
+def test_a_run_without_a_known_gpu_hours_basis_is_refused(monkeypatch):
+    import tomllib
+    from planner.catalog import published
+    real = tomllib.loads
+    def drop_basis(text):
+        data = real(text)
+        for run in data.get("run", []):
+            run.pop("gpu_hours_basis", None)
+        return data
+    monkeypatch.setattr(published.tomllib, "loads", drop_basis)
+    published.published_runs.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="gpu_hours_basis"):
+            published.published_runs()
+    finally:
+        monkeypatch.undo()
+        published.published_runs.cache_clear()
+
+
 def test_validation_runs_do_not_move_the_whole_run_factor(df):
     """Doubling every validation run's published GPU-hours leaves the factor where it was."""
     moved = df.assign(published_gpu_hours=df["published_gpu_hours"].where(df["set"] == "calibration",
@@ -53,12 +86,13 @@ def test_a_run_whose_source_states_its_recipe_is_searched_with_it(df):
     assert dict(ds.recipe) == {"moe_overlap": True, "moe_balance": "aux-free", "moe_dispatcher": "deepep",
                                "fp8_recipe": "blockwise"} and "Sec. 3.2.1" in ds.recipe_note
     assert [name for name, r in runs.items() if r.recipe] == ["DeepSeek-V3 pretraining"]
+    overhead = OVERHEAD_BY_BASIS[ds.gpu_hours_basis]
     est = pretraining(model=ds.model, gpu=ds.gpu, tokens=ds.tokens, seq_len=ds.seq_len, n_gpus=ds.n_gpus, fp8=ds.fp8,
-                      recipe=dict(ds.recipe))
+                      recipe=dict(ds.recipe), overhead_factor=overhead)
     row = df[df["run"] == ds.name].iloc[0]
     assert row["estimate_p50"] == pytest.approx(est.gpu_hours.p50, rel=1e-12) and est.layout.moe_overlap
     defaults = pretraining(model=ds.model, gpu=ds.gpu, tokens=ds.tokens, seq_len=ds.seq_len, n_gpus=ds.n_gpus,
-                           fp8=ds.fp8)
+                           fp8=ds.fp8, overhead_factor=overhead)
     assert row["estimate_p50"] < defaults.gpu_hours.p50
 
 
@@ -69,3 +103,18 @@ def test_a_recipe_without_a_note_is_refused():
     with pytest.raises(ValueError, match="table"):
         _recipe({"name": "x", "recipe": "moe_overlap", "recipe_note": "y"})
     assert _recipe({"name": "x"}) == ()
+
+
+def test_overhead_factor_by_basis_name_is_that_basis_factor():
+    """A user names how GPU-hours are counted; the run's hours scale by that basis's factor, not the default's.
+    Breaks if the name were ignored (the default factor used) or mapped to the other basis."""
+    from planner import pretraining
+    from planner.core.errors import InputError
+    from planner.estimate.training_run import OVERHEAD_BY_BASIS, RUN_OVERHEAD
+    kw = dict(model="Llama-2-7B", gpu="H100 SXM", n_gpus=64)
+    base = pretraining(**kw).gpu_hours.p50 / RUN_OVERHEAD.p50
+    for basis, band in OVERHEAD_BY_BASIS.items():
+        got = pretraining(**kw, overhead_factor=basis).gpu_hours
+        assert got.p50 == pytest.approx(base * band.p50, rel=1e-9)
+    with pytest.raises(InputError, match="overhead_factor"):
+        pretraining(**kw, overhead_factor="rented")

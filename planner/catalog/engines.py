@@ -23,7 +23,7 @@ _KEYS = {"name", "vendor", "memory", "gemm", "attention", "elementwise", "gemm_h
          "weight_stream", "kv_cache_dtype", "max_batch_size", "max_batch_size_large_memory", "large_memory_gib",
          "large_memory_excludes", "chunked_prefill", "prefill_chunk_tokens", "prefill_chunk_tokens_large_memory",
          "kv_admission", "memory_reserve_fraction", "moe_layer_overhead_s",
-         "grouped_gemm_factor", "static_kv_cache", "sources"}
+         "grouped_gemm_factor", "static_kv_cache", "kv_free_fraction", "batch_cap_per_dp_rank", "sources"}
 # Every entry must cite these (tests/test_engines.py checks each engine x vendor).
 SOURCED = ("memory", "gemm", "attention", "pass_overhead_s", "weight_stream", "kv_cache_dtype", "max_batch_size",
            "chunked_prefill", "kv_admission", "memory_reserve_fraction")
@@ -55,6 +55,8 @@ class EngineProfile:
     moe_layer_overhead_s: float = 0.0  # fixed cost per MoE layer of a forward (router, top-k, permute, launches)
     grouped_gemm_factor: float = 1.0  # routed experts' kernel rate relative to grouped_gemm.py's shape curve
     static_kv_cache: bool = False  # decode attention reads the whole allocated cache (prompt + output) every step
+    kv_free_fraction: float = 1.0  # share of the memory left after weights and the reserve that the KV cache takes
+    batch_cap_per_dp_rank: bool = False  # under DP attention max_batch_size caps each attention rank, not the replica
     sources: dict[str, Source] = field(default_factory=dict)
 
     def _large(self, g: GPUSpec) -> bool:
@@ -101,11 +103,13 @@ def _check(p: EngineProfile, where: str) -> None:
             or p.max_batch_size < 1:
         raise PlannerError(f"{where}: memory_reserve_fraction, pass_overhead_s or max_batch_size out of range")
     missing = [k for k in SOURCED if k not in p.sources]
-    if not 0 < p.grouped_gemm_factor <= 1:
-        raise PlannerError(f"{where}: grouped_gemm_factor must be in (0, 1], got {p.grouped_gemm_factor!r}")
+    for name in ("grouped_gemm_factor", "kv_free_fraction"):
+        if not 0 < getattr(p, name) <= 1:
+            raise PlannerError(f"{where}: {name} must be in (0, 1], got {getattr(p, name)!r}")
     missing += [k for k, v in (("moe_layer_overhead_s", p.moe_layer_overhead_s != 0),
                                ("grouped_gemm_factor", p.grouped_gemm_factor != 1),
-                               ("static_kv_cache", p.static_kv_cache)) if v and k not in p.sources]
+                               ("static_kv_cache", p.static_kv_cache), ("kv_free_fraction", p.kv_free_fraction != 1),
+                               ("batch_cap_per_dp_rank", p.batch_cap_per_dp_rank)) if v and k not in p.sources]
     if missing:
         raise PlannerError(f"{where}: no source for {missing}")
 
@@ -132,6 +136,8 @@ def profile_from_dict(d: dict) -> EngineProfile:
             moe_layer_overhead_s=float(d.get("moe_layer_overhead_s", 0.0)),
             grouped_gemm_factor=float(d.get("grouped_gemm_factor", 1.0)),
             static_kv_cache=bool(d.get("static_kv_cache", False)),
+            kv_free_fraction=float(d.get("kv_free_fraction", 1.0)),
+            batch_cap_per_dp_rank=bool(d.get("batch_cap_per_dp_rank", False)),
             sources={k: _source(v, where) for k, v in d.get("sources", {}).items()})
     except KeyError as e:
         raise PlannerError(f"{where}: missing field {e.args[0]!r}") from None

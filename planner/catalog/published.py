@@ -10,6 +10,12 @@ from ..core.errors import PlannerError
 from ..core.provenance import Source
 
 
+# How a run's published GPU-hours were counted: "metered", the GPU time of the lab's training jobs as it reports
+# it (Meta's model cards: "Training time is the total GPU time required for training each model"); or
+# "allocation", the cluster times the wall-clock of the training period (GPUs x days, as Phi, SmolLM3, StarCoder,
+# GPT-NeoX, BLOOM's Jean Zay hours and DeepSeek-V3's 2,664K GPU-hours on 2,048 GPUs in "less than two months"
+# count it), which also holds the time the cluster sat idle, restarted or evaluated.
+GPU_HOURS_BASES = ("metered", "allocation")
 SETS = ("calibration", "validation")  # every published figure is in one, fixed when it was added; defaults come
 # from calibration figures only (runs, serving figures, training steps, memory peaks)
 
@@ -31,6 +37,7 @@ class PublishedRun:
     # applied to the searched layouts; empty: Megatron-Core's defaults. recipe_note: where in the source it is stated
     recipe: tuple[tuple[str, object], ...] = ()
     recipe_note: str = ""
+    gpu_hours_basis: str = "metered"  # GPU_HOURS_BASES: how the published GPU-hours were counted
 
 
 @functools.cache
@@ -43,11 +50,15 @@ def published_runs() -> tuple[PublishedRun, ...]:
         if r.get("set") not in SETS:
             raise ValueError(f"published_runs.toml, {r.get('name', '?')}: set must be one of {SETS}, "
                              f"got {r.get('set')!r}")
+        if r.get("gpu_hours_basis") not in GPU_HOURS_BASES:
+            raise ValueError(f"published_runs.toml, {r.get('name', '?')}: gpu_hours_basis must be one of "
+                             f"{GPU_HOURS_BASES}, got {r.get('gpu_hours_basis')!r}")
         runs.append(PublishedRun(name=r["name"], set=r["set"], model=r["model"], gpu=r["gpu"], tokens=float(r["tokens"]),
                                  gpu_hours=float(r["gpu_hours"]), seq_len=int(r["seq_len"]),
                                  source=Source(src["url"], str(src["checked"]), src.get("note", "")),
                                  n_gpus=int(r["n_gpus"]), n_gpus_note=r.get("n_gpus_note", ""), fp8=bool(r.get("fp8")),
-                                 recipe=_recipe(r), recipe_note=r.get("recipe_note", "")))
+                                 recipe=_recipe(r), recipe_note=r.get("recipe_note", ""),
+                                 gpu_hours_basis=r["gpu_hours_basis"]))
     return tuple(runs)
 
 

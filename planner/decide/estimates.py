@@ -62,12 +62,17 @@ def pretrain_estimate(model: str, gpu: str, usd_per_gpu_hour: float | None, toke
     return _pretrain(key, lookup_model(model), calibration_key())
 
 
+# Data-parallel attention with expert-parallel MoE (estimate/moe_serving.py), the scenario's names for serving()'s
+# attention_dp: searched (with and without for an MoE model, off for a dense one), forced on, or off.
+ATTENTION_DP = {"search": None, "on": True, "off": False}
+
+
 def serving_plan(h, model: str, workload: Workload, usd_per_gpu_hour: float | None = None) -> ServingPlan:
     """The plan for `model` served as `h` says at `usd_per_gpu_hour` (a scratch model is served on the self-host
     settings); None: `h`'s quote, else the catalog's price."""
     usd = h.usd_per_gpu_hour if usd_per_gpu_hour is None else usd_per_gpu_hour
     key = (h.gpu, usd, h.precision, h.engine, h.kv_cache_dtype, h.tensor_parallel, h.max_batch_size,
-           h.latency_percentile, h.utilization_ceiling, h.min_replicas)
+           h.latency_percentile, h.utilization_ceiling, h.min_replicas, ATTENTION_DP[h.attention_dp])
     return _serving(key, lookup_model(model), workload, calibration_key())
 
 
@@ -86,10 +91,10 @@ def _pretrain(key: tuple, spec, calibration: tuple) -> PretrainingEstimate:
 
 @functools.lru_cache(maxsize=128)
 def _serving(key: tuple, spec, workload: Workload, calibration: tuple) -> ServingPlan:
-    gpu, usd, precision, engine, kv, tp, max_batch, percentile, ceiling, min_replicas = key
+    gpu, usd, precision, engine, kv, tp, max_batch, percentile, ceiling, min_replicas, attention_dp = key
     return serving(model=spec, gpu=_gpu(gpu, usd), precision=precision, workload=workload, engine=engine,
                    kv_cache_dtype=kv, tensor_parallel=tp, max_batch_size=max_batch, latency_percentile=percentile,
-                   utilization_ceiling=ceiling, min_replicas=min_replicas)
+                   utilization_ceiling=ceiling, min_replicas=min_replicas, attention_dp=attention_dp)
 
 
 def require_dtype(gpu_name: str, dtype: str, what: str) -> None:

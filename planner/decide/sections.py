@@ -19,6 +19,7 @@ from ..estimate.finetuning import METHODS
 from ..estimate.pretraining import USD_PER_ENGINEER_YEAR  # judgement: fully loaded US ML engineer
 from ..estimate.recipe import DEFAULT_RECIPE, RecipeCheck, TrainingRecipe
 from ..estimate.serving import LATENCY_PERCENTILE, MIN_REPLICAS, UTILIZATION_CEILING
+from .estimates import ATTENTION_DP
 from .scratch import TOKEN_POLICIES
 from .sourcing import SOURCINGS
 
@@ -124,6 +125,10 @@ class SelfHostOption(_Section):
                                          "none: searched (1, 2, 4, 8) for the lowest cost")
     max_batch_size: int | None = V.knob(None, V.Whole(1, L.MAX_BATCH_SIZE, unit="sequences", optional=True),
                                         "none: the engine's cap on running sequences")
+    attention_dp: str = V.knob("search", V.Choice(tuple(ATTENTION_DP)),
+                               "MoE models: data-parallel attention with expert-parallel experts (SGLang "
+                               "--enable-dp-attention, TensorRT-LLM enable_attention_dp); search: with and without, "
+                               "the cheaper kept (a dense model: off); on; off")
     latency_percentile: str = V.knob(LATENCY_PERCENTILE, V.Choice(PERCENTILES),
                                      "the percentile of TTFT and TPOT that must meet the targets at the peak")
     usd_per_gpu_hour: float | None = V.knob(

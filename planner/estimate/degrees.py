@@ -25,7 +25,10 @@ def at(dense, m, tp, kern, num, backward: bool, rows_ndim: int = 0) -> tuple | N
     """`dense(m, degree, kern, num, backward)` (perf._dense_linears' tuple) at `tp`: one degree as kept, or, for a
     degree per layout (an array whose trailing axes are the rates', of length 1), each layout's degree gathered
     (coefficients (layouts..., rates..., shapes), (n, k, layers) (shapes, layouts..., rates...)); the (n, k, layers)
-    padded to broadcast against rows of `rows_ndim` axes. None for a degree array of another shape."""
+    padded to broadcast against rows of `rows_ndim` axes. None for an MoE model (its experts are timed shape by
+    shape) or a degree array of another shape."""
+    if ar.n_moe_layers(m):
+        return None
     nd = rates_ndim(kern)
     if not ar.ndim_of(tp):
         kept = dense(m, tp, kern, num, backward)

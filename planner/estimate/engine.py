@@ -20,6 +20,7 @@ from ..catalog.specs import GPUSpec, kv_cache_dtype_bytes
 from ..catalog.specs import precision as lookup_precision
 from ..core.memo import by_identity
 from ..core.provenance import Assumption
+from . import weight_only
 
 # Without an engine profile (a vendor none covers): the planner's earlier serving defaults.
 FALLBACK_MAX_BATCH = 256  # vLLM's max_num_seqs on small GPUs
@@ -62,6 +63,29 @@ class EngineSetup:
         return self.profile.grouped_gemm_factor if self.profile else 1.0
 
     @property
+    def kv_free_fraction(self) -> float:
+        """Share of the memory left after weights and the runtime reserve that the KV cache takes: the profile's."""
+        return self.profile.kv_free_fraction if self.profile else 1.0
+
+    @property
+    def batch_cap_per_dp_rank(self) -> bool:
+        """Whether, under DP attention, the batch cap applies to each attention rank: the profile's."""
+        return bool(self.profile and self.profile.batch_cap_per_dp_rank)
+
+    @property
+    def dense_gemm_shape(self) -> bool:
+        """Whether dense GEMMs run on gemm_shape.py's shape curve: for the large-GEMM rates of an engine profile or
+        the literature defaults, which stand for wide projections; a measured, explicit or roofline rate is taken
+        as it stands (a fit to a device's own GEMMs already holds its shapes)."""
+        ideal = self.profile is not None and self.profile.name == "roofline"
+        return self.rates_from in ("engine profile", "literature defaults") and not ideal
+
+    def gemm_compute_share(self, precision_name: str) -> float:
+        """Share of the 16-bit GEMM rate the precision's GEMMs reach once compute-bound (weight_only.py: a W4A16
+        kernel's dequantisation), on the same rates as dense_gemm_shape; else 1 (a measured rate stands)."""
+        return weight_only.compute_share(precision_name) if self.dense_gemm_shape else 1.0
+
+    @property
     def static_kv_cache(self) -> bool:
         """Whether decode attention reads the whole allocated KV cache every step: the profile's."""
         return bool(self.profile and self.profile.static_kv_cache)
@@ -96,6 +120,11 @@ class EngineSetup:
                        src("moe_layer_overhead_s")),
             Assumption("grouped_gemm_factor", self.grouped_gemm_factor, "x grouped-GEMM shape curve (routed experts)",
                        src("grouped_gemm_factor")),
+            Assumption("dense_gemm_shape", self.dense_gemm_shape, "dense GEMMs' compute rate by weight shape (N, K)",
+                       "estimate/gemm_shape.py (grouped_gemm.py's DeepGEMM-fitted N, K terms)" if self.dense_gemm_shape
+                       else "measured, explicit or roofline rates taken as they stand"),
+            Assumption("gemm_compute_share", self.gemm_compute_share(precision_name),
+                       "x 16-bit GEMM rate once compute-bound (weight-only dequantisation)", "estimate/weight_only.py"),
             Assumption("static_kv_cache", self.static_kv_cache, "decode attends over prompt + output keys"
                        if self.static_kv_cache else "decode attends over the keys written so far",
                        src("static_kv_cache") if self.static_kv_cache else "paged or dynamic cache"),
@@ -105,6 +134,11 @@ class EngineSetup:
             Assumption("kv_admission", self.kv_admission, "", src("kv_admission")),
             Assumption("memory_reserve_fraction", self.memory_reserve_fraction, "fraction of GPU memory",
                        src("memory_reserve_fraction")),
+            Assumption("kv_free_fraction", self.kv_free_fraction, "of the memory left after weights and the reserve",
+                       src("kv_free_fraction") if self.kv_free_fraction != 1 else "all of it"),
+            Assumption("batch_cap_per_dp_rank", self.batch_cap_per_dp_rank, "under DP attention the cap is per rank"
+                       if self.batch_cap_per_dp_rank else "the cap is the replica's", src("batch_cap_per_dp_rank")
+                       if self.batch_cap_per_dp_rank else "planner default"),
         )
 
 

@@ -10,15 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.memo import by_identity
+from .gemm_shape import dense_factor
 
 
 def coefficients(n, k, kern, num):
     """A GEMM of stored (n x k) weights as three costs: (compute seconds per row, memory seconds fixed, memory
     seconds per row). Compute: 2 n k FLOPs a row at peak x gemm_efficiency; memory: the weights once (at the
     format's `weight_stream_factor` share of the streaming rate) plus a cost per output feature, and k + n
-    activations a row."""
+    activations a row. With the Kernels' dense_gemm_shape, compute runs at gemm_shape.dense_factor of that rate."""
     stream = kern.peak_bytes_per_s * kern.memory_efficiency * kern.weight_stream_factor
-    return (2.0 * n * k / (kern.peak_flops_per_s * kern.gemm_efficiency),
+    shape = dense_factor(n, k) if kern.dense_gemm_shape else 1.0
+    return (2.0 * n * k / (kern.peak_flops_per_s * kern.gemm_efficiency * shape),
             n * k * num.weight_bytes / stream + n * kern.gemm_row_overhead_s,
             (k + n) * num.activation_bytes / stream)
 

@@ -4,7 +4,9 @@ A mixture-of-experts layer multiplies each expert's rows by its weights in one g
 with the rows each expert gets (M) and the expert's width (N, K): `factor`, fitted to DeepGEMM's published
 table (below). Training (moe_train.py, per-expert batches of hundreds to thousands of rows) and serving
 (perf.ffn_s, per-expert batches of a few rows at decode, thousands at prefill) use this one curve; an engine
-profile's `grouped_gemm_factor` is its kernel's rate relative to the curve (1: as DeepGEMM).
+profile's `grouped_gemm_factor` is its kernel's rate relative to the curve (1: as DeepGEMM). Training stretches
+the curve's half-lengths on datapaths faster than the fit's (`half_scale`); serving still uses the fitted ones
+(half_scale 1: its engine profiles were set on them).
 
 Below DeepGEMM's smallest published rows per expert (M_FIT_MIN = 256) the curve is not extrapolated: the rate
 per row stays at its value there (a kernel pads each expert to its own tile, 16-64 rows, not to the fit's
@@ -15,6 +17,8 @@ expert at any batch, which makes weight-only int4/int8 MoE decode compute-bound.
 This module imports nothing from perf (perf imports it): it reads the Kernels' and Numerics' fields by name.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -31,22 +35,43 @@ M_HALF, N_HALF, K_HALF = 198.0, 894.0, 707.0
 # grouped rate is taken relative to it, so dense estimates are untouched (judgement: 8192 cubed).
 DENSE_REFERENCE = 8192.0
 M_FIT_MIN = 256.0  # the smallest rows per expert in DeepGEMM's grouped tables
-_REFERENCE = 1.0 + (M_HALF + N_HALF + K_HALF) / DENSE_REFERENCE
+# The datapath the fit was measured on: DeepGEMM's tables are fp8 on an H800 SXM, whose dense fp8 peak is the
+# catalog's (gpus.toml, 1,978.9 TFLOP/s); `half_scale` compares another datapath's peak with it.
+FIT_GPU, FIT_FORMAT = "H800 SXM", "fp8"
 
 
-def factor(m_rows, n, k):
+def factor(m_rows, n, k, half_scale=1.0):
     """A grouped GEMM's rate over the dense large-GEMM rate at its shape (rows M per expert, N x K weights),
-    held at its M_FIT_MIN value below M_FIT_MIN rows."""
+    held at its M_FIT_MIN value below M_FIT_MIN rows; `half_scale` multiplies the half-lengths (the reference
+    shape keeps factor 1 at any scale: the dense calibration stands for it on every device)."""
     m_rows = np.maximum(np.asarray(m_rows, dtype=float), M_FIT_MIN)
-    return _REFERENCE / (1.0 + M_HALF / m_rows + N_HALF / np.asarray(n, dtype=float) + K_HALF / np.asarray(k, dtype=float))
+    reference = 1.0 + half_scale * (M_HALF + N_HALF + K_HALF) / DENSE_REFERENCE
+    return reference / (1.0 + half_scale * (M_HALF / m_rows + N_HALF / np.asarray(n, dtype=float)
+                                            + K_HALF / np.asarray(k, dtype=float)))
 
 
-def gemm_s(m_rows, n, k, kern, num):
+@functools.cache
+def _fit_peak_flops_per_s() -> float:
+    from ..catalog.lookup import gpu  # the catalog's copy of the fit device's peak
+    return gpu(FIT_GPU).peak(FIT_FORMAT)
+
+
+def half_scale(peak_flops_per_s):
+    """How much longer the curve's half-lengths are on a datapath of `peak_flops_per_s` (the format's dense
+    peak) than on the fit's: a GEMM's fixed start-up time t0 per tile and per expert does not shrink with a
+    faster datapath, so its half-performance length n_1/2 = r_inf x t0 grows with the rate (Hockney &
+    Jesshope 1988; fp8.py applies the same rule to the dense GEMMs). Not below 1: on a slower datapath the
+    tile padding of each expert's rows and the last wave of tiles, counted in rows and tiles rather than in
+    time, keep the fitted lengths (judgement). B200 fp8 (4,500 TFLOP/s): 2.3; GB200 fp8: 2.5; H100 bf16: 1."""
+    return np.maximum(1.0, np.asarray(peak_flops_per_s, dtype=float) / _fit_peak_flops_per_s())
+
+
+def gemm_s(m_rows, n, k, kern, num, half_scale=1.0):
     """One expert's (M x K) @ (K x N) inside a grouped GEMM: perf.gemm_s's roofline with the compute rate
     scaled by `factor` and the kernel's grouped_gemm_factor (in place of perf's Hockney rows, which the
     factor's M term replaces); weights stream at the format's rate."""
     m_rows = np.asarray(m_rows, dtype=float)
-    rate = kern.peak_flops_per_s * kern.gemm_efficiency * kern.grouped_gemm_factor * factor(m_rows, n, k)
+    rate = kern.peak_flops_per_s * kern.gemm_efficiency * kern.grouped_gemm_factor * factor(m_rows, n, k, half_scale)
     compute = 2.0 * n * k * m_rows / rate
     moved = n * k * num.weight_bytes + m_rows * (n + k) * num.activation_bytes
     stream = kern.peak_bytes_per_s * kern.memory_efficiency * kern.weight_stream_factor

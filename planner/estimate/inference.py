@@ -99,9 +99,6 @@ def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_para
     return sequences * per_sequence / _kv_ways(m, tensor_parallel, attention_dp)
 
 
-_kv_ways = by_identity()(lambda m, tp, dp: moe.Split(tp, dp).kv_ways(m))  # pure: asked by every memory check
-
-
 def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
     """Memory for weights and KV cache: the GPU's memory less the runtime reserve."""
     return g.memory_bytes * (1.0 - reserve_fraction)
@@ -181,6 +178,7 @@ class Replica:
     link: comm.Link
     reserve_fraction: float
     attention_dp: bool = False  # DP attention + EP MoE over the tp GPUs (moe_serving.py)
+    kv_free_fraction: float = 1.0  # share of the memory after weights and reserve the KV cache takes (kv_budget.py)
 
     @property
     def usable_bytes(self) -> float:
@@ -190,7 +188,7 @@ class Replica:
         """Everything a step time depends on, hashable: equal keys give equal simulations."""
         rates = tuple((k, tuple(np.ravel(v).tolist())) for k, v in dataclasses.asdict(self.kern).items())
         return (self.m, self.g.memory_bytes, self.precision, self.kv_cache_dtype, self.tp, rates,
-                dataclasses.astuple(self.num), self.link, self.reserve_fraction, self.attention_dp)
+                dataclasses.astuple(self.num), self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction)
 
     @property
     def split(self) -> moe.Split:
@@ -212,11 +210,12 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
 def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: EngineSetup, kv_cache_dtype: str | None,
              link: comm.Link, attention_dp: bool) -> Replica:
     kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
-    kern = dataclasses.replace(kernels(g, prec, setup.efficiencies, setup.stream_factor(prec)),
-                               moe_layer_overhead_s=setup.moe_layer_overhead_s,
-                               grouped_gemm_factor=setup.grouped_gemm_factor)
+    kern = kernels(g, prec, setup.efficiencies, setup.stream_factor(prec))
+    kern = dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s, dense_gemm_shape=setup.dense_gemm_shape,
+                               grouped_gemm_factor=setup.grouped_gemm_factor,
+                               gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec))
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
-                   attention_dp)
+                   attention_dp, setup.kv_free_fraction)
 
 
 def fits(r: Replica, batch: int, context_tokens: float) -> float:
@@ -251,6 +250,7 @@ def decode_step_s(r: Replica, batch, context_tokens: float):
 
 _stacked = forward_table.stacked_peaks  # the prefill, the decode step and its roofline bound on a leading axis of 4
 _table = by_identity()(lambda r: forward_table.table(r.m, r.tp, _stacked(r.kern), r.num))  # a replica's, built once
+_kv_ways = by_identity()(lambda m, tp, dp: moe.Split(tp, dp).kv_ways(m))  # pure: asked by every memory check
 
 
 def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_tokens: float):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import dp_balance
 from . import perf
 from . import simulate as sim
 from .engine import EngineSetup
@@ -164,6 +165,7 @@ def steady_state(load: Load) -> Steady:
     step = (float(lin) + float(np.interp(d + d / dec, table, steps.head_s))
             + steps.per_row_s * rows + steps.fixed_s + steps.attention_per_context_s * d
             * mean_decode_context(p_tok, load.output_tokens) + attn)
+    step += dp_balance.extra_s(load.replica, perf.at_quantile(load.replica.kern, load.quantile), d, prompt_rows, p_tok)
     rate = d / (dec * step)
     return Steady(rate, rate * load.output_tokens, d, step)
 

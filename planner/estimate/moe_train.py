@@ -5,7 +5,8 @@ tensor parallelism. A training framework runs them otherwise (Megatron-Core's Mo
 the alltoall/DeepEP token dispatchers), and each difference is one function here:
 
 - the routed experts' GEMMs are grouped GEMMs whose rate falls with the rows each expert gets (M) and the
-  expert's width (N, K): grouped_gemm.py's curve (DeepGEMM's published table), the one serving uses too;
+  expert's width (N, K): grouped_gemm.py's curve (DeepGEMM's published table), the one serving uses too,
+  with its half-lengths stretched on datapaths faster than the fit's H800 fp8 (grouped_gemm.half_scale);
   in fp8 the curve scales the fp8 rate (fp8.fp8_kernels), so fp8 experts are not counted twice;
 - the experts are split over the expert tensor parallelism (etp, often 1 where attention uses tp = 2-4), and
   each rank dispatches only its sequence-parallel share of the tokens: `routed_experts_s`;
@@ -73,15 +74,17 @@ def expert_rows(m: ModelSpec, rows, tp, etp, ep):
     return perf.routed_rows(m, np.asarray(rows, dtype=float) * etp / tp, ep)
 
 
-def routed_experts_s(m: ModelSpec, rows, tp, etp, ep, kern: perf.Kernels, num: perf.Numerics, *, weight_grads: bool):
+def routed_experts_s(m: ModelSpec, rows, tp, etp, ep, kern: perf.Kernels, num: perf.Numerics, *, weight_grads: bool,
+                     half_scale=1.0):
     """(forward, backward) of one MoE layer's routed experts as grouped GEMMs, each expert split over etp:
     forward Y = X W^T per shape, backward dX = dY W and dW = dY^T X (a grouped GEMM whose reduction runs
-    over the expert's M rows); all shapes in one numpy pass."""
+    over the expert's M rows); all shapes in one numpy pass. `half_scale`: the curve's half-lengths on this
+    datapath (grouped_gemm.half_scale)."""
     local, per_expert = expert_rows(m, rows, tp, etp, ep)
     shapes = perf.mlp_shapes(m, m.moe_ffn_dim / etp)  # 2-3 (N, K): the MLP's matrices
     triples = [(per_expert, n, k) for n, k in shapes] + [(per_expert, k, n) for n, k in shapes] \
         + ([(n, k, per_expert) for n, k in shapes] if weight_grads else [])
-    t = grouped_gemm.gemm_s(*grouped_gemm.on_leading_axis(triples, kern), kern, num)
+    t = grouped_gemm.gemm_s(*grouped_gemm.on_leading_axis(triples, kern), kern, num, half_scale)
     return local * t[:len(shapes)].sum(axis=0), local * t[len(shapes):].sum(axis=0)
 
 
@@ -163,7 +166,8 @@ def micro_step_moe_s(m: ModelSpec, kern: perf.Kernels, num: perf.Numerics, *, ro
         return 0.0
     worst = imbalance_factor(balance)
     gk = kern if fp8 is None else fp8_gemms.fp8_kernels(kern, fp8)
-    fwd, bwd = routed_experts_s(m, rows, tp, etp, ep, gk, num, weight_grads=weight_grads)
+    scale = grouped_gemm.half_scale(kern.peak_flops_per_s * (1.0 if fp8 is None else fp8.peak_ratio))
+    fwd, bwd = routed_experts_s(m, rows, tp, etp, ep, gk, num, weight_grads=weight_grads, half_scale=scale)
     old_fwd, old_bwd = perf_routed_s(m, rows, tp, ep, gk, num, weight_grads=weight_grads)
     redo = np.where(full_recompute, 1.0, 0.0)  # full recomputation runs the forward again
     experts = worst * ((1.0 + redo) * fwd + bwd) - ((1.0 + redo) * old_fwd + old_bwd)

@@ -71,6 +71,7 @@ class Kernels:
     grouped_gemm_factor: float = 1.0  # routed experts' kernel rate relative to grouped_gemm.factor's curve
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
     weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
+    dense_gemm_shape: bool = False  # dense GEMMs' compute at gemm_shape.dense_factor(n, k) of the rate (serving)
 
     def to_dict(self) -> dict:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
@@ -173,7 +174,7 @@ def head_s(m: ModelSpec, logit_rows, tp: int, kern: Kernels, num: Numerics):
 def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
     """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`: for a dense model, the
     head on the stack's leading axis (_dense_linears; a degree per layout: degrees.py), in one array pass."""
-    if (dense := None if ar.n_moe_layers(m) else degrees.at(_dense_linears, m, tp, kern, num, False)) is None:
+    if (dense := degrees.at(_dense_linears, m, tp, kern, num, False)) is None:  # MoE: its experts shape by shape
         return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
     coef, counts, is_head, half_rows, overhead_s, _ = dense
     rows = np.where(is_head, np.asarray(logit_rows, dtype=float)[..., None], np.asarray(rows, dtype=float)[..., None])
@@ -201,8 +202,7 @@ def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics
     """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
     (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had (the head's
     backward at the stack's weight bytes)."""
-    dense = None if ar.n_moe_layers(m) else degrees.at(_dense_linears, m, tp, kern, num, True, ar.ndim_of(rows))
-    if dense is not None:  # dense: the kept coefficients and shapes of each degree
+    if (dense := degrees.at(_dense_linears, m, tp, kern, num, True, ar.ndim_of(rows))) is not None:  # dense: kept
         coef, counts, _, half_rows, overhead_s, (n, k, lead) = dense
         dx = from_coefficients(np.asarray(rows, dtype=float)[..., None], coef, half_rows, overhead_s) @ counts
         return dx + (lead * gemm_s(n, k, rows, kern, num)).sum(axis=0) if weight_grads else dx  # dW: gemm_stack_s's

@@ -23,7 +23,7 @@ from .arithmetic import active_params, total_params, training_flops_per_token
 from .layout import MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape
 from .recipe import TrainingRecipe, searched_recipe
-from .training_run import RUN_OVERHEAD, overhead_band, plan_run, run_time_cost
+from .training_run import OVERHEAD_BY_BASIS, RUN_OVERHEAD, overhead_band, plan_run, run_time_cost
 from .training_step import StepBreakdown, mfu
 
 # Hoffmann et al. 2022 ("Training Compute-Optimal Large Language Models", Table 3):
@@ -99,7 +99,8 @@ def _validate(model, gpu, tokens, n_gpus, seq_len, layout, fp8, tokens_per_step,
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.flag("fp8", fp8)
     _TOKENS("tokens", tokens), _N_GPUS("n_gpus", n_gpus), _SEQ_LEN("seq_len", seq_len)
     V.positive("tokens_per_step", tokens_per_step, L.MAX_TOKENS_PER_STEP, "tokens")
-    V.factor("overhead_factor", overhead_factor), V.nonnegative("prep_months", prep_months, L.MAX_MONTHS, "months")
+    (V.one_of("overhead_factor", overhead_factor, OVERHEAD_BY_BASIS) if isinstance(overhead_factor, str)
+     else V.factor("overhead_factor", overhead_factor)), V.nonnegative("prep_months", prep_months, L.MAX_MONTHS, "months")
     V.instance("layout", layout, (TrainingLayout, type(None)), "a TrainingLayout or None")
     V.instance("staffing", staffing, (Staffing, type(None)), "a Staffing or None")
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
@@ -136,7 +137,9 @@ def pretraining(*, model: str | ModelSpec, gpu: str | GPUSpec, tokens: float | N
     fp8: the linear layers' GEMMs in fp8 with their casts (Transformer Engine / DeepSeek-V3 style; attention and
          the head stay bf16; the scaling recipe is layout.fp8_recipe, default per GPU: planner/estimate/fp8.py).
     tokens_per_step: the global batch in tokens (grown with the cluster as large runs do, to 16M).
-    overhead_factor: restarts, failures and pauses a model of one step cannot see (a Band or a number).
+    overhead_factor: restarts, failures and pauses a model of one step cannot see (a Band or a number), or how the
+            GPU-hours are counted: "allocation" (the cluster x the run's wall-clock, what a rented cluster bills) or
+            "metered" (job GPU time, as Meta's cards count it), each basis's factor from its calibration runs.
     recipe: a TrainingRecipe (or a dict of its fields: moe_balance, moe_overlap, moe_dispatcher, tp_overlap,
             fp8_param_gather, fp8_recipe) applied to every searched layout (default: Megatron-Core's defaults);
             with layout= set the same fields on the layout instead.

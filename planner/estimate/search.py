@@ -20,6 +20,7 @@ from ..catalog.specs import precision as lookup_precision
 from ..core.errors import InputError, PlannerError
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
+from . import kv_budget
 from . import load as ld
 from . import perf
 from .engine import EngineSetup
@@ -82,7 +83,7 @@ def precisions_for(precision, g: GPUSpec) -> list[str]:
 
 def max_batch_for_kv(r: inf.Replica, context_tokens: float) -> int:
     """Sequences at `context_tokens` whose KV cache fits beside the weights on each GPU of `r`."""
-    free = r.usable_bytes - inf.memory_per_gpu_bytes(r.m, r.precision, 0, 0, r.tp, r.num.kv_bytes, r.attention_dp)
+    free = kv_budget.kv_budget_bytes(r)
     per_sequence = float(inf.kv_bytes_per_gpu(r.m, 1, context_tokens, r.tp, r.num.kv_bytes, r.attention_dp))
     return max(int(free // per_sequence), 0)
 
@@ -152,7 +153,8 @@ def candidates(m: ModelSpec, g: GPUSpec, precisions: list[str], degrees: list[in
         limit = max_batch_for_kv(r, kv_context(setup, w))
         if limit < 1:
             continue
-        grid = latency_grid(r, np.arange(1, min(limit, batch_cap) + 1), w)
+        cap = kv_budget.replica_batch_cap(batch_cap, setup, tp, dp)
+        grid = latency_grid(r, np.arange(1, min(limit, cap) + 1), w)
         ok = meets(grid, w)
         out.append(Candidate(prec, tp, r, limit, grid, ok, batch=int(ok.sum()) if ok[0] else 0, attention_dp=dp))
     return out

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import arithmetic as ar
 from . import inference as inf
-from . import moe_serving as moe
+from . import kv_budget
 from . import perf
 from .inference import Replica
 
@@ -91,7 +91,7 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
     attention = perf.attention_s(m, 1, 1.0, ar.attention_flops_per_token(m, ctx),
                                  ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern) / share
     per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / s.kv_ways(m)
-    free = r.usable_bytes - moe.weight_bytes_per_gpu(m, r.precision, s)
+    free = kv_budget.kv_budget_bytes(r)
     return StepModel(linears_s=tables.linears_s[:max_rows + 1], head_s=tables.head_s[:max_rows + 1],
                      per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1,
                      fixed_s=float(perf.overheads_s(m, kern)) + comm0,

@@ -1,9 +1,10 @@
 """Maximum throughput of one replica: output tokens per second under unlimited load.
 
 The benchmark-style question (vLLM's benchmark_throughput, `trtllm-bench throughput`, MLPerf
-Offline): every request is queued, the batch stays full (the engine's cap or the KV cache),
-prompts and decodes share the steps. The answer is load.steady_state on the performance model,
-at each quantile of the rates, so it carries the model's uncertainty as a Band.
+Offline): every request is queued at once, all of one length, so the replica runs in lockstep waves
+(offline.py): a wave's batch is the engine's cap or the sequences whose whole context fits the KV cache,
+its prompts are prefilled, then it decodes over the growing context. The answer is offline.offline_state
+on the performance model, at each quantile of the rates, so it carries the model's uncertainty as a Band.
 """
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from ..core.validate import require_positive
 from ..core.provenance import Assumption
 from ..core.results import ResultMixin
 from . import inference as inf
+from . import kv_budget
 from . import load as ld
 from . import search as sr
 from .engine import resolve_engine
+from .offline import offline_state
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,15 @@ class Throughput(ResultMixin):
 
 
 def _one(m: ModelSpec, g: GPUSpec, precision: str, tp: int, setup, kv_cache_dtype, prompt: float, output: float,
-         cap: int, attention_dp: bool = False) -> tuple[list[ld.Steady], inf.Replica, int]:
+         cap: int, attention_dp: bool = False) -> tuple[list[ld.Steady], inf.Replica, int, int]:
     r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype, attention_dp)
-    context = prompt + (output if setup.kv_admission == "reserve" else output / 2)
+    context = prompt + output  # a lockstep wave holds every sequence's whole context at its end (offline.py)
     kv_limit = sr.max_batch_for_kv(r, context)
     if kv_limit < 1:
         inf.fits(r, 1, context)  # raises the DoesNotFitError naming the memory
-    steady = [ld.steady_state(ld.load_for(r, setup, cap, prompt, output, quantile=q)) for q in (0, 1, 2)]
-    return steady, r, kv_limit
+    cap = kv_budget.replica_batch_cap(cap, setup, tp, attention_dp)
+    steady = [offline_state(ld.load_for(r, setup, cap, prompt, output, quantile=q)) for q in (0, 1, 2)]
+    return steady, r, kv_limit, cap
 
 
 def _limited_by(batch: float, cap: int, kv_limit: int, chunked: bool) -> str:
@@ -77,7 +81,8 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     """Output tokens per second of one replica with unlimited requests queued.
 
     tensor_parallel: None picks the degree (1, 2, 4, 8) with the most tokens per second per GPU;
-    max_batch_size: the scheduler's cap on running sequences (default: the engine's);
+    max_batch_size: the scheduler's cap on running sequences (default: the engine's; under DP attention on an
+    engine that caps each attention rank, TensorRT-LLM's, the replica runs tensor_parallel times it: kv_budget.py);
     attention_dp: an MoE model served with data-parallel attention and expert-parallel MoE over the
     tensor_parallel GPUs (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp; moe_serving.py).
     """
@@ -101,15 +106,15 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     found, error = [], None
     for tp in degrees:
         try:
-            steady, r, kv_limit = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens, output_tokens, cap,
-                                       attention_dp)
+            steady, r, kv_limit, replica_cap = _one(m, g, precision, tp, setup, kv_cache_dtype, prompt_tokens,
+                                                    output_tokens, cap, attention_dp)
         except DoesNotFitError as e:
             error = e
             continue
-        found.append((steady[1].output_tokens_per_s / tp, tp, steady, r, kv_limit))
+        found.append((steady[1].output_tokens_per_s / tp, tp, steady, r, kv_limit, replica_cap))
     if not found:
         raise error
-    _, tp, steady, r, kv_limit = max(found, key=lambda f: (f[0], -f[1]))
+    _, tp, steady, r, kv_limit, cap = max(found, key=lambda f: (f[0], -f[1]))
     band = lambda xs: Band(*sorted(xs))  # noqa: E731
     tokens = [s.output_tokens_per_s for s in steady]
     return Throughput(
@@ -121,5 +126,5 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
         limited_by=_limited_by(steady[1].batch, cap, kv_limit, setup.chunked_prefill),
         efficiency_source=setup.efficiencies.source,
         assumptions=(*inf.common_assumptions(r, setup, kv_cache_dtype is not None),
-                     Assumption("throughput_model", "steady state: batch full, prompts mixed into decode steps", "",
-                                "estimate/load.py steady_state (Little's law on the decode phase)")))
+                     Assumption("throughput_model", "offline benchmark: all requests at once, lockstep waves", "",
+                                "estimate/offline.py (a wave's KV at prompt + output; prefill, then decode)")))

@@ -38,7 +38,7 @@ from . import communication as comm
 from .comm_overlap import exposed_s as _exposed
 from .arithmetic import n_moe_layers
 from . import fp8 as fp8_gemms
-from . import moe_dispatch, moe_host, moe_train, perf
+from . import moe_dispatch, moe_grads, moe_host, moe_train, perf
 from .layout import BF16, OPTIMIZER_BYTES, OPTIMIZER_STEP_BYTES, PAGED, TrainingLayout, _split_params, params_per_gpu
 
 # CPU offload (ZeRO-Offload, Ren et al. 2021): gradients go to host memory and updated weights come back
@@ -171,13 +171,20 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     per_micro = micro + host + tp_s + ep_exposed + send
     bubble = (pp - 1) / virtual_stages * per_micro
     total, experts = _split_params(m)
-    local = (total - experts) / (tp * pp) + experts / ((tp if etp is None else etp) * pp * ep)  # layout.params_per_gpu
+    dense, expert = moe_grads.split_local(total, experts, tp, pp, ep, tp if etp is None else etp)
+    local = dense + expert  # layout.params_per_gpu
     shards = dp * cp
     grads = trainable * BF16  # reduce-scattered (ZeRO >= 1) or all-reduced once per step
 
-    def dp_collective(op, n_bytes):  # inside each node over the fast link, across nodes 1/local of the bytes
-        return comm.hierarchical_collective_s(op, n_bytes, shards, tp, g,
-                                              lambda o, b, n, st: _collective(o, b, n, _link(g, n, st)))
+    def dp_collective(op, n_bytes):  # inside each node over the fast link, across nodes 1/local of the bytes;
+        # the experts' share over their own group (moe_grads.py)
+        def time_of(o, b, n, st):
+            return _collective(o, b, n, _link(g, n, st))
+        if not m.is_moe:
+            return comm.hierarchical_collective_s(op, n_bytes, shards, tp, g, time_of)
+        edp, edp_stride = moe_grads.expert_group(dp, cp, tp, ep, tp if etp is None else etp)
+        return comm.hierarchical_collective_s(op, n_bytes * dense / local, shards, tp, g, time_of) \
+            + comm.hierarchical_collective_s(op, n_bytes * expert / local, edp, edp_stride, g, time_of)
     # ZeRO-3: in the forward and the backward of every micro-step; else once
     gather = dp_collective("all_gather", local * comm_overlap.gather_bytes_per_param(m, fp8 and fp8_param_gather))
     reduce = nf.where(zero_stage == 0, dp_collective("all_reduce", grads), dp_collective("reduce_scatter", grads))
