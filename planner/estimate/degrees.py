@@ -5,7 +5,7 @@ backward pass at one degree is a dozen array operations. The layout search times
 with a degree per layout (an array), of which there are only a few distinct ones (1, 2, 4, 8): here each
 distinct degree's kept coefficients are gathered to the layouts that use it, so the search takes the same
 path as one layout instead of recomputing every shape's coefficients per layout. The numbers are the kept
-coefficients', so the array answer is the one-layout answer (tests/test_dense_plan.py).
+coefficients', so the array answer is the one-layout answer (tests/test_call_paths.py, test_array_path.py).
 """
 from __future__ import annotations
 

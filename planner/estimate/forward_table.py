@@ -12,7 +12,7 @@ each weighted by its layers, plus the fixed costs (each GEMM's overhead, perf.ov
 coefficients as columns after the rates' axes, so a few stacked passes (inference.py's prefill, decode step and the
 decode step's roofline bound) are timed in about eight array operations instead of some thirty. The coefficients
 come from perf's own functions: this is the same model evaluated in one pass, equal to perf.forward_s to float
-round-off (tests/test_speed_plumbing.py holds them equal at random points).
+round-off (tests/test_speed_plumbing.py and tests/test_call_paths.py hold them equal at random points).
 """
 from __future__ import annotations
 
