@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from planner.catalog import lookup
-from planner.estimate import gemm, inference, perf
+from planner.estimate import forward_table, gemm, inference, perf
 from planner.estimate.engine import resolve_engine
 
 
@@ -22,7 +22,7 @@ def _kernels(model: str, gpu: str, precision: str):
 
 def _kern_shapes(kern):
     """Rates as the estimates hold them: (p10, p50, p90), one quantile (numbers), the stacked peaks (4, 1) x (3,)."""
-    return [kern, perf.at_quantile(kern, 1), inference._stacked_kernels(kern)]
+    return [kern, perf.at_quantile(kern, 1), forward_table.stacked_peaks(kern)]
 
 
 @pytest.mark.parametrize("model,precision,tp", [("Llama-2-70B", "fp8", 4), ("Llama-3.1-8B", "bf16", 1),

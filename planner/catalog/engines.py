@@ -161,11 +161,19 @@ def engine_profiles() -> list[EngineProfile]:
 
 def engine_name(name: str) -> str:
     """The canonical engine name; UnknownNameError (with close matches) otherwise."""
+    known = _ENGINE_NAMES.get(name) if type(name) is str else None  # asked twice per estimate
+    if known is not None:
+        return known
     key = str(name).strip().lower().replace("_", "-")
     key = {"trt-llm": "tensorrt-llm", "trtllm": "tensorrt-llm", "gpt-fast": "torch-compile"}.get(key, key)
     if key not in ENGINES:
         raise UnknownNameError("engine", str(name), ENGINES)
+    if type(name) is str and len(_ENGINE_NAMES) < 256:  # spellings of a known engine only: a bounded table
+        _ENGINE_NAMES[name] = key
     return key
+
+
+_ENGINE_NAMES: dict[str, str] = {}
 
 
 def gpu_vendor(g: GPUSpec) -> str:

@@ -265,7 +265,15 @@ _FLAG = Flag()
 
 def name_text(name: str, value, *, optional: bool = False) -> str | None:
     """A catalog or user name: one non-empty line of at most MAX_NAME_CHARS."""
-    return _text(limits.MAX_NAME_CHARS, empty=False, optional=optional)(name, value)
+    if value is None and optional:
+        return None
+    if type(value) is str and len(value) <= limits.MAX_NAME_CHARS and value.isprintable() and not value.isspace() \
+            and value:  # what the Text check passes, without building its key (asked several times per estimate)
+        return value
+    return (_NAME_OPTIONAL if optional else _NAME)(name, value)
+
+
+_NAME, _NAME_OPTIONAL = Text(limits.MAX_NAME_CHARS, empty=False), Text(limits.MAX_NAME_CHARS, empty=False, optional=True)
 
 
 def one_of(name: str, value, options) -> str:

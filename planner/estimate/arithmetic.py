@@ -110,11 +110,13 @@ def _count(m: ModelSpec, *, active: bool) -> int:
     return layers + embedding_params(m) + norm_params(m, m.dim) + m.extra_params  # + final norm
 
 
+@functools.lru_cache(maxsize=512)
 def total_params(m: ModelSpec) -> int:
     """All parameters stored (every expert)."""
     return _count(m, active=False)
 
 
+@functools.lru_cache(maxsize=512)  # _count's keyword key costs more than its answer
 def active_params(m: ModelSpec) -> int:
     """Parameters used per token (routed-to experts only); equals total for dense models.
 
@@ -124,6 +126,7 @@ def active_params(m: ModelSpec) -> int:
     return _count(m, active=True) - m.extra_params
 
 
+@functools.lru_cache(maxsize=512)  # ModelSpec is frozen and hashes once; a prefill asks twice per estimate
 def matmul_params(m: ModelSpec) -> int:
     """Active parameters that take part in a matrix multiply per token.
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..catalog.specs import ModelSpec
+from ..core import npfast as nf
 from .arithmetic import embedding_params, total_params
 
 # Share of overlapped communication that overlap does not hide (judgement: FSDP and Megatron's distributed
@@ -63,7 +64,7 @@ def exposed_s(comm_s, compute_s):
 
 def forward_share(full_recompute):
     """Share of a micro-step's compute in its forward (the rest is the backward, with any recomputation)."""
-    return np.where(full_recompute, FORWARD_SHARE_FULL_RECOMPUTE, FORWARD_SHARE)
+    return nf.where(full_recompute, FORWARD_SHARE_FULL_RECOMPUTE, FORWARD_SHARE)
 
 
 def dp_exposed_s(gather_s, reduce_s, zero_stage, micro_steps, step_compute_s, full_recompute):
@@ -78,8 +79,8 @@ def dp_exposed_s(gather_s, reduce_s, zero_stage, micro_steps, step_compute_s, fu
     hide behind, not the step's; modelling so (fp8-scale, 2026-12-07) moved the whole-run check's median from
     11.4% to 15.8%, the layout search then preferring ZeRO-3 on runs already estimated slow, so it is left out."""
     fwd = forward_share(full_recompute)
-    gathers = np.where(zero_stage == 3, micro_steps, np.where(zero_stage >= 1, 1, 0)) * gather_s
-    backward = reduce_s + np.where(zero_stage == 3, micro_steps * gather_s, 0.0)
+    gathers = nf.where(zero_stage == 3, micro_steps, nf.where(zero_stage >= 1, 1, 0)) * gather_s
+    backward = reduce_s + nf.where(zero_stage == 3, micro_steps * gather_s, 0.0)
     return exposed_s(gathers, step_compute_s * fwd) + exposed_s(backward, step_compute_s * (1.0 - fwd))
 
 

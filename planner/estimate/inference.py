@@ -28,7 +28,7 @@ from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
 from . import moe_serving as moe
-from . import passes, perf
+from . import forward_table, passes, perf
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
@@ -96,7 +96,7 @@ def kv_bytes_per_gpu(m: ModelSpec, sequences, context_tokens: float, tensor_para
     by heads over TP (MLA's latent is on every rank), or by sequences over DP-attention ranks."""
     per_sequence = ar.kv_cache_bytes(m, context_tokens, kv_bytes)
     sequences = np.asarray(sequences, dtype=float) if ar.ndim_of(sequences) else float(sequences)  # a number: floats
-    return sequences * per_sequence / moe.Split(tensor_parallel, attention_dp).kv_ways(m)
+    return sequences * per_sequence / _kv_ways(m, tensor_parallel, attention_dp)
 
 
 def usable_memory_bytes(g: GPUSpec, reserve_fraction: float = MEMORY_RESERVE_FRACTION) -> float:
@@ -200,7 +200,8 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
             kv_cache_dtype: str | None = None, attention_dp: bool = False) -> Replica:
     """A Replica on `setup`'s engine (KV dtype: `kv_cache_dtype`, else the engine's default; `attention_dp`:
     data-parallel attention with expert-parallel MoE over the tensor_parallel GPUs)."""
-    moe.split(m, tensor_parallel, attention_dp)  # refuses DP attention on a dense model
+    if attention_dp:
+        moe.split(m, tensor_parallel, attention_dp)  # refuses DP attention on a dense model
     return _replica(m, g, lookup_precision(precision_name).name, tensor_parallel, setup, kv_cache_dtype,
                     tp_link(g, tensor_parallel), bool(attention_dp))
 
@@ -247,32 +248,30 @@ def decode_step_s(r: Replica, batch, context_tokens: float):
     return step + collectives_s(r, batch) + moe.step_extra_s(r, r.kern, batch, None), memory_bound
 
 
-def _stacked_kernels(kern: perf.Kernels) -> perf.Kernels:
-    """`kern` with its peaks on a leading axis of 4 (a column): as given for the prefill and the decode step, then
-    unlimited FLOP/s and unlimited bandwidth for the decode step's roofline bound (perf.decode_step_and_bound)."""
-    f, b = kern.peak_flops_per_s, kern.peak_bytes_per_s
-    return dataclasses.replace(kern, peak_flops_per_s=np.array([[f], [f], [np.inf], [f]]),
-                               peak_bytes_per_s=np.array([[b], [b], [b], [np.inf]]))
-
-
-_stacked = by_identity()(_stacked_kernels)  # a replica's kernels are built once (_replica)
+_stacked = forward_table.stacked_peaks  # the prefill, the decode step and its roofline bound on a leading axis of 4
+_table = by_identity()(lambda r: forward_table.table(r.m, r.tp, _stacked(r.kern), r.num))  # a replica's, built once
+_kv_ways = by_identity()(lambda m, tp, dp: moe.Split(tp, dp).kv_ways(m))  # pure: asked by every memory check
 
 
 def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_tokens: float):
-    """(prefill_s, decode_step_s, decode memory-bound), each at the (p10, p50, p90) rates, equal to prefill_s and
-    decode_step_s at one point: one perf.forward_s pass over a leading axis of 4 (the prefill, the decode step, the
-    step at unlimited FLOP/s, at unlimited bandwidth), so a scalar estimate pays numpy's per-call cost once."""
+    """(prefill_s, decode_step_s, decode memory-bound), each three values at the (p10, p50, p90) rates, equal to prefill_s
+    and decode_step_s: one pass over (prefill, decode step, at unlimited FLOP/s, at unlimited bandwidth)."""
     if ar.ndim_of(r.kern.peak_flops_per_s) or ar.ndim_of(r.kern.peak_bytes_per_s) or r.attention_dp:
-        # peaks already arrays, or DP attention's busiest rank: the two passes as they are
-        return (prefill_s(r, batch, prompt_tokens), *decode_step_s(r, batch, context_tokens))
+        both = (prefill_s(r, batch, prompt_tokens), *decode_step_s(r, batch, context_tokens))  # peaks already arrays,
+        return tuple(np.asarray(v).tolist() for v in both)  # or DP attention's busiest rank: the two passes as they are
     pre = passes.prefill_work(r.m, r.num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens)
     dec = passes.decode_work(r.m, r.num.kv_bytes, batch=batch, context_tokens=context_tokens)
     dec["logit_rows"] = batch * dec["new_tokens"]  # forward_s's default: a logit per row
-    both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
-    work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1): decode thrice
-    t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp)  # (4, rates)
-    pre, dec = (collectives_s(r, n) + moe.step_extra_s(r, r.kern, n, None) for n in (batch * prompt_tokens, batch * 1.0))
-    return t[0] + pre, t[1] + dec, t[2] >= t[3]
+    if (tab := _table(r)) is not None:  # a dense model: the four passes as one table of coefficients (forward_table.py)
+        step = forward_table.rows_of(tab, **dec)
+        t = forward_table.forward_s(tab, [forward_table.rows_of(tab, **pre), step, step, step]).tolist()
+    else:
+        both = [(float(pre[k]), float(dec[k])) for k in pre]  # an input the two passes share stays a number
+        work = {k: a if a == b else np.array([[a], [b], [b], [b]]) for k, (a, b) in zip(pre, both)}  # (4, 1)
+        t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp).tolist()  # (4, rates)
+    c_pre, c_dec = (collectives_s(r, n) + moe.step_extra_s(r, r.kern, n, None) for n in (batch * prompt_tokens, batch * 1.0))
+    add = (lambda xs, c: [x + float(c) for x in xs]) if tab is not None else (lambda xs, c: np.add(xs, c).tolist())
+    return add(t[0], c_pre), add(t[1], c_dec), [a >= b for a, b in zip(t[2], t[3])]  # floats; a MoE extra is a band
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
@@ -353,17 +352,19 @@ def _common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool) -> t
     return tuple(out)
 
 
+_BATCH, _TP = V.Whole(1, L.MAX_BATCH_SIZE), V.Whole(1, L.MAX_TENSOR_PARALLEL)  # checks built once, run per call
+_TOKENS = V.Real(0.0, L.MAX_TOKENS_PER_REQUEST, lo_open=True, unit="tokens")
+
+
 def _validate(model, gpu, precision, batch_size, prompt_tokens, output_tokens, tensor_parallel, efficiencies,
               engine, kv_cache_dtype, attention_dp=False) -> tuple:
     """Every argument checked (core/validate.py) before any work; returns the cleaned numbers."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec), V.name_text("precision", precision)
     V.name_text("engine", engine), V.name_text("kv_cache_dtype", kv_cache_dtype, optional=True)
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
-    V.flag("attention_dp", attention_dp)
-    return (V.whole("batch_size", batch_size, 1, L.MAX_BATCH_SIZE),
-            V.positive("prompt_tokens", prompt_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
-            V.positive("output_tokens", output_tokens, L.MAX_TOKENS_PER_REQUEST, "tokens"),
-            V.whole("tensor_parallel", tensor_parallel, 1, L.MAX_TENSOR_PARALLEL))
+    attention_dp is False or V.flag("attention_dp", attention_dp)  # the default skips the check's call
+    return (_BATCH("batch_size", batch_size), _TOKENS("prompt_tokens", prompt_tokens),
+            _TOKENS("output_tokens", output_tokens), _TP("tensor_parallel", tensor_parallel))
 
 
 def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str = "bf16",
@@ -383,15 +384,14 @@ def inference_speed(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: st
     need = fits(r, batch_size, prompt_tokens + output_tokens)
     pre, step, memory_bound = prefill_and_decode_s(r, batch_size, prompt_tokens,
                                                    decode_context(prompt_tokens, output_tokens, setup.static_kv_cache))
-    pre, step = pre.tolist(), step.tolist()  # three rates each: Python floats from here (numpy's cost is per call)
-    pre_band, step_band = to_band(pre), to_band(step)
+    pre_band, step_band = Band._sorted(pre), Band._sorted(step)  # to_band of Python floats, without its type check
     return built(
         InferenceSpeed, model=m.name, gpu=g.name, precision=r.precision, batch_size=batch_size,
         prompt_tokens=prompt_tokens, output_tokens=output_tokens, tensor_parallel=tensor_parallel,
         prefill_s=pre_band, decode_step_s=step_band, ttft_s=pre_band, tpot_s=step_band,
-        e2e_s=to_band([e2e_s(a, b, output_tokens) for a, b in zip(pre, step)]),
-        tokens_per_s_per_sequence=to_band([1.0 / x for x in step]),
-        tokens_per_s_total=to_band([batch_size / x for x in step]),
+        e2e_s=Band._sorted([e2e_s(a, b, output_tokens) for a, b in zip(pre, step)]),
+        tokens_per_s_per_sequence=Band._sorted([1.0 / x for x in step]),
+        tokens_per_s_total=Band._sorted([batch_size / x for x in step]),
         bound="memory" if memory_bound[1] else "compute",
         memory_per_gpu_bytes=need, usable_memory_bytes=r.usable_bytes,
         efficiency_source=setup.efficiencies.source,

@@ -18,11 +18,12 @@ from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
 from ..catalog.specs import GPUSpec, ModelSpec
 from ..core import limits as L
+from ..core import npfast as nf
 from ..core import arguments as A
 from ..core import validate as V
 from ..core.band import Band
 from ..core.errors import InputError
-from ..core.results import ResultMixin
+from ..core.results import ResultMixin, built
 from . import arithmetic as ar
 from . import memory_terms as mt
 from .fp8 import RECIPES as FP8_RECIPES
@@ -285,21 +286,21 @@ def _activation_bytes(m: ModelSpec, tp, pp, cp, micro_batch, full, seq_len: floa
     sbh = sbh_full / tp
     # tensor parallelism over fully sharded weights is PyTorch's DTensor stack (torchtitan), which keeps the
     # gathered inputs; Megatron-LM (ZeRO-1 distributed optimizer) gathers them again in the backward
-    gathered = np.where(zero_stage == 3, mt.tp_gathered_input_bytes(sbh_full, tp), 0.0)
+    gathered = nf.where(zero_stage == 3, mt.tp_gathered_input_bytes(sbh_full, tp), 0.0)
     # selective recomputation over fully sharded weights is PyTorch's op-level policy (memory_terms), else Megatron's
-    selective = np.where(zero_stage == 3, mt.op_selective_bytes_per_sbh(m), ACTIVATION_BYTES_PER_SBH) * sbh
+    selective = nf.where(zero_stage == 3, mt.op_selective_bytes_per_sbh(m), ACTIVATION_BYTES_PER_SBH) * sbh
     # extra_per_sbh: what a stack keeps beyond the count (a QLoRA matmul's inputs: qlora_memory.py), in every stored
     # layer, or only in the one being recomputed under full recomputation
-    per_layer = np.where(full, 2.0 * sbh, selective + gathered + extra_per_sbh * sbh)
-    layers = np.ceil(m.n_layers / pp)
+    per_layer = nf.where(full, 2.0 * sbh, selective + gathered + extra_per_sbh * sbh)
+    layers = nf.ceil(m.n_layers / pp)
     in_flight = pp
     layer_sbh = ACTIVATION_BYTES_PER_SBH + extra_per_sbh
-    working = np.where(full, layer_sbh * sbh + gathered, 0.0)  # the layer being recomputed
+    working = nf.where(full, layer_sbh * sbh + gathered, 0.0)  # the layer being recomputed
     if activation_offload:  # torchtune's enable_activation_offloading: saved tensors go to pinned CPU memory on a side
         # stream; the GPU keeps the layer being computed and the one in transfer (judgement: 2 layers' activations)
         per_layer, working = 0.0 * per_layer, 2.0 * layer_sbh * sbh
     logits = float(seq_len) / cp * micro_batch * m.vocab_size / tp * logit_bytes_per_element(loss_chunks)  # last stage
-    return layers * per_layer * in_flight + working + np.where(pp == 1, logits, 0.0)
+    return layers * per_layer * in_flight + working + nf.where(pp == 1, logits, 0.0)
 
 
 def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero_stage, micro_batch, full,
@@ -313,24 +314,25 @@ def memory_arrays(m: ModelSpec, usable_bytes: float, *, tp, pp, dp, ep, cp, zero
     count (qlora_memory.saved_input_bytes_per_sbh). Returns the MemoryBreakdown fields as arrays."""
     total, experts = _split_params(m)
     local = (total - experts) / (tp * pp) + experts / (tp * pp * ep)
-    trained = local * trainable_fraction if trainable_params is None else np.asarray(trainable_params, dtype=float)
+    trained = local * trainable_fraction if trainable_params is None else \
+        float(trainable_params) if type(trainable_params) in (int, float) else np.asarray(trainable_params, dtype=float)
     # ZeRO shards a GPU's dense parameters over the dp x cp replicas holding the same ones, and its experts
     # over the dp x cp / ep replicas holding the same experts (DeepSpeed-MoE's expert-data-parallel group).
     shards = dp * cp
-    expert_share = np.where(local > 0, experts / (tp * pp * ep) / np.where(local > 0, local, 1.0), 0.0)
-    shard = 1.0 / ((1 - expert_share) / shards + expert_share / np.maximum(1, shards // ep))
-    weights = local * weight_bytes / np.where(zero_stage == 3, shard, 1)
+    expert_share = nf.where(local > 0, experts / (tp * pp * ep) / nf.where(local > 0, local, 1.0), 0.0)
+    shard = 1.0 / ((1 - expert_share) / shards + expert_share / nf.maximum(1, shards // ep))
+    weights = local * weight_bytes / nf.where(zero_stage == 3, shard, 1)
     if offload == "params":  # two layers streamed in; under ZeRO-3 they are the gathered buffers below (FSDP2
         # CPUOffloadPolicy: "Sharded parameters are copied host-to-device before all-gather"), so nothing else stays
-        weights = np.where(zero_stage == 3, 0.0, 2.0 * local * weight_bytes / np.maximum(1, m.n_layers // pp))
-    grads = trained * BF16 / np.where(zero_stage >= 2, shard, 1)
+        weights = nf.where(zero_stage == 3, 0.0, 2.0 * local * weight_bytes / nf.maximum(1, m.n_layers // pp))
+    grads = trained * BF16 / nf.where(zero_stage >= 2, shard, 1)
     if offload != "none" or optimizer_in_backward:  # ZeRO-Offload streams each layer's reduced gradients to the CPU;
         # an optimizer step fused into the backward (torchtune optimizer_in_bwd) frees them layer by layer: two layers'
-        grads = 2.0 * trained * BF16 / np.maximum(1, np.ceil(m.n_layers / pp))
+        grads = 2.0 * trained * BF16 / nf.maximum(1, nf.ceil(m.n_layers / pp))
     states = 0.0 * trained if offload != "none" or optimizer in PAGED else \
-        trained * OPTIMIZER_BYTES[optimizer] / np.where(zero_stage >= 1, shard, 1)
-    per_layer = local / np.maximum(1, np.ceil(m.n_layers / pp)) * weight_bytes  # gathered as stored (NF4 for QLoRA)
-    buffers = np.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
+        trained * OPTIMIZER_BYTES[optimizer] / nf.where(zero_stage >= 1, shard, 1)
+    per_layer = local / nf.maximum(1, nf.ceil(m.n_layers / pp)) * weight_bytes  # gathered as stored (NF4 for QLoRA)
+    buffers = nf.where(zero_stage == 3, 2.0 * per_layer, 0.0)  # ZeRO-3 gathers prefetched
     buffers = buffers + mt.pipeline_unsharded_bytes(local, trained, pp, zero_stage, weight_bytes)
     acts = _activation_bytes(m, tp, pp, cp, micro_batch, full, seq_len, loss_chunks, activation_offload, zero_stage,
                              saved_input_bytes_per_sbh)
@@ -365,6 +367,19 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
     V.Real(0.0, 1e3, unit="bytes per s b h")("saved_input_bytes_per_sbh", saved_input_bytes_per_sbh)
     model, gpu = lookup_model(model), lookup_gpu(gpu)
     check_layout_for_model(model, layout)
+    return memory_breakdown(model, gpu, layout, seq_len, weight_bytes=weight_bytes, trainable_params=trainable_params,
+                            loss_chunks=loss_chunks, activation_offload=activation_offload,
+                            optimizer_in_backward=optimizer_in_backward,
+                            saved_input_bytes_per_sbh=saved_input_bytes_per_sbh)
+
+
+def memory_breakdown(model: ModelSpec, gpu: GPUSpec, layout: TrainingLayout, seq_len: float, *,
+                     weight_bytes: float = BF16, trainable_params: float | None = None, loss_chunks: int = 1,
+                     activation_offload: bool = False, optimizer_in_backward: bool = False,
+                     saved_input_bytes_per_sbh: float = 0.0) -> MemoryBreakdown:
+    """training_memory without its checks, for callers whose arguments are checked already (pretraining and
+    fine-tuning check theirs, plan_run the layout against the model, the search builds its layouts): specs, not
+    names."""
     lay = layout
     # experts split over etp x ep (not tp x ep): the same as ep x etp / tp over memory_arrays' tp
     mem = memory_arrays(model, gpu.memory_bytes * USABLE_MEMORY_FRACTION, tp=lay.tp, pp=lay.pp, dp=lay.dp,
@@ -374,4 +389,4 @@ def training_memory(model: str | ModelSpec, gpu: str | GPUSpec, layout: Training
                         trainable_params=trainable_params, loss_chunks=loss_chunks,
                         activation_offload=activation_offload, optimizer_in_backward=optimizer_in_backward,
                         saved_input_bytes_per_sbh=saved_input_bytes_per_sbh)
-    return MemoryBreakdown(**{k: float(v) for k, v in mem.items()})
+    return built(MemoryBreakdown, **{k: float(v) for k, v in mem.items()})

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog.specs import GPUSpec, ModelSpec
+from ..core import npfast as nf
 from ..core.errors import DoesNotFitError
 from . import layout_steps, perf
 from .layout import (MEMORY_BAND_LOW, RECOMPUTE, USABLE_MEMORY_FRACTION, MemoryBreakdown, TrainingLayout, memory_arrays,
-                     params_per_gpu, total_bytes, training_memory)
+                     memory_breakdown, params_per_gpu, total_bytes, training_memory)
 from .recipe import DEFAULT_RECIPE, TrainingRecipe
 from .training_step import StepTime, step_time
 
@@ -99,8 +100,8 @@ def candidate_sizes(shape: RunShape, g: GPUSpec, n_gpus: int) -> dict[str, np.nd
                 vs = [v for v in VIRTUAL_STAGES if m.n_layers >= pp * v] if pp > 1 else [1]
                 mbs = (shape.micro_batch,) if shape.micro_batch else MICRO_BATCHES
                 for ep, zero, mb, v in itertools.product(eps, ZERO_STAGES, mbs, vs):
-                    out.append((tp, pp, v, dp, ep, cp, zero, mb))
-    table = np.array(out, dtype=np.int64).reshape(-1, len(_FIELDS))
+                    out += (tp, pp, v, dp, ep, cp, zero, mb)  # flat: np.fromiter reads it at a fraction of np.array's cost
+    table = np.fromiter(out, dtype=np.int64, count=len(out)).reshape(-1, len(_FIELDS))
     return {f: table[:, i] for i, f in enumerate(_FIELDS)}
 
 
@@ -123,11 +124,12 @@ def global_batches(shape: RunShape, tp=None, *, pp, dp, micro_batch, virtual_sta
     per_round = dp * micro_batch
     if shape.grad_accum:  # pinned: micro-batch x accumulation x data-parallel replicas, as Trainer and torchtune count it
         return np.asarray(per_round * shape.grad_accum, dtype=np.int64)
-    rounds = np.where(pp > 1, np.ceil(MICRO_STEPS_PER_STAGE * pp / virtual_stages), 1)
-    batch = np.maximum(shape.global_batch, per_round * rounds)
+    rounds = nf.where(pp > 1, nf.ceil(MICRO_STEPS_PER_STAGE * pp / virtual_stages), 1)  # one layout: numbers
+    batch = nf.maximum(shape.global_batch, per_round * rounds)
     cap = max(MAX_TOKENS_PER_STEP, shape.global_batch * shape.seq_len)
-    batch = np.minimum(batch, max(int(cap // shape.seq_len), shape.global_batch))
-    return np.where(batch < per_round, 0, np.ceil(batch / per_round) * per_round).astype(np.int64)
+    batch = nf.minimum(batch, max(int(cap // shape.seq_len), shape.global_batch))
+    out = nf.where(batch < per_round, 0, nf.ceil(batch / per_round) * per_round)
+    return out.astype(np.int64) if type(out) is np.ndarray else np.int64(out)
 
 
 def global_batch_for(shape: RunShape, layout: TrainingLayout) -> int | None:
@@ -142,35 +144,46 @@ def most_saving(shape: RunShape) -> str:
     return max(shape.recompute, key=RECOMPUTE.index)
 
 
-def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], recompute: str) -> np.ndarray:
-    """Bytes per GPU of every layout in `sizes` at one recomputation setting (layout.memory_arrays)."""
+def memory_totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], recompute) -> np.ndarray:
+    """Bytes per GPU of every layout in `sizes` at one recomputation setting (layout.memory_arrays), or at each of a
+    tuple of settings in one pass, shape (settings, layouts); inf at a setting the shape does not allow."""
+    if not isinstance(recompute, str):  # the settings on a leading axis: only the activations differ
+        allowed = np.array([[r in shape.recompute] for r in recompute])
+        return np.where(allowed, _totals(shape, g, sizes, np.array([[r == "full"] for r in recompute])), np.inf)
+    totals = _totals(shape, g, sizes, recompute == "full")
+    return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
+
+
+def _totals(shape: RunShape, g: GPUSpec, sizes: dict[str, np.ndarray], full) -> np.ndarray:
+    """layout.total_bytes of memory_arrays over `sizes`, `full` a bool or a column of them (one row per setting)."""
     mem = memory_arrays(shape.model, g.memory_bytes * USABLE_MEMORY_FRACTION, tp=sizes["tp"], pp=sizes["pp"],
                         dp=sizes["dp"], ep=sizes["ep"], cp=sizes["cp"], zero_stage=sizes["zero_stage"],
-                        micro_batch=sizes["micro_batch"], full=recompute == "full", optimizer=shape.optimizer,
+                        micro_batch=sizes["micro_batch"], full=full, optimizer=shape.optimizer,
                         offload=shape.offload, seq_len=shape.seq_len, weight_bytes=shape.weight_bytes,
                         trainable_fraction=shape.trainable_fraction, loss_chunks=shape.loss_chunks,
                         activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward,
                         saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
-    totals = total_bytes(mem)
-    return totals if recompute in shape.recompute else np.full(np.shape(totals), np.inf)
+    return total_bytes(mem)
 
 
-def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout) -> MemoryBreakdown:
+def memory_of(shape: RunShape, g: GPUSpec, layout: TrainingLayout, checked: bool = True) -> MemoryBreakdown:
+    """The layout's memory (layout.training_memory; unchecked: memory_breakdown, for a layout plan_run checked or
+    the search built)."""
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
-    return training_memory(shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes,
-                           trainable_params=trainable, loss_chunks=shape.loss_chunks,
-                           activation_offload=shape.activation_offload, optimizer_in_backward=shape.optimizer_in_backward,
-                           saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
+    return (training_memory if checked else memory_breakdown)(
+        shape.model, g, layout, shape.seq_len, weight_bytes=shape.weight_bytes, trainable_params=trainable,
+        loss_chunks=shape.loss_chunks, activation_offload=shape.activation_offload,
+        optimizer_in_backward=shape.optimizer_in_backward, saved_input_bytes_per_sbh=shape.saved_input_bytes_per_sbh)
 
 
 def evaluate(shape: RunShape, g: GPUSpec, kern: perf.Kernels, layout: TrainingLayout,
              global_batch: int | None = None, cache: dict | None = None) -> Choice:
-    """One layout's memory and step time (no search)."""
+    """One layout's memory and step time (no search); `layout` fits the model (plan_run checks a given one)."""
     batch = global_batch or layout.global_batch or global_batch_for(shape, layout) or shape.global_batch
     trainable = params_per_gpu(shape.model, layout) * shape.trainable_fraction
     st = step_time(shape.model, g, kern, layout, seq_len=shape.seq_len, global_batch=batch,
                    weight_grads=shape.weight_grads, trainable_local=trainable, cache=cache)
-    return Choice(layout=layout, memory=memory_of(shape, g, layout), step=st, global_batch=batch)
+    return Choice(layout=layout, memory=memory_of(shape, g, layout, checked=False), step=st, global_batch=batch)
 
 
 def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
@@ -180,7 +193,7 @@ def fitting(shape: RunShape, g: GPUSpec, n_gpus: int):
     sizes = candidate_sizes(shape, g, n_gpus)
     batches = global_batches(shape, **sizes)
     usable = g.memory_bytes * USABLE_MEMORY_FRACTION
-    totals = np.stack([memory_totals(shape, g, sizes, r) for r in RECOMPUTE])  # (recompute, layouts)
+    totals = memory_totals(shape, g, sizes, RECOMPUTE)  # (recompute, layouts)
     fits = (totals <= usable) & (batches > 0)
     if not fits.any():
         fits = (totals * MEMORY_BAND_LOW <= g.memory_bytes) & (batches > 0)

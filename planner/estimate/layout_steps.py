@@ -22,22 +22,22 @@ from .training_step import stage_model, step_terms
 def micro_compute(shape, kern: perf.Kernels, c: dict, recompute: np.ndarray, fp8=None) -> np.ndarray:
     """fp8.micro_step_s (`fp8`: fp8.Fp8Gemms or None) plus the MoE terms (moe_train; expert TP as attention's, the
     balance of shape.recipe) of every layout, shape (layouts, 3): one pass per (pp, cp) group."""
-    out = np.empty((len(recompute), 3))
-    keys = np.stack([c["pp"], c["cp"]], axis=1)
-    names = np.array(RECOMPUTE)[recompute]
-    for key in np.unique(keys, axis=0):
-        pp, cp = (int(v) for v in key)
-        idx = np.flatnonzero((keys == key).all(axis=1))
-        col = lambda f: c[f][idx][:, None].astype(float)  # noqa: E731  (layouts on axis 0, rates on axis 1)
-        work = perf.StepWork(micro_batch=col("micro_batch"), seq_len=shape.seq_len / cp, tp=col("tp"),
-                             recompute=names[idx][:, None], weight_grads=shape.weight_grads,
-                             expert_parallel=col("ep"), context_parallel=cp)
+    # the micro-step reads no other size: layouts differing only in dp, ZeRO stage or virtual stages share one
+    distinct, which = np.unique(np.stack([c["pp"], c["cp"], c["tp"], c["micro_batch"], c["ep"], recompute], axis=1),
+                                axis=0, return_inverse=True)  # sorted: each (pp, cp) group is a run of rows
+    sizes, names = distinct.astype(float), np.array(RECOMPUTE)[distinct[:, 5]][:, None]
+    out = np.empty((len(distinct), 3))
+    starts = np.flatnonzero(np.any(np.diff(distinct[:, :2], axis=0, prepend=-1) != 0, axis=1)).tolist()
+    for lo, hi in zip(starts, starts[1:] + [len(distinct)]):
+        pp, cp = int(distinct[lo, 0]), int(distinct[lo, 1])
+        tp, mb, ep = (sizes[lo:hi, i:i + 1] for i in (2, 3, 4))  # layouts on axis 0, rates on axis 1
+        work = perf.StepWork(micro_batch=mb, seq_len=shape.seq_len / cp, tp=tp, recompute=names[lo:hi],
+                             weight_grads=shape.weight_grads, expert_parallel=ep, context_parallel=cp)
         stage, num = stage_model(shape.model, pp), perf.DEFAULT_NUMERICS
-        out[idx] = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
-            stage, kern, num, rows=col("micro_batch") * shape.seq_len / cp, tp=col("tp"), etp=col("tp"), ep=col("ep"),
-            full_recompute=names[idx][:, None] == "full", weight_grads=shape.weight_grads, balance=shape.recipe.moe_balance,
-            fp8=fp8)
-    return out
+        out[lo:hi] = fp8_gemms.micro_step_s(stage, kern, num, work, fp8) + moe_train.micro_step_moe_s(
+            stage, kern, num, rows=mb * shape.seq_len / cp, tp=tp, etp=tp, ep=ep, full_recompute=names[lo:hi] == "full",
+            weight_grads=shape.weight_grads, balance=shape.recipe.moe_balance, fp8=fp8)
+    return out[which.ravel()]
 
 
 def gpu_seconds_per_token(shape, g: GPUSpec, kern: perf.Kernels, c: dict, recompute: np.ndarray,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import npfast as nf
+
 # The caching allocator's unused reserve over the allocated peak (reserved / allocated - 1): rounding of block
 # sizes and fragmentation between differently sized activations. Judgement, 10% of the allocated peak, looking at
 # the calibration figures of planner/catalog/data/published_memory.toml: their reserved peaks sit 11-39% (median
@@ -44,7 +46,8 @@ def allocator_reserve_bytes(allocated):
 
 def nccl_buffer_bytes(n_gpus):
     """NCCL's buffers on each GPU of a run that communicates (n_gpus > 1), nothing on a single GPU."""
-    return np.where(np.asarray(n_gpus) > 1, NCCL_BUFFER_BYTES, 0.0)
+    many = n_gpus > 1 if type(n_gpus) is int else np.asarray(n_gpus) > 1  # one layout: no numpy call (npfast.py)
+    return nf.where(many, NCCL_BUFFER_BYTES, 0.0)
 
 
 def tp_gathered_input_bytes(sbh_full, tp):
@@ -62,6 +65,8 @@ def pipeline_unsharded_bytes(local_params, trained_params, pp, zero_stage, weigh
     unsharded until the last micro-batch reduces them (in fp32; judgement: torchtitan reduces in fp32 by default):
     weight_bytes per local parameter and 4 per trained one when pp > 1 and the weights are sharded (ZeRO-3), else 0."""
     held = local_params * weight_bytes + trained_params * FP32
+    if type(pp) is int and type(zero_stage) is int:  # one layout: no numpy call (npfast.py)
+        return nf.where(pp > 1 and zero_stage == 3, held, 0.0)
     return np.where((np.asarray(pp) > 1) & (np.asarray(zero_stage) == 3), held, 0.0)
 
 

@@ -17,7 +17,7 @@ def prefill_work(m: ModelSpec, kv_bytes: float, *, batch, prompt_tokens, all_log
     last position only, as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
     p = np.asarray(prompt_tokens, dtype=float) if ar.ndim_of(prompt_tokens) else float(prompt_tokens)
     attn = (ar.prefill_flops(m, p) - p * 2.0 * ar.matmul_params(m)) / p
-    batch = np.asarray(batch, dtype=float)
+    batch = np.asarray(batch, dtype=float) if ar.ndim_of(batch) else float(batch)  # a number: a float (one pass)
     return {"batch": batch, "new_tokens": p, "attn_flops_per_token": attn,
             "kv_bytes_per_seq": ar.kv_cache_bytes(m, p, kv_bytes), "logit_rows": batch * p if all_logits else batch}
 

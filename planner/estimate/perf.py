@@ -30,7 +30,7 @@ from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
 from ..core.memo import by_identity
-from . import arithmetic as ar, gemm, grouped_gemm, passes
+from . import arithmetic as ar, degrees, gemm, grouped_gemm, passes
 from .gemm import coefficients, from_coefficients, gemm_s, gemm_stack_s, rates_ndim
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
@@ -172,11 +172,11 @@ def head_s(m: ModelSpec, logit_rows, tp: int, kern: Kernels, num: Numerics):
 
 
 def linears_s(m: ModelSpec, rows, logit_rows, tp: int, kern: Kernels, num: Numerics, ep: int = 1):
-    """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`: for a dense model at
-    one degree, the head on the stack's leading axis (_dense_linears), so one set of array operations times them all."""
-    if ar.n_moe_layers(m) or ar.ndim_of(tp):
+    """Every linear layer of the stack for `rows` tokens, and the output head for `logit_rows`: for a dense model, the
+    head on the stack's leading axis (_dense_linears; a degree per layout: degrees.py), in one array pass."""
+    if (dense := degrees.at(_dense_linears, m, tp, kern, num, False)) is None:  # MoE: its experts shape by shape
         return stack_linears_s(m, rows, tp, kern, num, ep) + head_s(m, logit_rows, tp, kern, num)
-    coef, counts, is_head, half_rows, overhead_s, _ = _dense_linears(m, tp, kern, num, False)
+    coef, counts, is_head, half_rows, overhead_s, _ = dense
     rows = np.where(is_head, np.asarray(logit_rows, dtype=float)[..., None], np.asarray(rows, dtype=float)[..., None])
     return from_coefficients(rows, coef, half_rows, overhead_s) @ counts
 
@@ -202,8 +202,8 @@ def backward_linears_s(m: ModelSpec, rows, tp: int, kern: Kernels, num: Numerics
     """Backward GEMMs of the stack: dX = dY W ((r x n) @ (n x k)) and, unless the weights are frozen
     (LoRA), dW = dY^T X ((n x r) @ (r x k)), each with the rows r its forward GEMM had (the head's
     backward at the stack's weight bytes)."""
-    if not ar.n_moe_layers(m) and not ar.ndim_of(tp) and not ar.ndim_of(rows):  # dense, one degree and size: the
-        coef, counts, _, half_rows, overhead_s, (n, k, lead) = _dense_linears(m, tp, kern, num, True)  # kept shapes
+    if (dense := degrees.at(_dense_linears, m, tp, kern, num, True, ar.ndim_of(rows))) is not None:  # dense: kept
+        coef, counts, _, half_rows, overhead_s, (n, k, lead) = dense
         dx = from_coefficients(np.asarray(rows, dtype=float)[..., None], coef, half_rows, overhead_s) @ counts
         return dx + (lead * gemm_s(n, k, rows, kern, num)).sum(axis=0) if weight_grads else dx  # dW: gemm_stack_s's
 
@@ -388,7 +388,7 @@ def micro_step_s(m: ModelSpec, kern: Kernels, num: Numerics, w: StepWork):
     if isinstance(w.recompute, str):
         recompute = redone[w.recompute]
     else:  # one setting per layout (an array of names): each row takes its own
-        recompute = np.select([w.recompute == r for r in RECOMPUTE], [redone[r] for r in RECOMPUTE])
+        recompute = sum(np.where(w.recompute == r, redone[r], 0.0) for r in RECOMPUTE[1:])  # np.select's, 5x cheaper
     loss = LOSS_PASSES * rows * (m.vocab_size / w.tp) * FP32_BYTES / (kern.peak_bytes_per_s * kern.elementwise_efficiency)
     return (linears + backward_linears_s(m, rows, w.tp, kern, num, weight_grads=w.weight_grads, ep=w.expert_parallel)
             + (1.0 + BACKWARD_FACTOR) * (attention + other) + recompute + loss

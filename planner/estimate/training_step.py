@@ -30,6 +30,7 @@ import numpy as np
 
 from ..catalog.collectives import bus_factor
 from ..catalog.specs import GPUSpec, ModelSpec
+from ..core import npfast as nf
 from ..core.band import Band
 from ..core.results import ResultMixin
 from . import comm_overlap
@@ -148,22 +149,22 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
     weights are gathered in fp8 and `tp_overlap` whether TP collectives overlap the GEMMs (comm_overlap.py),
     `moe_dispatcher` how tokens cross nodes (NCCL's all-to-all, or DeepEP's forwarding: moe_dispatch.py),
     `cuda_graphs` whether the whole step is one CUDA graph (then no MoE layer waits on the host: moe_host.py)."""
-    micro_steps = np.maximum(1, np.ceil(global_batch / (dp * micro_batch)))
+    micro_steps = nf.maximum(1, nf.ceil(global_batch / (dp * micro_batch)))
     rows = micro_batch * seq_len / cp
-    tp_s = comm_overlap.tp_exposed_s(np.where(full, 6, 4) * np.ceil(m.n_layers / pp) * _collective(
+    tp_s = comm_overlap.tp_exposed_s(nf.where(full, 6, 4) * nf.ceil(m.n_layers / pp) * _collective(
         "all_reduce", rows * m.dim * BF16, tp, _link(g, tp, 1)), micro, tp_overlap)  # 4 per layer, 6 recomputing all
     ep_s = 0.0
     if m.is_moe:  # dispatch (fp8 when the GEMMs are, as DeepSeek-V3 does) and combine (bf16), forward and backward,
         # of each rank's sequence-parallel share; the ep ranks lie etp apart
         # (Megatron-Core's expert rank order: etp innermost, then ep); the busiest rank receives the most
         etp = tp if etp is None else etp
-        moe_layers = np.ceil(n_moe_layers(m) / pp)
+        moe_layers = nf.ceil(n_moe_layers(m) / pp)
         copies = moe_train.dispatch_bytes(m, rows, tp, fp8)
         a2a = moe_dispatch.deepep_s(m, g, copies, ep, etp) if moe_dispatcher == "deepep" else \
             _collective("all_to_all", copies, ep, _link(g, ep, etp))
         ep_s = 4 * moe_layers * moe_train.imbalance_factor(moe_balance) * a2a
     send = 2 * virtual_stages * _collective("send_recv", rows * m.dim * BF16 / tp, 2, _link(g, 2, tp * cp * dp))
-    send = np.where(pp > 1, comm_overlap.pp_send_exposed_s(send, micro, virtual_stages), 0.0)
+    send = nf.where(pp > 1, comm_overlap.pp_send_exposed_s(send, micro, virtual_stages), 0.0)
     ep_exposed = _exposed(ep_s, micro) if moe_overlap else moe_train.A2A_NOT_OVERLAPPED * ep_s \
         + (1 - moe_train.A2A_NOT_OVERLAPPED) * _exposed(ep_s, micro)
     host = 0.0 if cuda_graphs else moe_host.host_bound_s(m, micro, pp=pp, ep=ep, full_recompute=full)
@@ -186,8 +187,8 @@ def step_terms(m: ModelSpec, g: GPUSpec, kern: perf.Kernels, *, tp, pp, dp, ep, 
             + comm.hierarchical_collective_s(op, n_bytes * expert / local, edp, edp_stride, g, time_of)
     # ZeRO-3: in the forward and the backward of every micro-step; else once
     gather = dp_collective("all_gather", local * comm_overlap.gather_bytes_per_param(m, fp8 and fp8_param_gather))
-    reduce = np.where(zero_stage == 0, dp_collective("all_reduce", grads), dp_collective("reduce_scatter", grads))
-    shard_local = trainable / np.where(zero_stage >= 1, shards, 1)
+    reduce = nf.where(zero_stage == 0, dp_collective("all_reduce", grads), dp_collective("reduce_scatter", grads))
+    shard_local = trainable / nf.where(zero_stage >= 1, shards, 1)
     return {"micro_steps": micro_steps, "micro": micro, "host": host, "tp": tp_s, "ep": ep_exposed, "send": send, "bubble": bubble,
             "pipeline": micro_steps * per_micro + bubble,
             "dp": comm_overlap.dp_exposed_s(gather, reduce, zero_stage, micro_steps, micro_steps * micro, full),
@@ -224,6 +225,8 @@ def _p50(x) -> float:
     """The middle of (p10, p50, p90) rates, or x itself where one number stands for all three."""
     if type(x) is np.ndarray and x.shape == (3,):
         return float(x[1])
+    if type(x) in (float, int):
+        return float(x)
     return float(x) if np.ndim(x) == 0 else float(np.ravel(np.asarray(x, dtype=float) * np.ones(3))[1])
 
 
