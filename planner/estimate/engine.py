@@ -20,7 +20,7 @@ from ..catalog.specs import GPUSpec, kv_cache_dtype_bytes
 from ..catalog.specs import precision as lookup_precision
 from ..core.memo import by_identity
 from ..core.provenance import Assumption
-from . import weight_only
+from . import kernel_floor, weight_only
 
 # Without an engine profile (a vendor none covers): the planner's earlier serving defaults.
 FALLBACK_MAX_BATCH = 256  # vLLM's max_num_seqs on small GPUs
@@ -79,6 +79,13 @@ class EngineSetup:
         as it stands (a fit to a device's own GEMMs already holds its shapes)."""
         ideal = self.profile is not None and self.profile.name == "roofline"
         return self.rates_from in ("engine profile", "literature defaults") and not ideal
+
+    def gemm_fixed_s(self, g: GPUSpec, precision_name: str) -> float:
+        """A GEMM kernel's fixed latency (kernel_floor.py, from measured one-row GEMM tables) on the rates
+        dense_gemm_shape applies to; a measured, explicit or roofline rate keeps its own gemm_overhead_s."""
+        if not self.dense_gemm_shape:
+            return self.efficiencies.gemm_overhead_s
+        return kernel_floor.gemm_fixed_s(g, lookup_precision(precision_name), self.engine)
 
     def gemm_compute_share(self, precision_name: str) -> float:
         """Share of the 16-bit GEMM rate the precision's GEMMs reach once compute-bound (weight_only.py: a W4A16
