@@ -80,12 +80,12 @@ class EngineSetup:
         ideal = self.profile is not None and self.profile.name == "roofline"
         return self.rates_from in ("engine profile", "literature defaults") and not ideal
 
-    def gemm_fixed_s(self, g: GPUSpec, precision_name: str) -> float:
+    def gemm_fixed_s(self, g: GPUSpec) -> float:
         """A GEMM kernel's fixed latency (kernel_floor.py, from measured one-row GEMM tables) on the rates
         dense_gemm_shape applies to; a measured, explicit or roofline rate keeps its own gemm_overhead_s."""
         if not self.dense_gemm_shape:
             return self.efficiencies.gemm_overhead_s
-        return kernel_floor.gemm_fixed_s(g, lookup_precision(precision_name), self.engine)
+        return kernel_floor.gemm_fixed_s(g, self.engine)
 
     def gemm_compute_share(self, precision_name: str) -> float:
         """Share of the 16-bit GEMM rate the precision's GEMMs reach once compute-bound (weight_only.py: a W4A16

@@ -23,23 +23,21 @@ from __future__ import annotations
 
 import statistics
 
-from ..catalog.specs import GPUSpec, Precision
+from ..catalog.specs import GPUSpec
 
-# t0 in seconds per (GPU generation, table dtype, engine): the `t0 + bytes / (bandwidth x e)` fit of
-# scripts/kernel_floor_fit.py to each engine's newest one-row GEMM table on the generation's calibration
-# system (a100_sxm, h100_sxm, b200_sxm, l40s). fp8: per-tensor W8A8 ("fp8"); TensorRT-LLM's fp8 GEMM at one
-# row is slower (13 us on H100) than vLLM's and SGLang's (6-7 us), so the engine is kept.
+# t0 in seconds per GPU generation and engine: the `t0 + bytes / (bandwidth x e)` fit of scripts/kernel_floor_fit.py
+# to each engine's newest one-row bf16 GEMM table on the generation's calibration system (a100_sxm, h100_sxm,
+# b200_sxm, l40s). Every weight format takes its generation's 16-bit t0. The fp8 and weight-only tables are slower
+# at one row (H100 fp8: vLLM 6.9, SGLang 5.9, TensorRT-LLM 13.1 us; int8 weight-only 13.6-22 us), but their op also
+# quantises the activations, which serving engines fuse into the norm before the GEMM; the engines' measured decode
+# steps agree: on the calibration rows of aiconfigurator-core's silicon_sample.csv (scripts/silicon_validation.py,
+# 349 rows) the TPOT median |error| is 35% with the fp8 tables' t0 and 17% with the 16-bit one (B200 fp8: +61-73%
+# against +4%/-2%), both with the engines' re-fitted bandwidth bands (catalog/data/engines.toml; 2026-12-07).
 FIXED_S = {
-    ("ampere", "bfloat16"): {"vllm": 3.67e-6, "sglang": 3.97e-6, "tensorrt-llm": 3.67e-6},
-    ("ampere", "int8_wo"): {"tensorrt-llm": 13.58e-6},
-    ("ampere", "int4_wo"): {"tensorrt-llm": 15.11e-6},
-    ("hopper", "bfloat16"): {"vllm": 3.42e-6, "sglang": 3.62e-6, "tensorrt-llm": 3.42e-6},
-    ("hopper", "fp8"): {"vllm": 6.89e-6, "sglang": 5.87e-6, "tensorrt-llm": 13.06e-6},
-    ("hopper", "int8_wo"): {"sglang": 22.08e-6},
-    ("blackwell", "bfloat16"): {"vllm": 3.01e-6, "sglang": 3.23e-6, "tensorrt-llm": 2.99e-6},
-    ("blackwell", "fp8"): {"vllm": 18.36e-6, "sglang": 7.03e-6, "tensorrt-llm": 14.57e-6},
-    ("ada", "bfloat16"): {"vllm": 1.80e-6, "sglang": 2.03e-6, "tensorrt-llm": 1.94e-6},
-    ("ada", "fp8"): {"vllm": 5.57e-6, "sglang": 4.42e-6, "tensorrt-llm": 11.04e-6},
+    "ampere": {"vllm": 3.67e-6, "sglang": 3.97e-6, "tensorrt-llm": 3.67e-6},
+    "hopper": {"vllm": 3.42e-6, "sglang": 3.62e-6, "tensorrt-llm": 3.42e-6},
+    "blackwell": {"vllm": 3.01e-6, "sglang": 3.23e-6, "tensorrt-llm": 2.99e-6},
+    "ada": {"vllm": 1.80e-6, "sglang": 2.03e-6, "tensorrt-llm": 1.94e-6},
 }
 # Catalog GPUs by the generation whose table stands for them (same SM and memory system; judgement for the
 # parts without a table of their own: H800, H20, H100 PCIe/NVL as H100; GB200 as B200; L4 and L40 as L40S).
@@ -50,23 +48,13 @@ GENERATION = {"A100 40GB SXM": "ampere", "A100 80GB SXM": "ampere",
               "L4": "ada", "L40S": "ada", "L40": "ada"}
 
 
-def table_dtype(p: Precision) -> str:
-    """The GEMM table a precision's linear layers run as: 16-bit, fp8 (W8A8), or int8/int4 weight-only."""
-    if p.weight_only:
-        return "int8_wo" if p.bytes_per_weight >= 1.0 else "int4_wo"
-    return {"fp8": "fp8"}.get(p.compute_dtype, "bfloat16")
-
-
-def gemm_fixed_s(g: GPUSpec, p: Precision, engine: str) -> float:
-    """t0 of one GEMM of precision `p` on `g` served by `engine`: the engine's measured value for the format
-    on the GPU's generation; else the engine's 16-bit value (a format it has no table for: judgement, a
-    kernel takes at least a 16-bit GEMV's time); else the generation's 16-bit median over the measured
-    engines (an engine without a table, e.g. torch-compile); 0 on a GPU without a generation here."""
+def gemm_fixed_s(g: GPUSpec, engine: str) -> float:
+    """t0 of one GEMM on `g` served by `engine`, any weight format (see FIXED_S): the engine's measured value on
+    the GPU's generation, else the generation's median over the measured engines (an engine without a table,
+    e.g. torch-compile: judgement, its GEMMs are the same cuBLAS/CUTLASS kernels); 0 on a GPU without a
+    generation here."""
     gen = GENERATION.get(g.name)
     if gen is None:
         return 0.0
-    measured = FIXED_S.get((gen, table_dtype(p)), {})
-    if engine in measured:
-        return measured[engine]
-    sixteen = FIXED_S[(gen, "bfloat16")]
-    return sixteen.get(engine, statistics.median(sixteen.values()))
+    measured = FIXED_S[gen]
+    return measured.get(engine, statistics.median(measured.values()))
