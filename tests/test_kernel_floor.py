@@ -104,3 +104,6 @@ def test_serving_engines_put_it_in_the_kernels_roofline_and_measured_rates_do_no
     setup = resolve_engine("vllm", g)
     explicit = resolve_engine("vllm", g, dataclasses.replace(setup.efficiencies, gemm_overhead_s=1e-6))
     assert inf.replica(m, g, "fp8", 1, explicit).kern.gemm_overhead_s == pytest.approx(1e-6)
+    # and every estimate lists it among the engine's assumptions
+    listed = {a.name: a.value for a in setup.assumptions("fp8", "fp8", False)}
+    assert listed["gemm_fixed_s"] == pytest.approx(3.42e-6)
