@@ -20,7 +20,7 @@ from ..catalog.specs import GPUSpec, kv_cache_dtype_bytes
 from ..catalog.specs import precision as lookup_precision
 from ..core.memo import by_identity
 from ..core.provenance import Assumption
-from . import weight_only
+from . import kernel_floor, weight_only
 
 # Without an engine profile (a vendor none covers): the planner's earlier serving defaults.
 FALLBACK_MAX_BATCH = 256  # vLLM's max_num_seqs on small GPUs
@@ -42,6 +42,7 @@ class EngineSetup:
     chunk_tokens: int
     kv_admission: str
     memory_reserve_fraction: float
+    measured_gemm_fixed_s: float = 0.0  # kernel_floor.gemm_fixed_s of the engine on this GPU's generation
 
     def kv_cache_dtype(self, precision_name: str, requested: str | None = None) -> str:
         """The KV dtype: the one asked for, else the engine's default at the precision."""
@@ -79,6 +80,12 @@ class EngineSetup:
         as it stands (a fit to a device's own GEMMs already holds its shapes)."""
         ideal = self.profile is not None and self.profile.name == "roofline"
         return self.rates_from in ("engine profile", "literature defaults") and not ideal
+
+    @property
+    def gemm_fixed_s(self) -> float:
+        """A GEMM kernel's fixed latency (kernel_floor.py, from measured one-row GEMM tables) on the rates
+        dense_gemm_shape applies to; a measured, explicit or roofline rate keeps its own gemm_overhead_s."""
+        return self.measured_gemm_fixed_s if self.dense_gemm_shape else self.efficiencies.gemm_overhead_s
 
     def gemm_compute_share(self, precision_name: str) -> float:
         """Share of the 16-bit GEMM rate the precision's GEMMs reach once compute-bound (weight_only.py: a W4A16
@@ -123,6 +130,9 @@ class EngineSetup:
             Assumption("dense_gemm_shape", self.dense_gemm_shape, "dense GEMMs' compute rate by weight shape (N, K)",
                        "estimate/gemm_shape.py (grouped_gemm.py's DeepGEMM-fitted N, K terms)" if self.dense_gemm_shape
                        else "measured, explicit or roofline rates taken as they stand"),
+            Assumption("gemm_fixed_s", self.gemm_fixed_s, "s per dense GEMM kernel (fixed latency)",
+                       "estimate/kernel_floor.py (aiconfigurator-core's measured one-row GEMM tables)"
+                       if self.dense_gemm_shape else "measured, explicit or roofline rates: their own gemm_overhead_s"),
             Assumption("gemm_compute_share", self.gemm_compute_share(precision_name),
                        "x 16-bit GEMM rate once compute-bound (weight-only dequantisation)", "estimate/weight_only.py"),
             Assumption("static_kv_cache", self.static_kv_cache, "decode attends over prompt + output keys"
@@ -174,6 +184,7 @@ def resolve_engine(engine: str | None, g: GPUSpec, efficiencies: Efficiencies | 
 def _setup(name: str, profile: EngineProfile | None, eff: Efficiencies, rates_from: str, g: GPUSpec) -> EngineSetup:
     if profile is None:
         return EngineSetup(name, gpu_vendor(g), None, eff, rates_from, FALLBACK_MAX_BATCH, True,
-                           FALLBACK_CHUNK_TOKENS, "on_demand", FALLBACK_RESERVE)
+                           FALLBACK_CHUNK_TOKENS, "on_demand", FALLBACK_RESERVE, kernel_floor.gemm_fixed_s(g, name))
     return EngineSetup(name, profile.vendor, profile, eff, rates_from, profile.batch_cap(g), profile.chunked_prefill,
-                       profile.chunk_tokens(g), profile.kv_admission, profile.memory_reserve_fraction)
+                       profile.chunk_tokens(g), profile.kv_admission, profile.memory_reserve_fraction,
+                       kernel_floor.gemm_fixed_s(g, name))

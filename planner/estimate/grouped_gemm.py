@@ -69,13 +69,15 @@ def half_scale(peak_flops_per_s):
 def gemm_s(m_rows, n, k, kern, num, half_scale=1.0):
     """One expert's (M x K) @ (K x N) inside a grouped GEMM: perf.gemm_s's roofline with the compute rate
     scaled by `factor` and the kernel's grouped_gemm_factor (in place of perf's Hockney rows, which the
-    factor's M term replaces); weights stream at the format's rate."""
+    factor's M term replaces); weights stream at the format's rate. No per-GEMM fixed latency (the Kernels'
+    gemm_overhead_s, kernel_floor.py): one grouped kernel serves every expert, and the fused-MoE op's fixed time
+    is charged once per MoE layer (moe_layer_overhead_s), not once per expert."""
     m_rows = np.asarray(m_rows, dtype=float)
     rate = kern.peak_flops_per_s * kern.gemm_efficiency * kern.grouped_gemm_factor * factor(m_rows, n, k, half_scale)
     compute = 2.0 * n * k * m_rows / rate
     moved = n * k * num.weight_bytes + m_rows * (n + k) * num.activation_bytes
     stream = kern.peak_bytes_per_s * kern.memory_efficiency * kern.weight_stream_factor
-    return kern.gemm_overhead_s + np.maximum(compute, moved / stream + n * kern.gemm_row_overhead_s)
+    return np.maximum(compute, moved / stream + n * kern.gemm_row_overhead_s)
 
 
 _RATES = ("peak_flops_per_s", "peak_bytes_per_s", "gemm_efficiency", "memory_efficiency", "grouped_gemm_factor",

@@ -212,7 +212,7 @@ def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: E
     kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
     kern = kernels(g, prec, setup.efficiencies, setup.stream_factor(prec))
     kern = dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s, dense_gemm_shape=setup.dense_gemm_shape,
-                               grouped_gemm_factor=setup.grouped_gemm_factor,
+                               grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
                                gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec))
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
                    attention_dp, setup.kv_free_fraction)
