@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from ..calibration.store import resolve
 from ..catalog.lookup import gpu as lookup_gpu
@@ -37,7 +36,6 @@ from ..core import limits as L
 from ..core import validate as V
 from ..core.units import HOURS_PER_DAY
 from ..core.errors import InputError, PlannerError
-from ..core.results import ResultMixin
 from ..decide.assembly import (
     api_spends,
     fleet_model,
@@ -62,14 +60,16 @@ from ..decide.generations import horizon_fields, resale_band
 from ..decide.trends import decline_distribution, trend_band
 from ..estimate.workload import requests_per_month
 from .crossing import BreakEvenMonths, break_even_months, crossing_months  # noqa: F401  (re-exported)
-from .chunks import chunk_results, total_requests  # noqa: F401  (total_requests re-exported)
+from .chunks import chunk_results, total_requests  # noqa: F401  (re-exported: the samples x months reference)
+from . import rows
 from .physics import TrainingSpeed
+from .result import MonteCarloResult  # noqa: F401  (re-exported)
 from .programme import programme_bands, programme_values, sample_programme, uniforms
 
 RUN_SPEED = "run.gpu_hours_per_token"  # a column monte_carlo adds to the samples: the run re-timed once for all
-CHUNK = 4096  # samples per array pass: keeps the (samples x months) temporaries in cache (on the 2-core dev VM,
-# 2026-12-07, 100k samples: 4096 5-10% faster than 8192 when quiet, 15-25% when busy, 2048 slower again; results
-# equal for any CHUNK)
+CHUNK = 8192  # samples per array pass (rows.py, months x samples): the (months x samples) temporaries stay in cache
+# (on the 2-core dev VM, 2026-12-07, 100k samples: 8192 20-25% faster than 4096; 16384 3-5x slower, its 3 MB
+# temporaries each a fresh mmap; results equal for any CHUNK)
 
 
 class Engine:
@@ -171,27 +171,38 @@ class Engine:
         (n, months)).
         Inputs missing from `values` take their base (scenario) value.
         """
-        v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
-        v["programme"] = programme_values(self.programme, values)
+        v = self.values(values, (-1, 1))
+        models, bridge, api_monthly, requests = self.models(v, self.months)
+        out = {}
+        for key, model in models.items():
+            monthly = api_monthly if key == "api" else \
+                monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge, api_monthly)
+            out[key] = (model.one_time_usd, monthly, one_time_spends(model))
+        return out, requests
+
+    def values(self, values: dict[str, np.ndarray], shape) -> dict:
+        """Every input by path: the sampled column reshaped to `shape` ((-1, 1): samples x months; (-1,): months x
+        samples), else its base value; the programme's figures under "programme"."""
+        v = {p: (np.asarray(values[p], dtype=float).reshape(shape) if p in values else self.base[p]) for p in INPUTS}
+        v["programme"] = programme_values(self.programme, values, shape)
         if RUN_SPEED in values:
-            v[RUN_SPEED] = np.asarray(values[RUN_SPEED], dtype=float)[:, None]
-        requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], self.months)
-        models = self.comparison.cost_models
-        api = models.get("api")
+            v[RUN_SPEED] = np.asarray(values[RUN_SPEED], dtype=float).reshape(shape)
+        return v
+
+    def models(self, v: dict, months):
+        """({key: each option's cost model at the values v}, the API bridge (None: none), the API's monthly cost
+        (None without the API), requests per month): months broadcast against v's sampled arrays."""
+        requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], months)
+        api = self.comparison.cost_models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
                       decline_per_year=v["trends.api_decline_per_year"],
                       one_time_usd=v["api.integration_usd"],
                       spends=api_spends(integration_usd=v["api.integration_usd"],
                                         months_to_production=api.months_to_production)) if api else None
+        models = {key: api if key == "api" else self._fleet(key, v) for key in self.keys}
         bridge = api if self.comparison.bridge is not None else None
-        out = {}
-        api_monthly = api._monthly(requests, None, self.months) if api else None  # the API option's and the bridge's
-        for key in self.keys:
-            model = api if key == "api" else self._fleet(key, v)
-            monthly = api_monthly if key == "api" else \
-                monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge, api_monthly)
-            out[key] = (model.one_time_usd, monthly, one_time_spends(model))
-        return out, requests
+        api_monthly = api._monthly(requests, None, months) if api else None  # the API option's and the bridge's
+        return models, bridge, api_monthly, requests
 
     def _fleet(self, key: str, v: dict):
         c, fleet = self.comparison, self.comparison.cost_models[key]
@@ -301,57 +312,6 @@ class Engine:
                                    "(see the comparison's reasons)")
 
 
-@dataclass(frozen=True)
-class MonteCarloResult(ResultMixin):
-    scenario: str
-    n: int
-    seed: int
-    horizon_months: int
-    reference: str  # the option with the lowest median total: break-evens are measured against it
-    total_usd: dict[str, Band]  # over the horizon, one-time included
-    usd_per_request: dict[str, Band]  # all-in: total / requests over the horizon
-    prob_cheapest: dict[str, float]  # sums to 1; ties go to the earlier option in OPTIONS order
-    break_even_months: dict[str, BreakEvenMonths]  # other option -> its crossing with `reference`
-    point_total_usd: dict[str, float]  # compare() at the scenario's point values
-    inputs: dict[str, Distribution]  # the inputs that varied
-    programme: dict[str, Band]  # the programme's bands (and run overhead) drawn per sample (programme.py)
-    samples_usd: np.ndarray = field(repr=False, compare=False)  # (n, options) total cost per sample
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        return tuple(self.total_usd)
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d.pop("samples_usd")
-        return d
-
-    def summary_frame(self) -> pd.DataFrame:
-        """One row per available option: cost percentiles, P(cheapest), break-even month vs the reference."""
-        rows = []
-        for k in self.options:
-            t, u, be = self.total_usd[k], self.usd_per_request[k], self.break_even_months.get(k)
-            m = be.month if be else None
-            rows.append({"option": k, "label": OPTIONS[k], "total_usd_p10": t.p10, "total_usd_p50": t.p50,
-                         "total_usd_p90": t.p90, "usd_per_request_p10": u.p10, "usd_per_request_p50": u.p50,
-                         "usd_per_request_p90": u.p90, "prob_cheapest": self.prob_cheapest[k],
-                         "break_even_month_p10": m.p10 if m else np.nan, "break_even_month_p50": m.p50 if m else np.nan,
-                         "break_even_month_p90": m.p90 if m else np.nan,
-                         "never_breaks_even": be.never_fraction if be else np.nan,
-                         "point_total_usd": self.point_total_usd[k]})
-        return pd.DataFrame(rows).set_index("option")
-
-    def samples_frame(self) -> pd.DataFrame:
-        """Total cost of each option per sample (for histograms)."""
-        return pd.DataFrame(self.samples_usd, columns=list(self.options))
-
-    def inputs_frame(self) -> pd.DataFrame:
-        """The uncertain inputs: kind, p10/p50/p90 and where the distribution comes from."""
-        rows = [{"input": p, "dist": d.kind, "p10": b.p10, "p50": b.p50, "p90": b.p90, "unit": INPUTS[p].unit,
-                 "source": d.source} for p, d in self.inputs.items() for b in [d.band()]]
-        return pd.DataFrame(rows, columns=["input", "dist", "p10", "p50", "p90", "unit", "source"]).set_index("input")
-
-
 def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *,
                 comparison: Comparison | None = None) -> MonteCarloResult:
     """Sample every uncertain input n times and cost every option per sample (vectorized, in chunks).
@@ -370,7 +330,7 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
     keys = engine.keys
     _check_memory(n, engine)
     samples = engine.with_run_speed(engine.sample(n, seed), n)
-    parts = [chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
+    parts = [rows.chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
              for i in range(0, n, CHUNK)]
     totals = np.concatenate([t for t, _, _ in parts])
     per_request = np.concatenate([u for _, u, _ in parts])

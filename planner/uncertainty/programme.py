@@ -55,8 +55,8 @@ def sample_programme(bands: dict[str, Band], seed: int, n: int, shared: np.ndarr
             for p, b in bands.items() if b.p90 > b.p10}
 
 
-def programme_values(bands: dict[str, Band], values: dict) -> dict[str, np.ndarray | float]:
-    """Each figure by its name after the first dot: the sampled column (n, 1) where `values` has it, else the
-    band's p50."""
-    return {p.split(".", 1)[1]: (np.asarray(values[p], dtype=float)[:, None] if p in values else b.p50)
+def programme_values(bands: dict[str, Band], values: dict, shape=(-1, 1)) -> dict[str, np.ndarray | float]:
+    """Each figure by its name after the first dot: the sampled column reshaped to `shape` ((n, 1) by default)
+    where `values` has it, else the band's p50."""
+    return {p.split(".", 1)[1]: (np.asarray(values[p], dtype=float).reshape(shape) if p in values else b.p50)
             for p, b in bands.items()}
