@@ -355,8 +355,15 @@ def triangular_from_band(band: Band, source: str) -> Distribution:
     """The triangular distribution whose p10/p50/p90 equal the Band's (solved numerically).
 
     Triangular, not lognormal: three parameters match all three percentiles, and its
-    bounded support keeps an efficiency below 1. A point Band gives a point.
+    bounded support keeps an efficiency below 1. A point Band gives a point. Fits are kept by (p10, p50, p90,
+    source) (each Monte Carlo call asks again for the same few bands; the fit is ~5 ms).
     """
+    return _triangular_fit(float(band.p10), float(band.p50), float(band.p90), source)
+
+
+@functools.lru_cache(maxsize=256)
+def _triangular_fit(p10: float, p50: float, p90: float, source: str) -> Distribution:
+    band = Band(p10, p50, p90)
     p = np.array([band.p10, band.p50, band.p90])
     if band.p90 - band.p10 <= 1e-12 * max(abs(band.p50), 1.0):
         return Distribution.point(band.p50, source=source)

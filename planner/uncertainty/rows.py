@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decide.costmodel import _phase_key, _share_paid, monthly_costs, one_time_spends
+from ..decide.costmodel import _phase_key, _share_paid, before_production, one_time_spends
 from .chunks import total_requests
 
 
@@ -25,7 +25,7 @@ def chunk_results(engine, values: dict[str, np.ndarray], n: int):
     cums = {}
     for key, model in models.items():
         monthly = api_monthly if key == "api" else \
-            monthly_costs(model, requests, months, v["workload.peak_to_mean"], bridge, api_monthly)
+            fleet_monthly(model, requests, months, v["workload.peak_to_mean"], bridge, api_monthly)
         cums[key] = cumulative_rows(one_time_spends(model), monthly, n)
     totals = np.stack([c[-1] for c in cums.values()], axis=1)
     served = total_requests(v["workload.requests_per_day"], v["workload.monthly_growth"], engine.months)
@@ -33,6 +33,20 @@ def chunk_results(engine, values: dict[str, np.ndarray], n: int):
     keys = engine.keys
     pairs = {(a, b): crossing_rows(cums[a], cums[b]) for i, a in enumerate(keys) for b in keys[i + 1:]}
     return totals, per_request, pairs
+
+
+def fleet_monthly(model, requests, months, peak_to_mean, bridge, bridge_monthly) -> np.ndarray:
+    """costmodel.monthly_costs of a fleet, months first: the months before production (the bridge's, or nothing)
+    are costed on the rows before the latest sample's production only; the months are 0 .. T - 1."""
+    own = model._monthly(requests, peak_to_mean, months)
+    early = min(int(np.ceil(np.max(model.months_to_production))), own.shape[0])  # month m < production: m < early
+    if early:
+        head = before_production(model, own[:early], requests[:early], months[:early], bridge,
+                                 None if bridge_monthly is None else bridge_monthly[:early])
+        if head.shape[1:] != own.shape[1:]:  # own a point (no traffic input sampled), production sampled
+            own = np.broadcast_to(own, (own.shape[0],) + head.shape[1:]).copy()
+        own[:early] = head
+    return own
 
 
 def cumulative_rows(spends, monthly, n: int) -> np.ndarray:
