@@ -1,17 +1,14 @@
 """Vectorized cost of each option as a function of traffic: the engine under `compare`.
 
-Every function takes numpy arrays (traffic levels, months, sampled inputs) and
-broadcasts, so a sweep over 100k traffic levels or scenario variants is one array
-computation. Break-evens are solved on these functions with scipy.
+Every function takes numpy arrays (traffic levels, months, sampled inputs) and broadcasts, so a sweep over 100k
+traffic levels or scenario variants is one array computation. Break-evens are solved on these functions with scipy.
 
-Spend over time: `spend_schedule` is the one function that lays an option's spend out by month:
-its one-time costs as they are paid (each a `Spend` over the months of its phase, from
-assembly.py) plus its running cost (`monthly_costs`: the API bridge before production, the
-fleet after). The cumulative curve, the months at which two curves cross (compare() and the
-Monte Carlo engine) and the charts all come from it. One-time spend that would fall after the
-horizon is counted in the horizon's last month, so a curve always ends at the option's total
-(the one-time cost is committed when the programme starts; the totals do not depend on when it
-is paid).
+Spend over time: `spend_schedule` is the one function that lays an option's spend out by month: its one-time costs
+as they are paid (each a `Spend` over the months of its phase, from assembly.py) plus its running cost
+(`monthly_costs`: the API bridge before production, the fleet after). The cumulative curve, the months at which two
+curves cross (compare() and the Monte Carlo engine) and the charts all come from it. One-time spend that would fall
+after the horizon is counted in the horizon's last month, so a curve always ends at the option's total (the one-time
+cost is committed when the programme starts; the totals do not depend on when it is paid).
 """
 from __future__ import annotations
 
@@ -30,8 +27,8 @@ from ..estimate.workload import requests_per_month
 from .residual import capital_factor
 
 
-# The public methods check their arguments (numbers, or numpy arrays of samples x months); the engine
-# below calls the unchecked `_` twins, whose inputs compare() and monte_carlo() have already checked.
+# The public methods check their arguments (numbers, or numpy arrays of samples x months); the engine below calls
+# the unchecked `_` twins, whose inputs compare() and monte_carlo() have already checked.
 _REQUESTS = A.Many(V.Real(0.0, L.MAX_FINAL_REQUESTS_PER_DAY * DAYS_PER_MONTH, unit="requests/month"),
                    max_size=L.MAX_SAMPLE_MONTHS)
 _PEAK_TO_MEAN = A.Many(V.Real(1.0, L.MAX_PEAK_TO_MEAN, unit="x"), max_size=L.MAX_SAMPLE_MONTHS)
@@ -56,7 +53,7 @@ class ApiCostModel:
 
     def _monthly(self, requests_per_month, peak_to_mean=None, months=None):
         cost = np.asarray(requests_per_month, dtype=float) * self.usd_per_request
-        return cost if months is None else cost * price_factor(self.decline_per_year, months)
+        return cost if months is None else _times(cost, price_factor(self.decline_per_year, months))
 
 
 @dataclass(frozen=True)
@@ -147,24 +144,22 @@ class FleetCostModel:
 
     def _monthly(self, requests_per_month, peak_to_mean, months=None):
         """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move)."""
-        # the hours of a month are folded into the per-sample rates before they meet the (samples x months) arrays
         rate = np.multiply(self.usd_per_gpu_hour, HOURS_PER_MONTH) if months is None else \
-            self._rate(months, HOURS_PER_MONTH)
+            self._rate(months, HOURS_PER_MONTH)  # the month's hours folded into the per-sample rates
         gpus = self._gpus(requests_per_month, peak_to_mean)
-        out = _accumulate(gpus * rate, self._busy_gpus(requests_per_month)
+        out = _accumulate(_times(gpus, rate) if self.gpus_per_ops_engineer is None else gpus * rate,  # staff: gpus
+                          self._busy_gpus(requests_per_month)
                           * np.multiply(self.usd_per_busy_gpu_hour, HOURS_PER_MONTH)
                           if np.any(self.usd_per_busy_gpu_hour) else None)
         if self.gpus_per_ops_engineer is None:
-            out = _accumulate(out, np.asarray(self.fixed_monthly_usd, dtype=float))
-            return out if np.shape(out) == np.broadcast_shapes(np.shape(out), np.shape(requests_per_month)) else \
-                out + np.zeros(np.shape(requests_per_month))
+            return _accumulate(out, np.asarray(self.fixed_monthly_usd, dtype=float))  # out: the requests' shape
         return _accumulate(out, self._staff(requests_per_month, peak_to_mean, gpus))
 
     def _rate(self, months, scale=1.0):
         """$ per GPU-hour held in each month (x scale): the rent at its trend, x migrate_factor once moved to the
         successor; owned, the capital re-timed as the market value lost that month (generations.capital_factor)."""
-        rate = np.multiply(self.usd_per_gpu_hour, scale) \
-            * price_factor(self.gpu_decline_per_year, months, self.gpu_term_months)
+        rate = _times(price_factor(self.gpu_decline_per_year, months, self.gpu_term_months),
+                      np.multiply(self.usd_per_gpu_hour, scale))
         if np.isfinite(self.migrate_month):
             rate = rate * np.where(np.asarray(months) >= self.migrate_month, self.migrate_factor, 1.0)
         if self.residual_loss_per_year is not None:
@@ -280,8 +275,17 @@ def price_factor(decline_per_year, months, term_months=0.0):
         m = np.where(np.asarray(term_months) > 0, np.floor(m / term) * term, m)
     base = 1.0 - np.asarray(decline_per_year, dtype=float)
     if np.all(base > 0):  # as exp(m / 12 x log(base)): 3x faster on the Monte Carlo's arrays, equal to ~1e-15
-        return np.exp(np.multiply(m / 12.0, np.log(base)))
+        x = np.multiply(m / 12.0, np.log(base))
+        return np.exp(x, out=x) if isinstance(x, np.ndarray) else np.exp(x)
     return base ** (m / 12.0)
+
+
+def _times(out, x):
+    """out x x, in place in `out` (a fresh array) when the product has out's shape (one allocation fewer)."""
+    if isinstance(out, np.ndarray) and out.shape == np.broadcast_shapes(out.shape, np.shape(x)):
+        out *= x
+        return out
+    return out * x
 
 
 def _accumulate(out, x):
@@ -323,8 +327,7 @@ def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge
 
 
 def before_production(model, own, requests_per_month, months, bridge: ApiCostModel | None, bridge_monthly=None):
-    """A fleet's monthly cost `own` in the months before its production (the rest unchanged): the API bridge's
-    where one is allowed, else nothing."""
+    """A fleet's monthly cost `own` with the months before production the bridge's (without one: nothing)."""
     if bridge is None:
         before = np.clip(model.months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
         return (1.0 - before) * own  # no API allowed: nothing is served (or paid) before production
