@@ -336,7 +336,8 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
     _check_memory(n, engine)
     physics = V.flag("physics", physics)
     samples = engine.with_run_speed(engine.sample(n, seed), n, physics)
-    parts = [rows.chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
+    work = {}  # the chunks' (months x samples) working arrays, reused
+    parts = [rows.chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i), work)
              for i in range(0, n, CHUNK)]
     totals = np.concatenate([t for t, _, _ in parts])
     per_request = np.concatenate([u for _, u, _ in parts])

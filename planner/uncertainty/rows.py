@@ -16,9 +16,12 @@ from ..decide.costmodel import _phase_key, _share_paid, before_production, one_t
 from .chunks import total_requests
 
 
-def chunk_results(engine, values: dict[str, np.ndarray], n: int):
+def chunk_results(engine, values: dict[str, np.ndarray], n: int, work: dict | None = None):
     """Totals (n, options), all-in $/request (n, options) and the pairwise crossing months {(a, b): (n,)} for one
-    chunk of n samples (engine: montecarlo's Engine; values: the chunk's sampled columns)."""
+    chunk of n samples (engine: montecarlo's Engine; values: the chunk's sampled columns). work: the curves' and
+    crossings' (months x samples) arrays, kept by the caller from chunk to chunk (a fresh array of that size costs
+    more in page faults than the arithmetic on it); nothing returned is a view of them."""
+    work = {} if work is None else work
     v = engine.values(values, (-1,))
     months = engine.months[:, None]  # (T, 1)
     models, bridge, api_monthly, requests = engine.models(v, months)
@@ -26,13 +29,21 @@ def chunk_results(engine, values: dict[str, np.ndarray], n: int):
     for key, model in models.items():
         monthly = api_monthly if key == "api" else \
             fleet_monthly(model, requests, months, v["workload.peak_to_mean"], bridge, api_monthly)
-        cums[key] = cumulative_rows(one_time_spends(model), monthly, n)
+        cums[key] = cumulative_rows(one_time_spends(model), monthly, n, _buffer(work, key, (len(months) + 1, n)))
     totals = np.stack([c[-1] for c in cums.values()], axis=1)
     served = total_requests(v["workload.requests_per_day"], v["workload.monthly_growth"], engine.months)
     per_request = totals / np.reshape(served, (-1, 1))
     keys = engine.keys
-    pairs = {(a, b): crossing_rows(cums[a], cums[b]) for i, a in enumerate(keys) for b in keys[i + 1:]}
+    d = _buffer(work, "difference", (len(months) + 1, n))
+    pairs = {(a, b): crossing_rows(cums[a], cums[b], d) for i, a in enumerate(keys) for b in keys[i + 1:]}
     return totals, per_request, pairs
+
+
+def _buffer(work: dict, name: str, shape: tuple) -> np.ndarray:
+    """work's array for `name` of this shape (kept there), not zeroed."""
+    if (name, shape) not in work:
+        work[(name, shape)] = np.empty(shape)
+    return work[(name, shape)]
 
 
 def fleet_monthly(model, requests, months, peak_to_mean, bridge, bridge_monthly) -> np.ndarray:
@@ -49,11 +60,11 @@ def fleet_monthly(model, requests, months, peak_to_mean, bridge, bridge_monthly)
     return own
 
 
-def cumulative_rows(spends, monthly, n: int) -> np.ndarray:
+def cumulative_rows(spends, monthly, n: int, out: np.ndarray | None = None) -> np.ndarray:
     """costmodel.cumulative with months first: (T + 1, n), row 0 what is paid at t = 0, row k + 1 at the end of
-    month k (one-time spends paid over their phases, after the horizon counted at its end)."""
+    month k (one-time spends paid over their phases, after the horizon counted at its end); in `out` if given."""
     monthly = np.broadcast_to(monthly, (monthly.shape[0], n))
-    out, steps = paid_rows(spends, monthly.shape[0], n)
+    out, steps = paid_rows(spends, monthly.shape[0], n, out)
     running = np.zeros(n)  # the spends already paid in full, plus the running cost paid so far
     for k in range(monthly.shape[0] + 1):  # a contiguous row at a time
         if k in steps:
@@ -64,7 +75,7 @@ def cumulative_rows(spends, monthly, n: int) -> np.ndarray:
     return out
 
 
-def paid_rows(spends, horizon_months: int, n: int) -> tuple[np.ndarray, dict]:
+def paid_rows(spends, horizon_months: int, n: int, out: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """costmodel.paid_by with months first, as (rows, steps): paid by t = 0 .. horizon_months is rows[t] plus every
     steps[k] with k <= t (spends paid in full from row k on; at the horizon's end every spend counts in full).
 
@@ -79,9 +90,11 @@ def paid_rows(spends, horizon_months: int, n: int) -> tuple[np.ndarray, dict]:
         else:
             phases[key] = [s.start_month, s.end_month, np.asarray(s.usd, dtype=float)]
     fixed = [(a, b, usd) for a, b, usd in phases.values() if np.ndim(a) == 0 and np.ndim(b) == 0]
-    out = np.zeros((T + 1, n))
+    out = np.empty((T + 1, n)) if out is None else out
     steps = {}
-    if fixed:
+    if not fixed:
+        out[...] = 0.0
+    else:
         t = np.arange(T + 1, dtype=float)[:, None]
         shares = np.asarray(_share_paid(t, np.array([a for a, _, _ in fixed]), np.array([b for _, b, _ in fixed])),
                             dtype=float)  # (T + 1, phases)
@@ -102,13 +115,13 @@ def paid_rows(spends, horizon_months: int, n: int) -> tuple[np.ndarray, dict]:
     return out, steps
 
 
-def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray) -> np.ndarray:
+def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = None) -> np.ndarray:
     """crossing.crossing_months with months first ((T + 1, n) curves): the month A falls to B, else B to A,
-    interpolated within the month; NaN: never."""
-    d = np.subtract(cum_a, cum_b)
+    interpolated within the month; NaN: never. d: where to put their difference (else a new array)."""
+    d = np.subtract(cum_a, cum_b, out=d)
     above, below = d > 0, d < 0
-    down = above[:-1] & ~above[1:]  # above, then at or below (d is never NaN: its inputs are checked)
-    up = below[:-1] & ~below[1:]
+    down = np.greater(above[:-1], above[1:])  # above, then at or below (d is never NaN: its inputs are checked)
+    up = np.greater(below[:-1], below[1:])
     j_down, j_up = _first(down), _first(up)
     months = down.shape[0]
     any_down = j_down < months
