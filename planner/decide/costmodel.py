@@ -20,6 +20,7 @@ from scipy.optimize import brentq
 from ..core import arguments as A
 from ..core import limits as L
 from ..core import validate as V
+from ..core.series import month_powers
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 
 SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
@@ -275,8 +276,7 @@ def price_factor(decline_per_year, months, term_months=0.0):
         m = np.where(np.asarray(term_months) > 0, np.floor(m / term) * term, m)
     base = 1.0 - np.asarray(decline_per_year, dtype=float)
     if np.all(base > 0):  # as exp(m / 12 x log(base)): 3x faster on the Monte Carlo's arrays, equal to ~1e-15
-        x = np.multiply(m / 12.0, np.log(base))
-        return np.exp(x, out=x) if isinstance(x, np.ndarray) else np.exp(x)
+        return month_powers(np.log(base), m, 12.0)
     return base ** (m / 12.0)
 
 

@@ -11,6 +11,7 @@ from ..core import limits as L
 from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InputError
+from ..core.series import month_powers
 from ..core.units import DAYS_PER_MONTH, SECONDS_PER_DAY
 
 
@@ -18,10 +19,10 @@ def requests_per_month(requests_per_day, monthly_growth, month_index):
     """Requests in each month: requests_per_day x 30.4375 days x (1 + growth)^month (arrays broadcast)."""
     m, g = np.asarray(month_index, dtype=float), np.asarray(monthly_growth, dtype=float)
     if np.all(g > -1.0):  # (1 + g)^m as exp(m log1p(g)): ~3x faster on the Monte Carlo's arrays, equal to ~1e-15
-        x, scale = m * np.log1p(g), np.multiply(requests_per_day, DAYS_PER_MONTH)
+        x, scale = month_powers(np.log1p(g), m), np.multiply(requests_per_day, DAYS_PER_MONTH)
         if isinstance(x, np.ndarray) and x.shape == np.broadcast_shapes(x.shape, np.shape(scale)):
-            return np.multiply(scale, np.exp(x, out=x), out=x)  # in place: one (months x samples) array
-        return scale * np.exp(x)
+            return np.multiply(scale, x, out=x)  # in place: one (months x samples) array
+        return scale * x
     return requests_per_day * DAYS_PER_MONTH * (1.0 + g) ** m
 
 
