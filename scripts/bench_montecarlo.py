@@ -13,6 +13,8 @@ once on a small grid of efficiencies ("fixed estimates", 1M samples/s).
 from __future__ import annotations
 
 import argparse
+import os
+import time
 
 from bench_scenarios import DEFAULT_SCENARIO, machine, report, timed  # scripts/bench_scenarios.py, beside this file
 from planner.decide.scenario import load_scenario
@@ -37,12 +39,13 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     s = load_scenario(a.scenario)
     s = s.replace(uncertainty={**UNCERTAINTY, **s.uncertainty})
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"scenario: {s.name}; {len(Engine(s).uncertain)} uncertain inputs; {a.repeats} repeats")
-    report("monte_carlo, fixed estimates (physics=False)", a.n, "samples",
-           timed(lambda: monte_carlo(s, n=a.n, physics=False), a.repeats))
-    report("monte_carlo, re-running the physics (physics=True, the default)", a.n, "samples",
-           timed(lambda: monte_carlo(s, n=a.n), a.repeats))
+    for label, physics in (("fixed estimates (physics=False)", False),
+                           ("re-running the physics (physics=True, the default)", True)):
+        for clock, what in ((time.perf_counter, "wall"), (time.process_time, "CPU")):  # CPU: less moved by load
+            report(f"monte_carlo, {label}, {what} time", a.n, "samples",
+                   timed(lambda: monte_carlo(s, n=a.n, physics=physics), a.repeats, clock))
     r = monte_carlo(s, n=a.n)
     print(r.summary_frame()[["total_usd_p10", "total_usd_p50", "total_usd_p90", "prob_cheapest"]].to_string())
 
