@@ -143,3 +143,18 @@ def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
 def test_physics_must_be_a_bool():
     with pytest.raises(PlannerError, match="physics"):
         monte_carlo(_crossing(), n=10, physics="no")
+
+
+@pytest.mark.parametrize("per", [1.0, 12.0])
+def test_month_powers_by_rows_equals_the_power(per):
+    """The months-first recurrence against base ** (m / per); other shapes (months along the last axis, months
+    not 0 .. T - 1, a scalar base) take exp(m / per x log(base)), also equal to the power."""
+    from planner.core.series import month_powers
+    base = np.random.default_rng(4).uniform(0.05, 3.0, 300)
+    months = np.arange(48, dtype=float)
+    want = base[None, :] ** (months[:, None] / per)
+    assert month_powers(np.log(base), months[:, None], per) == pytest.approx(want, rel=1e-13)
+    assert month_powers(np.log(base)[:, None], months, per) == pytest.approx(want.T, rel=1e-13)
+    odd = np.array([[0.0], [2.0], [5.0]])
+    assert month_powers(np.log(base), odd, per) == pytest.approx(base ** (odd / per), rel=1e-13)
+    assert month_powers(np.log(2.0), 3.0, per) == pytest.approx(2.0 ** (3.0 / per), rel=1e-15)
