@@ -129,7 +129,7 @@ class FleetCostModel:
             / (SECONDS_PER_MONTH * (self.capacity_rps_per_replica * self.utilization_ceiling))
         gpus = np.multiply(requests_per_month, per_request)
         floor = np.multiply(self.min_replicas, self.gpus_per_replica)
-        if isinstance(gpus, np.ndarray) and gpus.shape == np.broadcast_shapes(gpus.shape, np.shape(floor)):
+        if isinstance(gpus, np.ndarray) and np.broadcast(gpus, floor).shape == gpus.shape:
             return np.maximum(floor, gpus, out=gpus)
         return np.maximum(floor, gpus)
 
@@ -193,7 +193,7 @@ def _share_paid(t, start_month, end_month):
     width = np.maximum(np.asarray(end_month, dtype=float) - a, 0.0)
     if np.all(width == 0):
         return (t >= a).astype(float)
-    share = np.subtract(t, a, out=np.empty(np.broadcast_shapes(t.shape, a.shape, width.shape)))
+    share = np.subtract(t, a, out=np.empty(np.broadcast(t, a, width).shape))
     with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
         share /= np.where(width > 0, width, 1.0)
     np.clip(share, 0.0, 1.0, out=share)
@@ -232,7 +232,7 @@ def paid_by(spends, horizon_months: int):
 
 def _scaled(share, usd):
     """share x usd, in place when the product has share's shape."""
-    if share.shape == np.broadcast_shapes(share.shape, np.shape(usd)):
+    if np.broadcast(share, usd).shape == share.shape:
         share *= usd
         return share
     return share * usd
@@ -251,7 +251,7 @@ def _fixed_paid(t, fixed):
         share = _share_paid(t, a, b).astype(float)
         share[-1] = 1.0  # after the horizon: counted at its end
         term = usd * share
-        if paid is not None and paid.shape == np.broadcast_shapes(paid.shape, term.shape):
+        if paid is not None and np.broadcast(paid, term).shape == paid.shape:
             paid += term
         else:
             paid = term if paid is None else paid + term
@@ -282,7 +282,7 @@ def price_factor(decline_per_year, months, term_months=0.0):
 
 def _times(out, x):
     """out x x, in place in `out` (a fresh array) when the product has out's shape (one allocation fewer)."""
-    if isinstance(out, np.ndarray) and out.shape == np.broadcast_shapes(out.shape, np.shape(x)):
+    if isinstance(out, np.ndarray) and np.broadcast(out, x).shape == out.shape:
         out *= x
         return out
     return out * x
@@ -292,7 +292,7 @@ def _accumulate(out, x):
     """out + x, in place in `out` (a fresh array) when the sum has out's shape; x None: out."""
     if x is None:
         return out
-    if isinstance(out, np.ndarray) and out.shape == np.broadcast_shapes(out.shape, np.shape(x)):
+    if isinstance(out, np.ndarray) and np.broadcast(out, x).shape == out.shape:
         out += x
         return out
     return out + x
@@ -310,7 +310,7 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
     """
     before = np.clip(months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
     gap = np.subtract(bridge_monthly, own_monthly)
-    if not (isinstance(gap, np.ndarray) and gap.shape == np.broadcast_shapes(gap.shape, np.shape(before))):
+    if not (isinstance(gap, np.ndarray) and np.broadcast(gap, before).shape == gap.shape):
         return own_monthly + before * gap
     gap *= before
     return _accumulate(gap, own_monthly)
