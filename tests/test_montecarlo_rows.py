@@ -158,3 +158,19 @@ def test_month_powers_by_rows_equals_the_power(per):
     odd = np.array([[0.0], [2.0], [5.0]])
     assert month_powers(np.log(base), odd, per) == pytest.approx(base ** (odd / per), rel=1e-13)
     assert month_powers(np.log(2.0), 3.0, per) == pytest.approx(2.0 ** (3.0 / per), rel=1e-15)
+
+
+@pytest.mark.parametrize("make", [SCENARIOS[-1], SCENARIOS[-2]])  # two options; three
+def test_a_wrong_first_guess_of_the_reference_recomputes_its_pairs(monkeypatch, make):
+    """monte_carlo costs only the reference's pairs after the first chunk, the reference guessed from that chunk;
+    when the guess is wrong, the results are the same as when it is right."""
+    s = make()
+    monkeypatch.setattr(montecarlo, "CHUNK", 1000)
+    right = monte_carlo(s, n=3500, physics=False)
+    keys = right.options
+    monkeypatch.setattr(montecarlo, "_reference", lambda k, totals: next(o for o in keys if o != right.reference))
+    wrong = monte_carlo(s, n=3500, physics=False)
+    assert wrong.reference == right.reference and wrong.break_even_months.keys() == right.break_even_months.keys()
+    for k, be in right.break_even_months.items():
+        assert be.to_dict() == wrong.break_even_months[k].to_dict()
+    assert np.array_equal(wrong.samples_usd, right.samples_usd)

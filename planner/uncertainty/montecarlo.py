@@ -337,13 +337,22 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
     physics = V.flag("physics", physics)
     samples = engine.with_run_speed(engine.sample(n, seed), n, physics)
     work = {}  # the chunks' (months x samples) working arrays, reused
-    parts = [rows.chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i), work)
-             for i in range(0, n, CHUNK)]
+    chunk = lambda i, wanted: rows.chunk_results(  # noqa: E731
+        engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i), work, wanted)
+    # Break-evens are reported against the reference only: after the first chunk, only the pairs with its
+    # likeliest reference (that chunk's) are costed; another reference after all (rare) re-runs its pairs.
+    parts = [chunk(0, None)]
+    guess = _reference(keys, parts[0][0])
+    parts += [chunk(i, _with(guess, keys)) for i in range(CHUNK, n, CHUNK)]
     totals = np.concatenate([t for t, _, _ in parts])
     per_request = np.concatenate([u for _, u, _ in parts])
-    pairs = {pair: np.concatenate([p[pair] for _, _, p in parts]) for pair in parts[0][2]}
     total_bands, per_request_bands = _bands(keys, totals), _bands(keys, per_request)
     ref = keys[int(np.argmin([total_bands[k].p50 for k in keys]))]
+    if ref == guess or n <= CHUNK:
+        pairs = {pair: np.concatenate([p[pair] for _, _, p in parts]) for pair in parts[-1][2]}
+    else:
+        rest = [chunk(i, _with(ref, keys))[2] for i in range(CHUNK, n, CHUNK)]
+        pairs = {pair: np.concatenate([parts[0][2][pair]] + [r[pair] for r in rest]) for pair in _with(ref, keys)}
     cheapest = np.bincount(np.argmin(totals, axis=1), minlength=len(keys)) / n  # argmin: first of equals
     return MonteCarloResult(
         scenario=scenario.name, n=int(n), seed=seed, horizon_months=scenario.workload.horizon_months, reference=ref,
@@ -353,6 +362,16 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
         inputs=engine.uncertain, programme={p: b for p, b in engine.programme.items() if b.p90 > b.p10},
         samples_usd=totals)
+
+
+def _reference(keys, totals: np.ndarray) -> str:
+    """The option with the lowest median total over these samples (n, options)."""
+    return keys[int(np.argmin(np.median(totals, axis=0)))]
+
+
+def _with(ref: str, keys) -> set:
+    """The option pairs (in keys order) that include `ref`."""
+    return {(a, b) for i, a in enumerate(keys) for b in keys[i + 1:] if ref in (a, b)}
 
 
 def _bands(keys, samples: np.ndarray) -> dict[str, Band]:

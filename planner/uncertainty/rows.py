@@ -16,11 +16,12 @@ from ..decide.costmodel import _phase_key, _share_paid, before_production, one_t
 from .chunks import total_requests
 
 
-def chunk_results(engine, values: dict[str, np.ndarray], n: int, work: dict | None = None):
+def chunk_results(engine, values: dict[str, np.ndarray], n: int, work: dict | None = None, wanted=None):
     """Totals (n, options), all-in $/request (n, options) and the pairwise crossing months {(a, b): (n,)} for one
     chunk of n samples (engine: montecarlo's Engine; values: the chunk's sampled columns). work: the curves' and
     crossings' (months x samples) arrays, kept by the caller from chunk to chunk (a fresh array of that size costs
-    more in page faults than the arithmetic on it); nothing returned is a view of them."""
+    more in page faults than the arithmetic on it); nothing returned is a view of them. wanted: the pairs whose
+    crossing months to compute (None: all)."""
     work = {} if work is None else work
     v = engine.values(values, (-1,))
     months = engine.months[:, None]  # (T, 1)
@@ -35,7 +36,8 @@ def chunk_results(engine, values: dict[str, np.ndarray], n: int, work: dict | No
     per_request = totals / np.reshape(served, (-1, 1))
     keys = engine.keys
     d = _buffer(work, "difference", (len(months) + 1, n))
-    pairs = {(a, b): crossing_rows(cums[a], cums[b], d) for i, a in enumerate(keys) for b in keys[i + 1:]}
+    pairs = {(a, b): crossing_rows(cums[a], cums[b], d) for i, a in enumerate(keys) for b in keys[i + 1:]
+             if wanted is None or (a, b) in wanted}
     return totals, per_request, pairs
 
 
