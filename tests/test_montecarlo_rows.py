@@ -141,9 +141,11 @@ def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
         assert be.to_dict() == b.break_even_months[k].to_dict()
 
 
-def test_physics_must_be_a_bool():
+def test_physics_must_be_a_bool_and_the_result_says_which_mode():
     with pytest.raises(PlannerError, match="physics"):
         monte_carlo(_crossing(), n=10, physics="no")
+    assert monte_carlo(_crossing(), n=10).physics is True
+    assert monte_carlo(_crossing(), n=10, physics=False).to_dict()["physics"] is False
 
 
 @pytest.mark.parametrize("per", [1.0, 12.0])

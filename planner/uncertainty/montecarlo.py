@@ -331,10 +331,10 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         raise InputError("n", f"{n:,} samples x {horizon} months is {n * horizon:,} sample-months; the limit is "
                               f"{L.MAX_SAMPLE_MONTHS:,} (about minutes of work): ask for at most "
                               f"{L.MAX_SAMPLE_MONTHS // horizon:,} samples", value=n)
+    physics = V.flag("physics", physics)
     engine = Engine(scenario, comparison)
     keys = engine.keys
     _check_memory(n, engine)
-    physics = V.flag("physics", physics)
     samples = engine.with_run_speed(engine.sample(n, seed), n, physics)
     work = {}  # the chunks' (months x samples) working arrays, reused
     chunk = lambda i, wanted: rows.chunk_results(  # noqa: E731
@@ -361,7 +361,7 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         break_even_months={k: break_even_months(ref, k, pairs) for k in keys if k != ref},
         point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
         inputs=engine.uncertain, programme={p: b for p, b in engine.programme.items() if b.p90 > b.p10},
-        samples_usd=totals)
+        physics=physics, samples_usd=totals)
 
 
 def _reference(keys, totals: np.ndarray) -> str:

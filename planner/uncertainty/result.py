@@ -27,6 +27,7 @@ class MonteCarloResult(ResultMixin):
     point_total_usd: dict[str, float]  # compare() at the scenario's point values
     inputs: dict[str, Distribution]  # the inputs that varied
     programme: dict[str, Band]  # the programme's bands (and run overhead) drawn per sample (programme.py)
+    physics: bool  # True: the run re-timed per sample; False: estimates fixed (its time off the model's table)
     samples_usd: np.ndarray = field(repr=False, compare=False)  # (n, options) total cost per sample
 
     @property
