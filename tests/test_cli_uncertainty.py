@@ -61,6 +61,15 @@ def test_uncertainty_seed_option_overrides_the_scenario(capsys):
     assert json.loads(out) == plain(monte_carlo(planner.load_scenario(path), n=N, seed=123).to_dict())
 
 
+def test_fixed_estimates_option_is_physics_false(capsys):
+    path = ROOT / "examples" / "customer_support.toml"  # has a scratch option: the run's time is read off the table
+    rc, out, _ = run(capsys, "uncertainty", path, "--samples", N, "--fixed-estimates", "--format", "json")
+    assert rc == 0
+    s = planner.load_scenario(path)
+    assert json.loads(out) == plain(monte_carlo(s, n=N, physics=False).to_dict())
+    assert json.loads(out) != plain(monte_carlo(s, n=N).to_dict())
+
+
 def test_uncertainty_csv_has_full_precision(capsys):
     path = ROOT / "examples" / "code_completion.toml"
     rc, out, _ = run(capsys, "uncertainty", path, "--samples", N, "--format", "csv")

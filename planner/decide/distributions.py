@@ -355,8 +355,18 @@ def triangular_from_band(band: Band, source: str) -> Distribution:
     """The triangular distribution whose p10/p50/p90 equal the Band's (solved numerically).
 
     Triangular, not lognormal: three parameters match all three percentiles, and its
-    bounded support keeps an efficiency below 1. A point Band gives a point.
+    bounded support keeps an efficiency below 1. A point Band gives a point. Fits are kept by (p10, p50, p90,
+    source), misses too (each Monte Carlo call asks again for the same few bands; a fit is ~5-9 ms).
     """
+    d = _triangular_fit(float(band.p10), float(band.p50), float(band.p90), source)
+    if d is None:
+        raise InputError("efficiency", f"no triangular distribution matches {band} ({source})")
+    return d
+
+
+@functools.lru_cache(maxsize=256)
+def _triangular_fit(p10: float, p50: float, p90: float, source: str) -> Distribution | None:
+    band = Band(p10, p50, p90)
     p = np.array([band.p10, band.p50, band.p90])
     if band.p90 - band.p10 <= 1e-12 * max(abs(band.p50), 1.0):
         return Distribution.point(band.p50, source=source)
@@ -370,6 +380,4 @@ def triangular_from_band(band: Band, source: str) -> Distribution:
                         xtol=1e-15, ftol=1e-15, gtol=1e-15)
     a, c = fit.x[0], fit.x[0] + fit.x[1]
     d = Distribution("triangular", low=a, mode=c, high=c + fit.x[2], source=source)
-    if np.max(np.abs(resid(fit.x))) > 1e-6 * width:
-        raise InputError("efficiency", f"no triangular distribution matches {band} ({source})")
-    return d
+    return None if np.max(np.abs(resid(fit.x))) > 1e-6 * width else d

@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from ..calibration.store import resolve
 from ..catalog.lookup import gpu as lookup_gpu
@@ -37,7 +36,6 @@ from ..core import limits as L
 from ..core import validate as V
 from ..core.units import HOURS_PER_DAY
 from ..core.errors import InputError, PlannerError
-from ..core.results import ResultMixin
 from ..decide.assembly import (
     api_spends,
     fleet_model,
@@ -62,14 +60,16 @@ from ..decide.generations import horizon_fields, resale_band
 from ..decide.trends import decline_distribution, trend_band
 from ..estimate.workload import requests_per_month
 from .crossing import BreakEvenMonths, break_even_months, crossing_months  # noqa: F401  (re-exported)
-from .chunks import chunk_results, total_requests  # noqa: F401  (total_requests re-exported)
-from .physics import TrainingSpeed
+from .chunks import chunk_results, total_requests  # noqa: F401  (re-exported: the samples x months reference)
+from . import rows
+from .physics import TABLE_NODES, TrainingSpeed, tabled
+from .result import MonteCarloResult  # noqa: F401  (re-exported)
 from .programme import programme_bands, programme_values, sample_programme, uniforms
 
 RUN_SPEED = "run.gpu_hours_per_token"  # a column monte_carlo adds to the samples: the run re-timed once for all
-CHUNK = 4096  # samples per array pass: keeps the (samples x months) temporaries in cache (on the 2-core dev VM,
-# 2026-12-07, 100k samples: 4096 5-10% faster than 8192 when quiet, 15-25% when busy, 2048 slower again; results
-# equal for any CHUNK)
+CHUNK = 8192  # samples per array pass (rows.py, months x samples): the (months x samples) temporaries stay in cache
+# (on the 2-core dev VM, 2026-12-07, 100k samples: 8192 20-25% faster than 4096; 16384 3-5x slower, its 3 MB
+# temporaries each a fresh mmap; results equal for any CHUNK)
 
 
 class Engine:
@@ -171,27 +171,38 @@ class Engine:
         (n, months)).
         Inputs missing from `values` take their base (scenario) value.
         """
-        v = {p: (np.asarray(values[p], dtype=float)[:, None] if p in values else self.base[p]) for p in INPUTS}
-        v["programme"] = programme_values(self.programme, values)
+        v = self.values(values, (-1, 1))
+        models, bridge, api_monthly, requests = self.models(v, self.months)
+        out = {}
+        for key, model in models.items():
+            monthly = api_monthly if key == "api" else \
+                monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge, api_monthly)
+            out[key] = (model.one_time_usd, monthly, one_time_spends(model))
+        return out, requests
+
+    def values(self, values: dict[str, np.ndarray], shape) -> dict:
+        """Every input by path: the sampled column reshaped to `shape` ((-1, 1): samples x months; (-1,): months x
+        samples), else its base value; the programme's figures under "programme"."""
+        v = {p: (np.asarray(values[p], dtype=float).reshape(shape) if p in values else self.base[p]) for p in INPUTS}
+        v["programme"] = programme_values(self.programme, values, shape)
         if RUN_SPEED in values:
-            v[RUN_SPEED] = np.asarray(values[RUN_SPEED], dtype=float)[:, None]
-        requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], self.months)
-        models = self.comparison.cost_models
-        api = models.get("api")
+            v[RUN_SPEED] = np.asarray(values[RUN_SPEED], dtype=float).reshape(shape)
+        return v
+
+    def models(self, v: dict, months):
+        """({key: each option's cost model at the values v}, the API bridge (None: none), the API's monthly cost
+        (None without the API), requests per month): months broadcast against v's sampled arrays."""
+        requests = requests_per_month(v["workload.requests_per_day"], v["workload.monthly_growth"], months)
+        api = self.comparison.cost_models.get("api")
         api = replace(api, usd_per_request=api.usd_per_request * v["api.price_scale"],
                       decline_per_year=v["trends.api_decline_per_year"],
                       one_time_usd=v["api.integration_usd"],
                       spends=api_spends(integration_usd=v["api.integration_usd"],
                                         months_to_production=api.months_to_production)) if api else None
+        models = {key: api if key == "api" else self._fleet(key, v) for key in self.keys}
         bridge = api if self.comparison.bridge is not None else None
-        out = {}
-        api_monthly = api._monthly(requests, None, self.months) if api else None  # the API option's and the bridge's
-        for key in self.keys:
-            model = api if key == "api" else self._fleet(key, v)
-            monthly = api_monthly if key == "api" else \
-                monthly_costs(model, requests, self.months, v["workload.peak_to_mean"], bridge, api_monthly)
-            out[key] = (model.one_time_usd, monthly, one_time_spends(model))
-        return out, requests
+        api_monthly = api._monthly(requests, None, months) if api else None  # the API option's and the bridge's
+        return models, bridge, api_monthly, requests
 
     def _fleet(self, key: str, v: dict):
         c, fleet = self.comparison, self.comparison.cost_models[key]
@@ -275,14 +286,16 @@ class Engine:
         gemm, memory = np.broadcast_arrays(gemm, memory)
         return self.speed.gpu_hours_per_token(gemm.ravel(), memory.ravel()).reshape(np.shape(gemm) or (1,))
 
-    def with_run_speed(self, values: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    def with_run_speed(self, values: dict[str, np.ndarray], n: int, physics: bool = True) -> dict[str, np.ndarray]:
         """`values` plus RUN_SPEED, the run re-timed for all n samples at once (evaluate() then slices it, instead
-        of re-running the step-time model's Python per chunk); unchanged without a scratch option."""
+        of re-running the step-time model's Python per chunk); physics=False: read off the model's table
+        (physics.tabled, fixed estimates); unchanged without a scratch option."""
         if self.speed is None:
             return values
         eff = [np.asarray(values[p], dtype=float) if p in values else np.full(n, self.base[p])
                for p in ("efficiency.gemm", "efficiency.memory")]
-        return {**values, RUN_SPEED: np.broadcast_to(self._per_token(*eff), (n,))}
+        speed = self._per_token(*eff) if physics else tabled(self._per_token, *eff, TABLE_NODES)
+        return {**values, RUN_SPEED: np.broadcast_to(speed, (n,))}
 
     def totals(self, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         """Total cost over the horizon, shape (n, options) in `self.keys` order."""
@@ -301,62 +314,14 @@ class Engine:
                                    "(see the comparison's reasons)")
 
 
-@dataclass(frozen=True)
-class MonteCarloResult(ResultMixin):
-    scenario: str
-    n: int
-    seed: int
-    horizon_months: int
-    reference: str  # the option with the lowest median total: break-evens are measured against it
-    total_usd: dict[str, Band]  # over the horizon, one-time included
-    usd_per_request: dict[str, Band]  # all-in: total / requests over the horizon
-    prob_cheapest: dict[str, float]  # sums to 1; ties go to the earlier option in OPTIONS order
-    break_even_months: dict[str, BreakEvenMonths]  # other option -> its crossing with `reference`
-    point_total_usd: dict[str, float]  # compare() at the scenario's point values
-    inputs: dict[str, Distribution]  # the inputs that varied
-    programme: dict[str, Band]  # the programme's bands (and run overhead) drawn per sample (programme.py)
-    samples_usd: np.ndarray = field(repr=False, compare=False)  # (n, options) total cost per sample
-
-    @property
-    def options(self) -> tuple[str, ...]:
-        return tuple(self.total_usd)
-
-    def to_dict(self) -> dict:
-        d = super().to_dict()
-        d.pop("samples_usd")
-        return d
-
-    def summary_frame(self) -> pd.DataFrame:
-        """One row per available option: cost percentiles, P(cheapest), break-even month vs the reference."""
-        rows = []
-        for k in self.options:
-            t, u, be = self.total_usd[k], self.usd_per_request[k], self.break_even_months.get(k)
-            m = be.month if be else None
-            rows.append({"option": k, "label": OPTIONS[k], "total_usd_p10": t.p10, "total_usd_p50": t.p50,
-                         "total_usd_p90": t.p90, "usd_per_request_p10": u.p10, "usd_per_request_p50": u.p50,
-                         "usd_per_request_p90": u.p90, "prob_cheapest": self.prob_cheapest[k],
-                         "break_even_month_p10": m.p10 if m else np.nan, "break_even_month_p50": m.p50 if m else np.nan,
-                         "break_even_month_p90": m.p90 if m else np.nan,
-                         "never_breaks_even": be.never_fraction if be else np.nan,
-                         "point_total_usd": self.point_total_usd[k]})
-        return pd.DataFrame(rows).set_index("option")
-
-    def samples_frame(self) -> pd.DataFrame:
-        """Total cost of each option per sample (for histograms)."""
-        return pd.DataFrame(self.samples_usd, columns=list(self.options))
-
-    def inputs_frame(self) -> pd.DataFrame:
-        """The uncertain inputs: kind, p10/p50/p90 and where the distribution comes from."""
-        rows = [{"input": p, "dist": d.kind, "p10": b.p10, "p50": b.p50, "p90": b.p90, "unit": INPUTS[p].unit,
-                 "source": d.source} for p, d in self.inputs.items() for b in [d.band()]]
-        return pd.DataFrame(rows, columns=["input", "dist", "p10", "p50", "p90", "unit", "source"]).set_index("input")
-
-
 def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *,
-                comparison: Comparison | None = None) -> MonteCarloResult:
+                comparison: Comparison | None = None, physics: bool = True) -> MonteCarloResult:
     """Sample every uncertain input n times and cost every option per sample (vectorized, in chunks).
 
-    seed defaults to scenario.seed; the same seed gives identical results.
+    seed defaults to scenario.seed; the same seed gives identical results. physics=True (the default) re-times the
+    pretraining run by the step-time model for every sample (physics.py); physics=False holds the estimates fixed:
+    the run's time per sample is read off that model evaluated once on a small grid of efficiencies (within 5e-4 of
+    it; about 2x faster at 100,000 samples). Serving capacity and fine-tuning time scale in closed form in both.
     """
     scenario = as_scenario(scenario)
     n = V.whole("n", n, 1, L.MAX_SAMPLES, "samples")
@@ -366,27 +331,53 @@ def monte_carlo(scenario: Scenario, n: int = 100_000, seed: int | None = None, *
         raise InputError("n", f"{n:,} samples x {horizon} months is {n * horizon:,} sample-months; the limit is "
                               f"{L.MAX_SAMPLE_MONTHS:,} (about minutes of work): ask for at most "
                               f"{L.MAX_SAMPLE_MONTHS // horizon:,} samples", value=n)
+    physics = V.flag("physics", physics)
     engine = Engine(scenario, comparison)
     keys = engine.keys
     _check_memory(n, engine)
-    samples = engine.with_run_speed(engine.sample(n, seed), n)
-    parts = [chunk_results(engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i))
-             for i in range(0, n, CHUNK)]
+    samples = engine.with_run_speed(engine.sample(n, seed), n, physics)
+    work = {}  # the chunks' (months x samples) working arrays, reused
+    chunk = lambda i, wanted: rows.chunk_results(  # noqa: E731
+        engine, {p: x[i:i + CHUNK] for p, x in samples.items()}, min(CHUNK, n - i), work, wanted)
+    # Break-evens are reported against the reference only: after the first chunk, only the pairs with its
+    # likeliest reference (that chunk's) are costed; another reference after all (rare) re-runs its pairs.
+    parts = [chunk(0, None)]
+    guess = _reference(keys, parts[0][0])
+    parts += [chunk(i, _with(guess, keys)) for i in range(CHUNK, n, CHUNK)]
     totals = np.concatenate([t for t, _, _ in parts])
     per_request = np.concatenate([u for _, u, _ in parts])
-    pairs = {pair: np.concatenate([p[pair] for _, _, p in parts]) for pair in parts[0][2]}
-    medians = np.median(totals, axis=0)
-    ref = keys[int(np.argmin(medians))]
+    total_bands, per_request_bands = _bands(keys, totals), _bands(keys, per_request)
+    ref = keys[int(np.argmin([total_bands[k].p50 for k in keys]))]
+    if ref == guess or n <= CHUNK:
+        pairs = {pair: np.concatenate([p[pair] for _, _, p in parts]) for pair in parts[-1][2]}
+    else:
+        rest = [chunk(i, _with(ref, keys))[2] for i in range(CHUNK, n, CHUNK)]
+        pairs = {pair: np.concatenate([parts[0][2][pair]] + [r[pair] for r in rest]) for pair in _with(ref, keys)}
     cheapest = np.bincount(np.argmin(totals, axis=1), minlength=len(keys)) / n  # argmin: first of equals
     return MonteCarloResult(
         scenario=scenario.name, n=int(n), seed=seed, horizon_months=scenario.workload.horizon_months, reference=ref,
-        total_usd={k: Band.from_samples(totals[:, i]) for i, k in enumerate(keys)},
-        usd_per_request={k: Band.from_samples(per_request[:, i]) for i, k in enumerate(keys)},
+        total_usd=total_bands, usd_per_request=per_request_bands,
         prob_cheapest={k: float(p) for k, p in zip(keys, cheapest)},
         break_even_months={k: break_even_months(ref, k, pairs) for k in keys if k != ref},
         point_total_usd={k: engine.comparison.options[k].total_usd.p50 for k in keys},
         inputs=engine.uncertain, programme={p: b for p, b in engine.programme.items() if b.p90 > b.p10},
-        samples_usd=totals)
+        physics=physics, samples_usd=totals)
+
+
+def _reference(keys, totals: np.ndarray) -> str:
+    """The option with the lowest median total over these samples (n, options)."""
+    return keys[int(np.argmin(np.median(totals, axis=0)))]
+
+
+def _with(ref: str, keys) -> set:
+    """The option pairs (in keys order) that include `ref`."""
+    return {(a, b) for i, a in enumerate(keys) for b in keys[i + 1:] if ref in (a, b)}
+
+
+def _bands(keys, samples: np.ndarray) -> dict[str, Band]:
+    """Band.from_samples of each column (samples: (n, options)), in one percentile call."""
+    p10, p50, p90 = np.percentile(samples, [10, 50, 90], axis=0)
+    return {k: Band(float(p10[i]), float(p50[i]), float(p90[i])) for i, k in enumerate(keys)}
 
 
 def _check_memory(n: int, engine: Engine) -> None:

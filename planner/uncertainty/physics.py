@@ -13,6 +13,11 @@ its efficiencies at the same quantiles (as below). Attention efficiency is not a
 each sample takes the attention rate at the same quantile as its GEMM rate (piecewise linear through the Efficiencies bands' p10/p50/p90, extended
 linearly and kept in (0, 1]), as compare()'s band points pair them. The layout stays the one compare()
 chose (its search ranks layouts at p50): a slow sample does not re-search its layout.
+
+With fixed estimates (monte_carlo(physics=False)) the model is not re-run per sample: it is evaluated once on a
+grid of TABLE_NODES x TABLE_NODES efficiencies spanning the samples' range, even in 1/efficiency (a step's time
+is close to linear in each), and each sample reads its value off the grid bilinearly (`tabled`). On the bundled
+examples and the benchmark's scenario this is within 5e-4 of the per-sample model (tests/test_montecarlo_rows.py).
 """
 from __future__ import annotations
 
@@ -28,6 +33,9 @@ from ..core.units import SECONDS_PER_HOUR
 from ..estimate import perf
 from ..estimate.training_step import step_time
 
+TABLE_NODES = 17  # per efficiency axis of the fixed-estimates table: within 4e-4 of the model on the benchmark's
+# scenario (9 nodes: 5e-4, 33: 3e-4; what is left is the kinks of `paired`, between nodes)
+
 
 def paired(x: np.ndarray, given: Band, paired_with: Band) -> np.ndarray:
     """The value of `paired_with` at the quantile `x` has in `given`: piecewise linear through their p10/p50/p90,
@@ -35,6 +43,33 @@ def paired(x: np.ndarray, given: Band, paired_with: Band) -> np.ndarray:
     lo = paired_with.p50 + (x - given.p50) * _slope(given.p10, given.p50, paired_with.p10, paired_with.p50)
     hi = paired_with.p50 + (x - given.p50) * _slope(given.p50, given.p90, paired_with.p50, paired_with.p90)
     return np.clip(np.where(x < given.p50, lo, hi), 1e-6, 1.0)
+
+
+def tabled(f, x: np.ndarray, y: np.ndarray, nodes: int) -> np.ndarray:
+    """f(x, y) (arrays of one length) at every (x, y), read bilinearly off f evaluated once on a nodes x nodes grid
+    spanning x's and y's range, even in 1/x and 1/y (an axis whose values are all equal has one node)."""
+    axes = [_axis(1.0 / np.asarray(a, dtype=float), nodes) for a in (x, y)]
+    (u, ux), (w, wy) = axes
+    grid_x, grid_y = np.meshgrid(1.0 / ux, 1.0 / wy, indexing="ij")
+    table = np.asarray(f(grid_x.ravel(), grid_y.ravel()), dtype=float).reshape(ux.size, wy.size)
+    i, fx = u
+    j, fy = w
+    flat = i * wy.size + j  # the cell's lower corner in the flattened table
+    step_x, step_y = (wy.size if ux.size > 1 else 0), (1 if wy.size > 1 else 0)
+    t = table.ravel()
+    low = t[flat] + fy * (t[flat + step_y] - t[flat])
+    high = t[flat + step_x] + fy * (t[flat + step_x + step_y] - t[flat + step_x])
+    return low + fx * (high - low)
+
+
+def _axis(v: np.ndarray, nodes: int):
+    """((each value's cell index, its fraction of the cell), the nodes): nodes even from v's min to max."""
+    lo, hi = float(v.min()), float(v.max())
+    if not hi > lo:
+        return (np.zeros(v.size, dtype=np.intp), np.zeros(v.size)), np.array([lo])
+    f = (v - lo) * ((nodes - 1) / (hi - lo))
+    i = np.minimum(f.astype(np.intp), nodes - 2)
+    return (i, f - i), np.linspace(lo, hi, nodes)
 
 
 def _slope(x0: float, x1: float, y0: float, y1: float) -> float:

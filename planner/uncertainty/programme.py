@@ -38,14 +38,16 @@ def programme_bands(scenario) -> dict[str, Band]:
 def split_normal_ppf(band: Band, q: np.ndarray) -> np.ndarray:
     """The split normal through band's p10/p50/p90 at quantiles q (0 < q < 1), clipped at 0."""
     z = ndtri(q)
-    sd = np.where(z < 0, band.p50 - band.p10, band.p90 - band.p50) / Z90
-    return np.maximum(band.p50 + z * sd, 0.0)
+    z *= np.where(z < 0, (band.p50 - band.p10) / Z90, (band.p90 - band.p50) / Z90)  # z x the side's sd
+    z += band.p50
+    return np.maximum(z, 0.0, out=z)
 
 
 def uniforms(seed: int, path: str, n: int) -> np.ndarray:
     """n uniforms in (0, 1) on the input's own stream, seeded by (seed, path) as Engine.sample's are."""
     rng = np.random.default_rng([seed, zlib.crc32(path.encode())])
-    return rng.uniform(np.finfo(float).tiny, 1.0, n)
+    # rng.uniform(tiny, 1.0, n)'s draws (tiny + (1 - tiny) x u is u for every u above ~1e-292), 3x faster
+    return np.maximum(rng.random(n), np.finfo(float).tiny)
 
 
 def sample_programme(bands: dict[str, Band], seed: int, n: int, shared: np.ndarray | None = None) -> dict:
@@ -55,8 +57,8 @@ def sample_programme(bands: dict[str, Band], seed: int, n: int, shared: np.ndarr
             for p, b in bands.items() if b.p90 > b.p10}
 
 
-def programme_values(bands: dict[str, Band], values: dict) -> dict[str, np.ndarray | float]:
-    """Each figure by its name after the first dot: the sampled column (n, 1) where `values` has it, else the
-    band's p50."""
-    return {p.split(".", 1)[1]: (np.asarray(values[p], dtype=float)[:, None] if p in values else b.p50)
+def programme_values(bands: dict[str, Band], values: dict, shape=(-1, 1)) -> dict[str, np.ndarray | float]:
+    """Each figure by its name after the first dot: the sampled column reshaped to `shape` ((n, 1) by default)
+    where `values` has it, else the band's p50."""
+    return {p.split(".", 1)[1]: (np.asarray(values[p], dtype=float).reshape(shape) if p in values else b.p50)
             for p, b in bands.items()}

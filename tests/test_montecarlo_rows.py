@@ -1,0 +1,179 @@
+"""The Monte Carlo's months-first array pass (uncertainty/rows.py) and its fixed-estimates mode (issue 23).
+
+rows.chunk_results is held equal to chunks.chunk_results, the samples x months pass written as compare() costs
+(cumulative curves from costmodel.cumulative, crossings from crossing.crossing_months), on every bundled example
+and on scenarios whose curves cross; its pieces are held to the plain formulas on random spends and curves; the
+fixed-estimates table (physics.tabled) to the step-time model re-run per sample.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import planner
+from planner.core.errors import PlannerError
+from planner.decide.costmodel import Spend, cumulative
+from planner.uncertainty import chunks, montecarlo, rows
+from planner.uncertainty.crossing import crossing_months
+from planner.uncertainty.montecarlo import Engine, monte_carlo
+from planner.uncertainty.physics import TABLE_NODES, tabled
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+WIDE = {  # the benchmark's inputs: every option's main cost drivers uncertain at once
+    "workload.requests_per_day": {"dist": "lognormal", "p10": 20_000, "p90": 80_000, "relative": False},
+    "workload.monthly_growth": {"dist": "uniform", "low": 0.0, "high": 0.08, "relative": False},
+    "api.price_scale": {"dist": "triangular", "low": 0.4, "mode": 0.8, "high": 1.2, "relative": False},
+    "costs.usd_per_engineer_year": {"dist": "uniform", "low": 250_000, "high": 450_000, "relative": False},
+}
+
+
+def _crossing():
+    """Self-hosting dearer up front, cheaper per month (tests/test_uncertainty.py's crossing scenario), traffic
+    spread so that some samples cross early, some late and some never."""
+    s = planner.load_scenario(ROOT / "examples" / "code_completion.toml")
+    s = s.replace(workload=s.workload.with_(requests_per_day=1e7), scratch=s.scratch.__class__(enabled=False))
+    return s.replace(uncertainty={"workload.requests_per_day": {"dist": "lognormal", "p10": 1e6, "p90": 3e7,
+                                                                "relative": False}})
+
+
+SCENARIOS = [pytest.param(lambda p=p: planner.load_scenario(p), id=p.stem) for p in EXAMPLES] + [
+    pytest.param(lambda: planner.load_scenario(ROOT / "examples" / "customer_support.toml").replace(
+        uncertainty=WIDE), id="customer_support_wide"),
+    pytest.param(_crossing, id="crossing")]
+
+
+@pytest.mark.parametrize("make", SCENARIOS)
+@pytest.mark.parametrize("physics", [True, False])
+def test_rows_pass_equals_the_samples_by_months_pass(make, physics):
+    e = Engine(make())
+    n = 700
+    values = e.with_run_speed(e.sample(n, 11), n, physics)
+    want_totals, want_per_request, want_pairs = chunks.chunk_results(e, values, n)
+    got_totals, got_per_request, got_pairs = rows.chunk_results(e, values, n, {})
+    assert got_totals == pytest.approx(want_totals, rel=1e-12)
+    assert got_per_request == pytest.approx(want_per_request, rel=1e-12)
+    assert got_pairs.keys() == want_pairs.keys()
+    for pair, want in want_pairs.items():
+        got = got_pairs[pair]
+        assert np.array_equal(np.isnan(got), np.isnan(want)), pair
+        assert got[~np.isnan(got)] == pytest.approx(want[~np.isnan(want)], abs=1e-9)
+
+
+def test_the_crossing_scenario_crosses():
+    """The case above that exercises crossing months: some samples cross, some do not."""
+    e = Engine(_crossing())
+    _, _, pairs = rows.chunk_results(e, e.sample(2000, 3), 2000)
+    months = next(iter(pairs.values()))
+    assert 0.05 < np.mean(~np.isnan(months)) < 0.95
+
+
+def test_cumulative_rows_equals_costmodel_cumulative_on_random_spends():
+    """Lumps and ramps, fixed and sampled months (shared by several spends, at whole months, past the horizon),
+    sampled and fixed amounts."""
+    rng = np.random.default_rng(5)
+    n, T = 64, 12
+    start = rng.uniform(0, 14, n)
+    start[:6] = np.arange(6)  # at whole months
+    end = start + rng.uniform(0, 6, n)
+    end[6:12] = start[6:12]  # lumps
+    spends = (Spend("a", rng.uniform(1, 9, n), start, end), Spend("b", 4.0, start, end),
+              Spend("c", rng.uniform(1, 9, n), 0.0, 3.0), Spend("d", rng.uniform(1, 9, n), 0.0, 3.0),
+              Spend("e", 7.0, 0.0, 0.0), Spend("f", rng.uniform(1, 9, n), end, end + 2.0),
+              Spend("g", 1.5, 30.0, 40.0), Spend("h", 2.0, 2.5, 2.5), Spend("i", rng.uniform(0, 3, n), 0.0, end))
+    monthly = rng.uniform(0, 5, (n, T))
+    want = cumulative(tuple(Spend(s.what, np.reshape(s.usd, (-1, 1)) if np.ndim(s.usd) else s.usd,
+                                  np.reshape(s.start_month, (-1, 1)) if np.ndim(s.start_month) else s.start_month,
+                                  np.reshape(s.end_month, (-1, 1)) if np.ndim(s.end_month) else s.end_month)
+                            for s in spends), monthly)
+    got = rows.cumulative_rows(spends, monthly.T, n)
+    assert got.T == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert rows.cumulative_rows(spends[4:5], np.full((T, 1), 2.0), 3).T == pytest.approx(
+        np.broadcast_to(cumulative(spends[4:5], np.full(T, 2.0)), (3, T + 1)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_crossing_rows_equals_crossing_months(seed):
+    """Random walks that cross several times, touch zero, start at zero or never cross."""
+    rng = np.random.default_rng(seed)
+    n, T = 400, 24
+    a = np.cumsum(rng.integers(0, 4, (n, T + 1)).astype(float), axis=1)
+    b = np.cumsum(rng.integers(0, 4, (n, T + 1)).astype(float), axis=1) + rng.integers(-6, 6, (n, 1))
+    b[:40] = a[:40] + 1.0  # never cross
+    want = crossing_months(a, b)
+    got = rows.crossing_rows(a.T.copy(), b.T.copy())
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert got[~np.isnan(got)] == pytest.approx(want[~np.isnan(want)], abs=1e-12)
+
+
+@pytest.mark.parametrize("make", SCENARIOS[:-1])  # every example (each has a scratch option) and the benchmark's
+def test_fixed_estimates_table_is_within_5e_4_of_the_model(make):
+    e = Engine(make())
+    assert e.speed is not None  # the run is re-timed here: a scratch option
+    n = 20_000
+    values = e.sample(n, 2)
+    exact = e.with_run_speed(values, n)[montecarlo.RUN_SPEED]
+    table = e.with_run_speed(values, n, physics=False)[montecarlo.RUN_SPEED]
+    assert np.max(np.abs(table / exact - 1.0)) < 5e-4
+    fixed, rerun = monte_carlo(make(), n=5000, physics=False), monte_carlo(make(), n=5000)
+    for k in rerun.options:
+        assert fixed.total_usd[k].p50 == pytest.approx(rerun.total_usd[k].p50, rel=5e-4)
+
+
+def test_tabled_reads_the_grid_exactly_at_its_nodes_and_takes_a_constant_axis():
+    f = lambda x, y: 1.0 / x + 2.0 / y + 0.5 / (x * y)  # noqa: E731  bilinear in 1/x, 1/y: read exactly
+    x = np.random.default_rng(1).uniform(0.3, 0.9, 500)
+    y = np.random.default_rng(2).uniform(0.4, 0.8, 500)
+    assert tabled(f, x, y, TABLE_NODES) == pytest.approx(f(x, y), rel=1e-12)
+    assert tabled(f, x, np.full(500, 0.5), 5) == pytest.approx(f(x, 0.5), rel=1e-12)
+    assert tabled(f, np.full(3, 0.5), np.full(3, 0.5), 5) == pytest.approx(f(0.5, 0.5), rel=1e-12)
+
+
+def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
+    s = _crossing()
+    a = monte_carlo(s, n=3000, physics=False)
+    monkeypatch.setattr(montecarlo, "CHUNK", 1000)
+    b = monte_carlo(s, n=3000, physics=False)
+    assert np.array_equal(a.samples_usd, b.samples_usd)
+    for k, be in a.break_even_months.items():
+        assert be.to_dict() == b.break_even_months[k].to_dict()
+
+
+def test_physics_must_be_a_bool_and_the_result_says_which_mode():
+    with pytest.raises(PlannerError, match="physics"):
+        monte_carlo(_crossing(), n=10, physics="no")
+    assert monte_carlo(_crossing(), n=10).physics is True
+    assert monte_carlo(_crossing(), n=10, physics=False).to_dict()["physics"] is False
+
+
+@pytest.mark.parametrize("per", [1.0, 12.0])
+def test_month_powers_by_rows_equals_the_power(per):
+    """The months-first recurrence against base ** (m / per); other shapes (months along the last axis, months
+    not 0 .. T - 1, a scalar base) take exp(m / per x log(base)), also equal to the power."""
+    from planner.core.series import month_powers
+    base = np.random.default_rng(4).uniform(0.05, 3.0, 300)
+    months = np.arange(48, dtype=float)
+    want = base[None, :] ** (months[:, None] / per)
+    assert month_powers(np.log(base), months[:, None], per) == pytest.approx(want, rel=1e-13)
+    assert month_powers(np.log(base)[:, None], months, per) == pytest.approx(want.T, rel=1e-13)
+    odd = np.array([[0.0], [2.0], [5.0]])
+    assert month_powers(np.log(base), odd, per) == pytest.approx(base ** (odd / per), rel=1e-13)
+    assert month_powers(np.log(2.0), 3.0, per) == pytest.approx(2.0 ** (3.0 / per), rel=1e-15)
+
+
+@pytest.mark.parametrize("make", [SCENARIOS[-1], SCENARIOS[-2]])  # two options; three
+def test_a_wrong_first_guess_of_the_reference_recomputes_its_pairs(monkeypatch, make):
+    """monte_carlo costs only the reference's pairs after the first chunk, the reference guessed from that chunk;
+    when the guess is wrong, the results are the same as when it is right."""
+    s = make()
+    monkeypatch.setattr(montecarlo, "CHUNK", 1000)
+    right = monte_carlo(s, n=3500, physics=False)
+    keys = right.options
+    monkeypatch.setattr(montecarlo, "_reference", lambda k, totals: next(o for o in keys if o != right.reference))
+    wrong = monte_carlo(s, n=3500, physics=False)
+    assert wrong.reference == right.reference and wrong.break_even_months.keys() == right.break_even_months.keys()
+    for k, be in right.break_even_months.items():
+        assert be.to_dict() == wrong.break_even_months[k].to_dict()
+    assert np.array_equal(wrong.samples_usd, right.samples_usd)
