@@ -276,7 +276,8 @@ def _self_host() -> None:
         st.selectbox("DP attention + expert parallelism", _options(list(S.ATTENTION_DP), "sh_attention_dp"),
                      key=P + "sh_attention_dp", format_func=lambda v: S.ATTENTION_DP_LABELS.get(v, v),
                      help="MoE models: each GPU runs attention for its own sequences and holds 1/N of the experts "
-                          "(SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp); search tries both")
+                          "(SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp); search tries with and without "
+                          "and keeps the cheaper; on forces it (MoE models only)")
         st.selectbox("Latency percentile", _options(list(S.PERCENTILES), "sh_latency_percentile"),
                      key=P + "sh_latency_percentile",
                      help="this percentile of TTFT and TPOT meets the targets at the peak")

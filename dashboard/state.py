@@ -40,7 +40,7 @@ PRECISION_LABELS = {"fp8": "fp8 (W8A8)", "int8": "int8 (W8A8)", "int8-weight-onl
                     "int4-weight-only": "int4 weight-only (W4A16)", "auto": "auto: the cheapest meeting the targets"}
 ENGINES = ("vllm", "tensorrt-llm", "sglang", "torch-compile", "roofline")
 ATTENTION_DP = tuple(_ATTENTION_DP)  # [self_host] attention_dp: searched for an MoE model, forced on, off
-ATTENTION_DP_LABELS = {"search": "search (MoE: with and without, the cheaper)", "on": "on (MoE models only)"}
+ATTENTION_DP_LABELS = {"search": "search (MoE)", "on": "on (MoE only)"}  # short: the sidebar box is narrow
 KV_DEFAULT = "engine default"  # the sidebar's name for kv_cache_dtype = None
 KV_CACHE_DTYPES = (KV_DEFAULT, "bf16", "fp8", "int8", *(d for d in _KV_DTYPES if d not in ("bf16", "fp8", "int8")))
 PERCENTILES = ("p50", "p90", "p99")
