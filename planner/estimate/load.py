@@ -183,8 +183,8 @@ def meets(load: Load, rate_per_s: float, ttft_target_s: float | None, tpot_targe
     q = PERCENTILES[percentile]
     req = sim.Requests(unit.arrival_s / rate_per_s, unit.prompt_tokens, unit.output_tokens)
     o = sim.simulate(req, steps, attention, sched, sim.verdict(unit.output_tokens, q, ttft_target_s, tpot_target_s))
-    if o is None:
-        return False
+    if o is None or o is sim.PASSED:
+        return o is sim.PASSED
     (ttft,), (tpot,) = o.percentiles("ttft_s", [q]), o.percentiles("tpot_s", [q])
     ok = ttft_target_s is None or (math.isfinite(ttft) and ttft <= ttft_target_s)
     return ok and (tpot_target_s is None or not math.isfinite(tpot) or tpot <= tpot_target_s)

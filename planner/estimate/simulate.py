@@ -212,7 +212,8 @@ class Scheduler:
 class Verdict:
     """Stop a run as soon as it is known whether the steady window's percentile of TTFT and of TPOT meets
     its limit: a miss once so many of the window's values lie above a limit that the percentile must too,
-    a pass once every request of the window has finished (later requests cannot change its values)."""
+    a pass once so many lie at or below a slightly lower limit that the percentile must too (the rest of
+    the window cannot change it), or once every request of the window has finished."""
 
     first: int  # the window's requests: first <= i < last (Outcome.window)
     last: int
@@ -220,30 +221,44 @@ class Verdict:
     tpot_limit_s: float
     ttft_misses: int  # window values above the limit that settle a miss
     tpot_misses: int
+    ttft_pass_s: float = -math.inf  # a value at or below this counts towards a pass
+    tpot_pass_s: float = -math.inf
+    ttft_passes: int = NEVER  # window values at or below the pass limit that settle a pass (0: no target)
+    tpot_passes: int = NEVER
+
+
+PASSED = "passed"  # simulate()'s answer when a Verdict's pass was settled before the window finished
 
 
 def verdict(outs: np.ndarray, q: float, ttft_target_s: float | None, tpot_target_s: float | None) -> Verdict:
     """The Verdict for percentile `q` of requests with `outs` output tokens. numpy's linear percentile lies
     between the order statistics floor(q (n-1)) and the next, so it is above a limit once n - floor(q (n-1))
-    values are; one more, and limits 1e-12 above the targets, keep float rounding on the safe side."""
+    values are, and at or below one once floor(q (n-1)) + 2 values are; one more miss, and limits 1e-12
+    above (misses) and below (passes) the targets, keep float rounding on the safe side."""
     window = steady_window(len(outs))
+    def below(n: int) -> int:  # linear_percentiles' lower order statistic
+        return min(math.floor((n - 1) * (q / 100)), n - 1)
     def misses(n: int) -> int:
         return n - math.floor(q / 100.0 * (n - 1)) + 1 if n else NEVER
-    def limit(target):
-        return math.inf if target is None else target * (1.0 + 1e-12)
-    return Verdict(window.start, window.stop, limit(ttft_target_s), limit(tpot_target_s),
-                   misses(window.stop - window.start), misses(int((outs[window] > 1).sum())))
+    def passes(n: int, target) -> int:
+        return 0 if target is None or not n else min(below(n) + 2, n)
+    def limit(target, side: float):
+        return side * math.inf if target is None else target * (1.0 + side * 1e-12)
+    n_ttft, n_tpot = window.stop - window.start, int((outs[window] > 1).sum())
+    return Verdict(window.start, window.stop, limit(ttft_target_s, 1.0), limit(tpot_target_s, 1.0),
+                   misses(n_ttft), misses(n_tpot), limit(ttft_target_s, -1.0), limit(tpot_target_s, -1.0),
+                   passes(n_ttft, ttft_target_s), passes(n_tpot, tpot_target_s))
 
 
 FULL = Verdict(0, NEVER, math.inf, math.inf, NEVER, NEVER)  # run every request to its end
 
 
 def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched: Scheduler,
-             until: Verdict = FULL) -> Outcome | None:
+             until: Verdict = FULL) -> Outcome | str | None:
     """Run the requests through one replica; per-request TTFT, TPOT and completion time.
 
-    `until`: stop early (see Verdict): None when the targets are missed, else the Outcome so far (the
-    requests after the window may be unfinished, NaN). Plain Python lists and locals inside the loop: it
+    `until`: stop early (see Verdict): None when the targets are missed, PASSED when they are met before
+    the window has finished, else the Outcome so far (the requests after the window may be unfinished, NaN). Plain Python lists and locals inside the loop: it
     runs once per engine step with prefill work and once per event otherwise, and numpy scalars would
     cost more than the arithmetic."""
     n = len(req.arrival_s)
@@ -257,6 +272,10 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
     lo, hi = until.first, min(until.last, n)
     ttft_limit, tpot_limit, ttft_misses, tpot_misses = until.ttft_limit_s, until.tpot_limit_s, until.ttft_misses, \
         until.tpot_misses
+    ttft_pass, tpot_pass, ttft_passes, tpot_passes = until.ttft_pass_s, until.tpot_pass_s, until.ttft_passes, \
+        until.tpot_passes
+    if ttft_passes <= 0 and tpot_passes <= 0:
+        return PASSED
     push, pop, ceil = heapq.heappush, heapq.heappop, math.ceil
     first, done = [math.nan] * n, [math.nan] * n
     # prefilling: [i, tokens left]; decoding: a heap of (finish step << shift) | i, ints compare faster than tuples
@@ -309,10 +328,16 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             i = prefilling.popleft()[0]
             n_done -= 1
             first[i] = t
-            if t - arrival[i] > ttft_limit and lo <= i < hi:
-                ttft_misses -= 1
-                if not ttft_misses:
-                    return None
+            if lo <= i < hi:
+                x = t - arrival[i]
+                if x > ttft_limit:
+                    ttft_misses -= 1
+                    if not ttft_misses:
+                        return None
+                elif x <= ttft_pass:
+                    ttft_passes -= 1
+                    if ttft_passes <= 0 and tpot_passes <= 0:
+                        return PASSED
             if out[i] == 1:
                 done[i], occupied = t, occupied - need[i]
                 remaining -= lo <= i < hi
@@ -326,10 +351,15 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             context -= prompt[i] + out[i]
             if lo <= i < hi:
                 remaining -= 1
-                if (t - first[i]) / (out[i] - 1) > tpot_limit:
+                x = (t - first[i]) / (out[i] - 1)
+                if x > tpot_limit:
                     tpot_misses -= 1
                     if not tpot_misses:
                         return None
+                elif x <= tpot_pass:
+                    tpot_passes -= 1
+                    if tpot_passes <= 0 and ttft_passes <= 0:
+                        return PASSED
     first_s, done_s, outs = np.array(first), np.array(done), req.output_tokens
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(outs > 1, (done_s - first_s) / (outs - 1), np.nan)
