@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.memo import by_identity
 from . import arithmetic as ar
 from . import moe_serving as moe
 from . import inference as inf
@@ -36,6 +37,8 @@ from .inference import Replica
 
 WARMUP_FRACTION = 0.15  # requests at each end left out of the percentiles (start-up and drain)
 NEVER = 2**62  # a count no run reaches
+# A replica's rates at one quantile, built once: Kernels are immutable in use and kept per replica (inference._replica)
+at_quantile = by_identity()(perf.at_quantile)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def step_tables(r: Replica, quantile: int, n_rows: int) -> StepTables:
     """The stack's GEMMs and the output head of replica `r` at rows 0..n_rows-1 (row 0 as 1: never a step's
     size), at quantile index `quantile`. They depend on the replica alone, not on the workload, and each row's
     value is the same whatever the table's length (elementwise), so one table serves every workload."""
-    kern, s = perf.at_quantile(r.kern, quantile), r.split
+    kern, s = at_quantile(r.kern, quantile), r.split
     rows = np.maximum(np.arange(n_rows, dtype=float), 1.0)
     linears, head = stack_linears_s(r, kern, rows, quantile), perf.head_s(r.m, s.local(rows), s.tp, kern, r.num)
     for a in (linears, head):
@@ -83,7 +86,7 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
                tables: StepTables | None = None) -> StepModel:
     """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates);
     `tables`: step_tables of at least max_rows + 1 rows (else computed here)."""
-    kern, num, m, s = perf.at_quantile(r.kern, quantile), r.num, r.m, r.split  # s: TP, or DP attention + EP
+    kern, num, m, s = at_quantile(r.kern, quantile), r.num, r.m, r.split  # s: TP, or DP attention + EP
     tp, share = s.tp, s.gpus if r.attention_dp else 1  # share: GPUs the step's rows spread over
     tables = tables if tables is not None else step_tables(r, quantile, max_rows + 1)
     comm0 = float(inf.collectives_s(r, 0.0))
@@ -111,7 +114,7 @@ def stack_linears_s(r: Replica, kern: perf.Kernels, rows, quantile: int = 1):
 def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) -> np.ndarray:
     """Causal attention of each whole prompt (perf.attention_s at the prompt's length), interpolated
     over a grid of lengths."""
-    kern, m = perf.at_quantile(r.kern, quantile), r.m
+    kern, m = at_quantile(r.kern, quantile), r.m
     grid = np.unique(np.geomspace(1, max(float(prompt_tokens.max()), 2.0), 24).round())  # every length at once
     times = perf.attention_s(m, 1, grid, (ar.prefill_flops(m, grid) - grid * 2.0 * ar.matmul_params(m)) / grid,
                              ar.kv_cache_bytes(m, grid, r.num.kv_bytes), r.split.tp, kern)
