@@ -89,18 +89,27 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
     kern, num, m, s = at_quantile(r.kern, quantile), r.num, r.m, r.split  # s: TP, or DP attention + EP
     tp, share = s.tp, s.gpus if r.attention_dp else 1  # share: GPUs the step's rows spread over
     tables = tables if tables is not None else step_tables(r, quantile, max_rows + 1)
-    comm0 = float(inf.collectives_s(r, 0.0))
-    comm1 = float(inf.collectives_s(r, 1.0)) - comm0
+    per_row_s, fixed_s, free = _replica_terms(r, quantile)
     ctx = max(reference_context, 1.0)
-    attention = perf.attention_s(m, 1, 1.0, ar.attention_flops_per_token(m, ctx),
-                                 ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern) / share
-    per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / s.kv_ways(m)
-    free = kv_budget.kv_budget_bytes(r)
+    kv_bytes = ar.kv_cache_bytes(m, ctx, num.kv_bytes)
+    attention = perf.attention_s(m, 1, 1.0, ar.attention_flops_per_token(m, ctx), kv_bytes, tp, kern) / share
+    per_token_kv = float(kv_bytes) / ctx / s.kv_ways(m)
     return StepModel(linears_s=tables.linears_s[:max_rows + 1], head_s=tables.head_s[:max_rows + 1],
-                     per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1,
-                     fixed_s=float(perf.overheads_s(m, kern)) + comm0,
+                     per_row_s=per_row_s, fixed_s=fixed_s,
                      attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv,
                      linears_list=tables.linears, head_list=tables.head)
+
+
+@by_identity()  # the replica alone decides them, and a replica is built once per spec (inference._replica)
+def _replica_terms(r: Replica, quantile: int) -> tuple[float, float, float]:
+    """A step's element-wise work and all-reduce bytes per row, its fixed overheads and all-reduce latencies,
+    and the KV-cache bytes per GPU (kv_budget): the parts of step_model that do not depend on the workload."""
+    kern, num, m, s = at_quantile(r.kern, quantile), r.num, r.m, r.split
+    tp, share = s.tp, s.gpus if r.attention_dp else 1
+    comm0 = float(inf.collectives_s(r, 0.0))
+    comm1 = float(inf.collectives_s(r, 1.0)) - comm0
+    free = kv_budget.kv_budget_bytes(r)
+    return float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1, float(perf.overheads_s(m, kern)) + comm0, free
 
 
 def stack_linears_s(r: Replica, kern: perf.Kernels, rows, quantile: int = 1):
@@ -114,11 +123,19 @@ def stack_linears_s(r: Replica, kern: perf.Kernels, rows, quantile: int = 1):
 def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) -> np.ndarray:
     """Causal attention of each whole prompt (perf.attention_s at the prompt's length), interpolated
     over a grid of lengths."""
-    kern, m = at_quantile(r.kern, quantile), r.m
-    grid = np.unique(np.geomspace(1, max(float(prompt_tokens.max()), 2.0), 24).round())  # every length at once
-    times = perf.attention_s(m, 1, grid, (ar.prefill_flops(m, grid) - grid * 2.0 * ar.matmul_params(m)) / grid,
-                             ar.kv_cache_bytes(m, grid, r.num.kv_bytes), r.split.tp, kern)
+    grid, flops_per_token, kv_bytes = _prompt_grid(r.m, max(float(prompt_tokens.max()), 2.0), r.num.kv_bytes)
+    times = perf.attention_s(r.m, 1, grid, flops_per_token, kv_bytes, r.split.tp, at_quantile(r.kern, quantile))
     return np.interp(prompt_tokens, grid, times)
+
+
+@by_identity()  # the model's, whatever the replica: a serving search times every candidate's prompts on one grid
+def _prompt_grid(m, longest: float, kv_bytes_per_value) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """24 prompt lengths up to `longest` (every length at once), each one's attention FLOPs per token and KV bytes."""
+    grid = np.unique(np.geomspace(1, longest, 24).round())
+    out = grid, (ar.prefill_flops(m, grid) - grid * 2.0 * ar.matmul_params(m)) / grid, ar.kv_cache_bytes(m, grid, kv_bytes_per_value)
+    for a in out:
+        a.flags.writeable = False  # shared by every replica of the model
+    return out
 
 
 @dataclass(frozen=True)
