@@ -302,10 +302,14 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
     waiting, prefilling, decoding, shift = deque(), deque(), [], max(n, 1).bit_length()
     t, step, ia, occupied, context, batch_time, busy = 0.0, 0, 0, 0.0, 0.0, 0.0, 0.0
     remaining, mask = hi - lo, (1 << shift) - 1  # remaining: window requests not finished
+    nxt = arrival[0]  # the next arrival's time
     while remaining:
-        while arrival[ia] <= t:
+        if not decoding and not prefilling and not waiting and nxt > t:  # idle: to the next arrival
+            t = nxt
+        while nxt <= t:
             waiting.append(ia)
             ia += 1
+            nxt = arrival[ia]
         d = len(decoding)
         running = len(prefilling) + d
         while waiting and running < cap and (occupied + need[waiting[0]] <= kv_tokens or running == 0):
@@ -313,9 +317,6 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             occupied += need[i]
             prefilling.append([i, prompt[i]])
             running += 1
-        if not running:
-            t = arrival[ia]
-            continue
         p, attn, n_done = 0, 0.0, 0
         if prefilling:
             budget = chunk_tokens - d
@@ -337,7 +338,7 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             k = (decoding[0] >> shift) - step
             t0 = lin[d] + head[d] + per_row * d + fixed + per_ctx * context
             if not waiting and ia < n:
-                j = ceil((arrival[ia] - t) / t0)
+                j = ceil((nxt - t) / t0)
                 if j < k:
                     k = j if j > 1 else 1
             dt = k * t0 + per_ctx * d * k * (k - 1) / 2
