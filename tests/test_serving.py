@@ -297,3 +297,22 @@ def test_a_traffic_change_reuses_the_replicas_max_rate():
     fresh = planner.serving(model="Llama-3.1-8B", gpu="H100 SXM", precision="fp8", engine="vllm",
                             workload=dataclasses.replace(w, requests_per_day=3e5))
     assert fresh.replicas == more.replicas and fresh.usd_per_million_tokens == more.usd_per_million_tokens
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_plan_without_its_peak_latency_is_the_same_plan(seed):
+    """peak_latency=False (a plan only costed: compare's prompt trade, a successor GPU) leaves out one simulated run,
+    plan.load_latency, and nothing else."""
+    rng = np.random.default_rng(seed)
+    w = planner.Workload(requests_per_day=float(10 ** rng.uniform(4, 6.5)), input_tokens=float(rng.integers(100, 4000)),
+                         output_tokens=float(rng.integers(20, 800)), length_sigma=float(rng.choice([0.0, 0.5])))
+    kw = dict(model=["Llama-3.1-8B", "Mixtral-8x7B", "Llama-3.1-70B"][seed], gpu="H100 SXM", precision="auto", workload=w)
+    full, costed = planner.serving(**kw), planner.serving(**kw, peak_latency=False)
+    assert full.load_latency is not None and costed.load_latency is None
+    assert {**full.to_dict(), "load_latency": None} == costed.to_dict()
+
+
+def test_peak_latency_must_be_a_flag():
+    w = planner.Workload(requests_per_day=1e5, input_tokens=500, output_tokens=100)
+    with pytest.raises(planner.PlannerError, match="peak_latency"):
+        planner.serving(model="Llama-3.1-8B", gpu="H100 SXM", workload=w, peak_latency="no")

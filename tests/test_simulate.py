@@ -169,3 +169,24 @@ def test_linear_percentiles_are_numpys_bit_for_bit():
         for values in (rng.lognormal(0, 1, n), rng.integers(0, 5, n).astype(float), np.full(n, 0.25)):
             assert sim.linear_percentiles(values.copy(), qs) == np.percentile(values, qs).tolist()
     assert all(math.isnan(v) for v in sim.linear_percentiles(np.array([]), [50.0, 90.0]))
+
+
+def test_a_settled_verdict_is_numpys_percentile_verdict():
+    """A run stops at a pass once ttft_passes window values are at or below the pass limit, at a miss once ttft_misses
+    are above the miss limit: then np.percentile over the whole window, whatever the other values, must agree."""
+    rng = np.random.default_rng(3)
+    for _ in range(1500):
+        n, q = int(rng.integers(2, 80)), float(rng.choice([0.0, 50.0, 90.0, 99.0, 100.0]))
+        v = sim.verdict(np.full(n, 2), q, 2.0, 2.0)
+        m = v.last - v.first
+        values = rng.integers(0, 5, m).astype(float)  # ties at the target
+        settled = sorted(rng.permutation(m)[:rng.integers(0, m + 1)])  # the values known when the run stops
+        rest = np.setdiff1d(np.arange(m), settled)
+        known = values[settled]
+        for fill in (0.0, 4.0):  # the unknown values at either extreme
+            whole = values.copy()
+            whole[rest] = fill
+            if (known <= v.ttft_pass_s).sum() >= v.ttft_passes:
+                assert np.percentile(whole, q) <= 2.0
+            if (known > v.ttft_limit_s).sum() >= v.ttft_misses:
+                assert np.percentile(whole, q) > 2.0

@@ -159,11 +159,11 @@ def _api_model(s: Scenario) -> tuple[ApiPrice, ApiCostModel]:
 
 
 def _fleet(s: Scenario, model_name: str, *, drops_overhead: bool, one_time: float, months_to_production: float,
-           spends=()):
+           spends=(), peak_latency: bool = True):
     h, w = s.self_host, s.workload
     load = w.with_(prompt_overhead_tokens=0.0) if drops_overhead else w
     rate = self_host_rate(s, "serving")
-    plan = serving_plan(h, model_name, load, rate.usd_per_gpu_hour)
+    plan = serving_plan(h, model_name, load, rate.usd_per_gpu_hour, peak_latency=peak_latency)
     ops, per_engineer = ops_rule(h.ops_engineers)
     fleet = fleet_model(
         capacity_rps_per_replica=plan.requests_per_s_per_replica.p50, gpus_per_replica=plan.tensor_parallel,
@@ -353,7 +353,7 @@ def compare(scenario: Scenario | str | os.PathLike) -> Comparison:
     models = {k: m for k, m in models.items() if m is not None and opts[k].available}
     bes = tuple(_break_evens(models, opts, s, ctx.bridge))
     trades = prompt_trades(s, ft, plan, price, self_host_fleet=lambda drop: _fleet(
-        s, s.self_host.model, drops_overhead=drop, one_time=0.0, months_to_production=0.0)[1])
+        s, s.self_host.model, drops_overhead=drop, one_time=0.0, months_to_production=0.0, peak_latency=drop)[1])
     pre = sc.pretrain if sc else None
     gpu_rates = rates(s, opts, sc)
     match = model_match(s, opts, price, sc.budget if sc else None)

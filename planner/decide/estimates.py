@@ -67,12 +67,15 @@ def pretrain_estimate(model: str, gpu: str, usd_per_gpu_hour: float | None, toke
 ATTENTION_DP = {"search": None, "on": True, "off": False}
 
 
-def serving_plan(h, model: str, workload: Workload, usd_per_gpu_hour: float | None = None) -> ServingPlan:
+def serving_plan(h, model: str, workload: Workload, usd_per_gpu_hour: float | None = None, *,
+                 peak_latency: bool = True) -> ServingPlan:
     """The plan for `model` served as `h` says at `usd_per_gpu_hour` (a scratch model is served on the self-host
-    settings); None: `h`'s quote, else the catalog's price."""
+    settings); None: `h`'s quote, else the catalog's price. peak_latency=False: without plan.load_latency (None),
+    for a plan only costed (serving()'s one simulated run fewer)."""
     usd = h.usd_per_gpu_hour if usd_per_gpu_hour is None else usd_per_gpu_hour
     key = (h.gpu, usd, h.precision, h.engine, h.kv_cache_dtype, h.tensor_parallel, h.max_batch_size,
-           h.latency_percentile, h.utilization_ceiling, h.min_replicas, ATTENTION_DP[h.attention_dp])
+           h.latency_percentile, h.utilization_ceiling, h.min_replicas, ATTENTION_DP[h.attention_dp],
+           bool(peak_latency))
     return _serving(key, lookup_model(model), workload, calibration_key())
 
 
@@ -91,10 +94,11 @@ def _pretrain(key: tuple, spec, calibration: tuple) -> PretrainingEstimate:
 
 @functools.lru_cache(maxsize=128)
 def _serving(key: tuple, spec, workload: Workload, calibration: tuple) -> ServingPlan:
-    gpu, usd, precision, engine, kv, tp, max_batch, percentile, ceiling, min_replicas, attention_dp = key
+    gpu, usd, precision, engine, kv, tp, max_batch, percentile, ceiling, min_replicas, attention_dp, peak_latency = key
     return serving(model=spec, gpu=_gpu(gpu, usd), precision=precision, workload=workload, engine=engine,
                    kv_cache_dtype=kv, tensor_parallel=tp, max_batch_size=max_batch, latency_percentile=percentile,
-                   utilization_ceiling=ceiling, min_replicas=min_replicas, attention_dp=attention_dp)
+                   utilization_ceiling=ceiling, min_replicas=min_replicas, attention_dp=attention_dp,
+                   peak_latency=peak_latency)
 
 
 def require_dtype(gpu_name: str, dtype: str, what: str) -> None:

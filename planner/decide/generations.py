@@ -88,7 +88,7 @@ def migration_factor(s, model_name: str, load, plan) -> tuple[float, str]:
     nh = replace(h, gpu=name, usd_per_gpu_hour=None)
     try:
         require_serving_dtype(replace(s, self_host=nh))
-        nxt = serving_plan(nh, model_name, load, rate.usd_per_gpu_hour)
+        nxt = serving_plan(nh, model_name, load, rate.usd_per_gpu_hour, peak_latency=False)  # costed only
     except (DoesNotFitError, InfeasibleError) as e:
         return 1.0, f"stays on {h.gpu}: {name} cannot serve {model_name} ({e})"
     per_rps = lambda p: p.usd_per_gpu_hour * p.tensor_parallel / p.requests_per_s_per_replica.p50  # noqa: E731

@@ -71,6 +71,8 @@ def _api_trade(s: Scenario, price: ApiPrice | None) -> PromptTrade | None:
 
 def prompt_trades(s: Scenario, ft: FinetuningEstimate | None, plan, price: ApiPrice | None,
                   self_host_fleet) -> tuple[PromptTrade, ...]:
-    """The trade where it applies. `self_host_fleet(drops_prompt)`: the fleet cost model with or without the prompt."""
+    """The trade where it applies. `self_host_fleet(drops_prompt)`: the fleet cost model with or without the prompt.
+    A self-host trade exists only where the self-host plan drops the prompt, so the fleet keeping it is costed only
+    (compare() sizes it without the latency at the peak)."""
     trades = (_self_host_trade(s, ft, plan, self_host_fleet), _api_trade(s, price))
     return tuple(t for t in trades if t is not None)

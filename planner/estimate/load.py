@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.memo import by_identity
 from . import dp_balance
 from . import kv_budget
-from . import perf
 from . import simulate as sim
 from .engine import EngineSetup
 from .inference import Replica, mean_decode_context
@@ -65,9 +65,14 @@ class Load:
         return int(min(max(MIN_REQUESTS, REQUESTS_PER_SLOT * self.batch_cap), MAX_REQUESTS))
 
 
+@by_identity()  # a Replica is immutable in use and built once per spec (inference._replica): its key once too
+def _replica_key(r: Replica) -> tuple:
+    return r.cache_key()
+
+
 def load_for(r: Replica, setup: EngineSetup, batch_cap: int, prompt_tokens: float, output_tokens: float,
              length_sigma: float = 0.0, quantile: int = 1) -> Load:
-    return Load(r, r.cache_key(), int(batch_cap), setup.chunked_prefill, setup.chunk_tokens,
+    return Load(r, _replica_key(r), int(batch_cap), setup.chunked_prefill, setup.chunk_tokens,
                 setup.kv_admission == "reserve", float(prompt_tokens), float(output_tokens), float(length_sigma),
                 quantile, kv_budget.scheduler_ranks(setup, r.split.gpus, r.attention_dp))
 
@@ -165,11 +170,11 @@ def steady_state(load: Load) -> Steady:
     # Past the table (long prompts: d P / (O - 1) prompt rows can exceed cap + one prompt) the GEMMs are
     # evaluated at the step's rows; np.interp would hold the last entry and make those rows free.
     lin = np.interp(rows, table, steps.linears_s) if rows <= table[-1] else \
-        sim.stack_linears_s(load.replica, perf.at_quantile(load.replica.kern, load.quantile), rows, load.quantile)
+        sim.stack_linears_s(load.replica, sim.at_quantile(load.replica.kern, load.quantile), rows, load.quantile)
     step = (float(lin) + float(np.interp(d + d / dec, table, steps.head_s))
             + steps.per_row_s * rows + steps.fixed_s + steps.attention_per_context_s * d
             * mean_decode_context(p_tok, load.output_tokens) + attn)
-    step += dp_balance.extra_s(load.replica, perf.at_quantile(load.replica.kern, load.quantile), d, prompt_rows, p_tok)
+    step += dp_balance.extra_s(load.replica, sim.at_quantile(load.replica.kern, load.quantile), d, prompt_rows, p_tok)
     rate = d / (dec * step)
     return Steady(rate, rate * load.output_tokens, d, step)
 
@@ -183,8 +188,8 @@ def meets(load: Load, rate_per_s: float, ttft_target_s: float | None, tpot_targe
     q = PERCENTILES[percentile]
     req = sim.Requests(unit.arrival_s / rate_per_s, unit.prompt_tokens, unit.output_tokens)
     o = sim.simulate(req, steps, attention, sched, sim.verdict(unit.output_tokens, q, ttft_target_s, tpot_target_s))
-    if o is None:
-        return False
+    if o is None or o is sim.PASSED:
+        return o is sim.PASSED
     (ttft,), (tpot,) = o.percentiles("ttft_s", [q]), o.percentiles("tpot_s", [q])
     ok = ttft_target_s is None or (math.isfinite(ttft) and ttft <= ttft_target_s)
     return ok and (tpot_target_s is None or not math.isfinite(tpot) or tpot <= tpot_target_s)

@@ -185,7 +185,7 @@ def _assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percenti
 
 def _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilization_ceiling, min_replicas,
               max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill,
-              efficiencies, attention_dp=None) -> None:
+              efficiencies, attention_dp=None, peak_latency=True) -> None:
     """Every argument checked (core/validate.py, bounds in core/limits.py) before any work."""
     V.spec_or_name("model", model, ModelSpec), V.spec_or_name("gpu", gpu, GPUSpec)
     for name in precision if isinstance(precision, (list, tuple)) and 0 < len(precision) <= 16 else [precision]:
@@ -202,6 +202,7 @@ def _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilizati
         V.flag("chunked_prefill", chunked_prefill)
     if attention_dp is not None:
         V.flag("attention_dp", attention_dp)
+    V.flag("peak_latency", peak_latency)
     V.instance("efficiencies", efficiencies, (Efficiencies, type(None)), "an Efficiencies or None")
 
 
@@ -209,7 +210,8 @@ def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "
             kv_cache_dtype: str | None = None, tensor_parallel: int | None = None, max_batch_size: int | None = None,
             latency_percentile: str = LATENCY_PERCENTILE, utilization_ceiling: float | None = UTILIZATION_CEILING,
             min_replicas: int = MIN_REPLICAS, max_tensor_parallel: int = 8, chunked_prefill: bool | None = None,
-            efficiencies: Efficiencies | None = None, attention_dp: bool | None = None) -> ServingPlan:
+            efficiencies: Efficiencies | None = None, attention_dp: bool | None = None,
+            peak_latency: bool = True) -> ServingPlan:
     """Replicas, GPUs and cost to serve `workload` with `model` on `gpu`.
 
     precision: one name, a list, or "auto" (searched); tensor_parallel / max_batch_size pin the
@@ -219,11 +221,13 @@ def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "
     chunked prefill on or off (None: the engine's default); attention_dp: an MoE model with data-parallel attention
     and expert-parallel experts over the tensor_parallel GPUs (True), plain tensor parallelism (False), or both
     searched (None; a dense model has only the latter). The simulation draws prompt and output
-    lengths as the workload says (`length_sigma`: 0 fixed, else lognormal).
+    lengths as the workload says (`length_sigma`: 0 fixed, else lognormal). peak_latency: False leaves out
+    plan.load_latency (None), the percentiles at the peak, one more simulated run, for callers that need only
+    the sizing and its cost; nothing else in the plan changes.
     """
     _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilization_ceiling, min_replicas,
               max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill, efficiencies,
-              attention_dp)
+              attention_dp, peak_latency)
     m, g, w = catalog.model(model), catalog.gpu(gpu), workload
     setup = resolve_engine(engine, g, efficiencies)
     if chunked_prefill is not None:
@@ -244,11 +248,11 @@ def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "
     if best is None:
         raise _infeasible(m, g, w, cands, latency_percentile)
     return _plan(best, cands, setup, w, cap, kv_cache_dtype is not None, utilization_ceiling, min_replicas,
-                 latency_percentile, w.length_sigma)
+                 latency_percentile, w.length_sigma, peak_latency)
 
 
 def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling, min_replicas, percentile,
-          sigma) -> ServingPlan:
+          sigma, peak_latency: bool = True) -> ServingPlan:
     b, g, band = c.batch, c.replica.g, inf.to_band
     analytic = c.grid["rps"][b - 1]  # (p10, p50, p90) rates
     capacity = c.capacity * analytic / analytic[1]  # simulated p50, spread as the rates spread
@@ -269,7 +273,8 @@ def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling
         assumptions=_assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percentile, sigma),
         workload=w, engine=setup.engine, kv_cache_dtype=c.replica.kv_cache_dtype, prefill_s=band(c.grid["prefill"]),
         latency_percentile=percentile, max_requests_per_s_per_replica=c.rate, chunked_prefill=setup.chunked_prefill,
-        load_latency=ld.latency(c.load, w.peak_rps / float(np.median(replicas))), utilization_cap=ceiling,
+        load_latency=ld.latency(c.load, w.peak_rps / float(np.median(replicas))) if peak_latency else None,
+        utilization_cap=ceiling,
         frontier=sr.frontier(cands, c, w), attention_dp=c.attention_dp)
 
 

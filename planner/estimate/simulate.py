@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.memo import by_identity
 from . import arithmetic as ar
 from . import moe_serving as moe
 from . import inference as inf
@@ -36,6 +37,8 @@ from .inference import Replica
 
 WARMUP_FRACTION = 0.15  # requests at each end left out of the percentiles (start-up and drain)
 NEVER = 2**62  # a count no run reaches
+# A replica's rates at one quantile, built once: Kernels are immutable in use and kept per replica (inference._replica)
+at_quantile = by_identity()(perf.at_quantile)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ def step_tables(r: Replica, quantile: int, n_rows: int) -> StepTables:
     """The stack's GEMMs and the output head of replica `r` at rows 0..n_rows-1 (row 0 as 1: never a step's
     size), at quantile index `quantile`. They depend on the replica alone, not on the workload, and each row's
     value is the same whatever the table's length (elementwise), so one table serves every workload."""
-    kern, s = perf.at_quantile(r.kern, quantile), r.split
+    kern, s = at_quantile(r.kern, quantile), r.split
     rows = np.maximum(np.arange(n_rows, dtype=float), 1.0)
     linears, head = stack_linears_s(r, kern, rows, quantile), perf.head_s(r.m, s.local(rows), s.tp, kern, r.num)
     for a in (linears, head):
@@ -83,21 +86,30 @@ def step_model(r: Replica, quantile: int, max_rows: int, reference_context: floa
                tables: StepTables | None = None) -> StepModel:
     """Tabulate the step time of replica `r` at quantile index `quantile` (0 p10, 1 p50, 2 p90 rates);
     `tables`: step_tables of at least max_rows + 1 rows (else computed here)."""
-    kern, num, m, s = perf.at_quantile(r.kern, quantile), r.num, r.m, r.split  # s: TP, or DP attention + EP
+    kern, num, m, s = at_quantile(r.kern, quantile), r.num, r.m, r.split  # s: TP, or DP attention + EP
     tp, share = s.tp, s.gpus if r.attention_dp else 1  # share: GPUs the step's rows spread over
     tables = tables if tables is not None else step_tables(r, quantile, max_rows + 1)
-    comm0 = float(inf.collectives_s(r, 0.0))
-    comm1 = float(inf.collectives_s(r, 1.0)) - comm0
+    per_row_s, fixed_s, free = _replica_terms(r, quantile)
     ctx = max(reference_context, 1.0)
-    attention = perf.attention_s(m, 1, 1.0, ar.attention_flops_per_token(m, ctx),
-                                 ar.kv_cache_bytes(m, ctx, num.kv_bytes), tp, kern) / share
-    per_token_kv = float(ar.kv_cache_bytes(m, ctx, num.kv_bytes)) / ctx / s.kv_ways(m)
-    free = kv_budget.kv_budget_bytes(r)
+    kv_bytes = ar.kv_cache_bytes(m, ctx, num.kv_bytes)
+    attention = perf.attention_s(m, 1, 1.0, ar.attention_flops_per_token(m, ctx), kv_bytes, tp, kern) / share
+    per_token_kv = float(kv_bytes) / ctx / s.kv_ways(m)
     return StepModel(linears_s=tables.linears_s[:max_rows + 1], head_s=tables.head_s[:max_rows + 1],
-                     per_row_s=float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1,
-                     fixed_s=float(perf.overheads_s(m, kern)) + comm0,
+                     per_row_s=per_row_s, fixed_s=fixed_s,
                      attention_per_context_s=float(attention) / ctx, kv_tokens=max(free, 0.0) / per_token_kv,
                      linears_list=tables.linears, head_list=tables.head)
+
+
+@by_identity()  # the replica alone decides them, and a replica is built once per spec (inference._replica)
+def _replica_terms(r: Replica, quantile: int) -> tuple[float, float, float]:
+    """A step's element-wise work and all-reduce bytes per row, its fixed overheads and all-reduce latencies,
+    and the KV-cache bytes per GPU (kv_budget): the parts of step_model that do not depend on the workload."""
+    kern, num, m, s = at_quantile(r.kern, quantile), r.num, r.m, r.split
+    tp, share = s.tp, s.gpus if r.attention_dp else 1
+    comm0 = float(inf.collectives_s(r, 0.0))
+    comm1 = float(inf.collectives_s(r, 1.0)) - comm0
+    free = kv_budget.kv_budget_bytes(r)
+    return float(perf.elementwise_s(m, 1.0, tp, kern, num)) / share + comm1, float(perf.overheads_s(m, kern)) + comm0, free
 
 
 def stack_linears_s(r: Replica, kern: perf.Kernels, rows, quantile: int = 1):
@@ -111,11 +123,19 @@ def stack_linears_s(r: Replica, kern: perf.Kernels, rows, quantile: int = 1):
 def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) -> np.ndarray:
     """Causal attention of each whole prompt (perf.attention_s at the prompt's length), interpolated
     over a grid of lengths."""
-    kern, m = perf.at_quantile(r.kern, quantile), r.m
-    grid = np.unique(np.geomspace(1, max(float(prompt_tokens.max()), 2.0), 24).round())  # every length at once
-    times = perf.attention_s(m, 1, grid, (ar.prefill_flops(m, grid) - grid * 2.0 * ar.matmul_params(m)) / grid,
-                             ar.kv_cache_bytes(m, grid, r.num.kv_bytes), r.split.tp, kern)
+    grid, flops_per_token, kv_bytes = _prompt_grid(r.m, max(float(prompt_tokens.max()), 2.0), r.num.kv_bytes)
+    times = perf.attention_s(r.m, 1, grid, flops_per_token, kv_bytes, r.split.tp, at_quantile(r.kern, quantile))
     return np.interp(prompt_tokens, grid, times)
+
+
+@by_identity()  # the model's, whatever the replica: a serving search times every candidate's prompts on one grid
+def _prompt_grid(m, longest: float, kv_bytes_per_value) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """24 prompt lengths up to `longest` (every length at once), each one's attention FLOPs per token and KV bytes."""
+    grid = np.unique(np.geomspace(1, longest, 24).round())
+    out = grid, (ar.prefill_flops(m, grid) - grid * 2.0 * ar.matmul_params(m)) / grid, ar.kv_cache_bytes(m, grid, kv_bytes_per_value)
+    for a in out:
+        a.flags.writeable = False  # shared by every replica of the model
+    return out
 
 
 @dataclass(frozen=True)
@@ -212,7 +232,8 @@ class Scheduler:
 class Verdict:
     """Stop a run as soon as it is known whether the steady window's percentile of TTFT and of TPOT meets
     its limit: a miss once so many of the window's values lie above a limit that the percentile must too,
-    a pass once every request of the window has finished (later requests cannot change its values)."""
+    a pass once so many lie at or below a slightly lower limit that the percentile must too (the rest of
+    the window cannot change it), or once every request of the window has finished."""
 
     first: int  # the window's requests: first <= i < last (Outcome.window)
     last: int
@@ -220,30 +241,44 @@ class Verdict:
     tpot_limit_s: float
     ttft_misses: int  # window values above the limit that settle a miss
     tpot_misses: int
+    ttft_pass_s: float = -math.inf  # a value at or below this counts towards a pass
+    tpot_pass_s: float = -math.inf
+    ttft_passes: int = NEVER  # window values at or below the pass limit that settle a pass (0: no target)
+    tpot_passes: int = NEVER
+
+
+PASSED = "passed"  # simulate()'s answer when a Verdict's pass was settled before the window finished
 
 
 def verdict(outs: np.ndarray, q: float, ttft_target_s: float | None, tpot_target_s: float | None) -> Verdict:
     """The Verdict for percentile `q` of requests with `outs` output tokens. numpy's linear percentile lies
     between the order statistics floor(q (n-1)) and the next, so it is above a limit once n - floor(q (n-1))
-    values are; one more, and limits 1e-12 above the targets, keep float rounding on the safe side."""
+    values are, and at or below one once floor(q (n-1)) + 2 values are; one more miss, and limits 1e-12
+    above (misses) and below (passes) the targets, keep float rounding on the safe side."""
     window = steady_window(len(outs))
+    def below(n: int) -> int:  # linear_percentiles' lower order statistic
+        return min(math.floor((n - 1) * (q / 100)), n - 1)
     def misses(n: int) -> int:
         return n - math.floor(q / 100.0 * (n - 1)) + 1 if n else NEVER
-    def limit(target):
-        return math.inf if target is None else target * (1.0 + 1e-12)
-    return Verdict(window.start, window.stop, limit(ttft_target_s), limit(tpot_target_s),
-                   misses(window.stop - window.start), misses(int((outs[window] > 1).sum())))
+    def passes(n: int, target) -> int:
+        return 0 if target is None or not n else min(below(n) + 2, n)
+    def limit(target, side: float):
+        return side * math.inf if target is None else target * (1.0 + side * 1e-12)
+    n_ttft, n_tpot = window.stop - window.start, int((outs[window] > 1).sum())
+    return Verdict(window.start, window.stop, limit(ttft_target_s, 1.0), limit(tpot_target_s, 1.0),
+                   misses(n_ttft), misses(n_tpot), limit(ttft_target_s, -1.0), limit(tpot_target_s, -1.0),
+                   passes(n_ttft, ttft_target_s), passes(n_tpot, tpot_target_s))
 
 
 FULL = Verdict(0, NEVER, math.inf, math.inf, NEVER, NEVER)  # run every request to its end
 
 
 def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched: Scheduler,
-             until: Verdict = FULL) -> Outcome | None:
+             until: Verdict = FULL) -> Outcome | str | None:
     """Run the requests through one replica; per-request TTFT, TPOT and completion time.
 
-    `until`: stop early (see Verdict): None when the targets are missed, else the Outcome so far (the
-    requests after the window may be unfinished, NaN). Plain Python lists and locals inside the loop: it
+    `until`: stop early (see Verdict): None when the targets are missed, PASSED when they are met before
+    the window has finished, else the Outcome so far (the requests after the window may be unfinished, NaN). Plain Python lists and locals inside the loop: it
     runs once per engine step with prefill work and once per event otherwise, and numpy scalars would
     cost more than the arithmetic."""
     n = len(req.arrival_s)
@@ -257,16 +292,24 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
     lo, hi = until.first, min(until.last, n)
     ttft_limit, tpot_limit, ttft_misses, tpot_misses = until.ttft_limit_s, until.tpot_limit_s, until.ttft_misses, \
         until.tpot_misses
+    ttft_pass, tpot_pass, ttft_passes, tpot_passes = until.ttft_pass_s, until.tpot_pass_s, until.ttft_passes, \
+        until.tpot_passes
+    if ttft_passes <= 0 and tpot_passes <= 0:
+        return PASSED
     push, pop, ceil = heapq.heappush, heapq.heappop, math.ceil
     first, done = [math.nan] * n, [math.nan] * n
     # prefilling: [i, tokens left]; decoding: a heap of (finish step << shift) | i, ints compare faster than tuples
     waiting, prefilling, decoding, shift = deque(), deque(), [], max(n, 1).bit_length()
     t, step, ia, occupied, context, batch_time, busy = 0.0, 0, 0, 0.0, 0.0, 0.0, 0.0
     remaining, mask = hi - lo, (1 << shift) - 1  # remaining: window requests not finished
+    nxt = arrival[0]  # the next arrival's time
     while remaining:
-        while arrival[ia] <= t:
+        if not decoding and not prefilling and not waiting and nxt > t:  # idle: to the next arrival
+            t = nxt
+        while nxt <= t:
             waiting.append(ia)
             ia += 1
+            nxt = arrival[ia]
         d = len(decoding)
         running = len(prefilling) + d
         while waiting and running < cap and (occupied + need[waiting[0]] <= kv_tokens or running == 0):
@@ -274,9 +317,6 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             occupied += need[i]
             prefilling.append([i, prompt[i]])
             running += 1
-        if not running:
-            t = arrival[ia]
-            continue
         p, attn, n_done = 0, 0.0, 0
         if prefilling:
             budget = chunk_tokens - d
@@ -298,7 +338,7 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             k = (decoding[0] >> shift) - step
             t0 = lin[d] + head[d] + per_row * d + fixed + per_ctx * context
             if not waiting and ia < n:
-                j = ceil((arrival[ia] - t) / t0)
+                j = ceil((nxt - t) / t0)
                 if j < k:
                     k = j if j > 1 else 1
             dt = k * t0 + per_ctx * d * k * (k - 1) / 2
@@ -309,10 +349,16 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             i = prefilling.popleft()[0]
             n_done -= 1
             first[i] = t
-            if t - arrival[i] > ttft_limit and lo <= i < hi:
-                ttft_misses -= 1
-                if not ttft_misses:
-                    return None
+            if lo <= i < hi:
+                x = t - arrival[i]
+                if x > ttft_limit:
+                    ttft_misses -= 1
+                    if not ttft_misses:
+                        return None
+                elif x <= ttft_pass:
+                    ttft_passes -= 1
+                    if ttft_passes <= 0 and tpot_passes <= 0:
+                        return PASSED
             if out[i] == 1:
                 done[i], occupied = t, occupied - need[i]
                 remaining -= lo <= i < hi
@@ -326,10 +372,15 @@ def simulate(req: Requests, steps: StepModel, prefill_attn_s: np.ndarray, sched:
             context -= prompt[i] + out[i]
             if lo <= i < hi:
                 remaining -= 1
-                if (t - first[i]) / (out[i] - 1) > tpot_limit:
+                x = (t - first[i]) / (out[i] - 1)
+                if x > tpot_limit:
                     tpot_misses -= 1
                     if not tpot_misses:
                         return None
+                elif x <= tpot_pass:
+                    tpot_passes -= 1
+                    if tpot_passes <= 0 and ttft_passes <= 0:
+                        return PASSED
     first_s, done_s, outs = np.array(first), np.array(done), req.output_tokens
     with np.errstate(invalid="ignore", divide="ignore"):
         tpot = np.where(outs > 1, (done_s - first_s) / (outs - 1), np.nan)
