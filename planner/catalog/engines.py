@@ -23,7 +23,8 @@ _KEYS = {"name", "vendor", "memory", "gemm", "attention", "elementwise", "gemm_h
          "weight_stream", "kv_cache_dtype", "max_batch_size", "max_batch_size_large_memory", "large_memory_gib",
          "large_memory_excludes", "chunked_prefill", "prefill_chunk_tokens", "prefill_chunk_tokens_large_memory",
          "kv_admission", "memory_reserve_fraction", "moe_layer_overhead_s",
-         "grouped_gemm_factor", "static_kv_cache", "kv_free_fraction", "batch_cap_per_dp_rank", "sources"}
+         "grouped_gemm_factor", "static_kv_cache", "kv_free_fraction", "batch_cap_per_dp_rank", "moe_workspace_profiled",
+         "sources"}
 # Every entry must cite these (tests/test_engines.py checks each engine x vendor).
 SOURCED = ("memory", "gemm", "attention", "pass_overhead_s", "weight_stream", "kv_cache_dtype", "max_batch_size",
            "chunked_prefill", "kv_admission", "memory_reserve_fraction")
@@ -57,6 +58,7 @@ class EngineProfile:
     static_kv_cache: bool = False  # decode attention reads the whole allocated cache (prompt + output) every step
     kv_free_fraction: float = 1.0  # share of the memory left after weights and the reserve that the KV cache takes
     batch_cap_per_dp_rank: bool = False  # under DP attention max_batch_size caps each attention rank, not the replica
+    moe_workspace_profiled: bool = False  # the profiling forward's fused-MoE workspace is taken before the KV cache
     sources: dict[str, Source] = field(default_factory=dict)
 
     def _large(self, g: GPUSpec) -> bool:
@@ -109,7 +111,8 @@ def _check(p: EngineProfile, where: str) -> None:
     missing += [k for k, v in (("moe_layer_overhead_s", p.moe_layer_overhead_s != 0),
                                ("grouped_gemm_factor", p.grouped_gemm_factor != 1),
                                ("static_kv_cache", p.static_kv_cache), ("kv_free_fraction", p.kv_free_fraction != 1),
-                               ("batch_cap_per_dp_rank", p.batch_cap_per_dp_rank)) if v and k not in p.sources]
+                               ("batch_cap_per_dp_rank", p.batch_cap_per_dp_rank),
+                               ("moe_workspace_profiled", p.moe_workspace_profiled)) if v and k not in p.sources]
     if missing:
         raise PlannerError(f"{where}: no source for {missing}")
 
@@ -138,6 +141,7 @@ def profile_from_dict(d: dict) -> EngineProfile:
             static_kv_cache=bool(d.get("static_kv_cache", False)),
             kv_free_fraction=float(d.get("kv_free_fraction", 1.0)),
             batch_cap_per_dp_rank=bool(d.get("batch_cap_per_dp_rank", False)),
+            moe_workspace_profiled=bool(d.get("moe_workspace_profiled", False)),
             sources={k: _source(v, where) for k, v in d.get("sources", {}).items()})
     except KeyError as e:
         raise PlannerError(f"{where}: missing field {e.args[0]!r}") from None

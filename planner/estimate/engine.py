@@ -74,6 +74,12 @@ class EngineSetup:
         return bool(self.profile and self.profile.batch_cap_per_dp_rank)
 
     @property
+    def moe_profile_tokens(self) -> int:
+        """Tokens per attention rank of the profiling forward whose fused-MoE workspace the engine allocates before its
+        KV cache (kv_budget.py): its max_num_tokens (chunk_tokens) where the profile says so, else 0."""
+        return self.chunk_tokens if self.profile and self.profile.moe_workspace_profiled else 0
+
+    @property
     def dense_gemm_shape(self) -> bool:
         """Whether dense GEMMs run on gemm_shape.py's shape curve: for the large-GEMM rates of an engine profile or
         the literature defaults, which stand for wide projections; a measured, explicit or roofline rate is taken
@@ -146,6 +152,8 @@ class EngineSetup:
                        src("memory_reserve_fraction")),
             Assumption("kv_free_fraction", self.kv_free_fraction, "of the memory left after weights and the reserve",
                        src("kv_free_fraction") if self.kv_free_fraction != 1 else "all of it"),
+            Assumption("moe_profile_tokens", self.moe_profile_tokens, "tokens per attention rank sizing the MoE "
+                       "workspace before the KV cache", src("moe_workspace_profiled") if self.moe_profile_tokens else "none"),
             Assumption("batch_cap_per_dp_rank", self.batch_cap_per_dp_rank, "under DP attention the cap is per rank"
                        if self.batch_cap_per_dp_rank else "the cap is the replica's", src("batch_cap_per_dp_rank")
                        if self.batch_cap_per_dp_rank else "planner default"),

@@ -9,6 +9,25 @@
   weights nearly fill (an MoE model on H100) that share of a small remainder is much less than the same
   engine leaves on a larger GPU: `kv_budget_bytes` = kv_free_fraction x (usable - weights), where usable
   already excludes the engine's runtime reserve (activations, CUDA context, NCCL, CUDA graphs).
+- MoE workspace of the profiling forward. The peak TensorRT-LLM subtracts includes the fused-MoE op's workspace at the
+  profiling forward's rows: each attention rank prefills max_num_tokens of dummy prompts (KvCacheCreator.
+  _create_dummy_context_requests repeats them tp_size times under enable_attention_dp), CutlassFusedMoE all-gathers
+  every rank's tokens before torch.ops.trtllm.fused_moe and under DP attention does not chunk them
+  (moe_max_num_tokens = max_num_tokens x world_size, fused_moe_cutlass.py), so the op on each GPU sees
+  R = N x max_num_tokens rows (max_num_tokens under TP), and its workspace is a torch tensor of
+  CutlassMoeFCRunner::getWorkspaceDeviceBufferSizes(R, ...) (moe_kernels.cu; sources in engines.toml,
+  moe_workspace_profiled). With M = k x R expanded rows, hidden size h, expert width I (split over expert TP),
+  a = the GEMM input's bytes (the W8A8 format's, else the activation's) and o = the GEMM output's (the activation's),
+  the two large buffers, for a gated (SwiGLU) expert:
+    overlapped_gemm1_gemm2_inputs  = M x max(h a, h o, I a)       (permuted_data, fc2_result, fc1_result)
+    overlapped_gemm1_gemm2_outputs = M x max(I a, 2 I o, h o)     (fc1_result, glu_inter_result, fc2_result)
+  plus 16 B per expanded row (three int32 row maps and the fp32 final scales) and 4 B x R x E/ep
+  (blocked_row_to_unpermuted_row); the other buffers are under a few MiB. The op's runner is shared by the layers:
+  one workspace, not one per layer. Qwen3-235B-A22B at N = 8, max_num_tokens 8192 (R = 65,536, M = 524,288, h 4096,
+  I 1536, fp8): 8.6 GB per GPU; Llama-4-Maverick (k 1, I 8192): 2.8 GB. Dense models and the one-rank activations of
+  a forward stay inside memory_reserve_fraction (judgement, engines.toml). Left out: the DeepSeek fp8 block-scale
+  and fp4 variants' extra buffers, the gathered input and the op's output (N x max_num_tokens x h, ~0.8 GB for
+  Qwen3-235B-A22B, transient).
 - Batch cap under DP attention. TensorRT-LLM's executor applies max_batch_size to each attention-DP rank:
   with enable_attention_dp the request fetch admits up to tp_size x max_num_active_requests
   (PyExecutor._fetch_new_requests, tensorrt_llm/_torch/pyexecutor/py_executor.py, read 2026-12-07), so a
@@ -22,15 +41,50 @@
 """
 from __future__ import annotations
 
+from ..catalog.specs import ModelSpec
+from ..catalog.specs import precision as lookup_precision
+from . import arithmetic as ar
 from .engine import EngineSetup
 from .inference import Replica
 from . import moe_serving as moe
 
+MOE_INDEX_BYTES_PER_EXPANDED_ROW = 16  # int32 permuted->unpermuted, unpermuted->permuted and expert id; fp32 scale
+
+
+def moe_workspace_bytes(m: ModelSpec, rows: float, experts_per_gpu: float, expert_tp: int, input_bytes: float,
+                        output_bytes: float) -> float:
+    """Bytes of TensorRT-LLM's fused-MoE workspace for `rows` tokens (CutlassMoeFCRunner::getWorkspaceDeviceBufferSizes,
+    gated experts): k x rows expanded rows times the two overlapped GEMM buffers and the row maps, plus the blocked
+    row map of the GPU's experts."""
+    h, width = float(m.dim), m.moe_ffn_dim / expert_tp
+    expanded = m.n_experts_per_token * float(rows)
+    inputs = max(h * input_bytes, h * output_bytes, width * input_bytes)  # permuted data, fc2 result, fc1 result
+    outputs = max(width * input_bytes, 2 * width * output_bytes, h * output_bytes)  # fc1, GLU input, fc2 result
+    return expanded * (inputs + outputs + MOE_INDEX_BYTES_PER_EXPANDED_ROW) + 4.0 * float(rows) * experts_per_gpu
+
+
+def profiling_moe_rows(r: Replica) -> float:
+    """Rows the fused-MoE op of the engine's profiling forward sees on one GPU of `r`: every attention rank's
+    max_num_tokens (gathered) under DP attention, else max_num_tokens; 0 for a dense model or an engine without it."""
+    if not r.moe_profile_tokens or not ar.n_moe_layers(r.m):
+        return 0.0
+    return float(r.moe_profile_tokens) * (r.split.gpus if r.attention_dp else 1)
+
+
+def engine_workspace_bytes(r: Replica) -> float:
+    """What one GPU of `r` gives the profiling forward's MoE workspace before its KV cache (0 where it does not)."""
+    rows = profiling_moe_rows(r)
+    if not rows:
+        return 0.0
+    p, s = lookup_precision(r.precision), r.split
+    gemm_input = p.activation_bytes if p.weight_only else min(p.activation_bytes, p.bytes_per_weight)  # W8A8: 1 B
+    return moe_workspace_bytes(r.m, rows, r.m.n_experts / s.ep, s.tp, gemm_input, p.activation_bytes)
+
 
 def kv_budget_bytes(r: Replica) -> float:
-    """Bytes of KV cache one GPU of replica `r` holds: its engine's share of the memory left after the weights
-    and the runtime reserve."""
-    free = r.usable_bytes - moe.weight_bytes_per_gpu(r.m, r.precision, r.split)
+    """Bytes of KV cache one GPU of replica `r` holds: its engine's share of the memory left after the weights,
+    the runtime reserve and the profiling forward's MoE workspace."""
+    free = r.usable_bytes - moe.weight_bytes_per_gpu(r.m, r.precision, r.split) - engine_workspace_bytes(r)
     return r.kv_free_fraction * max(free, 0.0)
 
 
