@@ -120,7 +120,7 @@ def test_static_cache_is_stated_and_sourced():
 def test_kv_heads_replicate_past_tp_in_the_capacity_path_by_hand():
     """Qwen3-235B-A22B has 4 KV heads: at TP 8 each head sits on 2 GPUs, so a GPU holds 1/4 of a sequence's
     KV cache (not 1/8) in the memory check, the simulation's KV pool and the traffic alike."""
-    from planner.estimate import inference as inf, simulate as sim
+    from planner.estimate import inference as inf, kv_budget, simulate as sim
     m, g = planner.model("Qwen3-235B-A22B"), planner.gpu("H200 SXM")
     assert m.n_kv_heads == 4
     per_seq = 2 * m.n_layers * 4 * m.head_dim * 1.0 * 3000  # K and V, fp8, 3,000 tokens
@@ -129,5 +129,7 @@ def test_kv_heads_replicate_past_tp_in_the_capacity_path_by_hand():
     assert inf.kv_bytes_per_gpu(m, 10, 3000, 8, 1.0) == pytest.approx(inf.kv_bytes_per_gpu(m, 10, 3000, 4, 1.0))
     r = inf.replica(m, g, "fp8", 8, resolve_engine("tensorrt-llm", g))
     steps = sim.step_model(r, 1, 64, 3000.0)
-    free = r.kv_free_fraction * (r.usable_bytes - ar.weight_bytes(m, "fp8") / 8)  # TensorRT-LLM: a share of it
+    workspace = 8 * 8192 * (2 * m.dim * 2 + 16) + 4 * 8192 * m.n_experts  # its MoE workspace at max_num_tokens
+    assert kv_budget.engine_workspace_bytes(r) == workspace  # (kv_budget.py; k 8, fc2 result h x 2 B both buffers)
+    free = r.kv_free_fraction * (r.usable_bytes - ar.weight_bytes(m, "fp8") / 8 - workspace)  # TensorRT-LLM: a share
     assert steps.kv_tokens == pytest.approx(free / (per_seq / 3000 / 4))
