@@ -153,7 +153,8 @@ class EngineSetup:
             Assumption("kv_free_fraction", self.kv_free_fraction, "of the memory left after weights and the reserve",
                        src("kv_free_fraction") if self.kv_free_fraction != 1 else "all of it"),
             Assumption("moe_profile_tokens", self.moe_profile_tokens, "tokens per attention rank sizing the MoE "
-                       "workspace before the KV cache", src("moe_workspace_profiled") if self.moe_profile_tokens else "none"),
+                       "workspace before the KV cache", src("moe_workspace_profiled") if self.moe_profile_tokens
+                       else "no MoE workspace before the KV cache (kv_budget.py)"),
             Assumption("batch_cap_per_dp_rank", self.batch_cap_per_dp_rank, "under DP attention the cap is per rank"
                        if self.batch_cap_per_dp_rank else "the cap is the replica's", src("batch_cap_per_dp_rank")
                        if self.batch_cap_per_dp_rank else "planner default"),
