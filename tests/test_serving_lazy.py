@@ -1,5 +1,6 @@
-"""plan.load_latency, the peak's simulated run, is made when first read (core/lazy.py): the same value as the
-eager run, whenever and however it is read (to_dict, ==, pickle, copy, threads), and unread it costs nothing."""
+"""plan.load_latency (the peak's simulated run) and plan.frontier (every configuration searched) are made when first
+read (core/lazy.py): the same values as the eager code's, whenever and however they are read (to_dict, ==, pickle,
+copy, threads), and unread they cost nothing. Whole plans as JSON: test_golden.py."""
 from __future__ import annotations
 
 import copy
@@ -19,6 +20,7 @@ from planner.estimate import load as ld
 from planner.estimate.engine import resolve_engine
 
 MODELS = ("Llama-3.1-8B", "Mixtral-8x7B", "Llama-3.1-70B", "Qwen2.5-72B")
+LAZY = ("load_latency", "frontier")
 
 
 def _random_call(seed: int) -> dict:
@@ -50,12 +52,14 @@ def _clear_load_caches():
 def test_the_lazy_peak_latency_is_the_eager_one_whenever_it_is_read(seed):
     kw = _random_call(seed)
     now, later = planner.serving(**kw), planner.serving(**kw)
-    assert is_pending(now, "load_latency") and is_pending(later, "load_latency")  # unread: not simulated
-    read_now = now.load_latency
-    assert not is_pending(now, "load_latency")
+    for plan, name in ((p, n) for p in (now, later) for n in LAZY):
+        assert is_pending(plan, name)  # unread: not made (the peak not simulated)
+    read_now, rows_now = now.load_latency, now.frontier
+    assert not is_pending(now, "load_latency") and not is_pending(now, "frontier")
+    assert sum(r.chosen for r in rows_now) == 1 and any(r.max_requests_per_s for r in rows_now)
     planner.serving(**_random_call(seed + 100))  # other plans between, and every cache of the load model emptied
     _clear_load_caches()
-    assert later.load_latency == read_now == _eager(now)
+    assert later.load_latency == read_now == _eager(now) and later.frontier == rows_now
     assert json.dumps(later.to_dict(), sort_keys=True) == json.dumps(now.to_dict(), sort_keys=True)
     assert later == now
 
@@ -75,19 +79,22 @@ def test_to_dict_repr_pickle_and_copies_hold_the_value_not_the_computation():
 
 def test_the_field_stays_a_frozen_dataclass_field():
     plan = planner.serving(**_random_call(8))
-    field = {f.name: f for f in dataclasses.fields(plan)}["load_latency"]
-    assert field.default is None  # a plan built by hand without it: None, as before
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        plan.load_latency = None
+    fields = {f.name: f for f in dataclasses.fields(plan)}
+    assert fields["load_latency"].default is None and fields["frontier"].default == ()  # built by hand: as before
+    for name in LAZY:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(plan, name, None)
     costed = planner.serving(**_random_call(8), peak_latency=False)
     assert costed.load_latency is None and not is_pending(costed, "load_latency")
 
 
 def test_compare_leaves_the_peak_run_unread_and_its_to_dict_holds_it():
     c = planner.compare("examples/customer_support.toml")
-    assert is_pending(c.serving_plan, "load_latency")  # compare() and its totals never read it: the run is saved
-    got = c.to_dict()["serving_plan"]["load_latency"]
-    assert got == dataclasses.asdict(_eager(c.serving_plan)) == dataclasses.asdict(c.serving_plan.load_latency)
+    assert all(is_pending(c.serving_plan, n) for n in LAZY)  # compare() and its totals never read them: saved
+    got = c.to_dict()["serving_plan"]
+    assert got["load_latency"] == dataclasses.asdict(_eager(c.serving_plan)) == \
+        dataclasses.asdict(c.serving_plan.load_latency)
+    assert len(got["frontier"]) == len(c.serving_plan.frontier) > 1
 
 
 def test_a_deferred_runs_once_under_concurrent_readers():
