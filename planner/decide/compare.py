@@ -389,10 +389,10 @@ def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
     def cost(k):
         return lambda t: option_totals_for_traffic({k: models[k]}, s, t, bridge)[k]
     on_grid = {k: cost(k)(traffic_grid()) for k in live} if len(live) > 1 else {}  # each option once, not per pair
+    low = {k: cost(k)(np.array([1.0]))[0] for k in on_grid}  # at 1 request/day: each option once too
     for a, b in combinations(live, 2):
         roots = break_even_traffic(cost(a), cost(b), on_grid=(on_grid[a], on_grid[b]))
-        low = np.array([1.0])
-        cheaper_below = a if cost(a)(low)[0] <= cost(b)(low)[0] else b
+        cheaper_below = a if low[a] <= low[b] else b
         month = crossing_month(opts[a].cumulative_usd, opts[b].cumulative_usd)
         if month is None:
             month = crossing_month(opts[b].cumulative_usd, opts[a].cumulative_usd)

@@ -13,6 +13,7 @@ GPU-hour is charged to the mean traffic.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from ..core import limits as L
 from ..core import arguments as A
 from ..core import validate as V
 from ..core.errors import InfeasibleError, InputError
+from ..core.lazy import Deferred, LazyField
 from ..core.provenance import Assumption
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
@@ -90,9 +92,10 @@ class ServingPlan:
     prefill_s: Band = Band.point(0.0)  # one prompt's prefill
     latency_percentile: str = LATENCY_PERCENTILE
     max_requests_per_s_per_replica: float = 0.0  # simulated: targets met at the percentile (p50 rates)
-    load_latency: ld.LoadLatency | None = None  # percentiles at the month-0 peak, per replica
+    # percentiles at the month-0 peak, per replica: one more simulated run, made when first read (core/lazy.py)
+    load_latency: ld.LoadLatency | None = LazyField()
     utilization_cap: float | None = None  # the caller's optional ceiling
-    frontier: tuple[FrontierRow, ...] = ()
+    frontier: tuple[FrontierRow, ...] = LazyField(())  # every configuration searched: made when first read
     chunked_prefill: bool = True
     attention_dp: bool = False  # MoE: data-parallel attention + expert-parallel experts over the tensor_parallel GPUs
 
@@ -221,9 +224,9 @@ def serving(*, model, gpu, precision="bf16", workload: Workload, engine: str = "
     chunked prefill on or off (None: the engine's default); attention_dp: an MoE model with data-parallel attention
     and expert-parallel experts over the tensor_parallel GPUs (True), plain tensor parallelism (False), or both
     searched (None; a dense model has only the latter). The simulation draws prompt and output
-    lengths as the workload says (`length_sigma`: 0 fixed, else lognormal). peak_latency: False leaves out
-    plan.load_latency (None), the percentiles at the peak, one more simulated run, for callers that need only
-    the sizing and its cost; nothing else in the plan changes.
+    lengths as the workload says (`length_sigma`: 0 fixed, else lognormal). plan.load_latency, the percentiles
+    at the peak, is one more simulated run, made when first read (the same value whenever it is read; plan.frontier
+    likewise); peak_latency: False leaves it out (None); nothing else in the plan changes.
     """
     _validate(model, gpu, precision, workload, engine, kv_cache_dtype, utilization_ceiling, min_replicas,
               max_tensor_parallel, max_batch_size, tensor_parallel, latency_percentile, chunked_prefill, efficiencies,
@@ -273,9 +276,13 @@ def _plan(c: sr.Candidate, cands, setup, w: Workload, cap, kv_requested, ceiling
         assumptions=_assumptions(c, setup, kv_requested, u, cap, ceiling, min_replicas, percentile, sigma),
         workload=w, engine=setup.engine, kv_cache_dtype=c.replica.kv_cache_dtype, prefill_s=band(c.grid["prefill"]),
         latency_percentile=percentile, max_requests_per_s_per_replica=c.rate, chunked_prefill=setup.chunked_prefill,
-        load_latency=ld.latency(c.load, w.peak_rps / float(np.median(replicas))) if peak_latency else None,
-        utilization_cap=ceiling,
-        frontier=sr.frontier(cands, c, w), attention_dp=c.attention_dp)
+        load_latency=Deferred(functools.partial(_peak_latency, c.load, w.peak_rps, replicas)) if peak_latency else None,
+        utilization_cap=ceiling, frontier=Deferred(functools.partial(sr.frontier, cands, c, w)), attention_dp=c.attention_dp)
+
+
+def _peak_latency(load: ld.Load, peak_rps: float, replicas: np.ndarray) -> ld.LoadLatency:
+    """plan.load_latency: one replica at the peak shared by the median replica count (one simulated run)."""
+    return ld.latency(load, peak_rps / float(np.median(replicas)))
 
 
 _PLAN = A.Kind(ServingPlan, "a ServingPlan (from planner.serving)")
