@@ -37,18 +37,16 @@ def chunk_results(engine, values: dict[str, np.ndarray], n: int, work: dict | No
     per_request = totals / np.reshape(served, (-1, 1))
     keys = engine.keys
     d = _buffer(work, "difference", (len(months) + 1, n))
-    pairs = {(a, b): crossing_rows(cums[a], cums[b], d, work) for i, a in enumerate(keys) for b in keys[i + 1:]
+    pairs = {(a, b): crossing_rows(cums[a], cums[b], d) for i, a in enumerate(keys) for b in keys[i + 1:]
              if wanted is None or (a, b) in wanted}
     return totals, per_request, pairs
 
 
-def _buffer(work: dict | None, name: str, shape: tuple, dtype=float) -> np.ndarray:
-    """work's array for `name` of this shape and dtype (kept there; work None: a new one), not zeroed."""
-    if work is None:
-        return np.empty(shape, dtype)
-    if (name, shape, dtype) not in work:
-        work[(name, shape, dtype)] = np.empty(shape, dtype)
-    return work[(name, shape, dtype)]
+def _buffer(work: dict, name: str, shape: tuple) -> np.ndarray:
+    """work's array for `name` of this shape (kept there), not zeroed."""
+    if (name, shape) not in work:
+        work[(name, shape)] = np.empty(shape)
+    return work[(name, shape)]
 
 
 def fleet_monthly(model, requests, months, peak_to_mean, bridge, bridge_monthly) -> np.ndarray:
@@ -144,20 +142,14 @@ def _add_paid(rows: np.ndarray, t: np.ndarray, a: np.ndarray, b: np.ndarray, usd
     rows += share
 
 
-def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = None,
-                  work: dict | None = None) -> np.ndarray:
+def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = None) -> np.ndarray:
     """crossing.crossing_months with months first ((T + 1, n) curves): the month A falls to B, else B to A,
-    interpolated within the month; NaN: never. d: where to put their difference (else a new array); work: where
-    its masks are kept from call to call (else new arrays)."""
+    interpolated within the month; NaN: never. d: where to put their difference (else a new array)."""
     d = np.subtract(cum_a, cum_b, out=d)
-    above = np.greater(d, 0, out=_buffer(work, "above", d.shape, bool))
-    below = np.less(d, 0, out=_buffer(work, "below", d.shape, bool))
-    steps = (d.shape[0] - 1,) + d.shape[1:]
-    # above, then at or below (d is never NaN: its inputs are checked)
-    down = np.greater(above[:-1], above[1:], out=_buffer(work, "down", steps, bool))
-    up = np.greater(below[:-1], below[1:], out=_buffer(work, "up", steps, bool))
-    weighted = _buffer(work, "weighted", steps, _weight_type(steps[0]))
-    j_down, j_up = _first(down, weighted), _first(up, weighted)
+    above, below = d > 0, d < 0
+    down = np.greater(above[:-1], above[1:])  # above, then at or below (d is never NaN: its inputs are checked)
+    up = np.greater(below[:-1], below[1:])
+    j_down, j_up = _first(down), _first(up)
     months = down.shape[0]
     any_down = j_down < months
     crossed = any_down | (j_up < months)
@@ -168,14 +160,9 @@ def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = N
         return np.where(crossed, j + d0 / (d0 - d1), np.nan)
 
 
-def _weight_type(rows: int):
-    return np.int16 if rows < 2**15 else np.int64
-
-
-def _first(mask: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def _first(mask: np.ndarray) -> np.ndarray:
     """The first row index where each column of `mask` (rows, n) is True; rows where none is: a maximum down the
-    rows of (rows - index) where True (contiguous rows, unlike argmax along the first axis); out: where to put
-    that product (mask's shape, _weight_type(rows))."""
+    rows of (rows - index) where True (contiguous rows, unlike argmax along the first axis)."""
     rows = mask.shape[0]
-    weight = np.arange(rows, 0, -1, dtype=_weight_type(rows))[:, None]
-    return rows - np.multiply(mask, weight, out=out).max(axis=0)
+    weight = np.arange(rows, 0, -1, dtype=np.int16 if rows < 2**15 else np.int64)[:, None]
+    return rows - (mask * weight).max(axis=0)
