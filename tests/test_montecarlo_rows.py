@@ -221,3 +221,13 @@ def test_paid_rows_in_place_equals_the_matrix_product_and_shares_bit_for_bit(see
                   (Spend("staff", rng.uniform(2e6, 4e6, n), 0.0, 12.0), Spend("data", 5e5, 0.0, 3.0))]:
         got, _ = rows.paid_rows(fixed + sampled, T, n, np.full((T + 1, n), np.nan), buffer)
         assert np.array_equal(got, _paid_rows_before(fixed + sampled, T, n))
+
+
+def test_bands_partitioning_the_samples_in_place_gives_the_same_percentiles():
+    """monte_carlo's $/request percentiles partition that array itself (no copy): the same Bands, exactly."""
+    x = np.random.default_rng(8).lognormal(size=(10_001, 3))
+    want = montecarlo._bands(("a", "b", "c"), x)
+    kept = x.copy()
+    assert montecarlo._bands(("a", "b", "c"), kept.copy()) == want
+    assert montecarlo._bands(("a", "b", "c"), kept, overwrite=True) == want
+    assert np.array_equal(np.sort(kept, axis=0), np.sort(x, axis=0)) and not np.array_equal(kept, x)
