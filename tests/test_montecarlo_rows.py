@@ -108,6 +108,22 @@ def test_crossing_rows_equals_crossing_months(seed):
     assert got[~np.isnan(got)] == pytest.approx(want[~np.isnan(want)], abs=1e-12)
 
 
+@pytest.mark.parametrize("shift", [-5.0, 5.0, 0.0])
+def test_crossing_rows_when_no_column_crosses_or_all_touch(shift):
+    """One option dearer throughout in every sample (either way), and curves equal throughout: no crossing, as
+    crossing_months finds; then the order flipped in the last row of every sample: all cross there."""
+    rng = np.random.default_rng(6)
+    a = np.cumsum(rng.uniform(0, 3, (300, 25)), axis=1)
+    b = a + shift
+    want = crossing_months(a, b)
+    assert np.all(np.isnan(want))
+    assert np.array_equal(rows.crossing_rows(a.T.copy(), b.T.copy()), want, equal_nan=True)
+    b[:, -1] = a[:, -1] + (1.0 if shift < 0 else -1.0)  # the last row crosses in every sample (unless equal before)
+    want = crossing_months(a, b)
+    assert np.all(np.isnan(want) == (shift == 0))
+    assert rows.crossing_rows(a.T.copy(), b.T.copy()) == pytest.approx(want, abs=1e-12, nan_ok=True)
+
+
 @pytest.mark.parametrize("make", SCENARIOS[:-1])  # every example (each has a scratch option) and the benchmark's
 def test_fixed_estimates_table_is_within_5e_4_of_the_model(make):
     e = Engine(make())

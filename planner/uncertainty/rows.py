@@ -147,10 +147,11 @@ def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = N
     interpolated within the month; NaN: never. d: where to put their difference (else a new array)."""
     d = np.subtract(cum_a, cum_b, out=d)
     above, below = d > 0, d < 0
-    down = np.greater(above[:-1], above[1:])  # above, then at or below (d is never NaN: its inputs are checked)
-    up = np.greater(below[:-1], below[1:])
-    j_down, j_up = _first(down), _first(up)
-    months = down.shape[0]
+    months = d.shape[0] - 1
+    # above, then at or below (d is never NaN: its inputs are checked); a mask true nowhere or everywhere has no
+    # such step: its first is `months` (none) in every column without the passes (one option dearer throughout)
+    j_down, j_up = (_first(np.greater(m[:-1], m[1:])) if m.any() and not m.all() else np.full(d.shape[1], months)
+                    for m in (above, below))
     any_down = j_down < months
     crossed = any_down | (j_up < months)
     j = np.where(any_down, j_down, np.minimum(j_up, months - 1))
