@@ -148,10 +148,7 @@ def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = N
     d = np.subtract(cum_a, cum_b, out=d)
     above, below = d > 0, d < 0
     months = d.shape[0] - 1
-    # above, then at or below (d is never NaN: its inputs are checked); a mask true nowhere or everywhere has no
-    # such step: its first is `months` (none) in every column without the passes (one option dearer throughout)
-    j_down, j_up = (_first(np.greater(m[:-1], m[1:])) if m.any() and not m.all() else np.full(d.shape[1], months)
-                    for m in (above, below))
+    j_down, j_up = _first_step(above, months), _first_step(below, months)  # d is never NaN: its inputs are checked
     any_down = j_down < months
     crossed = any_down | (j_up < months)
     j = np.where(any_down, j_down, np.minimum(j_up, months - 1))
@@ -159,6 +156,16 @@ def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = N
     d0, d1 = d[j, cols], d[j + 1, cols]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(crossed, j + d0 / (d0 - d1), np.nan)
+
+
+def _first_step(mask: np.ndarray, none: int) -> np.ndarray:
+    """The first row k where each column of `mask` (rows, n) steps from True to False (row k True, k + 1 not);
+    `none` where it never does. A mask true nowhere or everywhere, or with no such step at all (one option dearer
+    throughout in every sample of the chunk), skips the passes that find the first."""
+    if not mask.any() or mask.all():
+        return np.full(mask.shape[1], none)
+    step = np.greater(mask[:-1], mask[1:])
+    return _first(step) if step.any() else np.full(mask.shape[1], none)
 
 
 def _first(mask: np.ndarray) -> np.ndarray:
