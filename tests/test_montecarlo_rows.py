@@ -108,6 +108,22 @@ def test_crossing_rows_equals_crossing_months(seed):
     assert got[~np.isnan(got)] == pytest.approx(want[~np.isnan(want)], abs=1e-12)
 
 
+@pytest.mark.parametrize("shift", [-5.0, 5.0, 0.0])
+def test_crossing_rows_when_no_column_crosses_or_all_touch(shift):
+    """One option dearer throughout in every sample (either way), and curves equal throughout: no crossing, as
+    crossing_months finds; then the order flipped in the last row of every sample: all cross there."""
+    rng = np.random.default_rng(6)
+    a = np.cumsum(rng.uniform(0, 3, (300, 25)), axis=1)
+    b = a + shift
+    want = crossing_months(a, b)
+    assert np.all(np.isnan(want))
+    assert np.array_equal(rows.crossing_rows(a.T.copy(), b.T.copy()), want, equal_nan=True)
+    b[:, -1] = a[:, -1] + (1.0 if shift < 0 else -1.0)  # the last row crosses in every sample (unless equal before)
+    want = crossing_months(a, b)
+    assert np.all(np.isnan(want) == (shift == 0))
+    assert rows.crossing_rows(a.T.copy(), b.T.copy()) == pytest.approx(want, abs=1e-12, nan_ok=True)
+
+
 @pytest.mark.parametrize("make", SCENARIOS[:-1])  # every example (each has a scratch option) and the benchmark's
 def test_fixed_estimates_table_is_within_5e_4_of_the_model(make):
     e = Engine(make())
@@ -177,3 +193,57 @@ def test_a_wrong_first_guess_of_the_reference_recomputes_its_pairs(monkeypatch, 
     for k, be in right.break_even_months.items():
         assert be.to_dict() == wrong.break_even_months[k].to_dict()
     assert np.array_equal(wrong.samples_usd, right.samples_usd)
+
+
+def _paid_rows_before(spends, T, n):
+    """rows.paid_rows as it was before the in-place path (2026-12-07): every phase through costmodel._share_paid
+    and a matrix product, the reference the in-place one is held to bit for bit."""
+    from planner.decide.costmodel import _share_paid
+    phases = {}
+    for s in spends:
+        key = (rows._phase_key(s.start_month), rows._phase_key(s.end_month))
+        phases[key] = [s.start_month, s.end_month, np.asarray(s.usd, dtype=float) + (
+            phases[key][2] if key in phases else 0.0)]
+    fixed = [(a, b, usd) for a, b, usd in phases.values() if np.ndim(a) == 0 and np.ndim(b) == 0]
+    shares = np.asarray(_share_paid(np.arange(T + 1.0)[:, None], np.array([a for a, _, _ in fixed]),
+                                    np.array([b for _, b, _ in fixed])), dtype=float)
+    shares[-1] = 1.0
+    out = shares @ np.stack([np.broadcast_to(usd, (n,)) for _, _, usd in fixed])
+    for a, b, usd in phases.values():
+        if np.ndim(a) or np.ndim(b):
+            a, b = np.broadcast_arrays(np.reshape(a, -1), np.reshape(b, -1))
+            first, full = max(int(np.floor(a.min())), 0), min(int(np.ceil(max(a.max(), b.max()))), T)
+            if first < full:
+                out[first:full] += _share_paid(np.arange(first, full, dtype=float)[:, None], a, b) * np.reshape(usd, -1)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("scratch", [False, True])
+def test_paid_rows_in_place_equals_the_matrix_product_and_shares_bit_for_bit(seed, scratch):
+    """The in-place path (a sampled lump added where it falls, a ramp built in a kept array, one fixed phase as an
+    outer product) against the share-times-amount formula, exactly: the Monte Carlo's results do not move."""
+    rng = np.random.default_rng(seed)
+    n, T = 300, 24
+    a = rng.uniform(2, 9, n)
+    a[:20] = np.floor(a[:20])  # at whole months: paid in that row
+    b = a + rng.uniform(0.5, 8, n)
+    mixed = b.copy()
+    mixed[::3] = a[::3]  # some samples a lump, the others a ramp
+    sampled = (Spend("ramp", rng.uniform(1, 9e6, n), 3.0, b), Spend("lump", rng.uniform(0, 5e6, n), a, a),
+               Spend("mixed", 1e5, a, mixed), Spend("after", rng.uniform(1, 9, n), b, b + 3.0))
+    buffer = np.full((T + 1, n), np.nan) if scratch else None
+    for fixed in [(Spend("one", 1e4, 0.0, 0.5),),
+                  (Spend("staff", rng.uniform(2e6, 4e6, n), 0.0, 12.0), Spend("data", 5e5, 0.0, 3.0))]:
+        got, _ = rows.paid_rows(fixed + sampled, T, n, np.full((T + 1, n), np.nan), buffer)
+        assert np.array_equal(got, _paid_rows_before(fixed + sampled, T, n))
+
+
+def test_bands_partitioning_the_samples_in_place_gives_the_same_percentiles():
+    """monte_carlo's $/request percentiles partition that array itself (no copy): the same Bands, exactly."""
+    x = np.random.default_rng(8).lognormal(size=(10_001, 3))
+    want = montecarlo._bands(("a", "b", "c"), x)
+    kept = x.copy()
+    assert montecarlo._bands(("a", "b", "c"), kept.copy()) == want
+    assert montecarlo._bands(("a", "b", "c"), kept, overwrite=True) == want
+    assert np.array_equal(np.sort(kept, axis=0), np.sort(x, axis=0)) and not np.array_equal(kept, x)

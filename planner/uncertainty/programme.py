@@ -35,9 +35,10 @@ def programme_bands(scenario) -> dict[str, Band]:
     return {**{PREFIX + f.name: prog.band(f.name)[0] for f in dataclasses.fields(prog)}, OVERHEAD: RUN_OVERHEAD}
 
 
-def split_normal_ppf(band: Band, q: np.ndarray) -> np.ndarray:
-    """The split normal through band's p10/p50/p90 at quantiles q (0 < q < 1), clipped at 0."""
-    z = ndtri(q)
+def split_normal_ppf(band: Band, q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The split normal through band's p10/p50/p90 at quantiles q (0 < q < 1), clipped at 0; in `out` if given
+    (q itself, when the caller has no other use for it: one array of n fewer)."""
+    z = ndtri(q, out=out)
     z *= np.where(z < 0, (band.p50 - band.p10) / Z90, (band.p90 - band.p50) / Z90)  # z x the side's sd
     z += band.p50
     return np.maximum(z, 0.0, out=z)
@@ -47,14 +48,17 @@ def uniforms(seed: int, path: str, n: int) -> np.ndarray:
     """n uniforms in (0, 1) on the input's own stream, seeded by (seed, path) as Engine.sample's are."""
     rng = np.random.default_rng([seed, zlib.crc32(path.encode())])
     # rng.uniform(tiny, 1.0, n)'s draws (tiny + (1 - tiny) x u is u for every u above ~1e-292), 3x faster
-    return np.maximum(rng.random(n), np.finfo(float).tiny)
+    u = rng.random(n)
+    return np.maximum(u, np.finfo(float).tiny, out=u)
 
 
 def sample_programme(bands: dict[str, Band], seed: int, n: int, shared: np.ndarray | None = None) -> dict:
     """n draws of each uncertain programme band (point bands are left to their p50). `shared`: one quantile per
     sample used for every band (comonotone draws, as compare()'s Band arithmetic assumes)."""
-    return {p: split_normal_ppf(b, uniforms(seed, p, n) if shared is None else shared)
-            for p, b in bands.items() if b.p90 > b.p10}
+    if shared is not None:
+        return {p: split_normal_ppf(b, shared) for p, b in bands.items() if b.p90 > b.p10}
+    return {p: split_normal_ppf(b, u, out=u) for p, b in bands.items() if b.p90 > b.p10
+            for u in [uniforms(seed, p, n)]}  # each its own fresh uniforms, turned into the draws in place
 
 
 def programme_values(bands: dict[str, Band], values: dict, shape=(-1, 1)) -> dict[str, np.ndarray | float]:

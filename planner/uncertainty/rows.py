@@ -30,7 +30,8 @@ def chunk_results(engine, values: dict[str, np.ndarray], n: int, work: dict | No
     for key, model in models.items():
         monthly = api_monthly if key == "api" else \
             fleet_monthly(model, requests, months, v["workload.peak_to_mean"], bridge, api_monthly)
-        cums[key] = cumulative_rows(one_time_spends(model), monthly, n, _buffer(work, key, (len(months) + 1, n)))
+        cums[key] = cumulative_rows(one_time_spends(model), monthly, n, _buffer(work, key, (len(months) + 1, n)),
+                                    _buffer(work, "share", (len(months) + 1, n)))
     totals = np.stack([c[-1] for c in cums.values()], axis=1)
     served = total_requests(v["workload.requests_per_day"], v["workload.monthly_growth"], engine.months)
     per_request = totals / np.reshape(served, (-1, 1))
@@ -62,11 +63,13 @@ def fleet_monthly(model, requests, months, peak_to_mean, bridge, bridge_monthly)
     return own
 
 
-def cumulative_rows(spends, monthly, n: int, out: np.ndarray | None = None) -> np.ndarray:
+def cumulative_rows(spends, monthly, n: int, out: np.ndarray | None = None,
+                    scratch: np.ndarray | None = None) -> np.ndarray:
     """costmodel.cumulative with months first: (T + 1, n), row 0 what is paid at t = 0, row k + 1 at the end of
-    month k (one-time spends paid over their phases, after the horizon counted at its end); in `out` if given."""
+    month k (one-time spends paid over their phases, after the horizon counted at its end); in `out` if given
+    (scratch: paid_rows' working array)."""
     monthly = np.broadcast_to(monthly, (monthly.shape[0], n))
-    out, steps = paid_rows(spends, monthly.shape[0], n, out)
+    out, steps = paid_rows(spends, monthly.shape[0], n, out, scratch)
     running = np.zeros(n)  # the spends already paid in full, plus the running cost paid so far
     for k in range(monthly.shape[0] + 1):  # a contiguous row at a time
         if k in steps:
@@ -77,12 +80,15 @@ def cumulative_rows(spends, monthly, n: int, out: np.ndarray | None = None) -> n
     return out
 
 
-def paid_rows(spends, horizon_months: int, n: int, out: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+def paid_rows(spends, horizon_months: int, n: int, out: np.ndarray | None = None,
+              scratch: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """costmodel.paid_by with months first, as (rows, steps): paid by t = 0 .. horizon_months is rows[t] plus every
     steps[k] with k <= t (spends paid in full from row k on; at the horizon's end every spend counts in full).
 
     Spends over one phase are summed first; the phases with fixed months are one (T + 1, phases) @ (phases, n)
-    product; a phase with sampled months is costed on the rows where some sample is part-way through it only."""
+    product (one phase: the outer product, which is what the matrix product is with one term); a phase with
+    sampled months is costed on the rows where some sample is part-way through it only, in `scratch` ((T + 1, n),
+    kept by the caller; else a new array)."""
     T = horizon_months
     phases = {}  # (start, end) -> [start, end, usd summed]
     for s in spends:
@@ -101,7 +107,10 @@ def paid_rows(spends, horizon_months: int, n: int, out: np.ndarray | None = None
         shares = np.asarray(_share_paid(t, np.array([a for a, _, _ in fixed]), np.array([b for _, b, _ in fixed])),
                             dtype=float)  # (T + 1, phases)
         shares[-1] = 1.0  # after the horizon: counted at its end
-        np.matmul(shares, np.stack([np.broadcast_to(usd, (n,)) for _, _, usd in fixed]), out=out)
+        if len(fixed) == 1:
+            np.multiply(shares, np.broadcast_to(fixed[0][2], (n,)), out=out)
+        else:
+            np.matmul(shares, np.stack([np.broadcast_to(usd, (n,)) for _, _, usd in fixed]), out=out)
     for a, b, usd in phases.values():
         if np.ndim(a) == 0 and np.ndim(b) == 0:
             continue
@@ -109,12 +118,28 @@ def paid_rows(spends, horizon_months: int, n: int, out: np.ndarray | None = None
         # rows t <= min(a) pay none of it; rows t >= max(b) (and the last) all of it: a step, added by the caller
         first, full = max(int(np.floor(a.min())), 0), min(int(np.ceil(max(a.max(), b.max()))), T)
         if first < full:
-            share = _share_paid(np.arange(first, full, dtype=float)[:, None], a, b)
-            share = share.astype(float) if share.dtype != float else share
-            share *= np.reshape(usd, -1)
-            out[first:full] += share
+            _add_paid(out[first:full], np.arange(first, full, dtype=float)[:, None], a, b, np.reshape(usd, -1),
+                      None if scratch is None else scratch[:full - first])
         steps[full] = steps[full] + usd if full in steps else np.broadcast_to(usd, (n,)).copy()
     return out, steps
+
+
+def _add_paid(rows: np.ndarray, t: np.ndarray, a: np.ndarray, b: np.ndarray, usd: np.ndarray, scratch=None):
+    """rows += costmodel._share_paid(t, a, b) x usd, in place: the share's steps (a lump: t >= a) add usd where
+    they are 1 (x 1 is usd, + 0 x usd is nothing: usd is finite); a ramp's share is built in `scratch`."""
+    width = np.maximum(b - a, 0.0)
+    ramp = width > 0
+    if not ramp.any():
+        np.add(rows, usd, out=rows, where=t >= a)
+        return
+    share = np.subtract(t, a, out=np.empty(rows.shape) if scratch is None else scratch)
+    with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
+        share /= np.where(ramp, width, 1.0)
+    np.clip(share, 0.0, 1.0, out=share)
+    if not ramp.all():
+        np.copyto(share, t >= a, where=~ramp)
+    share *= usd
+    rows += share
 
 
 def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = None) -> np.ndarray:
@@ -122,10 +147,8 @@ def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = N
     interpolated within the month; NaN: never. d: where to put their difference (else a new array)."""
     d = np.subtract(cum_a, cum_b, out=d)
     above, below = d > 0, d < 0
-    down = np.greater(above[:-1], above[1:])  # above, then at or below (d is never NaN: its inputs are checked)
-    up = np.greater(below[:-1], below[1:])
-    j_down, j_up = _first(down), _first(up)
-    months = down.shape[0]
+    months = d.shape[0] - 1
+    j_down, j_up = _first_step(above, months), _first_step(below, months)  # d is never NaN: its inputs are checked
     any_down = j_down < months
     crossed = any_down | (j_up < months)
     j = np.where(any_down, j_down, np.minimum(j_up, months - 1))
@@ -133,6 +156,16 @@ def crossing_rows(cum_a: np.ndarray, cum_b: np.ndarray, d: np.ndarray | None = N
     d0, d1 = d[j, cols], d[j + 1, cols]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(crossed, j + d0 / (d0 - d1), np.nan)
+
+
+def _first_step(mask: np.ndarray, none: int) -> np.ndarray:
+    """The first row k where each column of `mask` (rows, n) steps from True to False (row k True, k + 1 not);
+    `none` where it never does. A mask true nowhere or everywhere, or with no such step at all (one option dearer
+    throughout in every sample of the chunk), skips the passes that find the first."""
+    if not mask.any() or mask.all():
+        return np.full(mask.shape[1], none)
+    step = np.greater(mask[:-1], mask[1:])
+    return _first(step) if step.any() else np.full(mask.shape[1], none)
 
 
 def _first(mask: np.ndarray) -> np.ndarray:
