@@ -166,3 +166,18 @@ def test_decode_step_dp_attention_uses_the_busiest_rank():
     # 4 sequences over 4 ranks: one each, so the attention part is one sequence's, as at batch 1.
     assert np.all(step4 >= step1) and np.all(step4 < 2 * step1)
     assert dataclasses.replace(r_dp.split, attention_dp=False).tp == 4
+
+
+def test_dp_attention_gather_and_scatter_bytes_by_hand():
+    """TOY (4 MoE layers, dim 64, top-2) over 4 DP-attention ranks, 10 tokens in the step, bf16 activations, on a
+    link of 1 GB/s bus bandwidth, 1 us latency and no hop latency. Per MoE layer: the all-gather carries 10 x (64 x 2
+    + 2 x (4 + 4)) = 1,440 bytes, at (4 - 1)/4 of them over the bus = 1,080 B -> 1.08 us + 1 us; the reduce-scatter
+    10 x 64 x 2 = 1,280 bytes -> 960 B -> 0.96 us + 1 us; 4 layers: 4 x 4.04 us = 16.16 us."""
+    link = moe.comm.Link("toy", latency_s=1e-6, bus_bytes_per_s=1e9)
+    assert moe.gather_bytes_per_token(TOY, 2.0) == 64 * 2 + 2 * 8
+    got = float(moe.dp_collectives_s(TOY, 10.0, moe.Split(4, True), link, 2.0))
+    assert got == pytest.approx(4 * ((1.08e-6 + 1e-6) + (0.96e-6 + 1e-6)), rel=1e-12)
+    assert float(moe.dp_collectives_s(TOY, 10.0, moe.Split(1, True), link, 2.0)) == 0.0  # one rank: nothing to gather
+    # arrays broadcast elementwise, and 0 tokens still pay the two latencies per layer
+    arr = moe.dp_collectives_s(TOY, np.array([0.0, 10.0]), moe.Split(4, True), link, 2.0)
+    assert arr.tolist() == pytest.approx([4 * 2e-6, got], rel=1e-12)

@@ -96,13 +96,31 @@ def weight_bytes_per_gpu(m: ModelSpec, precision_name: str, s: Split) -> float:
     return (total - experts) + experts / s.gpus
 
 
+# What TensorRT-LLM's CutlassFusedMoE all-gathers with each token under DP attention besides its hidden state: the
+# k experts it picked (int32) and their routing weights (float32), asserted so in forward_chunk and gathered as
+# allgather([x, x_sf, token_selected_experts, token_final_scales]) (tensorrt_llm/_torch/modules/fused_moe/
+# fused_moe_cutlass.py, commit 000a01de, read 2026-12-07): 4 + 4 bytes per choice.
+ROUTING_BYTES_PER_CHOICE = 4 + 4
+
+
+def gather_bytes_per_token(m: ModelSpec, activation_bytes: float = 2.0) -> float:
+    """Bytes one token adds to the all-gather before an MoE layer: its hidden state and its k routing choices."""
+    return m.dim * activation_bytes + m.n_experts_per_token * ROUTING_BYTES_PER_CHOICE
+
+
 def dp_collectives_s(m: ModelSpec, tokens, s: Split, link: comm.Link, activation_bytes: float = 2.0):
-    """Under DP attention, an all-gather of the step's tokens before each MoE layer and a
-    reduce-scatter after: together one all-reduce's traffic of tokens x dim per MoE layer."""
+    """Under DP attention, per MoE layer an all-gather of the step's tokens (hidden states and routing choices,
+    gather_bytes_per_token) before the experts and a reduce-scatter of their outputs (tokens x dim) after: two
+    collectives, each with its own latency (CutlassFusedMoE.forward_chunk's allgather, then
+    reducescatter_or_allreduce; with unequal ranks TensorRT-LLM runs them as grouped ncclBroadcast / ncclReduce
+    calls, one per rank: cpp/tensorrt_llm/thop/allgatherOp.cpp, reducescatterOp.cpp, read 2026-12-07, taken at the
+    all-gather's and reduce-scatter's ring bytes)."""
     if s.gpus == 1:
         return np.zeros(np.shape(tokens))
-    buffer_bytes = np.asarray(tokens, dtype=float) * m.dim * activation_bytes
-    return ar.n_moe_layers(m) * comm.collective_s("all_reduce", buffer_bytes, s.gpus, link)
+    tokens = np.asarray(tokens, dtype=float)
+    gather = comm.collective_s("all_gather", tokens * gather_bytes_per_token(m, activation_bytes), s.gpus, link)
+    scatter = comm.collective_s("reduce_scatter", tokens * m.dim * activation_bytes, s.gpus, link)
+    return ar.n_moe_layers(m) * (gather + scatter)
 
 
 def permutation_s(r, kern: perf.Kernels, rows):
