@@ -181,3 +181,16 @@ def test_dp_attention_gather_and_scatter_bytes_by_hand():
     # arrays broadcast elementwise, and 0 tokens still pay the two latencies per layer
     arr = moe.dp_collectives_s(TOY, np.array([0.0, 10.0]), moe.Split(4, True), link, 2.0)
     assert arr.tolist() == pytest.approx([4 * 2e-6, got], rel=1e-12)
+
+
+def test_fp8_experts_gather_their_input_in_fp8_and_scatter_in_bf16():
+    """W8A8 fp8 (TensorRT-LLM's per-tensor FP8 QDQ path) quantises before the gather: TOY's 10 tokens gather
+    10 x (64 x 1 + 2 x 8) = 800 bytes (600 B over the bus, 0.6 us + 1 us) and scatter 1,280 in bf16 (0.96 us + 1 us):
+    4 layers x 3.56 us. Weight-only and bf16 formats gather the bf16 activations as they are."""
+    link = moe.comm.Link("toy", latency_s=1e-6, bus_bytes_per_s=1e9)
+    assert moe.gather_element_bytes("fp8", 2.0) == 1.0
+    assert moe.gather_element_bytes("bf16", 2.0) == moe.gather_element_bytes("int4-weight-only", 2.0) == 2.0
+    got = float(moe.dp_collectives_s(TOY, 10.0, moe.Split(4, True), link, 2.0, "fp8"))
+    assert got == pytest.approx(4 * ((0.6e-6 + 1e-6) + (0.96e-6 + 1e-6)), rel=1e-12)
+    assert float(moe.dp_collectives_s(TOY, 10.0, moe.Split(4, True), link, 2.0, "bf16")) == pytest.approx(
+        float(moe.dp_collectives_s(TOY, 10.0, moe.Split(4, True), link, 2.0)), rel=1e-12)

@@ -103,22 +103,38 @@ def weight_bytes_per_gpu(m: ModelSpec, precision_name: str, s: Split) -> float:
 ROUTING_BYTES_PER_CHOICE = 4 + 4
 
 
-def gather_bytes_per_token(m: ModelSpec, activation_bytes: float = 2.0) -> float:
-    """Bytes one token adds to the all-gather before an MoE layer: its hidden state and its k routing choices."""
-    return m.dim * activation_bytes + m.n_experts_per_token * ROUTING_BYTES_PER_CHOICE
+def gather_element_bytes(precision_name: str, activation_bytes: float = 2.0) -> float:
+    """Bytes per hidden-state element in the gather before an MoE layer. A W8A8 fp8 model's experts take their input
+    quantised per tensor, and CutlassFusedMoE quantises it before the gather (has_fp8_qdq:
+    static_quantize_e4m3_per_tensor, then allgather; run_post_quant_allgather under DP attention; same file and
+    commit): 1 byte. The fp8 checkpoints TensorRT-LLM's perf overview serves are NVIDIA's ModelOpt ones (perf-overview.md,
+    'FP8 Models', read 2026-12-07), whose FP8 format is FP8_DEFAULT_CFG: per-tensor (axis None) weight and input
+    quantizers (NVIDIA Model Optimizer, modelopt/torch/quantization/config.py, read 2026-12-07). A block-scaled fp8
+    checkpoint (DeepSeek's 128 x 128) quantises inside the fused op and gathers bf16 (bias: optimistic for it).
+    Other formats gather the activations as they are."""
+    return 1.0 if lookup_precision(precision_name).compute_dtype == "fp8" else activation_bytes
 
 
-def dp_collectives_s(m: ModelSpec, tokens, s: Split, link: comm.Link, activation_bytes: float = 2.0):
+def gather_bytes_per_token(m: ModelSpec, element_bytes: float = 2.0) -> float:
+    """Bytes one token adds to the all-gather before an MoE layer: its hidden state (`element_bytes` per element,
+    gather_element_bytes) and its k routing choices."""
+    return m.dim * element_bytes + m.n_experts_per_token * ROUTING_BYTES_PER_CHOICE
+
+
+def dp_collectives_s(m: ModelSpec, tokens, s: Split, link: comm.Link, activation_bytes: float = 2.0,
+                     precision_name: str | None = None):
     """Under DP attention, per MoE layer an all-gather of the step's tokens (hidden states and routing choices,
     gather_bytes_per_token) before the experts and a reduce-scatter of their outputs (tokens x dim) after: two
     collectives, each with its own latency (CutlassFusedMoE.forward_chunk's allgather, then
     reducescatter_or_allreduce; with unequal ranks TensorRT-LLM runs them as grouped ncclBroadcast / ncclReduce
     calls, one per rank: cpp/tensorrt_llm/thop/allgatherOp.cpp, reducescatterOp.cpp, read 2026-12-07, taken at the
-    all-gather's and reduce-scatter's ring bytes)."""
+    all-gather's and reduce-scatter's ring bytes). `precision_name`: the model's format, which sets the gathered
+    element's bytes (gather_element_bytes; None: `activation_bytes`); the outputs come back in the activation dtype."""
     if s.gpus == 1:
         return np.zeros(np.shape(tokens))
     tokens = np.asarray(tokens, dtype=float)
-    gather = comm.collective_s("all_gather", tokens * gather_bytes_per_token(m, activation_bytes), s.gpus, link)
+    element = activation_bytes if precision_name is None else gather_element_bytes(precision_name, activation_bytes)
+    gather = comm.collective_s("all_gather", tokens * gather_bytes_per_token(m, element), s.gpus, link)
     scatter = comm.collective_s("reduce_scatter", tokens * m.dim * activation_bytes, s.gpus, link)
     return ar.n_moe_layers(m) * (gather + scatter)
 
