@@ -93,7 +93,7 @@ def test_two_rank_wave_prefill_by_hand():
     kern = perf.at_quantile(r.kern, 1)
     assert dpb.extra_s(r, kern, 0.0, 12000.0, 3000.0) == 0.0  # 4 prompts over 2 ranks: even
     one_prompt = float(sim.prefill_attention_s(r, 1, np.array([3000.0]))[0])
-    step = (offline._linears_s(load, steps, 12000.0) + float(np.interp(4.0, np.arange(len(steps.head_s)), steps.head_s))
+    step = (ld.linears_s(load, steps, 12000.0) + float(np.interp(4.0, np.arange(len(steps.head_s)), steps.head_s))
             + steps.per_row_s * 12000.0 + steps.fixed_s + 2 * one_prompt)
     assert offline.prefill_phase_s(load, steps, 8) == pytest.approx(2 * step, rel=1e-12)
 

@@ -25,6 +25,7 @@ from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 
 SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
 from ..estimate.workload import requests_per_month
+from .phases import spend_phases
 from .residual import capital_factor
 
 
@@ -209,18 +210,9 @@ def paid_by(spends, horizon_months: int):
     shares are scaled and summed in place (the Monte Carlo engine's samples x months arrays).
     """
     t = np.arange(horizon_months + 1, dtype=float)
-    phases = {}  # (start, end) -> [start, end, usd summed]
-    for s in spends:
-        key = (_phase_key(s.start_month), _phase_key(s.end_month))
-        if key in phases:
-            phases[key][2] = phases[key][2] + np.asarray(s.usd, dtype=float)
-        else:
-            phases[key] = [s.start_month, s.end_month, np.asarray(s.usd, dtype=float)]
-    fixed = [(a, b, usd) for a, b, usd in phases.values() if np.ndim(a) == 0 and np.ndim(b) == 0]
+    fixed, sampled = spend_phases(spends)
     paid = _fixed_paid(t, fixed) if fixed else np.zeros_like(t)
-    for a, b, usd in phases.values():
-        if np.ndim(a) == 0 and np.ndim(b) == 0:
-            continue
+    for a, b, usd in sampled:
         share = _share_paid(t, a, b)
         if share.dtype != float:
             share = share.astype(float)
@@ -236,11 +228,6 @@ def _scaled(share, usd):
         share *= usd
         return share
     return share * usd
-
-
-def _phase_key(month):
-    """A phase's month as a dict key: its value when fixed, the array itself (by identity) when sampled."""
-    return float(month) if np.ndim(month) == 0 else ("sampled", id(month))
 
 
 def _fixed_paid(t, fixed):

@@ -15,6 +15,7 @@ from .memory_check import check_published_memory
 from .published_check import check_published_runs
 from .serving_check import check as check_serving
 from .step_check import check_published_steps
+from .training_run import RUN_OVERHEAD
 
 
 def _groups() -> list[tuple[str, str, pd.DataFrame]]:
@@ -23,7 +24,7 @@ def _groups() -> list[tuple[str, str, pd.DataFrame]]:
     runs = check_published_runs()
     out.append(("whole pretraining runs (GPU-hours)", "each run at its GPU-hours basis's factor", runs))
     out.append(("whole pretraining runs (GPU-hours)", "default factor (RUN_OVERHEAD, all bases)",
-                runs.assign(error=runs["error_default_factor"])))
+                runs.assign(error=runs["step_only_p50"] * RUN_OVERHEAD.p50 / runs["published_gpu_hours"] - 1.0)))
     steps = check_published_steps()
     for (moe, prec), g in steps.groupby(["moe", "precision"]):
         out.append(("training steps at published layouts (tokens/s/GPU)", f"{'MoE' if moe else 'dense'} {prec}", g))

@@ -148,6 +148,16 @@ class Steady:
     step_s: float  # one engine step (= TPOT)
 
 
+def linears_s(load: Load, steps: sim.StepModel, rows: float) -> float:
+    """The stack's GEMMs at `rows` rows: the step table, or past its end (long prompts: d P / (O - 1) prompt rows can
+    exceed cap + one prompt) the GEMMs themselves; np.interp would hold the last entry and make those rows free."""
+    table = steps.linears_s
+    if rows <= len(table) - 1:
+        return float(np.interp(rows, np.arange(len(table)), table))
+    return float(sim.stack_linears_s(load.replica, sim.at_quantile(load.replica.kern, load.quantile), rows,
+                                     load.quantile))
+
+
 def steady_state(load: Load) -> Steady:
     """Throughput with the batch full (the cap, or the KV cache), from the same step model.
 
@@ -167,11 +177,7 @@ def steady_state(load: Load) -> Steady:
     one_prompt = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0])
     attn = dp_balance.prefill_attention_s(load.replica, one_prompt, prompt_rows, p_tok)
     table = np.arange(len(steps.linears_s))
-    # Past the table (long prompts: d P / (O - 1) prompt rows can exceed cap + one prompt) the GEMMs are
-    # evaluated at the step's rows; np.interp would hold the last entry and make those rows free.
-    lin = np.interp(rows, table, steps.linears_s) if rows <= table[-1] else \
-        sim.stack_linears_s(load.replica, sim.at_quantile(load.replica.kern, load.quantile), rows, load.quantile)
-    step = (float(lin) + float(np.interp(d + d / dec, table, steps.head_s))
+    step = (linears_s(load, steps, rows) + float(np.interp(d + d / dec, table, steps.head_s))
             + steps.per_row_s * rows + steps.fixed_s + steps.attention_per_context_s * d
             * mean_decode_context(p_tok, load.output_tokens) + attn)
     step += dp_balance.extra_s(load.replica, sim.at_quantile(load.replica.kern, load.quantile), d, prompt_rows, p_tok)

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from ..catalog.lookup import gpu as lookup_gpu
 from ..catalog.lookup import model as lookup_model
-from ..catalog.published import SETS
 from ..catalog.published_memory import PublishedMemory, published_memory
 from .arithmetic import total_params
 from .finetuning import _check_choice, lora_params, run_shape
 from .layout import MemoryBreakdown, TrainingLayout
 from .layout_search import RunShape, memory_of
 from .qlora_memory import STACKS
+from .set_summary import per_set_lines
 
 UNSTATED_AS = "allocated"
 GIB = 2.0**30
@@ -73,17 +72,8 @@ def check_published_memory() -> pd.DataFrame:
 
 def summary_lines(df: pd.DataFrame) -> list[str]:
     """Median and max |error|, figures within 10% and 'refused but ran', per set."""
-    out = []
-    for name in SETS:
-        part = df[df["set"] == name]
-        label = "IN-SAMPLE calibration" if name == "calibration" else "VALIDATION (nothing set from these)"
-        if part.empty:
-            out.append(f"{label}: no figures")
-            continue
-        err = np.abs(part["error"].to_numpy()) * 100
-        out.append(f"{label}: median |error| {np.median(err):.1f}%, max {err.max():.1f}% over {len(part)} figures; "
-                   f"{int((err <= 10).sum())} within 10%; refused but ran: {int(part['refused'].sum())}")
-    return out
+    return per_set_lines(df, lambda part, err: f"{int((err <= 10).sum())} within 10%; refused but ran: "
+                                               f"{int(part['refused'].sum())}")
 
 
 def markdown_table(df: pd.DataFrame) -> str:

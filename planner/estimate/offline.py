@@ -50,15 +50,6 @@ def decode_context_sum(prompt_tokens: float, output_tokens: float) -> float:
     return steps * prompt_tokens + steps * (steps + 1.0) / 2.0
 
 
-def _linears_s(load: ld.Load, steps: sim.StepModel, rows: float) -> float:
-    """The stack's GEMMs at `rows` rows: the step table, or past its end the GEMMs themselves (as steady_state)."""
-    table = steps.linears_s
-    if rows <= len(table) - 1:
-        return float(np.interp(rows, np.arange(len(table)), table))
-    kern = perf.at_quantile(load.replica.kern, load.quantile)
-    return float(sim.stack_linears_s(load.replica, kern, rows, load.quantile))
-
-
 def prompts_per_step(load: ld.Load) -> float:
     """Prompts one prefill step of a wave carries: per scheduler, budget-sized chunks (chunked) or as many whole
     prompts as its token budget holds, at least one (unchunked); times the schedulers that each fill a budget
@@ -74,7 +65,7 @@ def prefill_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
     rows, n_steps = per_step * p_tok, batch / per_step
     kern = perf.at_quantile(load.replica.kern, load.quantile)
     one_prompt = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0])
-    one = (_linears_s(load, steps, rows) + dp_balance.extra_s(load.replica, kern, 0.0, rows, p_tok)
+    one = (ld.linears_s(load, steps, rows) + dp_balance.extra_s(load.replica, kern, 0.0, rows, p_tok)
            + float(np.interp(max(1.0, per_step), np.arange(len(steps.head_s)), steps.head_s))
            + steps.per_row_s * rows + steps.fixed_s
            + dp_balance.prefill_attention_s(load.replica, one_prompt, rows, p_tok))
@@ -84,7 +75,7 @@ def prefill_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
 def decode_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
     """O - 1 decode steps of `batch` sequences, attention over the context each step has grown to."""
     n = max(load.output_tokens - 1.0, 0.0)
-    one = (_linears_s(load, steps, batch) + float(steps.head_s[min(batch, len(steps.head_s) - 1)])
+    one = (ld.linears_s(load, steps, batch) + float(steps.head_s[min(batch, len(steps.head_s) - 1)])
            + steps.per_row_s * batch + steps.fixed_s)
     return n * one + steps.attention_per_context_s * batch * decode_context_sum(load.prompt_tokens,
                                                                                load.output_tokens)

@@ -33,8 +33,6 @@ def check_published_runs() -> pd.DataFrame:
                      "estimate_p50": g.p50, "estimate_p10": g.p10, "estimate_p90": g.p90,
                      "step_only_p50": g.p50 / overhead.p50,  # the bands multiply p50 by p50
                      "error": g.p50 / run.gpu_hours - 1.0, "inside_band": g.contains(run.gpu_hours),
-                     # what pretraining() answers with its default factor (RUN_OVERHEAD, every basis together)
-                     "error_default_factor": g.p50 / overhead.p50 * RUN_OVERHEAD.p50 / run.gpu_hours - 1.0,
                      "source": f"{run.source.url} ({run.source.note.split(';')[0]})"})
     return pd.DataFrame(rows)
 

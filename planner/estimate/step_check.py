@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from ..calibration.efficiency import DEFAULTS
-from ..catalog.published import SETS, PublishedStep, published_steps
+from ..catalog.published import PublishedStep, published_steps
 from .layout import TrainingLayout
 from .pretraining import pretraining
+from .set_summary import per_set_lines
 
 
 def layout_of(step: PublishedStep) -> TrainingLayout:
@@ -45,20 +46,9 @@ def check_published_steps() -> pd.DataFrame:
 
 def summary_lines(df: pd.DataFrame) -> list[str]:
     """Median and max |error| per set, and per group (dense/MoE x bf16/fp8) inside each set."""
-    out = []
-    for name in SETS:
-        part = df[df["set"] == name]
-        label = "IN-SAMPLE calibration" if name == "calibration" else "VALIDATION (nothing set from these)"
-        if part.empty:
-            out.append(f"{label}: no figures")
-            continue
-        err = np.abs(part["error"].to_numpy()) * 100
-        groups = []
-        for (moe, prec), g in part.groupby(["moe", "precision"]):
-            groups.append(f"{'MoE' if moe else 'dense'} {prec} {np.median(np.abs(g['error'])) * 100:.0f}% (n={len(g)})")
-        out.append(f"{label}: median |error| {np.median(err):.1f}%, max {err.max():.1f}% over {len(part)} figures; "
-                   + ", ".join(groups))
-    return out
+    return per_set_lines(df, lambda part, err: ", ".join(
+        f"{'MoE' if moe else 'dense'} {prec} {np.median(np.abs(g['error'])) * 100:.0f}% (n={len(g)})"
+        for (moe, prec), g in part.groupby(["moe", "precision"])))
 
 
 def fp8_pair_lines(df: pd.DataFrame) -> list[str]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decide.costmodel import _phase_key, _share_paid, before_production, one_time_spends
+from ..decide.costmodel import _share_paid, before_production, one_time_spends
+from ..decide.phases import _phase_key, spend_phases  # noqa: F401  (_phase_key: tests/test_montecarlo_rows.py)
 from .chunks import total_requests
 
 
@@ -90,14 +91,7 @@ def paid_rows(spends, horizon_months: int, n: int, out: np.ndarray | None = None
     sampled months is costed on the rows where some sample is part-way through it only, in `scratch` ((T + 1, n),
     kept by the caller; else a new array)."""
     T = horizon_months
-    phases = {}  # (start, end) -> [start, end, usd summed]
-    for s in spends:
-        key = (_phase_key(s.start_month), _phase_key(s.end_month))
-        if key in phases:
-            phases[key][2] = phases[key][2] + np.asarray(s.usd, dtype=float)
-        else:
-            phases[key] = [s.start_month, s.end_month, np.asarray(s.usd, dtype=float)]
-    fixed = [(a, b, usd) for a, b, usd in phases.values() if np.ndim(a) == 0 and np.ndim(b) == 0]
+    fixed, sampled = spend_phases(spends)
     out = np.empty((T + 1, n)) if out is None else out
     steps = {}
     if not fixed:
@@ -111,9 +105,7 @@ def paid_rows(spends, horizon_months: int, n: int, out: np.ndarray | None = None
             np.multiply(shares, np.broadcast_to(fixed[0][2], (n,)), out=out)
         else:
             np.matmul(shares, np.stack([np.broadcast_to(usd, (n,)) for _, _, usd in fixed]), out=out)
-    for a, b, usd in phases.values():
-        if np.ndim(a) == 0 and np.ndim(b) == 0:
-            continue
+    for a, b, usd in sampled:
         a, b = np.broadcast_arrays(np.reshape(a, -1), np.reshape(b, -1))
         # rows t <= min(a) pay none of it; rows t >= max(b) (and the last) all of it: a step, added by the caller
         first, full = max(int(np.floor(a.min())), 0), min(int(np.ceil(max(a.max(), b.max()))), T)
