@@ -179,7 +179,7 @@ class Replica:
     attention_dp: bool = False  # DP attention + EP MoE over the tp GPUs (moe_serving.py)
     kv_free_fraction: float = 1.0  # share of the memory after weights and reserve the KV cache takes (kv_budget.py)
     moe_profile_tokens: int = 0  # max_num_tokens of the profiling forward whose MoE workspace precedes the KV cache
-    moe_op: tuple | None = None  # the engine's fused-MoE op (t0, e) at decode-sized steps on this GPU (moe_decode.py)
+    moe_op: tuple | None = None  # the engine's fused-MoE op (t0, e) at decode-sized steps here (moe_decode.py)
 
     @property
     def usable_bytes(self) -> float:
@@ -189,8 +189,7 @@ class Replica:
         """Everything a step time depends on, hashable: equal keys give equal simulations."""
         rates = tuple((k, tuple(np.ravel(v).tolist())) for k, v in dataclasses.asdict(self.kern).items())
         return (self.m, self.g.memory_bytes, self.precision, self.kv_cache_dtype, self.tp, rates, dataclasses.astuple(self.num),
-                self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction, self.moe_profile_tokens,
-                self.moe_op)
+                self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction, self.moe_profile_tokens, self.moe_op)
 
     @property
     def split(self) -> moe.Split:
@@ -211,8 +210,7 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
 @by_identity()  # a pure function of specs, names and a setup built once (engine._setup): one Replica for them all
 def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: EngineSetup, kv_cache_dtype: str | None,
              link: comm.Link, attention_dp: bool) -> Replica:
-    kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
-    kern = kernels(g, prec, setup.efficiencies, setup.stream_factor(prec))
+    kv, kern = setup.kv_cache_dtype(prec, kv_cache_dtype), kernels(g, prec, setup.efficiencies, setup.stream_factor(prec))
     kern = dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s, dense_gemm_shape=setup.dense_gemm_shape,
                                grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
                                gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec))

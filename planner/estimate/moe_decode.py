@@ -34,7 +34,7 @@ from . import grouped_gemm, kernel_floor, perf
 # sglang 0.5.14; l40s: vllm 0.24.0, sglang 0.5.14, trtllm 1.3.0rc20), median |error| 10-31% per table. The held-out
 # H200 tables scored with H100's constants: vLLM 30.6%, SGLang 12.6%, TensorRT-LLM 12.4%. TensorRT-LLM's H100 e sits
 # at the grid's ceiling (1.0): its op is mostly t0 at these sizes. An engine without a table on a generation takes
-# the generation's median (judgement, as kernel_floor.gemm_fixed_s does).
+# the generation's median (judgement, as kernel_floor.gemm_fixed_s does); engines outside ENGINES get no term.
 OP_FIT = {
     "ampere": {"sglang": (52.4e-6, 0.76)},
     "hopper": {"vllm": (46.7e-6, 0.73), "sglang": (24.9e-6, 0.76), "tensorrt-llm": (32.5e-6, 1.00)},
@@ -44,12 +44,15 @@ OP_FIT = {
 # Decode-sized steps: the tables' rows used for the fit end at 32 tokens, and from there the op reads every expert
 # of the larger models; beyond it perf's grouped-GEMM curve stands alone.
 MAX_TOKENS = 32
+# The engines the tables measure; any other (the ideal "roofline", torch-compile's eager MoE, AMD's) gets no term.
+ENGINES = ("vllm", "sglang", "tensorrt-llm")
 
 
 def op_constants(g: GPUSpec, engine: str) -> tuple[float, float] | None:
-    """(t0, e) of the fused-MoE op for `engine` on `g`'s generation (OP_FIT); None on a GPU without one."""
+    """(t0, e) of the fused-MoE op for `engine` on `g`'s generation (OP_FIT); None on a GPU without one or for an
+    engine the tables do not measure (ENGINES)."""
     gen = kernel_floor.GENERATION.get(g.name)
-    if gen is None:
+    if gen is None or engine not in ENGINES:
         return None
     fits = OP_FIT[gen]
     if engine in fits:
