@@ -11,7 +11,7 @@ import numpy as np
 
 from planner.catalog.published import published_serving_figures
 from planner.catalog.lookup import gpu as lookup_gpu, model as lookup_model
-from planner.estimate import arithmetic as ar, inference, moe_decode, moe_serving as moe, perf
+from planner.estimate import arithmetic as ar, grouped_gemm, inference, moe_decode, moe_serving as moe, perf
 from planner.estimate.engine import resolve_engine
 
 
@@ -24,7 +24,6 @@ def terms(f) -> dict:
     rows, tp, ep, num = s.local(b), s.tp, s.ep, r.num
     n_moe = ar.n_moe_layers(m)
     (n_routed, routed, per_expert), (n_sh, shared, _), (_, router, _) = perf._ffn_parts(m, rows, tp, ep)
-    from planner.estimate import grouped_gemm
     ctx = inference.mean_decode_context(f.prompt_tokens, f.output_tokens)
     work = perf.passes.decode_work(m, num.kv_bytes, batch=rows, context_tokens=ctx)
     out = {
@@ -38,7 +37,7 @@ def terms(f) -> dict:
         "elementwise": perf.elementwise_s(m, rows, tp, k, num),
         "overheads": perf.overheads_s(m, k),
         "collectives": inference.collectives_s(r, b),
-        "moe_extra": moe.step_extra_s(r, k, b, None),
+        "moe_extra": moe.step_extra_s(r, k, b, None) - moe_decode.step_s(r, k, b),  # permutation, busiest EP rank
         "small_batch": moe_decode.step_s(r, k, b),
     }
     return {key: float(np.ravel(v)[0]) * 1e6 for key, v in out.items()}
