@@ -62,7 +62,9 @@ def op_constants(g: GPUSpec, engine: str) -> tuple[float, float] | None:
 
 def op_bytes_per_layer(m, weight_bytes: float, tokens, tp: int = 1, ep: int = 1):
     """Routed-expert bytes one GPU reads in one MoE layer for `tokens` tokens per rank: the distinct experts its
-    rank's share touches (perf.routed_rows, uniform routing) x 3 x dim x moe_ffn_dim / tp x bytes per weight."""
+    rank's share touches (perf.routed_rows, uniform routing) x 3 x dim x moe_ffn_dim / tp x bytes per weight.
+    The fits saw 16-bit and fp8 weights only; other formats (int8/int4 weight-only) are taken at their bytes with
+    the same e (judgement: Marlin-class MoE kernels, in the same tables, are not fitted here)."""
     touched, _ = perf.routed_rows(m, tokens, ep)
     return touched * len(perf.mlp_shapes(m, 1.0)) * m.dim * m.moe_ffn_dim / tp * weight_bytes
 
@@ -86,9 +88,10 @@ def shortfall_s(measured_s, charged):
 
 
 def step_s(r, kern: perf.Kernels, rows):
-    """What a step of `rows` tokens (the replica `r`'s, an inference.Replica with its engine's moe_op) adds over perf in its MoE layers: n_moe x the shortfall of the
-    fused-MoE op at the busiest rank's tokens, for steps of up to MAX_TOKENS tokens per rank; 0 for a dense model,
-    a GPU or engine without a measured table, or a larger step."""
+    """What a step of `rows` tokens adds over perf in the MoE layers of replica `r` (an inference.Replica, whose
+    moe_op holds its engine's op_constants): n_moe x the shortfall of the fused-MoE op at the busiest rank's tokens,
+    for steps of up to MAX_TOKENS tokens per rank; 0 for a dense model, a GPU or engine without a measured table,
+    or a larger step."""
     m, const = r.m, r.moe_op
     n_moe = ar.n_moe_layers(m)
     if not n_moe or const is None:
