@@ -27,7 +27,7 @@ from ..core.provenance import Assumption
 from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
-from . import forward_table, passes, perf, moe_serving as moe
+from . import forward_table, moe_decode, passes, perf, moe_serving as moe
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
@@ -179,6 +179,7 @@ class Replica:
     attention_dp: bool = False  # DP attention + EP MoE over the tp GPUs (moe_serving.py)
     kv_free_fraction: float = 1.0  # share of the memory after weights and reserve the KV cache takes (kv_budget.py)
     moe_profile_tokens: int = 0  # max_num_tokens of the profiling forward whose MoE workspace precedes the KV cache
+    moe_op: tuple | None = None  # the engine's fused-MoE op (t0, e) at decode-sized steps here (moe_decode.py)
 
     @property
     def usable_bytes(self) -> float:
@@ -188,7 +189,7 @@ class Replica:
         """Everything a step time depends on, hashable: equal keys give equal simulations."""
         rates = tuple((k, tuple(np.ravel(v).tolist())) for k, v in dataclasses.asdict(self.kern).items())
         return (self.m, self.g.memory_bytes, self.precision, self.kv_cache_dtype, self.tp, rates, dataclasses.astuple(self.num),
-                self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction, self.moe_profile_tokens)
+                self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction, self.moe_profile_tokens, self.moe_op)
 
     @property
     def split(self) -> moe.Split:
@@ -209,13 +210,12 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
 @by_identity()  # a pure function of specs, names and a setup built once (engine._setup): one Replica for them all
 def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: EngineSetup, kv_cache_dtype: str | None,
              link: comm.Link, attention_dp: bool) -> Replica:
-    kv = setup.kv_cache_dtype(prec, kv_cache_dtype)
-    kern = kernels(g, prec, setup.efficiencies, setup.stream_factor(prec))
+    kv, kern = setup.kv_cache_dtype(prec, kv_cache_dtype), kernels(g, prec, setup.efficiencies, setup.stream_factor(prec))
     kern = dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s, dense_gemm_shape=setup.dense_gemm_shape,
                                grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
                                gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec))
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
-                   attention_dp, setup.kv_free_fraction, setup.moe_profile_tokens)
+                   attention_dp, setup.kv_free_fraction, setup.moe_profile_tokens, moe_decode.op_constants(g, setup.engine))
 
 
 def fits(r: Replica, batch: int, context_tokens: float) -> float:

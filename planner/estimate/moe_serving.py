@@ -31,7 +31,7 @@ from ..catalog.specs import precision as lookup_precision
 from ..core.errors import InputError
 from . import arithmetic as ar
 from . import communication as comm
-from . import dp_balance, moe_train, perf
+from . import dp_balance, moe_decode, moe_train, perf
 
 
 def distinct_experts_per_rank(n_experts: int, k: int, tokens, ep: int = 1):
@@ -153,4 +153,4 @@ def step_extra_s(r, kern: perf.Kernels, rows, quantile: int | None):
     busiest expert-parallel rank (quantile: as dp_balance.ep_extra_s); 0 for a dense model."""
     if not ar.n_moe_layers(r.m):
         return 0.0  # a number broadcasts against any rows' shape, and costs a dense call nothing
-    return permutation_s(r, kern, rows) + dp_balance.ep_extra_s(r, kern, rows, quantile)
+    return permutation_s(r, kern, rows) + dp_balance.ep_extra_s(r, kern, rows, quantile) + moe_decode.step_s(r, kern, rows)
