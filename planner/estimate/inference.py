@@ -27,7 +27,7 @@ from ..core.provenance import Assumption
 from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
-from . import forward_table, moe_decode, passes, perf, moe_serving as moe
+from . import decode_attention, forward_table, moe_decode, passes, perf, moe_serving as moe
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
@@ -211,9 +211,9 @@ def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int,
 def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: EngineSetup, kv_cache_dtype: str | None,
              link: comm.Link, attention_dp: bool) -> Replica:
     kv, kern = setup.kv_cache_dtype(prec, kv_cache_dtype), kernels(g, prec, setup.efficiencies, setup.stream_factor(prec))
-    kern = dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s, dense_gemm_shape=setup.dense_gemm_shape,
-                               grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
-                               gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec))
+    kern = decode_attention.on_kernels(dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s,
+        dense_gemm_shape=setup.dense_gemm_shape, grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
+        gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec)), m, g, setup)
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
                    attention_dp, setup.kv_free_fraction, setup.moe_profile_tokens, moe_decode.op_constants(g, setup.engine))
 

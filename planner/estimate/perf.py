@@ -71,6 +71,7 @@ class Kernels:
     grouped_gemm_factor: float = 1.0  # routed experts' kernel rate relative to grouped_gemm.factor's curve
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
     weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
+    kv_stream_factor: float = 1.0  # decode attention's K/V read rate over memory_efficiency (decode_attention.py)
     dense_gemm_shape: bool = False  # dense GEMMs' compute at gemm_shape.dense_factor(n, k) of the rate (serving)
 
     def to_dict(self) -> dict:
@@ -233,10 +234,9 @@ def attention_s(m: ModelSpec, batch, new_tokens, keys_flops_per_token, kv_bytes_
 
 @by_identity()  # pure: a model, a degree and a device's (immutable) rates
 def _attention_rates(m: ModelSpec, tp, kern: Kernels) -> tuple:
-    """(FLOP/s, K/V bytes/s) of attention on one GPU, in the units of a whole replica's work: FLOPs split over `tp`
-    ranks, K/V over the ranks that shard it (kv_shards)."""
+    """(FLOP/s, K/V bytes/s) of attention on one GPU per a replica's work: FLOPs over `tp`, K/V over kv_shards."""
     return (tp * (kern.peak_flops_per_s * kern.attention_efficiency),
-            kv_shards(m, tp) * (kern.peak_bytes_per_s * kern.memory_efficiency))
+            kv_shards(m, tp) * (kern.peak_bytes_per_s * np.minimum(kern.memory_efficiency * kern.kv_stream_factor, 1.0)))
 
 
 def elementwise_elements_per_token(m: ModelSpec, tp: int, fused: bool) -> float:
