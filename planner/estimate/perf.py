@@ -266,11 +266,11 @@ def _elementwise_s_per_row(m: ModelSpec, tp, kern: Kernels, num: Numerics):
 
 
 def forward_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, new_tokens: float, attn_flops_per_token,
-              kv_bytes_per_seq, logit_rows=None, tp: int = 1, ep: int = 1):
+              kv_bytes_per_seq, logit_rows=None, tp: int = 1, ep: int = 1, linears=None):
     """One forward pass of `batch` sequences of `new_tokens` on one GPU of a `tp`-way replica (experts `ep`-way)."""
     rows = np.asarray(batch, dtype=float) * new_tokens
-    logits = rows if logit_rows is None else logit_rows
-    return (linears_s(m, rows, logits, tp, kern, num, ep)
+    logits = rows if logit_rows is None else logit_rows  # linears: linears_s at these rows, already known (a table)
+    return ((linears_s(m, rows, logits, tp, kern, num, ep) if linears is None else linears)
             + attention_s(m, batch, new_tokens, attn_flops_per_token, kv_bytes_per_seq, tp, kern)
             + elementwise_s(m, rows, tp, kern, num) + overheads_s(m, kern))
 
@@ -284,10 +284,10 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
 
 
 def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float, tp: int = 1,
-                  ep: int = 1):
+                  ep: int = 1, linears=None):
     """One decode step: `batch` new tokens, each attending to `context_tokens` keys in the cache."""
     return forward_s(m, kern, num, **passes.decode_work(m, num.kv_bytes, batch=batch, context_tokens=context_tokens),
-                     tp=tp, ep=ep)
+                     tp=tp, ep=ep, linears=linears)
 
 
 def decode_is_memory_bound(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens, tp: int = 1):

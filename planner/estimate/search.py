@@ -18,6 +18,7 @@ import numpy as np
 from ..catalog.specs import GPUSpec, ModelSpec, PRECISIONS
 from ..catalog.specs import precision as lookup_precision
 from ..core.errors import InputError, PlannerError
+from ..core.memo import by_identity
 from ..core.units import HOURS_PER_MONTH, SECONDS_PER_HOUR
 from . import inference as inf
 from . import kv_budget
@@ -101,20 +102,37 @@ def replica_requests_per_s(batch, prefill_one_s, tpot_s, output_tokens: float):
     return batch / (batch * prefill_one_s + max(output_tokens - 1.0, 0.0) * tpot_s)
 
 
-def decode_step_s(r: inf.Replica, batch, context_tokens: float):
+def decode_step_s(r: inf.Replica, batch, context_tokens: float, linears=None):
     """inference.decode_step_s without its memory-bound flag, which costs two more passes of the model over
     every batch of the grid (tests/test_serving.py holds the two equal): the busiest GPU's share of the batch
-    (the replica's split: TP, or DP attention + EP) and the replica's collectives."""
+    (the replica's split: TP, or DP attention + EP) and the replica's collectives. `linears`: the step's GEMMs
+    at these batches, already known (_grid_linears)."""
     s = r.split
     return perf.decode_step_s(r.m, r.kern, r.num, batch=s.local(batch), context_tokens=context_tokens, tp=s.tp,
-                              ep=s.ep) + inf.collectives_s(r, batch) + inf.moe.step_extra_s(r, r.kern, batch, None)
+                              ep=s.ep, linears=linears) + inf.collectives_s(r, batch) \
+        + inf.moe.step_extra_s(r, r.kern, batch, None)
+
+
+@by_identity()  # pure: a replica (built once per specs, setup and link) and a length; one table for every workload
+def _grid_linears(r: inf.Replica, n_batches: int) -> np.ndarray:
+    """The GEMMs (perf.linears_s, head included) of a decode step at batches 1..n_batches, shape (n_batches, 3): the
+    part of the latency grid's step that the workload does not move. Each batch's row is the same whatever the
+    table's length (elementwise in the batch), so a longer table's first rows serve a shorter grid."""
+    s = r.split
+    rows = np.asarray(s.local(np.arange(1, n_batches + 1, dtype=float)[:, None]), dtype=float) * 1.0  # forward_s's
+    out = perf.linears_s(r.m, rows, rows, s.tp, r.kern, r.num, s.ep)
+    out.flags.writeable = False  # shared by every workload on this replica
+    return out
 
 
 def latency_grid(r: inf.Replica, batches, w: Workload) -> dict[str, np.ndarray]:
-    """ttft (one prefill + the step in flight), tpot, e2e and requests/s per replica, shape (batches, 3)."""
+    """ttft (one prefill + the step in flight), tpot, e2e and requests/s per replica, shape (batches, 3); `batches`
+    1, 2, ..., n."""
     prefill_one = inf.prefill_s(r, 1, w.prompt_tokens)
     b = np.asarray(batches, dtype=float)[:, None]
-    tpot = decode_step_s(r, b, inf.mean_decode_context(w.prompt_tokens, w.generated_tokens))
+    n = len(b)
+    linears = _grid_linears(r, 1 << max(n - 1, 0).bit_length())[:n]  # the table in powers of two: few lengths kept
+    tpot = decode_step_s(r, b, inf.mean_decode_context(w.prompt_tokens, w.generated_tokens), linears)
     ttft = prefill_one + tpot
     return {"ttft": ttft, "tpot": tpot, "e2e": inf.e2e_s(ttft, tpot, w.generated_tokens), "prefill": prefill_one,
             "rps": replica_requests_per_s(b, prefill_one, tpot, w.generated_tokens)}
