@@ -33,6 +33,7 @@ def main(model="Qwen3-235B-A22B", gpu="H200 SXM", tp=8, isl=5000.0, osl=500.0, n
     print(f"{model} {gpu} TP{tp} DP-attn {isl:.0f}/{osl:.0f}: batch cap {setup.batch_cap}/rank -> {cap}, "
           f"max_num_tokens {load.chunk_tokens}/rank, chunked {load.chunked}")
     print(f"  per GPU: usable {r.usable_bytes / gib:.1f} GiB, MoE workspace {kv_budget.engine_workspace_bytes(r) / gib:.2f} GiB, "
+          f"CUDA-graph pool {kv_budget.graph_pool_bytes(r) / gib:.2f} GiB, "
           f"KV {kv_budget.kv_budget_bytes(r) / gib:.1f} GiB; KV tokens (replica) {steps.kv_tokens:,.0f}")
     d = max(offline.wave_batch(r, cap, isl, osl), 1)
     d = min(d, n_req)

@@ -34,6 +34,7 @@ from ..catalog.specs import GPUSpec, ModelSpec
 from ..catalog.specs import precision as lookup_precision
 from ..core.memo import by_identity
 from . import arithmetic as ar
+from . import cuda_graph_pool as graphs
 from .engine import EngineSetup
 
 GIB = 2 ** 30
@@ -86,13 +87,15 @@ def bench_limits(m: ModelSpec, g: GPUSpec, precision: str, tp: int, kv_cache_dty
 
 @by_identity()  # one setup per (setup, limits): the replica and step tables built from it cache on it
 def _with_limits(setup: EngineSetup, batch_cap: int, chunk_tokens: int) -> EngineSetup:
-    return dataclasses.replace(setup, batch_cap=batch_cap, chunk_tokens=chunk_tokens)
+    return dataclasses.replace(setup, batch_cap=batch_cap, chunk_tokens=chunk_tokens,
+                               cuda_graph_batch=graphs.graph_batch(batch_cap, chunk_tokens))
 
 
 def bench_setup(setup: EngineSetup, m: ModelSpec, g: GPUSpec, precision: str, tp: int, kv_cache_dtype: str,
                 isl: float, osl: float) -> EngineSetup:
     """`setup` with the batch cap and token budget its benchmark picks from the dataset where its profile says the
-    benchmark tunes them (TensorRT-LLM: bench_tunes_limits); else `setup` itself."""
+    benchmark tunes them (TensorRT-LLM: bench_tunes_limits), and the largest CUDA graph the benchmark captures with
+    them (cuda_graph_pool.py); else `setup` itself."""
     if not (setup.profile and setup.profile.bench_tunes_limits):
         return setup
     bs, tokens = bench_limits(m, g, precision, tp, kv_cache_dtype, isl, osl, setup.kv_free_fraction,
