@@ -7,8 +7,9 @@ Sources (NVIDIA/TensorRT-LLM, read 2026-12-08):
   requests, calls torch.cuda.empty_cache() and reads torch.cuda.mem_get_info() BEFORE py_executor.shutdown() (in
   its finally): peak = torch's allocated peak + (used - torch allocated), the latter logged as "Memory used outside
   torch (e.g., NCCL and CUDA graphs)". A graph's private pool stays reserved while the graph lives (empty_cache
-  cannot return it), so the pool counts in that peak, and the KV cache gets (total - peak) x
-  free_gpu_memory_fraction (kv_budget.py).
+  cannot return it), and create_py_executor releases the model engine's graphs (eng._release_cuda_graphs()) only
+  after configure_kv_cache_capacity returns (tensorrt_llm/_torch/pyexecutor/py_executor_creator.py), so the pool
+  counts in that peak, and the KV cache gets (total - peak) x free_gpu_memory_fraction (kv_budget.py).
 - Which graphs: trtllm-bench's get_settings sets cuda_graph_config max_batch_size = the max_batch_size it picked
   (tensorrt_llm/bench/benchmark/utils/general.py, commit 0171265e), and the perf overview's llm_options list
   batch_sizes 1 ... 8192 with enable_padding (docs/source/performance/perf-overview.md, commit 00f37686).
