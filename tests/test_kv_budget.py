@@ -57,10 +57,12 @@ def test_batch_cap_per_attention_rank_only_where_the_engine_applies_it_so(engine
 
 def test_max_throughput_runs_past_the_per_rank_cap_under_dp_attention():
     """TensorRT-LLM caps each attention-DP rank: Qwen3-235B-A22B on 8 H200s at 128/2048 is then limited by its
-    KV cache, not by 2,048 sequences for the replica."""
+    KV cache, not by 2,048 sequences for the replica (the cap given, as trtllm-bench's own is larger: trtllm_bench.py)."""
+    cap = resolve_engine("tensorrt-llm", planner.gpu("H200 SXM")).batch_cap
     t = planner.max_throughput(model="Qwen3-235B-A22B", gpu="H200 SXM", precision="fp8", engine="tensorrt-llm",
-                               tensor_parallel=8, prompt_tokens=128, output_tokens=2048, attention_dp=True)
-    assert t.batch_cap == 8 * resolve_engine("tensorrt-llm", planner.gpu("H200 SXM")).batch_cap
+                               tensor_parallel=8, prompt_tokens=128, output_tokens=2048, attention_dp=True,
+                               max_batch_size=cap)
+    assert t.batch_cap == 8 * cap
     assert t.batch_size > 2048 and t.limited_by == "KV-cache memory"
 
 
@@ -69,7 +71,7 @@ def test_profile_fields_are_checked_and_sourced():
     for bad in (0.0, 1.5):
         with pytest.raises(PlannerError, match="kv_free_fraction"):
             profile_from_dict(dict(e, kv_free_fraction=bad))
-    for field in ("kv_free_fraction", "batch_cap_per_dp_rank", "moe_workspace_profiled"):
+    for field in ("kv_free_fraction", "batch_cap_per_dp_rank", "moe_workspace_profiled", "bench_tunes_limits"):
         with pytest.raises(PlannerError, match=field):
             profile_from_dict(dict(e, sources={k: v for k, v in e["sources"].items() if k != field}))
 

@@ -24,7 +24,7 @@ _KEYS = {"name", "vendor", "memory", "gemm", "attention", "elementwise", "gemm_h
          "large_memory_excludes", "chunked_prefill", "prefill_chunk_tokens", "prefill_chunk_tokens_large_memory",
          "kv_admission", "memory_reserve_fraction", "moe_layer_overhead_s",
          "grouped_gemm_factor", "static_kv_cache", "kv_free_fraction", "batch_cap_per_dp_rank", "moe_workspace_profiled",
-         "sources"}
+         "bench_tunes_limits", "sources"}
 # Every entry must cite these (tests/test_engines.py checks each engine x vendor).
 SOURCED = ("memory", "gemm", "attention", "pass_overhead_s", "weight_stream", "kv_cache_dtype", "max_batch_size",
            "chunked_prefill", "kv_admission", "memory_reserve_fraction")
@@ -59,6 +59,7 @@ class EngineProfile:
     kv_free_fraction: float = 1.0  # share of the memory left after weights and the reserve that the KV cache takes
     batch_cap_per_dp_rank: bool = False  # under DP attention max_batch_size caps each attention rank, not the replica
     moe_workspace_profiled: bool = False  # the profiling forward's fused-MoE workspace is taken before the KV cache
+    bench_tunes_limits: bool = False  # its throughput benchmark picks max_batch_size and max_num_tokens (trtllm_bench)
     sources: dict[str, Source] = field(default_factory=dict)
 
     def _large(self, g: GPUSpec) -> bool:
@@ -112,7 +113,8 @@ def _check(p: EngineProfile, where: str) -> None:
                                ("grouped_gemm_factor", p.grouped_gemm_factor != 1),
                                ("static_kv_cache", p.static_kv_cache), ("kv_free_fraction", p.kv_free_fraction != 1),
                                ("batch_cap_per_dp_rank", p.batch_cap_per_dp_rank),
-                               ("moe_workspace_profiled", p.moe_workspace_profiled)) if v and k not in p.sources]
+                               ("moe_workspace_profiled", p.moe_workspace_profiled),
+                               ("bench_tunes_limits", p.bench_tunes_limits)) if v and k not in p.sources]
     if missing:
         raise PlannerError(f"{where}: no source for {missing}")
 
@@ -142,6 +144,7 @@ def profile_from_dict(d: dict) -> EngineProfile:
             kv_free_fraction=float(d.get("kv_free_fraction", 1.0)),
             batch_cap_per_dp_rank=bool(d.get("batch_cap_per_dp_rank", False)),
             moe_workspace_profiled=bool(d.get("moe_workspace_profiled", False)),
+            bench_tunes_limits=bool(d.get("bench_tunes_limits", False)),
             sources={k: _source(v, where) for k, v in d.get("sources", {}).items()})
     except KeyError as e:
         raise PlannerError(f"{where}: missing field {e.args[0]!r}") from None

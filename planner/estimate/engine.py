@@ -43,6 +43,7 @@ class EngineSetup:
     kv_admission: str
     memory_reserve_fraction: float
     measured_gemm_fixed_s: float = 0.0  # kernel_floor.gemm_fixed_s of the engine on this GPU's generation
+    cuda_graph_batch: int = 0  # tokens per rank of the largest decode graph in the KV-sizing peak (0: none modelled)
 
     def kv_cache_dtype(self, precision_name: str, requested: str | None = None) -> str:
         """The KV dtype: the one asked for, else the engine's default at the precision."""

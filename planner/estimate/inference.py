@@ -180,16 +180,16 @@ class Replica:
     kv_free_fraction: float = 1.0  # share of the memory after weights and reserve the KV cache takes (kv_budget.py)
     moe_profile_tokens: int = 0  # max_num_tokens of the profiling forward whose MoE workspace precedes the KV cache
     moe_op: tuple | None = None  # the engine's fused-MoE op (t0, e) at decode-sized steps here (moe_decode.py)
+    graph_batch: int = 0  # tokens per rank of the largest CUDA graph whose pool precedes the KV cache (kv_budget.py)
 
-    @property
-    def usable_bytes(self) -> float:
-        return usable_memory_bytes(self.g, self.reserve_fraction)
+    usable_bytes = property(lambda self: usable_memory_bytes(self.g, self.reserve_fraction))
 
     def cache_key(self) -> tuple:
         """Everything a step time depends on, hashable: equal keys give equal simulations."""
         rates = tuple((k, tuple(np.ravel(v).tolist())) for k, v in dataclasses.asdict(self.kern).items())
         return (self.m, self.g.memory_bytes, self.precision, self.kv_cache_dtype, self.tp, rates, dataclasses.astuple(self.num),
-                self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction, self.moe_profile_tokens, self.moe_op)
+                self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction, self.moe_profile_tokens, self.moe_op,
+                self.graph_batch)
 
     @property
     def split(self) -> moe.Split:
@@ -215,7 +215,8 @@ def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: E
         dense_gemm_shape=setup.dense_gemm_shape, grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
         gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec)), m, g, setup)
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
-                   attention_dp, setup.kv_free_fraction, setup.moe_profile_tokens, moe_decode.op_constants(g, setup.engine))
+                   attention_dp, setup.kv_free_fraction, setup.moe_profile_tokens, moe_decode.op_constants(g, setup.engine),
+                   setup.cuda_graph_batch)
 
 
 def fits(r: Replica, batch: int, context_tokens: float) -> float:

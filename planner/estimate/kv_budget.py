@@ -28,6 +28,11 @@
   a forward stay inside memory_reserve_fraction (judgement, engines.toml). Left out: the DeepSeek fp8 block-scale
   and fp4 variants' extra buffers, the gathered input and the op's output (N x max_num_tokens x h, ~0.8 GB for
   Qwen3-235B-A22B, transient).
+- CUDA-graph pool. The executor that profiles also captured its decode graphs, and they are alive when the peak is
+  read, so their shared pool counts in it too: under trtllm-bench, the larger of the largest graph's logits and its
+  fused-MoE op at the gathered rows (cuda_graph_pool.py; 1.47 GB per H100 for Qwen3-235B-A22B at 128/2048, 0.49 GB
+  for Llama-3.1-8B). It applies where the setup names the graph batch (EngineSetup.cuda_graph_batch, set by
+  trtllm_bench.bench_setup); elsewhere it stays inside memory_reserve_fraction.
 - Batch cap under DP attention. TensorRT-LLM's executor applies max_batch_size to each attention-DP rank:
   with enable_attention_dp the request fetch admits up to tp_size x max_num_active_requests
   (PyExecutor._fetch_new_requests, tensorrt_llm/_torch/pyexecutor/py_executor.py, read 2026-12-07), so a
@@ -46,6 +51,7 @@ from ..catalog.specs import precision as lookup_precision
 from . import arithmetic as ar
 from .engine import EngineSetup
 from .inference import Replica
+from . import cuda_graph_pool as graphs
 from . import moe_serving as moe
 
 MOE_INDEX_BYTES_PER_EXPANDED_ROW = 16  # int32 permuted->unpermuted, unpermuted->permuted and expert id; fp32 scale
@@ -71,20 +77,45 @@ def profiling_moe_rows(r: Replica) -> float:
     return float(r.moe_profile_tokens) * (r.split.gpus if r.attention_dp else 1)
 
 
+def _moe_gemm_bytes(r: Replica) -> tuple[float, float]:
+    """(input, output) bytes per element of the fused-MoE GEMMs: the W8A8 format's input (1 B), else the activation's."""
+    p = lookup_precision(r.precision)
+    return (p.activation_bytes if p.weight_only else min(p.activation_bytes, p.bytes_per_weight)), p.activation_bytes
+
+
+def _moe_workspace_at(r: Replica, rows: float) -> float:
+    """The fused-MoE workspace on one GPU of `r` at `rows` tokens."""
+    gemm_input, gemm_output = _moe_gemm_bytes(r)
+    return moe_workspace_bytes(r.m, rows, r.m.n_experts / r.split.ep, r.split.tp, gemm_input, gemm_output)
+
+
 def engine_workspace_bytes(r: Replica) -> float:
     """What one GPU of `r` gives the profiling forward's MoE workspace before its KV cache (0 where it does not)."""
     rows = profiling_moe_rows(r)
-    if not rows:
+    return _moe_workspace_at(r, rows) if rows else 0.0
+
+
+def graph_pool_bytes(r: Replica) -> float:
+    """The CUDA-graph pool one GPU of `r` holds while its engine sizes the KV cache (cuda_graph_pool.py): the
+    larger of the largest decode graph's logits and, for an MoE model, its fused-MoE op at the gathered rows; 0
+    where the engine's graphs are not in that peak (r.graph_batch 0)."""
+    if not r.graph_batch:
         return 0.0
-    p, s = lookup_precision(r.precision), r.split
-    gemm_input = p.activation_bytes if p.weight_only else min(p.activation_bytes, p.bytes_per_weight)  # W8A8: 1 B
-    return moe_workspace_bytes(r.m, rows, r.m.n_experts / s.ep, s.tp, gemm_input, p.activation_bytes)
+    act = lookup_precision(r.precision).activation_bytes
+    logits = graphs.logits_bytes(r.graph_batch, r.m.vocab_size, act)
+    if not ar.n_moe_layers(r.m):
+        return float(logits)
+    rows = float(r.graph_batch) * (r.split.gpus if r.attention_dp else 1)
+    gemm_input, gemm_output = _moe_gemm_bytes(r)
+    op = graphs.moe_op_bytes(_moe_workspace_at(r, rows), rows, r.m.dim, gemm_input, gemm_output)
+    return float(graphs.pool_bytes(logits, op))
 
 
 def kv_budget_bytes(r: Replica) -> float:
     """Bytes of KV cache one GPU of replica `r` holds: its engine's share of the memory left after the weights,
-    the runtime reserve and the profiling forward's MoE workspace."""
-    free = r.usable_bytes - moe.weight_bytes_per_gpu(r.m, r.precision, r.split) - engine_workspace_bytes(r)
+    the runtime reserve, the profiling forward's MoE workspace and the CUDA-graph pool."""
+    free = (r.usable_bytes - moe.weight_bytes_per_gpu(r.m, r.precision, r.split) - engine_workspace_bytes(r)
+            - graph_pool_bytes(r))
     return r.kv_free_fraction * max(free, 0.0)
 
 

@@ -5,6 +5,9 @@ Offline): every request is queued at once, all of one length, so the replica run
 (offline.py): a wave's batch is the engine's cap or the sequences whose whole context fits the KV cache,
 its prompts are prefilled, then it decodes over the growing context. The answer is offline.offline_state
 on the performance model, at each quantile of the rates, so it carries the model's uncertainty as a Band.
+Where the engine's benchmark picks its own batch cap and token budget from the ISL/OSL (`trtllm-bench throughput`
+without --max_batch_size / --max_num_tokens, as the perf overview runs it), those are used unless max_batch_size is
+given (trtllm_bench.py).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from . import inference as inf
 from . import kv_budget
 from . import load as ld
 from . import search as sr
+from . import trtllm_bench
 from .engine import resolve_engine
 from .offline import offline_state
 
@@ -57,8 +61,12 @@ class Throughput(ResultMixin):
 
 
 def _one(m: ModelSpec, g: GPUSpec, precision: str, tp: int, setup, kv_cache_dtype, prompt: float, output: float,
-         cap: int, attention_dp: bool = False, num_requests: int | None = None
+         cap: int | None, attention_dp: bool = False, num_requests: int | None = None
          ) -> tuple[list[ld.Steady], inf.Replica, int, int]:
+    if cap is None:  # the benchmark's own limits where it picks them from the dataset (trtllm_bench.py)
+        kv = setup.kv_cache_dtype(precision, kv_cache_dtype)
+        setup = trtllm_bench.bench_setup(setup, m, g, precision, tp, kv, prompt, output)
+        cap = setup.batch_cap
     r = inf.replica(m, g, precision, tp, setup, kv_cache_dtype, attention_dp)
     context = prompt + output  # a lockstep wave holds every sequence's whole context at its end (offline.py)
     kv_limit = sr.max_batch_for_kv(r, context)
@@ -85,7 +93,8 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
     """Output tokens per second of one replica with unlimited requests queued.
 
     tensor_parallel: None picks the degree (1, 2, 4, 8) with the most tokens per second per GPU;
-    max_batch_size: the scheduler's cap on running sequences (default: the engine's; under DP attention on an
+    max_batch_size: the scheduler's cap on running sequences (default: the engine's, or on TensorRT-LLM the one
+    trtllm-bench picks with its max_num_tokens from the lengths, trtllm_bench.py; under DP attention on an
     engine that caps each attention rank, TensorRT-LLM's, the replica runs tensor_parallel times it: kv_budget.py);
     attention_dp: an MoE model served with data-parallel attention and expert-parallel MoE over the
     tensor_parallel GPUs (SGLang --enable-dp-attention, TensorRT-LLM enable_attention_dp; moe_serving.py);
@@ -109,7 +118,7 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
             raise InputError(name, f"must be a whole number >= 1, got {v!r}")
     m, g = catalog.model(model), catalog.gpu(gpu)
     setup = resolve_engine(engine, g, efficiencies)
-    cap = max_batch_size or setup.batch_cap
+    cap = max_batch_size  # None: the engine's default, or its benchmark's own (trtllm_bench.py)
     degrees = [tensor_parallel] if tensor_parallel else list(sr.TP_DEGREES)
     found, error = [], None
     for tp in degrees:
@@ -124,6 +133,11 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
         raise error
     _, tp, steady, r, kv_limit, cap = max(found, key=lambda f: (f[0], -f[1]))
     band = lambda xs: Band(*sorted(xs))  # noqa: E731
+    tuned = setup if max_batch_size else trtllm_bench.bench_setup(setup, m, g, precision, tp, r.kv_cache_dtype,
+                                                                   prompt_tokens, output_tokens)
+    limits = () if tuned is setup else (Assumption(
+        "scheduler_limits", f"max_batch_size {tuned.batch_cap}, max_num_tokens {tuned.chunk_tokens}", "per scheduler",
+        "picked by the benchmark from the ISL/OSL (trtllm-bench's tuning heuristic: estimate/trtllm_bench.py)"),)
     tokens = [s.output_tokens_per_s for s in steady]
     return Throughput(
         model=m.name, gpu=g.name, precision=r.precision, kv_cache_dtype=r.kv_cache_dtype, engine=setup.engine,
@@ -135,4 +149,4 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
         efficiency_source=setup.efficiencies.source,
         assumptions=(*inf.common_assumptions(r, setup, kv_cache_dtype is not None),
                      Assumption("throughput_model", "offline benchmark: all requests at once, lockstep waves", "",
-                                "estimate/offline.py (a wave's KV at prompt + output; prefill, then decode)")))
+                                "estimate/offline.py (a wave's KV at prompt + output; prefill, then decode)"), *limits))
