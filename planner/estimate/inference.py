@@ -191,10 +191,7 @@ class Replica:
                 self.link, self.reserve_fraction, self.attention_dp, self.kv_free_fraction, self.moe_profile_tokens, self.moe_op,
                 self.graph_batch)
 
-    @property
-    def split(self) -> moe.Split:
-        """How the replica's GPUs share a forward pass (TP, or DP attention with EP experts)."""
-        return moe.Split(self.tp, self.attention_dp)
+    split = property(lambda self: moe.Split(self.tp, self.attention_dp))  # how its GPUs share a pass (TP, or DP attn + EP)
 
 
 def replica(m: ModelSpec, g: GPUSpec, precision_name: str, tensor_parallel: int, setup: EngineSetup,
