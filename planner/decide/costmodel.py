@@ -55,7 +55,7 @@ class ApiCostModel:
 
     def _monthly(self, requests_per_month, peak_to_mean=None, months=None):
         cost = np.asarray(requests_per_month, dtype=float) * self.usd_per_request
-        return cost if months is None else price_factor(self.decline_per_year, months, times=cost)
+        return cost if months is None else _times(cost, price_factor(self.decline_per_year, months))
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,8 @@ class FleetCostModel:
     def _rate(self, months, scale=1.0):
         """$ per GPU-hour held in each month (x scale): the rent at its trend, x migrate_factor once moved to the
         successor; owned, the capital re-timed as the market value lost that month (generations.capital_factor)."""
-        rate = price_factor(self.gpu_decline_per_year, months, self.gpu_term_months,
-                            times=np.multiply(self.usd_per_gpu_hour, scale))
+        rate = _times(price_factor(self.gpu_decline_per_year, months, self.gpu_term_months),
+                      np.multiply(self.usd_per_gpu_hour, scale))
         if np.isfinite(self.migrate_month):
             rate = rate * np.where(np.asarray(months) >= self.migrate_month, self.migrate_factor, 1.0)
         if self.residual_loss_per_year is not None:
@@ -253,19 +253,18 @@ def spend_schedule(spends, monthly):
     return one_time + np.concatenate([np.zeros(monthly.shape[:-1] + (1,)), monthly], axis=-1)
 
 
-def price_factor(decline_per_year, months, term_months=0.0, times=None):
+def price_factor(decline_per_year, months, term_months=0.0):
     """A price at month m (0: today) relative to today's, falling `decline_per_year` a year, compounded monthly:
     (1 - decline) ** (m / 12). With a term (a reservation), the price holds for the term and moves at each
-    renewal: m is rounded down to a whole number of terms. Arrays broadcast (a sampled decline per row).
-    times: the factor x times (the price itself; core/series.month_powers multiplies it in as it goes)."""
+    renewal: m is rounded down to a whole number of terms. Arrays broadcast (a sampled decline per row)."""
     m = np.asarray(months, dtype=float)
     if np.any(np.asarray(term_months) > 0):
         term = np.where(np.asarray(term_months) > 0, term_months, 1.0)
         m = np.where(np.asarray(term_months) > 0, np.floor(m / term) * term, m)
     base = 1.0 - np.asarray(decline_per_year, dtype=float)
     if np.all(base > 0):  # as exp(m / 12 x log(base)): 3x faster on the Monte Carlo's arrays, equal to ~1e-15
-        return month_powers(np.log(base), m, 12.0, times)
-    return base ** (m / 12.0) if times is None else _times(base ** (m / 12.0), times)
+        return month_powers(np.log(base), m, 12.0)
+    return base ** (m / 12.0)
 
 
 def _times(out, x):

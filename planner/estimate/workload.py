@@ -19,7 +19,10 @@ def requests_per_month(requests_per_day, monthly_growth, month_index):
     """Requests in each month: requests_per_day x 30.4375 days x (1 + growth)^month (arrays broadcast)."""
     m, g = np.asarray(month_index, dtype=float), np.asarray(monthly_growth, dtype=float)
     if np.all(g > -1.0):  # (1 + g)^m as exp(m log1p(g)): ~3x faster on the Monte Carlo's arrays, equal to ~1e-15
-        return month_powers(np.log1p(g), m, times=np.multiply(requests_per_day, DAYS_PER_MONTH))
+        x, scale = month_powers(np.log1p(g), m), np.multiply(requests_per_day, DAYS_PER_MONTH)
+        if isinstance(x, np.ndarray) and np.broadcast(x, scale).shape == x.shape:
+            return np.multiply(scale, x, out=x)  # in place: one (months x samples) array
+        return scale * x
     return requests_per_day * DAYS_PER_MONTH * (1.0 + g) ** m
 
 
