@@ -180,30 +180,6 @@ def test_month_powers_by_rows_equals_the_power(per):
     assert month_powers(np.log(2.0), 3.0, per) == pytest.approx(2.0 ** (3.0 / per), rel=1e-15)
 
 
-@pytest.mark.parametrize("times_shape", [(), (300,), (48, 300), (48, 1)])
-def test_month_powers_times_is_the_powers_times_it_exactly(times_shape):
-    """times= multiplies the powers into `times` a row at a time (no table of powers): the same floating-point
-    products as month_powers(...) x times, bit for bit, on the rows path and the exp path; price_factor and
-    requests_per_month pass their scale through it."""
-    from planner.core.series import month_powers
-    from planner.decide.costmodel import price_factor
-    from planner.core.units import DAYS_PER_MONTH
-    from planner.estimate.workload import requests_per_month
-    rng = np.random.default_rng(5)
-    log_base, times = np.log(rng.uniform(0.05, 3.0, 300)), rng.uniform(1.0, 1e6, times_shape)
-    for months in (np.arange(48, dtype=float)[:, None], np.array([[0.0], [2.0], [5.0]])):  # rows path; exp path
-        if times.ndim < 2 or months.shape[0] == times.shape[0]:
-            want = month_powers(log_base, months, 12.0) * times
-            assert np.array_equal(month_powers(log_base, months, 12.0, times), want)
-    decline, months = rng.uniform(-0.2, 0.6, 300), np.arange(24, dtype=float)[:, None]
-    usd = rng.uniform(1.0, 5.0, 300)
-    assert np.array_equal(price_factor(decline, months, times=usd), price_factor(decline, months) * usd)
-    assert np.array_equal(price_factor(decline, months, 12.0, times=usd), price_factor(decline, months, 12.0) * usd)
-    rpd, g = rng.uniform(1e3, 1e5, 300), rng.uniform(0.0, 0.1, 300)
-    assert np.array_equal(requests_per_month(rpd, g, months),
-                          month_powers(np.log1p(g), months) * np.multiply(rpd, DAYS_PER_MONTH))
-
-
 def test_bridged_in_place_is_bridged():
     """bridged(out=own) (the Monte Carlo's fleets) writes the same numbers as the fresh array."""
     from planner.decide.costmodel import bridged
