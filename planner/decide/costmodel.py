@@ -290,20 +290,16 @@ def mean_rps(requests_per_month):
     return np.asarray(requests_per_month, dtype=float) / (DAYS_PER_MONTH * SECONDS_PER_DAY)
 
 
-def bridged(own_monthly, bridge_monthly, months_to_production: float, months, out=None):
+def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
     """Monthly cost when the option goes live part-way: the bridge (the API) serves until then.
 
-    A fraction f of month m is before production: f = clip(t_prod - m, 0, 1). out: where to put the result when
-    it has own_monthly's shape (own_monthly itself, where the caller has no other use for it).
+    A fraction f of month m is before production: f = clip(t_prod - m, 0, 1).
     """
-    before = np.subtract(months_to_production, np.asarray(months, dtype=float))
-    before = np.clip(before, 0.0, 1.0, out=before) if isinstance(before, np.ndarray) else np.clip(before, 0.0, 1.0)
+    before = np.clip(months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
     gap = np.subtract(bridge_monthly, own_monthly)
     if not (isinstance(gap, np.ndarray) and np.broadcast(gap, before).shape == gap.shape):
         return own_monthly + before * gap
     gap *= before
-    if out is not None and gap.shape == np.shape(own_monthly):
-        return np.add(gap, own_monthly, out=out)
     return _accumulate(gap, own_monthly)
 
 
@@ -317,16 +313,14 @@ def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge
     return before_production(model, own, requests_per_month, months, bridge, bridge_monthly)
 
 
-def before_production(model, own, requests_per_month, months, bridge: ApiCostModel | None, bridge_monthly=None,
-                      out=None):
-    """A fleet's monthly cost `own` with the months before production the bridge's (without one: nothing); out: as
-    bridged's."""
+def before_production(model, own, requests_per_month, months, bridge: ApiCostModel | None, bridge_monthly=None):
+    """A fleet's monthly cost `own` with the months before production the bridge's (without one: nothing)."""
     if bridge is None:
         before = np.clip(model.months_to_production - np.asarray(months, dtype=float), 0.0, 1.0)
         return (1.0 - before) * own  # no API allowed: nothing is served (or paid) before production
     if bridge_monthly is None:
         bridge_monthly = bridge._monthly(requests_per_month, None, months)
-    return bridged(own, bridge_monthly, model.months_to_production, months, out)
+    return bridged(own, bridge_monthly, model.months_to_production, months)
 
 
 def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,

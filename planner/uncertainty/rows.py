@@ -56,13 +56,11 @@ def fleet_monthly(model, requests, months, peak_to_mean, bridge, bridge_monthly)
     own = model._monthly(requests, peak_to_mean, months)
     early = min(int(np.ceil(np.max(model.months_to_production))), own.shape[0])  # month m < production: m < early
     if early:
-        top = own[:early]
-        head = before_production(model, top, requests[:early], months[:early], bridge,
-                                 None if bridge_monthly is None else bridge_monthly[:early], out=top)
-        if head is not top:  # else written in place
-            if head.shape[1:] != own.shape[1:]:  # own a point (no traffic input sampled), production sampled
-                own = np.broadcast_to(own, (own.shape[0],) + head.shape[1:]).copy()
-            own[:early] = head
+        head = before_production(model, own[:early], requests[:early], months[:early], bridge,
+                                 None if bridge_monthly is None else bridge_monthly[:early])
+        if head.shape[1:] != own.shape[1:]:  # own a point (no traffic input sampled), production sampled
+            own = np.broadcast_to(own, (own.shape[0],) + head.shape[1:]).copy()
+        own[:early] = head
     return own
 
 
