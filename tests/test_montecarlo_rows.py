@@ -180,17 +180,6 @@ def test_month_powers_by_rows_equals_the_power(per):
     assert month_powers(np.log(2.0), 3.0, per) == pytest.approx(2.0 ** (3.0 / per), rel=1e-15)
 
 
-def test_bridged_in_place_is_bridged():
-    """bridged(out=own) (the Monte Carlo's fleets) writes the same numbers as the fresh array."""
-    from planner.decide.costmodel import bridged
-    rng = np.random.default_rng(6)
-    own, bridge, ttp = rng.uniform(0, 1e5, (6, 50)), rng.uniform(0, 1e5, (6, 50)), rng.uniform(0, 7, 50)
-    months = np.arange(6, dtype=float)[:, None]
-    want = bridged(own, bridge, ttp, months)
-    got = bridged(own, bridge, ttp, months, out=own)
-    assert got is own and np.array_equal(got, want)
-
-
 @pytest.mark.parametrize("make", [SCENARIOS[-1], SCENARIOS[-2]])  # two options; three
 def test_a_wrong_first_guess_of_the_reference_recomputes_its_pairs(monkeypatch, make):
     """monte_carlo costs only the reference's pairs after the first chunk, the reference guessed from that chunk;
