@@ -196,6 +196,39 @@ def test_a_wrong_first_guess_of_the_reference_recomputes_its_pairs(monkeypatch, 
     assert np.array_equal(wrong.samples_usd, right.samples_usd)
 
 
+def _tabled_before(f, x, y, nodes):
+    """physics.tabled as it was before the per-node rises (2026-12-08): the reference it must equal bit for bit."""
+    axes = []
+    for a in (x, y):
+        v = 1.0 / np.asarray(a, dtype=float)
+        lo, hi = float(v.min()), float(v.max())
+        if not hi > lo:
+            axes.append(((np.zeros(v.size, dtype=np.intp), np.zeros(v.size)), np.array([lo])))
+            continue
+        g = (v - lo) * ((nodes - 1) / (hi - lo))
+        i = np.minimum(g.astype(np.intp), nodes - 2)
+        axes.append(((i, g - i), np.linspace(lo, hi, nodes)))
+    ((i, fx), ux), ((j, fy), wy) = axes
+    grid_x, grid_y = np.meshgrid(1.0 / ux, 1.0 / wy, indexing="ij")
+    t = np.asarray(f(grid_x.ravel(), grid_y.ravel()), dtype=float)
+    flat = i * wy.size + j
+    sx, sy = (wy.size if ux.size > 1 else 0), (1 if wy.size > 1 else 0)
+    low = t[flat] + fy * (t[flat + sy] - t[flat])
+    high = t[flat + sx] + fy * (t[flat + sx + sy] - t[flat + sx])
+    return low + fx * (high - low)
+
+
+@pytest.mark.parametrize("nodes", [2, 5, TABLE_NODES])
+def test_tabled_equals_its_plain_formula_exactly(nodes):
+    """tabled's per-node rises and in-place passes give the plain bilinear formula's numbers bit for bit (so fixed
+    estimates do not move), with either axis or both a single node."""
+    rng = np.random.default_rng(12)
+    f = lambda x, y: 1.0 / x + 0.3 / y + np.sin(7 * x * y)  # noqa: E731
+    x, y = rng.uniform(0.2, 0.9, 5000), rng.uniform(0.4, 0.95, 5000)
+    for a, b in ((x, y), (np.full(9, 0.5), y[:9]), (x[:9], np.full(9, 0.6)), (np.full(3, 0.5), np.full(3, 0.6))):
+        assert np.array_equal(tabled(f, a, b, nodes), _tabled_before(f, a, b, nodes))
+
+
 def _paid_rows_before(spends, T, n):
     """rows.paid_rows as it was before the in-place path (2026-12-07): every phase through costmodel._share_paid
     and a matrix product, the reference the in-place one is held to bit for bit."""
