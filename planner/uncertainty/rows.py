@@ -121,8 +121,8 @@ def _add_paid(rows: np.ndarray, t: np.ndarray, a: np.ndarray, b: np.ndarray, usd
     they are 1 (x 1 is usd, + 0 x usd is nothing: usd is finite); a ramp's share is built in `scratch`."""
     width = np.maximum(b - a, 0.0)
     ramp = width > 0
-    if not ramp.any():
-        np.add(rows, usd, out=rows, where=t >= a)
+    if not ramp.any():  # usd x the step (0 or 1: usd or +0), not a masked add (4x slower on these arrays)
+        rows += np.multiply(usd, t >= a)
         return
     share = np.subtract(t, a, out=np.empty(rows.shape) if scratch is None else scratch)
     with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
