@@ -3,10 +3,10 @@
 np.percentile partitions every column in full (about 3 ms per 200,000 samples on the 2-core dev VM, where the
 run's whole budget is 200 ms). The same order statistics come from a small slice: a strided subsample's own
 percentiles bracket each wanted rank, one comparison pass counts the samples below the bracket and keeps those
-inside it (a few per cent of them), and only those are partitioned. A bracket that misses its rank (a subsample unlike the
-rest) falls back to the full partition, so the order statistics are always the exact ones; the interpolation
-between the two neighbours is numpy's "linear" method's own arithmetic (tests/test_montecarlo_rows.py holds the
-whole equal to np.percentile, bit for bit).
+inside it (a few per cent of them), and only those are partitioned. A bracket that misses its rank (a subsample
+unlike the rest) falls back to the full partition, so the order statistics are always the exact ones; the
+interpolation between the two neighbours is numpy's "linear" method's own arithmetic (tests/test_montecarlo_rows.py
+holds the whole equal to np.percentile, bit for bit).
 """
 from __future__ import annotations
 
