@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import planner
+from planner.core.band import Band
 from planner.core.errors import PlannerError
 from planner.decide.costmodel import Spend, cumulative
-from planner.uncertainty import chunks, montecarlo, rows
+from planner.uncertainty import chunks, montecarlo, percentiles, rows
 from planner.uncertainty.crossing import crossing_months
 from planner.uncertainty.montecarlo import Engine, monte_carlo
 from planner.uncertainty.physics import TABLE_NODES, tabled
@@ -195,6 +196,39 @@ def test_a_wrong_first_guess_of_the_reference_recomputes_its_pairs(monkeypatch, 
     assert np.array_equal(wrong.samples_usd, right.samples_usd)
 
 
+def _tabled_before(f, x, y, nodes):
+    """physics.tabled as it was before the per-node rises (2026-12-08): the reference it must equal bit for bit."""
+    axes = []
+    for a in (x, y):
+        v = 1.0 / np.asarray(a, dtype=float)
+        lo, hi = float(v.min()), float(v.max())
+        if not hi > lo:
+            axes.append(((np.zeros(v.size, dtype=np.intp), np.zeros(v.size)), np.array([lo])))
+            continue
+        g = (v - lo) * ((nodes - 1) / (hi - lo))
+        i = np.minimum(g.astype(np.intp), nodes - 2)
+        axes.append(((i, g - i), np.linspace(lo, hi, nodes)))
+    ((i, fx), ux), ((j, fy), wy) = axes
+    grid_x, grid_y = np.meshgrid(1.0 / ux, 1.0 / wy, indexing="ij")
+    t = np.asarray(f(grid_x.ravel(), grid_y.ravel()), dtype=float)
+    flat = i * wy.size + j
+    sx, sy = (wy.size if ux.size > 1 else 0), (1 if wy.size > 1 else 0)
+    low = t[flat] + fy * (t[flat + sy] - t[flat])
+    high = t[flat + sx] + fy * (t[flat + sx + sy] - t[flat + sx])
+    return low + fx * (high - low)
+
+
+@pytest.mark.parametrize("nodes", [2, 5, TABLE_NODES])
+def test_tabled_equals_its_plain_formula_exactly(nodes):
+    """tabled's per-node rises and in-place passes give the plain bilinear formula's numbers bit for bit (so fixed
+    estimates do not move), with either axis or both a single node."""
+    rng = np.random.default_rng(12)
+    f = lambda x, y: 1.0 / x + 0.3 / y + np.sin(7 * x * y)  # noqa: E731
+    x, y = rng.uniform(0.2, 0.9, 5000), rng.uniform(0.4, 0.95, 5000)
+    for a, b in ((x, y), (np.full(9, 0.5), y[:9]), (x[:9], np.full(9, 0.6)), (np.full(3, 0.5), np.full(3, 0.6))):
+        assert np.array_equal(tabled(f, a, b, nodes), _tabled_before(f, a, b, nodes))
+
+
 def _paid_rows_before(spends, T, n):
     """rows.paid_rows as it was before the in-place path (2026-12-07): every phase through costmodel._share_paid
     and a matrix product, the reference the in-place one is held to bit for bit."""
@@ -239,11 +273,30 @@ def test_paid_rows_in_place_equals_the_matrix_product_and_shares_bit_for_bit(see
         assert np.array_equal(got, _paid_rows_before(fixed + sampled, T, n))
 
 
-def test_bands_partitioning_the_samples_in_place_gives_the_same_percentiles():
-    """monte_carlo's $/request percentiles partition that array itself (no copy): the same Bands, exactly."""
-    x = np.random.default_rng(8).lognormal(size=(10_001, 3))
-    want = montecarlo._bands(("a", "b", "c"), x)
-    kept = x.copy()
-    assert montecarlo._bands(("a", "b", "c"), kept.copy()) == want
-    assert montecarlo._bands(("a", "b", "c"), kept, overwrite=True) == want
-    assert np.array_equal(np.sort(kept, axis=0), np.sort(x, axis=0)) and not np.array_equal(kept, x)
+def test_bands_are_np_percentile_exactly_and_leave_the_samples_unchanged():
+    """monte_carlo's Bands come from percentiles.py's bracketed selection: np.percentile's values bit for bit
+    (skewed, tied and constant columns, sizes on both sides of its SMALL cut-off), the samples untouched."""
+    rng = np.random.default_rng(8)
+    for n in (10_001, percentiles.SMALL, 100_003):
+        for x in (rng.lognormal(size=(n, 3)), rng.integers(0, 4, (n, 3)).astype(float), np.full((n, 3), 2.5),
+                  np.sort(rng.random((n, 3)), axis=0)):
+            kept = x.copy()
+            want = np.percentile(x, [10, 50, 90], axis=0)
+            assert np.array_equal(percentiles.percentiles(x), want), (n, x[:2])
+            assert montecarlo._bands(("a", "b", "c"), x) == {k: Band(*want[:, i]) for i, k in enumerate("abc")}
+            assert np.array_equal(x, kept)
+
+
+def test_a_bracket_that_misses_falls_back_to_the_full_selection():
+    """A subsample unlike the rest (here: the strided subsample sees only the smallest values) still gives the
+    exact order statistics."""
+    n = 100_000
+    x = np.arange(n, dtype=float)
+    stride = n // percentiles.SUBSAMPLE
+    x[::stride] -= 1e9  # every subsampled value far below the others: each bracket misses its rank
+    sub = np.sort(x[::stride])
+    s = np.sort(x)
+    for j in (9_999, 49_999, 89_999):
+        assert percentiles.order_statistics(x, sub, j, j + 1) == (s[j], s[j + 1])
+    assert np.array_equal(percentiles.percentiles(np.stack([x, -x], axis=1)),
+                          np.percentile(np.stack([x, -x], axis=1), [10, 50, 90], axis=0))

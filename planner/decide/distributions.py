@@ -144,7 +144,9 @@ class Distribution(ResultMixin):
             return rng.uniform(self.low, self.high, n)
         if self.kind == "triangular":
             return rng.triangular(self.low, self.mode, self.high, n)
-        return self.median * np.exp(self.sigma * rng.standard_normal(n))
+        z = rng.standard_normal(n)
+        z *= self.sigma  # in place: median x exp(sigma z), one array instead of three
+        return np.multiply(self.median, np.exp(z, out=z), out=z)
 
     @A.checked(q=A.Many(V.Real(0.0, 1.0, unit="probability")))
     def ppf(self, q):

@@ -57,9 +57,19 @@ def tabled(f, x: np.ndarray, y: np.ndarray, nodes: int) -> np.ndarray:
     flat = i * wy.size + j  # the cell's lower corner in the flattened table
     step_x, step_y = (wy.size if ux.size > 1 else 0), (1 if wy.size > 1 else 0)
     t = table.ravel()
-    low = t[flat] + fy * (t[flat + step_y] - t[flat])
-    high = t[flat + step_x] + fy * (t[flat + step_x + step_y] - t[flat + step_x])
-    return low + fx * (high - low)
+    # each node's step to the next along y, one subtraction per node (not per sample): the same differences
+    rise = np.zeros_like(t)
+    if step_y:
+        np.subtract(t[1:], t[:-1], out=rise[:-1])
+    low, high = t[flat], t[flat + step_x] if step_x else None
+    low += fy * rise[flat]
+    if high is None:
+        return low
+    flat += step_x
+    high += fy * rise[flat]
+    high -= low
+    high *= fx
+    return np.add(low, high, out=high)
 
 
 def _axis(v: np.ndarray, nodes: int):
@@ -67,9 +77,10 @@ def _axis(v: np.ndarray, nodes: int):
     lo, hi = float(v.min()), float(v.max())
     if not hi > lo:
         return (np.zeros(v.size, dtype=np.intp), np.zeros(v.size)), np.array([lo])
-    f = (v - lo) * ((nodes - 1) / (hi - lo))
-    i = np.minimum(f.astype(np.intp), nodes - 2)
-    return (i, f - i), np.linspace(lo, hi, nodes)
+    f = np.subtract(v, lo)
+    f *= (nodes - 1) / (hi - lo)
+    i = np.minimum(np.floor(f), nodes - 2)  # f >= 0: the floor is the truncation
+    return (i.astype(np.intp), np.subtract(f, i, out=f)), np.linspace(lo, hi, nodes)
 
 
 def _slope(x0: float, x1: float, y0: float, y1: float) -> float:
