@@ -117,21 +117,24 @@ def test_split_normal_has_the_bands_percentiles(band):
     assert x.min() >= 0
 
 
-def test_programme_draws_in_place_are_the_split_normal_of_the_uniforms_bit_for_bit():
-    """sample_programme turns each band's fresh uniforms into its draws in place: the same numbers as the split
-    normal of those uniforms in a new array, which leaves its quantiles alone (the comonotone draws share them)."""
-    from planner.uncertainty.programme import uniforms
+def test_programme_draws_are_the_split_normal_of_their_own_streams_normals_bit_for_bit():
+    """sample_programme draws each band from standard normals on its own (seed, path) stream; the comonotone
+    draws share one quantile per sample and leave it unchanged."""
+    import zlib
+
+    from planner.uncertainty.programme import split_normal_of_z, uniforms
     bands = {"programme.a": Band(0.1, 0.3, 1.0), "programme.b": Band(0.0, 1e6, 2e7)}
     got = sample_programme(bands, seed=5, n=5000)
     for path, band in bands.items():
-        q = uniforms(5, path, 5000)
-        kept = q.copy()
-        assert np.array_equal(got[path], split_normal_ppf(band, q))
-        assert np.array_equal(q, kept)
+        z = np.random.default_rng([5, zlib.crc32(path.encode())]).standard_normal(5000)
+        assert np.array_equal(got[path], split_normal_of_z(band, z))
+    assert not np.array_equal(got["programme.a"], sample_programme(bands, seed=6, n=5000)["programme.a"])
     shared = uniforms(5, "comonotone", 5000)
     kept = shared.copy()
     both = sample_programme(bands, 0, 5000, shared)
     assert np.array_equal(shared, kept) and not np.array_equal(both["programme.a"], got["programme.a"])
+    for path, band in bands.items():
+        assert np.array_equal(both[path], split_normal_ppf(band, shared))
 
 
 def test_given_programme_values_are_points_and_not_drawn():

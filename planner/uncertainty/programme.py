@@ -35,14 +35,17 @@ def programme_bands(scenario) -> dict[str, Band]:
     return {**{PREFIX + f.name: prog.band(f.name)[0] for f in dataclasses.fields(prog)}, OVERHEAD: RUN_OVERHEAD}
 
 
-def split_normal_ppf(band: Band, q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """The split normal through band's p10/p50/p90 at quantiles q (0 < q < 1), clipped at 0; in `out` if given
-    (q itself, when the caller has no other use for it: one array of n fewer)."""
-    z = ndtri(q, out=out)
+def split_normal_of_z(band: Band, z: np.ndarray) -> np.ndarray:
+    """The split normal through band's p10/p50/p90 at standard-normal deviates z, clipped at 0, computed in z."""
     sds = np.array([(band.p90 - band.p50) / Z90, (band.p50 - band.p10) / Z90])  # above, below the median
     z *= sds[np.less(z, 0).view(np.uint8)]  # z x the side's sd (a lookup: 2x faster than np.where on n draws)
     z += band.p50
     return np.maximum(z, 0.0, out=z)
+
+
+def split_normal_ppf(band: Band, q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The split normal through band's p10/p50/p90 at quantiles q (0 < q < 1), clipped at 0; in `out` if given."""
+    return split_normal_of_z(band, ndtri(q, out=out))
 
 
 def uniforms(seed: int, path: str, n: int) -> np.ndarray:
@@ -54,12 +57,16 @@ def uniforms(seed: int, path: str, n: int) -> np.ndarray:
 
 
 def sample_programme(bands: dict[str, Band], seed: int, n: int, shared: np.ndarray | None = None) -> dict:
-    """n draws of each uncertain programme band (point bands are left to their p50). `shared`: one quantile per
-    sample used for every band (comonotone draws, as compare()'s Band arithmetic assumes)."""
+    """n draws of each uncertain programme band (point bands are left to their p50). Independent draws: each band's
+    standard normals on its own stream seeded by (seed, path) (numpy's ziggurat: 2x faster than the quantile
+    transform of uniforms, which they replaced on 2026-12-08 with the same distribution and other draws). `shared`:
+    one quantile per sample used for every band (comonotone draws, as compare()'s Band arithmetic assumes)."""
+    uncertain = {p: b for p, b in bands.items() if b.p90 > b.p10}
     if shared is not None:
-        return {p: split_normal_ppf(b, shared) for p, b in bands.items() if b.p90 > b.p10}
-    return {p: split_normal_ppf(b, u, out=u) for p, b in bands.items() if b.p90 > b.p10
-            for u in [uniforms(seed, p, n)]}  # each its own fresh uniforms, turned into the draws in place
+        z = ndtri(shared)  # once for every band
+        return {p: split_normal_of_z(b, z.copy()) for p, b in uncertain.items()}
+    return {p: split_normal_of_z(b, np.random.default_rng([seed, zlib.crc32(p.encode())]).standard_normal(n))
+            for p, b in uncertain.items()}
 
 
 def programme_values(bands: dict[str, Band], values: dict, shape=(-1, 1)) -> dict[str, np.ndarray | float]:
