@@ -190,3 +190,19 @@ def test_a_settled_verdict_is_numpys_percentile_verdict():
                 assert np.percentile(whole, q) <= 2.0
             if (known > v.ttft_limit_s).sum() >= v.ttft_misses:
                 assert np.percentile(whole, q) > 2.0
+
+
+def test_table_lookups_are_numpys_interp_bit_for_bit():
+    """steady_state reads its step tables at fractional rows without np.interp; the numbers must stay np.interp's
+    exactly (golden files): on a real replica's tables and a random one, at integral, fractional, end and
+    past-the-end rows, from a list longer than the table (the replica's shared lists)."""
+    r, _ = _replica(model="Mixtral-8x7B", tp=2)
+    rng = np.random.default_rng(3)
+    tables = sim.step_tables(r, 1, 4000)
+    for values in (tables.linears, tables.head, np.cumsum(rng.random(4000)).tolist()):
+        for n in (2, 3, 1000, 4000):
+            xs = [0.0, 1.0, n - 1.0, n - 1.5, n - 1e-9, n + 0.5, 1e9, *(rng.random(300) * (n - 1)).tolist(),
+                  *rng.integers(0, n, 50).astype(float).tolist()]
+            got = [ld.table_at(values, n, x) for x in xs]
+            assert got == np.interp(xs, np.arange(n), values[:n]).tolist()
+    assert math.isnan(ld.table_at([1.0, 2.0], 2, math.nan))

@@ -151,11 +151,24 @@ class Steady:
 def linears_s(load: Load, steps: sim.StepModel, rows: float) -> float:
     """The stack's GEMMs at `rows` rows: the step table, or past its end (long prompts: d P / (O - 1) prompt rows can
     exceed cap + one prompt) the GEMMs themselves; np.interp would hold the last entry and make those rows free."""
-    table = steps.linears_s
-    if rows <= len(table) - 1:
-        return float(np.interp(rows, np.arange(len(table)), table))
+    n = len(steps.linears_s)
+    if rows <= n - 1:
+        return table_at(steps.linears_list, n, rows)
     return float(sim.stack_linears_s(load.replica, sim.at_quantile(load.replica.kern, load.quantile), rows,
                                      load.quantile))
+
+
+def table_at(values: list[float], n: int, x: float) -> float:
+    """np.interp(x, np.arange(n), values[:n]) bit for bit, for a table over rows 0, 1, ..., n - 1 (`values` may be
+    longer): numpy's formula, (y[j+1] - y[j]) (x - j) + y[j], in Python floats, without building the
+    n-entry arange and array that a single lookup in a table of thousands of rows spent most of its time on
+    (tests/test_simulate.py holds the two equal)."""
+    if not 0.0 <= x < n - 1:  # past the end (np.interp holds the last entry), before the start, NaN
+        return float(np.interp(x, np.arange(n), values[:n])) if not x >= n - 1 else values[n - 1]
+    j = int(x)
+    if x == j:
+        return values[j]
+    return (values[j + 1] - values[j]) * (x - j) + values[j]  # numpy divides the slope by x[j+1] - x[j] = 1: exact
 
 
 def steady_state(load: Load) -> Steady:
@@ -176,8 +189,7 @@ def steady_state(load: Load) -> Steady:
     rows = d + prompt_rows
     one_prompt = float(sim.prefill_attention_s(load.replica, load.quantile, np.array([p_tok]))[0])
     attn = dp_balance.prefill_attention_s(load.replica, one_prompt, prompt_rows, p_tok)
-    table = np.arange(len(steps.linears_s))
-    step = (linears_s(load, steps, rows) + float(np.interp(d + d / dec, table, steps.head_s))
+    step = (linears_s(load, steps, rows) + table_at(steps.head_list, len(steps.head_s), d + d / dec)
             + steps.per_row_s * rows + steps.fixed_s + steps.attention_per_context_s * d
             * mean_decode_context(p_tok, load.output_tokens) + attn)
     step += dp_balance.extra_s(load.replica, sim.at_quantile(load.replica.kern, load.quantile), d, prompt_rows, p_tok)
