@@ -19,7 +19,8 @@ scored with H100's constants: median error -1% to +2%, |error| 6.5-10%.
 
 In the planner: only these two collectives of a DP-attention step, on the GPUs of that fabric (H100 SXM, H200 SXM) and
 group sizes measured; TensorRT-LLM's tensor-parallel all-reduce runs its own kernels (not NCCL's ring) and keeps the
-link, as do other GPUs and group sizes (no table fitted yet).
+link, as do other GPUs and group sizes (no table fitted yet). Another engine's DP attention on these GPUs (SGLang's)
+takes the same rates (judgement: NCCL collectives there too; its source not read for this).
 """
 from __future__ import annotations
 
