@@ -233,7 +233,7 @@ def prefill_s(r: Replica, batch, prompt_tokens: float):
 def collectives_s(r: Replica, tokens):
     """Communication of one forward over `tokens` tokens: TP all-reduces, or DP attention's gathers."""
     if r.attention_dp:
-        return moe.dp_collectives_s(r.m, tokens, r.split, r.link, r.num.activation_bytes, r.precision)
+        return moe.dp_collectives_s(r.m, tokens, r.split, r.link, r.num.activation_bytes, r.precision, r.g.name)
     return tp_allreduce_s(r.m, tokens, r.tp, r.link, r.num.activation_bytes)
 
 

@@ -31,7 +31,7 @@ from ..catalog.specs import precision as lookup_precision
 from ..core.errors import InputError
 from . import arithmetic as ar
 from . import communication as comm
-from . import dp_balance, moe_decode, moe_train, perf
+from . import dp_balance, moe_decode, moe_train, nccl_gather, perf
 
 
 def distinct_experts_per_rank(n_experts: int, k: int, tokens, ep: int = 1):
@@ -122,20 +122,22 @@ def gather_bytes_per_token(m: ModelSpec, element_bytes: float = 2.0) -> float:
 
 
 def dp_collectives_s(m: ModelSpec, tokens, s: Split, link: comm.Link, activation_bytes: float = 2.0,
-                     precision_name: str | None = None):
+                     precision_name: str | None = None, gpu_name: str | None = None):
     """Under DP attention, per MoE layer an all-gather of the step's tokens (hidden states and routing choices,
     gather_bytes_per_token) before the experts and a reduce-scatter of their outputs (tokens x dim) after: two
     collectives, each with its own latency (CutlassFusedMoE.forward_chunk's allgather, then
     reducescatter_or_allreduce; with unequal ranks TensorRT-LLM runs them as grouped ncclBroadcast / ncclReduce
     calls, one per rank: cpp/tensorrt_llm/thop/allgatherOp.cpp, reducescatterOp.cpp, read 2026-12-07, taken at the
     all-gather's and reduce-scatter's ring bytes). `precision_name`: the model's format, which sets the gathered
-    element's bytes (gather_element_bytes; None: `activation_bytes`); the outputs come back in the activation dtype."""
+    element's bytes (gather_element_bytes; None: `activation_bytes`); the outputs come back in the activation dtype.
+    `gpu_name`: where NCCL's collectives were measured on that GPU's node (nccl_gather.py), their measured time
+    instead of `link`'s."""
     if s.gpus == 1:
         return np.zeros(np.shape(tokens))
     tokens = np.asarray(tokens, dtype=float)
     element = activation_bytes if precision_name is None else gather_element_bytes(precision_name, activation_bytes)
-    gather = comm.collective_s("all_gather", tokens * gather_bytes_per_token(m, element), s.gpus, link)
-    scatter = comm.collective_s("reduce_scatter", tokens * m.dim * activation_bytes, s.gpus, link)
+    gather = nccl_gather.collective_s("all_gather", tokens * gather_bytes_per_token(m, element), s.gpus, link, gpu_name)
+    scatter = nccl_gather.collective_s("reduce_scatter", tokens * m.dim * activation_bytes, s.gpus, link, gpu_name)
     return ar.n_moe_layers(m) * (gather + scatter)
 
 
