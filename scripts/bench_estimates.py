@@ -103,18 +103,21 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--peer", help="python of a virtual environment with llm-analysis installed")
     a = p.parse_args(argv)
+    rows = []
+    for name, question, budget, fn in calls():
+        repeats = a.repeats if budget < 0.1 else max(3, a.repeats // 5)
+        rows.append((name, question, budget, timed(fn, repeats, clock=time.process_time)))  # CPU s: the VM is shared
+    # The peer runs after the planner's rows: timed straight after the peer's process (torch and all) exits, the
+    # first rows ran up to 1.9x slower in about 2 of 5 runs on the 2-core VM (2026-12-08 03:45 UTC), in CPU time.
     others = peer(a.peer, a.repeats)
     peer_key = {"inference_speed": "inference", "pretraining, given layout": "pretraining_layout"}
     print(f"machine: {machine()}; {datetime.date.today().isoformat()}; CPU time over {a.repeats} calls "
           f"({max(3, a.repeats // 5)} for the slow ones)\n")
     print("| estimate | question | planner, median (min) | budget | within | llm-analysis 0.2.2, median |")
     print("|---|---|--:|--:|:-:|--:|")
-    for name, question, budget, fn in calls():
-        repeats = a.repeats if budget < 0.1 else max(3, a.repeats // 5)
-        t, fastest, _ = timed(fn, repeats, clock=time.process_time)  # CPU seconds: the VM is shared
+    for name, question, budget, (t, fastest, _) in rows:
         print(f"| {name} | {question} | {fmt_s(t)} ({fmt_s(fastest)}) | {fmt_s(budget)} | "
               f"{'yes' if t <= budget else 'no'} | {fmt_s(others.get(peer_key.get(name, '')))} |")
-
 
 if __name__ == "__main__":
     main()
