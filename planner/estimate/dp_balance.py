@@ -30,6 +30,18 @@ each, used alike by the steady state (load.steady_state) and the offline waves (
   run without that balancer, and NVIDIA's aiconfigurator times its MoE ops under 'power_law' routing by default
   (sdk ModelConfig.workload_distribution, read 2026-12-07). `ep_extra_s`: the busiest rank's routed experts at IMBALANCE x their mean rows, over
   the mean (nothing while the step is weight-bound: the same experts' bytes on every rank).
+
+Not modelled, on purpose (source read 2026-12-08, issue 21): CUDA graphs under DP attention. CUDAGraphRunner
+(tensorrt_llm/_torch/pyexecutor/cuda_graph_runner.py, commit 7b437aaa) all-gathers [can_run_cuda_graph, batch_size]
+over the ranks twice: pad_batch first (_get_padded_batch: if every rank is generation-only, each pads to
+_round_up_batch_size(max over ranks), capped by the largest captured size), then maybe_get_cuda_graph (eager unless
+every rank is generation-only AND every batch size equal). With enable_padding (the overview's llm_options.yml sets
+it) generation-only steps of unequal ranks are padded to one size and replayed, so a step runs eagerly on every rank
+only when some rank holds a context request: in the offline waves (offline.py) that is the wave's prefill steps,
+0.2-16% of the steps of the overview's MoE rows, each priced by its prefill (97-966 ms at p50, vs 35-67 ms for a
+decode step), so eager launches could add at most a few percent, not the 19-40% the 128/2048 rows (under 1.1%
+prefill steps) are optimistic by. What padding does cost, its dummy rows, is charged in the offline decode steps
+(graph_padding.py).
 """
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from . import dp_balance
+from . import graph_padding
 from . import load as ld
 from . import perf
 from . import search as sr
@@ -73,10 +74,13 @@ def prefill_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
 
 
 def decode_phase_s(load: ld.Load, steps: sim.StepModel, batch: int) -> float:
-    """O - 1 decode steps of `batch` sequences, attention over the context each step has grown to."""
+    """O - 1 decode steps of `batch` sequences, attention over the context each step has grown to; the GEMMs,
+    head and per-row work at the rows the CUDA graphs pad each rank's batch to (graph_padding.py)."""
     n = max(load.output_tokens - 1.0, 0.0)
-    one = (ld.linears_s(load, steps, batch) + float(steps.head_s[min(batch, len(steps.head_s) - 1)])
-           + steps.per_row_s * batch + steps.fixed_s)
+    r = load.replica
+    rows = float(graph_padding.decode_rows(batch, dp_balance.ranks(r), r.graph_batch))
+    one = (ld.linears_s(load, steps, rows) + float(steps.head_s[min(int(rows), len(steps.head_s) - 1)])
+           + steps.per_row_s * rows + steps.fixed_s)
     return n * one + steps.attention_per_context_s * batch * decode_context_sum(load.prompt_tokens,
                                                                                load.output_tokens)
 
