@@ -27,7 +27,7 @@ from ..core.provenance import Assumption
 from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
-from . import decode_attention, forward_table, moe_decode, passes, perf, moe_serving as moe
+from . import context_attention, decode_attention, forward_table, moe_decode, passes, perf, moe_serving as moe
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
@@ -211,6 +211,7 @@ def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: E
     kern = decode_attention.on_kernels(dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s,
         dense_gemm_shape=setup.dense_gemm_shape, grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
         gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec)), m, g, setup)
+    kern = context_attention.on_kernels(kern, m, g, setup, kv)  # prefill attention at TensorRT-LLM's measured rate
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
                    attention_dp, setup.kv_free_fraction, setup.moe_profile_tokens, moe_decode.op_constants(g, setup.engine),
                    setup.cuda_graph_batch)
