@@ -31,12 +31,14 @@ profile rate there: -45% / -67% (it also has no t0 or c).
 In the planner: only e is applied. The prefill's attention FLOPs run at peak(FMHA dtype) x e, as perf.Kernels'
 attention_efficiency scaled by e x peak(FMHA) / (compute peak x attention p50) (the band's relative spread kept);
 the FMHA dtype is fp8 where the KV cache is fp8 (TensorRT-LLM's fp8 checkpoints keep an fp8 cache and run its fp8
-context FMHA: judgement; the table's bf16 FMHA over an fp8 cache runs at ~0.72 of the bf16 peak on H100, within 3% of
-the fp8 rate). t0 and c are NOT charged yet (perf.py and inference.py sit at the module size limit): t0 (~20 us a
-layer, once a prefill) is mostly in decode_attention's per-layer t0 already; c adds ~15 ns per token and layer for
-Llama-3.1-8B (32 + 16 heads) on H100, ~20% of its attention and ~2% of its prefill at 5,000-token prompts: prefills
-stay that much fast. Only where the rates come from the engine profile (decode_attention.RATES_MEASURED_ELSEWHERE
-stand as given); other engines, MLA, sliding windows and head dims other than 128 keep the flat rate.
+context FMHA: judgement; the table's bf16 FMHA over an fp8 cache, >= 1 TFLOP a call, runs at a median 0.72 of the
+bf16 peak on H100, 711 TFLOP/s, against the fp8 FMHA's 671). t0 and c are NOT charged yet (perf.py and inference.py sit at the module size limit, and every
+prefill path, inference.prefill_s, prefill_and_decode_s's forward table and simulate.prefill_attention_s, would need
+the prefill-only term): of t0 (~19 us a layer a call), decode_attention's per-layer 8.8 us is charged in range; c
+adds, for Llama-3.1-8B fp8 on H100 (32 + 2 x 8 heads x 128), 28 us a layer at a 2,048-token prompt (FLOP term 47 us)
+and 68 us at 5,000 (FLOP term 280 us), ~3% of its prefill. So prefill attention stays fast at moderate prompts: one
+2,048-token prompt's 32 layers are charged 1.5 ms where the table measures 3.4 ms (5,000 tokens: 9.0 vs 12.3 ms).
+Only where the rates come from the engine profile (decode_attention.RATES_MEASURED_ELSEWHERE stand as given); other engines, MLA, sliding windows and head dims other than 128 keep the flat rate.
 """
 from __future__ import annotations
 
