@@ -1,5 +1,7 @@
 """TensorRT-LLM's measured context (prefill) attention (planner/estimate/context_attention.py): its FLOP rate by hand
 in the prefill, the table's three-term form by hand, and the engines, rates and shapes it leaves alone."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -83,3 +85,21 @@ def test_a_gpu_without_the_fmha_dtype_measured_keeps_the_flat_rate():
     # A100 has no fp8: only its bf16 table is fitted; an fp8 cache there is not measured.
     assert ca.measured(model("Llama-3.1-8B"), A100, "tensorrt-llm", "fp8") is None
     assert ca.measured(model("Llama-3.1-8B"), A100, "tensorrt-llm", "bf16")[1] == pytest.approx(0.471)
+
+
+def test_prefill_charges_the_qkv_term_by_hand():
+    # Llama-3.1-8B fp8, one 2,048-token prompt: 2,048 x (32 + 2 x 8) x 128 x 32 layers = 4.0265e8 elements x 2.21 ps
+    # = 0.8899 ms, on top of the FLOP term (perf.prefill_s and inference.prefill_s); none in a decode step. The test
+    # fails if the term were dropped from the prefill.
+    r = _replica("Llama-3.1-8B", kv="fp8")
+    k = perf.at_quantile(r.kern, 1)
+    assert k.context_s_per_element == pytest.approx(2.21e-12)
+    assert float(ca.qkv_s(r.m, k, 2048.0)) == pytest.approx(2048 * 48 * 128 * 32 * 2.21e-12, rel=1e-9)
+    assert float(ca.qkv_s(r.m, k, 2048.0)) == pytest.approx(0.8899e-3, rel=1e-3)
+    bare = dataclasses.replace(k, context_s_per_element=0.0)
+    with_term = float(perf.prefill_s(r.m, k, r.num, batch=1, prompt_tokens=2048.0))
+    without = float(perf.prefill_s(r.m, bare, r.num, batch=1, prompt_tokens=2048.0))
+    assert with_term - without == pytest.approx(0.8899e-3, rel=1e-3)
+    pre, _, _ = inf.prefill_and_decode_s(r, 1, 2048.0, 2048.0)
+    assert pre[1] == pytest.approx(float(np.ravel(inf.prefill_s(r, 1, 2048.0))[1]), rel=1e-9)  # both paths charge it
+    assert _replica("Llama-3.1-8B", engine="vllm").kern.context_s_per_element == 0.0

@@ -28,17 +28,19 @@ B200 fp8 does not fit the three-term form (the FLOP coefficient goes negative): 
 H200 table, scored with H100's t0, e and c: median error +0.8% / |error| 7.5% (bf16), -1.7% / 9.9% (fp8); the flat
 profile rate there: -45% / -67% (it also has no t0 or c).
 
-In the planner: only e is applied. The prefill's attention FLOPs run at peak(FMHA dtype) x e, as perf.Kernels'
-attention_efficiency scaled by e x peak(FMHA) / (compute peak x attention p50) (the band's relative spread kept);
-the FMHA dtype is fp8 where the KV cache is fp8 (TensorRT-LLM's fp8 checkpoints keep an fp8 cache and run its fp8
-context FMHA: judgement; the table's bf16 FMHA over an fp8 cache, >= 1 TFLOP a call, runs at a median 0.72 of the
-bf16 peak on H100, 711 TFLOP/s, against the fp8 FMHA's 671). t0 and c are NOT charged yet (perf.py and inference.py sit at the module size limit, and every
-prefill path, inference.prefill_s, prefill_and_decode_s's forward table and simulate.prefill_attention_s, would need
-the prefill-only term): of t0 (~19 us a layer a call), decode_attention's per-layer 8.8 us is charged in range; c
-adds, for Llama-3.1-8B fp8 on H100 (32 + 2 x 8 heads x 128), 28 us a layer at a 2,048-token prompt (FLOP term 47 us)
-and 68 us at 5,000 (FLOP term 280 us), ~3% of its prefill. So prefill attention stays fast at moderate prompts: one
-2,048-token prompt's 32 layers are charged 1.5 ms where the table measures 3.4 ms (5,000 tokens: 9.0 vs 12.3 ms).
-Only where the rates come from the engine profile (decode_attention.RATES_MEASURED_ELSEWHERE stand as given); other engines, MLA, sliding windows and head dims other than 128 keep the flat rate.
+In the planner: e and c are applied, t0 is not. The prefill's attention FLOPs run at peak(FMHA dtype) x e, as
+perf.Kernels' attention_efficiency scaled by e x peak(FMHA) / (compute peak x attention p50) (the band's relative
+spread kept); the FMHA dtype is fp8 where the KV cache is fp8 (TensorRT-LLM's fp8 checkpoints keep an fp8 cache and
+run its fp8 context FMHA: judgement; the table's bf16 FMHA over an fp8 cache, >= 1 TFLOP a call, runs at a median
+0.72 of the bf16 peak on H100, 711 TFLOP/s, against the fp8 FMHA's 671). c is perf.Kernels.context_s_per_element,
+charged on every prefilled token (qkv_s: perf.prefill_s, inference.prefill_and_decode_s, simulate's prompts), never
+on a decode step (the generation table's fit, decode_attention.py, holds its own). For Llama-3.1-8B fp8 on H100
+(32 + 2 x 8 heads x 128) c is 28 us a layer at a 2,048-token prompt (FLOP term 47 us), 68 us at 5,000 (280 us):
+~3% of its prefill. t0 (~19 us a layer a call) is not added: decode_attention's 8.8 us per layer per pass is charged
+in its range, the rest (~10 us x layers, ~0.3 ms a prefill pass of an 8B model) is left out (judgement: one more
+per-pass field for <1% of a long prefill).
+Only where the rates come from the engine profile (decode_attention.RATES_MEASURED_ELSEWHERE stand as given); other
+engines, MLA, sliding windows and head dims other than 128 keep the flat rate.
 """
 from __future__ import annotations
 
@@ -93,6 +95,13 @@ def layer_s(t0: float, e: float, c: float, peak_flops_per_s: float, m: ModelSpec
     return t0 + flops / (peak_flops_per_s * e) + batch * s * (heads + 2.0 * kv_heads) * m.head_dim * c
 
 
+def qkv_s(m: ModelSpec, kern, prompt_tokens, tp: int = 1):
+    """The prefill-only Q/K/V term of context attention over `prompt_tokens` new tokens on one of `tp` GPUs, all
+    layers: tokens x (heads + 2 x KV heads) per GPU x head_dim x c (kern.context_s_per_element; 0 if not measured)."""
+    heads = m.n_heads / tp + 2.0 * max(m.n_kv_heads / tp, 1.0)
+    return kern.context_s_per_element * np.asarray(prompt_tokens, dtype=float) * heads * m.head_dim * m.n_layers
+
+
 def attention_factor(m: ModelSpec, g: GPUSpec, engine: str, kv_cache_dtype: str, compute_peak_flops_per_s: float,
                      attention_p50: float, rates_from: str) -> float:
     """Attention FLOP rate of the fitted kernel over the profile's (compute peak x attention p50); 1 where not
@@ -108,4 +117,8 @@ def on_kernels(kern, m: ModelSpec, g: GPUSpec, setup, kv_cache_dtype: str):
     context-attention rate (attention_efficiency scaled, its band's spread kept, capped at the peak)."""
     factor = attention_factor(m, g, setup.engine, kv_cache_dtype, kern.peak_flops_per_s,
                               setup.efficiencies.attention.p50, setup.rates_from)
-    return kern if factor == 1.0 else replace(kern, attention_efficiency=np.minimum(kern.attention_efficiency * factor, 1.0))
+    if factor == 1.0:
+        return kern
+    per_element = measured(m, g, setup.engine, kv_cache_dtype)[2]
+    return replace(kern, attention_efficiency=np.minimum(kern.attention_efficiency * factor, 1.0),
+                   context_s_per_element=per_element)

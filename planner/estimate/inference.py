@@ -270,7 +270,8 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
         t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp).tolist()  # (4, rates)
     c_pre, c_dec = (collectives_s(r, n) + moe.step_extra_s(r, r.kern, n, None) for n in (batch * prompt_tokens, batch * 1.0))
     add = (lambda xs, c: [x + float(c) for x in xs]) if tab is not None else (lambda xs, c: np.add(xs, c).tolist())
-    return add(t[0], c_pre), add(t[1], c_dec), [a >= b for a, b in zip(t[2], t[3])]  # floats; a MoE extra is a band
+    c_pre = c_pre + context_attention.qkv_s(r.m, r.kern, batch * prompt_tokens, r.tp)  # floats; a MoE extra: a band
+    return add(t[0], c_pre), add(t[1], c_dec), [a >= b for a, b in zip(t[2], t[3])]
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:
