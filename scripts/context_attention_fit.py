@@ -1,4 +1,4 @@
-"""Fit TensorRT-LLM's context (prefill) attention (planner/estimate/context_attention.py) to aiconfigurator-core's tables.
+"""Fit TensorRT-LLM's context (prefill) attention (planner/estimate/context_attention.py) to aiconfigurator-core.
 
     python scripts/context_attention_fit.py     # needs the `silicon` extra (aiconfigurator-core 0.12.0) and the planner
     AICONFIGURATOR_DATA=/path/to/systems/data python scripts/context_attention_fit.py
@@ -103,4 +103,5 @@ if __name__ == "__main__":
             if (like, dtype) not in fits or not len(q):
                 continue
             print(f"validation {system} {dtype} ({len(q)} rows) with {like}'s t0, e and c: median signed / |error| "
-                  "%.3f / %.3f" % score(q, peak, *fits[like, dtype]) + "; flat profile %.3f / %.3f" % score(q, peak, 0.0, flat))
+                  "%.3f / %.3f" % score(q, peak, *fits[like, dtype])
+                  + "; flat profile %.3f / %.3f" % score(q, peak, 0.0, flat))
