@@ -61,7 +61,8 @@ def prefill_terms(model: str, gpu: str, system: str, precision: str, tp: int, pr
     gt = gt[gt.gemm_dtype == DTYPE[precision]]
     t_gemm = m.n_layers * sum(gemm_table_s(gt, prompt, n, kk) for n, kk in fused_shapes(m, tp))
     c = table(system, "attention", "context_attention_perf")
-    c = c[(c.attn_dtype == DTYPE[precision]) & (c.kv_cache_dtype == DTYPE[r.kv_cache_dtype]) & (c.head_dim == m.head_dim)
+    c = c[(c.attn_dtype == DTYPE[precision]) & (c.kv_cache_dtype == DTYPE[r.kv_cache_dtype])
+          & (c.head_dim == m.head_dim)
           & (c.window_size == 0) & (c.batch_size == 1) & (c.num_heads == m.n_heads // tp)
           & (c.num_key_value_heads == max(m.n_kv_heads // tp, 1))].groupby("isl").latency.first()
     t_att = m.n_layers * float(np.interp(prompt, c.index.values, c.values)) * 1e-3
@@ -72,8 +73,8 @@ def prefill_terms(model: str, gpu: str, system: str, precision: str, tp: int, pr
 
 def gemm_ratios(model: str, gpu: str, system: str, precision: str, tp: int) -> str:
     m, g = catalog.model(model), catalog.gpu(gpu)
-    k = perf.at_quantile(inf.replica(m, g, precision, tp, resolve_engine("tensorrt-llm", g)).kern, 1)
-    num = inf.replica(m, g, precision, tp, resolve_engine("tensorrt-llm", g)).num
+    r = inf.replica(m, g, precision, tp, resolve_engine("tensorrt-llm", g))
+    k, num = perf.at_quantile(r.kern, 1), r.num
     gt = table(system, "gemm", "gemm_perf")
     gt = gt[gt.gemm_dtype == DTYPE[precision]]
     out = []
@@ -90,5 +91,6 @@ if __name__ == "__main__":
         print(prefill_terms("Llama-3.1-8B", "H100 SXM", "h100_sxm", "fp8", 1, prompt))
     print(prefill_terms("Llama-3.3-70B", "H100 SXM", "h100_sxm", "fp8", 2, 2048.0))
     for args in (("Llama-3.1-8B", "H100 SXM", "h100_sxm", "fp8", 1), ("Llama-3.3-70B", "H100 SXM", "h100_sxm", "fp8", 2),
-                 ("Llama-3.1-8B", "H100 SXM", "h100_sxm", "bf16", 1), ("Llama-3.1-8B", "A100 80GB SXM", "a100_sxm", "bf16", 1)):
+                 ("Llama-3.1-8B", "H100 SXM", "h100_sxm", "bf16", 1),
+                 ("Llama-3.1-8B", "A100 80GB SXM", "a100_sxm", "bf16", 1)):
         print(gemm_ratios(*args))
