@@ -27,7 +27,7 @@ from ..core.provenance import Assumption
 from ..core.results import built
 from . import arithmetic as ar
 from . import communication as comm
-from . import decode_attention, forward_table, moe_decode, passes, perf, moe_serving as moe
+from . import context_attention, decode_attention, forward_table, moe_decode, passes, perf, moe_serving as moe
 from .engine import EngineSetup, resolve_engine
 from .perf import expected_experts_touched, kv_shards, quantiles, to_band  # noqa: F401  (used by serving, tests)
 
@@ -211,6 +211,7 @@ def _replica(m: ModelSpec, g: GPUSpec, prec: str, tensor_parallel: int, setup: E
     kern = decode_attention.on_kernels(dataclasses.replace(kern, moe_layer_overhead_s=setup.moe_layer_overhead_s,
         dense_gemm_shape=setup.dense_gemm_shape, grouped_gemm_factor=setup.grouped_gemm_factor, gemm_overhead_s=setup.gemm_fixed_s,
         gemm_efficiency=kern.gemm_efficiency * setup.gemm_compute_share(prec)), m, g, setup)
+    kern = context_attention.on_kernels(kern, m, g, setup, kv)  # prefill attention at TensorRT-LLM's measured rate
     return Replica(m, g, prec, kv, tensor_parallel, kern, numerics(prec, kv), link, setup.memory_reserve_fraction,
                    attention_dp, setup.kv_free_fraction, setup.moe_profile_tokens, moe_decode.op_constants(g, setup.engine),
                    setup.cuda_graph_batch)
@@ -269,7 +270,8 @@ def prefill_and_decode_s(r: Replica, batch: int, prompt_tokens: float, context_t
         t = perf.forward_s(r.m, _stacked(r.kern), r.num, **work, tp=r.tp).tolist()  # (4, rates)
     c_pre, c_dec = (collectives_s(r, n) + moe.step_extra_s(r, r.kern, n, None) for n in (batch * prompt_tokens, batch * 1.0))
     add = (lambda xs, c: [x + float(c) for x in xs]) if tab is not None else (lambda xs, c: np.add(xs, c).tolist())
-    return add(t[0], c_pre), add(t[1], c_dec), [a >= b for a, b in zip(t[2], t[3])]  # floats; a MoE extra is a band
+    c_pre = c_pre + context_attention.qkv_s(r.m, r.kern, batch * prompt_tokens, r.tp)  # floats; a MoE extra: a band
+    return add(t[0], c_pre), add(t[1], c_dec), [a >= b for a, b in zip(t[2], t[3])]
 
 
 def mean_decode_context(prompt_tokens: float, output_tokens: float) -> float:

@@ -30,7 +30,7 @@ from ..calibration.efficiency import Efficiencies
 from ..catalog.specs import GATED_MLPS, ModelSpec
 from ..core.band import Band
 from ..core.memo import by_identity
-from . import arithmetic as ar, degrees, gemm, grouped_gemm, passes
+from . import arithmetic as ar, context_attention, degrees, gemm, grouped_gemm, passes
 from .gemm import coefficients, from_coefficients, gemm_s, gemm_stack_s, rates_ndim
 
 # Element-wise traffic per token and layer, in elements (times `activation_bytes` for bytes).
@@ -72,6 +72,7 @@ class Kernels:
     fused: bool = True  # production kernels (see FUSED); False: the eager reference model (UNFUSED)
     weight_stream_factor: float = 1.0  # share of memory_efficiency a quantised format's GEMMs stream at
     kv_stream_factor: float = 1.0  # decode attention's K/V read rate over memory_efficiency (decode_attention.py)
+    context_s_per_element: float = 0.0  # prefill attention's cost per Q/K/V element (context_attention.py)
     dense_gemm_shape: bool = False  # dense GEMMs' compute at gemm_shape.dense_factor(n, k) of the rate (serving)
 
     def to_dict(self) -> dict:
@@ -225,8 +226,7 @@ def attention_s(m: ModelSpec, batch, new_tokens, keys_flops_per_token, kv_bytes_
     """Scores and mixing of all layers: roofline of their FLOPs and the K/V bytes they read, per GPU.
 
     `keys_flops_per_token`: attention FLOPs of one new token (arithmetic's window-aware count);
-    `kv_bytes_per_seq`: K/V bytes one sequence's queries read from the cache.
-    """
+    `kv_bytes_per_seq`: K/V bytes one sequence's queries read from the cache."""
     batch = np.asarray(batch, dtype=float)
     per_flop, per_byte = _attention_rates(m, tp, kern)
     return np.maximum(batch * new_tokens * keys_flops_per_token / per_flop, batch * kv_bytes_per_seq / per_byte)
@@ -280,7 +280,7 @@ def prefill_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, prompt_token
     """Prompts of `prompt_tokens` into an empty cache (causal); logits of the last position only,
     as a serving engine computes them (`all_logits`: every position, as a training forward does)."""
     work = passes.prefill_work(m, num.kv_bytes, batch=batch, prompt_tokens=prompt_tokens, all_logits=all_logits)
-    return forward_s(m, kern, num, **work, tp=tp, ep=ep)
+    return forward_s(m, kern, num, **work, tp=tp, ep=ep) + context_attention.qkv_s(m, kern, batch * prompt_tokens, tp)
 
 
 def decode_step_s(m: ModelSpec, kern: Kernels, num: Numerics, *, batch, context_tokens: float, tp: int = 1,

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..core.memo import by_identity
 from . import arithmetic as ar
+from . import context_attention
 from . import moe_serving as moe
 from . import inference as inf
 from . import kv_budget
@@ -125,6 +126,7 @@ def prefill_attention_s(r: Replica, quantile: int, prompt_tokens: np.ndarray) ->
     over a grid of lengths."""
     grid, flops_per_token, kv_bytes = _prompt_grid(r.m, max(float(prompt_tokens.max()), 2.0), r.num.kv_bytes)
     times = perf.attention_s(r.m, 1, grid, flops_per_token, kv_bytes, r.split.tp, at_quantile(r.kern, quantile))
+    times = times + context_attention.qkv_s(r.m, r.kern, grid, r.split.tp)  # context attention's Q/K/V term, prefill only
     return np.interp(prompt_tokens, grid, times)
 
 
