@@ -8,7 +8,7 @@ must not reuse a cache ("a new workload", "a new scenario") change an input on e
 in a subprocess on the same question (a 70B Llama on H100 SXM; it has no fp8 format, so 8-bit weights and
 activations stand in for fp8). Prints a Markdown table with the machine and the date.
 
-    python scripts/bench_estimates.py [--repeats 20] [--peer /work/venv-peer/bin/python]
+    python scripts/bench_estimates.py [--repeats 200] [--peer /work/venv-peer/bin/python]
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def fmt_s(s: float | None) -> str:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=200)  # 20 calls: a median 20-30% above the steady state
     p.add_argument("--peer", help="python of a virtual environment with llm-analysis installed")
     a = p.parse_args(argv)
     rows = []
