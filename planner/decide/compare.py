@@ -27,7 +27,8 @@ from .assembly import (api_spends, fleet_model, ops_rule, self_host_months_to_pr
 from .costing import cost_assumptions, rates, scenario_assumptions, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative, monthly_costs,
-                        one_time_spends, total_cost_for_traffic, traffic_grid)
+                        one_time_spends, traffic_grid)
+from .totals import TotalCost, total_cost_for_traffic
 from .leaning import TrendLean, trend_lean, with_lean
 from .generations import fleet_fields
 from .trends import api_decline
@@ -386,12 +387,12 @@ def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridg
 def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
     live = [k for k in OPTIONS if k in models and opts[k].available]
 
-    def cost(k):
-        return lambda t: option_totals_for_traffic({k: models[k]}, s, t, bridge)[k]
-    on_grid = {k: cost(k)(traffic_grid()) for k in live} if len(live) > 1 else {}  # each option once, not per pair
-    low = {k: cost(k)(np.array([1.0]))[0] for k in on_grid}  # at 1 request/day: each option once too
+    cost = {k: TotalCost(models[k], growth=s.workload.monthly_growth, horizon_months=s.workload.horizon_months,
+                         peak_to_mean=_peak_to_mean(s.workload), bridge=bridge) for k in live}  # for every brentq step
+    on_grid = {k: cost[k](traffic_grid()) for k in live} if len(live) > 1 else {}  # each option once, not per pair
+    low = {k: cost[k](np.array([1.0]))[0] for k in on_grid}  # at 1 request/day: each option once too
     for a, b in combinations(live, 2):
-        roots = break_even_traffic(cost(a), cost(b), on_grid=(on_grid[a], on_grid[b]))
+        roots = break_even_traffic(cost[a], cost[b], on_grid=(on_grid[a], on_grid[b]))
         cheaper_below = a if low[a] <= low[b] else b
         month = crossing_month(opts[a].cumulative_usd, opts[b].cumulative_usd)
         if month is None:

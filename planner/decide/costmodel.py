@@ -24,7 +24,6 @@ from ..core.series import month_powers
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 
 SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
-from ..estimate.workload import requests_per_month
 from .phases import spend_phases
 from .residual import capital_factor
 
@@ -53,9 +52,13 @@ class ApiCostModel:
         """At today's prices (months=None in `_monthly`: no trend)."""
         return self._monthly(requests_per_month)
 
-    def _monthly(self, requests_per_month, peak_to_mean=None, months=None):
+    def _monthly(self, requests_per_month, peak_to_mean=None, months=None, rates=None):
+        """rates: self._month_rates(months) when the caller has it (totals.py: once per break-even search)."""
         cost = np.asarray(requests_per_month, dtype=float) * self.usd_per_request
-        return cost if months is None else _times(cost, price_factor(self.decline_per_year, months))
+        return cost if months is None else _times(cost, self._month_rates(months) if rates is None else rates)
+
+    def _month_rates(self, months):
+        return price_factor(self.decline_per_year, months)
 
 
 @dataclass(frozen=True)
@@ -144,10 +147,11 @@ class FleetCostModel:
         gpus = self._gpus(requests_per_month, peak_to_mean) if gpus is None else gpus
         return np.maximum(self.fixed_monthly_usd, gpus * (self.usd_per_engineer_month / self.gpus_per_ops_engineer))
 
-    def _monthly(self, requests_per_month, peak_to_mean, months=None):
-        """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move)."""
+    def _monthly(self, requests_per_month, peak_to_mean, months=None, rates=None):
+        """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move).
+        rates: self._month_rates(months) when the caller has it (totals.py: once per break-even search)."""
         rate = np.multiply(self.usd_per_gpu_hour, HOURS_PER_MONTH) if months is None else \
-            self._rate(months, HOURS_PER_MONTH)  # the month's hours folded into the per-sample rates
+            self._month_rates(months) if rates is None else rates
         gpus = self._gpus(requests_per_month, peak_to_mean)
         out = _accumulate(_times(gpus, rate) if self.gpus_per_ops_engineer is None else gpus * rate,  # staff: gpus
                           self._busy_gpus(requests_per_month)
@@ -156,6 +160,9 @@ class FleetCostModel:
         if self.gpus_per_ops_engineer is None:
             return _accumulate(out, np.asarray(self.fixed_monthly_usd, dtype=float))  # out: the requests' shape
         return _accumulate(out, self._staff(requests_per_month, peak_to_mean, gpus))
+
+    def _month_rates(self, months):
+        return self._rate(months, HOURS_PER_MONTH)  # the month's hours folded into the per-sample rates
 
     def _rate(self, months, scale=1.0):
         """$ per GPU-hour held in each month (x scale): the rent at its trend, x migrate_factor once moved to the
@@ -304,10 +311,11 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
 
 
 def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None,
-                  bridge_monthly=None):
+                  bridge_monthly=None, rates=None):
     """Monthly cost of an option over `months` (arrays broadcast). bridge_monthly: the bridge's own monthly cost
-    at these requests and months when already computed (the Monte Carlo engine costs the API once per chunk)."""
-    own = model._monthly(requests_per_month, peak_to_mean, months)
+    at these requests and months when already computed (the Monte Carlo engine costs the API once per chunk);
+    rates: model._month_rates(months) when already computed."""
+    own = model._monthly(requests_per_month, peak_to_mean, months, rates)
     if isinstance(model, ApiCostModel):
         return own  # the API serves from month 0; its integration time is its one-time cost
     return before_production(model, own, requests_per_month, months, bridge, bridge_monthly)
@@ -321,18 +329,6 @@ def before_production(model, own, requests_per_month, months, bridge: ApiCostMod
     if bridge_monthly is None:
         bridge_monthly = bridge._monthly(requests_per_month, None, months)
     return bridged(own, bridge_monthly, model.months_to_production, months)
-
-
-def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,
-                           bridge: ApiCostModel | None):
-    """Total cost over the horizon for each traffic level in `requests_per_day` (array).
-
-    Shape: requests_per_day's shape. Months run along a trailing axis and are summed.
-    """
-    rpd = np.asarray(requests_per_day, dtype=float)[..., None]
-    months = np.arange(horizon_months, dtype=float)
-    requests = requests_per_month(rpd, growth, months)
-    return model.one_time_usd + monthly_costs(model, requests, months, peak_to_mean, bridge).sum(axis=-1)
 
 
 def traffic_grid(lo: float = 1.0, hi: float = 1e10, n_grid: int = 400) -> np.ndarray:
