@@ -184,10 +184,10 @@ def _finetune(s: Scenario) -> FinetuningEstimate | None:
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
     """Total cost over the horizon at the p10/p50/p90 serving capacity (higher capacity, lower cost)."""
-    w = s.workload
-    out = [float(total_cost_for_traffic(replace(fleet, capacity_rps_per_replica=c, one_time_usd=0.0), w.requests_per_day,
-                                        growth=w.monthly_growth, horizon_months=w.horizon_months,
-                                        peak_to_mean=_peak_to_mean(w), bridge=bridge)) for c in (cap.p90, cap.p50, cap.p10)]
+    w = s.workload  # the rent's trend and the traffic's growth do not depend on the capacity: computed once
+    cost = TotalCost(fleet, growth=w.monthly_growth, horizon_months=w.horizon_months, peak_to_mean=_peak_to_mean(w), bridge=bridge)
+    out = [float(cost.at(replace(fleet, capacity_rps_per_replica=c, one_time_usd=0.0))(w.requests_per_day))
+           for c in (cap.p90, cap.p50, cap.p10)]
     return Band(*out)
 
 
@@ -203,10 +203,10 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
         # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
-        staff = (1 - before) * model.staff_monthly_usd(requests, _peak_to_mean(w))
+        staff = (1 - before) * model._staff(requests, _peak_to_mean(w))  # requests: from the checked workload
         own_gpu = (1 - before) * model._monthly(requests, _peak_to_mean(w), months) - staff  # at the trend
         peak = w.peak_rps_for(months[-1])
-        gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
+        gpus = int(np.ceil(model._replicas(peak) - 1e-9) * model.gpus_per_replica)
         breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(staff.sum()),
                      "API bridge until production": float((bridge._monthly(requests, None, months) * before).sum()) if bridge else 0.0,
                      **extra["one_time_parts"]}

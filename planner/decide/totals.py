@@ -7,6 +7,8 @@ option in TotalCost, so an evaluation is only the traffic's share. The numbers a
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..estimate.workload import requests_per_month, traffic_growth
@@ -25,6 +27,13 @@ class TotalCost:
         self.rates = model._month_rates(self.months)
         costs_bridge = bridge is not None and isinstance(model, FleetCostModel)
         self.bridge_rates = bridge._month_rates(self.months) if costs_bridge else None
+
+    def at(self, model) -> TotalCost:
+        """The same cost for `model`, which differs from this one's only where the month-only factors do not
+        look (a replica's capacity, the one-time cost): the factors are shared, not recomputed."""
+        other = copy.copy(self)
+        other.model = model
+        return other
 
     def __call__(self, requests_per_day):
         rpd = np.asarray(requests_per_day, dtype=float)[..., None]
