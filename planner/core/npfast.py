@@ -42,3 +42,18 @@ def ceil(x):
     if type(x) in _NUMBER:
         return float(math.ceil(x))
     return np.ceil(x)
+
+
+def any_(x) -> bool:
+    """np.any(x); bool(x) for a number."""
+    return bool(x) if type(x) in _NUMBER else np.any(x)
+
+
+def any_above(x, bound: float) -> bool:
+    """np.any(x > bound); x > bound for a number."""
+    return x > bound if type(x) in _NUMBER else np.any(np.asarray(x) > bound)
+
+
+def all_above(x, bound: float) -> bool:
+    """np.all(x > bound); x > bound for a number."""
+    return x > bound if type(x) in _NUMBER else np.all(np.asarray(x) > bound)

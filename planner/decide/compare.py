@@ -27,7 +27,8 @@ from .assembly import (api_spends, fleet_model, ops_rule, self_host_months_to_pr
 from .costing import cost_assumptions, rates, scenario_assumptions, scenario_rent_or_own, self_host_rate, self_hosted_energy
 from .energy import ApiFootprint, EnergyUse, api_energy_use, api_footprint
 from .costmodel import (ApiCostModel, FleetCostModel, break_even_traffic, crossing_month, cumulative, monthly_costs,
-                        one_time_spends, total_cost_for_traffic, traffic_grid)
+                        one_time_spends, traffic_grid)
+from .totals import TotalCost, total_cost_for_traffic
 from .leaning import TrendLean, trend_lean, with_lean
 from .generations import fleet_fields
 from .trends import api_decline
@@ -183,10 +184,10 @@ def _finetune(s: Scenario) -> FinetuningEstimate | None:
 
 def _fleet_totals(fleet: FleetCostModel, cap: Band, s: Scenario, bridge):
     """Total cost over the horizon at the p10/p50/p90 serving capacity (higher capacity, lower cost)."""
-    w = s.workload
-    out = [float(total_cost_for_traffic(replace(fleet, capacity_rps_per_replica=c, one_time_usd=0.0), w.requests_per_day,
-                                        growth=w.monthly_growth, horizon_months=w.horizon_months,
-                                        peak_to_mean=_peak_to_mean(w), bridge=bridge)) for c in (cap.p90, cap.p50, cap.p10)]
+    w = s.workload  # the rent's trend and the traffic's growth do not depend on the capacity: computed once
+    cost = TotalCost(fleet, growth=w.monthly_growth, horizon_months=w.horizon_months, peak_to_mean=_peak_to_mean(w), bridge=bridge)
+    out = [float(cost.at(replace(fleet, capacity_rps_per_replica=c, one_time_usd=0.0))(w.requests_per_day))
+           for c in (cap.p90, cap.p50, cap.p10)]
     return Band(*out)
 
 
@@ -202,10 +203,10 @@ def _option(key, model, one_time: Band, ttp: Band, s: Scenario, bridge, requests
         running = _fleet_totals(model, extra["capacity"], s, bridge)
         before = np.clip(model.months_to_production - months, 0.0, 1.0)
         # rent alone (own cost less staff), never a difference of totals: it cannot round below zero
-        staff = (1 - before) * model.staff_monthly_usd(requests, _peak_to_mean(w))
+        staff = (1 - before) * model._staff(requests, _peak_to_mean(w))  # requests: from the checked workload
         own_gpu = (1 - before) * model._monthly(requests, _peak_to_mean(w), months) - staff  # at the trend
         peak = w.peak_rps_for(months[-1])
-        gpus = int(np.ceil(model.replicas(peak) - 1e-9) * model.gpus_per_replica)
+        gpus = int(np.ceil(model._replicas(peak) - 1e-9) * model.gpus_per_replica)
         breakdown = {"GPU rent" if extra.get("rented", True) else "GPUs owned": float(own_gpu.sum()), "operations staff": float(staff.sum()),
                      "API bridge until production": float((bridge._monthly(requests, None, months) * before).sum()) if bridge else 0.0,
                      **extra["one_time_parts"]}
@@ -386,12 +387,12 @@ def option_totals_for_traffic(models: dict, s: Scenario, requests_per_day, bridg
 def _break_evens(models: dict, opts: dict, s: Scenario, bridge):
     live = [k for k in OPTIONS if k in models and opts[k].available]
 
-    def cost(k):
-        return lambda t: option_totals_for_traffic({k: models[k]}, s, t, bridge)[k]
-    on_grid = {k: cost(k)(traffic_grid()) for k in live} if len(live) > 1 else {}  # each option once, not per pair
-    low = {k: cost(k)(np.array([1.0]))[0] for k in on_grid}  # at 1 request/day: each option once too
+    cost = {k: TotalCost(models[k], growth=s.workload.monthly_growth, horizon_months=s.workload.horizon_months,
+                         peak_to_mean=_peak_to_mean(s.workload), bridge=bridge) for k in live}  # for every brentq step
+    on_grid = {k: cost[k](traffic_grid()) for k in live} if len(live) > 1 else {}  # each option once, not per pair
+    low = {k: cost[k](np.array([1.0]))[0] for k in on_grid}  # at 1 request/day: each option once too
     for a, b in combinations(live, 2):
-        roots = break_even_traffic(cost(a), cost(b), on_grid=(on_grid[a], on_grid[b]))
+        roots = break_even_traffic(cost[a], cost[b], on_grid=(on_grid[a], on_grid[b]))
         cheaper_below = a if low[a] <= low[b] else b
         month = crossing_month(opts[a].cumulative_usd, opts[b].cumulative_usd)
         if month is None:

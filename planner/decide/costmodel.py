@@ -19,12 +19,12 @@ from scipy.optimize import brentq
 
 from ..core import arguments as A
 from ..core import limits as L
+from ..core import npfast as nf
 from ..core import validate as V
 from ..core.series import month_powers
 from ..core.units import DAYS_PER_MONTH, HOURS_PER_MONTH, SECONDS_PER_DAY
 
 SECONDS_PER_MONTH = DAYS_PER_MONTH * SECONDS_PER_DAY
-from ..estimate.workload import requests_per_month
 from .phases import spend_phases
 from .residual import capital_factor
 
@@ -53,9 +53,13 @@ class ApiCostModel:
         """At today's prices (months=None in `_monthly`: no trend)."""
         return self._monthly(requests_per_month)
 
-    def _monthly(self, requests_per_month, peak_to_mean=None, months=None):
+    def _monthly(self, requests_per_month, peak_to_mean=None, months=None, rates=None):
+        """rates: self._month_rates(months) when the caller has it (totals.py: once per break-even search)."""
         cost = np.asarray(requests_per_month, dtype=float) * self.usd_per_request
-        return cost if months is None else _times(cost, price_factor(self.decline_per_year, months))
+        return cost if months is None else _times(cost, self._month_rates(months) if rates is None else rates)
+
+    def _month_rates(self, months):
+        return price_factor(self.decline_per_year, months)
 
 
 @dataclass(frozen=True)
@@ -144,18 +148,22 @@ class FleetCostModel:
         gpus = self._gpus(requests_per_month, peak_to_mean) if gpus is None else gpus
         return np.maximum(self.fixed_monthly_usd, gpus * (self.usd_per_engineer_month / self.gpus_per_ops_engineer))
 
-    def _monthly(self, requests_per_month, peak_to_mean, months=None):
-        """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move)."""
+    def _monthly(self, requests_per_month, peak_to_mean, months=None, rates=None):
+        """months=None: at today's prices; else each month's GPU rent at the trend (staff and power do not move).
+        rates: self._month_rates(months) when the caller has it (totals.py: once per break-even search)."""
         rate = np.multiply(self.usd_per_gpu_hour, HOURS_PER_MONTH) if months is None else \
-            self._rate(months, HOURS_PER_MONTH)  # the month's hours folded into the per-sample rates
+            self._month_rates(months) if rates is None else rates
         gpus = self._gpus(requests_per_month, peak_to_mean)
         out = _accumulate(_times(gpus, rate) if self.gpus_per_ops_engineer is None else gpus * rate,  # staff: gpus
                           self._busy_gpus(requests_per_month)
                           * np.multiply(self.usd_per_busy_gpu_hour, HOURS_PER_MONTH)
-                          if np.any(self.usd_per_busy_gpu_hour) else None)
+                          if nf.any_(self.usd_per_busy_gpu_hour) else None)
         if self.gpus_per_ops_engineer is None:
             return _accumulate(out, np.asarray(self.fixed_monthly_usd, dtype=float))  # out: the requests' shape
         return _accumulate(out, self._staff(requests_per_month, peak_to_mean, gpus))
+
+    def _month_rates(self, months):
+        return self._rate(months, HOURS_PER_MONTH)  # the month's hours folded into the per-sample rates
 
     def _rate(self, months, scale=1.0):
         """$ per GPU-hour held in each month (x scale): the rent at its trend, x migrate_factor once moved to the
@@ -192,13 +200,13 @@ def _share_paid(t, start_month, end_month):
     """Share of a spend paid by each month t: evenly over [start, end], a step at start when end <= start."""
     a = np.asarray(start_month, dtype=float)
     width = np.maximum(np.asarray(end_month, dtype=float) - a, 0.0)
-    if np.all(width == 0):
+    if (width == 0).all():  # the method: no np.all wrapper (~2 us a call; a compare() makes dozens)
         return (t >= a).astype(float)
     share = np.subtract(t, a, out=np.empty(np.broadcast(t, a, width).shape))
     with np.errstate(over="ignore"):  # a phase too short for float resolution: +-inf, clipped to a step
         share /= np.where(width > 0, width, 1.0)
     np.clip(share, 0.0, 1.0, out=share)
-    return share if np.all(width > 0) else np.where(width > 0, share, t >= a)
+    return share if (width > 0).all() else np.where(width > 0, share, t >= a)
 
 
 def paid_by(spends, horizon_months: int):
@@ -258,11 +266,12 @@ def price_factor(decline_per_year, months, term_months=0.0):
     (1 - decline) ** (m / 12). With a term (a reservation), the price holds for the term and moves at each
     renewal: m is rounded down to a whole number of terms. Arrays broadcast (a sampled decline per row)."""
     m = np.asarray(months, dtype=float)
-    if np.any(np.asarray(term_months) > 0):
+    if nf.any_above(term_months, 0):  # on numbers (a scenario's inputs) no numpy call: npfast.py
         term = np.where(np.asarray(term_months) > 0, term_months, 1.0)
         m = np.where(np.asarray(term_months) > 0, np.floor(m / term) * term, m)
-    base = 1.0 - np.asarray(decline_per_year, dtype=float)
-    if np.all(base > 0):  # as exp(m / 12 x log(base)): 3x faster on the Monte Carlo's arrays, equal to ~1e-15
+    d = decline_per_year
+    base = 1.0 - (d if type(d) in (int, float) else np.asarray(d, dtype=float))  # np.log: the same float either way
+    if nf.all_above(base, 0.0):  # as exp(m / 12 x log(base)): 3x faster on the Monte Carlo's arrays, equal to ~1e-15
         return month_powers(np.log(base), m, 12.0)
     return base ** (m / 12.0)
 
@@ -304,10 +313,11 @@ def bridged(own_monthly, bridge_monthly, months_to_production: float, months):
 
 
 def monthly_costs(model, requests_per_month, months, peak_to_mean: float, bridge: ApiCostModel | None,
-                  bridge_monthly=None):
+                  bridge_monthly=None, rates=None):
     """Monthly cost of an option over `months` (arrays broadcast). bridge_monthly: the bridge's own monthly cost
-    at these requests and months when already computed (the Monte Carlo engine costs the API once per chunk)."""
-    own = model._monthly(requests_per_month, peak_to_mean, months)
+    at these requests and months when already computed (the Monte Carlo engine costs the API once per chunk);
+    rates: model._month_rates(months) when already computed."""
+    own = model._monthly(requests_per_month, peak_to_mean, months, rates)
     if isinstance(model, ApiCostModel):
         return own  # the API serves from month 0; its integration time is its one-time cost
     return before_production(model, own, requests_per_month, months, bridge, bridge_monthly)
@@ -323,21 +333,14 @@ def before_production(model, own, requests_per_month, months, bridge: ApiCostMod
     return bridged(own, bridge_monthly, model.months_to_production, months)
 
 
-def total_cost_for_traffic(model, requests_per_day, *, growth: float, horizon_months: int, peak_to_mean: float,
-                           bridge: ApiCostModel | None):
-    """Total cost over the horizon for each traffic level in `requests_per_day` (array).
-
-    Shape: requests_per_day's shape. Months run along a trailing axis and are summed.
-    """
-    rpd = np.asarray(requests_per_day, dtype=float)[..., None]
-    months = np.arange(horizon_months, dtype=float)
-    requests = requests_per_month(rpd, growth, months)
-    return model.one_time_usd + monthly_costs(model, requests, months, peak_to_mean, bridge).sum(axis=-1)
-
-
 def traffic_grid(lo: float = 1.0, hi: float = 1e10, n_grid: int = 400) -> np.ndarray:
-    """The traffic levels (requests/day) break_even_traffic brackets its crossings on."""
-    return np.geomspace(lo, hi, n_grid)
+    """The traffic levels (requests/day) break_even_traffic brackets its crossings on (read-only: the default
+    grid is made once, not per compare(); np.geomspace costs ~50 us)."""
+    return _DEFAULT_GRID if (lo, hi, n_grid) == (1.0, 1e10, 400) else np.geomspace(lo, hi, n_grid)
+
+
+_DEFAULT_GRID = np.geomspace(1.0, 1e10, 400)
+_DEFAULT_GRID.flags.writeable = False
 
 
 def break_even_traffic(cost_a, cost_b, lo: float = 1.0, hi: float = 1e10, n_grid: int = 400, *,

@@ -9,21 +9,29 @@ import numpy as np
 
 from ..core import limits as L
 from ..core import arguments as A
+from ..core import npfast as nf
 from ..core import validate as V
 from ..core.errors import InputError
 from ..core.series import month_powers
 from ..core.units import DAYS_PER_MONTH, SECONDS_PER_DAY
 
 
-def requests_per_month(requests_per_day, monthly_growth, month_index):
-    """Requests in each month: requests_per_day x 30.4375 days x (1 + growth)^month (arrays broadcast)."""
+def requests_per_month(requests_per_day, monthly_growth, month_index, growth_powers=None):
+    """Requests in each month: requests_per_day x 30.4375 days x (1 + growth)^month (arrays broadcast).
+    growth_powers: traffic_growth(monthly_growth, month_index) when the caller has it (one per break-even search)."""
+    x = traffic_growth(monthly_growth, month_index) if growth_powers is None else growth_powers
+    scale = np.multiply(requests_per_day, DAYS_PER_MONTH)
+    if growth_powers is None and isinstance(x, np.ndarray) and np.broadcast(x, scale).shape == x.shape:
+        return np.multiply(scale, x, out=x)  # in place: one (months x samples) array
+    return scale * x
+
+
+def traffic_growth(monthly_growth, month_index):
+    """(1 + growth)^month, arrays broadcast."""
     m, g = np.asarray(month_index, dtype=float), np.asarray(monthly_growth, dtype=float)
-    if np.all(g > -1.0):  # (1 + g)^m as exp(m log1p(g)): ~3x faster on the Monte Carlo's arrays, equal to ~1e-15
-        x, scale = month_powers(np.log1p(g), m), np.multiply(requests_per_day, DAYS_PER_MONTH)
-        if isinstance(x, np.ndarray) and np.broadcast(x, scale).shape == x.shape:
-            return np.multiply(scale, x, out=x)  # in place: one (months x samples) array
-        return scale * x
-    return requests_per_day * DAYS_PER_MONTH * (1.0 + g) ** m
+    if nf.all_above(monthly_growth, -1.0):  # as exp(m log1p(g)): ~3x faster on the Monte Carlo's arrays, equal to ~1e-15
+        return month_powers(np.log1p(g), m)
+    return (1.0 + g) ** m
 
 
 def check_final_traffic(requests_per_day: float, monthly_growth: float, horizon_months: int,
