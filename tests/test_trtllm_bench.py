@@ -83,3 +83,17 @@ def test_other_engines_are_untouched():
     prof = dataclasses.replace(resolve_engine("tensorrt-llm", g).profile, bench_tunes_limits=False)
     plain = dataclasses.replace(resolve_engine("tensorrt-llm", g), profile=prof)
     assert tb.bench_setup(plain, planner.model("Llama-3.1-8B"), g, "fp8", 1, "fp8", 1000, 1000) is plain
+
+
+def test_the_results_assumptions_list_the_limits_the_run_used_not_the_profiles_defaults():
+    """max_throughput on TensorRT-LLM without a max_batch_size runs at trtllm-bench's own limits; the engine entries of
+    its assumptions say so (one answer: no 8,192-token default beside the 2,304 tokens the run used)."""
+    import planner
+    r = planner.max_throughput(model="Qwen3-235B-A22B", gpu="H100 SXM", precision="fp8", engine="tensorrt-llm",
+                               tensor_parallel=8, attention_dp=True, prompt_tokens=1000, output_tokens=1000)
+    got = {a.name: a.value for a in r.assumptions}
+    limits = got["scheduler_limits"]
+    assert f"max_batch_size {got['max_batch_size_default']}," in limits
+    tokens = int(limits.rsplit(" ", 1)[1])
+    assert tokens != 8192 and got["moe_profile_tokens"] == tokens
+    assert got["chunked_prefill"].endswith(f"{tokens} tokens per step")

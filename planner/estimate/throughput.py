@@ -147,6 +147,6 @@ def max_throughput(*, model: str | ModelSpec, gpu: str | GPUSpec, precision: str
         batch_size=steady[1].batch, batch_cap=cap, max_batch_kv=kv_limit,
         limited_by=_limited_by(steady[1].batch, cap, kv_limit, setup.chunked_prefill),
         efficiency_source=setup.efficiencies.source,
-        assumptions=(*inf.common_assumptions(r, setup, kv_cache_dtype is not None),
+        assumptions=(*inf.common_assumptions(r, tuned, kv_cache_dtype is not None),  # the limits the run used
                      Assumption("throughput_model", "offline benchmark: all requests at once, lockstep waves", "",
                                 "estimate/offline.py (a wave's KV at prompt + output; prefill, then decode)"), *limits))
