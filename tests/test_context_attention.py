@@ -103,3 +103,15 @@ def test_prefill_charges_the_qkv_term_by_hand():
     pre, _, _ = inf.prefill_and_decode_s(r, 1, 2048.0, 2048.0)
     assert pre[1] == pytest.approx(float(np.ravel(inf.prefill_s(r, 1, 2048.0))[1]), rel=1e-9)  # both paths charge it
     assert _replica("Llama-3.1-8B", engine="vllm").kern.context_s_per_element == 0.0
+
+
+def test_an_estimate_says_which_measured_attention_kernels_it_used():
+    """The assumptions name the measured decode and context attention rates where they replace the flat
+    efficiencies (TensorRT-LLM, a fitted shape), and nothing of them elsewhere (vLLM)."""
+    import planner
+    kw = dict(model="Llama-3.1-8B", gpu="H100 SXM", precision="fp8", tensor_parallel=1, prompt_tokens=1000,
+              output_tokens=1000)
+    trt = {a.name: a.value for a in planner.max_throughput(engine="tensorrt-llm", **kw).assumptions}
+    assert "0.84 of bandwidth" in trt["decode_attention"] and "fp8 FMHA at 0.369" in trt["context_attention"]
+    other = {a.name for a in planner.max_throughput(engine="vllm", **kw).assumptions}
+    assert not {"decode_attention", "context_attention"} & other

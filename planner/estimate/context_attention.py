@@ -49,6 +49,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..catalog.specs import GPUSpec, ModelSpec
+from ..core.provenance import Assumption
+from . import decode_attention as dec
 from .decode_attention import RATES_MEASURED_ELSEWHERE
 from .kernel_floor import GENERATION
 
@@ -122,3 +124,21 @@ def on_kernels(kern, m: ModelSpec, g: GPUSpec, setup, kv_cache_dtype: str):
     per_element = measured(m, g, setup.engine, kv_cache_dtype)[2]
     return replace(kern, attention_efficiency=np.minimum(kern.attention_efficiency * factor, 1.0),
                    context_s_per_element=per_element)
+
+
+def assumptions(r, setup) -> tuple:
+    """What a replica `r` (inference.Replica) on `setup` takes from the measured attention kernels, as Assumptions:
+    the decode K/V read rate (decode_attention.py) and the context FMHA rate (this module), where they replace the
+    profile's flat `memory` and `attention` efficiencies; () where neither applies."""
+    out, src = [], "https://pypi.org/project/aiconfigurator-core/ (checked 2026-12-08; NVIDIA's measured tables)"
+    if dec.measured(r.m, r.g, setup.engine) and setup.rates_from not in RATES_MEASURED_ELSEWHERE:
+        t0, e = dec.measured(r.m, r.g, setup.engine)
+        out.append(Assumption("decode_attention", f"{t0 * 1e6:.3g} us per layer + K/V bytes at {e:g} of bandwidth",
+                              "measured kernel (replaces efficiency.memory for the K/V reads)",
+                              f"{src}: estimate/decode_attention.py"))
+    got = measured(r.m, r.g, setup.engine, r.kv_cache_dtype)
+    if got and setup.rates_from not in RATES_MEASURED_ELSEWHERE:
+        out.append(Assumption("context_attention", f"{fmha_dtype(r.kv_cache_dtype)} FMHA at {got[1]:g} of its dense "
+                              f"peak + {got[2] * 1e12:.3g} ps per Q/K/V element", "measured kernel (replaces "
+                              "efficiency.attention for prompts)", f"{src}: estimate/context_attention.py"))
+    return tuple(out)

@@ -336,7 +336,7 @@ def _common_assumptions(r: Replica, setup: EngineSetup, kv_requested: bool) -> t
         Assumption("efficiency_source", eff.source, "", "estimate/engine.py: explicit > calibration > engine profile"),
         Assumption("performance_model", "layer-wise: GEMMs, attention, element-wise, overheads", "",
                    "planner/estimate/perf.py"),
-        *eff.assumptions(),
+        *eff.assumptions(), *context_attention.assumptions(r, setup),  # measured attention kernels, where they apply
     ]
     if r.tp > 1:
         out.append(Assumption(
