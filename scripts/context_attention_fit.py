@@ -19,9 +19,6 @@ the fp8/bf16 peak, t0 0) is scored beside it.
 """
 from __future__ import annotations
 
-import glob
-import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -30,7 +27,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+from decode_attention_fit import data_root  # noqa: E402
+from planner.calibration import silicon_tables as st  # noqa: E402
 from planner.catalog.engines import engine_profile  # noqa: E402
 from planner.catalog.lookup import gpu  # noqa: E402
 
@@ -41,18 +41,10 @@ MIN_FLOPS = 1e9
 MAX_GROUP = 16
 
 
-def data_root() -> str:
-    if os.environ.get("AICONFIGURATOR_DATA"):
-        return os.environ["AICONFIGURATOR_DATA"]
-    spec = importlib.util.find_spec("aiconfigurator_core")
-    if spec is None:
-        sys.exit("needs the silicon extra (aiconfigurator-core 0.12.0) or AICONFIGURATOR_DATA")
-    return str(Path(spec.origin).parent / "systems" / "data")
-
-
 def rows(system: str, dtype: str) -> pd.DataFrame:
-    found = sorted(glob.glob(f"{data_root()}/{system}/attention/trtllm/*/context_attention_perf.parquet"))
-    d = pd.read_parquet(found[-1])
+    root = Path(data_root())
+    newest = st.versions(root, system, "context_attention", "trtllm")[-1]
+    d = pd.read_parquet(st.table_path(root, system, "context_attention", "trtllm", newest))
     fmha, kv = PAIRS[dtype]
     q = d[(d.head_dim == 128) & (d.window_size == 0) & (d.attn_dtype == fmha) & (d.kv_cache_dtype == kv)
           & (d.num_heads <= MAX_GROUP * d.num_key_value_heads)].copy()

@@ -11,7 +11,6 @@ calibration system (h100_sxm, scripts/silicon_split.toml); h200_sxm is held out 
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -19,18 +18,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from planner.calibration.silicon_tables import SiliconError  # noqa: E402
+from planner.calibration.silicon_tables import data_root as tables_root  # noqa: E402
+
 BANDWIDTH = {"h100_sxm": 3.35e12, "h200_sxm": 4.8e12}
 TABLE = "attention/trtllm/1.3.0rc20/generation_attention_perf.parquet"
 MIN_BYTES = 1e7
 
 
 def data_root() -> str:
-    if os.environ.get("AICONFIGURATOR_DATA"):
-        return os.environ["AICONFIGURATOR_DATA"]
-    spec = importlib.util.find_spec("aiconfigurator_core")
-    if spec is None:
-        sys.exit("needs the silicon extra (aiconfigurator-core 0.12.0) or AICONFIGURATOR_DATA")
-    return str(Path(spec.origin).parent / "systems" / "data")
+    """The fit scripts' tables: AICONFIGURATOR_DATA if set, else the installed aiconfigurator-core's
+    (silicon_tables.data_root); exits with its message when neither is there."""
+    try:
+        return str(tables_root(os.environ.get("AICONFIGURATOR_DATA") or None))
+    except SiliconError as e:
+        sys.exit(str(e))
 
 
 def rows(system: str) -> pd.DataFrame:

@@ -15,7 +15,6 @@ bandwidth, bytes = top-k experts' three matrices (the per-layer fixed cost, perf
 from __future__ import annotations
 
 import glob
-import importlib.util
 import sys
 import tomllib
 from pathlib import Path
@@ -25,15 +24,10 @@ import pandas as pd
 from scipy.optimize import minimize
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from decode_attention_fit import data_root  # noqa: E402
 BYTES = {"bfloat16": 2.0, "fp8": 1.0, "fp8_block": 1.0, "int8_wo": 1.0, "int4_wo": 0.5}
 BANDWIDTH = {"a100_sxm": 2.039e12, "h100_sxm": 3.35e12, "h200_sxm": 4.8e12, "b200_sxm": 8.0e12, "l40s": 0.864e12}
-
-
-def data_root() -> str:
-    spec = importlib.util.find_spec("aiconfigurator_core")
-    if spec is None:
-        sys.exit("needs the silicon extra: pip install 'fm-planner[silicon]'")
-    return str(Path(spec.origin).parent / "systems" / "data")
 
 
 def one_row_gemms(root: str, system: str) -> pd.DataFrame:

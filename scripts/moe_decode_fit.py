@@ -1,6 +1,8 @@
 """Fit the fused-MoE op's small-batch form t = t0 + bytes / (bandwidth x e) to aiconfigurator-core's MoE tables.
 
-Run with the silicon venv (pandas + pyarrow): `/work/venv-silicon/bin/python scripts/moe_decode_fit.py`.
+    python scripts/moe_decode_fit.py              # needs the `silicon` extra (aiconfigurator-core 0.12.0)
+    AICONFIGURATOR_DATA=/path/to/systems/data python scripts/moe_decode_fit.py
+
 Rows: systems/data/<gpu>/moe/<engine>/<newest version>/moe_perf.parquet, balanced routing, no expert parallelism,
 1-32 tokens, the 16-bit and fp8 formats; bytes = the routed experts the step touches (uniform routing, balls in
 bins: E (1 - (1 - k/E)^T)) x 3 x hidden x inter / moe_tp x bytes per weight. Fitted per (GPU, engine) by least
@@ -11,18 +13,24 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-BASE = "/work/venv-silicon/lib/python3.11/site-packages/aiconfigurator_core/systems/data/"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decode_attention_fit import data_root  # noqa: E402
+from planner.calibration.silicon_tables import version_key  # noqa: E402
+
 PEAK = {"a100_sxm": 2.039e12, "h100_sxm": 3.35e12, "h200_sxm": 4.8e12, "b200_sxm": 8.0e12, "l40s": 0.864e12}
 BYTES = {"bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "fp8_block": 1.0}
 
 
 def newest(paths):
-    return max(paths, key=lambda p: tuple(int(x) if x.isdigit() else 0
-                                          for x in p.split("/")[-2].replace("rc", ".").replace("post", ".").split(".")))
+    """The table of the latest engine release (silicon_tables.version_key's order)."""
+    return max(paths, key=lambda p: version_key(p.split("/")[-2]))
 
 
 def touched_bytes(d: pd.DataFrame) -> np.ndarray:
@@ -56,7 +64,7 @@ def score(d: pd.DataFrame, peak: float, t0: float, e: float) -> float:
 def main() -> None:
     for gpu, peak in PEAK.items():
         for engine in ("vllm", "sglang", "trtllm"):
-            paths = glob.glob(f"{BASE}{gpu}/moe/{engine}/*/moe_perf.parquet")
+            paths = glob.glob(f"{data_root()}/{gpu}/moe/{engine}/*/moe_perf.parquet")
             if not paths:
                 continue
             p = newest(paths)
