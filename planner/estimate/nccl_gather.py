@@ -24,9 +24,6 @@ takes the same rates (judgement: NCCL collectives there too; its source not read
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..catalog.collectives import bus_factor
 from . import communication as comm
 
 # (alpha s, busbw bytes/s) per collective and GPUs in the group: H100 SXM's fit (module docstring)
@@ -35,16 +32,14 @@ HOPPER_NVLINK = {"all_gather": {2: (11.5e-6, 229e9), 4: (13.7e-6, 284e9), 8: (16
 MEASURED_GPUS = ("H100 SXM", "H200 SXM")  # NVLink 4 through NVSwitch, 8 GPUs a node
 
 
-def measured(gpu_name: str | None, op: str, n_ranks: int) -> tuple[float, float] | None:
-    """(alpha s, busbw bytes/s) of NCCL's `op` over `n_ranks` GPUs of `gpu_name`'s node, or None where not measured."""
-    return HOPPER_NVLINK.get(op, {}).get(n_ranks) if gpu_name in MEASURED_GPUS else None
+def measured(gpu_name: str | None, op: str, n_ranks: int) -> comm.Link | None:
+    """NCCL's `op` over `n_ranks` GPUs of `gpu_name`'s node as a link (alpha, busbw, no per-step latency), or None
+    where not measured."""
+    got = HOPPER_NVLINK.get(op, {}).get(n_ranks) if gpu_name in MEASURED_GPUS else None
+    return None if got is None else comm.Link(f"NCCL {op}, {n_ranks} x {gpu_name} (measured)", *got)
 
 
 def collective_s(op: str, n_bytes, n_ranks: int, link: comm.Link, gpu_name: str | None):
-    """Time of NCCL's `op` of `n_bytes` over `n_ranks` GPUs: the measured alpha + (n-1)/n x bytes / busbw where
-    measured, else the link's (communication.collective_s)."""
-    got = measured(gpu_name, op, n_ranks)
-    if got is None:
-        return comm.collective_s(op, n_bytes, n_ranks, link)
-    alpha_s, busbw = got
-    return alpha_s + bus_factor(op, n_ranks) * np.asarray(n_bytes, dtype=float) / busbw
+    """Time of NCCL's `op` of `n_bytes` over `n_ranks` GPUs (communication.collective_s): on the measured alpha and
+    busbw where measured, else on `link`."""
+    return comm.collective_s(op, n_bytes, n_ranks, measured(gpu_name, op, n_ranks) or link)
